@@ -1,0 +1,185 @@
+// Package drivers turns a target's settings into invocations of the real
+// backup tools (pg_dump, restic, ...) and runs them through one executor.
+// Each tool lives in one file; this file holds what they share.
+package drivers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Target is one configured backup target, validated and with ${VAR}
+// references expanded.
+type Target struct {
+	Name      string
+	Driver    string
+	After     []string
+	Timeout   time.Duration // 0 = none
+	Verify    bool
+	Env       map[string]string
+	ExitCodes ExitCodes // the plan's override of the tool's classification
+	Settings  Values    // the driver's own keys
+	// TempDir is a private (0700) directory for temporary files such as a
+	// generated pgpass; it is created before the target runs.
+	TempDir string
+}
+
+// EnvVars returns the target's `env` table as child environment. Every
+// value is treated as a secret: `env` is where cloud credentials go.
+func (t *Target) EnvVars() []EnvVar {
+	names := make([]string, 0, len(t.Env))
+	for k := range t.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]EnvVar, 0, len(names))
+	for _, k := range names {
+		out = append(out, EnvVar{Name: k, Value: t.Env[k], Secret: true})
+	}
+	return out
+}
+
+// Artifact is what a backup produced.
+type Artifact struct {
+	ID       string // dump file, snapshot id, archive name or destination
+	Bytes    int64  // -1 when the tool does not say
+	Verified bool   // already verified as part of the backup itself
+	Warnings []string
+}
+
+// Snapshot is one backup as listed by `snapshots`.
+type Snapshot struct {
+	ID    string    `json:"id"`
+	Time  time.Time `json:"time"`
+	Bytes int64     `json:"bytes"` // -1 when unknown
+	Info  string    `json:"info,omitempty"`
+}
+
+// PruneResult says what retention removed, or would remove on a dry run.
+type PruneResult struct {
+	Policy  bool // false when the target has no retention keys: nothing was looked at
+	Removed []string
+	Kept    int
+}
+
+// Phase is one step of a target's run.
+type Phase string
+
+const (
+	PhasePreflight Phase = "preflight"
+	PhaseBackup    Phase = "backup"
+	PhaseVerify    Phase = "verify"
+	PhasePrune     Phase = "prune"
+	PhaseInit      Phase = "init"
+)
+
+// Step is one thing a run would do: a command, or an action the tool itself
+// takes (a rename, a removal), described in Note.
+type Step struct {
+	Phase   Phase
+	Command *Command
+	Note    string
+}
+
+func (s Step) String() string {
+	if s.Command != nil {
+		return s.Command.String()
+	}
+	return "# " + s.Note
+}
+
+// Driver is what every tool driver implements. Methods that take an
+// Executor run things; Validate and Steps never do any I/O.
+type Driver interface {
+	Name() string
+	Options() []Option
+	// Validate checks settings that depend on each other; types and enums
+	// were already checked against Options.
+	Validate(t *Target) error
+	// Steps lists what `run` would do, in order, for --dry-run.
+	Steps(t *Target) []Step
+	Init(ctx context.Context, x Executor, t *Target) error
+	Backup(ctx context.Context, x Executor, t *Target) (Artifact, error)
+	// Verify checks a backup; an empty artifact ID means the latest one.
+	Verify(ctx context.Context, x Executor, t *Target, a Artifact) error
+	// Prune applies retention; with dryRun it only says what would go.
+	Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error)
+	Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error)
+	// CheckTools checks that the driver's programs are installed at a
+	// supported version, for `validate --tools`.
+	CheckTools(ctx context.Context, x Executor, t *Target) error
+}
+
+// Preflighter is implemented by drivers that check their source before a
+// backup (pg_dump connects and compares versions).
+type Preflighter interface {
+	Preflight(ctx context.Context, x Executor, t *Target) error
+}
+
+// All is the registry: every driver, in the order docs list them.
+func All() []Driver {
+	return []Driver{PgDump{}, Restic{}}
+}
+
+// Lookup finds a driver by name.
+func Lookup(name string) (Driver, bool) {
+	for _, d := range All() {
+		if d.Name() == name {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+// Names lists the known driver names.
+func Names() []string {
+	var out []string
+	for _, d := range All() {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// CommonOptions are the keys every target accepts, whatever its driver.
+var CommonOptions = []Option{
+	{Name: "driver", Kind: String, Required: true, Help: "Which tool backs this target up.", Example: `"pg_dump"`},
+	{Name: "after", Kind: StringList, Help: "Targets that must finish first within a plan; if one fails, this target is skipped.", Example: `["database"]`},
+	{Name: "timeout", Kind: Duration, Help: "Stop the target's tools after this long and fail it as timed out.", Example: `"2h"`},
+	{Name: "verify", Kind: Bool, Default: "true", Help: "Verify what was written after every backup. Retention only runs after a verified backup.", Example: "true"},
+	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output.", Example: `{ AWS_ACCESS_KEY_ID = "${AWS_ACCESS_KEY_ID}" }`},
+	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error.", Example: "{ warning = [3] }"},
+}
+
+// SettingsError names the key a problem is about.
+type SettingsError struct {
+	Key string
+	Msg string
+}
+
+func (e *SettingsError) Error() string { return e.Key + ": " + e.Msg }
+
+func keyErr(key, format string, args ...any) error {
+	return &SettingsError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// firstSet returns the names of the keys that are set, for "exactly one of" checks.
+func firstSet(v Values, names ...string) []string {
+	var set []string
+	for _, n := range names {
+		if v.Has(n) {
+			set = append(set, n)
+		}
+	}
+	return set
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "`" + n + "`"
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,228 @@
+package drivers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// This file is the one place that starts processes.
+
+// DefaultTail is how many bytes of a tool's output are kept by default:
+// enough for an error message or a JSON summary, and bounded whatever the
+// tool prints.
+const DefaultTail = 64 << 10
+
+// StopGrace is how long a tool gets between SIGTERM and SIGKILL when its
+// context ends.
+var StopGrace = 10 * time.Second
+
+// Result is what one tool run left behind.
+type Result struct {
+	Command  string // Command.String(), secrets masked
+	ExitCode int    // -1 when killed by a signal
+	Signal   string // the signal that killed it, if any
+	Class    Class
+	Stdout   []byte // tail, at most Command.StdoutTail bytes
+	Stderr   []byte // tail, at most DefaultTail bytes
+}
+
+// Executor runs commands. The real one is ProcessExecutor; tests may script one.
+type Executor interface {
+	Run(ctx context.Context, c Command) (Result, error)
+}
+
+// ToolError is a tool run judged an error: its exit status and the tail of
+// what it said on stderr.
+type ToolError struct {
+	Result
+}
+
+func (e *ToolError) Error() string {
+	status := fmt.Sprintf("exited %d", e.ExitCode)
+	if e.Signal != "" {
+		status = "was killed by " + e.Signal
+	}
+	msg := fmt.Sprintf("%s %s", programOf(e.Command), status)
+	if tail := LastLines(e.Stderr, 8); tail != "" {
+		msg += ": " + tail
+	}
+	return msg
+}
+
+func programOf(cmdline string) string {
+	for _, w := range strings.Fields(cmdline) {
+		if !strings.Contains(w, "=") {
+			return w
+		}
+	}
+	return cmdline
+}
+
+// LastLines returns the last n non-empty lines of b, joined by " | " so a
+// multi-line tool message stays on one log line.
+func LastLines(b []byte, n int) string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(string(b), "\r", "\n"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// ProcessExecutor runs commands as real child processes: each in its own
+// process group, stopped as a group (SIGTERM, then SIGKILL) when the context
+// ends, with output read concurrently into bounded tail buffers. Never a shell.
+type ProcessExecutor struct {
+	// Log, when set, is told every command line before it starts.
+	Log func(cmdline string)
+}
+
+// Run starts c and waits for it. The returned error is nil for ok and
+// warning exits, a *ToolError for error exits, or a start failure.
+func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
+	res := Result{Command: c.String(), ExitCode: -1}
+	if p.Log != nil {
+		p.Log(res.Command)
+	}
+	cmd := exec.CommandContext(ctx, c.Program, c.Args...)
+	cmd.Dir = c.Dir
+	cmd.Env = childEnv(c.Env)
+	cmd.Stdin = c.Stdin
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The tool's own children (ssh under rsync, pg_dump workers) are in
+		// its process group; stop them all.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+	cmd.WaitDelay = StopGrace
+	size := c.StdoutTail
+	if size <= 0 {
+		size = DefaultTail
+	}
+	stdout, stderr := NewTail(size), NewTail(DefaultTail)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	err := cmd.Run()
+	// Whatever happened, make sure nothing of the group outlives the run.
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		res.ExitCode = 0
+	case errors.As(err, &exitErr):
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Signal = unix(ws.Signal())
+		} else {
+			res.ExitCode = exitErr.ExitCode()
+		}
+	case errors.Is(err, exec.ErrWaitDelay):
+		// The tool exited but a grandchild kept its output open.
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	default:
+		res.Class = ClassError
+		return res, fmt.Errorf("%s: %w", c.Program, err)
+	}
+	if res.Signal != "" {
+		res.Class = ClassError
+	} else {
+		res.Class = c.Codes.Classify(res.ExitCode)
+	}
+	if res.Class == ClassError {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return res, fmt.Errorf("%w (%s stopped)", ctxErr, c.Program)
+		}
+		return res, &ToolError{res}
+	}
+	return res, nil
+}
+
+func unix(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGPIPE:
+		return "SIGPIPE"
+	}
+	return "signal " + s.String()
+}
+
+// childEnv is the inherited environment plus the command's own variables.
+// Messages are forced to English/UTF-8 so they can be read reliably (and
+// JSON from restic and borg needs a UTF-8 locale).
+func childEnv(extra []EnvVar) []string {
+	env := append(os.Environ(), "LC_ALL=C.UTF-8")
+	for _, e := range extra {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	return env
+}
+
+// Tail is an io.Writer that keeps only the last N bytes written: memory stays
+// bounded however much a tool prints.
+type Tail struct {
+	mu    sync.Mutex
+	buf   []byte
+	size  int
+	total int64
+}
+
+// NewTail returns a Tail keeping the last size bytes.
+func NewTail(size int) *Tail { return &Tail{size: size} }
+
+func (t *Tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.total += int64(len(p))
+	n := len(p)
+	if len(p) >= t.size {
+		t.buf = append(t.buf[:0], p[len(p)-t.size:]...)
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.size; over > 0 {
+		// Slide left in place; the backing array never grows past size.
+		copy(t.buf, t.buf[over:])
+		t.buf = t.buf[:len(t.buf)-over]
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+// Bytes returns a copy of the kept tail.
+func (t *Tail) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return bytes.Clone(t.buf)
+}
+
+// Total is how many bytes were written in all.
+func (t *Tail) Total() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total
+}
+
+// Truncated reports whether bytes were dropped from the front.
+func (t *Tail) Truncated() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total > int64(len(t.buf))
+}

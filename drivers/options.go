@@ -1,0 +1,237 @@
+package drivers
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind is the TOML type an option takes.
+type Kind int
+
+const (
+	String     Kind = iota
+	Int             // a TOML integer
+	Bool            // a TOML boolean
+	StringList      // an array of strings
+	Duration        // a string such as "90m" or "2h"
+	StringMap       // a table of string values
+	CodeTable       // a table {ok = [..], warning = [..], error = [..]} of exit codes
+)
+
+func (k Kind) String() string {
+	return [...]string{"string", "integer", "boolean", "array of strings", "duration string", "table of strings", "exit-code table"}[k]
+}
+
+// Option declares one plan key, once: the same declaration drives
+// validation, "did you mean", the example plan and the README tables.
+type Option struct {
+	Name     string
+	Kind     Kind
+	Help     string
+	Default  string   // shown in docs; the driver applies it
+	Required bool     // see also RequiredOneOf in a driver's Validate
+	Enum     []string // allowed values of a String option
+	Min, Max int      // inclusive range of an Int option, when Max > Min
+	Example  string   // a TOML value for the example plan; empty = not shown
+	// Check is an extra test of an already well-typed value.
+	Check func(v any) error
+}
+
+// Values holds a target's driver settings, already type-checked against the
+// driver's Options: strings, ints, bools, []string, time.Duration,
+// map[string]string.
+type Values map[string]any
+
+// Str returns a string setting or "".
+func (v Values) Str(name string) string { s, _ := v[name].(string); return s }
+
+// Int returns an integer setting or def when unset.
+func (v Values) Int(name string, def int) int {
+	if n, ok := v[name].(int); ok {
+		return n
+	}
+	return def
+}
+
+// Bool returns a boolean setting or def when unset.
+func (v Values) Bool(name string, def bool) bool {
+	if b, ok := v[name].(bool); ok {
+		return b
+	}
+	return def
+}
+
+// List returns a string-list setting or nil.
+func (v Values) List(name string) []string { l, _ := v[name].([]string); return l }
+
+// Has reports whether the plan set the key.
+func (v Values) Has(name string) bool { _, ok := v[name]; return ok }
+
+// Convert checks a decoded TOML value against o and returns it in the Go
+// type Values holds. Errors say what was expected, never the value itself
+// (it could be a secret).
+func (o Option) Convert(raw any) (any, error) {
+	var val any
+	switch o.Kind {
+	case String:
+		s, ok := raw.(string)
+		if !ok {
+			return nil, typeErr(o, raw)
+		}
+		if len(o.Enum) > 0 && !containsString(o.Enum, s) {
+			return nil, fmt.Errorf("must be one of %s, not %q", strings.Join(o.Enum, ", "), s)
+		}
+		val = s
+	case Int:
+		n, ok := raw.(int64)
+		if !ok {
+			return nil, typeErr(o, raw)
+		}
+		if o.Max > o.Min && (n < int64(o.Min) || n > int64(o.Max)) {
+			return nil, fmt.Errorf("must be between %d and %d, not %d", o.Min, o.Max, n)
+		}
+		val = int(n)
+	case Bool:
+		b, ok := raw.(bool)
+		if !ok {
+			return nil, typeErr(o, raw)
+		}
+		val = b
+	case StringList:
+		list, err := stringList(raw)
+		if err != nil {
+			return nil, typeErr(o, raw)
+		}
+		val = list
+	case Duration:
+		s, ok := raw.(string)
+		if !ok {
+			return nil, typeErr(o, raw)
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("must be a positive duration such as \"90m\" or \"2h\", not %q", s)
+		}
+		val = d
+	case StringMap:
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return nil, typeErr(o, raw)
+		}
+		out := map[string]string{}
+		for k, x := range m {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: must be a string", k)
+			}
+			out[k] = s
+		}
+		val = out
+	case CodeTable:
+		codes, err := exitCodeTable(raw)
+		if err != nil {
+			return nil, err
+		}
+		val = codes
+	}
+	if o.Check != nil {
+		if err := o.Check(val); err != nil {
+			return nil, err
+		}
+	}
+	return val, nil
+}
+
+func typeErr(o Option, raw any) error {
+	return fmt.Errorf("must be a %s, not %s", o.Kind, tomlType(raw))
+}
+
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	case time.Time:
+		return "a date-time"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func stringList(raw any) ([]string, error) {
+	arr, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("not an array")
+	}
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("not a string")
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func exitCodeTable(raw any) (ExitCodes, error) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return ExitCodes{}, fmt.Errorf("must be a table such as { warning = [24], error = [3] }, not %s", tomlType(raw))
+	}
+	var codes ExitCodes
+	seen := map[int64]string{}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, class := range keys {
+		arr, ok := m[class].([]any)
+		if !ok {
+			return ExitCodes{}, fmt.Errorf("%s: must be an array of exit codes", class)
+		}
+		var list []int
+		for _, x := range arr {
+			n, ok := x.(int64)
+			if !ok || n < 0 || n > 255 {
+				return ExitCodes{}, fmt.Errorf("%s: exit codes are integers from 0 to 255", class)
+			}
+			if prev, dup := seen[n]; dup {
+				return ExitCodes{}, fmt.Errorf("exit code %d is listed as both %s and %s", n, prev, class)
+			}
+			seen[n] = class
+			list = append(list, int(n))
+		}
+		switch class {
+		case "ok":
+			codes.OK = list
+		case "warning":
+			codes.Warning = list
+		case "error":
+			codes.Error = list
+		default:
+			return ExitCodes{}, fmt.Errorf("unknown class %q (use ok, warning or error)", class)
+		}
+	}
+	return codes, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,623 @@
+package drivers
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PgDump backs a PostgreSQL database up with pg_dump into dated files in a
+// directory. A dump is written under a temporary name (mode 0600), read back
+// whole, and only then renamed into place.
+type PgDump struct{}
+
+var _ Preflighter = PgDump{}
+
+func (PgDump) Name() string { return "pg_dump" }
+
+func (PgDump) Options() []Option {
+	return []Option{
+		{Name: "database", Kind: String, Required: true, Check: checkNoPassword,
+			Help:    "The database: a postgres:// URL, a libpq key=value string or a database name. A password here is rejected.",
+			Example: `"postgres://alexandria@localhost:5432/alexandria"`},
+		{Name: "password_file", Kind: String,
+			Help:    "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used.",
+			Example: `"/etc/alexandria-backup/db.pass"`},
+		{Name: "dir", Kind: String, Required: true, Help: "Directory the dump files are kept in.", Example: `"/var/backups/alexandria/db"`},
+		{Name: "format", Kind: String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
+			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar.", Example: `"custom"`},
+		{Name: "compress", Kind: Int, Min: 0, Max: 9, Default: "pg_dump's default",
+			Help: "Compression level 0-9 (custom, directory, sql; not tar).", Example: "6"},
+		{Name: "jobs", Kind: Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only).", Example: "1"},
+		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir.", Example: "7"},
+		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept.", Example: "30"},
+	}
+}
+
+func checkNoPassword(v any) error {
+	s := v.(string)
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must not be empty")
+	}
+	if isURL(s) {
+		u, err := url.Parse(s)
+		if err != nil {
+			return errors.New("is not a valid postgres:// URL")
+		}
+		if _, has := u.User.Password(); has || u.Query().Has("password") {
+			return errors.New("contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
+		}
+		return nil
+	}
+	if passwordKey.MatchString(s) {
+		return errors.New("contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
+	}
+	return nil
+}
+
+var passwordKey = regexp.MustCompile(`(^|\s)(password|sslpassword)\s*=`)
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+func (PgDump) Validate(t *Target) error {
+	format := pgFormat(t)
+	if t.Settings.Has("jobs") && format != "directory" {
+		return keyErr("jobs", "only works with format = \"directory\" (pg_dump can only dump in parallel into a directory)")
+	}
+	if t.Settings.Has("compress") && format == "tar" {
+		return keyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
+	}
+	if !filepath.IsAbs(t.Settings.Str("dir")) {
+		return keyErr("dir", "must be an absolute path")
+	}
+	return nil
+}
+
+func pgFormat(t *Target) string {
+	if f := t.Settings.Str("format"); f != "" {
+		return f
+	}
+	return "custom"
+}
+
+// pgExt is the file extension each format's dumps get.
+func pgExt(t *Target) string {
+	switch pgFormat(t) {
+	case "sql":
+		if t.Settings.Int("compress", 0) > 0 {
+			return "sql.gz"
+		}
+		return "sql"
+	case "directory":
+		return "dir"
+	case "tar":
+		return "tar"
+	}
+	return "dump"
+}
+
+// dumpCommand is the pg_dump invocation writing to path. The database is
+// passed as one --dbname=VALUE word, so no value can become an option.
+func dumpCommand(t *Target, path string, env []EnvVar) Command {
+	args := []string{"--format=" + map[string]string{"custom": "custom", "sql": "plain", "directory": "directory", "tar": "tar"}[pgFormat(t)]}
+	if t.Settings.Has("compress") {
+		args = append(args, "--compress="+strconv.Itoa(t.Settings.Int("compress", 0)))
+	}
+	if t.Settings.Has("jobs") {
+		args = append(args, "--jobs="+strconv.Itoa(t.Settings.Int("jobs", 1)))
+	}
+	args = append(args, "--no-password", "--file="+path, "--dbname="+t.Settings.Str("database"))
+	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes)}
+}
+
+// readCommand reads a whole custom, tar or directory archive, decompressing
+// every data block. (`pg_restore --list` only reads the table of contents
+// and passes a truncated file.)
+func readCommand(format, path string, env []EnvVar) Command {
+	return Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
+}
+
+func (d PgDump) Steps(t *Target) []Step {
+	final := d.newDumpPath(t, Now())
+	tmp := partialPath(final)
+	var env []EnvVar
+	if t.Settings.Has("password_file") {
+		env = append(env, EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
+	}
+	dump := dumpCommand(t, tmp, append(env, t.EnvVars()...))
+	steps := []Step{
+		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
+		{Phase: PhaseBackup, Command: &dump},
+	}
+	if pgFormat(t) == "sql" {
+		steps = append(steps, Step{Phase: PhaseBackup, Note: "read " + tmp + " whole and check pg_dump's completion trailer"})
+	} else {
+		read := readCommand(pgFormat(t), tmp, t.EnvVars())
+		steps = append(steps, Step{Phase: PhaseBackup, Command: &read})
+	}
+	steps = append(steps, Step{Phase: PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"})
+	if note := retentionNote(t); note != "" {
+		steps = append(steps, Step{Phase: PhasePrune, Note: note})
+	}
+	return steps
+}
+
+func retentionNote(t *Target) string {
+	var rules []string
+	if n := t.Settings.Int("keep_last", 0); n > 0 {
+		rules = append(rules, fmt.Sprintf("the newest %d", n))
+	}
+	if n := t.Settings.Int("keep_days", 0); n > 0 {
+		rules = append(rules, fmt.Sprintf("those younger than %d days", n))
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("remove %s/%s-* dumps except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, strings.Join(rules, " and "))
+}
+
+// Now is the clock dump names are made from; tests pin it.
+var Now = time.Now
+
+const stampLayout = "20060102T150405Z"
+
+func (PgDump) newDumpPath(t *Target, now time.Time) string {
+	return filepath.Join(t.Settings.Str("dir"), fmt.Sprintf("%s-%s.%s", t.Name, now.UTC().Format(stampLayout), pgExt(t)))
+}
+
+// partialPath is the temporary name a dump is written under: hidden, and
+// with a suffix no retention rule or listing matches.
+func partialPath(final string) string {
+	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
+}
+
+func (PgDump) Init(ctx context.Context, x Executor, t *Target) error {
+	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
+}
+
+func (PgDump) CheckTools(ctx context.Context, x Executor, t *Target) error {
+	if _, err := pgToolMajor(ctx, x, "pg_dump"); err != nil {
+		return err
+	}
+	_, err := pgToolMajor(ctx, x, "pg_restore")
+	return err
+}
+
+// pgToolMajor runs `prog --version` ("pg_dump (PostgreSQL) 15.18 (Debian ...)")
+// and returns the major version.
+func pgToolMajor(ctx context.Context, x Executor, prog string) (int, error) {
+	res, err := x.Run(ctx, Command{Program: prog, Args: []string{"--version"}})
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`\(PostgreSQL\) (\d+)`).FindSubmatch(res.Stdout)
+	if m == nil {
+		return 0, fmt.Errorf("%s --version: cannot read a version from %q", prog, LastLines(res.Stdout, 1))
+	}
+	return strconv.Atoi(string(m[1]))
+}
+
+// Preflight connects to the database and refuses to go on when pg_dump is
+// older than the server (pg_dump refuses such servers, and the failure
+// otherwise only shows at 2 AM).
+func (PgDump) Preflight(ctx context.Context, x Executor, t *Target) error {
+	clientMajor, err := pgToolMajor(ctx, x, "pg_dump")
+	if err != nil {
+		return err
+	}
+	conn, err := connect(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var num int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+		return fmt.Errorf("reading the server version: %w", err)
+	}
+	if serverMajor := num / 10000; clientMajor < serverMajor {
+		return fmt.Errorf("pg_dump %d is older than the PostgreSQL %d server and cannot dump it; install postgresql-client-%d", clientMajor, serverMajor, serverMajor)
+	}
+	return nil
+}
+
+// connect opens a pgx connection with the same settings pg_dump gets: the
+// target's PG* environment, then the database string, then the password file.
+func connect(ctx context.Context, t *Target) (*pgx.Conn, error) {
+	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
+	if err != nil {
+		return nil, keyErr("database", "%v", err)
+	}
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		// pgx redacts passwords in parse errors only on a best-effort basis;
+		// there is none in the string (validation rejects it), so this is safe.
+		return nil, keyErr("database", "%v", err)
+	}
+	if path := t.Settings.Str("password_file"); path != "" {
+		pw, err := ReadSecretFile(path)
+		if err != nil {
+			return nil, keyErr("password_file", "%v", err)
+		}
+		cfg.Password = pw
+	}
+	cfg.RuntimeParams["application_name"] = "alexandria-backup"
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 30 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the database: %w", err)
+	}
+	return conn, nil
+}
+
+// pgEnvKeys maps libpq environment variables to connection keywords, so the
+// target's `env` table reaches pgx as it reaches pg_dump.
+var pgEnvKeys = map[string]string{
+	"PGHOST": "host", "PGPORT": "port", "PGDATABASE": "dbname", "PGUSER": "user",
+	"PGPASSWORD": "password", "PGPASSFILE": "passfile", "PGSSLMODE": "sslmode",
+	"PGSSLROOTCERT": "sslrootcert", "PGSSLCERT": "sslcert", "PGSSLKEY": "sslkey",
+	"PGCONNECT_TIMEOUT": "connect_timeout", "PGSERVICE": "service", "PGAPPNAME": "application_name",
+}
+
+// pgxConnString turns the plan's database (URL, key=value or bare name) plus
+// the target's PG* environment into one key=value string. Later keywords
+// win, which gives libpq's precedence: the database string over the env.
+func pgxConnString(database string, env map[string]string) (string, error) {
+	var parts []string
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if kw, ok := pgEnvKeys[k]; ok {
+			parts = append(parts, kw+"="+kvQuote(env[k]))
+		}
+	}
+	switch {
+	case isURL(database):
+		u, err := url.Parse(database)
+		if err != nil {
+			return "", err
+		}
+		if u.User != nil && u.User.Username() != "" {
+			parts = append(parts, "user="+kvQuote(u.User.Username()))
+		}
+		if h := u.Hostname(); h != "" {
+			parts = append(parts, "host="+kvQuote(h))
+		}
+		if p := u.Port(); p != "" {
+			parts = append(parts, "port="+kvQuote(p))
+		}
+		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+			parts = append(parts, "dbname="+kvQuote(db))
+		}
+		q := u.Query()
+		qk := make([]string, 0, len(q))
+		for k := range q {
+			qk = append(qk, k)
+		}
+		sort.Strings(qk)
+		for _, k := range qk {
+			parts = append(parts, k+"="+kvQuote(q.Get(k)))
+		}
+	case strings.Contains(database, "="):
+		parts = append(parts, database)
+	default:
+		parts = append(parts, "dbname="+kvQuote(database))
+	}
+	return strings.Join(parts, " "), nil
+}
+
+func kvQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// ReadSecretFile reads a password file, refusing one that group or others
+// can read (as ssh refuses such keys). A trailing newline is dropped.
+func ReadSecretFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+// privatePgpass writes the password file's secret into a 0600 pgpass file in
+// the target's private temp dir, for libpq (which will not read a pipe). The
+// caller removes it.
+func privatePgpass(t *Target) (string, error) {
+	pw, err := ReadSecretFile(t.Settings.Str("password_file"))
+	if err != nil {
+		return "", keyErr("password_file", "%v", err)
+	}
+	f, err := os.CreateTemp(t.TempDir, "pgpass-*")
+	if err != nil {
+		return "", err
+	}
+	escaped := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(pw)
+	_, werr := fmt.Fprintf(f, "*:*:*:*:%s\n", escaped)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return "", werr
+	}
+	return f.Name(), nil
+}
+
+// Backup dumps into a temporary name, reads the archive back whole, and
+// renames it into place only when both succeeded. Anything else removes the
+// temporary file: a partial dump is never promoted.
+func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	dir := t.Settings.Str("dir")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Artifact{}, err
+	}
+	final, err := d.freeDumpPath(t)
+	if err != nil {
+		return Artifact{}, err
+	}
+	tmp := partialPath(final)
+	promoted := false
+	defer func() {
+		if !promoted {
+			os.RemoveAll(tmp)
+		}
+	}()
+	// Create the temporary name ourselves with mode 0600 (0700 for a
+	// directory): pg_dump would create it 0644 under the usual umask.
+	if pgFormat(t) == "directory" {
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			return Artifact{}, err
+		}
+	} else {
+		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return Artifact{}, err
+		}
+		f.Close()
+	}
+
+	env := t.EnvVars()
+	if t.Settings.Has("password_file") {
+		pgpass, err := privatePgpass(t)
+		if err != nil {
+			return Artifact{}, err
+		}
+		defer os.Remove(pgpass)
+		env = append([]EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...)
+	}
+	if _, err := x.Run(ctx, dumpCommand(t, tmp, env)); err != nil {
+		return Artifact{}, err
+	}
+	if err := d.readWhole(ctx, x, t, tmp); err != nil {
+		return Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return Artifact{}, err
+	}
+	promoted = true
+	syncDir(dir)
+	return Artifact{ID: final, Bytes: diskSize(final), Verified: true}, nil
+}
+
+// freeDumpPath picks the dump's final name, adding -1, -2... when a dump of
+// the same second already exists.
+func (d PgDump) freeDumpPath(t *Target) (string, error) {
+	base := d.newDumpPath(t, Now())
+	ext := "." + pgExt(t)
+	stem := strings.TrimSuffix(base, ext)
+	for i := 0; i < 1000; i++ {
+		p := base
+		if i > 0 {
+			p = fmt.Sprintf("%s-%d%s", stem, i, ext)
+		}
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(partialPath(p)); errors.Is(err, os.ErrNotExist) {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no free dump name in %s", filepath.Dir(base))
+}
+
+// readWhole reads every byte of a dump: pg_restore into /dev/null for the
+// archive formats, and for plain SQL a full read (through gzip when
+// compressed, which checks its CRC) ending in pg_dump's completion trailer.
+func (PgDump) readWhole(ctx context.Context, x Executor, t *Target, path string) error {
+	format := dumpFormat(path, pgFormat(t))
+	if format == "sql" {
+		return checkSQLDump(path)
+	}
+	_, err := x.Run(ctx, readCommand(format, path, t.EnvVars()))
+	return err
+}
+
+// dumpFormat tells a dump's format from its name, so `verify` still reads
+// old dumps after the plan's format changed.
+func dumpFormat(path, def string) string {
+	name := strings.TrimSuffix(path, ".partial")
+	switch {
+	case strings.HasSuffix(name, ".dump"):
+		return "custom"
+	case strings.HasSuffix(name, ".tar"):
+		return "tar"
+	case strings.HasSuffix(name, ".dir"):
+		return "directory"
+	case strings.HasSuffix(name, ".sql"), strings.HasSuffix(name, ".sql.gz"):
+		return "sql"
+	}
+	return def
+}
+
+// sqlTrailer is the last comment pg_dump writes into a complete plain dump.
+const sqlTrailer = "-- PostgreSQL database dump complete"
+
+func checkSQLDump(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	if strings.HasSuffix(strings.TrimSuffix(path, ".partial"), ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		r = zr
+	}
+	tail := NewTail(4096)
+	if _, err := io.Copy(tail, r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !strings.Contains(string(tail.Bytes()), sqlTrailer) {
+		return fmt.Errorf("%s: the SQL dump is incomplete (no %q at its end)", path, sqlTrailer)
+	}
+	return nil
+}
+
+// Verify reads a dump back whole: the given one, or the newest.
+func (d PgDump) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	path := a.ID
+	if path == "" {
+		dumps, err := d.list(t)
+		if err != nil {
+			return err
+		}
+		if len(dumps) == 0 {
+			return fmt.Errorf("no dumps in %s to verify", t.Settings.Str("dir"))
+		}
+		path = dumps[0].path
+	}
+	return d.readWhole(ctx, x, t, path)
+}
+
+type dumpFile struct {
+	path  string
+	stamp time.Time
+	seq   int
+}
+
+var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sql\.gz|tar|dir)$`)
+
+// list returns this target's promoted dumps, newest first. Only names this
+// driver makes are listed: retention never touches anything else.
+func (PgDump) list(t *Target) ([]dumpFile, error) {
+	entries, err := os.ReadDir(t.Settings.Str("dir"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []dumpFile
+	for _, e := range entries {
+		m := dumpName.FindStringSubmatch(e.Name())
+		if m == nil || m[1] != t.Name {
+			continue
+		}
+		stamp, err := time.Parse(stampLayout, m[2])
+		if err != nil {
+			continue
+		}
+		seq, _ := strconv.Atoi(m[3])
+		out = append(out, dumpFile{path: filepath.Join(t.Settings.Str("dir"), e.Name()), stamp: stamp, seq: seq})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].stamp.Equal(out[j].stamp) {
+			return out[i].stamp.After(out[j].stamp)
+		}
+		return out[i].seq > out[j].seq
+	})
+	return out, nil
+}
+
+// Prune keeps the newest keep_last dumps and those younger than keep_days
+// (a dump either rule keeps is kept), and always the newest one.
+func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
+	dumps, err := d.list(t)
+	if err != nil || (keepLast == 0 && keepDays == 0) {
+		return PruneResult{Kept: len(dumps)}, err
+	}
+	cutoff := Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
+	res := PruneResult{Policy: true}
+	for i, f := range dumps {
+		keep := i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.stamp.After(cutoff))
+		if keep {
+			res.Kept++
+			continue
+		}
+		if !dryRun {
+			if err := os.RemoveAll(f.path); err != nil {
+				return res, err
+			}
+		}
+		res.Removed = append(res.Removed, f.path)
+	}
+	return res, nil
+}
+
+func (d PgDump) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	dumps, err := d.list(t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Snapshot, 0, len(dumps))
+	for _, f := range dumps {
+		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path)})
+	}
+	return out, nil
+}
+
+// diskSize is a file's size, or the sum of a directory dump's files.
+func diskSize(path string) int64 {
+	var total int64
+	filepath.WalkDir(path, func(_ string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if fi, err := e.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// syncDir makes a rename durable.
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}

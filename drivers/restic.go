@@ -1,0 +1,393 @@
+package drivers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Restic backs paths up into a restic repository. Every snapshot carries the
+// pinned host and a tag naming the target, and retention only ever looks at
+// snapshots with both, grouped by host, so it does what the plan says.
+type Restic struct{}
+
+// resticKeeps are the retention flags, in restic's order.
+var resticKeeps = []string{"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"}
+
+func (Restic) Name() string { return "restic" }
+
+func (Restic) Options() []Option {
+	opts := []Option{
+		{Name: "repository", Kind: String, Required: true, Help: "The restic repository (a path, sftp:, rest:, s3:, ...). Passed as RESTIC_REPOSITORY.", Example: `"/srv/backup/restic"`},
+		{Name: "password_file", Kind: String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE.", Example: `"/etc/alexandria-backup/restic.pass"`},
+		{Name: "password_command", Kind: String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
+		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs.", Example: `["/srv/alexandria/library"]`},
+		{Name: "exclude", Kind: StringList, Help: "restic --exclude patterns.", Example: `["/srv/alexandria/library/.returns", "cache"]`},
+		{Name: "exclude_file", Kind: StringList, Help: "Files of exclude patterns (restic --exclude-file)."},
+		{Name: "tags", Kind: StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added).", Example: `["alexandria"]`},
+		{Name: "host", Kind: String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
+		{Name: "keep_within", Kind: String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
+		{Name: "check_read_data_subset", Kind: String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\".", Example: `"5%"`},
+	}
+	for _, k := range resticKeeps {
+		example := ""
+		switch k {
+		case "keep_daily":
+			example = "7"
+		case "keep_weekly":
+			example = "4"
+		case "keep_monthly":
+			example = "12"
+		}
+		opts = append(opts, Option{Name: k, Kind: Int, Min: 1, Max: 1000000, Example: example,
+			Help: "Retention: restic forget --" + strings.ReplaceAll(k, "_", "-") + "."})
+	}
+	return opts
+}
+
+func nonEmptyList(v any) error {
+	if len(v.([]string)) == 0 {
+		return errors.New("must name at least one path")
+	}
+	return nil
+}
+
+var (
+	subsetRE         = regexp.MustCompile(`^(\d+/\d+|\d+(\.\d+)?%|\d+[KMGT]?)$`)
+	resticDurationRE = regexp.MustCompile(`^(\d+[ymdh])+$`)
+)
+
+func checkSubset(v any) error {
+	if !subsetRE.MatchString(v.(string)) {
+		return fmt.Errorf("must be \"n/t\", \"x%%\" or a size such as \"500M\", not %q", v)
+	}
+	return nil
+}
+
+func checkResticDuration(v any) error {
+	if !resticDurationRE.MatchString(v.(string)) {
+		return fmt.Errorf("must be a restic duration such as \"1y2m3d4h\", not %q", v)
+	}
+	return nil
+}
+
+func (Restic) Validate(t *Target) error {
+	set := firstSet(t.Settings, "password_file", "password_command")
+	if len(set) != 1 {
+		return keyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
+	}
+	for _, tag := range t.Settings.List("tags") {
+		if tag == "" || strings.Contains(tag, ",") {
+			return keyErr("tags", "a tag must be non-empty and contain no comma: %q", tag)
+		}
+	}
+	return nil
+}
+
+// resticHost is the host every snapshot is pinned to.
+func resticHost(t *Target) string {
+	if h := t.Settings.Str("host"); h != "" {
+		return h
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+func resticTag(t *Target) string { return "alexandria:" + t.Name }
+
+// resticEnv is how restic learns the repository and password: environment
+// holding a path or a command, never the password itself.
+func resticEnv(t *Target) []EnvVar {
+	repo := t.Settings.Str("repository")
+	env := []EnvVar{{Name: "RESTIC_REPOSITORY", Value: repo, Secret: hasURLPassword(repo)}}
+	if f := t.Settings.Str("password_file"); f != "" {
+		env = append(env, EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
+	}
+	if c := t.Settings.Str("password_command"); c != "" {
+		env = append(env, EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
+	}
+	return append(env, t.EnvVars()...)
+}
+
+// hasURLPassword reports a repository URL carrying credentials
+// (rest:https://user:pw@host/), which must then be masked.
+func hasURLPassword(repo string) bool {
+	u, err := url.Parse(strings.TrimPrefix(repo, "rest:"))
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, has := u.User.Password()
+	return has
+}
+
+func (Restic) cmd(t *Target, args ...string) Command {
+	return Command{Program: "restic", Args: args, Env: resticEnv(t)}
+}
+
+func (r Restic) backupCommand(t *Target) Command {
+	args := []string{"backup", "--json", "--quiet", "--host", resticHost(t), "--tag", resticTag(t)}
+	for _, tag := range t.Settings.List("tags") {
+		args = append(args, "--tag", tag)
+	}
+	for _, e := range t.Settings.List("exclude") {
+		args = append(args, "--exclude", e)
+	}
+	for _, f := range t.Settings.List("exclude_file") {
+		args = append(args, "--exclude-file", f)
+	}
+	args = append(append(args, "--"), t.Settings.List("paths")...)
+	c := r.cmd(t, args...)
+	// restic exits 3 when some source files could not be read: the
+	// snapshot exists but is incomplete.
+	c.Codes = ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
+	return c
+}
+
+func (r Restic) checkCommand(t *Target) Command {
+	args := []string{"check"}
+	if s := t.Settings.Str("check_read_data_subset"); s != "" {
+		args = append(args, "--read-data-subset="+s)
+	}
+	return r.cmd(t, args...)
+}
+
+// selectArgs pick this target's snapshots: its pinned host and its tag.
+func selectArgs(t *Target) []string {
+	return []string{"--host", resticHost(t), "--tag", resticTag(t)}
+}
+
+// forgetCommand applies retention. --group-by host: with the host and tag
+// filter, all of the target's snapshots form one group, so changing paths
+// or tags does not start a new group that retention never thins.
+func (r Restic) forgetCommand(t *Target, dryRun bool) (Command, bool) {
+	args := append([]string{"forget", "--json"}, selectArgs(t)...)
+	args = append(args, "--group-by", "host")
+	any := false
+	for _, k := range resticKeeps {
+		if n := t.Settings.Int(k, 0); n > 0 {
+			args = append(args, "--"+strings.ReplaceAll(k, "_", "-"), strconv.Itoa(n))
+			any = true
+		}
+	}
+	if w := t.Settings.Str("keep_within"); w != "" {
+		args = append(args, "--keep-within", w)
+		any = true
+	}
+	if dryRun {
+		args = append(args, "--dry-run")
+	} else {
+		args = append(args, "--prune")
+	}
+	return r.cmd(t, args...), any
+}
+
+func (r Restic) Steps(t *Target) []Step {
+	backup, check := r.backupCommand(t), r.checkCommand(t)
+	steps := []Step{
+		{Phase: PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
+		{Phase: PhaseBackup, Command: &backup},
+		{Phase: PhaseVerify, Command: &check},
+	}
+	if forget, ok := r.forgetCommand(t, false); ok {
+		steps = append(steps, Step{Phase: PhasePrune, Command: &forget})
+	}
+	return steps
+}
+
+func (r Restic) CheckTools(ctx context.Context, x Executor, t *Target) error {
+	v, err := resticVersion(ctx, x)
+	if err != nil {
+		return err
+	}
+	if v.less(0, 14) {
+		return fmt.Errorf("restic %s is too old; 0.14 or newer is needed", v)
+	}
+	return nil
+}
+
+type version struct{ major, minor, patch int }
+
+func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+
+func (v version) less(major, minor int) bool {
+	return v.major < major || v.major == major && v.minor < minor
+}
+
+func resticVersion(ctx context.Context, x Executor) (version, error) {
+	res, err := x.Run(ctx, Command{Program: "restic", Args: []string{"version"}})
+	if err != nil {
+		return version{}, err
+	}
+	m := regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`).FindSubmatch(res.Stdout)
+	if m == nil {
+		return version{}, fmt.Errorf("restic version: cannot read a version from %q", LastLines(res.Stdout, 1))
+	}
+	var v version
+	v.major, _ = strconv.Atoi(string(m[1]))
+	v.minor, _ = strconv.Atoi(string(m[2]))
+	v.patch, _ = strconv.Atoi(string(m[3]))
+	return v, nil
+}
+
+// Init creates the repository unless it exists. It never initialises over
+// an error it does not understand (a wrong password is not "missing").
+func (r Restic) Init(ctx context.Context, x Executor, t *Target) error {
+	res, err := x.Run(ctx, r.cmd(t, "cat", "config"))
+	if err == nil {
+		return nil
+	}
+	if !repoMissing(res) {
+		return err
+	}
+	_, err = x.Run(ctx, r.cmd(t, "init"))
+	return err
+}
+
+// repoMissing recognises "no repository here": exit 10 on restic 0.17+,
+// and the message restic 0.14 prints with its catch-all exit 1.
+func repoMissing(res Result) bool {
+	return res.ExitCode == 10 || bytes.Contains(res.Stderr, []byte("Is there a repository at the following location?"))
+}
+
+// Backup refuses a missing source path before restic runs (restic 0.14
+// skips it and exits 0), then reads the new snapshot id from the summary.
+func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	for _, p := range t.Settings.List("paths") {
+		if _, err := os.Lstat(p); err != nil {
+			return Artifact{}, keyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
+		}
+	}
+	if err := checkSecretMode(t.Settings.Str("password_file")); err != nil {
+		return Artifact{}, keyErr("password_file", "%v", err)
+	}
+	res, err := x.Run(ctx, r.backupCommand(t))
+	if err != nil {
+		return Artifact{}, err
+	}
+	sum, err := resticSummary(res.Stdout)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
+	}
+	a := Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed}
+	if res.Class == ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	}
+	return a, nil
+}
+
+// checkSecretMode refuses a secret file group or others can read. An empty
+// path is fine (the secret comes another way).
+func checkSecretMode(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
+	}
+	return nil
+}
+
+type resticBackupSummary struct {
+	MessageType         string `json:"message_type"`
+	SnapshotID          string `json:"snapshot_id"`
+	TotalBytesProcessed int64  `json:"total_bytes_processed"`
+}
+
+// resticSummary finds the summary line in `restic backup --json` output.
+func resticSummary(stdout []byte) (resticBackupSummary, error) {
+	lines := bytes.Split(stdout, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		var s resticBackupSummary
+		if json.Unmarshal(lines[i], &s) == nil && s.MessageType == "summary" && s.SnapshotID != "" {
+			return s, nil
+		}
+	}
+	return resticBackupSummary{}, errors.New("printed no snapshot id")
+}
+
+func (r Restic) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	_, err := x.Run(ctx, r.checkCommand(t))
+	return err
+}
+
+type resticSnapshot struct {
+	Time    time.Time `json:"time"`
+	ID      string    `json:"id"`
+	ShortID string    `json:"short_id"`
+	Paths   []string  `json:"paths"`
+	Summary *struct {
+		TotalBytesProcessed int64 `json:"total_bytes_processed"`
+	} `json:"summary"` // restic 0.17+
+}
+
+type resticForgetGroup struct {
+	Remove []resticSnapshot `json:"remove"`
+	Keep   []resticSnapshot `json:"keep"`
+}
+
+func (r Restic) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	cmd, ok := r.forgetCommand(t, dryRun)
+	if !ok {
+		return PruneResult{}, nil
+	}
+	cmd.StdoutTail = 32 << 20
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	// The JSON array is the first line; with --prune, text follows.
+	first, _, _ := bytes.Cut(res.Stdout, []byte("\n"))
+	var groups []resticForgetGroup
+	if err := json.Unmarshal(first, &groups); err != nil {
+		return PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
+	}
+	out := PruneResult{Policy: true}
+	for _, g := range groups {
+		out.Kept += len(g.Keep)
+		for _, s := range g.Remove {
+			out.Removed = append(out.Removed, s.ShortID)
+		}
+	}
+	return out, nil
+}
+
+func (r Restic) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	cmd := r.cmd(t, append([]string{"snapshots", "--json"}, selectArgs(t)...)...)
+	cmd.StdoutTail = 64 << 20
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	var snaps []resticSnapshot
+	if err := json.Unmarshal(res.Stdout, &snaps); err != nil {
+		return nil, fmt.Errorf("restic snapshots: unreadable JSON: %v", err)
+	}
+	out := make([]Snapshot, 0, len(snaps))
+	for _, s := range snaps {
+		sn := Snapshot{ID: s.ShortID, Time: s.Time, Bytes: -1, Info: strings.Join(s.Paths, " ")}
+		if s.Summary != nil {
+			sn.Bytes = s.Summary.TotalBytesProcessed
+		}
+		out = append(out, sn)
+	}
+	// restic lists oldest first; show newest first like the other drivers.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}

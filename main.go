@@ -1,0 +1,488 @@
+// Command alexandria-backup backs up an Alexandria library (a PostgreSQL
+// database and a tree of book files) by running pg_dump, restic and friends
+// from one TOML plan, verifying what they wrote and applying retention.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, as SPEC.md promises them.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // at least one target failed
+	exitUsage    = 2 // usage error or invalid plan; nothing ran
+	exitWarnings = 3 // finished with warnings only
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit code up to run, the one place that maps
+// outcomes to exit codes.
+type exitError struct {
+	code int
+	err  error // printed to stderr; nil when everything was already said
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func usage(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signalContext()
+	defer stop()
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, normalizeArgs(app, args))
+	if sig := caughtSignal(ctx); sig != 0 {
+		// SIGINT and SIGTERM: 130 and 143, as a shell would report.
+		if err != nil {
+			fmt.Fprintln(stderr, "alexandria-backup:", err)
+		}
+		return 128 + int(sig)
+	}
+	return exitCode(err, stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	var pe *plan.Error
+	var ue *plan.UsageError
+	code := exitFailed
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	case errors.As(err, &pe), errors.As(err, &ue):
+		code = exitUsage
+	}
+	fmt.Fprintln(stderr, "alexandria-backup:", err)
+	return code
+}
+
+type sigKey struct{}
+
+// signalContext is cancelled by SIGINT or SIGTERM; caughtSignal tells which.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	got := new(syscall.Signal)
+	ctx = context.WithValue(ctx, sigKey{}, got)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		if s, ok := <-ch; ok {
+			*got = s.(syscall.Signal)
+			cancel()
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func caughtSignal(ctx context.Context) syscall.Signal {
+	if ctx.Err() == nil {
+		return 0
+	}
+	if p, ok := ctx.Value(sigKey{}).(*syscall.Signal); ok {
+		return *p
+	}
+	return 0
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	planFlag := &cli.StringFlag{Name: "plan", Usage: "the targets of this plan"}
+	return &cli.App{
+		Name:      "alexandria-backup",
+		Usage:     "back up an Alexandria library with pg_dump, restic and friends, from one plan",
+		Version:   version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors come back to run(), which alone decides the exit code, so
+		// deferred cleanup always runs.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usage("%v (see --help)", err)
+		},
+		Suggest:              true,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "plan file `FILE` (default: $ALEXANDRIA_BACKUP_CONFIG, ./alexandria-backup.toml, /etc/alexandria-backup/alexandria-backup.toml)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usage("unknown command %q (commands: %s)", c.Args().First(), strings.Join(commandNames(c.App), ", "))
+			}
+			cli.ShowAppHelp(c)
+			return &exitError{code: exitUsage}
+		},
+		Commands: []*cli.Command{
+			{
+				Name:      "run",
+				Usage:     "back up, verify and prune every target of PLAN",
+				ArgsUsage: "PLAN",
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "target", Usage: "run only this target of the plan (repeatable)"},
+					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the exact commands and run nothing"},
+					&cli.BoolFlag{Name: "json", Usage: "print the run report as JSON on stdout"},
+					&cli.BoolFlag{Name: "no-verify", Usage: "skip verification (retention is then skipped too)"},
+					&cli.BoolFlag{Name: "no-prune", Usage: "skip retention"},
+				},
+				Action: cmdRun,
+			},
+			{
+				Name:   "validate",
+				Usage:  "check the plan file",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "tools", Usage: "also check that each driver's programs are installed at a supported version"}},
+				Action: cmdValidate,
+			},
+			{
+				Name:      "verify",
+				Usage:     "verify the latest backup of each target",
+				ArgsUsage: "[TARGET...]",
+				Flags:     []cli.Flag{planFlag},
+				Action:    cmdVerify,
+			},
+			{
+				Name:      "snapshots",
+				Usage:     "list a target's backups",
+				ArgsUsage: "TARGET",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Action:    cmdSnapshots,
+			},
+			{
+				Name:      "init",
+				Usage:     "create repositories and dump directories (idempotent)",
+				ArgsUsage: "[TARGET...]",
+				Flags:     []cli.Flag{planFlag},
+				Action:    cmdInit,
+			},
+			{
+				Name:      "prune",
+				Usage:     "apply retention only",
+				ArgsUsage: "[TARGET...]",
+				Flags: []cli.Flag{planFlag,
+					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"}},
+				Action: cmdPrune,
+			},
+		},
+	}
+}
+
+func commandNames(app *cli.App) []string {
+	var names []string
+	for _, c := range app.Commands {
+		if !c.Hidden {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+// env is what every command needs: the plan, a logger and an executor.
+type env struct {
+	plan *plan.Plan
+	log  *slog.Logger
+	rt   plan.Runtime
+}
+
+func setup(c *cli.Context) (*env, error) {
+	log, err := newLogger(c)
+	if err != nil {
+		return nil, err
+	}
+	path, err := plan.Find(c.String("config"))
+	if err != nil {
+		return nil, usage("%v", err)
+	}
+	p, err := plan.Load(path)
+	if err != nil {
+		var pe *plan.Error
+		if errors.As(err, &pe) {
+			return nil, err
+		}
+		return nil, usage("reading plan: %v", err)
+	}
+	exec := drivers.ProcessExecutor{Log: func(cmdline string) { log.Debug("exec", "command", cmdline) }}
+	return &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}, nil
+}
+
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, usage("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
+	}
+	if c.Bool("quiet") {
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "text":
+		return slog.New(slog.NewTextHandler(c.App.ErrWriter, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)), nil
+	}
+	return nil, usage("--log-format: %q is not text or json", c.String("log-format"))
+}
+
+// args checks the positional arguments count.
+func args(c *cli.Context, min, max int) ([]string, error) {
+	n := c.NArg()
+	if n < min || (max >= 0 && n > max) {
+		want := c.Command.ArgsUsage
+		if want == "" {
+			want = "no arguments"
+		}
+		return nil, usage("%s: expected %s, got %q", c.Command.Name, want, c.Args().Slice())
+	}
+	return c.Args().Slice(), nil
+}
+
+func cmdRun(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	opts := plan.RunOptions{
+		Only:     c.StringSlice("target"),
+		DryRun:   c.Bool("dry-run"),
+		NoVerify: c.Bool("no-verify"),
+		NoPrune:  c.Bool("no-prune"),
+		Out:      c.App.Writer,
+	}
+	rep, err := e.plan.Run(c.Context, a[0], opts, e.rt)
+	if err != nil || rep == nil {
+		return err
+	}
+	path, werr := rep.Write(e.plan.StateDir)
+	if werr != nil {
+		e.log.Error("could not write the run report", "error", werr)
+	} else {
+		e.log.Info("report written", "path", path)
+	}
+	if c.Bool("json") {
+		out, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(c.App.Writer, string(out))
+	}
+	for _, t := range rep.Targets {
+		e.log.Info("target finished", "target", t.Name, "status", t.Status, "duration", time.Duration(t.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+	}
+	switch {
+	case rep.Status == plan.StatusInterrupted:
+		return errors.New("run interrupted")
+	case rep.Status == plan.StatusFailed:
+		return &exitError{code: exitFailed, err: rep.Err()}
+	case werr != nil:
+		return &exitError{code: exitFailed, err: fmt.Errorf("writing the run report: %w", werr)}
+	case rep.Status == plan.StatusWarning:
+		return &exitError{code: exitWarnings}
+	}
+	return nil
+}
+
+func cmdValidate(c *cli.Context) error {
+	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "%s: ok: %d targets (%s), plans: %s\n", e.plan.Path, len(e.plan.Order),
+		strings.Join(e.plan.Order, ", "), strings.Join(planNames(e.plan), ", "))
+	if !c.Bool("tools") {
+		return nil
+	}
+	failed := 0
+	for _, o := range e.plan.CheckTools(c.Context, e.rt) {
+		if o.Err != nil {
+			failed++
+			fmt.Fprintf(w, "driver %s: %v\n", o.Target, o.Err)
+		} else {
+			fmt.Fprintf(w, "driver %s: tools ok\n", o.Target)
+		}
+	}
+	if failed > 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d driver(s) lack a usable tool", failed)}
+	}
+	return nil
+}
+
+func planNames(p *plan.Plan) []string {
+	var names []string
+	for n := range p.Plans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// outcomes prints one line per target and turns failures into exit 1.
+func outcomes(w io.Writer, verb string, list []plan.Outcome) error {
+	failed := 0
+	for _, o := range list {
+		if o.Err != nil {
+			failed++
+			fmt.Fprintf(w, "%s: FAILED: %v\n", o.Target, o.Err)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", o.Target, verb)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d targets failed", failed, len(list))}
+	}
+	return nil
+}
+
+func cmdVerify(c *cli.Context) error {
+	e, targets, err := pick(c)
+	if err != nil {
+		return err
+	}
+	return outcomes(c.App.Writer, "verified", e.plan.Verify(c.Context, targets, e.rt))
+}
+
+func cmdInit(c *cli.Context) error {
+	e, targets, err := pick(c)
+	if err != nil {
+		return err
+	}
+	return outcomes(c.App.Writer, "ready", e.plan.Init(c.Context, targets, e.rt))
+}
+
+func cmdPrune(c *cli.Context) error {
+	e, targets, err := pick(c)
+	if err != nil {
+		return err
+	}
+	dry := c.Bool("dry-run")
+	list := e.plan.Prune(c.Context, targets, dry, e.rt)
+	w := c.App.Writer
+	for _, o := range list {
+		if o.Err != nil {
+			continue
+		}
+		switch {
+		case !o.Prune.Policy:
+			fmt.Fprintf(w, "%s: no retention keys set; nothing removed\n", o.Target)
+		case dry:
+			fmt.Fprintf(w, "%s: would remove %d, keep %d\n", o.Target, len(o.Prune.Removed), o.Prune.Kept)
+		default:
+			fmt.Fprintf(w, "%s: removed %d, kept %d\n", o.Target, len(o.Prune.Removed), o.Prune.Kept)
+		}
+		for _, r := range o.Prune.Removed {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+	}
+	var failed []plan.Outcome
+	for _, o := range list {
+		if o.Err != nil {
+			failed = append(failed, o)
+		}
+	}
+	return outcomes(c.App.ErrWriter, "", failed)
+}
+
+func pick(c *cli.Context) (*env, []*drivers.Target, error) {
+	names, err := args(c, 0, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	targets, err := e.plan.Pick(names, c.String("plan"))
+	return e, targets, err
+}
+
+func cmdSnapshots(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	targets, err := e.plan.Pick(a, "")
+	if err != nil {
+		return err
+	}
+	snaps, err := e.plan.Snapshots(c.Context, targets[0], e.rt)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		if snaps == nil {
+			snaps = []drivers.Snapshot{}
+		}
+		out, _ := json.MarshalIndent(snaps, "", "  ")
+		fmt.Fprintln(c.App.Writer, string(out))
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tSIZE")
+	for _, s := range snaps {
+		size := "-"
+		if s.Bytes >= 0 {
+			size = humanBytes(s.Bytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Time.UTC().Format(time.RFC3339), size)
+	}
+	return tw.Flush()
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

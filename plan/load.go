@@ -1,0 +1,476 @@
+// Package plan loads and validates a TOML plan, orders its targets, runs
+// them through their drivers and reports the outcome.
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+// Plan is a loaded, valid plan file.
+type Plan struct {
+	Path     string
+	StateDir string
+	Parallel int
+	Targets  map[string]*drivers.Target
+	// Order lists target names as they appear in the file.
+	Order []string
+	Plans map[string]*Group
+}
+
+// Group is one [plans.NAME] table: the targets `run NAME` backs up.
+type Group struct {
+	Name     string
+	Targets  []string
+	Schedule string
+}
+
+// Problem is one thing wrong with a plan file.
+type Problem struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted key, e.g. targets.library.keep_daily
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Key == "" {
+		return loc + ": " + p.Msg
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
+}
+
+// Error is every problem found in one pass over a plan.
+type Error struct {
+	errs *multierror.Error
+}
+
+func (e *Error) Error() string { return e.errs.Error() }
+
+func (e *Error) Unwrap() error { return e.errs }
+
+// Problems lists the problems one by one.
+func (e *Error) Problems() []error { return e.errs.Errors }
+
+func formatProblems(errs []error) string {
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = "  " + err.Error()
+	}
+	noun := "problems"
+	if len(errs) == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf("invalid plan (%d %s):\n%s", len(errs), noun, strings.Join(lines, "\n"))
+}
+
+// notYet are keys of SPEC.md this version does not implement. They are
+// refused, not silently ignored: a plan that asks for them must not look
+// as if it got them.
+var notYet = map[string]string{
+	"notify":     "notifications are not implemented in this version",
+	"retries":    "retries are not implemented in this version",
+	"retry_wait": "retries are not implemented in this version",
+	"into":       "streaming a dump into restic or borg is not implemented in this version",
+}
+
+var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify"}
+var groupKeys = []string{"targets", "schedule"}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Find returns the plan file to use: the flag, $ALEXANDRIA_BACKUP_CONFIG,
+// ./alexandria-backup.toml, then /etc/alexandria-backup/alexandria-backup.toml.
+func Find(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if env := os.Getenv("ALEXANDRIA_BACKUP_CONFIG"); env != "" {
+		return env, nil
+	}
+	candidates := []string{"alexandria-backup.toml", "/etc/alexandria-backup/alexandria-backup.toml"}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("no plan file: pass --config FILE or set ALEXANDRIA_BACKUP_CONFIG (looked for %s)", strings.Join(candidates, " and "))
+}
+
+// Load reads and validates a plan file. It returns *Error listing every
+// problem found, or a plain error when the file cannot be read.
+func Load(path string) (*Plan, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, src, os.LookupEnv)
+}
+
+// Parse validates plan source; lookup resolves ${VAR} references.
+func Parse(path string, src []byte, lookup func(string) (string, bool)) (*Plan, error) {
+	l := &loader{file: path, lines: newLineIndex(src), lookup: lookup}
+	raw := map[string]any{}
+	md, err := toml.Decode(string(src), &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			l.add(Problem{Line: pe.Position.Line, Msg: pe.Message})
+		} else {
+			l.add(Problem{Msg: err.Error()})
+		}
+		return nil, l.err()
+	}
+	p := l.plan(raw, md.Keys())
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type loader struct {
+	file   string
+	lines  *lineIndex
+	lookup func(string) (string, bool)
+	errs   *multierror.Error
+}
+
+func (l *loader) add(p Problem) {
+	p.File = l.file
+	l.errs = multierror.Append(l.errs, p)
+}
+
+// problem records msg about the key at path (table names then key).
+func (l *loader) problem(path []string, format string, args ...any) {
+	l.add(Problem{Line: l.lines.find(path), Key: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) err() error {
+	if l.errs == nil {
+		return nil
+	}
+	l.errs.ErrorFormat = formatProblems
+	return &Error{l.errs}
+}
+
+func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
+	p := &Plan{Path: l.file, Parallel: 1, Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{}}
+	for _, k := range sortedKeys(raw) {
+		if !contains(topKeys, k) {
+			l.problem([]string{k}, "unknown key%s", suggest(k, topKeys))
+		} else if why, ok := notYet[k]; ok {
+			l.problem([]string{k}, "%s", why)
+		}
+	}
+	if v, ok := raw["state_dir"]; ok {
+		if s, ok := l.expandString([]string{"state_dir"}, v); ok {
+			if !filepath.IsAbs(s) {
+				s = filepath.Join(filepath.Dir(l.file), s)
+			}
+			p.StateDir = s
+		}
+	} else {
+		p.StateDir = DefaultStateDir()
+	}
+	if v, ok := raw["parallel"]; ok {
+		if n, isInt := v.(int64); !isInt || n < 1 || n > 64 {
+			l.problem([]string{"parallel"}, "must be an integer from 1 to 64")
+		} else {
+			p.Parallel = int(n)
+		}
+	}
+	targets, _ := l.table([]string{"targets"}, raw["targets"])
+	for _, k := range keys {
+		// md.Keys() is in file order; pick out [targets.NAME] itself.
+		if len(k) == 2 && k[0] == "targets" {
+			if _, ok := targets[k[1]]; ok && !contains(p.Order, k[1]) {
+				p.Order = append(p.Order, k[1])
+			}
+		}
+	}
+	for _, name := range sortedKeys(targets) {
+		if !contains(p.Order, name) {
+			p.Order = append(p.Order, name)
+		}
+		if t := l.target(name, targets[name], p.StateDir); t != nil {
+			p.Targets[name] = t
+		}
+	}
+	l.checkAfter(p)
+	groups, _ := l.table([]string{"plans"}, raw["plans"])
+	for _, name := range sortedKeys(groups) {
+		if g := l.group(name, groups[name], targets); g != nil {
+			p.Plans[name] = g
+		}
+	}
+	return p
+}
+
+func (l *loader) table(path []string, v any) (map[string]any, bool) {
+	if v == nil {
+		return nil, false
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		l.problem(path, "must be a table")
+	}
+	return m, ok
+}
+
+func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
+	path := []string{"targets", name}
+	raw, ok := l.table(path, v)
+	if !ok {
+		return nil
+	}
+	if !nameRE.MatchString(name) {
+		l.problem(path, "a target name may only use letters, digits, '.', '_' and '-' (it becomes part of file names and tags)")
+	}
+	driverName, _ := raw["driver"].(string)
+	d, known := drivers.Lookup(driverName)
+	switch {
+	case raw["driver"] == nil:
+		l.problem(path, "`driver` is required (one of %s)", strings.Join(drivers.Names(), ", "))
+		return nil
+	case !known:
+		l.problem(append(path, "driver"), "unknown driver %q (known drivers: %s)", fmt.Sprint(raw["driver"]), strings.Join(drivers.Names(), ", "))
+		return nil
+	}
+	t := &drivers.Target{Name: name, Driver: driverName, Verify: true, Settings: drivers.Values{},
+		TempDir: filepath.Join(stateDir, "tmp")}
+	opts := append(append([]drivers.Option{}, drivers.CommonOptions...), d.Options()...)
+	var names []string
+	for _, o := range opts {
+		names = append(names, o.Name)
+	}
+	before := l.count()
+	for _, key := range sortedKeys(raw) {
+		kp := append(append([]string{}, path...), key)
+		if why, ok := notYet[key]; ok {
+			l.problem(kp, "%s", why)
+			continue
+		}
+		o, ok := findOption(opts, key)
+		if !ok {
+			l.problem(kp, "unknown key for driver %s%s", driverName, suggest(key, names))
+			continue
+		}
+		val, err := o.Convert(l.expand(kp, raw[key]))
+		if err != nil {
+			l.problem(kp, "%v", err)
+			continue
+		}
+		switch key {
+		case "driver":
+		case "after":
+			t.After = val.([]string)
+		case "timeout":
+			t.Timeout = val.(time.Duration)
+		case "verify":
+			t.Verify = val.(bool)
+		case "env":
+			t.Env = val.(map[string]string)
+		case "exit_codes":
+			t.ExitCodes = val.(drivers.ExitCodes)
+		default:
+			t.Settings[key] = val
+		}
+	}
+	for _, o := range opts {
+		if _, set := raw[o.Name]; o.Required && !set {
+			l.problem(path, "`%s` is required for driver %s", o.Name, driverName)
+		}
+	}
+	if l.count() > before {
+		return nil
+	}
+	if err := d.Validate(t); err != nil {
+		var se *drivers.SettingsError
+		if errors.As(err, &se) {
+			l.problem(append(path, se.Key), "%s", se.Msg)
+		} else {
+			l.problem(path, "%v", err)
+		}
+		return nil
+	}
+	return t
+}
+
+func (l *loader) count() int {
+	if l.errs == nil {
+		return 0
+	}
+	return len(l.errs.Errors)
+}
+
+func findOption(opts []drivers.Option, name string) (drivers.Option, bool) {
+	for _, o := range opts {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return drivers.Option{}, false
+}
+
+// checkAfter checks that `after` names known targets and has no cycles.
+func (l *loader) checkAfter(p *Plan) {
+	for _, name := range p.Order {
+		t := p.Targets[name]
+		if t == nil {
+			continue
+		}
+		for _, dep := range t.After {
+			if dep == name {
+				l.problem([]string{"targets", name, "after"}, "a target cannot run after itself")
+			} else if !contains(p.Order, dep) {
+				l.problem([]string{"targets", name, "after"}, "unknown target %q%s", dep, suggest(dep, p.Order))
+			}
+		}
+	}
+	if cycle := findCycle(p); cycle != nil {
+		l.problem([]string{"targets", cycle[0], "after"}, "`after` forms a cycle: %s", strings.Join(cycle, " → "))
+	}
+}
+
+// findCycle returns one cycle through `after`, or nil.
+func findCycle(p *Plan) []string {
+	const (
+		unseen = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(string) []string
+	visit = func(n string) []string {
+		state[n] = active
+		stack = append(stack, n)
+		if t := p.Targets[n]; t != nil {
+			for _, dep := range t.After {
+				switch state[dep] {
+				case active:
+					for i, s := range stack {
+						if s == dep {
+							return append(append([]string{}, stack[i:]...), dep)
+						}
+					}
+				case unseen:
+					if _, ok := p.Targets[dep]; ok {
+						if c := visit(dep); c != nil {
+							return c
+						}
+					}
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = done
+		return nil
+	}
+	for _, n := range p.Order {
+		if state[n] == unseen {
+			if c := visit(n); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+var scheduleWords = []string{"hourly", "daily", "weekly", "monthly"}
+
+func (l *loader) group(name string, v any, targets map[string]any) *Group {
+	path := []string{"plans", name}
+	raw, ok := l.table(path, v)
+	if !ok {
+		return nil
+	}
+	g := &Group{Name: name}
+	for _, key := range sortedKeys(raw) {
+		kp := append(append([]string{}, path...), key)
+		switch key {
+		case "targets":
+			list, ok := l.expand(kp, raw[key]).([]any)
+			if !ok || len(list) == 0 {
+				l.problem(kp, "must be a non-empty array of target names")
+				continue
+			}
+			for _, x := range list {
+				s, ok := x.(string)
+				if !ok {
+					l.problem(kp, "must be an array of target names")
+					break
+				}
+				if _, known := targets[s]; !known {
+					l.problem(kp, "unknown target %q%s", s, suggest(s, sortedKeys(targets)))
+				} else if contains(g.Targets, s) {
+					l.problem(kp, "target %q is listed twice", s)
+				} else {
+					g.Targets = append(g.Targets, s)
+				}
+			}
+		case "schedule":
+			s, _ := raw[key].(string)
+			if !contains(scheduleWords, s) && len(strings.Fields(s)) != 5 {
+				l.problem(kp, "must be hourly, daily, weekly, monthly or a 5-field cron expression, not %q", fmt.Sprint(raw[key]))
+				continue
+			}
+			g.Schedule = s
+		default:
+			l.problem(kp, "unknown key%s", suggest(key, groupKeys))
+		}
+	}
+	if _, ok := raw["targets"]; !ok {
+		l.problem(path, "`targets` is required")
+	}
+	return g
+}
+
+// DefaultStateDir is /var/lib/alexandria-backup for root, else the XDG
+// state directory.
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/alexandria-backup"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "alexandria-backup")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), fmt.Sprintf("alexandria-backup-%d", os.Getuid()))
+	}
+	return filepath.Join(home, ".local", "state", "alexandria-backup")
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

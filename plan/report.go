@@ -1,0 +1,132 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// Target and run outcomes, as the report spells them.
+const (
+	StatusOK          = "ok"
+	StatusWarning     = "warning"
+	StatusFailed      = "failed"
+	StatusSkipped     = "skipped"
+	StatusInterrupted = "interrupted"
+)
+
+// Report is the JSON run report of SPEC.md.
+type Report struct {
+	Plan            string         `json:"plan"`
+	Status          string         `json:"status"`
+	StartedAt       time.Time      `json:"started_at"`
+	FinishedAt      time.Time      `json:"finished_at"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	Targets         []TargetReport `json:"targets"`
+}
+
+// TargetReport is one target's outcome.
+type TargetReport struct {
+	Name            string   `json:"name"`
+	Driver          string   `json:"driver"`
+	Status          string   `json:"status"`
+	DurationSeconds float64  `json:"duration_seconds"`
+	Artifact        *string  `json:"artifact"`
+	Bytes           *int64   `json:"bytes"`
+	Verified        bool     `json:"verified"`
+	Pruned          bool     `json:"pruned"`
+	Warnings        []string `json:"warnings"`
+	Error           *string  `json:"error"`
+}
+
+func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+
+// finish sets the run's status from its targets: failed beats warning
+// beats ok; interrupted when the run was stopped.
+func (r *Report) finish(interrupted bool) {
+	r.FinishedAt = time.Now().UTC()
+	r.DurationSeconds = seconds(r.FinishedAt.Sub(r.StartedAt))
+	r.Status = StatusOK
+	for _, t := range r.Targets {
+		switch t.Status {
+		case StatusFailed, StatusSkipped:
+			r.Status = StatusFailed
+		case StatusWarning:
+			if r.Status == StatusOK {
+				r.Status = StatusWarning
+			}
+		}
+	}
+	if interrupted {
+		r.Status = StatusInterrupted
+	}
+}
+
+// Err is the run's combined error: one line per failed or skipped target,
+// or nil when none failed.
+func (r *Report) Err() error {
+	var m *multierror.Error
+	for _, t := range r.Targets {
+		if t.Error != nil && (t.Status == StatusFailed || t.Status == StatusSkipped) {
+			m = multierror.Append(m, fmt.Errorf("%s: %s", t.Name, *t.Error))
+		}
+	}
+	if m == nil {
+		return nil
+	}
+	total := len(r.Targets)
+	m.ErrorFormat = func(errs []error) string {
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = "  - " + e.Error()
+		}
+		return fmt.Sprintf("%d of %d targets did not succeed:\n%s", len(errs), total, strings.Join(lines, "\n"))
+	}
+	return m.ErrorOrNil()
+}
+
+// Write saves the report under stateDir/reports, atomically, and returns
+// its path.
+func (r *Report) Write(stateDir string) (string, error) {
+	dir := filepath.Join(stateDir, "reports")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%s.json", r.Plan, r.StartedAt.Format("20060102T150405.000Z"))
+	path := filepath.Join(dir, name)
+	return path, writeAtomic(path, append(data, '\n'))
+}
+
+// writeAtomic writes a file under a temporary name, syncs it and renames
+// it into place, so a reader never sees half a file.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,366 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+// UsageError is a mistake on the command line (an unknown plan or target):
+// nothing ran.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usageErr(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Runtime is what running targets needs from outside the plan.
+type Runtime struct {
+	Exec drivers.Executor
+	Log  *slog.Logger
+	// Driver finds a target's driver; nil means drivers.Lookup. Tests
+	// swap in fakes.
+	Driver func(name string) (drivers.Driver, bool)
+}
+
+func (rt Runtime) driver(name string) drivers.Driver {
+	lookup := rt.Driver
+	if lookup == nil {
+		lookup = drivers.Lookup
+	}
+	d, ok := lookup(name)
+	if !ok {
+		panic("plan: no driver " + name + " (validation should have refused it)")
+	}
+	return d
+}
+
+func (rt Runtime) log() *slog.Logger {
+	if rt.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return rt.Log
+}
+
+// RunOptions are `run`'s flags.
+type RunOptions struct {
+	Only     []string // --target: run only these targets of the plan
+	DryRun   bool
+	NoVerify bool
+	NoPrune  bool
+	Out      io.Writer // where --dry-run prints
+}
+
+// Select returns the targets `run group` covers, in the plan's order,
+// limited to only when given.
+func (p *Plan) Select(group string, only []string) ([]*drivers.Target, error) {
+	g, ok := p.Plans[group]
+	if !ok {
+		return nil, usageErr("no plan %q in %s (plans: %s)%s", group, p.Path, strings.Join(sortedKeys(toAny(p.Plans)), ", "), suggest(group, sortedKeys(toAny(p.Plans))))
+	}
+	for _, name := range only {
+		if !contains(g.Targets, name) {
+			return nil, usageErr("target %q is not in plan %q (its targets: %s)", name, group, strings.Join(g.Targets, ", "))
+		}
+	}
+	var out []*drivers.Target
+	for _, name := range g.Targets {
+		if len(only) == 0 || contains(only, name) {
+			out = append(out, p.Targets[name])
+		}
+	}
+	return out, nil
+}
+
+// Pick resolves the TARGET... arguments and --plan of verify, prune, init
+// and snapshots: named targets, a plan's targets, or every target.
+func (p *Plan) Pick(names []string, group string) ([]*drivers.Target, error) {
+	if len(names) > 0 && group != "" {
+		return nil, usageErr("name targets or --plan, not both")
+	}
+	if group != "" {
+		return p.Select(group, nil)
+	}
+	if len(names) == 0 {
+		names = p.Order
+	}
+	var out []*drivers.Target
+	for _, n := range names {
+		t, ok := p.Targets[n]
+		if !ok {
+			return nil, usageErr("no target %q in %s%s", n, p.Path, suggest(n, p.Order))
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func toAny[V any](m map[string]V) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Run backs up every selected target of the plan group: targets wait for
+// the ones they run `after`, at most Parallel run at once, and each goes
+// backup → verify → prune. A failed target's dependents are skipped;
+// independent targets go on. With DryRun it prints what would run and
+// returns a nil report.
+func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) (*Report, error) {
+	targets, err := p.Select(group, o.Only)
+	if err != nil {
+		return nil, err
+	}
+	if o.DryRun {
+		return nil, p.dryRun(group, targets, o, rt)
+	}
+	rep := &Report{Plan: group, StartedAt: time.Now().UTC()}
+	results := make([]TargetReport, len(targets))
+	index := map[string]int{}
+	done := map[string]chan struct{}{}
+	for i, t := range targets {
+		index[t.Name] = i
+		done[t.Name] = make(chan struct{})
+	}
+	sem := make(chan struct{}, p.Parallel)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[t.Name])
+			// Dependencies outside this run (not in the plan, or left out
+			// by --target) do not hold the target back.
+			for _, dep := range t.After {
+				j, inRun := index[dep]
+				if !inRun {
+					continue
+				}
+				<-done[dep]
+				if s := results[j].Status; s != StatusOK && s != StatusWarning {
+					results[i] = skipped(t, fmt.Sprintf("not run: it runs after %q, which %s", dep, pastTense(s)))
+					return
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = interrupted(t, "the run was interrupted before it started")
+				return
+			}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				results[i] = interrupted(t, "the run was interrupted before it started")
+				return
+			}
+			results[i] = p.runTarget(ctx, t, o, rt)
+		}()
+	}
+	wg.Wait()
+	rep.Targets = results
+	rep.finish(ctx.Err() != nil)
+	return rep, nil
+}
+
+func pastTense(status string) string {
+	switch status {
+	case StatusSkipped:
+		return "was skipped"
+	case StatusInterrupted:
+		return "was interrupted"
+	}
+	return "failed"
+}
+
+func newTargetReport(t *drivers.Target, status string) TargetReport {
+	return TargetReport{Name: t.Name, Driver: t.Driver, Status: status, Warnings: []string{}}
+}
+
+func skipped(t *drivers.Target, why string) TargetReport {
+	r := newTargetReport(t, StatusSkipped)
+	r.Error = &why
+	return r
+}
+
+func interrupted(t *drivers.Target, why string) TargetReport {
+	r := newTargetReport(t, StatusInterrupted)
+	r.Error = &why
+	return r
+}
+
+var errTimeout = errors.New("timed out")
+
+// runTarget is everything that happens to one target, and the one place
+// that decides its outcome.
+func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, rt Runtime) (r TargetReport) {
+	d := rt.driver(t.Driver)
+	log := rt.log().With("target", t.Name, "driver", t.Driver)
+	start := time.Now()
+	r = newTargetReport(t, StatusOK)
+	defer func() { r.DurationSeconds = seconds(time.Since(start)) }()
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, t.Timeout, errTimeout)
+		defer cancel()
+	}
+	fail := func(phase drivers.Phase, err error) TargetReport {
+		msg := fmt.Sprintf("%s: %v", phase, err)
+		r.Status = StatusFailed
+		switch {
+		case errors.Is(context.Cause(ctx), errTimeout):
+			msg = fmt.Sprintf("timed out after %s (timeout) during %s: %v", t.Timeout, phase, err)
+		case ctx.Err() != nil:
+			r.Status = StatusInterrupted
+			msg = fmt.Sprintf("interrupted during %s", phase)
+		}
+		r.Error = &msg
+		log.Error(string(phase)+" failed", "error", msg)
+		return r
+	}
+	if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
+		return fail(drivers.PhasePreflight, err)
+	}
+	if pf, ok := d.(drivers.Preflighter); ok {
+		log.Debug("preflight")
+		if err := pf.Preflight(ctx, rt.Exec, t); err != nil {
+			return fail(drivers.PhasePreflight, err)
+		}
+	}
+	log.Info("backup started")
+	art, err := d.Backup(ctx, rt.Exec, t)
+	if err != nil {
+		return fail(drivers.PhaseBackup, err)
+	}
+	r.Artifact = &art.ID
+	if art.Bytes >= 0 {
+		r.Bytes = &art.Bytes
+	}
+	r.Warnings = append(r.Warnings, art.Warnings...)
+	for _, w := range art.Warnings {
+		log.Warn("backup warning", "warning", w)
+	}
+	log.Info("backup done", "artifact", art.ID, "bytes", art.Bytes)
+
+	r.Verified = art.Verified
+	if !r.Verified && t.Verify && !o.NoVerify {
+		if err := d.Verify(ctx, rt.Exec, t, art); err != nil {
+			return fail(drivers.PhaseVerify, err)
+		}
+		r.Verified = true
+		log.Info("verified", "artifact", art.ID)
+	}
+
+	if !o.NoPrune {
+		if !r.Verified {
+			// Retention must never remove the newest verified backup, and
+			// this one is not verified: leave everything in place.
+			r.Warnings = append(r.Warnings, "retention skipped: the new backup was not verified")
+		} else {
+			res, err := d.Prune(ctx, rt.Exec, t, false)
+			if err != nil {
+				return fail(drivers.PhasePrune, err)
+			}
+			r.Pruned = res.Policy
+			if res.Policy {
+				log.Info("retention applied", "removed", len(res.Removed), "kept", res.Kept)
+			}
+		}
+	}
+	if len(r.Warnings) > 0 {
+		r.Status = StatusWarning
+	}
+	return r
+}
+
+// dryRun prints every step a run would take, commands shell-quoted with
+// secrets masked, and runs nothing.
+func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt Runtime) error {
+	w := o.Out
+	fmt.Fprintf(w, "# dry run of plan %q from %s: nothing below is executed\n", group, p.Path)
+	for _, t := range targets {
+		fmt.Fprintf(w, "\n# target %s (%s)", t.Name, t.Driver)
+		if len(t.After) > 0 {
+			fmt.Fprintf(w, ", after %s", strings.Join(t.After, ", "))
+		}
+		fmt.Fprintln(w)
+		for _, s := range rt.driver(t.Driver).Steps(t) {
+			if s.Phase == drivers.PhaseVerify && (o.NoVerify || !t.Verify) {
+				continue
+			}
+			if s.Phase == drivers.PhasePrune && o.NoPrune {
+				continue
+			}
+			fmt.Fprintln(w, s.String())
+		}
+	}
+	return nil
+}
+
+// Outcome is the result of verify, prune or init for one target.
+type Outcome struct {
+	Target string
+	Err    error
+	Prune  drivers.PruneResult
+}
+
+// Verify verifies the latest backup of each target.
+func (p *Plan) Verify(ctx context.Context, targets []*drivers.Target, rt Runtime) []Outcome {
+	return each(targets, func(t *drivers.Target) Outcome {
+		return Outcome{Target: t.Name, Err: rt.driver(t.Driver).Verify(ctx, rt.Exec, t, drivers.Artifact{})}
+	})
+}
+
+// Prune applies retention only.
+func (p *Plan) Prune(ctx context.Context, targets []*drivers.Target, dryRun bool, rt Runtime) []Outcome {
+	return each(targets, func(t *drivers.Target) Outcome {
+		res, err := rt.driver(t.Driver).Prune(ctx, rt.Exec, t, dryRun)
+		return Outcome{Target: t.Name, Err: err, Prune: res}
+	})
+}
+
+// Init creates repositories and dump directories; it is idempotent.
+func (p *Plan) Init(ctx context.Context, targets []*drivers.Target, rt Runtime) []Outcome {
+	return each(targets, func(t *drivers.Target) Outcome {
+		return Outcome{Target: t.Name, Err: rt.driver(t.Driver).Init(ctx, rt.Exec, t)}
+	})
+}
+
+// CheckTools checks each driver's programs once per driver.
+func (p *Plan) CheckTools(ctx context.Context, rt Runtime) []Outcome {
+	seen := map[string]bool{}
+	var out []Outcome
+	for _, name := range p.Order {
+		t := p.Targets[name]
+		if seen[t.Driver] {
+			continue
+		}
+		seen[t.Driver] = true
+		out = append(out, Outcome{Target: t.Driver, Err: rt.driver(t.Driver).CheckTools(ctx, rt.Exec, t)})
+	}
+	return out
+}
+
+// Snapshots lists one target's backups.
+func (p *Plan) Snapshots(ctx context.Context, t *drivers.Target, rt Runtime) ([]drivers.Snapshot, error) {
+	return rt.driver(t.Driver).Snapshots(ctx, rt.Exec, t)
+}
+
+func each(targets []*drivers.Target, f func(*drivers.Target) Outcome) []Outcome {
+	out := make([]Outcome, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, f(t))
+	}
+	return out
+}
