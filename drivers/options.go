@@ -21,7 +21,7 @@ const (
 )
 
 func (k Kind) String() string {
-	return [...]string{"string", "integer", "boolean", "array of strings", "duration string", "table of strings", "exit-code table"}[k]
+	return [...]string{"a string", "an integer", "a boolean", "an array of strings", "a duration string", "a table of strings", "an exit-code table"}[k]
 }
 
 // Option declares one plan key, once: the same declaration drives
@@ -145,7 +145,7 @@ func (o Option) Convert(raw any) (any, error) {
 }
 
 func typeErr(o Option, raw any) error {
-	return fmt.Errorf("must be a %s, not %s", o.Kind, tomlType(raw))
+	return fmt.Errorf("must be %s, not %s", o.Kind, tomlType(raw))
 }
 
 func tomlType(v any) string {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
@@ -127,51 +126,86 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 		return nil, p.dryRun(group, targets, o, rt)
 	}
 	rep := &Report{Plan: group, StartedAt: time.Now().UTC()}
+	rep.Targets = p.schedule(ctx, targets, func(t *drivers.Target) TargetReport {
+		return p.runTarget(ctx, t, o, rt)
+	})
+	rep.finish(ctx.Err() != nil)
+	return rep, nil
+}
+
+// schedule runs targets as their `after` dependencies allow, at most
+// Parallel at once, starting ready targets in plan order (so parallel = 1
+// runs the plan exactly in its order). A target whose dependency did not
+// succeed is skipped; once ctx ends, nothing new starts. Results come back
+// in plan order.
+func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func(*drivers.Target) TargetReport) []TargetReport {
 	results := make([]TargetReport, len(targets))
 	index := map[string]int{}
-	done := map[string]chan struct{}{}
 	for i, t := range targets {
 		index[t.Name] = i
-		done[t.Name] = make(chan struct{})
 	}
-	sem := make(chan struct{}, p.Parallel)
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[t.Name])
-			// Dependencies outside this run (not in the plan, or left out
-			// by --target) do not hold the target back.
+	const (
+		pending = iota
+		running
+		finished
+	)
+	state := make([]int, len(targets))
+	type done struct {
+		i int
+		r TargetReport
+	}
+	completed := make(chan done)
+	active, left := 0, len(targets)
+	for left > 0 {
+		before := left
+		for i, t := range targets {
+			if state[i] != pending {
+				continue
+			}
+			if ctx.Err() != nil {
+				results[i], state[i] = interrupted(t, "the run was interrupted before it started"), finished
+				left--
+				continue
+			}
+			ready, blocked := true, ""
 			for _, dep := range t.After {
 				j, inRun := index[dep]
 				if !inRun {
+					// Outside this run (other plan, or left out by --target).
 					continue
 				}
-				<-done[dep]
-				if s := results[j].Status; s != StatusOK && s != StatusWarning {
-					results[i] = skipped(t, fmt.Sprintf("not run: it runs after %q, which %s", dep, pastTense(s)))
-					return
+				switch {
+				case state[j] != finished:
+					ready = false
+				case results[j].Status != StatusOK && results[j].Status != StatusWarning:
+					blocked = fmt.Sprintf("not run: it runs after %q, which %s", dep, pastTense(results[j].Status))
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = interrupted(t, "the run was interrupted before it started")
-				return
+			if blocked != "" {
+				results[i], state[i] = skipped(t, blocked), finished
+				left--
+				continue
 			}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				results[i] = interrupted(t, "the run was interrupted before it started")
-				return
+			if !ready || active >= p.Parallel {
+				continue
 			}
-			results[i] = p.runTarget(ctx, t, o, rt)
-		}()
+			state[i] = running
+			active++
+			go func() { completed <- done{i, run(t)} }()
+		}
+		if active == 0 {
+			if left == before {
+				// Validation refuses cycles; never spin if one slipped through.
+				panic("plan: targets wait on each other: a cycle in `after`")
+			}
+			continue // everything left was just skipped or marked
+		}
+		d := <-completed
+		results[d.i], state[d.i] = d.r, finished
+		active--
+		left--
 	}
-	wg.Wait()
-	rep.Targets = results
-	rep.finish(ctx.Err() != nil)
-	return rep, nil
+	return results
 }
 
 func pastTense(status string) string {

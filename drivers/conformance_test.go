@@ -1,0 +1,87 @@
+package drivers_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+// TestConformance holds every registered driver to the same rules.
+func TestConformance(t *testing.T) {
+	common := map[string]bool{}
+	for _, o := range drivers.CommonOptions {
+		common[o.Name] = true
+	}
+	for _, d := range drivers.All() {
+		t.Run(d.Name(), func(t *testing.T) {
+			seen := map[string]bool{}
+			for _, o := range d.Options() {
+				if o.Help == "" || !strings.HasSuffix(o.Help, ".") {
+					t.Errorf("option %s: help must be a sentence", o.Name)
+				}
+				if seen[o.Name] || common[o.Name] {
+					t.Errorf("option %s declared twice", o.Name)
+				}
+				seen[o.Name] = true
+				if o.Kind == drivers.String && len(o.Enum) > 0 && o.Default != "" && !contains(o.Enum, o.Default) {
+					t.Errorf("option %s: default %q not in enum", o.Name, o.Default)
+				}
+			}
+			if _, ok := drivers.Lookup(d.Name()); !ok {
+				t.Errorf("Lookup(%q) fails", d.Name())
+			}
+		})
+	}
+}
+
+// TestNoSecretInCommands builds every golden target with secret-bearing
+// settings and checks that no secret reaches a command line.
+func TestNoSecretInCommands(t *testing.T) {
+	pinClock(t)
+	secrets := []string{"super-secret-value", "another-secret", "s3cret"}
+	for _, path := range []string{"testdata/golden/restic-full.toml", "testdata/golden/pg_dump-sql-gzip.toml"} {
+		for _, tg := range loadTargets(t, path) {
+			if tg.Env == nil {
+				tg.Env = map[string]string{}
+			}
+			tg.Env["PGPASSWORD"] = "super-secret-value"
+			d, _ := drivers.Lookup(tg.Driver)
+			first := ""
+			for i := 0; i < 2; i++ {
+				var all strings.Builder
+				for _, s := range d.Steps(tg) {
+					all.WriteString(s.String() + "\n")
+					if s.Command != nil {
+						for _, a := range s.Command.Args {
+							for _, sec := range secrets {
+								if strings.Contains(a, sec) {
+									t.Errorf("%s: secret %q in argv %q", tg.Driver, sec, a)
+								}
+							}
+						}
+					}
+				}
+				for _, sec := range secrets {
+					if strings.Contains(all.String(), sec) {
+						t.Errorf("%s: secret %q shown in:\n%s", tg.Driver, sec, all.String())
+					}
+				}
+				if i == 0 {
+					first = all.String()
+				} else if first != all.String() {
+					t.Errorf("%s: steps are not deterministic", tg.Driver)
+				}
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

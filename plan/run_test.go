@@ -1,0 +1,292 @@
+package plan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+// fakeDriver stands in for a tool: each target's settings script what it
+// does ("fail" = phase to fail in, "warn", "sleep"), and every call is
+// recorded, so the runner's ordering and isolation can be watched.
+type fakeDriver struct {
+	mu      sync.Mutex
+	events  []string
+	running int
+	maxRun  int
+}
+
+func (f *fakeDriver) record(e string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, e)
+}
+
+func (f *fakeDriver) Name() string                                   { return "fake" }
+func (f *fakeDriver) Options() []drivers.Option                      { return nil }
+func (f *fakeDriver) Validate(*drivers.Target) error                 { return nil }
+func (f *fakeDriver) Steps(t *drivers.Target) []drivers.Step         { return nil }
+func (f *fakeDriver) Init(context.Context, drivers.Executor, *drivers.Target) error {
+	return nil
+}
+func (f *fakeDriver) CheckTools(context.Context, drivers.Executor, *drivers.Target) error {
+	return nil
+}
+func (f *fakeDriver) Snapshots(context.Context, drivers.Executor, *drivers.Target) ([]drivers.Snapshot, error) {
+	return nil, nil
+}
+
+func (f *fakeDriver) Backup(ctx context.Context, _ drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+	f.mu.Lock()
+	f.running++
+	f.maxRun = max(f.maxRun, f.running)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
+	f.record("backup " + t.Name)
+	if d, ok := t.Settings["sleep"].(time.Duration); ok {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return drivers.Artifact{}, ctx.Err()
+		}
+	}
+	if t.Settings.Str("fail") == "backup" {
+		return drivers.Artifact{}, errors.New("tool exited 1: disk on fire")
+	}
+	a := drivers.Artifact{ID: "snap-" + t.Name, Bytes: 42}
+	if t.Settings.Bool("warn", false) {
+		a.Warnings = []string{"3 files vanished"}
+	}
+	return a, nil
+}
+
+func (f *fakeDriver) Verify(_ context.Context, _ drivers.Executor, t *drivers.Target, _ drivers.Artifact) error {
+	f.record("verify " + t.Name)
+	if t.Settings.Str("fail") == "verify" {
+		return errors.New("check found damage")
+	}
+	return nil
+}
+
+func (f *fakeDriver) Prune(_ context.Context, _ drivers.Executor, t *drivers.Target, _ bool) (drivers.PruneResult, error) {
+	f.record("prune " + t.Name)
+	return drivers.PruneResult{Policy: true}, nil
+}
+
+// fakePlan builds a plan of fake targets; spec maps name → settings, and
+// after lists dependencies as "a<b" (a runs after b).
+func fakePlan(parallel int, names []string, settings map[string]drivers.Values, after ...string) (*Plan, *fakeDriver) {
+	p := &Plan{Path: "test.toml", StateDir: "/nonexistent", Parallel: parallel,
+		Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{"weekly": {Name: "weekly", Targets: names}}}
+	for _, n := range names {
+		v := settings[n]
+		if v == nil {
+			v = drivers.Values{}
+		}
+		p.Targets[n] = &drivers.Target{Name: n, Driver: "fake", Verify: true, Settings: v}
+		p.Order = append(p.Order, n)
+	}
+	for _, a := range after {
+		x, y, _ := strings.Cut(a, "<")
+		p.Targets[x].After = append(p.Targets[x].After, y)
+	}
+	return p, &fakeDriver{}
+}
+
+func runFake(t *testing.T, p *Plan, f *fakeDriver, o RunOptions) *Report {
+	t.Helper()
+	for _, tg := range p.Targets {
+		tg.TempDir = t.TempDir()
+	}
+	rt := Runtime{Driver: func(string) (drivers.Driver, bool) { return f, true }}
+	rep, err := p.Run(context.Background(), "weekly", o, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func statuses(rep *Report) string {
+	var out []string
+	for _, t := range rep.Targets {
+		out = append(out, t.Name+"="+t.Status)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestRunEachTargetBackupVerifyPrune(t *testing.T) {
+	p, f := fakePlan(1, []string{"db", "files"}, nil)
+	rep := runFake(t, p, f, RunOptions{})
+	want := "backup db,verify db,prune db,backup files,verify files,prune files"
+	if got := strings.Join(f.events, ","); got != want {
+		t.Fatalf("events = %s\nwant %s", got, want)
+	}
+	if rep.Status != StatusOK || statuses(rep) != "db=ok files=ok" {
+		t.Fatalf("report: %s %s", rep.Status, statuses(rep))
+	}
+	if r := rep.Targets[0]; !r.Verified || !r.Pruned || *r.Artifact != "snap-db" || *r.Bytes != 42 || r.Error != nil {
+		t.Fatalf("target report: %+v", r)
+	}
+	if rep.Err() != nil {
+		t.Fatalf("Err() = %v for an all-ok run (typed-nil trap?)", rep.Err())
+	}
+}
+
+func TestRunFailureSkipsDependentsOnly(t *testing.T) {
+	p, f := fakePlan(2, []string{"library", "offsite", "database"},
+		map[string]drivers.Values{"library": {"fail": "backup"}}, "offsite<library")
+	rep := runFake(t, p, f, RunOptions{})
+	if got := statuses(rep); got != "library=failed offsite=skipped database=ok" {
+		t.Fatalf("statuses: %s", got)
+	}
+	if rep.Status != StatusFailed {
+		t.Fatalf("run status %s", rep.Status)
+	}
+	if e := *rep.Targets[1].Error; !strings.Contains(e, `"library", which failed`) {
+		t.Fatalf("skip reason: %s", e)
+	}
+	if e := *rep.Targets[0].Error; !strings.Contains(e, "backup: tool exited 1: disk on fire") {
+		t.Fatalf("error: %s", e)
+	}
+	for _, e := range f.events {
+		if strings.HasSuffix(e, "offsite") || e == "verify library" || e == "prune library" {
+			t.Fatalf("ran %q after a failure", e)
+		}
+	}
+	err := rep.Err()
+	if err == nil || !strings.Contains(err.Error(), "2 of 3 targets did not succeed") {
+		t.Fatalf("combined error: %v", err)
+	}
+}
+
+func TestRunNoRetentionAfterFailedVerify(t *testing.T) {
+	p, f := fakePlan(1, []string{"db"}, map[string]drivers.Values{"db": {"fail": "verify"}})
+	rep := runFake(t, p, f, RunOptions{})
+	if rep.Targets[0].Status != StatusFailed || rep.Targets[0].Pruned {
+		t.Fatalf("got %+v", rep.Targets[0])
+	}
+	if strings.Contains(strings.Join(f.events, ","), "prune") {
+		t.Fatalf("retention ran after a failed verify: %v", f.events)
+	}
+}
+
+func TestRunNoVerifyMeansNoRetention(t *testing.T) {
+	p, f := fakePlan(1, []string{"db"}, nil)
+	rep := runFake(t, p, f, RunOptions{NoVerify: true})
+	if got := strings.Join(f.events, ","); got != "backup db" {
+		t.Fatalf("events: %s", got)
+	}
+	r := rep.Targets[0]
+	if r.Status != StatusWarning || r.Verified || r.Pruned || !strings.Contains(strings.Join(r.Warnings, ""), "retention skipped") {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+func TestRunWarningIsNotFailure(t *testing.T) {
+	p, f := fakePlan(1, []string{"mirror", "after-mirror"}, map[string]drivers.Values{"mirror": {"warn": true}}, "after-mirror<mirror")
+	rep := runFake(t, p, f, RunOptions{})
+	if got := statuses(rep); got != "mirror=warning after-mirror=ok" || rep.Status != StatusWarning {
+		t.Fatalf("statuses %s, run %s", got, rep.Status)
+	}
+	if rep.Targets[0].Warnings[0] != "3 files vanished" || !rep.Targets[0].Pruned {
+		t.Fatalf("warning target: %+v", rep.Targets[0])
+	}
+}
+
+func TestRunParallelCapAndOrder(t *testing.T) {
+	names := []string{"a", "b", "c", "d", "e"}
+	settings := map[string]drivers.Values{}
+	for _, n := range names {
+		settings[n] = drivers.Values{"sleep": 30 * time.Millisecond}
+	}
+	p, f := fakePlan(2, names, settings, "e<a", "e<b")
+	runFake(t, p, f, RunOptions{})
+	if f.maxRun != 2 {
+		t.Fatalf("at most %d ran at once, want exactly the cap of 2", f.maxRun)
+	}
+	pos := map[string]int{}
+	for i, e := range f.events {
+		pos[e] = i
+	}
+	if pos["backup e"] < pos["prune a"] || pos["backup e"] < pos["prune b"] {
+		t.Fatalf("e ran before what it runs after: %v", f.events)
+	}
+}
+
+func TestRunTimeout(t *testing.T) {
+	p, f := fakePlan(1, []string{"slow", "fast"}, map[string]drivers.Values{"slow": {"sleep": 5 * time.Second}})
+	p.Targets["slow"].Timeout = 50 * time.Millisecond
+	rep := runFake(t, p, f, RunOptions{})
+	r := rep.Targets[0]
+	if r.Status != StatusFailed || !strings.Contains(*r.Error, "timed out after 50ms") {
+		t.Fatalf("got %+v", r)
+	}
+	if rep.Targets[1].Status != StatusOK {
+		t.Fatalf("independent target: %+v", rep.Targets[1])
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	p, f := fakePlan(1, []string{"slow", "next"}, map[string]drivers.Values{"slow": {"sleep": 5 * time.Second}})
+	for _, tg := range p.Targets {
+		tg.TempDir = t.TempDir()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	rep, err := p.Run(ctx, "weekly", RunOptions{}, Runtime{Driver: func(string) (drivers.Driver, bool) { return f, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != StatusInterrupted || statuses(rep) != "slow=interrupted next=interrupted" {
+		t.Fatalf("run %s: %s", rep.Status, statuses(rep))
+	}
+}
+
+func TestRunOnlyAndUnknownNames(t *testing.T) {
+	p, f := fakePlan(1, []string{"db", "files"}, nil, "files<db")
+	rep := runFake(t, p, f, RunOptions{Only: []string{"files"}})
+	if statuses(rep) != "files=ok" {
+		t.Fatalf("got %s", statuses(rep))
+	}
+	rt := Runtime{Driver: func(string) (drivers.Driver, bool) { return f, true }}
+	var ue *UsageError
+	if _, err := p.Run(context.Background(), "weekly", RunOptions{Only: []string{"nope"}}, rt); !errors.As(err, &ue) {
+		t.Fatalf("unknown --target: %v", err)
+	}
+	if _, err := p.Run(context.Background(), "weekyl", RunOptions{}, rt); !errors.As(err, &ue) || !strings.Contains(err.Error(), "did you mean weekly") {
+		t.Fatalf("unknown plan: %v", err)
+	}
+}
+
+func TestRunDryRunRunsNothing(t *testing.T) {
+	p, f := fakePlan(1, []string{"db"}, nil)
+	var out bytes.Buffer
+	rep, err := p.Run(context.Background(), "weekly", RunOptions{DryRun: true, Out: &out},
+		Runtime{Driver: func(string) (drivers.Driver, bool) { return f, true }})
+	if err != nil || rep != nil {
+		t.Fatalf("rep %v err %v", rep, err)
+	}
+	if len(f.events) != 0 {
+		t.Fatalf("dry run called the driver: %v", f.events)
+	}
+	if !strings.Contains(out.String(), "# target db (fake)") {
+		t.Fatalf("output: %s", out.String())
+	}
+}
+
+func TestReportDeterministicOrder(t *testing.T) {
+	// Results come back in plan order whatever order targets finish in.
+	names := []string{"slow", "fast"}
+	p, f := fakePlan(2, names, map[string]drivers.Values{"slow": {"sleep": 40 * time.Millisecond}})
+	rep := runFake(t, p, f, RunOptions{})
+	if got := fmt.Sprint(rep.Targets[0].Name, rep.Targets[1].Name); got != "slowfast" {
+		t.Fatalf("order %s", got)
+	}
+}
