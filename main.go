@@ -123,6 +123,14 @@ func caughtSignal(ctx context.Context) syscall.Signal {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
+	app := appDefinition(stdout, stderr)
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	return app
+}
+
+func appDefinition(stdout, stderr io.Writer) *cli.App {
 	planFlag := &cli.StringFlag{Name: "plan", Usage: "the targets of this plan"}
 	return &cli.App{
 		Name:      "alexandria-backup",
