@@ -100,7 +100,10 @@ func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = childEnv(c.Env)
 	cmd.Stdin = c.Stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Setpgid: the tool and its children form one group we can stop
+	// together. Pdeathsig: if this process dies without stopping them, the
+	// kernel kills the tool instead of leaving it running unattended.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// The tool's own children (ssh under rsync, pg_dump workers) are in
 		// its process group; stop them all.

@@ -1,6 +1,7 @@
 package drivers
 
 import (
+	"archive/tar"
 	"bufio"
 	"compress/gzip"
 	"context"
@@ -455,11 +456,41 @@ func (d PgDump) freeDumpPath(t *Target) (string, error) {
 // compressed, which checks its CRC) ending in pg_dump's completion trailer.
 func (PgDump) readWhole(ctx context.Context, x Executor, t *Target, path string) error {
 	format := dumpFormat(path, pgFormat(t))
-	if format == "sql" {
+	switch format {
+	case "sql":
 		return checkSQLDump(path)
+	case "tar":
+		// pg_restore 15 spins forever at 100% CPU on a truncated tar
+		// archive, so read the tar structure to its end first.
+		if err := checkTar(path); err != nil {
+			return err
+		}
 	}
 	_, err := x.Run(ctx, readCommand(format, path, t.EnvVars()))
 	return err
+}
+
+// checkTar reads every member of a tar archive to the end; truncation or
+// a damaged header shows as an error.
+func checkTar(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
+	for {
+		_, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, tr)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: the tar archive is damaged: %w", path, err)
+		}
+	}
 }
 
 // dumpFormat tells a dump's format from its name, so `verify` still reads

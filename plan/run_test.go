@@ -29,10 +29,10 @@ func (f *fakeDriver) record(e string) {
 	f.events = append(f.events, e)
 }
 
-func (f *fakeDriver) Name() string                                   { return "fake" }
-func (f *fakeDriver) Options() []drivers.Option                      { return nil }
-func (f *fakeDriver) Validate(*drivers.Target) error                 { return nil }
-func (f *fakeDriver) Steps(t *drivers.Target) []drivers.Step         { return nil }
+func (f *fakeDriver) Name() string                           { return "fake" }
+func (f *fakeDriver) Options() []drivers.Option              { return nil }
+func (f *fakeDriver) Validate(*drivers.Target) error         { return nil }
+func (f *fakeDriver) Steps(t *drivers.Target) []drivers.Step { return nil }
 func (f *fakeDriver) Init(context.Context, drivers.Executor, *drivers.Target) error {
 	return nil
 }
