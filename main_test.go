@@ -20,6 +20,9 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 func requireTool(t *testing.T, name string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test of the real tools")
+	}
 	if _, err := exec.LookPath(name); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is not installed", name)

@@ -11,6 +11,9 @@ import (
 // where a missing tool is a broken set-up and fails the test.
 func requireTool(t *testing.T, names ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test of the real tools")
+	}
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
 			if os.Getenv("CI") != "" {

@@ -76,7 +76,7 @@ packages_for() {
 }
 
 go_hint() {
-	echo "deps: go is not installed; get Go from https://go.dev/dl/ (see go.mod for the version)" >&2
+	echo "deps: go is not installed; install the Go toolchain named in go.mod (Debian's golang-go is too old)" >&2
 }
 
 mapfile -t missing < <(missing_tools)

@@ -16,6 +16,9 @@ import (
 // silently skipped test would hide it, so the test fails instead.
 func ForTest(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs a real PostgreSQL")
+	}
 	// Not t.TempDir(): it is mode 0700 and owned by root, so the postgres
 	// user could not reach anything inside it. A directory of our own
 	// directly under the (world-searchable) temp dir can be handed to

@@ -1,0 +1,41 @@
+# alexandria-backup: `make help` lists the targets.
+BIN      := bin/alexandria-backup
+GO       ?= go
+GOFLAGS  ?=
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: help deps build test test-short lint golden bench demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+deps: ## install the tools alexandria-backup drives (as root), or say what to install
+	@bash scripts/deps.sh
+
+build: ## build bin/alexandria-backup
+	$(GO) build $(GOFLAGS) -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+
+test: deps ## run every test, against the real tools and a real PostgreSQL
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short: ## the fast layers only (no real tools)
+	$(GO) test -count=1 -short ./...
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+golden: ## rewrite the golden argv files after an intended change
+	$(GO) test ./drivers -run TestGolden -update
+
+bench: ## benchmarks (speed and memory targets live here, not in tests)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL) and run `run weekly` on it
+	$(GO) build -o bin/demo ./tools/demo
+	bin/demo -bin $(BIN) -dir sandbox
+
+clean: ## remove build output and the sandbox
+	rm -rf bin sandbox

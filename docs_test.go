@@ -1,0 +1,70 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite generated documentation")
+
+// The example plan loads, validates, dry-runs, and shows every key of
+// every driver (set or commented out).
+func TestExamplePlan(t *testing.T) {
+	const path = "alexandria-backup.toml.example"
+	p, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "validate", "--config", path); code != 0 {
+		t.Fatalf("validate: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "run", "weekly", "--dry-run", "--config", path)
+	if code != 0 || !strings.Contains(stdout, "pg_dump --format=custom --compress=6") || !strings.Contains(stdout, "restic backup") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	src, _ := os.ReadFile(path)
+	opts := append([]drivers.Option{}, drivers.CommonOptions...)
+	for _, d := range drivers.All() {
+		opts = append(opts, d.Options()...)
+		found := false
+		for _, t := range p.Targets {
+			found = found || t.Driver == d.Name()
+		}
+		if !found {
+			t.Errorf("the example has no %s target", d.Name())
+		}
+	}
+	for _, o := range opts {
+		if !regexp.MustCompile(`(?m)^#?\s*` + o.Name + `\s+=`).Match(src) {
+			t.Errorf("the example does not show key %s", o.Name)
+		}
+	}
+}
+
+// README's option reference is generated from the drivers' declarations.
+func TestReadmeOptionTables(t *testing.T) {
+	const begin, end = "<!-- options:begin (generated: go test -run TestReadmeOptionTables -update) -->\n", "<!-- options:end -->"
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the markers %q … %q", begin, end)
+	}
+	want := s[:i+len(begin)] + drivers.OptionsMarkdown() + s[j:]
+	if *update {
+		os.WriteFile("README.md", []byte(want), 0o644)
+		return
+	}
+	if s != want {
+		t.Fatal("README.md's option tables are out of date: go test -run TestReadmeOptionTables -update")
+	}
+}
