@@ -179,12 +179,15 @@ func childEnv(extra []EnvVar) []string {
 	return env
 }
 
-// Tail is an io.Writer that keeps only the last N bytes written: memory stays
-// bounded however much a tool prints.
+// Tail is an io.Writer that keeps only the last N bytes written, in a
+// ring: memory stays bounded however much a tool prints, and each write
+// costs only its own length.
 type Tail struct {
 	mu    sync.Mutex
 	buf   []byte
 	size  int
+	start int  // index of the oldest byte once full
+	full  bool // buf has reached size and wraps
 	total int64
 }
 
@@ -194,26 +197,38 @@ func NewTail(size int) *Tail { return &Tail{size: size} }
 func (t *Tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.total += int64(len(p))
 	n := len(p)
-	if len(p) >= t.size {
-		t.buf = append(t.buf[:0], p[len(p)-t.size:]...)
+	t.total += int64(n)
+	if n >= t.size {
+		t.buf = append(t.buf[:0], p[n-t.size:]...)
+		t.start, t.full = 0, true
 		return n, nil
 	}
-	if over := len(t.buf) + len(p) - t.size; over > 0 {
-		// Slide left in place; the backing array never grows past size.
-		copy(t.buf, t.buf[over:])
-		t.buf = t.buf[:len(t.buf)-over]
+	if !t.full {
+		room := t.size - len(t.buf)
+		if n <= room {
+			t.buf = append(t.buf, p...)
+			return n, nil
+		}
+		t.buf = append(t.buf, p[:room]...)
+		p = p[room:]
+		t.start, t.full = 0, true
 	}
-	t.buf = append(t.buf, p...)
+	// Overwrite the oldest bytes, wrapping at the end.
+	c := copy(t.buf[t.start:], p)
+	copy(t.buf, p[c:])
+	t.start = (t.start + len(p)) % t.size
 	return n, nil
 }
 
-// Bytes returns a copy of the kept tail.
+// Bytes returns a copy of the kept tail, oldest byte first.
 func (t *Tail) Bytes() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return bytes.Clone(t.buf)
+	if !t.full {
+		return bytes.Clone(t.buf)
+	}
+	return append(bytes.Clone(t.buf[t.start:]), t.buf[:t.start]...)
 }
 
 // Total is how many bytes were written in all.

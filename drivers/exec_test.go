@@ -73,6 +73,22 @@ func TestTailIsBounded(t *testing.T) {
 	if string(big.Bytes()) != "6789" {
 		t.Fatalf("big write: %q", big.Bytes())
 	}
+	// Against a plain "keep the end of everything", for many write sizes.
+	for size := 1; size < 12; size++ {
+		ring, all := NewTail(size), []byte{}
+		for i := 0; i < 40; i++ {
+			chunk := []byte(strconv.Itoa(i * 7919))[:1+i%5]
+			ring.Write(chunk)
+			all = append(all, chunk...)
+			want := all
+			if len(want) > size {
+				want = want[len(want)-size:]
+			}
+			if got := ring.Bytes(); !bytes.Equal(got, want) {
+				t.Fatalf("size %d after %d writes: %q, want %q", size, i+1, got, want)
+			}
+		}
+	}
 }
 
 func TestProcessExecutorExitCodes(t *testing.T) {
