@@ -1,6 +1,8 @@
 # alexandria-backup: `make help` lists the targets.
 BIN      := bin/alexandria-backup
 GO       ?= go
+SHELL    := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GOFLAGS  ?=
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -18,7 +20,8 @@ build: ## build bin/alexandria-backup
 test: deps ## run every test, against the real tools and a real PostgreSQL
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) build -o bin/testreport ./tools/testreport
+	$(GO) test -count=1 -timeout 20m -json ./... | bin/testreport
 
 test-short: ## the fast layers only (no real tools)
 	$(GO) test -count=1 -short ./...
