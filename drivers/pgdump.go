@@ -333,12 +333,8 @@ func kvQuote(s string) string {
 // ReadSecretFile reads a password file, refusing one that group or others
 // can read (as ssh refuses such keys). A trailing newline is dropped.
 func ReadSecretFile(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	if err := checkSecretMode(path); err != nil {
 		return "", err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -349,6 +345,22 @@ func ReadSecretFile(path string) (string, error) {
 		return "", fmt.Errorf("%s is empty", path)
 	}
 	return s, nil
+}
+
+// checkSecretMode refuses a secret file group or others can read. An empty
+// path is fine (the secret comes another way).
+func checkSecretMode(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
+	}
+	return nil
 }
 
 // privatePgpass writes the password file's secret into a 0600 pgpass file in

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,6 +84,14 @@ func (Restic) Validate(t *Target) error {
 	set := firstSet(t.Settings, "password_file", "password_command")
 	if len(set) != 1 {
 		return keyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
+	}
+	for _, p := range t.Settings.List("paths") {
+		if !filepath.IsAbs(p) {
+			return keyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
+		}
+	}
+	if repo := t.Settings.Str("repository"); !strings.Contains(repo, ":") && !filepath.IsAbs(repo) {
+		return keyErr("repository", "a local repository must be an absolute path, not %q", repo)
 	}
 	for _, tag := range t.Settings.List("tags") {
 		if tag == "" || strings.Contains(tag, ",") {
@@ -284,22 +293,6 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
 	return a, nil
-}
-
-// checkSecretMode refuses a secret file group or others can read. An empty
-// path is fine (the secret comes another way).
-func checkSecretMode(path string) error {
-	if path == "" {
-		return nil
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
-	}
-	return nil
 }
 
 type resticBackupSummary struct {

@@ -146,6 +146,8 @@ func TestParseProblems(t *testing.T) {
 		{"restic password", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npaths = [\"/p\"]\n", "targets.r.password_file: set exactly one of `password_file` or `password_command`"},
 		{"restic empty paths", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\npaths = []\n", "targets.r.paths: must name at least one path"},
 		{"restic subset", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\npaths = [\"/p\"]\ncheck_read_data_subset = \"half\"\n", "check_read_data_subset: must be"},
+		{"restic relative path", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\npaths = [\"library\"]\n", `targets.r.paths: "library" must be an absolute path`},
+		{"restic relative repo", "[targets.r]\ndriver = \"restic\"\nrepository = \"repo\"\npassword_file = \"/p\"\npaths = [\"/l\"]\n", `targets.r.repository: a local repository must be an absolute path`},
 		{"plan without targets", base + "[plans.daily]\nschedule = \"daily\"\n", "plans.daily: `targets` is required"},
 		{"bad schedule", base + "[plans.daily]\ntargets = [\"db\"]\nschedule = \"sometimes\"\n", "plans.daily.schedule: must be hourly, daily, weekly, monthly or a 5-field cron expression"},
 		{"bad name", "[targets.\"my db\"]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/b\"\n", "a target name may only use"},
