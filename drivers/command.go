@@ -19,6 +19,10 @@ type Command struct {
 	Dir string
 	// Stdin, when set, is the child's standard input (default /dev/null).
 	Stdin io.Reader
+	// ExtraFiles are opened read-only when the command starts and passed
+	// as file descriptors 3, 4, ...: how a secret file reaches a tool that
+	// reads a descriptor (borg's BORG_PASSPHRASE_FD) without argv or env.
+	ExtraFiles []string
 	// Codes says which exit codes are a success or a warning; every other
 	// code, and death by a signal, is an error.
 	Codes ExitCodes

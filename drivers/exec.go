@@ -100,6 +100,15 @@ func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = childEnv(c.Env)
 	cmd.Stdin = c.Stdin
+	for _, path := range c.ExtraFiles {
+		f, err := os.Open(path)
+		if err != nil {
+			res.Class = ClassError
+			return res, err
+		}
+		defer f.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
 	// Setpgid: the tool and its children form one group we can stop
 	// together. Pdeathsig: if this process dies without stopping them, the
 	// kernel kills the tool instead of leaving it running unattended.

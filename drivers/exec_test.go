@@ -133,6 +133,15 @@ func TestProcessExecutorEnvAndStdin(t *testing.T) {
 	}
 }
 
+func TestProcessExecutorExtraFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/secret", []byte("s3cr3t"), 0o600)
+	res, err := ProcessExecutor{}.Run(context.Background(), Command{Program: "sh", Args: []string{"-c", "cat <&3"}, ExtraFiles: []string{dir + "/secret"}})
+	if err != nil || string(res.Stdout) != "s3cr3t" || strings.Contains(res.Command, "s3cr3t") {
+		t.Fatalf("%q %v", res.Stdout, err)
+	}
+}
+
 // Cancelling stops the tool's whole process group, grandchildren included.
 func TestProcessExecutorStopsProcessGroup(t *testing.T) {
 	pidFile := t.TempDir() + "/pid"
