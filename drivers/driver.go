@@ -121,7 +121,7 @@ type Preflighter interface {
 
 // All is the registry: every driver, in the order docs list them.
 func All() []Driver {
-	return []Driver{PgDump{}, Restic{}}
+	return []Driver{PgDump{}, Restic{}, Borg{}, Rsync{}, Rclone{}}
 }
 
 // Lookup finds a driver by name.

@@ -1,0 +1,645 @@
+package drivers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Borg backs paths up into a borg 1.2 repository. Every archive is named
+// "<target>@<archive_name>": target names cannot contain '@', so the glob
+// "<target>@*" selects exactly this target's archives, and retention and
+// listing never touch another target's archives in a shared repository.
+// (A "<target>-" prefix would not do: target "lib" would also match the
+// archives of target "lib-borg".)
+type Borg struct{}
+
+// borgKeeps are the count-based retention flags, in borg's order.
+// keep_secondly is left out: borg 1.2's --keep-last is the same rule.
+var borgKeeps = []string{"keep_last", "keep_minutely", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"}
+
+// borgEncryptions are `borg init --encryption` modes of borg 1.2.
+var borgEncryptions = []string{"repokey-blake2", "repokey", "keyfile-blake2", "keyfile", "authenticated-blake2", "authenticated", "none"}
+
+const (
+	borgDefaultArchive  = "{now:%Y-%m-%dT%H:%M:%S}"
+	borgDefaultLockWait = 10 * time.Minute
+	// borgSep joins the target name and the archive name template. It is
+	// not allowed in target names (see plan's nameRE), nor special in
+	// borg's glob patterns.
+	borgSep = "@"
+	// borgPassFD is where the passphrase file reaches borg: ExtraFiles[0]
+	// is the child's descriptor 3.
+	borgPassFD = "3"
+)
+
+func (Borg) Name() string { return "borg" }
+
+func (Borg) Options() []Option {
+	opts := []Option{
+		{Name: "repository", Kind: String, Required: true, Check: checkBorgRepo,
+			Help:    "The borg repository: an absolute path, ssh://user@host:port/path or user@host:path. Passed as BORG_REPO.",
+			Example: `"/srv/backup/borg"`},
+		{Name: "passphrase_file", Kind: String,
+			Help:    "File holding the repository passphrase (mode 0600), handed to borg as an open descriptor (BORG_PASSPHRASE_FD); borg drops trailing newlines.",
+			Example: `"/etc/alexandria-backup/borg.pass"`},
+		{Name: "passcommand", Kind: String, Check: checkPasscommand,
+			Help: "Command printing the passphrase, run by borg without a shell (BORG_PASSCOMMAND). Set exactly one of passphrase_file or passcommand, none when encryption = \"none\"."},
+		{Name: "encryption", Kind: String, Default: "repokey-blake2", Enum: borgEncryptions,
+			Help: "Encryption mode `init` creates the repository with (borg init --encryption).", Example: `"repokey-blake2"`},
+		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList,
+			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive).", Example: `["/srv/alexandria/library"]`},
+		{Name: "exclude", Kind: StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work).", Example: `["/srv/alexandria/library/.returns"]`},
+		{Name: "compression", Kind: String, Check: checkBorgCompression, Default: "lz4 (borg's default)",
+			Help: "borg --compression: none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\".", Example: `"zstd,3"`},
+		{Name: "archive_name", Kind: String, Default: borgDefaultArchive, Check: checkBorgArchiveName,
+			Help: "Archive name template after the fixed \"<target>@\" prefix; borg expands placeholders such as {now} and {hostname}."},
+		{Name: "lock_wait", Kind: Duration, Default: "10m",
+			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically.", Example: `"10m"`},
+		{Name: "check_verify_data", Kind: Bool, Default: "false",
+			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
+		{Name: "keep_within", Kind: String, Check: checkBorgInterval,
+			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
+	}
+	for _, k := range borgKeeps {
+		example := ""
+		switch k {
+		case "keep_daily":
+			example = "7"
+		case "keep_weekly":
+			example = "4"
+		}
+		opts = append(opts, Option{Name: k, Kind: Int, Min: 1, Max: 1000000, Example: example,
+			Help: "Retention: borg prune --" + strings.ReplaceAll(k, "_", "-") + "."})
+	}
+	return opts
+}
+
+var (
+	borgIntervalRE    = regexp.MustCompile(`^[1-9][0-9]*[Hdwmy]$`)
+	borgSCPRE         = regexp.MustCompile(`^[^/:]+:`)
+	borgFindingRE     = regexp.MustCompile(`(?i)error|mismatch|missing|not found|corrupt|problems found`)
+	borgMissingRE     = regexp.MustCompile(`(?m)^Repository .* does not exist\.$`)
+	borgCompressionRE = regexp.MustCompile(`^(auto,)?(none|lz4|zstd(,([1-9]|1[0-9]|2[0-2]))?|(zlib|lzma)(,[0-9])?)$`)
+)
+
+func checkBorgInterval(v any) error {
+	if !borgIntervalRE.MatchString(v.(string)) {
+		return fmt.Errorf("must be a number and a unit H, d, w, m or y, such as \"7d\", not %q", v)
+	}
+	return nil
+}
+
+func checkBorgCompression(v any) error {
+	if !borgCompressionRE.MatchString(v.(string)) {
+		return fmt.Errorf("must be none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\", not %q", v)
+	}
+	return nil
+}
+
+func checkBorgArchiveName(v any) error {
+	s := v.(string)
+	if s == "" || strings.ContainsAny(s, "/\n") || strings.Contains(s, "::") {
+		return fmt.Errorf("must be non-empty and contain no '/', '::' or newline (borg rejects those), not %q", s)
+	}
+	return nil
+}
+
+func checkBorgRepo(v any) error {
+	s := v.(string)
+	switch {
+	case strings.Contains(s, "::"):
+		return errors.New("must name only the repository; \"::\" starts an archive name")
+	case strings.HasPrefix(s, "ssh://"), filepath.IsAbs(s):
+		return nil
+	case borgSCPRE.MatchString(s): // user@host:path, as scp
+		return nil
+	}
+	return fmt.Errorf("a local repository must be an absolute path, not %q", s)
+}
+
+func checkPasscommand(v any) error {
+	argv, err := shellSplit(v.(string))
+	if err != nil {
+		return err
+	}
+	if len(argv) == 0 {
+		return errors.New("must name a command")
+	}
+	return nil
+}
+
+func (Borg) Validate(t *Target) error {
+	set := firstSet(t.Settings, "passphrase_file", "passcommand")
+	if borgEncryption(t) == "none" {
+		if len(set) > 0 {
+			return keyErr(set[0], "the repository is not encrypted (encryption = \"none\"): there is no passphrase to give")
+		}
+	} else if len(set) != 1 {
+		return keyErr("passphrase_file", "set exactly one of `passphrase_file` or `passcommand` (the passphrase never goes through argv or BORG_PASSPHRASE)")
+	}
+	for _, p := range t.Settings.List("paths") {
+		if !filepath.IsAbs(p) {
+			return keyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
+		}
+	}
+	// The repository and passphrase come from the keys above; the same
+	// variables in `env` would silently override them (or, for
+	// BORG_PASSPHRASE, put the secret itself in the environment).
+	for _, name := range []string{"BORG_REPO", "BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE_FD", "BORG_NEW_PASSPHRASE"} {
+		if _, ok := t.Env[name]; ok {
+			return keyErr("env", "%s conflicts with `repository`, `passphrase_file` or `passcommand`; set those keys instead", name)
+		}
+	}
+	return nil
+}
+
+func borgEncryption(t *Target) string {
+	if e := t.Settings.Str("encryption"); e != "" {
+		return e
+	}
+	return "repokey-blake2"
+}
+
+// borgArchivePrefix starts every archive name of the target.
+func borgArchivePrefix(t *Target) string { return t.Name + borgSep }
+
+// borgGlob selects this target's archives (borg 1.2 --glob-archives). The
+// target name holds no glob metacharacters ([A-Za-z0-9_.-]).
+func borgGlob(t *Target) string { return "--glob-archives=" + borgArchivePrefix(t) + "*" }
+
+func borgLockWait(t *Target) string {
+	d := borgDefaultLockWait
+	if v, ok := t.Settings["lock_wait"].(time.Duration); ok {
+		d = v
+	}
+	secs := int((d + time.Second - 1) / time.Second) // round up: never 0 = "don't wait"
+	return "--lock-wait=" + strconv.Itoa(secs)
+}
+
+// borgEnv is how borg learns the repository and passphrase, and the
+// answers to every question borg could ask: a run from cron never prompts,
+// and each "are you sure" is answered no.
+func borgEnv(t *Target) []EnvVar {
+	env := []EnvVar{{Name: "BORG_REPO", Value: t.Settings.Str("repository")}}
+	if t.Settings.Has("passphrase_file") {
+		env = append(env, EnvVar{Name: "BORG_PASSPHRASE_FD", Value: borgPassFD})
+	}
+	if c := t.Settings.Str("passcommand"); c != "" {
+		env = append(env, EnvVar{Name: "BORG_PASSCOMMAND", Value: c})
+	}
+	// A repository moved to another path, or an unencrypted one this
+	// machine has not seen, could be an attacker's: refuse. With
+	// encryption = "none" the plan itself says the repository is
+	// unencrypted, and a refusal would only break restores on a new host.
+	unencrypted := "no"
+	if borgEncryption(t) == "none" {
+		unencrypted = "yes"
+	}
+	env = append(env,
+		EnvVar{Name: "BORG_RELOCATED_REPO_ACCESS_IS_OK", Value: "no"},
+		EnvVar{Name: "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", Value: unencrypted},
+		EnvVar{Name: "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
+		EnvVar{Name: "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
+		EnvVar{Name: "BORG_DISPLAY_PASSPHRASE", Value: "no"},
+	)
+	return append(env, t.EnvVars()...)
+}
+
+func (Borg) cmd(t *Target, args ...string) Command {
+	c := Command{Program: "borg", Args: args, Env: borgEnv(t)}
+	if f := t.Settings.Str("passphrase_file"); f != "" {
+		// Opened by the executor at start and read by borg from fd 3:
+		// the passphrase is never in argv or the environment.
+		c.ExtraFiles = []string{f}
+	}
+	return c
+}
+
+func borgArchiveTemplate(t *Target) string {
+	if s := t.Settings.Str("archive_name"); s != "" {
+		return s
+	}
+	return borgDefaultArchive
+}
+
+func (b Borg) createCommand(t *Target) Command {
+	args := []string{"create", "--json", borgLockWait(t)}
+	if c := t.Settings.Str("compression"); c != "" {
+		args = append(args, "--compression="+c)
+	}
+	for _, e := range t.Settings.List("exclude") {
+		args = append(args, "--exclude="+e)
+	}
+	// borg expands the placeholders in the name itself.
+	args = append(args, "--", "::"+borgArchivePrefix(t)+borgArchiveTemplate(t))
+	args = append(args, t.Settings.List("paths")...)
+	c := b.cmd(t, args...)
+	// borg 1.2 exits 1 for warnings (a file vanished, changed while read,
+	// or could not be read): the archive was committed, but is incomplete.
+	c.Codes = ExitCodes{Warning: []int{1}}.Override(t.ExitCodes)
+	return c
+}
+
+// checkCommand checks the repository (CRC of every segment entry, the
+// index) and then the archive's metadata and that its chunks exist. borg
+// check exits 1 when it finds damage: only 0 is a success (Codes are
+// empty), unlike borg create.
+func (b Borg) checkCommand(t *Target, archive string) Command {
+	args := []string{"check", borgLockWait(t)}
+	if t.Settings.Bool("check_verify_data", false) {
+		args = append(args, "--verify-data")
+	}
+	return b.cmd(t, append(args, "--", "::"+archive)...)
+}
+
+// listCommand lists this target's archives (checkpoints excluded, oldest
+// first); last > 0 keeps only the newest ones.
+func (b Borg) listCommand(t *Target, last int) Command {
+	args := []string{"list", "--json", borgLockWait(t), borgGlob(t)}
+	if last > 0 {
+		args = append(args, "--last="+strconv.Itoa(last))
+	}
+	c := b.cmd(t, args...)
+	c.StdoutTail = 64 << 20
+	return c
+}
+
+// pruneCommand applies retention to this target's archives. It reports
+// false when the target has no retention keys.
+func (b Borg) pruneCommand(t *Target, dryRun bool) (Command, bool) {
+	args := []string{"prune", "--list", borgLockWait(t), borgGlob(t)}
+	within := t.Settings.Str("keep_within")
+	if within != "" {
+		args = append(args, "--keep-within="+within)
+	}
+	counted := false
+	for _, k := range borgKeeps {
+		if n := t.Settings.Int(k, 0); n > 0 {
+			args = append(args, "--"+strings.ReplaceAll(k, "_", "-")+"="+strconv.Itoa(n))
+			counted = true
+		}
+	}
+	if !counted && within == "" {
+		return Command{}, false
+	}
+	if !counted {
+		// keep-within alone removes everything once backups have stopped
+		// for longer than the window. Every count rule keeps the newest
+		// archive; keep-last 1 makes sure of it here. (borg skips archives
+		// another rule kept, so with the newest inside the window this
+		// keeps the newest one older than it too.)
+		args = append(args, "--keep-last=1")
+	}
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	return b.cmd(t, args...), true
+}
+
+// compactCommand frees the space of pruned archives: borg 1.2's prune only
+// marks segments, and nothing is freed until compact runs.
+func (b Borg) compactCommand(t *Target) Command {
+	return b.cmd(t, "compact", borgLockWait(t))
+}
+
+func (b Borg) initCommand(t *Target) Command {
+	return b.cmd(t, "init", "--encryption="+borgEncryption(t))
+}
+
+func (b Borg) Steps(t *Target) []Step {
+	create := b.createCommand(t)
+	check := b.checkCommand(t, borgArchivePrefix(t)+"<the archive just made>")
+	notes := "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")
+	if f := t.Settings.Str("passphrase_file"); f != "" {
+		notes += "; open " + f + " (mode 0600) as the passphrase descriptor " + borgPassFD
+	}
+	steps := []Step{
+		{Phase: PhasePreflight, Note: notes},
+		{Phase: PhaseBackup, Command: &create},
+		{Phase: PhaseVerify, Command: &check},
+	}
+	if prune, ok := b.pruneCommand(t, false); ok {
+		compact := b.compactCommand(t)
+		steps = append(steps, Step{Phase: PhasePrune, Command: &prune}, Step{Phase: PhasePrune, Command: &compact})
+	}
+	return steps
+}
+
+func (Borg) CheckTools(ctx context.Context, x Executor, t *Target) error {
+	res, err := x.Run(ctx, Command{Program: "borg", Args: []string{"--version"}})
+	if err != nil {
+		return err
+	}
+	m := regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`).FindSubmatch(res.Stdout)
+	if m == nil {
+		return fmt.Errorf("borg --version: cannot read a version from %q", LastLines(res.Stdout, 1))
+	}
+	var v version
+	v.major, _ = strconv.Atoi(string(m[1]))
+	v.minor, _ = strconv.Atoi(string(m[2]))
+	v.patch, _ = strconv.Atoi(string(m[3]))
+	switch {
+	case v.less(1, 2):
+		return fmt.Errorf("borg %s is too old; 1.2 or newer is needed (borg compact, --glob-archives)", v)
+	case !v.less(2, 0):
+		return fmt.Errorf("borg %s is not supported; borg 2 has a different command line (use borg 1.2 or 1.4)", v)
+	}
+	return nil
+}
+
+// ready checks what must hold before borg runs with the target's secrets:
+// a private, non-empty passphrase file, and no passphrase variable
+// inherited from our own environment that would override the plan's
+// (borg reads BORG_PASSPHRASE, then BORG_PASSCOMMAND, then the fd).
+func (Borg) ready(t *Target) error {
+	if f := t.Settings.Str("passphrase_file"); f != "" {
+		// borg strips trailing newlines only, and would take an empty
+		// passphrase without complaint (even for `init`).
+		if _, err := ReadSecretFile(f); err != nil {
+			return keyErr("passphrase_file", "%v", err)
+		}
+	}
+	// An inherited BORG_PASSPHRASE_FD never matters: ours replaces it, and
+	// a passcommand comes before it. BORG_PASSCOMMAND is replaced by ours
+	// when the plan uses one.
+	for _, name := range []string{"BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_NEW_PASSPHRASE"} {
+		ours := name == "BORG_PASSCOMMAND" && t.Settings.Has("passcommand")
+		if _, inherited := os.LookupEnv(name); inherited && !ours {
+			return fmt.Errorf("%s is set in alexandria-backup's environment and would override the plan's passphrase setting; unset it", name)
+		}
+	}
+	return nil
+}
+
+// Init creates the repository unless it exists. It first opens the
+// repository with the passphrase: only borg's "does not exist" leads to
+// `borg init`; anything else (a wrong passphrase, a lock, not a borg
+// repository) is reported, never initialised over.
+func (b Borg) Init(ctx context.Context, x Executor, t *Target) error {
+	if err := b.ready(t); err != nil {
+		return err
+	}
+	res, err := x.Run(ctx, b.listCommand(t, 1))
+	if err == nil {
+		return nil
+	}
+	if !borgRepoMissing(res) {
+		return err
+	}
+	if c := t.Settings.Str("passcommand"); c != "" && borgEncryption(t) != "none" {
+		// borg init takes whatever the command prints, even nothing, as
+		// the new passphrase. Run it once first and refuse an empty one.
+		argv, err := shellSplit(c)
+		if err == nil && len(argv) == 0 {
+			err = errors.New("names no command")
+		}
+		if err != nil {
+			return keyErr("passcommand", "%v", err)
+		}
+		out, err := x.Run(ctx, Command{Program: argv[0], Args: argv[1:], Env: borgEnv(t)})
+		if err != nil {
+			return keyErr("passcommand", "%v", err)
+		}
+		if len(bytes.TrimRight(out.Stdout, "\n")) == 0 {
+			return keyErr("passcommand", "printed no passphrase; refusing to create a repository with an empty passphrase")
+		}
+	}
+	_, err = x.Run(ctx, b.initCommand(t))
+	return err
+}
+
+// borgRepoMissing recognises borg 1.2's "Repository X does not exist."
+// (exit 2, as every other error).
+func borgRepoMissing(res Result) bool {
+	return res.ExitCode == 2 && borgMissingRE.Match(res.Stderr)
+}
+
+// Backup refuses a missing source path before borg runs (borg 1.2 makes an
+// empty archive and exits 1), then reads the archive's name and size from
+// `borg create --json`.
+func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	for _, p := range t.Settings.List("paths") {
+		if _, err := os.Lstat(p); err != nil {
+			return Artifact{}, keyErr("paths", "%s: %v (refusing to make an archive without it)", p, errors.Unwrap(err))
+		}
+	}
+	if err := b.ready(t); err != nil {
+		return Artifact{}, err
+	}
+	res, err := x.Run(ctx, b.createCommand(t))
+	if err != nil {
+		return Artifact{}, err
+	}
+	var out struct {
+		Archive struct {
+			Name  string `json:"name"`
+			Stats struct {
+				OriginalSize int64 `json:"original_size"`
+			} `json:"stats"`
+		} `json:"archive"`
+	}
+	if jerr := json.Unmarshal(res.Stdout, &out); jerr != nil || out.Archive.Name == "" {
+		return Artifact{}, fmt.Errorf("borg create exited %d but printed no archive name (%s)", res.ExitCode, LastLines(res.Stderr, 3))
+	}
+	a := Artifact{ID: out.Archive.Name, Bytes: out.Archive.Stats.OriginalSize}
+	if res.Class == ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	}
+	return a, nil
+}
+
+// Verify checks the repository and the archive (the newest of this target
+// when a.ID is empty).
+func (b Borg) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	if err := b.ready(t); err != nil {
+		return err
+	}
+	name := a.ID
+	if name == "" {
+		archives, err := b.list(ctx, x, t, 1)
+		if err != nil {
+			return err
+		}
+		if len(archives) == 0 {
+			return fmt.Errorf("no archive of target %s (%s*) in the repository to verify", t.Name, borgArchivePrefix(t))
+		}
+		name = archives[len(archives)-1].Name
+	}
+	res, err := x.Run(ctx, b.checkCommand(t, name))
+	if err != nil && res.ExitCode == 1 {
+		// The tail of check's output is often a list of chunk ids; the
+		// lines saying what is wrong come first.
+		return fmt.Errorf("borg check of %s found damage (%s): %w", name, borgCheckFindings(res.Stderr), err)
+	}
+	return err
+}
+
+// borgCheckFindings picks the first lines of `borg check` output that name
+// a problem.
+func borgCheckFindings(stderr []byte) string {
+	var found []string
+	for _, l := range strings.Split(string(stderr), "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "ID: ") && borgFindingRE.MatchString(l) && len(found) < 3 {
+			found = append(found, l)
+		}
+	}
+	if len(found) == 0 {
+		return "see below"
+	}
+	return strings.Join(found, " | ")
+}
+
+type borgArchive struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+	Time string `json:"time"` // local time without a zone: "2026-11-26T03:42:19.000000"
+}
+
+func (b Borg) list(ctx context.Context, x Executor, t *Target, last int) ([]borgArchive, error) {
+	res, err := x.Run(ctx, b.listCommand(t, last))
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Archives []borgArchive `json:"archives"`
+	}
+	if err := json.Unmarshal(res.Stdout, &out); err != nil {
+		return nil, fmt.Errorf("borg list: unreadable JSON: %v", err)
+	}
+	return out.Archives, nil
+}
+
+func (b Borg) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	if err := b.ready(t); err != nil {
+		return nil, err
+	}
+	archives, err := b.list(ctx, x, t, 0)
+	if err != nil {
+		return nil, err
+	}
+	// borg lists oldest first; show newest first like the other drivers.
+	out := make([]Snapshot, 0, len(archives))
+	for i := len(archives) - 1; i >= 0; i-- {
+		a := archives[i]
+		ts, err := time.ParseInLocation("2006-01-02T15:04:05.999999", a.Time, time.Local)
+		if err != nil {
+			return nil, fmt.Errorf("borg list: archive %s has an unreadable time %q", a.Name, a.Time)
+		}
+		// The size needs a `borg info` per archive; not worth it here.
+		out = append(out, Snapshot{ID: a.Name, Time: ts, Bytes: -1})
+	}
+	return out, nil
+}
+
+// borgPruneLine is one archive line of `borg prune --list`:
+// "<message padded to 40> <name padded to 36> <Thu, 2026-11-26 03:42:24> [<id>]".
+var borgPruneLine = regexp.MustCompile(`^(Would prune|Pruning archive \(\d+/\d+\)|Keeping archive \(rule: [^)]*\)|Keeping checkpoint archive):\s+(.*?)\s+[A-Z][a-z]{2}, \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \[[0-9a-f]{64}\]$`)
+
+// Prune applies retention to this target's archives, then compacts the
+// repository to actually free the space. The outcome is read from
+// `--list` (on stderr, where borg logs it).
+func (b Borg) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	cmd, ok := b.pruneCommand(t, dryRun)
+	if !ok {
+		return PruneResult{}, nil
+	}
+	if err := b.ready(t); err != nil {
+		return PruneResult{}, err
+	}
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	out := parseBorgPrune(res.Stderr)
+	if !dryRun {
+		if _, err := x.Run(ctx, b.compactCommand(t)); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func parseBorgPrune(stderr []byte) PruneResult {
+	out := PruneResult{Policy: true}
+	for _, line := range strings.Split(string(stderr), "\n") {
+		m := borgPruneLine.FindStringSubmatch(strings.TrimRight(line, "\r"))
+		if m == nil {
+			continue
+		}
+		if strings.HasPrefix(m[1], "Keeping") {
+			out.Kept++
+		} else {
+			out.Removed = append(out.Removed, m[2])
+		}
+	}
+	return out
+}
+
+// shellSplit splits a command line the way borg splits BORG_PASSCOMMAND
+// (Python's shlex.split, POSIX mode): words separated by blanks, '...'
+// literal, "..." where a backslash escapes only " and \, a backslash
+// elsewhere escapes the next character. No expansion of any kind.
+func shellSplit(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("ends with a lone backslash")
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("has an unclosed ' quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			closed := false
+			for i++; i < len(s); i++ {
+				if s[i] == '"' {
+					closed = true
+					break
+				}
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if !closed {
+				return nil, errors.New("has an unclosed \" quote")
+			}
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

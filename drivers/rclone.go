@@ -1,0 +1,518 @@
+package drivers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Rclone mirrors (sync) or copies a directory to an rclone remote or a local
+// path. The destination has no history: it is one copy, replaced each run,
+// so the driver guards it: a sync from a missing or empty source is refused
+// before rclone runs, max_delete caps deletions, and verification compares
+// every file of the source with the destination by hash (cryptcheck for a
+// crypt remote), failing when hashes could not be compared at all.
+type Rclone struct{}
+
+func (Rclone) Name() string { return "rclone" }
+
+func (Rclone) Options() []Option {
+	return []Option{
+		{Name: "source", Kind: String, Required: true, Check: rcloneNonEmpty,
+			Help:    "What to copy: an absolute local path, or an rclone remote path (remote:path).",
+			Example: `"/srv/backup/restic"`},
+		{Name: "destination", Kind: String, Required: true, Check: rcloneNonEmpty,
+			Help:    "Where to copy it: an rclone remote path such as \"b2:alexandria-backups\", or an absolute local path.",
+			Example: `"b2:alexandria-backups"`},
+		{Name: "mode", Kind: String, Default: "sync", Enum: []string{"sync", "copy"},
+			Help:    "sync makes the destination an exact mirror (files not in the source are deleted); copy only adds and updates.",
+			Example: `"sync"`},
+		{Name: "config", Kind: String,
+			Help:    "The rclone.conf to use (rclone --config); it must not be readable by group or others. Default: rclone's own.",
+			Example: `"/etc/alexandria-backup/rclone.conf"`},
+		{Name: "config_password_file", Kind: String,
+			Help: "File holding the password of an encrypted rclone.conf (mode 0600). Passed as RCLONE_CONFIG_PASS, never in argv."},
+		{Name: "config_password_command", Kind: String,
+			Help: "Command printing the password of an encrypted rclone.conf, run by rclone without a shell. Passed as RCLONE_PASSWORD_COMMAND."},
+		{Name: "bwlimit", Kind: String, Check: checkRcloneBwlimit,
+			Help:    "rclone --bwlimit for the copy and its verification: a rate such as \"10M\", \"10M:1M\" (upload:download) or a timetable such as \"08:00,512k 19:00,off\".",
+			Example: `"10M"`},
+		{Name: "exclude", Kind: StringList,
+			Help:    "rclone --exclude patterns, applied to the copy and to its verification.",
+			Example: `["*.tmp"]`},
+		{Name: "max_delete", Kind: Int, Min: 0, Max: 1000000000,
+			Help:    "sync only: delete at most this many files in one run (rclone --max-delete); when reached, rclone stops and the target fails.",
+			Example: "500"},
+		{Name: "crypt", Kind: Bool, Default: "false",
+			Help:    "The destination is an rclone crypt remote: verify with rclone cryptcheck, which compares the encrypted data with the source (plain check cannot).",
+			Example: "false"},
+		{Name: "check_download", Kind: Bool, Default: "false",
+			Help: "Verify by reading every file on both sides (rclone check --download) instead of comparing hashes: for remotes sharing no hash type with the source. Slow and costly."},
+	}
+}
+
+func rcloneNonEmpty(v any) error {
+	if strings.TrimSpace(v.(string)) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// rcloneBwlimitRE accepts what rclone 1.60's --bwlimit takes: a rate
+// ("off", or a number with an optional unit), optionally "UPLOAD:DOWNLOAD",
+// in a space-separated timetable of [Day-]HH:MM,RATE entries.
+var rcloneBwlimitRE = regexp.MustCompile(`^(((Mon|Tue|Wed|Thu|Fri|Sat|Sun)-)?\d{2}:\d{2},)?` +
+	rcloneRate + `(:` + rcloneRate + `)?$`)
+
+const rcloneRate = `(off|\d+(\.\d+)?([bBkKmMgGtTpP](i[bB]?)?)?)`
+
+func checkRcloneBwlimit(v any) error {
+	entries := strings.Fields(v.(string))
+	for _, e := range entries {
+		if !rcloneBwlimitRE.MatchString(e) {
+			return fmt.Errorf("must be a rate such as \"10M\", \"10M:1M\" (upload:download) or a timetable such as \"08:00,512k 19:00,off\", not %q", v)
+		}
+	}
+	if len(entries) == 0 {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// rcloneIsRemote tells an rclone remote path ("b2:bucket", ":sftp:dir") from a
+// local one, as rclone does: a colon before the first slash.
+func rcloneIsRemote(p string) bool {
+	head, _, _ := strings.Cut(p, "/")
+	return strings.Contains(head, ":")
+}
+
+func (Rclone) Validate(t *Target) error {
+	for _, key := range []string{"source", "destination"} {
+		p := t.Settings.Str(key)
+		if !rcloneIsRemote(p) {
+			if !filepath.IsAbs(p) {
+				return keyErr(key, "a local path must be absolute (cron and systemd start in another directory), not %q", p)
+			}
+			continue
+		}
+		// "remote,key=value:path" puts backend settings, often credentials,
+		// on the command line for every user of the machine to read.
+		// (The name of an on-the-fly remote follows a leading colon.)
+		if name, _, _ := strings.Cut(strings.TrimPrefix(p, ":"), ":"); strings.Contains(name, ",") {
+			// The value is not shown: it may hold the very credentials.
+			return keyErr(key, "connection-string parameters (remote,key=value:path) would put remote settings, often credentials, in argv; define the remote in the rclone.conf, or in `env` as RCLONE_CONFIG_<REMOTE>_<KEY>")
+		}
+	}
+	src, dst := t.Settings.Str("source"), t.Settings.Str("destination")
+	if !rcloneIsRemote(src) && !rcloneIsRemote(dst) {
+		s, d := filepath.Clean(src), filepath.Clean(dst)
+		if s == d || rcloneWithin(s, d) || rcloneWithin(d, s) {
+			return keyErr("destination", "%s and the source %s overlap", d, s)
+		}
+	} else if src == dst {
+		return keyErr("destination", "is the same as the source")
+	}
+	if t.Settings.Has("max_delete") && rcloneMode(t) != "sync" {
+		return keyErr("max_delete", "only applies to mode = \"sync\" (copy never deletes)")
+	}
+	if set := firstSet(t.Settings, "config_password_file", "config_password_command"); len(set) > 1 {
+		return keyErr("config_password_file", "set only one of %s", quoteList(set))
+	}
+	return nil
+}
+
+// rcloneWithin reports whether path lies inside dir (both clean and absolute).
+func rcloneWithin(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && filepath.IsLocal(rel)
+}
+
+func rcloneMode(t *Target) string {
+	if m := t.Settings.Str("mode"); m != "" {
+		return m
+	}
+	return "sync"
+}
+
+// rcloneEnv is how rclone learns the config password: the value read from
+// config_password_file (secret, masked everywhere), or the command that
+// prints it (not a secret).
+func rcloneEnv(t *Target, configPass string) []EnvVar {
+	var env []EnvVar
+	if configPass != "" {
+		env = append(env, EnvVar{Name: "RCLONE_CONFIG_PASS", Value: configPass, Secret: true})
+	}
+	if c := t.Settings.Str("config_password_command"); c != "" {
+		env = append(env, EnvVar{Name: "RCLONE_PASSWORD_COMMAND", Value: c})
+	}
+	return append(env, t.EnvVars()...)
+}
+
+// rcloneSecrets does the I/O every rclone run needs first: it refuses an
+// rclone.conf or password file that group or others can read (rclone reads
+// a 0644 config silently) and reads the config password.
+func rcloneSecrets(t *Target) ([]EnvVar, error) {
+	if err := checkSecretMode(t.Settings.Str("config")); err != nil {
+		return nil, keyErr("config", "%v", err)
+	}
+	pass := ""
+	if path := t.Settings.Str("config_password_file"); path != "" {
+		var err error
+		if pass, err = ReadSecretFile(path); err != nil {
+			return nil, keyErr("config_password_file", "%v", err)
+		}
+	}
+	return rcloneEnv(t, pass), nil
+}
+
+// rcloneStepsEnv stands in for rcloneSecrets in --dry-run, which does no I/O:
+// the password variable is shown (masked) without reading the file.
+func rcloneStepsEnv(t *Target) []EnvVar {
+	pass := ""
+	if path := t.Settings.Str("config_password_file"); path != "" {
+		pass = "<read from " + path + ">"
+	}
+	return rcloneEnv(t, pass)
+}
+
+// cmd builds one rclone invocation. Every value goes as --flag=value and
+// the paths after "--", so nothing from the plan can become an option.
+func (Rclone) cmd(t *Target, env []EnvVar, sub string, flags []string, paths ...string) Command {
+	args := []string{sub}
+	if c := t.Settings.Str("config"); c != "" {
+		args = append(args, "--config="+c)
+	}
+	// Never prompt for the config password (under cron a prompt fails
+	// obscurely), and log without the date and time, which only clutter
+	// the stderr tail shown in errors.
+	args = append(args, "--ask-password=false", "--log-format=")
+	args = append(args, flags...)
+	args = append(append(args, "--"), paths...)
+	return Command{Program: "rclone", Args: args, Env: env}
+}
+
+func rcloneExcludes(t *Target) []string {
+	var out []string
+	for _, e := range t.Settings.List("exclude") {
+		out = append(out, "--exclude="+e)
+	}
+	return out
+}
+
+func rcloneBwlimit(t *Target) []string {
+	if b := t.Settings.Str("bwlimit"); b != "" {
+		return []string{"--bwlimit=" + b}
+	}
+	return nil
+}
+
+// transferCommand is the backup itself: rclone sync or copy. rclone 1.60
+// exits 1 for most failures, 3 for a missing directory and 7 (fatal) when
+// --max-delete is reached; every non-zero exit is a failure.
+func (r Rclone) transferCommand(t *Target, env []EnvVar) Command {
+	flags := rcloneBwlimit(t)
+	if t.Settings.Has("max_delete") {
+		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
+	}
+	flags = append(flags, rcloneExcludes(t)...)
+	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
+	c.Codes = ExitCodes{}.Override(t.ExitCodes)
+	return c
+}
+
+// sizeCommand counts the files and bytes under path, with the target's
+// excludes: the destination's size for the report, and a remote source's
+// file count for the empty-source guard.
+func (r Rclone) sizeCommand(t *Target, env []EnvVar, path string) Command {
+	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
+}
+
+// checkCommand verifies the destination against the source. Plain check
+// compares sizes and a hash both sides have; on a crypt remote no hash is
+// shared and it passes damaged ciphertext, so crypt uses cryptcheck, which
+// hashes the source through the remote's encryption. --download reads both
+// sides whole. For copy, only the source's files must be in the destination.
+func (r Rclone) checkCommand(t *Target, env []EnvVar) Command {
+	sub := "check"
+	var flags []string
+	switch {
+	case t.Settings.Bool("check_download", false):
+		flags = append(flags, "--download")
+	case t.Settings.Bool("crypt", false):
+		sub = "cryptcheck"
+	}
+	if rcloneMode(t) == "copy" {
+		flags = append(flags, "--one-way")
+	}
+	flags = append(append(flags, rcloneBwlimit(t)...), rcloneExcludes(t)...)
+	return r.cmd(t, env, sub, flags, t.Settings.Str("source"), t.Settings.Str("destination"))
+}
+
+// listCommand lists the destination's files for `snapshots`.
+func (r Rclone) listCommand(t *Target, env []EnvVar) Command {
+	flags := append([]string{"--recursive", "--files-only", "--no-mimetype"}, rcloneExcludes(t)...)
+	c := r.cmd(t, env, "lsjson", flags, t.Settings.Str("destination"))
+	// 3 is "directory not found": nothing was copied there yet.
+	c.Codes = ExitCodes{OK: []int{3}}
+	c.StdoutTail = 64 << 20
+	return c
+}
+
+func (r Rclone) Steps(t *Target) []Step {
+	env := rcloneStepsEnv(t)
+	var steps []Step
+	if rcloneMode(t) == "sync" {
+		src := t.Settings.Str("source")
+		if rcloneIsRemote(src) {
+			size := r.sizeCommand(t, env, src)
+			steps = append(steps, Step{Phase: PhasePreflight, Command: &size},
+				Step{Phase: PhasePreflight, Note: "refuse to sync when " + src + " has no files (the mirror would be deleted)"})
+		} else {
+			steps = append(steps, Step{Phase: PhasePreflight, Note: "refuse to sync when " + src + " is missing or has no files (the mirror would be deleted)"})
+		}
+	}
+	transfer := r.transferCommand(t, env)
+	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
+	check := r.checkCommand(t, env)
+	steps = append(steps,
+		Step{Phase: PhaseBackup, Command: &transfer},
+		Step{Phase: PhaseBackup, Command: &size},
+		Step{Phase: PhaseVerify, Command: &check})
+	if !t.Settings.Bool("check_download", false) {
+		steps = append(steps, Step{Phase: PhaseVerify, Note: "fail when rclone reports hashes that could not be checked (only sizes were compared)"})
+	}
+	return steps
+}
+
+func (Rclone) CheckTools(ctx context.Context, x Executor, t *Target) error {
+	res, err := x.Run(ctx, Command{Program: "rclone", Args: []string{"version"}})
+	if err != nil {
+		return err
+	}
+	m := regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`).FindSubmatch(res.Stdout)
+	if m == nil {
+		return fmt.Errorf("rclone version: cannot read a version from %q", LastLines(res.Stdout, 1))
+	}
+	var v version
+	v.major, _ = strconv.Atoi(string(m[1]))
+	v.minor, _ = strconv.Atoi(string(m[2]))
+	v.patch, _ = strconv.Atoi(string(m[3]))
+	if v.less(1, 60) {
+		return fmt.Errorf("rclone %s is too old; 1.60 or newer is needed", v)
+	}
+	return nil
+}
+
+// Init makes a local destination directory. A remote needs nothing: rclone
+// creates the path on the first copy, and creating buckets is left to their
+// owner (it fixes their region and visibility).
+func (Rclone) Init(ctx context.Context, x Executor, t *Target) error {
+	if dst := t.Settings.Str("destination"); !rcloneIsRemote(dst) {
+		return os.MkdirAll(dst, 0o700)
+	}
+	return nil
+}
+
+// Backup refuses a sync from a missing or empty source before rclone runs
+// (rclone would delete the whole mirror), copies, then asks the destination
+// for its size.
+func (r Rclone) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	env, err := rcloneSecrets(t)
+	if err != nil {
+		return Artifact{}, err
+	}
+	if rcloneMode(t) == "sync" {
+		if err := r.refuseEmptySource(ctx, x, t, env); err != nil {
+			return Artifact{}, err
+		}
+	}
+	res, err := x.Run(ctx, r.transferCommand(t, env))
+	if err != nil {
+		return Artifact{}, err
+	}
+	dst := t.Settings.Str("destination")
+	a := Artifact{ID: dst, Bytes: -1}
+	if res.Class == ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	}
+	// The size is for the report only; the copy succeeded even if
+	// listing it fails now, and verification lists it again anyway.
+	if sz, err := r.size(ctx, x, t, env, dst); err == nil {
+		a.Bytes = sz.Bytes
+	}
+	return a, nil
+}
+
+type rcloneSizeJSON struct {
+	Count int64 `json:"count"`
+	Bytes int64 `json:"bytes"`
+}
+
+func (r Rclone) size(ctx context.Context, x Executor, t *Target, env []EnvVar, path string) (rcloneSizeJSON, error) {
+	res, err := x.Run(ctx, r.sizeCommand(t, env, path))
+	if err != nil {
+		return rcloneSizeJSON{}, err
+	}
+	var s rcloneSizeJSON
+	if err := json.Unmarshal(res.Stdout, &s); err != nil {
+		return rcloneSizeJSON{}, fmt.Errorf("rclone size: unreadable JSON: %v", err)
+	}
+	return s, nil
+}
+
+// refuseEmptySource is the empty-source guard. A local source is walked until
+// its first regular file (rclone skips symlinks and copies no empty
+// directories, so nothing else counts); a remote one is counted by rclone.
+func (r Rclone) refuseEmptySource(ctx context.Context, x Executor, t *Target, env []EnvVar) error {
+	src := t.Settings.Str("source")
+	if rcloneIsRemote(src) {
+		s, err := r.size(ctx, x, t, env, src)
+		if err != nil {
+			return keyErr("source", "cannot count the files of %s, refusing to sync: %v", src, err)
+		}
+		if s.Count == 0 {
+			return keyErr("source", "%s has no files: refusing to sync, which would delete everything in %s", src, t.Settings.Str("destination"))
+		}
+		return nil
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return keyErr("source", "%v (refusing to sync without it)", err)
+	}
+	if !fi.IsDir() {
+		return nil // one file: rclone copies that file
+	}
+	found := errors.New("found")
+	err = fs.WalkDir(os.DirFS(src), ".", func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			return found
+		}
+		return nil
+	})
+	switch {
+	case err == found:
+		return nil
+	case err != nil:
+		return keyErr("source", "reading %s: %v (refusing to sync)", src, err)
+	}
+	return keyErr("source", "%s has no files (an unmounted disk?): refusing to sync, which would delete everything in %s", src, t.Settings.Str("destination"))
+}
+
+// rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.
+var rcloneHashesNotCheckedRE = regexp.MustCompile(`(\d+) hashes could not be checked`)
+
+// Verify runs check (or cryptcheck, or check --download). Differences exit
+// 1 and fail with rclone's own lines about them. A check that exits 0 but
+// could not compare hashes (no hash type in common, e.g. a crypt remote
+// checked without cryptcheck) compared sizes only and proves nothing about
+// the bytes, so it fails too.
+func (r Rclone) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	env, err := rcloneSecrets(t)
+	if err != nil {
+		return err
+	}
+	cmd := r.checkCommand(t, env)
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return rcloneCheckFailure(cmd.Args[0], res, err)
+	}
+	if t.Settings.Bool("check_download", false) {
+		return nil
+	}
+	if m := rcloneHashesNotCheckedRE.FindSubmatch(res.Stderr); m != nil && string(m[1]) != "0" {
+		hint := "set check_download = true to compare the bytes"
+		if !t.Settings.Bool("crypt", false) {
+			hint = "set crypt = true if the destination is a crypt remote, or check_download = true to compare the bytes"
+		}
+		return fmt.Errorf("rclone %s compared only sizes: %s hashes could not be checked (the source and the destination share no hash type); %s", cmd.Args[0], m[1], hint)
+	}
+	return nil
+}
+
+// rcloneCheckFailure turns a failed check into an error that leads with what
+// differs: rclone's summary ("N differences found", "N files missing")
+// and its first few ERROR lines naming files.
+func rcloneCheckFailure(sub string, res Result, err error) error {
+	var te *ToolError
+	if !errors.As(err, &te) || !strings.Contains(string(res.Stderr), "differences found") {
+		return err
+	}
+	var summary, files []string
+	for _, l := range strings.Split(string(res.Stderr), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "ERROR : ") && len(files) < 5:
+			files = append(files, strings.TrimPrefix(l, "ERROR : "))
+		case strings.HasPrefix(l, "NOTICE: ") && (strings.Contains(l, "differences found") ||
+			strings.Contains(l, "files missing") || strings.Contains(l, "errors while checking") ||
+			strings.Contains(l, "hashes could not be checked")):
+			if _, after, ok := strings.Cut(l, ": "); ok {
+				// "NOTICE: <remote>: 1 differences found" → "1 differences found"
+				if i := strings.LastIndex(after, ": "); i >= 0 {
+					after = after[i+2:]
+				}
+				summary = append(summary, after)
+			}
+		}
+	}
+	msg := fmt.Sprintf("rclone %s exited %d: %s", sub, res.ExitCode, strings.Join(summary, ", "))
+	if len(files) > 0 {
+		msg += " (" + strings.Join(files, "; ") + ")"
+	}
+	return errors.New(msg)
+}
+
+// Prune does nothing: a mirror or copy keeps no history to thin.
+func (Rclone) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	return PruneResult{}, nil
+}
+
+type rcloneListEntry struct {
+	Size    int64     `json:"Size"`
+	ModTime time.Time `json:"ModTime"`
+}
+
+// Snapshots lists the destination as the one backup there is: its size,
+// and as its time the newest file's modification time (rclone keeps the
+// source's times, so this is "data as of", not when the copy ran). A
+// destination that is missing or has no files yet has no backup.
+func (r Rclone) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	env, err := rcloneSecrets(t)
+	if err != nil {
+		return nil, err
+	}
+	res, err := x.Run(ctx, r.listCommand(t, env))
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitCode == 3 {
+		return nil, nil
+	}
+	var entries []rcloneListEntry
+	if err := json.Unmarshal(res.Stdout, &entries); err != nil {
+		return nil, fmt.Errorf("rclone lsjson: unreadable JSON: %v", err)
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	s := Snapshot{ID: t.Settings.Str("destination")}
+	for _, e := range entries {
+		s.Bytes += e.Size
+		if e.ModTime.After(s.Time) {
+			s.Time = e.ModTime
+		}
+	}
+	s.Info = fmt.Sprintf("%s of %s (no history): %d files; the time is the newest file's modification time", rcloneMode(t), t.Settings.Str("source"), len(entries))
+	return []Snapshot{s}, nil
+}

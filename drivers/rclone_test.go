@@ -1,0 +1,441 @@
+package drivers_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+// rcloneFake answers each rclone subcommand (sync, size, check, ...) with
+// a canned result, classified by the command's own Codes as the real
+// executor does, and records every command it was given.
+type rcloneFake struct {
+	results map[string]drivers.Result
+	ran     []drivers.Command
+}
+
+func (f *rcloneFake) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+	f.ran = append(f.ran, c)
+	r := f.results[c.Args[0]]
+	r.Command = c.String()
+	r.Class = c.Codes.Classify(r.ExitCode)
+	if r.Class == drivers.ClassError {
+		return r, &drivers.ToolError{Result: r}
+	}
+	return r, nil
+}
+
+func (f *rcloneFake) subcommands() []string {
+	var out []string
+	for _, c := range f.ran {
+		out = append(out, c.Args[0])
+	}
+	return out
+}
+
+// rcloneTarget is a local→local target whose source has one file.
+func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "library")
+	writeFile(t, src, "books/a.epub", "a book", 0o644)
+	v := drivers.Values{"source": src, "destination": filepath.Join(dir, "mirror")}
+	for k, x := range settings {
+		v[k] = x
+	}
+	return &drivers.Target{Name: "offsite", Driver: "rclone", Verify: true, Settings: v, TempDir: dir}
+}
+
+func rcloneOKSize() map[string]drivers.Result {
+	return map[string]drivers.Result{"size": {Stdout: []byte(`{"count":3,"bytes":1234,"sizeless":0}`)}}
+}
+
+func TestRcloneValidate(t *testing.T) {
+	cases := []struct {
+		name     string
+		settings drivers.Values
+		key      string // the key the error names; "" = valid
+	}{
+		{"local to remote", drivers.Values{"source": "/srv/a", "destination": "b2:bucket"}, ""},
+		{"remote to local", drivers.Values{"source": "nas:library", "destination": "/mnt/usb"}, ""},
+		{"local path with a colon", drivers.Values{"source": "/srv/a:b", "destination": "b2:bucket"}, ""},
+		{"on-the-fly remote", drivers.Values{"source": "/srv/a", "destination": ":local:/mnt/usb"}, ""},
+		{"relative source", drivers.Values{"source": "library", "destination": "b2:bucket"}, "source"},
+		{"relative destination", drivers.Values{"source": "/srv/a", "destination": "./mirror"}, "destination"},
+		{"option-like source", drivers.Values{"source": "--config=/tmp/x", "destination": "b2:bucket"}, "source"},
+		{"credentials in a connection string", drivers.Values{"source": "/srv/a", "destination": "b2,account=id,key=s3cret:bucket"}, "destination"},
+		{"credentials in an on-the-fly remote", drivers.Values{"source": ":sftp,host=h,pass=s3cret:dir", "destination": "/mnt/usb"}, "source"},
+		{"comma in the path is fine", drivers.Values{"source": "/srv/a", "destination": "b2:bucket,2026"}, ""},
+		{"destination inside source", drivers.Values{"source": "/srv/a", "destination": "/srv/a/mirror"}, "destination"},
+		{"source inside destination", drivers.Values{"source": "/srv/a/b", "destination": "/srv/a"}, "destination"},
+		{"same local path", drivers.Values{"source": "/srv/a/", "destination": "/srv/a"}, "destination"},
+		{"same remote", drivers.Values{"source": "b2:x", "destination": "b2:x"}, "destination"},
+		{"siblings", drivers.Values{"source": "/srv/a", "destination": "/srv/ab"}, ""},
+		{"max_delete with sync", drivers.Values{"source": "/srv/a", "destination": "b2:x", "max_delete": 10}, ""},
+		{"max_delete with copy", drivers.Values{"source": "/srv/a", "destination": "b2:x", "mode": "copy", "max_delete": 10}, "max_delete"},
+		{"both password sources", drivers.Values{"source": "/srv/a", "destination": "b2:x", "config_password_file": "/p", "config_password_command": "pass x"}, "config_password_file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := drivers.Rclone{}.Validate(&drivers.Target{Name: "offsite", Settings: c.settings})
+			switch {
+			case c.key == "" && err != nil:
+				t.Fatalf("want valid, got %v", err)
+			case c.key != "":
+				se, ok := err.(*drivers.SettingsError)
+				if !ok || se.Key != c.key {
+					t.Fatalf("want an error about %s, got %v", c.key, err)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("error shows a secret: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func rcloneOption(name string) drivers.Option {
+	for _, o := range (drivers.Rclone{}).Options() {
+		if o.Name == name {
+			return o
+		}
+	}
+	panic("no option " + name)
+}
+
+// The accepted forms are checked against the real rclone in
+// TestRcloneBwlimitAgreesWithRclone.
+var rcloneBwlimits = []struct {
+	value string
+	ok    bool
+}{
+	{"10M", true}, {"1.5M", true}, {"512", true}, {"10Mi", true}, {"10KiB", true}, {"off", true},
+	{"10M:1M", true}, {"off:10M", true},
+	{"08:00,512k 19:00,off", true}, {"Mon-08:00,512k Sun-20:00,10M:off", true},
+	{"", false}, {"10MB", false}, {"10M|5M", false}, {"8:00,1M", false}, {"fast", false}, {"10M; rm -rf /", false},
+}
+
+func TestRcloneBwlimitOption(t *testing.T) {
+	o := rcloneOption("bwlimit")
+	for _, c := range rcloneBwlimits {
+		_, err := o.Convert(c.value)
+		if (err == nil) != c.ok {
+			t.Errorf("bwlimit %q: ok=%v, got %v", c.value, c.ok, err)
+		}
+	}
+}
+
+// A sync from an empty or missing local source is refused before any
+// rclone runs: rclone would delete the whole mirror.
+func TestRcloneRefusesEmptySourceBeforeRclone(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(src string)
+	}{
+		{"empty", func(src string) { os.RemoveAll(src); os.MkdirAll(filepath.Join(src, "books", "empty"), 0o755) }},
+		{"missing", func(src string) { os.RemoveAll(src) }},
+		{"only a symlink", func(src string) {
+			os.RemoveAll(src)
+			os.MkdirAll(src, 0o755)
+			os.Symlink("/etc/hostname", filepath.Join(src, "link"))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := rcloneTarget(t, nil)
+			c.setup(tg.Settings.Str("source"))
+			f := &rcloneFake{results: rcloneOKSize()}
+			_, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
+			if se, ok := err.(*drivers.SettingsError); !ok || se.Key != "source" || !strings.Contains(err.Error(), "refusing to sync") {
+				t.Fatalf("want a refusal naming source, got %v", err)
+			}
+			if len(f.ran) != 0 {
+				t.Fatalf("rclone ran: %v", f.subcommands())
+			}
+		})
+	}
+}
+
+// copy never deletes, so an empty source is not an emergency.
+func TestRcloneCopyOfEmptySourceRuns(t *testing.T) {
+	tg := rcloneTarget(t, drivers.Values{"mode": "copy"})
+	os.Remove(filepath.Join(tg.Settings.Str("source"), "books", "a.epub"))
+	f := &rcloneFake{results: rcloneOKSize()}
+	if _, err := (drivers.Rclone{}).Backup(context.Background(), f, tg); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.subcommands(), " "); got != "copy size" {
+		t.Fatalf("ran %q", got)
+	}
+}
+
+// A remote source is counted by rclone first; no files means no sync.
+func TestRcloneRemoteSourceCounted(t *testing.T) {
+	for _, c := range []struct {
+		size    string
+		wantRun string
+		wantErr string
+	}{
+		{`{"count":0,"bytes":0,"sizeless":0}`, "size", "has no files"},
+		{`{"count":2,"bytes":10,"sizeless":0}`, "size sync size", ""},
+	} {
+		tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
+		f := &rcloneFake{results: map[string]drivers.Result{"size": {Stdout: []byte(c.size)}}}
+		_, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
+		if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
+			t.Errorf("size %s: ran %q, want %q", c.size, got, c.wantRun)
+		}
+		if (c.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("size %s: err %v, want %q", c.size, err, c.wantErr)
+		}
+	}
+}
+
+func TestRcloneBackupArtifact(t *testing.T) {
+	tg := rcloneTarget(t, nil)
+	f := &rcloneFake{results: rcloneOKSize()}
+	a, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
+	if err != nil || a.ID != tg.Settings.Str("destination") || a.Bytes != 1234 || a.Verified {
+		t.Fatalf("artifact %+v err %v", a, err)
+	}
+	// A size that cannot be read leaves the backup good, its size unknown.
+	f = &rcloneFake{results: map[string]drivers.Result{"size": {ExitCode: 1, Stderr: []byte("ERROR : boom\n")}}}
+	if a, err = (drivers.Rclone{}).Backup(context.Background(), f, tg); err != nil || a.Bytes != -1 {
+		t.Fatalf("artifact %+v err %v", a, err)
+	}
+}
+
+// rclone 1.60 exits 7 (fatal) when --max-delete is reached; every non-zero
+// exit is a failure unless the plan's exit_codes say otherwise.
+func TestRcloneExitCodes(t *testing.T) {
+	stderr := []byte("ERROR : Got fatal error on delete: --max-delete threshold reached\nFailed to sync with 5 errors: last error was: failed to delete 4 files\n")
+	for _, c := range []struct {
+		code     int
+		override drivers.ExitCodes
+		wantErr  bool
+		warnings int
+	}{
+		{7, drivers.ExitCodes{}, true, 0},
+		{1, drivers.ExitCodes{}, true, 0},
+		{3, drivers.ExitCodes{}, true, 0},
+		{9, drivers.ExitCodes{}, true, 0},
+		{9, drivers.ExitCodes{Warning: []int{9}}, false, 1},
+		{0, drivers.ExitCodes{Error: []int{0}}, true, 0},
+	} {
+		tg := rcloneTarget(t, drivers.Values{"max_delete": 3})
+		tg.ExitCodes = c.override
+		results := rcloneOKSize()
+		results["sync"] = drivers.Result{ExitCode: c.code, Stderr: stderr}
+		a, err := drivers.Rclone{}.Backup(context.Background(), &rcloneFake{results: results}, tg)
+		if (err != nil) != c.wantErr || len(a.Warnings) != c.warnings {
+			t.Errorf("exit %d with %v: artifact %+v err %v", c.code, c.override, a, err)
+		}
+		if c.code == 7 && (err == nil || !strings.Contains(err.Error(), "--max-delete threshold reached")) {
+			t.Errorf("exit 7 must show rclone's reason: %v", err)
+		}
+	}
+}
+
+// The config password is read from its file and reaches rclone only as
+// RCLONE_CONFIG_PASS, marked secret: never in argv, masked when shown.
+func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
+	tg := rcloneTarget(t, nil)
+	conf := writeFile(t, tg.TempDir, "rclone.conf", "[b2]\ntype = b2\n", 0o600)
+	pass := writeFile(t, tg.TempDir, "rclone.pass", "correct horse battery\n", 0o600)
+	tg.Settings["config"] = conf
+	tg.Settings["config_password_file"] = pass
+	f := &rcloneFake{results: rcloneOKSize()}
+	f.results["lsjson"] = drivers.Result{Stdout: []byte("[]")}
+	r := drivers.Rclone{}
+	if _, err := r.Backup(context.Background(), f, tg); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(context.Background(), f, tg, drivers.Artifact{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Snapshots(context.Background(), f, tg); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ran) != 4 {
+		t.Fatalf("ran %v", f.subcommands())
+	}
+	for _, c := range f.ran {
+		found := false
+		for _, e := range c.Env {
+			if e.Name == "RCLONE_CONFIG_PASS" {
+				found = e.Value == "correct horse battery" && e.Secret
+			}
+		}
+		if !found {
+			t.Errorf("%s: no secret RCLONE_CONFIG_PASS with the file's password: %+v", c.Args[0], c.Env)
+		}
+		if strings.Contains(strings.Join(c.Args, " "), "horse") || strings.Contains(c.String(), "horse") {
+			t.Errorf("the password shows in %s", c.String())
+		}
+		if !strings.Contains(c.String(), "RCLONE_CONFIG_PASS=***") || !contains(c.Args, "--ask-password=false") || !contains(c.Args, "--config="+conf) {
+			t.Errorf("command %s", c.String())
+		}
+	}
+	// The dry run names the variable without reading the file.
+	for _, s := range r.Steps(tg) {
+		if strings.Contains(s.String(), "horse") {
+			t.Errorf("dry run shows the password: %s", s)
+		}
+	}
+}
+
+func TestRcloneRefusesOpenSecretFiles(t *testing.T) {
+	for _, key := range []string{"config", "config_password_file"} {
+		tg := rcloneTarget(t, nil)
+		tg.Settings[key] = writeFile(t, tg.TempDir, key, "x\n", 0o644)
+		f := &rcloneFake{results: rcloneOKSize()}
+		r := drivers.Rclone{}
+		_, berr := r.Backup(context.Background(), f, tg)
+		verr := r.Verify(context.Background(), f, tg, drivers.Artifact{})
+		_, serr := r.Snapshots(context.Background(), f, tg)
+		for _, err := range []error{berr, verr, serr} {
+			if se, ok := err.(*drivers.SettingsError); !ok || se.Key != key || !strings.Contains(err.Error(), "0644") {
+				t.Errorf("%s mode 0644: want a refusal naming it, got %v", key, err)
+			}
+		}
+		if len(f.ran) != 0 {
+			t.Errorf("%s mode 0644: rclone ran %v", key, f.subcommands())
+		}
+	}
+}
+
+func TestRcloneVerify(t *testing.T) {
+	differ := "NOTICE: Config file \"/root/.config/rclone/rclone.conf\" not found - using defaults\n" +
+		"ERROR : books/a.epub: md5 differ\n" +
+		"ERROR : books/b.epub: file not in Local file system at /mnt/mirror\n" +
+		"NOTICE: Local file system at /mnt/mirror: 1 files missing\n" +
+		"NOTICE: Local file system at /mnt/mirror: 2 differences found\n" +
+		"NOTICE: Local file system at /mnt/mirror: 2 errors while checking\n" +
+		"NOTICE: Local file system at /mnt/mirror: 5 matching files\n" +
+		"Failed to check: 2 differences found\n"
+	sizesOnly := "ERROR : No common hash found - not using a hash for checks\n" +
+		"NOTICE: Encrypted drive 'secret:': 0 differences found\n" +
+		"NOTICE: Encrypted drive 'secret:': 2 hashes could not be checked\n" +
+		"NOTICE: Encrypted drive 'secret:': 2 matching files\n"
+	cases := []struct {
+		name     string
+		settings drivers.Values
+		res      drivers.Result
+		sub      string
+		want     []string // substrings of the error; nil = passes
+	}{
+		{"clean", nil, drivers.Result{Stderr: []byte("NOTICE: x: 0 differences found\nNOTICE: x: 5 matching files\n")}, "check", nil},
+		{"differences", nil, drivers.Result{ExitCode: 1, Stderr: []byte(differ)}, "check",
+			[]string{"rclone check exited 1", "1 files missing, 2 differences found", "books/a.epub: md5 differ", "books/b.epub: file not in"}},
+		{"sizes only", nil, drivers.Result{Stderr: []byte(sizesOnly)}, "check", []string{"2 hashes could not be checked", "crypt = true"}},
+		{"sizes only with cryptcheck", drivers.Values{"crypt": true}, drivers.Result{Stderr: []byte(sizesOnly)}, "cryptcheck", []string{"2 hashes could not be checked", "check_download"}},
+		{"download needs no hashes", drivers.Values{"check_download": true}, drivers.Result{Stderr: []byte(sizesOnly)}, "check", nil},
+		{"not a difference", nil, drivers.Result{ExitCode: 3, Stderr: []byte("ERROR : : error reading destination root directory: directory not found\nFailed to check: directory not found\n")}, "check",
+			[]string{"directory not found"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tg := rcloneTarget(t, c.settings)
+			f := &rcloneFake{results: map[string]drivers.Result{c.sub: c.res}}
+			err := drivers.Rclone{}.Verify(context.Background(), f, tg, drivers.Artifact{})
+			if got := strings.Join(f.subcommands(), " "); got != c.sub {
+				t.Fatalf("ran %q, want %q", got, c.sub)
+			}
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("want a pass, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("verify passed")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRcloneSnapshots(t *testing.T) {
+	list := `[
+{"Path":"books/a.epub","Name":"a.epub","Size":100,"ModTime":"2026-11-20T10:00:00.5Z","IsDir":false},
+{"Path":"books/b.epub","Name":"b.epub","Size":23,"ModTime":"2026-11-25T08:30:00Z","IsDir":false}
+]`
+	tg := rcloneTarget(t, nil)
+	for _, c := range []struct {
+		res  drivers.Result
+		want []drivers.Snapshot
+	}{
+		{drivers.Result{Stdout: []byte(list)}, []drivers.Snapshot{{ID: tg.Settings.Str("destination"),
+			Time: time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC), Bytes: 123}}},
+		{drivers.Result{Stdout: []byte("[\n]\n")}, nil},
+		{drivers.Result{ExitCode: 3, Stderr: []byte("directory not found")}, nil},
+	} {
+		f := &rcloneFake{results: map[string]drivers.Result{"lsjson": c.res}}
+		got, err := drivers.Rclone{}.Snapshots(context.Background(), f, tg)
+		if err != nil || len(got) != len(c.want) {
+			t.Fatalf("got %+v %v, want %+v", got, err, c.want)
+		}
+		if want := "rclone lsjson --ask-password=false --log-format= --recursive --files-only --no-mimetype -- " + tg.Settings.Str("destination"); f.ran[0].String() != want {
+			t.Errorf("ran %s\nwant %s", f.ran[0].String(), want)
+		}
+		for i := range got {
+			if got[i].ID != c.want[i].ID || !got[i].Time.Equal(c.want[i].Time) || got[i].Bytes != c.want[i].Bytes || !strings.Contains(got[i].Info, "2 files") {
+				t.Errorf("got %+v, want %+v", got[i], c.want[i])
+			}
+		}
+	}
+	f := &rcloneFake{results: map[string]drivers.Result{"lsjson": {ExitCode: 1, Stderr: []byte("Failed to create file system")}}}
+	if _, err := (drivers.Rclone{}).Snapshots(context.Background(), f, tg); err == nil {
+		t.Fatal("a failed listing must be an error")
+	}
+}
+
+func TestRcloneCheckTools(t *testing.T) {
+	for _, c := range []struct {
+		stdout string
+		ok     bool
+	}{
+		{"rclone v1.60.1-DEV\n- os/version: debian 12.11 (64 bit)\n", true},
+		{"rclone v1.68.2\n", true},
+		{"rclone v1.59.0\n", false},
+		{"something else\n", false},
+	} {
+		f := &rcloneFake{results: map[string]drivers.Result{"version": {Stdout: []byte(c.stdout)}}}
+		if err := (drivers.Rclone{}).CheckTools(context.Background(), f, &drivers.Target{}); (err == nil) != c.ok {
+			t.Errorf("%q: ok=%v, got %v", c.stdout, c.ok, err)
+		}
+	}
+}
+
+func TestRclonePruneAndInit(t *testing.T) {
+	tg := rcloneTarget(t, nil)
+	f := &rcloneFake{}
+	r := drivers.Rclone{}
+	for _, dry := range []bool{true, false} {
+		res, err := r.Prune(context.Background(), f, tg, dry)
+		if err != nil || res.Policy || len(res.Removed) != 0 {
+			t.Fatalf("prune: %+v %v", res, err)
+		}
+	}
+	if err := r.Init(context.Background(), f, tg); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(tg.Settings.Str("destination")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("init made no private destination dir: %v %v", fi, err)
+	}
+	tg.Settings["destination"] = "b2:bucket"
+	if err := r.Init(context.Background(), f, tg); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ran) != 0 {
+		t.Fatalf("prune/init ran %v", f.subcommands())
+	}
+}

@@ -1,0 +1,104 @@
+package drivers_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/rclonetest"
+)
+
+// The restic driver against a real remote: a REST repository served by
+// `rclone serve restic` on loopback, with HTTP basic authentication whose
+// password is part of the repository URL. Everything works through it, and
+// that password appears in no command line the driver shows or runs.
+func TestResticRemoteREST(t *testing.T) {
+	f := newResticFixture(t)
+	requireTool(t, "rclone")
+	ctx := context.Background()
+	r := drivers.Restic{}
+	srv := rclonetest.ServeRestic(t, filepath.Join(f.dir, "served"))
+	x := &rcloneCmdLog{}
+	tg := f.target("library", drivers.Values{"repository": srv.ResticURL()})
+
+	for i := 0; i < 2; i++ { // init is idempotent over REST too
+		if err := r.Init(ctx, x, tg); err != nil {
+			t.Fatalf("init %d: %v", i, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(srv.Dir, "config")); err != nil {
+		t.Fatalf("no repository on the server: %v", err)
+	}
+	a, err := r.Backup(ctx, x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(ctx, x, tg, a); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	snaps, err := r.Snapshots(ctx, x, tg)
+	if err != nil || len(snaps) != 1 || !strings.HasPrefix(a.ID, snaps[0].ID) {
+		t.Fatalf("snapshots %+v %v", snaps, err)
+	}
+
+	// The password is in the URL, and the URL goes to restic as
+	// RESTIC_REPOSITORY: never in argv, masked wherever shown.
+	var shown []string
+	for _, s := range r.Steps(tg) {
+		shown = append(shown, s.String())
+	}
+	shown = append(shown, x.lines...)
+	for _, l := range append(shown, x.argv...) {
+		if strings.Contains(l, srv.Pass) {
+			t.Errorf("the repository password shows in %s", l)
+		}
+	}
+	if len(x.lines) != 6 { // cat config, init, cat config, backup, check, snapshots
+		t.Errorf("ran %d commands: %v", len(x.lines), x.lines)
+	}
+	for _, l := range x.lines {
+		if !strings.Contains(l, "RESTIC_REPOSITORY=***") {
+			t.Errorf("repository not masked: %s", l)
+		}
+	}
+
+	// The server holds the data: damage a pack there, and a verify that
+	// reads the data fails over the network too.
+	packs, _ := filepath.Glob(filepath.Join(srv.Dir, "data", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("no pack files on the server")
+	}
+	rcloneFlipByte(t, packs[0])
+	tg.Settings["check_read_data_subset"] = "100%"
+	err = r.Verify(ctx, x, tg, a)
+	if err == nil {
+		t.Fatal("restic check --read-data-subset=100% over REST passed a damaged pack")
+	}
+	if strings.Contains(err.Error(), srv.Pass) {
+		t.Errorf("the password shows in the error: %v", err)
+	}
+	t.Logf("verify failed as it must: %v", err)
+}
+
+// Wrong credentials are an error, not a missing repository to create.
+func TestResticRemoteRESTWrongPassword(t *testing.T) {
+	f := newResticFixture(t)
+	requireTool(t, "rclone")
+	ctx := context.Background()
+	srv := rclonetest.ServeRestic(t, filepath.Join(f.dir, "served"))
+	good := f.target("library", drivers.Values{"repository": srv.ResticURL()})
+	if err := (drivers.Restic{}).Init(ctx, drivers.ProcessExecutor{}, good); err != nil {
+		t.Fatal(err)
+	}
+	bad := f.target("library", drivers.Values{"repository": strings.Replace(srv.ResticURL(), ":"+srv.Pass+"@", ":wrong@", 1)})
+	_, err := drivers.Restic{}.Backup(ctx, drivers.ProcessExecutor{}, bad)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("a backup with a wrong HTTP password must fail with 401: %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong@") {
+		t.Errorf("the URL's password shows in the error: %v", err)
+	}
+}

@@ -1,0 +1,449 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Rsync mirrors a local directory to a local or remote (ssh) destination.
+// A mirror has no history: the destination is the one and only backup, so
+// the driver guards it. It refuses to run from a missing source, and with
+// `delete` from an empty one (an unmounted disk would wipe the mirror; rsync
+// exits 0 doing that), honours max_delete, and verifies by comparing every
+// file's checksum on both sides.
+//
+// Flags, chosen for a book library mirror:
+//   - --archive: permissions, times, symlinks, owner and group (owner only
+//     when the receiving side runs as root), devices and specials.
+//   - --hard-links: a mirror should not turn one linked file into several
+//     copies; rsync only tracks files whose link count is above 1.
+//   - --numeric-ids: owners are kept as uid/gid, not mapped by name, so a
+//     restore onto the original host gets them back exactly, whatever users
+//     the backup server has.
+//   - --delete-delay (with delete): deletions happen after the transfer, so
+//     a run that dies half way has deleted nothing yet (a renamed folder is
+//     in the mirror twice, not missing).
+//   - --stats: the size of the mirrored tree, for the report.
+//
+// Not used: -A/-X (a library needs no ACLs or xattrs, and both fail when
+// the far side lacks support), --delete-excluded (files excluded later stay
+// in the mirror until removed by hand), --partial and --inplace (rsync's
+// default write-to-temp-then-rename keeps a half-sent file out of the
+// mirror).
+type Rsync struct{}
+
+func (Rsync) Name() string { return "rsync" }
+
+func (Rsync) Options() []Option {
+	return []Option{
+		{Name: "source", Kind: String, Required: true,
+			Help:    "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; so is an empty one with delete.",
+			Example: `"/srv/alexandria/library/"`},
+		{Name: "destination", Kind: String, Required: true,
+			Help:    "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh.",
+			Example: `"backup@backup-server:/backups/alexandria/library/"`},
+		{Name: "ssh_command", Kind: String, Default: "ssh (or $RSYNC_RSH)",
+			Help:    "The ssh command for a remote destination, passed to rsync as one --rsh word and split by rsync (no shell), e.g. \"ssh -p 2222 -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes\".",
+			Example: `"ssh -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes"`},
+		{Name: "delete", Kind: Bool, Default: "false",
+			Help:    "Delete files from the mirror that are gone from the source (rsync --delete, applied after the transfer). Refused while the source is empty.",
+			Example: "true"},
+		{Name: "max_delete", Kind: Int, Min: 1, Max: 1 << 30,
+			Help:    "With delete: refuse to delete more than this many files in one run; reaching it fails the target (rsync --max-delete, exit 25).",
+			Example: "500"},
+		{Name: "bwlimit", Kind: String, Check: checkBwlimit,
+			Help:    "Bandwidth limit per second, such as \"10M\" or \"500K\" (rsync --bwlimit; a bare number is KiB).",
+			Example: `"10M"`},
+		{Name: "exclude", Kind: StringList,
+			Help:    "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root.",
+			Example: `["/.returns/", "*.tmp"]`},
+	}
+}
+
+var bwlimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([KMGTPkmgtp]([Ii]?[Bb])?)?$`)
+
+func checkBwlimit(v any) error {
+	if !bwlimitRE.MatchString(v.(string)) {
+		return fmt.Errorf("must be a rate such as \"10M\", \"500K\" or \"1.5M\", not %q", v)
+	}
+	return nil
+}
+
+// remoteRE splits [user@]host:path. The user and host may not start with
+// "-" (ssh would take them as options) and the host may be a bracketed IPv6
+// address.
+var remoteRE = regexp.MustCompile(`^(?:([A-Za-z0-9_][A-Za-z0-9._-]*)@)?([A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]):(.*)$`)
+
+// rsyncRemote is a parsed remote destination.
+type rsyncRemote struct{ user, host, path string }
+
+func parseRemote(dest string) (rsyncRemote, bool) {
+	m := remoteRE.FindStringSubmatch(dest)
+	if m == nil {
+		return rsyncRemote{}, false
+	}
+	return rsyncRemote{user: m[1], host: m[2], path: m[3]}, true
+}
+
+// remotePathOK says whether a remote path is safe to hand to the remote
+// shell, which interprets it: rsync before 3.2.4 sends it unescaped, and
+// even 3.2.4+ leaves wildcards alone. Letters, digits and a few punctuation
+// marks mean the same to every rsync and every shell.
+func remotePathOK(p string) bool {
+	for _, r := range p {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("/._-+,=@%:", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (Rsync) Validate(t *Target) error {
+	src := t.Settings.Str("source")
+	if !filepath.IsAbs(src) {
+		return keyErr("source", "must be an absolute local path, not %q", src)
+	}
+	if !strings.HasSuffix(src, "/") {
+		return keyErr("source", "must end with \"/\" (%q): the directory's contents are mirrored into destination; without the slash rsync would create destination/%s inside the mirror", src+"/", filepath.Base(src))
+	}
+	dst := t.Settings.Str("destination")
+	local := filepath.IsAbs(dst)
+	switch {
+	case strings.HasPrefix(dst, "rsync://"):
+		return keyErr("destination", "rsync daemon destinations are not supported; use an absolute path or [user@]host:path over ssh")
+	case local:
+		s, d := filepath.Clean(src), filepath.Clean(dst)
+		if s == d || within(d, s) || within(s, d) {
+			// A destination above the source would have --delete remove
+			// everything beside it, the source included.
+			return keyErr("destination", "%q must be outside the source %q, and the source outside it", dst, src)
+		}
+	default:
+		r, ok := parseRemote(dst)
+		switch {
+		case !ok:
+			return keyErr("destination", "must be an absolute local path or [user@]host:path, not %q", dst)
+		case strings.HasPrefix(r.path, ":"):
+			return keyErr("destination", "rsync daemon destinations (host::module) are not supported; use [user@]host:path over ssh")
+		case r.path == "" || filepath.Clean(r.path) == "/":
+			return keyErr("destination", "name a directory after the colon (%q would mirror into the login directory or the root)", dst)
+		case strings.HasPrefix(r.path, "-"):
+			return keyErr("destination", "the remote path %q must not start with \"-\" (the remote rsync would read it as an option)", r.path)
+		case !remotePathOK(r.path):
+			return keyErr("destination", "the remote path %q may only use letters, digits and / . _ - + , = @ %% : (the remote shell interprets it)", r.path)
+		}
+	}
+	if t.Settings.Has("ssh_command") {
+		if local {
+			return keyErr("ssh_command", "only applies to a remote destination ([user@]host:path)")
+		}
+		if strings.TrimSpace(t.Settings.Str("ssh_command")) == "" {
+			return keyErr("ssh_command", "must not be empty")
+		}
+	}
+	if t.Settings.Has("max_delete") && !t.Settings.Bool("delete", false) {
+		return keyErr("max_delete", "only applies with delete = true")
+	}
+	for _, e := range t.Settings.List("exclude") {
+		if e == "" {
+			return keyErr("exclude", "a pattern must not be empty")
+		}
+		// restic and borg excludes are absolute paths; in rsync a leading
+		// "/" means the source directory, so a copied list would silently
+		// exclude nothing.
+		if rest, ok := strings.CutPrefix(e, src); ok {
+			return keyErr("exclude", "%q would match nothing: rsync anchors a leading \"/\" at the source directory; write %q", e, "/"+rest)
+		}
+	}
+	return nil
+}
+
+// within reports whether path p lies strictly inside dir (both clean).
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && filepath.IsLocal(rel)
+}
+
+// rsyncBaseArgs are the flags the mirror and its verification share, so
+// the verification compares exactly what the mirror copies.
+func rsyncBaseArgs() []string {
+	return []string{"--archive", "--hard-links", "--numeric-ids"}
+}
+
+// rsyncRsh is the remote shell, as one word: rsync splits it itself.
+func rsyncRsh(t *Target) []string {
+	if c := t.Settings.Str("ssh_command"); c != "" {
+		return []string{"--rsh=" + c}
+	}
+	return nil
+}
+
+// rsyncTransfer ends a mirror or verify command: remote shell, excludes,
+// then "--" and source and destination, so no path can become an option.
+func rsyncTransfer(t *Target) []string {
+	args := rsyncRsh(t)
+	for _, e := range t.Settings.List("exclude") {
+		args = append(args, "--exclude="+e)
+	}
+	return append(args, "--", t.Settings.Str("source"), t.Settings.Str("destination"))
+}
+
+func (Rsync) cmd(t *Target, args ...string) Command {
+	return Command{Program: "rsync", Args: args, Env: t.EnvVars()}
+}
+
+func (r Rsync) backupCommand(t *Target) Command {
+	args := rsyncBaseArgs()
+	if t.Settings.Bool("delete", false) {
+		args = append(args, "--delete", "--delete-delay")
+		if t.Settings.Has("max_delete") {
+			args = append(args, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
+		}
+	}
+	if b := t.Settings.Str("bwlimit"); b != "" {
+		args = append(args, "--bwlimit="+b)
+	}
+	args = append(args, "--stats")
+	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
+	// 24: files vanished between listing and sending (a live library);
+	// the rest is mirrored. 23 (partial transfer, and also a missing
+	// source root) and 25 (max_delete reached) are failures.
+	c.Codes = ExitCodes{Warning: []int{24}}.Override(t.ExitCodes)
+	return c
+}
+
+// verifyCommand is a dry run that compares the checksum of every file
+// (-c: size and mtime alone miss a changed byte) and itemizes each
+// difference. rsync exits 0 whether or not it finds any, so the output
+// is the verdict: empty means identical.
+func (r Rsync) verifyCommand(t *Target) Command {
+	args := append(rsyncBaseArgs(), "--dry-run", "--checksum", "--itemize-changes")
+	if t.Settings.Bool("delete", false) {
+		args = append(args, "--delete")
+	}
+	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
+	c.StdoutTail = 1 << 20
+	return c
+}
+
+// listCommand lists the destination directory itself: without a trailing
+// slash rsync prints one line for it, not its contents. (Validate refused
+// "/" and "host:" as destinations.)
+func (r Rsync) listCommand(t *Target) Command {
+	dst := strings.TrimRight(t.Settings.Str("destination"), "/")
+	args := append(append([]string{"--list-only"}, rsyncRsh(t)...), "--", dst)
+	return r.cmd(t, args...)
+}
+
+func (r Rsync) Steps(t *Target) []Step {
+	backup, verify := r.backupCommand(t), r.verifyCommand(t)
+	guard := "refuse when " + t.Settings.Str("source") + " is missing or not a directory"
+	if t.Settings.Bool("delete", false) {
+		guard += ", or empty (delete = true: an unmounted disk would wipe the mirror)"
+	}
+	return []Step{
+		{Phase: PhasePreflight, Note: guard},
+		{Phase: PhaseBackup, Command: &backup},
+		{Phase: PhaseVerify, Command: &verify},
+		{Phase: PhaseVerify, Note: "any line rsync itemizes is a difference: verification fails"},
+	}
+}
+
+// Init creates a local destination (mode 0700 until the first run gives it
+// the source's mode). Backup never creates it, so a missing destination,
+// e.g. an unmounted backup disk, fails instead of filling the root file
+// system. A remote destination is left alone: rsync creates its last
+// component, and its parent must exist on the server.
+func (Rsync) Init(ctx context.Context, x Executor, t *Target) error {
+	dst := t.Settings.Str("destination")
+	if !filepath.IsAbs(dst) {
+		return nil
+	}
+	return os.MkdirAll(dst, 0o700)
+}
+
+func (Rsync) CheckTools(ctx context.Context, x Executor, t *Target) error {
+	v, err := rsyncVersion(ctx, x)
+	if err != nil {
+		return err
+	}
+	if v.less(3, 1) {
+		return fmt.Errorf("rsync %s is too old; 3.1 or newer is needed", v)
+	}
+	return nil
+}
+
+var rsyncVersionRE = regexp.MustCompile(`rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)`)
+
+func rsyncVersion(ctx context.Context, x Executor) (version, error) {
+	res, err := x.Run(ctx, Command{Program: "rsync", Args: []string{"--version"}})
+	if err != nil {
+		return version{}, err
+	}
+	m := rsyncVersionRE.FindSubmatch(res.Stdout)
+	if m == nil {
+		return version{}, fmt.Errorf("rsync --version: cannot read a version from %q", LastLines(res.Stdout, 1))
+	}
+	var v version
+	v.major, _ = strconv.Atoi(string(m[1]))
+	v.minor, _ = strconv.Atoi(string(m[2]))
+	v.patch, _ = strconv.Atoi(string(m[3]))
+	return v, nil
+}
+
+// checkSource refuses a source that is missing or not a directory (rsync
+// would exit 23 after --delete had nothing to compare with) and, with
+// delete, an empty one. A directory holding only lost+found counts as
+// empty: that is a freshly formatted disk, not a library.
+func checkSource(t *Target) error {
+	src := t.Settings.Str("source")
+	fi, err := os.Stat(src)
+	if err != nil {
+		return keyErr("source", "%s: %v (refusing to mirror without it)", src, errors.Unwrap(err))
+	}
+	if !fi.IsDir() {
+		return keyErr("source", "%s is not a directory", src)
+	}
+	if !t.Settings.Bool("delete", false) {
+		return nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return keyErr("source", "%v", err)
+	}
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(16)
+		for _, n := range names {
+			if n != "lost+found" {
+				return nil
+			}
+		}
+		if err == io.EOF {
+			return keyErr("source", "%s is empty: refusing to mirror it with delete = true, which would empty the mirror (is the disk mounted?)", src)
+		}
+		if err != nil {
+			return keyErr("source", "%v", err)
+		}
+	}
+}
+
+// Backup mirrors the source after checking it, and reports the size of
+// the mirrored tree from rsync's --stats.
+func (r Rsync) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	if err := checkSource(t); err != nil {
+		return Artifact{}, err
+	}
+	res, err := x.Run(ctx, r.backupCommand(t))
+	if err != nil {
+		return Artifact{}, err
+	}
+	a := Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
+	if res.Class == ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), LastLines(res.Stderr, 5)))
+	}
+	return a, nil
+}
+
+func rsyncCodeMeaning(code int) string {
+	switch code {
+	case 23:
+		return " (partial transfer due to errors)"
+	case 24:
+		return " (source files vanished during the transfer)"
+	case 25:
+		return " (the max_delete limit stopped deletions)"
+	}
+	return ""
+}
+
+var totalSizeRE = regexp.MustCompile(`(?m)^Total file size: ([0-9][0-9,.]*) bytes`)
+
+// rsyncTotalSize reads "Total file size: 1,234,567 bytes" from --stats
+// (digits grouped by "," or "." depending on the locale), or -1.
+func rsyncTotalSize(stdout []byte) int64 {
+	m := totalSizeRE.FindSubmatch(stdout)
+	if m == nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(string(m[1])), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// Verify compares source and mirror file by file, by checksum. Any
+// itemized line is a difference; the first few go into the error.
+func (r Rsync) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	c := r.verifyCommand(t)
+	res, err := x.Run(ctx, c)
+	if err != nil {
+		return err
+	}
+	var diffs []string
+	for _, l := range strings.Split(string(res.Stdout), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			diffs = append(diffs, l)
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	count := strconv.Itoa(len(diffs))
+	if len(res.Stdout) >= c.StdoutTail {
+		count = "at least " + count // the output was cut to its tail
+	}
+	noun := "differences"
+	if count == "1" {
+		noun = "difference"
+	}
+	shown := diffs[:min(len(diffs), 5)]
+	return fmt.Errorf("the mirror %s differs from %s (%s %s, comparing checksums): %s",
+		t.Settings.Str("destination"), t.Settings.Str("source"), count, noun, strings.Join(shown, " | "))
+}
+
+// Prune has nothing to do: a mirror keeps no history to thin out.
+func (Rsync) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	return PruneResult{}, nil
+}
+
+// listLineRE is one line of `rsync --list-only`:
+// "drwxr-xr-x          4,096 2026/11/26 02:00:00 library".
+var listLineRE = regexp.MustCompile(`^\S+\s+[0-9,.]+\s+(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) `)
+
+// Snapshots lists the one thing a mirror has: the destination. Its time is
+// the destination directory's modification time as rsync lists it (which
+// also proves the mirror is reachable); that is when its top-level entries
+// last changed, not necessarily when the last run finished. No mirror yet
+// is an empty list.
+func (r Rsync) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	res, err := x.Run(ctx, r.listCommand(t))
+	if err != nil {
+		if res.ExitCode == 23 && strings.Contains(string(res.Stderr), "No such file or directory") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	first, _, _ := strings.Cut(string(res.Stdout), "\n")
+	m := listLineRE.FindStringSubmatch(first)
+	if m == nil {
+		return nil, fmt.Errorf("rsync --list-only: cannot read %q", first)
+	}
+	// rsync prints the time in the local time zone of the machine it runs on.
+	mtime, err := time.ParseInLocation("2006/01/02 15:04:05", m[1], time.Local)
+	if err != nil {
+		return nil, fmt.Errorf("rsync --list-only: %v", err)
+	}
+	return []Snapshot{{ID: t.Settings.Str("destination"), Time: mtime, Bytes: -1,
+		Info: "mirror (no history); time is the destination's modification time"}}, nil
+}

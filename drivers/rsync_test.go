@@ -1,0 +1,298 @@
+package drivers_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+func rsyncTarget(settings drivers.Values) *drivers.Target {
+	v := drivers.Values{"source": "/srv/alexandria/library/", "destination": "/mnt/mirror/library"}
+	for k, x := range settings {
+		v[k] = x
+	}
+	return &drivers.Target{Name: "mirror", Driver: "rsync", Verify: true, Settings: v}
+}
+
+func TestRsyncValidate(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		settings drivers.Values
+		key      string // "" = valid
+		msg      string
+	}{
+		{"local", nil, "", ""},
+		{"remote with ssh_command", drivers.Values{"destination": "backup@backup-server:/backups/library/", "ssh_command": "ssh -p 2222"}, "", ""},
+		{"remote relative path", drivers.Values{"destination": "backup-server:backups/library"}, "", ""},
+		{"remote ipv6", drivers.Values{"destination": "[::1]:/backups/library"}, "", ""},
+		{"delete and max_delete", drivers.Values{"delete": true, "max_delete": 10}, "", ""},
+		{"relative source", drivers.Values{"source": "library/"}, "source", "absolute"},
+		{"source without slash", drivers.Values{"source": "/srv/alexandria/library"}, "source", `end with "/"`},
+		{"relative destination", drivers.Values{"destination": "mirror/library"}, "destination", "absolute local path or [user@]host:path"},
+		{"daemon destination", drivers.Values{"destination": "backup-server::library"}, "destination", "daemon"},
+		{"rsync url", drivers.Values{"destination": "rsync://backup-server/library"}, "destination", "daemon"},
+		{"host looks like an option", drivers.Values{"destination": "-oProxyCommand=touch /tmp/pwned:/x"}, "destination", "absolute local path or"},
+		{"user looks like an option", drivers.Values{"destination": "-l@host:/x"}, "destination", "absolute local path or"},
+		{"remote login directory", drivers.Values{"destination": "backup@host:"}, "destination", "name a directory"},
+		{"remote root", drivers.Values{"destination": "backup@host:/"}, "destination", "name a directory"},
+		{"remote path for the shell", drivers.Values{"destination": "host:/backups/$(reboot)"}, "destination", "remote shell"},
+		{"remote path looks like an option", drivers.Values{"destination": "host:--delete-excluded"}, "destination", "option"},
+		{"remote path with space", drivers.Values{"destination": "host:/backups/my library"}, "destination", "remote shell"},
+		{"destination is source", drivers.Values{"destination": "/srv/alexandria/library"}, "destination", "outside"},
+		{"destination inside source", drivers.Values{"destination": "/srv/alexandria/library/mirror"}, "destination", "outside"},
+		{"destination above source", drivers.Values{"destination": "/srv/"}, "destination", "outside"},
+		{"root destination", drivers.Values{"destination": "/"}, "destination", "outside"},
+		{"ssh_command for a local destination", drivers.Values{"ssh_command": "ssh"}, "ssh_command", "remote"},
+		{"empty ssh_command", drivers.Values{"destination": "h:/x", "ssh_command": " "}, "ssh_command", "empty"},
+		{"max_delete without delete", drivers.Values{"max_delete": 10}, "max_delete", "delete = true"},
+		{"empty exclude", drivers.Values{"exclude": []string{""}}, "exclude", "empty"},
+		{"restic-style absolute exclude", drivers.Values{"exclude": []string{"/srv/alexandria/library/.returns"}}, "exclude", `"/.returns"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := drivers.Rsync{}.Validate(rsyncTarget(c.settings))
+			if c.key == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			var se *drivers.SettingsError
+			if !errors.As(err, &se) || se.Key != c.key || !strings.Contains(se.Msg, c.msg) {
+				t.Fatalf("want an error on %s containing %q, got %v", c.key, c.msg, err)
+			}
+		})
+	}
+}
+
+func TestRsyncBwlimit(t *testing.T) {
+	var opt drivers.Option
+	for _, o := range (drivers.Rsync{}).Options() {
+		if o.Name == "bwlimit" {
+			opt = o
+		}
+	}
+	for v, ok := range map[string]bool{"10M": true, "500K": true, "1.5m": true, "10MiB": true, "0": true, "2048": true,
+		"10x": false, "-1": false, "10 M": false, "": false, "10M --delete": false} {
+		if _, err := opt.Convert(v); (err == nil) != ok {
+			t.Errorf("bwlimit %q: err %v, want ok=%v", v, err, ok)
+		}
+	}
+}
+
+// rsyncSource makes a local source directory with one book in it.
+func rsyncSource(t *testing.T) string {
+	dir := t.TempDir()
+	writeFile(t, dir, "src/book.epub", "a book", 0o644)
+	return filepath.Join(dir, "src") + "/"
+}
+
+// The classification of rsync's exit codes for the mirror, with the
+// target's exit_codes override laid over it.
+func TestRsyncBackupExitCodes(t *testing.T) {
+	stats := "\nNumber of files: 3 (reg: 2, dir: 1)\nTotal file size: 1,234,567 bytes\nTotal transferred file size: 12 bytes\n"
+	for _, c := range []struct {
+		name     string
+		code     int
+		override drivers.ExitCodes
+		wantErr  string // "" = success
+		warning  string
+	}{
+		{"ok", 0, drivers.ExitCodes{}, "", ""},
+		{"vanished files are a warning", 24, drivers.ExitCodes{}, "", "vanished"},
+		{"vanished made an error by the plan", 24, drivers.ExitCodes{Error: []int{24}}, "exited 24", ""},
+		{"partial transfer", 23, drivers.ExitCodes{}, "exited 23", ""},
+		{"max_delete reached", 25, drivers.ExitCodes{}, "exited 25", ""},
+		{"interrupted", 20, drivers.ExitCodes{}, "exited 20", ""},
+		{"usage", 1, drivers.ExitCodes{}, "exited 1", ""},
+		{"timeout", 30, drivers.ExitCodes{}, "exited 30", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t), "delete": true})
+			tg.ExitCodes = c.override
+			x := scripted{drivers.Result{ExitCode: c.code, Stdout: []byte(stats),
+				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}
+			a, err := drivers.Rsync{}.Backup(context.Background(), x, tg)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("want an error with %q, got %v (artifact %+v)", c.wantErr, err, a)
+				}
+				return
+			}
+			if err != nil || a.ID != "/mnt/mirror/library" || a.Bytes != 1234567 {
+				t.Fatalf("artifact %+v err %v", a, err)
+			}
+			if c.warning == "" && len(a.Warnings) != 0 || c.warning != "" && (len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], c.warning) || !strings.Contains(a.Warnings[0], "returned.epub")) {
+				t.Fatalf("warnings %q, want one about %q", a.Warnings, c.warning)
+			}
+		})
+	}
+}
+
+func TestRsyncBytesUnknownWithoutStats(t *testing.T) {
+	tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
+	a, err := drivers.Rsync{}.Backup(context.Background(), scripted{drivers.Result{}}, tg)
+	if err != nil || a.Bytes != -1 {
+		t.Fatalf("artifact %+v err %v", a, err)
+	}
+}
+
+// The guard runs before rsync: an unmounted disk (empty mount point), a
+// fresh file system (only lost+found) or a missing source never reach it.
+func TestRsyncSourceGuard(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty") + "/"
+	fresh := filepath.Join(dir, "fresh") + "/"
+	for _, d := range []string{empty, filepath.Join(fresh, "lost+found")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := writeFile(t, dir, "file", "x", 0o644)
+	for _, c := range []struct {
+		name   string
+		source string
+		delete bool
+		refuse string // "" = rsync runs
+	}{
+		{"empty with delete", empty, true, "is empty"},
+		{"only lost+found with delete", fresh, true, "is empty"},
+		{"missing", filepath.Join(dir, "unmounted") + "/", false, "no such file"},
+		{"missing with delete", filepath.Join(dir, "unmounted") + "/", true, "no such file"},
+		{"a file", file + "/", true, "not a directory"},
+		{"empty without delete", empty, false, ""},
+		{"not empty", rsyncSource(t), true, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &recorder{}
+			_, err := drivers.Rsync{}.Backup(context.Background(), rec, rsyncTarget(drivers.Values{"source": c.source, "delete": c.delete}))
+			if c.refuse == "" {
+				if err != nil || len(rec.lines) != 1 {
+					t.Fatalf("want rsync to run, got err %v, commands %q", err, rec.lines)
+				}
+				return
+			}
+			var se *drivers.SettingsError
+			if !errors.As(err, &se) || se.Key != "source" || !strings.Contains(strings.ToLower(se.Msg), c.refuse) {
+				t.Fatalf("want a refusal naming source with %q, got %v", c.refuse, err)
+			}
+			if len(rec.lines) != 0 {
+				t.Fatalf("rsync ran despite the refusal: %q", rec.lines)
+			}
+		})
+	}
+}
+
+// rsync's verify dry run exits 0 whatever it finds: the itemized output
+// is the verdict.
+func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
+	tg := rsyncTarget(drivers.Values{"delete": true})
+	many := strings.Repeat(">fc........ books/x.epub\n", 7)
+	for _, c := range []struct {
+		name, stdout string
+		want         []string // substrings of the error; nil = ok
+	}{
+		{"identical", "", nil},
+		{"blank lines only", "\n\n", nil},
+		{"changed content", ">fc........ books/a.epub\n", []string{"1 difference,", ">fc........ books/a.epub"}},
+		{"extra file in the mirror", "*deleting   stray.epub\n", []string{"*deleting   stray.epub"}},
+		{"mirror missing", "created directory /mnt/mirror/library\ncd+++++++++ ./\n", []string{"2 differences", "created directory"}},
+		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := drivers.Rsync{}.Verify(context.Background(), scripted{drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{})
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("want ok, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("verify passed a mirror with differences")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Count(err.Error(), "books/x.epub") > 5 {
+				t.Errorf("more than five differences shown: %v", err)
+			}
+		})
+	}
+	if err := (drivers.Rsync{}).Verify(context.Background(), scripted{drivers.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
+		t.Error("a failed verify run passed")
+	}
+}
+
+// The commands of the other phases, pinned like the golden files pin the
+// run steps.
+func TestRsyncPhaseCommands(t *testing.T) {
+	ctx := context.Background()
+	tg := rsyncTarget(drivers.Values{"destination": "backup@backup-server:/backups/library/", "ssh_command": "ssh -p 2222 -i /etc/k"})
+	rec := &recorder{stdout: map[string]string{"--list-only": "drwxr-xr-x          4,096 2026/11/26 02:00:00 library\n"}}
+	d := drivers.Rsync{}
+	if err := d.Init(ctx, rec, tg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Prune(ctx, rec, tg, true)
+	if err != nil || res.Policy || len(res.Removed) != 0 {
+		t.Fatalf("prune: %+v %v", res, err)
+	}
+	snaps, err := d.Snapshots(ctx, rec, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"rsync --list-only '--rsh=ssh -p 2222 -i /etc/k' -- backup@backup-server:/backups/library"}
+	if strings.Join(rec.lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("commands:\n%s\nwant:\n%s", strings.Join(rec.lines, "\n"), strings.Join(want, "\n"))
+	}
+	wantTime := time.Date(2026, 11, 26, 2, 0, 0, 0, time.Local)
+	if len(snaps) != 1 || snaps[0].ID != "backup@backup-server:/backups/library/" || !snaps[0].Time.Equal(wantTime) || snaps[0].Bytes != -1 || !strings.Contains(snaps[0].Info, "mirror") {
+		t.Fatalf("snapshots %+v", snaps)
+	}
+}
+
+func TestRsyncSnapshotsBeforeFirstRun(t *testing.T) {
+	x := scripted{drivers.Result{ExitCode: 23, Stderr: []byte("rsync: [sender] change_dir \"/mnt/mirror\" failed: No such file or directory (2)\n")}}
+	snaps, err := drivers.Rsync{}.Snapshots(context.Background(), x, rsyncTarget(nil))
+	if err != nil || len(snaps) != 0 {
+		t.Fatalf("want no snapshots and no error, got %+v %v", snaps, err)
+	}
+	x = scripted{drivers.Result{ExitCode: 255, Stderr: []byte("ssh: connect to host backup-server port 22: Connection refused\n")}}
+	if _, err := (drivers.Rsync{}).Snapshots(context.Background(), x, rsyncTarget(nil)); err == nil || !strings.Contains(err.Error(), "Connection refused") {
+		t.Fatalf("an unreachable mirror must be an error, got %v", err)
+	}
+}
+
+func TestRsyncInitLocal(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "a", "mirror")
+	rec := &recorder{}
+	if err := (drivers.Rsync{}).Init(context.Background(), rec, rsyncTarget(drivers.Values{"destination": dst})); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dst)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || len(rec.lines) != 0 {
+		t.Fatalf("stat %v %v, commands %q", fi, err, rec.lines)
+	}
+}
+
+func TestRsyncCheckTools(t *testing.T) {
+	for out, ok := range map[string]bool{
+		"rsync  version 3.5.0  protocol version 32\nCopyright (C) 1996-2026\n": true,
+		"rsync  version v3.2.7  protocol version 31\n":                         true,
+		"rsync  version 3.1.3  protocol version 31\n":                          true,
+		"rsync  version 3.0.9  protocol version 30\n":                          false,
+		"openrsync: protocol version 29\n":                                     false,
+	} {
+		err := drivers.Rsync{}.CheckTools(context.Background(), scripted{drivers.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
+		if (err == nil) != ok {
+			t.Errorf("%q: err %v, want ok=%v", out, err, ok)
+		}
+	}
+}
