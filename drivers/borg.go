@@ -334,19 +334,13 @@ func (b Borg) Steps(t *Target) []Step {
 	return steps
 }
 
+var borgVersionRE = regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`)
+
 func (Borg) CheckTools(ctx context.Context, x Executor, t *Target) error {
-	res, err := x.Run(ctx, Command{Program: "borg", Args: []string{"--version"}})
+	v, err := toolVersion(ctx, x, borgVersionRE, "borg", "--version")
 	if err != nil {
 		return err
 	}
-	m := regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`).FindSubmatch(res.Stdout)
-	if m == nil {
-		return fmt.Errorf("borg --version: cannot read a version from %q", LastLines(res.Stdout, 1))
-	}
-	var v version
-	v.major, _ = strconv.Atoi(string(m[1]))
-	v.minor, _ = strconv.Atoi(string(m[2]))
-	v.patch, _ = strconv.Atoi(string(m[3]))
 	switch {
 	case v.less(1, 2):
 		return fmt.Errorf("borg %s is too old; 1.2 or newer is needed (borg compact, --glob-archives)", v)

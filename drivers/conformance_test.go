@@ -40,7 +40,8 @@ func TestConformance(t *testing.T) {
 func TestNoSecretInCommands(t *testing.T) {
 	pinClock(t)
 	secrets := []string{"super-secret-value", "another-secret", "s3cret"}
-	for _, path := range []string{"testdata/golden/restic-full.toml", "testdata/golden/pg_dump-sql-gzip.toml"} {
+	for _, path := range []string{"testdata/golden/restic-full.toml", "testdata/golden/pg_dump-sql-gzip.toml",
+		"testdata/golden/borg-full.toml", "testdata/golden/rclone-sync-full.toml", "testdata/golden/rsync-remote-ssh.toml"} {
 		for _, tg := range loadTargets(t, path) {
 			if tg.Env == nil {
 				tg.Env = map[string]string{}

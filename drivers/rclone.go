@@ -292,19 +292,13 @@ func (r Rclone) Steps(t *Target) []Step {
 	return steps
 }
 
+var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
+
 func (Rclone) CheckTools(ctx context.Context, x Executor, t *Target) error {
-	res, err := x.Run(ctx, Command{Program: "rclone", Args: []string{"version"}})
+	v, err := toolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
 	if err != nil {
 		return err
 	}
-	m := regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`).FindSubmatch(res.Stdout)
-	if m == nil {
-		return fmt.Errorf("rclone version: cannot read a version from %q", LastLines(res.Stdout, 1))
-	}
-	var v version
-	v.major, _ = strconv.Atoi(string(m[1]))
-	v.minor, _ = strconv.Atoi(string(m[2]))
-	v.patch, _ = strconv.Atoi(string(m[3]))
 	if v.less(1, 60) {
 		return fmt.Errorf("rclone %s is too old; 1.60 or newer is needed", v)
 	}

@@ -225,28 +225,10 @@ func (r Restic) CheckTools(ctx context.Context, x Executor, t *Target) error {
 	return nil
 }
 
-type version struct{ major, minor, patch int }
-
-func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
-
-func (v version) less(major, minor int) bool {
-	return v.major < major || v.major == major && v.minor < minor
-}
+var resticVersionRE = regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`)
 
 func resticVersion(ctx context.Context, x Executor) (version, error) {
-	res, err := x.Run(ctx, Command{Program: "restic", Args: []string{"version"}})
-	if err != nil {
-		return version{}, err
-	}
-	m := regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`).FindSubmatch(res.Stdout)
-	if m == nil {
-		return version{}, fmt.Errorf("restic version: cannot read a version from %q", LastLines(res.Stdout, 1))
-	}
-	var v version
-	v.major, _ = strconv.Atoi(string(m[1]))
-	v.minor, _ = strconv.Atoi(string(m[2]))
-	v.patch, _ = strconv.Atoi(string(m[3]))
-	return v, nil
+	return toolVersion(ctx, x, resticVersionRE, "restic", "version")
 }
 
 // Init creates the repository unless it exists. It never initialises over
@@ -264,9 +246,15 @@ func (r Restic) Init(ctx context.Context, x Executor, t *Target) error {
 }
 
 // repoMissing recognises "no repository here": exit 10 on restic 0.17+,
-// and the message restic 0.14 prints with its catch-all exit 1.
+// and the message restic 0.14 prints with its catch-all exit 1. That
+// message also follows a refused login to a REST server, which is not a
+// missing repository.
 func repoMissing(res Result) bool {
-	return res.ExitCode == 10 || bytes.Contains(res.Stderr, []byte("Is there a repository at the following location?"))
+	if res.ExitCode == 10 {
+		return true
+	}
+	refused := bytes.Contains(res.Stderr, []byte("(401")) || bytes.Contains(res.Stderr, []byte("(403"))
+	return !refused && bytes.Contains(res.Stderr, []byte("Is there a repository at the following location?"))
 }
 
 // Backup refuses a missing source path before restic runs (restic 0.14

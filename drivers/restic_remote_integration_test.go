@@ -101,4 +101,16 @@ func TestResticRemoteRESTWrongPassword(t *testing.T) {
 	if strings.Contains(err.Error(), "wrong@") {
 		t.Errorf("the URL's password shows in the error: %v", err)
 	}
+	// init must report the refused login, not take it for a missing
+	// repository and try to create one.
+	var ran []string
+	x := drivers.ProcessExecutor{Log: func(c string) { ran = append(ran, c) }}
+	if err := (drivers.Restic{}).Init(ctx, x, bad); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("init with a wrong HTTP password: %v", err)
+	}
+	for _, c := range ran {
+		if strings.HasSuffix(c, "restic init") {
+			t.Fatalf("init tried to create a repository after a refused login: %s", c)
+		}
+	}
 }

@@ -285,19 +285,7 @@ func (Rsync) CheckTools(ctx context.Context, x Executor, t *Target) error {
 var rsyncVersionRE = regexp.MustCompile(`rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)`)
 
 func rsyncVersion(ctx context.Context, x Executor) (version, error) {
-	res, err := x.Run(ctx, Command{Program: "rsync", Args: []string{"--version"}})
-	if err != nil {
-		return version{}, err
-	}
-	m := rsyncVersionRE.FindSubmatch(res.Stdout)
-	if m == nil {
-		return version{}, fmt.Errorf("rsync --version: cannot read a version from %q", LastLines(res.Stdout, 1))
-	}
-	var v version
-	v.major, _ = strconv.Atoi(string(m[1]))
-	v.minor, _ = strconv.Atoi(string(m[2]))
-	v.patch, _ = strconv.Atoi(string(m[3]))
-	return v, nil
+	return toolVersion(ctx, x, rsyncVersionRE, "rsync", "--version")
 }
 
 // checkSource refuses a source that is missing or not a directory (rsync
