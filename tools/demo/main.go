@@ -148,12 +148,23 @@ func demo(ctx context.Context, bin, dir string, books int, seed int64) (int, err
 	}
 	logf("library: %d files, %.1f MiB in %.1fs", files, float64(size)/(1<<20), time.Since(t).Seconds())
 
-	passFile, err := writeSecret(filepath.Join(dir, "secrets"), "restic.pass")
+	secrets := filepath.Join(dir, "secrets")
+	passFile, err := writeSecret(secrets, "restic.pass")
 	if err != nil {
 		return exitFailed, err
 	}
+	borgPass, err := writeSecret(secrets, "borg.pass")
+	if err != nil {
+		return exitFailed, err
+	}
+	// An rclone config of the sandbox's own, so rclone never reads (or
+	// warns about) the user's; the "offsite" is a local directory here.
+	rcloneConf := filepath.Join(secrets, "rclone.conf")
+	if err := os.WriteFile(rcloneConf, nil, 0o600); err != nil {
+		return exitFailed, err
+	}
 	config := filepath.Join(dir, "alexandria-backup.toml")
-	plan := planTOML(dir, srv.URL("alexandria"), passFile)
+	plan := planTOML(dir, srv.URL("alexandria"), passFile, borgPass, rcloneConf)
 	if err := os.WriteFile(config, []byte(plan), 0o644); err != nil {
 		return exitFailed, err
 	}
@@ -166,13 +177,22 @@ func demo(ctx context.Context, bin, dir string, books int, seed int64) (int, err
 		return code, fmt.Errorf("init exited with code %d", code)
 	}
 
-	logf("$ %s", shellJoin(bin, "--config", config, "run", "weekly", "--json"))
-	t = time.Now()
-	code, err := runCLI(ctx, os.Stdout, bin, "--config", config, "run", "weekly", "--json")
-	if err != nil {
-		return exitFailed, err
+	// The seed guide's strategy: the weekly run (database, library to
+	// restic and borg, the rsync mirror), then the monthly offsite copy.
+	code := 0
+	for _, p := range []string{"weekly", "monthly"} {
+		logf("$ %s", shellJoin(bin, "--config", config, "run", p, "--json"))
+		t = time.Now()
+		c, err := runCLI(ctx, os.Stdout, bin, "--config", config, "run", p, "--json")
+		if err != nil {
+			return exitFailed, err
+		}
+		logf("run %s finished in %.1fs with exit code %d", p, time.Since(t).Seconds(), c)
+		code = max(code, c)
+		if c != 0 && c != 3 {
+			break
+		}
 	}
-	logf("run weekly finished in %.1fs with exit code %d", time.Since(t).Seconds(), code)
 
 	if context.Cause(ctx) == nil { // an interrupted run has nothing to explore
 		summary(bin, config, dir, passFile)
@@ -220,14 +240,16 @@ func writeSecret(dir, name string) (string, error) {
 	return p, os.WriteFile(p, []byte(rand.Text()), 0o600)
 }
 
-// planTOML renders the sandbox plan, with absolute paths.
-func planTOML(dir, dbURL, passFile string) string {
+// planTOML renders the sandbox plan, with absolute paths: the seed guide's
+// full strategy, with every driver.
+func planTOML(dir, dbURL, passFile, borgPass, rcloneConf string) string {
 	q := tomlString
 	p := func(elem ...string) string { return q(filepath.Join(append([]string{dir}, elem...)...)) }
 	return `# Alexandria sandbox plan, written by ` + "`make demo`" + `.
 state_dir = ` + p("state") + `
 parallel  = 2
 
+# Daily and weekly: the database.
 [targets.database]
 driver   = "pg_dump"
 database = ` + q(dbURL) + `
@@ -236,6 +258,7 @@ format   = "custom"
 compress = 6
 keep_last = 7
 
+# Weekly: the library into restic...
 [targets.library]
 driver        = "restic"
 repository    = ` + p("backups", "restic") + `
@@ -247,14 +270,52 @@ keep_daily    = 7
 keep_weekly   = 4
 keep_monthly  = 12
 check_read_data_subset = "10%"
+after         = ["database"]
+
+# ...and into borg.
+[targets.library-borg]
+driver          = "borg"
+repository      = ` + p("backups", "borg") + `
+passphrase_file = ` + q(borgPass) + `
+encryption      = "repokey-blake2"
+paths           = [` + p("library") + `]
+exclude         = [` + p("library", ".returns") + `, ` + p("library", "cache") + `]
+compression     = "zstd,3"
+keep_daily      = 7
+keep_weekly     = 4
+after           = ["database"]
+
+# Weekly: a plain mirror on the "backup server" (a local directory here).
+[targets.mirror]
+driver      = "rsync"
+source      = ` + q(filepath.Join(dir, "library")+"/") + `
+destination = ` + q(filepath.Join(dir, "backups", "mirror")+"/") + `
+delete      = true
+max_delete  = 500
+exclude     = ["/.returns/", "/cache/"]
+
+# Monthly: the restic repository offsite (a local directory stands in for
+# the cloud remote).
+[targets.offsite]
+driver      = "rclone"
+source      = ` + p("backups", "restic") + `
+destination = ` + p("offsite", "restic") + `
+mode        = "sync"
+config      = ` + q(rcloneConf) + `
+max_delete  = 1000
+after       = ["library"]
 
 [plans.daily]
 targets  = ["database"]
 schedule = "daily"
 
 [plans.weekly]
-targets  = ["database", "library"]
+targets  = ["database", "library", "library-borg", "mirror"]
 schedule = "weekly"
+
+[plans.monthly]
+targets  = ["library", "offsite"]
+schedule = "monthly"
 `
 }
 
@@ -327,6 +388,9 @@ func summary(bin, config, dir, passFile string) {
 	logf("plan           %s", config)
 	logf("database dumps %s", filepath.Join(dir, "backups", "db"))
 	logf("restic repo    %s (password in %s)", filepath.Join(dir, "backups", "restic"), passFile)
+	logf("borg repo      %s", filepath.Join(dir, "backups", "borg"))
+	logf("rsync mirror   %s", filepath.Join(dir, "backups", "mirror"))
+	logf("offsite copy   %s (rclone)", filepath.Join(dir, "offsite", "restic"))
 	if report := newestReport(filepath.Join(dir, "state")); report != "" {
 		logf("run report     %s", report)
 	} else {
