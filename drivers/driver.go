@@ -22,6 +22,14 @@ type Target struct {
 	Env       map[string]string
 	ExitCodes ExitCodes // the plan's override of the tool's classification
 	Settings  Values    // the driver's own keys
+	// Drill makes `run` also drill the target after verifying it.
+	Drill bool
+	// DrillSample is how many files a drill of a file target restores and
+	// compares (default 20).
+	DrillSample int
+	// Into is the restic or borg target a pg_dump target streams its dump
+	// into (the plan's `into`), or nil.
+	Into *Target
 	// TempDir is a private (0700) directory for temporary files such as a
 	// generated pgpass; it is created before the target runs.
 	TempDir string
@@ -151,6 +159,8 @@ var CommonOptions = []Option{
 	{Name: "verify", Kind: Bool, Default: "true", Help: "Verify what was written after every backup. Retention only runs after a verified backup.", Example: "true"},
 	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output.", Example: `{ AWS_ACCESS_KEY_ID = "${AWS_ACCESS_KEY_ID}" }`},
 	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error.", Example: "{ warning = [3] }"},
+	{Name: "drill", Kind: Bool, Default: "false", Help: "Make every run also drill the target after verifying it: restore into scratch space and compare.", Example: "true"},
+	{Name: "drill_sample", Kind: Int, Min: 1, Max: 100000, Default: "20", Help: "How many files a drill of a file target restores and compares.", Example: "20"},
 }
 
 // SettingsError names the key a problem is about.

@@ -37,7 +37,8 @@ func (PgDump) Options() []Option {
 		{Name: "password_file", Kind: String,
 			Help:    "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used.",
 			Example: `"/etc/alexandria-backup/db.pass"`},
-		{Name: "dir", Kind: String, Required: true, Help: "Directory the dump files are kept in.", Example: `"/var/backups/alexandria/db"`},
+		{Name: "dir", Kind: String, Help: "Directory the dump files are kept in (or set into).", Example: `"/var/backups/alexandria/db"`},
+		{Name: "into", Kind: String, Help: "Instead of dir: stream the dump straight into this restic or borg target's repository, with no temporary file.", Example: `"library"`},
 		{Name: "format", Kind: String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
 			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar.", Example: `"custom"`},
 		{Name: "compress", Kind: Int, Min: 0, Max: 9, Default: "pg_dump's default",
@@ -83,7 +84,10 @@ func (PgDump) Validate(t *Target) error {
 	if t.Settings.Has("compress") && format == "tar" {
 		return keyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
 	}
-	if !filepath.IsAbs(t.Settings.Str("dir")) {
+	switch set := firstSet(t.Settings, "dir", "into"); {
+	case len(set) != 1:
+		return keyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
+	case set[0] == "dir" && !filepath.IsAbs(t.Settings.Str("dir")):
 		return keyErr("dir", "must be an absolute path")
 	}
 	return nil

@@ -86,7 +86,6 @@ var notYet = map[string]string{
 	"notify":     "notifications are not implemented in this version",
 	"retries":    "retries are not implemented in this version",
 	"retry_wait": "retries are not implemented in this version",
-	"into":       "streaming a dump into restic or borg is not implemented in this version",
 }
 
 var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify"}
@@ -212,6 +211,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 		}
 	}
 	l.checkAfter(p)
+	l.resolveInto(p)
 	groups, _ := l.table([]string{"plans"}, raw["plans"])
 	for _, name := range sortedKeys(groups) {
 		if g := l.group(name, groups[name], targets); g != nil {
@@ -252,7 +252,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		return nil
 	}
 	t := &drivers.Target{Name: name, Driver: driverName, Verify: true, Settings: drivers.Values{},
-		TempDir: filepath.Join(stateDir, "tmp")}
+		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: 20}
 	opts := append(append([]drivers.Option{}, drivers.CommonOptions...), d.Options()...)
 	var names []string
 	for _, o := range opts {
@@ -287,6 +287,10 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 			t.Env = val.(map[string]string)
 		case "exit_codes":
 			t.ExitCodes = val.(drivers.ExitCodes)
+		case "drill":
+			t.Drill = val.(bool)
+		case "drill_sample":
+			t.DrillSample = val.(int)
 		default:
 			t.Settings[key] = val
 		}
@@ -344,6 +348,29 @@ func (l *loader) checkAfter(p *Plan) {
 	}
 	if cycle := findCycle(p); cycle != nil {
 		l.problem([]string{"targets", cycle[0], "after"}, "`after` forms a cycle: %s", strings.Join(cycle, " → "))
+	}
+}
+
+// resolveInto links a pg_dump target to the restic or borg target its
+// dump streams into.
+func (l *loader) resolveInto(p *Plan) {
+	for _, name := range p.Order {
+		t := p.Targets[name]
+		if t == nil || t.Settings.Str("into") == "" {
+			continue
+		}
+		into := t.Settings.Str("into")
+		dest, ok := p.Targets[into]
+		switch {
+		case !contains(p.Order, into):
+			l.problem([]string{"targets", name, "into"}, "unknown target %q%s", into, suggest(into, p.Order))
+		case !ok:
+			// That target has problems of its own, already reported.
+		case dest.Driver != "restic" && dest.Driver != "borg":
+			l.problem([]string{"targets", name, "into"}, "target %q uses driver %s; a dump can only stream into a restic or borg target", into, dest.Driver)
+		default:
+			t.Into = dest
+		}
 	}
 }
 

@@ -106,7 +106,7 @@ targets = ["database", "libary"]
 		"plan.toml:15: targets.library.keep_dialy: unknown key for driver restic (did you mean keep_daily?)",
 		`plan.toml:18: targets.offsite.driver: unknown driver "rclon" (known drivers: pg_dump, restic`,
 		"plan.toml:20: targets.nodriver: `driver` is required",
-		"plan.toml:23: targets.nodir: `dir` is required for driver pg_dump",
+		"plan.toml:23: targets.nodir.dir: set exactly one of `dir` (dump files) or `into`",
 		`plan.toml:28: plans.weekly.targets: unknown target "libary" (did you mean library?)`,
 	} {
 		if !strings.Contains(msg, want) {
@@ -142,7 +142,10 @@ func TestParseProblems(t *testing.T) {
 		{"exit class", base + "exit_codes = { fine = [1] }\n", `unknown class "fine"`},
 		{"timeout", base + "timeout = \"soon\"\n", `targets.db.timeout: must be a positive duration`},
 		{"notify not yet", "[notify]\nping_url = \"x\"\n", "notify: notifications are not implemented in this version"},
-		{"into not yet", base + "into = \"library\"\n", "targets.db.into: streaming a dump into restic or borg is not implemented"},
+		{"into unknown", base + "into = \"library\"\n", "targets.db.dir: set exactly one of `dir` (dump files) or `into`"},
+		{"into and no dir", "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ninto = \"nope\"\n", `targets.db.into: unknown target "nope"`},
+		{"into wrong driver", "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ninto = \"other\"\n[targets.other]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/d\"\n", `target "other" uses driver pg_dump; a dump can only stream into a restic or borg target`},
+		{"neither dir nor into", "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\n", "targets.db.dir: set exactly one of"},
 		{"restic password", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npaths = [\"/p\"]\n", "targets.r.password_file: set exactly one of `password_file` or `password_command`"},
 		{"restic empty paths", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\npaths = []\n", "targets.r.paths: must name at least one path"},
 		{"restic subset", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\npaths = [\"/p\"]\ncheck_read_data_subset = \"half\"\n", "check_read_data_subset: must be"},
