@@ -395,6 +395,9 @@ func privatePgpass(t *Target) (string, error) {
 // renames it into place only when both succeeded. Anything else removes the
 // temporary file: a partial dump is never promoted.
 func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	if t.Into != nil {
+		return Artifact{}, keyErr("into", "streaming into %s is not available in this build", t.Into.Name)
+	}
 	dir := t.Settings.Str("dir")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Artifact{}, err
