@@ -124,6 +124,7 @@ func caughtSignal(ctx context.Context) syscall.Signal {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := appDefinition(stdout, stderr)
+	app.Commands = append(app.Commands, restoreCommands()...)
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 	}

@@ -81,6 +81,7 @@ const (
 	PhaseBackup    Phase = "backup"
 	PhaseVerify    Phase = "verify"
 	PhasePrune     Phase = "prune"
+	PhaseDrill     Phase = "drill"
 	PhaseInit      Phase = "init"
 )
 

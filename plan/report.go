@@ -22,6 +22,8 @@ const (
 
 // Report is the JSON run report of SPEC.md.
 type Report struct {
+	// Command is "run" or "drill".
+	Command         string         `json:"command"`
 	Plan            string         `json:"plan"`
 	Status          string         `json:"status"`
 	StartedAt       time.Time      `json:"started_at"`
@@ -42,6 +44,17 @@ type TargetReport struct {
 	Pruned          bool     `json:"pruned"`
 	Warnings        []string `json:"warnings"`
 	Error           *string  `json:"error"`
+	// Drill is the restore drill's outcome, when one ran.
+	Drill *DrillReport `json:"drill,omitempty"`
+}
+
+// DrillReport is a restore drill's outcome for one target.
+type DrillReport struct {
+	Status   string  `json:"status"` // ok or failed
+	Artifact string  `json:"artifact,omitempty"`
+	Checked  int     `json:"checked"`
+	Detail   string  `json:"detail,omitempty"`
+	Error    *string `json:"error"`
 }
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
@@ -102,6 +115,9 @@ func (r *Report) Write(stateDir string) (string, error) {
 		return "", err
 	}
 	name := fmt.Sprintf("%s-%s.json", r.Plan, r.StartedAt.Format("20060102T150405.000Z"))
+	if r.Command == "drill" {
+		name = "drill-" + name
+	}
 	path := filepath.Join(dir, name)
 	return path, writeAtomic(path, append(data, '\n'))
 }

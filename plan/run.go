@@ -125,7 +125,7 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	if o.DryRun {
 		return nil, p.dryRun(group, targets, o, rt)
 	}
-	rep := &Report{Plan: group, StartedAt: time.Now().UTC()}
+	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
 	rep.Targets = p.schedule(ctx, targets, func(t *drivers.Target) TargetReport {
 		return p.runTarget(ctx, t, o, rt)
 	})
@@ -296,6 +296,17 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		log.Info("verified", "artifact", art.ID)
 	}
 
+	if t.Drill && r.Verified {
+		dr, err := drill(ctx, d, t, rt)
+		r.Drill = dr
+		if err != nil {
+			// A backup that does not restore must not let retention
+			// remove the older ones that do.
+			return fail(drivers.PhaseDrill, err)
+		}
+		log.Info("drill passed", "detail", dr.Detail)
+	}
+
 	if !o.NoPrune {
 		if !r.Verified {
 			// Retention must never remove the newest verified backup, and
@@ -340,6 +351,72 @@ func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt 
 		}
 	}
 	return nil
+}
+
+// drill runs a target's restore drill.
+func drill(ctx context.Context, d drivers.Driver, t *drivers.Target, rt Runtime) (*DrillReport, error) {
+	dd, ok := d.(drivers.Driller)
+	if !ok {
+		err := fmt.Errorf("driver %s cannot drill", t.Driver)
+		msg := err.Error()
+		return &DrillReport{Status: StatusFailed, Error: &msg}, err
+	}
+	res, err := dd.Drill(ctx, rt.Exec, t)
+	if err != nil {
+		msg := err.Error()
+		return &DrillReport{Status: StatusFailed, Artifact: res.Artifact, Checked: res.Checked, Error: &msg}, err
+	}
+	return &DrillReport{Status: StatusOK, Artifact: res.Artifact, Checked: res.Checked, Detail: res.Detail}, nil
+}
+
+// Drill restores each target's latest backup into scratch space and
+// compares it with what was backed up: the `drill` command. It returns a
+// report like a run's, with each target's drill outcome.
+func (p *Plan) Drill(ctx context.Context, group string, targets []*drivers.Target, rt Runtime) *Report {
+	rep := &Report{Command: "drill", Plan: group, StartedAt: time.Now().UTC()}
+	if rep.Plan == "" {
+		rep.Plan = "targets"
+	}
+	for _, t := range targets {
+		start := time.Now()
+		r := newTargetReport(t, StatusOK)
+		if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
+			msg := err.Error()
+			r.Status, r.Error = StatusFailed, &msg
+		} else {
+			dr, err := drill(ctx, rt.driver(t.Driver), t, rt)
+			r.Drill = dr
+			if dr.Artifact != "" {
+				r.Artifact = &dr.Artifact
+			}
+			if err != nil {
+				msg := "drill: " + err.Error()
+				r.Status, r.Error = StatusFailed, &msg
+				if ctx.Err() != nil {
+					r.Status = StatusInterrupted
+				}
+				rt.log().Error("drill failed", "target", t.Name, "error", err)
+			} else {
+				rt.log().Info("drill passed", "target", t.Name, "detail", dr.Detail)
+			}
+		}
+		r.DurationSeconds = seconds(time.Since(start))
+		rep.Targets = append(rep.Targets, r)
+	}
+	rep.finish(ctx.Err() != nil)
+	return rep
+}
+
+// Restore brings a target's backup back, as the request says.
+func (p *Plan) Restore(ctx context.Context, t *drivers.Target, req drivers.RestoreRequest, rt Runtime) (drivers.RestoreResult, error) {
+	r, ok := rt.driver(t.Driver).(drivers.Restorer)
+	if !ok {
+		return drivers.RestoreResult{}, fmt.Errorf("driver %s cannot restore", t.Driver)
+	}
+	if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
+		return drivers.RestoreResult{}, err
+	}
+	return r.Restore(ctx, rt.Exec, t, req)
 }
 
 // Outcome is the result of verify, prune or init for one target.

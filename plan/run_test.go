@@ -75,6 +75,14 @@ func (f *fakeDriver) Verify(_ context.Context, _ drivers.Executor, t *drivers.Ta
 	return nil
 }
 
+func (f *fakeDriver) Drill(_ context.Context, _ drivers.Executor, t *drivers.Target) (drivers.DrillResult, error) {
+	f.record("drill " + t.Name)
+	if t.Settings.Str("fail") == "drill" {
+		return drivers.DrillResult{Artifact: "snap-" + t.Name}, errors.New(`table public.books: 99 rows restored, manifest says 100`)
+	}
+	return drivers.DrillResult{Artifact: "snap-" + t.Name, Checked: 3, Detail: "3 tables match"}, nil
+}
+
 func (f *fakeDriver) Prune(_ context.Context, _ drivers.Executor, t *drivers.Target, _ bool) (drivers.PruneResult, error) {
 	f.record("prune " + t.Name)
 	return drivers.PruneResult{Policy: true}, nil
@@ -186,6 +194,45 @@ func TestRunNoVerifyMeansNoRetention(t *testing.T) {
 	r := rep.Targets[0]
 	if r.Status != StatusWarning || r.Verified || r.Pruned || !strings.Contains(strings.Join(r.Warnings, ""), "retention skipped") {
 		t.Fatalf("got %+v", r)
+	}
+}
+
+// With drill = true a run proves the backup restores before retention;
+// a failed drill fails the target and keeps retention away.
+func TestRunDrill(t *testing.T) {
+	p, f := fakePlan(1, []string{"good", "bad", "off"}, map[string]drivers.Values{"bad": {"fail": "drill"}})
+	p.Targets["good"].Drill, p.Targets["bad"].Drill = true, true
+	rep := runFake(t, p, f, RunOptions{})
+	want := "backup good,verify good,drill good,prune good,backup bad,verify bad,drill bad,backup off,verify off,prune off"
+	if got := strings.Join(f.events, ","); got != want {
+		t.Fatalf("events %s\nwant   %s", got, want)
+	}
+	if statuses(rep) != "good=ok bad=failed off=ok" {
+		t.Fatalf("statuses %s", statuses(rep))
+	}
+	if d := rep.Targets[0].Drill; d == nil || d.Status != StatusOK || d.Checked != 3 {
+		t.Fatalf("good drill %+v", d)
+	}
+	if d := rep.Targets[1].Drill; d == nil || d.Status != StatusFailed || !strings.Contains(*d.Error, "manifest says 100") || rep.Targets[1].Pruned {
+		t.Fatalf("bad drill %+v", rep.Targets[1])
+	}
+	if rep.Targets[2].Drill != nil {
+		t.Fatal("a target without drill = true was drilled")
+	}
+}
+
+func TestDrillCommandReport(t *testing.T) {
+	p, f := fakePlan(1, []string{"good", "bad"}, map[string]drivers.Values{"bad": {"fail": "drill"}})
+	for _, tg := range p.Targets {
+		tg.TempDir = t.TempDir()
+	}
+	rep := p.Drill(context.Background(), "weekly", []*drivers.Target{p.Targets["good"], p.Targets["bad"]},
+		Runtime{Driver: func(string) (drivers.Driver, bool) { return f, true }})
+	if rep.Command != "drill" || rep.Status != StatusFailed || statuses(rep) != "good=ok bad=failed" {
+		t.Fatalf("%s %s %s", rep.Command, rep.Status, statuses(rep))
+	}
+	if strings.Contains(strings.Join(f.events, ","), "backup") {
+		t.Fatalf("a drill backed up: %v", f.events)
 	}
 }
 

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+// This file holds the commands that bring data back: restore, drill and
+// runbook.
+
+func restoreCommands() []*cli.Command {
+	planFlag := &cli.StringFlag{Name: "plan", Usage: "the targets of this plan"}
+	return []*cli.Command{
+		{
+			Name:      "restore",
+			Usage:     "restore a target's backup; overwriting a database or a non-empty directory needs --yes",
+			ArgsUsage: "TARGET",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "from", Usage: "the backup to restore, as `snapshots` lists it (default: the latest)"},
+				&cli.StringFlag{Name: "to", Usage: "file targets: restore into this `DIR` (must be empty unless --force)"},
+				&cli.StringFlag{Name: "database", Usage: "pg_dump targets: restore into this `DSN` (default: the plan's database)"},
+				&cli.BoolFlag{Name: "clean", Usage: "pg_dump targets: drop the database's existing objects first"},
+				&cli.BoolFlag{Name: "force", Usage: "file targets: restore into a non-empty directory"},
+				&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm a destructive restore without asking"},
+			},
+			Action: cmdRestore,
+		},
+		{
+			Name:      "drill",
+			Usage:     "prove backups restore: restore the latest into scratch space, compare, clean up",
+			ArgsUsage: "[TARGET...]",
+			Flags:     []cli.Flag{planFlag, &cli.BoolFlag{Name: "json", Usage: "print the drill report as JSON on stdout"}},
+			Action:    cmdDrill,
+		},
+		{
+			Name:   "runbook",
+			Usage:  "print this plan's recovery procedures as exact commands",
+			Flags:  []cli.Flag{planFlag},
+			Action: cmdRunbook,
+		},
+	}
+}
+
+func cmdRestore(c *cli.Context) error {
+	a, err := args(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	targets, err := e.plan.Pick(a, "")
+	if err != nil {
+		return err
+	}
+	t := targets[0]
+	req := drivers.RestoreRequest{From: c.String("from"), To: c.String("to"), Database: c.String("database"),
+		Clean: c.Bool("clean"), Force: c.Bool("force")}
+	isDB := t.Driver == "pg_dump"
+	switch {
+	case isDB && (req.To != "" || req.Force):
+		return usage("restore %s: %s is a database target; restore it with --database DSN (default: the plan's database)", t.Name, t.Name)
+	case !isDB && (req.Database != "" || req.Clean):
+		return usage("restore %s: --database and --clean are for pg_dump targets; restore files with --to DIR", t.Name)
+	case !isDB && req.To == "":
+		return usage("restore %s: say where with --to DIR (an empty directory; nothing is written outside it)", t.Name)
+	case !isDB && !filepath.IsAbs(req.To):
+		abs, err := filepath.Abs(req.To)
+		if err != nil {
+			return usage("--to: %v", err)
+		}
+		req.To = abs
+	}
+
+	// What would be overwritten, if anything.
+	var destroys string
+	if isDB {
+		where := req.Database
+		if where == "" {
+			where = t.Settings.Str("database") + " (the plan's database)"
+		}
+		destroys = "database " + where
+		if req.Clean {
+			destroys += ", dropping its existing objects first"
+		}
+	} else if req.Force && !emptyDir(req.To) {
+		destroys = "files in the non-empty directory " + req.To
+	}
+	if destroys != "" && !c.Bool("yes") {
+		if err := confirm(c, t.Name, destroys); err != nil {
+			return err
+		}
+	}
+
+	res, err := e.plan.Restore(c.Context, t, req, e.rt)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", t.Name, err)
+	}
+	count := ""
+	if res.Files >= 0 {
+		count = fmt.Sprintf(" (%d %s)", res.Files, map[bool]string{true: "tables", false: "files"}[isDB])
+	}
+	fmt.Fprintf(c.App.Writer, "%s: restored %s into %s%s\n", t.Name, res.From, res.Where, count)
+	return nil
+}
+
+// confirm asks for the target's name on a terminal; without one it refuses,
+// having touched nothing, and says how to confirm.
+func confirm(c *cli.Context, target, destroys string) error {
+	in, ok := c.App.Reader.(*os.File)
+	if !ok || !isTerminal(in) {
+		return usage("restore %s would overwrite %s; nothing was changed. Run it again with --yes to confirm", target, destroys)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "This restore overwrites %s.\nType the target name (%s) to go on: ", destroys, target)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	if strings.TrimSpace(line) != target {
+		return usage("restore %s not confirmed; nothing was changed", target)
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a terminal (not merely a character
+// device: /dev/null is one too, and cron gives us that).
+func isTerminal(f *os.File) bool {
+	var t syscall.Termios
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	return errno == 0
+}
+
+// emptyDir reports whether dir is missing or has no entries.
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return err == io.EOF
+}
+
+func cmdDrill(c *cli.Context) error {
+	e, targets, err := pick(c)
+	if err != nil {
+		return err
+	}
+	rep := e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
+	if path, err := rep.Write(e.plan.StateDir); err != nil {
+		e.log.Error("could not write the drill report", "error", err)
+	} else {
+		e.log.Info("report written", "path", path)
+	}
+	if c.Bool("json") {
+		out, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(c.App.Writer, string(out))
+	} else {
+		for _, t := range rep.Targets {
+			switch {
+			case t.Status == plan.StatusOK:
+				fmt.Fprintf(c.App.Writer, "%s: drill passed: %s\n", t.Name, t.Drill.Detail)
+			case t.Error != nil:
+				fmt.Fprintf(c.App.Writer, "%s: drill FAILED: %s\n", t.Name, *t.Error)
+			}
+		}
+	}
+	switch rep.Status {
+	case plan.StatusInterrupted:
+		return fmt.Errorf("drill interrupted")
+	case plan.StatusFailed:
+		return &exitError{code: exitFailed, err: rep.Err()}
+	}
+	return nil
+}
