@@ -38,11 +38,11 @@ func (PgDump) Options() []Option {
 			Help:    "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used.",
 			Example: `"/etc/alexandria-backup/db.pass"`},
 		{Name: "dir", Kind: String, Help: "Directory the dump files are kept in (or set into).", Example: `"/var/backups/alexandria/db"`},
-		{Name: "into", Kind: String, Help: "Instead of dir: stream the dump straight into this restic or borg target's repository, with no temporary file.", Example: `"library"`},
+		{Name: "into", Kind: String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there.", Example: `"library"`},
 		{Name: "format", Kind: String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
 			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar.", Example: `"custom"`},
-		{Name: "compress", Kind: Int, Min: 0, Max: 9, Default: "pg_dump's default",
-			Help: "Compression level 0-9 (custom, directory, sql; not tar).", Example: "6"},
+		{Name: "compress", Kind: Int, Min: 0, Max: 9, Default: "pg_dump's default; 0 with into",
+			Help: "Compression level 0-9 (custom, directory, sql; not tar). A dump streamed into restic or borg is uncompressed by default: they compress and deduplicate it themselves, much faster.", Example: "6"},
 		{Name: "jobs", Kind: Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only).", Example: "1"},
 		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir.", Example: "7"},
 		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept.", Example: "30"},
@@ -59,7 +59,7 @@ func checkNoPassword(v any) error {
 		if err != nil {
 			return errors.New("is not a valid postgres:// URL")
 		}
-		if _, has := u.User.Password(); has || u.Query().Has("password") {
+		if _, has := u.User.Password(); has || u.Query().Has("password") || u.Query().Has("sslpassword") {
 			return errors.New("contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
 		}
 		return nil
@@ -89,6 +89,8 @@ func (PgDump) Validate(t *Target) error {
 		return keyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
 	case set[0] == "dir" && !filepath.IsAbs(t.Settings.Str("dir")):
 		return keyErr("dir", "must be an absolute path")
+	case set[0] == "into" && format != "custom":
+		return keyErr("format", "a dump streamed with `into` is always in the custom format (pg_restore reads it from a pipe), not %q", format)
 	}
 	return nil
 }
@@ -118,7 +120,10 @@ func pgExt(t *Target) string {
 
 // dumpCommand is the pg_dump invocation writing to path. The database is
 // passed as one --dbname=VALUE word, so no value can become an option.
-func dumpCommand(t *Target, path string, env []EnvVar) Command {
+// snapshot, when set, is an exported snapshot (see openDumpSnapshot) pg_dump
+// dumps instead of taking its own, so the manifest's row counts describe
+// exactly this dump.
+func dumpCommand(t *Target, path, snapshot string, env []EnvVar) Command {
 	args := []string{"--format=" + map[string]string{"custom": "custom", "sql": "plain", "directory": "directory", "tar": "tar"}[pgFormat(t)]}
 	if t.Settings.Has("compress") {
 		args = append(args, "--compress="+strconv.Itoa(t.Settings.Int("compress", 0)))
@@ -126,7 +131,11 @@ func dumpCommand(t *Target, path string, env []EnvVar) Command {
 	if t.Settings.Has("jobs") {
 		args = append(args, "--jobs="+strconv.Itoa(t.Settings.Int("jobs", 1)))
 	}
-	args = append(args, "--no-password", "--file="+path, "--dbname="+t.Settings.Str("database"))
+	args = append(args, "--no-password", "--file="+path)
+	if snapshot != "" {
+		args = append(args, "--snapshot="+snapshot)
+	}
+	args = append(args, "--dbname="+t.Settings.Str("database"))
 	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes)}
 }
 
@@ -138,16 +147,21 @@ func readCommand(format, path string, env []EnvVar) Command {
 }
 
 func (d PgDump) Steps(t *Target) []Step {
+	if t.Into != nil {
+		return d.streamSteps(t)
+	}
 	final := d.newDumpPath(t, Now())
 	tmp := partialPath(final)
 	var env []EnvVar
 	if t.Settings.Has("password_file") {
 		env = append(env, EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
 	}
-	dump := dumpCommand(t, tmp, append(env, t.EnvVars()...))
+	dump := dumpCommand(t, tmp, "<exported snapshot>", append(env, t.EnvVars()...))
 	steps := []Step{
 		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
+		{Phase: PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction and export its snapshot (pg_export_snapshot)"},
 		{Phase: PhaseBackup, Command: &dump},
+		{Phase: PhaseBackup, Note: "count every table's rows exactly in the same snapshot, then end the transaction"},
 	}
 	if pgFormat(t) == "sql" {
 		steps = append(steps, Step{Phase: PhaseBackup, Note: "read " + tmp + " whole and check pg_dump's completion trailer"})
@@ -155,7 +169,10 @@ func (d PgDump) Steps(t *Target) []Step {
 		read := readCommand(pgFormat(t), tmp, t.EnvVars())
 		steps = append(steps, Step{Phase: PhaseBackup, Command: &read})
 	}
-	steps = append(steps, Step{Phase: PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"})
+	steps = append(steps,
+		Step{Phase: PhaseBackup, Note: "SHA-256 of " + tmp},
+		Step{Phase: PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"},
+		Step{Phase: PhaseBackup, Note: "write " + manifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
 	if note := retentionNote(t); note != "" {
 		steps = append(steps, Step{Phase: PhasePrune, Note: note})
 	}
@@ -173,7 +190,7 @@ func retentionNote(t *Target) string {
 	if len(rules) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("remove %s/%s-* dumps except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, strings.Join(rules, " and "))
+	return fmt.Sprintf("remove %s/%s-* dumps (each with its manifest) except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, strings.Join(rules, " and "))
 }
 
 // Now is the clock dump names are made from; tests pin it.
@@ -192,6 +209,9 @@ func partialPath(final string) string {
 }
 
 func (PgDump) Init(ctx context.Context, x Executor, t *Target) error {
+	if t.Into != nil {
+		return nil // the repository is the restic or borg target's to create
+	}
 	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
 }
 
@@ -206,15 +226,25 @@ func (PgDump) CheckTools(ctx context.Context, x Executor, t *Target) error {
 // pgToolMajor runs `prog --version` ("pg_dump (PostgreSQL) 15.18 (Debian ...)")
 // and returns the major version.
 func pgToolMajor(ctx context.Context, x Executor, prog string) (int, error) {
-	res, err := x.Run(ctx, Command{Program: prog, Args: []string{"--version"}})
+	line, err := pgToolVersion(ctx, x, prog)
 	if err != nil {
 		return 0, err
 	}
-	m := regexp.MustCompile(`\(PostgreSQL\) (\d+)`).FindSubmatch(res.Stdout)
+	m := regexp.MustCompile(`\(PostgreSQL\) (\d+)`).FindStringSubmatch(line)
 	if m == nil {
-		return 0, fmt.Errorf("%s --version: cannot read a version from %q", prog, LastLines(res.Stdout, 1))
+		return 0, fmt.Errorf("%s --version: cannot read a version from %q", prog, line)
 	}
-	return strconv.Atoi(string(m[1]))
+	return strconv.Atoi(m[1])
+}
+
+// pgToolVersion returns the first line of `prog --version`.
+func pgToolVersion(ctx context.Context, x Executor, prog string) (string, error) {
+	res, err := x.Run(ctx, Command{Program: prog, Args: []string{"--version"}})
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(res.Stdout)), "\n")
+	return line, nil
 }
 
 // Preflight connects to the database and refuses to go on when pg_dump is
@@ -391,12 +421,31 @@ func privatePgpass(t *Target) (string, error) {
 	return f.Name(), nil
 }
 
+// pgEnv is the environment every libpq tool of the target gets: a private
+// pgpass made from password_file (removed by cleanup), then the target's
+// `env`.
+func pgEnv(t *Target) (env []EnvVar, cleanup func(), err error) {
+	env = t.EnvVars()
+	if !t.Settings.Has("password_file") {
+		return env, func() {}, nil
+	}
+	pgpass, err := privatePgpass(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append([]EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...), func() { os.Remove(pgpass) }, nil
+}
+
 // Backup dumps into a temporary name, reads the archive back whole, and
 // renames it into place only when both succeeded. Anything else removes the
 // temporary file: a partial dump is never promoted.
+//
+// pg_dump dumps a snapshot exported by a transaction of our own, in which
+// every table is counted too; the counts, versions, size and SHA-256 go
+// into a manifest written beside the dump once it is in place.
 func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
 	if t.Into != nil {
-		return Artifact{}, keyErr("into", "streaming into %s is not available in this build", t.Into.Name)
+		return d.streamBackup(ctx, x, t)
 	}
 	dir := t.Settings.Str("dir")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -427,27 +476,54 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		f.Close()
 	}
 
-	env := t.EnvVars()
-	if t.Settings.Has("password_file") {
-		pgpass, err := privatePgpass(t)
-		if err != nil {
-			return Artifact{}, err
-		}
-		defer os.Remove(pgpass)
-		env = append([]EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...)
-	}
-	if _, err := x.Run(ctx, dumpCommand(t, tmp, env)); err != nil {
+	env, cleanup, err := pgEnv(t)
+	if err != nil {
 		return Artifact{}, err
 	}
+	defer cleanup()
+	pgDumpVersion, err := pgToolVersion(ctx, x, "pg_dump")
+	if err != nil {
+		return Artifact{}, err
+	}
+	snap, err := openDumpSnapshot(ctx, t)
+	if err != nil {
+		return Artifact{}, err
+	}
+	defer snap.Close()
+	if _, err := x.Run(ctx, dumpCommand(t, tmp, snap.ID(), env)); err != nil {
+		return Artifact{}, err
+	}
+	// Counted after the dump, still in its snapshot: rows written
+	// meanwhile are neither dumped nor counted.
+	counts, err := snap.Counts(ctx)
+	if err != nil {
+		return Artifact{}, err
+	}
+	manifest := snap.Manifest(counts)
+	snap.Close()
 	if err := d.readWhole(ctx, x, t, tmp); err != nil {
 		return Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
+	}
+	if manifest.Bytes, manifest.SHA256, err = hashDump(tmp); err != nil {
+		return Artifact{}, err
+	}
+	manifest.Dump, manifest.Format, manifest.PgDumpVersion = filepath.Base(final), pgFormat(t), pgDumpVersion
+	// A manifest left by a dump of this name deleted by hand must not
+	// describe the new dump, not even until the new manifest is written.
+	if err := os.Remove(manifestPath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Artifact{}, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return Artifact{}, err
 	}
 	promoted = true
 	syncDir(dir)
-	return Artifact{ID: final, Bytes: diskSize(final), Verified: true}, nil
+	a := Artifact{ID: final, Bytes: manifest.Bytes, Verified: true}
+	// The dump is good without its manifest; say so rather than fail it.
+	if err := writeManifest(final, manifest); err != nil {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("the dump is good, but its manifest could not be written (%v): drills of it cannot compare row counts", err))
+	}
+	return a, nil
 }
 
 // freeDumpPath picks the dump's final name, adding -1, -2... when a dump of
@@ -556,8 +632,13 @@ func checkSQLDump(path string) error {
 	return nil
 }
 
-// Verify reads a dump back whole: the given one, or the newest.
+// Verify reads a dump back whole, the given one or the newest, and when it
+// has a manifest also checks its SHA-256 (which catches a flipped byte in
+// an uncompressed SQL dump, which reads back fine).
 func (d PgDump) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	if t.Into != nil {
+		return d.streamVerify(ctx, x, t, a)
+	}
 	path := a.ID
 	if path == "" {
 		dumps, err := d.list(t)
@@ -568,6 +649,15 @@ func (d PgDump) Verify(ctx context.Context, x Executor, t *Target, a Artifact) e
 			return fmt.Errorf("no dumps in %s to verify", t.Settings.Str("dir"))
 		}
 		path = dumps[0].path
+	}
+	m, err := readManifest(path)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		if err := m.CheckDump(path); err != nil {
+			return err
+		}
 	}
 	return d.readWhole(ctx, x, t, path)
 }
@@ -615,6 +705,9 @@ func (PgDump) list(t *Target) ([]dumpFile, error) {
 // Prune keeps the newest keep_last dumps and those younger than keep_days
 // (a dump either rule keeps is kept), and always the newest one.
 func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	if t.Into != nil {
+		return d.streamPrune(ctx, x, t, dryRun)
+	}
 	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
 	dumps, err := d.list(t)
 	if err != nil || (keepLast == 0 && keepDays == 0) {
@@ -629,6 +722,11 @@ func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (
 			continue
 		}
 		if !dryRun {
+			// The manifest first: a crash in between leaves a dump without
+			// a manifest (still usable), never a manifest without a dump.
+			if err := os.Remove(manifestPath(f.path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return res, err
+			}
 			if err := os.RemoveAll(f.path); err != nil {
 				return res, err
 			}
@@ -639,13 +737,22 @@ func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (
 }
 
 func (d PgDump) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	if t.Into != nil {
+		return d.streamSnapshots(ctx, x, t)
+	}
 	dumps, err := d.list(t)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Snapshot, 0, len(dumps))
 	for _, f := range dumps {
-		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path)})
+		info := "no manifest"
+		if m, err := readManifest(f.path); err != nil {
+			info = "unreadable manifest"
+		} else if m != nil {
+			info = fmt.Sprintf("%d tables, %d rows", len(m.Tables), m.TotalRows())
+		}
+		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path), Info: info})
 	}
 	return out, nil
 }

@@ -101,8 +101,8 @@ func TestPgDumpEveryFormat(t *testing.T) {
 			} else if fi.Mode().Perm() != want {
 				t.Errorf("dump mode %v, want %v", fi.Mode().Perm(), want)
 			}
-			if names := dirNames(t, tc.settings["dir"].(string)); len(names) != 1 {
-				t.Errorf("dump dir holds %v, want only the dump", names)
+			if names := dirNames(t, tc.settings["dir"].(string)); len(names) != 2 || names[0] != filepath.Base(a.ID) || names[1] != filepath.Base(a.ID)+".manifest.json" {
+				t.Errorf("dump dir holds %v, want only the dump and its manifest", names)
 			}
 			if err := d.Verify(ctx, f.x, tg, drivers.Artifact{}); err != nil {
 				t.Errorf("verify latest: %v", err)

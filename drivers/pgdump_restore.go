@@ -1,0 +1,399 @@
+package drivers
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var _ Restorer = PgDump{}
+
+// Restore brings a dump back into a database: req.From (a dump path or
+// base name as `snapshots` lists it; default the newest) into req.Database
+// (default the plan's database; a bare name means that database on the
+// plan's server, with the plan's user and settings).
+//
+// What it promises:
+//   - A dump whose manifest exists must match it (size and SHA-256) before
+//     the database is touched.
+//   - The database must exist: it is not created, because its owner,
+//     encoding and locale are the operator's choice (and after a server
+//     loss the application's migrations usually create it).
+//   - A database that already has tables is refused unless req.Clean.
+//   - The restore is one transaction: any error (a damaged dump, a missing
+//     role, an object in the way) rolls everything back, --clean's drops
+//     included, so the database is either fully restored or unchanged.
+//   - Ownership and privileges are restored as dumped (no --no-owner): the
+//     application's role must own its tables, or its next migration fails.
+//     On a new server, create the roles first; the error says so.
+//
+// Archive formats go through `pg_restore --exit-on-error
+// --single-transaction`, with `--clean --if-exists` for Clean (which drops
+// the objects the dump contains; objects the dump does not know stay).
+// Plain SQL (and .sql.gz, decompressed here) is piped into `psql` with
+// ON_ERROR_STOP, wrapped in BEGIN ... COMMIT by us; for Clean, the same
+// transaction first drops every non-system schema and recreates an empty
+// `public`, since a plain dump has no DROP statements of its own.
+func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
+	if req.To != "" {
+		return RestoreResult{}, errors.New("a pg_dump target restores into a database, not a directory: give the database instead")
+	}
+	if t.Into != nil {
+		return d.streamRestore(ctx, x, t, req)
+	}
+	dump, err := d.resolveDump(t, req.From)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	format, err := sniffDumpFormat(dump)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	m, err := readManifest(dump)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	if err := checkBeforeRestore(dump, format, m); err != nil {
+		return RestoreResult{}, fmt.Errorf("refusing to restore a damaged dump (the database was not touched): %w", err)
+	}
+	into, err := pgRestoreTarget(t, req.Database)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	db := into.Settings.Str("database")
+
+	conn, err := pgConnectExisting(ctx, into)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	var name string
+	var serverNum int
+	err = conn.QueryRow(ctx, "SELECT current_database(), current_setting('server_version_num')::int").Scan(&name, &serverNum)
+	var tables []TableCount
+	if err == nil {
+		tables, err = pgListTables(ctx, conn)
+	}
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	if len(tables) > 0 && !req.Clean {
+		return RestoreResult{}, fmt.Errorf("database %q already has %d tables (e.g. %s): restoring into it would fail with \"already exists\"; use --clean to drop the dump's objects first, or restore into an empty database",
+			name, len(tables), tables[0].QualifiedName())
+	}
+
+	env, cleanup, err := pgEnv(t)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	defer cleanup()
+	var cmd Command
+	if format == "sql" {
+		prelude := ""
+		if req.Clean {
+			prelude = dropSchemasSQL(serverNum)
+		}
+		input, closer, err := sqlRestoreInput(dump, prelude)
+		if err != nil {
+			return RestoreResult{}, err
+		}
+		defer closer.Close()
+		cmd = psqlRestoreCommand(db, input, env)
+	} else {
+		cmd = pgRestoreCommand(format, dump, db, pgRestoreOptions{Clean: req.Clean}, env)
+	}
+	if _, err := x.Run(ctx, cmd); err != nil {
+		return RestoreResult{}, fmt.Errorf("restoring %s into %q failed; it ran as one transaction, so nothing was changed: %w%s",
+			filepath.Base(dump), name, err, pgRestoreHint(err))
+	}
+
+	// Report what the database holds now.
+	conn, err = connect(ctx, into)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if tables, err = pgListTables(ctx, conn); err != nil {
+		return RestoreResult{}, err
+	}
+	return RestoreResult{From: dump, Where: db, Files: len(tables)}, nil
+}
+
+// resolveDump finds the dump to restore: the newest of this target's dumps,
+// a base name in dir, or a path (a dump copied from elsewhere). The result
+// is absolute, so it can never be read as an option.
+func (d PgDump) resolveDump(t *Target, from string) (string, error) {
+	var path string
+	switch {
+	case from == "":
+		dumps, err := d.list(t)
+		if err != nil {
+			return "", err
+		}
+		if len(dumps) == 0 {
+			return "", fmt.Errorf("no dumps of target %q in %s", t.Name, t.Settings.Str("dir"))
+		}
+		path = dumps[0].path
+	case strings.ContainsRune(from, filepath.Separator):
+		path = from
+	default:
+		path = filepath.Join(t.Settings.Str("dir"), from)
+	}
+	path, err := filepath.Abs(filepath.Clean(path))
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case strings.HasSuffix(path, ".partial"):
+		return "", fmt.Errorf("%s is an unfinished dump (a backup is running, or one was interrupted): it is never restored", path)
+	case strings.HasSuffix(path, ".manifest.json"):
+		return "", fmt.Errorf("%s is a dump's manifest: restore the dump itself, %s", path, strings.TrimSuffix(filepath.Base(path), ".manifest.json"))
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("no dump %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// sniffDumpFormat tells a dump's format from its content, whatever its name
+// (a dump made by hand, or renamed): a directory with a toc.dat, pg_dump's
+// "PGDMP" magic, a tar header, else SQL (plain or gzip-compressed:
+// sqlRestoreInput tells them apart).
+func sniffDumpFormat(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, "toc.dat")); err != nil {
+			return "", fmt.Errorf("%s is a directory but not a pg_dump directory dump (no toc.dat)", path)
+		}
+		return "directory", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte("PGDMP")):
+		return "custom", nil
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return "tar", nil
+	}
+	return "sql", nil
+}
+
+// checkBeforeRestore refuses a dump that does not match its manifest (when
+// it has one), and a tar dump whose archive structure is damaged: pg_restore
+// 15 spins forever at 100% CPU on a truncated tar archive (measured here),
+// which matters for old dumps without a manifest.
+func checkBeforeRestore(dump, format string, m *DumpManifest) error {
+	if m != nil {
+		if err := m.CheckDump(dump); err != nil {
+			return err
+		}
+	}
+	if format == "tar" {
+		return checkTar(dump)
+	}
+	return nil
+}
+
+// pgRestoreTarget is t pointed at the database a restore goes into.
+func pgRestoreTarget(t *Target, database string) (*Target, error) {
+	plan := t.Settings.Str("database")
+	switch {
+	case database == "":
+		database = plan
+	case checkNoPassword(database) != nil:
+		// The message must not repeat the value: it holds a password.
+		return nil, errors.New("the database to restore into contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
+	case !isURL(database) && !strings.Contains(database, "="):
+		var err error
+		if database, err = pgDatabaseOn(plan, database); err != nil {
+			return nil, keyErr("database", "%v", err)
+		}
+	}
+	return pgWithDatabase(t, database), nil
+}
+
+// pgWithDatabase returns a copy of t whose `database` is database.
+func pgWithDatabase(t *Target, database string) *Target {
+	c := *t
+	c.Settings = make(Values, len(t.Settings))
+	for k, v := range t.Settings {
+		c.Settings[k] = v
+	}
+	c.Settings["database"] = database
+	return &c
+}
+
+// pgDatabaseOn returns the plan's database string (URL, key=value or bare
+// name) pointed at database name on the same server, with the same user and
+// options. A dbname in a URL's query, which would win over its path, is
+// removed; in a key=value string a later keyword wins (libpq and pgx).
+func pgDatabaseOn(database, name string) (string, error) {
+	switch {
+	case isURL(database):
+		u, err := url.Parse(database)
+		if err != nil {
+			return "", err
+		}
+		u.Path, u.RawPath = "/"+name, ""
+		if q := u.Query(); q.Has("dbname") {
+			q.Del("dbname")
+			u.RawQuery = q.Encode()
+		}
+		return u.String(), nil
+	case strings.Contains(database, "="):
+		return database + " dbname=" + kvQuote(name), nil
+	}
+	return name, nil
+}
+
+// pgConnectExisting connects, turning "database does not exist" into advice.
+func pgConnectExisting(ctx context.Context, t *Target) (*pgx.Conn, error) {
+	conn, err := connect(ctx, t)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+		return nil, fmt.Errorf("%s: restore does not create databases (owner, encoding and locale are your choice): create it first, e.g. `createdb --owner=ROLE NAME`, then restore", pgErr.Message)
+	}
+	return conn, err
+}
+
+type pgRestoreOptions struct {
+	// Clean drops the dump's objects before recreating them.
+	Clean bool
+	// NoOwner skips ownership and privileges (a drill: the scratch database
+	// belongs to whoever runs it, and roles may be missing).
+	NoOwner bool
+}
+
+// pgRestoreCommand restores an archive (custom, directory, tar) into
+// database as one transaction; --single-transaction also stops at the
+// first error (it implies --exit-on-error, given anyway for clarity), so a
+// half restore is never kept. path is absolute; the database is one
+// --dbname=VALUE word.
+func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []EnvVar) Command {
+	args := []string{"--format=" + format, "--exit-on-error", "--single-transaction"}
+	if o.Clean {
+		args = append(args, "--clean", "--if-exists")
+	}
+	if o.NoOwner {
+		args = append(args, "--no-owner", "--no-privileges")
+	}
+	args = append(args, "--no-password", "--dbname="+database, path)
+	return Command{Program: "pg_restore", Args: args, Env: env}
+}
+
+// psqlRestoreCommand runs a plain SQL dump from stdin. Not psql's own
+// --single-transaction: it COMMITs at the end of its input, and a dump cut
+// short (or a gzip stream that fails) would end the input early and commit
+// half a restore. The COMMIT comes from sqlRestoreInput instead, only after
+// the whole dump was read. psql exits 3 on an SQL error (ON_ERROR_STOP), 2
+// when the connection is lost, 1 on its own errors: all errors.
+func psqlRestoreCommand(database string, stdin io.Reader, env []EnvVar) Command {
+	return Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
+		"--file=-", "--dbname=" + database}, Env: env, Stdin: stdin}
+}
+
+// sqlRestoreInput is psql's input for a plain dump: BEGIN, prelude, the
+// dump (gunzipped when it starts with gzip's magic), and COMMIT only once
+// the dump was read to its end, its gzip checksum held and pg_dump's
+// completion trailer was seen. Any failure before that makes the reader
+// fail, psql sees its input end inside the transaction, and the server
+// rolls it back.
+func sqlRestoreInput(path, prelude string) (io.Reader, io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
+	var body io.Reader = br
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		body = zr
+	}
+	body = &sqlTrailerReader{r: body, tail: NewTail(4096), name: filepath.Base(path)}
+	return io.MultiReader(strings.NewReader("BEGIN;\n"+prelude), body, strings.NewReader("\nCOMMIT;\n")), f, nil
+}
+
+// sqlTrailerReader passes a plain dump through and, at its end, fails unless
+// pg_dump's completion trailer was among the last bytes.
+type sqlTrailerReader struct {
+	r    io.Reader
+	tail *Tail
+	name string
+}
+
+func (t *sqlTrailerReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.tail.Write(p[:n])
+	if err == io.EOF && !bytes.Contains(t.tail.Bytes(), []byte(sqlTrailer)) {
+		return n, fmt.Errorf("%s is incomplete (no %q at its end): not committing", t.name, sqlTrailer)
+	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading %s: %w", t.name, err)
+	}
+	return n, err
+}
+
+// dropSchemasSQL empties the database for a clean restore of a plain dump:
+// every schema but the system ones is dropped with everything in it, and
+// `public` is recreated as initdb makes it (owned by pg_database_owner with
+// USAGE for everyone since PostgreSQL 15; before, owned by the restoring
+// user with CREATE and USAGE for everyone), because pg_dump writes nothing
+// for a default `public` schema. It runs in the restore's transaction.
+func dropSchemasSQL(serverVersionNum int) string {
+	public := "CREATE SCHEMA public;\nGRANT CREATE, USAGE ON SCHEMA public TO PUBLIC;\n"
+	if serverVersionNum >= 150000 {
+		public = "CREATE SCHEMA public AUTHORIZATION pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\n"
+	}
+	return `DO $alexandria_clean$
+DECLARE s name;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
+           WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+             AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp\_%'
+  LOOP
+    EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+END
+$alexandria_clean$;
+` + public + "COMMENT ON SCHEMA public IS 'standard public schema';\n"
+}
+
+// pgRestoreHint adds advice to a failed restore for the usual causes.
+func pgRestoreHint(err error) string {
+	var te *ToolError
+	if !errors.As(err, &te) {
+		return ""
+	}
+	stderr := string(te.Stderr)
+	switch {
+	case strings.Contains(stderr, "role \"") && strings.Contains(stderr, "does not exist"):
+		return " (roles are not part of a database dump: create the dump's roles on this server first, e.g. CREATE ROLE name LOGIN, or restore `pg_dumpall --globals-only` from the old server)"
+	case strings.Contains(stderr, "already exists"):
+		return " (the database already holds objects of the dump: use --clean to drop them first)"
+	}
+	return ""
+}
