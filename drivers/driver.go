@@ -35,6 +35,20 @@ type Target struct {
 	TempDir string
 }
 
+// Repository is the restic or borg repository the target writes to (its
+// own, or the one its dump streams into), or "". Two targets sharing one
+// never run at once: restic's check and prune and all of borg take the
+// repository's exclusive lock.
+func (t *Target) Repository() string {
+	if t.Into != nil {
+		return t.Into.Repository()
+	}
+	if t.Driver == "restic" || t.Driver == "borg" {
+		return t.Settings.Str("repository")
+	}
+	return ""
+}
+
 // EnvVars returns the target's `env` table as child environment. Every
 // value is treated as a secret: `env` is where cloud credentials go.
 func (t *Target) EnvVars() []EnvVar {

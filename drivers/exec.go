@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -92,20 +93,43 @@ type ProcessExecutor struct {
 // Run starts c and waits for it. The returned error is nil for ok and
 // warning exits, a *ToolError for error exits, or a start failure.
 func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
-	res := Result{Command: c.String(), ExitCode: -1}
 	if p.Log != nil {
-		p.Log(res.Command)
+		p.Log(c.String())
 	}
+	pr, err := start(ctx, c, c.Stdin, nil)
+	if err != nil {
+		return notStarted(c), err
+	}
+	return pr.wait(ctx)
+}
+
+// process is one started child and the tails its output goes to.
+type process struct {
+	c      Command
+	cmd    *exec.Cmd
+	stdout *Tail // nil when stdout went elsewhere (a pipe)
+	stderr *Tail
+}
+
+// notStarted is the result of a command that could not be started.
+func notStarted(c Command) Result {
+	return Result{Command: c.String(), ExitCode: -1, Class: ClassError}
+}
+
+// start starts c in its own process group, stopped as a group when ctx
+// ends. stdin is the child's standard input (nil: /dev/null); stdout, when
+// not nil, replaces the bounded tail standard output is kept in.
+func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*process, error) {
 	cmd := exec.CommandContext(ctx, c.Program, c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = childEnv(c.Env)
-	cmd.Stdin = c.Stdin
+	cmd.Stdin = stdin
 	for _, path := range c.ExtraFiles {
 		f, err := os.Open(path)
 		if err != nil {
-			res.Class = ClassError
-			return res, err
+			return nil, err
 		}
+		// The child gets its own copy of the descriptor at start.
 		defer f.Close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 	}
@@ -119,19 +143,34 @@ func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}
 	cmd.WaitDelay = StopGrace
-	size := c.StdoutTail
-	if size <= 0 {
-		size = DefaultTail
+	pr := &process{c: c, cmd: cmd, stderr: NewTail(DefaultTail)}
+	cmd.Stdout, cmd.Stderr = stdout, pr.stderr
+	if stdout == nil {
+		size := c.StdoutTail
+		if size <= 0 {
+			size = DefaultTail
+		}
+		pr.stdout = NewTail(size)
+		cmd.Stdout = pr.stdout
 	}
-	stdout, stderr := NewTail(size), NewTail(DefaultTail)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Program, err)
+	}
+	return pr, nil
+}
 
-	err := cmd.Run()
+// wait waits for the process and judges its exit; ctx is the context it
+// was started with.
+func (pr *process) wait(ctx context.Context) (Result, error) {
+	c, cmd := pr.c, pr.cmd
+	res := Result{Command: c.String(), ExitCode: -1}
+	err := cmd.Wait()
 	// Whatever happened, make sure nothing of the group outlives the run.
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if pr.stdout != nil {
+		res.Stdout = pr.stdout.Bytes()
 	}
-	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	res.Stderr = pr.stderr.Bytes()
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

@@ -11,7 +11,9 @@ import (
 // machine where alexandria-backup is not installed. Secrets stay in the
 // files and commands the plan names; nothing secret is printed.
 func PlainRestore(t *Target) []Step {
-	note := func(format string, args ...any) Step { return Step{Phase: "restore", Note: fmt.Sprintf(format, args...)} }
+	note := func(format string, args ...any) Step {
+		return Step{Phase: "restore", Note: fmt.Sprintf(format, args...)}
+	}
 	cmd := func(c Command) Step { return Step{Phase: "restore", Command: &c} }
 	switch t.Driver {
 	case "pg_dump":

@@ -135,7 +135,8 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 
 // schedule runs targets as their `after` dependencies allow, at most
 // Parallel at once, starting ready targets in plan order (so parallel = 1
-// runs the plan exactly in its order). A target whose dependency did not
+// runs the plan exactly in its order), and never two that share a
+// repository at once. A target whose dependency did not
 // succeed is skipped; once ctx ends, nothing new starts. Results come back
 // in plan order.
 func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func(*drivers.Target) TargetReport) []TargetReport {
@@ -156,6 +157,7 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 	}
 	completed := make(chan done)
 	active, left := 0, len(targets)
+	busy := map[string]bool{} // repositories a running target holds
 	for left > 0 {
 		before := left
 		for i, t := range targets {
@@ -186,11 +188,15 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 				left--
 				continue
 			}
-			if !ready || active >= p.Parallel {
+			repo := t.Repository()
+			if !ready || active >= p.Parallel || (repo != "" && busy[repo]) {
 				continue
 			}
 			state[i] = running
 			active++
+			if repo != "" {
+				busy[repo] = true
+			}
 			go func() { completed <- done{i, run(t)} }()
 		}
 		if active == 0 {
@@ -202,6 +208,7 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 		}
 		d := <-completed
 		results[d.i], state[d.i] = d.r, finished
+		delete(busy, targets[d.i].Repository())
 		active--
 		left--
 	}

@@ -267,6 +267,30 @@ func TestRunParallelCapAndOrder(t *testing.T) {
 	}
 }
 
+// Targets writing to the same repository (a dump streamed into the
+// library's restic repository, say) never run at once, whatever parallel.
+func TestRunSerialisesSharedRepository(t *testing.T) {
+	names := []string{"library", "dump", "other"}
+	settings := map[string]drivers.Values{}
+	for _, n := range names {
+		settings[n] = drivers.Values{"sleep": 40 * time.Millisecond}
+	}
+	p, f := fakePlan(3, names, settings)
+	p.Targets["library"].Driver, p.Targets["library"].Settings["repository"] = "restic", "/srv/restic"
+	p.Targets["dump"].Into = p.Targets["library"]
+	runFake(t, p, f, RunOptions{})
+	pos := map[string]int{}
+	for i, e := range f.events {
+		pos[e] = i
+	}
+	if pos["backup dump"] < pos["prune library"] {
+		t.Fatalf("dump ran while library held the repository: %v", f.events)
+	}
+	if f.maxRun != 2 {
+		t.Fatalf("the independent target should have run alongside: max %d at once", f.maxRun)
+	}
+}
+
 func TestRunTimeout(t *testing.T) {
 	p, f := fakePlan(1, []string{"slow", "fast"}, map[string]drivers.Values{"slow": {"sleep": 5 * time.Second}})
 	p.Targets["slow"].Timeout = 50 * time.Millisecond

@@ -194,6 +194,19 @@ func demo(ctx context.Context, bin, dir string, books int, seed int64) (int, err
 		}
 	}
 
+	// A backup you haven't tested is not a backup: prove on the first
+	// day that every target restores.
+	if code == 0 || code == 3 {
+		logf("$ %s", shellJoin(bin, "--config", config, "drill", "--json"))
+		t = time.Now()
+		c, err := runCLI(ctx, os.Stdout, bin, "--config", config, "drill", "--json")
+		if err != nil {
+			return exitFailed, err
+		}
+		logf("drill finished in %.1fs with exit code %d", time.Since(t).Seconds(), c)
+		code = max(code, c)
+	}
+
 	if context.Cause(ctx) == nil { // an interrupted run has nothing to explore
 		summary(bin, config, dir, passFile)
 	}
@@ -399,6 +412,8 @@ func summary(bin, config, dir, passFile string) {
 	logf("library        %s (%s and cache are excluded)", filepath.Join(dir, "library"), ".returns")
 	logf("PostgreSQL (%s) is stopped when the demo exits.", filepath.Join(dir, "pg"))
 	logf("try next:      %s", shellJoin(bin, "--config", config, "snapshots", "library"))
+	logf("               %s", shellJoin(bin, "--config", config, "restore", "library", "--to", filepath.Join(dir, "restored")))
+	logf("               %s", shellJoin(bin, "--config", config, "runbook"))
 }
 
 // newestReport returns the most recently written .json file under
