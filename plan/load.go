@@ -5,6 +5,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,6 +28,22 @@ type Plan struct {
 	// Order lists target names as they appear in the file.
 	Order []string
 	Plans map[string]*Group
+	// Notify is the [notify] table: how a run's outcome reaches people
+	// and monitoring.
+	Notify Notify
+}
+
+// Notify is the [notify] table.
+type Notify struct {
+	// PingURL is a healthchecks-protocol URL: /start, success, /fail. It
+	// holds a secret token: never logged.
+	PingURL string
+	// MetricsFile is a Prometheus textfile-collector file.
+	MetricsFile string
+	// OnSuccess and OnFailure are commands (argv lists, never a shell) run
+	// after a run, with its outcome in their environment.
+	OnSuccess [][]string
+	OnFailure [][]string
 }
 
 // Group is one [plans.NAME] table: the targets `run NAME` backs up.
@@ -83,13 +100,13 @@ func formatProblems(errs []error) string {
 // refused, not silently ignored: a plan that asks for them must not look
 // as if it got them.
 var notYet = map[string]string{
-	"notify":     "notifications are not implemented in this version",
 	"retries":    "retries are not implemented in this version",
 	"retry_wait": "retries are not implemented in this version",
 }
 
 var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify"}
 var groupKeys = []string{"targets", "schedule"}
+var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure"}
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
@@ -212,6 +229,9 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 	}
 	l.checkAfter(p)
 	l.resolveInto(p)
+	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
+		p.Notify = l.notify(n)
+	}
 	groups, _ := l.table([]string{"plans"}, raw["plans"])
 	for _, name := range sortedKeys(groups) {
 		if g := l.group(name, groups[name], targets); g != nil {
@@ -466,6 +486,70 @@ func (l *loader) group(name string, v any, targets map[string]any) *Group {
 		l.problem(path, "`targets` is required")
 	}
 	return g
+}
+
+func (l *loader) notify(raw map[string]any) Notify {
+	var n Notify
+	for _, key := range sortedKeys(raw) {
+		kp := []string{"notify", key}
+		v := l.expand(kp, raw[key])
+		switch key {
+		case "ping_url":
+			s, ok := v.(string)
+			if u, err := url.Parse(s); !ok || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				l.problem(kp, "must be an http(s) URL such as \"https://hc-ping.com/UUID\"")
+				continue
+			}
+			n.PingURL = s
+		case "metrics_file":
+			s, ok := v.(string)
+			if !ok || !filepath.IsAbs(s) || !strings.HasSuffix(s, ".prom") {
+				l.problem(kp, "must be an absolute path ending in .prom (the textfile collector reads *.prom)")
+				continue
+			}
+			n.MetricsFile = s
+		case "on_success", "on_failure":
+			cmds, ok := argvLists(v)
+			if !ok {
+				l.problem(kp, "must be a list of commands, each an array of strings: [[\"/usr/local/bin/page-oncall\", \"backup failed\"]] (never a shell line)")
+				continue
+			}
+			if key == "on_success" {
+				n.OnSuccess = cmds
+			} else {
+				n.OnFailure = cmds
+			}
+		default:
+			l.problem(kp, "unknown key%s", suggest(key, notifyKeys))
+		}
+	}
+	return n
+}
+
+// argvLists reads [["prog", "arg"], ...]: each command a non-empty array of
+// strings.
+func argvLists(v any) ([][]string, bool) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	var out [][]string
+	for _, c := range list {
+		words, ok := c.([]any)
+		if !ok || len(words) == 0 {
+			return nil, false
+		}
+		var argv []string
+		for _, w := range words {
+			s, ok := w.(string)
+			if !ok || s == "" {
+				return nil, false
+			}
+			argv = append(argv, s)
+		}
+		out = append(out, argv)
+	}
+	return out, true
 }
 
 // DefaultStateDir is /var/lib/alexandria-backup for root, else the XDG

@@ -34,6 +34,11 @@ exit_codes = { ok = [3] }
 [plans.weekly]
 targets = ["database", "library"]
 schedule = "weekly"
+
+[notify]
+ping_url     = "https://hc-ping.com/${HC_UUID:-0000}"
+metrics_file = "/var/lib/node_exporter/textfile/alexandria_backup.prom"
+on_failure   = [["/usr/local/bin/page-oncall", "alexandria backup failed"]]
 `
 
 func TestParseGoodPlan(t *testing.T) {
@@ -59,6 +64,9 @@ func TestParseGoodPlan(t *testing.T) {
 	}
 	if g := p.Plans["weekly"]; g.Schedule != "weekly" || len(g.Targets) != 2 {
 		t.Fatalf("plans: %+v", g)
+	}
+	if n := p.Notify; n.PingURL != "https://hc-ping.com/0000" || n.MetricsFile == "" || len(n.OnFailure) != 1 || n.OnFailure[0][1] != "alexandria backup failed" {
+		t.Fatalf("notify: %+v", n)
 	}
 }
 
@@ -141,7 +149,10 @@ func TestParseProblems(t *testing.T) {
 		{"exit codes", base + "exit_codes = { warning = [1], error = [1] }\n", "exit code 1 is listed as both error and warning"},
 		{"exit class", base + "exit_codes = { fine = [1] }\n", `unknown class "fine"`},
 		{"timeout", base + "timeout = \"soon\"\n", `targets.db.timeout: must be a positive duration`},
-		{"notify not yet", "[notify]\nping_url = \"x\"\n", "notify: notifications are not implemented in this version"},
+		{"ping url", "[notify]\nping_url = \"hc-ping.com/x\"\n", "notify.ping_url: must be an http(s) URL"},
+		{"metrics file", "[notify]\nmetrics_file = \"/var/lib/x.txt\"\n", "notify.metrics_file: must be an absolute path ending in .prom"},
+		{"hook shell line", "[notify]\non_failure = [\"page-oncall backup failed\"]\n", "notify.on_failure: must be a list of commands, each an array of strings"},
+		{"notify typo", "[notify]\nping_ulr = \"https://x/y\"\n", "notify.ping_ulr: unknown key (did you mean ping_url?)"},
 		{"into unknown", base + "into = \"library\"\n", "targets.db.dir: set exactly one of `dir` (dump files) or `into`"},
 		{"into and no dir", "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ninto = \"nope\"\n", `targets.db.into: unknown target "nope"`},
 		{"into wrong driver", "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ninto = \"other\"\n[targets.other]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/d\"\n", `target "other" uses driver pg_dump; a dump can only stream into a restic or borg target`},
