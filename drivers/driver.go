@@ -22,6 +22,11 @@ type Target struct {
 	Env       map[string]string
 	ExitCodes ExitCodes // the plan's override of the tool's classification
 	Settings  Values    // the driver's own keys
+	// Retries is how many times a backup that failed for a transient
+	// reason (a lock held, the network) is tried again; RetryWait is the
+	// first wait, doubled after each try.
+	Retries   int
+	RetryWait time.Duration
 	// Drill makes `run` also drill the target after verifying it.
 	Drill bool
 	// DrillSample is how many files a drill of a file target restores and
@@ -174,6 +179,8 @@ var CommonOptions = []Option{
 	{Name: "verify", Kind: Bool, Default: "true", Help: "Verify what was written after every backup. Retention only runs after a verified backup.", Example: "true"},
 	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output.", Example: `{ AWS_ACCESS_KEY_ID = "${AWS_ACCESS_KEY_ID}" }`},
 	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error.", Example: "{ warning = [3] }"},
+	{Name: "retries", Kind: Int, Min: 0, Max: 10, Default: "0", Help: "Try a backup that failed for a transient reason (a repository lock, the network) again this many times; never after a wrong password, a missing repository or a missing source.", Example: "2"},
+	{Name: "retry_wait", Kind: Duration, Default: "1m", Help: "Wait this long before the first retry, twice as long before each next one.", Example: `"1m"`},
 	{Name: "drill", Kind: Bool, Default: "false", Help: "Make every run also drill the target after verifying it: restore into scratch space and compare.", Example: "true"},
 	{Name: "drill_sample", Kind: Int, Min: 1, Max: 100000, Default: "20", Help: "How many files a drill of a file target restores and compares.", Example: "20"},
 }

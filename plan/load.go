@@ -96,14 +96,6 @@ func formatProblems(errs []error) string {
 	return fmt.Sprintf("invalid plan (%d %s):\n%s", len(errs), noun, strings.Join(lines, "\n"))
 }
 
-// notYet are keys of SPEC.md this version does not implement. They are
-// refused, not silently ignored: a plan that asks for them must not look
-// as if it got them.
-var notYet = map[string]string{
-	"retries":    "retries are not implemented in this version",
-	"retry_wait": "retries are not implemented in this version",
-}
-
 var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify"}
 var groupKeys = []string{"targets", "schedule"}
 var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure"}
@@ -189,8 +181,6 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 	for _, k := range sortedKeys(raw) {
 		if !contains(topKeys, k) {
 			l.problem([]string{k}, "unknown key%s", suggest(k, topKeys))
-		} else if why, ok := notYet[k]; ok {
-			l.problem([]string{k}, "%s", why)
 		}
 	}
 	if v, ok := raw["state_dir"]; ok {
@@ -272,7 +262,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		return nil
 	}
 	t := &drivers.Target{Name: name, Driver: driverName, Verify: true, Settings: drivers.Values{},
-		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: 20}
+		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: 20, RetryWait: time.Minute}
 	opts := append(append([]drivers.Option{}, drivers.CommonOptions...), d.Options()...)
 	var names []string
 	for _, o := range opts {
@@ -281,10 +271,6 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 	before := l.count()
 	for _, key := range sortedKeys(raw) {
 		kp := append(append([]string{}, path...), key)
-		if why, ok := notYet[key]; ok {
-			l.problem(kp, "%s", why)
-			continue
-		}
 		o, ok := findOption(opts, key)
 		if !ok {
 			l.problem(kp, "unknown key for driver %s%s", driverName, suggest(key, names))
@@ -311,6 +297,10 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 			t.Drill = val.(bool)
 		case "drill_sample":
 			t.DrillSample = val.(int)
+		case "retries":
+			t.Retries = val.(int)
+		case "retry_wait":
+			t.RetryWait = val.(time.Duration)
 		default:
 			t.Settings[key] = val
 		}

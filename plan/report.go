@@ -34,16 +34,18 @@ type Report struct {
 
 // TargetReport is one target's outcome.
 type TargetReport struct {
-	Name            string   `json:"name"`
-	Driver          string   `json:"driver"`
-	Status          string   `json:"status"`
-	DurationSeconds float64  `json:"duration_seconds"`
-	Artifact        *string  `json:"artifact"`
-	Bytes           *int64   `json:"bytes"`
-	Verified        bool     `json:"verified"`
-	Pruned          bool     `json:"pruned"`
-	Warnings        []string `json:"warnings"`
-	Error           *string  `json:"error"`
+	Name            string  `json:"name"`
+	Driver          string  `json:"driver"`
+	Status          string  `json:"status"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	// Attempts is how many times the backup was tried (retries).
+	Attempts int      `json:"attempts,omitempty"`
+	Artifact *string  `json:"artifact"`
+	Bytes    *int64   `json:"bytes"`
+	Verified bool     `json:"verified"`
+	Pruned   bool     `json:"pruned"`
+	Warnings []string `json:"warnings"`
+	Error    *string  `json:"error"`
 	// Drill is the restore drill's outcome, when one ran.
 	Drill *DrillReport `json:"drill,omitempty"`
 }

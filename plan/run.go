@@ -273,16 +273,23 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 	if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
 		return fail(drivers.PhasePreflight, err)
 	}
-	if pf, ok := d.(drivers.Preflighter); ok {
-		log.Debug("preflight")
-		if err := pf.Preflight(ctx, rt.Exec, t); err != nil {
-			return fail(drivers.PhasePreflight, err)
+	var art drivers.Artifact
+	for attempt := 1; ; attempt++ {
+		r.Attempts = attempt
+		phase, err := backupOnce(ctx, d, t, rt, log, &art)
+		if err == nil {
+			break
 		}
-	}
-	log.Info("backup started")
-	art, err := d.Backup(ctx, rt.Exec, t)
-	if err != nil {
-		return fail(drivers.PhaseBackup, err)
+		if attempt > t.Retries || !drivers.Transient(t.Driver, err) {
+			return fail(phase, err)
+		}
+		wait := t.RetryWait << (attempt - 1)
+		log.Warn(string(phase)+" failed; trying again", "attempt", attempt, "wait", wait, "error", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fail(phase, err)
+		}
 	}
 	r.Artifact = &art.ID
 	if art.Bytes >= 0 {
@@ -334,6 +341,24 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		r.Status = StatusWarning
 	}
 	return r
+}
+
+// backupOnce runs the preflight and the backup once, and says which phase
+// failed.
+func backupOnce(ctx context.Context, d drivers.Driver, t *drivers.Target, rt Runtime, log *slog.Logger, art *drivers.Artifact) (drivers.Phase, error) {
+	if pf, ok := d.(drivers.Preflighter); ok {
+		log.Debug("preflight")
+		if err := pf.Preflight(ctx, rt.Exec, t); err != nil {
+			return drivers.PhasePreflight, err
+		}
+	}
+	log.Info("backup started")
+	a, err := d.Backup(ctx, rt.Exec, t)
+	if err != nil {
+		return drivers.PhaseBackup, err
+	}
+	*art = a
+	return drivers.PhaseBackup, nil
 }
 
 // dryRun prints every step a run would take, commands shell-quoted with

@@ -21,6 +21,7 @@ type fakeDriver struct {
 	events  []string
 	running int
 	maxRun  int
+	tries   map[string]int
 }
 
 func (f *fakeDriver) record(e string) {
@@ -59,6 +60,18 @@ func (f *fakeDriver) Backup(ctx context.Context, _ drivers.Executor, t *drivers.
 	}
 	if t.Settings.Str("fail") == "backup" {
 		return drivers.Artifact{}, errors.New("tool exited 1: disk on fire")
+	}
+	if msg := t.Settings.Str("failfirst"); msg != "" {
+		f.mu.Lock()
+		if f.tries == nil {
+			f.tries = map[string]int{}
+		}
+		f.tries[t.Name]++
+		n := f.tries[t.Name]
+		f.mu.Unlock()
+		if n <= t.Settings.Int("failtimes", 1) {
+			return drivers.Artifact{}, errors.New(msg)
+		}
 	}
 	a := drivers.Artifact{ID: "snap-" + t.Name, Bytes: 42}
 	if t.Settings.Bool("warn", false) {
@@ -288,6 +301,29 @@ func TestRunSerialisesSharedRepository(t *testing.T) {
 	}
 	if f.maxRun != 2 {
 		t.Fatalf("the independent target should have run alongside: max %d at once", f.maxRun)
+	}
+}
+
+// Transient failures are retried with a growing wait; permanent ones are not.
+func TestRunRetries(t *testing.T) {
+	p, f := fakePlan(1, []string{"locked", "wrongpw", "flaky"}, map[string]drivers.Values{
+		"locked":  {"failfirst": "restic exited 1: unable to create lock in backend: repository is already locked by PID 7145", "failtimes": 2},
+		"wrongpw": {"failfirst": "restic exited 1: Fatal: wrong password or no key found"},
+		"flaky":   {"failfirst": "rsync exited 255: ssh: connect to host backup port 22: Connection refused", "failtimes": 5},
+	})
+	for _, n := range p.Order {
+		p.Targets[n].Retries, p.Targets[n].RetryWait = 2, time.Millisecond
+	}
+	start := time.Now()
+	rep := runFake(t, p, f, RunOptions{})
+	if statuses(rep) != "locked=ok wrongpw=failed flaky=failed" {
+		t.Fatalf("statuses %s", statuses(rep))
+	}
+	if a := []int{rep.Targets[0].Attempts, rep.Targets[1].Attempts, rep.Targets[2].Attempts}; a[0] != 3 || a[1] != 1 || a[2] != 3 {
+		t.Fatalf("attempts %v, want [3 1 3]", a)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("retries waited far too long")
 	}
 }
 
