@@ -6,7 +6,7 @@ SHELL    := /bin/bash
 GOFLAGS  ?=
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help deps build test test-short lint golden bench demo clean
+.PHONY: help deps build test test-short lint golden bench demo man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ bench: ## benchmarks (speed and memory targets live here, not in tests)
 demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL) and run `run weekly` on it
 	$(GO) build -o bin/demo ./tools/demo
 	bin/demo -bin $(BIN) -dir sandbox
+
+man: build ## write the man page and shell completions into bin/
+	$(BIN) man > bin/alexandria-backup.1
+	$(BIN) completion bash > bin/alexandria-backup.bash
+	$(BIN) completion zsh > bin/_alexandria-backup
+	$(BIN) completion fish > bin/alexandria-backup.fish
 
 clean: ## remove build output and the sandbox
 	rm -rf bin sandbox

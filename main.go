@@ -125,6 +125,8 @@ func caughtSignal(ctx context.Context) syscall.Signal {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := appDefinition(stdout, stderr)
 	app.Commands = append(app.Commands, restoreCommands()...)
+	app.Commands = append(app.Commands, statusCommands()...)
+	app.Commands = append(app.Commands, opsCommands()...)
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 	}
@@ -172,6 +174,7 @@ func appDefinition(stdout, stderr io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "json", Usage: "print the run report as JSON on stdout"},
 					&cli.BoolFlag{Name: "no-verify", Usage: "skip verification (retention is then skipped too)"},
 					&cli.BoolFlag{Name: "no-prune", Usage: "skip retention"},
+					waitFlag,
 				},
 				Action: cmdRun,
 			},
@@ -185,7 +188,7 @@ func appDefinition(stdout, stderr io.Writer) *cli.App {
 				Name:      "verify",
 				Usage:     "verify the latest backup of each target",
 				ArgsUsage: "[TARGET...]",
-				Flags:     []cli.Flag{planFlag},
+				Flags:     []cli.Flag{planFlag, waitFlag},
 				Action:    cmdVerify,
 			},
 			{
@@ -207,7 +210,7 @@ func appDefinition(stdout, stderr io.Writer) *cli.App {
 				Usage:     "apply retention only",
 				ArgsUsage: "[TARGET...]",
 				Flags: []cli.Flag{planFlag,
-					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"}},
+					&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"}, waitFlag},
 				Action: cmdPrune,
 			},
 		},
@@ -283,23 +286,40 @@ func args(c *cli.Context, min, max int) ([]string, error) {
 	return c.Args().Slice(), nil
 }
 
-func cmdRun(c *cli.Context) error {
+func cmdRun(c *cli.Context) (err error) {
 	a, err := args(c, 1, 1)
 	if err != nil {
 		return err
 	}
+	group := a[0]
+	dryRun := c.Bool("dry-run")
+	// Alerts start before the plan is read: a run that cannot start (an
+	// invalid plan, the lock held) must still reach monitoring.
+	var rep *plan.Report
+	al := startAlerts(c, "run", group, dryRun)
+	defer func() { al.finish(rep, err) }()
+
 	e, err := setup(c)
 	if err != nil {
 		return err
 	}
+	al.setPlan(e.plan)
+	if !dryRun {
+		unlock, err := lockRun(c, e)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		al.started(e)
+	}
 	opts := plan.RunOptions{
 		Only:     c.StringSlice("target"),
-		DryRun:   c.Bool("dry-run"),
+		DryRun:   dryRun,
 		NoVerify: c.Bool("no-verify"),
 		NoPrune:  c.Bool("no-prune"),
 		Out:      c.App.Writer,
 	}
-	rep, err := e.plan.Run(c.Context, a[0], opts, e.rt)
+	rep, err = e.plan.Run(c.Context, group, opts, e.rt)
 	if err != nil || rep == nil {
 		return err
 	}
@@ -308,6 +328,11 @@ func cmdRun(c *cli.Context) error {
 		e.log.Error("could not write the run report", "error", werr)
 	} else {
 		e.log.Info("report written", "path", path)
+		al.reportWritten(path)
+	}
+	if rerr := recordRun(e, rep); rerr != nil {
+		e.log.Error("could not record the run's state or metrics", "error", rerr)
+		werr = errors.Join(werr, rerr)
 	}
 	if c.Bool("json") {
 		out, _ := json.MarshalIndent(rep, "", "  ")
@@ -389,6 +414,13 @@ func cmdVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// restic check takes an exclusive repository lock: unguarded, a manual
+	// verify would make a scheduled run's backup fail.
+	unlock, err := lockRun(c, e)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return outcomes(c.App.Writer, "verified", e.plan.Verify(c.Context, targets, e.rt))
 }
 
@@ -405,6 +437,13 @@ func cmdPrune(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Also with --dry-run: restic forget and borg prune lock the
+	// repository, which would make a running backup fail.
+	unlock, err := lockRun(c, e)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dry := c.Bool("dry-run")
 	list := e.plan.Prune(c.Context, targets, dry, e.rt)
 	w := c.App.Writer

@@ -34,6 +34,7 @@ func restoreCommands() []*cli.Command {
 				&cli.BoolFlag{Name: "clean", Usage: "pg_dump targets: drop the database's existing objects first"},
 				&cli.BoolFlag{Name: "force", Usage: "file targets: restore into a non-empty directory"},
 				&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm a destructive restore without asking"},
+				waitFlag,
 			},
 			Action: cmdRestore,
 		},
@@ -41,7 +42,7 @@ func restoreCommands() []*cli.Command {
 			Name:      "drill",
 			Usage:     "prove backups restore: restore the latest into scratch space, compare, clean up",
 			ArgsUsage: "[TARGET...]",
-			Flags:     []cli.Flag{planFlag, &cli.BoolFlag{Name: "json", Usage: "print the drill report as JSON on stdout"}},
+			Flags:     []cli.Flag{planFlag, &cli.BoolFlag{Name: "json", Usage: "print the drill report as JSON on stdout"}, waitFlag},
 			Action:    cmdDrill,
 		},
 		{
@@ -105,6 +106,13 @@ func cmdRestore(c *cli.Context) error {
 		}
 	}
 
+	// Under the run lock: a run's retention must not remove what is being
+	// restored, and its sweep must not remove the restore's temporary files.
+	unlock, err := lockRun(c, e)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := e.plan.Restore(c.Context, t, req, e.rt)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", t.Name, err)
@@ -156,11 +164,20 @@ func cmdDrill(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockRun(c, e)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rep := e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
 	if path, err := rep.Write(e.plan.StateDir); err != nil {
 		e.log.Error("could not write the drill report", "error", err)
 	} else {
 		e.log.Info("report written", "path", path)
+	}
+	rerr := recordRun(e, rep)
+	if rerr != nil {
+		e.log.Error("could not record the drill's state", "error", rerr)
 	}
 	if c.Bool("json") {
 		out, _ := json.MarshalIndent(rep, "", "  ")
@@ -180,6 +197,9 @@ func cmdDrill(c *cli.Context) error {
 		return fmt.Errorf("drill interrupted")
 	case plan.StatusFailed:
 		return &exitError{code: exitFailed, err: rep.Err()}
+	}
+	if rerr != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("recording the drill: %w", rerr)}
 	}
 	return nil
 }

@@ -205,6 +205,7 @@ func (r Restic) Steps(t *Target) []Step {
 	backup, check := r.backupCommand(t), r.checkCommand(t)
 	steps := []Step{
 		{Phase: PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
+		{Phase: PhasePreflight, Note: "if the repository has locks, run `restic unlock`: it removes only stale ones (a killed run's), and the report says how many"},
 		{Phase: PhaseBackup, Command: &backup},
 		{Phase: PhaseVerify, Command: &check},
 	}
@@ -268,6 +269,10 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	if err := checkSecretMode(t.Settings.Str("password_file")); err != nil {
 		return Artifact{}, keyErr("password_file", "%v", err)
 	}
+	removed, err := r.removeStaleLocks(ctx, x, t)
+	if err != nil {
+		return Artifact{}, err
+	}
 	res, err := x.Run(ctx, r.backupCommand(t))
 	if err != nil {
 		return Artifact{}, err
@@ -277,10 +282,49 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		return Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
 	}
 	a := Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed}
+	if removed > 0 {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("removed %d stale restic lock(s) left by a run that was killed", removed))
+	}
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
 	return a, nil
+}
+
+var lockIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// removeStaleLocks clears locks that a killed restic left behind (restic
+// 0.14 leaves its lock on SIGTERM, and the next check or prune then fails
+// for days). Only `restic unlock` decides what is stale — a lock of this
+// host whose process is gone, or one not refreshed for 30 minutes — so a
+// live backup's lock, here or on another host, is never removed. It runs
+// under our own run lock, and says how many it removed.
+func (r Restic) removeStaleLocks(ctx context.Context, x Executor, t *Target) (int, error) {
+	count := func() (int, error) {
+		res, err := x.Run(ctx, r.cmd(t, "list", "locks", "--no-lock"))
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, line := range strings.Split(string(res.Stdout), "\n") {
+			if lockIDRE.MatchString(strings.TrimSpace(line)) {
+				n++
+			}
+		}
+		return n, nil
+	}
+	before, err := count()
+	if err != nil || before == 0 {
+		return 0, err
+	}
+	if _, err := x.Run(ctx, r.cmd(t, "unlock")); err != nil {
+		return 0, err
+	}
+	after, err := count()
+	if err != nil {
+		return 0, err
+	}
+	return before - after, nil
 }
 
 type resticBackupSummary struct {

@@ -56,7 +56,7 @@ func TestResticRemoteREST(t *testing.T) {
 			t.Errorf("the repository password shows in %s", l)
 		}
 	}
-	if len(x.lines) != 6 { // cat config, init, cat config, backup, check, snapshots
+	if len(x.lines) != 7 { // cat config, init, cat config, list locks, backup, check, snapshots
 		t.Errorf("ran %d commands: %v", len(x.lines), x.lines)
 	}
 	for _, l := range x.lines {

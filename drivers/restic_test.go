@@ -2,8 +2,13 @@ package drivers_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
@@ -14,6 +19,9 @@ type scripted struct {
 }
 
 func (s scripted) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+	if len(c.Args) > 1 && c.Args[0] == "list" && c.Args[1] == "locks" {
+		return drivers.Result{Command: c.String()}, nil // no locks
+	}
 	r := s.res
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
@@ -39,6 +47,56 @@ func TestResticExit3IsWarning(t *testing.T) {
 	tg.ExitCodes = drivers.ExitCodes{Error: []int{3}}
 	if _, err := (drivers.Restic{}).Backup(context.Background(), x, tg); err == nil {
 		t.Fatal("exit_codes = { error = [3] } must make exit 3 a failure")
+	}
+}
+
+// A lock left by a killed restic is removed (by restic unlock, which only
+// removes stale locks) and reported; the backup goes on.
+func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
+	f := newResticFixture(t)
+	ctx := context.Background()
+	r := drivers.Restic{}
+	tg := f.target("library", nil)
+	if err := r.Init(ctx, f.x, tg); err != nil {
+		t.Fatal(err)
+	}
+	// A restic killed mid-backup: a sparse 8 GiB file keeps it busy.
+	big, err := os.Create(filepath.Join(f.src, "big.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big.Truncate(8 << 30)
+	big.Close()
+	cmd := exec.Command("restic", "backup", "--quiet", "--", f.src)
+	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+f.repo, "RESTIC_PASSWORD_FILE="+f.pass)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if locks, _ := os.ReadDir(filepath.Join(f.repo, "locks")); len(locks) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("restic never took its lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM) // restic 0.14 leaves its lock on SIGTERM
+	cmd.Wait()
+	if locks, _ := os.ReadDir(filepath.Join(f.repo, "locks")); len(locks) == 0 {
+		t.Skip("this restic removed its lock on SIGTERM (0.17+): nothing stale to test")
+	}
+	os.Remove(filepath.Join(f.src, "big.img"))
+	a, err := r.Backup(ctx, f.x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "removed 1 stale restic lock") {
+		t.Fatalf("warnings %v", a.Warnings)
+	}
+	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+		t.Fatalf("check after the stale lock: %v", err)
 	}
 }
 

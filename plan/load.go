@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 )
 
 // Plan is a loaded, valid plan file.
@@ -429,8 +430,6 @@ func findCycle(p *Plan) []string {
 	return nil
 }
 
-var scheduleWords = []string{"hourly", "daily", "weekly", "monthly"}
-
 func (l *loader) group(name string, v any, targets map[string]any) *Group {
 	path := []string{"plans", name}
 	raw, ok := l.table(path, v)
@@ -462,9 +461,14 @@ func (l *loader) group(name string, v any, targets map[string]any) *Group {
 				}
 			}
 		case "schedule":
-			s, _ := raw[key].(string)
-			if !contains(scheduleWords, s) && len(strings.Fields(s)) != 5 {
-				l.problem(kp, "must be hourly, daily, weekly, monthly or a 5-field cron expression, not %q", fmt.Sprint(raw[key]))
+			s, ok := raw[key].(string)
+			if !ok {
+				l.problem(kp, "must be hourly, daily, weekly, monthly or a 5-field cron expression, not %s", fmt.Sprint(raw[key]))
+				continue
+			}
+			// The same parser `schedule` uses: what validates, schedules.
+			if _, err := cronexpr.Parse(s); err != nil {
+				l.problem(kp, "%v", err)
 				continue
 			}
 			g.Schedule = s

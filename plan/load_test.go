@@ -163,7 +163,8 @@ func TestParseProblems(t *testing.T) {
 		{"restic relative path", "[targets.r]\ndriver = \"restic\"\nrepository = \"/r\"\npassword_file = \"/p\"\npaths = [\"library\"]\n", `targets.r.paths: "library" must be an absolute path`},
 		{"restic relative repo", "[targets.r]\ndriver = \"restic\"\nrepository = \"repo\"\npassword_file = \"/p\"\npaths = [\"/l\"]\n", `targets.r.repository: a local repository must be an absolute path`},
 		{"plan without targets", base + "[plans.daily]\nschedule = \"daily\"\n", "plans.daily: `targets` is required"},
-		{"bad schedule", base + "[plans.daily]\ntargets = [\"db\"]\nschedule = \"sometimes\"\n", "plans.daily.schedule: must be hourly, daily, weekly, monthly or a 5-field cron expression"},
+		{"bad schedule", base + "[plans.daily]\ntargets = [\"db\"]\nschedule = \"sometimes\"\n", `plans.daily.schedule: "sometimes" is not hourly, daily, weekly, monthly or a 5-field cron expression`},
+		{"ambiguous cron", base + "[plans.daily]\ntargets = [\"db\"]\nschedule = \"0 0 * * 7\"\n", "plans.daily.schedule:"},
 		{"bad name", "[targets.\"my db\"]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/b\"\n", "a target name may only use"},
 		{"parallel", "parallel = 0\n", "parallel: must be an integer from 1 to 64"},
 	} {

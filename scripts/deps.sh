@@ -8,7 +8,7 @@ set -euo pipefail
 
 # tool -> Debian package providing it. "go" has no package here: Debian's
 # golang-go is far older than the Go this module needs.
-tools=(go pg_dump pg_restore initdb postgres restic borg rsync rclone ssh sshd)
+tools=(go pg_dump pg_restore initdb postgres restic borg rsync rclone ssh sshd systemd-analyze python3-yaml)
 declare -A package_of=(
 	[pg_dump]=postgresql
 	[pg_restore]=postgresql
@@ -20,6 +20,8 @@ declare -A package_of=(
 	[rclone]=rclone
 	[ssh]=openssh-client
 	[sshd]=openssh-server
+	[systemd-analyze]=systemd
+	[python3-yaml]=python3-yaml
 )
 
 # have TOOL: is TOOL usable? Beyond PATH, look where Debian keeps programs
@@ -44,6 +46,11 @@ have() {
 		;;
 	sshd)
 		command -v sshd >/dev/null 2>&1 || [[ -x /usr/sbin/sshd ]]
+		return
+		;;
+	python3-yaml)
+		# The tests parse the generated Kubernetes manifests with PyYAML.
+		python3 -c 'import yaml' >/dev/null 2>&1
 		return
 		;;
 	*)

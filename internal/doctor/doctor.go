@@ -1,0 +1,542 @@
+// Package doctor checks that a plan can run here, without running it: the
+// tools and their versions, the database, the repositories, the secret
+// files, free space and the state directory. It changes nothing (listing
+// a repository is as far as it goes).
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+// Status is a check's verdict.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "FAIL"
+)
+
+// Check is one line of the checklist.
+type Check struct {
+	Status  Status
+	Subject string // what was checked: "tools restic", "library: repository"
+	Detail  string
+	Fix     string // what to do about a warning or failure
+}
+
+func (c Check) String() string {
+	s := fmt.Sprintf("%-4s  %s: %s", c.Status, c.Subject, c.Detail)
+	if c.Fix != "" && c.Status != OK {
+		s += " (fix: " + c.Fix + ")"
+	}
+	return s
+}
+
+// Options tune a doctor run.
+type Options struct {
+	Exec drivers.Executor
+	// Driver finds a driver; nil means drivers.Lookup.
+	Driver func(name string) (drivers.Driver, bool)
+	// Timeout bounds each check that reaches a database or a repository:
+	// one held by a running backup's lock must not hang the checklist.
+	Timeout time.Duration
+	// Report, when set, is given each check as soon as it is done.
+	Report func(Check)
+	// MinFree is the free space below which a backup destination gets a
+	// warning (default 1 GiB); a dump directory also wants twice its
+	// last dump.
+	MinFree int64
+}
+
+type run struct {
+	o      Options
+	checks []Check
+	seen   map[string]bool // files and directories already checked
+}
+
+// once reports whether key is new: a file shared by targets is checked once.
+func (r *run) once(key string) bool {
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	if r.seen[key] {
+		return false
+	}
+	r.seen[key] = true
+	return true
+}
+
+func (r *run) add(c Check) {
+	// One line per check, whatever the tools said.
+	c.Detail = oneLine(c.Detail)
+	r.checks = append(r.checks, c)
+	if r.o.Report != nil {
+		r.o.Report(c)
+	}
+}
+
+func (r *run) driver(name string) drivers.Driver {
+	lookup := r.o.Driver
+	if lookup == nil {
+		lookup = drivers.Lookup
+	}
+	d, _ := lookup(name)
+	return d
+}
+
+// ctx bounds one check.
+func (r *run) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	if r.o.Timeout <= 0 {
+		return context.WithCancel(parent)
+	}
+	return context.WithTimeout(parent, r.o.Timeout)
+}
+
+// Run checks the plan file, the tools of the targets' drivers, state_dir,
+// then each target. It stops early only when ctx ends.
+func Run(ctx context.Context, p *plan.Plan, targets []*drivers.Target, o Options) []Check {
+	if o.MinFree <= 0 {
+		o.MinFree = 1 << 30
+	}
+	r := &run{o: o}
+	r.planFile(p)
+	r.schedules(p)
+	r.tools(ctx, targets)
+	r.stateDir(p.StateDir)
+	for _, t := range targets {
+		if ctx.Err() != nil {
+			break
+		}
+		r.target(ctx, t)
+	}
+	return r.checks
+}
+
+// Failed counts the failed checks.
+func Failed(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if c.Status == Fail {
+			n++
+		}
+	}
+	return n
+}
+
+// planFile: whoever can write the plan can make this tool run commands
+// (password_command, on_failure) as the user it runs as.
+func (r *run) planFile(p *plan.Plan) {
+	subject := "plan " + p.Path
+	fi, err := os.Stat(p.Path)
+	if err != nil {
+		r.add(Check{Status: Fail, Subject: subject, Detail: err.Error()})
+		return
+	}
+	perm, uid := fi.Mode().Perm(), owner(fi)
+	switch {
+	case perm&0o022 != 0:
+		r.add(Check{Status: Fail, Subject: subject, Detail: fmt.Sprintf("mode %04o: group or others may change it, and with it the commands this tool runs", perm),
+			Fix: "chmod go-w " + p.Path})
+	case uid != 0 && uid != os.Geteuid():
+		r.add(Check{Status: Fail, Subject: subject, Detail: fmt.Sprintf("owned by %s, who may change the commands this tool runs as %s", userName(uid), userName(os.Geteuid())),
+			Fix: "chown " + userName(os.Geteuid()) + " " + p.Path})
+	case perm&0o044 != 0 && (p.Notify.PingURL != "" || anyEnv(p)):
+		r.add(Check{Status: Warn, Subject: subject, Detail: fmt.Sprintf("mode %04o: others may read it, and it sets ping_url or env, which often hold secrets", perm),
+			Fix: "chmod 600 " + p.Path + ", or write those values as ${VAR}"})
+	default:
+		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("mode %04o, owner %s", perm, userName(uid))})
+	}
+}
+
+// schedules checks what `schedule` will need: the loader only counts a
+// cron expression's fields.
+func (r *run) schedules(p *plan.Plan) {
+	names := make([]string, 0, len(p.Plans))
+	for n, g := range p.Plans {
+		if g.Schedule != "" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		subject := "plans." + n + ".schedule"
+		e, err := cronexpr.Parse(p.Plans[n].Schedule)
+		if err != nil {
+			r.add(Check{Status: Fail, Subject: subject, Detail: err.Error()})
+			continue
+		}
+		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("cron %q, systemd %s", e.Source, strings.Join(e.OnCalendar(), " + "))})
+	}
+}
+
+func anyEnv(p *plan.Plan) bool {
+	for _, t := range p.Targets {
+		if len(t.Env) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder passes commands on and keeps the first line each printed: the
+// version lines of `restic version`, `pg_dump --version` and friends.
+type recorder struct {
+	x     drivers.Executor
+	lines []string
+}
+
+func (rec *recorder) Run(ctx context.Context, c drivers.Command) (drivers.Result, error) {
+	res, err := rec.x.Run(ctx, c)
+	if err == nil {
+		out := res.Stdout
+		if len(strings.TrimSpace(string(out))) == 0 {
+			out = res.Stderr // ssh -V prints on stderr
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		if line = strings.Join(strings.Fields(line), " "); line != "" {
+			rec.lines = append(rec.lines, line)
+		}
+	}
+	return res, err
+}
+
+// packages are the Debian packages of the programs the drivers run.
+var packages = map[string]string{
+	"pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
+	"restic": "restic", "borg": "borgbackup", "rsync": "rsync", "rclone": "rclone", "ssh": "openssh-client",
+}
+
+// tools checks each driver's programs once, with their versions.
+func (r *run) tools(ctx context.Context, targets []*drivers.Target) {
+	seen := map[string]bool{}
+	ssh := ""
+	for _, t := range withInto(targets) {
+		if needsSSH(t) && ssh == "" {
+			ssh = t.Name
+		}
+		if seen[t.Driver] {
+			continue
+		}
+		seen[t.Driver] = true
+		rec := &recorder{x: r.o.Exec}
+		cctx, cancel := r.ctx(ctx)
+		err := r.driver(t.Driver).CheckTools(cctx, rec, t)
+		cancel()
+		subject := "tools " + t.Driver
+		if err != nil {
+			r.add(Check{Status: Fail, Subject: subject, Detail: err.Error(), Fix: toolFix(t.Driver, err)})
+			continue
+		}
+		r.add(Check{Status: OK, Subject: subject, Detail: strings.Join(rec.lines, "; ")})
+	}
+	if ssh != "" {
+		rec := &recorder{x: r.o.Exec}
+		cctx, cancel := r.ctx(ctx)
+		_, err := rec.Run(cctx, drivers.Command{Program: "ssh", Args: []string{"-V"}})
+		cancel()
+		if err != nil {
+			r.add(Check{Status: Fail, Subject: "tools ssh", Detail: fmt.Sprintf("needed by target %s: %v", ssh, err), Fix: "install openssh-client"})
+		} else {
+			r.add(Check{Status: OK, Subject: "tools ssh", Detail: strings.Join(rec.lines, "; ")})
+		}
+	}
+}
+
+// withInto adds the restic or borg targets dumps stream into: their tools
+// run too.
+func withInto(targets []*drivers.Target) []*drivers.Target {
+	out := append([]*drivers.Target{}, targets...)
+	for _, t := range targets {
+		if t.Into != nil {
+			out = append(out, t.Into)
+		}
+	}
+	return out
+}
+
+func needsSSH(t *drivers.Target) bool {
+	s := t.Settings
+	switch t.Driver {
+	case "rsync":
+		return !filepath.IsAbs(s.Str("destination"))
+	case "borg":
+		return !filepath.IsAbs(s.Str("repository"))
+	case "restic":
+		return strings.HasPrefix(s.Str("repository"), "sftp:")
+	}
+	return false
+}
+
+func toolFix(driver string, err error) string {
+	msg := err.Error()
+	for prog, pkg := range packages {
+		if strings.Contains(msg, `"`+prog+`"`) && strings.Contains(msg, "not found") {
+			return "install " + pkg + " (apt-get install " + pkg + ")"
+		}
+	}
+	pkg := packages[driver]
+	if driver == "pg_dump" {
+		pkg = "postgresql-client"
+	}
+	if strings.Contains(msg, "too old") || strings.Contains(msg, "not supported") {
+		return "install a supported version of " + pkg
+	}
+	return "install " + pkg
+}
+
+// oneLine joins the lines of a tool's message.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// stateDir must be writable, or creatable: reports, the lock and private
+// temporary files go there.
+func (r *run) stateDir(dir string) {
+	subject := "state_dir " + dir
+	existing := nearestExisting(dir)
+	if err := syscall.Access(existing, 2 /* W_OK */); err != nil {
+		r.add(Check{Status: Fail, Subject: subject, Detail: fmt.Sprintf("%s is not writable: %v", existing, err),
+			Fix: "make it writable for " + userName(os.Geteuid()) + ", or set state_dir"})
+		return
+	}
+	if existing != dir {
+		r.add(Check{Status: OK, Subject: subject, Detail: "does not exist yet; the first run creates it in " + existing})
+		return
+	}
+	r.add(Check{Status: OK, Subject: subject, Detail: "writable"})
+}
+
+func nearestExisting(path string) string {
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
+			return p
+		}
+	}
+}
+
+func (r *run) target(ctx context.Context, t *drivers.Target) {
+	for _, sec := range planpaths.Secrets([]*drivers.Target{t}) {
+		if r.once("secret " + sec.Path) {
+			r.add(secretFile(sec))
+		}
+	}
+	d := r.driver(t.Driver)
+	if pf, ok := d.(drivers.Preflighter); ok {
+		rec := &recorder{x: r.o.Exec}
+		cctx, cancel := r.ctx(ctx)
+		err := pf.Preflight(cctx, rec, t)
+		cancel()
+		subject := t.Name + ": database"
+		if err != nil {
+			r.add(Check{Status: Fail, Subject: subject, Detail: r.explain(cctx, err), Fix: fix(t, err)})
+		} else {
+			r.add(Check{Status: OK, Subject: subject, Detail: "reachable; " + strings.Join(append(rec.lines, "is not older than the server"), " ")})
+		}
+	}
+	cctx, cancel := r.ctx(ctx)
+	snaps, err := d.Snapshots(cctx, r.o.Exec, t)
+	cancel()
+	subject := t.Name + ": backups"
+	switch {
+	case err != nil:
+		r.add(Check{Status: Fail, Subject: subject, Detail: r.explain(cctx, err), Fix: fix(t, err)})
+	case len(snaps) == 0:
+		r.add(Check{Status: Warn, Subject: subject, Detail: "none of this target yet", Fix: "run a plan with it"})
+	default:
+		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("%d, newest %s", len(snaps), newest(snaps).Format(time.RFC3339))})
+	}
+	var last int64
+	if len(snaps) > 0 {
+		last = snaps[0].Bytes // newest first
+	}
+	for _, l := range planpaths.Locals("", []*drivers.Target{t}) {
+		if l.Write && r.once("space "+l.Path) {
+			r.add(r.freeSpace(t, l, last))
+		}
+	}
+}
+
+func newest(snaps []drivers.Snapshot) time.Time {
+	var n time.Time
+	for _, s := range snaps {
+		if s.Time.After(n) {
+			n = s.Time
+		}
+	}
+	return n.UTC()
+}
+
+// explain says a check ran out of time in words.
+func (r *run) explain(ctx context.Context, err error) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %s (%v)", r.o.Timeout, err)
+	}
+	return err.Error()
+}
+
+// fix suggests what to do about a failed database or repository check,
+// from what the tool said.
+func fix(t *drivers.Target, err error) string {
+	var se *drivers.SettingsError
+	if errors.As(err, &se) {
+		return "see targets." + t.Name + "." + se.Key + " in the plan"
+	}
+	msg := strings.ToLower(err.Error())
+	has := func(signs ...string) bool {
+		for _, s := range signs {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+		return false
+	}
+	secretKey := "password_file"
+	if t.Driver == "borg" {
+		secretKey = "passphrase_file"
+	}
+	switch {
+	case has("no answer within", "deadline exceeded"):
+		return "is a backup holding the repository's lock? try again later, or raise --timeout"
+	case has("wrong password", "passphrase supplied", "incorrect", "no key found"):
+		return "check " + secretKey + ": it must hold this repository's password"
+	case has("password authentication failed", "no password supplied"):
+		return "check password_file (or PGPASSFILE) against the role's password"
+	case has("is there a repository", "does not exist", "not a valid repository"):
+		if t.Driver == "restic" || t.Driver == "borg" {
+			return "create it: alexandria-backup init " + t.Name + " (or fix repository)"
+		}
+		return "check the target's paths and names in the plan"
+	case has("host key verification failed"):
+		return "add the server's host key to known_hosts (connect once by hand as this user)"
+	case has("permission denied (publickey"):
+		return "check the ssh key and the server's authorized_keys"
+	case has("connection refused", "no such host", "could not connect", "no route to host", "name resolution", "timeout"):
+		return "is the server running and reachable from here?"
+	case has("permission denied"):
+		return "check the permissions of the files and directories it names for " + userName(os.Geteuid())
+	}
+	return ""
+}
+
+// secretFile checks a file holding a secret as ssh checks its keys: no
+// access for group or others, owned by the user running the tool (or
+// root), readable, and a password file not empty.
+func secretFile(sec planpaths.Secret) Check {
+	c := Check{Subject: fmt.Sprintf("%s: %s %s", sec.Target, sec.Key, sec.Path)}
+	fi, err := os.Stat(sec.Path)
+	if err != nil {
+		c.Status, c.Detail = Fail, err.Error()
+		if os.IsNotExist(err) {
+			c.Detail, c.Fix = "missing", "create it (mode 0600) or fix "+sec.Key
+		}
+		return c
+	}
+	perm, uid := fi.Mode().Perm(), owner(fi)
+	switch {
+	case !fi.Mode().IsRegular():
+		c.Status, c.Detail = Fail, "not a regular file"
+	case perm&0o077 != 0:
+		// The tools refuse it too (ssh, libpq) or this tool does.
+		c.Status, c.Detail, c.Fix = Fail, fmt.Sprintf("mode %04o: group or others may read it", perm), "chmod 600 "+sec.Path
+	default:
+		if sec.Password {
+			_, err = drivers.ReadSecretFile(sec.Path)
+		} else {
+			var f *os.File
+			if f, err = os.Open(sec.Path); err == nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			c.Status, c.Detail = Fail, err.Error()
+			if strings.HasSuffix(err.Error(), "is empty") {
+				c.Detail, c.Fix = "empty", "write the secret into it"
+			}
+			return c
+		}
+		c.Status, c.Detail = OK, fmt.Sprintf("mode %04o, owner %s", perm, userName(uid))
+		if uid != 0 && uid != os.Geteuid() {
+			c.Status = Warn
+			c.Detail = fmt.Sprintf("owned by %s, who may read or replace it; the tool runs as %s", userName(uid), userName(os.Geteuid()))
+			c.Fix = "chown " + userName(os.Geteuid()) + " " + sec.Path
+		}
+	}
+	return c
+}
+
+// freeSpace warns when a place backups are written to is short of space:
+// below MinFree, or for dumps below twice the last dump.
+func (r *run) freeSpace(t *drivers.Target, l planpaths.Local, last int64) Check {
+	c := Check{Subject: fmt.Sprintf("%s: free space in %s", t.Name, l.Path)}
+	where := nearestExisting(l.Path)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(where, &st); err != nil {
+		c.Status, c.Detail = Warn, err.Error()
+		return c
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	need, why := r.o.MinFree, fmt.Sprintf("at least %s", human(r.o.MinFree))
+	if l.Dumps && 2*last > need {
+		need, why = 2*last, fmt.Sprintf("twice the last dump (%s)", human(last))
+	}
+	c.Detail = human(free) + " free"
+	if where != l.Path {
+		c.Detail += " (in " + where + "; the directory does not exist yet)"
+	}
+	c.Status = OK
+	if free < need {
+		c.Status = Warn
+		c.Detail += ", less than " + why
+		c.Fix = "free some space or move it to a larger file system"
+	}
+	return c
+}
+
+func owner(fi os.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
+
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return "uid " + strconv.Itoa(uid)
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,319 @@
+package doctor
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test of the real tools")
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	return path
+}
+
+// loadPlan writes src (with DIR standing for dir) as a plan file and loads it.
+func loadPlan(t *testing.T, dir, src string) *plan.Plan {
+	t.Helper()
+	path := writeFile(t, filepath.Join(dir, "plan.toml"), strings.ReplaceAll(src, "DIR", dir), 0o600)
+	p, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func doctor(t *testing.T, p *plan.Plan, o Options) map[string]Check {
+	t.Helper()
+	o.Exec = drivers.ProcessExecutor{}
+	if o.Timeout == 0 {
+		o.Timeout = time.Minute
+	}
+	targets, err := p.Pick(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Check{}
+	for _, c := range Run(context.Background(), p, targets, o) {
+		t.Log(c)
+		out[c.Subject] = c
+	}
+	return out
+}
+
+func expect(t *testing.T, checks map[string]Check, subject string, status Status, detail, fix string) {
+	t.Helper()
+	c, ok := checks[subject]
+	switch {
+	case !ok:
+		t.Errorf("no check %q", subject)
+	case c.Status != status || !strings.Contains(c.Detail, detail) || !strings.Contains(c.Fix, fix):
+		t.Errorf("%q: %s, want %s with %q (fix %q)", subject, c, status, detail, fix)
+	}
+}
+
+// Repositories: a good one, the wrong password, one never initialised and
+// a password file others can read, each said plainly; the passwords never.
+func TestRepositories(t *testing.T) {
+	requireTool(t, "restic")
+	dir := t.TempDir()
+	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(dir, "cache"))
+	writeFile(t, filepath.Join(dir, "lib", "book.epub"), "words", 0o644)
+	writeFile(t, filepath.Join(dir, "good.pass"), "right-password-never-shown\n", 0o600)
+	writeFile(t, filepath.Join(dir, "wrong.pass"), "wrong-password-never-shown\n", 0o600)
+	writeFile(t, filepath.Join(dir, "leaky.pass"), "right-password-never-shown\n", 0o644)
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.good]
+driver = "restic"
+repository = "DIR/repo"
+password_file = "DIR/good.pass"
+paths = ["DIR/lib"]
+[targets.wrongpw]
+driver = "restic"
+repository = "DIR/repo"
+password_file = "DIR/wrong.pass"
+paths = ["DIR/lib"]
+[targets.missing]
+driver = "restic"
+repository = "DIR/nothing-here"
+password_file = "DIR/good.pass"
+paths = ["DIR/lib"]
+[targets.leaky]
+driver = "restic"
+repository = "DIR/repo"
+password_file = "DIR/leaky.pass"
+paths = ["DIR/lib"]
+[plans.all]
+targets = ["good"]
+schedule = "*/30 * * * mon-fri"
+`)
+	rt := plan.Runtime{Exec: drivers.ProcessExecutor{}}
+	ctx := context.Background()
+	good, _ := p.Pick([]string{"good"}, "")
+	if o := p.Init(ctx, good, rt); o[0].Err != nil {
+		t.Fatal(o[0].Err)
+	}
+	checks := doctor(t, p, Options{})
+	expect(t, checks, "tools restic", OK, "restic 0.", "")
+	expect(t, checks, "plans.all.schedule", OK, `cron "*/30 * * * mon-fri", systemd Mon..Fri *-*-* *:00,30:00`, "")
+	// (A schedule cron, systemd and Kubernetes would read differently, such
+	// as "0 0 * * 7", never gets this far: validation refuses it.)
+	expect(t, checks, "state_dir "+filepath.Join(dir, "state"), OK, "does not exist yet; the first run creates it in "+dir, "")
+	expect(t, checks, "good: password_file "+filepath.Join(dir, "good.pass"), OK, "mode 0600, owner ", "")
+	expect(t, checks, "good: backups", Warn, "none of this target yet", "run a plan")
+	expect(t, checks, "good: free space in "+filepath.Join(dir, "repo"), OK, "free", "")
+	expect(t, checks, "wrongpw: backups", Fail, "wrong password or no key found", "check password_file")
+	expect(t, checks, "missing: backups", Fail, "Is there a repository at the following location?", "alexandria-backup init missing")
+	expect(t, checks, "leaky: password_file "+filepath.Join(dir, "leaky.pass"), Fail, "mode 0644: group or others may read it", "chmod 600 "+filepath.Join(dir, "leaky.pass"))
+	for _, c := range checks {
+		if strings.Contains(c.String(), "never-shown") {
+			t.Errorf("a secret in %s", c)
+		}
+	}
+
+	if rep, err := p.Run(ctx, "all", plan.RunOptions{}, rt); err != nil || rep.Status != plan.StatusOK {
+		t.Fatalf("run: %v %+v", err, rep)
+	}
+	// Space below the minimum is a warning, not a failure.
+	checks = doctor(t, p, Options{MinFree: 1 << 60})
+	expect(t, checks, "good: backups", OK, "1, newest "+time.Now().UTC().Format("2006-01-02"), "")
+	expect(t, checks, "good: free space in "+filepath.Join(dir, "repo"), Warn, "free, less than at least 1.0 EiB", "free some space")
+	if _, err := os.Stat(filepath.Join(dir, "nothing-here")); err == nil {
+		t.Error("doctor created the missing repository")
+	}
+}
+
+// The database: reachable with a new enough pg_dump, or refused with the
+// reason; dumps want room for twice the last one.
+func TestDatabase(t *testing.T) {
+	requireTool(t, "pg_dump")
+	srv := pgserver.ForTest(t)
+	ctx := context.Background()
+	if err := srv.CreateDatabase(ctx, "library"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.db]
+driver = "pg_dump"
+database = "`+srv.URL("library")+`"
+dir = "DIR/dumps"
+[targets.down]
+driver = "pg_dump"
+database = "postgres://nobody@127.0.0.1:1/none"
+dir = "DIR/dumps-down"
+[plans.all]
+targets = ["db"]
+`)
+	checks := doctor(t, p, Options{})
+	expect(t, checks, "tools pg_dump", OK, "pg_dump (PostgreSQL) ", "")
+	expect(t, checks, "db: database", OK, "reachable; pg_dump (PostgreSQL) ", "")
+	expect(t, checks, "down: database", Fail, "connecting to the database: failed to connect to `user=nobody database=none`: 127.0.0.1:1", "is the server running and reachable from here?")
+	expect(t, checks, "db: backups", Warn, "none of this target yet", "")
+
+	if rep, err := p.Run(ctx, "all", plan.RunOptions{}, plan.Runtime{Exec: drivers.ProcessExecutor{}}); err != nil || rep.Status != plan.StatusOK {
+		t.Fatalf("run: %v %+v", err, rep)
+	}
+	snaps, err := p.Snapshots(ctx, p.Targets["db"], plan.Runtime{Exec: drivers.ProcessExecutor{}})
+	if err != nil || len(snaps) != 1 {
+		t.Fatal(snaps, err)
+	}
+	checks = doctor(t, p, Options{MinFree: 1})
+	expect(t, checks, "db: free space in "+filepath.Join(dir, "dumps"), OK, "free", "")
+	// A minimum below the dump size: twice the last dump is what counts.
+	var st = checks["db: free space in "+filepath.Join(dir, "dumps")]
+	if strings.Contains(st.Detail, "less than") {
+		t.Fatalf("a dump of %d bytes does not fit? %s", snaps[0].Bytes, st)
+	}
+}
+
+// Tools: too old, or missing, each with what to install.
+func TestTools(t *testing.T) {
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "restic"), "#!/bin/sh\necho 'restic 0.9.6 compiled with go1.13 on linux/amd64'\n", 0o755)
+	t.Setenv("PATH", bin)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pass"), "x\n", 0o600)
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.files]
+driver = "restic"
+repository = "DIR/repo"
+password_file = "DIR/pass"
+paths = ["DIR"]
+[targets.files-borg]
+driver = "borg"
+repository = "backup@server:/srv/borg"
+passphrase_file = "DIR/pass"
+paths = ["DIR"]
+`)
+	targets, _ := p.Pick(nil, "")
+	checks := map[string]Check{}
+	r := &run{o: Options{Exec: drivers.ProcessExecutor{}, Timeout: time.Minute}}
+	r.tools(context.Background(), targets)
+	for _, c := range r.checks {
+		t.Log(c)
+		checks[c.Subject] = c
+	}
+	expect(t, checks, "tools restic", Fail, "restic 0.9.6 is too old; 0.14 or newer is needed", "install a supported version of restic")
+	expect(t, checks, "tools borg", Fail, `"borg": executable file not found`, "install borgbackup (apt-get install borgbackup)")
+	// borg reaches its repository over ssh.
+	expect(t, checks, "tools ssh", Fail, "needed by target files-borg", "install openssh-client")
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	me := userName(os.Geteuid())
+	for _, tc := range []struct {
+		name     string
+		mode     os.FileMode
+		content  string
+		password bool
+		setup    func(path string)
+		status   Status
+		detail   string
+		fix      string
+	}{
+		{name: "ok", mode: 0o600, content: "pw\n", password: true, status: OK, detail: "mode 0600, owner " + me},
+		{name: "readonly", mode: 0o400, content: "pw\n", password: true, status: OK, detail: "mode 0400"},
+		{name: "group", mode: 0o640, content: "pw\n", password: true, status: Fail, detail: "mode 0640: group or others may read it", fix: "chmod 600"},
+		{name: "others", mode: 0o604, content: "pw\n", password: true, status: Fail, detail: "mode 0604"},
+		{name: "groupwrite", mode: 0o620, content: "pw\n", password: true, status: Fail, detail: "mode 0620"},
+		{name: "empty", mode: 0o600, content: "\n", password: true, status: Fail, detail: "empty", fix: "write the secret into it"},
+		{name: "emptykey", mode: 0o600, content: "", password: false, status: OK, detail: "mode 0600"},
+		{name: "missing", status: Fail, detail: "missing", fix: "create it (mode 0600) or fix password_file"},
+		{name: "adir", setup: func(p string) { os.Mkdir(p, 0o700) }, status: Fail, detail: "not a regular file"},
+		{name: "foreign", mode: 0o600, content: "pw\n", password: true, setup: func(p string) { os.Chown(p, uid, -1) },
+			status: Warn, detail: "owned by nobody, who may read or replace it; the tool runs as " + me, fix: "chown " + me},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if tc.mode != 0 {
+			writeFile(t, path, tc.content, tc.mode)
+		}
+		if tc.setup != nil {
+			tc.setup(path)
+		}
+		if tc.name == "foreign" && os.Geteuid() != 0 {
+			continue // only root can give a file away
+		}
+		c := secretFile(planpaths.Secret{Target: "t", Key: "password_file", Path: path, Password: tc.password})
+		if c.Status != tc.status || !strings.Contains(c.Detail, tc.detail) || !strings.Contains(c.Fix, tc.fix) {
+			t.Errorf("%s: %s, want %s %q (fix %q)", tc.name, c, tc.status, tc.detail, tc.fix)
+		}
+	}
+}
+
+// Whoever may change the plan file may make this tool run commands.
+func TestPlanFile(t *testing.T) {
+	dir := t.TempDir()
+	p := loadPlan(t, dir, `
+[notify]
+ping_url = "https://hc-ping.com/secret-token"
+[targets.files]
+driver = "rsync"
+source = "DIR/src/"
+destination = "DIR/dst/"
+`)
+	for _, tc := range []struct {
+		mode   os.FileMode
+		uid    int
+		status Status
+		detail string
+	}{
+		{0o600, -1, OK, "mode 0600"},
+		{0o644, -1, Warn, "mode 0644: others may read it, and it sets ping_url or env"},
+		{0o664, -1, Fail, "mode 0664: group or others may change it"},
+		{0o600, 65534, Fail, "owned by nobody, who may change the commands this tool runs"},
+	} {
+		if tc.uid >= 0 && os.Geteuid() != 0 {
+			continue
+		}
+		os.Chmod(p.Path, tc.mode)
+		os.Chown(p.Path, tc.uid, -1)
+		r := &run{}
+		r.planFile(p)
+		if c := r.checks[0]; c.Status != tc.status || !strings.Contains(c.Detail, tc.detail) {
+			t.Errorf("mode %04o uid %d: %s, want %s %q", tc.mode, tc.uid, c, tc.status, tc.detail)
+		}
+		os.Chown(p.Path, os.Geteuid(), -1)
+	}
+}

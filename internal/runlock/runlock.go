@@ -1,0 +1,174 @@
+// Package runlock is the run lock: one exclusive flock(2) on a file, so
+// that two runs of the same configuration never overlap.
+//
+// flock rather than a PID file: the kernel releases the lock when the
+// process holding it dies, however it dies (SIGKILL, OOM killer, power
+// loss), so a crashed run never leaves a stale lock that stops backups for
+// days. The file itself only says who holds the lock, for the message a
+// refused run prints; it is never removed (removing a lock file races with
+// a process that has opened it and is about to lock it: two runs would then
+// each hold a lock, on two different files).
+//
+// The descriptor is opened close-on-exec (Go's default), so the tools a
+// run starts do not inherit it: a child that outlived the run would
+// otherwise keep the lock.
+package runlock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Holder says who holds the lock; it is written into the lock file.
+type Holder struct {
+	PID       int       `json:"pid"`
+	Host      string    `json:"host,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Command   string    `json:"command,omitempty"` // e.g. "run weekly"
+}
+
+// Me is a Holder describing this process, started now.
+func Me(command string) Holder {
+	host, _ := os.Hostname()
+	return Holder{PID: os.Getpid(), Host: host, StartedAt: time.Now().UTC().Truncate(time.Second), Command: command}
+}
+
+// Lock is a held run lock.
+type Lock struct {
+	f *os.File
+}
+
+// HeldError is returned when another process holds the lock.
+type HeldError struct {
+	Path   string
+	Holder Holder // zero when the holder's details could not be read
+	Waited time.Duration
+}
+
+func (e *HeldError) Error() string {
+	who := "another process"
+	if h := e.Holder; h.PID > 0 {
+		who = fmt.Sprintf("pid %d", h.PID)
+		if h.Host != "" {
+			if me, _ := os.Hostname(); me != h.Host {
+				who += " on " + h.Host
+			}
+		}
+		if h.Command != "" {
+			who += fmt.Sprintf(" (%s)", h.Command)
+		}
+		if !h.StartedAt.IsZero() {
+			who += fmt.Sprintf(", started %s (%s ago)", h.StartedAt.Format(time.RFC3339),
+				time.Since(h.StartedAt).Round(time.Second))
+		}
+	}
+	msg := fmt.Sprintf("another run holds the lock %s: %s", e.Path, who)
+	if e.Waited > 0 {
+		return msg + fmt.Sprintf("; gave up after waiting %s", e.Waited)
+	}
+	return msg
+}
+
+// Acquire takes the lock on path, creating the file (0600) when missing,
+// and writes me into it. When another process holds the lock it returns a
+// *HeldError at once if wait <= 0; otherwise it keeps trying until wait has
+// passed (then a *HeldError) or ctx ends (then ctx's error). onWait, when
+// not nil, is called once with the holder before waiting starts.
+func Acquire(ctx context.Context, path string, me Holder, wait time.Duration, onWait func(Holder)) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	delay := 50 * time.Millisecond
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		waited := time.Since(start)
+		if waited >= wait {
+			f.Close()
+			held := &HeldError{Path: path, Holder: readHolder(path)}
+			if wait > 0 {
+				held.Waited = wait
+			}
+			return nil, held
+		}
+		if !told && onWait != nil {
+			onWait(readHolder(path))
+		}
+		told = true
+		// Polling, not a blocking flock: a blocked flock(2) cannot be
+		// cancelled by ctx. A released lock is taken within a second.
+		timer := time.NewTimer(min(delay, wait-waited))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			f.Close()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+		delay = min(2*delay, time.Second)
+	}
+	l := &Lock{f: f}
+	if err := l.write(me); err != nil {
+		l.Release()
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// write replaces the file's contents with h, in place: the file must stay
+// the one that is locked.
+func (l *Lock) write(h Holder) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := l.f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := l.f.WriteAt(append(data, '\n'), 0); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Release empties the file (so it no longer names a holder) and releases
+// the lock. The file stays.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	terr := l.f.Truncate(0)
+	// Closing the only descriptor releases the flock.
+	cerr := l.f.Close()
+	l.f = nil
+	return errors.Join(terr, cerr)
+}
+
+// readHolder reads who holds the lock. The holder writes its details just
+// after it locked, so an empty file may only mean "not written yet": try a
+// few times before giving up.
+func readHolder(path string) Holder {
+	var h Holder
+	for i := 0; i < 5; i++ {
+		data, err := os.ReadFile(path)
+		if err == nil && len(data) > 0 && json.Unmarshal(data, &h) == nil {
+			return h
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return Holder{}
+}

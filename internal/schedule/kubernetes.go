@@ -1,0 +1,374 @@
+package schedule
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+)
+
+// Names of the Kubernetes objects the manifests use.
+const (
+	ConfigMapName = "alexandria-backup-plan"
+	SecretName    = "alexandria-backup-secrets" // the plan's secret files, one key each
+	EnvSecretName = "alexandria-backup-env"     // optional: values for the plan's ${VAR}
+	containerName = "alexandria-backup"
+	// podHostname is fixed because restic records the host name in every
+	// snapshot and retention groups by it: a pod's random name would make
+	// every snapshot a new host that nothing ever prunes.
+	podHostname = "alexandria-backup"
+)
+
+// Kubernetes writes a ConfigMap holding the plan file and one CronJob per
+// scheduled plan. Secret files come from a Secret the operator creates
+// (the command is in the comments: secrets never appear in the output),
+// mounted file by file at the paths the plan names.
+func Kubernetes(w io.Writer, s *Set) error {
+	src, err := os.ReadFile(s.Plan.Path)
+	if err != nil {
+		return err
+	}
+	secrets := secretKeys(planpaths.Secrets(allTargets(s)))
+	comments := []string{
+		"Kubernetes manifests for the scheduled plans of " + s.Opts.Config + ",",
+		"written by `alexandria-backup schedule kubernetes`. Review them, then `kubectl apply -f FILE`.",
+		"",
+		"Before applying:",
+		"- The image (" + s.Opts.Image + ") must hold alexandria-backup and the tools the plan uses.",
+	}
+	if len(secrets) > 0 {
+		comments = append(comments,
+			"- The plan's secret files come from the Secret "+SecretName+", one key per file,",
+			"  mounted read-only at the paths the plan names. Create it from the files:",
+			"    kubectl create secret generic "+SecretName+" \\")
+		for i, sec := range secrets {
+			line := "      --from-file=" + sec.key + "=" + sec.Path
+			if i < len(secrets)-1 {
+				line += " \\"
+			}
+			comments = append(comments, line)
+		}
+	}
+	comments = append(comments,
+		"- Values for the plan's ${VAR} references come from the optional Secret",
+		"  "+EnvSecretName+" (kubectl create secret generic "+EnvSecretName+" --from-literal=VAR=value).",
+		"- Each local path the plan uses is a PersistentVolumeClaim named after it below:",
+		"  create them, or point them at the volumes holding the library, the repositories",
+		"  and state_dir (shared by every plan, for the run lock and `status`).",
+	)
+	if s.Plan.Notify.PingURL != "" || anyEnv(s) {
+		comments = append(comments,
+			"- The plan sets ping_url or env values, often secrets, and anyone who may read",
+			"  ConfigMaps can read it: write those values as ${VAR} and put them in "+EnvSecretName+".")
+	}
+	if t := localDatabase(s); t != "" {
+		comments = append(comments,
+			"- Target "+t+" reaches its database on localhost or a local socket, which in a",
+			"  pod is the pod itself: name the database's Service instead.")
+	}
+	if t := sshTarget(s); t != "" {
+		comments = append(comments,
+			"- Target "+t+" uses ssh: it needs its key and a known_hosts file in the Secret",
+			"  (ssh -o UserKnownHostsFile=...), as no one can answer ssh's questions in a pod.")
+	}
+	comments = append(comments, fmt.Sprintf("- Times are in %s (timeZone).", orUTC(s.Opts.TimeZone)))
+	for _, name := range s.Skipped {
+		comments = append(comments, fmt.Sprintf("Plan %q has no schedule key: no CronJob.", name))
+	}
+	configKey := filepath.Base(s.Opts.Config)
+	writeYAML(w, yMap{
+		{Key: "apiVersion", Value: "v1", Comment: strings.Join(comments, "\n")},
+		{Key: "kind", Value: "ConfigMap"},
+		{Key: "metadata", Value: yMap{{Key: "name", Value: ConfigMapName}, {Key: "labels", Value: labels("")}}},
+		{Key: "data", Value: yMap{{Key: configKey, Value: yBlock(src)}}},
+	})
+	for _, j := range s.Jobs {
+		fmt.Fprintln(w, "---")
+		cj, err := cronJob(s, j, secrets, configKey)
+		if err != nil {
+			return err
+		}
+		writeYAML(w, cj)
+	}
+	return nil
+}
+
+// allTargets lists the targets of every scheduled plan, once each.
+func allTargets(s *Set) []*drivers.Target {
+	seen := map[string]bool{}
+	var out []*drivers.Target
+	for _, j := range s.Jobs {
+		for _, t := range j.Targets {
+			if !seen[t.Name] {
+				seen[t.Name] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (yMap, error) {
+	name := "alexandria-backup-" + strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(j.Plan))
+	if len(name) > 52 || !dnsLabelRE.MatchString(name) {
+		return nil, fmt.Errorf("plan %q: %q is not a valid CronJob name (lower-case letters, digits and '-', at most 52 characters)", j.Plan, name)
+	}
+	mounts := ySeq{yMap{
+		{Key: "name", Value: "plan"},
+		{Key: "mountPath", Value: s.Opts.Config},
+		{Key: "subPath", Value: configKey},
+		{Key: "readOnly", Value: true},
+	}}
+	volumes := ySeq{yMap{
+		{Key: "name", Value: "plan"},
+		{Key: "configMap", Value: yMap{{Key: "name", Value: ConfigMapName}}},
+	}}
+	mine := map[string]bool{}
+	for _, sec := range planpaths.Secrets(j.Targets) {
+		mine[sec.Path] = true
+	}
+	usesSecrets := false
+	for _, sec := range secrets {
+		if !mine[sec.Path] {
+			continue
+		}
+		usesSecrets = true
+		mounts = append(mounts, yMap{
+			{Key: "name", Value: "secrets"},
+			{Key: "mountPath", Value: sec.Path},
+			{Key: "subPath", Value: sec.key},
+			{Key: "readOnly", Value: true},
+		})
+	}
+	if usesSecrets {
+		volumes = append(volumes, yMap{
+			{Key: "name", Value: "secrets"},
+			{Key: "secret", Value: yMap{
+				{Key: "secretName", Value: SecretName},
+				{Key: "defaultMode", Value: 0o400, Comment: "0400: the tool refuses secret files that group or others may read"},
+			}},
+		})
+	}
+	for _, d := range dataVolumes(s.Plan.StateDir, j) {
+		m := yMap{{Key: "name", Value: d.name}, {Key: "mountPath", Value: d.Path}}
+		if !d.Write {
+			m = append(m, yKV{Key: "readOnly", Value: true})
+		}
+		mounts = append(mounts, m)
+		volumes = append(volumes, yMap{
+			{Key: "name", Value: d.name, Comment: d.Path + ": " + d.Why},
+			{Key: "persistentVolumeClaim", Value: yMap{{Key: "claimName", Value: "alexandria-backup-" + d.name}}},
+		})
+	}
+	args := ySeq{}
+	for _, a := range s.args(j, false) {
+		args = append(args, a)
+	}
+	spec := yMap{
+		{Key: "schedule", Value: j.Expr.Source},
+	}
+	if s.Opts.TimeZone != "" {
+		spec = append(spec, yKV{Key: "timeZone", Value: s.Opts.TimeZone})
+	}
+	spec = append(spec,
+		yKV{Key: "concurrencyPolicy", Value: "Forbid", Comment: "A run still going when the next is due: the next one is skipped, never run beside it."},
+		yKV{Key: "startingDeadlineSeconds", Value: startingDeadline(j.Expr), Comment: "A start missed by more than this (controller down) is skipped; the next one runs."},
+		yKV{Key: "successfulJobsHistoryLimit", Value: 3},
+		yKV{Key: "failedJobsHistoryLimit", Value: 3, Comment: "Failed jobs are kept, with their pods' logs."},
+		yKV{Key: "jobTemplate", Value: yMap{{Key: "spec", Value: yMap{
+			{Key: "backoffLimit", Value: 0, Comment: "A failed run is not retried as a whole: the plan's targets have their own retries."},
+			{Key: "activeDeadlineSeconds", Value: int(j.Budget / time.Second), Comment: "A backstop for a hang: the targets' timeouts one after the other (6h for a target\nwithout one), the lock wait and 10 minutes."},
+			{Key: "podFailurePolicy", Value: yMap{{Key: "rules", Value: ySeq{
+				yMap{
+					{Key: "action", Value: "Ignore", Comment: "Evicted or preempted: start again (it does not count as a failure)."},
+					{Key: "onPodConditions", Value: ySeq{yMap{{Key: "type", Value: "DisruptionTarget"}}}},
+				},
+				yMap{
+					{Key: "action", Value: "FailJob", Comment: "Exit 2, an invalid plan or command line, never gets better by trying again."},
+					{Key: "onExitCodes", Value: yMap{
+						{Key: "containerName", Value: containerName},
+						{Key: "operator", Value: "In"},
+						{Key: "values", Value: ySeq{2}},
+					}},
+				},
+			}}}},
+			{Key: "template", Value: yMap{
+				{Key: "metadata", Value: yMap{{Key: "labels", Value: labels(j.Plan)}}},
+				{Key: "spec", Value: yMap{
+					{Key: "restartPolicy", Value: "Never"},
+					{Key: "hostname", Value: podHostname, Comment: "restic records the host name in snapshots and its retention groups by it."},
+					{Key: "containers", Value: ySeq{yMap{
+						{Key: "name", Value: containerName},
+						{Key: "image", Value: s.Opts.Image},
+						{Key: "command", Value: ySeq{"alexandria-backup"}},
+						{Key: "args", Value: args},
+						{Key: "envFrom", Value: ySeq{yMap{{Key: "secretRef", Value: yMap{
+							{Key: "name", Value: EnvSecretName},
+							{Key: "optional", Value: true},
+						}}}}},
+						{Key: "volumeMounts", Value: mounts},
+					}}},
+					{Key: "volumes", Value: volumes},
+				}},
+			}},
+		}}}},
+	)
+	return yMap{
+		{Key: "apiVersion", Value: "batch/v1", Comment: fmt.Sprintf("Plan %q: %s", j.Plan, j.describe())},
+		{Key: "kind", Value: "CronJob"},
+		{Key: "metadata", Value: yMap{{Key: "name", Value: name}, {Key: "labels", Value: labels(j.Plan)}}},
+		{Key: "spec", Value: spec},
+	}, nil
+}
+
+var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func labels(plan string) yMap {
+	m := yMap{{Key: "app.kubernetes.io/name", Value: "alexandria-backup"}}
+	if plan != "" {
+		m = append(m, yKV{Key: "alexandria-backup/plan", Value: plan})
+	}
+	return m
+}
+
+// startingDeadline is half the shortest interval between runs, at most an
+// hour, in seconds.
+func startingDeadline(e *cronexpr.Expr) int {
+	d := e.MinGap() / 2
+	if d > time.Hour {
+		d = time.Hour
+	}
+	return int(d / time.Second)
+}
+
+type keyedSecret struct {
+	planpaths.Secret
+	key string // the key in the Secret
+}
+
+// secretKeys gives each secret file a key of its own, from its base name.
+func secretKeys(list []planpaths.Secret) []keyedSecret {
+	var out []keyedSecret
+	byPath := map[string]bool{}
+	used := map[string]bool{}
+	for _, s := range list {
+		if byPath[s.Path] {
+			continue
+		}
+		byPath[s.Path] = true
+		base := strings.Trim(secretKeyRE.ReplaceAllString(filepath.Base(s.Path), "-"), ".")
+		if base == "" {
+			base = "secret"
+		}
+		key := base
+		for n := 2; used[key]; n++ {
+			key = fmt.Sprintf("%s-%d", base, n)
+		}
+		used[key] = true
+		out = append(out, keyedSecret{Secret: s, key: key})
+	}
+	return out
+}
+
+var secretKeyRE = regexp.MustCompile(`[^-._a-zA-Z0-9]+`)
+
+type dataVolume struct {
+	planpaths.Local
+	name string
+}
+
+// dataVolumes are the job's local paths as volumes: a path inside another
+// one shares its volume.
+func dataVolumes(stateDir string, j Job) []dataVolume {
+	var out []dataVolume
+	used := map[string]bool{"plan": true, "secrets": true}
+	for _, l := range planpaths.Locals(stateDir, j.Targets) {
+		// Sorted by path: an enclosing directory comes first.
+		if i := enclosing(out, l.Path); i >= 0 {
+			out[i].Write = out[i].Write || l.Write
+			out[i].Why += "; " + l.Why
+			continue
+		}
+		base := strings.Trim(volumeNameRE.ReplaceAllString(strings.ToLower(l.Path), "-"), "-")
+		if base == "" {
+			base = "root"
+		}
+		if len(base) > 40 {
+			base = strings.Trim(base[len(base)-40:], "-")
+		}
+		name := base
+		for n := 2; used[name]; n++ {
+			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		used[name] = true
+		out = append(out, dataVolume{Local: l, name: name})
+	}
+	return out
+}
+
+func enclosing(vols []dataVolume, path string) int {
+	for i, v := range vols {
+		if planpaths.Within(path, v.Path) {
+			return i
+		}
+	}
+	return -1
+}
+
+var volumeNameRE = regexp.MustCompile(`[^a-z0-9]+`)
+
+func anyEnv(s *Set) bool {
+	for _, t := range allTargets(s) {
+		if len(t.Env) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// localDatabase names a pg_dump target whose database is on localhost or
+// a Unix socket, or "".
+func localDatabase(s *Set) string {
+	for _, t := range allTargets(s) {
+		if t.Driver != "pg_dump" {
+			continue
+		}
+		db := t.Settings.Str("database")
+		for _, sign := range []string{"localhost", "127.0.0.1", "[::1]", "host=/", ":///", "%2F", "%2f"} {
+			if strings.Contains(db, sign) {
+				return t.Name
+			}
+		}
+		if !strings.Contains(db, "://") && !strings.Contains(db, "host=") {
+			return t.Name // a bare name: the default socket
+		}
+	}
+	return ""
+}
+
+// sshTarget names a target that reaches its destination over ssh, or "".
+func sshTarget(s *Set) string {
+	for _, t := range allTargets(s) {
+		switch {
+		case t.Driver == "rsync" && !filepath.IsAbs(t.Settings.Str("destination")),
+			t.Driver == "borg" && !filepath.IsAbs(t.Settings.Str("repository")),
+			t.Driver == "restic" && strings.HasPrefix(t.Settings.Str("repository"), "sftp:"):
+			return t.Name
+		}
+	}
+	return ""
+}
+
+func orUTC(tz string) string {
+	if tz == "" {
+		return "the cluster's time zone"
+	}
+	return tz
+}

@@ -1,0 +1,184 @@
+// Package schedule turns the plans' `schedule` keys into what runs them
+// unattended: systemd service and timer units, an /etc/cron.d file, or
+// Kubernetes CronJob manifests. It only writes text; installing it is the
+// operator's step, after reading it.
+package schedule
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+// Options say how the scheduled command is started.
+type Options struct {
+	Binary string // absolute path of alexandria-backup
+	Config string // absolute path of the plan file
+	// Wait is passed to `run --wait` so that plans starting together queue
+	// for the run lock instead of failing; 0 leaves it out.
+	Wait time.Duration
+	// User runs the jobs ("" or "root": root).
+	User string
+	// Kubernetes only.
+	Image    string
+	TimeZone string
+}
+
+// DefaultTargetTimeout is what a target without a `timeout` counts for
+// when the whole run's time limit is worked out.
+const DefaultTargetTimeout = 6 * time.Hour
+
+// margin is added to the targets' timeouts for everything around them:
+// loading the plan, reports, notifications.
+const margin = 10 * time.Minute
+
+// Job is one scheduled plan.
+type Job struct {
+	Plan    string
+	Expr    *cronexpr.Expr
+	Targets []*drivers.Target
+	// Budget bounds the whole run: the targets' timeouts one after the
+	// other (DefaultTargetTimeout for those without), the lock wait and a
+	// margin. It is a backstop for a hang the tool itself cannot stop.
+	Budget time.Duration
+}
+
+// Set is what a format renders: the plan's scheduled plans and the
+// comments for those left out.
+type Set struct {
+	Plan    *plan.Plan
+	Jobs    []Job
+	Skipped []string // plans without a schedule
+	Opts    Options
+}
+
+// Jobs reads the schedules of the plan's plans, or of the one named only.
+// Plans without a schedule are listed as skipped, unless only names one:
+// then that is an error, as is a plan file with no schedule at all.
+func Jobs(p *plan.Plan, only string, o Options) (*Set, error) {
+	names := make([]string, 0, len(p.Plans))
+	for n := range p.Plans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if only != "" {
+		if _, ok := p.Plans[only]; !ok {
+			return nil, fmt.Errorf("no plan %q in %s (plans: %s)", only, p.Path, strings.Join(names, ", "))
+		}
+		names = []string{only}
+	}
+	s := &Set{Plan: p, Opts: o}
+	for _, name := range names {
+		g := p.Plans[name]
+		if g.Schedule == "" {
+			if only != "" {
+				return nil, fmt.Errorf("plan %q has no schedule: set plans.%s.schedule (hourly, daily, weekly, monthly or a cron expression)", name, name)
+			}
+			s.Skipped = append(s.Skipped, name)
+			continue
+		}
+		if !nameRE(name) {
+			return nil, fmt.Errorf("plans.%s: a scheduled plan's name may only use letters, digits, '.', '_' and '-' (it names units and jobs)", name)
+		}
+		e, err := cronexpr.Parse(g.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("%s: plans.%s.schedule: %v", p.Path, name, err)
+		}
+		j := Job{Plan: name, Expr: e, Budget: o.Wait + margin}
+		for _, tn := range g.Targets {
+			t := p.Targets[tn]
+			j.Targets = append(j.Targets, t)
+			if t.Timeout > 0 {
+				j.Budget += t.Timeout
+			} else {
+				j.Budget += DefaultTargetTimeout
+			}
+		}
+		s.Jobs = append(s.Jobs, j)
+	}
+	if len(s.Jobs) == 0 {
+		return nil, fmt.Errorf("no plan in %s has a schedule: set plans.NAME.schedule (hourly, daily, weekly, monthly or a cron expression)", p.Path)
+	}
+	return s, nil
+}
+
+func nameRE(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return s != "" && s[0] != '-' && s[0] != '.'
+}
+
+// args is the command line after the program name.
+func (s *Set) args(j Job, quiet bool) []string {
+	a := []string{"--config", s.Opts.Config}
+	if quiet {
+		a = append(a, "--quiet")
+	}
+	a = append(a, "run")
+	if s.Opts.Wait > 0 {
+		a = append(a, "--wait", Duration(s.Opts.Wait))
+	}
+	return append(a, j.Plan)
+}
+
+// describe says when a job runs, for comments.
+func (j Job) describe() string {
+	if j.Expr.Word != "" {
+		return fmt.Sprintf("%s (cron %q)", j.Expr.Word, j.Expr.Source)
+	}
+	return fmt.Sprintf("cron %q", j.Expr.Source)
+}
+
+func (j Job) hasDriver(name string) bool {
+	for _, t := range j.Targets {
+		if t.Driver == name || (t.Into != nil && t.Into.Driver == name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Duration writes d the short way: "2h", "90m", "45s", "1h30m".
+func Duration(d time.Duration) string {
+	var b strings.Builder
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+		d -= m * time.Minute
+	}
+	if sec := d / time.Second; sec > 0 || b.Len() == 0 {
+		fmt.Fprintf(&b, "%ds", sec)
+	}
+	return b.String()
+}
+
+// Format is one output format.
+type Format func(w io.Writer, s *Set) error
+
+// Formats are the formats by name, as `schedule FORMAT` takes them.
+var Formats = map[string]Format{
+	"systemd":    Systemd,
+	"cron":       Cron,
+	"kubernetes": Kubernetes,
+}
+
+// FormatNames lists the formats in the order help shows them.
+var FormatNames = []string{"systemd", "cron", "kubernetes"}
+
+func lines(w io.Writer, ls ...string) {
+	for _, l := range ls {
+		fmt.Fprintln(w, l)
+	}
+}
