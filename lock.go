@@ -41,7 +41,7 @@ func lockRun(c *cli.Context, e *env) (func(), error) {
 	what := strings.Join(append([]string{c.Command.Name}, c.Args().Slice()...), " ")
 	wait := c.Duration("wait")
 	l, err := runlock.Acquire(c.Context, filepath.Join(dir, "lock"), runlock.Me(what), wait, func(h runlock.Holder) {
-		e.log.Info("waiting for the run lock", "holder_pid", h.PID, "holder", h.Command, "holder_started", h.StartedAt, "wait", wait)
+		e.log.Warn("waiting for the run lock", "holder_pid", h.PID, "holder", h.Command, "holder_started", h.StartedAt, "wait", wait)
 	})
 	var held *runlock.HeldError
 	if errors.As(err, &held) {

@@ -152,7 +152,7 @@ func appDefinition(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "plan file `FILE` (default: $ALEXANDRIA_BACKUP_CONFIG, ./alexandria-backup.toml, /etc/alexandria-backup/alexandria-backup.toml)"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (default: info on a terminal, warn elsewhere, so cron mails nothing on success)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
 		},
@@ -255,10 +255,21 @@ func setup(c *cli.Context) (*env, error) {
 	return &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}, nil
 }
 
+// newLogger builds the logger for stderr. Without --log-level it fits where
+// it runs: on a terminal, info; elsewhere (cron, systemd, a CronJob) only
+// warnings and errors, so cron mails nothing on success. Text logs carry a
+// timestamp except on a terminal, where the person watching has the time.
 func newLogger(c *cli.Context) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, usage("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
+	}
+	tty := false
+	if f, ok := c.App.ErrWriter.(*os.File); ok {
+		tty = isTerminal(f)
+	}
+	if !c.IsSet("log-level") && !tty {
+		level = slog.LevelWarn
 	}
 	if c.Bool("quiet") {
 		level = slog.LevelError
@@ -266,6 +277,14 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.String("log-format") {
 	case "text":
+		if tty {
+			opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+				if len(groups) == 0 && a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			}
+		}
 		return slog.New(slog.NewTextHandler(c.App.ErrWriter, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)), nil

@@ -190,6 +190,10 @@ paths = ["/nonexistent/unmounted"]
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
+	// Not on a terminal (cron): silent on success unless asked.
+	if stderr != "" {
+		t.Fatalf("a successful run under cron printed to stderr:\n%s", stderr)
+	}
 	var rep struct {
 		Plan, Status string
 		Targets      []struct {
@@ -235,6 +239,9 @@ paths = ["/nonexistent/unmounted"]
 		t.Fatalf("warnings only: exit %d\n%s", code, stderr)
 	}
 
+	if code, _, stderr = runCLI(t, "run", "weekly", "--log-level", "info", "-c", s.plan); code != 3 || !strings.Contains(stderr, `msg="backup started"`) || !strings.Contains(stderr, "time=") {
+		t.Fatalf("--log-level info: exit %d\n%s", code, stderr)
+	}
 	code, stdout, _ = runCLI(t, "snapshots", "library", "--json", "-c", s.plan)
 	var snaps []map[string]any
 	if code != 0 || json.Unmarshal([]byte(stdout), &snaps) != nil || len(snaps) != 2 {
