@@ -504,20 +504,29 @@ func pick(c *cli.Context) (*env, []*drivers.Target, error) {
 	return e, targets, err
 }
 
-func cmdSnapshots(c *cli.Context) error {
+// pickOne resolves the single TARGET argument of snapshots and restore.
+func pickOne(c *cli.Context) (*env, *drivers.Target, error) {
 	a, err := args(c, 1, 1)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	e, err := setup(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	targets, err := e.plan.Pick(a, "")
 	if err != nil {
+		return nil, nil, err
+	}
+	return e, targets[0], nil
+}
+
+func cmdSnapshots(c *cli.Context) error {
+	e, t, err := pickOne(c)
+	if err != nil {
 		return err
 	}
-	snaps, err := e.plan.Snapshots(c.Context, targets[0], e.rt)
+	snaps, err := e.plan.Snapshots(c.Context, t, e.rt)
 	if err != nil {
 		return err
 	}

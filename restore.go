@@ -55,19 +55,10 @@ func restoreCommands() []*cli.Command {
 }
 
 func cmdRestore(c *cli.Context) error {
-	a, err := args(c, 1, 1)
+	e, t, err := pickOne(c)
 	if err != nil {
 		return err
 	}
-	e, err := setup(c)
-	if err != nil {
-		return err
-	}
-	targets, err := e.plan.Pick(a, "")
-	if err != nil {
-		return err
-	}
-	t := targets[0]
 	req := drivers.RestoreRequest{From: c.String("from"), To: c.String("to"), Database: c.String("database"),
 		Clean: c.Bool("clean"), Force: c.Bool("force")}
 	isDB := t.Driver == "pg_dump"
