@@ -46,41 +46,28 @@ func (Borg) Name() string { return "borg" }
 func (Borg) Options() []Option {
 	opts := []Option{
 		{Name: "repository", Kind: String, Required: true, Check: checkBorgRepo,
-			Help:    "The borg repository: an absolute path, ssh://user@host:port/path or user@host:path. Passed as BORG_REPO.",
-			Example: `"/srv/backup/borg"`},
+			Help: "The borg repository: an absolute path, ssh://user@host:port/path or user@host:path. Passed as BORG_REPO."},
 		{Name: "passphrase_file", Kind: String,
-			Help:    "File holding the repository passphrase (mode 0600), handed to borg as an open descriptor (BORG_PASSPHRASE_FD); borg drops trailing newlines.",
-			Example: `"/etc/alexandria-backup/borg.pass"`},
+			Help: "File holding the repository passphrase (mode 0600), handed to borg as an open descriptor (BORG_PASSPHRASE_FD); borg drops trailing newlines."},
 		{Name: "passcommand", Kind: String, Check: checkPasscommand,
 			Help: "Command printing the passphrase, run by borg without a shell (BORG_PASSCOMMAND). Set exactly one of passphrase_file or passcommand, none when encryption = \"none\"."},
 		{Name: "encryption", Kind: String, Default: "repokey-blake2", Enum: borgEncryptions,
-			Help: "Encryption mode `init` creates the repository with (borg init --encryption).", Example: `"repokey-blake2"`},
+			Help: "Encryption mode `init` creates the repository with (borg init --encryption)."},
 		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList,
-			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive).", Example: `["/srv/alexandria/library"]`},
-		{Name: "exclude", Kind: StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work).", Example: `["/srv/alexandria/library/.returns"]`},
+			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive)."},
+		{Name: "exclude", Kind: StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work)."},
 		{Name: "compression", Kind: String, Check: checkBorgCompression, Default: "lz4 (borg's default)",
-			Help: "borg --compression: none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\".", Example: `"zstd,3"`},
+			Help: "borg --compression: none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\"."},
 		{Name: "archive_name", Kind: String, Default: borgDefaultArchive, Check: checkBorgArchiveName,
 			Help: "Archive name template after the fixed \"<target>@\" prefix; borg expands placeholders such as {now} and {hostname}."},
 		{Name: "lock_wait", Kind: Duration, Default: "10m",
-			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically.", Example: `"10m"`},
+			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically."},
 		{Name: "check_verify_data", Kind: Bool, Default: "false",
 			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
 		{Name: "keep_within", Kind: String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
 	}
-	for _, k := range borgKeeps {
-		example := ""
-		switch k {
-		case "keep_daily":
-			example = "7"
-		case "keep_weekly":
-			example = "4"
-		}
-		opts = append(opts, Option{Name: k, Kind: Int, Min: 1, Max: 1000000, Example: example,
-			Help: "Retention: borg prune --" + strings.ReplaceAll(k, "_", "-") + "."})
-	}
-	return opts
+	return append(opts, keepOptions(borgKeeps, "borg prune")...)
 }
 
 var (

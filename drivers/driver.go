@@ -173,16 +173,16 @@ func Names() []string {
 
 // CommonOptions are the keys every target accepts, whatever its driver.
 var CommonOptions = []Option{
-	{Name: "driver", Kind: String, Required: true, Help: "Which tool backs this target up.", Example: `"pg_dump"`},
-	{Name: "after", Kind: StringList, Help: "Targets that must finish first within a plan; if one fails, this target is skipped.", Example: `["database"]`},
-	{Name: "timeout", Kind: Duration, Help: "Stop the target's tools after this long and fail it as timed out.", Example: `"2h"`},
-	{Name: "verify", Kind: Bool, Default: "true", Help: "Verify what was written after every backup. Retention only runs after a verified backup.", Example: "true"},
-	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output.", Example: `{ AWS_ACCESS_KEY_ID = "${AWS_ACCESS_KEY_ID}" }`},
-	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error.", Example: "{ warning = [3] }"},
-	{Name: "retries", Kind: Int, Min: 0, Max: 10, Default: "0", Help: "Try a backup that failed for a transient reason (a repository lock, the network) again this many times; never after a wrong password, a missing repository or a missing source.", Example: "2"},
-	{Name: "retry_wait", Kind: Duration, Default: "1m", Help: "Wait this long before the first retry, twice as long before each next one.", Example: `"1m"`},
-	{Name: "drill", Kind: Bool, Default: "false", Help: "Make every run also drill the target after verifying it: restore into scratch space and compare.", Example: "true"},
-	{Name: "drill_sample", Kind: Int, Min: 1, Max: 100000, Default: "20", Help: "How many files a drill of a file target restores and compares.", Example: "20"},
+	{Name: "driver", Kind: String, Required: true, Help: "Which tool backs this target up."},
+	{Name: "after", Kind: StringList, Help: "Targets that must finish first within a plan; if one fails, this target is skipped."},
+	{Name: "timeout", Kind: Duration, Help: "Stop the target's tools after this long and fail it as timed out."},
+	{Name: "verify", Kind: Bool, Default: "true", Help: "Verify what was written after every backup. Retention only runs after a verified backup."},
+	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output."},
+	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error."},
+	{Name: "retries", Kind: Int, Min: 0, Max: 10, Default: "0", Help: "Try a backup that failed for a transient reason (a repository lock, the network) again this many times; never after a wrong password, a missing repository or a missing source."},
+	{Name: "retry_wait", Kind: Duration, Default: "1m", Help: "Wait this long before the first retry, twice as long before each next one."},
+	{Name: "drill", Kind: Bool, Default: "false", Help: "Make every run also drill the target after verifying it: restore into scratch space and compare."},
+	{Name: "drill_sample", Kind: Int, Min: 1, Max: 100000, Default: "20", Help: "How many files a drill of a file target restores and compares."},
 }
 
 // SettingsError names the key a problem is about.

@@ -25,18 +25,29 @@ func (k Kind) String() string {
 }
 
 // Option declares one plan key, once: the same declaration drives
-// validation, "did you mean", the example plan and the README tables.
+// validation, "did you mean", the README tables and the test that the
+// example plan shows every key.
 type Option struct {
 	Name     string
 	Kind     Kind
 	Help     string
 	Default  string   // shown in docs; the driver applies it
-	Required bool     // see also RequiredOneOf in a driver's Validate
+	Required bool     // "one of these keys" rules live in a driver's Validate
 	Enum     []string // allowed values of a String option
 	Min, Max int      // inclusive range of an Int option, when Max > Min
-	Example  string   // a TOML value for the example plan; empty = not shown
 	// Check is an extra test of an already well-typed value.
 	Check func(v any) error
+}
+
+// keepOptions declares retention counts (keep_daily, ...), each passed to
+// the tool's retention command as --keep-daily and so on.
+func keepOptions(keeps []string, command string) []Option {
+	var opts []Option
+	for _, k := range keeps {
+		opts = append(opts, Option{Name: k, Kind: Int, Min: 1, Max: 1000000,
+			Help: "Retention: " + command + " --" + strings.ReplaceAll(k, "_", "-") + "."})
+	}
+	return opts
 }
 
 // Values holds a target's driver settings, already type-checked against the

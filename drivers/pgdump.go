@@ -32,20 +32,18 @@ func (PgDump) Name() string { return "pg_dump" }
 func (PgDump) Options() []Option {
 	return []Option{
 		{Name: "database", Kind: String, Required: true, Check: checkNoPassword,
-			Help:    "The database: a postgres:// URL, a libpq key=value string or a database name. A password here is rejected.",
-			Example: `"postgres://alexandria@localhost:5432/alexandria"`},
+			Help: "The database: a postgres:// URL, a libpq key=value string or a database name. A password here is rejected."},
 		{Name: "password_file", Kind: String,
-			Help:    "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used.",
-			Example: `"/etc/alexandria-backup/db.pass"`},
-		{Name: "dir", Kind: String, Help: "Directory the dump files are kept in (or set into).", Example: `"/var/backups/alexandria/db"`},
-		{Name: "into", Kind: String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there.", Example: `"library"`},
+			Help: "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used."},
+		{Name: "dir", Kind: String, Help: "Directory the dump files are kept in (or set into)."},
+		{Name: "into", Kind: String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there."},
 		{Name: "format", Kind: String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
-			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar.", Example: `"custom"`},
+			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar."},
 		{Name: "compress", Kind: Int, Min: 0, Max: 9, Default: "pg_dump's default; 0 with into",
-			Help: "Compression level 0-9 (custom, directory, sql; not tar). A dump streamed into restic or borg is uncompressed by default: they compress and deduplicate it themselves, much faster.", Example: "6"},
-		{Name: "jobs", Kind: Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only).", Example: "1"},
-		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir.", Example: "7"},
-		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept.", Example: "30"},
+			Help: "Compression level 0-9 (custom, directory, sql; not tar). A dump streamed into restic or borg is uncompressed by default: they compress and deduplicate it themselves, much faster."},
+		{Name: "jobs", Kind: Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only)."},
+		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir."},
+		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept."},
 	}
 }
 

@@ -27,31 +27,18 @@ func (Restic) Name() string { return "restic" }
 
 func (Restic) Options() []Option {
 	opts := []Option{
-		{Name: "repository", Kind: String, Required: true, Help: "The restic repository (a path, sftp:, rest:, s3:, ...). Passed as RESTIC_REPOSITORY.", Example: `"/srv/backup/restic"`},
-		{Name: "password_file", Kind: String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE.", Example: `"/etc/alexandria-backup/restic.pass"`},
+		{Name: "repository", Kind: String, Required: true, Help: "The restic repository (a path, sftp:, rest:, s3:, ...). Passed as RESTIC_REPOSITORY."},
+		{Name: "password_file", Kind: String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE."},
 		{Name: "password_command", Kind: String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
-		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs.", Example: `["/srv/alexandria/library"]`},
-		{Name: "exclude", Kind: StringList, Help: "restic --exclude patterns.", Example: `["/srv/alexandria/library/.returns", "cache"]`},
+		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs."},
+		{Name: "exclude", Kind: StringList, Help: "restic --exclude patterns."},
 		{Name: "exclude_file", Kind: StringList, Help: "Files of exclude patterns (restic --exclude-file)."},
-		{Name: "tags", Kind: StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added).", Example: `["alexandria"]`},
+		{Name: "tags", Kind: StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added)."},
 		{Name: "host", Kind: String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
 		{Name: "keep_within", Kind: String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
-		{Name: "check_read_data_subset", Kind: String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\".", Example: `"5%"`},
+		{Name: "check_read_data_subset", Kind: String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
 	}
-	for _, k := range resticKeeps {
-		example := ""
-		switch k {
-		case "keep_daily":
-			example = "7"
-		case "keep_weekly":
-			example = "4"
-		case "keep_monthly":
-			example = "12"
-		}
-		opts = append(opts, Option{Name: k, Kind: Int, Min: 1, Max: 1000000, Example: example,
-			Help: "Retention: restic forget --" + strings.ReplaceAll(k, "_", "-") + "."})
-	}
-	return opts
+	return append(opts, keepOptions(resticKeeps, "restic forget")...)
 }
 
 func nonEmptyList(v any) error {

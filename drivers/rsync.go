@@ -46,26 +46,19 @@ func (Rsync) Name() string { return "rsync" }
 func (Rsync) Options() []Option {
 	return []Option{
 		{Name: "source", Kind: String, Required: true,
-			Help:    "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; so is an empty one with delete.",
-			Example: `"/srv/alexandria/library/"`},
+			Help: "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; so is an empty one with delete."},
 		{Name: "destination", Kind: String, Required: true,
-			Help:    "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh.",
-			Example: `"backup@backup-server:/backups/alexandria/library/"`},
+			Help: "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh."},
 		{Name: "ssh_command", Kind: String, Default: "ssh (or $RSYNC_RSH)",
-			Help:    "The ssh command for a remote destination, passed to rsync as one --rsh word and split by rsync (no shell), e.g. \"ssh -p 2222 -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes\".",
-			Example: `"ssh -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes"`},
+			Help: "The ssh command for a remote destination, passed to rsync as one --rsh word and split by rsync (no shell), e.g. \"ssh -p 2222 -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes\"."},
 		{Name: "delete", Kind: Bool, Default: "false",
-			Help:    "Delete files from the mirror that are gone from the source (rsync --delete, applied after the transfer). Refused while the source is empty.",
-			Example: "true"},
+			Help: "Delete files from the mirror that are gone from the source (rsync --delete, applied after the transfer). Refused while the source is empty."},
 		{Name: "max_delete", Kind: Int, Min: 1, Max: 1 << 30,
-			Help:    "With delete: refuse to delete more than this many files in one run; reaching it fails the target (rsync --max-delete, exit 25).",
-			Example: "500"},
+			Help: "With delete: refuse to delete more than this many files in one run; reaching it fails the target (rsync --max-delete, exit 25)."},
 		{Name: "bwlimit", Kind: String, Check: checkBwlimit,
-			Help:    "Bandwidth limit per second, such as \"10M\" or \"500K\" (rsync --bwlimit; a bare number is KiB).",
-			Example: `"10M"`},
+			Help: "Bandwidth limit per second, such as \"10M\" or \"500K\" (rsync --bwlimit; a bare number is KiB)."},
 		{Name: "exclude", Kind: StringList,
-			Help:    "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root.",
-			Example: `["/.returns/", "*.tmp"]`},
+			Help: "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root."},
 	}
 }
 
