@@ -474,38 +474,29 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		f.Close()
 	}
 
-	env, cleanup, err := pgEnv(t)
+	ds, err := openDumpSession(ctx, x, t)
 	if err != nil {
 		return Artifact{}, err
 	}
-	defer cleanup()
-	pgDumpVersion, err := pgToolVersion(ctx, x, "pg_dump")
-	if err != nil {
-		return Artifact{}, err
-	}
-	snap, err := openDumpSnapshot(ctx, t)
-	if err != nil {
-		return Artifact{}, err
-	}
-	defer snap.Close()
-	if _, err := x.Run(ctx, dumpCommand(t, tmp, snap.ID(), env)); err != nil {
+	defer ds.Close()
+	if _, err := x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env)); err != nil {
 		return Artifact{}, err
 	}
 	// Counted after the dump, still in its snapshot: rows written
 	// meanwhile are neither dumped nor counted.
-	counts, err := snap.Counts(ctx)
+	counts, err := ds.snap.Counts(ctx)
 	if err != nil {
 		return Artifact{}, err
 	}
-	manifest := snap.Manifest(counts)
-	snap.Close()
+	manifest := ds.snap.Manifest(counts)
+	ds.snap.Close() // release the snapshot: it holds back vacuum
 	if err := d.readWhole(ctx, x, t, tmp); err != nil {
 		return Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
 	}
 	if manifest.Bytes, manifest.SHA256, err = hashDump(tmp); err != nil {
 		return Artifact{}, err
 	}
-	manifest.Dump, manifest.Format, manifest.PgDumpVersion = filepath.Base(final), pgFormat(t), pgDumpVersion
+	manifest.Dump, manifest.Format, manifest.PgDumpVersion = filepath.Base(final), pgFormat(t), ds.pgDumpVersion
 	// A manifest left by a dump of this name deleted by hand must not
 	// describe the new dump, not even until the new manifest is written.
 	if err := os.Remove(manifestPath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -522,6 +513,42 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		a.Warnings = append(a.Warnings, fmt.Sprintf("the dump is good, but its manifest could not be written (%v): drills of it cannot compare row counts", err))
 	}
 	return a, nil
+}
+
+// dumpSession is what every dump needs before pg_dump starts, whether it
+// goes to a file or into a repository: the libpq environment (with the
+// private pgpass), pg_dump's version for the manifest, and the exported
+// snapshot that pg_dump dumps and the rows are counted in.
+type dumpSession struct {
+	env           []EnvVar
+	pgDumpVersion string
+	snap          *dumpSnapshot
+	cleanup       func()
+}
+
+func openDumpSession(ctx context.Context, x Executor, t *Target) (*dumpSession, error) {
+	env, cleanup, err := pgEnv(t)
+	if err != nil {
+		return nil, err
+	}
+	version, err := pgToolVersion(ctx, x, "pg_dump")
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	snap, err := openDumpSnapshot(ctx, t)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return &dumpSession{env: env, pgDumpVersion: version, snap: snap, cleanup: cleanup}, nil
+}
+
+// Close ends the snapshot's transaction (closing twice is fine) and
+// removes the private pgpass.
+func (s *dumpSession) Close() {
+	s.snap.Close()
+	s.cleanup()
 }
 
 // freeDumpPath picks the dump's final name, adding -1, -2... when a dump of

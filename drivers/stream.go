@@ -194,26 +194,17 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	if err := store.ready(t); err != nil {
 		return Artifact{}, err
 	}
-	env, cleanup, err := pgEnv(t)
+	ds, err := openDumpSession(ctx, x, t)
 	if err != nil {
 		return Artifact{}, err
 	}
-	defer cleanup()
-	pgDumpVersion, err := pgToolVersion(ctx, x, "pg_dump")
+	defer ds.Close()
+	counts, err := ds.snap.Counts(ctx)
 	if err != nil {
 		return Artifact{}, err
 	}
-	snap, err := openDumpSnapshot(ctx, t)
-	if err != nil {
-		return Artifact{}, err
-	}
-	defer snap.Close()
-	counts, err := snap.Counts(ctx)
-	if err != nil {
-		return Artifact{}, err
-	}
-	m := snap.Manifest(counts)
-	m.Dump, m.Format, m.PgDumpVersion = streamDumpName(t), "custom", pgDumpVersion
+	m := ds.snap.Manifest(counts)
+	m.Dump, m.Format, m.PgDumpVersion = streamDumpName(t), "custom", ds.pgDumpVersion
 	// Whole seconds: the time is part of the archive name and restic's --time.
 	m.CreatedAt = m.CreatedAt.Truncate(time.Second)
 
@@ -226,8 +217,8 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	if store.tool() == "borg" {
 		tap.path = filepath.Join(dir, streamManifestName(t))
 	}
-	_, res, err := piper.RunPipe(ctx, streamDumpCommand(t, snap.ID(), env), store.storeCommand(t, m, dir), tap)
-	snap.Close() // release the snapshot: it holds back vacuum
+	_, res, err := piper.RunPipe(ctx, streamDumpCommand(t, ds.snap.ID(), ds.env), store.storeCommand(t, m, dir), tap)
+	ds.snap.Close() // release the snapshot: it holds back vacuum
 	if err != nil {
 		if derr := store.discard(context.WithoutCancel(ctx), x, t, res, m); derr != nil {
 			return Artifact{}, errors.Join(fmt.Errorf("streaming the dump into %s failed: %w", t.Into.Name, err), derr)
