@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -429,13 +430,9 @@ func outcomes(w io.Writer, verb string, list []plan.Outcome) error {
 }
 
 func cmdVerify(c *cli.Context) error {
-	e, targets, err := pick(c)
-	if err != nil {
-		return err
-	}
 	// restic check takes an exclusive repository lock: unguarded, a manual
 	// verify would make a scheduled run's backup fail.
-	unlock, err := lockRun(c, e)
+	e, targets, unlock, err := pickLocked(c)
 	if err != nil {
 		return err
 	}
@@ -452,13 +449,9 @@ func cmdInit(c *cli.Context) error {
 }
 
 func cmdPrune(c *cli.Context) error {
-	e, targets, err := pick(c)
-	if err != nil {
-		return err
-	}
 	// Also with --dry-run: restic forget and borg prune lock the
 	// repository, which would make a running backup fail.
-	unlock, err := lockRun(c, e)
+	e, targets, unlock, err := pickLocked(c)
 	if err != nil {
 		return err
 	}
@@ -504,6 +497,20 @@ func pick(c *cli.Context) (*env, []*drivers.Target, error) {
 	return e, targets, err
 }
 
+// pickLocked is pick for commands that change repositories or databases:
+// it also takes the run lock; the caller defers unlock.
+func pickLocked(c *cli.Context) (*env, []*drivers.Target, func(), error) {
+	e, targets, err := pick(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlock, err := lockRun(c, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return e, targets, unlock, nil
+}
+
 // pickOne resolves the single TARGET argument of snapshots and restore.
 func pickOne(c *cli.Context) (*env, *drivers.Target, error) {
 	a, err := args(c, 1, 1)
@@ -543,22 +550,9 @@ func cmdSnapshots(c *cli.Context) error {
 	for _, s := range snaps {
 		size := "-"
 		if s.Bytes >= 0 {
-			size = humanBytes(s.Bytes)
+			size = humanize.Bytes(s.Bytes)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Time.UTC().Format(time.RFC3339), size)
 	}
 	return tw.Flush()
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/notify"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -266,7 +267,7 @@ func (a *alerts) summary(rep *plan.Report, err error, o notify.Outcome) string {
 				fmt.Fprintf(&b, ", %s", *t.Artifact)
 			}
 			if t.Bytes != nil {
-				fmt.Fprintf(&b, ", %s", humanBytes(*t.Bytes))
+				fmt.Fprintf(&b, ", %s", humanize.Bytes(*t.Bytes))
 			}
 			if t.Verified {
 				b.WriteString(", verified")

@@ -151,11 +151,7 @@ func emptyDir(dir string) bool {
 }
 
 func cmdDrill(c *cli.Context) error {
-	e, targets, err := pick(c)
-	if err != nil {
-		return err
-	}
-	unlock, err := lockRun(c, e)
+	e, targets, unlock, err := pickLocked(c)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
 )
 
@@ -126,7 +127,7 @@ func statusCells(e state.EntryStatus, now time.Time) string {
 	case o.Artifact != nil:
 		detail = *o.Artifact
 		if o.Bytes != nil {
-			detail += " (" + humanBytes(*o.Bytes) + ")"
+			detail += " (" + humanize.Bytes(*o.Bytes) + ")"
 		}
 	}
 	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", status, when(o.LastRunAt, now), success, duration, detail)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -497,11 +498,11 @@ func (r *run) freeSpace(t *drivers.Target, l planpaths.Local, last int64) Check 
 		return c
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	need, why := r.o.MinFree, fmt.Sprintf("at least %s", human(r.o.MinFree))
+	need, why := r.o.MinFree, fmt.Sprintf("at least %s", humanize.Bytes(r.o.MinFree))
 	if l.Dumps && 2*last > need {
-		need, why = 2*last, fmt.Sprintf("twice the last dump (%s)", human(last))
+		need, why = 2*last, fmt.Sprintf("twice the last dump (%s)", humanize.Bytes(last))
 	}
-	c.Detail = human(free) + " free"
+	c.Detail = humanize.Bytes(free) + " free"
 	if where != l.Path {
 		c.Detail += " (in " + where + "; the directory does not exist yet)"
 	}
@@ -526,17 +527,4 @@ func userName(uid int) string {
 		return u.Username
 	}
 	return "uid " + strconv.Itoa(uid)
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
