@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,9 +10,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/metrics"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
@@ -54,7 +57,7 @@ func lockRun(c *cli.Context, e *env) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	sweep(e)
+	sweep(c.Context, e)
 	return func() {
 		if err := l.Release(); err != nil {
 			e.log.Warn("releasing the run lock", "error", err)
@@ -75,19 +78,20 @@ func partialDump(target string) *regexp.Regexp {
 //   - partial dumps of the plan's pg_dump targets in their dump dirs (a dump
 //     is promoted by rename only once complete and verified: a .partial
 //     is never anyone's backup);
-//   - everything in the targets' temporary directory (state_dir/tmp):
+//   - scratch databases of drills, each named by a marker the drill wrote
+//     in the temporary directory before creating it (see sweepScratch);
+//   - everything else in the targets' temporary directory (state_dir/tmp):
 //     private pgpass files holding a password, drill scratch directories,
 //     streamed-dump manifests and restore staging. Only run, drill and
 //     restore create files there, and they hold the lock while they do.
 //
-// Scratch databases of killed drills (alexandria_drill_*) are not dropped
-// here: the database server is shared with other configurations and other
-// hosts, whose drills this lock does not exclude, and PostgreSQL keeps no
-// creation time that would tell an abandoned one from a running one. A
-// drill drops its scratch database itself on every exit but SIGKILL.
+// Scratch databases are never found by their alexandria_drill_ prefix: the
+// database server is shared with other configurations and other hosts,
+// whose drills this lock does not exclude. Only the markers in this
+// state_dir say which are this configuration's, hence dead.
 //
 // Failures are logged, not fatal: a leftover must not stop the backup.
-func sweep(e *env) {
+func sweep(ctx context.Context, e *env) {
 	removed := func(path, what string, err error) {
 		if err != nil {
 			e.log.Warn("could not remove a leftover of an interrupted run", "path", path, "error", err)
@@ -132,9 +136,60 @@ func sweep(e *env) {
 		}
 		for _, de := range entries {
 			p := filepath.Join(dir, de.Name())
+			if drivers.IsScratchMarker(de.Name()) {
+				sweepScratch(ctx, e, p)
+				continue
+			}
 			removed(p, "temporary file", removeAll(p))
 		}
 	}
+}
+
+// scratchDropTimeout bounds the drop of one leftover scratch database: an
+// unreachable server must not hold up the backup for long.
+const scratchDropTimeout = 30 * time.Second
+
+// sweepScratch drops the scratch database a killed drill recorded in the
+// marker at path, then removes the marker. When it cannot (the target is
+// gone from the plan or now points to another server, the server does not
+// answer) it says so and keeps the marker: the next run tries again. A
+// marker naming a database no drill would create is refused, and kept.
+func sweepScratch(ctx context.Context, e *env, path string) {
+	m, err := drivers.ReadScratchMarker(path)
+	if err != nil {
+		e.log.Warn("could not read the record of a drill's scratch database", "path", path, "error", err)
+		return
+	}
+	keep := func(msg string, args ...any) {
+		e.log.Warn(msg, append([]any{"database", m.Database, "server", m.Server, "target", m.Target, "marker", path}, args...)...)
+	}
+	if !drivers.IsScratchName(m.Database) {
+		keep("refusing to drop a database that is not a drill's scratch database; remove the marker")
+		return
+	}
+	byHand := "DROP DATABASE IF EXISTS " + m.Database + " WITH (FORCE)" // safe: 16 hex digits
+	t := e.plan.Targets[m.Target]
+	switch {
+	case t == nil || t.Driver != "pg_dump":
+		keep("an interrupted drill left a scratch database, and its target is no longer a pg_dump target of the plan: drop the database by hand, then remove the marker", "fix", byHand)
+		return
+	case drivers.PgServer(t) != m.Server:
+		keep("an interrupted drill left a scratch database on a server its target no longer uses: drop the database there by hand, then remove the marker",
+			"fix", byHand, "target_server", drivers.PgServer(t))
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, scratchDropTimeout)
+	err = drivers.DropScratchDatabase(dctx, t, m.Database)
+	cancel()
+	if err != nil {
+		keep("could not drop the scratch database of an interrupted drill; the next run tries again", "error", err)
+		return
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		keep("dropped the scratch database of an interrupted drill, but could not remove its marker", "error", err)
+		return
+	}
+	e.log.Warn("removed a leftover of an interrupted run", "what", "scratch database of a drill", "database", m.Database, "server", m.Server, "target", m.Target, "path", path)
 }
 
 // removeAll is os.RemoveAll that first makes directories writable: a

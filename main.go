@@ -22,6 +22,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/progress"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -156,6 +157,7 @@ func appDefinition(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (default: info on a terminal, warn elsewhere, so cron mails nothing on success)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "no progress lines for run and drill (they are shown only on a terminal anyway)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -230,13 +232,27 @@ func commandNames(app *cli.App) []string {
 
 // env is what every command needs: the plan, a logger and an executor.
 type env struct {
-	plan *plan.Plan
-	log  *slog.Logger
-	rt   plan.Runtime
+	plan    *plan.Plan
+	log     *slog.Logger
+	rt      plan.Runtime
+	display *progress.Display // nil unless progress is shown
+}
+
+// close ends the progress display, if any; it may be called again.
+func (e *env) close() {
+	if e.display != nil {
+		e.display.Stop()
+	}
 }
 
 func setup(c *cli.Context) (*env, error) {
-	log, err := newLogger(c)
+	var display *progress.Display
+	logTo := c.App.ErrWriter
+	if tty, ok := showProgress(c); ok {
+		display = progress.New(tty, func() int { return terminalWidth(tty) })
+		logTo = display.Writer()
+	}
+	log, err := newLogger(c, logTo)
 	if err != nil {
 		return nil, err
 	}
@@ -253,14 +269,36 @@ func setup(c *cli.Context) (*env, error) {
 		return nil, usage("reading plan: %v", err)
 	}
 	exec := drivers.ProcessExecutor{Log: func(cmdline string) { log.Debug("exec", "command", cmdline) }}
-	return &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}, nil
+	e := &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}
+	if display != nil {
+		e.display, e.rt.Progress = display, display
+		display.Start()
+	}
+	return e, nil
+}
+
+// showProgress says whether run or drill shows progress, and on which
+// terminal: only when a person watches stderr (never under cron, systemd
+// or a CronJob), logs are text, and neither --quiet nor --no-progress.
+func showProgress(c *cli.Context) (*os.File, bool) {
+	if name := c.Command.Name; name != "run" && name != "drill" {
+		return nil, false
+	}
+	if c.Bool("no-progress") || c.Bool("quiet") || c.Bool("dry-run") || c.String("log-format") != "text" {
+		return nil, false
+	}
+	f, ok := c.App.ErrWriter.(*os.File)
+	if !ok || !isTerminal(f) {
+		return nil, false
+	}
+	return f, true
 }
 
 // newLogger builds the logger for stderr. Without --log-level it fits where
 // it runs: on a terminal, info; elsewhere (cron, systemd, a CronJob) only
 // warnings and errors, so cron mails nothing on success. Text logs carry a
 // timestamp except on a terminal, where the person watching has the time.
-func newLogger(c *cli.Context) (*slog.Logger, error) {
+func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, usage("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
@@ -286,9 +324,9 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 				return a
 			}
 		}
-		return slog.New(slog.NewTextHandler(c.App.ErrWriter, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usage("--log-format: %q is not text or json", c.String("log-format"))
 }
@@ -323,6 +361,7 @@ func cmdRun(c *cli.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	defer e.close()
 	al.setPlan(e.plan)
 	if !dryRun {
 		unlock, err := lockRun(c, e)
@@ -340,6 +379,7 @@ func cmdRun(c *cli.Context) (err error) {
 		Out:      c.App.Writer,
 	}
 	rep, err = e.plan.Run(c.Context, group, opts, e.rt)
+	e.close() // what follows goes to stdout, which shares the terminal
 	if err != nil || rep == nil {
 		return err
 	}

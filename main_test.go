@@ -197,9 +197,9 @@ paths = ["/nonexistent/unmounted"]
 	var rep struct {
 		Plan, Status string
 		Targets      []struct {
-			Name, Status, Artifact string
-			Verified, Pruned       bool
-			Error                  *string
+			Name, Status, Artifact, Log string
+			Verified, Pruned            bool
+			Error                       *string
 		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
@@ -213,7 +213,13 @@ paths = ["/nonexistent/unmounted"]
 		t.Fatalf("report files: %v", reports)
 	}
 	saved, _ := os.ReadFile(reports[0])
-	for _, out := range []string{stdout, stderr, string(saved)} {
+	// The target's own log, at every level whatever stderr shows, with
+	// the commands it ran.
+	targetLog, err := os.ReadFile(rep.Targets[0].Log)
+	if err != nil || !strings.Contains(string(targetLog), "restic backup --json") || !strings.Contains(string(targetLog), `msg="backup started"`) {
+		t.Fatalf("the target log %q: %v\n%s", rep.Targets[0].Log, err, targetLog)
+	}
+	for _, out := range []string{stdout, stderr, string(saved), string(targetLog)} {
 		if strings.Contains(out, "restic-password-never-shown") || strings.Contains(out, "aws-secret-never-shown") {
 			t.Fatalf("a secret leaked:\n%s", out)
 		}

@@ -196,7 +196,7 @@ func pingFunc(p *notify.Pinger, endpoint string) func(context.Context, []byte) e
 // built from the same flags.
 func (a *alerts) logger() *slog.Logger {
 	if a.log == nil {
-		log, err := newLogger(a.c)
+		log, err := newLogger(a.c, a.c.App.ErrWriter)
 		if err != nil {
 			// --log-level or --log-format was the problem: fall back to
 			// the defaults rather than stay silent.

@@ -21,7 +21,7 @@ func opsCommands() []*cli.Command {
 	return []*cli.Command{
 		{
 			Name:      "doctor",
-			Usage:     "check that the plan can run here: tools, database, repositories, secret files, free space (changes nothing)",
+			Usage:     "check that the plan can run here: tools, database, repositories, secret files, free space, the run lock's holder (changes nothing)",
 			ArgsUsage: "[TARGET...]",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "plan", Usage: "check the targets of this plan"},

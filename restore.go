@@ -139,6 +139,16 @@ func isTerminal(f *os.File) bool {
 	return errno == 0
 }
 
+// terminalWidth is the terminal's width in columns, 80 when it won't say.
+func terminalWidth(f *os.File) int {
+	var ws struct{ Row, Col, X, Y uint16 }
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws)))
+	if errno != 0 || ws.Col == 0 {
+		return 80
+	}
+	return int(ws.Col)
+}
+
 // emptyDir reports whether dir is missing or has no entries.
 func emptyDir(dir string) bool {
 	f, err := os.Open(dir)
@@ -156,7 +166,9 @@ func cmdDrill(c *cli.Context) error {
 		return err
 	}
 	defer unlock()
+	defer e.close()
 	rep := e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
+	e.close()
 	if path, err := rep.Write(e.plan.StateDir); err != nil {
 		e.log.Error("could not write the drill report", "error", err)
 	} else {

@@ -219,7 +219,8 @@ func borgArchiveTemplate(t *Target) string {
 }
 
 func (b Borg) createCommand(t *Target) Command {
-	args := []string{"create", "--json", borgLockWait(t)}
+	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
+	args = append(args, borgLockWait(t))
 	if c := t.Settings.Str("compression"); c != "" {
 		args = append(args, "--compression="+c)
 	}
@@ -233,7 +234,25 @@ func (b Borg) createCommand(t *Target) Command {
 	// borg 1.2 exits 1 for warnings (a file vanished, changed while read,
 	// or could not be read): the archive was committed, but is incomplete.
 	c.Codes = ExitCodes{Warning: []int{1}}.Override(t.ExitCodes)
+	c.Progress = borgProgress(t)
 	return c
+}
+
+// borgProgressArgs asks borg create for progress as JSON lines on stderr;
+// its log messages then come as JSON too, and borgProgress turns them
+// back into their text.
+func borgProgressArgs(t *Target) []string {
+	if !t.Progress {
+		return nil
+	}
+	return []string{"--progress", "--log-json"}
+}
+
+func borgProgress(t *Target) *ProgressReader {
+	if !t.Progress {
+		return nil
+	}
+	return &ProgressReader{Stderr: true, Parse: parseBorgLogJSON}
 }
 
 // checkCommand checks the repository (CRC of every segment entry, the

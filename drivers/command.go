@@ -29,6 +29,9 @@ type Command struct {
 	// StdoutTail is how many bytes of standard output are kept (the tail).
 	// Zero keeps DefaultTail bytes.
 	StdoutTail int
+	// Progress, when set, reads the tool's progress from its output; the
+	// lines it recognises go to the context's Trace, not the tail.
+	Progress *ProgressReader
 }
 
 // EnvVar is one NAME=value pair passed to a child.

@@ -38,6 +38,10 @@ type Target struct {
 	// TempDir is a private (0700) directory for temporary files such as a
 	// generated pgpass; it is created before the target runs.
 	TempDir string
+	// Progress asks the tool of the backup for machine-readable progress
+	// (someone is watching a terminal). It changes only the backup
+	// command, never what is backed up.
+	Progress bool
 }
 
 // Repository is the restic or borg repository the target writes to (its

@@ -96,11 +96,17 @@ func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
 	if p.Log != nil {
 		p.Log(c.String())
 	}
+	tr, began := traceOf(ctx), time.Now()
+	tr.started(c.String())
 	pr, err := start(ctx, c, c.Stdin, nil)
 	if err != nil {
-		return notStarted(c), err
+		res := notStarted(c)
+		tr.finished(res, began)
+		return res, err
 	}
-	return pr.wait(ctx)
+	res, err := pr.wait(ctx)
+	tr.finished(res, began)
+	return res, err
 }
 
 // process is one started child and the tails its output goes to.
@@ -109,6 +115,9 @@ type process struct {
 	cmd    *exec.Cmd
 	stdout *Tail // nil when stdout went elsewhere (a pipe)
 	stderr *Tail
+	// progress, when the command reports progress, splits one output
+	// into progress and tail; it is flushed once the tool has exited.
+	progress *progressWriter
 }
 
 // notStarted is the result of a command that could not be started.
@@ -153,6 +162,16 @@ func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*
 		pr.stdout = NewTail(size)
 		cmd.Stdout = pr.stdout
 	}
+	if r := c.Progress; r != nil {
+		switch {
+		case r.Stderr:
+			pr.progress = newProgressWriter(r, traceOf(ctx).Progress, pr.stderr)
+			cmd.Stderr = pr.progress
+		case pr.stdout != nil:
+			pr.progress = newProgressWriter(r, traceOf(ctx).Progress, pr.stdout)
+			cmd.Stdout = pr.progress
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Program, err)
 	}
@@ -167,6 +186,9 @@ func (pr *process) wait(ctx context.Context) (Result, error) {
 	err := cmd.Wait()
 	// Whatever happened, make sure nothing of the group outlives the run.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if pr.progress != nil {
+		pr.progress.flush()
+	}
 	if pr.stdout != nil {
 		res.Stdout = pr.stdout.Bytes()
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -46,7 +47,8 @@ func newPgDrillName() string {
 //     table whose count differs, a missing table and an extra one are each
 //     named in the error, with both counts;
 //  4. the scratch database is always dropped (WITH (FORCE)), also after a
-//     failure and after ctx was cancelled.
+//     failure and after ctx was cancelled; it is recorded in a marker in
+//     TempDir first, so that the next run drops it after a SIGKILL too.
 //
 // A dump without a manifest (made before manifests existed) is still
 // restored, but the drill fails, saying the restore worked and the counts
@@ -78,11 +80,24 @@ func (d PgDump) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 	}
 
 	name := newPgDrillName()
+	// Recorded before CREATE DATABASE and forgotten only once dropped: a
+	// drill killed in between leaves the marker, and the next run that
+	// takes the run lock drops the database (see pgdump_scratch.go).
+	marker, err := writeScratchMarker(t, name)
+	if err != nil {
+		return res, err
+	}
 	// Registered before CREATE DATABASE: if ctx ends while it runs, the
 	// server may have created the database all the same.
 	defer func() {
 		if derr := dropDrillDatabase(context.WithoutCancel(ctx), t, name); derr != nil {
 			err = errors.Join(err, derr)
+			return // the marker stays: the next run tries again
+		}
+		if marker != "" {
+			// A marker left over here only costs the next run a DROP
+			// DATABASE IF EXISTS of a name no one else uses.
+			_ = os.Remove(marker)
 		}
 	}()
 	if err := createDrillDatabase(ctx, t, name); err != nil {
@@ -196,13 +211,13 @@ func pgLiteral(s string) string {
 // is not a drill's. ctx should not be cancelled (the caller passes
 // context.WithoutCancel): the drop must happen after a cancellation too.
 func dropDrillDatabase(ctx context.Context, t *Target, name string) error {
-	if !pgDrillName.MatchString(name) {
-		return fmt.Errorf("refusing to drop database %q: only a drill's scratch database (%s<16 hex digits>) is ever dropped", name, PgDrillPrefix)
+	if err := refuseScratchName(name); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	fail := func(err error) error {
-		return fmt.Errorf("the scratch database %s could not be dropped: %w; drop it by hand: DROP DATABASE IF EXISTS %s WITH (FORCE)", name, err, name)
+		return fmt.Errorf("the scratch database %s could not be dropped: %w; the next run tries again (its record stays in state_dir/tmp), or drop it by hand: DROP DATABASE IF EXISTS %s WITH (FORCE)", name, err, name)
 	}
 	conn, err := connect(ctx, t)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // Piper is implemented by executors that can run a pipeline, producer |
@@ -63,13 +64,22 @@ func (e *pumpError) Error() string { return e.err.Error() }
 // them in this process, which is what lets it hold back the consumer's end
 // of input.
 func (p ProcessExecutor) RunPipe(ctx context.Context, from, to Command, tap io.Writer) (Result, Result, error) {
-	fromRes, toRes := notStarted(from), notStarted(to)
 	if to.Stdin != nil {
-		return fromRes, toRes, errors.New("RunPipe: the consumer's standard input is the pipe; Command.Stdin must be nil")
+		return notStarted(from), notStarted(to), errors.New("RunPipe: the consumer's standard input is the pipe; Command.Stdin must be nil")
 	}
 	if p.Log != nil {
 		p.Log(from.String() + " | " + to.String())
 	}
+	tr, began := traceOf(ctx), time.Now()
+	tr.started(from.String() + " | " + to.String())
+	fromRes, toRes, err := runPipe(ctx, from, to, tap)
+	tr.finished(fromRes, began)
+	tr.finished(toRes, began)
+	return fromRes, toRes, err
+}
+
+func runPipe(ctx context.Context, from, to Command, tap io.Writer) (Result, Result, error) {
+	fromRes, toRes := notStarted(from), notStarted(to)
 	outR, outW, err := os.Pipe() // producer's stdout → this process
 	if err != nil {
 		return fromRes, toRes, err

@@ -215,8 +215,17 @@ func (r Rclone) transferCommand(t *Target, env []EnvVar) Command {
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
 	}
 	flags = append(flags, rcloneExcludes(t)...)
+	if t.Progress {
+		// Stats once a second as JSON log lines on stderr, at the level
+		// shown by default; its other log lines turn JSON too, and
+		// parseRcloneJSONLog turns them back into text.
+		flags = append(flags, "--use-json-log", "--stats=1s", "--stats-log-level=NOTICE")
+	}
 	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
 	c.Codes = ExitCodes{}.Override(t.ExitCodes)
+	if t.Progress {
+		c.Progress = &ProgressReader{Stderr: true, Parse: parseRcloneJSONLog}
+	}
 	return c
 }
 

@@ -37,6 +37,8 @@ func (Restic) Options() []Option {
 		{Name: "host", Kind: String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
 		{Name: "keep_within", Kind: String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
 		{Name: "check_read_data_subset", Kind: String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
+		{Name: "stale_lock_age", Kind: Duration, Default: "1h", Check: checkStaleLockAge,
+			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
 	}
 	return append(opts, keepOptions(resticKeeps, "restic forget")...)
 }
@@ -132,7 +134,11 @@ func (Restic) cmd(t *Target, args ...string) Command {
 }
 
 func (r Restic) backupCommand(t *Target) Command {
-	args := []string{"backup", "--json", "--quiet", "--host", resticHost(t), "--tag", resticTag(t)}
+	args := []string{"backup", "--json"}
+	if !t.Progress {
+		args = append(args, "--quiet") // restic reports progress only without it
+	}
+	args = append(args, "--host", resticHost(t), "--tag", resticTag(t))
 	for _, tag := range t.Settings.List("tags") {
 		args = append(args, "--tag", tag)
 	}
@@ -147,6 +153,7 @@ func (r Restic) backupCommand(t *Target) Command {
 	// restic exits 3 when some source files could not be read: the
 	// snapshot exists but is incomplete.
 	c.Codes = ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
+	c.Progress = &ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
@@ -192,7 +199,8 @@ func (r Restic) Steps(t *Target) []Step {
 	backup, check := r.backupCommand(t), r.checkCommand(t)
 	steps := []Step{
 		{Phase: PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
-		{Phase: PhasePreflight, Note: "if the repository has locks, run `restic unlock`: it removes only stale ones (a killed run's), and the report says how many"},
+		{Phase: PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
+			shortDuration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
 		{Phase: PhaseBackup, Command: &backup},
 		{Phase: PhaseVerify, Command: &check},
 	}
@@ -256,62 +264,27 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	if err := checkSecretMode(t.Settings.Str("password_file")); err != nil {
 		return Artifact{}, keyErr("password_file", "%v", err)
 	}
-	removed, err := r.removeStaleLocks(ctx, x, t)
+	lockNotes, err := r.applyLockPolicy(ctx, x, t)
 	if err != nil {
 		return Artifact{}, err
 	}
 	res, err := x.Run(ctx, r.backupCommand(t))
 	if err != nil {
+		// A kept lock is often why the backup failed: say so here too.
+		if len(lockNotes) > 0 {
+			err = fmt.Errorf("%w (%s)", err, strings.Join(lockNotes, "; "))
+		}
 		return Artifact{}, err
 	}
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
 	}
-	a := Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed}
-	if removed > 0 {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("removed %d stale restic lock(s) left by a run that was killed", removed))
-	}
+	a := Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed, Warnings: lockNotes}
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
 	return a, nil
-}
-
-var lockIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// removeStaleLocks clears locks that a killed restic left behind (restic
-// 0.14 leaves its lock on SIGTERM, and the next check or prune then fails
-// for days). Only `restic unlock` decides what is stale — a lock of this
-// host whose process is gone, or one not refreshed for 30 minutes — so a
-// live backup's lock, here or on another host, is never removed. It runs
-// under our own run lock, and says how many it removed.
-func (r Restic) removeStaleLocks(ctx context.Context, x Executor, t *Target) (int, error) {
-	count := func() (int, error) {
-		res, err := x.Run(ctx, r.cmd(t, "list", "locks", "--no-lock"))
-		if err != nil {
-			return 0, err
-		}
-		n := 0
-		for _, line := range strings.Split(string(res.Stdout), "\n") {
-			if lockIDRE.MatchString(strings.TrimSpace(line)) {
-				n++
-			}
-		}
-		return n, nil
-	}
-	before, err := count()
-	if err != nil || before == 0 {
-		return 0, err
-	}
-	if _, err := x.Run(ctx, r.cmd(t, "unlock")); err != nil {
-		return 0, err
-	}
-	after, err := count()
-	if err != nil {
-		return 0, err
-	}
-	return before - after, nil
 }
 
 type resticBackupSummary struct {

@@ -206,11 +206,17 @@ func (r Rsync) backupCommand(t *Target) Command {
 		args = append(args, "--bwlimit="+b)
 	}
 	args = append(args, "--stats")
+	if t.Progress {
+		args = append(args, "--info=progress2")
+	}
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
 	// 24: files vanished between listing and sending (a live library);
 	// the rest is mirrored. 23 (partial transfer, and also a missing
 	// source root) and 25 (max_delete reached) are failures.
 	c.Codes = ExitCodes{Warning: []int{24}}.Override(t.ExitCodes)
+	if t.Progress {
+		c.Progress = &ProgressReader{Parse: parseRsyncProgress}
+	}
 	return c
 }
 

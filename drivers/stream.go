@@ -454,14 +454,20 @@ func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
 	if !m.CreatedAt.IsZero() {
 		when = resticTime(m.CreatedAt)
 	}
-	return []string{"backup", "--json", "--quiet", "--stdin", "--stdin-filename=" + name,
-		"--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--time=" + when}
+	args := []string{"backup", "--json"}
+	if !t.Progress || name != streamDumpName(t) {
+		args = append(args, "--quiet") // restic reports progress only without it
+	}
+	return append(args, "--stdin", "--stdin-filename="+name,
+		"--host="+resticHost(t.Into), "--tag="+resticTag(t), "--time="+when)
 }
 
 // storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
 // mean restic could not read all of its input).
 func (resticStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
-	return Restic{}.cmd(t.Into, resticStreamArgs(t, m, streamDumpName(t))...)
+	c := Restic{}.cmd(t.Into, resticStreamArgs(t, m, streamDumpName(t))...)
+	c.Progress = &ProgressReader{Parse: parseResticStatus}
+	return c
 }
 
 // manifestCommand stores the manifest of dump snapshot shortID (from data).
@@ -507,13 +513,14 @@ func (resticStore) forgetIDs(t *Target, ids ...string) Command {
 
 // discard: a restic stopped mid-stream commits nothing, but when stopped
 // by a signal, 0.14 leaves its lock behind (it only cleans up on SIGINT,
-// and on SIGINT it commits what it read): `restic unlock` removes locks of
-// processes that are gone. A snapshot it did commit (it read the whole
-// dump but then failed) is removed.
+// and on SIGINT it commits what it read): the lock policy removes locks of
+// processes on this host that are gone (and nothing it promised to keep).
+// A snapshot it did commit (it read the whole dump but then failed) is
+// removed.
 func (s resticStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
 	var errs []error
 	if res.Signal != "" {
-		if _, err := x.Run(ctx, Restic{}.cmd(t.Into, "unlock")); err != nil {
+		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
 			errs = append(errs, fmt.Errorf("removing the stopped restic's lock: %w", err))
 		}
 	}
@@ -670,7 +677,8 @@ func borgStreamArchive(t *Target, m *DumpManifest) string {
 // error: with only these two inputs, borg's warning (1) means one of them
 // was not stored whole.
 func (borgStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
-	args := []string{"create", "--json", borgLockWait(t.Into), "--checkpoint-interval=0"}
+	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
+	args = append(args, borgLockWait(t.Into), "--checkpoint-interval=0")
 	if c := t.Into.Settings.Str("compression"); c != "" {
 		args = append(args, "--compression="+c)
 	}
@@ -678,6 +686,7 @@ func (borgStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
 		"--", "::"+borgStreamArchive(t, m), "-", streamManifestName(t))
 	c := Borg{}.cmd(t.Into, args...)
 	c.Dir = dir
+	c.Progress = borgProgress(t)
 	return c
 }
 

@@ -48,6 +48,9 @@ type TargetReport struct {
 	Error    *string  `json:"error"`
 	// Drill is the restore drill's outcome, when one ran.
 	Drill *DrillReport `json:"drill,omitempty"`
+	// Log is the target's own log file of this run: every message about
+	// it and each command it ran with the end of that command's output.
+	Log string `json:"log,omitempty"`
 }
 
 // DrillReport is a restore drill's outcome for one target.

@@ -30,6 +30,33 @@ type Runtime struct {
 	// Driver finds a target's driver; nil means drivers.Lookup. Tests
 	// swap in fakes.
 	Driver func(name string) (drivers.Driver, bool)
+	// Progress, when set, is shown what each running target is doing, and
+	// the tools are asked for their progress: main sets it when a person
+	// watches a terminal.
+	Progress ProgressView
+}
+
+// ProgressView is shown what running targets are doing.
+type ProgressView interface {
+	// Phase says a target entered a phase (backup, verify, ...).
+	Phase(target string, phase drivers.Phase)
+	// Update is a progress report of the tool working for the target.
+	Update(target string, p drivers.Progress)
+	// Done says the target has finished.
+	Done(target string)
+}
+
+type noView struct{}
+
+func (noView) Phase(string, drivers.Phase)     {}
+func (noView) Update(string, drivers.Progress) {}
+func (noView) Done(string)                     {}
+
+func (rt Runtime) view() ProgressView {
+	if rt.Progress == nil {
+		return noView{}
+	}
+	return rt.Progress
 }
 
 func (rt Runtime) driver(name string) drivers.Driver {
@@ -126,8 +153,9 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 		return nil, p.dryRun(group, targets, o, rt)
 	}
 	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
+	logName := LogName(rep.Command, rep.Plan, rep.StartedAt)
 	rep.Targets = p.schedule(ctx, targets, func(t *drivers.Target) TargetReport {
-		return p.runTarget(ctx, t, o, rt)
+		return p.runTarget(ctx, t, o, rt, logName)
 	})
 	rep.finish(ctx.Err() != nil)
 	return rep, nil
@@ -245,12 +273,25 @@ var errTimeout = errors.New("timed out")
 
 // runTarget is everything that happens to one target, and the one place
 // that decides its outcome.
-func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, rt Runtime) (r TargetReport) {
+func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, rt Runtime, logName string) (r TargetReport) {
 	d := rt.driver(t.Driver)
-	log := rt.log().With("target", t.Name, "driver", t.Driver)
 	start := time.Now()
 	r = newTargetReport(t, StatusOK)
-	defer func() { r.DurationSeconds = seconds(time.Since(start)) }()
+	ctx, log, logPath, closeLog := p.watch(ctx, t, logName, rt)
+	r.Log = logPath
+	view := rt.view()
+	defer func() {
+		r.DurationSeconds = seconds(time.Since(start))
+		log.Debug("target finished", "status", r.Status, "duration_seconds", r.DurationSeconds)
+		view.Done(t.Name)
+		closeLog()
+	}()
+	if rt.Progress != nil {
+		// A copy: the plan's targets stay as loaded.
+		watched := *t
+		watched.Progress = true
+		t = &watched
+	}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, t.Timeout, errTimeout)
@@ -276,6 +317,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 	var art drivers.Artifact
 	for attempt := 1; ; attempt++ {
 		r.Attempts = attempt
+		view.Phase(t.Name, drivers.PhaseBackup)
 		phase, err := backupOnce(ctx, d, t, rt, log, &art)
 		if err == nil {
 			break
@@ -285,6 +327,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		}
 		wait := t.RetryWait << (attempt - 1)
 		log.Warn(string(phase)+" failed; trying again", "attempt", attempt, "wait", wait, "error", err)
+		view.Phase(t.Name, "waiting to retry")
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -303,6 +346,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 
 	r.Verified = art.Verified
 	if !r.Verified && t.Verify && !o.NoVerify {
+		view.Phase(t.Name, drivers.PhaseVerify)
 		if err := d.Verify(ctx, rt.Exec, t, art); err != nil {
 			return fail(drivers.PhaseVerify, err)
 		}
@@ -311,6 +355,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 	}
 
 	if t.Drill && r.Verified {
+		view.Phase(t.Name, drivers.PhaseDrill)
 		dr, err := drill(ctx, d, t, rt)
 		r.Drill = dr
 		if err != nil {
@@ -327,6 +372,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 			// this one is not verified: leave everything in place.
 			r.Warnings = append(r.Warnings, "retention skipped: the new backup was not verified")
 		} else {
+			view.Phase(t.Name, drivers.PhasePrune)
 			res, err := d.Prune(ctx, rt.Exec, t, false)
 			if err != nil {
 				return fail(drivers.PhasePrune, err)
@@ -409,9 +455,13 @@ func (p *Plan) Drill(ctx context.Context, group string, targets []*drivers.Targe
 	if rep.Plan == "" {
 		rep.Plan = "targets"
 	}
+	logName := LogName(rep.Command, rep.Plan, rep.StartedAt)
 	for _, t := range targets {
 		start := time.Now()
 		r := newTargetReport(t, StatusOK)
+		ctx, log, logPath, closeLog := p.watch(ctx, t, logName, rt)
+		r.Log = logPath
+		rt.view().Phase(t.Name, drivers.PhaseDrill)
 		if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
 			msg := err.Error()
 			r.Status, r.Error = StatusFailed, &msg
@@ -427,11 +477,13 @@ func (p *Plan) Drill(ctx context.Context, group string, targets []*drivers.Targe
 				if ctx.Err() != nil {
 					r.Status = StatusInterrupted
 				}
-				rt.log().Error("drill failed", "target", t.Name, "error", err)
+				log.Error("drill failed", "error", err)
 			} else {
-				rt.log().Info("drill passed", "target", t.Name, "detail", dr.Detail)
+				log.Info("drill passed", "detail", dr.Detail)
 			}
 		}
+		rt.view().Done(t.Name)
+		closeLog()
 		r.DurationSeconds = seconds(time.Since(start))
 		rep.Targets = append(rep.Targets, r)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,13 +46,26 @@ func (f *fakeDriver) Snapshots(context.Context, drivers.Executor, *drivers.Targe
 	return nil, nil
 }
 
-func (f *fakeDriver) Backup(ctx context.Context, _ drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (f *fakeDriver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	f.mu.Lock()
 	f.running++
 	f.maxRun = max(f.maxRun, f.running)
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
 	f.record("backup " + t.Name)
+	if t.Progress {
+		f.record("progress asked of " + t.Name)
+	}
+	if script := t.Settings.Str("script"); script != "" {
+		// A real command, for what the runner does with commands: "done
+		// N" lines on stdout are progress.
+		c := drivers.Command{Program: "sh", Args: []string{"-c", script},
+			Env:      []drivers.EnvVar{{Name: "TOKEN", Value: "hunter2-never-logged", Secret: true}},
+			Progress: &drivers.ProgressReader{Parse: fakeProgress}}
+		if _, err := x.Run(ctx, c); err != nil {
+			return drivers.Artifact{}, err
+		}
+	}
 	if d, ok := t.Settings["sleep"].(time.Duration); ok {
 		select {
 		case <-time.After(d):
@@ -101,10 +116,19 @@ func (f *fakeDriver) Prune(_ context.Context, _ drivers.Executor, t *drivers.Tar
 	return drivers.PruneResult{Policy: true}, nil
 }
 
+func fakeProgress(line []byte) (drivers.Progress, bool, []byte) {
+	var n int64
+	if _, err := fmt.Sscanf(string(line), "done %d", &n); err != nil {
+		return drivers.Progress{}, false, line
+	}
+	return drivers.Progress{Bytes: n, Total: 100, Percent: float64(n), ETA: -1}, true, nil
+}
+
 // fakePlan builds a plan of fake targets; spec maps name → settings, and
 // after lists dependencies as "a<b" (a runs after b).
 func fakePlan(parallel int, names []string, settings map[string]drivers.Values, after ...string) (*Plan, *fakeDriver) {
-	p := &Plan{Path: "test.toml", StateDir: "/nonexistent", Parallel: parallel,
+	// No state directory: these runs keep no per-target logs.
+	p := &Plan{Path: "test.toml", Parallel: parallel,
 		Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{"weekly": {Name: "weekly", Targets: names}}}
 	for _, n := range names {
 		v := settings[n]
@@ -395,5 +419,104 @@ func TestReportDeterministicOrder(t *testing.T) {
 	rep := runFake(t, p, f, RunOptions{})
 	if got := fmt.Sprint(rep.Targets[0].Name, rep.Targets[1].Name); got != "slowfast" {
 		t.Fatalf("order %s", got)
+	}
+}
+
+// recordingView is a ProgressView that keeps what it was shown.
+type recordingView struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (v *recordingView) add(e string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.events = append(v.events, e)
+}
+func (v *recordingView) Phase(target string, ph drivers.Phase) { v.add(target + " " + string(ph)) }
+func (v *recordingView) Update(target string, p drivers.Progress) {
+	v.add(fmt.Sprintf("%s %d bytes", target, p.Bytes))
+}
+func (v *recordingView) Done(target string) { v.add(target + " done") }
+
+func TestRunShowsProgressAndAsksToolsForIt(t *testing.T) {
+	p, f := fakePlan(1, []string{"db"}, map[string]drivers.Values{
+		"db": {"script": "echo done 40; echo done 100"},
+	})
+	p.Targets["db"].TempDir = t.TempDir()
+	view := &recordingView{}
+	rt := Runtime{Exec: drivers.ProcessExecutor{}, Progress: view,
+		Driver: func(string) (drivers.Driver, bool) { return f, true }}
+	rep, err := p.Run(context.Background(), "weekly", RunOptions{}, rt)
+	if err != nil || rep.Status != StatusOK {
+		t.Fatalf("run: %v %+v", err, rep)
+	}
+	want := "db backup|db 40 bytes|db 100 bytes|db verify|db prune|db done"
+	if got := strings.Join(view.events, "|"); got != want {
+		t.Errorf("the view was shown\n  %s\nwant\n  %s", got, want)
+	}
+	if !strings.Contains(strings.Join(f.events, "|"), "progress asked of db") {
+		t.Errorf("the driver was not asked for progress: %v", f.events)
+	}
+	if p.Targets["db"].Progress {
+		t.Error("the plan's own target was changed; the runner must work on a copy")
+	}
+
+	// Without a view (cron), nobody asks a tool for progress.
+	p, f = fakePlan(1, []string{"db"}, nil)
+	runFake(t, p, f, RunOptions{})
+	if strings.Contains(strings.Join(f.events, "|"), "progress asked") {
+		t.Errorf("progress was asked for with nobody watching: %v", f.events)
+	}
+}
+
+func TestRunKeepsALogPerTarget(t *testing.T) {
+	p, f := fakePlan(2, []string{"db", "library"}, map[string]drivers.Values{
+		"db":      {"script": "echo 'pg_dump: dumping contents of table public.books' >&2; echo done 100"},
+		"library": {"script": "echo 'Fatal: unable to open repository' >&2; exit 1"},
+	})
+	p.StateDir = t.TempDir()
+	for _, tg := range p.Targets {
+		tg.TempDir = t.TempDir()
+	}
+	rt := Runtime{Exec: drivers.ProcessExecutor{}, Driver: func(string) (drivers.Driver, bool) { return f, true }}
+	rep, err := p.Run(context.Background(), "weekly", RunOptions{}, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := map[string]string{}
+	for _, r := range rep.Targets {
+		wantPath := filepath.Join(LogDir(p.StateDir), r.Name, LogName("run", "weekly", rep.StartedAt))
+		if r.Log != wantPath {
+			t.Fatalf("%s: report names log %q, want %q", r.Name, r.Log, wantPath)
+		}
+		data, err := os.ReadFile(r.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(r.Log); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: log mode %v, want 0600", r.Name, fi.Mode().Perm())
+		}
+		logs[r.Name] = string(data)
+	}
+	for _, want := range []string{"backup started", "command started", "TOKEN=***", "command exited", "exit=0",
+		"    | pg_dump: dumping contents of table public.books", "verified", "retention applied"} {
+		if !strings.Contains(logs["db"], want) {
+			t.Errorf("db's log lacks %q:\n%s", want, logs["db"])
+		}
+	}
+	for _, want := range []string{"exit=1", "    | Fatal: unable to open repository", "backup failed"} {
+		if !strings.Contains(logs["library"], want) {
+			t.Errorf("library's log lacks %q:\n%s", want, logs["library"])
+		}
+	}
+	for name, l := range logs {
+		if strings.Contains(l, "hunter2") {
+			t.Errorf("%s's log holds a secret:\n%s", name, l)
+		}
+		other := map[string]string{"db": "library", "library": "db"}[name]
+		if strings.Contains(l, "target="+other) {
+			t.Errorf("%s's log has lines of %s:\n%s", name, other, l)
+		}
 	}
 }

@@ -1,13 +1,14 @@
 // Package doctor checks that a plan can run here, without running it: the
 // tools and their versions, the database, the repositories, the secret
-// files, free space and the state directory. It changes nothing (listing
-// a repository is as far as it goes).
+// files, free space, the state directory and who holds its run lock. It
+// changes nothing (listing a repository is as far as it goes).
 package doctor
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -120,6 +122,7 @@ func Run(ctx context.Context, p *plan.Plan, targets []*drivers.Target, o Options
 	r.schedules(p)
 	r.tools(ctx, targets)
 	r.stateDir(p.StateDir)
+	r.runLock(p)
 	for _, t := range targets {
 		if ctx.Err() != nil {
 			break
@@ -327,6 +330,45 @@ func (r *run) stateDir(dir string) {
 		return
 	}
 	r.add(Check{Status: OK, Subject: subject, Detail: "writable"})
+}
+
+// staleLock is how long a run may hold the lock before doctor wonders
+// whether it hangs: a day, or the longest target timeout when that is
+// longer. The lock itself never goes stale (the kernel frees it when its
+// holder dies), but a hung holder makes every later run exit 75.
+func staleLock(p *plan.Plan) time.Duration {
+	d := 24 * time.Hour
+	for _, t := range p.Targets {
+		d = max(d, t.Timeout)
+	}
+	return d
+}
+
+// runLock says whether a run holds state_dir/lock, and who. A held lock is
+// no failure: a backup is running.
+func (r *run) runLock(p *plan.Plan) {
+	path := filepath.Join(p.StateDir, "lock")
+	subject := "run lock " + path
+	held, h, err := runlock.Probe(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Nothing has run here yet, as the state_dir line says: no line.
+	case err != nil:
+		r.add(Check{Status: Warn, Subject: subject, Detail: err.Error(),
+			Fix: "make it readable for " + userName(os.Geteuid())})
+	case !held:
+		r.add(Check{Status: OK, Subject: subject, Detail: "free"})
+	case !h.StartedAt.IsZero() && time.Since(h.StartedAt) > staleLock(p):
+		fix := "if that run hangs, stop it (the lock is freed when it exits)"
+		if h.PID > 0 {
+			fix = fmt.Sprintf("see what pid %d does: ps -o pid,etime,args -p %d; if it hangs, stop it (the lock is freed when it exits)", h.PID, h.PID)
+		}
+		r.add(Check{Status: Warn, Subject: subject,
+			Detail: fmt.Sprintf("held by %s: longer than %s, and until it ends every run exits 75 or waits", h, staleLock(p)),
+			Fix:    fix})
+	default:
+		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("held by %s: a run is in progress", h)})
+	}
 }
 
 func nearestExisting(path string) string {

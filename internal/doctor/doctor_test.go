@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,6 +15,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -315,5 +317,70 @@ destination = "DIR/dst/"
 			t.Errorf("mode %04o uid %d: %s, want %s %q", tc.mode, tc.uid, c, tc.status, tc.detail)
 		}
 		os.Chown(p.Path, os.Geteuid(), -1)
+	}
+}
+
+// The run lock: no line before anything ran, free, held by a run (named by
+// pid, command and start time), and a warning once it has been held longer
+// than a day or the longest target timeout.
+func TestRunLock(t *testing.T) {
+	dir := t.TempDir()
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.db]
+driver = "pg_dump"
+database = "postgres://nobody@127.0.0.1:1/none"
+dir = "DIR/dumps"
+timeout = "48h"
+[plans.all]
+targets = ["db"]
+`)
+	path := filepath.Join(dir, "state", "lock")
+	subject := "run lock " + path
+	// Only the checks of the plan and state_dir: no target is reached.
+	checks := func() map[string]Check {
+		out := map[string]Check{}
+		for _, c := range Run(context.Background(), p, nil, Options{}) {
+			t.Log(c)
+			out[c.Subject] = c
+		}
+		return out
+	}
+	if c, ok := checks()[subject]; ok {
+		t.Errorf("a run lock line before anything ran: %s", c)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("doctor created the lock file")
+	}
+
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	acquire := func(h runlock.Holder) *runlock.Lock {
+		t.Helper()
+		l, err := runlock.Acquire(context.Background(), path, h, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Release() })
+		return l
+	}
+	l := acquire(runlock.Me("run nightly"))
+	expect(t, checks(), subject, OK, fmt.Sprintf("held by pid %d (run nightly), started 20", os.Getpid()), "")
+	expect(t, checks(), subject, OK, "ago): a run is in progress", "")
+	l.Release()
+	expect(t, checks(), subject, OK, "free", "")
+
+	// Within the target's timeout of 48h: still just a long run.
+	h := runlock.Me("run weekly")
+	h.StartedAt = time.Now().Add(-30 * time.Hour).UTC().Truncate(time.Second)
+	l = acquire(h)
+	expect(t, checks(), subject, OK, fmt.Sprintf("held by pid %d (run weekly), started %s", os.Getpid(), h.StartedAt.Format(time.RFC3339)), "")
+	l.Release()
+	h.StartedAt = time.Now().Add(-50 * time.Hour).UTC().Truncate(time.Second)
+	acquire(h)
+	c := checks()[subject]
+	expect(t, checks(), subject, Warn, "longer than 48h0m0s, and until it ends every run exits 75 or waits",
+		fmt.Sprintf("see what pid %d does: ps -o pid,etime,args -p %d; if it hangs", os.Getpid(), os.Getpid()))
+	if !strings.Contains(c.String(), fmt.Sprintf("warn  run lock %s: held by pid %d (run weekly), started ", path, os.Getpid())) {
+		t.Errorf("line %q", c)
 	}
 }

@@ -50,41 +50,57 @@ type HeldError struct {
 	Waited time.Duration
 }
 
-func (e *HeldError) Error() string {
-	who := "another process"
-	if h := e.Holder; h.PID > 0 {
-		who = fmt.Sprintf("pid %d", h.PID)
-		if h.Host != "" {
-			if me, _ := os.Hostname(); me != h.Host {
-				who += " on " + h.Host
-			}
-		}
-		if h.Command != "" {
-			who += fmt.Sprintf(" (%s)", h.Command)
-		}
-		if !h.StartedAt.IsZero() {
-			who += fmt.Sprintf(", started %s (%s ago)", h.StartedAt.Format(time.RFC3339),
-				time.Since(h.StartedAt).Round(time.Second))
+// String names the holder: "pid 123 (run nightly), started
+// 2026-11-26T02:00:00Z (5m0s ago)", with " on HOST" when that is not this
+// host, or "another process" when its details are unknown.
+func (h Holder) String() string {
+	if h.PID <= 0 {
+		return "another process"
+	}
+	who := fmt.Sprintf("pid %d", h.PID)
+	if h.Host != "" {
+		if me, _ := os.Hostname(); me != h.Host {
+			who += " on " + h.Host
 		}
 	}
-	msg := fmt.Sprintf("another run holds the lock %s: %s", e.Path, who)
+	if h.Command != "" {
+		who += fmt.Sprintf(" (%s)", h.Command)
+	}
+	if !h.StartedAt.IsZero() {
+		who += fmt.Sprintf(", started %s (%s ago)", h.StartedAt.Format(time.RFC3339),
+			time.Since(h.StartedAt).Round(time.Second))
+	}
+	return who
+}
+
+func (e *HeldError) Error() string {
+	msg := fmt.Sprintf("another run holds the lock %s: %s", e.Path, e.Holder)
 	if e.Waited > 0 {
 		return msg + fmt.Sprintf("; gave up after waiting %s", e.Waited)
 	}
 	return msg
 }
 
+// probeGrace is how long Acquire retries a lock found held even when told
+// not to wait.
+const probeGrace = 100 * time.Millisecond
+
 // Acquire takes the lock on path, creating the file (0600) when missing,
 // and writes me into it. When another process holds the lock it returns a
-// *HeldError at once if wait <= 0; otherwise it keeps trying until wait has
-// passed (then a *HeldError) or ctx ends (then ctx's error). onWait, when
-// not nil, is called once with the holder before waiting starts.
+// *HeldError at once (within probeGrace) if wait <= 0; otherwise it keeps
+// trying until wait has passed (then a *HeldError) or ctx ends (then ctx's
+// error). onWait, when not nil and wait > 0, is called once with the holder
+// before waiting starts.
 func Acquire(ctx context.Context, path string, me Holder, wait time.Duration, onWait func(Holder)) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
+	// Even without waiting, a lock found held is tried again for an
+	// instant: a Probe (doctor) holds it for microseconds, and must never
+	// make a run exit 75.
+	limit := max(wait, probeGrace)
 	delay := 50 * time.Millisecond
 	told := false
 	for {
@@ -97,7 +113,7 @@ func Acquire(ctx context.Context, path string, me Holder, wait time.Duration, on
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
 		waited := time.Since(start)
-		if waited >= wait {
+		if waited >= limit {
 			f.Close()
 			held := &HeldError{Path: path, Holder: readHolder(path)}
 			if wait > 0 {
@@ -105,13 +121,13 @@ func Acquire(ctx context.Context, path string, me Holder, wait time.Duration, on
 			}
 			return nil, held
 		}
-		if !told && onWait != nil {
+		if !told && onWait != nil && wait > 0 {
 			onWait(readHolder(path))
+			told = true
 		}
-		told = true
 		// Polling, not a blocking flock: a blocked flock(2) cannot be
 		// cancelled by ctx. A released lock is taken within a second.
-		timer := time.NewTimer(min(delay, wait-waited))
+		timer := time.NewTimer(min(delay, limit-waited))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -156,6 +172,36 @@ func (l *Lock) Release() error {
 	cerr := l.f.Close()
 	l.f = nil
 	return errors.Join(terr, cerr)
+}
+
+// Probe tells whether a process holds the lock on path, and who, without
+// waiting, without writing anything and without creating the file: a
+// missing file is an error that satisfies errors.Is(err, fs.ErrNotExist).
+//
+// It asks by taking a shared lock and releasing it at once: only an
+// exclusive holder conflicts with it, and two probes never do. A run
+// starting in that instant finds the lock held; Acquire retries for a
+// moment (probeGrace) even when told not to wait, so a probe never makes a
+// run exit 75.
+func Probe(path string) (held bool, h Holder, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, Holder{}, err
+	}
+	defer f.Close() // releases the shared lock, if taken
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return false, Holder{}, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return true, readHolder(path), nil
+	}
+	return false, Holder{}, fmt.Errorf("probing %s: %w", path, err)
 }
 
 // readHolder reads who holds the lock. The holder writes its details just

@@ -219,3 +219,73 @@ func TestChildrenDoNotInheritTheLock(t *testing.T) {
 	}
 	mustAcquire(t, path, 0)
 }
+
+// Probe tells a free lock from a held one and names the holder, here and
+// in another process, and creates nothing.
+func TestProbe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	if _, _, err := Probe(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("no lock file: got %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("Probe created the lock file")
+	}
+
+	l := mustAcquire(t, path, 0)
+	held, h, err := Probe(path)
+	if err != nil || !held || h.PID != os.Getpid() || h.Command != "test" {
+		t.Fatalf("held here: %v, %+v, %v", held, h, err)
+	}
+	l.Release()
+	if held, h, err := Probe(path); err != nil || held || h.PID != 0 {
+		t.Fatalf("released: %v, %+v, %v", held, h, err)
+	}
+
+	cmd, _ := helper(t, path, "hold")
+	held, h, err = Probe(path)
+	if err != nil || !held || h.PID != cmd.Process.Pid || h.Command != "helper hold" {
+		t.Fatalf("held by the helper (pid %d): %v, %+v, %v", cmd.Process.Pid, held, h, err)
+	}
+	data, _ := os.ReadFile(path)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	// The dead holder's details stay in the file; only the lock tells.
+	if held, _, err := Probe(path); err != nil || held {
+		t.Fatalf("after the holder was killed: %v, %v", held, err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(data) {
+		t.Errorf("Probe changed the file: %q, was %q", after, data)
+	}
+}
+
+// A run that starts while a probe holds its shared lock for an instant is
+// not refused.
+func TestProbeNeverRefusesARun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	mustAcquire(t, path, 0).Release()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(20*time.Millisecond, func() { f.Close() })
+	l, err := Acquire(context.Background(), path, Me("run nightly"), 0, func(Holder) { t.Error("onWait called without --wait") })
+	if err != nil {
+		t.Fatalf("refused because of a probe: %v", err)
+	}
+	l.Release()
+}
+
+func TestHolderString(t *testing.T) {
+	if s := (Holder{}).String(); s != "another process" {
+		t.Errorf("zero holder: %q", s)
+	}
+	started := time.Now().Add(-90 * time.Second).UTC().Truncate(time.Second)
+	s := Holder{PID: 42, Host: "elsewhere.example", Command: "run nightly", StartedAt: started}.String()
+	want := "pid 42 on elsewhere.example (run nightly), started " + started.Format(time.RFC3339) + " ("
+	if !strings.HasPrefix(s, want) || !strings.HasSuffix(s, " ago)") {
+		t.Errorf("got %q, want %q...", s, want)
+	}
+}

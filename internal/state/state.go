@@ -201,16 +201,33 @@ func Update(dir string, rep *plan.Report) (*State, error) {
 }
 
 // PruneReports removes all but the newest keep reports of rep's kind
-// (run or drill) and plan from dir/reports, and returns what it removed.
-// Report names end in a fixed-width UTC stamp, so names sort by time.
+// (run or drill) and plan from dir/reports, and as many of the per-target
+// logs of rep's targets (dir/logs/TARGET, named like the reports), and
+// returns what it removed. Names end in a fixed-width UTC stamp, so they
+// sort by time.
 func PruneReports(dir string, rep *plan.Report, keep int) ([]string, error) {
 	prefix := rep.Plan
 	if rep.Command == "drill" {
 		prefix = "drill-" + prefix
 	}
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `-\d{8}T\d{6}\.\d{3}Z\.json$`)
-	reports := filepath.Join(dir, "reports")
-	entries, err := os.ReadDir(reports)
+	stamped := `-\d{8}T\d{6}\.\d{3}Z`
+	removed, err := pruneNewest(filepath.Join(dir, "reports"), regexp.MustCompile(`^`+regexp.QuoteMeta(prefix)+stamped+`\.json$`), keep)
+	errs := []error{err}
+	logs := regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + stamped + `\.log$`)
+	for _, t := range rep.Targets {
+		gone, err := pruneNewest(filepath.Join(plan.LogDir(dir), t.Name), logs, keep)
+		if !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		removed = append(removed, gone...)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// pruneNewest removes all but the newest keep files of dir whose names
+// match re.
+func pruneNewest(dir string, re *regexp.Regexp, keep int) ([]string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +244,7 @@ func PruneReports(dir string, rep *plan.Report, keep int) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, n := range names[:len(names)-keep] {
-		p := filepath.Join(reports, n)
+		p := filepath.Join(dir, n)
 		if err := os.Remove(p); err != nil {
 			errs = append(errs, err)
 			continue

@@ -246,3 +246,37 @@ func withPlan(name string, r *plan.Report) *plan.Report {
 	r.Plan = name
 	return r
 }
+
+func TestPruneReportsAlsoPrunesThePlansTargetLogs(t *testing.T) {
+	dir := t.TempDir()
+	stamp := func(i int) string {
+		return base.Add(time.Duration(i) * time.Hour).Format("20060102T150405.000Z")
+	}
+	logs := filepath.Join(plan.LogDir(dir), "library")
+	os.MkdirAll(logs, 0o700)
+	os.MkdirAll(filepath.Join(dir, "reports"), 0o700)
+	for i := 0; i < 6; i++ {
+		for _, prefix := range []string{"weekly", "daily", "drill-weekly"} {
+			os.WriteFile(filepath.Join(logs, plan.LogName("run", prefix, base.Add(time.Duration(i)*time.Hour))), []byte("x"), 0o600)
+		}
+	}
+	rep := &plan.Report{Command: "run", Plan: "weekly", Targets: []plan.TargetReport{{Name: "library"}, {Name: "never-logged"}}}
+	removed, err := PruneReports(dir, rep, 2)
+	if err != nil {
+		t.Fatalf("a target without a log directory is not an error: %v", err)
+	}
+	if len(removed) != 4 {
+		t.Fatalf("removed %v, want the 4 oldest weekly logs", removed)
+	}
+	for i := 0; i < 6; i++ {
+		_, err := os.Stat(filepath.Join(logs, "weekly-"+stamp(i)+".log"))
+		if kept := err == nil; kept != (i >= 4) {
+			t.Errorf("weekly log %d kept = %v", i, kept)
+		}
+		for _, other := range []string{"daily", "drill-weekly"} {
+			if _, err := os.Stat(filepath.Join(logs, other+"-"+stamp(i)+".log")); err != nil {
+				t.Errorf("pruning plan weekly removed the %s log %d", other, i)
+			}
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package drivers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Progress is one update of a running tool's progress, read from its
+// machine-readable output. Fields a tool does not report are zero (ETA and
+// Percent: negative).
+type Progress struct {
+	Bytes   int64         // bytes processed so far
+	Total   int64         // bytes to process in all; 0 when unknown
+	Percent float64       // 0–100; negative when unknown
+	Files   int64         // files done
+	Rate    float64       // bytes per second
+	ETA     time.Duration // negative when unknown
+	Item    string        // the file being worked on
+}
+
+// ProgressReader reads a tool's progress from one of its outputs, line by
+// line (a line ends at \n or \r, as terminal progress does).
+type ProgressReader struct {
+	Stderr bool // read standard error; otherwise standard output
+	// Parse judges one line: a progress update (ok), or text that goes on
+	// into the output tail as keep (which may rewrite it, e.g. a JSON log
+	// line to its message, or drop it when nil).
+	Parse func(line []byte) (p Progress, ok bool, keep []byte)
+}
+
+// Trace is told what the commands run under a context do: how per-target
+// logs and the progress display watch a target without the drivers
+// knowing about either. Any field may be nil.
+type Trace struct {
+	// Started is told each command line (secrets masked) as it starts.
+	Started func(cmdline string)
+	// Finished is told each command's result when it has exited.
+	Finished func(res Result, elapsed time.Duration)
+	// Progress is told each progress update of a command that reports one.
+	Progress func(Progress)
+}
+
+type traceKey struct{}
+
+// WithTrace returns ctx carrying tr: every command the executor runs under
+// the returned context reports to it.
+func WithTrace(ctx context.Context, tr *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, tr)
+}
+
+func traceOf(ctx context.Context) *Trace {
+	if tr, ok := ctx.Value(traceKey{}).(*Trace); ok {
+		return tr
+	}
+	return &Trace{}
+}
+
+func (tr *Trace) started(cmdline string) {
+	if tr.Started != nil {
+		tr.Started(cmdline)
+	}
+}
+
+func (tr *Trace) finished(res Result, since time.Time) {
+	if tr.Finished != nil {
+		tr.Finished(res, time.Since(since))
+	}
+}
+
+// maxLine bounds a line held while waiting for its end; a longer one goes
+// to the tail as it is.
+const maxLine = 1 << 20
+
+// progressWriter splits a tool's output into lines, passes progress to
+// the trace and everything else on to the tail.
+type progressWriter struct {
+	mu     sync.Mutex
+	parse  func([]byte) (Progress, bool, []byte)
+	report func(Progress)
+	tail   io.Writer
+	line   []byte
+}
+
+func newProgressWriter(r *ProgressReader, report func(Progress), tail io.Writer) *progressWriter {
+	return &progressWriter{parse: r.Parse, report: report, tail: tail}
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexAny(p, "\r\n")
+		if i < 0 {
+			w.line = append(w.line, p...)
+			if len(w.line) > maxLine {
+				w.tail.Write(w.line)
+				w.line = w.line[:0]
+			}
+			break
+		}
+		w.line = append(w.line, p[:i]...)
+		w.judge()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// judge handles the line held in w.line.
+func (w *progressWriter) judge() {
+	if len(w.line) == 0 {
+		return
+	}
+	prog, ok, keep := w.parse(w.line)
+	switch {
+	case ok && w.report != nil:
+		w.report(prog)
+	case !ok && keep != nil:
+		w.tail.Write(append(keep, '\n'))
+	}
+	w.line = w.line[:0]
+}
+
+// flush handles an unfinished last line once the tool has exited.
+func (w *progressWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.judge()
+}
+
+// parseResticStatus reads `restic backup --json` (restic prints a status
+// line 60 times a second with --json, terminal or not): status lines are
+// progress; the summary and errors stay in the tail.
+func parseResticStatus(line []byte) (Progress, bool, []byte) {
+	if !bytes.Contains(line, []byte(`"message_type":"status"`)) {
+		return Progress{}, false, line
+	}
+	var s struct {
+		PercentDone      float64  `json:"percent_done"`
+		TotalBytes       int64    `json:"total_bytes"`
+		BytesDone        int64    `json:"bytes_done"`
+		FilesDone        int64    `json:"files_done"`
+		SecondsElapsed   float64  `json:"seconds_elapsed"`
+		SecondsRemaining *float64 `json:"seconds_remaining"`
+		CurrentFiles     []string `json:"current_files"`
+	}
+	if json.Unmarshal(line, &s) != nil {
+		return Progress{}, false, line
+	}
+	p := Progress{Bytes: s.BytesDone, Total: s.TotalBytes, Percent: 100 * s.PercentDone, Files: s.FilesDone, ETA: -1}
+	if s.SecondsRemaining != nil {
+		p.ETA = time.Duration(*s.SecondsRemaining * float64(time.Second))
+	}
+	if s.SecondsElapsed > 0 {
+		p.Rate = float64(s.BytesDone) / s.SecondsElapsed
+	}
+	if len(s.CurrentFiles) > 0 {
+		p.Item = s.CurrentFiles[0]
+	}
+	return p, true, nil
+}
+
+// rsyncProgress2 matches a line of `rsync --info=progress2`:
+// "  110,000,000 100%  330.83MB/s    0:00:00 (xfr#4, to-chk=0/5)". While
+// rsync still scans (ir-chk), its percentage is of what it has found so
+// far, not of the whole, so it is only believed with to-chk.
+var rsyncProgress2 = regexp.MustCompile(`^\s*([\d,]+)\s+(\d+)%\s+([\d.]+)([kMGT]?B)/s\s+(\d+):(\d\d):(\d\d)(?:\s+\(xfr#(\d+), (ir|to)-chk=(\d+)/(\d+)\))?`)
+
+func parseRsyncProgress(line []byte) (Progress, bool, []byte) {
+	m := rsyncProgress2.FindSubmatch(line)
+	if m == nil {
+		return Progress{}, false, line
+	}
+	p := Progress{Percent: -1, ETA: -1}
+	p.Bytes, _ = strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
+	rate, _ := strconv.ParseFloat(string(m[3]), 64)
+	p.Rate = rate * float64(map[string]int64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[string(m[4])])
+	if m[8] != nil {
+		p.Files, _ = strconv.ParseInt(string(m[8]), 10, 64)
+	}
+	if string(m[9]) == "to" {
+		p.Percent, _ = strconv.ParseFloat(string(m[2]), 64)
+		h, _ := strconv.Atoi(string(m[5]))
+		mi, _ := strconv.Atoi(string(m[6]))
+		s, _ := strconv.Atoi(string(m[7]))
+		p.ETA = time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second
+	}
+	return p, true, nil
+}
+
+// parseBorgLogJSON reads borg's stderr under `--log-json --progress`:
+// archive_progress lines are progress, log messages become their plain
+// text (so errors read as they do without --log-json), other progress
+// messages are dropped.
+func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
+	var m struct {
+		Type         string `json:"type"`
+		OriginalSize int64  `json:"original_size"`
+		NFiles       int64  `json:"nfiles"`
+		Path         string `json:"path"`
+		Message      string `json:"message"`
+		Finished     bool   `json:"finished"`
+	}
+	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
+		return Progress{}, false, line
+	}
+	switch m.Type {
+	case "archive_progress":
+		if m.Finished {
+			return Progress{}, false, nil // carries no sizes: only "done"
+		}
+		return Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
+	case "log_message", "file_status":
+		return Progress{}, false, []byte(m.Message)
+	case "progress_message", "progress_percent":
+		return Progress{}, false, nil
+	}
+	return Progress{}, false, line
+}
+
+// parseRcloneJSONLog reads rclone's stderr under `--use-json-log --stats`:
+// lines with stats are progress, other log lines become "LEVEL: message".
+func parseRcloneJSONLog(line []byte) (Progress, bool, []byte) {
+	var m struct {
+		Level  string `json:"level"`
+		Msg    string `json:"msg"`
+		Object string `json:"object"`
+		Stats  *struct {
+			Bytes          int64    `json:"bytes"`
+			TotalBytes     int64    `json:"totalBytes"`
+			Speed          float64  `json:"speed"`
+			ETA            *float64 `json:"eta"`
+			Transfers      int64    `json:"transfers"`
+			TotalTransfers int64    `json:"totalTransfers"`
+			Transferring   []struct {
+				Name string `json:"name"`
+			} `json:"transferring"`
+		} `json:"stats"`
+	}
+	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
+		return Progress{}, false, line
+	}
+	if s := m.Stats; s != nil {
+		p := Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
+		if s.TotalBytes > 0 {
+			p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
+		}
+		if s.ETA != nil {
+			p.ETA = time.Duration(*s.ETA * float64(time.Second))
+		}
+		if len(s.Transferring) > 0 {
+			p.Item = s.Transferring[0].Name
+		}
+		return p, true, nil
+	}
+	text := strings.ToUpper(m.Level) + ": "
+	if m.Object != "" {
+		text += m.Object + ": "
+	}
+	return Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
+}

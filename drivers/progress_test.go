@@ -1,0 +1,136 @@
+package drivers
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Lines below were printed by the tools on Debian 12 (restic 0.14, rsync
+// 3.2 protocol 32, borg 1.2.4, rclone 1.60.1).
+
+func TestParseResticStatus(t *testing.T) {
+	p, ok, _ := parseResticStatus([]byte(`{"message_type":"status","seconds_elapsed":2,"seconds_remaining":6,"percent_done":0.25,"total_files":3,"files_done":1,"total_bytes":100000000,"bytes_done":25000000,"current_files":["/srv/library/big.pdf"]}`))
+	want := Progress{Bytes: 25000000, Total: 100000000, Percent: 25, Files: 1, Rate: 12500000, ETA: 6 * time.Second, Item: "/srv/library/big.pdf"}
+	if !ok || p != want {
+		t.Errorf("status = %+v, %v; want %+v", p, ok, want)
+	}
+	summary := []byte(`{"message_type":"summary","snapshot_id":"abc"}`)
+	if _, ok, keep := parseResticStatus(summary); ok || string(keep) != string(summary) {
+		t.Errorf("the summary must stay in the tail: ok=%v keep=%q", ok, keep)
+	}
+}
+
+func TestParseRsyncProgress2(t *testing.T) {
+	p, ok, _ := parseRsyncProgress([]byte("     50,000,000  45%  294.15MB/s    0:00:03 (xfr#1, to-chk=3/5)"))
+	if !ok || p.Bytes != 50000000 || p.Percent != 45 || p.Files != 1 || p.ETA != 3*time.Second || p.Rate < 294*(1<<20) {
+		t.Errorf("to-chk line = %+v, %v", p, ok)
+	}
+	// While rsync still scans, its percentage is not of the whole.
+	p, ok, _ = parseRsyncProgress([]byte("      1,048,576   3%    1.00MB/s    0:00:30 (xfr#2, ir-chk=1021/1100)"))
+	if !ok || p.Percent >= 0 || p.ETA >= 0 || p.Bytes != 1048576 {
+		t.Errorf("ir-chk line = %+v, %v", p, ok)
+	}
+	p, ok, _ = parseRsyncProgress([]byte("         32,768   0%    0.00kB/s    0:00:00  "))
+	if !ok || p.Bytes != 32768 {
+		t.Errorf("first line = %+v, %v", p, ok)
+	}
+	stats := []byte("Total file size: 110,000,000 bytes")
+	if _, ok, keep := parseRsyncProgress(stats); ok || string(keep) != string(stats) {
+		t.Errorf("--stats lines must stay in the tail")
+	}
+}
+
+func TestParseBorgLogJSON(t *testing.T) {
+	p, ok, _ := parseBorgLogJSON([]byte(`{"original_size": 60000000, "compressed_size": 60001075, "deduplicated_size": 60001075, "nfiles": 2, "path": "src/f1", "time": 1795675314.79, "type": "archive_progress", "finished": false}`))
+	if !ok || p.Bytes != 60000000 || p.Files != 2 || p.Item != "src/f1" || p.Percent >= 0 {
+		t.Errorf("archive_progress = %+v, %v", p, ok)
+	}
+	_, ok, keep := parseBorgLogJSON([]byte(`{"type": "log_message", "time": 1795675318.82, "message": "Archive a1 already exists", "levelname": "ERROR", "name": "borg.archiver", "msgid": "Archive.AlreadyExists"}`))
+	if ok || string(keep) != "Archive a1 already exists" {
+		t.Errorf("log_message kept as %q", keep)
+	}
+	_, ok, keep = parseBorgLogJSON([]byte(`{"message": "Initializing cache transaction: Reading config", "operation": 1, "msgid": "cache.begin_transaction", "type": "progress_message", "finished": false, "time": 1795675314.38}`))
+	if ok || keep != nil {
+		t.Errorf("progress_message kept as %q", keep)
+	}
+	plain := []byte("Traceback (most recent call last):")
+	if _, _, keep := parseBorgLogJSON(plain); string(keep) != string(plain) {
+		t.Errorf("a plain line was changed to %q", keep)
+	}
+}
+
+func TestParseRcloneJSONLog(t *testing.T) {
+	p, ok, _ := parseRcloneJSONLog([]byte(`{"level":"warning","msg":"\nTransferred: ...","source":"accounting/stats.go:482","stats":{"bytes":94729984,"checks":0,"elapsedTime":1.63,"errors":0,"eta":2,"speed":64634095.4,"totalBytes":110000000,"totalTransfers":4,"transferring":[{"bytes":34729984,"name":"big","size":50000000}],"transfers":3},"time":"2026-11-26T06:42:02.841243+00:00"}`))
+	if !ok || p.Bytes != 94729984 || p.Total != 110000000 || p.Files != 3 || p.Item != "big" || p.ETA != 2*time.Second || int(p.Percent) != 86 {
+		t.Errorf("stats = %+v, %v", p, ok)
+	}
+	p, ok, _ = parseRcloneJSONLog([]byte(`{"level":"warning","msg":"x","stats":{"bytes":0,"eta":null,"totalBytes":0}}`))
+	if !ok || p.ETA >= 0 || p.Percent >= 0 {
+		t.Errorf("stats without a total = %+v", p)
+	}
+	_, ok, keep := parseRcloneJSONLog([]byte(`{"level":"error","msg":"Failed to copy: mkdir /dev/null: not a directory","object":"a","objectType":"*local.Object","source":"operations/operations.go:538","time":"2026-11-26T06:45:37.320364+00:00"}`))
+	if ok || string(keep) != "ERROR: a: Failed to copy: mkdir /dev/null: not a directory" {
+		t.Errorf("error line kept as %q", keep)
+	}
+	fatal := []byte("2026/11/26 06:45:37 Failed to copy: mkdir /dev/null: not a directory")
+	if _, _, keep := parseRcloneJSONLog(fatal); string(keep) != string(fatal) {
+		t.Errorf("rclone's last, plain line was changed to %q", keep)
+	}
+}
+
+// TestProgressLinesStayOutOfTheOutputTail: the executor hands progress to
+// the trace and keeps everything else, so what a driver reads from the
+// output (a summary, an error) is what it was without progress.
+func TestProgressLinesStayOutOfTheOutputTail(t *testing.T) {
+	script := `printf '{"message_type":"status","percent_done":0.5,"total_bytes":10,"bytes_done":5}\n'
+printf '{"message_type":"status","percent_done":1,"total_bytes":10,"bytes_done":10}\r'
+printf '{"message_type":"summary","snapshot_id":"abc"}\n'
+printf 'Fatal: something\n' >&2`
+	c := Command{Program: "sh", Args: []string{"-c", script}, Progress: &ProgressReader{Parse: parseResticStatus}}
+	var mu sync.Mutex
+	var updates []Progress
+	var commands []string
+	ctx := WithTrace(context.Background(), &Trace{
+		Started: func(cmdline string) { commands = append(commands, cmdline) },
+		Progress: func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			updates = append(updates, p)
+		},
+	})
+	res, err := ProcessExecutor{}.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(res.Stdout)); got != `{"message_type":"summary","snapshot_id":"abc"}` {
+		t.Errorf("stdout tail = %q, want only the summary", got)
+	}
+	if strings.TrimSpace(string(res.Stderr)) != "Fatal: something" {
+		t.Errorf("stderr = %q", res.Stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(updates) != 2 || updates[1].Bytes != 10 || updates[1].Percent != 100 {
+		t.Errorf("updates = %+v", updates)
+	}
+	if len(commands) != 1 || !strings.Contains(commands[0], "sh -c") {
+		t.Errorf("trace saw commands %q", commands)
+	}
+}
+
+// A line longer than maxLine is not held forever: it goes to the tail.
+func TestProgressWriterBoundsALine(t *testing.T) {
+	tail := NewTail(4 << 20)
+	w := newProgressWriter(&ProgressReader{Parse: parseResticStatus}, nil, tail)
+	w.Write([]byte(strings.Repeat("x", maxLine+10)))
+	if len(w.line) > maxLine {
+		t.Errorf("holding %d bytes of one line", len(w.line))
+	}
+	w.flush()
+	if tail.Total() < maxLine {
+		t.Errorf("the long line did not reach the tail (%d bytes)", tail.Total())
+	}
+}

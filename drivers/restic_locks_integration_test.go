@@ -1,0 +1,212 @@
+package drivers_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+)
+
+// lockFiles lists the lock ids in the fixture's (local) repository.
+func (f *resticFixture) lockFiles(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(f.repo, "locks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range entries {
+		ids = append(ids, e.Name())
+	}
+	return ids
+}
+
+// plantLock leaves the lock of a restic killed while holding it, and
+// returns its id and pid: `restic backup --stdin` takes its lock, then
+// waits for input that never comes, and is SIGKILLed (restic 0.14 leaves
+// its lock then). With host set, restic runs in a new UTS namespace under
+// that hostname, which only root can do: a real lock of another host,
+// since lock files are encrypted and cannot be forged.
+func (f *resticFixture) plantLock(t *testing.T, host string) (string, int) {
+	t.Helper()
+	args := []string{"restic", "backup", "--stdin", "--quiet"}
+	if host != "" {
+		if os.Geteuid() != 0 {
+			t.Skip("a lock of another host needs root: restic runs under `unshare --uts` with its own hostname")
+		}
+		requireTool(t, "unshare", "hostname")
+		if out, err := exec.Command("unshare", "--uts", "true").CombinedOutput(); err != nil {
+			t.Skipf("unshare --uts does not work here: %v %s", err, out)
+		}
+		args = append([]string{"unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, host}, args...)
+	}
+	before := f.lockFiles(t)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+f.repo, "RESTIC_PASSWORD_FILE="+f.pass)
+	stdin, err := cmd.StdinPipe() // never written to
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for _, id := range f.lockFiles(t) {
+			// restic writes the lock under its final name and makes it
+			// read-only once written: killed before that, it would leave
+			// an unreadable lock, which restic (and the policy) ignore.
+			fi, err := os.Stat(filepath.Join(f.repo, "locks", id))
+			if !slices.Contains(before, id) && err == nil && fi.Mode().Perm()&0o222 == 0 {
+				// unshare and sh exec: the pid is restic's.
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait() // reaped: its pid is now dead, not a zombie
+				return id, cmd.Process.Pid
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("restic never took its lock")
+		}
+	}
+}
+
+// commandLog is the real executor, recording what ran.
+type commandLog struct {
+	drivers.ProcessExecutor
+	ran []string
+}
+
+func (c *commandLog) Run(ctx context.Context, cmd drivers.Command) (drivers.Result, error) {
+	c.ran = append(c.ran, strings.Join(cmd.Args, " "))
+	return c.ProcessExecutor.Run(ctx, cmd)
+}
+
+// hasWarning: one of ws contains every part (locks come in id order).
+func hasWarning(ws []string, parts ...string) bool {
+	for _, w := range ws {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(w, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// shiftClock makes the lock policy see time d later than restic does.
+func shiftClock(t *testing.T, d time.Duration) {
+	old := drivers.Now
+	drivers.Now = func() time.Time { return time.Now().Add(d) }
+	t.Cleanup(func() { drivers.Now = old })
+}
+
+// A lock left by a restic killed on this host is removed before the next
+// backup, the report says whose it was, and check (exclusive) then passes.
+func TestResticLockPolicyKilledRunOnThisHost(t *testing.T) {
+	f := newResticFixture(t)
+	ctx := context.Background()
+	r := drivers.Restic{}
+	tg := f.target("library", nil)
+	if err := r.Init(ctx, f.x, tg); err != nil {
+		t.Fatal(err)
+	}
+	id, pid := f.plantLock(t, "")
+	a, err := r.Backup(ctx, f.x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("warnings: %q", a.Warnings)
+	host, _ := os.Hostname()
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "removed 1 stale restic lock(s): " + id[:8] + " (" + me.Username + "@" + host + " pid " + strconv.Itoa(pid) + ", "
+	if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], want) || !strings.Contains(a.Warnings[0], "its process is gone (a killed run on this host)") {
+		t.Fatalf("warnings %q", a.Warnings)
+	}
+	if left := f.lockFiles(t); len(left) != 0 {
+		t.Fatalf("locks left: %v", left)
+	}
+	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+		t.Fatalf("check after the stale lock: %v", err)
+	}
+}
+
+// Another host's lock, really fresh: kept silently, and the backup goes on.
+// Then the policy's clock is moved on, so the same lock looks 45 minutes
+// old (kept, and it stops `restic unlock` from taking a killed run's lock
+// with it) and then 2 hours old (removable by our policy, but restic's own
+// clock says it is fresh, so `restic unlock` keeps it, and the report must
+// say so rather than claim it gone).
+func TestResticLockPolicyOtherHost(t *testing.T) {
+	f := newResticFixture(t)
+	ctx := context.Background()
+	r := drivers.Restic{}
+	tg := f.target("library", nil)
+	if err := r.Init(ctx, f.x, tg); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := f.plantLock(t, "other-host")
+
+	a, err := r.Backup(ctx, f.x, tg)
+	if err != nil {
+		t.Fatalf("backup beside another host's lock: %v", err)
+	}
+	if len(a.Warnings) != 0 || !slices.Contains(f.lockFiles(t), other) {
+		t.Fatalf("warnings %q, locks %v", a.Warnings, f.lockFiles(t))
+	}
+	// What the warnings promise: any lock makes check (exclusive) fail.
+	if err := r.Verify(ctx, f.x, tg, a); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("check beside another host's lock: %v", err)
+	}
+
+	dead, _ := f.plantLock(t, "")
+	shiftClock(t, 45*time.Minute)
+	x := &commandLog{}
+	a, err = r.Backup(ctx, x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("45 minutes on, warnings: %q", a.Warnings)
+	if slices.Contains(x.ran, "unlock") {
+		t.Fatalf("ran restic unlock, which would remove the kept lock too: %q", x.ran)
+	}
+	if len(a.Warnings) != 2 ||
+		!hasWarning(a.Warnings, "did not remove stale restic lock "+dead[:8], "would also remove a lock kept") ||
+		!hasWarning(a.Warnings, "kept stale restic lock "+other[:8]+" (root@other-host pid ", "until it is older than stale_lock_age 1h") {
+		t.Fatalf("warnings %q", a.Warnings)
+	}
+	if locks := f.lockFiles(t); !slices.Contains(locks, other) || !slices.Contains(locks, dead) {
+		t.Fatalf("locks %v", locks)
+	}
+
+	shiftClock(t, 2*time.Hour)
+	x = &commandLog{}
+	a, err = r.Backup(ctx, x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2 hours on, warnings: %q", a.Warnings)
+	if !slices.Contains(x.ran, "unlock") || len(a.Warnings) != 2 ||
+		!hasWarning(a.Warnings, "removed 1 stale restic lock(s): "+dead[:8]) ||
+		!hasWarning(a.Warnings, "restic unlock did not remove lock "+other[:8], "restic deems it live") {
+		t.Fatalf("ran %q, warnings %q", x.ran, a.Warnings)
+	}
+	if locks := f.lockFiles(t); len(locks) != 1 || locks[0] != other {
+		t.Fatalf("locks %v", locks)
+	}
+}
