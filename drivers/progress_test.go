@@ -2,6 +2,7 @@ package drivers
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -132,5 +133,66 @@ func TestProgressWriterBoundsALine(t *testing.T) {
 	w.flush()
 	if tail.Total() < maxLine {
 		t.Errorf("the long line did not reach the tail (%d bytes)", tail.Total())
+	}
+}
+
+// Progress flags appear only when someone watches (Target.Progress), and
+// only on the command that does the backup: what cron runs, and what
+// --dry-run and the golden files show, stays as it was.
+func TestProgressFlagsOnlyWhenWatched(t *testing.T) {
+	m := &DumpManifest{}
+	commands := map[string]func(t *Target) []Command{
+		"restic": func(t *Target) []Command { return []Command{Restic{}.backupCommand(t)} },
+		"rsync":  func(t *Target) []Command { return []Command{Rsync{}.backupCommand(t)} },
+		"borg":   func(t *Target) []Command { return []Command{Borg{}.createCommand(t)} },
+		"rclone": func(t *Target) []Command { return []Command{Rclone{}.transferCommand(t, nil)} },
+		"into restic": func(t *Target) []Command {
+			return []Command{resticStore{}.storeCommand(t, m, ""), resticStore{}.manifestCommand(t, m, "abcd", nil)}
+		},
+		"into borg": func(t *Target) []Command { return []Command{borgStore{}.storeCommand(t, m, "")} },
+	}
+	targets := map[string]*Target{
+		"restic":      {Name: "library", Driver: "restic", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
+		"rsync":       {Name: "mirror", Driver: "rsync", Settings: Values{"source": "/srv/", "destination": "/m"}},
+		"borg":        {Name: "library", Driver: "borg", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
+		"rclone":      {Name: "offsite", Driver: "rclone", Settings: Values{"source": "/srv", "destination": "r:b"}},
+		"into restic": streamTargets("restic"),
+		"into borg":   streamTargets("borg"),
+	}
+	// Words of the backup command only when watched, and only when not.
+	type words struct{ watched, unwatched []string }
+	flags := map[string]words{
+		"restic":      {unwatched: []string{"--quiet"}},
+		"into restic": {unwatched: []string{"--quiet"}},
+		"rsync":       {watched: []string{"--info=progress2"}},
+		"borg":        {watched: []string{"--progress", "--log-json"}},
+		"into borg":   {watched: []string{"--progress", "--log-json"}},
+		"rclone":      {watched: []string{"--use-json-log", "--stats=1s", "--stats-log-level=NOTICE"}},
+	}
+	for name, build := range commands {
+		for _, watched := range []bool{false, true} {
+			tg := *targets[name]
+			tg.Progress = watched
+			cs := build(&tg)
+			backup := cs[0]
+			for _, w := range flags[name].watched {
+				if slices.Contains(backup.Args, w) != watched {
+					t.Errorf("%s, watched=%v: %s: %s", name, watched, w, backup)
+				}
+			}
+			for _, w := range flags[name].unwatched {
+				if slices.Contains(backup.Args, w) == watched {
+					t.Errorf("%s, watched=%v: %s: %s", name, watched, w, backup)
+				}
+			}
+			if watched != (backup.Progress != nil) && name != "restic" && name != "into restic" {
+				t.Errorf("%s, watched=%v: progress reader %v", name, watched, backup.Progress != nil)
+			}
+			for _, other := range cs[1:] {
+				if !strings.Contains(other.String(), "--quiet") || other.Progress != nil {
+					t.Errorf("%s: a command other than the backup asks for progress: %s", name, other)
+				}
+			}
+		}
 	}
 }
