@@ -479,7 +479,10 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		return Artifact{}, err
 	}
 	defer ds.Close()
-	if _, err := x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env)); err != nil {
+	stopWatching := watchGrowth(ctx, tmp)
+	_, err = x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env))
+	stopWatching()
+	if err != nil {
 		return Artifact{}, err
 	}
 	// Counted after the dump, still in its snapshot: rows written

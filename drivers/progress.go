@@ -266,3 +266,34 @@ func parseRcloneJSONLog(line []byte) (Progress, bool, []byte) {
 	}
 	return Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
 }
+
+// growthInterval is how often watchGrowth looks at a file being written.
+var growthInterval = time.Second
+
+// watchGrowth reports, while a tool that prints no progress of its own
+// (pg_dump) writes path, how much it has written: the size of the file,
+// or of a directory dump's files. It does nothing unless ctx's trace
+// wants progress; the returned stop ends it.
+func watchGrowth(ctx context.Context, path string) (stop func()) {
+	report := traceOf(ctx).Progress
+	if report == nil {
+		return func() {}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(growthInterval)
+		defer tick.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				n := diskSize(path)
+				report(Progress{Bytes: n, Percent: -1, ETA: -1, Rate: float64(n) / time.Since(start).Seconds()})
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

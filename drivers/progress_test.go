@@ -2,6 +2,7 @@ package drivers
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -195,4 +196,34 @@ func TestProgressFlagsOnlyWhenWatched(t *testing.T) {
 			}
 		}
 	}
+}
+
+// watchGrowth reports the size of a file being written, and stops.
+func TestWatchGrowth(t *testing.T) {
+	defer func(d time.Duration) { growthInterval = d }(growthInterval)
+	growthInterval = 10 * time.Millisecond
+	path := t.TempDir() + "/dump.partial"
+	os.WriteFile(path, make([]byte, 1000), 0o600)
+	seen := make(chan Progress, 100)
+	stop := watchGrowth(WithTrace(context.Background(), &Trace{Progress: func(p Progress) {
+		select {
+		case seen <- p:
+		default:
+		}
+	}}), path)
+	p := <-seen
+	stop()
+	if p.Bytes != 1000 || p.Percent >= 0 || p.Total != 0 {
+		t.Errorf("progress of a 1000-byte file: %+v", p)
+	}
+	// Stopped means stopped: nothing more arrives.
+	for len(seen) > 0 {
+		<-seen
+	}
+	time.Sleep(5 * growthInterval)
+	if len(seen) != 0 {
+		t.Error("reports after stop")
+	}
+	// Nobody watching: no goroutine, nothing to stop.
+	watchGrowth(context.Background(), path)()
 }
