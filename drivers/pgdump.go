@@ -191,7 +191,7 @@ func retentionNote(t *Target) string {
 	return fmt.Sprintf("remove %s/%s-* dumps (each with its manifest) except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, strings.Join(rules, " and "))
 }
 
-// Now is the clock dump names are made from; tests pin it.
+// Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
 var Now = time.Now
 
 const stampLayout = "20060102T150405Z"
