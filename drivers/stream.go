@@ -194,6 +194,15 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	if err := store.ready(t); err != nil {
 		return Artifact{}, err
 	}
+	// The restic target's stale-lock policy holds for the dumps streamed
+	// into its repository too: a killed run's lock would make this
+	// target's retention (forget --prune, exclusive) fail.
+	var lockNotes []string
+	if store.tool() == "restic" {
+		if lockNotes, err = (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
+			return Artifact{}, err
+		}
+	}
 	ds, err := openDumpSession(ctx, x, t)
 	if err != nil {
 		return Artifact{}, err
@@ -229,7 +238,7 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	if err != nil {
 		return Artifact{}, err
 	}
-	return Artifact{ID: id, Bytes: m.Bytes}, nil
+	return Artifact{ID: id, Bytes: m.Bytes, Warnings: lockNotes}, nil
 }
 
 // streamFind returns the dump with the given id (restic: a snapshot id or
@@ -412,11 +421,16 @@ func (d PgDump) streamSteps(t *Target) []Step {
 	stream, read := store.streamCommand(t, dummy), streamReadCommand(t.EnvVars())
 	steps := []Step{
 		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
+	}
+	if store.tool() == "restic" {
+		steps = append(steps, Step{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + shortDuration(staleLockAge(t.Into)) + ")"})
+	}
+	steps = append(steps, []Step{
 		{Phase: PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction, export its snapshot (pg_export_snapshot) and count every table's rows exactly in it"},
 		{Phase: PhaseBackup, Command: &dump},
 		{Phase: PhaseBackup, Note: "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0, otherwise it is stopped and nothing is kept"},
 		{Phase: PhaseBackup, Command: &storeCmd},
-	}
+	}...)
 	if store.tool() == "restic" {
 		manifest := resticStore{}.manifestCommand(t, m, "<dump id>", nil)
 		steps = append(steps, Step{Phase: PhaseBackup, Command: &manifest},

@@ -541,3 +541,28 @@ func testStreamFailures(t *testing.T, tool string) {
 		t.Logf("drill failed as it must: %v", err)
 	})
 }
+
+// A lock a killed run left in the repository a dump streams into goes
+// before the dump, as it would before the restic target's own backup:
+// otherwise this target's retention (forget --prune, exclusive) fails.
+func TestStreamIntoResticAppliesTheLockPolicy(t *testing.T) {
+	f := newStreamFixture(t, "restic")
+	ctx := context.Background()
+	repo := &resticFixture{repo: f.into.Settings.Str("repository"), pass: f.into.Settings.Str("password_file")}
+	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(f.dir, "cache"))
+	id, _ := repo.plantLock(t, "")
+	a, err := drivers.PgDump{}.Backup(ctx, f.x, f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasWarning(a.Warnings, "removed 1 stale restic lock(s): "+id[:8], "a killed run on this host") {
+		t.Fatalf("warnings %q", a.Warnings)
+	}
+	if left := repo.lockFiles(t); len(left) != 0 {
+		t.Fatalf("locks left: %v", left)
+	}
+	if _, err := (drivers.ProcessExecutor{}).Run(ctx, drivers.Command{Program: "restic", Args: []string{"check"},
+		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: repo.repo}, {Name: "RESTIC_PASSWORD_FILE", Value: repo.pass}}}); err != nil {
+		t.Fatalf("an exclusive restic command after the streamed dump: %v", err)
+	}
+}
