@@ -289,3 +289,24 @@ func shortDuration(d time.Duration) string {
 	}
 	return b.String()
 }
+
+// LockTender is implemented by drivers whose tool keeps locks of its own
+// in the repository: TendLocks applies the stale-lock policy, as every
+// backup does first, for the commands that reach the repository without a
+// backup (verify, prune). It returns what it did, as warnings.
+type LockTender interface {
+	TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error)
+}
+
+func (r Restic) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
+	return r.applyLockPolicy(ctx, x, t)
+}
+
+// TendLocks: a pg_dump target streaming into restic keeps its dumps in
+// that repository.
+func (PgDump) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
+	if t.Into == nil || t.Into.Driver != "restic" {
+		return nil, nil
+	}
+	return Restic{}.applyLockPolicy(ctx, x, t.Into)
+}

@@ -513,16 +513,43 @@ type Outcome struct {
 // Verify verifies the latest backup of each target.
 func (p *Plan) Verify(ctx context.Context, targets []*drivers.Target, rt Runtime) []Outcome {
 	return each(targets, func(t *drivers.Target) Outcome {
-		return Outcome{Target: t.Name, Err: rt.driver(t.Driver).Verify(ctx, rt.Exec, t, drivers.Artifact{})}
+		d := rt.driver(t.Driver)
+		if err := tendLocks(ctx, d, t, rt); err != nil {
+			return Outcome{Target: t.Name, Err: err}
+		}
+		return Outcome{Target: t.Name, Err: d.Verify(ctx, rt.Exec, t, drivers.Artifact{})}
 	})
 }
 
-// Prune applies retention only.
+// Prune applies retention only. A dry run changes nothing, stale locks
+// included.
 func (p *Plan) Prune(ctx context.Context, targets []*drivers.Target, dryRun bool, rt Runtime) []Outcome {
 	return each(targets, func(t *drivers.Target) Outcome {
-		res, err := rt.driver(t.Driver).Prune(ctx, rt.Exec, t, dryRun)
+		d := rt.driver(t.Driver)
+		if !dryRun {
+			if err := tendLocks(ctx, d, t, rt); err != nil {
+				return Outcome{Target: t.Name, Err: err}
+			}
+		}
+		res, err := d.Prune(ctx, rt.Exec, t, dryRun)
 		return Outcome{Target: t.Name, Err: err, Prune: res}
 	})
+}
+
+// tendLocks applies the stale-lock policy of a driver that has one
+// before verify or prune, which need the repository's exclusive lock: a
+// backup does it itself first, these commands run without one. What it
+// did is logged as warnings.
+func tendLocks(ctx context.Context, d drivers.Driver, t *drivers.Target, rt Runtime) error {
+	lt, ok := d.(drivers.LockTender)
+	if !ok {
+		return nil
+	}
+	notes, err := lt.TendLocks(ctx, rt.Exec, t)
+	for _, n := range notes {
+		rt.log().Warn("repository lock", "target", t.Name, "detail", n)
+	}
+	return err
 }
 
 // Init creates repositories and dump directories; it is idempotent.
