@@ -260,11 +260,14 @@ func borgProgress(t *Target) *ProgressReader {
 // check exits 1 when it finds damage: only 0 is a success (Codes are
 // empty), unlike borg create.
 func (b Borg) checkCommand(t *Target, archive string) Command {
-	args := []string{"check", borgLockWait(t)}
+	args := append([]string{"check"}, borgProgressArgs(t)...)
+	args = append(args, borgLockWait(t))
 	if t.Settings.Bool("check_verify_data", false) {
 		args = append(args, "--verify-data")
 	}
-	return b.cmd(t, append(args, "--", "::"+archive)...)
+	c := b.cmd(t, append(args, "--", "::"+archive)...)
+	c.Progress = borgProgress(t)
+	return c
 }
 
 // listCommand lists this target's archives (checkpoints excluded, oldest

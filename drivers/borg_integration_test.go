@@ -289,6 +289,14 @@ func TestBorgVerifyCatchesCorruptSegment(t *testing.T) {
 		t.Fatalf("verify passed a damaged segment, or did not say why: %v", err)
 	}
 	t.Logf("verify failed as it must: %v", err)
+	// Watched on a terminal, borg check speaks JSON: the verdict and its
+	// reason must be the same.
+	watched := *tg
+	watched.Progress = true
+	err = b.Verify(ctx, f.x, &watched, a)
+	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") || strings.Contains(err.Error(), `"type"`) {
+		t.Fatalf("verify with progress on: %v", err)
+	}
 	tg.Settings["check_verify_data"] = true
 	if err := b.Verify(ctx, f.x, tg, drivers.Artifact{}); err == nil {
 		t.Fatal("verify with check_verify_data passed a damaged segment")

@@ -195,10 +195,14 @@ func parseRsyncProgress(line []byte) (Progress, bool, []byte) {
 	return p, true, nil
 }
 
+// borgPercentSuffix is the percentage borg ends a progress_percent
+// message with ("Checking segments 16.7%"); Progress.Percent carries it.
+var borgPercentSuffix = regexp.MustCompile(`\s*[\d.]+%$`)
+
 // parseBorgLogJSON reads borg's stderr under `--log-json --progress`:
-// archive_progress lines are progress, log messages become their plain
-// text (so errors read as they do without --log-json), other progress
-// messages are dropped.
+// archive_progress (create) and progress_percent (check) lines are
+// progress, log messages become their plain text (so errors read as they
+// do without --log-json), other progress messages are dropped.
 func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
 	var m struct {
 		Type         string `json:"type"`
@@ -207,6 +211,8 @@ func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
 		Path         string `json:"path"`
 		Message      string `json:"message"`
 		Finished     bool   `json:"finished"`
+		Current      int64  `json:"current"`
+		Total        int64  `json:"total"`
 	}
 	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
 		return Progress{}, false, line
@@ -217,9 +223,15 @@ func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
 			return Progress{}, false, nil // carries no sizes: only "done"
 		}
 		return Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
+	case "progress_percent":
+		if m.Finished || m.Total <= 0 {
+			return Progress{}, false, nil
+		}
+		return Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
+			Item: borgPercentSuffix.ReplaceAllString(m.Message, "")}, true, nil
 	case "log_message", "file_status":
 		return Progress{}, false, []byte(m.Message)
-	case "progress_message", "progress_percent":
+	case "progress_message":
 		return Progress{}, false, nil
 	}
 	return Progress{}, false, line

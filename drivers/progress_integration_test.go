@@ -143,8 +143,13 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 	if rec.updates[0].Item == "" {
 		t.Errorf("borg's first report names no path: %+v", rec.updates[0])
 	}
-	if err := (drivers.Borg{}).Verify(ctx, f.x, tg, a); err != nil {
+	// borg check reports its progress too (a percentage of segments).
+	rec = &progressRecorder{}
+	if err := (drivers.Borg{}).Verify(rec.trace(ctx), f.x, tg, a); err != nil {
 		t.Fatal(err)
+	}
+	if len(rec.updates) == 0 || !strings.HasPrefix(rec.updates[0].Item, "Checking") || rec.updates[0].Percent < 0 {
+		t.Errorf("borg check's progress: %+v", rec.updates)
 	}
 
 	// With --log-json, borg's errors come as JSON; they must still read

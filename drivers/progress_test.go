@@ -58,6 +58,13 @@ func TestParseBorgLogJSON(t *testing.T) {
 	if ok || keep != nil {
 		t.Errorf("progress_message kept as %q", keep)
 	}
+	p, ok, _ = parseBorgLogJSON([]byte(`{"message": "Checking segments 16.7%", "current": 2, "total": 6, "info": null, "operation": 1, "msgid": "repository.check", "type": "progress_percent", "finished": false, "time": 1795677830.2273216}`))
+	if !ok || int(p.Percent*10) != 333 || p.Item != "Checking segments" || p.Bytes != 0 {
+		t.Errorf("progress_percent = %+v, %v", p, ok)
+	}
+	if _, ok, keep := parseBorgLogJSON([]byte(`{"operation": 1, "msgid": "repository.check", "type": "progress_percent", "finished": true, "time": 1795677831.23}`)); ok || keep != nil {
+		t.Errorf("a finished progress_percent: ok=%v keep=%q", ok, keep)
+	}
 	plain := []byte("Traceback (most recent call last):")
 	if _, _, keep := parseBorgLogJSON(plain); string(keep) != string(plain) {
 		t.Errorf("a plain line was changed to %q", keep)
@@ -150,7 +157,8 @@ func TestProgressFlagsOnlyWhenWatched(t *testing.T) {
 		"into restic": func(t *Target) []Command {
 			return []Command{resticStore{}.storeCommand(t, m, ""), resticStore{}.manifestCommand(t, m, "abcd", nil)}
 		},
-		"into borg": func(t *Target) []Command { return []Command{borgStore{}.storeCommand(t, m, "")} },
+		"into borg":  func(t *Target) []Command { return []Command{borgStore{}.storeCommand(t, m, "")} },
+		"borg check": func(t *Target) []Command { return []Command{Borg{}.checkCommand(t, "library@x")} },
 	}
 	targets := map[string]*Target{
 		"restic":      {Name: "library", Driver: "restic", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
@@ -159,6 +167,7 @@ func TestProgressFlagsOnlyWhenWatched(t *testing.T) {
 		"rclone":      {Name: "offsite", Driver: "rclone", Settings: Values{"source": "/srv", "destination": "r:b"}},
 		"into restic": streamTargets("restic"),
 		"into borg":   streamTargets("borg"),
+		"borg check":  {Name: "library", Driver: "borg", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
 	}
 	// Words of the backup command only when watched, and only when not.
 	type words struct{ watched, unwatched []string }
@@ -168,6 +177,7 @@ func TestProgressFlagsOnlyWhenWatched(t *testing.T) {
 		"rsync":       {watched: []string{"--info=progress2"}},
 		"borg":        {watched: []string{"--progress", "--log-json"}},
 		"into borg":   {watched: []string{"--progress", "--log-json"}},
+		"borg check":  {watched: []string{"--progress", "--log-json"}},
 		"rclone":      {watched: []string{"--use-json-log", "--stats=1s", "--stats-log-level=NOTICE"}},
 	}
 	for name, build := range commands {

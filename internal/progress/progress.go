@@ -181,11 +181,13 @@ func Describe(p drivers.Progress) string {
 	if p.Percent >= 0 && (p.Total > 0 || p.Percent > 0) {
 		parts = append(parts, fmt.Sprintf("%3.0f%%", p.Percent))
 	}
-	size := humanize.Bytes(p.Bytes)
-	if p.Total > 0 {
-		size += " of " + humanize.Bytes(p.Total)
+	if p.Bytes > 0 || p.Total > 0 || p.Percent < 0 {
+		size := humanize.Bytes(p.Bytes)
+		if p.Total > 0 {
+			size += " of " + humanize.Bytes(p.Total)
+		}
+		parts = append(parts, size)
 	}
-	parts = append(parts, size)
 	if p.Files > 0 {
 		parts = append(parts, fmt.Sprintf("%d files", p.Files))
 	}

@@ -141,6 +141,11 @@ func TestDescribeLeavesOutWhatTheToolDoesNotKnow(t *testing.T) {
 	if got != "5.0 MiB, 3 files" {
 		t.Errorf("borg-like progress = %q", got)
 	}
+	// borg check: a percentage, no bytes.
+	got = Describe(drivers.Progress{Percent: 50, ETA: -1})
+	if got != " 50%" {
+		t.Errorf("borg-check-like progress = %q", got)
+	}
 	// rsync while it still scans: no percentage, a rate.
 	got = Describe(drivers.Progress{Bytes: 1024, Rate: 2048, Percent: -1, ETA: -1})
 	if got != "1.0 KiB, 2.0 KiB/s" {
