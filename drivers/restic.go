@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 )
 
 // Restic backs paths up into a restic repository. Every snapshot carries the
@@ -200,7 +202,7 @@ func (r Restic) Steps(t *Target) []Step {
 	steps := []Step{
 		{Phase: PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
 		{Phase: PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
-			shortDuration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
+			humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
 		{Phase: PhaseBackup, Command: &backup},
 		{Phase: PhaseVerify, Command: &check},
 	}

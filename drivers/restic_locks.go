@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 )
 
 // The stale-lock policy has to fit around restic 0.14's own rules
@@ -43,7 +45,7 @@ const defaultStaleLockAge = time.Hour
 // value would promise a removal that cannot happen.
 func checkStaleLockAge(v any) error {
 	if d := v.(time.Duration); d < resticStaleAfter {
-		return fmt.Errorf("must be at least 30m, not %q: restic unlock never removes another host's lock younger than 30 minutes", shortDuration(d))
+		return fmt.Errorf("must be at least 30m, not %q: restic unlock never removes another host's lock younger than 30 minutes", humanize.Duration(d))
 	}
 	return nil
 }
@@ -221,10 +223,10 @@ func (r Restic) applyLockPolicy(ctx context.Context, x Executor, t *Target) ([]s
 		case lockRemoveDead:
 			why = "its process is gone (a killed run on this host)"
 		case lockRemoveOld:
-			why = "older than stale_lock_age " + shortDuration(maxAge)
+			why = "older than stale_lock_age " + humanize.Duration(maxAge)
 		case lockKeep:
 			notes = append(notes, fmt.Sprintf("kept stale restic lock %s until it is older than stale_lock_age %s; %s fail while it exists",
-				describeLock(d), shortDuration(maxAge), blockedBy(d.lock)))
+				describeLock(d), humanize.Duration(maxAge), blockedBy(d.lock)))
 			continue
 		}
 		switch {
@@ -250,7 +252,7 @@ func describeLock(d lockDecision) string {
 	if d.lock.Exclusive {
 		kind = ", exclusive"
 	}
-	return fmt.Sprintf("%s (%s@%s pid %d%s, %s old)", shortID(d.lock.ID), d.lock.Username, d.lock.Hostname, d.lock.PID, kind, shortDuration(d.age))
+	return fmt.Sprintf("%s (%s@%s pid %d%s, %s old)", shortID(d.lock.ID), d.lock.Username, d.lock.Hostname, d.lock.PID, kind, humanize.Duration(d.age))
 }
 
 // blockedBy says what a lock stops: any lock blocks check and prune
@@ -267,27 +269,6 @@ func shortID(id string) string {
 		return id[:8]
 	}
 	return id
-}
-
-// shortDuration writes d the short way, to the second: "2h5m", "45m", "12s".
-func shortDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	d = d.Round(time.Second)
-	var b strings.Builder
-	if h := d / time.Hour; h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-		d -= m * time.Minute
-	}
-	if s := d / time.Second; s > 0 || b.Len() == 0 {
-		fmt.Fprintf(&b, "%ds", s)
-	}
-	return b.String()
 }
 
 // LockTender is implemented by drivers whose tool keeps locks of its own

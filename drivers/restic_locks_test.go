@@ -278,12 +278,3 @@ func TestProcessState(t *testing.T) {
 		}
 	}
 }
-
-func TestShortDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{0: "0s", -time.Second: "0s", 1500 * time.Millisecond: "2s",
-		45 * time.Minute: "45m", time.Hour: "1h", 90 * time.Minute: "1h30m", 26*time.Hour + 3*time.Second: "26h3s"} {
-		if got := shortDuration(d); got != want {
-			t.Errorf("%v: %s, want %s", d, got, want)
-		}
-	}
-}

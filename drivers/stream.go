@@ -59,6 +59,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 )
 
 // streamManifestTag marks a restic manifest snapshot with the short id of
@@ -423,7 +425,7 @@ func (d PgDump) streamSteps(t *Target) []Step {
 		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
 	}
 	if store.tool() == "restic" {
-		steps = append(steps, Step{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + shortDuration(staleLockAge(t.Into)) + ")"})
+		steps = append(steps, Step{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"})
 	}
 	steps = append(steps, []Step{
 		{Phase: PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction, export its snapshot (pg_export_snapshot) and count every table's rows exactly in it"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -125,7 +126,7 @@ func (s *Set) args(j Job, quiet bool) []string {
 	}
 	a = append(a, "run")
 	if s.Opts.Wait > 0 {
-		a = append(a, "--wait", Duration(s.Opts.Wait))
+		a = append(a, "--wait", humanize.Duration(s.Opts.Wait))
 	}
 	return append(a, j.Plan)
 }
@@ -145,23 +146,6 @@ func (j Job) hasDriver(name string) bool {
 		}
 	}
 	return false
-}
-
-// Duration writes d the short way: "2h", "90m", "45s", "1h30m".
-func Duration(d time.Duration) string {
-	var b strings.Builder
-	if h := d / time.Hour; h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-		d -= m * time.Minute
-	}
-	if sec := d / time.Second; sec > 0 || b.Len() == 0 {
-		fmt.Fprintf(&b, "%ds", sec)
-	}
-	return b.String()
 }
 
 // Format is one output format.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
 )
 
@@ -220,7 +221,7 @@ func dedupe(list []string) []string {
 
 // systemdSpan writes a time span as systemd reads it: "1h10min", "30min".
 func systemdSpan(d time.Duration) string {
-	return strings.Replace(Duration(d), "m", "min", 1)
+	return strings.Replace(humanize.Duration(d), "m", "min", 1)
 }
 
 // systemdCommand writes an ExecStart= command line: each word as systemd
