@@ -34,7 +34,8 @@ type Display struct {
 	width   func() int
 	now     func() time.Time
 	running map[string]*target
-	drawn   int // status lines on screen, the cursor at the end of the last
+	drawn   int  // status lines on screen, the cursor at the end of the last
+	ended   bool // Stop was called: log lines still pass, nothing is drawn
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -82,6 +83,7 @@ func (d *Display) Stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.clear()
+	d.ended = true
 }
 
 // Phase implements plan.ProgressView.
@@ -137,6 +139,9 @@ func (d *Display) clear() {
 
 // redraw replaces the status lines with the current ones.
 func (d *Display) redraw() {
+	if d.ended {
+		return
+	}
 	lines := d.lines()
 	d.clear()
 	if len(lines) == 0 {

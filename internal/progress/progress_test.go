@@ -106,6 +106,11 @@ func TestDisplayDrawsOneLinePerTargetAndKeepsLogsAbove(t *testing.T) {
 	if got := scr.text(); got != "level=WARN msg=\"something\"" {
 		t.Fatalf("Stop left status lines behind:\n%s", got)
 	}
+	// Once stopped, log lines still pass and nothing is drawn again.
+	log.Write([]byte("level=INFO msg=\"report written\"\n"))
+	if got := scr.text(); got != "level=WARN msg=\"something\"\nlevel=INFO msg=\"report written\"" {
+		t.Fatalf("after Stop:\n%s", got)
+	}
 }
 
 func TestDisplayLinesNeverWrap(t *testing.T) {
