@@ -199,11 +199,9 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	// The restic target's stale-lock policy holds for the dumps streamed
 	// into its repository too: a killed run's lock would make this
 	// target's retention (forget --prune, exclusive) fail.
-	var lockNotes []string
-	if store.tool() == "restic" {
-		if lockNotes, err = (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
-			return Artifact{}, err
-		}
+	lockNotes, err := d.TendLocks(ctx, x, t)
+	if err != nil {
+		return Artifact{}, err
 	}
 	ds, err := openDumpSession(ctx, x, t)
 	if err != nil {
