@@ -3,82 +3,24 @@ package drivers_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"os/user"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/restictest"
 )
 
 // lockFiles lists the lock ids in the fixture's (local) repository.
-func (f *resticFixture) lockFiles(t *testing.T) []string {
-	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(f.repo, "locks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, e := range entries {
-		ids = append(ids, e.Name())
-	}
-	return ids
-}
+func (f *resticFixture) lockFiles(t *testing.T) []string { return restictest.LockFiles(t, f.repo) }
 
-// plantLock leaves the lock of a restic killed while holding it, and
-// returns its id and pid: `restic backup --stdin` takes its lock, then
-// waits for input that never comes, and is SIGKILLed (restic 0.14 leaves
-// its lock then). With host set, restic runs in a new UTS namespace under
-// that hostname, which only root can do: a real lock of another host,
-// since lock files are encrypted and cannot be forged.
+// plantLock leaves the lock of a restic killed while holding it (of
+// another host, when host is set), and returns its id and pid.
 func (f *resticFixture) plantLock(t *testing.T, host string) (string, int) {
-	t.Helper()
-	args := []string{"restic", "backup", "--stdin", "--quiet"}
-	if host != "" {
-		if os.Geteuid() != 0 {
-			t.Skip("a lock of another host needs root: restic runs under `unshare --uts` with its own hostname")
-		}
-		requireTool(t, "unshare", "hostname")
-		if out, err := exec.Command("unshare", "--uts", "true").CombinedOutput(); err != nil {
-			t.Skipf("unshare --uts does not work here: %v %s", err, out)
-		}
-		args = append([]string{"unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, host}, args...)
-	}
-	before := f.lockFiles(t)
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+f.repo, "RESTIC_PASSWORD_FILE="+f.pass)
-	stdin, err := cmd.StdinPipe() // never written to
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		for _, id := range f.lockFiles(t) {
-			// restic writes the lock under its final name and makes it
-			// read-only once written: killed before that, it would leave
-			// an unreadable lock, which restic (and the policy) ignore.
-			fi, err := os.Stat(filepath.Join(f.repo, "locks", id))
-			if !slices.Contains(before, id) && err == nil && fi.Mode().Perm()&0o222 == 0 {
-				// unshare and sh exec: the pid is restic's.
-				cmd.Process.Signal(syscall.SIGKILL)
-				cmd.Wait() // reaped: its pid is now dead, not a zombie
-				return id, cmd.Process.Pid
-			}
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal("restic never took its lock")
-		}
-	}
+	return restictest.PlantLock(t, f.repo, f.pass, host)
 }
 
 // commandLog is the real executor, recording what ran.
