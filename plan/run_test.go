@@ -520,3 +520,17 @@ func TestRunKeepsALogPerTarget(t *testing.T) {
 		}
 	}
 }
+
+// A log file that cannot be made is never a reason not to back up.
+func TestRunGoesOnWithoutItsLogFile(t *testing.T) {
+	p, f := fakePlan(1, []string{"db"}, nil)
+	p.StateDir = t.TempDir()
+	// logs/ is a file: no per-target log directory can be made under it.
+	if err := os.WriteFile(LogDir(p.StateDir), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := runFake(t, p, f, RunOptions{})
+	if rep.Status != StatusOK || rep.Targets[0].Log != "" {
+		t.Fatalf("run without a log file: %s, log %q", statuses(rep), rep.Targets[0].Log)
+	}
+}
