@@ -79,6 +79,10 @@ type Artifact struct {
 	Bytes    int64  // -1 when the tool does not say
 	Verified bool   // already verified as part of the backup itself
 	Warnings []string
+	// Vanished are source paths (relative to the source) that disappeared
+	// while the backup read them, as the tool reported: on a live library
+	// that is a warning, and verification does not count them as damage.
+	Vanished []string
 }
 
 // Snapshot is one backup as listed by `snapshots`.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +15,9 @@ import (
 
 // Rclone mirrors (sync) or copies a directory to an rclone remote or a local
 // path. The destination has no history: it is one copy, replaced each run,
-// so the driver guards it: a sync from a missing or empty source is refused
-// before rclone runs, max_delete caps deletions, and verification compares
+// so the driver guards it: a sync that would empty the mirror or delete most
+// of it is refused before rclone runs (mirrorguard.go), max_delete caps
+// deletions, and verification compares
 // every file of the source with the destination by hash (cryptcheck for a
 // crypt remote), failing when hashes could not be compared at all.
 type Rclone struct{}
@@ -25,7 +25,7 @@ type Rclone struct{}
 func (Rclone) Name() string { return "rclone" }
 
 func (Rclone) Options() []Option {
-	return []Option{
+	return append([]Option{
 		{Name: "source", Kind: String, Required: true, Check: rcloneNonEmpty,
 			Help: "What to copy: an absolute local path, or an rclone remote path (remote:path)."},
 		{Name: "destination", Kind: String, Required: true, Check: rcloneNonEmpty,
@@ -48,7 +48,7 @@ func (Rclone) Options() []Option {
 			Help: "The destination is an rclone crypt remote: verify with rclone cryptcheck, which compares the encrypted data with the source (plain check cannot)."},
 		{Name: "check_download", Kind: Bool, Default: "false",
 			Help: "Verify by reading every file on both sides (rclone check --download) instead of comparing hashes: for remotes sharing no hash type with the source. Slow and costly."},
-	}
+	}, mirrorGuardOptions("mode = \"sync\"")...)
 }
 
 func rcloneNonEmpty(v any) error {
@@ -112,8 +112,12 @@ func (Rclone) Validate(t *Target) error {
 	} else if src == dst {
 		return keyErr("destination", "is the same as the source")
 	}
-	if t.Settings.Has("max_delete") && rcloneMode(t) != "sync" {
-		return keyErr("max_delete", "only applies to mode = \"sync\" (copy never deletes)")
+	if rcloneMode(t) != "sync" {
+		for _, k := range []string{"max_delete", "max_delete_percent", "allow_empty_source"} {
+			if t.Settings.Has(k) {
+				return keyErr(k, "only applies to mode = \"sync\" (copy never deletes)")
+			}
+		}
 	}
 	if set := firstSet(t.Settings, "config_password_file", "config_password_command"); len(set) > 1 {
 		return keyErr("config_password_file", "set only one of %s", quoteList(set))
@@ -230,8 +234,8 @@ func (r Rclone) transferCommand(t *Target, env []EnvVar) Command {
 }
 
 // sizeCommand counts the files and bytes under path, with the target's
-// excludes: the destination's size for the report, and a remote source's
-// file count for the empty-source guard.
+// excludes: the destination's size for the report, and both sides for
+// the mirror guard.
 func (r Rclone) sizeCommand(t *Target, env []EnvVar, path string) Command {
 	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
 }
@@ -271,14 +275,11 @@ func (r Rclone) Steps(t *Target) []Step {
 	env := rcloneStepsEnv(t)
 	var steps []Step
 	if rcloneMode(t) == "sync" {
-		src := t.Settings.Str("source")
-		if rcloneIsRemote(src) {
-			size := r.sizeCommand(t, env, src)
-			steps = append(steps, Step{Phase: PhasePreflight, Command: &size},
-				Step{Phase: PhasePreflight, Note: "refuse to sync when " + src + " has no files (the mirror would be deleted)"})
-		} else {
-			steps = append(steps, Step{Phase: PhasePreflight, Note: "refuse to sync when " + src + " is missing or has no files (the mirror would be deleted)"})
-		}
+		srcSize := r.sizeCommand(t, env, t.Settings.Str("source"))
+		dstSize := r.sizeCommand(t, env, t.Settings.Str("destination"))
+		steps = append(steps, Step{Phase: PhasePreflight, Command: &srcSize},
+			Step{Phase: PhasePreflight, Command: &dstSize},
+			Step{Phase: PhasePreflight, Note: mirrorGuardNote(t, "source")})
 	}
 	transfer := r.transferCommand(t, env)
 	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
@@ -316,16 +317,21 @@ func (Rclone) Init(ctx context.Context, x Executor, t *Target) error {
 	return nil
 }
 
-// Backup refuses a sync from a missing or empty source before rclone runs
-// (rclone would delete the whole mirror), copies, then asks the destination
+// Backup refuses a sync that would empty or gut the mirror before rclone
+// runs, copies, then asks the destination
 // for its size.
 func (r Rclone) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return Artifact{}, err
 	}
+	if src := t.Settings.Str("source"); !rcloneIsRemote(src) {
+		if _, err := os.Stat(src); err != nil {
+			return Artifact{}, keyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
+		}
+	}
 	if rcloneMode(t) == "sync" {
-		if err := r.refuseEmptySource(ctx, x, t, env); err != nil {
+		if err := r.guard(ctx, x, t, env); err != nil {
 			return Artifact{}, err
 		}
 	}
@@ -363,45 +369,29 @@ func (r Rclone) size(ctx context.Context, x Executor, t *Target, env []EnvVar, p
 	return s, nil
 }
 
-// refuseEmptySource is the empty-source guard. A local source is walked until
-// its first regular file (rclone skips symlinks and copies no empty
-// directories, so nothing else counts); a remote one is counted by rclone.
-func (r Rclone) refuseEmptySource(ctx context.Context, x Executor, t *Target, env []EnvVar) error {
-	src := t.Settings.Str("source")
-	if rcloneIsRemote(src) {
-		s, err := r.size(ctx, x, t, env, src)
-		if err != nil {
-			return keyErr("source", "cannot count the files of %s, refusing to sync: %v", src, err)
-		}
-		if s.Count == 0 {
-			return keyErr("source", "%s has no files: refusing to sync, which would delete everything in %s", src, t.Settings.Str("destination"))
-		}
-		return nil
+// guard refuses a sync that would empty the mirror or delete most of it,
+// before rclone runs. Both sides are counted by rclone itself with the
+// target's excludes, so what is counted is what sync sees: regular files
+// (it skips symlinks and copies no empty directories). The files the sync
+// would delete are at least those the mirror holds beyond the source's.
+func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) error {
+	src, dst := t.Settings.Str("source"), t.Settings.Str("destination")
+	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
+		return nil // one local file: rclone syncs that file alone
 	}
-	fi, err := os.Stat(src)
+	s, err := r.size(ctx, x, t, env, src)
 	if err != nil {
-		return keyErr("source", "%v (refusing to sync without it)", err)
+		return keyErr("source", "cannot count the files of %s, refusing to sync: %v", src, err)
 	}
-	if !fi.IsDir() {
-		return nil // one file: rclone copies that file
+	m, err := r.size(ctx, x, t, env, dst)
+	var te *ToolError
+	if errors.As(err, &te) && te.ExitCode == 3 {
+		m, err = rcloneSizeJSON{}, nil // "directory not found": no mirror yet
 	}
-	found := errors.New("found")
-	err = fs.WalkDir(os.DirFS(src), ".", func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			return found
-		}
-		return nil
-	})
-	switch {
-	case err == found:
-		return nil
-	case err != nil:
-		return keyErr("source", "reading %s: %v (refusing to sync)", src, err)
+	if err != nil {
+		return keyErr("destination", "cannot count the files of %s, refusing to sync: %v", dst, err)
 	}
-	return keyErr("source", "%s has no files (an unmounted disk?): refusing to sync, which would delete everything in %s", src, t.Settings.Str("destination"))
+	return refuseMassDelete(t, "source", mirrorCounts{Source: s.Count, Mirror: m.Count, Deletes: max(0, m.Count-s.Count)})
 }
 
 // rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.

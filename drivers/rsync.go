@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,8 +16,9 @@ import (
 // Rsync mirrors a local directory to a local or remote (ssh) destination.
 // A mirror has no history: the destination is the one and only backup, so
 // the driver guards it. It refuses to run from a missing source, and with
-// `delete` from an empty one (an unmounted disk would wipe the mirror; rsync
-// exits 0 doing that), honours max_delete, and verifies by comparing every
+// `delete` a run that would empty the mirror or delete most of it (an
+// unmounted disk would wipe the mirror; rsync exits 0 doing that; see
+// mirrorguard.go), honours max_delete, and verifies by comparing every
 // file's checksum on both sides.
 //
 // Flags, chosen for a book library mirror:
@@ -44,22 +44,22 @@ type Rsync struct{}
 func (Rsync) Name() string { return "rsync" }
 
 func (Rsync) Options() []Option {
-	return []Option{
+	return append([]Option{
 		{Name: "source", Kind: String, Required: true,
-			Help: "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; so is an empty one with delete."},
+			Help: "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; with delete, so is one that would empty the mirror or delete most of it (see allow_empty_source and max_delete_percent)."},
 		{Name: "destination", Kind: String, Required: true,
 			Help: "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh."},
 		{Name: "ssh_command", Kind: String, Default: "ssh (or $RSYNC_RSH)",
 			Help: "The ssh command for a remote destination, passed to rsync as one --rsh word and split by rsync (no shell), e.g. \"ssh -p 2222 -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes\"."},
 		{Name: "delete", Kind: Bool, Default: "false",
-			Help: "Delete files from the mirror that are gone from the source (rsync --delete, applied after the transfer). Refused while the source is empty."},
+			Help: "Delete files from the mirror that are gone from the source (rsync --delete, applied after the transfer). Refused while the source holds no file after excludes, or when most of the mirror would go."},
 		{Name: "max_delete", Kind: Int, Min: 1, Max: 1 << 30,
 			Help: "With delete: refuse to delete more than this many files in one run; reaching it fails the target (rsync --max-delete, exit 25)."},
 		{Name: "bwlimit", Kind: String, Check: checkBwlimit,
 			Help: "Bandwidth limit per second, such as \"10M\" or \"500K\" (rsync --bwlimit; a bare number is KiB)."},
 		{Name: "exclude", Kind: StringList,
 			Help: "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root."},
-	}
+	}, mirrorGuardOptions("delete = true")...)
 }
 
 var bwlimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([KMGTPkmgtp]([Ii]?[Bb])?)?$`)
@@ -143,8 +143,12 @@ func (Rsync) Validate(t *Target) error {
 			return keyErr("ssh_command", "must not be empty")
 		}
 	}
-	if t.Settings.Has("max_delete") && !t.Settings.Bool("delete", false) {
-		return keyErr("max_delete", "only applies with delete = true")
+	if !t.Settings.Bool("delete", false) {
+		for _, k := range []string{"max_delete", "max_delete_percent", "allow_empty_source"} {
+			if t.Settings.Has(k) {
+				return keyErr(k, "only applies with delete = true")
+			}
+		}
 	}
 	for _, e := range t.Settings.List("exclude") {
 		if e == "" {
@@ -231,6 +235,8 @@ func (r Rsync) verifyCommand(t *Target) Command {
 	}
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
 	c.StdoutTail = 1 << 20
+	// 24: a file vanished while being compared; the lines say the rest.
+	c.Codes = ExitCodes{Warning: []int{24}}
 	return c
 }
 
@@ -245,16 +251,17 @@ func (r Rsync) listCommand(t *Target) Command {
 
 func (r Rsync) Steps(t *Target) []Step {
 	backup, verify := r.backupCommand(t), r.verifyCommand(t)
-	guard := "refuse when " + t.Settings.Str("source") + " is missing or not a directory"
+	steps := []Step{{Phase: PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
 	if t.Settings.Bool("delete", false) {
-		guard += ", or empty (delete = true: an unmounted disk would wipe the mirror)"
+		guard := r.guardCommand(t)
+		steps = append(steps, Step{Phase: PhasePreflight, Command: &guard},
+			Step{Phase: PhasePreflight, Note: mirrorGuardNote(t, "source")})
 	}
-	return []Step{
-		{Phase: PhasePreflight, Note: guard},
+	return append(steps, []Step{
 		{Phase: PhaseBackup, Command: &backup},
 		{Phase: PhaseVerify, Command: &verify},
-		{Phase: PhaseVerify, Note: "any line rsync itemizes is a difference: verification fails"},
-	}
+		{Phase: PhaseVerify, Note: "any file rsync itemizes is a difference: verification fails"},
+	}...)
 }
 
 // Init creates a local destination (mode 0700 until the first run gives it
@@ -287,10 +294,8 @@ func rsyncVersion(ctx context.Context, x Executor) (version, error) {
 	return toolVersion(ctx, x, rsyncVersionRE, "rsync", "--version")
 }
 
-// checkSource refuses a source that is missing or not a directory (rsync
-// would exit 23 after --delete had nothing to compare with) and, with
-// delete, an empty one. A directory holding only lost+found counts as
-// empty: that is a freshly formatted disk, not a library.
+// checkSource refuses a source that is missing or not a directory: rsync
+// would exit 23 after --delete had nothing to compare with.
 func checkSource(t *Target) error {
 	src := t.Settings.Str("source")
 	fi, err := os.Stat(src)
@@ -300,28 +305,67 @@ func checkSource(t *Target) error {
 	if !fi.IsDir() {
 		return keyErr("source", "%s is not a directory", src)
 	}
-	if !t.Settings.Bool("delete", false) {
-		return nil
-	}
-	f, err := os.Open(src)
-	if err != nil {
-		return keyErr("source", "%v", err)
-	}
-	defer f.Close()
-	for {
-		names, err := f.Readdirnames(16)
-		for _, n := range names {
-			if n != "lost+found" {
-				return nil
+	return nil
+}
+
+// guardCommand is a dry run of the mirror with the same flags and filters
+// as the real one; its --stats count the regular files the source holds
+// and those the run would create and delete. 24 (a file vanished while
+// listing) still counts.
+func (r Rsync) guardCommand(t *Target) Command {
+	args := append(rsyncBaseArgs(), "--dry-run", "--delete", "--stats")
+	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
+	c.Codes = ExitCodes{Warning: []int{24}}
+	return c
+}
+
+// rsyncStatsRE finds one "Number of ... files: N (reg: R, dir: D)" line
+// of --stats. Digits are grouped by "," (or "." in some locales); the
+// parenthesis is absent when N is 0, and "reg" absent when no regular
+// file is among N.
+var rsyncStatsRE = regexp.MustCompile(`(?m)^Number of (files|created files|deleted files): [0-9][0-9,.]*(?: \(([^)]*)\))?$`)
+
+var rsyncRegRE = regexp.MustCompile(`\breg: ([0-9]+(?:[,.][0-9]{3})*)`)
+
+// parseRsyncCounts reads what a dry run's --stats say the run would do.
+// The mirror's files are those of the source it already has plus those
+// it would delete.
+func parseRsyncCounts(stdout []byte) (mirrorCounts, error) {
+	found := map[string]int64{}
+	for _, m := range rsyncStatsRE.FindAllSubmatch(stdout, -1) {
+		var n int64
+		if r := rsyncRegRE.FindSubmatch(m[2]); r != nil {
+			v, err := strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(string(r[1])), 10, 64)
+			if err != nil {
+				return mirrorCounts{}, err
 			}
+			n = v
 		}
-		if err == io.EOF {
-			return keyErr("source", "%s is empty: refusing to mirror it with delete = true, which would empty the mirror (is the disk mounted?)", src)
-		}
-		if err != nil {
-			return keyErr("source", "%v", err)
+		found[string(m[1])] = n
+	}
+	for _, k := range []string{"files", "created files", "deleted files"} {
+		if _, ok := found[k]; !ok {
+			return mirrorCounts{}, fmt.Errorf("rsync --stats printed no \"Number of %s\" line", k)
 		}
 	}
+	src := found["files"]
+	return mirrorCounts{Source: src, Deletes: found["deleted files"],
+		Mirror: src - found["created files"] + found["deleted files"]}, nil
+}
+
+// guard refuses, before anything is written, a run with delete that would
+// empty the mirror or delete most of it, deciding from what rsync itself
+// would transfer and delete with the same filters.
+func (r Rsync) guard(ctx context.Context, x Executor, t *Target) error {
+	res, err := x.Run(ctx, r.guardCommand(t))
+	if err != nil {
+		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %w", err)
+	}
+	c, err := parseRsyncCounts(res.Stdout)
+	if err != nil {
+		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %v", err)
+	}
+	return refuseMassDelete(t, "source", c)
 }
 
 // Backup mirrors the source after checking it, and reports the size of
@@ -330,15 +374,53 @@ func (r Rsync) Backup(ctx context.Context, x Executor, t *Target) (Artifact, err
 	if err := checkSource(t); err != nil {
 		return Artifact{}, err
 	}
+	if t.Settings.Bool("delete", false) {
+		if err := r.guard(ctx, x, t); err != nil {
+			return Artifact{}, err
+		}
+	}
 	res, err := x.Run(ctx, r.backupCommand(t))
 	if err != nil {
 		return Artifact{}, err
 	}
 	a := Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
 	if res.Class == ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), LastLines(res.Stderr, 5)))
+		a.Vanished = rsyncVanished(res.Stderr, t.Settings.Str("source"))
+		detail := LastLines(res.Stderr, 5)
+		if len(a.Vanished) > 0 {
+			detail = fmt.Sprintf("%s vanished while being mirrored (the rest is mirrored): %s",
+				countFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
+		}
+		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), detail))
 	}
 	return a, nil
+}
+
+// rsyncVanishedRE is rsync's line for a file deleted between listing and
+// sending: `file has vanished: "/srv/library/x.epub"` (after a prefix
+// such as "rsync: [sender] " in newer versions).
+var rsyncVanishedRE = regexp.MustCompile(`(?m)file has vanished: "(.*)"\s*$`)
+
+// rsyncVanished lists the vanished files rsync named on stderr, relative
+// to the source directory as its itemized lines show them.
+func rsyncVanished(stderr []byte, source string) []string {
+	var out []string
+	for _, m := range rsyncVanishedRE.FindAllSubmatch(stderr, -1) {
+		p := string(m[1])
+		if rel, ok := strings.CutPrefix(p, source); ok {
+			p = rel
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// listSome joins the first n of names, saying how many more there are.
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 func rsyncCodeMeaning(code int) string {
@@ -369,17 +451,23 @@ func rsyncTotalSize(stdout []byte) int64 {
 	return n
 }
 
-// Verify compares source and mirror file by file, by checksum. Any
-// itemized line is a difference; the first few go into the error.
+// Verify compares source and mirror file by file, by checksum. A file
+// that differs, is missing or is extra is damage; a directory whose time
+// alone differs is not (a file added or removed under it on a live
+// library changes it), nor is a file the backup reported vanished.
 func (r Rsync) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
 	c := r.verifyCommand(t)
 	res, err := x.Run(ctx, c)
 	if err != nil {
 		return err
 	}
+	vanished := map[string]bool{}
+	for _, p := range a.Vanished {
+		vanished[p] = true
+	}
 	var diffs []string
 	for _, l := range strings.Split(string(res.Stdout), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
+		if l = strings.TrimSpace(l); l != "" && !rsyncHarmless(l, vanished) {
 			diffs = append(diffs, l)
 		}
 	}
@@ -397,6 +485,33 @@ func (r Rsync) Verify(ctx context.Context, x Executor, t *Target, a Artifact) er
 	shown := diffs[:min(len(diffs), 5)]
 	return fmt.Errorf("the mirror %s differs from %s (%s %s, comparing checksums): %s",
 		t.Settings.Str("destination"), t.Settings.Str("source"), count, noun, strings.Join(shown, " | "))
+}
+
+// rsyncHarmless says whether one itemized line of the verification is no
+// sign of damage: a directory that exists on both sides and differs only
+// in its modification time, or a path the backup saw vanish.
+//
+// An itemized line is "YXcstpoguax path" (Y the update type, X the file
+// type, then one letter per attribute, "." when unchanged) or
+// "*deleting   path".
+func rsyncHarmless(line string, vanished map[string]bool) bool {
+	flags, path, ok := strings.Cut(line, " ")
+	if !ok {
+		return false
+	}
+	path = strings.TrimLeft(path, " ")
+	if vanished[strings.TrimSuffix(path, "/")] {
+		return true
+	}
+	if len(flags) != 11 || flags[0] != '.' || flags[1] != 'd' {
+		return false
+	}
+	for i, f := range flags[2:] {
+		if f != '.' && !(i == 2 && (f == 't' || f == 'T')) {
+			return false
+		}
+	}
+	return true
 }
 
 // Prune has nothing to do: a mirror keeps no history to thin out.

