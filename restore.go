@@ -28,7 +28,9 @@ func restoreCommands() []*cli.Command {
 			Usage:     "restore a target's backup; overwriting a database or a non-empty directory needs --yes",
 			ArgsUsage: "TARGET",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "from", Usage: "the backup to restore, as `snapshots` lists it (default: the latest)"},
+				&cli.StringFlag{Name: "from", Usage: "the backup to restore, by its `ID` as `snapshots TARGET` lists it (default: the latest); never a path from elsewhere: see --file"},
+				&cli.StringFlag{Name: "file", Usage: "pg_dump targets: restore this dump file or directory `PATH` from anywhere; refused unless the manifest beside it holds its SHA-256 and it matches, or --unverified"},
+				&cli.BoolFlag{Name: "unverified", Usage: "pg_dump targets: restore a dump whose SHA-256 cannot be checked against a manifest (none, or it does not match); a warning says it was not checked"},
 				&cli.StringFlag{Name: "to", Usage: "file targets: restore into this `DIR` (must be empty unless --force)"},
 				&cli.StringFlag{Name: "database", Usage: "pg_dump targets: restore into this `DSN` (default: the plan's database)"},
 				&cli.BoolFlag{Name: "clean", Usage: "pg_dump targets: drop the database's existing objects first"},
@@ -59,10 +61,16 @@ func cmdRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	req := drivers.RestoreRequest{From: c.String("from"), To: c.String("to"), Database: c.String("database"),
-		Clean: c.Bool("clean"), Force: c.Bool("force")}
+	req := drivers.RestoreRequest{From: c.String("from"), File: c.String("file"), Unverified: c.Bool("unverified"),
+		To: c.String("to"), Database: c.String("database"), Clean: c.Bool("clean"), Force: c.Bool("force")}
 	isDB := t.Driver == "pg_dump"
 	switch {
+	case !isDB && (req.File != "" || req.Unverified):
+		// restic, borg, rsync and rclone restore only their own backups,
+		// which their tools check themselves.
+		return usage("restore %s: --file and --unverified are for pg_dump targets; choose one of %s's backups with --from ID as `snapshots %s` lists it", t.Name, t.Name, t.Name)
+	case req.From != "" && req.File != "":
+		return usage("restore %s: give --from ID or --file PATH, not both", t.Name)
 	case isDB && (req.To != "" || req.Force):
 		return usage("restore %s: %s is a database target; restore it with --database DSN (default: the plan's database)", t.Name, t.Name)
 	case !isDB && (req.Database != "" || req.Clean):
@@ -104,6 +112,9 @@ func cmdRestore(c *cli.Context) error {
 		return err
 	}
 	defer unlock()
+	if req.Unverified {
+		e.log.Warn("--unverified: the dump's SHA-256 is not checked against a manifest; a damaged or altered dump may be restored", "target", t.Name)
+	}
 	res, err := e.plan.Restore(c.Context, t, req, e.rt)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", t.Name, err)
@@ -111,6 +122,9 @@ func cmdRestore(c *cli.Context) error {
 	count := ""
 	if res.Files >= 0 {
 		count = fmt.Sprintf(" (%d %s)", res.Files, map[bool]string{true: "tables", false: "files"}[isDB])
+	}
+	if req.Unverified {
+		count += "; its SHA-256 was not checked (--unverified)"
 	}
 	fmt.Fprintf(c.App.Writer, "%s: restored %s into %s%s\n", t.Name, res.From, res.Where, count)
 	return nil

@@ -2,9 +2,14 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
 )
 
 func TestRestoreUsage(t *testing.T) {
@@ -20,6 +25,10 @@ func TestRestoreUsage(t *testing.T) {
 		{[]string{"restore", "database", "--to", "/tmp/x"}, "database is a database target; restore it with --database DSN"},
 		{[]string{"restore", "database", "extra"}, "restore: expected TARGET"},
 		{[]string{"restore", "nope", "--to", "/tmp/x"}, `no target "nope"`},
+		// A file from elsewhere, or skipping the checksum, is for dumps only.
+		{[]string{"restore", "library", "--to", "/tmp/x", "--file", "/tmp/x.dump"}, "--file and --unverified are for pg_dump targets"},
+		{[]string{"restore", "library", "--to", "/tmp/x", "--unverified"}, "--file and --unverified are for pg_dump targets"},
+		{[]string{"restore", "database", "--from", "database-20261126T020000Z.dump", "--file", "/tmp/x.dump", "--yes"}, "--from ID or --file PATH, not both"},
 		// Destructive without --yes and without a terminal: refused, nothing touched.
 		{[]string{"restore", "database"}, "restore database would overwrite database postgres://nobody@127.0.0.1:1/none (the plan's database); nothing was changed. Run it again with --yes"},
 		{[]string{"restore", "library", "--to", nonEmpty, "--force"}, "would overwrite files in the non-empty directory " + nonEmpty},
@@ -62,5 +71,78 @@ func TestRunbook(t *testing.T) {
 	code, stdout, _ = runCLI(t, "runbook", "--plan", "daily", "-c", "alexandria-backup.toml.example")
 	if code != 0 || strings.Contains(stdout, "restic restore") || !strings.Contains(stdout, "restore database") {
 		t.Fatalf("runbook --plan daily: %d\n%s", code, stdout)
+	}
+}
+
+// From the command line: --from takes only an ID, a dump from elsewhere
+// comes through --file and needs its manifest, and --unverified restores
+// it anyway, saying its SHA-256 was not checked.
+func TestRestoreFileNeedsItsChecksum(t *testing.T) {
+	requireTool(t, "pg_dump")
+	srv := pgserver.ForTest(t)
+	ctx := t.Context()
+	for _, db := range []string{"alexandria", "restored"} {
+		if err := srv.CreateDatabase(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Exec(ctx, "alexandria", "CREATE TABLE books (id int); INSERT INTO books SELECT generate_series(1, 42)"); err != nil {
+		t.Fatal(err)
+	}
+	s := newSandbox(t, "")
+	src, _ := os.ReadFile(s.plan)
+	os.WriteFile(s.plan, []byte(strings.Replace(string(src), "postgres://nobody@127.0.0.1:1/none", srv.URL("alexandria"), 1)), 0o644)
+	if code, _, stderr := runCLI(t, "run", "all", "--target", "database", "-c", s.plan); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	dumps, _ := filepath.Glob(filepath.Join(s.dir, "dumps", "database-*.dump"))
+	if len(dumps) != 1 {
+		t.Fatalf("dumps: %v", dumps)
+	}
+	// A copy without its manifest, as if brought from another machine.
+	elsewhere := filepath.Join(t.TempDir(), filepath.Base(dumps[0]))
+	if out, err := exec.Command("cp", dumps[0], elsewhere).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	restore := func(args ...string) (int, string, string) {
+		return runCLI(t, append([]string{"restore", "database", "--database", srv.URL("restored"), "--yes", "-c", s.plan}, args...)...)
+	}
+	books := func() int {
+		conn, err := pgx.Connect(ctx, srv.ConnString("restored"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'books'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", elsewhere}, "give its path as --file PATH"},
+		{[]string{"--from", elsewhere, "--unverified"}, "give its path as --file PATH"},
+		{[]string{"--file", elsewhere}, "has no manifest"},
+	} {
+		code, stdout, stderr := restore(tc.args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) || books() != 0 {
+			t.Fatalf("%v: exit %d, want 1 and %q, nothing restored:\n%s%s", tc.args, code, tc.want, stdout, stderr)
+		}
+	}
+	code, stdout, stderr := restore("--file", elsewhere, "--unverified")
+	if code != 0 || books() != 1 {
+		t.Fatalf("--unverified: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "SHA-256 is not checked") || !strings.Contains(stdout, "its SHA-256 was not checked (--unverified)") {
+		t.Fatalf("--unverified restored without saying the checksum was not checked:\n%s%s", stdout, stderr)
+	}
+	// Its own dump, by the ID snapshots lists: checked, no warning.
+	code, stdout, stderr = restore("--from", filepath.Base(dumps[0]), "--clean")
+	if code != 0 || strings.Contains(stdout+stderr, "not checked") {
+		t.Fatalf("--from ID: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -699,7 +699,10 @@ type dumpFile struct {
 var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sql\.gz|tar|dir)$`)
 
 // list returns this target's promoted dumps, newest first. Only names this
-// driver makes are listed: retention never touches anything else.
+// driver makes are listed: retention never touches anything else. A
+// symlink is never one (the driver makes files and directories): one
+// planted in dir under a dump's name is not restored as the latest, nor
+// accepted as an ID.
 func (PgDump) list(t *Target) ([]dumpFile, error) {
 	entries, err := os.ReadDir(t.Settings.Str("dir"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -711,7 +714,7 @@ func (PgDump) list(t *Target) ([]dumpFile, error) {
 	var out []dumpFile
 	for _, e := range entries {
 		m := dumpName.FindStringSubmatch(e.Name())
-		if m == nil || m[1] != t.Name {
+		if m == nil || m[1] != t.Name || !(e.Type().IsRegular() || e.IsDir()) {
 			continue
 		}
 		stamp, err := time.Parse(stampLayout, m[2])

@@ -19,14 +19,19 @@ import (
 
 var _ Restorer = PgDump{}
 
-// Restore brings a dump back into a database: req.From (a dump path or
-// base name as `snapshots` lists it; default the newest) into req.Database
-// (default the plan's database; a bare name means that database on the
-// plan's server, with the plan's user and settings).
+// Restore brings a dump back into a database: req.From (one of this
+// target's dumps, as `snapshots` lists it or by base name; default the
+// newest) or req.File (a dump from anywhere) into req.Database (default the
+// plan's database; a bare name means that database on the plan's server,
+// with the plan's user and settings).
 //
 // What it promises:
-//   - A dump whose manifest exists must match it (size and SHA-256) before
-//     the database is touched.
+//   - A dump is restored only when the manifest beside it holds its size
+//     and SHA-256 and they match, checked before the database is touched;
+//     without a manifest, or when it does not match, only with
+//     req.Unverified (the operator's word that it need not be checked).
+//   - req.From never reaches outside the target's own dumps: a path, a
+//     `..`, a symlink in dir, another target's dump are not its IDs.
 //   - The database must exist: it is not created, because its owner,
 //     encoding and locale are the operator's choice (and after a server
 //     loss the application's migrations usually create it).
@@ -49,10 +54,19 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 	if req.To != "" {
 		return RestoreResult{}, errors.New("a pg_dump target restores into a database, not a directory: give the database instead")
 	}
-	if t.Into != nil {
+	if req.From != "" && req.File != "" {
+		return RestoreResult{}, errors.New("name the dump either by its ID (--from) or by its path (--file), not both")
+	}
+	if t.Into != nil && req.File == "" {
 		return d.streamRestore(ctx, x, t, req)
 	}
-	dump, err := d.resolveDump(t, req.From)
+	var dump string
+	var err error
+	if req.File != "" {
+		dump, err = resolveDumpFile(req.File)
+	} else {
+		dump, err = d.resolveDump(t, req.From)
+	}
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -60,12 +74,25 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	m, err := readManifest(dump)
-	if err != nil {
-		return RestoreResult{}, err
+	// With Unverified the manifest is not even read: the operator said the
+	// checksum is not to be checked (a manifest that is missing, unreadable
+	// or that the dump no longer matches).
+	var m *DumpManifest
+	if !req.Unverified {
+		if m, err = readManifest(dump); err != nil {
+			return RestoreResult{}, err
+		}
+		if m == nil {
+			return RestoreResult{}, fmt.Errorf("%s has no manifest (%s), so its SHA-256 cannot be checked; the database was not touched. Restore a dump that has one, or this one unchecked with --unverified",
+				dump, filepath.Base(manifestPath(dump)))
+		}
 	}
 	if err := checkBeforeRestore(dump, format, m); err != nil {
-		return RestoreResult{}, fmt.Errorf("refusing to restore a damaged dump (the database was not touched): %w", err)
+		hint := ""
+		if m != nil {
+			hint = " (restore another dump, or this one unchecked with --unverified)"
+		}
+		return RestoreResult{}, fmt.Errorf("refusing to restore a damaged dump (the database was not touched): %w%s", err, hint)
 	}
 	into, err := pgRestoreTarget(t, req.Database)
 	if err != nil {
@@ -130,27 +157,38 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 	return RestoreResult{From: dump, Where: db, Files: len(tables)}, nil
 }
 
-// resolveDump finds the dump to restore: the newest of this target's dumps,
-// a base name in dir, or a path (a dump copied from elsewhere). The result
-// is absolute, so it can never be read as an option.
-func (d PgDump) resolveDump(t *Target, from string) (string, error) {
-	var path string
-	switch {
-	case from == "":
-		dumps, err := d.list(t)
-		if err != nil {
-			return "", err
-		}
+// resolveDump finds one of this target's own dumps: the newest, or the one
+// named by id exactly as `snapshots` lists it (its path) or by its base
+// name. Anything else, a path from elsewhere, a name with `..`, another
+// target's dump or a symlink planted in dir, is not an ID: such a file is
+// restored through --file (resolveDumpFile), whose rules say so.
+func (d PgDump) resolveDump(t *Target, id string) (string, error) {
+	dumps, err := d.list(t)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
 		if len(dumps) == 0 {
 			return "", fmt.Errorf("no dumps of target %q in %s", t.Name, t.Settings.Str("dir"))
 		}
-		path = dumps[0].path
-	case strings.ContainsRune(from, filepath.Separator):
-		path = from
-	default:
-		path = filepath.Join(t.Settings.Str("dir"), from)
+		return filepath.Abs(dumps[0].path)
 	}
-	path, err := filepath.Abs(filepath.Clean(path))
+	// Clean forgives a directory dump's trailing slash (as a shell
+	// completes it); it cannot turn a path outside dir into one inside.
+	clean := filepath.Clean(id)
+	for _, f := range dumps {
+		if clean == filepath.Base(f.path) || clean == filepath.Clean(f.path) {
+			return filepath.Abs(f.path)
+		}
+	}
+	return "", fmt.Errorf("--from %q is not one of target %s's dumps in %s (see `snapshots %s`); to restore a dump from anywhere else, give its path as --file PATH",
+		id, t.Name, t.Settings.Str("dir"), t.Name)
+}
+
+// resolveDumpFile checks a dump given by path (--file). The result is
+// absolute, so it can never be read as an option.
+func resolveDumpFile(file string) (string, error) {
+	path, err := filepath.Abs(file)
 	if err != nil {
 		return "", err
 	}

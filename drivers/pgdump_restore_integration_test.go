@@ -136,15 +136,18 @@ func testPgRestoreDefaults(t *testing.T, f *pgFixture) {
 			t.Fatalf("after restoring %s: %v", from, got)
 		}
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: "database-20200101T000000Z.dump"}); err == nil || !strings.Contains(err.Error(), "no dump") {
+	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: "database-20200101T000000Z.dump"}); err == nil || !strings.Contains(err.Error(), "is not one of target database's dumps") {
 		t.Fatalf("a missing dump: %v", err)
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: old.ID + ".manifest.json"}); err == nil || !strings.Contains(err.Error(), "restore the dump itself") {
+	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{File: old.ID + ".manifest.json"}); err == nil || !strings.Contains(err.Error(), "restore the dump itself") {
 		t.Fatalf("a manifest as the dump: %v", err)
 	}
 	partial := filepath.Join(filepath.Dir(old.ID), ".database-20261126T020000Z.dump.partial")
 	writeFile(t, filepath.Dir(partial), filepath.Base(partial), "PGDMP", 0o600)
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: partial}); err == nil || !strings.Contains(err.Error(), "never restored") {
+	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: filepath.Base(partial)}); err == nil || !strings.Contains(err.Error(), "is not one of") {
+		t.Fatalf("an unfinished dump by name: %v", err)
+	}
+	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{File: partial, Unverified: true}); err == nil || !strings.Contains(err.Error(), "never restored") {
 		t.Fatalf("an unfinished dump: %v", err)
 	}
 	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: "/tmp/x"}); err == nil {
@@ -205,7 +208,7 @@ func testPgRestoreRefusals(t *testing.T, f *pgFixture) {
 		os.WriteFile(a.ID, b[:end+4], 0o600)
 		os.Remove(a.ID + ".manifest.json") // an old dump: nothing to check it against first
 		f.srv.CreateDatabase(ctx, "cut")
-		_, err = d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "cut"})
+		_, err = d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "cut", Unverified: true})
 		if err == nil || !strings.Contains(err.Error(), "is incomplete") {
 			t.Fatalf("got %v", err)
 		}

@@ -4,9 +4,19 @@ import "context"
 
 // RestoreRequest says what `restore` brings back and where.
 type RestoreRequest struct {
-	// From is the backup to restore: a dump file, snapshot id or archive
-	// name as `snapshots` lists it; "" means the latest.
+	// From is the backup to restore, an ID exactly as `snapshots` lists it
+	// for this target (for a pg_dump target in `dir`, also the dump's base
+	// name); "" means the latest. It is never an arbitrary path: see File.
 	From string
+	// File is a pg_dump target's dump file or directory dump from anywhere
+	// (a copy from another server, an old dump kept by hand). Like every
+	// dump, it is restored only when the manifest beside it holds its
+	// SHA-256, unless Unverified. Other drivers refuse it.
+	File string
+	// Unverified restores a pg_dump dump without checking its SHA-256
+	// against a manifest (there is none, or the operator knows it does not
+	// match). Without it, such a dump is refused.
+	Unverified bool
 	// To is the directory a file target restores into (absolute). It must
 	// be empty unless Force is set; nothing is ever written outside it.
 	To string
