@@ -1,6 +1,7 @@
 package drivers
 
 import (
+	"bytes"
 	"errors"
 	"regexp"
 	"strings"
@@ -67,7 +68,7 @@ func MaskURLPasswords(s string) string {
 // maskURLPasswordBytes is MaskURLPasswords for a tool's output, copying
 // only when there is something to mask.
 func maskURLPasswordBytes(b []byte) []byte {
-	if !strings.Contains(string(b), "://") {
+	if !bytes.Contains(b, []byte("://")) {
 		return b
 	}
 	return []byte(MaskURLPasswords(string(b)))
