@@ -103,7 +103,7 @@ func TestInvalidPlanExit2NothingRuns(t *testing.T) {
 	s := newSandbox(t, "[targets.broken]\ndriver = \"restic\"\nkeep_dialy = 1\n")
 	code, _, stderr := runCLI(t, "run", "weekly", "-c", s.plan)
 	if code != 2 || !strings.Contains(stderr, "keep_dialy: unknown key for driver restic (did you mean keep_daily?)") ||
-		!strings.Contains(stderr, "`repository` is required") {
+		!strings.Contains(stderr, "`paths` is required") {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	if _, err := os.Stat(s.state); err == nil {

@@ -46,7 +46,7 @@ func (Borg) Name() string { return "borg" }
 func (Borg) Options() []Option {
 	opts := []Option{
 		{Name: "repository", Kind: String, Required: true, Check: checkBorgRepo,
-			Help: "The borg repository: an absolute path, ssh://user@host:port/path or user@host:path. Passed as BORG_REPO."},
+			Help: "The borg repository: an absolute path, ssh://user@host:port/path or user@host:path. Passed as BORG_REPO. A password here is rejected: borg logs in with an ssh key."},
 		{Name: "passphrase_file", Kind: String,
 			Help: "File holding the repository passphrase (mode 0600), handed to borg as an open descriptor (BORG_PASSPHRASE_FD); borg drops trailing newlines."},
 		{Name: "passcommand", Kind: String, Check: checkPasscommand,
@@ -100,10 +100,20 @@ func checkBorgArchiveName(v any) error {
 	return nil
 }
 
+// borgPasswordAdvice says where borg's secrets go instead of a repository URL.
+const borgPasswordAdvice = "borg logs in to an ssh repository with an ssh key (IdentityFile in ~/.ssh/config, or `env` BORG_RSH = \"ssh -i KEY\"), and the repository passphrase goes in passphrase_file or passcommand"
+
+// ipv6HostRE is a bracketed IPv6 host, whose "::" is no archive separator.
+var ipv6HostRE = regexp.MustCompile(`@?\[[0-9A-Fa-f:.]+\]`)
+
 func checkBorgRepo(v any) error {
 	s := v.(string)
+	// First: every later message repeats the value.
+	if err := noPassword(true, borgPasswordAdvice)(s); err != nil {
+		return err
+	}
 	switch {
-	case strings.Contains(s, "::"):
+	case strings.Contains(ipv6HostRE.ReplaceAllString(s, "@host"), "::"):
 		return errors.New("must name only the repository; \"::\" starts an archive name")
 	case strings.HasPrefix(s, "ssh://"), filepath.IsAbs(s):
 		return nil

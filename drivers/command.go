@@ -45,12 +45,13 @@ type EnvVar struct {
 const Masked = "***"
 
 // String renders the command the way an operator would type it: environment
-// assignments first, every word shell-quoted, secrets masked. It is the only
-// way commands are shown (dry-run, logs, reports, errors).
+// assignments first, every word shell-quoted, secrets masked (and the
+// password of any URL in a value or argument). It is the only way commands
+// are shown (dry-run, logs, reports, errors).
 func (c Command) String() string {
 	var words []string
 	for _, e := range c.Env {
-		v := e.Value
+		v := MaskURLPasswords(e.Value)
 		if e.Secret {
 			v = Masked
 		}
@@ -58,7 +59,7 @@ func (c Command) String() string {
 	}
 	words = append(words, ShellQuote(c.Program))
 	for _, a := range c.Args {
-		words = append(words, ShellQuote(a))
+		words = append(words, ShellQuote(MaskURLPasswords(a)))
 	}
 	return strings.Join(words, " ")
 }

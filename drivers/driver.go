@@ -52,6 +52,10 @@ func (t *Target) Repository() string {
 	if t.Into != nil {
 		return t.Into.Repository()
 	}
+	if f := t.Settings.Str("repository_file"); t.Driver == "restic" && f != "" {
+		// The location is in the file: targets naming the same file share it.
+		return "file:" + f
+	}
 	if t.Driver == "restic" || t.Driver == "borg" {
 		return t.Settings.Str("repository")
 	}

@@ -192,7 +192,9 @@ func (pr *process) wait(ctx context.Context) (Result, error) {
 	if pr.stdout != nil {
 		res.Stdout = pr.stdout.Bytes()
 	}
-	res.Stderr = pr.stderr.Bytes()
+	// A tool may repeat a URL with its password (borg, restic's sftp:);
+	// everything shown of its stderr comes from here.
+	res.Stderr = maskURLPasswordBytes(pr.stderr.Bytes())
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

@@ -57,16 +57,18 @@ func checkNoPassword(v any) error {
 		if err != nil {
 			return errors.New("is not a valid postgres:// URL")
 		}
-		if _, has := u.User.Password(); has || u.Query().Has("password") || u.Query().Has("sslpassword") {
-			return errors.New("contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
+		if hasPassword(s, false) || u.Query().Has("password") || u.Query().Has("sslpassword") {
+			return passwordErr(pgPasswordAdvice)
 		}
 		return nil
 	}
 	if passwordKey.MatchString(s) {
-		return errors.New("contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
+		return passwordErr(pgPasswordAdvice)
 	}
 	return nil
 }
+
+const pgPasswordAdvice = "put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead"
 
 var passwordKey = regexp.MustCompile(`(^|\s)(password|sslpassword)\s*=`)
 

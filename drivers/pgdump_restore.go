@@ -260,7 +260,7 @@ func pgRestoreTarget(t *Target, database string) (*Target, error) {
 		database = plan
 	case checkNoPassword(database) != nil:
 		// The message must not repeat the value: it holds a password.
-		return nil, errors.New("the database to restore into contains a password; put it in password_file (mode 0600), PGPASSFILE or ~/.pgpass instead, so it never appears in a process list")
+		return nil, fmt.Errorf("the database to restore into %w", passwordErr(pgPasswordAdvice))
 	case !isURL(database) && !strings.Contains(database, "="):
 		var err error
 		if database, err = pgDatabaseOn(plan, database); err != nil {

@@ -26,9 +26,9 @@ func (Rclone) Name() string { return "rclone" }
 
 func (Rclone) Options() []Option {
 	return append([]Option{
-		{Name: "source", Kind: String, Required: true, Check: rcloneNonEmpty,
+		{Name: "source", Kind: String, Required: true, Check: checkRclonePlace,
 			Help: "What to copy: an absolute local path, or an rclone remote path (remote:path)."},
-		{Name: "destination", Kind: String, Required: true, Check: rcloneNonEmpty,
+		{Name: "destination", Kind: String, Required: true, Check: checkRclonePlace,
 			Help: "Where to copy it: an rclone remote path such as \"b2:alexandria-backups\", or an absolute local path."},
 		{Name: "mode", Kind: String, Default: "sync", Enum: []string{"sync", "copy"},
 			Help: "sync makes the destination an exact mirror (files not in the source are deleted); copy only adds and updates."},
@@ -51,11 +51,13 @@ func (Rclone) Options() []Option {
 	}, mirrorGuardOptions("mode = \"sync\"")...)
 }
 
-func rcloneNonEmpty(v any) error {
+// checkRclonePlace refuses an empty place, and one holding a URL with a
+// password (":webdav,url='https://user:pw@host/':path").
+func checkRclonePlace(v any) error {
 	if strings.TrimSpace(v.(string)) == "" {
 		return errors.New("must not be empty")
 	}
-	return nil
+	return noPassword(false, "define the remote, with its credentials, in the rclone.conf (config)")(v)
 }
 
 // rcloneBwlimitRE accepts what rclone 1.60's --bwlimit takes: a rate

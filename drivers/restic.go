@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,7 +28,10 @@ func (Restic) Name() string { return "restic" }
 
 func (Restic) Options() []Option {
 	opts := []Option{
-		{Name: "repository", Kind: String, Required: true, Help: "The restic repository (a path, sftp:, rest:, s3:, ...). Passed as RESTIC_REPOSITORY."},
+		{Name: "repository", Kind: String, Check: checkResticRepo,
+			Help: "The restic repository (a path, sftp:, rest:, s3:, ...), passed as RESTIC_REPOSITORY. Set this or repository_file. A password here is rejected: use repository_file."},
+		{Name: "repository_file", Kind: String,
+			Help: "Instead of repository: a file (mode 0600) holding the repository location, for one with credentials in it such as rest:https://user:password@host/. Passed as RESTIC_REPOSITORY_FILE."},
 		{Name: "password_file", Kind: String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE."},
 		{Name: "password_command", Kind: String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
 		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs."},
@@ -57,6 +59,16 @@ var (
 	resticDurationRE = regexp.MustCompile(`^(\d+[ymdh])+$`)
 )
 
+// checkResticRepo refuses a repository holding a password: in a URL
+// (rest:https://user:pw@host/), or as sftp:user:pw@host:/path.
+func checkResticRepo(v any) error {
+	s := v.(string)
+	if hasPassword(s, false) || hasPassword(strings.TrimPrefix(s, "sftp:"), true) {
+		return passwordErr("put the repository in repository_file (mode 0600) instead, or give the backend its credentials in `env` (AWS_SECRET_ACCESS_KEY, ...) or an ssh key for sftp")
+	}
+	return nil
+}
+
 func checkSubset(v any) error {
 	if !subsetRE.MatchString(v.(string)) {
 		return fmt.Errorf("must be \"n/t\", \"x%%\" or a size such as \"500M\", not %q", v)
@@ -72,16 +84,30 @@ func checkResticDuration(v any) error {
 }
 
 func (Restic) Validate(t *Target) error {
+	if len(firstSet(t.Settings, "repository", "repository_file")) != 1 {
+		return keyErr("repository", "set exactly one of `repository` or `repository_file`")
+	}
+	if f := t.Settings.Str("repository_file"); f != "" && !filepath.IsAbs(f) {
+		return keyErr("repository_file", "must be an absolute path, not %q", f)
+	}
 	set := firstSet(t.Settings, "password_file", "password_command")
 	if len(set) != 1 {
 		return keyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
+	}
+	// The repository and password come from the keys above; the same
+	// variables in `env` would override them or clash with them (or,
+	// for RESTIC_PASSWORD, put the secret itself in the environment).
+	for _, name := range []string{"RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND"} {
+		if _, ok := t.Env[name]; ok {
+			return keyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command`; set those keys instead", name)
+		}
 	}
 	for _, p := range t.Settings.List("paths") {
 		if !filepath.IsAbs(p) {
 			return keyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
 		}
 	}
-	if repo := t.Settings.Str("repository"); !strings.Contains(repo, ":") && !filepath.IsAbs(repo) {
+	if repo := t.Settings.Str("repository"); t.Settings.Has("repository") && !strings.Contains(repo, ":") && !filepath.IsAbs(repo) {
 		return keyErr("repository", "a local repository must be an absolute path, not %q", repo)
 	}
 	for _, tag := range t.Settings.List("tags") {
@@ -107,10 +133,12 @@ func resticHost(t *Target) string {
 func resticTag(t *Target) string { return "alexandria:" + t.Name }
 
 // resticEnv is how restic learns the repository and password: environment
-// holding a path or a command, never the password itself.
+// holding a location, a path or a command, never a password itself.
 func resticEnv(t *Target) []EnvVar {
-	repo := t.Settings.Str("repository")
-	env := []EnvVar{{Name: "RESTIC_REPOSITORY", Value: repo, Secret: hasURLPassword(repo)}}
+	env := []EnvVar{{Name: "RESTIC_REPOSITORY", Value: t.Settings.Str("repository")}}
+	if f := t.Settings.Str("repository_file"); f != "" {
+		env = []EnvVar{{Name: "RESTIC_REPOSITORY_FILE", Value: f}}
+	}
 	if f := t.Settings.Str("password_file"); f != "" {
 		env = append(env, EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
 	}
@@ -118,17 +146,6 @@ func resticEnv(t *Target) []EnvVar {
 		env = append(env, EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
 	}
 	return append(env, t.EnvVars()...)
-}
-
-// hasURLPassword reports a repository URL carrying credentials
-// (rest:https://user:pw@host/), which must then be masked.
-func hasURLPassword(repo string) bool {
-	u, err := url.Parse(strings.TrimPrefix(repo, "rest:"))
-	if err != nil || u.User == nil {
-		return false
-	}
-	_, has := u.User.Password()
-	return has
 }
 
 func (Restic) cmd(t *Target, args ...string) Command {
@@ -263,8 +280,8 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 			return Artifact{}, keyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
 		}
 	}
-	if err := checkSecretMode(t.Settings.Str("password_file")); err != nil {
-		return Artifact{}, keyErr("password_file", "%v", err)
+	if err := resticSecretFiles(t); err != nil {
+		return Artifact{}, err
 	}
 	lockNotes, err := r.applyLockPolicy(ctx, x, t)
 	if err != nil {
@@ -287,6 +304,17 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
 	return a, nil
+}
+
+// resticSecretFiles refuses a password or repository file that group or
+// others can read (restic reads either without a word).
+func resticSecretFiles(t *Target) error {
+	for _, key := range []string{"password_file", "repository_file"} {
+		if err := checkSecretMode(t.Settings.Str(key)); err != nil {
+			return keyErr(key, "%v", err)
+		}
+	}
+	return nil
 }
 
 type resticBackupSummary struct {

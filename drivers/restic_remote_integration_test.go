@@ -13,8 +13,9 @@ import (
 
 // The restic driver against a real remote: a REST repository served by
 // `rclone serve restic` on loopback, with HTTP basic authentication whose
-// password is part of the repository URL. Everything works through it, and
-// that password appears in no command line the driver shows or runs.
+// password is part of the repository URL, kept in repository_file (a plan's
+// repository refuses it). Everything works through it, and that password
+// appears in no command line the driver shows or runs.
 func TestResticRemoteREST(t *testing.T) {
 	f := newResticFixture(t)
 	requireTool(t, "rclone")
@@ -22,7 +23,12 @@ func TestResticRemoteREST(t *testing.T) {
 	r := drivers.Restic{}
 	srv := rclonetest.ServeRestic(t, filepath.Join(f.dir, "served"))
 	x := &rcloneCmdLog{}
-	tg := f.target("library", drivers.Values{"repository": srv.ResticURL()})
+	repoFile := writeFile(t, f.dir, "restic.repository", srv.ResticURL()+"\n", 0o600)
+	tg := f.target("library", drivers.Values{"repository_file": repoFile})
+	delete(tg.Settings, "repository")
+	if err := r.Validate(tg); err != nil {
+		t.Fatal(err)
+	}
 
 	for i := 0; i < 2; i++ { // init is idempotent over REST too
 		if err := r.Init(ctx, x, tg); err != nil {
@@ -60,8 +66,8 @@ func TestResticRemoteREST(t *testing.T) {
 		t.Errorf("ran %d commands: %v", len(x.lines), x.lines)
 	}
 	for _, l := range x.lines {
-		if !strings.Contains(l, "RESTIC_REPOSITORY=***") {
-			t.Errorf("repository not masked: %s", l)
+		if !strings.Contains(l, "RESTIC_REPOSITORY_FILE="+repoFile) || strings.Contains(l, "RESTIC_REPOSITORY=") {
+			t.Errorf("the repository does not come from its file: %s", l)
 		}
 	}
 

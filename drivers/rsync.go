@@ -45,10 +45,10 @@ func (Rsync) Name() string { return "rsync" }
 
 func (Rsync) Options() []Option {
 	return append([]Option{
-		{Name: "source", Kind: String, Required: true,
+		{Name: "source", Kind: String, Required: true, Check: checkRsyncPlace,
 			Help: "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; with delete, so is one that would empty the mirror or delete most of it (see allow_empty_source and max_delete_percent)."},
-		{Name: "destination", Kind: String, Required: true,
-			Help: "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh."},
+		{Name: "destination", Kind: String, Required: true, Check: checkRsyncPlace,
+			Help: "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh. A password here is rejected."},
 		{Name: "ssh_command", Kind: String, Default: "ssh (or $RSYNC_RSH)",
 			Help: "The ssh command for a remote destination, passed to rsync as one --rsh word and split by rsync (no shell), e.g. \"ssh -p 2222 -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes\"."},
 		{Name: "delete", Kind: Bool, Default: "false",
@@ -61,6 +61,10 @@ func (Rsync) Options() []Option {
 			Help: "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root."},
 	}, mirrorGuardOptions("delete = true")...)
 }
+
+// checkRsyncPlace refuses user:password@host:path (and a URL with a
+// password) before Validate, whose messages repeat the value.
+var checkRsyncPlace = noPassword(true, "rsync logs in over ssh with an ssh key (ssh_command = \"ssh -i KEY\")")
 
 var bwlimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([KMGTPkmgtp]([Ii]?[Bb])?)?$`)
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -70,6 +71,9 @@ func (r *Report) finish(interrupted bool) {
 	r.FinishedAt = time.Now().UTC()
 	r.DurationSeconds = seconds(r.FinishedAt.Sub(r.StartedAt))
 	r.Status = StatusOK
+	for i := range r.Targets {
+		r.Targets[i].maskURLPasswords()
+	}
 	for _, t := range r.Targets {
 		switch t.Status {
 		case StatusFailed, StatusSkipped:
@@ -82,6 +86,27 @@ func (r *Report) finish(interrupted bool) {
 	}
 	if interrupted {
 		r.Status = StatusInterrupted
+	}
+}
+
+// maskURLPasswords hides the password of any URL in what the report says
+// of a target. Plans refuse such URLs and tools' stderr is masked as it is
+// read; this is the last line, before the report is written, printed,
+// kept in the state file or sent.
+func (t *TargetReport) maskURLPasswords() {
+	mask := func(p *string) *string {
+		if p == nil {
+			return nil
+		}
+		m := drivers.MaskURLPasswords(*p)
+		return &m
+	}
+	t.Artifact, t.Error = mask(t.Artifact), mask(t.Error)
+	for i, w := range t.Warnings {
+		t.Warnings[i] = drivers.MaskURLPasswords(w)
+	}
+	if d := t.Drill; d != nil {
+		d.Artifact, d.Detail, d.Error = drivers.MaskURLPasswords(d.Artifact), drivers.MaskURLPasswords(d.Detail), mask(d.Error)
 	}
 }
 

@@ -32,8 +32,12 @@ func Secrets(targets []*drivers.Target) []Secret {
 			}
 		}
 		switch t.Driver {
-		case "pg_dump", "restic":
+		case "pg_dump":
 			add("password_file", t.Settings.Str("password_file"), true)
+		case "restic":
+			add("password_file", t.Settings.Str("password_file"), true)
+			// The location, read whole by restic like a password.
+			add("repository_file", t.Settings.Str("repository_file"), true)
 		case "borg":
 			add("passphrase_file", t.Settings.Str("passphrase_file"), true)
 		case "rsync":
