@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
@@ -131,8 +132,11 @@ func hasURLPassword(repo string) bool {
 	return has
 }
 
+// cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
+// only on SIGINT; SIGTERM kills it and leaves its lock in the repository
+// (the cleanup on SIGTERM came in 0.17).
 func (Restic) cmd(t *Target, args ...string) Command {
-	return Command{Program: "restic", Args: args, Env: resticEnv(t)}
+	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT}
 }
 
 func (r Restic) backupCommand(t *Target) Command {

@@ -467,6 +467,9 @@ func testStreamFailures(t *testing.T, tool string) {
 		{"pg_dump killed mid-stream", `"$REAL" "$@" | head -c 20000; kill -KILL $$`, 0, "killed by SIGKILL"},
 		{"pg_dump cannot connect", `echo 'pg_dump: error: connection to server failed' >&2; exit 1`, 0, "connection to server failed"},
 		{"cancelled mid-stream", `"$REAL" "$@" | head -c 20000; sleep 60`, 2 * time.Second, "context deadline exceeded"},
+		// The whole dump is in the tool's input, only its end is missing:
+		// stopped then, restic (SIGINT) and borg (SIGTERM) commit nothing.
+		{"cancelled after the whole dump", `"$REAL" "$@"; sleep 60`, 3 * time.Second, "context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.setShim(t, tc.script)
