@@ -114,7 +114,7 @@ func TestBorgStoppedRunLeavesNoLockNorArchive(t *testing.T) {
 		t.Fatalf("the stopped borg left its lock: %v", matches)
 	}
 	c := drivers.Command{Program: "borg", Args: []string{"list", "--json", "--consider-checkpoints", "--lock-wait=0", f.repo},
-		Env: []drivers.EnvVar{{Name: "BORG_PASSPHRASE_FD", Value: "3"}, {Name: "BORG_BASE_DIR", Value: tg.Env["BORG_BASE_DIR"]}},
+		Env:        []drivers.EnvVar{{Name: "BORG_PASSPHRASE_FD", Value: "3"}, {Name: "BORG_BASE_DIR", Value: tg.Env["BORG_BASE_DIR"]}},
 		ExtraFiles: []string{f.pass}}
 	res, err := f.x.Run(context.Background(), c)
 	if err != nil {
