@@ -139,6 +139,15 @@ func (Restic) cmd(t *Target, args ...string) Command {
 	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT}
 }
 
+// resticInterrupted is restic's exit after SIGINT.
+const resticInterrupted = 130
+
+// resticStopped reports a restic run that was stopped: by SIGINT (130),
+// having cleaned up, except that 0.14 leaves the lock it is still taking
+// (it counts a new lock as its own only after a 200 ms check for other
+// locks); or killed by a signal, which always leaves its lock.
+func resticStopped(res Result) bool { return res.Signal != "" || res.ExitCode == resticInterrupted }
+
 func (r Restic) backupCommand(t *Target) Command {
 	args := []string{"backup", "--json"}
 	if !t.Progress {
@@ -275,6 +284,14 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		return Artifact{}, err
 	}
 	res, err := x.Run(ctx, r.backupCommand(t))
+	if err != nil && resticStopped(res) {
+		// Stopped (the run was interrupted), restic may have left its
+		// lock: the policy removes it, as the next run would, but with a
+		// warning then. Not under ctx: it has ended.
+		if _, lerr := r.applyLockPolicy(context.WithoutCancel(ctx), x, t); lerr != nil {
+			err = fmt.Errorf("%w; removing the stopped restic's lock failed: %v", err, lerr)
+		}
+	}
 	if err != nil {
 		// A kept lock is often why the backup failed: say so here too.
 		if len(lockNotes) > 0 {

@@ -535,12 +535,9 @@ func (resticStore) forgetIDs(t *Target, ids ...string) Command {
 // processes on this host that are gone (and nothing it promised to keep).
 // A snapshot it did commit (it read the whole dump but then failed) is
 // removed.
-// resticInterrupted is restic's exit after SIGINT.
-const resticInterrupted = 130
-
 func (s resticStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
 	var errs []error
-	if res.Signal != "" || res.ExitCode == resticInterrupted {
+	if resticStopped(res) {
 		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
 			errs = append(errs, fmt.Errorf("removing the stopped restic's lock: %w", err))
 		}
