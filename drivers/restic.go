@@ -148,20 +148,22 @@ const resticInterrupted = 130
 // locks); or killed by a signal, which always leaves its lock.
 func resticStopped(res Result) bool { return res.Signal != "" || res.ExitCode == resticInterrupted }
 
+// backupCommand: every plan value is glued to its flag (--flag=value) or
+// after "--", so none can be read as an option, whatever the parser.
 func (r Restic) backupCommand(t *Target) Command {
 	args := []string{"backup", "--json"}
 	if !t.Progress {
 		args = append(args, "--quiet") // restic reports progress only without it
 	}
-	args = append(args, "--host", resticHost(t), "--tag", resticTag(t))
+	args = append(args, "--host="+resticHost(t), "--tag="+resticTag(t))
 	for _, tag := range t.Settings.List("tags") {
-		args = append(args, "--tag", tag)
+		args = append(args, "--tag="+tag)
 	}
 	for _, e := range t.Settings.List("exclude") {
-		args = append(args, "--exclude", e)
+		args = append(args, "--exclude="+e)
 	}
 	for _, f := range t.Settings.List("exclude_file") {
-		args = append(args, "--exclude-file", f)
+		args = append(args, "--exclude-file="+f)
 	}
 	args = append(append(args, "--"), t.Settings.List("paths")...)
 	c := r.cmd(t, args...)
@@ -182,7 +184,7 @@ func (r Restic) checkCommand(t *Target) Command {
 
 // selectArgs pick this target's snapshots: its pinned host and its tag.
 func selectArgs(t *Target) []string {
-	return []string{"--host", resticHost(t), "--tag", resticTag(t)}
+	return []string{"--host=" + resticHost(t), "--tag=" + resticTag(t)}
 }
 
 // forgetCommand applies retention. --group-by host: with the host and tag
@@ -190,16 +192,16 @@ func selectArgs(t *Target) []string {
 // or tags does not start a new group that retention never thins.
 func (r Restic) forgetCommand(t *Target, dryRun bool) (Command, bool) {
 	args := append([]string{"forget", "--json"}, selectArgs(t)...)
-	args = append(args, "--group-by", "host")
+	args = append(args, "--group-by=host")
 	any := false
 	for _, k := range resticKeeps {
 		if n := t.Settings.Int(k, 0); n > 0 {
-			args = append(args, "--"+strings.ReplaceAll(k, "_", "-"), strconv.Itoa(n))
+			args = append(args, "--"+strings.ReplaceAll(k, "_", "-")+"="+strconv.Itoa(n))
 			any = true
 		}
 	}
 	if w := t.Settings.Str("keep_within"); w != "" {
-		args = append(args, "--keep-within", w)
+		args = append(args, "--keep-within="+w)
 		any = true
 	}
 	if dryRun {
