@@ -56,7 +56,7 @@ func TestRunbook(t *testing.T) {
 		"restore database --clean --yes",
 		"pg_restore --exit-on-error --clean --if-exists --dbname=postgres://alexandria@localhost:5432/alexandria",
 		"restic restore latest --host",
-		"--tag alexandria:library --target /",
+		"--tag=alexandria:library --target /",
 		"'BORG_PASSCOMMAND=cat /etc/alexandria-backup/borg.pass'",
 		"borg extract --lock-wait=600 '::library-borg@<ARCHIVE>'",
 		"rsync --archive --hard-links --numeric-ids '--rsh=ssh -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes' -- backup@backup-server:/backups/alexandria/library/ /srv/alexandria/library/",

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -212,7 +213,10 @@ func borgEnv(t *Target) []EnvVar {
 }
 
 func (Borg) cmd(t *Target, args ...string) Command {
-	c := Command{Program: "borg", Args: args, Env: borgEnv(t)}
+	// SIGTERM: borg 1.2 unwinds, releasing its locks, and commits nothing.
+	// Never SIGINT: on its first SIGINT, borg create commits what it has
+	// read as a .checkpoint archive (even with --checkpoint-interval=0).
+	c := Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM}
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		// Opened by the executor at start and read by borg from fd 3:
 		// the passphrase is never in argv or the environment.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Command is one invocation of a real tool, as pure data. Drivers build
@@ -32,6 +33,11 @@ type Command struct {
 	// Progress, when set, reads the tool's progress from its output; the
 	// lines it recognises go to the context's Trace, not the tail.
 	Progress *ProgressReader
+	// Stop is the signal that makes the tool stop and clean up when its
+	// context ends (zero: SIGTERM); SIGKILL follows StopGrace later. Each
+	// driver says which signal its tool cleans up on (restic 0.14 releases
+	// its lock only on SIGINT; borg 1.2 commits a checkpoint on SIGINT).
+	Stop syscall.Signal
 }
 
 // EnvVar is one NAME=value pair passed to a child.

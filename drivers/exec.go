@@ -21,8 +21,8 @@ import (
 // tool prints.
 const DefaultTail = 64 << 10
 
-// StopGrace is how long a tool gets between SIGTERM and SIGKILL when its
-// context ends.
+// StopGrace is how long a tool gets between its stop signal
+// (Command.Stop) and SIGKILL when its context ends.
 var StopGrace = 10 * time.Second
 
 // Result is what one tool run left behind.
@@ -83,7 +83,7 @@ func LastLines(b []byte, n int) string {
 }
 
 // ProcessExecutor runs commands as real child processes: each in its own
-// process group, stopped as a group (SIGTERM, then SIGKILL) when the context
+// process group, stopped as a group (Command.Stop, then SIGKILL) when the context
 // ends, with output read concurrently into bounded tail buffers. Never a shell.
 type ProcessExecutor struct {
 	// Log, when set, is told every command line before it starts.
@@ -146,10 +146,15 @@ func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*
 	// together. Pdeathsig: if this process dies without stopping them, the
 	// kernel kills the tool instead of leaving it running unattended.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stop := c.Stop
+	if stop == 0 {
+		stop = syscall.SIGTERM
+	}
 	cmd.Cancel = func() error {
 		// The tool's own children (ssh under rsync, pg_dump workers) are in
-		// its process group; stop them all.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		// its process group; stop them all, with the signal the tool
+		// cleans up on.
+		return syscall.Kill(-cmd.Process.Pid, stop)
 	}
 	cmd.WaitDelay = StopGrace
 	pr := &process{c: c, cmd: cmd, stderr: NewTail(DefaultTail)}

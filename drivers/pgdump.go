@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,7 +137,9 @@ func dumpCommand(t *Target, path, snapshot string, env []EnvVar) Command {
 		args = append(args, "--snapshot="+snapshot)
 	}
 	args = append(args, "--dbname="+t.Settings.Str("database"))
-	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes)}
+	// SIGTERM: pg_dump (its --jobs workers too) just dies, and the driver
+	// never keeps what it wrote.
+	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
 }
 
 // readCommand reads a whole custom, tar or directory archive, decompressing

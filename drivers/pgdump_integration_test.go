@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -242,6 +243,41 @@ func TestPgDumpNeverPromotesAPartialDump(t *testing.T) {
 			}
 		})
 	}
+	// A complete, readable dump is still not kept when pg_dump says it
+	// failed: the exit status decides, not whether the file reads back.
+	t.Run("pg_dump fails after a complete dump", func(t *testing.T) {
+		real, err := exec.LookPath("pg_dump")
+		if err != nil {
+			t.Fatal(err)
+		}
+		complete := filepath.Join(t.TempDir(), "complete.dump")
+		dir := t.TempDir()
+		writeFile(t, dir, "pg_dump", `#!/bin/sh
+out=
+for a in "$@"; do case "$a" in --file=*) out="${a#--file=}";; esac; done
+"`+real+`" "$@" || exit
+[ -z "$out" ] && exit 0 # --version
+cp "$out" "`+complete+`"
+echo 'pg_dump: error: query failed: server closed the connection' >&2
+exit 1
+`, 0o755)
+		t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+		_, err = d.Backup(ctx, f.x, tg)
+		if err == nil || !strings.Contains(err.Error(), "server closed the connection") {
+			t.Fatalf("a dump whose pg_dump exited 1: %v", err)
+		}
+		t.Logf("refused: %v", err)
+		// The wrapper's copy proves the dump it refused was whole.
+		if _, rerr := f.x.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--file=/dev/null", complete}}); rerr != nil {
+			t.Fatalf("the test proves nothing: the refused dump was not complete: %v", rerr)
+		}
+		if got := dirNames(t, filepath.Dir(good.ID)); strings.Join(got, ",") != strings.Join(before, ",") {
+			t.Fatalf("dump dir changed: %v → %v", before, got)
+		}
+		if left := dirNames(t, tg.TempDir); len(left) != 0 {
+			t.Fatalf("left in the temp dir: %v", left)
+		}
+	})
 	t.Run("database missing", func(t *testing.T) {
 		bad := f.target(t, drivers.Values{"database": f.srv.URL("no_such_db")})
 		_, err := d.Backup(ctx, f.x, bad)

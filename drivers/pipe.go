@@ -24,7 +24,7 @@ type Piper interface {
 	// seeing an end of input, so a tool that commits on end of input
 	// (restic backup --stdin, borg create -) commits nothing. When the
 	// consumer fails or stops reading, the producer is stopped too (its
-	// output pipe is closed and its group gets SIGTERM), so it never
+	// output pipe is closed and its group gets its stop signal), so it never
 	// blocks on a full pipe. A consumer that exits ok before its end of
 	// input is fine as long as the producer has nothing more to say. The
 	// error is the first failure: the producer's, the consumer's

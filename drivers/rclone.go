@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -194,7 +195,8 @@ func (Rclone) cmd(t *Target, env []EnvVar, sub string, flags []string, paths ...
 	args = append(args, "--ask-password=false", "--log-format=")
 	args = append(args, flags...)
 	args = append(append(args, "--"), paths...)
-	return Command{Program: "rclone", Args: args, Env: env}
+	// rclone 1.60 dies of SIGTERM and SIGINT alike (no cleanup either way).
+	return Command{Program: "rclone", Args: args, Env: env, Stop: syscall.SIGTERM}
 }
 
 func rcloneExcludes(t *Target) []string {

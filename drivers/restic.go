@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
@@ -148,24 +149,38 @@ func resticEnv(t *Target) []EnvVar {
 	return append(env, t.EnvVars()...)
 }
 
+// cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
+// only on SIGINT; SIGTERM kills it and leaves its lock in the repository
+// (the cleanup on SIGTERM came in 0.17).
 func (Restic) cmd(t *Target, args ...string) Command {
-	return Command{Program: "restic", Args: args, Env: resticEnv(t)}
+	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT}
 }
 
+// resticInterrupted is restic's exit after SIGINT.
+const resticInterrupted = 130
+
+// resticStopped reports a restic run that was stopped: by SIGINT (130),
+// having cleaned up, except that 0.14 leaves the lock it is still taking
+// (it counts a new lock as its own only after a 200 ms check for other
+// locks); or killed by a signal, which always leaves its lock.
+func resticStopped(res Result) bool { return res.Signal != "" || res.ExitCode == resticInterrupted }
+
+// backupCommand: every plan value is glued to its flag (--flag=value) or
+// after "--", so none can be read as an option, whatever the parser.
 func (r Restic) backupCommand(t *Target) Command {
 	args := []string{"backup", "--json"}
 	if !t.Progress {
 		args = append(args, "--quiet") // restic reports progress only without it
 	}
-	args = append(args, "--host", resticHost(t), "--tag", resticTag(t))
+	args = append(args, "--host="+resticHost(t), "--tag="+resticTag(t))
 	for _, tag := range t.Settings.List("tags") {
-		args = append(args, "--tag", tag)
+		args = append(args, "--tag="+tag)
 	}
 	for _, e := range t.Settings.List("exclude") {
-		args = append(args, "--exclude", e)
+		args = append(args, "--exclude="+e)
 	}
 	for _, f := range t.Settings.List("exclude_file") {
-		args = append(args, "--exclude-file", f)
+		args = append(args, "--exclude-file="+f)
 	}
 	args = append(append(args, "--"), t.Settings.List("paths")...)
 	c := r.cmd(t, args...)
@@ -186,7 +201,7 @@ func (r Restic) checkCommand(t *Target) Command {
 
 // selectArgs pick this target's snapshots: its pinned host and its tag.
 func selectArgs(t *Target) []string {
-	return []string{"--host", resticHost(t), "--tag", resticTag(t)}
+	return []string{"--host=" + resticHost(t), "--tag=" + resticTag(t)}
 }
 
 // forgetCommand applies retention. --group-by host: with the host and tag
@@ -194,16 +209,16 @@ func selectArgs(t *Target) []string {
 // or tags does not start a new group that retention never thins.
 func (r Restic) forgetCommand(t *Target, dryRun bool) (Command, bool) {
 	args := append([]string{"forget", "--json"}, selectArgs(t)...)
-	args = append(args, "--group-by", "host")
+	args = append(args, "--group-by=host")
 	any := false
 	for _, k := range resticKeeps {
 		if n := t.Settings.Int(k, 0); n > 0 {
-			args = append(args, "--"+strings.ReplaceAll(k, "_", "-"), strconv.Itoa(n))
+			args = append(args, "--"+strings.ReplaceAll(k, "_", "-")+"="+strconv.Itoa(n))
 			any = true
 		}
 	}
 	if w := t.Settings.Str("keep_within"); w != "" {
-		args = append(args, "--keep-within", w)
+		args = append(args, "--keep-within="+w)
 		any = true
 	}
 	if dryRun {
@@ -288,6 +303,14 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		return Artifact{}, err
 	}
 	res, err := x.Run(ctx, r.backupCommand(t))
+	if err != nil && resticStopped(res) {
+		// Stopped (the run was interrupted), restic may have left its
+		// lock: the policy removes it, as the next run would, but with a
+		// warning then. Not under ctx: it has ended.
+		if _, lerr := r.applyLockPolicy(context.WithoutCancel(ctx), x, t); lerr != nil {
+			err = fmt.Errorf("%w; removing the stopped restic's lock failed: %v", err, lerr)
+		}
+	}
 	if err != nil {
 		// A kept lock is often why the backup failed: say so here too.
 		if len(lockNotes) > 0 {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 )
@@ -199,7 +200,9 @@ func rsyncTransfer(t *Target) []string {
 }
 
 func (Rsync) cmd(t *Target, args ...string) Command {
-	return Command{Program: "rsync", Args: args, Env: t.EnvVars()}
+	// rsync cleans up (removes its temporary files, exits 20) on SIGTERM,
+	// SIGINT and SIGHUP alike.
+	return Command{Program: "rsync", Args: args, Env: t.EnvVars(), Stop: syscall.SIGTERM}
 }
 
 func (r Rsync) backupCommand(t *Target) Command {

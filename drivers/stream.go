@@ -10,8 +10,9 @@ package drivers
 // The promise "a dump whose pg_dump failed leaves no snapshot or archive"
 // rests on RunPipe (pipe.go): restic and borg commit what they read when
 // their input ends, and RunPipe gives them that end only after pg_dump
-// exited 0; otherwise they are stopped (SIGTERM, then SIGKILL) mid-stream
-// and commit nothing. Both tools on these versions commit a partial stream
+// exited 0; otherwise they are stopped (restic with SIGINT, borg with
+// SIGTERM: the signals each cleans up on without committing; then SIGKILL)
+// mid-stream and commit nothing. Both tools on these versions commit a partial stream
 // when the end comes early (restic 0.14 `--stdin` and borg 1.2 `-` after a
 // producer that failed half-way both exit 0 with a snapshot/archive), which
 // is why the end of input is withheld rather than the result cleaned up
@@ -58,6 +59,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
@@ -83,7 +85,7 @@ func streamDumpCommand(t *Target, snapshot string, env []EnvVar) Command {
 		args = append(args, "--snapshot="+snapshot)
 	}
 	args = append(args, "--dbname="+t.Settings.Str("database"))
-	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes)}
+	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
 }
 
 // streamReadCommand reads a custom archive from standard input whole,
@@ -525,15 +527,17 @@ func (resticStore) forgetIDs(t *Target, ids ...string) Command {
 	return Restic{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
 }
 
-// discard: a restic stopped mid-stream commits nothing, but when stopped
-// by a signal, 0.14 leaves its lock behind (it only cleans up on SIGINT,
-// and on SIGINT it commits what it read): the lock policy removes locks of
+// discard: a restic stopped mid-stream commits nothing. Stopped with
+// SIGINT (Restic.cmd), 0.14 removes its lock and exits 130, except that a
+// SIGINT arriving while it is still taking the lock leaves that lock (seen
+// when pg_dump fails at once); killed (SIGKILL after the grace period) it
+// always leaves it. So after either, the lock policy removes locks of
 // processes on this host that are gone (and nothing it promised to keep).
 // A snapshot it did commit (it read the whole dump but then failed) is
 // removed.
 func (s resticStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
 	var errs []error
-	if res.Signal != "" {
+	if resticStopped(res) {
 		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
 			errs = append(errs, fmt.Errorf("removing the stopped restic's lock: %w", err))
 		}

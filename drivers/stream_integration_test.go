@@ -42,6 +42,9 @@ type streamExec struct {
 	log     []string
 	pgShim  string // a script run instead of pg_dump for backups ("" = the real one)
 	shimmed bool
+	// storeShim is a script run instead of the restic or borg that stores
+	// a streamed dump ("" = the real one).
+	storeShim string
 }
 
 func newStreamExec() *streamExec {
@@ -69,7 +72,31 @@ func (x *streamExec) Run(ctx context.Context, c drivers.Command) (drivers.Result
 }
 
 func (x *streamExec) RunPipe(ctx context.Context, from, to drivers.Command, tap io.Writer) (drivers.Result, drivers.Result, error) {
+	x.mu.Lock()
+	if x.storeShim != "" && (to.Program == "restic" || to.Program == "borg") {
+		to.Program = x.storeShim
+	}
+	x.mu.Unlock()
 	return x.ProcessExecutor.RunPipe(ctx, x.shim(from), x.shim(to), tap)
+}
+
+// setStoreShim makes streamed dumps be stored by script (a shell script;
+// $REAL is the real restic or borg) instead of the tool.
+func (f *streamFixture) setStoreShim(t *testing.T, script string) {
+	t.Helper()
+	real, err := exec.LookPath(f.tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, t.TempDir(), f.tool+"-shim", "#!/bin/sh\nREAL="+real+"\n"+script+"\n", 0o755)
+	f.x.mu.Lock()
+	f.x.storeShim = path
+	f.x.mu.Unlock()
+	t.Cleanup(func() {
+		f.x.mu.Lock()
+		f.x.storeShim = ""
+		f.x.mu.Unlock()
+	})
 }
 
 func (x *streamExec) lines() string {
@@ -467,6 +494,9 @@ func testStreamFailures(t *testing.T, tool string) {
 		{"pg_dump killed mid-stream", `"$REAL" "$@" | head -c 20000; kill -KILL $$`, 0, "killed by SIGKILL"},
 		{"pg_dump cannot connect", `echo 'pg_dump: error: connection to server failed' >&2; exit 1`, 0, "connection to server failed"},
 		{"cancelled mid-stream", `"$REAL" "$@" | head -c 20000; sleep 60`, 2 * time.Second, "context deadline exceeded"},
+		// The whole dump is in the tool's input, only its end is missing:
+		// stopped then, restic (SIGINT) and borg (SIGTERM) commit nothing.
+		{"cancelled after the whole dump", `"$REAL" "$@"; sleep 60`, 3 * time.Second, "context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.setShim(t, tc.script)
@@ -540,6 +570,36 @@ func testStreamFailures(t *testing.T, tool string) {
 		}
 		t.Logf("drill failed as it must: %v", err)
 	})
+}
+
+// The second line of defence: when restic or borg did commit the dump but
+// the store is then judged failed (here the tool commits, and exits 1
+// after), the snapshot or archive it committed is removed again. (RunPipe
+// gives the tool the end of the dump only after pg_dump exited 0, so a
+// failed pg_dump never gets this far.)
+func TestStreamCommittedThenFailedLeavesNothing(t *testing.T) {
+	for _, tool := range []string{"restic", "borg"} {
+		t.Run(tool, func(t *testing.T) {
+			t.Parallel()
+			f := newStreamFixture(t, tool)
+			before := f.repoContents(t)
+			committed := filepath.Join(t.TempDir(), "tool-exit")
+			f.setStoreShim(t, `"$REAL" "$@"; echo $? > `+committed+`
+echo 'fatal: the repository went away after the commit' >&2
+exit 1`)
+			_, err := drivers.PgDump{}.Backup(context.Background(), f.x, f.target)
+			if err == nil || !strings.Contains(err.Error(), "went away after the commit") {
+				t.Fatalf("backup: %v", err)
+			}
+			t.Logf("failed as it must: %v", err)
+			if b, _ := os.ReadFile(committed); strings.TrimSpace(string(b)) != "0" {
+				t.Fatalf("the test proves nothing: %s stored the dump with exit %q", tool, b)
+			}
+			if after := f.repoContents(t); strings.Join(after, "|") != strings.Join(before, "|") {
+				t.Fatalf("the failed dump was kept: %v → %v", before, after)
+			}
+		})
+	}
 }
 
 // A lock a killed run left in the repository a dump streams into goes

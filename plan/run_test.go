@@ -211,6 +211,52 @@ func TestRunFailureSkipsDependentsOnly(t *testing.T) {
 	}
 }
 
+// With parallel = 1 the targets run one after another in plan order: a
+// failed first target must not stop the independent ones after it. Each
+// of them is backed up, verified and pruned, with its own artifact; only
+// the target that runs after the failed one is left out.
+func TestRunSerialFailureStopsOnlyDependents(t *testing.T) {
+	for _, phase := range []string{"backup", "verify"} {
+		t.Run("first fails in "+phase, func(t *testing.T) {
+			p, f := fakePlan(1, []string{"library", "database", "offsite", "config"},
+				map[string]drivers.Values{"library": {"fail": phase}}, "offsite<library")
+			rep := runFake(t, p, f, RunOptions{})
+			ran := map[string]bool{}
+			for _, e := range f.events {
+				ran[e] = true
+			}
+			for _, name := range []string{"database", "config"} {
+				for _, step := range []string{"backup ", "verify ", "prune "} {
+					if !ran[step+name] {
+						t.Errorf("%s%s did not run after library failed; ran: %v", step, name, f.events)
+					}
+				}
+			}
+			for _, e := range f.events {
+				if strings.HasSuffix(e, " offsite") {
+					t.Errorf("ran %q, which runs after the failed library", e)
+				}
+			}
+			byName := map[string]TargetReport{}
+			for _, r := range rep.Targets {
+				byName[r.Name] = r
+			}
+			for _, name := range []string{"database", "config"} {
+				r := byName[name]
+				if r.Status != StatusOK || r.Artifact == nil || *r.Artifact != "snap-"+name || !r.Verified || !r.Pruned {
+					t.Errorf("%s: %+v", name, r)
+				}
+			}
+			if byName["library"].Status != StatusFailed || byName["offsite"].Status != StatusSkipped || byName["offsite"].Artifact != nil {
+				t.Errorf("statuses: %s", statuses(rep))
+			}
+			if rep.Status != StatusFailed {
+				t.Errorf("run status %s", rep.Status)
+			}
+		})
+	}
+}
+
 func TestRunNoRetentionAfterFailedVerify(t *testing.T) {
 	p, f := fakePlan(1, []string{"db"}, map[string]drivers.Values{"db": {"fail": "verify"}})
 	rep := runFake(t, p, f, RunOptions{})
