@@ -106,6 +106,12 @@ func sourceShapes() []sourceShape {
 			os.RemoveAll(src)
 		}},
 		{name: "1 of 2,000 files left", books: 2000, refuse: most, shape: keep(1)},
+		{name: "another library of the same size", refuse: most, shape: func(t *testing.T, src string, n int) {
+			os.RemoveAll(filepath.Join(src, "books"))
+			for i := 0; i < n; i++ {
+				writeFile(t, src, fmt.Sprintf("other/book%04d.epub", i), "another book", 0o644)
+			}
+		}},
 		{name: "a quarter left", refuse: most, shape: keep(smallLibrary / 4)},
 		{name: "60% left", kept: smallLibrary * 6 / 10, shape: keep(smallLibrary * 6 / 10)},
 		{name: "unchanged", kept: -1, shape: func(t *testing.T, src string, n int) {}},

@@ -238,8 +238,7 @@ func (r Rclone) transferCommand(t *Target, env []EnvVar) Command {
 }
 
 // sizeCommand counts the files and bytes under path, with the target's
-// excludes: the destination's size for the report, and both sides for
-// the mirror guard.
+// excludes: the destination's size for the report.
 func (r Rclone) sizeCommand(t *Target, env []EnvVar, path string) Command {
 	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
 }
@@ -279,10 +278,8 @@ func (r Rclone) Steps(t *Target) []Step {
 	env := rcloneStepsEnv(t)
 	var steps []Step
 	if rcloneMode(t) == "sync" {
-		srcSize := r.sizeCommand(t, env, t.Settings.Str("source"))
-		dstSize := r.sizeCommand(t, env, t.Settings.Str("destination"))
-		steps = append(steps, Step{Phase: PhasePreflight, Command: &srcSize},
-			Step{Phase: PhasePreflight, Command: &dstSize},
+		guard := r.guardCommand(t, env)
+		steps = append(steps, Step{Phase: PhasePreflight, Command: &guard},
 			Step{Phase: PhasePreflight, Note: mirrorGuardNote(t, "source")})
 	}
 	transfer := r.transferCommand(t, env)
@@ -373,29 +370,78 @@ func (r Rclone) size(ctx context.Context, x Executor, t *Target, env []EnvVar, p
 	return s, nil
 }
 
+// guardCommand compares the source with the destination by listing them
+// (--size-only: no file is read or hashed), with the target's excludes, so
+// it sees what sync sees: regular files, no symlinks, no empty
+// directories. It prints a line per file: "= " the same on both sides,
+// "* " on both sides but different, "+ " only in the source, "- " only in
+// the destination (what a sync deletes), "! " unreadable. rclone exits 1
+// when the two differ, the usual state before a sync.
+func (r Rclone) guardCommand(t *Target, env []EnvVar) Command {
+	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
+	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
+	c.Codes = ExitCodes{OK: []int{1}}
+	c.StdoutTail = 64 << 20
+	return c
+}
+
+// parseRcloneCombined counts the lines of a --combined report; bad is
+// how many files could not be read.
+func parseRcloneCombined(out []byte) (c mirrorCounts, bad int64, err error) {
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "" {
+			continue
+		}
+		if len(l) < 3 || l[1] != ' ' {
+			return c, 0, fmt.Errorf("rclone check --combined: cannot read %q", l)
+		}
+		switch l[0] {
+		case '=', '*':
+			c.Source++
+			c.Mirror++
+		case '+':
+			c.Source++
+		case '-':
+			c.Mirror++
+			c.Deletes++
+		case '!':
+			bad++
+		default:
+			return c, 0, fmt.Errorf("rclone check --combined: cannot read %q", l)
+		}
+	}
+	return c, bad, nil
+}
+
 // guard refuses a sync that would empty the mirror or delete most of it,
-// before rclone runs. Both sides are counted by rclone itself with the
-// target's excludes, so what is counted is what sync sees: regular files
-// (it skips symlinks and copies no empty directories). The files the sync
-// would delete are at least those the mirror holds beyond the source's.
+// before rclone syncs, from what rclone itself lists on both sides. It
+// refuses too when it cannot tell.
 func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) error {
-	src, dst := t.Settings.Str("source"), t.Settings.Str("destination")
+	src := t.Settings.Str("source")
 	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
 		return nil // one local file: rclone syncs that file alone
 	}
-	s, err := r.size(ctx, x, t, env, src)
-	if err != nil {
-		return keyErr("source", "cannot count the files of %s, refusing to sync: %v", src, err)
+	cmd := r.guardCommand(t, env)
+	res, err := x.Run(ctx, cmd)
+	cannot := func(format string, args ...any) error {
+		return keyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
 	}
-	m, err := r.size(ctx, x, t, env, dst)
-	var te *ToolError
-	if errors.As(err, &te) && te.ExitCode == 3 {
-		m, err = rcloneSizeJSON{}, nil // "directory not found": no mirror yet
+	switch {
+	case err != nil:
+		return cannot("%v", err)
+	case res.ExitCode == 1 && !strings.Contains(string(res.Stderr), "differences found"):
+		return cannot("rclone check exited 1: %s", LastLines(res.Stderr, 3))
+	case len(res.Stdout) >= cmd.StdoutTail:
+		return cannot("more files than the %d MiB of listing it reads", cmd.StdoutTail>>20)
 	}
-	if err != nil {
-		return keyErr("destination", "cannot count the files of %s, refusing to sync: %v", dst, err)
+	c, bad, err := parseRcloneCombined(res.Stdout)
+	switch {
+	case err != nil:
+		return cannot("%v", err)
+	case bad > 0:
+		return cannot("%s could not be read", countFiles(bad))
 	}
-	return refuseMassDelete(t, "source", mirrorCounts{Source: s.Count, Mirror: m.Count, Deletes: max(0, m.Count-s.Count)})
+	return refuseMassDelete(t, "source", c)
 }
 
 // rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.

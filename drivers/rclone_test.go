@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,13 @@ type rcloneFake struct {
 func (f *rcloneFake) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
 	f.ran = append(f.ran, c)
 	r := f.results[c.Args[0]]
+	if slices.Contains(c.Args, "--combined=-") {
+		// The mirror guard's listing: by default one book, on both sides.
+		r = drivers.Result{Stdout: []byte("= books/a.epub\n")}
+		if g, ok := f.results["guard"]; ok {
+			r = g
+		}
+	}
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
 	if r.Class == drivers.ClassError {
@@ -33,6 +41,10 @@ func (f *rcloneFake) Run(_ context.Context, c drivers.Command) (drivers.Result, 
 func (f *rcloneFake) subcommands() []string {
 	var out []string
 	for _, c := range f.ran {
+		if slices.Contains(c.Args, "--combined=-") {
+			out = append(out, "guard")
+			continue
+		}
 		out = append(out, c.Args[0])
 	}
 	return out
@@ -143,27 +155,40 @@ func TestRcloneCopyOfEmptySourceRuns(t *testing.T) {
 	}
 }
 
-// Both sides of a sync are counted by rclone first (the mirror guard's
-// class table runs on the real tool in rclone_integration_test.go); a
-// source with no files means no sync.
-func TestRcloneRemoteSourceCounted(t *testing.T) {
+// Both sides of a sync are compared by rclone first (the mirror guard's
+// class table runs on the real tool in mirrorguard_integration_test.go);
+// the sync runs only when the listing says it may, and never when the
+// listing cannot be had or read.
+func TestRcloneGuardReadsTheListing(t *testing.T) {
+	differ := "Failed to check with 2 errors: last error was: 2 differences found\n"
 	for _, c := range []struct {
-		size    string
+		name    string
+		guard   drivers.Result
 		wantRun string
 		wantErr string
 	}{
-		{`{"count":0,"bytes":0,"sizeless":0}`, "size size", "has 0 files"},
-		{`{"count":2,"bytes":10,"sizeless":0}`, "size size sync size", ""},
+		{"no files in the source", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
+		{"most would go", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
+		{"a new mirror", drivers.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync size", ""},
+		{"replaced by other files of the same number", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
+		{"a few changes", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync size", ""},
+		{"unreadable files", drivers.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "guard", "1 file could not be read"},
+		{"exit 1 for another reason", drivers.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "guard", "couldn't connect"},
+		{"source not found", drivers.Result{ExitCode: 3, Stderr: []byte("Failed to check: directory not found\n")}, "guard", "directory not found"},
+		{"a line it cannot read", drivers.Result{Stdout: []byte("= a\n?? b\n")}, "guard", "cannot read"},
 	} {
-		tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
-		f := &rcloneFake{results: map[string]drivers.Result{"size": {Stdout: []byte(c.size)}}}
-		_, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
-		if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
-			t.Errorf("size %s: ran %q, want %q", c.size, got, c.wantRun)
-		}
-		if (c.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.wantErr) {
-			t.Errorf("size %s: err %v, want %q", c.size, err, c.wantErr)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
+			f := &rcloneFake{results: rcloneOKSize()}
+			f.results["guard"] = c.guard
+			_, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
+			if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
+				t.Errorf("ran %q, want %q", got, c.wantRun)
+			}
+			if (c.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("err %v, want %q", err, c.wantErr)
+			}
+		})
 	}
 }
 
@@ -234,7 +259,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	if _, err := r.Snapshots(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.ran) != 6 { // size, size, sync, size, check, lsjson
+	if len(f.ran) != 5 { // guard, sync, size, check, lsjson
 		t.Fatalf("ran %v", f.subcommands())
 	}
 	for _, c := range f.ran {
