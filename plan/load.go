@@ -103,6 +103,10 @@ var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// maxNameLen bounds target and plan names: they become parts of file
+// names (reports, dumps, temporary files) that must stay under 255 bytes.
+const maxNameLen = 64
+
 // Find returns the plan file to use: the flag, $ALEXANDRIA_BACKUP_CONFIG,
 // ./alexandria-backup.toml, then /etc/alexandria-backup/alexandria-backup.toml.
 func Find(flag string) (string, error) {
@@ -166,7 +170,7 @@ func (l *loader) add(p Problem) {
 
 // problem records msg about the key at path (table names then key).
 func (l *loader) problem(path []string, format string, args ...any) {
-	l.add(Problem{Line: l.lines.find(path), Key: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)})
+	l.add(Problem{Line: l.lines.find(path), Key: keyString(path), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (l *loader) err() error {
@@ -249,9 +253,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 	if !ok {
 		return nil
 	}
-	if !nameRE.MatchString(name) {
-		l.problem(path, "a target name may only use letters, digits, '.', '_' and '-' (it becomes part of file names and tags)")
-	}
+	l.checkName(path, "target")
 	driverName, _ := raw["driver"].(string)
 	d, known := drivers.Lookup(driverName)
 	switch {
@@ -324,6 +326,17 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		return nil
 	}
 	return t
+}
+
+// checkName holds target and plan names to one rule: they become parts
+// of file names (dumps, reports, temporary files), tags and globs, so
+// ASCII letters, digits, '.', '_' and '-' only, starting with a letter
+// or digit (never "..", never an option), and short.
+func (l *loader) checkName(path []string, what string) {
+	name := path[len(path)-1]
+	if !nameRE.MatchString(name) || len(name) > maxNameLen {
+		l.problem(path, "a %s name may only use ASCII letters, digits, '.', '_' and '-', must start with a letter or digit and be at most %d characters (it becomes part of file names and tags)", what, maxNameLen)
+	}
 }
 
 func (l *loader) count() int {
@@ -436,6 +449,7 @@ func (l *loader) group(name string, v any, targets map[string]any) *Group {
 	if !ok {
 		return nil
 	}
+	l.checkName(path, "plan")
 	g := &Group{Name: name}
 	for _, key := range sortedKeys(raw) {
 		kp := append(append([]string{}, path...), key)

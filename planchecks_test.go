@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// listTree lists every path under dir.
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		out = append(out, p)
+		return nil
+	})
+	return out
+}
+
+// A plan name that is a path must not take the run report outside
+// state_dir, nor back anything up and then fail to report it: the plan is
+// refused at load, exit 2, nothing runs and nothing is written.
+func TestHostilePlanNameRunsNothing(t *testing.T) {
+	for _, name := range []string{"../../x", "weekly/full", "..", "-x"} {
+		t.Run(name, func(t *testing.T) {
+			s := newSandbox(t, "\n[plans.\""+name+"\"]\ntargets = [\"library\"]\n")
+			marker := shims(t)
+			before := listTree(t, s.dir)
+			code, stdout, stderr := runCLI(t, "run", "-c", s.plan, "--", name)
+			if code != 2 || !strings.Contains(stderr, "plan.toml:22: plans.") || !strings.Contains(stderr, "a plan name may only use") {
+				t.Fatalf("exit %d, want 2 and the plan name refused:\n%s%s", code, stdout, stderr)
+			}
+			if b, err := os.ReadFile(marker); err == nil {
+				t.Fatalf("tools ran:\n%s", b)
+			}
+			if after := listTree(t, s.dir); strings.Join(after, "\n") != strings.Join(before, "\n") {
+				t.Fatalf("files were written:\nbefore %q\nafter  %q", before, after)
+			}
+			if code, _, stderr := runCLI(t, "validate", "-c", s.plan); code != 2 || !strings.Contains(stderr, "a plan name may only use") {
+				t.Fatalf("validate: exit %d:\n%s", code, stderr)
+			}
+		})
+	}
+}
