@@ -222,6 +222,11 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 			p.Targets[name] = t
 		}
 	}
+	if len(targets) == 0 {
+		// An empty file, the wrong file or one cut short by a failed copy:
+		// a run would succeed doing nothing.
+		l.add(Problem{Msg: "the plan defines no targets (add a [targets.NAME] table; see alexandria-backup.toml.example)"})
+	}
 	l.checkAfter(p)
 	l.resolveInto(p)
 	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
@@ -293,7 +298,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		case "verify":
 			t.Verify = val.(bool)
 		case "env":
-			t.Env = val.(map[string]string)
+			t.Env = l.envTable(kp, val.(map[string]string))
 		case "exit_codes":
 			t.ExitCodes = val.(drivers.ExitCodes)
 		case "drill":
@@ -337,6 +342,22 @@ func (l *loader) checkName(path []string, what string) {
 	if !nameRE.MatchString(name) || len(name) > maxNameLen {
 		l.problem(path, "a %s name may only use ASCII letters, digits, '.', '_' and '-', must start with a letter or digit and be at most %d characters (it becomes part of file names and tags)", what, maxNameLen)
 	}
+}
+
+// envTable refuses names a child's environment cannot hold as such, and
+// values holding a NUL byte (the tool could not be started). Values are
+// secrets: never repeated.
+func (l *loader) envTable(path []string, env map[string]string) map[string]string {
+	for _, name := range sortedKeys(toAny(env)) {
+		kp := append(append([]string{}, path...), name)
+		switch {
+		case !drivers.ValidEnvName(name):
+			l.problem(kp, "not a valid environment variable name (letters, digits and '_', not starting with a digit)")
+		case strings.ContainsRune(env[name], 0):
+			l.problem(kp, "the value holds a NUL byte, which no environment can pass")
+		}
+	}
+	return env
 }
 
 func (l *loader) count() int {

@@ -92,3 +92,53 @@ func TestKeyString(t *testing.T) {
 		}
 	}
 }
+
+// env names become NAME=value entries of a child's environment: a name
+// holding '=' would set another variable, a NUL would cut the entry.
+func TestEnvNamesAreChecked(t *testing.T) {
+	base := "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/b\"\n"
+	for _, name := range []string{"A=B", "", "1X", "A\x00B", "A B", " A", "A-B", "A.B", "Ä", "A\n", "=", "PATH=/tmp"} {
+		t.Run(strconv.Quote(name), func(t *testing.T) {
+			for line, src := range map[int]string{
+				5: base + "env = { " + tomlKey(name) + " = \"secret-value\" }\n",
+				6: base + "[targets.db.env]\n" + tomlKey(name) + " = \"secret-value\"\n",
+			} {
+				_, err := Parse("plan.toml", []byte(src), env(nil))
+				want := "plan.toml:" + strconv.Itoa(line) + ": " + keyString([]string{"targets", "db", "env", name}) + ": not a valid environment variable name"
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("want %q, got:\n%v", want, err)
+				}
+				if strings.Contains(err.Error(), "secret-value") {
+					t.Fatalf("the error shows the value:\n%v", err)
+				}
+			}
+		})
+	}
+	for _, name := range []string{"A", "_X", "AWS_SECRET_ACCESS_KEY", "a1", "PGSSLMODE"} {
+		if _, err := Parse("plan.toml", []byte(base+"env = { "+name+" = \"v\" }\n"), env(nil)); err != nil {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+}
+
+// A plan file with nothing to do is a mistake (the wrong file, a file
+// truncated by a failed copy): an error naming the file, never a run
+// that succeeds doing nothing.
+func TestEmptyPlanIsAnError(t *testing.T) {
+	for name, src := range map[string]string{
+		"empty":        "",
+		"blank":        " \n\n\t\n",
+		"comments":     "# a plan\n\n# nothing yet\n",
+		"only globals": "state_dir = \"/x\"\nparallel = 2\n",
+		"only notify":  "[notify]\nping_url = \"https://hc-ping.com/x\"\n",
+		"empty tables": "[targets]\n[plans]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("/etc/ab/plan.toml", []byte(src), env(nil))
+			want := "/etc/ab/plan.toml: the plan defines no targets"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("want %q, got: %v", want, err)
+			}
+		})
+	}
+}
