@@ -225,7 +225,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 	if len(targets) == 0 {
 		// An empty file, the wrong file or one cut short by a failed copy:
 		// a run would succeed doing nothing.
-		l.add(Problem{Msg: "the plan defines no targets (add a [targets.NAME] table; see alexandria-backup.toml.example)"})
+		l.problem([]string{"targets"}, "the plan defines no targets (add a [targets.NAME] table; see alexandria-backup.toml.example)")
 	}
 	l.checkAfter(p)
 	l.resolveInto(p)

@@ -135,9 +135,9 @@ func TestEmptyPlanIsAnError(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("/etc/ab/plan.toml", []byte(src), env(nil))
-			want := "/etc/ab/plan.toml: the plan defines no targets"
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("want %q, got: %v", want, err)
+			want := ": targets: the plan defines no targets"
+			if err == nil || !strings.Contains(err.Error(), "/etc/ab/plan.toml") || !strings.Contains(err.Error(), want) {
+				t.Fatalf("want the file and %q, got: %v", want, err)
 			}
 		})
 	}
