@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzParse feeds the loader arbitrary plan files. Whatever the input, it
@@ -29,7 +30,24 @@ func FuzzParse(f *testing.F) {
 	}
 	lookup := env(map[string]string{"REPO": "/srv/restic", "AWS_SECRET": "s", "HC_UUID": "u", "EMPTY": ""})
 	f.Fuzz(func(t *testing.T, src string) {
-		p, err := Parse("plan.toml", []byte(src), lookup)
+		// A plan file is small: loading one must never hang.
+		type result struct {
+			p   *Plan
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			p, err := Parse("plan.toml", []byte(src), lookup)
+			done <- result{p, err}
+		}()
+		var p *Plan
+		var err error
+		select {
+		case r := <-done:
+			p, err = r.p, r.err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Parse took more than 5s on %d bytes", len(src))
+		}
 		if err == nil {
 			if p == nil {
 				t.Fatal("no plan and no error")
