@@ -363,6 +363,9 @@ func cmdRun(c *cli.Context) (err error) {
 	}
 	defer e.close()
 	al.setPlan(e.plan)
+	if err := checkPlan(e.plan); err != nil {
+		return err
+	}
 	if !dryRun {
 		unlock, err := lockRun(c, e)
 		if err != nil {
@@ -422,6 +425,9 @@ func cmdValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPlan(e.plan); err != nil {
+		return err
+	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: ok: %d targets (%s), plans: %s\n", e.plan.Path, len(e.plan.Order),
 		strings.Join(e.plan.Order, ", "), strings.Join(planNames(e.plan), ", "))
@@ -441,6 +447,12 @@ func cmdValidate(c *cli.Context) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%d driver(s) lack a usable tool", failed)}
 	}
 	return nil
+}
+
+// checkPlan is what validate and run refuse beyond the plan's syntax, both
+// with exit 2 before anything runs: secrets in a plan file others may read.
+func checkPlan(p *plan.Plan) error {
+	return p.CheckPrivate()
 }
 
 func planNames(p *plan.Plan) []string {

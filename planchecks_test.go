@@ -43,3 +43,32 @@ func TestHostilePlanNameRunsNothing(t *testing.T) {
 		})
 	}
 }
+
+// A plan file others may read must not hold secrets (env values, the
+// ping URL): validate and run refuse it, exit 2, and nothing runs. At
+// mode 0600 the same plan validates.
+func TestReadablePlanWithSecretsIsRefused(t *testing.T) {
+	s := newSandbox(t, "\n[notify]\nping_url = \"http://127.0.0.1:1/ping-token-never-shown\"\n")
+	marker := shims(t)
+	os.Chmod(s.plan, 0o644)
+	for _, args := range [][]string{{"validate"}, {"run", "weekly"}} {
+		code, stdout, stderr := runCLI(t, append(args, "-c", s.plan)...)
+		if code != 2 || !strings.Contains(stderr, "targets.library.env.AWS_SECRET_ACCESS_KEY: a secret in a plan file that group or others may read (mode 0644)") ||
+			!strings.Contains(stderr, "notify.ping_url: a secret in a plan file") {
+			t.Errorf("%v: exit %d, want 2 and both secrets named:\n%s%s", args, code, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, "never-shown") {
+			t.Errorf("%v: a secret is shown:\n%s%s", args, stdout, stderr)
+		}
+	}
+	if b, err := os.ReadFile(marker); err == nil {
+		t.Fatalf("tools ran:\n%s", b)
+	}
+	if _, err := os.Stat(s.state); err == nil {
+		t.Fatal("a refused run created the state dir")
+	}
+	os.Chmod(s.plan, 0o600)
+	if code, stdout, stderr := runCLI(t, "validate", "-c", s.plan); code != 0 {
+		t.Fatalf("mode 0600: exit %d:\n%s%s", code, stdout, stderr)
+	}
+}

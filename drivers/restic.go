@@ -120,6 +120,10 @@ func resticEnv(t *Target) []EnvVar {
 	return append(env, t.EnvVars()...)
 }
 
+// RepositoryHasPassword reports a restic repository URL carrying a
+// password: a secret wherever it is written.
+func RepositoryHasPassword(repo string) bool { return hasURLPassword(repo) }
+
 // hasURLPassword reports a repository URL carrying credentials
 // (rest:https://user:pw@host/), which must then be masked.
 func hasURLPassword(repo string) bool {

@@ -32,6 +32,17 @@ type Plan struct {
 	// Notify is the [notify] table: how a run's outcome reaches people
 	// and monitoring.
 	Notify Notify
+	// Secrets are the keys whose values are secrets written in the file
+	// itself (not as ${VAR}): every `env` value (masked everywhere, as
+	// cloud credentials go there), notify.ping_url (its token lets anyone
+	// forge pings) and a restic repository URL holding a password.
+	Secrets []SecretKey
+}
+
+// SecretKey is where a plan file holds a secret.
+type SecretKey struct {
+	Key  string // dotted, as in Problem
+	Line int
 }
 
 // Notify is the [notify] table.
@@ -157,10 +168,11 @@ func Parse(path string, src []byte, lookup func(string) (string, bool)) (*Plan, 
 }
 
 type loader struct {
-	file   string
-	lines  *lineIndex
-	lookup func(string) (string, bool)
-	errs   *multierror.Error
+	file    string
+	lines   *lineIndex
+	lookup  func(string) (string, bool)
+	errs    *multierror.Error
+	secrets []SecretKey
 }
 
 func (l *loader) add(p Problem) {
@@ -232,6 +244,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
 		p.Notify = l.notify(n)
 	}
+	p.Secrets = l.secrets
 	groups, _ := l.table([]string{"plans"}, raw["plans"])
 	for _, name := range sortedKeys(groups) {
 		if g := l.group(name, groups[name], targets); g != nil {
@@ -299,6 +312,11 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 			t.Verify = val.(bool)
 		case "env":
 			t.Env = l.envTable(kp, val.(map[string]string))
+			if m, ok := raw[key].(map[string]any); ok {
+				for _, name := range sortedKeys(m) {
+					l.secret(append(append([]string{}, kp...), name), m[name])
+				}
+			}
 		case "exit_codes":
 			t.ExitCodes = val.(drivers.ExitCodes)
 		case "drill":
@@ -311,6 +329,9 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 			t.RetryWait = val.(time.Duration)
 		default:
 			t.Settings[key] = val
+			if key == "repository" && drivers.RepositoryHasPassword(val.(string)) {
+				l.secret(kp, raw[key])
+			}
 		}
 	}
 	for _, o := range opts {
@@ -358,6 +379,15 @@ func (l *loader) envTable(path []string, env map[string]string) map[string]strin
 		}
 	}
 	return env
+}
+
+// secret records that the value at path, as written in the file, is a
+// secret, unless it comes from the environment (${VAR}): then the file
+// holds only its name.
+func (l *loader) secret(path []string, raw any) {
+	if s, ok := raw.(string); ok && !varRE.MatchString(strings.ReplaceAll(s, "$$", "")) {
+		l.secrets = append(l.secrets, SecretKey{Key: keyString(path), Line: l.lines.find(path)})
+	}
 }
 
 func (l *loader) count() int {
@@ -530,6 +560,7 @@ func (l *loader) notify(raw map[string]any) Notify {
 				continue
 			}
 			n.PingURL = s
+			l.secret(kp, raw[key])
 		case "metrics_file":
 			s, ok := v.(string)
 			if !ok || !filepath.IsAbs(s) || !strings.HasSuffix(s, ".prom") {
