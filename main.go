@@ -363,7 +363,11 @@ func cmdRun(c *cli.Context) (err error) {
 	}
 	defer e.close()
 	al.setPlan(e.plan)
-	if err := checkPlan(e.plan); err != nil {
+	targets, err := e.plan.Select(group, c.StringSlice("target"))
+	if err != nil {
+		return err
+	}
+	if err := checkPlan(e.plan, targets); err != nil {
 		return err
 	}
 	if !dryRun {
@@ -425,7 +429,7 @@ func cmdValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPlan(e.plan); err != nil {
+	if err := checkPlan(e.plan, e.plan.AllTargets()); err != nil {
 		return err
 	}
 	w := c.App.Writer
@@ -450,9 +454,10 @@ func cmdValidate(c *cli.Context) error {
 }
 
 // checkPlan is what validate and run refuse beyond the plan's syntax, both
-// with exit 2 before anything runs: secrets in a plan file others may read.
-func checkPlan(p *plan.Plan) error {
-	return p.CheckPrivate()
+// with exit 2 before anything runs: secrets in a plan file others may
+// read, and secret files the targets' runs would refuse.
+func checkPlan(p *plan.Plan, targets []*drivers.Target) error {
+	return errors.Join(p.CheckPrivate(), p.CheckSecretFiles(targets))
 }
 
 func planNames(p *plan.Plan) []string {

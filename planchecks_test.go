@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -70,5 +72,83 @@ func TestReadablePlanWithSecretsIsRefused(t *testing.T) {
 	os.Chmod(s.plan, 0o600)
 	if code, stdout, stderr := runCLI(t, "validate", "-c", s.plan); code != 0 {
 		t.Fatalf("mode 0600: exit %d:\n%s%s", code, stdout, stderr)
+	}
+}
+
+// A secret file that run would refuse is refused by validate too, and
+// run refuses it before anything runs: both exit 2, naming the key. Every
+// driver's secret-file keys, against every shape run refuses.
+func TestBadSecretFilesExit2(t *testing.T) {
+	dir := t.TempDir()
+	marker := shims(t)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	targets := map[string]string{ // key -> the target using SECRET for it
+		"password_file": `driver = "pg_dump"
+database = "alexandria"
+dir = "` + dir + `/dumps"
+password_file = "SECRET"`,
+		"restic password_file": `driver = "restic"
+repository = "` + dir + `/repo"
+paths = ["` + src + `"]
+password_file = "SECRET"`,
+		"passphrase_file": `driver = "borg"
+repository = "` + dir + `/borg"
+paths = ["` + src + `"]
+passphrase_file = "SECRET"`,
+		"config_password_file": `driver = "rclone"
+source = "` + src + `"
+destination = "` + dir + `/mirror"
+config_password_file = "SECRET"`,
+		"config": `driver = "rclone"
+source = "` + src + `"
+destination = "` + dir + `/mirror"
+config = "SECRET"`,
+	}
+	shapes := map[string]func(path string){
+		"mode 0644": func(p string) { os.WriteFile(p, []byte("pw\n"), 0o644); os.Chmod(p, 0o644) },
+		"mode 0640": func(p string) { os.WriteFile(p, []byte("pw\n"), 0o640); os.Chmod(p, 0o640) },
+		"mode 0604": func(p string) { os.WriteFile(p, []byte("pw\n"), 0o604); os.Chmod(p, 0o604) },
+		"missing":   func(p string) {},
+		"directory": func(p string) { os.Mkdir(p, 0o700) },
+		"fifo":      func(p string) { syscallMkfifo(t, p) },
+		"open link": func(p string) {
+			os.WriteFile(p+".real", []byte("pw\n"), 0o644)
+			os.Chmod(p+".real", 0o644)
+			os.Symlink(p+".real", p)
+		},
+		"empty file": func(p string) { os.WriteFile(p, nil, 0o600) },
+	}
+	i := 0
+	for name, body := range targets {
+		key := name[strings.LastIndex(name, " ")+1:]
+		for shape, make := range shapes {
+			if shape == "empty file" && key == "config" {
+				continue // an rclone.conf may be empty
+			}
+			i++
+			secret := filepath.Join(dir, fmt.Sprintf("secret-%d", i))
+			make(secret)
+			plan := filepath.Join(dir, fmt.Sprintf("plan-%d.toml", i))
+			os.WriteFile(plan, []byte("state_dir = \""+dir+"/state\"\n[targets.t]\n"+strings.Replace(body, "SECRET", secret, 1)+"\n[plans.p]\ntargets = [\"t\"]\n"), 0o600)
+			for _, args := range [][]string{{"validate"}, {"run", "p"}} {
+				code, stdout, stderr := runCLI(t, append(args, "-c", plan)...)
+				if code != 2 || !strings.Contains(stderr, "targets.t."+key+": ") {
+					t.Errorf("%s, %s: %v: exit %d, want 2 naming targets.t.%s:\n%s%s", name, shape, args, code, key, stdout, stderr)
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile(marker); err == nil {
+		t.Fatalf("tools ran:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state")); err == nil {
+		t.Fatal("a refused run created the state dir")
+	}
+}
+
+func syscallMkfifo(t *testing.T, path string) {
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

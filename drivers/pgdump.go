@@ -397,6 +397,11 @@ func checkSecretMode(path string) error {
 	if err != nil {
 		return err
 	}
+	if !fi.Mode().IsRegular() {
+		// A directory cannot be read; a FIFO or device would block or
+		// hand over whatever writes to it.
+		return fmt.Errorf("%s is not a regular file", path)
+	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
 	}

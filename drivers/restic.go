@@ -267,8 +267,8 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 			return Artifact{}, keyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
 		}
 	}
-	if err := checkSecretMode(t.Settings.Str("password_file")); err != nil {
-		return Artifact{}, keyErr("password_file", "%v", err)
+	if err := CheckSecrets(t); err != nil {
+		return Artifact{}, err
 	}
 	lockNotes, err := r.applyLockPolicy(ctx, x, t)
 	if err != nil {

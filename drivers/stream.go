@@ -452,8 +452,8 @@ type resticStore struct{}
 func (resticStore) tool() string { return "restic" }
 
 func (resticStore) ready(t *Target) error {
-	if err := checkSecretMode(t.Into.Settings.Str("password_file")); err != nil {
-		return fmt.Errorf("target %s: %w", t.Into.Name, keyErr("password_file", "%v", err))
+	if err := CheckSecrets(t.Into); err != nil {
+		return fmt.Errorf("target %s: %w", t.Into.Name, err)
 	}
 	return nil
 }

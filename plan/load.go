@@ -37,6 +37,7 @@ type Plan struct {
 	// cloud credentials go there), notify.ping_url (its token lets anyone
 	// forge pings) and a restic repository URL holding a password.
 	Secrets []SecretKey
+	lines   *lineIndex // where keys are, for problems found after loading
 }
 
 // SecretKey is where a plan file holds a secret.
@@ -194,7 +195,7 @@ func (l *loader) err() error {
 }
 
 func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
-	p := &Plan{Path: l.file, Parallel: 1, Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{}}
+	p := &Plan{Path: l.file, lines: l.lines, Parallel: 1, Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{}}
 	for _, k := range sortedKeys(raw) {
 		if !contains(topKeys, k) {
 			l.problem([]string{k}, "unknown key%s", suggest(k, topKeys))

@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // ExposedSecrets returns a problem for each secret the plan file holds
@@ -44,4 +47,48 @@ func (p *Plan) CheckPrivate() error {
 		l.add(pr)
 	}
 	return l.err()
+}
+
+// CheckSecretFiles refuses, as an *Error naming each key and its line,
+// the secret files of targets (and of the targets their dumps stream
+// into) that their run would refuse: missing, not a regular file, open
+// to group or others, an empty password file. validate checks every
+// target, run the ones it is about to run.
+func (p *Plan) CheckSecretFiles(targets []*drivers.Target) error {
+	l := &loader{file: p.Path, lines: p.lines}
+	if l.lines == nil {
+		l.lines = newLineIndex(nil)
+	}
+	seen := map[string]bool{}
+	var check func(t *drivers.Target)
+	check = func(t *drivers.Target) {
+		if t == nil || seen[t.Name] {
+			return
+		}
+		seen[t.Name] = true
+		if err := drivers.CheckSecrets(t); err != nil {
+			var se *drivers.SettingsError
+			if errors.As(err, &se) {
+				l.problem([]string{"targets", t.Name, se.Key}, "%s", se.Msg)
+			} else {
+				l.problem([]string{"targets", t.Name}, "%v", err)
+			}
+		}
+		check(t.Into)
+	}
+	for _, t := range targets {
+		check(t)
+	}
+	return l.err()
+}
+
+// AllTargets lists every target, in plan order.
+func (p *Plan) AllTargets() []*drivers.Target {
+	out := make([]*drivers.Target, 0, len(p.Order))
+	for _, name := range p.Order {
+		if t := p.Targets[name]; t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
