@@ -370,6 +370,7 @@ func cmdRun(c *cli.Context) (err error) {
 	if err := checkPlan(e.plan, targets); err != nil {
 		return err
 	}
+	warnInherited(e.log, targets)
 	if !dryRun {
 		unlock, err := lockRun(c, e)
 		if err != nil {
@@ -432,6 +433,7 @@ func cmdValidate(c *cli.Context) error {
 	if err := checkPlan(e.plan, e.plan.AllTargets()); err != nil {
 		return err
 	}
+	warnInherited(e.log, e.plan.AllTargets())
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: ok: %d targets (%s), plans: %s\n", e.plan.Path, len(e.plan.Order),
 		strings.Join(e.plan.Order, ", "), strings.Join(planNames(e.plan), ", "))
@@ -458,6 +460,18 @@ func cmdValidate(c *cli.Context) error {
 // read, and secret files the targets' runs would refuse.
 func checkPlan(p *plan.Plan, targets []*drivers.Target) error {
 	return errors.Join(p.CheckPrivate(), p.CheckSecretFiles(targets))
+}
+
+// warnInherited names, never shows, the password and repository variables
+// of our own environment that the targets' tools do not get: the plan's
+// own settings are used instead.
+func warnInherited(log *slog.Logger, targets []*drivers.Target) {
+	for _, t := range targets {
+		if names := drivers.InheritedEnv(t); len(names) > 0 {
+			log.Warn("not passing these variables of alexandria-backup's environment on: the plan's own repository and password settings are used",
+				"target", t.Name, "variables", strings.Join(names, ","))
+		}
+	}
 }
 
 func planNames(p *plan.Plan) []string {

@@ -152,3 +152,21 @@ func syscallMkfifo(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// A password or repository variable inherited by alexandria-backup is not
+// passed on to restic or borg (the plan's own setting is explicit), and
+// run and validate say so by name, never by value.
+func TestInheritedSecretsAreNamedNotShown(t *testing.T) {
+	s := newSandbox(t, "")
+	t.Setenv("RESTIC_PASSWORD", "inherited-secret-never-shown")
+	t.Setenv("RESTIC_REPOSITORY", "/somewhere/else")
+	for _, args := range [][]string{{"validate"}, {"run", "weekly", "--dry-run"}} {
+		code, stdout, stderr := runCLI(t, append(args, "-c", s.plan)...)
+		if code != 0 || !strings.Contains(stderr, "target=library") || !strings.Contains(stderr, "RESTIC_PASSWORD,RESTIC_REPOSITORY") {
+			t.Errorf("%v: exit %d, want 0 and a warning naming both:\n%s%s", args, code, stdout, stderr)
+		}
+		if strings.Contains(stdout+stderr, "never-shown") {
+			t.Errorf("%v: the inherited secret is shown:\n%s%s", args, stdout, stderr)
+		}
+	}
+}

@@ -136,7 +136,7 @@ func hasURLPassword(repo string) bool {
 }
 
 func (Restic) cmd(t *Target, args ...string) Command {
-	return Command{Program: "restic", Args: args, Env: resticEnv(t)}
+	return Command{Program: "restic", Args: args, Env: resticEnv(t), DropEnv: dropEnv["restic"]}
 }
 
 func (r Restic) backupCommand(t *Target) Command {

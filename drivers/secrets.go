@@ -1,5 +1,39 @@
 package drivers
 
+import (
+	"os"
+	"sort"
+)
+
+// dropEnv are, per driver, the variables a tool must not inherit from
+// alexandria-backup's own environment: the plan names the repository and
+// how the password is read, and an inherited variable would override it
+// (borg reads BORG_PASSPHRASE before the plan's descriptor), conflict with
+// it (restic refuses RESTIC_PASSWORD_FILE with RESTIC_PASSWORD_COMMAND, and
+// RESTIC_REPOSITORY_FILE with RESTIC_REPOSITORY) or send the backup to
+// another repository. The plan's own setting is explicit: the inherited
+// one is dropped, and run says so, rather than failing the target.
+var dropEnv = map[string][]string{
+	"restic": {"RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE"},
+	"borg":   {"BORG_NEW_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_REPO"},
+}
+
+// InheritedEnv lists the variables of our own environment that the
+// target's tools (and those of the target its dump streams into) do not
+// get, sorted: for a warning.
+func InheritedEnv(t *Target) []string {
+	var out []string
+	for ; t != nil; t = t.Into {
+		for _, name := range dropEnv[t.Driver] {
+			if _, set := os.LookupEnv(name); set && !containsString(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // secretFile is a file holding a secret that a target's run reads, or
 // hands to its tool, named by the plan key that sets it.
 type secretFile struct {
