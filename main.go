@@ -363,14 +363,10 @@ func cmdRun(c *cli.Context) (err error) {
 	}
 	defer e.close()
 	al.setPlan(e.plan)
-	targets, err := e.plan.Select(group, c.StringSlice("target"))
-	if err != nil {
+	// Like a plan that does not load: refused before the lock is taken.
+	if err := e.plan.CheckPrivate(); err != nil {
 		return err
 	}
-	if err := checkPlan(e.plan, targets); err != nil {
-		return err
-	}
-	warnInherited(e.log, targets)
 	if !dryRun {
 		unlock, err := lockRun(c, e)
 		if err != nil {
@@ -379,6 +375,18 @@ func cmdRun(c *cli.Context) (err error) {
 		defer unlock()
 		al.started(e)
 	}
+	targets, err := e.plan.Select(group, c.StringSlice("target"))
+	if err != nil {
+		return err
+	}
+	if !dryRun {
+		// After /start, as an unknown plan name is. A dry run reads no
+		// secret, so it does not check secret files.
+		if err := e.plan.CheckSecretFiles(targets); err != nil {
+			return err
+		}
+	}
+	warnInherited(e.log, targets)
 	opts := plan.RunOptions{
 		Only:     c.StringSlice("target"),
 		DryRun:   dryRun,
@@ -430,7 +438,7 @@ func cmdValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPlan(e.plan, e.plan.AllTargets()); err != nil {
+	if err := errors.Join(e.plan.CheckPrivate(), e.plan.CheckSecretFiles(e.plan.AllTargets())); err != nil {
 		return err
 	}
 	warnInherited(e.log, e.plan.AllTargets())
@@ -453,13 +461,6 @@ func cmdValidate(c *cli.Context) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%d driver(s) lack a usable tool", failed)}
 	}
 	return nil
-}
-
-// checkPlan is what validate and run refuse beyond the plan's syntax, both
-// with exit 2 before anything runs: secrets in a plan file others may
-// read, and secret files the targets' runs would refuse.
-func checkPlan(p *plan.Plan, targets []*drivers.Target) error {
-	return errors.Join(p.CheckPrivate(), p.CheckSecretFiles(targets))
 }
 
 // warnInherited names, never shows, the password and repository variables
