@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,7 +23,16 @@ func TestExamplePlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := runCLI(t, "validate", "--config", path); code != 0 {
+	// validate checks the secret files the plan names (as run would):
+	// validate a copy whose /etc/alexandria-backup holds them.
+	etc := t.TempDir()
+	for _, name := range []string{"db.pass", "restic.pass", "borg.pass", "rclone.conf"} {
+		os.WriteFile(filepath.Join(etc, name), []byte("secret\n"), 0o600)
+	}
+	example, _ := os.ReadFile(path)
+	copied := filepath.Join(etc, "alexandria-backup.toml")
+	os.WriteFile(copied, bytes.ReplaceAll(example, []byte("/etc/alexandria-backup/"), []byte(etc+"/")), 0o600)
+	if code, _, stderr := runCLI(t, "validate", "--config", copied); code != 0 {
 		t.Fatalf("validate: exit %d\n%s", code, stderr)
 	}
 	code, stdout, stderr := runCLI(t, "run", "weekly", "--dry-run", "--config", path)

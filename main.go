@@ -363,6 +363,10 @@ func cmdRun(c *cli.Context) (err error) {
 	}
 	defer e.close()
 	al.setPlan(e.plan)
+	// Like a plan that does not load: refused before the lock is taken.
+	if err := e.plan.CheckPrivate(); err != nil {
+		return err
+	}
 	if !dryRun {
 		unlock, err := lockRun(c, e)
 		if err != nil {
@@ -371,6 +375,18 @@ func cmdRun(c *cli.Context) (err error) {
 		defer unlock()
 		al.started(e)
 	}
+	targets, err := e.plan.Select(group, c.StringSlice("target"))
+	if err != nil {
+		return err
+	}
+	if !dryRun {
+		// After /start, as an unknown plan name is. A dry run reads no
+		// secret, so it does not check secret files.
+		if err := e.plan.CheckSecretFiles(targets); err != nil {
+			return err
+		}
+	}
+	warnInherited(e.log, targets)
 	opts := plan.RunOptions{
 		Only:     c.StringSlice("target"),
 		DryRun:   dryRun,
@@ -422,6 +438,10 @@ func cmdValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := errors.Join(e.plan.CheckPrivate(), e.plan.CheckSecretFiles(e.plan.AllTargets())); err != nil {
+		return err
+	}
+	warnInherited(e.log, e.plan.AllTargets())
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: ok: %d targets (%s), plans: %s\n", e.plan.Path, len(e.plan.Order),
 		strings.Join(e.plan.Order, ", "), strings.Join(planNames(e.plan), ", "))
@@ -441,6 +461,18 @@ func cmdValidate(c *cli.Context) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%d driver(s) lack a usable tool", failed)}
 	}
 	return nil
+}
+
+// warnInherited names, never shows, the password and repository variables
+// of our own environment that the targets' tools do not get: the plan's
+// own settings are used instead.
+func warnInherited(log *slog.Logger, targets []*drivers.Target) {
+	for _, t := range targets {
+		if names := drivers.InheritedEnv(t); len(names) > 0 {
+			log.Warn("not passing these variables of alexandria-backup's environment on: the plan's own repository and password settings are used",
+				"target", t.Name, "variables", strings.Join(names, ","))
+		}
+	}
 }
 
 func planNames(p *plan.Plan) []string {

@@ -66,7 +66,7 @@ targets = ["library"]
 [plans.all]
 targets = ["database", "library"]
 ` + extra
-	if err := os.WriteFile(s.plan, []byte(src), 0o644); err != nil {
+	if err := os.WriteFile(s.plan, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -17,7 +17,9 @@ func TestDoctorCommand(t *testing.T) {
 	if code, _, stderr := runCLI(t, "init", "library", "-c", s.plan); code != 0 {
 		t.Fatalf("init: %d %s", code, stderr)
 	}
-	// The sandbox's database target cannot be reached.
+	// The sandbox's database target cannot be reached; its plan file,
+	// made readable, holds a secret.
+	os.Chmod(s.plan, 0o644)
 	code, stdout, stderr := runCLI(t, "doctor", "-c", s.plan)
 	if code != 1 || !strings.Contains(stderr, "check(s) failed") {
 		t.Fatalf("doctor: exit %d, want 1\n%s%s", code, stdout, stderr)
@@ -28,14 +30,15 @@ func TestDoctorCommand(t *testing.T) {
 		"FAIL  database: database: connecting to the database",
 		"ok    library: password_file " + filepath.Join(s.dir, "restic.pass") + ": mode 0600",
 		"warn  library: backups: none of this target yet (fix: run a plan with it)",
-		// 0644 and an env table: others may read cloud credentials.
-		"warn  plan " + s.plan + ": mode 0644: others may read it, and it sets ping_url or env",
+		// 0644 and an env table: others may read cloud credentials, and
+		// validate and run refuse the plan.
+		"FAIL  plan " + s.plan + ": mode 0644: group or others may read it, and it holds secrets (targets.library.env.AWS_SECRET_ACCESS_KEY)",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^doctor: 6 ok, 3 warnings, 1 failed$`).MatchString(stdout) {
+	if !regexp.MustCompile(`(?m)^doctor: 6 ok, 2 warnings, 2 failed$`).MatchString(stdout) {
 		t.Errorf("no summary line:\n%s", stdout)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
@@ -48,6 +51,7 @@ func TestDoctorCommand(t *testing.T) {
 	}
 
 	// Only the plan's targets; warnings alone exit 0.
+	os.Chmod(s.plan, 0o600)
 	code, stdout, stderr = runCLI(t, "doctor", "--plan", "weekly", "-c", s.plan)
 	if code != 0 || strings.Contains(stdout, "database") || strings.Contains(stdout, "pg_dump") {
 		t.Fatalf("doctor --plan weekly: exit %d\n%s%s", code, stdout, stderr)

@@ -216,7 +216,7 @@ func (Borg) cmd(t *Target, args ...string) Command {
 	// SIGTERM: borg 1.2 unwinds, releasing its locks, and commits nothing.
 	// Never SIGINT: on its first SIGINT, borg create commits what it has
 	// read as a .checkpoint archive (even with --checkpoint-interval=0).
-	c := Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM}
+	c := Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: dropEnv["borg"]}
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		// Opened by the executor at start and read by borg from fd 3:
 		// the passphrase is never in argv or the environment.
@@ -374,27 +374,12 @@ func (Borg) CheckTools(ctx context.Context, x Executor, t *Target) error {
 }
 
 // ready checks what must hold before borg runs with the target's secrets:
-// a private, non-empty passphrase file, and no passphrase variable
-// inherited from our own environment that would override the plan's
-// (borg reads BORG_PASSPHRASE, then BORG_PASSCOMMAND, then the fd).
+// a private, non-empty passphrase file (borg strips trailing newlines
+// only, and would take an empty passphrase without complaint, even for
+// `init`). Passphrase variables inherited from our own environment, which
+// borg would read before the plan's, never reach it (dropEnv).
 func (Borg) ready(t *Target) error {
-	if f := t.Settings.Str("passphrase_file"); f != "" {
-		// borg strips trailing newlines only, and would take an empty
-		// passphrase without complaint (even for `init`).
-		if _, err := ReadSecretFile(f); err != nil {
-			return keyErr("passphrase_file", "%v", err)
-		}
-	}
-	// An inherited BORG_PASSPHRASE_FD never matters: ours replaces it, and
-	// a passcommand comes before it. BORG_PASSCOMMAND is replaced by ours
-	// when the plan uses one.
-	for _, name := range []string{"BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_NEW_PASSPHRASE"} {
-		ours := name == "BORG_PASSCOMMAND" && t.Settings.Has("passcommand")
-		if _, inherited := os.LookupEnv(name); inherited && !ours {
-			return fmt.Errorf("%s is set in alexandria-backup's environment and would override the plan's passphrase setting; unset it", name)
-		}
-	}
-	return nil
+	return CheckSecrets(t)
 }
 
 // Init creates the repository unless it exists. It first opens the

@@ -17,7 +17,10 @@ type Command struct {
 	// Env is added to the inherited environment. Values marked Secret are
 	// masked wherever the command is shown.
 	Env []EnvVar
-	Dir string
+	// DropEnv names variables of our own environment the child must not
+	// inherit (see InheritedEnv); Env still sets them.
+	DropEnv []string
+	Dir     string
 	// Stdin, when set, is the child's standard input (default /dev/null).
 	Stdin io.Reader
 	// ExtraFiles are opened read-only when the command starts and passed

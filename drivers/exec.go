@@ -131,7 +131,7 @@ func notStarted(c Command) Result {
 func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*process, error) {
 	cmd := exec.CommandContext(ctx, c.Program, c.Args...)
 	cmd.Dir = c.Dir
-	cmd.Env = childEnv(c.Env)
+	cmd.Env = childEnv(c.Env, c.DropEnv)
 	cmd.Stdin = stdin
 	for _, path := range c.ExtraFiles {
 		f, err := os.Open(path)
@@ -245,11 +245,17 @@ func unix(s syscall.Signal) string {
 	return "signal " + s.String()
 }
 
-// childEnv is the inherited environment plus the command's own variables.
-// Messages are forced to English/UTF-8 so they can be read reliably (and
-// JSON from restic and borg needs a UTF-8 locale).
-func childEnv(extra []EnvVar) []string {
-	env := append(os.Environ(), "LC_ALL=C.UTF-8")
+// childEnv is the inherited environment, less the names in drop, plus the
+// command's own variables. Messages are forced to English/UTF-8 so they
+// can be read reliably (and JSON from restic and borg needs a UTF-8 locale).
+func childEnv(extra []EnvVar, drop []string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); !containsString(drop, name) {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "LC_ALL=C.UTF-8")
 	for _, e := range extra {
 		env = append(env, e.Name+"="+e.Value)
 	}

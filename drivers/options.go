@@ -2,6 +2,7 @@ package drivers
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -237,6 +238,14 @@ func exitCodeTable(raw any) (ExitCodes, error) {
 	}
 	return codes, nil
 }
+
+// envNameRE is a portable environment variable name (POSIX: letters,
+// digits and '_', not starting with a digit).
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidEnvName reports whether name can be given to a child as NAME=value:
+// a name holding '=' would set another variable, a NUL would cut the entry.
+func ValidEnvName(name string) bool { return envNameRE.MatchString(name) }
 
 func containsString(list []string, s string) bool {
 	for _, x := range list {

@@ -85,6 +85,14 @@ func (PgDump) Validate(t *Target) error {
 	if t.Settings.Has("compress") && format == "tar" {
 		return keyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
 	}
+	// A pg_dump that exited non-zero left a partial dump at best; calling
+	// that exit ok or a warning would keep it as a backup. Calling a
+	// clean exit a warning or an error is the operator's choice.
+	for _, code := range append(append([]int{}, t.ExitCodes.OK...), t.ExitCodes.Warning...) {
+		if code != 0 {
+			return keyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
+		}
+	}
 	switch set := firstSet(t.Settings, "dir", "into"); {
 	case len(set) != 1:
 		return keyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
@@ -394,6 +402,11 @@ func checkSecretMode(path string) error {
 	if err != nil {
 		return err
 	}
+	if !fi.Mode().IsRegular() {
+		// A directory cannot be read; a FIFO or device would block or
+		// hand over whatever writes to it.
+		return fmt.Errorf("%s is not a regular file", path)
+	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
 	}
@@ -485,11 +498,12 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	}
 	defer ds.Close()
 	stopWatching := watchGrowth(ctx, tmp)
-	_, err = x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env))
+	res, err := x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env))
 	stopWatching()
 	if err != nil {
 		return Artifact{}, err
 	}
+	warnings := exitWarning(res)
 	// Counted after the dump, still in its snapshot: rows written
 	// meanwhile are neither dumped nor counted.
 	counts, err := ds.snap.Counts(ctx)
@@ -515,12 +529,21 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	}
 	promoted = true
 	syncDir(dir)
-	a := Artifact{ID: final, Bytes: manifest.Bytes, Verified: true}
+	a := Artifact{ID: final, Bytes: manifest.Bytes, Verified: true, Warnings: warnings}
 	// The dump is good without its manifest; say so rather than fail it.
 	if err := writeManifest(final, manifest); err != nil {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("the dump is good, but its manifest could not be written (%v): drills of it cannot compare row counts", err))
 	}
 	return a, nil
+}
+
+// exitWarning is the warning a pg_dump exit the plan's exit_codes calls a
+// warning gives the target (Validate lets only exit 0 be one).
+func exitWarning(res Result) []string {
+	if res.Class != ClassWarning {
+		return nil
+	}
+	return []string{fmt.Sprintf("pg_dump exited %d, which exit_codes calls a warning", res.ExitCode)}
 }
 
 // dumpSession is what every dump needs before pg_dump starts, whether it

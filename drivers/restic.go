@@ -153,7 +153,7 @@ func resticEnv(t *Target) []EnvVar {
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
 func (Restic) cmd(t *Target, args ...string) Command {
-	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT}
+	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: dropEnv["restic"]}
 }
 
 // resticInterrupted is restic's exit after SIGINT.
@@ -295,7 +295,7 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 			return Artifact{}, keyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
 		}
 	}
-	if err := resticSecretFiles(t); err != nil {
+	if err := CheckSecrets(t); err != nil {
 		return Artifact{}, err
 	}
 	lockNotes, err := r.applyLockPolicy(ctx, x, t)
@@ -327,17 +327,6 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
 	return a, nil
-}
-
-// resticSecretFiles refuses a password or repository file that group or
-// others can read (restic reads either without a word).
-func resticSecretFiles(t *Target) error {
-	for _, key := range []string{"password_file", "repository_file"} {
-		if err := checkSecretMode(t.Settings.Str(key)); err != nil {
-			return keyErr(key, "%v", err)
-		}
-	}
-	return nil
 }
 
 type resticBackupSummary struct {

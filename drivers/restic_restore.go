@@ -119,7 +119,7 @@ func (r Restic) findSnapshot(ctx context.Context, x Executor, t *Target, from st
 // an existing symlink where it restores a file or directory (measured:
 // a Force restore over DIR/.../link -> /elsewhere rewrote /elsewhere/o.txt).
 func (r Restic) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
-	if err := resticSecretFiles(t); err != nil {
+	if err := CheckSecrets(t); err != nil {
 		return RestoreResult{}, err
 	}
 	snap, err := r.findSnapshot(ctx, x, t, req.From)
@@ -182,7 +182,7 @@ func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string)
 // sampled file whose source still has the recorded size and mtime with
 // that source, byte for byte.
 func (r Restic) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, err error) {
-	if err := resticSecretFiles(t); err != nil {
+	if err := CheckSecrets(t); err != nil {
 		return DrillResult{}, err
 	}
 	snap, err := r.findSnapshot(ctx, x, t, "")

@@ -228,7 +228,7 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	if store.tool() == "borg" {
 		tap.path = filepath.Join(dir, streamManifestName(t))
 	}
-	_, res, err := piper.RunPipe(ctx, streamDumpCommand(t, ds.snap.ID(), ds.env), store.storeCommand(t, m, dir), tap)
+	dumpRes, res, err := piper.RunPipe(ctx, streamDumpCommand(t, ds.snap.ID(), ds.env), store.storeCommand(t, m, dir), tap)
 	ds.snap.Close() // release the snapshot: it holds back vacuum
 	if err != nil {
 		if derr := store.discard(context.WithoutCancel(ctx), x, t, res, m); derr != nil {
@@ -240,7 +240,7 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	if err != nil {
 		return Artifact{}, err
 	}
-	return Artifact{ID: id, Bytes: m.Bytes, Warnings: lockNotes}, nil
+	return Artifact{ID: id, Bytes: m.Bytes, Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
 }
 
 // streamFind returns the dump with the given id (restic: a snapshot id or
@@ -454,7 +454,7 @@ type resticStore struct{}
 func (resticStore) tool() string { return "restic" }
 
 func (resticStore) ready(t *Target) error {
-	if err := resticSecretFiles(t.Into); err != nil {
+	if err := CheckSecrets(t.Into); err != nil {
 		return fmt.Errorf("target %s: %w", t.Into.Name, err)
 	}
 	return nil

@@ -32,6 +32,18 @@ type Plan struct {
 	// Notify is the [notify] table: how a run's outcome reaches people
 	// and monitoring.
 	Notify Notify
+	// Secrets are the keys whose values are secrets written in the file
+	// itself (not as ${VAR}): every `env` value (masked everywhere, as
+	// cloud credentials go there), notify.ping_url (its token lets anyone
+	// forge pings) and a restic repository URL holding a password.
+	Secrets []SecretKey
+	lines   *lineIndex // where keys are, for problems found after loading
+}
+
+// SecretKey is where a plan file holds a secret.
+type SecretKey struct {
+	Key  string // dotted, as in Problem
+	Line int
 }
 
 // Notify is the [notify] table.
@@ -103,6 +115,10 @@ var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// maxNameLen bounds target and plan names: they become parts of file
+// names (reports, dumps, temporary files) that must stay under 255 bytes.
+const maxNameLen = 64
+
 // Find returns the plan file to use: the flag, $ALEXANDRIA_BACKUP_CONFIG,
 // ./alexandria-backup.toml, then /etc/alexandria-backup/alexandria-backup.toml.
 func Find(flag string) (string, error) {
@@ -153,10 +169,11 @@ func Parse(path string, src []byte, lookup func(string) (string, bool)) (*Plan, 
 }
 
 type loader struct {
-	file   string
-	lines  *lineIndex
-	lookup func(string) (string, bool)
-	errs   *multierror.Error
+	file    string
+	lines   *lineIndex
+	lookup  func(string) (string, bool)
+	errs    *multierror.Error
+	secrets []SecretKey
 }
 
 func (l *loader) add(p Problem) {
@@ -166,7 +183,7 @@ func (l *loader) add(p Problem) {
 
 // problem records msg about the key at path (table names then key).
 func (l *loader) problem(path []string, format string, args ...any) {
-	l.add(Problem{Line: l.lines.find(path), Key: strings.Join(path, "."), Msg: fmt.Sprintf(format, args...)})
+	l.add(Problem{Line: l.lines.find(path), Key: keyString(path), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (l *loader) err() error {
@@ -178,7 +195,7 @@ func (l *loader) err() error {
 }
 
 func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
-	p := &Plan{Path: l.file, Parallel: 1, Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{}}
+	p := &Plan{Path: l.file, lines: l.lines, Parallel: 1, Targets: map[string]*drivers.Target{}, Plans: map[string]*Group{}}
 	for _, k := range sortedKeys(raw) {
 		if !contains(topKeys, k) {
 			l.problem([]string{k}, "unknown key%s", suggest(k, topKeys))
@@ -218,11 +235,17 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 			p.Targets[name] = t
 		}
 	}
+	if len(targets) == 0 {
+		// An empty file, the wrong file or one cut short by a failed copy:
+		// a run would succeed doing nothing.
+		l.problem([]string{"targets"}, "the plan defines no targets (add a [targets.NAME] table; see alexandria-backup.toml.example)")
+	}
 	l.checkAfter(p)
 	l.resolveInto(p)
 	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
 		p.Notify = l.notify(n)
 	}
+	p.Secrets = l.secrets
 	groups, _ := l.table([]string{"plans"}, raw["plans"])
 	for _, name := range sortedKeys(groups) {
 		if g := l.group(name, groups[name], targets); g != nil {
@@ -249,9 +272,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 	if !ok {
 		return nil
 	}
-	if !nameRE.MatchString(name) {
-		l.problem(path, "a target name may only use letters, digits, '.', '_' and '-' (it becomes part of file names and tags)")
-	}
+	l.checkName(path, "target")
 	driverName, _ := raw["driver"].(string)
 	d, known := drivers.Lookup(driverName)
 	switch {
@@ -291,7 +312,12 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		case "verify":
 			t.Verify = val.(bool)
 		case "env":
-			t.Env = val.(map[string]string)
+			t.Env = l.envTable(kp, val.(map[string]string))
+			if m, ok := raw[key].(map[string]any); ok {
+				for _, name := range sortedKeys(m) {
+					l.secret(append(append([]string{}, kp...), name), m[name])
+				}
+			}
 		case "exit_codes":
 			t.ExitCodes = val.(drivers.ExitCodes)
 		case "drill":
@@ -324,6 +350,42 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		return nil
 	}
 	return t
+}
+
+// checkName holds target and plan names to one rule: they become parts
+// of file names (dumps, reports, temporary files), tags and globs, so
+// ASCII letters, digits, '.', '_' and '-' only, starting with a letter
+// or digit (never "..", never an option), and short.
+func (l *loader) checkName(path []string, what string) {
+	name := path[len(path)-1]
+	if !nameRE.MatchString(name) || len(name) > maxNameLen {
+		l.problem(path, "a %s name may only use ASCII letters, digits, '.', '_' and '-', must start with a letter or digit and be at most %d characters (it becomes part of file names and tags)", what, maxNameLen)
+	}
+}
+
+// envTable refuses names a child's environment cannot hold as such, and
+// values holding a NUL byte (the tool could not be started). Values are
+// secrets: never repeated.
+func (l *loader) envTable(path []string, env map[string]string) map[string]string {
+	for _, name := range sortedKeys(toAny(env)) {
+		kp := append(append([]string{}, path...), name)
+		switch {
+		case !drivers.ValidEnvName(name):
+			l.problem(kp, "not a valid environment variable name (letters, digits and '_', not starting with a digit)")
+		case strings.ContainsRune(env[name], 0):
+			l.problem(kp, "the value holds a NUL byte, which no environment can pass")
+		}
+	}
+	return env
+}
+
+// secret records that the value at path, as written in the file, is a
+// secret, unless it comes from the environment (${VAR}): then the file
+// holds only its name.
+func (l *loader) secret(path []string, raw any) {
+	if s, ok := raw.(string); ok && !varRE.MatchString(strings.ReplaceAll(s, "$$", "")) {
+		l.secrets = append(l.secrets, SecretKey{Key: keyString(path), Line: l.lines.find(path)})
+	}
 }
 
 func (l *loader) count() int {
@@ -436,6 +498,7 @@ func (l *loader) group(name string, v any, targets map[string]any) *Group {
 	if !ok {
 		return nil
 	}
+	l.checkName(path, "plan")
 	g := &Group{Name: name}
 	for _, key := range sortedKeys(raw) {
 		kp := append(append([]string{}, path...), key)
@@ -495,6 +558,7 @@ func (l *loader) notify(raw map[string]any) Notify {
 				continue
 			}
 			n.PingURL = s
+			l.secret(kp, raw[key])
 		case "metrics_file":
 			s, ok := v.(string)
 			if !ok || !filepath.IsAbs(s) || !strings.HasSuffix(s, ".prom") {

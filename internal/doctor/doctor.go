@@ -153,6 +153,7 @@ func (r *run) planFile(p *plan.Plan) {
 		return
 	}
 	perm, uid := fi.Mode().Perm(), owner(fi)
+	exposed, _ := p.ExposedSecrets()
 	switch {
 	case perm&0o022 != 0:
 		r.add(Check{Status: Fail, Subject: subject, Detail: fmt.Sprintf("mode %04o: group or others may change it, and with it the commands this tool runs", perm),
@@ -160,8 +161,13 @@ func (r *run) planFile(p *plan.Plan) {
 	case uid != 0 && uid != os.Geteuid():
 		r.add(Check{Status: Fail, Subject: subject, Detail: fmt.Sprintf("owned by %s, who may change the commands this tool runs as %s", userName(uid), userName(os.Geteuid())),
 			Fix: "chown " + userName(os.Geteuid()) + " " + p.Path})
-	case perm&0o044 != 0 && (p.Notify.PingURL != "" || anyEnv(p)):
-		r.add(Check{Status: Warn, Subject: subject, Detail: fmt.Sprintf("mode %04o: others may read it, and it sets ping_url or env, which often hold secrets", perm),
+	case len(exposed) > 0:
+		// The check validate and run refuse the plan with.
+		keys := make([]string, len(exposed))
+		for i, pr := range exposed {
+			keys[i] = pr.Key
+		}
+		r.add(Check{Status: Fail, Subject: subject, Detail: fmt.Sprintf("mode %04o: group or others may read it, and it holds secrets (%s); validate and run refuse it", perm, strings.Join(keys, ", ")),
 			Fix: "chmod 600 " + p.Path + ", or write those values as ${VAR}"})
 	default:
 		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("mode %04o, owner %s", perm, userName(uid))})
@@ -187,15 +193,6 @@ func (r *run) schedules(p *plan.Plan) {
 		}
 		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("cron %q, systemd %s", e.Source, strings.Join(e.OnCalendar(), " + "))})
 	}
-}
-
-func anyEnv(p *plan.Plan) bool {
-	for _, t := range p.Targets {
-		if len(t.Env) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // recorder passes commands on and keeps the first line each printed: the

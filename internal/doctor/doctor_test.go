@@ -302,7 +302,7 @@ destination = "DIR/dst/"
 		detail string
 	}{
 		{0o600, -1, OK, "mode 0600"},
-		{0o644, -1, Warn, "mode 0644: others may read it, and it sets ping_url or env"},
+		{0o644, -1, Fail, "mode 0644: group or others may read it, and it holds secrets (notify.ping_url); validate and run refuse it"},
 		{0o664, -1, Fail, "mode 0664: group or others may change it"},
 		{0o600, 65534, Fail, "owned by nobody, who may change the commands this tool runs"},
 	} {
