@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
-	sampledata "github.com/alexandria-backup/alexandria-backup/internal/sandbox"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
+	sampledata "github.com/alexandria-backup/alexandria-backup/internal/testenv/sandbox"
 )
 
 // TestEndToEndDatabaseAndLibrary runs the real loop an operator runs from

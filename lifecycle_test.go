@@ -18,9 +18,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
-	sampledata "github.com/alexandria-backup/alexandria-backup/internal/sandbox"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
+	sampledata "github.com/alexandria-backup/alexandria-backup/internal/testenv/sandbox"
 )
 
 // This file tests the run's life cycle as cron, systemd and Kubernetes see

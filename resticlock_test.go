@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/restictest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
 // verify and prune need restic's exclusive lock; without a backup before

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 )
 
 func TestRestoreUsage(t *testing.T) {

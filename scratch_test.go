@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/rclonetest"
-	"github.com/alexandria-backup/alexandria-backup/internal/sshtest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
 
 // guardLibrarySize is how many books the guarded mirror holds: enough for

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
 

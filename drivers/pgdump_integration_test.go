@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 )
 
 type pgFixture struct {

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
 

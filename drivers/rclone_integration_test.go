@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/rclonetest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
 
 // rcloneCmdLog is a real executor that also keeps every command line it ran, as

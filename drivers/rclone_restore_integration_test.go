@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/rclonetest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
 
 // rcloneMirror is a library copied by the rclone driver to a local

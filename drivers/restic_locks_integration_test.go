@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/restictest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
 // lockFiles lists the lock ids in the fixture's (local) repository.

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/rclonetest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
 
 // The restic driver against a real remote: a REST repository served by

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/sshtest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
 
 type rsyncFixture struct {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/sshtest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
 
 // rsyncMirrored makes the fixture's mirror, locally or over a loopback

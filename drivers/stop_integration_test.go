@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/restictest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
 // A run is stopped by cancelling its context: that is what SIGTERM or

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 

@@ -32,8 +32,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
-	"github.com/alexandria-backup/alexandria-backup/internal/sandbox"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sandbox"
 )
 
 // markerName marks a directory as created by this program. Only such a

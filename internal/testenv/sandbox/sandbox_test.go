@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
 
