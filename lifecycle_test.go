@@ -287,8 +287,8 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// proc is one process seen in the run's tree.
-type proc struct {
+// process is one process seen in the run's tree.
+type process struct {
 	pid     int
 	start   string // start time in clock ticks since boot: tells a reused pid apart
 	comm    string
@@ -323,13 +323,13 @@ func procStat(pid int) (ppid int, state byte, start, comm string, ok bool) {
 type treeWatch struct {
 	root int
 	mu   sync.Mutex
-	seen map[int]proc
+	seen map[int]process
 	stop chan struct{}
 	done chan struct{}
 }
 
 func watchTree(root int) *treeWatch {
-	w := &treeWatch{root: root, seen: map[int]proc{}, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &treeWatch{root: root, seen: map[int]process{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for {
@@ -376,7 +376,7 @@ func (w *treeWatch) scan() {
 				continue
 			}
 			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
-			w.seen[c] = proc{pid: c, start: start, comm: comm, cmdline: strings.ReplaceAll(string(cmdline), "\x00", " ")}
+			w.seen[c] = process{pid: c, start: start, comm: comm, cmdline: strings.ReplaceAll(string(cmdline), "\x00", " ")}
 			queue = append(queue, c)
 		}
 	}
@@ -385,10 +385,10 @@ func (w *treeWatch) scan() {
 // alive returns the recorded processes still running (zombies are dead:
 // they only wait to be reaped), with their names as of now: a process seen
 // between fork and exec still had its parent's.
-func (w *treeWatch) alive() []proc {
+func (w *treeWatch) alive() []process {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []proc
+	var out []process
 	for pid, p := range w.seen {
 		_, state, start, comm, ok := procStat(pid)
 		if !ok || start != p.start || state == 'Z' {
@@ -404,10 +404,10 @@ func (w *treeWatch) alive() []proc {
 	return out
 }
 
-func (w *treeWatch) all() []proc {
+func (w *treeWatch) all() []process {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []proc
+	var out []process
 	for _, p := range w.seen {
 		out = append(out, p)
 	}
@@ -418,7 +418,7 @@ func (w *treeWatch) close() { close(w.stop); <-w.done }
 
 // count counts the live processes of the tree named comm whose command line
 // contains arg.
-func count(list []proc, comm, arg string) int {
+func count(list []process, comm, arg string) int {
 	n := 0
 	for _, p := range list {
 		if p.comm == comm && strings.Contains(p.cmdline, arg) {
@@ -739,7 +739,7 @@ func resticHoldsLock(repo string) bool {
 	return false
 }
 
-func describe(list []proc) string {
+func describe(list []process) string {
 	var parts []string
 	for _, p := range list {
 		parts = append(parts, fmt.Sprintf("%d %s", p.pid, p.comm))

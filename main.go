@@ -22,6 +22,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/progress"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -268,7 +269,7 @@ func setup(c *cli.Context) (*env, error) {
 		}
 		return nil, usage("reading plan: %v", err)
 	}
-	exec := drivers.ProcessExecutor{Log: func(cmdline string) { log.Debug("exec", "command", cmdline) }}
+	exec := proc.ProcessExecutor{Log: func(cmdline string) { log.Debug("exec", "command", cmdline) }}
 	e := &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}
 	if display != nil {
 		e.display, e.rt.Progress = display, display

@@ -11,9 +11,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/notify"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -67,7 +67,7 @@ type alerts struct {
 	log     *slog.Logger
 	// tail keeps the end of the run's log for the ping body, whatever
 	// --quiet hides from stderr.
-	tail   *drivers.Tail
+	tail   *proc.Tail
 	report string // the report's path, once written
 }
 
@@ -75,7 +75,7 @@ type alerts struct {
 // start still alerts.
 func startAlerts(c *cli.Context, command, group string, dryRun bool) *alerts {
 	return &alerts{c: c, command: command, group: group, dryRun: dryRun,
-		tail: drivers.NewTail(notify.BodyLimit)}
+		tail: proc.NewTail(notify.BodyLimit)}
 }
 
 // setPlan records the plan once it is read.

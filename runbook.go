@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // cmdRunbook prints the recovery procedures of the Alexandria backup guide
@@ -21,7 +22,7 @@ func cmdRunbook(c *cli.Context) error {
 	w := c.App.Writer
 	cfg := e.plan.Path
 	ab := func(args ...string) string {
-		return "alexandria-backup --config " + drivers.ShellQuote(cfg) + " " + strings.Join(args, " ")
+		return "alexandria-backup --config " + proc.ShellQuote(cfg) + " " + strings.Join(args, " ")
 	}
 	var dbs, files, offsite []*drivers.Target
 	for _, t := range targets {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // PgDump backs a PostgreSQL database up with pg_dump into dated files in a
@@ -678,7 +680,7 @@ func checkSQLDump(path string) error {
 		}
 		r = zr
 	}
-	tail := NewTail(4096)
+	tail := proc.NewTail(4096)
 	if _, err := io.Copy(tail, r); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 var _ Restorer = PgDump{}
@@ -371,7 +373,7 @@ func sqlRestoreInput(path, prelude string) (io.Reader, io.Closer, error) {
 		}
 		body = zr
 	}
-	body = &sqlTrailerReader{r: body, tail: NewTail(4096), name: filepath.Base(path)}
+	body = &sqlTrailerReader{r: body, tail: proc.NewTail(4096), name: filepath.Base(path)}
 	return io.MultiReader(strings.NewReader("BEGIN;\n"+prelude), body, strings.NewReader("\nCOMMIT;\n")), f, nil
 }
 
@@ -379,7 +381,7 @@ func sqlRestoreInput(path, prelude string) (io.Reader, io.Closer, error) {
 // pg_dump's completion trailer was among the last bytes.
 type sqlTrailerReader struct {
 	r    io.Reader
-	tail *Tail
+	tail *proc.Tail
 	name string
 }
 

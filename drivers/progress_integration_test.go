@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // progressRecorder is a Trace that keeps every progress report and command.
@@ -20,7 +21,7 @@ type progressRecorder struct {
 }
 
 func (r *progressRecorder) trace(ctx context.Context) context.Context {
-	return drivers.WithTrace(ctx, &drivers.Trace{
+	return proc.WithTrace(ctx, &proc.Trace{
 		Started: func(cmdline string) {
 			r.mu.Lock()
 			defer r.mu.Unlock()

@@ -5,9 +5,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Lines below were printed by the tools on Debian 12 (restic 0.14, rsync
@@ -90,60 +91,6 @@ func TestParseRcloneJSONLog(t *testing.T) {
 	}
 }
 
-// TestProgressLinesStayOutOfTheOutputTail: the executor hands progress to
-// the trace and keeps everything else, so what a driver reads from the
-// output (a summary, an error) is what it was without progress.
-func TestProgressLinesStayOutOfTheOutputTail(t *testing.T) {
-	script := `printf '{"message_type":"status","percent_done":0.5,"total_bytes":10,"bytes_done":5}\n'
-printf '{"message_type":"status","percent_done":1,"total_bytes":10,"bytes_done":10}\r'
-printf '{"message_type":"summary","snapshot_id":"abc"}\n'
-printf 'Fatal: something\n' >&2`
-	c := Command{Program: "sh", Args: []string{"-c", script}, Progress: &ProgressReader{Parse: parseResticStatus}}
-	var mu sync.Mutex
-	var updates []Progress
-	var commands []string
-	ctx := WithTrace(context.Background(), &Trace{
-		Started: func(cmdline string) { commands = append(commands, cmdline) },
-		Progress: func(p Progress) {
-			mu.Lock()
-			defer mu.Unlock()
-			updates = append(updates, p)
-		},
-	})
-	res, err := ProcessExecutor{}.Run(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.TrimSpace(string(res.Stdout)); got != `{"message_type":"summary","snapshot_id":"abc"}` {
-		t.Errorf("stdout tail = %q, want only the summary", got)
-	}
-	if strings.TrimSpace(string(res.Stderr)) != "Fatal: something" {
-		t.Errorf("stderr = %q", res.Stderr)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(updates) != 2 || updates[1].Bytes != 10 || updates[1].Percent != 100 {
-		t.Errorf("updates = %+v", updates)
-	}
-	if len(commands) != 1 || !strings.Contains(commands[0], "sh -c") {
-		t.Errorf("trace saw commands %q", commands)
-	}
-}
-
-// A line longer than maxLine is not held forever: it goes to the tail.
-func TestProgressWriterBoundsALine(t *testing.T) {
-	tail := NewTail(4 << 20)
-	w := newProgressWriter(&ProgressReader{Parse: parseResticStatus}, nil, tail)
-	w.Write([]byte(strings.Repeat("x", maxLine+10)))
-	if len(w.line) > maxLine {
-		t.Errorf("holding %d bytes of one line", len(w.line))
-	}
-	w.flush()
-	if tail.Total() < maxLine {
-		t.Errorf("the long line did not reach the tail (%d bytes)", tail.Total())
-	}
-}
-
 // Progress flags appear only when someone watches (Target.Progress), and
 // only on the command that does the backup: what cron runs, and what
 // --dry-run and the golden files show, stays as it was.
@@ -215,7 +162,7 @@ func TestWatchGrowth(t *testing.T) {
 	path := t.TempDir() + "/dump.partial"
 	os.WriteFile(path, make([]byte, 1000), 0o600)
 	seen := make(chan Progress, 100)
-	stop := watchGrowth(WithTrace(context.Background(), &Trace{Progress: func(p Progress) {
+	stop := watchGrowth(proc.WithTrace(context.Background(), &proc.Trace{Progress: func(p Progress) {
 		select {
 		case seen <- p:
 		default:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // PlainRestore lists the plain tool commands that bring a target's latest
@@ -26,11 +28,11 @@ func PlainRestore(t *Target) []Step {
 		}
 		dir, format := t.Settings.Str("dir"), pgFormat(t)
 		dump := filepath.Join(dir, t.Name+"-<TIME>."+pgExt(t))
-		steps := []Step{note("the newest dump: ls -1 %s | tail -n 1", ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+pgExt(t))}
+		steps := []Step{note("the newest dump: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+pgExt(t))}
 		db := "--dbname=" + t.Settings.Str("database")
 		switch {
 		case format == "sql" && strings.HasSuffix(dump, ".gz"):
-			steps = append(steps, note("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, ShellQuote(db)))
+			steps = append(steps, note("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))
 		case format == "sql":
 			steps = append(steps, cmd(Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
 		default:

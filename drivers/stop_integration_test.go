@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
@@ -55,7 +56,7 @@ func stopOnceHeld(t *testing.T, held func() bool, settle time.Duration, backup f
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(2 * drivers.StopGrace):
+	case <-time.After(2 * proc.StopGrace):
 		t.Fatal("the stopped backup did not return")
 	}
 	return nil

@@ -63,6 +63,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // streamManifestTag marks a restic manifest snapshot with the short id of
@@ -178,8 +179,8 @@ func (s *streamTap) Close() error {
 	return os.WriteFile(s.path, data, 0o600)
 }
 
-func streamPiper(x Executor) (Piper, error) {
-	p, ok := x.(Piper)
+func streamPiper(x Executor) (proc.Piper, error) {
+	p, ok := x.(proc.Piper)
 	if !ok {
 		return nil, errors.New("a streamed dump needs an executor that runs pipelines")
 	}

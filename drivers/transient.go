@@ -3,6 +3,7 @@ package drivers
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -27,7 +28,7 @@ func Transient(driver string, err error) bool {
 	}
 	var te *ToolError
 	if errors.As(err, &te) {
-		if codes, ok := transientCodes[driver]; ok && contains(codes, te.ExitCode) {
+		if codes, ok := transientCodes[driver]; ok && slices.Contains(codes, te.ExitCode) {
 			return true
 		}
 	}

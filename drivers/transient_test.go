@@ -9,7 +9,7 @@ import (
 
 func TestTransient(t *testing.T) {
 	tool := func(code int, stderr string) error {
-		return &ToolError{Result{Command: "x", ExitCode: code, Stderr: []byte(stderr)}}
+		return &ToolError{Result: Result{Command: "x", ExitCode: code, Stderr: []byte(stderr)}}
 	}
 	for _, tc := range []struct {
 		driver string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Plan is a loaded, valid plan file.
@@ -319,7 +320,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 				}
 			}
 		case "exit_codes":
-			t.ExitCodes = val.(drivers.ExitCodes)
+			t.ExitCodes = val.(proc.ExitCodes)
 		case "drill":
 			t.Drill = val.(bool)
 		case "drill_sample":

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -98,15 +98,15 @@ func (t *TargetReport) maskURLPasswords() {
 		if p == nil {
 			return nil
 		}
-		m := drivers.MaskURLPasswords(*p)
+		m := proc.MaskURLPasswords(*p)
 		return &m
 	}
 	t.Artifact, t.Error = mask(t.Artifact), mask(t.Error)
 	for i, w := range t.Warnings {
-		t.Warnings[i] = drivers.MaskURLPasswords(w)
+		t.Warnings[i] = proc.MaskURLPasswords(w)
 	}
 	if d := t.Drill; d != nil {
-		d.Artifact, d.Detail, d.Error = drivers.MaskURLPasswords(d.Artifact), drivers.MaskURLPasswords(d.Detail), mask(d.Error)
+		d.Artifact, d.Detail, d.Error = proc.MaskURLPasswords(d.Artifact), proc.MaskURLPasswords(d.Detail), mask(d.Error)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // UsageError is a mistake on the command line (an unknown plan or target):
@@ -25,7 +26,7 @@ func usageErr(format string, args ...any) error {
 
 // Runtime is what running targets needs from outside the plan.
 type Runtime struct {
-	Exec drivers.Executor
+	Exec proc.Executor
 	Log  *slog.Logger
 	// Driver finds a target's driver; nil means drivers.Lookup. Tests
 	// swap in fakes.
@@ -41,16 +42,16 @@ type ProgressView interface {
 	// Phase says a target entered a phase (backup, verify, ...).
 	Phase(target string, phase drivers.Phase)
 	// Update is a progress report of the tool working for the target.
-	Update(target string, p drivers.Progress)
+	Update(target string, p proc.Progress)
 	// Done says the target has finished.
 	Done(target string)
 }
 
 type noView struct{}
 
-func (noView) Phase(string, drivers.Phase)     {}
-func (noView) Update(string, drivers.Progress) {}
-func (noView) Done(string)                     {}
+func (noView) Phase(string, drivers.Phase)  {}
+func (noView) Update(string, proc.Progress) {}
+func (noView) Done(string)                  {}
 
 func (rt Runtime) view() ProgressView {
 	if rt.Progress == nil {

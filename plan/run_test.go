@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // fakeDriver stands in for a tool: each target's settings script what it
@@ -36,17 +37,17 @@ func (f *fakeDriver) Name() string                           { return "fake" }
 func (f *fakeDriver) Options() []drivers.Option              { return nil }
 func (f *fakeDriver) Validate(*drivers.Target) error         { return nil }
 func (f *fakeDriver) Steps(t *drivers.Target) []drivers.Step { return nil }
-func (f *fakeDriver) Init(context.Context, drivers.Executor, *drivers.Target) error {
+func (f *fakeDriver) Init(context.Context, proc.Executor, *drivers.Target) error {
 	return nil
 }
-func (f *fakeDriver) CheckTools(context.Context, drivers.Executor, *drivers.Target) error {
+func (f *fakeDriver) CheckTools(context.Context, proc.Executor, *drivers.Target) error {
 	return nil
 }
-func (f *fakeDriver) Snapshots(context.Context, drivers.Executor, *drivers.Target) ([]drivers.Snapshot, error) {
+func (f *fakeDriver) Snapshots(context.Context, proc.Executor, *drivers.Target) ([]drivers.Snapshot, error) {
 	return nil, nil
 }
 
-func (f *fakeDriver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (f *fakeDriver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	f.mu.Lock()
 	f.running++
 	f.maxRun = max(f.maxRun, f.running)
@@ -59,9 +60,9 @@ func (f *fakeDriver) Backup(ctx context.Context, x drivers.Executor, t *drivers.
 	if script := t.Settings.Str("script"); script != "" {
 		// A real command, for what the runner does with commands: "done
 		// N" lines on stdout are progress.
-		c := drivers.Command{Program: "sh", Args: []string{"-c", script},
-			Env:      []drivers.EnvVar{{Name: "TOKEN", Value: "hunter2-never-logged", Secret: true}},
-			Progress: &drivers.ProgressReader{Parse: fakeProgress}}
+		c := proc.Command{Program: "sh", Args: []string{"-c", script},
+			Env:      []proc.EnvVar{{Name: "TOKEN", Value: "hunter2-never-logged", Secret: true}},
+			Progress: &proc.ProgressReader{Parse: fakeProgress}}
 		if _, err := x.Run(ctx, c); err != nil {
 			return drivers.Artifact{}, err
 		}
@@ -95,7 +96,7 @@ func (f *fakeDriver) Backup(ctx context.Context, x drivers.Executor, t *drivers.
 	return a, nil
 }
 
-func (f *fakeDriver) Verify(_ context.Context, _ drivers.Executor, t *drivers.Target, _ drivers.Artifact) error {
+func (f *fakeDriver) Verify(_ context.Context, _ proc.Executor, t *drivers.Target, _ drivers.Artifact) error {
 	f.record("verify " + t.Name)
 	if t.Settings.Str("fail") == "verify" {
 		return errors.New("check found damage")
@@ -103,7 +104,7 @@ func (f *fakeDriver) Verify(_ context.Context, _ drivers.Executor, t *drivers.Ta
 	return nil
 }
 
-func (f *fakeDriver) Drill(_ context.Context, _ drivers.Executor, t *drivers.Target) (drivers.DrillResult, error) {
+func (f *fakeDriver) Drill(_ context.Context, _ proc.Executor, t *drivers.Target) (drivers.DrillResult, error) {
 	f.record("drill " + t.Name)
 	if t.Settings.Str("fail") == "drill" {
 		return drivers.DrillResult{Artifact: "snap-" + t.Name}, errors.New(`table public.books: 99 rows restored, manifest says 100`)
@@ -111,17 +112,17 @@ func (f *fakeDriver) Drill(_ context.Context, _ drivers.Executor, t *drivers.Tar
 	return drivers.DrillResult{Artifact: "snap-" + t.Name, Checked: 3, Detail: "3 tables match"}, nil
 }
 
-func (f *fakeDriver) Prune(_ context.Context, _ drivers.Executor, t *drivers.Target, _ bool) (drivers.PruneResult, error) {
+func (f *fakeDriver) Prune(_ context.Context, _ proc.Executor, t *drivers.Target, _ bool) (drivers.PruneResult, error) {
 	f.record("prune " + t.Name)
 	return drivers.PruneResult{Policy: true}, nil
 }
 
-func fakeProgress(line []byte) (drivers.Progress, bool, []byte) {
+func fakeProgress(line []byte) (proc.Progress, bool, []byte) {
 	var n int64
 	if _, err := fmt.Sscanf(string(line), "done %d", &n); err != nil {
-		return drivers.Progress{}, false, line
+		return proc.Progress{}, false, line
 	}
-	return drivers.Progress{Bytes: n, Total: 100, Percent: float64(n), ETA: -1}, true, nil
+	return proc.Progress{Bytes: n, Total: 100, Percent: float64(n), ETA: -1}, true, nil
 }
 
 // fakePlan builds a plan of fake targets; spec maps name → settings, and
@@ -480,7 +481,7 @@ func (v *recordingView) add(e string) {
 	v.events = append(v.events, e)
 }
 func (v *recordingView) Phase(target string, ph drivers.Phase) { v.add(target + " " + string(ph)) }
-func (v *recordingView) Update(target string, p drivers.Progress) {
+func (v *recordingView) Update(target string, p proc.Progress) {
 	v.add(fmt.Sprintf("%s %d bytes", target, p.Bytes))
 }
 func (v *recordingView) Done(target string) { v.add(target + " done") }
@@ -491,7 +492,7 @@ func TestRunShowsProgressAndAsksToolsForIt(t *testing.T) {
 	})
 	p.Targets["db"].TempDir = t.TempDir()
 	view := &recordingView{}
-	rt := Runtime{Exec: drivers.ProcessExecutor{}, Progress: view,
+	rt := Runtime{Exec: proc.ProcessExecutor{}, Progress: view,
 		Driver: func(string) (drivers.Driver, bool) { return f, true }}
 	rep, err := p.Run(context.Background(), "weekly", RunOptions{}, rt)
 	if err != nil || rep.Status != StatusOK {
@@ -525,7 +526,7 @@ func TestRunKeepsALogPerTarget(t *testing.T) {
 	for _, tg := range p.Targets {
 		tg.TempDir = t.TempDir()
 	}
-	rt := Runtime{Exec: drivers.ProcessExecutor{}, Driver: func(string) (drivers.Driver, bool) { return f, true }}
+	rt := Runtime{Exec: proc.ProcessExecutor{}, Driver: func(string) (drivers.Driver, bool) { return f, true }}
 	rep, err := p.Run(context.Background(), "weekly", RunOptions{}, rt)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // LogDir is where per-target logs live under a state directory: one
@@ -75,10 +76,10 @@ func (l *targetLog) logger(base *slog.Logger) *slog.Logger {
 }
 
 // trace records each command in the file; progress goes to show.
-func (l *targetLog) trace(show func(drivers.Progress)) *drivers.Trace {
-	return &drivers.Trace{
+func (l *targetLog) trace(show func(proc.Progress)) *proc.Trace {
+	return &proc.Trace{
 		Started: func(cmdline string) { l.file.Info("command started", "command", cmdline) },
-		Finished: func(res drivers.Result, elapsed time.Duration) {
+		Finished: func(res proc.Result, elapsed time.Duration) {
 			attrs := []any{"exit", res.ExitCode, "class", res.Class.String(), "elapsed", elapsed.Round(time.Millisecond)}
 			if res.Signal != "" {
 				attrs = append(attrs, "signal", res.Signal)
@@ -123,15 +124,15 @@ func (l *targetLog) Close() error { return l.f.Close() }
 func (p *Plan) watch(ctx context.Context, t *drivers.Target, logName string, rt Runtime) (context.Context, *slog.Logger, string, func()) {
 	log := rt.log().With("target", t.Name, "driver", t.Driver)
 	view := rt.view()
-	show := func(pr drivers.Progress) { view.Update(t.Name, pr) }
+	show := func(pr proc.Progress) { view.Update(t.Name, pr) }
 	if p.StateDir == "" || logName == "" {
-		return drivers.WithTrace(ctx, &drivers.Trace{Progress: show}), log, "", func() {}
+		return proc.WithTrace(ctx, &proc.Trace{Progress: show}), log, "", func() {}
 	}
 	tl, err := openTargetLog(LogDir(p.StateDir), t.Name, logName)
 	if err != nil {
 		log.Warn("could not open the target's log file; going on without it", "error", err)
-		return drivers.WithTrace(ctx, &drivers.Trace{Progress: show}), log, "", func() {}
+		return proc.WithTrace(ctx, &proc.Trace{Progress: show}), log, "", func() {}
 	}
 	log = tl.logger(rt.log()).With("target", t.Name, "driver", t.Driver)
-	return drivers.WithTrace(ctx, tl.trace(show)), log, tl.path, func() { tl.Close() }
+	return proc.WithTrace(ctx, tl.trace(show)), log, tl.path, func() { tl.Close() }
 }

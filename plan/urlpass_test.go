@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // A repository URL with a password that reaches a real tool (here past the
@@ -32,7 +33,7 @@ func TestRunMasksURLPasswordsOfRealTools(t *testing.T) {
 	p := &Plan{Path: "test.toml", StateDir: filepath.Join(dir, "state"), Parallel: 1, Order: []string{"library"},
 		Targets: map[string]*drivers.Target{"library": tg}, Plans: map[string]*Group{"weekly": {Name: "weekly", Targets: []string{"library"}}}}
 	var stderr bytes.Buffer
-	rt := Runtime{Exec: drivers.ProcessExecutor{}, Log: slog.New(slog.NewTextHandler(&stderr, nil))}
+	rt := Runtime{Exec: proc.ProcessExecutor{}, Log: slog.New(slog.NewTextHandler(&stderr, nil))}
 	rep, err := p.Run(context.Background(), "weekly", RunOptions{}, rt)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -53,7 +54,7 @@ func (c Check) String() string {
 
 // Options tune a doctor run.
 type Options struct {
-	Exec drivers.Executor
+	Exec proc.Executor
 	// Driver finds a driver; nil means drivers.Lookup.
 	Driver func(name string) (drivers.Driver, bool)
 	// Timeout bounds each check that reaches a database or a repository:
@@ -198,11 +199,11 @@ func (r *run) schedules(p *plan.Plan) {
 // recorder passes commands on and keeps the first line each printed: the
 // version lines of `restic version`, `pg_dump --version` and friends.
 type recorder struct {
-	x     drivers.Executor
+	x     proc.Executor
 	lines []string
 }
 
-func (rec *recorder) Run(ctx context.Context, c drivers.Command) (drivers.Result, error) {
+func (rec *recorder) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
 	res, err := rec.x.Run(ctx, c)
 	if err == nil {
 		out := res.Stdout
@@ -249,7 +250,7 @@ func (r *run) tools(ctx context.Context, targets []*drivers.Target) {
 	if ssh != "" {
 		rec := &recorder{x: r.o.Exec}
 		cctx, cancel := r.ctx(ctx)
-		_, err := rec.Run(cctx, drivers.Command{Program: "ssh", Args: []string{"-V"}})
+		_, err := rec.Run(cctx, proc.Command{Program: "ssh", Args: []string{"-V"}})
 		cancel()
 		if err != nil {
 			r.add(Check{Status: Fail, Subject: "tools ssh", Detail: fmt.Sprintf("needed by target %s: %v", ssh, err), Fix: "install openssh-client"})

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/plan"
@@ -59,7 +59,7 @@ func loadPlan(t *testing.T, dir, src string) *plan.Plan {
 
 func doctor(t *testing.T, p *plan.Plan, o Options) map[string]Check {
 	t.Helper()
-	o.Exec = drivers.ProcessExecutor{}
+	o.Exec = proc.ProcessExecutor{}
 	if o.Timeout == 0 {
 		o.Timeout = time.Minute
 	}
@@ -122,7 +122,7 @@ paths = ["DIR/lib"]
 targets = ["good"]
 schedule = "*/30 * * * mon-fri"
 `)
-	rt := plan.Runtime{Exec: drivers.ProcessExecutor{}}
+	rt := plan.Runtime{Exec: proc.ProcessExecutor{}}
 	ctx := context.Background()
 	good, _ := p.Pick([]string{"good"}, "")
 	if o := p.Init(ctx, good, rt); o[0].Err != nil {
@@ -187,10 +187,10 @@ targets = ["db"]
 	expect(t, checks, "down: database", Fail, "connecting to the database: failed to connect to `user=nobody database=none`: 127.0.0.1:1", "is the server running and reachable from here?")
 	expect(t, checks, "db: backups", Warn, "none of this target yet", "")
 
-	if rep, err := p.Run(ctx, "all", plan.RunOptions{}, plan.Runtime{Exec: drivers.ProcessExecutor{}}); err != nil || rep.Status != plan.StatusOK {
+	if rep, err := p.Run(ctx, "all", plan.RunOptions{}, plan.Runtime{Exec: proc.ProcessExecutor{}}); err != nil || rep.Status != plan.StatusOK {
 		t.Fatalf("run: %v %+v", err, rep)
 	}
-	snaps, err := p.Snapshots(ctx, p.Targets["db"], plan.Runtime{Exec: drivers.ProcessExecutor{}})
+	snaps, err := p.Snapshots(ctx, p.Targets["db"], plan.Runtime{Exec: proc.ProcessExecutor{}})
 	if err != nil || len(snaps) != 1 {
 		t.Fatal(snaps, err)
 	}
@@ -225,7 +225,7 @@ paths = ["DIR"]
 `)
 	targets, _ := p.Pick(nil, "")
 	checks := map[string]Check{}
-	r := &run{o: Options{Exec: drivers.ProcessExecutor{}, Timeout: time.Minute}}
+	r := &run{o: Options{Exec: proc.ProcessExecutor{}, Timeout: time.Minute}}
 	r.tools(context.Background(), targets)
 	for _, c := range r.checks {
 		t.Log(c)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // DefaultHookTimeout bounds each hook: a hook that hangs is stopped (its
@@ -46,9 +46,9 @@ const envPrefix = "ALEXANDRIA_BACKUP_"
 // Env is the outcome as environment variables. Every variable is always
 // set (empty when unknown), so a value inherited from the caller's
 // environment can never pass for this run's.
-func (o Outcome) Env() []drivers.EnvVar {
-	v := func(name, value string) drivers.EnvVar { return drivers.EnvVar{Name: envPrefix + name, Value: value} }
-	return []drivers.EnvVar{
+func (o Outcome) Env() []proc.EnvVar {
+	v := func(name, value string) proc.EnvVar { return proc.EnvVar{Name: envPrefix + name, Value: value} }
+	return []proc.EnvVar{
 		v("PLAN", o.Plan),
 		v("STATUS", o.Status),
 		v("EXIT_CODE", strconv.Itoa(o.ExitCode)),
@@ -63,8 +63,8 @@ func (o Outcome) Env() []drivers.EnvVar {
 type Hooks struct {
 	// Exec starts the processes: never a shell, each in its own process
 	// group stopped as a whole when its time is up. Nil: a real
-	// drivers.ProcessExecutor.
-	Exec drivers.Executor
+	// proc.ProcessExecutor.
+	Exec proc.Executor
 	// Timeout bounds each hook; zero means DefaultHookTimeout.
 	Timeout time.Duration
 	Log     *slog.Logger
@@ -79,7 +79,7 @@ type Hooks struct {
 func (h Hooks) Run(ctx context.Context, event string, cmds [][]string, o Outcome) error {
 	exec := h.Exec
 	if exec == nil {
-		exec = drivers.ProcessExecutor{}
+		exec = proc.ProcessExecutor{}
 	}
 	timeout := h.Timeout
 	if timeout <= 0 {
@@ -95,14 +95,14 @@ func (h Hooks) Run(ctx context.Context, event string, cmds [][]string, o Outcome
 			continue
 		}
 		log.Info("running hook", "event", event, "program", argv[0])
-		c := drivers.Command{Program: argv[0], Args: argv[1:], Env: o.Env(), StdoutTail: 16 << 10}
+		c := proc.Command{Program: argv[0], Args: argv[1:], Env: o.Env(), StdoutTail: 16 << 10}
 		hctx, cancel := context.WithTimeout(ctx, timeout)
 		start := time.Now()
 		res, err := exec.Run(hctx, c)
 		timedOut := errors.Is(hctx.Err(), context.DeadlineExceeded)
 		cancel()
 		attrs := []any{"event", event, "program", argv[0], "duration", time.Since(start).Round(time.Millisecond)}
-		if out := drivers.LastLines(res.Stdout, 20); out != "" {
+		if out := proc.LastLines(res.Stdout, 20); out != "" {
 			attrs = append(attrs, "stdout", out)
 		}
 		if timedOut {
@@ -110,8 +110,8 @@ func (h Hooks) Run(ctx context.Context, event string, cmds [][]string, o Outcome
 		}
 		if err != nil {
 			// A ToolError already carries the tail of stderr.
-			if _, isTool := errors.AsType[*drivers.ToolError](err); !isTool {
-				if out := drivers.LastLines(res.Stderr, 8); out != "" {
+			if _, isTool := errors.AsType[*proc.ToolError](err); !isTool {
+				if out := proc.LastLines(res.Stderr, 8); out != "" {
 					attrs = append(attrs, "stderr", out)
 				}
 			}
@@ -119,7 +119,7 @@ func (h Hooks) Run(ctx context.Context, event string, cmds [][]string, o Outcome
 			errs = append(errs, fmt.Errorf("%s hook %s: %w", event, argv[0], err))
 			continue
 		}
-		if out := drivers.LastLines(res.Stderr, 20); out != "" {
+		if out := proc.LastLines(res.Stderr, 20); out != "" {
 			attrs = append(attrs, "stderr", out)
 		}
 		log.Info("hook done", attrs...)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Interval is how often the display is redrawn.
@@ -43,7 +44,7 @@ type Display struct {
 type target struct {
 	phase      drivers.Phase
 	since      time.Time // when the phase began
-	progress   drivers.Progress
+	progress   proc.Progress
 	hasUpdates bool // progress holds a report of the current phase
 }
 
@@ -94,7 +95,7 @@ func (d *Display) Phase(name string, phase drivers.Phase) {
 }
 
 // Update implements plan.ProgressView.
-func (d *Display) Update(name string, p drivers.Progress) {
+func (d *Display) Update(name string, p proc.Progress) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t := d.running[name]
@@ -181,7 +182,7 @@ func (d *Display) lines() []string {
 
 // Describe is one progress report in words: "45%  1.2 GiB of 2.7 GiB,
 // 120 files, 35.0 MiB/s, ETA 0:42". The current item is not included.
-func Describe(p drivers.Progress) string {
+func Describe(p proc.Progress) string {
 	var parts []string
 	if p.Percent >= 0 && (p.Total > 0 || p.Percent > 0) {
 		parts = append(parts, fmt.Sprintf("%3.0f%%", p.Percent))

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // screen is what a terminal shows, enough of one to check the display:
@@ -75,7 +76,7 @@ func TestDisplayDrawsOneLinePerTargetAndKeepsLogsAbove(t *testing.T) {
 	d.Phase("library", drivers.PhaseBackup)
 	d.Phase("database", drivers.PhaseBackup)
 	*now = now.Add(75 * time.Second)
-	d.Update("library", drivers.Progress{Bytes: 1 << 30, Total: 4 << 30, Percent: 25, Files: 12, Rate: 10 << 20, ETA: 5 * time.Minute, Item: "/srv/library/a.epub"})
+	d.Update("library", proc.Progress{Bytes: 1 << 30, Total: 4 << 30, Percent: 25, Files: 12, Rate: 10 << 20, ETA: 5 * time.Minute, Item: "/srv/library/a.epub"})
 	d.mu.Lock()
 	d.redraw()
 	d.mu.Unlock()
@@ -116,7 +117,7 @@ func TestDisplayDrawsOneLinePerTargetAndKeepsLogsAbove(t *testing.T) {
 func TestDisplayLinesNeverWrap(t *testing.T) {
 	d, scr, _ := newTestDisplay(40)
 	d.Phase("a-target-with-a-rather-long-name", drivers.PhaseBackup)
-	d.Update("a-target-with-a-rather-long-name", drivers.Progress{Bytes: 123456789, Total: 987654321, Percent: 12.5, ETA: time.Hour, Item: "/a/very/long/path/to/some/book.epub"})
+	d.Update("a-target-with-a-rather-long-name", proc.Progress{Bytes: 123456789, Total: 987654321, Percent: 12.5, ETA: time.Hour, Item: "/a/very/long/path/to/some/book.epub"})
 	d.mu.Lock()
 	d.redraw()
 	d.mu.Unlock()
@@ -142,17 +143,17 @@ func TestFitShortensTheItemFromTheLeftAndDropsControlCharacters(t *testing.T) {
 
 func TestDescribeLeavesOutWhatTheToolDoesNotKnow(t *testing.T) {
 	// borg knows neither the total nor an ETA.
-	got := Describe(drivers.Progress{Bytes: 5 << 20, Files: 3, Percent: -1, ETA: -1})
+	got := Describe(proc.Progress{Bytes: 5 << 20, Files: 3, Percent: -1, ETA: -1})
 	if got != "5.0 MiB, 3 files" {
 		t.Errorf("borg-like progress = %q", got)
 	}
 	// borg check: a percentage, no bytes.
-	got = Describe(drivers.Progress{Percent: 50, ETA: -1})
+	got = Describe(proc.Progress{Percent: 50, ETA: -1})
 	if got != " 50%" {
 		t.Errorf("borg-check-like progress = %q", got)
 	}
 	// rsync while it still scans: no percentage, a rate.
-	got = Describe(drivers.Progress{Bytes: 1024, Rate: 2048, Percent: -1, ETA: -1})
+	got = Describe(proc.Progress{Bytes: 1024, Rate: 2048, Percent: -1, ETA: -1})
 	if got != "1.0 KiB, 2.0 KiB/s" {
 		t.Errorf("rsync-like progress = %q", got)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // CronFile is where the cron file goes. cron ignores files in /etc/cron.d
@@ -58,7 +58,7 @@ func cronCommand(argv []string) (string, error) {
 			// cron versions differ on what a backslash escapes.
 			return "", fmt.Errorf("%q: cron cannot pass a backslash or a line break reliably", a)
 		}
-		words[i] = strings.ReplaceAll(drivers.ShellQuote(a), "%", `\%`)
+		words[i] = strings.ReplaceAll(proc.ShellQuote(a), "%", `\%`)
 	}
 	return strings.Join(words, " "), nil
 }

@@ -1,8 +1,9 @@
-package drivers
+package proc
 
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -18,7 +19,7 @@ type Command struct {
 	// masked wherever the command is shown.
 	Env []EnvVar
 	// DropEnv names variables of our own environment the child must not
-	// inherit (see InheritedEnv); Env still sets them.
+	// inherit (see drivers.InheritedEnv); Env still sets them.
 	DropEnv []string
 	Dir     string
 	// Stdin, when set, is the child's standard input (default /dev/null).
@@ -124,11 +125,11 @@ type ExitCodes struct {
 // Classify judges one exit code.
 func (e ExitCodes) Classify(code int) Class {
 	switch {
-	case contains(e.Error, code):
+	case slices.Contains(e.Error, code):
 		return ClassError
-	case contains(e.Warning, code):
+	case slices.Contains(e.Warning, code):
 		return ClassWarning
-	case contains(e.OK, code), code == 0:
+	case slices.Contains(e.OK, code), code == 0:
 		return ClassOK
 	}
 	return ClassError
@@ -144,7 +145,7 @@ func (e ExitCodes) Override(o ExitCodes) ExitCodes {
 	drop := func(list []int) []int {
 		var out []int
 		for _, c := range list {
-			if !contains(named, c) {
+			if !slices.Contains(named, c) {
 				out = append(out, c)
 			}
 		}
@@ -164,19 +165,10 @@ func (e ExitCodes) String() string {
 	return fmt.Sprintf("ok=%v warning=%v error=%v", e.OK, e.Warning, e.Error)
 }
 
-func contains(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func sortedUnion(a, b []int) []int {
 	var out []int
 	for _, v := range append(append([]int{}, a...), b...) {
-		if !contains(out, v) {
+		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}

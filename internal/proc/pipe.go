@@ -1,4 +1,4 @@
-package drivers
+package proc
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func (p ProcessExecutor) RunPipe(ctx context.Context, from, to Command, tap io.W
 	if p.Log != nil {
 		p.Log(from.String() + " | " + to.String())
 	}
-	tr, began := traceOf(ctx), time.Now()
+	tr, began := TraceOf(ctx), time.Now()
 	tr.started(from.String() + " | " + to.String())
 	fromRes, toRes, err := runPipe(ctx, from, to, tap)
 	tr.finished(fromRes, began)

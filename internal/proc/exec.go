@@ -1,4 +1,20 @@
-package drivers
+// Package proc runs the tools, and is the only package of the program that
+// imports os/exec (TestOnlyProcStartsProcesses keeps it so).
+//
+// A Command is plain data: argv, environment, stdin, which exit codes are a
+// warning, which signal stops the tool, which values are secret; its one
+// String method masks them for dry-run output, logs, reports and errors.
+// ProcessExecutor runs a Command as a child in its own process group, never
+// through a shell, stops the whole group with the tool's own signal (then
+// SIGKILL) when the context ends, keeps bounded tails of its output, masks
+// passwords in URLs in what it says, and judges its exit in one switch.
+// RunPipe runs producer | consumer and holds back the consumer's end of
+// input until the producer succeeded. A Trace on the context is told what
+// runs and the progress a ProgressReader reads from a tool's output.
+//
+// It knows no particular tool: the drivers say which codes, signals and
+// progress parsers fit theirs.
+package proc
 
 import (
 	"bytes"
@@ -8,13 +24,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
-
-// This file is the one place that starts processes.
 
 // DefaultTail is how many bytes of a tool's output are kept by default:
 // enough for an error message or a JSON summary, and bounded whatever the
@@ -96,7 +111,7 @@ func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
 	if p.Log != nil {
 		p.Log(c.String())
 	}
-	tr, began := traceOf(ctx), time.Now()
+	tr, began := TraceOf(ctx), time.Now()
 	tr.started(c.String())
 	pr, err := start(ctx, c, c.Stdin, nil)
 	if err != nil {
@@ -170,10 +185,10 @@ func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*
 	if r := c.Progress; r != nil {
 		switch {
 		case r.Stderr:
-			pr.progress = newProgressWriter(r, traceOf(ctx).Progress, pr.stderr)
+			pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, pr.stderr)
 			cmd.Stderr = pr.progress
 		case pr.stdout != nil:
-			pr.progress = newProgressWriter(r, traceOf(ctx).Progress, pr.stdout)
+			pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, pr.stdout)
 			cmd.Stdout = pr.progress
 		}
 	}
@@ -251,7 +266,7 @@ func unix(s syscall.Signal) string {
 func childEnv(extra []EnvVar, drop []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); !containsString(drop, name) {
+		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(drop, name) {
 			env = append(env, kv)
 		}
 	}
