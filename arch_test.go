@@ -1,6 +1,7 @@
 package main
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -25,15 +26,13 @@ const testenvDir = "internal/testenv"
 // the demo builds a sandbox with the same fixtures the tests use.
 const demoDir = "tools/demo"
 
-// testCodeLeaks walks the Go files under root and names every non-test
-// file that brings test code into a program: one importing "testing" (or a
-// testing/... package) outside internal/testenv, and one importing
-// internal/testenv outside internal/testenv and tools/demo. Every .go file
-// is read whatever its build tags, so a tag cannot hide an import.
-func testCodeLeaks(root string) ([]string, error) {
-	var leaks []string
+// nonTestFiles parses every non-test Go file under root with mode and
+// calls visit with its slash-separated path from root. Every .go file is
+// read whatever its build tags, so a tag cannot hide an import; the
+// directories the go tool ignores are skipped.
+func nonTestFiles(root string, mode parser.Mode, visit func(rel string, f *ast.File) error) error {
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -43,7 +42,6 @@ func testCodeLeaks(root string) ([]string, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			// The go tool ignores these directories; so may we.
 			name := d.Name()
 			if rel != "." && (name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 				return filepath.SkipDir
@@ -53,17 +51,33 @@ func testCodeLeaks(root string) ([]string, error) {
 		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		f, err := parser.ParseFile(fset, path, nil, mode)
 		if err != nil {
 			return err
 		}
+		return visit(rel, f)
+	})
+}
+
+// importPath is spec's import path.
+func importPath(spec *ast.ImportSpec) string {
+	imp, err := strconv.Unquote(spec.Path.Value)
+	if err != nil {
+		panic(err) // the parser accepted it, so it is a valid string literal
+	}
+	return imp
+}
+
+// testCodeLeaks walks the Go files under root and names every non-test
+// file that brings test code into a program: one importing "testing" (or a
+// testing/... package) outside internal/testenv, and one importing
+// internal/testenv outside internal/testenv and tools/demo.
+func testCodeLeaks(root string) ([]string, error) {
+	var leaks []string
+	err := nonTestFiles(root, parser.ImportsOnly, func(rel string, f *ast.File) error {
 		inTestenv := under(rel, testenvDir)
 		for _, spec := range f.Imports {
-			imp, err := strconv.Unquote(spec.Path.Value)
-			if err != nil {
-				return err
-			}
-			switch {
+			switch imp := importPath(spec); {
 			case (imp == "testing" || strings.HasPrefix(imp, "testing/")) && !inTestenv:
 				leaks = append(leaks, rel+" imports "+imp)
 			case under(imp, module+"/"+testenvDir) && !inTestenv && !under(rel, demoDir):
@@ -166,5 +180,132 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 		if pkg == "testing" || strings.HasPrefix(pkg, "testing/") || under(pkg, module+"/"+testenvDir) {
 			t.Errorf("the alexandria-backup binary links %s", pkg)
 		}
+	}
+}
+
+// procDir is the one package that starts processes: process groups, stop
+// signals, pipes and output tails live there, and nowhere else.
+const procDir = "internal/proc"
+
+// toolsDir holds developer programs (the demo, the test report), which
+// start test servers and the binary itself; they never ship.
+const toolsDir = "tools"
+
+// processStarters are the ways to start a process other than importing
+// os/exec: each package's functions that fork or exec.
+var processStarters = map[string][]string{
+	"os":      {"StartProcess"},
+	"syscall": {"ForkExec", "StartProcess", "Exec"},
+}
+
+// processStarts walks the Go files under root and names every non-test
+// file outside internal/proc, internal/testenv and tools/ that can start a
+// process: one importing "os/exec" (under any name), or calling
+// os.StartProcess, syscall.ForkExec, syscall.StartProcess or syscall.Exec.
+func processStarts(root string) ([]string, error) {
+	var found []string
+	err := nonTestFiles(root, parser.SkipObjectResolution, func(rel string, f *ast.File) error {
+		if under(rel, procDir) || under(rel, testenvDir) || under(rel, toolsDir) {
+			return nil
+		}
+		// The name each package of processStarters goes by in this file.
+		names := map[string]string{}
+		for _, spec := range f.Imports {
+			imp := importPath(spec)
+			if imp == "os/exec" {
+				found = append(found, rel+" imports os/exec")
+			}
+			if _, ok := processStarters[imp]; ok {
+				name := imp
+				if spec.Name != nil {
+					name = spec.Name.Name
+				}
+				names[name] = imp
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && slices.Contains(processStarters[names[x.Name]], sel.Sel.Name) {
+				found = append(found, rel+" calls "+names[x.Name]+"."+sel.Sel.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	return found, err
+}
+
+// TestOnlyProcStartsProcesses keeps process handling in one package: no
+// non-test file outside internal/proc (and the test servers and developer
+// tools) imports os/exec or forks by another road, so every tool, hook and
+// notification runs through the same process groups, stop signals, bounded
+// tails and secret masking.
+func TestOnlyProcStartsProcesses(t *testing.T) {
+	// The guard itself, against a tree holding each shape it must refuse
+	// and each it must let through.
+	files := map[string]struct {
+		src    string
+		starts bool
+	}{
+		"main.go":                        {`import "os/exec"`, true},
+		"drivers/restic.go":              {`import x "os/exec"`, true},
+		"internal/notify/hook.go":        {`import _ "os/exec"`, true},
+		"drivers/tagged.go":              {"//go:build ignore\n\npackage x\nimport \"os/exec\"", true},
+		"internal/procx/run.go":          {`import "os/exec"`, true},
+		"plan/fork.go":                   {"import \"os\"\nvar _, _ = os.StartProcess(\"/bin/true\", nil, nil)", true},
+		"plan/fork2.go":                  {"import sc \"syscall\"\nfunc f() { sc.Exec(\"/bin/true\", nil, nil) }", true},
+		"plan/fork3.go":                  {"import \"syscall\"\nvar _, _ = syscall.ForkExec(\"/bin/true\", nil, nil)", true},
+		"plan/kill.go":                   {"import \"syscall\"\nvar _ = syscall.Kill(1, 0)", false},
+		"plan/other.go":                  {"import \"os\"\nvar _ = os.Getpid()", false},
+		"plan/shadow.go":                 {"func f(os struct{ StartProcess int }) int { return os.StartProcess }", false},
+		"internal/proc/exec.go":          {`import "os/exec"`, false},
+		"internal/proc/group/group.go":   {`import "syscall"` + "\nvar _, _ = syscall.ForkExec(\"/bin/true\", nil, nil)", false},
+		"internal/testenv/pgserver/x.go": {`import "os/exec"`, false},
+		"tools/demo/main.go":             {`import "os/exec"`, false},
+		"drivers/restic_test.go":         {`import "os/exec"`, false},
+		"drivers/testdata/x/main.go":     {`import "os/exec"`, false},
+	}
+	root := t.TempDir()
+	var want []string
+	for name, f := range files {
+		src := f.src
+		if !strings.HasPrefix(src, "//go:build") {
+			src = "package x\n" + src
+		}
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if f.starts {
+			want = append(want, name)
+		}
+	}
+	found, err := processStarts(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range found {
+		got = append(got, strings.Fields(l)[0])
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
+	}
+
+	// This repository.
+	found, err = processStarts(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range found {
+		t.Errorf("%s: only %s/ starts processes; run them through it", l, procDir)
 	}
 }
