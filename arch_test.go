@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // module is this repository's module path, the prefix of its own imports.
@@ -308,4 +310,139 @@ func TestOnlyProcStartsProcesses(t *testing.T) {
 	for _, l := range found {
 		t.Errorf("%s: only %s/ starts processes; run them through it", l, procDir)
 	}
+}
+
+// TestNoDriverNameSwitches keeps what is known about a tool in its driver:
+// no non-test file outside a tool's own files compares a driver's name
+// with a string literal (== or !=), switches on it (case "restic"), or
+// keys a map with it ("restic": ..., m["restic"]). Such a switch compiles
+// when a driver is added and silently falls to its default; other layers
+// ask the driver instead (Facts, Resources, optional interfaces).
+func TestNoDriverNameSwitches(t *testing.T) {
+	names := drivers.Names()
+	// The guard itself, against a tree holding each shape it must refuse
+	// and each it must let through.
+	files := map[string]struct {
+		src   string
+		flags bool
+	}{
+		"lock.go":                    {`func f(d string) bool { return d == "pg_dump" }`, true},
+		"plan/load.go":               {`func f(d string) bool { return "borg" != d }`, true},
+		"internal/doctor/x.go":       {`func f(d string) { switch d { case "x", "rsync": } }`, true},
+		"internal/schedule/x.go":     {`func f(d string) { switch { case d == "restic": } }`, true},
+		"internal/doctor/pkg.go":     {`var m = map[string]string{"rclone": "rclone"}`, true},
+		"internal/planpaths/x.go":    {`var m map[string]int; var _ = m["borg"]`, true},
+		"drivers/secrets.go":         {`var m = map[string][]int{"restic": {11}}`, true},
+		"drivers/restic.go":          {`func f(d string) bool { return d == "borg" }`, true},
+		"drivers/restic_locks.go":    {`func f(d string) bool { return d == "restic" }`, false},
+		"drivers/pgdump_scratch.go":  {`func f(d string) bool { return d == "pg_dump" }`, false},
+		"drivers/borg/borg.go":       {`func f(d string) bool { return d == "borg" }`, false},
+		"drivers/rsync/x.go":         {`func f(d string) bool { return d == "rclone" }`, true},
+		"main.go":                    {`func f(d string) bool { return d == "postgres" }`, false},
+		"plan/prog.go":               {`var c = struct{ Program string }{Program: "restic"}`, false},
+		"drivers/restic_test.go":     {`func f(d string) bool { return d == "borg" }`, false},
+		"drivers/testdata/x/main.go": {`func f(d string) bool { return d == "borg" }`, false},
+	}
+	root := t.TempDir()
+	var want []string
+	for name, f := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("package x\n"+f.src+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if f.flags {
+			want = append(want, name)
+		}
+	}
+	found, err := driverNameSwitches(root, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range found {
+		file, _, _ := strings.Cut(l, ":")
+		if !slices.Contains(got, file) {
+			got = append(got, file)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
+	}
+
+	// This repository.
+	found, err = driverNameSwitches(".", names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range found {
+		t.Errorf("%s: ask the driver (drivers.Lookup(t.Driver): Facts, Resources or an optional interface) instead of naming it", l)
+	}
+}
+
+// driverNameSwitches lists, as "file:line: what", every place under root
+// where a string literal naming a driver is compared, switched on or used
+// as a map key outside that driver's own files.
+func driverNameSwitches(root string, names []string) ([]string, error) {
+	fset := token.NewFileSet()
+	var out []string
+	err := nonTestFiles(root, 0, func(rel string, f *ast.File) error {
+		// nonTestFiles parses with its own file set: parse again for lines.
+		f, err := parser.ParseFile(fset, filepath.Join(root, filepath.FromSlash(rel)), nil, 0)
+		if err != nil {
+			return err
+		}
+		check := func(e ast.Expr, how string) {
+			lit, ok := e.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return
+			}
+			name, err := strconv.Unquote(lit.Value)
+			if err != nil || !slices.Contains(names, name) || ownFile(rel, name) {
+				return
+			}
+			out = append(out, rel+":"+strconv.Itoa(fset.Position(lit.Pos()).Line)+": "+how+" "+lit.Value)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BinaryExpr:
+				if n.Op == token.EQL || n.Op == token.NEQ {
+					check(n.X, "compares with")
+					check(n.Y, "compares with")
+				}
+			case *ast.CaseClause:
+				for _, e := range n.List {
+					check(e, "switches on")
+				}
+			case *ast.CompositeLit:
+				if _, ok := n.Type.(*ast.MapType); ok {
+					for _, e := range n.Elts {
+						if kv, ok := e.(*ast.KeyValueExpr); ok {
+							check(kv.Key, "keys a map with")
+						}
+					}
+				}
+			case *ast.IndexExpr:
+				check(n.Index, "looks up")
+			}
+			return true
+		})
+		return nil
+	})
+	return out, err
+}
+
+// ownFile reports whether rel is one of driver name's own files: in
+// drivers/, a file named after the tool (pgdump*.go for pg_dump), or any
+// file of its own package drivers/<tool>/.
+func ownFile(rel, name string) bool {
+	tool := strings.ReplaceAll(name, "_", "")
+	dir, file := filepath.Split(filepath.FromSlash(rel))
+	dir = filepath.ToSlash(filepath.Clean(dir))
+	return (dir == "drivers" && strings.HasPrefix(file, tool)) ||
+		dir == "drivers/"+tool || strings.HasPrefix(dir, "drivers/"+tool+"/")
 }

@@ -108,19 +108,20 @@ func sweep(ctx context.Context, e *env) {
 		if t.TempDir != "" {
 			tmpDirs[t.TempDir] = true
 		}
-		if t.Driver != "pg_dump" || t.Into != nil || t.Settings.Str("dir") == "" {
-			continue
-		}
-		dir := t.Settings.Str("dir")
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue // no dumps yet
-		}
-		re := partialDump(t.Name)
-		for _, de := range entries {
-			if re.MatchString(de.Name()) {
-				p := filepath.Join(dir, de.Name())
-				removed(p, "partial dump", removeAll(p))
+		for _, l := range t.Resources().Paths {
+			if !l.Dumps {
+				continue
+			}
+			entries, err := os.ReadDir(l.Path)
+			if err != nil {
+				continue // no dumps yet
+			}
+			re := partialDump(t.Name)
+			for _, de := range entries {
+				if re.MatchString(de.Name()) {
+					p := filepath.Join(l.Path, de.Name())
+					removed(p, "partial dump", removeAll(p))
+				}
 			}
 		}
 	}
@@ -170,7 +171,7 @@ func sweepScratch(ctx context.Context, e *env, path string) {
 	byHand := "DROP DATABASE IF EXISTS " + m.Database + " WITH (FORCE)" // safe: 16 hex digits
 	t := e.plan.Targets[m.Target]
 	switch {
-	case t == nil || t.Driver != "pg_dump":
+	case t == nil || t.Facts().Role != drivers.RoleDatabase:
 		keep("an interrupted drill left a scratch database, and its target is no longer a pg_dump target of the plan: drop the database by hand, then remove the marker", "fix", byHand)
 		return
 	case drivers.PgServer(t) != m.Server:

@@ -63,7 +63,7 @@ func cmdRestore(c *cli.Context) error {
 	}
 	req := drivers.RestoreRequest{From: c.String("from"), File: c.String("file"), Unverified: c.Bool("unverified"),
 		To: c.String("to"), Database: c.String("database"), Clean: c.Bool("clean"), Force: c.Bool("force")}
-	isDB := t.Driver == "pg_dump"
+	isDB := t.Facts().Role == drivers.RoleDatabase
 	switch {
 	case !isDB && (req.File != "" || req.Unverified):
 		// restic, borg, rsync and rclone restore only their own backups,

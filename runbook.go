@@ -26,12 +26,12 @@ func cmdRunbook(c *cli.Context) error {
 	}
 	var dbs, files, offsite []*drivers.Target
 	for _, t := range targets {
-		switch t.Driver {
-		case "pg_dump":
+		switch t.Facts().Role {
+		case drivers.RoleDatabase:
 			dbs = append(dbs, t)
-		case "rclone":
+		case drivers.RoleOffsite:
 			offsite = append(offsite, t)
-		default:
+		default: // drivers.RoleFiles
 			files = append(files, t)
 		}
 	}

@@ -216,7 +216,7 @@ func (Borg) cmd(t *Target, args ...string) Command {
 	// SIGTERM: borg 1.2 unwinds, releasing its locks, and commits nothing.
 	// Never SIGINT: on its first SIGINT, borg create commits what it has
 	// read as a .checkpoint archive (even with --checkpoint-interval=0).
-	c := Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: dropEnv["borg"]}
+	c := Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: borgDropEnv}
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		// Opened by the executor at start and read by borg from fd 3:
 		// the passphrase is never in argv or the environment.
@@ -645,3 +645,56 @@ func shellSplit(s string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// borgDropEnv: see Facts.DropEnv.
+var borgDropEnv = []string{"BORG_NEW_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_REPO"}
+
+func (Borg) Facts() Facts {
+	return Facts{
+		Role:        RoleFiles,
+		Programs:    []Program{{Name: "borg", Package: "borgbackup"}},
+		PasswordKey: "passphrase_file",
+		DropEnv:     borgDropEnv,
+	}
+}
+
+func (Borg) Resources(t *Target) Resources {
+	s := t.Settings
+	// A repository that is not an absolute path is host:path, over ssh.
+	r := Resources{Repository: s.Str("repository"), SSH: !filepath.IsAbs(s.Str("repository"))}
+	r.Secrets = withSecret(r.Secrets, t, "passphrase_file", PasswordFile)
+	// (local: is restic's prefix; trimmed here too, as planpaths always did.)
+	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
+	for _, p := range s.List("paths") {
+		r.Paths = append(r.Paths, Path{Path: p, Why: "backed up by " + t.Name})
+	}
+	for _, p := range s.List("exclude_file") {
+		r.Paths = append(r.Paths, Path{Path: p, Why: "exclude_file of " + t.Name})
+	}
+	return r
+}
+
+func (Borg) PlainRestore(t *Target) []Step {
+	env := borgRunbookEnv(t)
+	list := Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
+	extract := Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
+	return []Step{restoreCmd(list), restoreNote("then, in / (borg extracts relative to the current directory):"), restoreCmd(extract)}
+}
+
+// borgRunbookEnv is borg's environment for a person at a shell: a
+// passphrase file becomes a passcommand that reads it (the descriptor the
+// driver uses cannot be typed).
+func borgRunbookEnv(t *Target) []EnvVar {
+	var out []EnvVar
+	for _, e := range borgEnv(t) {
+		if e.Name == "BORG_PASSPHRASE_FD" {
+			e = EnvVar{Name: "BORG_PASSCOMMAND", Value: "cat " + t.Settings.Str("passphrase_file")}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// dumpStore: a pg_dump target can stream its dumps into a borg repository
+// (borg_stream.go).
+func (Borg) dumpStore() dumpStore { return borgStore{} }

@@ -31,6 +31,16 @@ func TestConformance(t *testing.T) {
 			if _, ok := drivers.Lookup(d.Name()); !ok {
 				t.Errorf("Lookup(%q) fails", d.Name())
 			}
+			// doctor names the package to install from these.
+			progs := d.Facts().Programs
+			if len(progs) == 0 {
+				t.Error("Facts().Programs is empty: doctor cannot say what to install")
+			}
+			for _, p := range progs {
+				if p.Name == "" || p.Package == "" {
+					t.Errorf("program %+v: name and Debian package required", p)
+				}
+			}
 		})
 	}
 }

@@ -52,14 +52,7 @@ func (t *Target) Repository() string {
 	if t.Into != nil {
 		return t.Into.Repository()
 	}
-	if f := t.Settings.Str("repository_file"); t.Driver == "restic" && f != "" {
-		// The location is in the file: targets naming the same file share it.
-		return "file:" + f
-	}
-	if t.Driver == "restic" || t.Driver == "borg" {
-		return t.Settings.Str("repository")
-	}
-	return ""
+	return t.Resources().Repository
 }
 
 // EnvVars returns the target's `env` table as child environment. Every
@@ -151,6 +144,14 @@ type Driver interface {
 	// CheckTools checks that the driver's programs are installed at a
 	// supported version, for `validate --tools`.
 	CheckTools(ctx context.Context, x Executor, t *Target) error
+	// Facts declares what holds for every target of the driver.
+	Facts() Facts
+	// Resources declares what target t uses: its repository, secret
+	// files, paths, ssh. No I/O.
+	Resources(t *Target) Resources
+	// PlainRestore lists the plain tool commands that bring t's latest
+	// backup back, for the runbook (see PlainRestore).
+	PlainRestore(t *Target) []Step
 }
 
 // Preflighter is implemented by drivers that check their source before a

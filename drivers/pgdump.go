@@ -839,3 +839,62 @@ func syncDir(dir string) {
 		f.Close()
 	}
 }
+
+func (PgDump) Facts() Facts {
+	return Facts{
+		Role: RoleDatabase,
+		Programs: []Program{
+			{Name: "pg_dump", Package: "postgresql-client"},
+			{Name: "pg_restore", Package: "postgresql-client"},
+		},
+		PasswordKey: "password_file",
+	}
+}
+
+func (PgDump) Resources(t *Target) Resources {
+	r := Resources{Database: t.Settings.Str("database")}
+	r.Secrets = withSecret(r.Secrets, t, "password_file", PasswordFile)
+	// A streamed dump has no directory: it is in its `into` target's
+	// repository.
+	if dir := t.Settings.Str("dir"); t.Into == nil && dir != "" {
+		r.Paths = []Path{{Path: dir, Write: true, Dumps: true, Why: "dumps of " + t.Name}}
+	}
+	return r
+}
+
+func (PgDump) PlainRestore(t *Target) []Step {
+	if t.Into != nil {
+		return []Step{restoreNote("the dump is streamed into %s's repository: restore it with `alexandria-backup restore %s`, or take it out of that repository as shown there", t.Into.Name, t.Name)}
+	}
+	var env []EnvVar
+	if f := t.Settings.Str("password_file"); f != "" {
+		env = append(env, EnvVar{Name: "PGPASSFILE", Value: "<a pgpass file with the password from " + f + ">"})
+	}
+	dir, format := t.Settings.Str("dir"), pgFormat(t)
+	dump := filepath.Join(dir, t.Name+"-<TIME>."+pgExt(t))
+	steps := []Step{restoreNote("the newest dump: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+pgExt(t))}
+	db := "--dbname=" + t.Settings.Str("database")
+	switch {
+	case format == "sql" && strings.HasSuffix(dump, ".gz"):
+		steps = append(steps, restoreNote("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))
+	case format == "sql":
+		steps = append(steps, restoreCmd(Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
+	default:
+		steps = append(steps, restoreCmd(Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
+	}
+	return steps
+}
+
+// TendLocks: a pg_dump target streaming into a repository whose tool
+// keeps locks of its own (restic) keeps its dumps there.
+func (PgDump) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
+	if t.Into == nil {
+		return nil, nil
+	}
+	d, _ := Lookup(t.Into.Driver)
+	lt, ok := d.(LockTender)
+	if !ok {
+		return nil, nil
+	}
+	return lt.TendLocks(ctx, x, t.Into)
+}

@@ -125,7 +125,7 @@ func DropScratchDatabase(ctx context.Context, t *Target, name string) error {
 	if err := refuseScratchName(name); err != nil {
 		return err
 	}
-	if t == nil || t.Driver != "pg_dump" {
+	if t == nil || t.Driver != (PgDump{}).Name() {
 		return errors.New("only a pg_dump target's scratch database can be dropped")
 	}
 	return dropDrillDatabase(ctx, t, name)

@@ -551,3 +551,32 @@ func (r Rclone) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 	s.Info = fmt.Sprintf("%s of %s (no history): %d files; the time is the newest file's modification time", rcloneMode(t), t.Settings.Str("source"), len(entries))
 	return []Snapshot{s}, nil
 }
+
+func (Rclone) Facts() Facts {
+	return Facts{
+		// The runbook brings the offsite copy back before anything is
+		// restored from the repositories it holds.
+		Role:     RoleOffsite,
+		Programs: []Program{{Name: "rclone", Package: "rclone"}},
+		// 5: a temporary error.
+		TransientCodes: []int{5},
+	}
+}
+
+func (Rclone) Resources(t *Target) Resources {
+	s := t.Settings
+	var r Resources
+	// rclone.conf holds the remotes' credentials.
+	r.Secrets = withSecret(r.Secrets, t, "config", ConfigFile)
+	r.Secrets = withSecret(r.Secrets, t, "config_password_file", PasswordFile)
+	r.Paths = []Path{
+		{Path: s.Str("source"), Why: "source of " + t.Name},
+		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
+	}
+	return r
+}
+
+func (Rclone) PlainRestore(t *Target) []Step {
+	c := Rclone{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
+	return []Step{restoreCmd(c)}
+}

@@ -153,7 +153,7 @@ func resticEnv(t *Target) []EnvVar {
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
 func (Restic) cmd(t *Target, args ...string) Command {
-	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: dropEnv["restic"]}
+	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: resticDropEnv}
 }
 
 // resticInterrupted is restic's exit after SIGINT.
@@ -418,3 +418,45 @@ func (r Restic) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 	}
 	return out, nil
 }
+
+// resticDropEnv: see Facts.DropEnv.
+var resticDropEnv = []string{"RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE"}
+
+func (Restic) Facts() Facts {
+	return Facts{
+		Role:        RoleFiles,
+		Programs:    []Program{{Name: "restic", Package: "restic"}},
+		PasswordKey: "password_file",
+		DropEnv:     resticDropEnv,
+		// 11: the lock failed (0.17+).
+		TransientCodes: []int{11},
+	}
+}
+
+func (Restic) Resources(t *Target) Resources {
+	s := t.Settings
+	r := Resources{Repository: s.Str("repository"), SSH: strings.HasPrefix(s.Str("repository"), "sftp:")}
+	if f := s.Str("repository_file"); f != "" {
+		// The location is in the file: targets naming the same file share it.
+		r.Repository = "file:" + f
+	}
+	r.Secrets = withSecret(r.Secrets, t, "password_file", PasswordFile)
+	r.Secrets = withSecret(r.Secrets, t, "repository_file", LocationFile)
+	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
+	for _, p := range s.List("paths") {
+		r.Paths = append(r.Paths, Path{Path: p, Why: "backed up by " + t.Name})
+	}
+	for _, p := range s.List("exclude_file") {
+		r.Paths = append(r.Paths, Path{Path: p, Why: "exclude_file of " + t.Name})
+	}
+	return r
+}
+
+func (Restic) PlainRestore(t *Target) []Step {
+	c := Restic{}.cmd(t, append([]string{"restore", "latest"}, append(selectArgs(t), "--target", "/")...)...)
+	return []Step{restoreCmd(c), restoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
+}
+
+// dumpStore: a pg_dump target can stream its dumps into a restic
+// repository (restic_stream.go).
+func (Restic) dumpStore() dumpStore { return resticStore{} }

@@ -282,12 +282,3 @@ type LockTender interface {
 func (r Restic) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
 	return r.applyLockPolicy(ctx, x, t)
 }
-
-// TendLocks: a pg_dump target streaming into restic keeps its dumps in
-// that repository.
-func (PgDump) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
-	if t.Into == nil || t.Into.Driver != "restic" {
-		return nil, nil
-	}
-	return Restic{}.applyLockPolicy(ctx, x, t.Into)
-}

@@ -556,3 +556,33 @@ func (r Rsync) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot
 	return []Snapshot{{ID: t.Settings.Str("destination"), Time: mtime, Bytes: -1,
 		Info: "mirror (no history); time is the destination's modification time"}}, nil
 }
+
+func (Rsync) Facts() Facts {
+	return Facts{
+		Role:     RoleFiles,
+		Programs: []Program{{Name: "rsync", Package: "rsync"}},
+		// 10, 12, 30, 35: socket, stream, timeouts; 255: ssh could not
+		// connect.
+		TransientCodes: []int{10, 12, 30, 35, 255},
+	}
+}
+
+func (Rsync) Resources(t *Target) Resources {
+	s := t.Settings
+	// A destination that is not an absolute path is host:path, over ssh.
+	r := Resources{SSH: !filepath.IsAbs(s.Str("destination"))}
+	for _, id := range SSHIdentities(s.Str("ssh_command")) {
+		r.Secrets = append(r.Secrets, SecretFile{Key: "ssh_command", Path: id, Kind: SSHKey})
+	}
+	r.Paths = []Path{
+		{Path: s.Str("source"), Why: "source of " + t.Name},
+		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
+	}
+	return r
+}
+
+func (Rsync) PlainRestore(t *Target) []Step {
+	args := []string{"--archive", "--hard-links", "--numeric-ids"}
+	args = append(append(args, rsyncRsh(t)...), "--", t.Settings.Str("destination"), t.Settings.Str("source"))
+	return []Step{restoreCmd(Command{Program: "rsync", Args: args})}
+}

@@ -3,20 +3,8 @@ package drivers
 import (
 	"os"
 	"sort"
+	"strings"
 )
-
-// dropEnv are, per driver, the variables a tool must not inherit from
-// alexandria-backup's own environment: the plan names the repository and
-// how the password is read, and an inherited variable would override it
-// (borg reads BORG_PASSPHRASE before the plan's descriptor), conflict with
-// it (restic refuses RESTIC_PASSWORD_FILE with RESTIC_PASSWORD_COMMAND, and
-// RESTIC_REPOSITORY_FILE with RESTIC_REPOSITORY) or send the backup to
-// another repository. The plan's own setting is explicit: the inherited
-// one is dropped, and run says so, rather than failing the target.
-var dropEnv = map[string][]string{
-	"restic": {"RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE"},
-	"borg":   {"BORG_NEW_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_REPO"},
-}
 
 // InheritedEnv lists the variables of our own environment that the
 // target's tools (and those of the target its dump streams into) do not
@@ -24,7 +12,7 @@ var dropEnv = map[string][]string{
 func InheritedEnv(t *Target) []string {
 	var out []string
 	for ; t != nil; t = t.Into {
-		for _, name := range dropEnv[t.Driver] {
+		for _, name := range t.Facts().DropEnv {
 			if _, set := os.LookupEnv(name); set && !containsString(out, name) {
 				out = append(out, name)
 			}
@@ -34,55 +22,63 @@ func InheritedEnv(t *Target) []string {
 	return out
 }
 
-// secretFile is a file holding a secret that a target's run reads, or
-// hands to its tool, named by the plan key that sets it.
-type secretFile struct {
-	key  string
-	path string
-	// password: the file holds only a password, read whole and refused
-	// when empty; otherwise it is a config file the tool reads.
-	password bool
-}
-
-// secretFiles lists the target's secret files, as its run checks them.
-func secretFiles(t *Target) []secretFile {
-	var out []secretFile
-	add := func(key string, password bool) {
-		if p := t.Settings.Str(key); p != "" {
-			out = append(out, secretFile{key: key, path: p, password: password})
-		}
-	}
-	switch t.Driver {
-	case "pg_dump":
-		add("password_file", true)
-	case "restic":
-		add("password_file", true)
-		add("repository_file", false)
-	case "borg":
-		add("passphrase_file", true)
-	case "rclone":
-		add("config", false)
-		add("config_password_file", true)
-	}
-	return out
-}
-
 // CheckSecrets applies to each secret file the target names the check its
 // run applies before any tool starts (ReadSecretFile, checkSecretMode): it
 // exists, is a regular file, gives group and others no access, and a
 // password file is not empty. `validate` and `run` call it before anything
 // runs, so what a run would refuse half-way is refused at once.
 func CheckSecrets(t *Target) error {
-	for _, f := range secretFiles(t) {
+	for _, f := range t.Resources().Secrets {
 		var err error
-		if f.password {
-			_, err = ReadSecretFile(f.path)
-		} else {
-			err = checkSecretMode(f.path)
+		switch f.Kind {
+		case PasswordFile:
+			_, err = ReadSecretFile(f.Path)
+		case LocationFile, ConfigFile:
+			err = checkSecretMode(f.Path)
+		case SSHKey:
+			// ssh checks its keys itself.
 		}
 		if err != nil {
-			return keyErr(f.key, "%v", err)
+			return keyErr(f.Key, "%v", err)
 		}
 	}
 	return nil
+}
+
+// SSHIdentities finds the identity files in an ssh command line: -i FILE,
+// -iFILE and -o IdentityFile=FILE.
+func SSHIdentities(cmd string) []string {
+	words := strings.Fields(cmd)
+	var out []string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "-i" && i+1 < len(words):
+			i++
+			out = append(out, words[i])
+		case strings.HasPrefix(w, "-i") && len(w) > 2:
+			out = append(out, w[2:])
+		case w == "-o" && i+1 < len(words):
+			i++
+			if f, ok := identityOption(words[i]); ok {
+				out = append(out, f)
+			}
+		case strings.HasPrefix(w, "-o"):
+			if f, ok := identityOption(w[2:]); ok {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func identityOption(opt string) (string, bool) {
+	k, v, ok := strings.Cut(opt, "=")
+	if !ok {
+		k, v, ok = strings.Cut(opt, " ")
+	}
+	if ok && strings.EqualFold(strings.TrimSpace(k), "IdentityFile") {
+		return strings.TrimSpace(v), true
+	}
+	return "", false
 }

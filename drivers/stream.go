@@ -46,23 +46,19 @@ package drivers
 // touches that target's snapshots.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -132,13 +128,29 @@ type dumpStore interface {
 	prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error)
 	// pruneSteps describes prune for --dry-run.
 	pruneSteps(t *Target) []Step
+	// manifestInArchive: the manifest goes into the dump's own archive, as
+	// a file the tap writes before the end of the dump; otherwise the
+	// store keeps it beside the dump (manifestSteps).
+	manifestInArchive() bool
+	// dryRunManifest is the manifest --dry-run shows the store command
+	// with.
+	dryRunManifest(t *Target) *DumpManifest
+	// preflightSteps and manifestSteps describe, for --dry-run, what the
+	// store does before the dump and after it to keep the manifest.
+	preflightSteps(t *Target) []Step
+	manifestSteps(t *Target, m *DumpManifest) []Step
 }
 
+// streamStore is the store of the target t's dump streams into. The plan
+// loader lets `into` name only a target that receives dumps
+// (ReceivesDumps).
 func streamStore(t *Target) dumpStore {
-	if t.Into.Driver == "borg" {
-		return borgStore{}
+	d, _ := Lookup(t.Into.Driver)
+	s, ok := d.(dumpSink)
+	if !ok {
+		panic(fmt.Sprintf("target %s streams into %s, whose driver %s cannot receive dumps", t.Name, t.Into.Name, t.Into.Driver))
 	}
-	return resticStore{}
+	return s.dumpStore()
 }
 
 // sumTap hashes and counts a stream.
@@ -226,7 +238,7 @@ func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifa
 	}
 	defer os.RemoveAll(dir)
 	tap := &streamTap{sumTap: newSumTap(), m: m}
-	if store.tool() == "borg" {
+	if store.manifestInArchive() {
 		tap.path = filepath.Join(dir, streamManifestName(t))
 	}
 	dumpRes, res, err := piper.RunPipe(ctx, streamDumpCommand(t, ds.snap.ID(), ds.env), store.storeCommand(t, m, dir), tap)
@@ -413,32 +425,22 @@ func (d PgDump) streamSteps(t *Target) []Step {
 	}
 	store := streamStore(t)
 	dump := streamDumpCommand(t, "<exported snapshot>", append(env, t.EnvVars()...))
-	m := &DumpManifest{Target: t.Name}
-	if store.tool() == "borg" {
-		// The archive name (UTC) is pinned in golden tests; restic's
-		// --time is local time, shown as a placeholder.
-		m.CreatedAt = Now().UTC().Truncate(time.Second)
-	}
+	m := store.dryRunManifest(t)
 	storeCmd := store.storeCommand(t, m, "<private temporary directory>")
 	dummy := streamedDump{ID: "<the new dump>", manifest: "<its manifest snapshot>"}
 	stream, read := store.streamCommand(t, dummy), streamReadCommand(t.EnvVars())
 	steps := []Step{
 		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
 	}
-	if store.tool() == "restic" {
-		steps = append(steps, Step{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"})
-	}
+	steps = append(steps, store.preflightSteps(t)...)
 	steps = append(steps, []Step{
 		{Phase: PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction, export its snapshot (pg_export_snapshot) and count every table's rows exactly in it"},
 		{Phase: PhaseBackup, Command: &dump},
 		{Phase: PhaseBackup, Note: "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0, otherwise it is stopped and nothing is kept"},
 		{Phase: PhaseBackup, Command: &storeCmd},
 	}...)
-	if store.tool() == "restic" {
-		manifest := resticStore{}.manifestCommand(t, m, "<dump id>", nil)
-		steps = append(steps, Step{Phase: PhaseBackup, Command: &manifest},
-			Step{Phase: PhaseBackup, Note: "(standard input: the manifest; if it cannot be stored, the dump snapshot is removed again)"})
-	} else {
+	steps = append(steps, store.manifestSteps(t, m)...)
+	if store.manifestInArchive() {
 		steps[len(steps)-2].Note = "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0 and the manifest (row counts, versions, bytes, SHA-256) was written for it to take into the same archive, otherwise it is stopped and nothing is kept"
 	}
 	steps = append(steps,
@@ -446,364 +448,4 @@ func (d PgDump) streamSteps(t *Target) []Step {
 		Step{Phase: PhaseVerify, Note: "| through a SHA-256, compared with the manifest's, into:"},
 		Step{Phase: PhaseVerify, Command: &read})
 	return append(steps, store.pruneSteps(t)...)
-}
-
-// --- restic ---
-
-type resticStore struct{}
-
-func (resticStore) tool() string { return "restic" }
-
-func (resticStore) ready(t *Target) error {
-	if err := CheckSecrets(t.Into); err != nil {
-		return fmt.Errorf("target %s: %w", t.Into.Name, err)
-	}
-	return nil
-}
-
-// resticTime is restic's --time: local time, whole seconds.
-func resticTime(ts time.Time) string { return ts.Local().Format("2006-01-02 15:04:05") }
-
-// resticStreamArgs are the flags both snapshots of a dump share: the
-// restic target's host, the pg_dump target's tag, the dump's time.
-func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
-	when := "<dump start, local time>"
-	if !m.CreatedAt.IsZero() {
-		when = resticTime(m.CreatedAt)
-	}
-	args := []string{"backup", "--json"}
-	if !t.Progress || name != streamDumpName(t) {
-		args = append(args, "--quiet") // restic reports progress only without it
-	}
-	return append(args, "--stdin", "--stdin-filename="+name,
-		"--host="+resticHost(t.Into), "--tag="+resticTag(t), "--time="+when)
-}
-
-// storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
-// mean restic could not read all of its input).
-func (resticStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
-	c := Restic{}.cmd(t.Into, resticStreamArgs(t, m, streamDumpName(t))...)
-	c.Progress = &ProgressReader{Parse: parseResticStatus}
-	return c
-}
-
-// manifestCommand stores the manifest of dump snapshot shortID (from data).
-func (resticStore) manifestCommand(t *Target, m *DumpManifest, shortID string, data []byte) Command {
-	args := append(resticStreamArgs(t, m, streamManifestName(t)), "--tag="+streamManifestTag+shortID)
-	c := Restic{}.cmd(t.Into, args...)
-	if data != nil {
-		c.Stdin = bytes.NewReader(data)
-	}
-	return c
-}
-
-func resticShortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
-func (s resticStore) committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
-	sum, err := resticSummary(res.Stdout)
-	if err != nil {
-		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
-	}
-	id := resticShortID(sum.SnapshotID)
-	data, err := m.Marshal()
-	if err == nil {
-		_, err = x.Run(ctx, s.manifestCommand(t, m, id, data))
-	}
-	if err != nil {
-		// A dump without its manifest is not kept: remove it again.
-		if _, ferr := x.Run(context.WithoutCancel(ctx), s.forgetIDs(t, id)); ferr != nil {
-			return "", fmt.Errorf("storing the manifest of dump %s failed: %w; removing the dump snapshot failed too: %v (remove it by hand: restic forget --prune %s)", id, err, ferr, id)
-		}
-		return "", fmt.Errorf("storing the manifest of dump %s failed, so the dump was removed again: %w", id, err)
-	}
-	return id, nil
-}
-
-func (resticStore) forgetIDs(t *Target, ids ...string) Command {
-	return Restic{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
-}
-
-// discard: a restic stopped mid-stream commits nothing. Stopped with
-// SIGINT (Restic.cmd), 0.14 removes its lock and exits 130, except that a
-// SIGINT arriving while it is still taking the lock leaves that lock (seen
-// when pg_dump fails at once); killed (SIGKILL after the grace period) it
-// always leaves it. So after either, the lock policy removes locks of
-// processes on this host that are gone (and nothing it promised to keep).
-// A snapshot it did commit (it read the whole dump but then failed) is
-// removed.
-func (s resticStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
-	var errs []error
-	if resticStopped(res) {
-		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
-			errs = append(errs, fmt.Errorf("removing the stopped restic's lock: %w", err))
-		}
-	}
-	if sum, err := resticSummary(res.Stdout); err == nil {
-		if _, err := x.Run(ctx, s.forgetIDs(t, sum.SnapshotID)); err != nil {
-			errs = append(errs, fmt.Errorf("removing snapshot %s of the failed dump: %w (remove it by hand: restic forget --prune %s)", sum.SnapshotID, err, sum.SnapshotID))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-type resticStreamSnapshot struct {
-	Time    time.Time `json:"time"`
-	ID      string    `json:"id"`
-	ShortID string    `json:"short_id"`
-	Paths   []string  `json:"paths"`
-	Tags    []string  `json:"tags"`
-}
-
-func (resticStore) list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error) {
-	cmd := Restic{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
-	cmd.StdoutTail = 64 << 20
-	res, err := x.Run(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	var snaps []resticStreamSnapshot
-	if err := json.Unmarshal(res.Stdout, &snaps); err != nil {
-		return nil, fmt.Errorf("restic snapshots: unreadable JSON: %v", err)
-	}
-	manifests := map[string]string{} // dump short id → manifest short id
-	for _, s := range snaps {
-		for _, tag := range s.Tags {
-			if dump, ok := strings.CutPrefix(tag, streamManifestTag); ok && len(s.Paths) == 1 && s.Paths[0] == "/"+streamManifestName(t) {
-				manifests[dump] = s.ShortID
-			}
-		}
-	}
-	var out []streamedDump
-	for _, s := range snaps {
-		if len(s.Paths) == 1 && s.Paths[0] == "/"+streamDumpName(t) {
-			out = append(out, streamedDump{ID: s.ShortID, fullID: s.ID, Time: s.Time, manifest: manifests[resticShortID(s.ShortID)]})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
-	return out, nil
-}
-
-func (resticStore) readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error) {
-	if d.manifest == "" {
-		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, streamManifestTag, d.ID, t.Into.Name)
-	}
-	cmd := Restic{}.cmd(t.Into, "dump", "--", d.manifest, "/"+streamManifestName(t))
-	cmd.StdoutTail = 64 << 20
-	res, err := x.Run(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseDumpManifest(res.Stdout)
-	if err != nil {
-		return nil, fmt.Errorf("the manifest of dump %s (snapshot %s): %w", d.ID, d.manifest, err)
-	}
-	return m, nil
-}
-
-func (resticStore) streamCommand(t *Target, d streamedDump) Command {
-	return Restic{}.cmd(t.Into, "dump", "--", d.ID, "/"+streamDumpName(t))
-}
-
-func (resticStore) extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error) {
-	_, err := x.Run(ctx, Restic{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+streamDumpName(t), "--", d.ID))
-	return filepath.Join(dir, streamDumpName(t)), err
-}
-
-// forgetCommand: --group-by host,paths makes the dumps one group and their
-// manifests another, thinned by the same rules at the same times.
-// keep_days is restic's --keep-within, counted back from the newest dump,
-// so the newest is always kept.
-func (resticStore) forgetCommand(t *Target, dryRun bool) Command {
-	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
-	if n := t.Settings.Int("keep_last", 0); n > 0 {
-		args = append(args, "--keep-last="+strconv.Itoa(n))
-	}
-	if n := t.Settings.Int("keep_days", 0); n > 0 {
-		args = append(args, "--keep-within="+strconv.Itoa(n)+"d")
-	}
-	if dryRun {
-		args = append(args, "--dry-run")
-	} else {
-		args = append(args, "--prune")
-	}
-	return Restic{}.cmd(t.Into, args...)
-}
-
-func (s resticStore) pruneSteps(t *Target) []Step {
-	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
-		return nil
-	}
-	c := s.forgetCommand(t, false)
-	return []Step{{Phase: PhasePrune, Command: &c}}
-}
-
-func (s resticStore) prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
-	cmd := s.forgetCommand(t, dryRun)
-	cmd.StdoutTail = 32 << 20
-	res, err := x.Run(ctx, cmd)
-	if err != nil {
-		return PruneResult{}, err
-	}
-	first, _, _ := bytes.Cut(res.Stdout, []byte("\n"))
-	var groups []struct {
-		Paths  []string         `json:"paths"`
-		Keep   []resticSnapshot `json:"keep"`
-		Remove []resticSnapshot `json:"remove"`
-	}
-	if err := json.Unmarshal(first, &groups); err != nil {
-		return PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
-	}
-	out := PruneResult{Policy: true}
-	for _, g := range groups {
-		// Only the dumps count; their manifests go with them.
-		if len(g.Paths) != 1 || g.Paths[0] != "/"+streamDumpName(t) {
-			continue
-		}
-		out.Kept += len(g.Keep)
-		for _, r := range g.Remove {
-			out.Removed = append(out.Removed, r.ShortID)
-		}
-	}
-	return out, nil
-}
-
-// --- borg ---
-
-type borgStore struct{}
-
-func (borgStore) tool() string { return "borg" }
-
-func (borgStore) ready(t *Target) error {
-	if err := (Borg{}).ready(t.Into); err != nil {
-		return fmt.Errorf("target %s: %w", t.Into.Name, err)
-	}
-	return nil
-}
-
-func borgStreamArchive(t *Target, m *DumpManifest) string {
-	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(stampLayout)
-}
-
-// storeCommand: borg create of standard input, then the manifest file the
-// tap writes before the end of the dump. No checkpoints
-// (--checkpoint-interval=0): a partial dump is worthless, and a checkpoint
-// archive would outlive a stream that failed. Every exit but 0 is an
-// error: with only these two inputs, borg's warning (1) means one of them
-// was not stored whole.
-func (borgStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
-	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
-	args = append(args, borgLockWait(t.Into), "--checkpoint-interval=0")
-	if c := t.Into.Settings.Str("compression"); c != "" {
-		args = append(args, "--compression="+c)
-	}
-	args = append(args, "--stdin-name="+streamDumpName(t), "--stdin-mode=0600",
-		"--", "::"+borgStreamArchive(t, m), "-", streamManifestName(t))
-	c := Borg{}.cmd(t.Into, args...)
-	c.Dir = dir
-	c.Progress = borgProgress(t)
-	return c
-}
-
-func (borgStore) committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
-	return borgStreamArchive(t, m), nil
-}
-
-// discard: borg stopped mid-stream commits nothing (and writes no
-// checkpoint, see storeCommand). An archive it did commit before failing
-// (an exit 1, or stopped while committing) printed its name: that one,
-// made by this run, is removed. Nothing is removed by name alone: a name
-// that already existed makes borg fail without touching it.
-func (borgStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
-	var out struct {
-		Archive struct {
-			Name string `json:"name"`
-		} `json:"archive"`
-	}
-	if json.Unmarshal(res.Stdout, &out) != nil || out.Archive.Name == "" {
-		return nil
-	}
-	name := out.Archive.Name
-	if _, err := x.Run(ctx, Borg{}.cmd(t.Into, "delete", borgLockWait(t.Into), "--", "::"+name)); err != nil {
-		return fmt.Errorf("removing archive %s of the failed dump: %w (remove it by hand: borg delete ::%s)", name, err, name)
-	}
-	return nil
-}
-
-// borgView is a borg target that selects the pg_dump target's archives
-// (its name) in the borg target's repository (its settings), with the
-// pg_dump target's retention: Borg's own list, prune and compact then
-// work on the dumps unchanged.
-func borgView(t *Target) *Target {
-	v := *t.Into
-	v.Name = t.Name
-	v.Settings = Values{}
-	for k, val := range t.Into.Settings {
-		if strings.HasPrefix(k, "keep_") {
-			continue
-		}
-		v.Settings[k] = val
-	}
-	if n := t.Settings.Int("keep_last", 0); n > 0 {
-		v.Settings["keep_last"] = n
-	}
-	if n := t.Settings.Int("keep_days", 0); n > 0 {
-		v.Settings["keep_within"] = strconv.Itoa(n) + "d"
-	}
-	return &v
-}
-
-func (borgStore) list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error) {
-	snaps, err := Borg{}.Snapshots(ctx, x, borgView(t))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]streamedDump, 0, len(snaps))
-	for _, s := range snaps {
-		out = append(out, streamedDump{ID: s.ID, Time: s.Time, manifest: s.ID})
-	}
-	return out, nil
-}
-
-func (borgStore) readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error) {
-	cmd := Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, streamManifestName(t))
-	cmd.StdoutTail = 64 << 20
-	res, err := x.Run(ctx, cmd)
-	if err != nil {
-		return nil, fmt.Errorf("reading the manifest of %s: %w", d.ID, err)
-	}
-	m, err := ParseDumpManifest(res.Stdout)
-	if err != nil {
-		return nil, fmt.Errorf("the manifest in %s: %w", d.ID, err)
-	}
-	return m, nil
-}
-
-func (borgStore) streamCommand(t *Target, d streamedDump) Command {
-	return Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, streamDumpName(t))
-}
-
-func (borgStore) extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error) {
-	c := Borg{}.cmd(t.Into, "extract", borgLockWait(t.Into), "--", "::"+d.ID, streamDumpName(t))
-	c.Dir = dir
-	_, err := x.Run(ctx, c)
-	return filepath.Join(dir, streamDumpName(t)), err
-}
-
-func (borgStore) prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
-	return Borg{}.Prune(ctx, x, borgView(t), dryRun)
-}
-
-func (borgStore) pruneSteps(t *Target) []Step {
-	v := borgView(t)
-	prune, ok := Borg{}.pruneCommand(v, false)
-	if !ok {
-		return nil
-	}
-	compact := Borg{}.compactCommand(v)
-	return []Step{{Phase: PhasePrune, Command: &prune}, {Phase: PhasePrune, Command: &compact}}
 }

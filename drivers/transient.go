@@ -3,7 +3,6 @@ package drivers
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 )
 
@@ -28,7 +27,7 @@ func Transient(driver string, err error) bool {
 	}
 	var te *ToolError
 	if errors.As(err, &te) {
-		if codes, ok := transientCodes[driver]; ok && slices.Contains(codes, te.ExitCode) {
+		if hasTransientCode(driver, te.ExitCode) {
 			return true
 		}
 	}
@@ -38,15 +37,6 @@ func Transient(driver string, err error) bool {
 		}
 	}
 	return false
-}
-
-// transientCodes are exit codes that mean "try again later": restic 11
-// (lock failed, 0.17+), rsync 10/12/30/35 (socket, stream, timeouts) and
-// 255 (ssh could not connect), rclone 5 (temporary error).
-var transientCodes = map[string][]int{
-	"restic": {11},
-	"rsync":  {10, 12, 30, 35, 255},
-	"rclone": {5},
 }
 
 // transientSigns are messages of the tools (on the versions this project

@@ -440,7 +440,7 @@ func (l *loader) resolveInto(p *Plan) {
 			l.problem([]string{"targets", name, "into"}, "unknown target %q%s", into, suggest(into, p.Order))
 		case !ok:
 			// That target has problems of its own, already reported.
-		case dest.Driver != "restic" && dest.Driver != "borg":
+		case !drivers.ReceivesDumps(dest):
 			l.problem([]string{"targets", name, "into"}, "target %q uses driver %s; a dump can only stream into a restic or borg target", into, dest.Driver)
 		default:
 			t.Into = dest

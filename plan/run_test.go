@@ -33,10 +33,13 @@ func (f *fakeDriver) record(e string) {
 	f.events = append(f.events, e)
 }
 
-func (f *fakeDriver) Name() string                           { return "fake" }
-func (f *fakeDriver) Options() []drivers.Option              { return nil }
-func (f *fakeDriver) Validate(*drivers.Target) error         { return nil }
-func (f *fakeDriver) Steps(t *drivers.Target) []drivers.Step { return nil }
+func (f *fakeDriver) Name() string                                { return "fake" }
+func (f *fakeDriver) Options() []drivers.Option                   { return nil }
+func (f *fakeDriver) Validate(*drivers.Target) error              { return nil }
+func (f *fakeDriver) Steps(t *drivers.Target) []drivers.Step      { return nil }
+func (f *fakeDriver) Facts() drivers.Facts                        { return drivers.Facts{} }
+func (f *fakeDriver) Resources(*drivers.Target) drivers.Resources { return drivers.Resources{} }
+func (f *fakeDriver) PlainRestore(*drivers.Target) []drivers.Step { return nil }
 func (f *fakeDriver) Init(context.Context, proc.Executor, *drivers.Target) error {
 	return nil
 }

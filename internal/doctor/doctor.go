@@ -218,10 +218,14 @@ func (rec *recorder) Run(ctx context.Context, c proc.Command) (proc.Result, erro
 	return res, err
 }
 
-// packages are the Debian packages of the programs the drivers run.
-var packages = map[string]string{
-	"pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
-	"restic": "restic", "borg": "borgbackup", "rsync": "rsync", "rclone": "rclone", "ssh": "openssh-client",
+// programs are the programs the drivers run, with their Debian packages,
+// and ssh.
+func programs() []drivers.Program {
+	var out []drivers.Program
+	for _, d := range drivers.All() {
+		out = append(out, d.Facts().Programs...)
+	}
+	return append(out, drivers.Program{Name: "ssh", Package: "openssh-client"})
 }
 
 // tools checks each driver's programs once, with their versions.
@@ -229,7 +233,7 @@ func (r *run) tools(ctx context.Context, targets []*drivers.Target) {
 	seen := map[string]bool{}
 	ssh := ""
 	for _, t := range withInto(targets) {
-		if needsSSH(t) && ssh == "" {
+		if t.Resources().SSH && ssh == "" {
 			ssh = t.Name
 		}
 		if seen[t.Driver] {
@@ -272,29 +276,16 @@ func withInto(targets []*drivers.Target) []*drivers.Target {
 	return out
 }
 
-func needsSSH(t *drivers.Target) bool {
-	s := t.Settings
-	switch t.Driver {
-	case "rsync":
-		return !filepath.IsAbs(s.Str("destination"))
-	case "borg":
-		return !filepath.IsAbs(s.Str("repository"))
-	case "restic":
-		return strings.HasPrefix(s.Str("repository"), "sftp:")
-	}
-	return false
-}
-
 func toolFix(driver string, err error) string {
 	msg := err.Error()
-	for prog, pkg := range packages {
-		if strings.Contains(msg, `"`+prog+`"`) && strings.Contains(msg, "not found") {
-			return "install " + pkg + " (apt-get install " + pkg + ")"
+	for _, p := range programs() {
+		if strings.Contains(msg, `"`+p.Name+`"`) && strings.Contains(msg, "not found") {
+			return "install " + p.Package + " (apt-get install " + p.Package + ")"
 		}
 	}
-	pkg := packages[driver]
-	if driver == "pg_dump" {
-		pkg = "postgresql-client"
+	var pkg string
+	if d, ok := drivers.Lookup(driver); ok && len(d.Facts().Programs) > 0 {
+		pkg = d.Facts().Programs[0].Package // the tool itself
 	}
 	if strings.Contains(msg, "too old") || strings.Contains(msg, "not supported") {
 		return "install a supported version of " + pkg
@@ -454,8 +445,8 @@ func fix(t *drivers.Target, err error) string {
 		return false
 	}
 	secretKey := "password_file"
-	if t.Driver == "borg" {
-		secretKey = "passphrase_file"
+	if k := t.Facts().PasswordKey; k != "" {
+		secretKey = k
 	}
 	switch {
 	case has("no answer within", "deadline exceeded"):
@@ -465,7 +456,7 @@ func fix(t *drivers.Target, err error) string {
 	case has("password authentication failed", "no password supplied"):
 		return "check password_file (or PGPASSFILE) against the role's password"
 	case has("is there a repository", "does not exist", "not a valid repository"):
-		if t.Driver == "restic" || t.Driver == "borg" {
+		if t.Resources().Repository != "" {
 			return "create it: alexandria-backup init " + t.Name + " (or fix repository)"
 		}
 		return "check the target's paths and names in the plan"

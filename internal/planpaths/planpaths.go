@@ -31,23 +31,10 @@ func Secrets(targets []*drivers.Target) []Secret {
 				out = append(out, Secret{Target: t.Name, Key: key, Path: path, Password: password})
 			}
 		}
-		switch t.Driver {
-		case "pg_dump":
-			add("password_file", t.Settings.Str("password_file"), true)
-		case "restic":
-			add("password_file", t.Settings.Str("password_file"), true)
-			// The location, read whole by restic like a password.
-			add("repository_file", t.Settings.Str("repository_file"), true)
-		case "borg":
-			add("passphrase_file", t.Settings.Str("passphrase_file"), true)
-		case "rsync":
-			for _, id := range sshIdentities(t.Settings.Str("ssh_command")) {
-				add("ssh_command", id, false)
-			}
-		case "rclone":
-			// rclone.conf holds the remotes' credentials.
-			add("config", t.Settings.Str("config"), false)
-			add("config_password_file", t.Settings.Str("config_password_file"), true)
+		for _, f := range t.Resources().Secrets {
+			// A location file (restic's repository_file) is read whole
+			// like a password.
+			add(f.Key, f.Path, f.Kind == drivers.PasswordFile || f.Kind == drivers.LocationFile)
 		}
 		for _, name := range sortedKeys(t.Env) {
 			switch name {
@@ -73,43 +60,8 @@ var secretFileVars = map[string]bool{
 	"GOOGLE_APPLICATION_CREDENTIALS": true, "AWS_SHARED_CREDENTIALS_FILE": true,
 }
 
-// sshIdentities finds the identity files in an ssh command line: -i FILE,
-// -iFILE and -o IdentityFile=FILE.
-func sshIdentities(cmd string) []string {
-	words := strings.Fields(cmd)
-	var out []string
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		switch {
-		case w == "-i" && i+1 < len(words):
-			i++
-			out = append(out, words[i])
-		case strings.HasPrefix(w, "-i") && len(w) > 2:
-			out = append(out, w[2:])
-		case w == "-o" && i+1 < len(words):
-			i++
-			if f, ok := identityOption(words[i]); ok {
-				out = append(out, f)
-			}
-		case strings.HasPrefix(w, "-o"):
-			if f, ok := identityOption(w[2:]); ok {
-				out = append(out, f)
-			}
-		}
-	}
-	return out
-}
-
-func identityOption(opt string) (string, bool) {
-	k, v, ok := strings.Cut(opt, "=")
-	if !ok {
-		k, v, ok = strings.Cut(opt, " ")
-	}
-	if ok && strings.EqualFold(strings.TrimSpace(k), "IdentityFile") {
-		return strings.TrimSpace(v), true
-	}
-	return "", false
-}
+// sshIdentities finds the identity files in an ssh command line.
+func sshIdentities(cmd string) []string { return drivers.SSHIdentities(cmd) }
 
 // Local is a directory (or file) on this machine that targets use.
 type Local struct {
@@ -151,23 +103,8 @@ func Locals(stateDir string, targets []*drivers.Target) []Local {
 	}
 	add(stateDir, true, false, "state_dir")
 	for _, t := range targets {
-		s := t.Settings
-		switch t.Driver {
-		case "pg_dump":
-			if t.Into == nil {
-				add(s.Str("dir"), true, true, "dumps of "+t.Name)
-			}
-		case "restic", "borg":
-			add(strings.TrimPrefix(s.Str("repository"), "local:"), true, false, "repository of "+t.Name)
-			for _, p := range s.List("paths") {
-				add(p, false, false, "backed up by "+t.Name)
-			}
-			for _, p := range s.List("exclude_file") {
-				add(p, false, false, "exclude_file of "+t.Name)
-			}
-		case "rsync", "rclone":
-			add(s.Str("source"), false, false, "source of "+t.Name)
-			add(s.Str("destination"), true, false, "destination of "+t.Name)
+		for _, p := range t.Resources().Paths {
+			add(p.Path, p.Write, p.Dumps, p.Why)
 		}
 	}
 	out := make([]Local, 0, len(byPath))

@@ -337,10 +337,10 @@ func anyEnv(s *Set) bool {
 // a Unix socket, or "".
 func localDatabase(s *Set) string {
 	for _, t := range allTargets(s) {
-		if t.Driver != "pg_dump" {
+		if t.Facts().Role != drivers.RoleDatabase {
 			continue
 		}
-		db := t.Settings.Str("database")
+		db := t.Resources().Database
 		for _, sign := range []string{"localhost", "127.0.0.1", "[::1]", "host=/", ":///", "%2F", "%2f"} {
 			if strings.Contains(db, sign) {
 				return t.Name
@@ -356,10 +356,7 @@ func localDatabase(s *Set) string {
 // sshTarget names a target that reaches its destination over ssh, or "".
 func sshTarget(s *Set) string {
 	for _, t := range allTargets(s) {
-		switch {
-		case t.Driver == "rsync" && !filepath.IsAbs(t.Settings.Str("destination")),
-			t.Driver == "borg" && !filepath.IsAbs(t.Settings.Str("repository")),
-			t.Driver == "restic" && strings.HasPrefix(t.Settings.Str("repository"), "sftp:"):
+		if t.Resources().SSH {
 			return t.Name
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
@@ -183,7 +184,7 @@ func inPrivateTmp(o Options, locals []planpaths.Local, secrets []planpaths.Secre
 	}
 	for _, t := range j.Targets {
 		// A PostgreSQL socket in /tmp (upstream's default socket directory).
-		if t.Driver == "pg_dump" && strings.Contains(t.Settings.Str("database"), "/tmp") {
+		if t.Facts().Role == drivers.RoleDatabase && strings.Contains(t.Resources().Database, "/tmp") {
 			return "the database socket of target " + t.Name
 		}
 	}

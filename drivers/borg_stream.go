@@ -1,0 +1,159 @@
+package drivers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// borgStore is the borg side of streamed dumps (stream.go): a pg_dump
+// target's dumps and their manifests in a borg repository.
+type borgStore struct{}
+
+func (borgStore) tool() string { return "borg" }
+
+func (borgStore) ready(t *Target) error {
+	if err := (Borg{}).ready(t.Into); err != nil {
+		return fmt.Errorf("target %s: %w", t.Into.Name, err)
+	}
+	return nil
+}
+
+func borgStreamArchive(t *Target, m *DumpManifest) string {
+	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(stampLayout)
+}
+
+// storeCommand: borg create of standard input, then the manifest file the
+// tap writes before the end of the dump. No checkpoints
+// (--checkpoint-interval=0): a partial dump is worthless, and a checkpoint
+// archive would outlive a stream that failed. Every exit but 0 is an
+// error: with only these two inputs, borg's warning (1) means one of them
+// was not stored whole.
+func (borgStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
+	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
+	args = append(args, borgLockWait(t.Into), "--checkpoint-interval=0")
+	if c := t.Into.Settings.Str("compression"); c != "" {
+		args = append(args, "--compression="+c)
+	}
+	args = append(args, "--stdin-name="+streamDumpName(t), "--stdin-mode=0600",
+		"--", "::"+borgStreamArchive(t, m), "-", streamManifestName(t))
+	c := Borg{}.cmd(t.Into, args...)
+	c.Dir = dir
+	c.Progress = borgProgress(t)
+	return c
+}
+
+func (borgStore) committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
+	return borgStreamArchive(t, m), nil
+}
+
+// discard: borg stopped mid-stream commits nothing (and writes no
+// checkpoint, see storeCommand). An archive it did commit before failing
+// (an exit 1, or stopped while committing) printed its name: that one,
+// made by this run, is removed. Nothing is removed by name alone: a name
+// that already existed makes borg fail without touching it.
+func (borgStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
+	var out struct {
+		Archive struct {
+			Name string `json:"name"`
+		} `json:"archive"`
+	}
+	if json.Unmarshal(res.Stdout, &out) != nil || out.Archive.Name == "" {
+		return nil
+	}
+	name := out.Archive.Name
+	if _, err := x.Run(ctx, Borg{}.cmd(t.Into, "delete", borgLockWait(t.Into), "--", "::"+name)); err != nil {
+		return fmt.Errorf("removing archive %s of the failed dump: %w (remove it by hand: borg delete ::%s)", name, err, name)
+	}
+	return nil
+}
+
+// borgView is a borg target that selects the pg_dump target's archives
+// (its name) in the borg target's repository (its settings), with the
+// pg_dump target's retention: Borg's own list, prune and compact then
+// work on the dumps unchanged.
+func borgView(t *Target) *Target {
+	v := *t.Into
+	v.Name = t.Name
+	v.Settings = Values{}
+	for k, val := range t.Into.Settings {
+		if strings.HasPrefix(k, "keep_") {
+			continue
+		}
+		v.Settings[k] = val
+	}
+	if n := t.Settings.Int("keep_last", 0); n > 0 {
+		v.Settings["keep_last"] = n
+	}
+	if n := t.Settings.Int("keep_days", 0); n > 0 {
+		v.Settings["keep_within"] = strconv.Itoa(n) + "d"
+	}
+	return &v
+}
+
+func (borgStore) list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error) {
+	snaps, err := Borg{}.Snapshots(ctx, x, borgView(t))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]streamedDump, 0, len(snaps))
+	for _, s := range snaps {
+		out = append(out, streamedDump{ID: s.ID, Time: s.Time, manifest: s.ID})
+	}
+	return out, nil
+}
+
+func (borgStore) readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error) {
+	cmd := Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, streamManifestName(t))
+	cmd.StdoutTail = 64 << 20
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("reading the manifest of %s: %w", d.ID, err)
+	}
+	m, err := ParseDumpManifest(res.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("the manifest in %s: %w", d.ID, err)
+	}
+	return m, nil
+}
+
+func (borgStore) streamCommand(t *Target, d streamedDump) Command {
+	return Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, streamDumpName(t))
+}
+
+func (borgStore) extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error) {
+	c := Borg{}.cmd(t.Into, "extract", borgLockWait(t.Into), "--", "::"+d.ID, streamDumpName(t))
+	c.Dir = dir
+	_, err := x.Run(ctx, c)
+	return filepath.Join(dir, streamDumpName(t)), err
+}
+
+func (borgStore) prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	return Borg{}.Prune(ctx, x, borgView(t), dryRun)
+}
+
+func (borgStore) pruneSteps(t *Target) []Step {
+	v := borgView(t)
+	prune, ok := Borg{}.pruneCommand(v, false)
+	if !ok {
+		return nil
+	}
+	compact := Borg{}.compactCommand(v)
+	return []Step{{Phase: PhasePrune, Command: &prune}, {Phase: PhasePrune, Command: &compact}}
+}
+
+// One archive holds the dump and its manifest: one commit.
+func (borgStore) manifestInArchive() bool { return true }
+
+// The archive name (UTC) holds the time; golden tests pin it.
+func (borgStore) dryRunManifest(t *Target) *DumpManifest {
+	return &DumpManifest{Target: t.Name, CreatedAt: Now().UTC().Truncate(time.Second)}
+}
+
+func (borgStore) preflightSteps(*Target) []Step { return nil }
+
+func (borgStore) manifestSteps(*Target, *DumpManifest) []Step { return nil }

@@ -1,0 +1,256 @@
+package drivers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+)
+
+// resticStore is the restic side of streamed dumps (stream.go): a pg_dump
+// target's dumps and their manifests in a restic repository.
+type resticStore struct{}
+
+func (resticStore) tool() string { return "restic" }
+
+func (resticStore) ready(t *Target) error {
+	if err := CheckSecrets(t.Into); err != nil {
+		return fmt.Errorf("target %s: %w", t.Into.Name, err)
+	}
+	return nil
+}
+
+// resticTime is restic's --time: local time, whole seconds.
+func resticTime(ts time.Time) string { return ts.Local().Format("2006-01-02 15:04:05") }
+
+// resticStreamArgs are the flags both snapshots of a dump share: the
+// restic target's host, the pg_dump target's tag, the dump's time.
+func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
+	when := "<dump start, local time>"
+	if !m.CreatedAt.IsZero() {
+		when = resticTime(m.CreatedAt)
+	}
+	args := []string{"backup", "--json"}
+	if !t.Progress || name != streamDumpName(t) {
+		args = append(args, "--quiet") // restic reports progress only without it
+	}
+	return append(args, "--stdin", "--stdin-filename="+name,
+		"--host="+resticHost(t.Into), "--tag="+resticTag(t), "--time="+when)
+}
+
+// storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
+// mean restic could not read all of its input).
+func (resticStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
+	c := Restic{}.cmd(t.Into, resticStreamArgs(t, m, streamDumpName(t))...)
+	c.Progress = &ProgressReader{Parse: parseResticStatus}
+	return c
+}
+
+// manifestCommand stores the manifest of dump snapshot shortID (from data).
+func (resticStore) manifestCommand(t *Target, m *DumpManifest, shortID string, data []byte) Command {
+	args := append(resticStreamArgs(t, m, streamManifestName(t)), "--tag="+streamManifestTag+shortID)
+	c := Restic{}.cmd(t.Into, args...)
+	if data != nil {
+		c.Stdin = bytes.NewReader(data)
+	}
+	return c
+}
+
+func resticShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func (s resticStore) committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
+	sum, err := resticSummary(res.Stdout)
+	if err != nil {
+		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
+	}
+	id := resticShortID(sum.SnapshotID)
+	data, err := m.Marshal()
+	if err == nil {
+		_, err = x.Run(ctx, s.manifestCommand(t, m, id, data))
+	}
+	if err != nil {
+		// A dump without its manifest is not kept: remove it again.
+		if _, ferr := x.Run(context.WithoutCancel(ctx), s.forgetIDs(t, id)); ferr != nil {
+			return "", fmt.Errorf("storing the manifest of dump %s failed: %w; removing the dump snapshot failed too: %v (remove it by hand: restic forget --prune %s)", id, err, ferr, id)
+		}
+		return "", fmt.Errorf("storing the manifest of dump %s failed, so the dump was removed again: %w", id, err)
+	}
+	return id, nil
+}
+
+func (resticStore) forgetIDs(t *Target, ids ...string) Command {
+	return Restic{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
+}
+
+// discard: a restic stopped mid-stream commits nothing. Stopped with
+// SIGINT (Restic.cmd), 0.14 removes its lock and exits 130, except that a
+// SIGINT arriving while it is still taking the lock leaves that lock (seen
+// when pg_dump fails at once); killed (SIGKILL after the grace period) it
+// always leaves it. So after either, the lock policy removes locks of
+// processes on this host that are gone (and nothing it promised to keep).
+// A snapshot it did commit (it read the whole dump but then failed) is
+// removed.
+func (s resticStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
+	var errs []error
+	if resticStopped(res) {
+		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
+			errs = append(errs, fmt.Errorf("removing the stopped restic's lock: %w", err))
+		}
+	}
+	if sum, err := resticSummary(res.Stdout); err == nil {
+		if _, err := x.Run(ctx, s.forgetIDs(t, sum.SnapshotID)); err != nil {
+			errs = append(errs, fmt.Errorf("removing snapshot %s of the failed dump: %w (remove it by hand: restic forget --prune %s)", sum.SnapshotID, err, sum.SnapshotID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type resticStreamSnapshot struct {
+	Time    time.Time `json:"time"`
+	ID      string    `json:"id"`
+	ShortID string    `json:"short_id"`
+	Paths   []string  `json:"paths"`
+	Tags    []string  `json:"tags"`
+}
+
+func (resticStore) list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error) {
+	cmd := Restic{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
+	cmd.StdoutTail = 64 << 20
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	var snaps []resticStreamSnapshot
+	if err := json.Unmarshal(res.Stdout, &snaps); err != nil {
+		return nil, fmt.Errorf("restic snapshots: unreadable JSON: %v", err)
+	}
+	manifests := map[string]string{} // dump short id → manifest short id
+	for _, s := range snaps {
+		for _, tag := range s.Tags {
+			if dump, ok := strings.CutPrefix(tag, streamManifestTag); ok && len(s.Paths) == 1 && s.Paths[0] == "/"+streamManifestName(t) {
+				manifests[dump] = s.ShortID
+			}
+		}
+	}
+	var out []streamedDump
+	for _, s := range snaps {
+		if len(s.Paths) == 1 && s.Paths[0] == "/"+streamDumpName(t) {
+			out = append(out, streamedDump{ID: s.ShortID, fullID: s.ID, Time: s.Time, manifest: manifests[resticShortID(s.ShortID)]})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out, nil
+}
+
+func (resticStore) readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error) {
+	if d.manifest == "" {
+		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, streamManifestTag, d.ID, t.Into.Name)
+	}
+	cmd := Restic{}.cmd(t.Into, "dump", "--", d.manifest, "/"+streamManifestName(t))
+	cmd.StdoutTail = 64 << 20
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseDumpManifest(res.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("the manifest of dump %s (snapshot %s): %w", d.ID, d.manifest, err)
+	}
+	return m, nil
+}
+
+func (resticStore) streamCommand(t *Target, d streamedDump) Command {
+	return Restic{}.cmd(t.Into, "dump", "--", d.ID, "/"+streamDumpName(t))
+}
+
+func (resticStore) extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error) {
+	_, err := x.Run(ctx, Restic{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+streamDumpName(t), "--", d.ID))
+	return filepath.Join(dir, streamDumpName(t)), err
+}
+
+// forgetCommand: --group-by host,paths makes the dumps one group and their
+// manifests another, thinned by the same rules at the same times.
+// keep_days is restic's --keep-within, counted back from the newest dump,
+// so the newest is always kept.
+func (resticStore) forgetCommand(t *Target, dryRun bool) Command {
+	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
+	if n := t.Settings.Int("keep_last", 0); n > 0 {
+		args = append(args, "--keep-last="+strconv.Itoa(n))
+	}
+	if n := t.Settings.Int("keep_days", 0); n > 0 {
+		args = append(args, "--keep-within="+strconv.Itoa(n)+"d")
+	}
+	if dryRun {
+		args = append(args, "--dry-run")
+	} else {
+		args = append(args, "--prune")
+	}
+	return Restic{}.cmd(t.Into, args...)
+}
+
+func (s resticStore) pruneSteps(t *Target) []Step {
+	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
+		return nil
+	}
+	c := s.forgetCommand(t, false)
+	return []Step{{Phase: PhasePrune, Command: &c}}
+}
+
+func (s resticStore) prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	cmd := s.forgetCommand(t, dryRun)
+	cmd.StdoutTail = 32 << 20
+	res, err := x.Run(ctx, cmd)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	first, _, _ := bytes.Cut(res.Stdout, []byte("\n"))
+	var groups []struct {
+		Paths  []string         `json:"paths"`
+		Keep   []resticSnapshot `json:"keep"`
+		Remove []resticSnapshot `json:"remove"`
+	}
+	if err := json.Unmarshal(first, &groups); err != nil {
+		return PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
+	}
+	out := PruneResult{Policy: true}
+	for _, g := range groups {
+		// Only the dumps count; their manifests go with them.
+		if len(g.Paths) != 1 || g.Paths[0] != "/"+streamDumpName(t) {
+			continue
+		}
+		out.Kept += len(g.Keep)
+		for _, r := range g.Remove {
+			out.Removed = append(out.Removed, r.ShortID)
+		}
+	}
+	return out, nil
+}
+
+// The manifest is a second snapshot beside the dump's.
+func (resticStore) manifestInArchive() bool { return false }
+
+// restic's --time is local time, shown as a placeholder.
+func (resticStore) dryRunManifest(t *Target) *DumpManifest { return &DumpManifest{Target: t.Name} }
+
+func (resticStore) preflightSteps(t *Target) []Step {
+	return []Step{{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"}}
+}
+
+func (resticStore) manifestSteps(t *Target, m *DumpManifest) []Step {
+	manifest := resticStore{}.manifestCommand(t, m, "<dump id>", nil)
+	return []Step{{Phase: PhaseBackup, Command: &manifest},
+		{Phase: PhaseBackup, Note: "(standard input: the manifest; if it cannot be stored, the dump snapshot is removed again)"}}
+}
