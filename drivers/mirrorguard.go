@@ -41,6 +41,10 @@ func refuseMassDelete(t *Target, sourceKey string, c mirrorCounts) error {
 		if t.Settings.Bool("allow_empty_source", false) {
 			return nil
 		}
+		if c.Mirror == 0 {
+			return keyErr(sourceKey, "%s has 0 files after excludes, and the mirror %s has none either: refusing to make an empty mirror (is the disk mounted?); set allow_empty_source = true if an empty source is right",
+				src, dst)
+		}
 		return keyErr(sourceKey, "%s has 0 files after excludes; the mirror %s has %s: refusing, as this run would empty it (is the disk mounted?); set allow_empty_source = true to really empty it",
 			src, dst, countFiles(c.Mirror))
 	}

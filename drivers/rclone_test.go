@@ -169,6 +169,7 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 	}{
 		{"no files in the source", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
 		{"most would go", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
+		{"nothing on either side", drivers.Result{}, "guard", "has none either"},
 		{"a new mirror", drivers.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync size", ""},
 		{"replaced by other files of the same number", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
 		{"a few changes", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync size", ""},
