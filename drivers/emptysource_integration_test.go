@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -156,7 +157,25 @@ func TestResticEmptySourceGuard(t *testing.T) {
 				tg.Settings["exclude"] = []string{filepath.Join(f.src, ".returns"), "cache"}
 				return tg
 			}}
+			x := &rcloneCmdLog{} // runs the real restic, logging each argv
+			h.x = x
 			checkEmptySourceGuard(t, h, sh)
+			want := 0
+			if sh.removed {
+				want = 1
+			}
+			forgets := 0
+			for _, l := range x.argv {
+				if strings.Contains(l, "restic forget") {
+					forgets++
+					if !regexp.MustCompile(`^restic forget -- [0-9a-f]{8,64}$`).MatchString(l) {
+						t.Errorf("the guard must forget one snapshot by its id: %s", l)
+					}
+				}
+			}
+			if forgets != want {
+				t.Errorf("want %d restic forget, got %d:\n%s", want, forgets, strings.Join(x.argv, "\n"))
+			}
 		})
 	}
 }
@@ -174,8 +193,16 @@ func TestBorgEmptySourceGuard(t *testing.T) {
 				return tg
 			}}
 			checkEmptySourceGuard(t, h, sh)
-			if strings.Contains(f.commands(), "borg compact") || strings.Contains(f.commands(), "borg prune") {
-				t.Errorf("the guard must delete the one archive and nothing else:\n%s", f.commands())
+			cmds := f.commands()
+			if strings.Contains(cmds, "borg compact") || strings.Contains(cmds, "borg prune") {
+				t.Errorf("the guard must delete the one archive and nothing else:\n%s", cmds)
+			}
+			want := 0
+			if sh.removed {
+				want = 1
+			}
+			if n := strings.Count(cmds, "borg delete --lock-wait=30 -- ::library@"); n != want || strings.Count(cmds, "borg delete") != want {
+				t.Errorf("want %d borg delete of one named archive, got:\n%s", want, cmds)
 			}
 		})
 	}
