@@ -469,7 +469,7 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
-	err = refuseEmptyBackup(t, emptyBackup{snapshot: "archive", id: a.ID, files: out.Archive.Stats.NFiles, remove: func() error {
+	warning, err := refuseEmptyBackup(t, emptyBackup{snapshot: "archive", id: a.ID, files: out.Archive.Stats.NFiles, remove: func() error {
 		_, err := x.Run(ctx, b.deleteOneCommand(t, a.ID))
 		return err
 	}})
@@ -479,6 +479,9 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 			err = fmt.Errorf("%w (%s)", err, strings.Join(a.Warnings, "; "))
 		}
 		return Artifact{}, err
+	}
+	if warning != "" {
+		a.Warnings = append(a.Warnings, warning)
 	}
 	return a, nil
 }

@@ -81,7 +81,8 @@ func mirrorGuardNote(t *Target, sourceKey string) string {
 // stats); neither counts a symlink or a directory as a file. Only a
 // source with no file at all is refused: the tools cannot cheaply say
 // how many files the previous snapshot held (restic 0.14 keeps no
-// summary in its snapshots), so "lost most of its files" is not checked.
+// summary in its snapshots; borg 1.2's `info` reads the archive's whole
+// metadata to size it), so "lost most of its files" is not checked.
 
 // emptySourceOption is the key restic and borg take for the guard.
 func emptySourceOption(snapshot string) Option {
@@ -89,8 +90,8 @@ func emptySourceOption(snapshot string) Option {
 		" is removed again, so retention never counts an empty " + snapshot + " as the newest (an unmounted disk looks exactly like that).")
 }
 
-// emptyBackup is a backup the tool made of paths holding files files: the
-// snapshot or archive id, and remove, which removes exactly that one.
+// emptyBackup is the snapshot or archive a backup just made: its id, how
+// many files the tool says it read, and remove, which removes exactly it.
 type emptyBackup struct {
 	snapshot string // "snapshot" or "archive"
 	id       string
@@ -101,10 +102,13 @@ type emptyBackup struct {
 // refuseEmptyBackup returns the guard's verdict on backup b: nil when it
 // may be kept, otherwise, having removed it, an error saying what was
 // found and whether the removal worked. A report without a count keeps the
-// backup: nothing is removed on a guess.
-func refuseEmptyBackup(t *Target, b emptyBackup) error {
-	if b.files == nil || *b.files > 0 || t.Settings.Bool("allow_empty_source", false) {
-		return nil
+// backup, with a warning: nothing is removed on a guess.
+func refuseEmptyBackup(t *Target, b emptyBackup) (warning string, err error) {
+	if b.files == nil {
+		return fmt.Sprintf("the tool reported no file count: could not check that the %s %s is not empty", b.snapshot, b.id), nil
+	}
+	if *b.files > 0 || t.Settings.Bool("allow_empty_source", false) {
+		return "", nil
 	}
 	paths := t.Settings.List("paths")
 	found := "the path " + paths[0] + " holds"
@@ -115,7 +119,7 @@ func refuseEmptyBackup(t *Target, b emptyBackup) error {
 	if err := b.remove(); err != nil {
 		outcome = fmt.Sprintf("removing the %s %s failed, so remove it by hand before retention runs: %v", b.snapshot, b.id, err)
 	}
-	return keyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
+	return "", keyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
 		found, b.snapshot, outcome)
 }
 

@@ -337,7 +337,7 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
-	err = refuseEmptyBackup(t, emptyBackup{snapshot: "snapshot", id: sum.SnapshotID, files: sum.TotalFilesProcessed, remove: func() error {
+	warning, err := refuseEmptyBackup(t, emptyBackup{snapshot: "snapshot", id: sum.SnapshotID, files: sum.TotalFilesProcessed, remove: func() error {
 		_, err := x.Run(ctx, r.forgetOneCommand(t, sum.SnapshotID))
 		return err
 	}})
@@ -347,6 +347,9 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 			err = fmt.Errorf("%w (%s)", err, strings.Join(a.Warnings, "; "))
 		}
 		return Artifact{}, err
+	}
+	if warning != "" {
+		a.Warnings = append(a.Warnings, warning)
 	}
 	return a, nil
 }
