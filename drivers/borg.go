@@ -55,7 +55,7 @@ func (Borg) Options() []Option {
 		{Name: "encryption", Kind: String, Default: "repokey-blake2", Enum: borgEncryptions,
 			Help: "Encryption mode `init` creates the repository with (borg init --encryption)."},
 		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList,
-			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive)."},
+			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive); so does it when they hold no file after excludes (see allow_empty_source)."},
 		{Name: "exclude", Kind: StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work)."},
 		{Name: "compression", Kind: String, Check: checkBorgCompression, Default: "lz4 (borg's default)",
 			Help: "borg --compression: none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\"."},
@@ -67,6 +67,7 @@ func (Borg) Options() []Option {
 			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
 		{Name: "keep_within", Kind: String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
+		emptySourceOption("archive"),
 	}
 	return append(opts, keepOptions(borgKeeps, "borg prune")...)
 }
@@ -328,6 +329,13 @@ func (b Borg) pruneCommand(t *Target, dryRun bool) (Command, bool) {
 	return b.cmd(t, args...), true
 }
 
+// deleteOneCommand deletes exactly the archive name (an archive the guard
+// refused): "::NAME" is an exact name, never a glob. No compact: the next
+// retention's compact frees the little it held.
+func (b Borg) deleteOneCommand(t *Target, name string) Command {
+	return b.cmd(t, "delete", borgLockWait(t), "--", "::"+name)
+}
+
 // compactCommand frees the space of pruned archives: borg 1.2's prune only
 // marks segments, and nothing is freed until compact runs.
 func (b Borg) compactCommand(t *Target) Command {
@@ -348,6 +356,7 @@ func (b Borg) Steps(t *Target) []Step {
 	steps := []Step{
 		{Phase: PhasePreflight, Note: notes},
 		{Phase: PhaseBackup, Command: &create},
+		{Phase: PhaseBackup, Note: emptyBackupNote(t, "archive", "borg delete of that archive alone")},
 		{Phase: PhaseVerify, Command: &check},
 	}
 	if prune, ok := b.pruneCommand(t, false); ok {
@@ -427,7 +436,8 @@ func borgRepoMissing(res Result) bool {
 
 // Backup refuses a missing source path before borg runs (borg 1.2 makes an
 // empty archive and exits 1), then reads the archive's name and size from
-// `borg create --json`.
+// `borg create --json`, and deletes that archive again when borg read no
+// file (the guard in mirrorguard.go).
 func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
@@ -446,6 +456,9 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 			Name  string `json:"name"`
 			Stats struct {
 				OriginalSize int64 `json:"original_size"`
+				// The regular files borg read, after excludes (no
+				// directory, no symlink). nil when borg leaves it out.
+				NFiles *int64 `json:"nfiles"`
 			} `json:"stats"`
 		} `json:"archive"`
 	}
@@ -455,6 +468,20 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 	a := Artifact{ID: out.Archive.Name, Bytes: out.Archive.Stats.OriginalSize}
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	}
+	warning, err := refuseEmptyBackup(t, emptyBackup{snapshot: "archive", id: a.ID, files: out.Archive.Stats.NFiles, remove: func() error {
+		_, err := x.Run(ctx, b.deleteOneCommand(t, a.ID))
+		return err
+	}})
+	if err != nil {
+		if len(a.Warnings) > 0 {
+			// Unreadable files (exit 1) can be why none was read.
+			err = fmt.Errorf("%w (%s)", err, strings.Join(a.Warnings, "; "))
+		}
+		return Artifact{}, err
+	}
+	if warning != "" {
+		a.Warnings = append(a.Warnings, warning)
 	}
 	return a, nil
 }

@@ -261,7 +261,7 @@ func (f execFunc) Run(_ context.Context, c drivers.Command) (drivers.Result, err
 func TestBorgCreateExit1IsWarning(t *testing.T) {
 	tg := borgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"create": {ExitCode: 1,
-		Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 4096}}}`),
+		Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 4096, "nfiles": 3}}}`),
 		Stderr: []byte("/srv/alexandria/library/a.epub: file changed while we backed it up\n")}}}
 	a, err := drivers.Borg{}.Backup(context.Background(), fake, tg)
 	if err != nil || a.ID != "library@2026-11-26T02:00:00" || a.Bytes != 4096 || len(a.Warnings) != 1 ||

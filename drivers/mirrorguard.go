@@ -2,6 +2,7 @@ package drivers
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 )
@@ -15,11 +16,16 @@ import (
 // stray empty directory at an unmounted mount point is refused like a
 // missing one. max_delete is a second, independent guard inside the tool.
 
+// allowEmptySource is the key that lets a run go ahead when its source
+// holds no file after excludes; help says what that run then does.
+func allowEmptySource(help string) Option {
+	return Option{Name: "allow_empty_source", Kind: Bool, Default: "false", Help: help}
+}
+
 // mirrorGuardOptions are the keys both mirror drivers take for the guard.
 func mirrorGuardOptions(appliesTo string) []Option {
 	return []Option{
-		{Name: "allow_empty_source", Kind: Bool, Default: "false",
-			Help: "With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."},
+		allowEmptySource("With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."),
 		{Name: "max_delete_percent", Kind: Int, Min: 1, Max: 100, Default: "50",
 			Help: "With " + appliesTo + ": refuse a run that would delete more than this percentage of the files the mirror holds (a half-mounted or damaged source). 100 turns this check off; max_delete still applies."},
 	}
@@ -68,4 +74,63 @@ func countFiles(n int64) string {
 func mirrorGuardNote(t *Target, sourceKey string) string {
 	return fmt.Sprintf("refuse when %s holds no file after excludes, or the run would delete more than %d%% of the mirror's files",
 		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", 50))
+}
+
+// A repository (restic, borg) has a history, and retention thins it by
+// age: a snapshot of an unmounted disk's empty mount point counts as the
+// newest, so every run on the same day, or a week of runs, lets retention
+// forget the real snapshots. restic and borg both commit such a snapshot
+// and exit 0. The guard takes the tool's own count of the files it read,
+// after the target's excludes (restic's backup summary, borg create's
+// stats); neither counts a symlink or a directory as a file. Only a
+// source with no file at all is refused: the tools cannot cheaply say
+// how many files the previous snapshot held (restic 0.14 keeps no
+// summary in its snapshots; borg 1.2's `info` reads the archive's whole
+// metadata to size it), so "lost most of its files" is not checked.
+
+// emptySourceOption is the key restic and borg take for the guard.
+func emptySourceOption(snapshot string) Option {
+	return allowEmptySource("Keep the new " + snapshot + " even when the paths hold no file after excludes. Without it such a backup fails and its " + snapshot +
+		" is removed again, so retention never counts an empty " + snapshot + " as the newest (an unmounted disk looks exactly like that).")
+}
+
+// emptyBackup is the snapshot or archive a backup just made: its id, how
+// many files the tool says it read, and remove, which removes exactly it.
+type emptyBackup struct {
+	snapshot string // "snapshot" or "archive"
+	id       string
+	files    *int64 // nil: the tool's report has no count
+	remove   func() error
+}
+
+// refuseEmptyBackup returns the guard's verdict on backup b: nil when it
+// may be kept, otherwise, having removed it, an error saying what was
+// found and whether the removal worked. A report without a count keeps the
+// backup, with a warning: nothing is removed on a guess.
+func refuseEmptyBackup(t *Target, b emptyBackup) (warning string, err error) {
+	if b.files == nil {
+		return fmt.Sprintf("the tool reported no file count: could not check that the %s %s is not empty", b.snapshot, b.id), nil
+	}
+	if *b.files > 0 || t.Settings.Bool("allow_empty_source", false) {
+		return "", nil
+	}
+	paths := t.Settings.List("paths")
+	found := "the path " + paths[0] + " holds"
+	if len(paths) > 1 {
+		found = "the paths " + strings.Join(paths, ", ") + " hold"
+	}
+	outcome := "the " + b.snapshot + " " + b.id + " was removed"
+	if err := b.remove(); err != nil {
+		outcome = fmt.Sprintf("removing the %s %s failed, so remove it by hand before retention runs: %v", b.snapshot, b.id, err)
+	}
+	return "", keyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
+		found, b.snapshot, outcome)
+}
+
+// emptyBackupNote says what the guard does, for --dry-run.
+func emptyBackupNote(t *Target, snapshot, remove string) string {
+	if t.Settings.Bool("allow_empty_source", false) {
+		return "keep the " + snapshot + " even when the paths hold no file after excludes (allow_empty_source)"
+	}
+	return "when the paths hold no file after excludes, fail the target and remove the new " + snapshot + " (" + remove + "), so retention does not run"
 }

@@ -35,7 +35,7 @@ func (Restic) Options() []Option {
 			Help: "Instead of repository: a file (mode 0600) holding the repository location, for one with credentials in it such as rest:https://user:password@host/. Passed as RESTIC_REPOSITORY_FILE."},
 		{Name: "password_file", Kind: String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE."},
 		{Name: "password_command", Kind: String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
-		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs."},
+		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs; so does it when they hold no file after excludes (see allow_empty_source)."},
 		{Name: "exclude", Kind: StringList, Help: "restic --exclude patterns."},
 		{Name: "exclude_file", Kind: StringList, Help: "Files of exclude patterns (restic --exclude-file)."},
 		{Name: "tags", Kind: StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added)."},
@@ -44,6 +44,7 @@ func (Restic) Options() []Option {
 		{Name: "check_read_data_subset", Kind: String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
 		{Name: "stale_lock_age", Kind: Duration, Default: "1h", Check: checkStaleLockAge,
 			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
+		emptySourceOption("snapshot"),
 	}
 	return append(opts, keepOptions(resticKeeps, "restic forget")...)
 }
@@ -191,6 +192,13 @@ func (r Restic) backupCommand(t *Target) Command {
 	return c
 }
 
+// forgetOneCommand forgets exactly the snapshot id (a snapshot the guard
+// refused); nothing else, and no prune: the data it alone holds goes with
+// the next retention's prune.
+func (r Restic) forgetOneCommand(t *Target, id string) Command {
+	return r.cmd(t, "forget", "--", id)
+}
+
 func (r Restic) checkCommand(t *Target) Command {
 	args := []string{"check"}
 	if s := t.Settings.Str("check_read_data_subset"); s != "" {
@@ -236,6 +244,7 @@ func (r Restic) Steps(t *Target) []Step {
 		{Phase: PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
 			humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
 		{Phase: PhaseBackup, Command: &backup},
+		{Phase: PhaseBackup, Note: emptyBackupNote(t, "snapshot", "restic forget <its id>")},
 		{Phase: PhaseVerify, Command: &check},
 	}
 	if forget, ok := r.forgetCommand(t, false); ok {
@@ -288,7 +297,9 @@ func repoMissing(res Result) bool {
 }
 
 // Backup refuses a missing source path before restic runs (restic 0.14
-// skips it and exits 0), then reads the new snapshot id from the summary.
+// skips it and exits 0), then reads the new snapshot id from the summary,
+// and forgets that snapshot again when restic read no file (the guard in
+// mirrorguard.go).
 func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
@@ -326,6 +337,20 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
+	warning, err := refuseEmptyBackup(t, emptyBackup{snapshot: "snapshot", id: sum.SnapshotID, files: sum.TotalFilesProcessed, remove: func() error {
+		_, err := x.Run(ctx, r.forgetOneCommand(t, sum.SnapshotID))
+		return err
+	}})
+	if err != nil {
+		if len(a.Warnings) > 0 {
+			// Unreadable files (exit 3) can be why none was read.
+			err = fmt.Errorf("%w (%s)", err, strings.Join(a.Warnings, "; "))
+		}
+		return Artifact{}, err
+	}
+	if warning != "" {
+		a.Warnings = append(a.Warnings, warning)
+	}
 	return a, nil
 }
 
@@ -333,6 +358,9 @@ type resticBackupSummary struct {
 	MessageType         string `json:"message_type"`
 	SnapshotID          string `json:"snapshot_id"`
 	TotalBytesProcessed int64  `json:"total_bytes_processed"`
+	// The regular files restic read, after excludes (new, changed and
+	// unmodified; no directory, no symlink). nil when restic leaves it out.
+	TotalFilesProcessed *int64 `json:"total_files_processed"`
 }
 
 // resticSummary finds the summary line in `restic backup --json` output.

@@ -38,7 +38,7 @@ func TestResticExit3IsWarning(t *testing.T) {
 	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_file": writeFile(t, dir, "p", "x", 0o600),
 		"paths": []string{dir}, "host": "h"}}
 	x := scripted{drivers.Result{ExitCode: 3,
-		Stdout: []byte(`{"message_type":"status","percent_done":1}` + "\n" + `{"message_type":"summary","snapshot_id":"abcd1234","total_bytes_processed":99}` + "\n"),
+		Stdout: []byte(`{"message_type":"status","percent_done":1}` + "\n" + `{"message_type":"summary","snapshot_id":"abcd1234","total_files_processed":3,"total_bytes_processed":99}` + "\n"),
 		Stderr: []byte("error: open /srv/library/locked.epub: permission denied\nWarning: at least one source file could not be read\n")}}
 	a, err := drivers.Restic{}.Backup(context.Background(), x, tg)
 	if err != nil || a.ID != "abcd1234" || a.Bytes != 99 || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "locked.epub") {
