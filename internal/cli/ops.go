@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -36,7 +36,7 @@ func opsCommands() []*cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "plan", Usage: "only this plan"},
 				&cli.DurationFlag{Name: "lock-wait", Value: 2 * time.Hour, Usage: "how long a scheduled run waits for another run's lock (run --wait)"},
-				&cli.StringFlag{Name: "image", Value: "alexandria-backup:" + version, Usage: "kubernetes: the container image"},
+				&cli.StringFlag{Name: "image", Value: "alexandria-backup:" + Version, Usage: "kubernetes: the container image"},
 				&cli.StringFlag{Name: "time-zone", Usage: "kubernetes: the CronJob's time zone (default: this machine's, e.g. Europe/Berlin)"},
 			},
 			Action: cmdSchedule,

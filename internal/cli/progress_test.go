@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func runOnTerminal(t *testing.T, args ...string) (int, string) {
 		got <- b.String()
 	}()
 	var stdout bytes.Buffer
-	code := run(append([]string{"alexandria-backup"}, args...), &stdout, tty)
+	code := Main(append([]string{"alexandria-backup"}, args...), &stdout, tty)
 	tty.Close()
 	return code, <-got
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(append([]string{"alexandria-backup"}, args...), &stdout, &stderr)
+	code := Main(append([]string{"alexandria-backup"}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

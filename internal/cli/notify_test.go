@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -362,7 +362,7 @@ func TestNotifyInterruptedRun(t *testing.T) {
 	srv := newPingServer(t)
 	hook, record := hookRecorder(t, t.TempDir())
 	s := newSandbox(t, fmt.Sprintf("[notify]\nping_url = %q\non_failure = [[%q]]\n", srv.pingURL(), hook))
-	// The signal arrives while the run is under way: run() catches it.
+	// The signal arrives while the run is under way: Main catches it.
 	srv.onPing = func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/start") {
 			syscall.Kill(os.Getpid(), syscall.SIGTERM)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -15,10 +15,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite generated documentation")
 
+// repoRoot is the repository's root, seen from this package's directory,
+// where go test runs its tests.
+const repoRoot = "../.."
+
 // The example plan loads, validates, dry-runs, and shows every key of
 // every driver (set or commented out).
 func TestExamplePlan(t *testing.T) {
-	const path = "alexandria-backup.toml.example"
+	path := filepath.Join(repoRoot, "alexandria-backup.toml.example")
 	p, err := plan.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +65,8 @@ func TestExamplePlan(t *testing.T) {
 // README's option reference is generated from the drivers' declarations.
 func TestReadmeOptionTables(t *testing.T) {
 	const begin, end = "<!-- options:begin (generated: go test -run TestReadmeOptionTables -update) -->\n", "<!-- options:end -->"
-	readme, err := os.ReadFile("README.md")
+	readmePath := filepath.Join(repoRoot, "README.md")
+	readme, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +77,7 @@ func TestReadmeOptionTables(t *testing.T) {
 	}
 	want := s[:i+len(begin)] + drivers.OptionsMarkdown() + s[j:]
 	if *update {
-		os.WriteFile("README.md", []byte(want), 0o644)
+		os.WriteFile(readmePath, []byte(want), 0o644)
 		return
 	}
 	if s != want {

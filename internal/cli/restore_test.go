@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -47,6 +47,9 @@ func TestRestoreUsage(t *testing.T) {
 }
 
 func TestRunbook(t *testing.T) {
+	// The runbook quotes the plan path as given: run from the repository's
+	// root, where the example plan is.
+	t.Chdir(repoRoot)
 	code, stdout, stderr := runCLI(t, "runbook", "-c", "alexandria-backup.toml.example")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

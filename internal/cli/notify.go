@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -97,7 +97,7 @@ func (a *alerts) usePingURL(url, from string) {
 	if url == "" {
 		return
 	}
-	a.ping, a.pingErr = notify.NewPinger(url, pingTimeout, "alexandria-backup/"+version)
+	a.ping, a.pingErr = notify.NewPinger(url, pingTimeout, "alexandria-backup/"+Version)
 	if a.pingErr != nil {
 		a.pingErr = fmt.Errorf("%s: %w", from, a.pingErr)
 	}
@@ -207,7 +207,7 @@ func (a *alerts) logger() *slog.Logger {
 	return a.log
 }
 
-// exitCode is the code run() will exit with for err.
+// exitCode is the code Main will exit with for err.
 func (a *alerts) exitCode(err error) int {
 	if sig := caughtSignal(a.c.Context); sig != 0 {
 		return 128 + int(sig)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -281,7 +281,7 @@ func buildBinary(t *testing.T) string {
 		t.Skip("-short: skipping a test that builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "alexandria-backup")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/alexandria-backup/alexandria-backup").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin

@@ -1,4 +1,7 @@
-package main
+// Package archtest holds the repository-wide checks of the code's shape:
+// what may import what, which package starts processes, where a driver's
+// name may appear, and what the root holds.
+package archtest
 
 import (
 	"go/ast"
@@ -18,6 +21,10 @@ import (
 
 // module is this repository's module path, the prefix of its own imports.
 const module = "github.com/alexandria-backup/alexandria-backup"
+
+// repoRoot is the repository's root, seen from this package's directory,
+// where go test runs its tests.
+const repoRoot = "../.."
 
 // testenvDir holds the servers and fixtures tests run against (real
 // PostgreSQL, sshd, rclone serve, restic locks, a generated library). They
@@ -158,7 +165,7 @@ func TestNoTestCodeOutsideTestenv(t *testing.T) {
 	}
 
 	// This repository.
-	leaks, err = testCodeLeaks(".")
+	leaks, err = testCodeLeaks(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +181,7 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping go list")
 	}
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	out, err := exec.Command("go", "list", "-deps", module).Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
@@ -303,7 +310,7 @@ func TestOnlyProcStartsProcesses(t *testing.T) {
 	}
 
 	// This repository.
-	found, err = processStarts(".")
+	found, err = processStarts(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +382,7 @@ func TestNoDriverNameSwitches(t *testing.T) {
 	}
 
 	// This repository.
-	found, err = driverNameSwitches(".", names)
+	found, err = driverNameSwitches(repoRoot, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,4 +452,55 @@ func ownFile(rel, name string) bool {
 	dir = filepath.ToSlash(filepath.Clean(dir))
 	return (dir == "drivers" && strings.HasPrefix(file, tool)) ||
 		dir == "drivers/"+tool || strings.HasPrefix(dir, "drivers/"+tool+"/")
+}
+
+// strayRootFiles names the Go files in the directory root other than
+// main.go, test files included: the root only wires up the command line,
+// and everything else lives in a package of its own (internal/cli for the
+// commands).
+func strayRootFiles(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var stray []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") && e.Name() != "main.go" {
+			stray = append(stray, e.Name())
+		}
+	}
+	return stray, nil
+}
+
+// TestRootHoldsOnlyMainGo keeps the repository's root to main.go: the
+// commands live in internal/cli, one file each.
+func TestRootHoldsOnlyMainGo(t *testing.T) {
+	// The guard itself, against a root holding each shape it must refuse
+	// and each it must let through.
+	root := t.TempDir()
+	for _, name := range []string{"main.go", "lock.go", "main_test.go", "README.md", "go.mod", "sub/x.go"} {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("package main\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := strayRootFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"lock.go", "main_test.go"}; !slices.Equal(got, want) {
+		t.Errorf("on a fabricated root the guard flagged %v, want %v", got, want)
+	}
+
+	// This repository.
+	stray, err := strayRootFiles(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stray {
+		t.Errorf("%s: the repository's root holds only main.go, which wires up internal/cli; move it into the package that owns it", name)
+	}
 }
