@@ -21,11 +21,10 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
-// exitLocked: another run holds the lock; nothing ran (SPEC.md).
-const exitLocked = 75
-
 // waitFlag is --wait of the commands that take the run lock.
-var waitFlag = &cli.DurationFlag{Name: "wait", Usage: "when another run holds the lock, wait up to `DUR` (e.g. 30m) for it instead of exiting 75 at once"}
+func waitFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "wait", Usage: "when another run holds the lock, wait up to `DUR` (e.g. 30m) for it instead of exiting 75 at once"}
+}
 
 // lockRun takes the run lock, state_dir/lock, for a command that changes
 // or reads repositories and databases (run, drill, prune, verify,

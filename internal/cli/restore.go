@@ -2,57 +2,34 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"unsafe"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
-// This file holds the commands that bring data back: restore, drill and
-// runbook.
-
-func restoreCommands() []*cli.Command {
-	planFlag := &cli.StringFlag{Name: "plan", Usage: "the targets of this plan"}
-	return []*cli.Command{
-		{
-			Name:      "restore",
-			Usage:     "restore a target's backup; overwriting a database or a non-empty directory needs --yes",
-			ArgsUsage: "TARGET",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "from", Usage: "the backup to restore, by its `ID` as `snapshots TARGET` lists it (default: the latest); never a path from elsewhere: see --file"},
-				&cli.StringFlag{Name: "file", Usage: "pg_dump targets: restore this dump file or directory `PATH` from anywhere; refused unless the manifest beside it holds its SHA-256 and it matches, or --unverified"},
-				&cli.BoolFlag{Name: "unverified", Usage: "pg_dump targets: restore a dump whose SHA-256 cannot be checked against a manifest (none, or it does not match); a warning says it was not checked"},
-				&cli.StringFlag{Name: "to", Usage: "file targets: restore into this `DIR` (must be empty unless --force)"},
-				&cli.StringFlag{Name: "database", Usage: "pg_dump targets: restore into this `DSN` (default: the plan's database)"},
-				&cli.BoolFlag{Name: "clean", Usage: "pg_dump targets: drop the database's existing objects first"},
-				&cli.BoolFlag{Name: "force", Usage: "file targets: restore into a non-empty directory"},
-				&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm a destructive restore without asking"},
-				waitFlag,
-			},
-			Action: cmdRestore,
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "restore a target's backup; overwriting a database or a non-empty directory needs --yes",
+		ArgsUsage: "TARGET",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "the backup to restore, by its `ID` as `snapshots TARGET` lists it (default: the latest); never a path from elsewhere: see --file"},
+			&cli.StringFlag{Name: "file", Usage: "pg_dump targets: restore this dump file or directory `PATH` from anywhere; refused unless the manifest beside it holds its SHA-256 and it matches, or --unverified"},
+			&cli.BoolFlag{Name: "unverified", Usage: "pg_dump targets: restore a dump whose SHA-256 cannot be checked against a manifest (none, or it does not match); a warning says it was not checked"},
+			&cli.StringFlag{Name: "to", Usage: "file targets: restore into this `DIR` (must be empty unless --force)"},
+			&cli.StringFlag{Name: "database", Usage: "pg_dump targets: restore into this `DSN` (default: the plan's database)"},
+			&cli.BoolFlag{Name: "clean", Usage: "pg_dump targets: drop the database's existing objects first"},
+			&cli.BoolFlag{Name: "force", Usage: "file targets: restore into a non-empty directory"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm a destructive restore without asking"},
+			waitFlag(),
 		},
-		{
-			Name:      "drill",
-			Usage:     "prove backups restore: restore the latest into scratch space, compare, clean up",
-			ArgsUsage: "[TARGET...]",
-			Flags:     []cli.Flag{planFlag, &cli.BoolFlag{Name: "json", Usage: "print the drill report as JSON on stdout"}, waitFlag},
-			Action:    cmdDrill,
-		},
-		{
-			Name:   "runbook",
-			Usage:  "print this plan's recovery procedures as exact commands",
-			Flags:  []cli.Flag{planFlag},
-			Action: cmdRunbook,
-		},
+		Action: cmdRestore,
 	}
 }
 
@@ -145,24 +122,6 @@ func confirm(c *cli.Context, target, destroys string) error {
 	return nil
 }
 
-// isTerminal reports whether f is a terminal (not merely a character
-// device: /dev/null is one too, and cron gives us that).
-func isTerminal(f *os.File) bool {
-	var t syscall.Termios
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return errno == 0
-}
-
-// terminalWidth is the terminal's width in columns, 80 when it won't say.
-func terminalWidth(f *os.File) int {
-	var ws struct{ Row, Col, X, Y uint16 }
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws)))
-	if errno != 0 || ws.Col == 0 {
-		return 80
-	}
-	return int(ws.Col)
-}
-
 // emptyDir reports whether dir is missing or has no entries.
 func emptyDir(dir string) bool {
 	f, err := os.Open(dir)
@@ -172,47 +131,4 @@ func emptyDir(dir string) bool {
 	defer f.Close()
 	_, err = f.Readdirnames(1)
 	return err == io.EOF
-}
-
-func cmdDrill(c *cli.Context) error {
-	e, targets, unlock, err := pickLocked(c)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	defer e.close()
-	rep := e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
-	e.close()
-	if path, err := rep.Write(e.plan.StateDir); err != nil {
-		e.log.Error("could not write the drill report", "error", err)
-	} else {
-		e.log.Info("report written", "path", path)
-	}
-	rerr := recordRun(e, rep)
-	if rerr != nil {
-		e.log.Error("could not record the drill's state", "error", rerr)
-	}
-	if c.Bool("json") {
-		out, _ := json.MarshalIndent(rep, "", "  ")
-		fmt.Fprintln(c.App.Writer, string(out))
-	} else {
-		for _, t := range rep.Targets {
-			switch {
-			case t.Status == plan.StatusOK:
-				fmt.Fprintf(c.App.Writer, "%s: drill passed: %s\n", t.Name, t.Drill.Detail)
-			case t.Error != nil:
-				fmt.Fprintf(c.App.Writer, "%s: drill FAILED: %s\n", t.Name, *t.Error)
-			}
-		}
-	}
-	switch rep.Status {
-	case plan.StatusInterrupted:
-		return fmt.Errorf("drill interrupted")
-	case plan.StatusFailed:
-		return &exitError{code: exitFailed, err: rep.Err()}
-	}
-	if rerr != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("recording the drill: %w", rerr)}
-	}
-	return nil
 }

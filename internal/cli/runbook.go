@@ -11,6 +11,15 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
+func runbookCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "runbook",
+		Usage:  "print this plan's recovery procedures as exact commands",
+		Flags:  []cli.Flag{planFlag()},
+		Action: cmdRunbook,
+	}
+}
+
 // cmdRunbook prints the recovery procedures of the Alexandria backup guide
 // for this plan: each step with this tool's command and, beside it, the
 // plain tool commands that work where this tool is not installed.

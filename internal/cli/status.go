@@ -15,14 +15,8 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
 )
 
-// exitStale: `status` found nothing failed, but something older than
-// --max-age or never run. Distinct from 1 (something failed last) so a
-// monitor can tell "broken" from "late".
-const exitStale = 4
-
-// statusCommands: `status`.
-func statusCommands() []*cli.Command {
-	return []*cli.Command{{
+func statusCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "status",
 		Usage: "last outcome of every plan and target; exit 1 if one failed last, 4 if one is older than --max-age or never ran",
 		Flags: []cli.Flag{
@@ -30,7 +24,7 @@ func statusCommands() []*cli.Command {
 			&cli.DurationFlag{Name: "max-age", Usage: "also fail (exit 4) when a plan or target last succeeded longer than `DUR` ago (e.g. 26h)"},
 		},
 		Action: cmdStatus,
-	}}
+	}
 }
 
 // cmdStatus reads the state without taking the run lock: the state file
