@@ -221,6 +221,22 @@ func partialPath(final string) string {
 	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
 }
 
+// IsPartialDump reports whether name, in a dump directory, is the
+// temporary name (partialPath) of a dump of target: what a killed run
+// leaves behind, and never anyone's backup. The name is read as list reads
+// finished dumps, so "db" does not claim the partial dumps of "db-old".
+func IsPartialDump(target, name string) bool {
+	inner, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return false
+	}
+	if inner, ok = strings.CutSuffix(inner, ".partial"); !ok {
+		return false
+	}
+	m := dumpName.FindStringSubmatch(inner)
+	return m != nil && m[1] == target
+}
+
 func (PgDump) Init(ctx context.Context, x Executor, t *Target) error {
 	if t.Into != nil {
 		return nil // the repository is the restic or borg target's to create

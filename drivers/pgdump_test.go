@@ -102,3 +102,24 @@ func TestPgDumpPruneDryRunRemovesNothing(t *testing.T) {
 		t.Fatalf("%+v %v %v", res, err, dirNames(t, dir))
 	}
 }
+
+// A partial dump is recognised by the names the driver writes, for its own
+// target only.
+func TestPartialDumpNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		".db-20261126T020000Z.dump.partial":     true,
+		".db-20261126T020000Z-2.dump.partial":   true,
+		".db-20261126T020000Z.sql.gz.partial":   true,
+		".db-20261126T020000Z.dir.partial":      true,
+		".db-20261126T020000Z.tar.partial":      true,
+		"db-20261126T020000Z.dump":              false, // a finished dump
+		".db-20261126T020000Z.dump":             false,
+		".db-old-20261126T020000Z.dump.partial": false, // target db-old's
+		".db-20261126T020000Z.dump.partial.x":   false,
+		".other-20261126T020000Z.dump.partial":  false,
+	} {
+		if got := drivers.IsPartialDump("db", name); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+}

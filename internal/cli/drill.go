@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/state"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -33,7 +34,7 @@ func cmdDrill(c *cli.Context) error {
 	} else {
 		e.log.Info("report written", "path", path)
 	}
-	rerr := recordRun(e, rep)
+	rerr := state.Record(e.plan, rep, e.log)
 	if rerr != nil {
 		e.log.Error("could not record the drill's state", "error", rerr)
 	}

@@ -896,25 +896,6 @@ func TestSIGTERMWhileWaitingForTheLock(t *testing.T) {
 	}
 }
 
-func TestPartialDumpNames(t *testing.T) {
-	for name, want := range map[string]bool{
-		".db-20261126T020000Z.dump.partial":     true,
-		".db-20261126T020000Z-2.dump.partial":   true,
-		".db-20261126T020000Z.sql.gz.partial":   true,
-		".db-20261126T020000Z.dir.partial":      true,
-		".db-20261126T020000Z.tar.partial":      true,
-		"db-20261126T020000Z.dump":              false, // a finished dump
-		".db-20261126T020000Z.dump":             false,
-		".db-old-20261126T020000Z.dump.partial": false, // target db-old's
-		".db-20261126T020000Z.dump.partial.x":   false,
-		".other-20261126T020000Z.dump.partial":  false,
-	} {
-		if got := partialDump("db").MatchString(name); got != want {
-			t.Errorf("%s: %v, want %v", name, got, want)
-		}
-	}
-}
-
 // The sweep removes partial dumps of the plan's pg_dump targets and what
 // is in state_dir/tmp, and nothing else.
 func TestSweepRemovesOnlyLeftovers(t *testing.T) {

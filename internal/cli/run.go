@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/state"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -90,7 +91,7 @@ func cmdRun(c *cli.Context) (err error) {
 		e.log.Info("report written", "path", path)
 		al.reportWritten(path)
 	}
-	if rerr := recordRun(e, rep); rerr != nil {
+	if rerr := state.Record(e.plan, rep, e.log); rerr != nil {
 		e.log.Error("could not record the run's state or metrics", "error", rerr)
 		werr = errors.Join(werr, rerr)
 	}
