@@ -12,13 +12,18 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// Target and run outcomes, as the report spells them.
+// Target and run outcomes: the one status vocabulary of the report, the
+// state file, `status`, hooks (ALEXANDRIA_BACKUP_STATUS) and pings; the
+// metrics encode it as a number.
 const (
 	StatusOK          = "ok"
 	StatusWarning     = "warning"
 	StatusFailed      = "failed"
 	StatusSkipped     = "skipped"
 	StatusInterrupted = "interrupted"
+	// StatusNotStarted is a run that never got to its targets (an invalid
+	// plan, an unknown plan name): hooks and pings say so; no report does.
+	StatusNotStarted = "not-started"
 )
 
 // Report is the JSON run report of SPEC.md.

@@ -151,7 +151,7 @@ func (a *alerts) finish(rep *plan.Report, err error) {
 	o := a.outcome(rep, err, code)
 	if a.ping != nil {
 		endpoint := "/fail"
-		if o.Status == notify.StatusOK || o.Status == notify.StatusWarning {
+		if o.Status == plan.StatusOK || o.Status == plan.StatusWarning {
 			endpoint = ""
 		}
 		a.sendPing(ctx, endpoint, notify.Body(a.summary(rep, err, o), a.tail.Bytes(), a.ping.Limit()))
@@ -160,7 +160,7 @@ func (a *alerts) finish(rep *plan.Report, err error) {
 		return
 	}
 	event, cmds := "on_failure", a.plan.Notify.OnFailure
-	if o.Status == notify.StatusOK || o.Status == notify.StatusWarning {
+	if o.Status == plan.StatusOK || o.Status == plan.StatusWarning {
 		event, cmds = "on_success", a.plan.Notify.OnSuccess
 	}
 	hooks := notify.Hooks{Timeout: hookTimeout, Log: a.logger()}
@@ -222,15 +222,15 @@ func (a *alerts) outcome(rep *plan.Report, err error, code int) notify.Outcome {
 	}
 	switch {
 	case code == 130 || code == 143 || rep != nil && rep.Status == plan.StatusInterrupted:
-		o.Status = notify.StatusInterrupted
+		o.Status = plan.StatusInterrupted
 	case rep == nil && code != exitOK:
-		o.Status = notify.StatusNotStarted
+		o.Status = plan.StatusNotStarted
 	case code == exitOK:
-		o.Status = notify.StatusOK
+		o.Status = plan.StatusOK
 	case code == exitWarnings:
-		o.Status = notify.StatusWarning
+		o.Status = plan.StatusWarning
 	default:
-		o.Status = notify.StatusFailed
+		o.Status = plan.StatusFailed
 	}
 	if rep != nil {
 		for _, t := range rep.Targets {
@@ -246,7 +246,7 @@ func (a *alerts) outcome(rep *plan.Report, err error, code int) notify.Outcome {
 	if o.Error == "" && err != nil && code != exitOK && code != exitWarnings {
 		o.Error = err.Error()
 	}
-	if o.Error == "" && o.Status == notify.StatusInterrupted {
+	if o.Error == "" && o.Status == plan.StatusInterrupted {
 		o.Error = "interrupted by a signal"
 	}
 	return o

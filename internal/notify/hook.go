@@ -16,21 +16,10 @@ import (
 // whole process group) so the run still ends.
 const DefaultHookTimeout = time.Minute
 
-// Run statuses as hooks see them in ALEXANDRIA_BACKUP_STATUS: the report's
-// run statuses, plus not-started for a run that never got to its targets
-// (an invalid plan, an unknown plan name).
-const (
-	StatusOK          = "ok"
-	StatusWarning     = "warning"
-	StatusFailed      = "failed"
-	StatusInterrupted = "interrupted"
-	StatusNotStarted  = "not-started"
-)
-
 // Outcome is what a hook is told about the run, through its environment.
 type Outcome struct {
 	Plan     string // the plan group, e.g. weekly
-	Status   string // ok, warning, failed, interrupted or not-started
+	Status   string // the run's status in plan's vocabulary (plan.StatusOK ... plan.StatusNotStarted)
 	ExitCode int    // the exit code the run ends with
 	Report   string // path of the JSON run report; empty when none was written
 	Error    string // first line of what went wrong; empty on success

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
 func writeScript(t *testing.T, path, body string) string {
@@ -32,7 +34,7 @@ func TestHookArgsAndEnvironment(t *testing.T) {
 			`env | grep '^ALEXANDRIA_BACKUP_' | sort >> `+out+"\n")
 	t.Setenv("ALEXANDRIA_BACKUP_REPORT", "/stale/report/from/the/caller.json")
 
-	o := Outcome{Plan: "weekly", Status: StatusFailed, ExitCode: 1, Error: "missing: restic exited 1\nsecond line",
+	o := Outcome{Plan: "weekly", Status: plan.StatusFailed, ExitCode: 1, Error: "missing: restic exited 1\nsecond line",
 		FailedTargets: []string{"missing", "offsite"}, RunID: "6f1c0a52-9d0e-4c3b-8a55-1b2c3d4e5f60"}
 	err := Hooks{}.Run(context.Background(), "on_failure",
 		[][]string{{hook, "$(touch pwned)", "two words", "--flag", "`touch pwned2`;x"}}, o)
@@ -77,7 +79,7 @@ func TestHookFailureAndTimeout(t *testing.T) {
 	var log bytes.Buffer
 	h := Hooks{Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&log, nil))}
 	start := time.Now()
-	err := h.Run(context.Background(), "on_success", [][]string{{failing}, {hanging}, {after}}, Outcome{Status: StatusOK})
+	err := h.Run(context.Background(), "on_success", [][]string{{failing}, {hanging}, {after}}, Outcome{Status: plan.StatusOK})
 	took := time.Since(start)
 
 	if err == nil || !strings.Contains(err.Error(), "cannot reach the pager") || !strings.Contains(err.Error(), "timed out after 500ms") {
