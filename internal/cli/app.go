@@ -51,8 +51,11 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
+// usage is a mistake on the command line: exit 2, nothing ran. It is the
+// plan's usage-error type, the one the plan returns for an unknown plan or
+// target name, so exitCode knows a usage error by one type.
 func usage(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+	return &plan.UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Main executes the command line and returns the process exit code.
