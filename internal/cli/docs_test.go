@@ -64,7 +64,7 @@ func TestExamplePlan(t *testing.T) {
 
 // README's option reference is generated from the drivers' declarations.
 func TestReadmeOptionTables(t *testing.T) {
-	const begin, end = "<!-- options:begin (generated: go test -run TestReadmeOptionTables -update) -->\n", "<!-- options:end -->"
+	const begin, end = "<!-- options:begin (generated: go test ./internal/cli -run TestReadmeOptionTables -update) -->\n", "<!-- options:end -->"
 	readmePath := filepath.Join(repoRoot, "README.md")
 	readme, err := os.ReadFile(readmePath)
 	if err != nil {
@@ -81,6 +81,6 @@ func TestReadmeOptionTables(t *testing.T) {
 		return
 	}
 	if s != want {
-		t.Fatal("README.md's option tables are out of date: go test -run TestReadmeOptionTables -update")
+		t.Fatal("README.md's option tables are out of date: go test ./internal/cli -run TestReadmeOptionTables -update")
 	}
 }
