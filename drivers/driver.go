@@ -162,7 +162,7 @@ type Preflighter interface {
 
 // All is the registry: every driver, in the order docs list them.
 func All() []Driver {
-	return []Driver{PgDump{}, Restic{}, Borg{}, Rsync{}, Rclone{}}
+	return []Driver{PgDump{}, Restic{}, Borg{}, Rsync{}, Rclone{}, CommandDriver{}}
 }
 
 // Lookup finds a driver by name.

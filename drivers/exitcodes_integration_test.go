@@ -44,6 +44,10 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 			f := newRcloneFixture(t)
 			return f.x, f.target(nil), nil
 		},
+		"command": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+			f := newCmdFixture(t)
+			return f.x, f.target(t, nil), func(t *testing.T) []string { return dirNames(t, f.out) }
+		},
 	}
 	for _, d := range drivers.All() {
 		if cases[d.Name()] == nil {

@@ -21,6 +21,11 @@ const (
 	// RoleOffsite: a copy of other backups in another place; the runbook
 	// brings it back before anything is restored from those.
 	RoleOffsite
+	// RoleCommand: whatever the operator's own commands back up (the
+	// command driver). Its restore_command decides where the data goes,
+	// so restore takes neither --to nor --database, and always needs
+	// --yes: it may overwrite anything.
+	RoleCommand
 )
 
 // Program is a program a driver runs, with the Debian package holding it.

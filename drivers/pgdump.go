@@ -212,13 +212,7 @@ var Now = time.Now
 const stampLayout = "20060102T150405Z"
 
 func (PgDump) newDumpPath(t *Target, now time.Time) string {
-	return filepath.Join(t.Settings.Str("dir"), fmt.Sprintf("%s-%s.%s", t.Name, now.UTC().Format(stampLayout), pgExt(t)))
-}
-
-// partialPath is the temporary name a dump is written under: hidden, and
-// with a suffix no retention rule or listing matches.
-func partialPath(final string) string {
-	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
+	return stampedPath(t.Settings.Str("dir"), t.Name, pgExt(t), now)
 }
 
 // IsPartialDump reports whether name, in a dump directory, is the
@@ -603,21 +597,7 @@ func (s *dumpSession) Close() {
 // freeDumpPath picks the dump's final name, adding -1, -2... when a dump of
 // the same second already exists.
 func (d PgDump) freeDumpPath(t *Target) (string, error) {
-	base := d.newDumpPath(t, Now())
-	ext := "." + pgExt(t)
-	stem := strings.TrimSuffix(base, ext)
-	for i := 0; i < 1000; i++ {
-		p := base
-		if i > 0 {
-			p = fmt.Sprintf("%s-%d%s", stem, i, ext)
-		}
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			if _, err := os.Lstat(partialPath(p)); errors.Is(err, os.ErrNotExist) {
-				return p, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("no free dump name in %s", filepath.Dir(base))
+	return freeStampedPath(t.Settings.Str("dir"), t.Name, pgExt(t))
 }
 
 // readWhole reads every byte of a dump: pg_restore into /dev/null for the
@@ -736,12 +716,6 @@ func (d PgDump) Verify(ctx context.Context, x Executor, t *Target, a Artifact) e
 	return d.readWhole(ctx, x, t, path)
 }
 
-type dumpFile struct {
-	path  string
-	stamp time.Time
-	seq   int
-}
-
 var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sql\.gz|tar|dir)$`)
 
 // list returns this target's promoted dumps, newest first. Only names this
@@ -750,33 +724,7 @@ var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sq
 // planted in dir under a dump's name is not restored as the latest, nor
 // accepted as an ID.
 func (PgDump) list(t *Target) ([]dumpFile, error) {
-	entries, err := os.ReadDir(t.Settings.Str("dir"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []dumpFile
-	for _, e := range entries {
-		m := dumpName.FindStringSubmatch(e.Name())
-		if m == nil || m[1] != t.Name || !(e.Type().IsRegular() || e.IsDir()) {
-			continue
-		}
-		stamp, err := time.Parse(stampLayout, m[2])
-		if err != nil {
-			continue
-		}
-		seq, _ := strconv.Atoi(m[3])
-		out = append(out, dumpFile{path: filepath.Join(t.Settings.Str("dir"), e.Name()), stamp: stamp, seq: seq})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].stamp.Equal(out[j].stamp) {
-			return out[i].stamp.After(out[j].stamp)
-		}
-		return out[i].seq > out[j].seq
-	})
-	return out, nil
+	return listStamped(t.Settings.Str("dir"), t.Name, dumpName, true)
 }
 
 // Prune keeps the newest keep_last dumps and those younger than keep_days
@@ -790,11 +738,10 @@ func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (
 	if err != nil || (keepLast == 0 && keepDays == 0) {
 		return PruneResult{Kept: len(dumps)}, err
 	}
-	cutoff := Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
+	keep := keepStamped(dumps, keepLast, keepDays)
 	res := PruneResult{Policy: true}
 	for i, f := range dumps {
-		keep := i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.stamp.After(cutoff))
-		if keep {
+		if keep[i] {
 			res.Kept++
 			continue
 		}

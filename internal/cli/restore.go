@@ -41,6 +41,8 @@ func cmdRestore(c *cli.Context) error {
 	req := drivers.RestoreRequest{From: c.String("from"), File: c.String("file"), Unverified: c.Bool("unverified"),
 		To: c.String("to"), Database: c.String("database"), Clean: c.Bool("clean"), Force: c.Bool("force")}
 	isDB := t.Facts().Role == drivers.RoleDatabase
+	// A command target's restore_command decides where the data goes.
+	ownCmd := t.Facts().Role == drivers.RoleCommand
 	switch {
 	case !isDB && (req.File != "" || req.Unverified):
 		// restic, borg, rsync and rclone restore only their own backups,
@@ -48,10 +50,13 @@ func cmdRestore(c *cli.Context) error {
 		return usage("restore %s: --file and --unverified are for pg_dump targets; choose one of %s's backups with --from ID as `snapshots %s` lists it", t.Name, t.Name, t.Name)
 	case req.From != "" && req.File != "":
 		return usage("restore %s: give --from ID or --file PATH, not both", t.Name)
+	case ownCmd && (req.To != "" || req.Force || req.Database != "" || req.Clean):
+		return usage("restore %s: %s is restored by its own restore_command, which decides where the data goes; give no --to, --force, --database or --clean", t.Name, t.Name)
 	case isDB && (req.To != "" || req.Force):
 		return usage("restore %s: %s is a database target; restore it with --database DSN (default: the plan's database)", t.Name, t.Name)
 	case !isDB && (req.Database != "" || req.Clean):
 		return usage("restore %s: --database and --clean are for pg_dump targets; restore files with --to DIR", t.Name)
+	case ownCmd:
 	case !isDB && req.To == "":
 		return usage("restore %s: say where with --to DIR (an empty directory; nothing is written outside it)", t.Name)
 	case !isDB && !filepath.IsAbs(req.To):
@@ -73,6 +78,8 @@ func cmdRestore(c *cli.Context) error {
 		if req.Clean {
 			destroys += ", dropping its existing objects first"
 		}
+	} else if ownCmd {
+		destroys = "whatever its restore_command writes to"
 	} else if req.Force && !emptyDir(req.To) {
 		destroys = "files in the non-empty directory " + req.To
 	}

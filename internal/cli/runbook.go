@@ -33,13 +33,15 @@ func cmdRunbook(c *cli.Context) error {
 	ab := func(args ...string) string {
 		return "alexandria-backup --config " + proc.ShellQuote(cfg) + " " + strings.Join(args, " ")
 	}
-	var dbs, files, offsite []*drivers.Target
+	var dbs, files, offsite, cmds []*drivers.Target
 	for _, t := range targets {
 		switch t.Facts().Role {
 		case drivers.RoleDatabase:
 			dbs = append(dbs, t)
 		case drivers.RoleOffsite:
 			offsite = append(offsite, t)
+		case drivers.RoleCommand:
+			cmds = append(cmds, t)
 		default: // drivers.RoleFiles
 			files = append(files, t)
 		}
@@ -70,7 +72,7 @@ func cmdRunbook(c *cli.Context) error {
 
 	fmt.Fprintf(w, "# Recovery runbook for %s\n", cfg)
 	fmt.Fprintf(w, "# Every restore first lists what exists: %s\n", ab("snapshots", "TARGET"))
-	if len(dbs) == 0 && len(files) == 0 && len(offsite) == 0 {
+	if len(dbs) == 0 && len(files) == 0 && len(offsite) == 0 && len(cmds) == 0 {
 		fmt.Fprintln(w, "# (no targets selected)")
 		return nil
 	}
@@ -96,6 +98,13 @@ func cmdRunbook(c *cli.Context) error {
 	restoreDB(false)
 	step(w, "Restore the library files:")
 	restoreFiles()
+	if len(cmds) > 0 {
+		step(w, "Restore what the application's own commands back up (each restore_command decides where it goes):")
+		for _, t := range cmds {
+			fmt.Fprintf(w, "    %s\n", ab("restore", t.Name, "--yes"))
+			plain(t)
+		}
+	}
 	step(w, "Start the services (e.g. docker compose up -d).")
 
 	section(w, "3. Migrating to a new server")

@@ -24,6 +24,11 @@ type Command struct {
 	Dir     string
 	// Stdin, when set, is the child's standard input (default /dev/null).
 	Stdin io.Reader
+	// Stdout, when set, takes all of the child's standard output instead
+	// of the bounded tail (Result.Stdout is then empty): a backup that is
+	// a tool's output goes straight to its file, in bounded memory. An
+	// *os.File is handed to the child as is, with no copy in between.
+	Stdout io.Writer
 	// ExtraFiles are opened read-only when the command starts and passed
 	// as file descriptors 3, 4, ...: how a secret file reaches a tool that
 	// reads a descriptor (borg's BORG_PASSPHRASE_FD) without argv or env.

@@ -113,7 +113,7 @@ func (p ProcessExecutor) Run(ctx context.Context, c Command) (Result, error) {
 	}
 	tr, began := TraceOf(ctx), time.Now()
 	tr.started(c.String())
-	pr, err := start(ctx, c, c.Stdin, nil)
+	pr, err := start(ctx, c, c.Stdin, c.Stdout)
 	if err != nil {
 		res := notStarted(c)
 		tr.finished(res, began)

@@ -180,3 +180,28 @@ func TestProcessExecutorBoundsOutput(t *testing.T) {
 		t.Fatalf("kept %d bytes", len(res.Stdout))
 	}
 }
+
+// Command.Stdout takes all of a tool's standard output (a backup that is
+// the tool's output goes straight to its file): every byte reaches it, none
+// is kept in the result, stderr is still kept.
+func TestProcessExecutorStdoutWriter(t *testing.T) {
+	path := t.TempDir() + "/out"
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := ProcessExecutor{}.Run(context.Background(), Command{Program: "sh",
+		Args: []string{"-c", "head -c 5000000 /dev/zero; echo said >&2"}, Stdout: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Size() != 5000000 || len(res.Stdout) != 0 || !strings.Contains(string(res.Stderr), "said") {
+		t.Fatalf("file has %d bytes, result kept %d bytes of stdout, stderr %q", fi.Size(), len(res.Stdout), res.Stderr)
+	}
+	// A pipeline's producer writes into the pipe: it cannot have one too.
+	if _, _, err := (ProcessExecutor{}).RunPipe(context.Background(), Command{Program: "true", Stdout: f}, Command{Program: "true"}, nil); err == nil {
+		t.Fatal("RunPipe took a producer with its own Stdout")
+	}
+}

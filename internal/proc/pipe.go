@@ -67,6 +67,9 @@ func (p ProcessExecutor) RunPipe(ctx context.Context, from, to Command, tap io.W
 	if to.Stdin != nil {
 		return notStarted(from), notStarted(to), errors.New("RunPipe: the consumer's standard input is the pipe; Command.Stdin must be nil")
 	}
+	if from.Stdout != nil {
+		return notStarted(from), notStarted(to), errors.New("RunPipe: the producer's standard output is the pipe; Command.Stdout must be nil")
+	}
 	if p.Log != nil {
 		p.Log(from.String() + " | " + to.String())
 	}

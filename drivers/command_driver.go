@@ -1,0 +1,449 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// CommandDriver backs up with a program of the operator's own: the application's
+// `librarian backup FILE`, tar, sqlite3 .backup... It runs an argv (never a
+// shell) that writes one file, kept in dir like pg_dump's dumps: written
+// under a temporary name (mode 0600), renamed into place only after the
+// command succeeded, wrote something, and verify_command passed. Exit
+// codes, timeout, retries, dry-run and reporting are the shared code's.
+type CommandDriver struct{}
+
+// The words replaced in the plan's argv lists: by the new backup file in
+// command and verify_command, by the file to restore in restore_command.
+// Either may be a whole argument or part of one (--file={output}), and
+// appears at most once in a command.
+const (
+	cmdOutputWord = "{output}"
+	cmdInputWord  = "{input}"
+)
+
+func (CommandDriver) Name() string { return "command" }
+
+func (CommandDriver) Options() []Option {
+	return []Option{
+		{Name: "command", Kind: StringList, Required: true,
+			Help: "The program and its arguments (an argv list, never a shell) that writes one backup, such as [\"librarian\", \"backup\", \"{output}\"]. {output} (a whole argument or part of one, such as --file={output}) becomes a new file in dir, created empty with mode 0600, for the command to write; without {output}, the command's standard output is the backup. The file is kept only when the command exits 0 (or as exit_codes say), wrote something, and verify_command passed."},
+		{Name: "dir", Kind: String, Required: true,
+			Help: "Absolute directory the backup files are kept in, named TARGET-YYYYMMDDTHHMMSSZ.EXTENSION."},
+		{Name: "extension", Kind: String, Default: "backup", Check: cmdCheckExtension,
+			Help: "The backup files' extension, such as \"tar.gz\" or \"sqlite3\": letters, digits, \".\", \"_\" and \"-\"."},
+		{Name: "verify_command", Kind: StringList,
+			Help: "A command that checks a backup file and exits 0 when it is good, such as [\"gzip\", \"-t\", \"{output}\"]: {output} is the file (without it, the file is the command's standard input). It checks every new file before it is kept, and the latest on verify and before a restore. Without it, verification only reads the file back whole."},
+		{Name: "restore_command", Kind: StringList,
+			Help: "A command that brings a backup back, such as [\"librarian\", \"restore\", \"{input}\"]: {input} is the file (without it, the file is the command's standard input). `restore TARGET --yes` runs it on the latest file, or the one --from names; without it, restore refuses."},
+		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest backup files in dir."},
+		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep backup files younger than this many days. The newest file is always kept."},
+	}
+}
+
+var cmdExtensionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$`)
+
+// cmdCheckExtension keeps the extension a part of a file name in dir: no
+// "/", no "..", nothing a glob or a shell would read.
+func cmdCheckExtension(v any) error {
+	if s := v.(string); len(s) > 32 || !cmdExtensionRE.MatchString(s) {
+		return errors.New(`must be letters, digits, "_" and "-", in parts joined by single dots (such as "tar.gz"), at most 32 characters`)
+	}
+	return nil
+}
+
+func (CommandDriver) Validate(t *Target) error {
+	v := t.Settings
+	for _, c := range []struct {
+		key           string
+		word, foreign string
+	}{
+		{"command", cmdOutputWord, cmdInputWord},
+		{"verify_command", cmdOutputWord, cmdInputWord},
+		{"restore_command", cmdInputWord, cmdOutputWord},
+	} {
+		if !v.Has(c.key) && c.key != "command" {
+			continue
+		}
+		if err := cmdCheckArgv(c.key, v.List(c.key), c.word, c.foreign); err != nil {
+			return err
+		}
+	}
+	if dir := v.Str("dir"); !filepath.IsAbs(dir) {
+		return keyErr("dir", "must be an absolute path")
+	}
+	if t.Drill {
+		return keyErr("drill", "a command target cannot be drilled: its restore_command restores where it restores, not into scratch space; test it by hand")
+	}
+	return nil
+}
+
+// cmdCheckArgv refuses an argv list that names no program, whose program
+// could be read as an option or depends on the directory the run starts
+// in, or that uses its placeholder more than once or another's at all.
+func cmdCheckArgv(key string, argv []string, word, foreign string) error {
+	if len(argv) == 0 {
+		return keyErr(key, "must name a program, then its arguments")
+	}
+	prog := argv[0]
+	switch {
+	case strings.TrimSpace(prog) == "":
+		return keyErr(key, "the program (the first word) must not be empty")
+	case strings.HasPrefix(prog, "-"):
+		return keyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
+	case strings.Contains(prog, "{"):
+		return keyErr(key, "the program (the first word) must be a program, not %s", word)
+	case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
+		return keyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
+	}
+	n := 0
+	for _, a := range argv {
+		n += strings.Count(a, word)
+		if strings.Contains(a, foreign) {
+			return keyErr(key, "%s is not replaced here (only %s is)", foreign, word)
+		}
+	}
+	if n > 1 {
+		return keyErr(key, "%s may appear only once", word)
+	}
+	return nil
+}
+
+func commandExt(t *Target) string {
+	if e := t.Settings.Str("extension"); e != "" {
+		return e
+	}
+	return "backup"
+}
+
+// commandName matches the names of the backup files this driver makes
+// with extension ext.
+func commandName(ext string) *regexp.Regexp {
+	return regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.` + regexp.QuoteMeta(ext) + `$`)
+}
+
+// cmdUses reports whether word appears in argv.
+func cmdUses(argv []string, word string) bool {
+	for _, a := range argv {
+		if strings.Contains(a, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// cmdArgv is the plan's argv list under key, with word replaced by
+// path, as a Command with the target's env. When word is not in it,
+// the caller connects path to the command's standard input or output.
+func cmdArgv(t *Target, key, word, path string) Command {
+	argv := t.Settings.List(key)
+	args := make([]string, len(argv)-1)
+	for i, a := range argv[1:] {
+		args[i] = strings.ReplaceAll(a, word, path)
+	}
+	return Command{Program: argv[0], Args: args, Env: t.EnvVars()}
+}
+
+// cmdBackupCommand is the backup command writing to path; the plan's
+// exit_codes apply to it.
+func cmdBackupCommand(t *Target, path string) Command {
+	c := cmdArgv(t, "command", cmdOutputWord, path)
+	c.Codes = ExitCodes{}.Override(t.ExitCodes)
+	return c
+}
+
+func (CommandDriver) Steps(t *Target) []Step {
+	dir := t.Settings.Str("dir")
+	final := stampedPath(dir, t.Name, commandExt(t), Now())
+	tmp := partialPath(final)
+	backup := cmdBackupCommand(t, tmp)
+	steps := []Step{
+		{Phase: PhaseBackup, Note: "create " + tmp + " (mode 0600, empty)"},
+		{Phase: PhaseBackup, Command: &backup},
+	}
+	if !cmdUses(t.Settings.List("command"), cmdOutputWord) {
+		steps = append(steps, Step{Phase: PhaseBackup, Note: "the command's standard output goes into " + tmp})
+	}
+	steps = append(steps, Step{Phase: PhaseBackup, Note: "refuse an empty " + tmp})
+	if t.Settings.Has("verify_command") {
+		steps = append(steps, cmdCheckSteps(t, PhaseBackup, tmp)...)
+	}
+	after := "the command succeeded and wrote something"
+	if t.Settings.Has("verify_command") {
+		after = "the command succeeded, wrote something, and verify_command passed"
+	}
+	steps = append(steps, Step{Phase: PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after " + after + ")"})
+	if !t.Settings.Has("verify_command") {
+		steps = append(steps, cmdCheckSteps(t, PhaseVerify, final)...)
+	}
+	if note := commandRetentionNote(t); note != "" {
+		steps = append(steps, Step{Phase: PhasePrune, Note: note})
+	}
+	return steps
+}
+
+// cmdCheckSteps are how a backup file is checked: verify_command, or a read.
+func cmdCheckSteps(t *Target, phase Phase, path string) []Step {
+	if !t.Settings.Has("verify_command") {
+		return []Step{{Phase: phase, Note: "read " + path + " back whole (no verify_command)"}}
+	}
+	c := cmdArgv(t, "verify_command", cmdOutputWord, path)
+	steps := []Step{{Phase: phase, Command: &c}}
+	if !cmdUses(t.Settings.List("verify_command"), cmdOutputWord) {
+		steps = append(steps, Step{Phase: phase, Note: "with " + path + " as its standard input"})
+	}
+	return steps
+}
+
+func commandRetentionNote(t *Target) string {
+	var rules []string
+	if n := t.Settings.Int("keep_last", 0); n > 0 {
+		rules = append(rules, fmt.Sprintf("the newest %d", n))
+	}
+	if n := t.Settings.Int("keep_days", 0); n > 0 {
+		rules = append(rules, fmt.Sprintf("those younger than %d days", n))
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("remove %s/%s-*.%s files except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, commandExt(t), strings.Join(rules, " and "))
+}
+
+func (CommandDriver) Init(ctx context.Context, x Executor, t *Target) error {
+	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
+}
+
+// CheckTools finds every program the target's commands name.
+func (CommandDriver) CheckTools(ctx context.Context, x Executor, t *Target) error {
+	for _, key := range []string{"command", "verify_command", "restore_command"} {
+		if argv := t.Settings.List(key); len(argv) > 0 {
+			if err := cmdFindProgram(argv[0]); err != nil {
+				return keyErr(key, "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// cmdFindProgram looks prog up as exec would: an absolute path as is, a name
+// in PATH. (Only internal/proc imports os/exec.)
+func cmdFindProgram(prog string) error {
+	executable := func(p string) bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	}
+	if filepath.IsAbs(prog) {
+		if !executable(prog) {
+			return fmt.Errorf("%s is not an executable file", prog)
+		}
+		return nil
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir != "" && executable(filepath.Join(dir, prog)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("program %q not found in PATH", prog)
+}
+
+// Backup runs the command into a temporary file and renames it into place
+// only when the command succeeded, wrote something, and verify_command
+// passed. Anything else removes the temporary file: a partial backup is
+// never kept.
+func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+	dir := t.Settings.Str("dir")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Artifact{}, err
+	}
+	sweepCommandPartials(t)
+	final, err := freeStampedPath(dir, t.Name, commandExt(t))
+	if err != nil {
+		return Artifact{}, err
+	}
+	tmp := partialPath(final)
+	promoted := false
+	defer func() {
+		if !promoted {
+			os.RemoveAll(tmp)
+		}
+	}()
+	// Created here, 0600: the command would create it 0644 under the
+	// usual umask.
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return Artifact{}, err
+	}
+	defer f.Close()
+	cmd := cmdBackupCommand(t, tmp)
+	if !cmdUses(t.Settings.List("command"), cmdOutputWord) {
+		cmd.Stdout = f
+	}
+	stopWatching := watchGrowth(ctx, tmp)
+	res, err := x.Run(ctx, cmd)
+	stopWatching()
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return Artifact{}, err
+	}
+	var warnings []string
+	if res.Class == ClassWarning {
+		warnings = append(warnings, fmt.Sprintf("%s exited %d, which exit_codes calls a warning", cmd.Program, res.ExitCode))
+	}
+	// The command may have replaced the file (written another and renamed
+	// it over ours): what is kept must be one private regular file.
+	fi, err := os.Lstat(tmp)
+	switch {
+	case err != nil:
+		return Artifact{}, fmt.Errorf("%s left no backup file at %s: %w", cmd.Program, tmp, err)
+	case !fi.Mode().IsRegular():
+		return Artifact{}, fmt.Errorf("what %s left at %s is not a regular file: not kept", cmd.Program, tmp)
+	case fi.Size() == 0:
+		return Artifact{}, fmt.Errorf("%s succeeded but wrote nothing: an empty backup is not kept", cmd.Program)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return Artifact{}, err
+	}
+	verified := false
+	if t.Settings.Has("verify_command") {
+		if err := c.check(ctx, x, t, tmp); err != nil {
+			return Artifact{}, fmt.Errorf("verify_command refused the new backup, which was not kept: %w", err)
+		}
+		verified = true
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return Artifact{}, err
+	}
+	promoted = true
+	syncDir(dir)
+	return Artifact{ID: final, Bytes: fi.Size(), Verified: verified, Warnings: warnings}, nil
+}
+
+// sweepCommandPartials removes what a backup of t killed outright (SIGKILL,
+// power loss) left in dir: its own temporary files, by their exact names.
+// Backups of a target never overlap (the run lock), so none is running.
+func sweepCommandPartials(t *Target) {
+	dir := t.Settings.Str("dir")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	re := regexp.MustCompile(`^\.` + regexp.QuoteMeta(t.Name) + `-\d{8}T\d{6}Z(-\d+)?\.` + regexp.QuoteMeta(commandExt(t)) + `\.partial$`)
+	for _, e := range entries {
+		if re.MatchString(e.Name()) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// check checks one backup file: verify_command, or a whole read that
+// must find a byte.
+func (CommandDriver) check(ctx context.Context, x Executor, t *Target, path string) error {
+	if !t.Settings.Has("verify_command") {
+		return cmdReadBack(path)
+	}
+	c := cmdArgv(t, "verify_command", cmdOutputWord, path)
+	if !cmdUses(t.Settings.List("verify_command"), cmdOutputWord) {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		c.Stdin = f
+	}
+	_, err := x.Run(ctx, c)
+	return err
+}
+
+// cmdReadBack reads a file whole: an unreadable block shows as an error, and
+// so does an empty file.
+func cmdReadBack(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(io.Discard, f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s is empty", path)
+	}
+	return nil
+}
+
+func (c CommandDriver) list(t *Target) ([]dumpFile, error) {
+	return listStamped(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
+}
+
+// Verify checks a backup file, the given one or the newest.
+func (c CommandDriver) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+	path := a.ID
+	if path == "" {
+		files, err := c.list(t)
+		if err != nil {
+			return err
+		}
+		if len(files) == 0 {
+			return fmt.Errorf("no backups of target %s in %s to verify", t.Name, t.Settings.Str("dir"))
+		}
+		path = files[0].path
+	}
+	return c.check(ctx, x, t, path)
+}
+
+// Prune keeps the newest keep_last files and those younger than keep_days,
+// and always the newest one. It looks only at the names this driver makes
+// for this target.
+func (c CommandDriver) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
+	files, err := c.list(t)
+	if err != nil || (keepLast == 0 && keepDays == 0) {
+		return PruneResult{Kept: len(files)}, err
+	}
+	keep := keepStamped(files, keepLast, keepDays)
+	res := PruneResult{Policy: true}
+	for i, f := range files {
+		if keep[i] {
+			res.Kept++
+			continue
+		}
+		if !dryRun {
+			if err := os.Remove(f.path); err != nil {
+				return res, err
+			}
+		}
+		res.Removed = append(res.Removed, f.path)
+	}
+	return res, nil
+}
+
+func (c CommandDriver) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+	files, err := c.list(t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Snapshot, 0, len(files))
+	for _, f := range files {
+		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path)})
+	}
+	return out, nil
+}
+
+func (CommandDriver) Facts() Facts {
+	// No programs of its own: they are the plan's, which CheckTools finds
+	// per target.
+	return Facts{Role: RoleCommand}
+}
+
+func (CommandDriver) Resources(t *Target) Resources {
+	return Resources{Paths: []Path{{Path: t.Settings.Str("dir"), Write: true, Dumps: true, Why: "backup files of " + t.Name}}}
+}

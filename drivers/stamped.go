@@ -1,0 +1,102 @@
+package drivers
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Stamped files: a driver that keeps each backup as one file (or
+// directory) of its own in a directory, named TARGET-YYYYMMDDTHHMMSSZ.EXT
+// (-1, -2... before the extension when a second one comes in the same
+// second), names, lists and thins them out with these: pg_dump's dumps,
+// the command driver's files.
+
+// dumpFile is one stamped backup file.
+type dumpFile struct {
+	path  string
+	stamp time.Time
+	seq   int
+}
+
+// stampedPath is the name a backup of target made at now gets in dir.
+func stampedPath(dir, target, ext string, now time.Time) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(stampLayout), ext))
+}
+
+// freeStampedPath picks a new backup's final name, adding -1, -2... when
+// a backup of the same second, or its partial file, already exists.
+func freeStampedPath(dir, target, ext string) (string, error) {
+	base := stampedPath(dir, target, ext, Now())
+	stem := base[:len(base)-len(ext)-1]
+	for i := 0; i < 1000; i++ {
+		p := base
+		if i > 0 {
+			p = fmt.Sprintf("%s-%d.%s", stem, i, ext)
+		}
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(partialPath(p)); errors.Is(err, os.ErrNotExist) {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no free backup name in %s", dir)
+}
+
+// partialPath is the temporary name a backup is written under: hidden, and
+// with a suffix no retention rule or listing matches.
+func partialPath(final string) string {
+	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
+}
+
+// listStamped returns target's backups in dir, newest first: the entries
+// whose names name matches, its first three groups being the target, the
+// stamp and the sequence number. Only regular files (and directories,
+// when dirs) are listed, never a symlink: one planted in dir under a
+// backup's name is neither restored as the latest nor removed.
+func listStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]dumpFile, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []dumpFile
+	for _, e := range entries {
+		m := name.FindStringSubmatch(e.Name())
+		if m == nil || m[1] != target || !(e.Type().IsRegular() || dirs && e.IsDir()) {
+			continue
+		}
+		stamp, err := time.Parse(stampLayout, m[2])
+		if err != nil {
+			continue
+		}
+		seq, _ := strconv.Atoi(m[3])
+		out = append(out, dumpFile{path: filepath.Join(dir, e.Name()), stamp: stamp, seq: seq})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].stamp.Equal(out[j].stamp) {
+			return out[i].stamp.After(out[j].stamp)
+		}
+		return out[i].seq > out[j].seq
+	})
+	return out, nil
+}
+
+// keepStamped says which of files (newest first) retention keeps: the
+// newest keepLast and those younger than keepDays (a file either rule
+// keeps is kept; 0 turns a rule off), and always the newest one.
+func keepStamped(files []dumpFile, keepLast, keepDays int) []bool {
+	cutoff := Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
+	keep := make([]bool, len(files))
+	for i, f := range files {
+		keep[i] = i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.stamp.After(cutoff))
+	}
+	return keep
+}
