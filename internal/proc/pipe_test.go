@@ -48,10 +48,15 @@ func TestPipeProducerFailureWithholdsEndOfInput(t *testing.T) {
 		{"nothing written", "echo 'pg_dump: error: connection failed' >&2; exit 1", "sh exited 1: pg_dump: error: connection failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			committed := filepath.Join(t.TempDir(), "committed")
-			consumer := sh(`trap '' TERM; cat >/dev/null; touch ` + committed)
+			dir := t.TempDir()
+			committed, ready := filepath.Join(dir, "committed"), filepath.Join(dir, "ready")
+			// The producer starts only once the consumer ignores SIGTERM: a
+			// producer that fails at once could otherwise have the consumer
+			// stopped before its trap is set (seen under load).
+			consumer := sh(`trap '' TERM; touch ` + ready + `; cat >/dev/null; touch ` + committed)
+			producer := sh(`while [ ! -e ` + ready + ` ]; do sleep 0.01; done; ` + tc.producer)
 			start := time.Now()
-			fromRes, toRes, err := ProcessExecutor{}.RunPipe(context.Background(), sh(tc.producer), consumer, nil)
+			fromRes, toRes, err := ProcessExecutor{}.RunPipe(context.Background(), producer, consumer, nil)
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
