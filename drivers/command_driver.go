@@ -202,17 +202,11 @@ func cmdCheckSteps(t *Target, phase Phase, path string) []Step {
 }
 
 func commandRetentionNote(t *Target) string {
-	var rules []string
-	if n := t.Settings.Int("keep_last", 0); n > 0 {
-		rules = append(rules, fmt.Sprintf("the newest %d", n))
-	}
-	if n := t.Settings.Int("keep_days", 0); n > 0 {
-		rules = append(rules, fmt.Sprintf("those younger than %d days", n))
-	}
-	if len(rules) == 0 {
+	rules := keepRules(t)
+	if rules == "" {
 		return ""
 	}
-	return fmt.Sprintf("remove %s/%s-*.%s files except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, commandExt(t), strings.Join(rules, " and "))
+	return fmt.Sprintf("remove %s/%s-*.%s files except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, commandExt(t), rules)
 }
 
 func (CommandDriver) Init(ctx context.Context, x Executor, t *Target) error {

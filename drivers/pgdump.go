@@ -193,17 +193,11 @@ func (d PgDump) Steps(t *Target) []Step {
 }
 
 func retentionNote(t *Target) string {
-	var rules []string
-	if n := t.Settings.Int("keep_last", 0); n > 0 {
-		rules = append(rules, fmt.Sprintf("the newest %d", n))
-	}
-	if n := t.Settings.Int("keep_days", 0); n > 0 {
-		rules = append(rules, fmt.Sprintf("those younger than %d days", n))
-	}
-	if len(rules) == 0 {
+	rules := keepRules(t)
+	if rules == "" {
 		return ""
 	}
-	return fmt.Sprintf("remove %s/%s-* dumps (each with its manifest) except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, strings.Join(rules, " and "))
+	return fmt.Sprintf("remove %s/%s-* dumps (each with its manifest) except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, rules)
 }
 
 // Now is the clock dump names are made from and restic lock ages are measured by; tests move it.

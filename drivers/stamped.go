@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -99,4 +100,17 @@ func keepStamped(files []dumpFile, keepLast, keepDays int) []bool {
 		keep[i] = i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.stamp.After(cutoff))
 	}
 	return keep
+}
+
+// keepRules says which stamped files keep_last and keep_days keep, for a
+// dry run's note, or "" when the target has no retention.
+func keepRules(t *Target) string {
+	var rules []string
+	if n := t.Settings.Int("keep_last", 0); n > 0 {
+		rules = append(rules, fmt.Sprintf("the newest %d", n))
+	}
+	if n := t.Settings.Int("keep_days", 0); n > 0 {
+		rules = append(rules, fmt.Sprintf("those younger than %d days", n))
+	}
+	return strings.Join(rules, " and ")
 }
