@@ -109,10 +109,7 @@ func under(p, dir string) bool {
 func TestNoTestCodeOutsideTestenv(t *testing.T) {
 	// The guard itself, against a tree holding each shape it must refuse
 	// and each it must let through.
-	files := map[string]struct {
-		src  string
-		leak bool
-	}{
+	files := map[string]fabricated{
 		"main.go":                         {`import "testing"`, true},
 		"drivers/helper.go":               {`import "testing"`, true},
 		"drivers/fs.go":                   {`import "testing/fstest"`, true},
@@ -132,39 +129,10 @@ func TestNoTestCodeOutsideTestenv(t *testing.T) {
 		"drivers/testdata/x/main.go":      {`import "testing"`, false},
 		".ci/tool.go":                     {`import "testing"`, false},
 	}
-	root := t.TempDir()
-	var want []string
-	for name, f := range files {
-		src := f.src
-		if !strings.HasPrefix(src, "//go:build") {
-			src = "package x\n" + src
-		}
-		path := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.leak {
-			want = append(want, name)
-		}
-	}
-	leaks, err := testCodeLeaks(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, l := range leaks {
-		got = append(got, strings.Fields(l)[0])
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
-	}
+	checkGuard(t, files, testCodeLeaks)
 
 	// This repository.
+	leaks, err := testCodeLeaks(repoRoot) // This repository.
 	leaks, err = testCodeLeaks(repoRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -255,10 +223,7 @@ func processStarts(root string) ([]string, error) {
 func TestOnlyProcStartsProcesses(t *testing.T) {
 	// The guard itself, against a tree holding each shape it must refuse
 	// and each it must let through.
-	files := map[string]struct {
-		src    string
-		starts bool
-	}{
+	files := map[string]fabricated{
 		"main.go":                        {`import "os/exec"`, true},
 		"drivers/restic.go":              {`import x "os/exec"`, true},
 		"internal/notify/hook.go":        {`import _ "os/exec"`, true},
@@ -277,39 +242,10 @@ func TestOnlyProcStartsProcesses(t *testing.T) {
 		"drivers/restic_test.go":         {`import "os/exec"`, false},
 		"drivers/testdata/x/main.go":     {`import "os/exec"`, false},
 	}
-	root := t.TempDir()
-	var want []string
-	for name, f := range files {
-		src := f.src
-		if !strings.HasPrefix(src, "//go:build") {
-			src = "package x\n" + src
-		}
-		path := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.starts {
-			want = append(want, name)
-		}
-	}
-	found, err := processStarts(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, l := range found {
-		got = append(got, strings.Fields(l)[0])
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
-	}
+	checkGuard(t, files, processStarts)
 
 	// This repository.
+	found, err := processStarts(repoRoot) // This repository.
 	found, err = processStarts(repoRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -329,10 +265,7 @@ func TestNoDriverNameSwitches(t *testing.T) {
 	names := drivers.Names()
 	// The guard itself, against a tree holding each shape it must refuse
 	// and each it must let through.
-	files := map[string]struct {
-		src   string
-		flags bool
-	}{
+	files := map[string]fabricated{
 		"lock.go":                    {`func f(d string) bool { return d == "pg_dump" }`, true},
 		"plan/load.go":               {`func f(d string) bool { return "borg" != d }`, true},
 		"internal/doctor/x.go":       {`func f(d string) { switch d { case "x", "rsync": } }`, true},
@@ -350,38 +283,10 @@ func TestNoDriverNameSwitches(t *testing.T) {
 		"drivers/restic_test.go":     {`func f(d string) bool { return d == "borg" }`, false},
 		"drivers/testdata/x/main.go": {`func f(d string) bool { return d == "borg" }`, false},
 	}
-	root := t.TempDir()
-	var want []string
-	for name, f := range files {
-		path := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte("package x\n"+f.src+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if f.flags {
-			want = append(want, name)
-		}
-	}
-	found, err := driverNameSwitches(root, names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, l := range found {
-		file, _, _ := strings.Cut(l, ":")
-		if !slices.Contains(got, file) {
-			got = append(got, file)
-		}
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
-	}
+	checkGuard(t, files, func(root string) ([]string, error) { return driverNameSwitches(root, names) })
 
 	// This repository.
+	found, err := driverNameSwitches(repoRoot, names) // This repository.
 	found, err = driverNameSwitches(repoRoot, names)
 	if err != nil {
 		t.Fatal(err)
@@ -502,5 +407,57 @@ func TestRootHoldsOnlyMainGo(t *testing.T) {
 	}
 	for _, name := range stray {
 		t.Errorf("%s: the repository's root holds only main.go, which wires up internal/cli; move it into the package that owns it", name)
+	}
+}
+
+// fabricated is one file of a made-up tree a guard is tested on: its source
+// (after "package x", unless it starts with a build tag) and whether the
+// guard must flag it.
+type fabricated struct {
+	src  string
+	flag bool
+}
+
+// checkGuard writes files under a temporary root, runs guard on it and
+// fails unless it flags exactly the files marked. A guard reports each
+// finding as a line starting with the file, followed by ":" or a space.
+func checkGuard(t *testing.T, files map[string]fabricated, guard func(root string) ([]string, error)) {
+	t.Helper()
+	root := t.TempDir()
+	var want []string
+	for name, f := range files {
+		src := f.src
+		if !strings.HasPrefix(src, "//go:build") {
+			src = "package x\n" + src
+		}
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if f.flag {
+			want = append(want, name)
+		}
+	}
+	found, err := guard(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range found {
+		file := l
+		if i := strings.IndexAny(l, ": "); i >= 0 {
+			file = l[:i]
+		}
+		if !slices.Contains(got, file) {
+			got = append(got, file)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
 	}
 }
