@@ -398,26 +398,11 @@ func (c CommandDriver) Verify(ctx context.Context, x Executor, t *Target, a Arti
 // and always the newest one. It looks only at the names this driver makes
 // for this target.
 func (c CommandDriver) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
-	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
 	files, err := c.list(t)
-	if err != nil || (keepLast == 0 && keepDays == 0) {
-		return PruneResult{Kept: len(files)}, err
+	if err != nil {
+		return PruneResult{}, err
 	}
-	keep := keepStamped(files, keepLast, keepDays)
-	res := PruneResult{Policy: true}
-	for i, f := range files {
-		if keep[i] {
-			res.Kept++
-			continue
-		}
-		if !dryRun {
-			if err := os.Remove(f.path); err != nil {
-				return res, err
-			}
-		}
-		res.Removed = append(res.Removed, f.path)
-	}
-	return res, nil
+	return pruneStamped(t, files, dryRun, os.Remove)
 }
 
 func (c CommandDriver) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {

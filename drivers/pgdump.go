@@ -727,31 +727,18 @@ func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (
 	if t.Into != nil {
 		return d.streamPrune(ctx, x, t, dryRun)
 	}
-	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
 	dumps, err := d.list(t)
-	if err != nil || (keepLast == 0 && keepDays == 0) {
-		return PruneResult{Kept: len(dumps)}, err
+	if err != nil {
+		return PruneResult{}, err
 	}
-	keep := keepStamped(dumps, keepLast, keepDays)
-	res := PruneResult{Policy: true}
-	for i, f := range dumps {
-		if keep[i] {
-			res.Kept++
-			continue
+	return pruneStamped(t, dumps, dryRun, func(path string) error {
+		// The manifest first: a crash in between leaves a dump without
+		// a manifest (still usable), never a manifest without a dump.
+		if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
 		}
-		if !dryRun {
-			// The manifest first: a crash in between leaves a dump without
-			// a manifest (still usable), never a manifest without a dump.
-			if err := os.Remove(manifestPath(f.path)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return res, err
-			}
-			if err := os.RemoveAll(f.path); err != nil {
-				return res, err
-			}
-		}
-		res.Removed = append(res.Removed, f.path)
-	}
-	return res, nil
+		return os.RemoveAll(path)
+	})
 }
 
 func (d PgDump) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {

@@ -114,3 +114,28 @@ func keepRules(t *Target) string {
 	}
 	return strings.Join(rules, " and ")
 }
+
+// pruneStamped applies keep_last and keep_days to a target's stamped files
+// (a file either rule keeps is kept, and always the newest), removing each
+// other one with remove unless dryRun.
+func pruneStamped(t *Target, files []dumpFile, dryRun bool, remove func(path string) error) (PruneResult, error) {
+	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
+	if keepLast == 0 && keepDays == 0 {
+		return PruneResult{Kept: len(files)}, nil
+	}
+	keep := keepStamped(files, keepLast, keepDays)
+	res := PruneResult{Policy: true}
+	for i, f := range files {
+		if keep[i] {
+			res.Kept++
+			continue
+		}
+		if !dryRun {
+			if err := remove(f.path); err != nil {
+				return res, err
+			}
+		}
+		res.Removed = append(res.Removed, f.path)
+	}
+	return res, nil
+}
