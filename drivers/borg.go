@@ -692,12 +692,7 @@ func (Borg) Resources(t *Target) Resources {
 	r.Secrets = withSecret(r.Secrets, t, "passphrase_file", PasswordFile)
 	// (local: is restic's prefix; trimmed here too, as planpaths always did.)
 	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
-	for _, p := range s.List("paths") {
-		r.Paths = append(r.Paths, Path{Path: p, Why: "backed up by " + t.Name})
-	}
-	for _, p := range s.List("exclude_file") {
-		r.Paths = append(r.Paths, Path{Path: p, Why: "exclude_file of " + t.Name})
-	}
+	r.Paths = append(r.Paths, readPaths(t)...)
 	return r
 }
 

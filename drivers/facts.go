@@ -153,3 +153,16 @@ func withSecret(out []SecretFile, t *Target, key string, kind SecretKind) []Secr
 	}
 	return out
 }
+
+// readPaths are what a restic or borg target reads: its paths and its
+// exclude files.
+func readPaths(t *Target) []Path {
+	var out []Path
+	for _, p := range t.Settings.List("paths") {
+		out = append(out, Path{Path: p, Why: "backed up by " + t.Name})
+	}
+	for _, p := range t.Settings.List("exclude_file") {
+		out = append(out, Path{Path: p, Why: "exclude_file of " + t.Name})
+	}
+	return out
+}
