@@ -314,7 +314,9 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		return Artifact{}, err
 	}
 	res, err := x.Run(ctx, r.backupCommand(t))
-	if err != nil && resticStopped(res) {
+	// ctx.Err(): restic 0.14 interrupted may also exit 1, when its command
+	// returns before its SIGINT handler exits 130.
+	if err != nil && (resticStopped(res) || ctx.Err() != nil) {
 		// Stopped (the run was interrupted), restic may have left its
 		// lock: the policy removes it, as the next run would, but with a
 		// warning then. Not under ctx: it has ended.

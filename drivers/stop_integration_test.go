@@ -116,8 +116,11 @@ func TestResticStopSignalReleasesTheLock(t *testing.T) {
 		res, err = f.x.Run(ctx, *backup)
 		return err
 	})
-	if !errors.Is(err, context.Canceled) || res.ExitCode != 130 || res.Signal != "" {
-		t.Fatalf("restic backup: %v, exit %d %s, want it stopped by SIGINT (130)", err, res.ExitCode, res.Signal)
+	// restic 0.14 exits 130 from its SIGINT handler, or 1 when its
+	// interrupted command returns first; both paths run its cleanup, which
+	// removes the lock. Killed by a signal (SIGTERM), it cleans up nothing.
+	if !errors.Is(err, context.Canceled) || res.ExitCode != 130 && res.ExitCode != 1 || res.Signal != "" {
+		t.Fatalf("restic backup: %v, exit %d %s, want it stopped by SIGINT (exit 130 or 1, not killed)", err, res.ExitCode, res.Signal)
 	}
 	assertNoResticLock(t, f)
 	if snaps, err := (drivers.Restic{}).Snapshots(context.Background(), f.x, tg); err != nil || len(snaps) != 0 {
