@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 )
 
 // A plan value must never be read by a tool as an option: every command a
@@ -43,7 +44,7 @@ func FuzzArgvKeepsPlanValuesOutOfOptions(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		va, vb := a+argvMark, b+argvMark
-		for _, d := range drivers.All() {
+		for _, d := range all.Drivers() {
 			for _, o := range d.Options() {
 				if len(o.Enum) > 0 || (o.Kind != drivers.String && o.Kind != drivers.StringList) {
 					continue
@@ -63,7 +64,7 @@ func FuzzArgvKeepsPlanValuesOutOfOptions(f *testing.F) {
 				if o.Name == "into" {
 					continue // names another target; not an argv value
 				}
-				tg := &drivers.Target{Name: "t", Driver: d.Name(), Verify: true, Settings: v, TempDir: "/tmp/t"}
+				tg := &drivers.Target{Name: "t", Driver: d.Name(), Impl: d, Verify: true, Settings: v, TempDir: "/tmp/t"}
 				if d.Validate(tg) != nil {
 					continue
 				}

@@ -58,7 +58,7 @@ func (f *borgFixture) target(name string, settings drivers.Values) *drivers.Targ
 			v[k] = x
 		}
 	}
-	return &drivers.Target{Name: name, Driver: "borg", Verify: true, Settings: v, TempDir: f.dir,
+	return &drivers.Target{Name: name, Driver: "borg", Impl: drivers.Borg{}, Verify: true, Settings: v, TempDir: f.dir,
 		Env: map[string]string{"BORG_BASE_DIR": filepath.Join(f.dir, "borg-base")}}
 }
 

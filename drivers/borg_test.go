@@ -60,7 +60,7 @@ func borgTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 			v[k] = x
 		}
 	}
-	return &drivers.Target{Name: "library", Driver: "borg", Verify: true, Settings: v, TempDir: dir}
+	return &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, Settings: v, TempDir: dir}
 }
 
 // TestBorgGoldenOps pins what init, prune --dry-run, snapshots and verify

@@ -38,7 +38,7 @@ func (f *cmdFixture) target(t *testing.T, settings drivers.Values) *drivers.Targ
 	for k, x := range settings {
 		v[k] = x
 	}
-	tg := &drivers.Target{Name: "app", Driver: "command", Verify: true, Settings: v, TempDir: filepath.Join(f.dir, "tmp")}
+	tg := &drivers.Target{Name: "app", Driver: "command", Impl: drivers.CommandDriver{}, Verify: true, Settings: v, TempDir: filepath.Join(f.dir, "tmp")}
 	if err := (drivers.CommandDriver{}).Validate(tg); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 )
 
 // TestConformance holds every registered driver to the same rules.
@@ -13,7 +14,7 @@ func TestConformance(t *testing.T) {
 	for _, o := range drivers.CommonOptions {
 		common[o.Name] = true
 	}
-	for _, d := range drivers.All() {
+	for _, d := range all.Drivers() {
 		t.Run(d.Name(), func(t *testing.T) {
 			seen := map[string]bool{}
 			for _, o := range d.Options() {
@@ -28,7 +29,7 @@ func TestConformance(t *testing.T) {
 					t.Errorf("option %s: default %q not in enum", o.Name, o.Default)
 				}
 			}
-			if _, ok := drivers.Lookup(d.Name()); !ok {
+			if _, ok := all.Lookup(d.Name()); !ok {
 				t.Errorf("Lookup(%q) fails", d.Name())
 			}
 			// doctor names the package to install from these.
@@ -59,7 +60,7 @@ func TestNoSecretInCommands(t *testing.T) {
 				tg.Env = map[string]string{}
 			}
 			tg.Env["PGPASSWORD"] = "super-secret-value"
-			d, _ := drivers.Lookup(tg.Driver)
+			d, _ := all.Lookup(tg.Driver)
 			first := ""
 			for i := 0; i < 2; i++ {
 				var all strings.Builder

@@ -8,7 +8,7 @@ import (
 // OptionsMarkdown renders every plan key as Markdown tables, one per
 // driver: the README's reference is generated from the declarations, and
 // a test keeps it in step.
-func OptionsMarkdown() string {
+func OptionsMarkdown(ds []Driver) string {
 	var b strings.Builder
 	table := func(title string, opts []Option) {
 		fmt.Fprintf(&b, "#### %s\n\n| key | type | default | meaning |\n|---|---|---|---|\n", title)
@@ -28,7 +28,7 @@ func OptionsMarkdown() string {
 		b.WriteString("\n")
 	}
 	table("Every target", CommonOptions)
-	for _, d := range All() {
+	for _, d := range ds {
 		table("driver = \""+d.Name()+"\"", d.Options())
 	}
 	return b.String()

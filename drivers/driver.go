@@ -14,8 +14,12 @@ import (
 // Target is one configured backup target, validated and with ${VAR}
 // references expanded.
 type Target struct {
-	Name      string
-	Driver    string
+	Name   string
+	Driver string
+	// Impl is the driver named by Driver (set by the plan loader): how a
+	// target's own facts, and the receiver of its streamed dump, are found
+	// without a registry lookup from inside drivers.
+	Impl      Driver
 	After     []string
 	Timeout   time.Duration // 0 = none
 	Verify    bool
@@ -158,30 +162,6 @@ type Driver interface {
 // backup (pg_dump connects and compares versions).
 type Preflighter interface {
 	Preflight(ctx context.Context, x Executor, t *Target) error
-}
-
-// All is the registry: every driver, in the order docs list them.
-func All() []Driver {
-	return []Driver{PgDump{}, Restic{}, Borg{}, Rsync{}, Rclone{}, CommandDriver{}}
-}
-
-// Lookup finds a driver by name.
-func Lookup(name string) (Driver, bool) {
-	for _, d := range All() {
-		if d.Name() == name {
-			return d, true
-		}
-	}
-	return nil, false
-}
-
-// Names lists the known driver names.
-func Names() []string {
-	var out []string
-	for _, d := range All() {
-		out = append(out, d.Name())
-	}
-	return out
 }
 
 // CommonOptions are the keys every target accepts, whatever its driver.

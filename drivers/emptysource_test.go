@@ -39,7 +39,7 @@ const (
 
 func resticUnitTarget(t *testing.T) *drivers.Target {
 	dir := t.TempDir()
-	return &drivers.Target{Name: "library", Driver: "restic", Settings: drivers.Values{"repository": dir,
+	return &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{"repository": dir,
 		"password_file": writeFile(t, dir, "p", "x", 0o600), "paths": []string{dir}, "host": "h"}}
 }
 
@@ -69,7 +69,7 @@ func TestEmptySourceGuardRemovalFails(t *testing.T) {
 			if !errors.As(err, &se) || se.Key != "paths" || !strings.Contains(err.Error(), "0 files after excludes") || !strings.Contains(err.Error(), c.want) || a.ID != "" {
 				t.Fatalf("want a failed backup saying %q, got %+v %v", c.want, a, err)
 			}
-			if drivers.Transient(c.name, err) {
+			if drivers.Transient(c.driver, err) {
 				t.Errorf("a refusal must not be retried: %v", err)
 			}
 		})

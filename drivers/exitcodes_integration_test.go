@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 )
 
 // TestExitCodesChangeEveryDriversOutcome holds every driver to the README's
@@ -49,7 +50,7 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 			return f.x, f.target(t, nil), func(t *testing.T) []string { return dirNames(t, f.out) }
 		},
 	}
-	for _, d := range drivers.All() {
+	for _, d := range all.Drivers() {
 		if cases[d.Name()] == nil {
 			t.Errorf("driver %s has no exit_codes case here", d.Name())
 		}
@@ -57,7 +58,7 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {
 			x, tg, contents := setup(t)
-			d, _ := drivers.Lookup(tg.Driver)
+			d, _ := all.Lookup(tg.Driver)
 			if err := d.Init(ctx, x, tg); err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +97,7 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 func TestPgDumpRefusesExitCodesThatKeepAFailedDump(t *testing.T) {
 	base := drivers.Values{"database": "alexandria", "dir": "/b"}
 	for _, codes := range []drivers.ExitCodes{{OK: []int{1}}, {Warning: []int{1}}, {Warning: []int{0, 2}}, {OK: []int{255}}} {
-		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Settings: base, ExitCodes: codes}
+		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: base, ExitCodes: codes}
 		err := drivers.PgDump{}.Validate(tg)
 		var se *drivers.SettingsError
 		if err == nil || !errors.As(err, &se) || se.Key != "exit_codes" {
@@ -104,7 +105,7 @@ func TestPgDumpRefusesExitCodesThatKeepAFailedDump(t *testing.T) {
 		}
 	}
 	for _, codes := range []drivers.ExitCodes{{Warning: []int{0}}, {Error: []int{0}}, {OK: []int{0}}, {Error: []int{1, 2}}} {
-		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Settings: base, ExitCodes: codes}
+		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: base, ExitCodes: codes}
 		if err := (drivers.PgDump{}).Validate(tg); err != nil {
 			t.Errorf("%v: %v", codes, err)
 		}

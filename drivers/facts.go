@@ -1,7 +1,5 @@
 package drivers
 
-import "slices"
-
 // Facts, not switches: what the other layers (plan, restore, runbook,
 // doctor, schedule, the lock sweep) need to know about a tool, each driver
 // declares: Facts for what holds for every target of the driver,
@@ -109,8 +107,8 @@ type Resources struct {
 
 // Facts are the facts of the target's driver (none for an unknown one).
 func (t *Target) Facts() Facts {
-	if d, ok := Lookup(t.Driver); ok {
-		return d.Facts()
+	if t.Impl != nil {
+		return t.Impl.Facts()
 	}
 	return Facts{}
 }
@@ -118,8 +116,8 @@ func (t *Target) Facts() Facts {
 // Resources are what the target itself uses (none for an unknown driver);
 // a streamed dump's repository is its `into` target's.
 func (t *Target) Resources() Resources {
-	if d, ok := Lookup(t.Driver); ok {
-		return d.Resources(t)
+	if t.Impl != nil {
+		return t.Impl.Resources(t)
 	}
 	return Resources{}
 }
@@ -132,18 +130,8 @@ type dumpSink interface {
 
 // ReceivesDumps reports whether a dump can stream into target t.
 func ReceivesDumps(t *Target) bool {
-	d, ok := Lookup(t.Driver)
-	if !ok {
-		return false
-	}
-	_, ok = d.(dumpSink)
+	_, ok := t.Impl.(dumpSink)
 	return ok
-}
-
-// hasTransientCode reports whether code is one of driver's transient codes.
-func hasTransientCode(driver string, code int) bool {
-	d, ok := Lookup(driver)
-	return ok && slices.Contains(d.Facts().TransientCodes, code)
 }
 
 // withSecret appends the secret file the plan key names, when it is set.

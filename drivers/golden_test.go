@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -63,7 +64,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var b strings.Builder
 			for _, tg := range loadTargets(t, c) {
-				d, _ := drivers.Lookup(tg.Driver)
+				d, _ := all.Lookup(tg.Driver)
 				b.WriteString("## run steps\n")
 				for _, s := range d.Steps(tg) {
 					b.WriteString(string(s.Phase) + ": " + s.String() + "\n")

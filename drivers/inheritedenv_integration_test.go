@@ -77,7 +77,7 @@ func TestBorgIgnoresInheritedSecrets(t *testing.T) {
 		dir string
 		x   drivers.Executor
 	}{dir, drivers.ProcessExecutor{}}
-	tg := &drivers.Target{Name: "library", Driver: "borg", Verify: true, TempDir: dir,
+	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "paths": []string{filepath.Join(dir, "library")},
 			"passphrase_file": writeFile(t, dir, "borg.pass", borgPassphrase+"\n", 0o600), "lock_wait": 30 * time.Second},
 		Env: map[string]string{"BORG_BASE_DIR": filepath.Join(dir, "borg-base")}}

@@ -147,7 +147,7 @@ var mirrorDrivers = []mirrorDriver{
 			if deleting {
 				v["delete"] = true
 			}
-			return &drivers.Target{Name: "mirror", Driver: "rsync", Verify: true, Settings: v, TempDir: dir}
+			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v, TempDir: dir}
 		},
 		transferred: func(l string) bool { return strings.Contains(l, "rsync ") && !strings.Contains(l, "--dry-run") },
 	},
@@ -160,7 +160,7 @@ var mirrorDrivers = []mirrorDriver{
 			if !deleting {
 				v["mode"] = "copy"
 			}
-			return &drivers.Target{Name: "offsite", Driver: "rclone", Verify: true, Settings: v, TempDir: dir}
+			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: v, TempDir: dir}
 		},
 		transferred: func(l string) bool { return strings.Contains(l, " sync ") || strings.Contains(l, " copy ") },
 	},

@@ -835,8 +835,7 @@ func (PgDump) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, e
 	if t.Into == nil {
 		return nil, nil
 	}
-	d, _ := Lookup(t.Into.Driver)
-	lt, ok := d.(LockTender)
+	lt, ok := t.Into.Impl.(LockTender)
 	if !ok {
 		return nil, nil
 	}

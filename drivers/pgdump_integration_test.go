@@ -47,7 +47,7 @@ func (f *pgFixture) target(t *testing.T, settings drivers.Values) *drivers.Targe
 	}
 	tmp := filepath.Join(f.dir, "tmp")
 	os.MkdirAll(tmp, 0o700)
-	return &drivers.Target{Name: "database", Driver: "pg_dump", Verify: true, Settings: v, TempDir: tmp}
+	return &drivers.Target{Name: "database", Driver: "pg_dump", Impl: drivers.PgDump{}, Verify: true, Settings: v, TempDir: tmp}
 }
 
 // dirNames lists a directory's entries.

@@ -110,7 +110,7 @@ func TestDropScratchDatabase(t *testing.T) {
 	if err := f.srv.Exec(ctx, "alexandria", "SELECT 1"); err != nil {
 		t.Fatalf("the source database is gone: %v", err)
 	}
-	restic := &drivers.Target{Name: "library", Driver: "restic", Settings: drivers.Values{}}
+	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{}}
 	if err := drivers.DropScratchDatabase(ctx, restic, name); err == nil {
 		t.Error("dropped through a restic target")
 	}

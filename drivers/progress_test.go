@@ -108,13 +108,13 @@ func TestProgressFlagsOnlyWhenWatched(t *testing.T) {
 		"borg check": func(t *Target) []Command { return []Command{Borg{}.checkCommand(t, "library@x")} },
 	}
 	targets := map[string]*Target{
-		"restic":      {Name: "library", Driver: "restic", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
-		"rsync":       {Name: "mirror", Driver: "rsync", Settings: Values{"source": "/srv/", "destination": "/m"}},
-		"borg":        {Name: "library", Driver: "borg", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
-		"rclone":      {Name: "offsite", Driver: "rclone", Settings: Values{"source": "/srv", "destination": "r:b"}},
+		"restic":      {Name: "library", Driver: "restic", Impl: Restic{}, Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
+		"rsync":       {Name: "mirror", Driver: "rsync", Impl: Rsync{}, Settings: Values{"source": "/srv/", "destination": "/m"}},
+		"borg":        {Name: "library", Driver: "borg", Impl: Borg{}, Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
+		"rclone":      {Name: "offsite", Driver: "rclone", Impl: Rclone{}, Settings: Values{"source": "/srv", "destination": "r:b"}},
 		"into restic": streamTargets("restic"),
 		"into borg":   streamTargets("borg"),
-		"borg check":  {Name: "library", Driver: "borg", Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
+		"borg check":  {Name: "library", Driver: "borg", Impl: Borg{}, Settings: Values{"repository": "/r", "paths": []string{"/srv"}}},
 	}
 	// Words of the backup command only when watched, and only when not.
 	type words struct{ watched, unwatched []string }

@@ -56,7 +56,7 @@ func (f *rcloneFixture) target(settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "offsite", Driver: "rclone", Verify: true, Settings: v, TempDir: f.dir}
+	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: v, TempDir: f.dir}
 }
 
 // rcloneFlipByte changes one byte in the middle of path and puts its mtime back:

@@ -61,7 +61,7 @@ func newRcloneMirror(t *testing.T, kind string) *rcloneMirror {
 		t.Fatalf("unknown kind %q", kind)
 	}
 	settings["config"] = m.conf
-	m.tg = &drivers.Target{Name: "offsite", Driver: "rclone", Verify: true, Settings: settings, TempDir: dir}
+	m.tg = &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: settings, TempDir: dir}
 	r := drivers.Rclone{}
 	if err := r.Validate(m.tg); err != nil {
 		t.Fatal(err)
@@ -348,7 +348,7 @@ func TestRcloneDrillRemoteSource(t *testing.T) {
 	}
 	conf := rclonetest.WriteConfig(t, dir, srv.SFTPRemote(t, "loop"))
 	mirror := filepath.Join(dir, "mirror")
-	tg := &drivers.Target{Name: "pull", Driver: "rclone", TempDir: dir, DrillSample: 10,
+	tg := &drivers.Target{Name: "pull", Driver: "rclone", Impl: drivers.Rclone{}, TempDir: dir, DrillSample: 10,
 		Settings: drivers.Values{"source": "loop:library", "destination": mirror, "config": conf}}
 	ctx := context.Background()
 	r := drivers.Rclone{}
@@ -378,7 +378,7 @@ func TestRcloneDrillNothingToDrill(t *testing.T) {
 	conf := rclonetest.WriteConfig(t, dir)
 	src := filepath.Join(dir, "library")
 	writeFile(t, src, "book.epub", "a book", 0o644)
-	tg := &drivers.Target{Name: "offsite", Driver: "rclone", TempDir: dir,
+	tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, TempDir: dir,
 		Settings: drivers.Values{"source": src, "destination": filepath.Join(dir, "never-copied"), "config": conf}}
 	_, err := drivers.Rclone{}.Drill(context.Background(), &rcloneCmdLog{}, tg)
 	if err == nil || !strings.Contains(err.Error(), "holds no files") {

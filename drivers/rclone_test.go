@@ -60,7 +60,7 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "offsite", Driver: "rclone", Verify: true, Settings: v, TempDir: dir}
+	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: v, TempDir: dir}
 }
 
 func rcloneOKSize() map[string]drivers.Result {

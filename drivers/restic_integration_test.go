@@ -38,7 +38,7 @@ func (f *resticFixture) target(name string, settings drivers.Values) *drivers.Ta
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: name, Driver: "restic", Verify: true, Settings: v, TempDir: f.dir}
+	return &drivers.Target{Name: name, Driver: "restic", Impl: drivers.Restic{}, Verify: true, Settings: v, TempDir: f.dir}
 }
 
 func TestResticBackupVerifySnapshots(t *testing.T) {

@@ -62,7 +62,7 @@ func (f *rsyncFixture) target(settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "mirror", Driver: "rsync", Verify: true, Settings: v, TempDir: f.dir}
+	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v, TempDir: f.dir}
 }
 
 // sameTree fails unless b holds exactly a's files, with the same bytes,
@@ -353,7 +353,7 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 		writeFile(t, src, name(i), content(i, "first edition "), 0o644)
 	}
 	r := drivers.Rsync{}
-	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Verify: true, TempDir: dir,
+	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"source": src + "/", "destination": dst, "delete": true}}
 	if err := r.Init(ctx, drivers.ProcessExecutor{}, tg); err != nil {
 		t.Fatal(err)

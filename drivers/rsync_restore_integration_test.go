@@ -195,7 +195,7 @@ func TestRsyncRestoreStaysInside(t *testing.T) {
 
 	x := &recordingExecutor{}
 	r := drivers.Rsync{}
-	tg := &drivers.Target{Name: "mirror", Driver: "rsync", TempDir: dir, Settings: drivers.Values{
+	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, TempDir: dir, Settings: drivers.Values{
 		"source": filepath.Join(dir, "library") + "/", "destination": "backup@127.0.0.1:/srv/mirror/", "ssh_command": hostile}}
 	if err := r.Validate(tg); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ func rsyncTarget(settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "mirror", Driver: "rsync", Verify: true, Settings: v}
+	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v}
 }
 
 func TestRsyncValidate(t *testing.T) {

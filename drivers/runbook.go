@@ -8,8 +8,8 @@ import "fmt"
 // files and commands the plan names; nothing secret is printed. Each
 // driver writes its own recipe (Driver.PlainRestore).
 func PlainRestore(t *Target) []Step {
-	if d, ok := Lookup(t.Driver); ok {
-		return d.PlainRestore(t)
+	if t.Impl != nil {
+		return t.Impl.PlainRestore(t)
 	}
 	return []Step{restoreNote("no plain restore recipe for driver %s", t.Driver)}
 }

@@ -145,8 +145,7 @@ type dumpStore interface {
 // loader lets `into` name only a target that receives dumps
 // (ReceivesDumps).
 func streamStore(t *Target) dumpStore {
-	d, _ := Lookup(t.Into.Driver)
-	s, ok := d.(dumpSink)
+	s, ok := t.Into.Impl.(dumpSink)
 	if !ok {
 		panic(fmt.Sprintf("target %s streams into %s, whose driver %s cannot receive dumps", t.Name, t.Into.Name, t.Into.Driver))
 	}

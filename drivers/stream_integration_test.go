@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 )
 
 // Streamed dumps (pg_dump with `into`) against a real PostgreSQL and real
@@ -138,14 +139,14 @@ func newStreamFixture(t *testing.T, tool string) *streamFixture {
 	pass := writeFile(t, dir, "repo.pass", streamRepoSecret+"\n", 0o600)
 	switch tool {
 	case "restic":
-		f.into = &drivers.Target{Name: "library", Driver: "restic", Verify: true, TempDir: dir,
+		f.into = &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Verify: true, TempDir: dir,
 			Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "password_file": pass, "paths": []string{src}, "host": "test-host"},
 			Env:      map[string]string{"RESTIC_CACHE_DIR": filepath.Join(dir, "cache")}}
 		if err := (drivers.Restic{}).Init(ctx, f.x, f.into); err != nil {
 			t.Fatal(err)
 		}
 	case "borg":
-		f.into = &drivers.Target{Name: "library", Driver: "borg", Verify: true, TempDir: dir,
+		f.into = &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, TempDir: dir,
 			Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "passphrase_file": pass, "paths": []string{src}, "lock_wait": 30 * time.Second},
 			Env:      map[string]string{"BORG_BASE_DIR": filepath.Join(dir, "borg-base")}}
 		if err := (drivers.Borg{}).Init(ctx, f.x, f.into); err != nil {
@@ -255,7 +256,7 @@ func testStream(t *testing.T, tool string) {
 
 	t.Run("backup, verify, snapshots, restore, drill", func(t *testing.T) {
 		// The restic/borg target has a backup of its own in the repository.
-		driver, _ := drivers.Lookup(tool)
+		driver, _ := all.Lookup(tool)
 		if _, err := driver.Backup(ctx, f.x, f.into); err != nil {
 			t.Fatal(err)
 		}
@@ -404,7 +405,7 @@ func testStream(t *testing.T, tool string) {
 			t.Fatalf("repository holds %v", left)
 		}
 		// The restic/borg target's own retention never touches the dumps.
-		driver, _ := drivers.Lookup(tool)
+		driver, _ := all.Lookup(tool)
 		f.into.Settings["keep_last"] = 1
 		defer delete(f.into.Settings, "keep_last")
 		if _, err := driver.Prune(ctx, f.x, f.into, false); err != nil {

@@ -20,8 +20,9 @@ func (f fakeRun) Run(_ context.Context, c Command) (Result, error) {
 }
 
 func streamTargets(driver string) *Target {
-	into := &Target{Name: "library", Driver: driver, Settings: Values{"repository": "/srv/repo", "host": "h"}}
-	return &Target{Name: "db", Driver: "pg_dump", Settings: Values{"database": "alexandria", "into": "library"}, Into: into}
+	impl := map[string]Driver{"restic": Restic{}, "borg": Borg{}}[driver]
+	into := &Target{Name: "library", Driver: driver, Impl: impl, Settings: Values{"repository": "/srv/repo", "host": "h"}}
+	return &Target{Name: "db", Driver: "pg_dump", Impl: PgDump{}, Settings: Values{"database": "alexandria", "into": "library"}, Into: into}
 }
 
 func TestStreamValidate(t *testing.T) {

@@ -3,6 +3,7 @@ package drivers
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -11,7 +12,7 @@ import (
 // was briefly unavailable. A wrong password, a missing repository, a
 // missing source or a setting the plan got wrong are never transient:
 // retrying them only delays the alert.
-func Transient(driver string, err error) bool {
+func Transient(d Driver, err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -27,7 +28,7 @@ func Transient(driver string, err error) bool {
 	}
 	var te *ToolError
 	if errors.As(err, &te) {
-		if hasTransientCode(driver, te.ExitCode) {
+		if d != nil && slices.Contains(d.Facts().TransientCodes, te.ExitCode) {
 			return true
 		}
 	}

@@ -1,15 +1,19 @@
-package drivers
+package drivers_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 func TestTransient(t *testing.T) {
 	tool := func(code int, stderr string) error {
-		return &ToolError{Result: Result{Command: "x", ExitCode: code, Stderr: []byte(stderr)}}
+		return &proc.ToolError{Result: proc.Result{Command: "x", ExitCode: code, Stderr: []byte(stderr)}}
 	}
 	for _, tc := range []struct {
 		driver string
@@ -33,10 +37,11 @@ func TestTransient(t *testing.T) {
 		{"pg_dump", tool(1, "pg_dump: error: connection to server failed: FATAL:  the database system is starting up"), true},
 		{"pg_dump", tool(1, `FATAL:  password authentication failed for user "backup"`), false},
 		{"pg_dump", tool(1, `FATAL:  database "nope" does not exist`), false},
-		{"restic", keyErr("paths", "/srv/x: no such file"), false},
+		{"restic", &drivers.SettingsError{Key: "paths", Msg: "/srv/x: no such file"}, false},
 		{"restic", fmt.Errorf("%w (restic stopped)", context.Canceled), false},
 	} {
-		if got := Transient(tc.driver, tc.err); got != tc.want {
+		d, _ := all.Lookup(tc.driver)
+		if got := drivers.Transient(d, tc.err); got != tc.want {
 			t.Errorf("Transient(%s, %q) = %v, want %v", tc.driver, tc.err, got, tc.want)
 		}
 	}

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 )
 
 // option finds a driver's option declaration by name.
 func option(t *testing.T, driver, key string) drivers.Option {
 	t.Helper()
-	d, ok := drivers.Lookup(driver)
+	d, ok := all.Lookup(driver)
 	if !ok {
 		t.Fatalf("no driver %s", driver)
 	}
@@ -116,9 +117,9 @@ func TestRealToolErrorsMaskURLPasswords(t *testing.T) {
 		d  drivers.Driver
 		tg *drivers.Target
 	}{
-		{drivers.Borg{}, &drivers.Target{Name: "b", Driver: "borg", Settings: drivers.Values{
+		{drivers.Borg{}, &drivers.Target{Name: "b", Driver: "borg", Impl: drivers.Borg{}, Settings: drivers.Values{
 			"repository": "ssh://user:S3cr3t@127.0.0.1:1/repo", "passphrase_file": pass, "paths": []string{dir}}}},
-		{drivers.Restic{}, &drivers.Target{Name: "r", Driver: "restic", Settings: drivers.Values{
+		{drivers.Restic{}, &drivers.Target{Name: "r", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{
 			"repository": "sftp://user:S3cr3t@127.0.0.1:1//repo", "password_file": pass, "paths": []string{dir}}}},
 	} {
 		_, err := tc.d.Snapshots(ctx, x, tc.tg)
@@ -140,7 +141,7 @@ func TestResticRepositoryFile(t *testing.T) {
 		for k, x := range v {
 			s[k] = x
 		}
-		return &drivers.Target{Name: "r", Driver: "restic", Settings: s, Env: env}
+		return &drivers.Target{Name: "r", Driver: "restic", Impl: drivers.Restic{}, Settings: s, Env: env}
 	}
 	for _, tc := range []struct {
 		tg   *drivers.Target
@@ -165,7 +166,7 @@ func TestResticRepositoryFile(t *testing.T) {
 			t.Errorf("the error repeats a secret: %v", err)
 		}
 	}
-	if (&drivers.Target{Driver: "restic", Settings: drivers.Values{"repository_file": "/etc/r"}}).Repository() != "file:/etc/r" {
+	if (&drivers.Target{Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{"repository_file": "/etc/r"}}).Repository() != "file:/etc/r" {
 		t.Error("targets naming one repository_file must be known to share a repository")
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
@@ -275,16 +276,16 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 	}
 	l.checkName(path, "target")
 	driverName, _ := raw["driver"].(string)
-	d, known := drivers.Lookup(driverName)
+	d, known := all.Lookup(driverName)
 	switch {
 	case raw["driver"] == nil:
-		l.problem(path, "`driver` is required (one of %s)", strings.Join(drivers.Names(), ", "))
+		l.problem(path, "`driver` is required (one of %s)", strings.Join(all.Names(), ", "))
 		return nil
 	case !known:
-		l.problem(append(path, "driver"), "unknown driver %q (known drivers: %s)", fmt.Sprint(raw["driver"]), strings.Join(drivers.Names(), ", "))
+		l.problem(append(path, "driver"), "unknown driver %q (known drivers: %s)", fmt.Sprint(raw["driver"]), strings.Join(all.Names(), ", "))
 		return nil
 	}
-	t := &drivers.Target{Name: name, Driver: driverName, Verify: true, Settings: drivers.Values{},
+	t := &drivers.Target{Name: name, Driver: driverName, Impl: d, Verify: true, Settings: drivers.Values{},
 		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: 20, RetryWait: time.Minute}
 	opts := append(append([]drivers.Option{}, drivers.CommonOptions...), d.Options()...)
 	var names []string

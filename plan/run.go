@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -63,7 +64,7 @@ func (rt Runtime) view() ProgressView {
 func (rt Runtime) driver(name string) drivers.Driver {
 	lookup := rt.Driver
 	if lookup == nil {
-		lookup = drivers.Lookup
+		lookup = all.Lookup
 	}
 	d, ok := lookup(name)
 	if !ok {
@@ -323,7 +324,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		if err == nil {
 			break
 		}
-		if attempt > t.Retries || !drivers.Transient(t.Driver, err) {
+		if attempt > t.Retries || !drivers.Transient(d, err) {
 			return fail(phase, err)
 		}
 		wait := t.RetryWait << (attempt - 1)

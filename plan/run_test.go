@@ -364,6 +364,7 @@ func TestRunSerialisesSharedRepository(t *testing.T) {
 	}
 	p, f := fakePlan(3, names, settings)
 	p.Targets["library"].Driver, p.Targets["library"].Settings["repository"] = "restic", "/srv/restic"
+	p.Targets["library"].Impl = drivers.Restic{}
 	p.Targets["dump"].Into = p.Targets["library"]
 	runFake(t, p, f, RunOptions{})
 	pos := map[string]int{}

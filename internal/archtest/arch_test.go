@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 )
 
 // module is this repository's module path, the prefix of its own imports.
@@ -262,7 +262,7 @@ func TestOnlyProcStartsProcesses(t *testing.T) {
 // when a driver is added and silently falls to its default; other layers
 // ask the driver instead (Facts, Resources, optional interfaces).
 func TestNoDriverNameSwitches(t *testing.T) {
-	names := drivers.Names()
+	names := all.Names()
 	// The guard itself, against a tree holding each shape it must refuse
 	// and each it must let through.
 	files := map[string]fabricated{
@@ -292,7 +292,7 @@ func TestNoDriverNameSwitches(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range found {
-		t.Errorf("%s: ask the driver (drivers.Lookup(t.Driver): Facts, Resources or an optional interface) instead of naming it", l)
+		t.Errorf("%s: ask the driver (all.Lookup(t.Driver): Facts, Resources or an optional interface) instead of naming it", l)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -45,7 +46,7 @@ func TestExamplePlan(t *testing.T) {
 	}
 	src, _ := os.ReadFile(path)
 	opts := append([]drivers.Option{}, drivers.CommonOptions...)
-	for _, d := range drivers.All() {
+	for _, d := range all.Drivers() {
 		opts = append(opts, d.Options()...)
 		found := false
 		for _, t := range p.Targets {
@@ -75,7 +76,7 @@ func TestReadmeOptionTables(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("README.md lacks the markers %q … %q", begin, end)
 	}
-	want := s[:i+len(begin)] + drivers.OptionsMarkdown() + s[j:]
+	want := s[:i+len(begin)] + drivers.OptionsMarkdown(all.Drivers()) + s[j:]
 	if *update {
 		os.WriteFile(readmePath, []byte(want), 0o644)
 		return

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
@@ -98,7 +99,7 @@ func (r *run) add(c Check) {
 func (r *run) driver(name string) drivers.Driver {
 	lookup := r.o.Driver
 	if lookup == nil {
-		lookup = drivers.Lookup
+		lookup = all.Lookup
 	}
 	d, _ := lookup(name)
 	return d
@@ -222,7 +223,7 @@ func (rec *recorder) Run(ctx context.Context, c proc.Command) (proc.Result, erro
 // and ssh.
 func programs() []drivers.Program {
 	var out []drivers.Program
-	for _, d := range drivers.All() {
+	for _, d := range all.Drivers() {
 		out = append(out, d.Facts().Programs...)
 	}
 	return append(out, drivers.Program{Name: "ssh", Package: "openssh-client"})
@@ -284,7 +285,7 @@ func toolFix(driver string, err error) string {
 		}
 	}
 	var pkg string
-	if d, ok := drivers.Lookup(driver); ok && len(d.Facts().Programs) > 0 {
+	if d, ok := all.Lookup(driver); ok && len(d.Facts().Programs) > 0 {
 		pkg = d.Facts().Programs[0].Package // the tool itself
 	}
 	if strings.Contains(msg, "too old") || strings.Contains(msg, "not supported") {

@@ -24,14 +24,14 @@ func TestSSHIdentities(t *testing.T) {
 }
 
 func TestSecretsAndLocals(t *testing.T) {
-	restic := &drivers.Target{Name: "library", Driver: "restic", Settings: drivers.Values{
+	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{
 		"repository": "local:/srv/backup/restic", "password_file": "/etc/ab/restic.pass", "paths": []string{"/srv/library", "/srv/library/covers"},
 	}, Env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/etc/ab/gcs.json", "AWS_REGION": "eu"}}
-	dump := &drivers.Target{Name: "db", Driver: "pg_dump", Settings: drivers.Values{"dir": "/var/backups/db", "password_file": "/etc/ab/db.pass"}}
-	streamed := &drivers.Target{Name: "db2", Driver: "pg_dump", Into: restic, Settings: drivers.Values{"into": "library"}}
-	mirror := &drivers.Target{Name: "mirror", Driver: "rsync", Settings: drivers.Values{
+	dump := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: drivers.Values{"dir": "/var/backups/db", "password_file": "/etc/ab/db.pass"}}
+	streamed := &drivers.Target{Name: "db2", Driver: "pg_dump", Impl: drivers.PgDump{}, Into: restic, Settings: drivers.Values{"into": "library"}}
+	mirror := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Settings: drivers.Values{
 		"source": "/srv/library/", "destination": "backup@host:/m/", "ssh_command": "ssh -i /etc/ab/id"}}
-	offsite := &drivers.Target{Name: "offsite", Driver: "rclone", Settings: drivers.Values{
+	offsite := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Settings: drivers.Values{
 		"source": "/srv/backup/restic", "destination": "b2:bucket", "config": "/etc/ab/rclone.conf", "config_password_file": "/etc/ab/rclone.pass"}}
 	targets := []*drivers.Target{restic, dump, streamed, mirror, offsite}
 

@@ -1,0 +1,36 @@
+// Package all is the registry: the one list of every driver. Adding a
+// driver is one line here and its own package under drivers/.
+package all
+
+import "github.com/alexandria-backup/alexandria-backup/drivers"
+
+// Drivers lists every driver, in the order docs list them.
+func Drivers() []drivers.Driver {
+	return []drivers.Driver{
+		drivers.PgDump{},
+		drivers.Restic{},
+		drivers.Borg{},
+		drivers.Rsync{},
+		drivers.Rclone{},
+		drivers.CommandDriver{},
+	}
+}
+
+// Lookup finds a driver by name.
+func Lookup(name string) (drivers.Driver, bool) {
+	for _, d := range Drivers() {
+		if d.Name() == name {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+// Names lists the known driver names.
+func Names() []string {
+	var out []string
+	for _, d := range Drivers() {
+		out = append(out, d.Name())
+	}
+	return out
+}
