@@ -720,3 +720,45 @@ func borgRunbookEnv(t *Target) []EnvVar {
 // dumpStore: a pg_dump target can stream its dumps into a borg repository
 // (borg_stream.go).
 func (Borg) dumpStore() dumpStore { return borgStore{} }
+
+// borgPercentSuffix is the percentage borg ends a progress_percent
+// message with ("Checking segments 16.7%"); Progress.Percent carries it.
+var borgPercentSuffix = regexp.MustCompile(`\s*[\d.]+%$`)
+
+// parseBorgLogJSON reads borg's stderr under `--log-json --progress`:
+// archive_progress (create) and progress_percent (check) lines are
+// progress, log messages become their plain text (so errors read as they
+// do without --log-json), other progress messages are dropped.
+func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
+	var m struct {
+		Type         string `json:"type"`
+		OriginalSize int64  `json:"original_size"`
+		NFiles       int64  `json:"nfiles"`
+		Path         string `json:"path"`
+		Message      string `json:"message"`
+		Finished     bool   `json:"finished"`
+		Current      int64  `json:"current"`
+		Total        int64  `json:"total"`
+	}
+	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
+		return Progress{}, false, line
+	}
+	switch m.Type {
+	case "archive_progress":
+		if m.Finished {
+			return Progress{}, false, nil // carries no sizes: only "done"
+		}
+		return Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
+	case "progress_percent":
+		if m.Finished || m.Total <= 0 {
+			return Progress{}, false, nil
+		}
+		return Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
+			Item: borgPercentSuffix.ReplaceAllString(m.Message, "")}, true, nil
+	case "log_message", "file_status":
+		return Progress{}, false, []byte(m.Message)
+	case "progress_message":
+		return Progress{}, false, nil
+	}
+	return Progress{}, false, line
+}

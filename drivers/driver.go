@@ -208,3 +208,11 @@ func quoteList(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// LockTender is implemented by drivers whose tool keeps locks of its own
+// in the repository: TendLocks applies the stale-lock policy, as every
+// backup does first, for the commands that reach the repository without a
+// backup (verify, prune). It returns what it did, as warnings.
+type LockTender interface {
+	TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error)
+}

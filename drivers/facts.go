@@ -122,18 +122,6 @@ func (t *Target) Resources() Resources {
 	return Resources{}
 }
 
-// dumpSink is implemented by drivers whose repository a pg_dump target can
-// stream its dump into (`into`).
-type dumpSink interface {
-	dumpStore() dumpStore
-}
-
-// ReceivesDumps reports whether a dump can stream into target t.
-func ReceivesDumps(t *Target) bool {
-	_, ok := t.Impl.(dumpSink)
-	return ok
-}
-
 // withSecret appends the secret file the plan key names, when it is set.
 func withSecret(out []SecretFile, t *Target, key string, kind SecretKind) []SecretFile {
 	if p := t.Settings.Str(key); p != "" {

@@ -1,6 +1,7 @@
 package drivers
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -254,4 +255,11 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func nonEmptyList(v any) error {
+	if len(v.([]string)) == 0 {
+		return errors.New("must name at least one path")
+	}
+	return nil
 }

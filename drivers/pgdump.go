@@ -200,11 +200,6 @@ func retentionNote(t *Target) string {
 	return fmt.Sprintf("remove %s/%s-* dumps (each with its manifest) except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, rules)
 }
 
-// Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
-var Now = time.Now
-
-const stampLayout = "20060102T150405Z"
-
 func (PgDump) newDumpPath(t *Target, now time.Time) string {
 	return stampedPath(t.Settings.Str("dir"), t.Name, pgExt(t), now)
 }
@@ -379,44 +374,6 @@ func pgxConnString(database string, env map[string]string) (string, error) {
 
 func kvQuote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
-// ReadSecretFile reads a password file, refusing one that group or others
-// can read (as ssh refuses such keys). A trailing newline is dropped.
-func ReadSecretFile(path string) (string, error) {
-	if err := checkSecretMode(path); err != nil {
-		return "", err
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
-}
-
-// checkSecretMode refuses a secret file group or others can read. An empty
-// path is fine (the secret comes another way).
-func checkSecretMode(path string) error {
-	if path == "" {
-		return nil
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		// A directory cannot be read; a FIFO or device would block or
-		// hand over whatever writes to it.
-		return fmt.Errorf("%s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
-	}
-	return nil
 }
 
 // privatePgpass writes the password file's secret into a 0600 pgpass file in
@@ -760,28 +717,6 @@ func (d PgDump) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path), Info: info})
 	}
 	return out, nil
-}
-
-// diskSize is a file's size, or the sum of a directory dump's files.
-func diskSize(path string) int64 {
-	var total int64
-	filepath.WalkDir(path, func(_ string, e os.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			if fi, err := e.Info(); err == nil {
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
-	return total
-}
-
-// syncDir makes a rename durable.
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
 }
 
 func (PgDump) Facts() Facts {

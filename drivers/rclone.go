@@ -580,3 +580,45 @@ func (Rclone) PlainRestore(t *Target) []Step {
 	c := Rclone{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
 	return []Step{restoreCmd(c)}
 }
+
+// parseRcloneJSONLog reads rclone's stderr under `--use-json-log --stats`:
+// lines with stats are progress, other log lines become "LEVEL: message".
+func parseRcloneJSONLog(line []byte) (Progress, bool, []byte) {
+	var m struct {
+		Level  string `json:"level"`
+		Msg    string `json:"msg"`
+		Object string `json:"object"`
+		Stats  *struct {
+			Bytes          int64    `json:"bytes"`
+			TotalBytes     int64    `json:"totalBytes"`
+			Speed          float64  `json:"speed"`
+			ETA            *float64 `json:"eta"`
+			Transfers      int64    `json:"transfers"`
+			TotalTransfers int64    `json:"totalTransfers"`
+			Transferring   []struct {
+				Name string `json:"name"`
+			} `json:"transferring"`
+		} `json:"stats"`
+	}
+	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
+		return Progress{}, false, line
+	}
+	if s := m.Stats; s != nil {
+		p := Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
+		if s.TotalBytes > 0 {
+			p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
+		}
+		if s.ETA != nil {
+			p.ETA = time.Duration(*s.ETA * float64(time.Second))
+		}
+		if len(s.Transferring) > 0 {
+			p.Item = s.Transferring[0].Name
+		}
+		return p, true, nil
+	}
+	text := strings.ToUpper(m.Level) + ": "
+	if m.Object != "" {
+		text += m.Object + ": "
+	}
+	return Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
+}

@@ -49,13 +49,6 @@ func (Restic) Options() []Option {
 	return append(opts, keepOptions(resticKeeps, "restic forget")...)
 }
 
-func nonEmptyList(v any) error {
-	if len(v.([]string)) == 0 {
-		return errors.New("must name at least one path")
-	}
-	return nil
-}
-
 var (
 	subsetRE         = regexp.MustCompile(`^(\d+/\d+|\d+(\.\d+)?%|\d+[KMGT]?)$`)
 	resticDurationRE = regexp.MustCompile(`^(\d+[ymdh])+$`)
@@ -485,3 +478,35 @@ func (Restic) PlainRestore(t *Target) []Step {
 // dumpStore: a pg_dump target can stream its dumps into a restic
 // repository (restic_stream.go).
 func (Restic) dumpStore() dumpStore { return resticStore{} }
+
+// parseResticStatus reads `restic backup --json` (restic prints a status
+// line 60 times a second with --json, terminal or not): status lines are
+// progress; the summary and errors stay in the tail.
+func parseResticStatus(line []byte) (Progress, bool, []byte) {
+	if !bytes.Contains(line, []byte(`"message_type":"status"`)) {
+		return Progress{}, false, line
+	}
+	var s struct {
+		PercentDone      float64  `json:"percent_done"`
+		TotalBytes       int64    `json:"total_bytes"`
+		BytesDone        int64    `json:"bytes_done"`
+		FilesDone        int64    `json:"files_done"`
+		SecondsElapsed   float64  `json:"seconds_elapsed"`
+		SecondsRemaining *float64 `json:"seconds_remaining"`
+		CurrentFiles     []string `json:"current_files"`
+	}
+	if json.Unmarshal(line, &s) != nil {
+		return Progress{}, false, line
+	}
+	p := Progress{Bytes: s.BytesDone, Total: s.TotalBytes, Percent: 100 * s.PercentDone, Files: s.FilesDone, ETA: -1}
+	if s.SecondsRemaining != nil {
+		p.ETA = time.Duration(*s.SecondsRemaining * float64(time.Second))
+	}
+	if s.SecondsElapsed > 0 {
+		p.Rate = float64(s.BytesDone) / s.SecondsElapsed
+	}
+	if len(s.CurrentFiles) > 0 {
+		p.Item = s.CurrentFiles[0]
+	}
+	return p, true, nil
+}

@@ -271,14 +271,6 @@ func shortID(id string) string {
 	return id
 }
 
-// LockTender is implemented by drivers whose tool keeps locks of its own
-// in the repository: TendLocks applies the stale-lock policy, as every
-// backup does first, for the commands that reach the repository without a
-// backup (verify, prune). It returns what it did, as warnings.
-type LockTender interface {
-	TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error)
-}
-
 func (r Restic) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
 	return r.applyLockPolicy(ctx, x, t)
 }

@@ -1,6 +1,10 @@
 package drivers
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // RestoreRequest says what `restore` brings back and where.
 type RestoreRequest struct {
@@ -56,4 +60,13 @@ type DrillResult struct {
 // (the table and both counts, the file).
 type Driller interface {
 	Drill(ctx context.Context, x Executor, t *Target) (DrillResult, error)
+}
+
+// mirrorFrom checks a restore's --from against a mirror's one version: it
+// may be empty or name the destination (trailing slashes aside).
+func mirrorFrom(driver, from, dest string) error {
+	if from == "" || strings.TrimRight(from, "/") == strings.TrimRight(dest, "/") {
+		return nil
+	}
+	return fmt.Errorf("%s keeps one version, %s; --from %q names another (leave --from out)", driver, dest, from)
 }

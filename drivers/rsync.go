@@ -586,3 +586,31 @@ func (Rsync) PlainRestore(t *Target) []Step {
 	args = append(append(args, rsyncRsh(t)...), "--", t.Settings.Str("destination"), t.Settings.Str("source"))
 	return []Step{restoreCmd(Command{Program: "rsync", Args: args})}
 }
+
+func parseRsyncProgress(line []byte) (Progress, bool, []byte) {
+	m := rsyncProgress2.FindSubmatch(line)
+	if m == nil {
+		return Progress{}, false, line
+	}
+	p := Progress{Percent: -1, ETA: -1}
+	p.Bytes, _ = strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
+	rate, _ := strconv.ParseFloat(string(m[3]), 64)
+	p.Rate = rate * float64(map[string]int64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[string(m[4])])
+	if m[8] != nil {
+		p.Files, _ = strconv.ParseInt(string(m[8]), 10, 64)
+	}
+	if string(m[9]) == "to" {
+		p.Percent, _ = strconv.ParseFloat(string(m[2]), 64)
+		h, _ := strconv.Atoi(string(m[5]))
+		mi, _ := strconv.Atoi(string(m[6]))
+		s, _ := strconv.Atoi(string(m[7]))
+		p.ETA = time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second
+	}
+	return p, true, nil
+}
+
+// rsyncProgress2 matches a line of `rsync --info=progress2`:
+// "  110,000,000 100%  330.83MB/s    0:00:00 (xfr#4, to-chk=0/5)". While
+// rsync still scans (ir-chk), its percentage is of what it has found so
+// far, not of the whole, so it is only believed with to-chk.
+var rsyncProgress2 = regexp.MustCompile(`^\s*([\d,]+)\s+(\d+)%\s+([\d.]+)([kMGT]?B)/s\s+(\d+):(\d\d):(\d\d)(?:\s+\(xfr#(\d+), (ir|to)-chk=(\d+)/(\d+)\))?`)

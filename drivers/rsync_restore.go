@@ -20,15 +20,6 @@ var (
 	_ Driller  = Rsync{}
 )
 
-// mirrorFrom checks a restore's --from against a mirror's one version: it
-// may be empty or name the destination (trailing slashes aside).
-func mirrorFrom(driver, from, dest string) error {
-	if from == "" || strings.TrimRight(from, "/") == strings.TrimRight(dest, "/") {
-		return nil
-	}
-	return fmt.Errorf("%s keeps one version, %s; --from %q names another (leave --from out)", driver, dest, from)
-}
-
 // rsyncMirrorRoot is the destination with one trailing slash: rsync then
 // copies the mirror's contents, not the directory itself.
 func rsyncMirrorRoot(t *Target) string {

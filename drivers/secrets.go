@@ -1,6 +1,7 @@
 package drivers
 
 import (
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -81,4 +82,42 @@ func identityOption(opt string) (string, bool) {
 		return strings.TrimSpace(v), true
 	}
 	return "", false
+}
+
+// ReadSecretFile reads a password file, refusing one that group or others
+// can read (as ssh refuses such keys). A trailing newline is dropped.
+func ReadSecretFile(path string) (string, error) {
+	if err := checkSecretMode(path); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+// checkSecretMode refuses a secret file group or others can read. An empty
+// path is fine (the secret comes another way).
+func checkSecretMode(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		// A directory cannot be read; a FIFO or device would block or
+		// hand over whatever writes to it.
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o: a secret file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
+	}
+	return nil
 }

@@ -139,3 +139,30 @@ func pruneStamped(t *Target, files []dumpFile, dryRun bool, remove func(path str
 	}
 	return res, nil
 }
+
+// Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
+var Now = time.Now
+
+const stampLayout = "20060102T150405Z"
+
+// diskSize is a file's size, or the sum of a directory dump's files.
+func diskSize(path string) int64 {
+	var total int64
+	filepath.WalkDir(path, func(_ string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if fi, err := e.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// syncDir makes a rename durable.
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
