@@ -10,37 +10,16 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // newBorgRestoreFixture is a borg fixture over rbArchiveTree's library.
-func newBorgRestoreFixture(t *testing.T) (*borgFixture, []string) {
-	f := newBorgFixture(t) // parallel
-	if err := os.RemoveAll(f.src); err != nil {
+func newBorgRestoreFixture(t *testing.T) (*drivertest.BorgFixture, []string) {
+	f := drivertest.NewBorgFixture(t) // parallel
+	if err := os.RemoveAll(f.Src); err != nil {
 		t.Fatal(err)
 	}
-	return f, rbArchiveTree(t, f.src)
-}
-
-func (f *borgFixture) restoreTarget(t *testing.T, name string, settings drivers.Values) *drivers.Target {
-	tg := f.target(name, settings)
-	tg.TempDir = filepath.Join(f.dir, "tmp-"+name)
-	if err := os.MkdirAll(tg.TempDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return tg
-}
-
-func (f *borgFixture) backup(t *testing.T, tg *drivers.Target) drivers.Artifact {
-	t.Helper()
-	b := drivers.Borg{}
-	if err := b.Init(context.Background(), f.x, tg); err != nil {
-		t.Fatal(err)
-	}
-	a, err := b.Backup(context.Background(), f.x, tg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return f, drivertest.RbArchiveTree(t, f.Src)
 }
 
 // Restoring the latest archive, and an older one by name, brings back the
@@ -50,41 +29,41 @@ func TestBorgRestoreLatestAndByName(t *testing.T) {
 	f, files := newBorgRestoreFixture(t)
 	ctx := context.Background()
 	b := drivers.Borg{}
-	tg := f.restoreTarget(t, "library", nil)
-	first := f.backup(t, tg)
-	firstDir := filepath.Join(f.dir, "restore-first")
-	res, err := b.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: firstDir})
+	tg := f.RestoreTarget(t, "library", nil)
+	first := f.Backup(t, tg)
+	firstDir := filepath.Join(f.Dir, "restore-first")
+	res, err := b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: firstDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.From != first.ID || res.Files != len(files) {
 		t.Errorf("result %+v, want %d files from %s", res, len(files), first.ID)
 	}
-	rbSameTree(t, f.src, filepath.Join(firstDir, f.src))
+	drivertest.RbSameTree(t, f.Src, filepath.Join(firstDir, f.Src))
 
-	writeFile(t, f.src, "books/new.epub", "new book", 0o644)
-	writeFile(t, f.src, files[0], "rewritten", 0o644)
-	second := f.backup(t, tg)
-	other := f.restoreTarget(t, "other", drivers.Values{"paths": []string{filepath.Join(f.src, "covers")}})
-	otherArchive := f.backup(t, other)
+	drivertest.WriteFile(t, f.Src, "books/new.epub", "new book", 0o644)
+	drivertest.WriteFile(t, f.Src, files[0], "rewritten", 0o644)
+	second := f.Backup(t, tg)
+	other := f.RestoreTarget(t, "other", drivers.Values{"paths": []string{filepath.Join(f.Src, "covers")}})
+	otherArchive := f.Backup(t, other)
 
-	to := filepath.Join(f.dir, "restore-latest")
-	res, err = b.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to})
+	to := filepath.Join(f.Dir, "restore-latest")
+	res, err = b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.From != second.ID || res.Files != len(files)+1 || res.Where != to {
 		t.Errorf("result %+v, want %d files from %s", res, len(files)+1, second.ID)
 	}
-	rbSameTree(t, f.src, filepath.Join(to, f.src))
+	drivertest.RbSameTree(t, f.Src, filepath.Join(to, f.Src))
 
-	old := filepath.Join(f.dir, "restore-old")
-	if _, err := b.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: first.ID, To: old}); err != nil {
+	old := filepath.Join(f.Dir, "restore-old")
+	if _, err := b.Restore(ctx, f.X, tg, drivers.RestoreRequest{From: first.ID, To: old}); err != nil {
 		t.Fatal(err)
 	}
-	rbSameTree(t, filepath.Join(firstDir, f.src), filepath.Join(old, f.src))
+	drivertest.RbSameTree(t, filepath.Join(firstDir, f.Src), filepath.Join(old, f.Src))
 
-	_, err = b.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: otherArchive.ID, To: filepath.Join(f.dir, "x")})
+	_, err = b.Restore(ctx, f.X, tg, drivers.RestoreRequest{From: otherArchive.ID, To: filepath.Join(f.Dir, "x")})
 	if err == nil || !strings.Contains(err.Error(), "no archive") {
 		t.Errorf("restoring another target's archive: %v", err)
 	}
@@ -95,25 +74,25 @@ func TestBorgRestoreNonEmptyNeedsForce(t *testing.T) {
 	f, _ := newBorgRestoreFixture(t)
 	ctx := context.Background()
 	b := drivers.Borg{}
-	tg := f.restoreTarget(t, "library", nil)
-	f.backup(t, tg)
-	to := filepath.Join(f.dir, "restore")
-	keep := writeFile(t, to, "notes.txt", "mine", 0o644)
-	_, err := b.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to})
+	tg := f.RestoreTarget(t, "library", nil)
+	f.Backup(t, tg)
+	to := filepath.Join(f.Dir, "restore")
+	keep := drivertest.WriteFile(t, to, "notes.txt", "mine", 0o644)
+	_, err := b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
 	if err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("restore into a non-empty directory: %v", err)
 	}
 	if entries, _ := os.ReadDir(to); len(entries) != 1 {
 		t.Fatalf("a refused restore wrote into the directory: %v", entries)
 	}
-	if _, err := b.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to, Force: true}); err != nil {
+	if _, err := b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	rbSameTree(t, f.src, filepath.Join(to, f.src))
+	drivertest.RbSameTree(t, f.Src, filepath.Join(to, f.Src))
 	if b, _ := os.ReadFile(keep); string(b) != "mine" {
 		t.Error("a forced restore changed a file that is not in the backup")
 	}
-	if _, err := b.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: "relative"}); err == nil || !strings.Contains(err.Error(), "absolute") {
+	if _, err := b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: "relative"}); err == nil || !strings.Contains(err.Error(), "absolute") {
 		t.Errorf("relative directory: %v", err)
 	}
 }
@@ -127,31 +106,31 @@ func TestBorgRestoreStaysInside(t *testing.T) {
 	f, _ := newBorgRestoreFixture(t)
 	ctx := context.Background()
 	b := drivers.Borg{}
-	outside := filepath.Join(f.dir, "outside")
-	victim := writeFile(t, outside, "o.txt", "backed up", 0o644)
-	link := filepath.Join(f.src, "link")
+	outside := filepath.Join(f.Dir, "outside")
+	victim := drivertest.WriteFile(t, outside, "o.txt", "backed up", 0o644)
+	link := filepath.Join(f.Src, "link")
 	if err := os.Symlink(outside, link); err != nil {
 		t.Fatal(err)
 	}
-	tg := f.restoreTarget(t, "library", drivers.Values{"paths": []string{f.src, filepath.Join(link, "o.txt")}})
-	evil := f.backup(t, tg)
-	writeFile(t, outside, "o.txt", "live data", 0o644)
+	tg := f.RestoreTarget(t, "library", drivers.Values{"paths": []string{f.Src, filepath.Join(link, "o.txt")}})
+	evil := f.Backup(t, tg)
+	drivertest.WriteFile(t, outside, "o.txt", "live data", 0o644)
 
 	// What borg itself does with it, outside the driver.
-	raw := filepath.Join(f.dir, "raw")
+	raw := filepath.Join(f.Dir, "raw")
 	os.Mkdir(raw, 0o700)
-	res, err := f.x.Run(ctx, drivers.Command{Program: "borg", Args: []string{"extract", "--", "::" + evil.ID}, Dir: raw,
-		ExtraFiles: []string{f.pass}, Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
-			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.dir, "borg-base")}}})
+	res, err := f.X.Run(ctx, drivers.Command{Program: "borg", Args: []string{"extract", "--", "::" + evil.ID}, Dir: raw,
+		ExtraFiles: []string{f.Pass}, Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
+			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.Dir, "borg-base")}}})
 	if got, _ := os.ReadFile(victim); string(got) == "backed up" {
 		t.Logf("plain `borg extract` (exit %d, %v) wrote through the archive's symlink outside its directory: the guard is needed", res.ExitCode, err)
 	} else {
 		t.Logf("plain `borg extract` (exit %d, %v) no longer writes through the archive's symlink", res.ExitCode, err)
 	}
-	writeFile(t, outside, "o.txt", "live data", 0o644)
+	drivertest.WriteFile(t, outside, "o.txt", "live data", 0o644)
 
-	to := filepath.Join(f.dir, "restore")
-	_, err = b.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to})
+	to := filepath.Join(f.Dir, "restore")
+	_, err = b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
 	if err == nil || !strings.Contains(err.Error(), "link/o.txt below") {
 		t.Fatalf("restore of an archive holding a file below its own symlink: %v", err)
 	}
@@ -160,7 +139,7 @@ func TestBorgRestoreStaysInside(t *testing.T) {
 		t.Error("a refused restore created its directory")
 	}
 	tg.DrillSample = 100
-	if _, err := b.Drill(ctx, f.x, tg); err == nil || !strings.Contains(err.Error(), "would be refused") {
+	if _, err := b.Drill(ctx, f.X, tg); err == nil || !strings.Contains(err.Error(), "would be refused") {
 		t.Fatalf("drill of that archive: %v", err)
 	}
 	if got, _ := os.ReadFile(victim); string(got) != "live data" {
@@ -171,46 +150,46 @@ func TestBorgRestoreStaysInside(t *testing.T) {
 	if err := os.Remove(link); err != nil {
 		t.Fatal(err)
 	}
-	good := f.restoreTarget(t, "plain", nil)
-	f.backup(t, good)
-	writeFile(t, f.src, "books/-dash", "live too", 0o644)
-	to2 := filepath.Join(f.dir, "restore2")
-	if err := os.MkdirAll(filepath.Join(to2, f.src), 0o700); err != nil {
+	good := f.RestoreTarget(t, "plain", nil)
+	f.Backup(t, good)
+	drivertest.WriteFile(t, f.Src, "books/-dash", "live too", 0o644)
+	to2 := filepath.Join(f.Dir, "restore2")
+	if err := os.MkdirAll(filepath.Join(to2, f.Src), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(outside, filepath.Join(to2, f.src, "books")); err != nil {
+	if err := os.Symlink(outside, filepath.Join(to2, f.Src, "books")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.Restore(ctx, f.x, good, drivers.RestoreRequest{To: to2, Force: true})
+	_, err = b.Restore(ctx, f.X, good, drivers.RestoreRequest{To: to2, Force: true})
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("forced restore over an escaping symlink: %v", err)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
 		t.Fatalf("wrote outside: %v", entries)
 	}
-	to3 := filepath.Join(f.dir, "restore3")
-	if _, err := b.Restore(ctx, f.x, good, drivers.RestoreRequest{To: to3}); err != nil {
+	to3 := filepath.Join(f.Dir, "restore3")
+	if _, err := b.Restore(ctx, f.X, good, drivers.RestoreRequest{To: to3}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(f.src, "books/-dash")); string(got) != "live too" {
+	if got, _ := os.ReadFile(filepath.Join(f.Src, "books/-dash")); string(got) != "live too" {
 		t.Fatal("the restore wrote to the backed-up absolute path")
 	}
-	if got, err := os.ReadFile(filepath.Join(to3, f.src, "books/-dash")); err != nil || string(got) == "live too" {
+	if got, err := os.ReadFile(filepath.Join(to3, f.Src, "books/-dash")); err != nil || string(got) == "live too" {
 		t.Fatalf("the archived file was not restored below the directory: %q %v", got, err)
 	}
 
 	// An archive of "../library/books", made from another directory:
 	// borg stores "library/books", which lands below DIR.
-	sub := filepath.Join(f.dir, "sub")
+	sub := filepath.Join(f.Dir, "sub")
 	os.Mkdir(sub, 0o700)
-	res, err = f.x.Run(ctx, drivers.Command{Program: "borg", Args: []string{"create", "--", "::plain@dotdot", "../library/books"}, Dir: sub,
-		ExtraFiles: []string{f.pass}, Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
-			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.dir, "borg-base")}}})
+	res, err = f.X.Run(ctx, drivers.Command{Program: "borg", Args: []string{"create", "--", "::plain@dotdot", "../library/books"}, Dir: sub,
+		ExtraFiles: []string{f.Pass}, Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
+			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.Dir, "borg-base")}}})
 	if err != nil {
 		t.Fatalf("%v %s", err, res.Stderr)
 	}
-	to4 := filepath.Join(f.dir, "restore4")
-	if _, err := b.Restore(ctx, f.x, good, drivers.RestoreRequest{From: "dotdot", To: to4}); err != nil {
+	to4 := filepath.Join(f.Dir, "restore4")
+	if _, err := b.Restore(ctx, f.X, good, drivers.RestoreRequest{From: "dotdot", To: to4}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(to4, "library", "books", "-dash")); err != nil {
@@ -230,11 +209,11 @@ func TestBorgDrill(t *testing.T) {
 	f, files := newBorgRestoreFixture(t)
 	ctx := context.Background()
 	b := drivers.Borg{}
-	tg := f.restoreTarget(t, "library", nil)
+	tg := f.RestoreTarget(t, "library", nil)
 	tg.DrillSample = 100
-	a := f.backup(t, tg)
+	a := f.Backup(t, tg)
 
-	d, err := b.Drill(ctx, f.x, tg)
+	d, err := b.Drill(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,51 +223,51 @@ func TestBorgDrill(t *testing.T) {
 		t.Fatalf("drill %+v, want all %s files compared with source and sha256", d, n)
 	}
 	t.Logf("good backup: %s", d.Detail)
-	rbNoDrillLeftovers(t, tg.TempDir)
+	drivertest.RbNoDrillLeftovers(t, tg.TempDir)
 
 	tg.DrillSample = 2
-	if d, err := b.Drill(ctx, f.x, tg); err != nil || d.Checked != 2 {
+	if d, err := b.Drill(ctx, f.X, tg); err != nil || d.Checked != 2 {
 		t.Fatalf("a sample of 2: %+v %v", d, err)
 	}
 	tg.DrillSample = 100
 
-	writeFile(t, f.src, files[1], "changed after the backup", 0o644)
-	d, err = b.Drill(ctx, f.x, tg)
+	drivertest.WriteFile(t, f.Src, files[1], "changed after the backup", 0o644)
+	d, err = b.Drill(ctx, f.X, tg)
 	if err != nil || !strings.Contains(d.Detail, "1 changed since the backup") {
 		t.Fatalf("changed source: %+v %v", d, err)
 	}
 
-	bad := filepath.Join(f.src, files[2])
-	rbChangeKeepingStat(t, bad, 100)
-	_, err = b.Drill(ctx, f.x, tg)
+	bad := filepath.Join(f.Src, files[2])
+	drivertest.RbChangeKeepingStat(t, bad, 100)
+	_, err = b.Drill(ctx, f.X, tg)
 	var m *drivers.DrillMismatch
 	if !errors.As(err, &m) || m.File != bad || !strings.Contains(err.Error(), "byte 100") {
 		t.Fatalf("drill passed, or did not name %s: %v", bad, err)
 	}
 	t.Logf("drill failed as it must: %v", err)
-	rbChangeKeepingStat(t, bad, 100)
-	rbNoDrillLeftovers(t, tg.TempDir)
+	drivertest.RbChangeKeepingStat(t, bad, 100)
+	drivertest.RbNoDrillLeftovers(t, tg.TempDir)
 
 	// A flipped byte in a segment (bit rot), then undone.
-	seg := rbFlipInLargest(t, filepath.Join(f.repo, "data"))
-	_, err = b.Drill(ctx, f.x, tg)
+	seg := drivertest.RbFlipInLargest(t, filepath.Join(f.Repo, "data"))
+	_, err = b.Drill(ctx, f.X, tg)
 	if err == nil || !strings.Contains(err.Error(), "integrity") {
 		t.Fatalf("drill passed with %s damaged, or did not say why: %v", seg, err)
 	}
 	t.Logf("drill failed as it must: %v", err)
-	rbNoDrillLeftovers(t, tg.TempDir)
+	drivertest.RbNoDrillLeftovers(t, tg.TempDir)
 	fi, _ := os.Stat(seg)
-	rbChangeKeepingStat(t, seg, fi.Size()/2)
-	if _, err := b.Drill(ctx, f.x, tg); err != nil {
+	drivertest.RbChangeKeepingStat(t, seg, fi.Size()/2)
+	if _, err := b.Drill(ctx, f.X, tg); err != nil {
 		t.Fatalf("after undoing the damage: %v", err)
 	}
 
 	// A chunk changed with its CRC recomputed: only decrypting notices.
-	tamperLargestChunk(t, f.repo)
-	_, err = b.Drill(ctx, f.x, tg)
+	drivertest.TamperLargestChunk(t, f.Repo)
+	_, err = b.Drill(ctx, f.X, tg)
 	if err == nil {
 		t.Fatal("drill passed a tampered chunk")
 	}
 	t.Logf("drill failed as it must: %v", err)
-	rbNoDrillLeftovers(t, tg.TempDir)
+	drivertest.RbNoDrillLeftovers(t, tg.TempDir)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // borgFake answers borg commands by subcommand (or other programs by
@@ -49,20 +50,6 @@ Would prune:                             library@m1                           Th
 Pruning archive (2/2):                   library@2026-11-23T02:00:00          Mon, 2026-11-23 02:00:00 [36bbb39f070bca5d1951863f8c8364c40450b61725eb631a9719fede519779b0]
 `
 
-func borgTarget(t *testing.T, settings drivers.Values) *drivers.Target {
-	dir := t.TempDir()
-	v := drivers.Values{"repository": filepath.Join(dir, "repo"), "paths": []string{dir},
-		"passphrase_file": writeFile(t, dir, "borg.pass", "correct horse\n", 0o600)}
-	for k, x := range settings {
-		if x == nil {
-			delete(v, k)
-		} else {
-			v[k] = x
-		}
-	}
-	return &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, Settings: v, TempDir: dir}
-}
-
 // TestBorgGoldenOps pins what init, prune --dry-run, snapshots and verify
 // (of the latest archive) run for every borg golden plan; TestGolden pins
 // the run steps.
@@ -76,10 +63,10 @@ func TestBorgGoldenOps(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var b strings.Builder
 			ctx := context.Background()
-			for _, tg := range loadTargets(t, c) {
+			for _, tg := range drivertest.LoadTargets(t, c) {
 				// ready() reads the passphrase file; point it at a real one.
 				if tg.Settings.Has("passphrase_file") {
-					tg.Settings["passphrase_file"] = writeFile(t, t.TempDir(), "borg.pass", "x\n", 0o600)
+					tg.Settings["passphrase_file"] = drivertest.WriteFile(t, t.TempDir(), "borg.pass", "x\n", 0o600)
 				}
 				missing := &borgFake{answers: map[string]drivers.Result{
 					"list": {ExitCode: 2, Stderr: []byte("Repository /srv/backup/borg does not exist.\n")},
@@ -143,7 +130,7 @@ func TestBorgValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tg := borgTarget(t, c.settings)
+			tg := drivertest.BorgTarget(t, c.settings)
 			tg.Env = c.env
 			err := drivers.Borg{}.Validate(tg)
 			var se *drivers.SettingsError
@@ -224,7 +211,7 @@ func TestBorgPasscommandSplitLikeShlex(t *testing.T) {
 		{`x'y'"z"`, []string{"xyz"}},
 	}
 	for _, c := range cases {
-		tg := borgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": c.in})
+		tg := drivertest.BorgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": c.in})
 		var got []string
 		x := execFunc(func(cmd drivers.Command) drivers.Result {
 			if cmd.Program == "borg" && cmd.Args[0] == "list" {
@@ -259,7 +246,7 @@ func (f execFunc) Run(_ context.Context, c drivers.Command) (drivers.Result, err
 // file vanished or changed while read): a warning with borg's reason,
 // unless the plan reclassifies 1 as an error.
 func TestBorgCreateExit1IsWarning(t *testing.T) {
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"create": {ExitCode: 1,
 		Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 4096, "nfiles": 3}}}`),
 		Stderr: []byte("/srv/alexandria/library/a.epub: file changed while we backed it up\n")}}}
@@ -280,7 +267,7 @@ func TestBorgCreateExit1IsWarning(t *testing.T) {
 }
 
 func TestBorgCreateWithoutJSONFails(t *testing.T) {
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"create": {Stdout: []byte("garbage")}}}
 	_, err := drivers.Borg{}.Backup(context.Background(), fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "no archive name") {
@@ -291,7 +278,7 @@ func TestBorgCreateWithoutJSONFails(t *testing.T) {
 // borg check reports damage with exit 1, which borg create uses for a
 // warning: for check it must be a failure.
 func TestBorgCheckExit1IsFailure(t *testing.T) {
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	tg.ExitCodes = drivers.ExitCodes{Warning: []int{1}} // applies to create only
 	fake := &borgFake{answers: map[string]drivers.Result{"check": {ExitCode: 1,
 		Stderr: []byte("Data integrity error: Segment entry checksum mismatch [segment 2, offset 8]\nFinished full repository check, errors found.\n")}}}
@@ -302,7 +289,7 @@ func TestBorgCheckExit1IsFailure(t *testing.T) {
 }
 
 func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: []byte(`{"archives": []}`)}}}
 	err := drivers.Borg{}.Verify(context.Background(), fake, tg, drivers.Artifact{})
 	if err == nil || !strings.Contains(err.Error(), "no archive") {
@@ -314,7 +301,7 @@ func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
 }
 
 func TestBorgSnapshotsNewestFirst(t *testing.T) {
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: borgList("library")}}}
 	snaps, err := drivers.Borg{}.Snapshots(context.Background(), fake, tg)
 	want := time.Date(2026, 11, 25, 2, 0, 0, 123456000, time.Local)
@@ -324,7 +311,7 @@ func TestBorgSnapshotsNewestFirst(t *testing.T) {
 }
 
 func TestBorgPruneParsesList(t *testing.T) {
-	tg := borgTarget(t, drivers.Values{"keep_last": 1})
+	tg := drivertest.BorgTarget(t, drivers.Values{"keep_last": 1})
 	fake := &borgFake{answers: map[string]drivers.Result{"prune": {Stderr: []byte(borgPruneStderr)}}}
 	res, err := drivers.Borg{}.Prune(context.Background(), fake, tg, false)
 	if err != nil || !res.Policy || res.Kept != 1 || !reflect.DeepEqual(res.Removed, []string{"library@m1", "library@2026-11-23T02:00:00"}) {
@@ -335,7 +322,7 @@ func TestBorgPruneParsesList(t *testing.T) {
 	}
 	// Without retention keys nothing runs.
 	fake.lines = nil
-	res, err = drivers.Borg{}.Prune(context.Background(), fake, borgTarget(t, nil), false)
+	res, err = drivers.Borg{}.Prune(context.Background(), fake, drivertest.BorgTarget(t, nil), false)
 	if err != nil || res.Policy || len(fake.lines) != 0 {
 		t.Fatalf("no policy: %+v %v %q", res, err, fake.lines)
 	}
@@ -352,7 +339,7 @@ func TestBorgKeepWithinAloneKeepsNewest(t *testing.T) {
 		{drivers.Values{"keep_within": "7d", "keep_daily": 7}, false},
 		{drivers.Values{"keep_daily": 7}, false},
 	} {
-		steps := drivers.Borg{}.Steps(borgTarget(t, c.settings))
+		steps := drivers.Borg{}.Steps(drivertest.BorgTarget(t, c.settings))
 		var prune string
 		for _, s := range steps {
 			if s.Phase == drivers.PhasePrune && s.Command != nil && s.Command.Args[0] == "prune" {
@@ -368,7 +355,7 @@ func TestBorgKeepWithinAloneKeepsNewest(t *testing.T) {
 func TestBorgCheckTools(t *testing.T) {
 	for out, ok := range map[string]bool{"borg 1.2.4\n": true, "borg 1.4.0\n": true, "borg 1.1.16\n": false, "borg 2.0.0b14\n": false, "nonsense": false} {
 		fake := &borgFake{answers: map[string]drivers.Result{"--version": {Stdout: []byte(out)}}}
-		if err := (drivers.Borg{}).CheckTools(context.Background(), fake, borgTarget(t, nil)); (err == nil) != ok {
+		if err := (drivers.Borg{}).CheckTools(context.Background(), fake, drivertest.BorgTarget(t, nil)); (err == nil) != ok {
 			t.Errorf("%q: ok=%v, got %v", out, ok, err)
 		}
 	}
@@ -380,7 +367,7 @@ func TestBorgCheckTools(t *testing.T) {
 // TestBorgIgnoresInheritedSecrets for the real borg).
 func TestBorgDropsInheritedPassphrase(t *testing.T) {
 	t.Setenv("BORG_PASSPHRASE", "from the shell")
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	if got := drivers.InheritedEnv(tg); len(got) != 1 || got[0] != "BORG_PASSPHRASE" {
 		t.Fatalf("InheritedEnv = %v", got)
 	}
@@ -391,7 +378,7 @@ func TestBorgDropsInheritedPassphrase(t *testing.T) {
 		}
 	}
 	for _, c := range cmds {
-		if !contains(c.DropEnv, "BORG_PASSPHRASE") || !contains(c.DropEnv, "BORG_REPO") {
+		if !drivertest.Contains(c.DropEnv, "BORG_PASSPHRASE") || !drivertest.Contains(c.DropEnv, "BORG_REPO") {
 			t.Errorf("%s: DropEnv %v", c, c.DropEnv)
 		}
 	}
@@ -402,13 +389,13 @@ func TestBorgDropsInheritedPassphrase(t *testing.T) {
 func TestBorgInitRefusesEmptyPassphrase(t *testing.T) {
 	ctx := context.Background()
 	missing := map[string]drivers.Result{"list": {ExitCode: 2, Stderr: []byte("Repository /x does not exist.\n")}}
-	tg := borgTarget(t, nil)
-	writeFile(t, tg.TempDir, "borg.pass", "\n", 0o600)
+	tg := drivertest.BorgTarget(t, nil)
+	drivertest.WriteFile(t, tg.TempDir, "borg.pass", "\n", 0o600)
 	fake := &borgFake{answers: missing}
 	if err := (drivers.Borg{}).Init(ctx, fake, tg); err == nil || !strings.Contains(err.Error(), "empty") || len(fake.lines) != 0 {
 		t.Fatalf("empty passphrase_file: %v, ran %q", err, fake.lines)
 	}
-	tg = borgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": "print-nothing"})
+	tg = drivertest.BorgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": "print-nothing"})
 	missing["print-nothing"] = drivers.Result{Stdout: []byte("\n")}
 	fake = &borgFake{answers: missing}
 	err := drivers.Borg{}.Init(ctx, fake, tg)
@@ -426,7 +413,7 @@ func TestBorgInitRefusesEmptyPassphrase(t *testing.T) {
 // error, not a missing repository.
 func TestBorgInitOnlyWhenMissing(t *testing.T) {
 	ctx := context.Background()
-	tg := borgTarget(t, nil)
+	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {ExitCode: 2,
 		Stderr: []byte("passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND or via BORG_PASSPHRASE_FD is incorrect.\n")}}}
 	err := drivers.Borg{}.Init(ctx, fake, tg)
@@ -439,8 +426,8 @@ func TestBorgInitOnlyWhenMissing(t *testing.T) {
 // file's content is never read into a command.
 func TestBorgNoSecretInCommands(t *testing.T) {
 	const secret = "super-secret-value"
-	tg := borgTarget(t, drivers.Values{"keep_daily": 7})
-	writeFile(t, tg.TempDir, "borg.pass", secret+"\n", 0o600)
+	tg := drivertest.BorgTarget(t, drivers.Values{"keep_daily": 7})
+	drivertest.WriteFile(t, tg.TempDir, "borg.pass", secret+"\n", 0o600)
 	tg.Env = map[string]string{"BORG_RSH": "ssh -o X=" + secret}
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: borgList("library")}}}
 	ctx := context.Background()

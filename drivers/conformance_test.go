@@ -6,6 +6,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // TestConformance holds every registered driver to the same rules.
@@ -25,7 +26,7 @@ func TestConformance(t *testing.T) {
 					t.Errorf("option %s declared twice", o.Name)
 				}
 				seen[o.Name] = true
-				if o.Kind == drivers.String && len(o.Enum) > 0 && o.Default != "" && !contains(o.Enum, o.Default) {
+				if o.Kind == drivers.String && len(o.Enum) > 0 && o.Default != "" && !drivertest.Contains(o.Enum, o.Default) {
 					t.Errorf("option %s: default %q not in enum", o.Name, o.Default)
 				}
 			}
@@ -51,11 +52,11 @@ func TestConformance(t *testing.T) {
 // TestNoSecretInCommands builds every golden target with secret-bearing
 // settings and checks that no secret reaches a command line.
 func TestNoSecretInCommands(t *testing.T) {
-	pinClock(t)
+	drivertest.PinClock(t)
 	secrets := []string{"super-secret-value", "another-secret", "s3cret"}
 	for _, path := range []string{"testdata/golden/restic-full.toml", "testdata/golden/pg_dump-sql-gzip.toml",
 		"testdata/golden/borg-full.toml", "testdata/golden/rclone-sync-full.toml", "testdata/golden/rsync-remote-ssh.toml", "testdata/golden/command-full.toml"} {
-		for _, tg := range loadTargets(t, path) {
+		for _, tg := range drivertest.LoadTargets(t, path) {
 			if tg.Env == nil {
 				tg.Env = map[string]string{}
 			}
@@ -89,13 +90,4 @@ func TestNoSecretInCommands(t *testing.T) {
 			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // A source shape for the empty-source guard of restic and borg, made from
@@ -62,7 +63,7 @@ func emptySourceShapes() []emptyShape {
 		{name: "one empty book left", shape: func(t *testing.T, src string) {
 			// The tools count an empty regular file as a file.
 			bare(t, src)
-			writeFile(t, src, "books/empty.epub", "", 0o644)
+			drivertest.WriteFile(t, src, "books/empty.epub", "", 0o644)
 		}},
 		{name: "emptied on purpose", settings: drivers.Values{"allow_empty_source": true}, shape: bare},
 		{name: "only excluded content, allowed", settings: drivers.Values{"allow_empty_source": true}, shape: func(t *testing.T, src string) {
@@ -151,13 +152,13 @@ func checkEmptySourceGuard(t *testing.T, h historyCase, sh emptyShape) {
 func TestResticEmptySourceGuard(t *testing.T) {
 	for _, sh := range emptySourceShapes() {
 		t.Run(sh.name, func(t *testing.T) {
-			f := newResticFixture(t)
-			h := historyCase{driver: drivers.Restic{}, x: f.x, src: f.src, target: func(v drivers.Values) *drivers.Target {
-				tg := f.target("library", v)
-				tg.Settings["exclude"] = []string{filepath.Join(f.src, ".returns"), "cache"}
+			f := drivertest.NewResticFixture(t)
+			h := historyCase{driver: drivers.Restic{}, x: f.X, src: f.Src, target: func(v drivers.Values) *drivers.Target {
+				tg := f.Target("library", v)
+				tg.Settings["exclude"] = []string{filepath.Join(f.Src, ".returns"), "cache"}
 				return tg
 			}}
-			x := &rcloneCmdLog{} // runs the real restic, logging each argv
+			x := &drivertest.RcloneCmdLog{} // runs the real restic, logging each argv
 			h.x = x
 			checkEmptySourceGuard(t, h, sh)
 			want := 0
@@ -165,7 +166,7 @@ func TestResticEmptySourceGuard(t *testing.T) {
 				want = 1
 			}
 			forgets := 0
-			for _, l := range x.argv {
+			for _, l := range x.Argv {
 				if strings.Contains(l, "restic forget") {
 					forgets++
 					if !regexp.MustCompile(`^restic forget -- [0-9a-f]{8,64}$`).MatchString(l) {
@@ -174,7 +175,7 @@ func TestResticEmptySourceGuard(t *testing.T) {
 				}
 			}
 			if forgets != want {
-				t.Errorf("want %d restic forget, got %d:\n%s", want, forgets, strings.Join(x.argv, "\n"))
+				t.Errorf("want %d restic forget, got %d:\n%s", want, forgets, strings.Join(x.Argv, "\n"))
 			}
 		})
 	}
@@ -186,14 +187,14 @@ func TestResticEmptySourceGuard(t *testing.T) {
 func TestBorgEmptySourceGuard(t *testing.T) {
 	for _, sh := range emptySourceShapes() {
 		t.Run(sh.name, func(t *testing.T) {
-			f := newBorgFixture(t)
-			h := historyCase{driver: drivers.Borg{}, x: f.x, src: f.src, target: func(v drivers.Values) *drivers.Target {
-				tg := f.target("library", v)
-				tg.Settings["exclude"] = []string{filepath.Join(f.src, ".returns"), filepath.Join(f.src, "cache")}
+			f := drivertest.NewBorgFixture(t)
+			h := historyCase{driver: drivers.Borg{}, x: f.X, src: f.Src, target: func(v drivers.Values) *drivers.Target {
+				tg := f.Target("library", v)
+				tg.Settings["exclude"] = []string{filepath.Join(f.Src, ".returns"), filepath.Join(f.Src, "cache")}
 				return tg
 			}}
 			checkEmptySourceGuard(t, h, sh)
-			cmds := f.commands()
+			cmds := f.Commands()
 			if strings.Contains(cmds, "borg compact") || strings.Contains(cmds, "borg prune") {
 				t.Errorf("the guard must delete the one archive and nothing else:\n%s", cmds)
 			}

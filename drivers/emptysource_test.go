@@ -7,41 +7,13 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
-
-// byCommand answers each command by its first argument (restic list
-// locks: none), judges the exit code with the command's own Codes, and
-// records every argv. For what the real tools cannot be made to do: fail
-// to remove the snapshot they just made, or leave out their file count.
-type byCommand struct {
-	answers map[string]drivers.Result
-	argv    []string
-}
-
-func (b *byCommand) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
-	b.argv = append(b.argv, c.Program+" "+strings.Join(c.Args, " "))
-	var r drivers.Result
-	if len(c.Args) > 0 {
-		r = b.answers[c.Args[0]]
-	}
-	r.Command = c.String()
-	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
-	}
-	return r, nil
-}
 
 const (
 	resticEmptySummary = `{"message_type":"summary","files_new":0,"files_changed":0,"files_unmodified":0,"total_files_processed":0,"total_bytes_processed":0,"snapshot_id":"abcd1234"}`
 	borgEmptyCreate    = `{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 481, "nfiles": 0}}}`
 )
-
-func resticUnitTarget(t *testing.T) *drivers.Target {
-	dir := t.TempDir()
-	return &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{"repository": dir,
-		"password_file": writeFile(t, dir, "p", "x", 0o600), "paths": []string{dir}, "host": "h"}}
-}
 
 // When the empty snapshot or archive cannot be removed, the backup still
 // fails (so retention does not run), and the error says it is still there
@@ -52,13 +24,13 @@ func TestEmptySourceGuardRemovalFails(t *testing.T) {
 		name   string
 		driver drivers.Driver
 		target *drivers.Target
-		x      *byCommand
+		x      *drivertest.ByCommand
 		want   string
 	}{
-		{"restic", drivers.Restic{}, resticUnitTarget(t), &byCommand{answers: map[string]drivers.Result{
+		{"restic", drivers.Restic{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"backup": {Stdout: []byte(resticEmptySummary + "\n")}, "forget": locked}},
 			"removing the snapshot abcd1234 failed, so remove it by hand"},
-		{"borg", drivers.Borg{}, borgTarget(t, nil), &byCommand{answers: map[string]drivers.Result{
+		{"borg", drivers.Borg{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"create": {Stdout: []byte(borgEmptyCreate)}, "delete": {ExitCode: 2, Stderr: []byte("Failed to create/acquire the lock\n")}}},
 			"removing the archive library@2026-11-26T02:00:00 failed, so remove it by hand"},
 	}
@@ -83,11 +55,11 @@ func TestEmptySourceGuardNeedsTheToolsCount(t *testing.T) {
 		name   string
 		driver drivers.Driver
 		target *drivers.Target
-		x      *byCommand
+		x      *drivertest.ByCommand
 	}{
-		{"restic", drivers.Restic{}, resticUnitTarget(t), &byCommand{answers: map[string]drivers.Result{
+		{"restic", drivers.Restic{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"backup": {Stdout: []byte(`{"message_type":"summary","snapshot_id":"abcd1234"}` + "\n")}}}},
-		{"borg", drivers.Borg{}, borgTarget(t, nil), &byCommand{answers: map[string]drivers.Result{
+		{"borg", drivers.Borg{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"create": {Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 481}}}`)}}}},
 	}
 	for _, c := range cases {
@@ -96,7 +68,7 @@ func TestEmptySourceGuardNeedsTheToolsCount(t *testing.T) {
 			if err != nil || a.ID == "" || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "no file count") {
 				t.Fatalf("want the backup kept with a warning, got %+v %v", a, err)
 			}
-			for _, l := range c.x.argv {
+			for _, l := range c.x.Argv {
 				if strings.Contains(l, " forget") || strings.Contains(l, " delete") {
 					t.Fatalf("removed on a guess: %s", l)
 				}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // TestExitCodesChangeEveryDriversOutcome holds every driver to the README's
@@ -21,33 +22,33 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]func(t *testing.T) (drivers.Executor, *drivers.Target, func(t *testing.T) []string){
 		"pg_dump": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newPgFixture(t)
-			tg := f.target(t, nil)
-			return f.x, tg, func(t *testing.T) []string { return dirNames(t, filepath.Join(f.dir, "dumps")) }
+			f := drivertest.NewPgFixture(t)
+			tg := f.Target(t, nil)
+			return f.X, tg, func(t *testing.T) []string { return drivertest.DirNames(t, filepath.Join(f.Dir, "dumps")) }
 		},
 		"pg_dump into restic": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newStreamFixture(t, "restic")
-			return f.x, f.target, f.repoContents
+			f := drivertest.NewStreamFixture(t, "restic")
+			return f.X, f.Target, f.RepoContents
 		},
 		"restic": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newResticFixture(t)
-			return f.x, f.target("library", nil), nil
+			f := drivertest.NewResticFixture(t)
+			return f.X, f.Target("library", nil), nil
 		},
 		"borg": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newBorgFixture(t)
-			return f.x, f.target("library", nil), nil
+			f := drivertest.NewBorgFixture(t)
+			return f.X, f.Target("library", nil), nil
 		},
 		"rsync": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newRsyncFixture(t)
-			return f.x, f.target(nil), nil
+			f := drivertest.NewRsyncFixture(t)
+			return f.X, f.Target(nil), nil
 		},
 		"rclone": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newRcloneFixture(t)
-			return f.x, f.target(nil), nil
+			f := drivertest.NewRcloneFixture(t)
+			return f.X, f.Target(nil), nil
 		},
 		"command": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
-			f := newCmdFixture(t)
-			return f.x, f.target(t, nil), func(t *testing.T) []string { return dirNames(t, f.out) }
+			f := drivertest.NewCmdFixture(t)
+			return f.X, f.Target(t, nil), func(t *testing.T) []string { return drivertest.DirNames(t, f.Out) }
 		},
 	}
 	for _, d := range all.Drivers() {

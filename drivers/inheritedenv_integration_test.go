@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // A command's DropEnv names inherited variables the child must not see;
@@ -36,14 +37,14 @@ func TestDropEnvRemovesOnlyInheritedVariables(t *testing.T) {
 // elsewhere. They are dropped and named, and the backup goes where the
 // plan says with the plan's password.
 func TestResticIgnoresInheritedSecrets(t *testing.T) {
-	f := newResticFixture(t)
+	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
 	r := drivers.Restic{}
-	tg := f.target("library", nil)
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	tg := f.Target("library", nil)
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	elsewhere := filepath.Join(f.dir, "elsewhere")
+	elsewhere := filepath.Join(f.Dir, "elsewhere")
 	for name, v := range map[string]string{
 		"RESTIC_PASSWORD": "wrong", "RESTIC_PASSWORD_COMMAND": "echo wrong", "RESTIC_PASSWORD_FILE": "/nonexistent",
 		"RESTIC_REPOSITORY": elsewhere, "RESTIC_REPOSITORY_FILE": "/nonexistent",
@@ -53,11 +54,11 @@ func TestResticIgnoresInheritedSecrets(t *testing.T) {
 	if got := drivers.InheritedEnv(tg); strings.Join(got, ",") != "RESTIC_PASSWORD,RESTIC_PASSWORD_COMMAND,RESTIC_PASSWORD_FILE,RESTIC_REPOSITORY,RESTIC_REPOSITORY_FILE" {
 		t.Errorf("InheritedEnv = %v", got)
 	}
-	a, err := r.Backup(ctx, f.x, tg)
+	a, err := r.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(elsewhere); err == nil {
@@ -70,16 +71,16 @@ func TestResticIgnoresInheritedSecrets(t *testing.T) {
 func TestBorgIgnoresInheritedSecrets(t *testing.T) {
 	// Not newBorgFixture: it runs in parallel, and this test sets the
 	// process environment.
-	requireTool(t, "borg")
+	drivertest.RequireTool(t, "borg")
 	dir := t.TempDir()
-	writeFile(t, dir, "library/book.epub", "a book", 0o644)
+	drivertest.WriteFile(t, dir, "library/book.epub", "a book", 0o644)
 	f := struct {
 		dir string
 		x   drivers.Executor
 	}{dir, drivers.ProcessExecutor{}}
 	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "paths": []string{filepath.Join(dir, "library")},
-			"passphrase_file": writeFile(t, dir, "borg.pass", borgPassphrase+"\n", 0o600), "lock_wait": 30 * time.Second},
+			"passphrase_file": drivertest.WriteFile(t, dir, "borg.pass", drivertest.BorgPassphrase+"\n", 0o600), "lock_wait": 30 * time.Second},
 		Env: map[string]string{"BORG_BASE_DIR": filepath.Join(dir, "borg-base")}}
 	ctx := context.Background()
 	b := drivers.Borg{}

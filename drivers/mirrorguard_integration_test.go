@@ -12,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
@@ -25,10 +26,10 @@ const guardLibrarySize = 2000
 func guardLibrary(t *testing.T, src string, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		writeFile(t, src, fmt.Sprintf("books/author%02d/book%04d.epub", i%40, i), fmt.Sprintf("book %d", i), 0o644)
+		drivertest.WriteFile(t, src, fmt.Sprintf("books/author%02d/book%04d.epub", i%40, i), fmt.Sprintf("book %d", i), 0o644)
 	}
-	writeFile(t, src, ".returns/returned.epub", "returned", 0o644)
-	writeFile(t, src, "cache/thumb.bin", "cache", 0o644)
+	drivertest.WriteFile(t, src, ".returns/returned.epub", "returned", 0o644)
+	drivertest.WriteFile(t, src, "cache/thumb.bin", "cache", 0o644)
 }
 
 // A source shape, made from the full library of n books at src.
@@ -109,7 +110,7 @@ func sourceShapes() []sourceShape {
 		{name: "another library of the same size", refuse: most, shape: func(t *testing.T, src string, n int) {
 			os.RemoveAll(filepath.Join(src, "books"))
 			for i := 0; i < n; i++ {
-				writeFile(t, src, fmt.Sprintf("other/book%04d.epub", i), "another book", 0o644)
+				drivertest.WriteFile(t, src, fmt.Sprintf("other/book%04d.epub", i), "another book", 0o644)
 			}
 		}},
 		{name: "a quarter left", refuse: most, shape: keep(smallLibrary / 4)},
@@ -123,7 +124,7 @@ func sourceShapes() []sourceShape {
 // countBooks counts the regular files under dir/books.
 func countBooks(t *testing.T, dir string) int {
 	t.Helper()
-	return len(rcloneFiles(t, filepath.Join(dir, "books")))
+	return len(drivertest.RcloneFiles(t, filepath.Join(dir, "books")))
 }
 
 // mirrorDriver adapts the two mirror drivers to one table.
@@ -142,7 +143,7 @@ var mirrorDrivers = []mirrorDriver{
 	{
 		name: "rsync", driver: drivers.Rsync{},
 		target: func(t *testing.T, dir, src, dst string, deleting bool) *drivers.Target {
-			requireTool(t, "rsync")
+			drivertest.RequireTool(t, "rsync")
 			v := drivers.Values{"source": src + "/", "destination": dst, "exclude": []string{"/.returns/", "cache/"}}
 			if deleting {
 				v["delete"] = true
@@ -154,7 +155,7 @@ var mirrorDrivers = []mirrorDriver{
 	{
 		name: "rclone", driver: drivers.Rclone{},
 		target: func(t *testing.T, dir, src, dst string, deleting bool) *drivers.Target {
-			requireTool(t, "rclone")
+			drivertest.RequireTool(t, "rclone")
 			t.Setenv("RCLONE_CONFIG", filepath.Join(dir, "no-rclone.conf"))
 			v := drivers.Values{"source": src, "destination": dst, "exclude": []string{"/.returns/**", "cache/**"}}
 			if !deleting {
@@ -205,7 +206,7 @@ func TestMirrorGuard(t *testing.T) {
 						t.Fatalf("the first run mirrored %d books, want %d", got, n)
 					}
 					sh.shape(t, src, n)
-					x := &rcloneCmdLog{}
+					x := &drivertest.RcloneCmdLog{}
 					_, err := md.driver.Backup(ctx, x, tg)
 					refuse := sh.refuse
 					if !deleting && refuse != "no such file" {
@@ -229,7 +230,7 @@ func TestMirrorGuard(t *testing.T) {
 					if !errors.As(err, &se) || se.Key != "source" || !strings.Contains(strings.ToLower(err.Error()), refuse) {
 						t.Fatalf("want a refusal naming source and saying %q, got %v", refuse, err)
 					}
-					for _, l := range x.lines {
+					for _, l := range x.Lines {
 						if md.transferred(l) {
 							t.Fatalf("the transfer ran despite the refusal: %s", l)
 						}
@@ -254,7 +255,7 @@ func TestMirrorGuard(t *testing.T) {
 func TestMirrorGuardRemote(t *testing.T) {
 	ctx := context.Background()
 	t.Run("rsync over ssh", func(t *testing.T) {
-		requireTool(t, "rsync", "ssh")
+		drivertest.RequireTool(t, "rsync", "ssh")
 		srv := sshtest.ForTest(t)
 		dir := t.TempDir()
 		src, dst := filepath.Join(dir, "library"), filepath.Join(dir, "mirror")
@@ -279,7 +280,7 @@ func TestMirrorGuardRemote(t *testing.T) {
 		}
 	})
 	t.Run("rclone to sftp", func(t *testing.T) {
-		requireTool(t, "rclone")
+		drivertest.RequireTool(t, "rclone")
 		dir := t.TempDir()
 		srv := rclonetest.ServeSFTP(t, filepath.Join(dir, "server"))
 		conf := rclonetest.WriteConfig(t, dir, srv.SFTPRemote(t, "loop"))

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
@@ -35,7 +36,7 @@ func pgDrillDatabases(t *testing.T, srv *pgserver.Server) []string {
 // damage, naming it; the scratch database is gone afterwards every time.
 func TestPgDumpDrill(t *testing.T) {
 	t.Parallel()
-	f := newPgRestoreFixture(t)
+	f := drivertest.NewPgRestoreFixture(t)
 	ctx := context.Background()
 	d := drivers.PgDump{}
 
@@ -96,7 +97,7 @@ func TestPgDumpDrill(t *testing.T) {
 		// changes the source database.
 		{name: "dump lacks rows", settings: drivers.Values{}, backupX: pgExecutor{before: func(ctx context.Context, c drivers.Command) {
 			if c.Program == "pg_dump" && len(c.Args) > 1 {
-				if err := f.srv.Exec(ctx, "alexandria", "DELETE FROM books WHERE id <= 5"); err != nil {
+				if err := f.Srv.Exec(ctx, "alexandria", "DELETE FROM books WHERE id <= 5"); err != nil {
 					t.Error(err)
 				}
 			}
@@ -112,11 +113,11 @@ func TestPgDumpDrill(t *testing.T) {
 		}}, wantErr: "table public.books has 2995 rows, the manifest says 3000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.settings["dir"] = filepath.Join(f.dir, "drill-"+strings.NewReplacer(" ", "-", ",", "").Replace(tc.name))
-			tg := f.target(t, tc.settings)
+			tc.settings["dir"] = filepath.Join(f.Dir, "drill-"+strings.NewReplacer(" ", "-", ",", "").Replace(tc.name))
+			tg := f.Target(t, tc.settings)
 			x := tc.backupX
 			if x == nil {
-				x = f.x
+				x = f.X
 			}
 			a, err := d.Backup(ctx, x, tg)
 			if err != nil {
@@ -125,8 +126,8 @@ func TestPgDumpDrill(t *testing.T) {
 			if tc.damage != nil {
 				tc.damage(t, a.ID)
 			}
-			res, err := d.Drill(ctx, f.x, tg)
-			if left := pgDrillDatabases(t, f.srv); len(left) > 0 {
+			res, err := d.Drill(ctx, f.X, tg)
+			if left := pgDrillDatabases(t, f.Srv); len(left) > 0 {
 				t.Errorf("scratch databases left behind: %v", left)
 			}
 			if res.Artifact != a.ID {
@@ -149,7 +150,7 @@ func TestPgDumpDrill(t *testing.T) {
 			t.Logf("drill failed as it must: %v", err)
 		})
 	}
-	if err := f.srv.Exec(ctx, "alexandria", "SELECT 1"); err != nil {
+	if err := f.Srv.Exec(ctx, "alexandria", "SELECT 1"); err != nil {
 		t.Fatalf("the source database is gone: %v", err)
 	}
 	t.Run("cancelled", func(t *testing.T) { testPgDrillCancelled(t, f) })
@@ -157,13 +158,13 @@ func TestPgDumpDrill(t *testing.T) {
 
 // Cancelled in the middle of the restore, the drill still drops its
 // scratch database; a drill without dumps says so.
-func testPgDrillCancelled(t *testing.T, f *pgFixture) {
+func testPgDrillCancelled(t *testing.T, f *drivertest.PgFixture) {
 	d := drivers.PgDump{}
-	tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "cancelled")})
-	if _, err := d.Drill(context.Background(), f.x, tg); err == nil || !strings.Contains(err.Error(), "no dumps") {
+	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "cancelled")})
+	if _, err := d.Drill(context.Background(), f.X, tg); err == nil || !strings.Contains(err.Error(), "no dumps") {
 		t.Fatalf("drill without dumps: %v", err)
 	}
-	if _, err := d.Backup(context.Background(), f.x, tg); err != nil {
+	if _, err := d.Backup(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -171,7 +172,7 @@ func testPgDrillCancelled(t *testing.T, f *pgFixture) {
 	var during []string
 	x := pgExecutor{before: func(_ context.Context, c drivers.Command) {
 		if c.Program == "pg_restore" {
-			during = pgDrillDatabases(t, f.srv)
+			during = pgDrillDatabases(t, f.Srv)
 			cancel()
 		}
 	}}
@@ -182,7 +183,7 @@ func testPgDrillCancelled(t *testing.T, f *pgFixture) {
 	if len(during) != 1 {
 		t.Fatalf("no scratch database while restoring: %v", during)
 	}
-	if left := pgDrillDatabases(t, f.srv); len(left) > 0 {
+	if left := pgDrillDatabases(t, f.Srv); len(left) > 0 {
 		t.Fatalf("scratch database %v left after cancellation", left)
 	}
 }

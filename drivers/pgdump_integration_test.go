@@ -2,7 +2,6 @@ package drivers_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,59 +11,11 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
-type pgFixture struct {
-	srv *pgserver.Server
-	dir string
-	x   drivers.Executor
-}
-
-// newPgFixture starts a real PostgreSQL (one per test) with a small
-// "alexandria" database, and a fresh dump directory.
-func newPgFixture(t *testing.T) *pgFixture {
-	requireTool(t, "pg_dump", "pg_restore")
-	srv := pgserver.ForTest(t)
-	ctx := context.Background()
-	if err := srv.CreateDatabase(ctx, "alexandria"); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Exec(ctx, "alexandria", `
-		CREATE TABLE books (id serial PRIMARY KEY, title text NOT NULL, body text);
-		INSERT INTO books (title, body) SELECT 'Book ' || g, repeat(md5(g::text), 50) FROM generate_series(1, 3000) g;
-		CREATE TABLE users (id serial PRIMARY KEY, name text);
-		INSERT INTO users (name) SELECT 'reader ' || g FROM generate_series(1, 100) g;`); err != nil {
-		t.Fatal(err)
-	}
-	return &pgFixture{srv: srv, dir: t.TempDir(), x: drivers.ProcessExecutor{}}
-}
-
-func (f *pgFixture) target(t *testing.T, settings drivers.Values) *drivers.Target {
-	v := drivers.Values{"database": f.srv.URL("alexandria"), "dir": filepath.Join(f.dir, "dumps")}
-	for k, x := range settings {
-		v[k] = x
-	}
-	tmp := filepath.Join(f.dir, "tmp")
-	os.MkdirAll(tmp, 0o700)
-	return &drivers.Target{Name: "database", Driver: "pg_dump", Impl: drivers.PgDump{}, Verify: true, Settings: v, TempDir: tmp}
-}
-
-// dirNames lists a directory's entries.
-func dirNames(t *testing.T, dir string) []string {
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func TestPgDumpEveryFormat(t *testing.T) {
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	d := drivers.PgDump{}
 	for _, tc := range []struct {
@@ -79,12 +30,12 @@ func TestPgDumpEveryFormat(t *testing.T) {
 		{"tar", drivers.Values{"format": "tar"}, ".tar"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.settings["dir"] = filepath.Join(f.dir, tc.name)
-			tg := f.target(t, tc.settings)
-			if err := d.Preflight(ctx, f.x, tg); err != nil {
+			tc.settings["dir"] = filepath.Join(f.Dir, tc.name)
+			tg := f.Target(t, tc.settings)
+			if err := d.Preflight(ctx, f.X, tg); err != nil {
 				t.Fatalf("preflight: %v", err)
 			}
-			a, err := d.Backup(ctx, f.x, tg)
+			a, err := d.Backup(ctx, f.X, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,13 +53,13 @@ func TestPgDumpEveryFormat(t *testing.T) {
 			} else if fi.Mode().Perm() != want {
 				t.Errorf("dump mode %v, want %v", fi.Mode().Perm(), want)
 			}
-			if names := dirNames(t, tc.settings["dir"].(string)); len(names) != 2 || names[0] != filepath.Base(a.ID) || names[1] != filepath.Base(a.ID)+".manifest.json" {
+			if names := drivertest.DirNames(t, tc.settings["dir"].(string)); len(names) != 2 || names[0] != filepath.Base(a.ID) || names[1] != filepath.Base(a.ID)+".manifest.json" {
 				t.Errorf("dump dir holds %v, want only the dump and its manifest", names)
 			}
-			if err := d.Verify(ctx, f.x, tg, drivers.Artifact{}); err != nil {
+			if err := d.Verify(ctx, f.X, tg, drivers.Artifact{}); err != nil {
 				t.Errorf("verify latest: %v", err)
 			}
-			snaps, err := d.Snapshots(ctx, f.x, tg)
+			snaps, err := d.Snapshots(ctx, f.X, tg)
 			if err != nil || len(snaps) != 1 || snaps[0].ID != a.ID || snaps[0].Bytes != a.Bytes {
 				t.Errorf("snapshots %+v %v", snaps, err)
 			}
@@ -118,22 +69,22 @@ func TestPgDumpEveryFormat(t *testing.T) {
 
 // Two dumps in the same second get distinct names; neither is overwritten.
 func TestPgDumpSameSecond(t *testing.T) {
-	f := newPgFixture(t)
-	pinClock(t)
+	f := drivertest.NewPgFixture(t)
+	drivertest.PinClock(t)
 	d := drivers.PgDump{}
-	tg := f.target(t, nil)
-	a, err := d.Backup(context.Background(), f.x, tg)
+	tg := f.Target(t, nil)
+	a, err := d.Backup(context.Background(), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := d.Backup(context.Background(), f.x, tg)
+	b, err := d.Backup(context.Background(), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.ID == b.ID || !strings.HasSuffix(b.ID, "database-20261126T020000Z-1.dump") {
 		t.Fatalf("names %s and %s", a.ID, b.ID)
 	}
-	snaps, _ := d.Snapshots(context.Background(), f.x, tg)
+	snaps, _ := d.Snapshots(context.Background(), f.X, tg)
 	if len(snaps) != 2 || snaps[0].ID != b.ID {
 		t.Fatalf("snapshots newest first: %+v", snaps)
 	}
@@ -153,7 +104,7 @@ func truncate(t *testing.T, path string) {
 // A verifier must fail on a damaged dump, in every format, including the
 // truncation that `pg_restore --list` does not notice.
 func TestPgDumpVerifyCatchesTruncation(t *testing.T) {
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	d := drivers.PgDump{}
 	for _, tc := range []struct {
@@ -179,14 +130,14 @@ func TestPgDumpVerifyCatchesTruncation(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.settings["dir"] = filepath.Join(f.dir, "trunc-"+tc.name)
-			tg := f.target(t, tc.settings)
-			a, err := d.Backup(ctx, f.x, tg)
+			tc.settings["dir"] = filepath.Join(f.Dir, "trunc-"+tc.name)
+			tg := f.Target(t, tc.settings)
+			a, err := d.Backup(ctx, f.X, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tc.damage(t, a.ID)
-			err = d.Verify(ctx, f.x, tg, a)
+			err = d.Verify(ctx, f.X, tg, a)
 			if err == nil {
 				t.Fatal("verify passed a truncated dump")
 			}
@@ -194,7 +145,7 @@ func TestPgDumpVerifyCatchesTruncation(t *testing.T) {
 			if tc.name == "custom" {
 				// The trap this guards against: the table of contents
 				// still reads.
-				if _, err := f.x.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--list", a.ID}}); err != nil {
+				if _, err := f.X.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--list", a.ID}}); err != nil {
 					t.Logf("(pg_restore --list also failed here: %v)", err)
 				}
 			}
@@ -210,22 +161,22 @@ func shimPgDump(t *testing.T, exitCode string) {
 for a in "$@"; do case "$a" in --file=*) out="${a#--file=}";; esac; done
 printf 'PGDMP\001\016\000partial dump, the disk filled up' > "$out"
 exit ` + exitCode + "\n"
-	writeFile(t, dir, "pg_dump", script, 0o755)
+	drivertest.WriteFile(t, dir, "pg_dump", script, 0o755)
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
 // A failed or unreadable dump is never promoted, leaves no temporary file,
 // and does not touch the dumps already there.
 func TestPgDumpNeverPromotesAPartialDump(t *testing.T) {
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	tg := f.target(t, drivers.Values{})
-	good, err := d.Backup(ctx, f.x, tg)
+	tg := f.Target(t, drivers.Values{})
+	good, err := d.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := dirNames(t, filepath.Dir(good.ID))
+	before := drivertest.DirNames(t, filepath.Dir(good.ID))
 
 	for _, tc := range []struct{ name, exit string }{
 		{"pg_dump fails", "1"},
@@ -233,12 +184,12 @@ func TestPgDumpNeverPromotesAPartialDump(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			shimPgDump(t, tc.exit)
-			_, err := d.Backup(ctx, f.x, tg)
+			_, err := d.Backup(ctx, f.X, tg)
 			if err == nil {
 				t.Fatal("a partial dump was accepted")
 			}
 			t.Logf("refused: %v", err)
-			if got := dirNames(t, filepath.Dir(good.ID)); strings.Join(got, ",") != strings.Join(before, ",") {
+			if got := drivertest.DirNames(t, filepath.Dir(good.ID)); strings.Join(got, ",") != strings.Join(before, ",") {
 				t.Fatalf("dump dir changed: %v → %v", before, got)
 			}
 		})
@@ -252,7 +203,7 @@ func TestPgDumpNeverPromotesAPartialDump(t *testing.T) {
 		}
 		complete := filepath.Join(t.TempDir(), "complete.dump")
 		dir := t.TempDir()
-		writeFile(t, dir, "pg_dump", `#!/bin/sh
+		drivertest.WriteFile(t, dir, "pg_dump", `#!/bin/sh
 out=
 for a in "$@"; do case "$a" in --file=*) out="${a#--file=}";; esac; done
 "`+real+`" "$@" || exit
@@ -262,29 +213,29 @@ echo 'pg_dump: error: query failed: server closed the connection' >&2
 exit 1
 `, 0o755)
 		t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-		_, err = d.Backup(ctx, f.x, tg)
+		_, err = d.Backup(ctx, f.X, tg)
 		if err == nil || !strings.Contains(err.Error(), "server closed the connection") {
 			t.Fatalf("a dump whose pg_dump exited 1: %v", err)
 		}
 		t.Logf("refused: %v", err)
 		// The wrapper's copy proves the dump it refused was whole.
-		if _, rerr := f.x.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--file=/dev/null", complete}}); rerr != nil {
+		if _, rerr := f.X.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--file=/dev/null", complete}}); rerr != nil {
 			t.Fatalf("the test proves nothing: the refused dump was not complete: %v", rerr)
 		}
-		if got := dirNames(t, filepath.Dir(good.ID)); strings.Join(got, ",") != strings.Join(before, ",") {
+		if got := drivertest.DirNames(t, filepath.Dir(good.ID)); strings.Join(got, ",") != strings.Join(before, ",") {
 			t.Fatalf("dump dir changed: %v → %v", before, got)
 		}
-		if left := dirNames(t, tg.TempDir); len(left) != 0 {
+		if left := drivertest.DirNames(t, tg.TempDir); len(left) != 0 {
 			t.Fatalf("left in the temp dir: %v", left)
 		}
 	})
 	t.Run("database missing", func(t *testing.T) {
-		bad := f.target(t, drivers.Values{"database": f.srv.URL("no_such_db")})
-		_, err := d.Backup(ctx, f.x, bad)
+		bad := f.Target(t, drivers.Values{"database": f.Srv.URL("no_such_db")})
+		_, err := d.Backup(ctx, f.X, bad)
 		if err == nil || !strings.Contains(err.Error(), `database "no_such_db" does not exist`) {
 			t.Fatalf("got %v", err)
 		}
-		if got := dirNames(t, filepath.Dir(good.ID)); len(got) != len(before) {
+		if got := drivertest.DirNames(t, filepath.Dir(good.ID)); len(got) != len(before) {
 			t.Fatalf("dump dir changed: %v", got)
 		}
 	})
@@ -293,17 +244,17 @@ exit 1
 // A database value that looks like an option is passed as one --dbname
 // word: pg_dump reads it as a (bad) connection string, never as --file.
 func TestPgDumpOptionInjection(t *testing.T) {
-	f := newPgFixture(t)
-	pwned := filepath.Join(f.dir, "pwned.sql")
-	tg := f.target(t, drivers.Values{"database": "--file=" + pwned})
-	_, err := drivers.PgDump{}.Backup(context.Background(), f.x, tg)
+	f := drivertest.NewPgFixture(t)
+	pwned := filepath.Join(f.Dir, "pwned.sql")
+	tg := f.Target(t, drivers.Values{"database": "--file=" + pwned})
+	_, err := drivers.PgDump{}.Backup(context.Background(), f.X, tg)
 	if err == nil {
 		t.Fatal("backup of an option-shaped database succeeded")
 	}
 	if _, serr := os.Stat(pwned); serr == nil {
 		t.Fatalf("pg_dump wrote %s: the value became an option", pwned)
 	}
-	if names := dirNames(t, tg.Settings.Str("dir")); len(names) != 0 {
+	if names := drivertest.DirNames(t, tg.Settings.Str("dir")); len(names) != 0 {
 		t.Fatalf("left behind %v", names)
 	}
 }
@@ -312,33 +263,33 @@ func TestPgDumpOptionInjection(t *testing.T) {
 // a private pgpass, never into argv or any logged command, and is removed
 // afterwards; an open password file is refused.
 func TestPgDumpPasswordFile(t *testing.T) {
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	const pw = "p@ss:word\\with-specials"
-	if err := f.srv.Exec(ctx, "alexandria", `CREATE ROLE backup LOGIN PASSWORD 'p@ss:word\with-specials';
+	if err := f.Srv.Exec(ctx, "alexandria", `CREATE ROLE backup LOGIN PASSWORD 'p@ss:word\with-specials';
 		GRANT SELECT ON ALL TABLES IN SCHEMA public TO backup;
 		GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO backup;`); err != nil {
 		t.Fatal(err)
 	}
-	hba := filepath.Join(f.srv.DataDir, "pg_hba.conf")
+	hba := filepath.Join(f.Srv.DataDir, "pg_hba.conf")
 	if err := os.WriteFile(hba, []byte("local all postgres trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.srv.Exec(ctx, "postgres", "SELECT pg_reload_conf()"); err != nil {
+	if err := f.Srv.Exec(ctx, "postgres", "SELECT pg_reload_conf()"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
 
 	var logged []string
 	x := drivers.ProcessExecutor{Log: func(c string) { logged = append(logged, c) }}
-	url := strings.Replace(f.srv.URL("alexandria"), "postgres@", "backup@", 1)
-	tg := f.target(t, drivers.Values{"database": url})
+	url := strings.Replace(f.Srv.URL("alexandria"), "postgres@", "backup@", 1)
+	tg := f.Target(t, drivers.Values{"database": url})
 	t.Setenv("PGPASSFILE", "/nonexistent") // no fallback to the user's ~/.pgpass
 
 	if _, err := (drivers.PgDump{}).Backup(ctx, x, tg); err == nil {
 		t.Fatal("without a password the dump must fail (is auth really on?)")
 	}
-	tg.Settings["password_file"] = writeFile(t, f.dir, "db.pass", pw+"\n", 0o600)
+	tg.Settings["password_file"] = drivertest.WriteFile(t, f.Dir, "db.pass", pw+"\n", 0o600)
 	d := drivers.PgDump{}
 	if err := d.Preflight(ctx, x, tg); err != nil {
 		t.Fatalf("preflight with password_file: %v", err)
@@ -352,7 +303,7 @@ func TestPgDumpPasswordFile(t *testing.T) {
 			t.Fatalf("password in a command line: %s", c)
 		}
 	}
-	if names := dirNames(t, tg.TempDir); len(names) != 0 {
+	if names := drivertest.DirNames(t, tg.TempDir); len(names) != 0 {
 		t.Fatalf("private pgpass left behind: %v", names)
 	}
 	if a.ID == "" {
@@ -366,15 +317,15 @@ func TestPgDumpPasswordFile(t *testing.T) {
 
 // pg_dump refuses servers newer than itself; the preflight says so first.
 func TestPgDumpPreflightVersion(t *testing.T) {
-	f := newPgFixture(t)
-	tg := f.target(t, nil)
-	old := scripted{drivers.Result{Stdout: []byte("pg_dump (PostgreSQL) 9.6.24\n")}}
+	f := drivertest.NewPgFixture(t)
+	tg := f.Target(t, nil)
+	old := drivertest.Scripted{Res: drivers.Result{Stdout: []byte("pg_dump (PostgreSQL) 9.6.24\n")}}
 	err := drivers.PgDump{}.Preflight(context.Background(), old, tg)
 	if err == nil || !strings.Contains(err.Error(), "pg_dump 9 is older than the PostgreSQL") {
 		t.Fatalf("got %v", err)
 	}
-	bad := f.target(t, drivers.Values{"database": f.srv.URL("no_such_db")})
-	if err := (drivers.PgDump{}).Preflight(context.Background(), f.x, bad); err == nil {
+	bad := f.Target(t, drivers.Values{"database": f.Srv.URL("no_such_db")})
+	if err := (drivers.PgDump{}).Preflight(context.Background(), f.X, bad); err == nil {
 		t.Fatal("preflight against a missing database passed")
 	}
 }

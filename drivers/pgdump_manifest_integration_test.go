@@ -12,28 +12,10 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
-
-// newPgRestoreFixture is newPgFixture plus what makes counting and
-// restoring interesting: a second schema, names that need quoting, a
-// partitioned table, an empty table.
-func newPgRestoreFixture(t *testing.T) *pgFixture {
-	f := newPgFixture(t)
-	if err := f.srv.Exec(context.Background(), "alexandria", `
-		CREATE SCHEMA "Cata log";
-		CREATE TABLE "Cata log"."Shelf ""A""" (id int PRIMARY KEY, label text);
-		INSERT INTO "Cata log"."Shelf ""A""" SELECT g, 'shelf ' || g FROM generate_series(1, 7) g;
-		CREATE TABLE loans (id int, at date) PARTITION BY RANGE (at);
-		CREATE TABLE loans_2025 PARTITION OF loans FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-		CREATE TABLE loans_2026 PARTITION OF loans FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-		INSERT INTO loans SELECT g, date '2025-06-01' + g FROM generate_series(1, 400) g;
-		CREATE TABLE empty_table (x int);`); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
 
 // pgCounts counts every user table of db exactly: "schema.table" → rows.
 func pgCounts(t *testing.T, srv *pgserver.Server, db string) map[string]int64 {
@@ -155,7 +137,7 @@ func (p pgExecutor) Run(ctx context.Context, c drivers.Command) (drivers.Result,
 // One server for the manifest tests (starting one costs about a second).
 func TestPgDumpManifest(t *testing.T) {
 	t.Parallel()
-	f := newPgRestoreFixture(t)
+	f := drivertest.NewPgRestoreFixture(t)
 	t.Run("written", func(t *testing.T) { testPgManifestWritten(t, f) })
 	t.Run("verify checks it", func(t *testing.T) { testPgVerifyChecksManifest(t, f) })
 	// Last: it writes to the source database.
@@ -164,10 +146,10 @@ func TestPgDumpManifest(t *testing.T) {
 
 // Every dump gets a manifest beside it: exact counts, versions, format,
 // size and SHA-256 of the dump's bytes, 0600.
-func testPgManifestWritten(t *testing.T, f *pgFixture) {
+func testPgManifestWritten(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	want := pgCounts(t, f.srv, "alexandria")
+	want := pgCounts(t, f.Srv, "alexandria")
 	for _, tc := range []struct {
 		name, format string
 		settings     drivers.Values
@@ -177,10 +159,10 @@ func testPgManifestWritten(t *testing.T, f *pgFixture) {
 		{"directory", "directory", drivers.Values{"format": "directory", "jobs": 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.settings["dir"] = filepath.Join(f.dir, "manifest-"+tc.name)
-			tg := f.target(t, tc.settings)
+			tc.settings["dir"] = filepath.Join(f.Dir, "manifest-"+tc.name)
+			tg := f.Target(t, tc.settings)
 			before := time.Now().Add(-time.Second)
-			a, err := d.Backup(ctx, f.x, tg)
+			a, err := d.Backup(ctx, f.X, tg)
 			if err != nil || len(a.Warnings) > 0 {
 				t.Fatalf("%+v %v", a, err)
 			}
@@ -202,7 +184,7 @@ func testPgManifestWritten(t *testing.T, f *pgFixture) {
 			if m.Bytes != bytes || m.SHA256 != sum || a.Bytes != bytes {
 				t.Errorf("manifest says %d bytes %s, the dump is %d bytes %s (artifact %d)", m.Bytes, m.SHA256, bytes, sum, a.Bytes)
 			}
-			if m.Dump != filepath.Base(a.ID) || m.Format != tc.format || m.Database != f.srv.URL("alexandria") || m.Target != "database" || m.Version != 1 {
+			if m.Dump != filepath.Base(a.ID) || m.Format != tc.format || m.Database != f.Srv.URL("alexandria") || m.Target != "database" || m.Version != 1 {
 				t.Errorf("manifest %+v", m)
 			}
 			if m.ServerVersionNum < 150000 || !strings.HasPrefix(m.ServerVersion, "15") || !strings.HasPrefix(m.PgDumpVersion, "pg_dump (PostgreSQL) ") || m.Snapshot == "" {
@@ -222,7 +204,7 @@ func testPgManifestWritten(t *testing.T, f *pgFixture) {
 					t.Errorf("manifest has no %q", k)
 				}
 			}
-			snaps, err := d.Snapshots(ctx, f.x, tg)
+			snaps, err := d.Snapshots(ctx, f.X, tg)
 			if err != nil || len(snaps) != 1 || snaps[0].ID != a.ID || snaps[0].Info != "7 tables, 3507 rows" {
 				t.Errorf("snapshots list manifests or miss the info: %+v %v", snaps, err)
 			}
@@ -259,7 +241,7 @@ func pgHash(t *testing.T, path string) (int64, string) {
 // snapshot was exported, before pg_dump ran and before the counts were
 // taken, are in neither the manifest nor the dump, while the live table has
 // them. The restored dump and the manifest agree exactly.
-func testPgManifestSnapshotConsistency(t *testing.T, f *pgFixture) {
+func testPgManifestSnapshotConsistency(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	inserted := false
 	x := pgExecutor{before: func(ctx context.Context, c drivers.Command) {
@@ -274,13 +256,13 @@ func testPgManifestSnapshotConsistency(t *testing.T, f *pgFixture) {
 			t.Errorf("pg_dump runs without --snapshot: %s", c.String())
 		}
 		inserted = true
-		if err := f.srv.Exec(ctx, "alexandria", `INSERT INTO books (title) SELECT 'late ' || g FROM generate_series(1, 500) g;
+		if err := f.Srv.Exec(ctx, "alexandria", `INSERT INTO books (title) SELECT 'late ' || g FROM generate_series(1, 500) g;
 			INSERT INTO loans VALUES (9999, '2026-03-01'); CREATE TABLE too_late (x int)`); err != nil {
 			t.Error(err)
 		}
 	}}
 	d := drivers.PgDump{}
-	tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "consistency")})
+	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "consistency")})
 	a, err := d.Backup(ctx, x, tg)
 	if err != nil {
 		t.Fatal(err)
@@ -289,24 +271,24 @@ func testPgManifestSnapshotConsistency(t *testing.T, f *pgFixture) {
 		t.Fatal("the concurrent insert did not happen")
 	}
 	m := pgReadManifest(t, a.ID)
-	live := pgCounts(t, f.srv, "alexandria")
+	live := pgCounts(t, f.Srv, "alexandria")
 	if got := manifestCounts(m)["public.books"]; got != 3000 || live["public.books"] != 3500 {
 		t.Fatalf("manifest counts books %d (want 3000, the snapshot's), live %d (want 3500)", got, live["public.books"])
 	}
 	if _, ok := manifestCounts(m)["public.too_late"]; ok {
 		t.Fatal("a table created after the snapshot is in the manifest")
 	}
-	if err := f.srv.CreateDatabase(ctx, "restored"); err != nil {
+	if err := f.Srv.CreateDatabase(ctx, "restored"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "restored"}); err != nil {
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: "restored"}); err != nil {
 		t.Fatal(err)
 	}
-	if restored := pgCounts(t, f.srv, "restored"); !sameCounts(restored, manifestCounts(m)) {
+	if restored := pgCounts(t, f.Srv, "restored"); !sameCounts(restored, manifestCounts(m)) {
 		t.Fatalf("restored %v, manifest %v", restored, manifestCounts(m))
 	}
 	// And a drill agrees.
-	res, err := d.Drill(ctx, f.x, tg)
+	res, err := d.Drill(ctx, f.X, tg)
 	if err != nil || res.Checked != 7 {
 		t.Fatalf("drill: %+v %v", res, err)
 	}
@@ -319,22 +301,22 @@ func TestPgDumpManifestPrunedWithDump(t *testing.T) {
 	names := []string{"database-20261120T010000Z.dump", "database-20261121T010000Z.sql.gz", "database-20261122T010000Z.dir"}
 	for _, n := range names {
 		if strings.HasSuffix(n, ".dir") {
-			writeFile(t, filepath.Join(dir, n), "toc.dat", "x", 0o600)
+			drivertest.WriteFile(t, filepath.Join(dir, n), "toc.dat", "x", 0o600)
 		} else {
-			writeFile(t, dir, n, "x", 0o600)
+			drivertest.WriteFile(t, dir, n, "x", 0o600)
 		}
-		writeFile(t, dir, n+".manifest.json", "{}", 0o600)
+		drivertest.WriteFile(t, dir, n+".manifest.json", "{}", 0o600)
 	}
-	writeFile(t, dir, "other-20261120T010000Z.dump.manifest.json", "{}", 0o600)
+	drivertest.WriteFile(t, dir, "other-20261120T010000Z.dump.manifest.json", "{}", 0o600)
 	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"dir": dir, "keep_last": 1}}
 	res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, true)
-	if err != nil || len(res.Removed) != 2 || len(dirNames(t, dir)) != 7 {
-		t.Fatalf("dry run: %+v %v %v", res, err, dirNames(t, dir))
+	if err != nil || len(res.Removed) != 2 || len(drivertest.DirNames(t, dir)) != 7 {
+		t.Fatalf("dry run: %+v %v %v", res, err, drivertest.DirNames(t, dir))
 	}
 	if _, err := (drivers.PgDump{}).Prune(context.Background(), nil, tg, false); err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(dirNames(t, dir), " ")
+	got := strings.Join(drivertest.DirNames(t, dir), " ")
 	if got != "database-20261122T010000Z.dir database-20261122T010000Z.dir.manifest.json other-20261120T010000Z.dump.manifest.json" {
 		t.Fatalf("left %s", got)
 	}
@@ -342,19 +324,19 @@ func TestPgDumpManifestPrunedWithDump(t *testing.T) {
 
 // With a manifest, verify catches what reading the dump cannot: a flipped
 // byte in an uncompressed SQL dump still reads back and has its trailer.
-func testPgVerifyChecksManifest(t *testing.T, f *pgFixture) {
+func testPgVerifyChecksManifest(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	tg := f.target(t, drivers.Values{"format": "sql", "dir": filepath.Join(f.dir, "verify")})
-	a, err := d.Backup(ctx, f.x, tg)
+	tg := f.Target(t, drivers.Values{"format": "sql", "dir": filepath.Join(f.Dir, "verify")})
+	a, err := d.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Verify(ctx, f.x, tg, drivers.Artifact{}); err != nil {
+	if err := d.Verify(ctx, f.X, tg, drivers.Artifact{}); err != nil {
 		t.Fatalf("verify of a good dump: %v", err)
 	}
 	pgFlipByte(t, a.ID)
-	err = d.Verify(ctx, f.x, tg, drivers.Artifact{})
+	err = d.Verify(ctx, f.X, tg, drivers.Artifact{})
 	if err == nil || !strings.Contains(err.Error(), "SHA-256") {
 		t.Fatalf("verify passed a dump with a flipped byte: %v", err)
 	}
@@ -362,7 +344,7 @@ func testPgVerifyChecksManifest(t *testing.T, f *pgFixture) {
 	// Without the manifest only the read-back is left, and it passes: the
 	// manifest is what catches this.
 	os.Remove(a.ID + ".manifest.json")
-	if err := d.Verify(ctx, f.x, tg, drivers.Artifact{}); err != nil {
+	if err := d.Verify(ctx, f.X, tg, drivers.Artifact{}); err != nil {
 		t.Logf("(the read-back alone also failed: %v)", err)
 	}
 }

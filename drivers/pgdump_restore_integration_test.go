@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // One server for the restore tests (starting one costs about a second).
 func TestPgDumpRestore(t *testing.T) {
 	t.Parallel()
-	f := newPgRestoreFixture(t)
+	f := drivertest.NewPgRestoreFixture(t)
 	t.Run("formats", func(t *testing.T) { testPgRestoreFormats(t, f) })
 	t.Run("refusals", func(t *testing.T) { testPgRestoreRefusals(t, f) })
 	// Last: it restores into the source database.
@@ -24,13 +25,13 @@ func TestPgDumpRestore(t *testing.T) {
 // Restores of every format into an empty database bring back exactly the
 // dumped counts; a database with tables is refused without Clean (and left
 // alone), replaced with it.
-func testPgRestoreFormats(t *testing.T, f *pgFixture) {
+func testPgRestoreFormats(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	source := pgCounts(t, f.srv, "alexandria")
+	source := pgCounts(t, f.Srv, "alexandria")
 	newDB := func(t *testing.T, name string) {
 		t.Helper()
-		if err := f.srv.CreateDatabase(ctx, name); err != nil {
+		if err := f.Srv.CreateDatabase(ctx, name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,42 +47,42 @@ func testPgRestoreFormats(t *testing.T, f *pgFixture) {
 		{"tar", drivers.Values{"format": "tar"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.settings["dir"] = filepath.Join(f.dir, "restore-"+tc.name)
-			tg := f.target(t, tc.settings)
-			a, err := d.Backup(ctx, f.x, tg)
+			tc.settings["dir"] = filepath.Join(f.Dir, "restore-"+tc.name)
+			tg := f.Target(t, tc.settings)
+			a, err := d.Backup(ctx, f.X, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			db := "r_" + strings.ReplaceAll(tc.name, ".", "_")
 			newDB(t, db)
-			res, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: db})
+			res, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: db})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.From != a.ID || res.Files != len(source) || !strings.HasSuffix(res.Where, "/"+db+"?sslmode=disable") {
 				t.Errorf("result %+v", res)
 			}
-			if got := pgCounts(t, f.srv, db); !sameCounts(got, source) {
+			if got := pgCounts(t, f.Srv, db); !sameCounts(got, source) {
 				t.Fatalf("restored %v, source %v", got, source)
 			}
 
 			// Again, into the now non-empty database: refused, untouched.
-			if err := f.srv.Exec(ctx, db, "DELETE FROM books WHERE id <= 10; CREATE TABLE junk (x int)"); err != nil {
+			if err := f.Srv.Exec(ctx, db, "DELETE FROM books WHERE id <= 10; CREATE TABLE junk (x int)"); err != nil {
 				t.Fatal(err)
 			}
-			_, err = d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: db})
+			_, err = d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: db})
 			if err == nil || !strings.Contains(err.Error(), "already has 8 tables") || !strings.Contains(err.Error(), "--clean") {
 				t.Fatalf("restore into a database with tables: %v", err)
 			}
-			if got := pgCounts(t, f.srv, db); got["public.books"] != 2990 {
+			if got := pgCounts(t, f.Srv, db); got["public.books"] != 2990 {
 				t.Fatalf("a refused restore changed the database: %v", got)
 			}
 
 			// With Clean: the dump's tables are replaced.
-			if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: db, Clean: true}); err != nil {
+			if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: db, Clean: true}); err != nil {
 				t.Fatal(err)
 			}
-			got := pgCounts(t, f.srv, db)
+			got := pgCounts(t, f.Srv, db)
 			if got["public.books"] != 3000 {
 				t.Fatalf("clean restore: %v", got)
 			}
@@ -98,59 +99,59 @@ func testPgRestoreFormats(t *testing.T, f *pgFixture) {
 
 // Scenario "database corruption": restore --clean into the plan's own
 // database (the default), from a dump named by base name or by path.
-func testPgRestoreDefaults(t *testing.T, f *pgFixture) {
+func testPgRestoreDefaults(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	source := pgCounts(t, f.srv, "alexandria")
-	tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "defaults")})
-	old, err := d.Backup(ctx, f.x, tg)
+	source := pgCounts(t, f.Srv, "alexandria")
+	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "defaults")})
+	old, err := d.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.srv.Exec(ctx, "alexandria", "DELETE FROM users"); err != nil {
+	if err := f.Srv.Exec(ctx, "alexandria", "DELETE FROM users"); err != nil {
 		t.Fatal(err)
 	}
-	newest, err := d.Backup(ctx, f.x, tg)
+	newest, err := d.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.srv.Exec(ctx, "alexandria", "DELETE FROM books WHERE id > 100"); err != nil {
+	if err := f.Srv.Exec(ctx, "alexandria", "DELETE FROM books WHERE id > 100"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{}); err == nil || !strings.Contains(err.Error(), "--clean") {
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{}); err == nil || !strings.Contains(err.Error(), "--clean") {
 		t.Fatalf("restore into the plan's database without clean: %v", err)
 	}
-	res, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Clean: true})
+	res, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Clean: true})
 	if err != nil || res.From != newest.ID {
 		t.Fatalf("default is the newest dump: %+v %v", res, err)
 	}
-	if got := pgCounts(t, f.srv, "alexandria"); got["public.books"] != 3000 || got["public.users"] != 0 {
+	if got := pgCounts(t, f.Srv, "alexandria"); got["public.books"] != 3000 || got["public.users"] != 0 {
 		t.Fatalf("after restoring the newest: %v", got)
 	}
 	for _, from := range []string{filepath.Base(old.ID), old.ID} {
-		res, err = d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: from, Clean: true})
+		res, err = d.Restore(ctx, f.X, tg, drivers.RestoreRequest{From: from, Clean: true})
 		if err != nil || res.From != old.ID {
 			t.Fatalf("--from %s: %+v %v", from, res, err)
 		}
-		if got := pgCounts(t, f.srv, "alexandria"); !sameCounts(got, source) {
+		if got := pgCounts(t, f.Srv, "alexandria"); !sameCounts(got, source) {
 			t.Fatalf("after restoring %s: %v", from, got)
 		}
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: "database-20200101T000000Z.dump"}); err == nil || !strings.Contains(err.Error(), "is not one of target database's dumps") {
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{From: "database-20200101T000000Z.dump"}); err == nil || !strings.Contains(err.Error(), "is not one of target database's dumps") {
 		t.Fatalf("a missing dump: %v", err)
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{File: old.ID + ".manifest.json"}); err == nil || !strings.Contains(err.Error(), "restore the dump itself") {
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{File: old.ID + ".manifest.json"}); err == nil || !strings.Contains(err.Error(), "restore the dump itself") {
 		t.Fatalf("a manifest as the dump: %v", err)
 	}
 	partial := filepath.Join(filepath.Dir(old.ID), ".database-20261126T020000Z.dump.partial")
-	writeFile(t, filepath.Dir(partial), filepath.Base(partial), "PGDMP", 0o600)
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{From: filepath.Base(partial)}); err == nil || !strings.Contains(err.Error(), "is not one of") {
+	drivertest.WriteFile(t, filepath.Dir(partial), filepath.Base(partial), "PGDMP", 0o600)
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{From: filepath.Base(partial)}); err == nil || !strings.Contains(err.Error(), "is not one of") {
 		t.Fatalf("an unfinished dump by name: %v", err)
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{File: partial, Unverified: true}); err == nil || !strings.Contains(err.Error(), "never restored") {
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{File: partial, Unverified: true}); err == nil || !strings.Contains(err.Error(), "never restored") {
 		t.Fatalf("an unfinished dump: %v", err)
 	}
-	if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: "/tmp/x"}); err == nil {
+	if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: "/tmp/x"}); err == nil {
 		t.Fatal("a pg_dump restore accepted a directory")
 	}
 }
@@ -159,20 +160,20 @@ func testPgRestoreDefaults(t *testing.T, f *pgFixture) {
 // touching the database; a database that does not exist is not created; a
 // plain dump cut short at a statement boundary commits nothing; a dump
 // whose roles are missing rolls back and says to create them.
-func testPgRestoreRefusals(t *testing.T, f *pgFixture) {
+func testPgRestoreRefusals(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	tables := func(db string) int { return len(pgCounts(t, f.srv, db)) }
+	tables := func(db string) int { return len(pgCounts(t, f.Srv, db)) }
 
 	t.Run("flipped byte", func(t *testing.T) {
-		tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "flip")})
-		a, err := d.Backup(ctx, f.x, tg)
+		tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "flip")})
+		a, err := d.Backup(ctx, f.X, tg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pgFlipByte(t, a.ID)
-		f.srv.CreateDatabase(ctx, "flip")
-		_, err = d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "flip"})
+		f.Srv.CreateDatabase(ctx, "flip")
+		_, err = d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: "flip"})
 		if err == nil || !strings.Contains(err.Error(), "SHA-256") || !strings.Contains(err.Error(), "not touched") {
 			t.Fatalf("got %v", err)
 		}
@@ -182,19 +183,19 @@ func testPgRestoreRefusals(t *testing.T, f *pgFixture) {
 	})
 
 	t.Run("missing database", func(t *testing.T) {
-		tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "missing")})
-		if _, err := d.Backup(ctx, f.x, tg); err != nil {
+		tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "missing")})
+		if _, err := d.Backup(ctx, f.X, tg); err != nil {
 			t.Fatal(err)
 		}
-		_, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "no_such_db"})
+		_, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: "no_such_db"})
 		if err == nil || !strings.Contains(err.Error(), `database "no_such_db" does not exist`) || !strings.Contains(err.Error(), "createdb") {
 			t.Fatalf("got %v", err)
 		}
 	})
 
 	t.Run("plain dump cut at a statement", func(t *testing.T) {
-		tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "cut"), "format": "sql"})
-		a, err := d.Backup(ctx, f.x, tg)
+		tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "cut"), "format": "sql"})
+		a, err := d.Backup(ctx, f.X, tg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,8 +208,8 @@ func testPgRestoreRefusals(t *testing.T, f *pgFixture) {
 		}
 		os.WriteFile(a.ID, b[:end+4], 0o600)
 		os.Remove(a.ID + ".manifest.json") // an old dump: nothing to check it against first
-		f.srv.CreateDatabase(ctx, "cut")
-		_, err = d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "cut", Unverified: true})
+		f.Srv.CreateDatabase(ctx, "cut")
+		_, err = d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: "cut", Unverified: true})
 		if err == nil || !strings.Contains(err.Error(), "is incomplete") {
 			t.Fatalf("got %v", err)
 		}
@@ -219,27 +220,27 @@ func testPgRestoreRefusals(t *testing.T, f *pgFixture) {
 	})
 
 	t.Run("missing role", func(t *testing.T) {
-		if err := f.srv.CreateDatabase(ctx, "owned"); err != nil {
+		if err := f.Srv.CreateDatabase(ctx, "owned"); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.srv.Exec(ctx, "owned", `CREATE ROLE librarian; CREATE TABLE shelves (id int); INSERT INTO shelves VALUES (1), (2);
+		if err := f.Srv.Exec(ctx, "owned", `CREATE ROLE librarian; CREATE TABLE shelves (id int); INSERT INTO shelves VALUES (1), (2);
 			ALTER TABLE shelves OWNER TO librarian`); err != nil {
 			t.Fatal(err)
 		}
-		tg := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "owned"), "database": f.srv.URL("owned")})
-		plain := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "owned-sql"), "database": f.srv.URL("owned"), "format": "sql"})
+		tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "owned"), "database": f.Srv.URL("owned")})
+		plain := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "owned-sql"), "database": f.Srv.URL("owned"), "format": "sql"})
 		for _, tg := range []*drivers.Target{tg, plain} {
-			if _, err := d.Backup(ctx, f.x, tg); err != nil {
+			if _, err := d.Backup(ctx, f.X, tg); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// As on a new server: the role is gone.
-		if err := f.srv.Exec(ctx, "owned", "REASSIGN OWNED BY librarian TO postgres; DROP ROLE librarian"); err != nil {
+		if err := f.Srv.Exec(ctx, "owned", "REASSIGN OWNED BY librarian TO postgres; DROP ROLE librarian"); err != nil {
 			t.Fatal(err)
 		}
-		f.srv.CreateDatabase(ctx, "newserver")
+		f.Srv.CreateDatabase(ctx, "newserver")
 		for _, tg := range []*drivers.Target{tg, plain} {
-			_, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "newserver"})
+			_, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: "newserver"})
 			if err == nil || !strings.Contains(err.Error(), `role "librarian" does not exist`) || !strings.Contains(err.Error(), "create the dump's roles") {
 				t.Fatalf("%s: got %v", tg.Settings.Str("format"), err)
 			}
@@ -249,16 +250,16 @@ func testPgRestoreRefusals(t *testing.T, f *pgFixture) {
 			}
 		}
 		// A drill restores without owners: it passes all the same.
-		if res, err := d.Drill(ctx, f.x, tg); err != nil || res.Checked != 1 {
+		if res, err := d.Drill(ctx, f.X, tg); err != nil || res.Checked != 1 {
 			t.Fatalf("drill without the role: %+v %v", res, err)
 		}
-		if err := f.srv.Exec(ctx, "postgres", "CREATE ROLE librarian"); err != nil {
+		if err := f.Srv.Exec(ctx, "postgres", "CREATE ROLE librarian"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.Restore(ctx, f.x, tg, drivers.RestoreRequest{Database: "newserver"}); err != nil {
+		if _, err := d.Restore(ctx, f.X, tg, drivers.RestoreRequest{Database: "newserver"}); err != nil {
 			t.Fatalf("with the role created: %v", err)
 		}
-		if got := pgCounts(t, f.srv, "newserver"); got["public.shelves"] != 2 {
+		if got := pgCounts(t, f.Srv, "newserver"); got["public.shelves"] != 2 {
 			t.Fatalf("restored %v", got)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // No dump is restored unless its SHA-256 matches a manifest, or the
@@ -20,10 +21,10 @@ import (
 // refused one leaves the database without a table.
 func TestPgDumpRestoreProvenance(t *testing.T) {
 	t.Parallel()
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	d := drivers.PgDump{}
-	source := pgCounts(t, f.srv, "alexandria")
+	source := pgCounts(t, f.Srv, "alexandria")
 
 	// A target with a dump of its own in dir; settings may change the format.
 	dumpIn := func(name string, settings drivers.Values) (*drivers.Target, string) {
@@ -31,9 +32,9 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 		if settings == nil {
 			settings = drivers.Values{}
 		}
-		settings["dir"] = filepath.Join(f.dir, name)
-		tg := f.target(t, settings)
-		a, err := d.Backup(ctx, f.x, tg)
+		settings["dir"] = filepath.Join(f.Dir, name)
+		tg := f.Target(t, settings)
+		a, err := d.Backup(ctx, f.X, tg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +44,7 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 	// every target's dir, with its manifest or without.
 	copyOut := func(dump, where string, manifest bool) string {
 		t.Helper()
-		dst := filepath.Join(f.dir, "elsewhere", where)
+		dst := filepath.Join(f.Dir, "elsewhere", where)
 		if err := os.MkdirAll(dst, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -63,12 +64,12 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 	// Another target writing into the same dir.
 	other := *own
 	other.Name = "other"
-	a, err := d.Backup(ctx, f.x, &other)
+	a, err := d.Backup(ctx, f.X, &other)
 	if err != nil {
 		t.Fatal(err)
 	}
 	othersDump := a.ID
-	writeFile(t, filepath.Dir(good), "database.dump", "PGDMP not one of ours", 0o600)
+	drivertest.WriteFile(t, filepath.Dir(good), "database.dump", "PGDMP not one of ours", 0o600)
 
 	bareTarget, bare := dumpIn("bare", nil)
 	os.Remove(bare + ".manifest.json")
@@ -91,8 +92,8 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 
 	// A symlink in a target's dir, named as its dump would be, leading to a
 	// verified dump outside (its manifest linked beside it too).
-	linkTarget := f.target(t, drivers.Values{"dir": filepath.Join(f.dir, "links")})
-	link := filepath.Join(f.dir, "links", "database-20990101T000000Z.dump")
+	linkTarget := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "links")})
+	link := filepath.Join(f.Dir, "links", "database-20990101T000000Z.dump")
 	os.MkdirAll(filepath.Dir(link), 0o700)
 	if err := os.Symlink(outside, link); err != nil {
 		t.Fatal(err)
@@ -148,12 +149,12 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/unverified=%v", tc.name, unverified), func(t *testing.T) {
 				databases++
 				db := fmt.Sprintf("prov_%d", databases)
-				if err := f.srv.CreateDatabase(ctx, db); err != nil {
+				if err := f.Srv.CreateDatabase(ctx, db); err != nil {
 					t.Fatal(err)
 				}
 				req := tc.req
 				req.Database, req.Unverified = db, unverified
-				res, err := d.Restore(ctx, f.x, tc.tg, req)
+				res, err := d.Restore(ctx, f.X, tc.tg, req)
 				if want == allowed {
 					if err != nil {
 						t.Fatalf("refused: %v", err)
@@ -161,7 +162,7 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 					if res.From != tc.from {
 						t.Errorf("restored %s, want %s", res.From, tc.from)
 					}
-					if got := pgCounts(t, f.srv, db); !sameCounts(got, source) {
+					if got := pgCounts(t, f.Srv, db); !sameCounts(got, source) {
 						t.Fatalf("restored %v, source %v", got, source)
 					}
 					return
@@ -170,7 +171,7 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 					t.Fatalf("got %v, want an error saying %q", err, want)
 				}
 				t.Logf("refused: %v", err)
-				if n := len(pgCounts(t, f.srv, db)); n != 0 {
+				if n := len(pgCounts(t, f.Srv, db)); n != 0 {
 					t.Fatalf("a refused restore left %d tables", n)
 				}
 			})

@@ -10,13 +10,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // scratchMarkers reads the scratch database markers in dir.
 func scratchMarkers(t *testing.T, dir string) map[string]drivers.ScratchMarker {
 	t.Helper()
 	out := map[string]drivers.ScratchMarker{}
-	for _, name := range dirNames(t, dir) {
+	for _, name := range drivertest.DirNames(t, dir) {
 		if !drivers.IsScratchMarker(name) {
 			continue
 		}
@@ -51,10 +52,10 @@ func TestIsScratchMarker(t *testing.T) {
 // gone too.
 func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 	t.Parallel()
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
-	tg := f.target(t, drivers.Values{})
-	if _, err := (drivers.PgDump{}).Backup(ctx, f.x, tg); err != nil {
+	tg := f.Target(t, drivers.Values{})
+	if _, err := (drivers.PgDump{}).Backup(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	var during map[string]drivers.ScratchMarker
@@ -62,7 +63,7 @@ func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 	x := pgExecutor{before: func(_ context.Context, c drivers.Command) {
 		if c.Program == "pg_restore" && strings.Contains(strings.Join(c.Args, " "), "--single-transaction") {
 			during = scratchMarkers(t, tg.TempDir)
-			dbs = pgDrillDatabases(t, f.srv)
+			dbs = pgDrillDatabases(t, f.Srv)
 		}
 	}}
 	if _, err := (drivers.PgDump{}).Drill(ctx, x, tg); err != nil {
@@ -79,7 +80,7 @@ func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 	if left := scratchMarkers(t, tg.TempDir); len(left) != 0 {
 		t.Errorf("markers left after the drill: %v", left)
 	}
-	if left := pgDrillDatabases(t, f.srv); len(left) != 0 {
+	if left := pgDrillDatabases(t, f.Srv); len(left) != 0 {
 		t.Errorf("scratch databases left after the drill: %v", left)
 	}
 }
@@ -88,15 +89,15 @@ func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 // when it is gone already, and refuses every other name before connecting.
 func TestDropScratchDatabase(t *testing.T) {
 	t.Parallel()
-	f := newPgFixture(t)
+	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
-	tg := f.target(t, drivers.Values{})
+	tg := f.Target(t, drivers.Values{})
 	name := drivers.PgDrillPrefix + "0123456789abcdef"
-	if err := f.srv.CreateDatabase(ctx, name); err != nil {
+	if err := f.Srv.CreateDatabase(ctx, name); err != nil {
 		t.Fatal(err)
 	}
 	// A pg_restore of the killed drill may still be connected.
-	conn, err := pgx.Connect(ctx, f.srv.ConnString(name))
+	conn, err := pgx.Connect(ctx, f.Srv.ConnString(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestDropScratchDatabase(t *testing.T) {
 			t.Errorf("%q: got %v", bad, err)
 		}
 	}
-	if err := f.srv.Exec(ctx, "alexandria", "SELECT 1"); err != nil {
+	if err := f.Srv.Exec(ctx, "alexandria", "SELECT 1"); err != nil {
 		t.Fatalf("the source database is gone: %v", err)
 	}
 	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{}}
@@ -118,7 +119,7 @@ func TestDropScratchDatabase(t *testing.T) {
 	if err := drivers.DropScratchDatabase(ctx, tg, name); err != nil {
 		t.Fatal(err)
 	}
-	if left := pgDrillDatabases(t, f.srv); len(left) != 0 {
+	if left := pgDrillDatabases(t, f.Srv); len(left) != 0 {
 		t.Fatalf("still there: %v", left)
 	}
 	if err := drivers.DropScratchDatabase(ctx, tg, name); err != nil {

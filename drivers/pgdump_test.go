@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // Retention over dump files: keep_last and keep_days combine (a dump either
 // keeps stays), the newest always stays, and nothing but this target's
 // promoted dumps is ever touched.
 func TestPgDumpRetention(t *testing.T) {
-	pinClock(t) // 2026-11-26 02:00 UTC
+	drivertest.PinClock(t) // 2026-11-26 02:00 UTC
 	for _, tc := range []struct {
 		name     string
 		settings drivers.Values
@@ -36,9 +37,9 @@ func TestPgDumpRetention(t *testing.T) {
 			for _, n := range append(dumps, others...) {
 				if strings.HasSuffix(n, ".dir") {
 					os.MkdirAll(filepath.Join(dir, n), 0o700)
-					writeFile(t, filepath.Join(dir, n), "toc.dat", "x", 0o600)
+					drivertest.WriteFile(t, filepath.Join(dir, n), "toc.dat", "x", 0o600)
 				} else {
-					writeFile(t, dir, n, "x", 0o600)
+					drivertest.WriteFile(t, dir, n, "x", 0o600)
 				}
 			}
 			tc.settings["dir"] = dir
@@ -48,7 +49,7 @@ func TestPgDumpRetention(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, n := range dirNames(t, dir) {
+			for _, n := range drivertest.DirNames(t, dir) {
 				for _, d := range dumps {
 					if n == d {
 						got = append(got, strings.TrimSuffix(strings.TrimPrefix(strings.SplitN(n, ".", 2)[0], "database-"), ""))
@@ -81,25 +82,25 @@ func TestPgDumpNewestAlwaysKept(t *testing.T) {
 	t.Cleanup(func() { drivers.Now = old })
 	dir := t.TempDir()
 	for _, n := range []string{"database-20261120T010000Z.dump", "database-20261121T010000Z.dump"} {
-		writeFile(t, dir, n, "x", 0o600)
+		drivertest.WriteFile(t, dir, n, "x", 0o600)
 	}
 	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"dir": dir, "keep_days": 7}}
 	res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, false)
-	if err != nil || res.Kept != 1 || strings.Join(dirNames(t, dir), ",") != "database-20261121T010000Z.dump" {
-		t.Fatalf("%+v %v %v", res, err, dirNames(t, dir))
+	if err != nil || res.Kept != 1 || strings.Join(drivertest.DirNames(t, dir), ",") != "database-20261121T010000Z.dump" {
+		t.Fatalf("%+v %v %v", res, err, drivertest.DirNames(t, dir))
 	}
 }
 
 func TestPgDumpPruneDryRunRemovesNothing(t *testing.T) {
-	pinClock(t)
+	drivertest.PinClock(t)
 	dir := t.TempDir()
 	for _, n := range []string{"database-20261120T010000Z.dump", "database-20261121T010000Z.dump"} {
-		writeFile(t, dir, n, "x", 0o600)
+		drivertest.WriteFile(t, dir, n, "x", 0o600)
 	}
 	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"dir": dir, "keep_last": 1}}
 	res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, true)
-	if err != nil || len(res.Removed) != 1 || len(dirNames(t, dir)) != 2 {
-		t.Fatalf("%+v %v %v", res, err, dirNames(t, dir))
+	if err != nil || len(res.Removed) != 1 || len(drivertest.DirNames(t, dir)) != 2 {
+		t.Fatalf("%+v %v %v", res, err, drivertest.DirNames(t, dir))
 	}
 }
 

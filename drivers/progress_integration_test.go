@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // progressRecorder is a Trace that keeps every progress report and command.
@@ -41,7 +42,7 @@ func addBigFile(t *testing.T, dir string, size int) {
 	t.Helper()
 	b := make([]byte, size)
 	rand.New(rand.NewSource(7)).Read(b)
-	writeFile(t, dir, "big/collected-works.pdf", string(b), 0o644)
+	drivertest.WriteFile(t, dir, "big/collected-works.pdf", string(b), 0o644)
 }
 
 const bigFile = 24 << 20
@@ -76,16 +77,16 @@ func checkProgress(t *testing.T, r *progressRecorder, final bool) {
 }
 
 func TestResticReportsProgressWhenWatched(t *testing.T) {
-	f := newResticFixture(t)
-	addBigFile(t, f.src, bigFile)
+	f := drivertest.NewResticFixture(t)
+	addBigFile(t, f.Src, bigFile)
 	ctx := context.Background()
-	tg := f.target("library", nil)
-	if err := (drivers.Restic{}).Init(ctx, f.x, tg); err != nil {
+	tg := f.Target("library", nil)
+	if err := (drivers.Restic{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Restic{}.Backup(rec.trace(ctx), f.x, tg)
+	a, err := drivers.Restic{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +102,13 @@ func TestResticReportsProgressWhenWatched(t *testing.T) {
 }
 
 func TestRsyncReportsProgressWhenWatched(t *testing.T) {
-	f := newRsyncFixture(t)
-	addBigFile(t, f.src, bigFile)
+	f := drivertest.NewRsyncFixture(t)
+	addBigFile(t, f.Src, bigFile)
 	ctx := context.Background()
-	tg := f.target(drivers.Values{"delete": true})
+	tg := f.Target(drivers.Values{"delete": true})
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Rsync{}.Backup(rec.trace(ctx), f.x, tg)
+	a, err := drivers.Rsync{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,22 +117,22 @@ func TestRsyncReportsProgressWhenWatched(t *testing.T) {
 		t.Fatalf("artifact %+v", a)
 	}
 	checkProgress(t, rec, true)
-	if err := (drivers.Rsync{}).Verify(ctx, f.x, tg, a); err != nil {
+	if err := (drivers.Rsync{}).Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("the mirror made with progress does not verify: %v", err)
 	}
 }
 
 func TestBorgReportsProgressWhenWatched(t *testing.T) {
-	f := newBorgFixture(t)
-	addBigFile(t, f.src, bigFile)
+	f := drivertest.NewBorgFixture(t)
+	addBigFile(t, f.Src, bigFile)
 	ctx := context.Background()
-	tg := f.target("library", drivers.Values{"encryption": "repokey-blake2"})
-	if err := (drivers.Borg{}).Init(ctx, f.x, tg); err != nil {
+	tg := f.Target("library", drivers.Values{"encryption": "repokey-blake2"})
+	if err := (drivers.Borg{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Borg{}.Backup(rec.trace(ctx), f.x, tg)
+	a, err := drivers.Borg{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 	}
 	// borg check reports its progress too (a percentage of segments).
 	rec = &progressRecorder{}
-	if err := (drivers.Borg{}).Verify(rec.trace(ctx), f.x, tg, a); err != nil {
+	if err := (drivers.Borg{}).Verify(rec.trace(ctx), f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.updates) == 0 || !strings.HasPrefix(rec.updates[0].Item, "Checking") || rec.updates[0].Percent < 0 {
@@ -155,9 +156,9 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 
 	// With --log-json, borg's errors come as JSON; they must still read
 	// as borg's words, not as JSON, in the error.
-	missing := f.target("library", drivers.Values{"repository": filepath.Join(f.dir, "no-such-repo")})
+	missing := f.Target("library", drivers.Values{"repository": filepath.Join(f.Dir, "no-such-repo")})
 	missing.Progress = true
-	_, err = drivers.Borg{}.Backup(ctx, f.x, missing)
+	_, err = drivers.Borg{}.Backup(ctx, f.X, missing)
 	if err == nil {
 		t.Fatal("a backup into a missing repository succeeded")
 	}
@@ -167,29 +168,29 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 }
 
 func TestRcloneReportsProgressWhenWatched(t *testing.T) {
-	f := newRcloneFixture(t)
-	addBigFile(t, f.src, bigFile)
+	f := drivertest.NewRcloneFixture(t)
+	addBigFile(t, f.Src, bigFile)
 	ctx := context.Background()
-	tg := f.target(nil)
+	tg := f.Target(nil)
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Rclone{}.Backup(rec.trace(ctx), f.x, tg)
+	a, err := drivers.Rclone{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkProgress(t, rec, true)
-	if err := (drivers.Rclone{}).Verify(ctx, f.x, tg, a); err != nil {
+	if err := (drivers.Rclone{}).Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
 
 	// rclone's JSON log lines turn back into text in errors.
-	blocked := filepath.Join(f.dir, "a-file")
+	blocked := filepath.Join(f.Dir, "a-file")
 	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bad := f.target(drivers.Values{"destination": filepath.Join(blocked, "mirror")})
+	bad := f.Target(drivers.Values{"destination": filepath.Join(blocked, "mirror")})
 	bad.Progress = true
-	_, err = drivers.Rclone{}.Backup(ctx, f.x, bad)
+	_, err = drivers.Rclone{}.Backup(ctx, f.X, bad)
 	if err == nil {
 		t.Fatal("a copy under a regular file succeeded")
 	}

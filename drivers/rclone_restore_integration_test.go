@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
 
@@ -23,23 +24,23 @@ type rcloneMirror struct {
 	dir, src string
 	conf     string
 	stored   string // the directory holding the destination's files (ciphertext for crypt)
-	x        *rcloneCmdLog
+	x        *drivertest.RcloneCmdLog
 	tg       *drivers.Target
 	srv      *rclonetest.Server
 }
 
 func newRcloneMirror(t *testing.T, kind string) *rcloneMirror {
 	t.Helper()
-	requireTool(t, "rclone")
+	drivertest.RequireTool(t, "rclone")
 	dir := t.TempDir()
-	m := &rcloneMirror{dir: dir, src: filepath.Join(dir, "library"), x: &rcloneCmdLog{}}
+	m := &rcloneMirror{dir: dir, src: filepath.Join(dir, "library"), x: &drivertest.RcloneCmdLog{}}
 	rng := rand.New(rand.NewSource(2))
 	for i := 0; i < 12; i++ {
 		b := make([]byte, 3000+rng.Intn(20000))
 		rng.Read(b)
-		writeFile(t, m.src, filepath.Join("books", "author"+string(rune('a'+i%3)), "book"+string(rune('a'+i))+".epub"), string(b), 0o644)
+		drivertest.WriteFile(t, m.src, filepath.Join("books", "author"+string(rune('a'+i%3)), "book"+string(rune('a'+i))+".epub"), string(b), 0o644)
 	}
-	writeFile(t, m.src, "covers/#1 ; leading hash.jpg", "rclone --files-from would take this for a comment", 0o644)
+	drivertest.WriteFile(t, m.src, "covers/#1 ; leading hash.jpg", "rclone --files-from would take this for a comment", 0o644)
 	settings := drivers.Values{"source": m.src}
 	switch kind {
 	case "local":
@@ -95,7 +96,7 @@ func (m *rcloneMirror) storedFile(t *testing.T, rel string) string {
 // server to the second).
 func sameFiles(t *testing.T, src, dir string) {
 	t.Helper()
-	want, got := rcloneFiles(t, src), rcloneFiles(t, dir)
+	want, got := drivertest.RcloneFiles(t, src), drivertest.RcloneFiles(t, dir)
 	if strings.Join(want, "\n") != strings.Join(got, "\n") {
 		t.Fatalf("restored %q, want %q", got, want)
 	}
@@ -137,12 +138,12 @@ func TestRcloneRestore(t *testing.T) {
 			if res.From != dest || res.Where != to || res.Files != 13 {
 				t.Errorf("result %+v", res)
 			}
-			last := m.x.argv[len(m.x.argv)-1]
+			last := m.x.Argv[len(m.x.Argv)-1]
 			if !strings.HasPrefix(last, "rclone copy ") || !strings.Contains(last, "--ask-password=false") ||
 				strings.Contains(last, "--checksum") || strings.Contains(last, "--ignore-times") {
 				t.Errorf("restore ran %s", last)
 			}
-			for _, l := range m.x.lines {
+			for _, l := range m.x.Lines {
 				if m.srv != nil && strings.Contains(l, m.srv.Pass) || strings.Contains(l, "crypt passphrase") {
 					t.Errorf("a password shows in %s", l)
 				}
@@ -156,13 +157,13 @@ func TestRcloneRestore(t *testing.T) {
 				{"non-empty without force", drivers.RestoreRequest{To: to}, "not empty"},
 				{"another version", drivers.RestoreRequest{To: filepath.Join(m.dir, "other"), From: "b2:elsewhere"}, "one version"},
 			} {
-				runs := len(m.x.argv)
+				runs := len(m.x.Argv)
 				_, err := r.Restore(ctx, m.x, m.tg, c.req)
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%s: want an error with %q, got %v", c.name, c.want, err)
 				}
-				if len(m.x.argv) != runs {
-					t.Errorf("%s: rclone ran: %s", c.name, m.x.argv[runs:])
+				if len(m.x.Argv) != runs {
+					t.Errorf("%s: rclone ran: %s", c.name, m.x.Argv[runs:])
 				}
 			}
 			again := filepath.Join(m.dir, "again")
@@ -190,13 +191,13 @@ func TestRcloneRestoreForce(t *testing.T) {
 			if _, err := r.Restore(ctx, m.x, m.tg, drivers.RestoreRequest{To: to}); err != nil {
 				t.Fatal(err)
 			}
-			extra := writeFile(t, to, "books/added-since.epub", "only in the live library", 0o644)
-			rcloneFlipByte(t, filepath.Join(to, "books/authorb/bookb.epub"))
+			extra := drivertest.WriteFile(t, to, "books/added-since.epub", "only in the live library", 0o644)
+			drivertest.RcloneFlipByte(t, filepath.Join(to, "books/authorb/bookb.epub"))
 			os.Remove(filepath.Join(to, "books/authorc/bookc.epub"))
 			if _, err := r.Restore(ctx, m.x, m.tg, drivers.RestoreRequest{To: to, Force: true}); err != nil {
 				t.Fatal(err)
 			}
-			if last := m.x.argv[len(m.x.argv)-1]; !strings.Contains(last, " "+c.flag+" ") {
+			if last := m.x.Argv[len(m.x.Argv)-1]; !strings.Contains(last, " "+c.flag+" ") {
 				t.Errorf("a forced restore from %s should use %s: %s", c.kind, c.flag, last)
 			}
 			if b, err := os.ReadFile(extra); err != nil || string(b) != "only in the live library" {
@@ -268,7 +269,7 @@ func TestRcloneRestoreStaysInside(t *testing.T) {
 		t.Fatalf("the drill should name the path outside the tree, got %v", err)
 	}
 	t.Logf("drill failed as it must: %v", err)
-	noDrillDirs(t, m.dir)
+	drivertest.NoDrillDirs(t, m.dir)
 
 	// A symlink in the directory leading out of it.
 	live := filepath.Join(m.dir, "live")
@@ -276,9 +277,9 @@ func TestRcloneRestoreStaysInside(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(live, "books")); err != nil {
 		t.Fatal(err)
 	}
-	runs := len(m.x.argv)
+	runs := len(m.x.Argv)
 	_, err = r.Restore(ctx, m.x, m.tg, drivers.RestoreRequest{To: live, Force: true})
-	if err == nil || !strings.Contains(err.Error(), "symlink") || len(m.x.argv) != runs {
+	if err == nil || !strings.Contains(err.Error(), "symlink") || len(m.x.Argv) != runs {
 		t.Fatalf("want a refusal naming the symlink before rclone runs, got %v", err)
 	}
 	outsideEmpty("a symlink in the directory")
@@ -301,7 +302,7 @@ func TestRcloneDrill(t *testing.T) {
 			if res.Checked != 5 || res.Artifact != m.tg.Settings.Str("destination") || !strings.Contains(res.Detail, "5 sampled files restored: 5 match their source") {
 				t.Fatalf("drill %+v", res)
 			}
-			noDrillDirs(t, m.dir)
+			drivertest.NoDrillDirs(t, m.dir)
 
 			// Every file; one source changed the ordinary way is skipped.
 			m.tg.DrillSample = 1000
@@ -317,10 +318,10 @@ func TestRcloneDrill(t *testing.T) {
 				t.Fatalf("drill %+v, want %q", res, want)
 			}
 			t.Logf("drill: %s", res.Detail)
-			noDrillDirs(t, m.dir)
+			drivertest.NoDrillDirs(t, m.dir)
 
 			// A stored file damaged in place, size and mtime kept.
-			rcloneFlipByte(t, m.storedFile(t, "books/authora/bookd.epub"))
+			drivertest.RcloneFlipByte(t, m.storedFile(t, "books/authora/bookd.epub"))
 			_, err = r.Drill(ctx, m.x, m.tg)
 			if err == nil || !strings.Contains(err.Error(), "books/authora/bookd.epub") {
 				t.Fatalf("want the drill to fail naming bookd.epub, got %v", err)
@@ -331,7 +332,7 @@ func TestRcloneDrill(t *testing.T) {
 				t.Fatalf("want a mismatch naming the source file, got %v", err)
 			}
 			t.Logf("drill failed as it must: %v", err)
-			noDrillDirs(t, m.dir)
+			drivertest.NoDrillDirs(t, m.dir)
 		})
 	}
 }
@@ -340,11 +341,11 @@ func TestRcloneDrill(t *testing.T) {
 // mismatch names the file on the source remote.
 func TestRcloneDrillRemoteSource(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "rclone")
+	drivertest.RequireTool(t, "rclone")
 	dir := t.TempDir()
 	srv := rclonetest.ServeSFTP(t, filepath.Join(dir, "server"))
 	for _, b := range []string{"a", "b", "c"} {
-		writeFile(t, filepath.Join(srv.Dir, "library"), "books/book"+b+".epub", strings.Repeat(b, 5000), 0o644)
+		drivertest.WriteFile(t, filepath.Join(srv.Dir, "library"), "books/book"+b+".epub", strings.Repeat(b, 5000), 0o644)
 	}
 	conf := rclonetest.WriteConfig(t, dir, srv.SFTPRemote(t, "loop"))
 	mirror := filepath.Join(dir, "mirror")
@@ -352,7 +353,7 @@ func TestRcloneDrillRemoteSource(t *testing.T) {
 		Settings: drivers.Values{"source": "loop:library", "destination": mirror, "config": conf}}
 	ctx := context.Background()
 	r := drivers.Rclone{}
-	x := &rcloneCmdLog{}
+	x := &drivertest.RcloneCmdLog{}
 	if _, err := r.Backup(ctx, x, tg); err != nil {
 		t.Fatal(err)
 	}
@@ -360,29 +361,29 @@ func TestRcloneDrillRemoteSource(t *testing.T) {
 	if err != nil || !strings.HasPrefix(res.Detail, "3 sampled files restored: 3 match their source") {
 		t.Fatalf("drill %+v %v", res, err)
 	}
-	rcloneFlipByte(t, filepath.Join(mirror, "books/bookb.epub"))
+	drivertest.RcloneFlipByte(t, filepath.Join(mirror, "books/bookb.epub"))
 	_, err = r.Drill(ctx, x, tg)
 	var mm *drivers.DrillMismatch
 	if !errors.As(err, &mm) || mm.File != "loop:library/books/bookb.epub" || !strings.Contains(err.Error(), "differs from its source") {
 		t.Fatalf("want a mismatch naming loop:library/books/bookb.epub, got %v", err)
 	}
 	t.Logf("drill failed as it must: %v", err)
-	noDrillDirs(t, dir)
+	drivertest.NoDrillDirs(t, dir)
 }
 
 // A drill of a destination with nothing in it fails and leaves nothing.
 func TestRcloneDrillNothingToDrill(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "rclone")
+	drivertest.RequireTool(t, "rclone")
 	dir := t.TempDir()
 	conf := rclonetest.WriteConfig(t, dir)
 	src := filepath.Join(dir, "library")
-	writeFile(t, src, "book.epub", "a book", 0o644)
+	drivertest.WriteFile(t, src, "book.epub", "a book", 0o644)
 	tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, TempDir: dir,
 		Settings: drivers.Values{"source": src, "destination": filepath.Join(dir, "never-copied"), "config": conf}}
-	_, err := drivers.Rclone{}.Drill(context.Background(), &rcloneCmdLog{}, tg)
+	_, err := drivers.Rclone{}.Drill(context.Background(), &drivertest.RcloneCmdLog{}, tg)
 	if err == nil || !strings.Contains(err.Error(), "holds no files") {
 		t.Fatalf("want a failure saying the destination holds no files, got %v", err)
 	}
-	noDrillDirs(t, dir)
+	drivertest.NoDrillDirs(t, dir)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // rcloneFake answers each rclone subcommand (sync, size, check, ...) with
@@ -55,7 +56,7 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "library")
-	writeFile(t, src, "books/a.epub", "a book", 0o644)
+	drivertest.WriteFile(t, src, "books/a.epub", "a book", 0o644)
 	v := drivers.Values{"source": src, "destination": filepath.Join(dir, "mirror")}
 	for k, x := range settings {
 		v[k] = x
@@ -244,8 +245,8 @@ func TestRcloneExitCodes(t *testing.T) {
 // RCLONE_CONFIG_PASS, marked secret: never in argv, masked when shown.
 func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	tg := rcloneTarget(t, nil)
-	conf := writeFile(t, tg.TempDir, "rclone.conf", "[b2]\ntype = b2\n", 0o600)
-	pass := writeFile(t, tg.TempDir, "rclone.pass", "correct horse battery\n", 0o600)
+	conf := drivertest.WriteFile(t, tg.TempDir, "rclone.conf", "[b2]\ntype = b2\n", 0o600)
+	pass := drivertest.WriteFile(t, tg.TempDir, "rclone.pass", "correct horse battery\n", 0o600)
 	tg.Settings["config"] = conf
 	tg.Settings["config_password_file"] = pass
 	f := &rcloneFake{results: rcloneOKSize()}
@@ -276,7 +277,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 		if strings.Contains(strings.Join(c.Args, " "), "horse") || strings.Contains(c.String(), "horse") {
 			t.Errorf("the password shows in %s", c.String())
 		}
-		if !strings.Contains(c.String(), "RCLONE_CONFIG_PASS=***") || !contains(c.Args, "--ask-password=false") || !contains(c.Args, "--config="+conf) {
+		if !strings.Contains(c.String(), "RCLONE_CONFIG_PASS=***") || !drivertest.Contains(c.Args, "--ask-password=false") || !drivertest.Contains(c.Args, "--config="+conf) {
 			t.Errorf("command %s", c.String())
 		}
 	}
@@ -291,7 +292,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 func TestRcloneRefusesOpenSecretFiles(t *testing.T) {
 	for _, key := range []string{"config", "config_password_file"} {
 		tg := rcloneTarget(t, nil)
-		tg.Settings[key] = writeFile(t, tg.TempDir, key, "x\n", 0o644)
+		tg.Settings[key] = drivertest.WriteFile(t, tg.TempDir, key, "x\n", 0o644)
 		f := &rcloneFake{results: rcloneOKSize()}
 		r := drivers.Rclone{}
 		_, berr := r.Backup(context.Background(), f, tg)

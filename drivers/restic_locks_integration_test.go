@@ -11,17 +11,8 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
-	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
-
-// lockFiles lists the lock ids in the fixture's (local) repository.
-func (f *resticFixture) lockFiles(t *testing.T) []string { return restictest.LockFiles(t, f.repo) }
-
-// plantLock leaves the lock of a restic killed while holding it (of
-// another host, when host is set), and returns its id and pid.
-func (f *resticFixture) plantLock(t *testing.T, host string) (string, int) {
-	return restictest.PlantLock(t, f.repo, f.pass, host)
-}
 
 // commandLog is the real executor, recording what ran.
 type commandLog struct {
@@ -34,20 +25,6 @@ func (c *commandLog) Run(ctx context.Context, cmd drivers.Command) (drivers.Resu
 	return c.ProcessExecutor.Run(ctx, cmd)
 }
 
-// hasWarning: one of ws contains every part (locks come in id order).
-func hasWarning(ws []string, parts ...string) bool {
-	for _, w := range ws {
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(w, p)
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
 // shiftClock makes the lock policy see time d later than restic does.
 func shiftClock(t *testing.T, d time.Duration) {
 	old := drivers.Now
@@ -58,15 +35,15 @@ func shiftClock(t *testing.T, d time.Duration) {
 // A lock left by a restic killed on this host is removed before the next
 // backup, the report says whose it was, and check (exclusive) then passes.
 func TestResticLockPolicyKilledRunOnThisHost(t *testing.T) {
-	f := newResticFixture(t)
+	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
 	r := drivers.Restic{}
-	tg := f.target("library", nil)
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	tg := f.Target("library", nil)
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	id, pid := f.plantLock(t, "")
-	a, err := r.Backup(ctx, f.x, tg)
+	id, pid := f.PlantLock(t, "")
+	a, err := r.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +57,10 @@ func TestResticLockPolicyKilledRunOnThisHost(t *testing.T) {
 	if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], want) || !strings.Contains(a.Warnings[0], "its process is gone (a killed run on this host)") {
 		t.Fatalf("warnings %q", a.Warnings)
 	}
-	if left := f.lockFiles(t); len(left) != 0 {
+	if left := f.LockFiles(t); len(left) != 0 {
 		t.Fatalf("locks left: %v", left)
 	}
-	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("check after the stale lock: %v", err)
 	}
 }
@@ -95,28 +72,28 @@ func TestResticLockPolicyKilledRunOnThisHost(t *testing.T) {
 // clock says it is fresh, so `restic unlock` keeps it, and the report must
 // say so rather than claim it gone).
 func TestResticLockPolicyOtherHost(t *testing.T) {
-	f := newResticFixture(t)
+	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
 	r := drivers.Restic{}
-	tg := f.target("library", nil)
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	tg := f.Target("library", nil)
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := f.plantLock(t, "other-host")
+	other, _ := f.PlantLock(t, "other-host")
 
-	a, err := r.Backup(ctx, f.x, tg)
+	a, err := r.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatalf("backup beside another host's lock: %v", err)
 	}
-	if len(a.Warnings) != 0 || !slices.Contains(f.lockFiles(t), other) {
-		t.Fatalf("warnings %q, locks %v", a.Warnings, f.lockFiles(t))
+	if len(a.Warnings) != 0 || !slices.Contains(f.LockFiles(t), other) {
+		t.Fatalf("warnings %q, locks %v", a.Warnings, f.LockFiles(t))
 	}
 	// What the warnings promise: any lock makes check (exclusive) fail.
-	if err := r.Verify(ctx, f.x, tg, a); err == nil || !strings.Contains(err.Error(), "locked") {
+	if err := r.Verify(ctx, f.X, tg, a); err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("check beside another host's lock: %v", err)
 	}
 
-	dead, _ := f.plantLock(t, "")
+	dead, _ := f.PlantLock(t, "")
 	shiftClock(t, 45*time.Minute)
 	x := &commandLog{}
 	a, err = r.Backup(ctx, x, tg)
@@ -128,11 +105,11 @@ func TestResticLockPolicyOtherHost(t *testing.T) {
 		t.Fatalf("ran restic unlock, which would remove the kept lock too: %q", x.ran)
 	}
 	if len(a.Warnings) != 2 ||
-		!hasWarning(a.Warnings, "did not remove stale restic lock "+dead[:8], "would also remove a lock kept") ||
-		!hasWarning(a.Warnings, "kept stale restic lock "+other[:8]+" (root@other-host pid ", "until it is older than stale_lock_age 1h") {
+		!drivertest.HasWarning(a.Warnings, "did not remove stale restic lock "+dead[:8], "would also remove a lock kept") ||
+		!drivertest.HasWarning(a.Warnings, "kept stale restic lock "+other[:8]+" (root@other-host pid ", "until it is older than stale_lock_age 1h") {
 		t.Fatalf("warnings %q", a.Warnings)
 	}
-	if locks := f.lockFiles(t); !slices.Contains(locks, other) || !slices.Contains(locks, dead) {
+	if locks := f.LockFiles(t); !slices.Contains(locks, other) || !slices.Contains(locks, dead) {
 		t.Fatalf("locks %v", locks)
 	}
 
@@ -144,11 +121,11 @@ func TestResticLockPolicyOtherHost(t *testing.T) {
 	}
 	t.Logf("2 hours on, warnings: %q", a.Warnings)
 	if !slices.Contains(x.ran, "unlock") || len(a.Warnings) != 2 ||
-		!hasWarning(a.Warnings, "removed 1 stale restic lock(s): "+dead[:8]) ||
-		!hasWarning(a.Warnings, "restic unlock did not remove lock "+other[:8], "restic deems it live") {
+		!drivertest.HasWarning(a.Warnings, "removed 1 stale restic lock(s): "+dead[:8]) ||
+		!drivertest.HasWarning(a.Warnings, "restic unlock did not remove lock "+other[:8], "restic deems it live") {
 		t.Fatalf("ran %q, warnings %q", x.ran, a.Warnings)
 	}
-	if locks := f.lockFiles(t); len(locks) != 1 || locks[0] != other {
+	if locks := f.LockFiles(t); len(locks) != 1 || locks[0] != other {
 		t.Fatalf("locks %v", locks)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
 
@@ -17,14 +18,14 @@ import (
 // repository refuses it). Everything works through it, and that password
 // appears in no command line the driver shows or runs.
 func TestResticRemoteREST(t *testing.T) {
-	f := newResticFixture(t)
-	requireTool(t, "rclone")
+	f := drivertest.NewResticFixture(t)
+	drivertest.RequireTool(t, "rclone")
 	ctx := context.Background()
 	r := drivers.Restic{}
-	srv := rclonetest.ServeRestic(t, filepath.Join(f.dir, "served"))
-	x := &rcloneCmdLog{}
-	repoFile := writeFile(t, f.dir, "restic.repository", srv.ResticURL()+"\n", 0o600)
-	tg := f.target("library", drivers.Values{"repository_file": repoFile})
+	srv := rclonetest.ServeRestic(t, filepath.Join(f.Dir, "served"))
+	x := &drivertest.RcloneCmdLog{}
+	repoFile := drivertest.WriteFile(t, f.Dir, "restic.repository", srv.ResticURL()+"\n", 0o600)
+	tg := f.Target("library", drivers.Values{"repository_file": repoFile})
 	delete(tg.Settings, "repository")
 	if err := r.Validate(tg); err != nil {
 		t.Fatal(err)
@@ -56,16 +57,16 @@ func TestResticRemoteREST(t *testing.T) {
 	for _, s := range r.Steps(tg) {
 		shown = append(shown, s.String())
 	}
-	shown = append(shown, x.lines...)
-	for _, l := range append(shown, x.argv...) {
+	shown = append(shown, x.Lines...)
+	for _, l := range append(shown, x.Argv...) {
 		if strings.Contains(l, srv.Pass) {
 			t.Errorf("the repository password shows in %s", l)
 		}
 	}
-	if len(x.lines) != 7 { // cat config, init, cat config, list locks, backup, check, snapshots
-		t.Errorf("ran %d commands: %v", len(x.lines), x.lines)
+	if len(x.Lines) != 7 { // cat config, init, cat config, list locks, backup, check, snapshots
+		t.Errorf("ran %d commands: %v", len(x.Lines), x.Lines)
 	}
-	for _, l := range x.lines {
+	for _, l := range x.Lines {
 		if !strings.Contains(l, "RESTIC_REPOSITORY_FILE="+repoFile) || strings.Contains(l, "RESTIC_REPOSITORY=") {
 			t.Errorf("the repository does not come from its file: %s", l)
 		}
@@ -77,7 +78,7 @@ func TestResticRemoteREST(t *testing.T) {
 	if len(packs) == 0 {
 		t.Fatal("no pack files on the server")
 	}
-	rcloneFlipByte(t, packs[0])
+	drivertest.RcloneFlipByte(t, packs[0])
 	tg.Settings["check_read_data_subset"] = "100%"
 	err = r.Verify(ctx, x, tg, a)
 	if err == nil {
@@ -91,15 +92,15 @@ func TestResticRemoteREST(t *testing.T) {
 
 // Wrong credentials are an error, not a missing repository to create.
 func TestResticRemoteRESTWrongPassword(t *testing.T) {
-	f := newResticFixture(t)
-	requireTool(t, "rclone")
+	f := drivertest.NewResticFixture(t)
+	drivertest.RequireTool(t, "rclone")
 	ctx := context.Background()
-	srv := rclonetest.ServeRestic(t, filepath.Join(f.dir, "served"))
-	good := f.target("library", drivers.Values{"repository": srv.ResticURL()})
+	srv := rclonetest.ServeRestic(t, filepath.Join(f.Dir, "served"))
+	good := f.Target("library", drivers.Values{"repository": srv.ResticURL()})
 	if err := (drivers.Restic{}).Init(ctx, drivers.ProcessExecutor{}, good); err != nil {
 		t.Fatal(err)
 	}
-	bad := f.target("library", drivers.Values{"repository": strings.Replace(srv.ResticURL(), ":"+srv.Pass+"@", ":wrong@", 1)})
+	bad := f.Target("library", drivers.Values{"repository": strings.Replace(srv.ResticURL(), ":"+srv.Pass+"@", ":wrong@", 1)})
 	_, err := drivers.Restic{}.Backup(ctx, drivers.ProcessExecutor{}, bad)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a backup with a wrong HTTP password must fail with 401: %v", err)

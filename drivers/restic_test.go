@@ -11,33 +11,16 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
-
-// scripted answers every command with one result.
-type scripted struct {
-	res drivers.Result
-}
-
-func (s scripted) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
-	if len(c.Args) > 1 && c.Args[0] == "list" && c.Args[1] == "locks" {
-		return drivers.Result{Command: c.String()}, nil // no locks
-	}
-	r := s.res
-	r.Command = c.String()
-	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
-	}
-	return r, nil
-}
 
 // restic exits 3 when it could not read some files: the snapshot exists,
 // so the target is a warning, not a failure, unless the plan says so.
 func TestResticExit3IsWarning(t *testing.T) {
 	dir := t.TempDir()
-	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_file": writeFile(t, dir, "p", "x", 0o600),
+	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_file": drivertest.WriteFile(t, dir, "p", "x", 0o600),
 		"paths": []string{dir}, "host": "h"}}
-	x := scripted{drivers.Result{ExitCode: 3,
+	x := drivertest.Scripted{Res: drivers.Result{ExitCode: 3,
 		Stdout: []byte(`{"message_type":"status","percent_done":1}` + "\n" + `{"message_type":"summary","snapshot_id":"abcd1234","total_files_processed":3,"total_bytes_processed":99}` + "\n"),
 		Stderr: []byte("error: open /srv/library/locked.epub: permission denied\nWarning: at least one source file could not be read\n")}}
 	a, err := drivers.Restic{}.Backup(context.Background(), x, tg)
@@ -53,28 +36,28 @@ func TestResticExit3IsWarning(t *testing.T) {
 // A lock left by a killed restic is removed (by restic unlock, which only
 // removes stale locks) and reported; the backup goes on.
 func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
-	f := newResticFixture(t)
+	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
 	r := drivers.Restic{}
-	tg := f.target("library", nil)
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	tg := f.Target("library", nil)
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	// A restic killed mid-backup: a sparse 8 GiB file keeps it busy.
-	big, err := os.Create(filepath.Join(f.src, "big.img"))
+	big, err := os.Create(filepath.Join(f.Src, "big.img"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	big.Truncate(8 << 30)
 	big.Close()
-	cmd := exec.Command("restic", "backup", "--quiet", "--", f.src)
-	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+f.repo, "RESTIC_PASSWORD_FILE="+f.pass)
+	cmd := exec.Command("restic", "backup", "--quiet", "--", f.Src)
+	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+f.Repo, "RESTIC_PASSWORD_FILE="+f.Pass)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if locks, _ := os.ReadDir(filepath.Join(f.repo, "locks")); len(locks) > 0 {
+		if locks, _ := os.ReadDir(filepath.Join(f.Repo, "locks")); len(locks) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -84,18 +67,18 @@ func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM) // restic 0.14 leaves its lock on SIGTERM
 	cmd.Wait()
-	if locks, _ := os.ReadDir(filepath.Join(f.repo, "locks")); len(locks) == 0 {
+	if locks, _ := os.ReadDir(filepath.Join(f.Repo, "locks")); len(locks) == 0 {
 		t.Skip("this restic removed its lock on SIGTERM (0.17+): nothing stale to test")
 	}
-	os.Remove(filepath.Join(f.src, "big.img"))
-	a, err := r.Backup(ctx, f.x, tg)
+	os.Remove(filepath.Join(f.Src, "big.img"))
+	a, err := r.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "removed 1 stale restic lock") {
 		t.Fatalf("warnings %v", a.Warnings)
 	}
-	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("check after the stale lock: %v", err)
 	}
 }
@@ -103,7 +86,7 @@ func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
 func TestResticBackupWithoutSummaryFails(t *testing.T) {
 	dir := t.TempDir()
 	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_command": "x", "paths": []string{dir}}}
-	_, err := drivers.Restic{}.Backup(context.Background(), scripted{drivers.Result{Stdout: []byte("garbage\n")}}, tg)
+	_, err := drivers.Restic{}.Backup(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte("garbage\n")}}, tg)
 	if err == nil || !strings.Contains(err.Error(), "no snapshot id") {
 		t.Fatalf("got %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,53 +16,9 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
-
-type rsyncFixture struct {
-	dir, src, dst string
-	x             *countingExecutor
-}
-
-// countingExecutor runs commands for real and counts them, so a test can
-// prove a refusal happened before rsync ran.
-type countingExecutor struct {
-	runs []string
-}
-
-func (c *countingExecutor) Run(ctx context.Context, cmd drivers.Command) (drivers.Result, error) {
-	c.runs = append(c.runs, cmd.String())
-	return drivers.ProcessExecutor{}.Run(ctx, cmd)
-}
-
-func newRsyncFixture(t *testing.T) *rsyncFixture {
-	requireTool(t, "rsync")
-	dir := t.TempDir()
-	f := &rsyncFixture{dir: dir, src: filepath.Join(dir, "library"), dst: filepath.Join(dir, "mirror"), x: &countingExecutor{}}
-	rng := rand.New(rand.NewSource(1))
-	for i := 0; i < 12; i++ {
-		b := make([]byte, 5000+rng.Intn(20000))
-		rng.Read(b)
-		writeFile(t, f.src, filepath.Join("books", "author"+string(rune('a'+i%3)), "book"+string(rune('a'+i))+".epub"), string(b), 0o644)
-	}
-	writeFile(t, f.src, "covers/cover.jpg", "not really a jpeg", 0o600)
-	// A hard link and a symlink, which a mirror must keep as such.
-	if err := os.Link(filepath.Join(f.src, "books/authora/booka.epub"), filepath.Join(f.src, "books/same-book.epub")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("authorb/bookb.epub", filepath.Join(f.src, "books/latest.epub")); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func (f *rsyncFixture) target(settings drivers.Values) *drivers.Target {
-	v := drivers.Values{"source": f.src + "/", "destination": f.dst}
-	for k, x := range settings {
-		v[k] = x
-	}
-	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v, TempDir: f.dir}
-}
 
 // sameTree fails unless b holds exactly a's files, with the same bytes,
 // modes and symlink targets (skipping paths for which skip is true).
@@ -140,17 +95,17 @@ func corrupt(t *testing.T, path string) {
 }
 
 func TestRsyncMirrorVerifyAndCorruption(t *testing.T) {
-	f := newRsyncFixture(t)
+	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	tg := f.target(drivers.Values{"delete": true, "max_delete": 100})
-	if err := r.CheckTools(ctx, f.x, tg); err != nil {
+	tg := f.Target(drivers.Values{"delete": true, "max_delete": 100})
+	if err := r.CheckTools(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	a, err := r.Backup(ctx, f.x, tg)
+	a, err := r.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,40 +113,40 @@ func TestRsyncMirrorVerifyAndCorruption(t *testing.T) {
 	// link twice) and every symlink by the length of its target, which is
 	// what Lstat reports for each.
 	var size int64
-	filepath.WalkDir(f.src, func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(f.Src, func(p string, d fs.DirEntry, err error) error {
 		if fi, _ := os.Lstat(p); !fi.IsDir() {
 			size += fi.Size()
 		}
 		return nil
 	})
-	if a.ID != f.dst || a.Bytes != size || len(a.Warnings) != 0 {
+	if a.ID != f.Dst || a.Bytes != size || len(a.Warnings) != 0 {
 		t.Fatalf("artifact %+v, want %d bytes", a, size)
 	}
-	sameTree(t, f.src, f.dst, nil)
+	sameTree(t, f.Src, f.Dst, nil)
 	var one, two syscall.Stat_t
-	syscall.Stat(filepath.Join(f.dst, "books/authora/booka.epub"), &one)
-	syscall.Stat(filepath.Join(f.dst, "books/same-book.epub"), &two)
+	syscall.Stat(filepath.Join(f.Dst, "books/authora/booka.epub"), &one)
+	syscall.Stat(filepath.Join(f.Dst, "books/same-book.epub"), &two)
 	if one.Ino != two.Ino {
 		t.Error("the hard link became two copies in the mirror (--hard-links)")
 	}
-	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("verify of a fresh mirror: %v", err)
 	}
-	snaps, err := r.Snapshots(ctx, f.x, tg)
-	if err != nil || len(snaps) != 1 || snaps[0].ID != f.dst || time.Since(snaps[0].Time) > time.Hour {
+	snaps, err := r.Snapshots(ctx, f.X, tg)
+	if err != nil || len(snaps) != 1 || snaps[0].ID != f.Dst || time.Since(snaps[0].Time) > time.Hour {
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
 
-	victim := filepath.Join(f.dst, "books/authorc/bookc.epub")
+	victim := filepath.Join(f.Dst, "books/authorc/bookc.epub")
 	corrupt(t, victim)
 	// rsync's own quick check cannot see this damage: the checksum is
 	// what catches it.
 	quick, err := drivers.ProcessExecutor{}.Run(ctx, drivers.Command{Program: "rsync",
-		Args: []string{"--archive", "--dry-run", "--itemize-changes", "--delete", "--", f.src + "/", f.dst}})
+		Args: []string{"--archive", "--dry-run", "--itemize-changes", "--delete", "--", f.Src + "/", f.Dst}})
 	if err != nil || strings.TrimSpace(string(quick.Stdout)) != "" {
 		t.Fatalf("without --checksum rsync should see nothing, saw %q (%v)", quick.Stdout, err)
 	}
-	err = r.Verify(ctx, f.x, tg, a)
+	err = r.Verify(ctx, f.X, tg, a)
 	if err == nil {
 		t.Fatal("verify passed a mirror with a corrupted file")
 	}
@@ -202,42 +157,42 @@ func TestRsyncMirrorVerifyAndCorruption(t *testing.T) {
 }
 
 func TestRsyncVerifySeesMissingAndExtraFiles(t *testing.T) {
-	f := newRsyncFixture(t)
+	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	withDelete, without := f.target(drivers.Values{"delete": true}), f.target(nil)
-	if err := r.Init(ctx, f.x, withDelete); err != nil {
+	withDelete, without := f.Target(drivers.Values{"delete": true}), f.Target(nil)
+	if err := r.Init(ctx, f.X, withDelete); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Backup(ctx, f.x, withDelete); err != nil {
+	if _, err := r.Backup(ctx, f.X, withDelete); err != nil {
 		t.Fatal(err)
 	}
 	// A book leaves the library; a mirror without delete keeps it.
 	dropped := "books/authora/bookd.epub"
-	os.Remove(filepath.Join(f.src, dropped))
-	if _, err := r.Backup(ctx, f.x, without); err != nil {
+	os.Remove(filepath.Join(f.Src, dropped))
+	if _, err := r.Backup(ctx, f.X, without); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Verify(ctx, f.x, without, drivers.Artifact{}); err != nil {
+	if err := r.Verify(ctx, f.X, without, drivers.Artifact{}); err != nil {
 		t.Fatalf("without delete, a file the source dropped is no difference: %v", err)
 	}
-	err := r.Verify(ctx, f.x, withDelete, drivers.Artifact{})
+	err := r.Verify(ctx, f.X, withDelete, drivers.Artifact{})
 	if err == nil || !strings.Contains(err.Error(), "deleting") || !strings.Contains(err.Error(), dropped) {
 		t.Fatalf("with delete, a file in the mirror but not in the source must fail verify: %v", err)
 	}
 	// A file lost from the mirror fails either way.
-	os.Remove(filepath.Join(f.dst, "covers/cover.jpg"))
+	os.Remove(filepath.Join(f.Dst, "covers/cover.jpg"))
 	for _, tg := range []*drivers.Target{withDelete, without} {
-		if err := r.Verify(ctx, f.x, tg, drivers.Artifact{}); err == nil || !strings.Contains(err.Error(), "covers/cover.jpg") {
+		if err := r.Verify(ctx, f.X, tg, drivers.Artifact{}); err == nil || !strings.Contains(err.Error(), "covers/cover.jpg") {
 			t.Fatalf("a file missing from the mirror must fail verify: %v", err)
 		}
 	}
 	// The next run with delete repairs both.
-	if _, err := r.Backup(ctx, f.x, withDelete); err != nil {
+	if _, err := r.Backup(ctx, f.X, withDelete); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, f.src, f.dst, nil)
-	if err := r.Verify(ctx, f.x, withDelete, drivers.Artifact{}); err != nil {
+	sameTree(t, f.Src, f.Dst, nil)
+	if err := r.Verify(ctx, f.X, withDelete, drivers.Artifact{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -245,28 +200,28 @@ func TestRsyncVerifySeesMissingAndExtraFiles(t *testing.T) {
 // max_delete caps what one run may delete; reaching it fails the target
 // (rsync exit 25) instead of passing as a quiet success.
 func TestRsyncMaxDelete(t *testing.T) {
-	f := newRsyncFixture(t)
+	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	tg := f.target(drivers.Values{"delete": true, "max_delete": 1})
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	tg := f.Target(drivers.Values{"delete": true, "max_delete": 1})
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Backup(ctx, f.x, tg); err != nil {
+	if _, err := r.Backup(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	gone := []string{"books/authora/booka.epub", "books/authorb/bookb.epub", "books/authorc/bookc.epub"}
 	for _, g := range gone {
-		os.Remove(filepath.Join(f.src, g))
+		os.Remove(filepath.Join(f.Src, g))
 	}
-	_, err := r.Backup(ctx, f.x, tg)
+	_, err := r.Backup(ctx, f.X, tg)
 	var te *drivers.ToolError
 	if !errors.As(err, &te) || te.ExitCode != 25 {
 		t.Fatalf("want rsync exit 25 as a failure, got %v", err)
 	}
 	left := 0
 	for _, g := range gone {
-		if _, err := os.Stat(filepath.Join(f.dst, g)); err == nil {
+		if _, err := os.Stat(filepath.Join(f.Dst, g)); err == nil {
 			left++
 		}
 	}
@@ -277,21 +232,21 @@ func TestRsyncMaxDelete(t *testing.T) {
 }
 
 func TestRsyncExclude(t *testing.T) {
-	f := newRsyncFixture(t)
+	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	writeFile(t, f.src, ".returns/returned.epub", "returned", 0o644)
-	writeFile(t, f.src, "books/authora/upload.tmp", "half", 0o644)
-	writeFile(t, f.src, "books/.returns/nested-is-kept.epub", "kept: the pattern is anchored", 0o644)
-	tg := f.target(drivers.Values{"delete": true, "exclude": []string{"/.returns/", "*.tmp"}})
-	if err := r.Init(ctx, f.x, tg); err != nil {
+	drivertest.WriteFile(t, f.Src, ".returns/returned.epub", "returned", 0o644)
+	drivertest.WriteFile(t, f.Src, "books/authora/upload.tmp", "half", 0o644)
+	drivertest.WriteFile(t, f.Src, "books/.returns/nested-is-kept.epub", "kept: the pattern is anchored", 0o644)
+	tg := f.Target(drivers.Values{"delete": true, "exclude": []string{"/.returns/", "*.tmp"}})
+	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Backup(ctx, f.x, tg); err != nil {
+	if _, err := r.Backup(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	sameTree(t, f.src, f.dst, func(rel string) bool { return rel == ".returns" || strings.HasSuffix(rel, ".tmp") })
-	if err := r.Verify(ctx, f.x, tg, drivers.Artifact{}); err != nil {
+	sameTree(t, f.Src, f.Dst, func(rel string) bool { return rel == ".returns" || strings.HasSuffix(rel, ".tmp") })
+	if err := r.Verify(ctx, f.X, tg, drivers.Artifact{}); err != nil {
 		t.Fatalf("excluded files must not count as differences: %v", err)
 	}
 }
@@ -299,36 +254,36 @@ func TestRsyncExclude(t *testing.T) {
 // Over ssh to a real sshd on loopback: the ssh_command reaches rsync as
 // one --rsh word, the mirror and its checksum verification work remotely.
 func TestRsyncOverSSH(t *testing.T) {
-	f := newRsyncFixture(t)
-	requireTool(t, "ssh")
+	f := drivertest.NewRsyncFixture(t)
+	drivertest.RequireTool(t, "ssh")
 	srv := sshtest.ForTest(t)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	tg := f.target(drivers.Values{"delete": true, "max_delete": 100,
-		"destination": srv.User() + "@" + srv.Host() + ":" + f.dst + "/", "ssh_command": srv.SSHCommand()})
+	tg := f.Target(drivers.Values{"delete": true, "max_delete": 100,
+		"destination": srv.User() + "@" + srv.Host() + ":" + f.Dst + "/", "ssh_command": srv.SSHCommand()})
 	if err := r.Validate(tg); err != nil {
 		t.Fatal(err)
 	}
-	if snaps, err := r.Snapshots(ctx, f.x, tg); err != nil || len(snaps) != 0 {
+	if snaps, err := r.Snapshots(ctx, f.X, tg); err != nil || len(snaps) != 0 {
 		t.Fatalf("before the first run: %+v %v", snaps, err)
 	}
-	a, err := r.Backup(ctx, f.x, tg)
+	a, err := r.Backup(ctx, f.X, tg)
 	if err != nil {
 		t.Fatalf("%v\nsshd log:\n%s", err, srv.LogTail())
 	}
-	if !strings.Contains(f.x.runs[len(f.x.runs)-1], "'--rsh="+srv.SSHCommand()+"'") {
-		t.Fatalf("ssh_command was not one --rsh word: %s", f.x.runs[len(f.x.runs)-1])
+	if !strings.Contains(f.X.Runs[len(f.X.Runs)-1], "'--rsh="+srv.SSHCommand()+"'") {
+		t.Fatalf("ssh_command was not one --rsh word: %s", f.X.Runs[len(f.X.Runs)-1])
 	}
-	sameTree(t, f.src, f.dst, nil)
-	if err := r.Verify(ctx, f.x, tg, a); err != nil {
+	sameTree(t, f.Src, f.Dst, nil)
+	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
-	snaps, err := r.Snapshots(ctx, f.x, tg)
+	snaps, err := r.Snapshots(ctx, f.X, tg)
 	if err != nil || len(snaps) != 1 {
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
-	corrupt(t, filepath.Join(f.dst, "books/authorb/bookb.epub"))
-	err = r.Verify(ctx, f.x, tg, a)
+	corrupt(t, filepath.Join(f.Dst, "books/authorb/bookb.epub"))
+	err = r.Verify(ctx, f.X, tg, a)
 	if err == nil || !strings.Contains(err.Error(), "bookb.epub") {
 		t.Fatalf("verify over ssh passed a corrupted mirror: %v", err)
 	}
@@ -342,7 +297,7 @@ func TestRsyncOverSSH(t *testing.T) {
 // mirror still holds, while a damaged book in the same mirror still fails
 // it.
 func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
-	requireTool(t, "rsync")
+	drivertest.RequireTool(t, "rsync")
 	ctx := context.Background()
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "library"), filepath.Join(dir, "mirror")
@@ -350,7 +305,7 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 	name := func(i int) string { return fmt.Sprintf("books/book%03d.epub", i) }
 	content := func(i int, gen string) string { return strings.Repeat(gen+strconv.Itoa(i), 2000) }
 	for i := 0; i < books; i++ {
-		writeFile(t, src, name(i), content(i, "first edition "), 0o644)
+		drivertest.WriteFile(t, src, name(i), content(i, "first edition "), 0o644)
 	}
 	r := drivers.Rsync{}
 	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, TempDir: dir,
@@ -365,7 +320,7 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 	// (bwlimit): the last ones are deleted once the first has arrived,
 	// after rsync listed them and before it sends them.
 	for i := 0; i < books; i++ {
-		writeFile(t, src, name(i), content(i, "second edition "), 0o644)
+		drivertest.WriteFile(t, src, name(i), content(i, "second edition "), 0o644)
 	}
 	tg.Settings["bwlimit"] = "1000"
 	deleted := make(chan []string)

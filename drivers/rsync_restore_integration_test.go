@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
 
@@ -18,26 +19,26 @@ import (
 // sshd, and returns the target. Names rsync has to escape in its listings
 // (a newline, a backslash before "#", non-ASCII) come along, so remote
 // drills prove they read them back.
-func rsyncMirrored(t *testing.T, f *rsyncFixture, remote bool) *drivers.Target {
+func rsyncMirrored(t *testing.T, f *drivertest.RsyncFixture, remote bool) *drivers.Target {
 	t.Helper()
-	writeFile(t, f.src, "odd/line\nbreak.epub", "a newline in a name", 0o644)
-	writeFile(t, f.src, `odd/back\#012slash.epub`, "a backslash and a hash", 0o644)
-	writeFile(t, f.src, "odd/Ünïcødé livre.epub", "not ASCII", 0o644)
-	tg := f.target(drivers.Values{"delete": true})
+	drivertest.WriteFile(t, f.Src, "odd/line\nbreak.epub", "a newline in a name", 0o644)
+	drivertest.WriteFile(t, f.Src, `odd/back\#012slash.epub`, "a backslash and a hash", 0o644)
+	drivertest.WriteFile(t, f.Src, "odd/Ünïcødé livre.epub", "not ASCII", 0o644)
+	tg := f.Target(drivers.Values{"delete": true})
 	if remote {
-		requireTool(t, "ssh")
+		drivertest.RequireTool(t, "ssh")
 		srv := sshtest.ForTest(t)
-		tg.Settings["destination"] = srv.User() + "@" + srv.Host() + ":" + f.dst + "/"
+		tg.Settings["destination"] = srv.User() + "@" + srv.Host() + ":" + f.Dst + "/"
 		tg.Settings["ssh_command"] = srv.SSHCommand()
 	}
 	r := drivers.Rsync{}
 	if err := r.Validate(tg); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(f.dst, 0o700); err != nil {
+	if err := os.MkdirAll(f.Dst, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Backup(context.Background(), f.x, tg); err != nil {
+	if _, err := r.Backup(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	return tg
@@ -56,43 +57,34 @@ func regularFiles(t *testing.T, dir string) int {
 	return n
 }
 
-// noDrillDirs fails if a drill left its scratch directory behind.
-func noDrillDirs(t *testing.T, dir string) {
-	t.Helper()
-	left, _ := filepath.Glob(filepath.Join(dir, "drill-*"))
-	if len(left) != 0 {
-		t.Errorf("the drill left %v behind", left)
-	}
-}
-
 func TestRsyncRestore(t *testing.T) {
 	t.Parallel()
 	for _, remote := range []bool{false, true} {
 		name := map[bool]string{false: "local", true: "ssh"}[remote]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := newRsyncFixture(t)
+			f := drivertest.NewRsyncFixture(t)
 			tg := rsyncMirrored(t, f, remote)
 			ctx := context.Background()
 			r := drivers.Rsync{}
 			dest := tg.Settings.Str("destination")
-			to := filepath.Join(f.dir, "restore", "here") // missing: Restore creates it
+			to := filepath.Join(f.Dir, "restore", "here") // missing: Restore creates it
 
-			res, err := r.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to})
+			res, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameTree(t, f.src, to, nil)
+			sameTree(t, f.Src, to, nil)
 			var one, two syscall.Stat_t
 			syscall.Stat(filepath.Join(to, "books/authora/booka.epub"), &one)
 			syscall.Stat(filepath.Join(to, "books/same-book.epub"), &two)
 			if one.Ino != two.Ino {
 				t.Error("the hard link came back as two files")
 			}
-			if want := regularFiles(t, f.src); res.From != dest || res.Where != to || res.Files != want {
+			if want := regularFiles(t, f.Src); res.From != dest || res.Where != to || res.Files != want {
 				t.Errorf("result %+v, want From %s, Where %s, %d files", res, dest, to, want)
 			}
-			last := f.x.runs[len(f.x.runs)-1]
+			last := f.X.Runs[len(f.X.Runs)-1]
 			if strings.Contains(last, "--delete") || strings.Contains(last, "--checksum") {
 				t.Errorf("a restore into an empty directory needs neither --delete nor --checksum: %s", last)
 			}
@@ -104,27 +96,27 @@ func TestRsyncRestore(t *testing.T) {
 				want string
 			}{
 				{"non-empty without force", drivers.RestoreRequest{To: to}, "not empty"},
-				{"another version", drivers.RestoreRequest{To: filepath.Join(f.dir, "other"), From: "/srv/elsewhere/"}, "one version"},
+				{"another version", drivers.RestoreRequest{To: filepath.Join(f.Dir, "other"), From: "/srv/elsewhere/"}, "one version"},
 				{"relative directory", drivers.RestoreRequest{To: "restore/here"}, "absolute"},
 			} {
-				runs := len(f.x.runs)
-				_, err := r.Restore(ctx, f.x, tg, c.req)
+				runs := len(f.X.Runs)
+				_, err := r.Restore(ctx, f.X, tg, c.req)
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%s: want an error with %q, got %v", c.name, c.want, err)
 				}
-				if len(f.x.runs) != runs {
-					t.Errorf("%s: rsync ran: %s", c.name, f.x.runs[runs:])
+				if len(f.X.Runs) != runs {
+					t.Errorf("%s: rsync ran: %s", c.name, f.X.Runs[runs:])
 				}
 			}
-			if _, err := os.Stat(filepath.Join(f.dir, "other")); err == nil {
+			if _, err := os.Stat(filepath.Join(f.Dir, "other")); err == nil {
 				t.Error("a refused restore created its directory")
 			}
 			// --from naming the destination itself is the one version.
-			again := filepath.Join(f.dir, "again")
-			if _, err := r.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: again, From: strings.TrimRight(dest, "/")}); err != nil {
+			again := filepath.Join(f.Dir, "again")
+			if _, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: again, From: strings.TrimRight(dest, "/")}); err != nil {
 				t.Fatalf("--from the destination: %v", err)
 			}
-			sameTree(t, f.src, again, nil)
+			sameTree(t, f.Src, again, nil)
 		})
 	}
 }
@@ -134,26 +126,26 @@ func TestRsyncRestore(t *testing.T) {
 // (same size and mtime) is repaired: the comparison is by checksum.
 func TestRsyncRestoreForce(t *testing.T) {
 	t.Parallel()
-	f := newRsyncFixture(t)
+	f := drivertest.NewRsyncFixture(t)
 	tg := rsyncMirrored(t, f, false)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	to := filepath.Join(f.dir, "live")
-	if _, err := r.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to}); err != nil {
+	to := filepath.Join(f.Dir, "live")
+	if _, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to}); err != nil {
 		t.Fatal(err)
 	}
-	extra := writeFile(t, to, "books/added-since.epub", "only in the live library", 0o644)
+	extra := drivertest.WriteFile(t, to, "books/added-since.epub", "only in the live library", 0o644)
 	corrupt(t, filepath.Join(to, "books/authorb/bookb.epub"))
 	os.Remove(filepath.Join(to, "covers/cover.jpg"))
 
-	if _, err := r.Restore(ctx, f.x, tg, drivers.RestoreRequest{To: to, Force: true}); err != nil {
+	if _, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(extra); err != nil || string(b) != "only in the live library" {
 		t.Fatalf("a forced restore must not delete or change files the mirror lacks: %q %v", b, err)
 	}
 	os.Remove(extra)
-	sameTree(t, f.src, to, nil)
+	sameTree(t, f.Src, to, nil)
 }
 
 // rsyncHostile is an --rsh "ssh" that starts no ssh: it runs a sender
@@ -172,7 +164,7 @@ exec rsync --server --sender "$2" -R --no-implied-dirs --numeric-ids . $HOSTILE_
 // mirror with a path through them.
 func TestRsyncRestoreStaysInside(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "rsync")
+	drivertest.RequireTool(t, "rsync")
 	dir := t.TempDir()
 	outside := filepath.Join(dir, "outside")
 	os.Mkdir(outside, 0o755)
@@ -183,9 +175,9 @@ func TestRsyncRestoreStaysInside(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(evil, "abs")); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "evil2"), "abs/pwned.epub", "pwned", 0o644)
-	writeFile(t, filepath.Join(dir, "evil3"), "abs/sub/pwned.epub", "pwned", 0o644)
-	hostile := writeFile(t, dir, "hostile.sh", rsyncHostile, 0o755)
+	drivertest.WriteFile(t, filepath.Join(dir, "evil2"), "abs/pwned.epub", "pwned", 0o644)
+	drivertest.WriteFile(t, filepath.Join(dir, "evil3"), "abs/sub/pwned.epub", "pwned", 0o644)
+	hostile := drivertest.WriteFile(t, dir, "hostile.sh", rsyncHostile, 0o755)
 	outsideEmpty := func(when string) {
 		t.Helper()
 		if left, _ := os.ReadDir(outside); len(left) != 0 {
@@ -260,31 +252,31 @@ func TestRsyncDrill(t *testing.T) {
 		name := map[bool]string{false: "local", true: "ssh"}[remote]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := newRsyncFixture(t)
+			f := drivertest.NewRsyncFixture(t)
 			tg := rsyncMirrored(t, f, remote)
 			ctx := context.Background()
 			r := drivers.Rsync{}
-			files := regularFiles(t, f.src)
+			files := regularFiles(t, f.Src)
 
 			// A sample smaller than the mirror.
 			tg.DrillSample = 4
-			res, err := r.Drill(ctx, f.x, tg)
+			res, err := r.Drill(ctx, f.X, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Checked != 4 || res.Artifact != tg.Settings.Str("destination") || !strings.Contains(res.Detail, "4 sampled files restored: 4 match their source") {
 				t.Fatalf("drill %+v", res)
 			}
-			noDrillDirs(t, f.dir)
+			drivertest.NoDrillDirs(t, f.Dir)
 
 			// Every file, odd names included; a source changed the
 			// ordinary way (new size and mtime) is skipped, not failed.
 			tg.DrillSample = 1000
-			changed := filepath.Join(f.src, "books/authorc/bookf.epub")
+			changed := filepath.Join(f.Src, "books/authorc/bookf.epub")
 			if err := os.WriteFile(changed, []byte("a new edition"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			res, err = r.Drill(ctx, f.x, tg)
+			res, err = r.Drill(ctx, f.X, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,17 +285,17 @@ func TestRsyncDrill(t *testing.T) {
 				t.Fatalf("drill %+v, want %d files checked and %q", res, files, want)
 			}
 			t.Logf("drill: %s", res.Detail)
-			noDrillDirs(t, f.dir)
+			drivertest.NoDrillDirs(t, f.Dir)
 
 			// A mirrored file damaged in place, size and mtime kept.
-			corrupt(t, filepath.Join(f.dst, "books/authora/bookg.epub"))
-			_, err = r.Drill(ctx, f.x, tg)
+			corrupt(t, filepath.Join(f.Dst, "books/authora/bookg.epub"))
+			_, err = r.Drill(ctx, f.X, tg)
 			var m *drivers.DrillMismatch
-			if !errors.As(err, &m) || m.File != filepath.Join(f.src, "books/authora/bookg.epub") || !strings.Contains(err.Error(), "differs from its source") {
+			if !errors.As(err, &m) || m.File != filepath.Join(f.Src, "books/authora/bookg.epub") || !strings.Contains(err.Error(), "differs from its source") {
 				t.Fatalf("want the drill to fail naming bookg.epub, got %v", err)
 			}
 			t.Logf("drill failed as it must: %v", err)
-			noDrillDirs(t, f.dir)
+			drivertest.NoDrillDirs(t, f.Dir)
 		})
 	}
 }
@@ -311,17 +303,17 @@ func TestRsyncDrill(t *testing.T) {
 // A drill of an empty or unreachable mirror fails and leaves nothing.
 func TestRsyncDrillNothingToDrill(t *testing.T) {
 	t.Parallel()
-	f := newRsyncFixture(t)
+	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
 	r := drivers.Rsync{}
-	tg := f.target(nil)
-	os.MkdirAll(f.dst, 0o700)
-	if _, err := r.Drill(ctx, f.x, tg); err == nil || !strings.Contains(err.Error(), "holds no files") {
+	tg := f.Target(nil)
+	os.MkdirAll(f.Dst, 0o700)
+	if _, err := r.Drill(ctx, f.X, tg); err == nil || !strings.Contains(err.Error(), "holds no files") {
 		t.Fatalf("empty mirror: %v", err)
 	}
-	os.Remove(f.dst)
-	if _, err := r.Drill(ctx, f.x, tg); err == nil {
+	os.Remove(f.Dst)
+	if _, err := r.Drill(ctx, f.X, tg); err == nil {
 		t.Fatal("a missing mirror drilled fine")
 	}
-	noDrillDirs(t, f.dir)
+	drivertest.NoDrillDirs(t, f.Dir)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 func rsyncTarget(settings drivers.Values) *drivers.Target {
@@ -88,7 +89,7 @@ func TestRsyncBwlimit(t *testing.T) {
 // rsyncSource makes a local source directory with one book in it.
 func rsyncSource(t *testing.T) string {
 	dir := t.TempDir()
-	writeFile(t, dir, "src/book.epub", "a book", 0o644)
+	drivertest.WriteFile(t, dir, "src/book.epub", "a book", 0o644)
 	return filepath.Join(dir, "src") + "/"
 }
 
@@ -115,7 +116,7 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
 			tg.ExitCodes = c.override
-			x := scripted{drivers.Result{ExitCode: c.code, Stdout: []byte(stats),
+			x := drivertest.Scripted{Res: drivers.Result{ExitCode: c.code, Stdout: []byte(stats),
 				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}
 			a, err := drivers.Rsync{}.Backup(context.Background(), x, tg)
 			if c.wantErr != "" {
@@ -136,7 +137,7 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 
 func TestRsyncBytesUnknownWithoutStats(t *testing.T) {
 	tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
-	a, err := drivers.Rsync{}.Backup(context.Background(), scripted{drivers.Result{}}, tg)
+	a, err := drivers.Rsync{}.Backup(context.Background(), drivertest.Scripted{Res: drivers.Result{}}, tg)
 	if err != nil || a.Bytes != -1 {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
@@ -154,7 +155,7 @@ func TestRsyncSourceGuard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	file := writeFile(t, dir, "file", "x", 0o644)
+	file := drivertest.WriteFile(t, dir, "file", "x", 0o644)
 	for _, c := range []struct {
 		name   string
 		source string
@@ -168,11 +169,11 @@ func TestRsyncSourceGuard(t *testing.T) {
 		{"lost+found only without delete", fresh, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &drivertest.Recorder{}
 			_, err := drivers.Rsync{}.Backup(context.Background(), rec, rsyncTarget(drivers.Values{"source": c.source, "delete": c.delete}))
 			if c.refuse == "" {
-				if err != nil || len(rec.lines) != 1 {
-					t.Fatalf("want rsync to run, got err %v, commands %q", err, rec.lines)
+				if err != nil || len(rec.Lines) != 1 {
+					t.Fatalf("want rsync to run, got err %v, commands %q", err, rec.Lines)
 				}
 				return
 			}
@@ -180,8 +181,8 @@ func TestRsyncSourceGuard(t *testing.T) {
 			if !errors.As(err, &se) || se.Key != "source" || !strings.Contains(strings.ToLower(se.Msg), c.refuse) {
 				t.Fatalf("want a refusal naming source with %q, got %v", c.refuse, err)
 			}
-			if len(rec.lines) != 0 {
-				t.Fatalf("rsync ran despite the refusal: %q", rec.lines)
+			if len(rec.Lines) != 0 {
+				t.Fatalf("rsync ran despite the refusal: %q", rec.Lines)
 			}
 		})
 	}
@@ -217,7 +218,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := drivers.Rsync{}.Verify(context.Background(), scripted{drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
+			err := drivers.Rsync{}.Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("want ok, got %v", err)
@@ -237,7 +238,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 			}
 		})
 	}
-	if err := (drivers.Rsync{}).Verify(context.Background(), scripted{drivers.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
+	if err := (drivers.Rsync{}).Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
 		t.Error("a failed verify run passed")
 	}
 }
@@ -247,7 +248,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 func TestRsyncPhaseCommands(t *testing.T) {
 	ctx := context.Background()
 	tg := rsyncTarget(drivers.Values{"destination": "backup@backup-server:/backups/library/", "ssh_command": "ssh -p 2222 -i /etc/k"})
-	rec := &recorder{stdout: map[string]string{"--list-only": "drwxr-xr-x          4,096 2026/11/26 02:00:00 library\n"}}
+	rec := &drivertest.Recorder{Stdout: map[string]string{"--list-only": "drwxr-xr-x          4,096 2026/11/26 02:00:00 library\n"}}
 	d := drivers.Rsync{}
 	if err := d.Init(ctx, rec, tg); err != nil {
 		t.Fatal(err)
@@ -261,8 +262,8 @@ func TestRsyncPhaseCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"rsync --list-only '--rsh=ssh -p 2222 -i /etc/k' -- backup@backup-server:/backups/library"}
-	if strings.Join(rec.lines, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("commands:\n%s\nwant:\n%s", strings.Join(rec.lines, "\n"), strings.Join(want, "\n"))
+	if strings.Join(rec.Lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("commands:\n%s\nwant:\n%s", strings.Join(rec.Lines, "\n"), strings.Join(want, "\n"))
 	}
 	wantTime := time.Date(2026, 11, 26, 2, 0, 0, 0, time.Local)
 	if len(snaps) != 1 || snaps[0].ID != "backup@backup-server:/backups/library/" || !snaps[0].Time.Equal(wantTime) || snaps[0].Bytes != -1 || !strings.Contains(snaps[0].Info, "mirror") {
@@ -271,12 +272,12 @@ func TestRsyncPhaseCommands(t *testing.T) {
 }
 
 func TestRsyncSnapshotsBeforeFirstRun(t *testing.T) {
-	x := scripted{drivers.Result{ExitCode: 23, Stderr: []byte("rsync: [sender] change_dir \"/mnt/mirror\" failed: No such file or directory (2)\n")}}
+	x := drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("rsync: [sender] change_dir \"/mnt/mirror\" failed: No such file or directory (2)\n")}}
 	snaps, err := drivers.Rsync{}.Snapshots(context.Background(), x, rsyncTarget(nil))
 	if err != nil || len(snaps) != 0 {
 		t.Fatalf("want no snapshots and no error, got %+v %v", snaps, err)
 	}
-	x = scripted{drivers.Result{ExitCode: 255, Stderr: []byte("ssh: connect to host backup-server port 22: Connection refused\n")}}
+	x = drivertest.Scripted{Res: drivers.Result{ExitCode: 255, Stderr: []byte("ssh: connect to host backup-server port 22: Connection refused\n")}}
 	if _, err := (drivers.Rsync{}).Snapshots(context.Background(), x, rsyncTarget(nil)); err == nil || !strings.Contains(err.Error(), "Connection refused") {
 		t.Fatalf("an unreachable mirror must be an error, got %v", err)
 	}
@@ -284,13 +285,13 @@ func TestRsyncSnapshotsBeforeFirstRun(t *testing.T) {
 
 func TestRsyncInitLocal(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "a", "mirror")
-	rec := &recorder{}
+	rec := &drivertest.Recorder{}
 	if err := (drivers.Rsync{}).Init(context.Background(), rec, rsyncTarget(drivers.Values{"destination": dst})); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(dst)
-	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || len(rec.lines) != 0 {
-		t.Fatalf("stat %v %v, commands %q", fi, err, rec.lines)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || len(rec.Lines) != 0 {
+		t.Fatalf("stat %v %v, commands %q", fi, err, rec.Lines)
 	}
 }
 
@@ -302,7 +303,7 @@ func TestRsyncCheckTools(t *testing.T) {
 		"rsync  version 3.0.9  protocol version 30\n":                          false,
 		"openrsync: protocol version 29\n":                                     false,
 	} {
-		err := drivers.Rsync{}.CheckTools(context.Background(), scripted{drivers.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
+		err := drivers.Rsync{}.CheckTools(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
 		if (err == nil) != ok {
 			t.Errorf("%q: err %v, want ok=%v", out, err, ok)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
@@ -64,23 +65,23 @@ func stopOnceHeld(t *testing.T, held func() bool, settle time.Duration, backup f
 
 // resticStopFixture is a restic repository and target whose backup takes
 // long enough to be stopped.
-func resticStopFixture(t *testing.T) (*resticFixture, *drivers.Target) {
-	f := newResticFixture(t)
-	slowSource(t, f.src)
-	tg := f.target("library", nil)
-	if err := (drivers.Restic{}).Init(context.Background(), f.x, tg); err != nil {
+func resticStopFixture(t *testing.T) (*drivertest.ResticFixture, *drivers.Target) {
+	f := drivertest.NewResticFixture(t)
+	slowSource(t, f.Src)
+	tg := f.Target("library", nil)
+	if err := (drivers.Restic{}).Init(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	return f, tg
 }
 
 // assertNoResticLock: no lock file, and restic itself lists none.
-func assertNoResticLock(t *testing.T, f *resticFixture) {
+func assertNoResticLock(t *testing.T, f *drivertest.ResticFixture) {
 	t.Helper()
 	// A restic stopped while writing its lock may leave the lock's
 	// temporary file (<id>-tmp-<n>), which restic never reads as a lock.
 	var locks []string
-	for _, id := range restictest.LockFiles(t, f.repo) {
+	for _, id := range restictest.LockFiles(t, f.Repo) {
 		if !strings.Contains(id, "-tmp-") {
 			locks = append(locks, id)
 		}
@@ -88,8 +89,8 @@ func assertNoResticLock(t *testing.T, f *resticFixture) {
 	if len(locks) != 0 {
 		t.Fatalf("the stopped restic left its lock: %v", locks)
 	}
-	res, err := f.x.Run(context.Background(), drivers.Command{Program: "restic", Args: []string{"list", "locks", "--no-lock"},
-		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.pass}}})
+	res, err := f.X.Run(context.Background(), drivers.Command{Program: "restic", Args: []string{"list", "locks", "--no-lock"},
+		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass}}})
 	if err != nil || strings.TrimSpace(string(res.Stdout)) != "" {
 		t.Fatalf("restic list locks: %v %q", err, res.Stdout)
 	}
@@ -110,10 +111,10 @@ func TestResticStopSignalReleasesTheLock(t *testing.T) {
 		}
 	}
 	var res drivers.Result
-	held := func() bool { return len(restictest.LockFiles(t, f.repo)) > 0 }
+	held := func() bool { return len(restictest.LockFiles(t, f.Repo)) > 0 }
 	err := stopOnceHeld(t, held, time.Second, func(ctx context.Context) error {
 		var err error
-		res, err = f.x.Run(ctx, *backup)
+		res, err = f.X.Run(ctx, *backup)
 		return err
 	})
 	// restic 0.14 exits 130 from its SIGINT handler, or 1 when its
@@ -123,7 +124,7 @@ func TestResticStopSignalReleasesTheLock(t *testing.T) {
 		t.Fatalf("restic backup: %v, exit %d %s, want it stopped by SIGINT (exit 130 or 1, not killed)", err, res.ExitCode, res.Signal)
 	}
 	assertNoResticLock(t, f)
-	if snaps, err := (drivers.Restic{}).Snapshots(context.Background(), f.x, tg); err != nil || len(snaps) != 0 {
+	if snaps, err := (drivers.Restic{}).Snapshots(context.Background(), f.X, tg); err != nil || len(snaps) != 0 {
 		t.Fatalf("snapshots after a stopped backup: %v %v", snaps, err)
 	}
 }
@@ -134,8 +135,8 @@ func TestResticStopSignalReleasesTheLock(t *testing.T) {
 // next run removing it with a warning.
 func TestResticStoppedBackupLeavesNoLock(t *testing.T) {
 	f, tg := resticStopFixture(t)
-	held := func() bool { return len(restictest.LockFiles(t, f.repo)) > 0 }
-	err := stopOnceHeld(t, held, 0, func(ctx context.Context) error { _, err := (drivers.Restic{}).Backup(ctx, f.x, tg); return err })
+	held := func() bool { return len(restictest.LockFiles(t, f.Repo)) > 0 }
+	err := stopOnceHeld(t, held, 0, func(ctx context.Context) error { _, err := (drivers.Restic{}).Backup(ctx, f.X, tg); return err })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("backup: %v, want it cancelled", err)
 	}
@@ -147,27 +148,27 @@ func TestResticStoppedBackupLeavesNoLock(t *testing.T) {
 // commits what it has read as a .checkpoint archive, which is why it is not
 // stopped that way.
 func TestBorgStoppedRunLeavesNoLockNorArchive(t *testing.T) {
-	f := newBorgFixture(t)
-	slowSource(t, f.src)
+	f := drivertest.NewBorgFixture(t)
+	slowSource(t, f.Src)
 	b := drivers.Borg{}
-	tg := f.target("library", nil)
-	if err := b.Init(context.Background(), f.x, tg); err != nil {
+	tg := f.Target("library", nil)
+	if err := b.Init(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	held := func() bool { _, err := os.Stat(filepath.Join(f.repo, "lock.roster")); return err == nil }
-	err := stopOnceHeld(t, held, time.Second, func(ctx context.Context) error { _, err := b.Backup(ctx, f.x, tg); return err })
+	held := func() bool { _, err := os.Stat(filepath.Join(f.Repo, "lock.roster")); return err == nil }
+	err := stopOnceHeld(t, held, time.Second, func(ctx context.Context) error { _, err := b.Backup(ctx, f.X, tg); return err })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("backup: %v, want it cancelled", err)
 	}
 	t.Logf("stopped: %v", err)
-	matches, _ := filepath.Glob(filepath.Join(f.repo, "lock*"))
+	matches, _ := filepath.Glob(filepath.Join(f.Repo, "lock*"))
 	if len(matches) != 0 {
 		t.Fatalf("the stopped borg left its lock: %v", matches)
 	}
-	c := drivers.Command{Program: "borg", Args: []string{"list", "--json", "--consider-checkpoints", "--lock-wait=0", f.repo},
+	c := drivers.Command{Program: "borg", Args: []string{"list", "--json", "--consider-checkpoints", "--lock-wait=0", f.Repo},
 		Env:        []drivers.EnvVar{{Name: "BORG_PASSPHRASE_FD", Value: "3"}, {Name: "BORG_BASE_DIR", Value: tg.Env["BORG_BASE_DIR"]}},
-		ExtraFiles: []string{f.pass}}
-	res, err := f.x.Run(context.Background(), c)
+		ExtraFiles: []string{f.Pass}}
+	res, err := f.X.Run(context.Background(), c)
 	if err != nil {
 		t.Fatalf("borg list after a stopped backup: %v", err)
 	}

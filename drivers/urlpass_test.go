@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // option finds a driver's option declaration by name.
@@ -106,11 +107,11 @@ func TestRepositoryPasswordRefused(t *testing.T) {
 // by any road comes back masked. (The plan refuses such a repository; the
 // targets here are built by hand to get past that.)
 func TestRealToolErrorsMaskURLPasswords(t *testing.T) {
-	requireTool(t, "borg", "restic")
+	drivertest.RequireTool(t, "borg", "restic")
 	dir := t.TempDir()
 	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(dir, "cache"))
 	t.Setenv("BORG_BASE_DIR", filepath.Join(dir, "borg"))
-	pass := writeFile(t, dir, "pass", "pw\n", 0o600)
+	pass := drivertest.WriteFile(t, dir, "pass", "pw\n", 0o600)
 	x := drivers.ProcessExecutor{}
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -171,10 +172,10 @@ func TestResticRepositoryFile(t *testing.T) {
 	}
 
 	// A repository file others can read is refused before restic runs.
-	requireTool(t, "restic")
+	drivertest.RequireTool(t, "restic")
 	dir := t.TempDir()
-	open := writeFile(t, dir, "restic.repository", filepath.Join(dir, "repo")+"\n", 0o644)
-	tg := base(drivers.Values{"repository_file": open, "password_file": writeFile(t, dir, "pw", "pw\n", 0o600), "paths": []string{dir}}, nil)
+	open := drivertest.WriteFile(t, dir, "restic.repository", filepath.Join(dir, "repo")+"\n", 0o644)
+	tg := base(drivers.Values{"repository_file": open, "password_file": drivertest.WriteFile(t, dir, "pw", "pw\n", 0o600), "paths": []string{dir}}, nil)
 	_, err := drivers.Restic{}.Backup(context.Background(), drivers.ProcessExecutor{}, tg)
 	if err == nil || !strings.Contains(err.Error(), "repository_file") {
 		t.Fatalf("a repository file others can read: %v", err)
