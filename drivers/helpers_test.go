@@ -1,1 +1,0 @@
-package drivers_test
