@@ -111,7 +111,7 @@ var ipv6HostRE = regexp.MustCompile(`@?\[[0-9A-Fa-f:.]+\]`)
 func checkBorgRepo(v any) error {
 	s := v.(string)
 	// First: every later message repeats the value.
-	if err := noPassword(true, borgPasswordAdvice)(s); err != nil {
+	if err := NoPassword(true, borgPasswordAdvice)(s); err != nil {
 		return err
 	}
 	switch {
@@ -140,14 +140,14 @@ func (Borg) Validate(t *Target) error {
 	set := firstSet(t.Settings, "passphrase_file", "passcommand")
 	if borgEncryption(t) == "none" {
 		if len(set) > 0 {
-			return keyErr(set[0], "the repository is not encrypted (encryption = \"none\"): there is no passphrase to give")
+			return KeyErr(set[0], "the repository is not encrypted (encryption = \"none\"): there is no passphrase to give")
 		}
 	} else if len(set) != 1 {
-		return keyErr("passphrase_file", "set exactly one of `passphrase_file` or `passcommand` (the passphrase never goes through argv or BORG_PASSPHRASE)")
+		return KeyErr("passphrase_file", "set exactly one of `passphrase_file` or `passcommand` (the passphrase never goes through argv or BORG_PASSPHRASE)")
 	}
 	for _, p := range t.Settings.List("paths") {
 		if !filepath.IsAbs(p) {
-			return keyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
+			return KeyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
 		}
 	}
 	// The repository and passphrase come from the keys above; the same
@@ -155,7 +155,7 @@ func (Borg) Validate(t *Target) error {
 	// BORG_PASSPHRASE, put the secret itself in the environment).
 	for _, name := range []string{"BORG_REPO", "BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE_FD", "BORG_NEW_PASSPHRASE"} {
 		if _, ok := t.Env[name]; ok {
-			return keyErr("env", "%s conflicts with `repository`, `passphrase_file` or `passcommand`; set those keys instead", name)
+			return KeyErr("env", "%s conflicts with `repository`, `passphrase_file` or `passcommand`; set those keys instead", name)
 		}
 	}
 	return nil
@@ -369,14 +369,14 @@ func (b Borg) Steps(t *Target) []Step {
 var borgVersionRE = regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`)
 
 func (Borg) CheckTools(ctx context.Context, x Executor, t *Target) error {
-	v, err := toolVersion(ctx, x, borgVersionRE, "borg", "--version")
+	v, err := ToolVersion(ctx, x, borgVersionRE, "borg", "--version")
 	if err != nil {
 		return err
 	}
 	switch {
-	case v.less(1, 2):
+	case v.Less(1, 2):
 		return fmt.Errorf("borg %s is too old; 1.2 or newer is needed (borg compact, --glob-archives)", v)
-	case !v.less(2, 0):
+	case !v.Less(2, 0):
 		return fmt.Errorf("borg %s is not supported; borg 2 has a different command line (use borg 1.2 or 1.4)", v)
 	}
 	return nil
@@ -414,14 +414,14 @@ func (b Borg) Init(ctx context.Context, x Executor, t *Target) error {
 			err = errors.New("names no command")
 		}
 		if err != nil {
-			return keyErr("passcommand", "%v", err)
+			return KeyErr("passcommand", "%v", err)
 		}
 		out, err := x.Run(ctx, Command{Program: argv[0], Args: argv[1:], Env: borgEnv(t)})
 		if err != nil {
-			return keyErr("passcommand", "%v", err)
+			return KeyErr("passcommand", "%v", err)
 		}
 		if len(bytes.TrimRight(out.Stdout, "\n")) == 0 {
-			return keyErr("passcommand", "printed no passphrase; refusing to create a repository with an empty passphrase")
+			return KeyErr("passcommand", "printed no passphrase; refusing to create a repository with an empty passphrase")
 		}
 	}
 	_, err = x.Run(ctx, b.initCommand(t))
@@ -441,7 +441,7 @@ func borgRepoMissing(res Result) bool {
 func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
-			return Artifact{}, keyErr("paths", "%s: %v (refusing to make an archive without it)", p, errors.Unwrap(err))
+			return Artifact{}, KeyErr("paths", "%s: %v (refusing to make an archive without it)", p, errors.Unwrap(err))
 		}
 	}
 	if err := b.ready(t); err != nil {
@@ -700,7 +700,7 @@ func (Borg) PlainRestore(t *Target) []Step {
 	env := borgRunbookEnv(t)
 	list := Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
 	extract := Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
-	return []Step{restoreCmd(list), restoreNote("then, in / (borg extracts relative to the current directory):"), restoreCmd(extract)}
+	return []Step{RestoreCmd(list), restoreNote("then, in / (borg extracts relative to the current directory):"), RestoreCmd(extract)}
 }
 
 // borgRunbookEnv is borg's environment for a person at a shell: a

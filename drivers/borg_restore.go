@@ -256,7 +256,7 @@ func (b Borg) Restore(ctx context.Context, x Executor, t *Target, req RestoreReq
 	if err := borgUnsafe(archive, items); err != nil {
 		return RestoreResult{}, fmt.Errorf("refusing to restore: %w", err)
 	}
-	if err := prepareRestoreDir(req.To, req.Force); err != nil {
+	if err := PrepareRestoreDir(req.To, req.Force); err != nil {
 		return RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
@@ -293,7 +293,7 @@ func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, 
 	if err := borgUnsafe(archive, items); err != nil {
 		return DrillResult{}, fmt.Errorf("borg drill: a restore would be refused: %w", err)
 	}
-	var files []drillFile
+	var files []DrillFile
 	for _, it := range items {
 		if !borgRegular(it) {
 			continue
@@ -302,17 +302,17 @@ func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, 
 		if err != nil {
 			return DrillResult{}, fmt.Errorf("borg list: %s has an unreadable mtime %q", it.Path, it.MTime)
 		}
-		files = append(files, drillFile{Source: "/" + it.Path, Restored: it.Path, Size: it.Size, ModTime: mtime})
+		files = append(files, DrillFile{Source: "/" + it.Path, Restored: it.Path, Size: it.Size, ModTime: mtime})
 	}
 	if len(files) == 0 {
 		return DrillResult{}, fmt.Errorf("borg drill: archive %s holds no regular file to sample", archive)
 	}
-	sample := sampleFiles(files, drillSampleSize(t))
+	sample := SampleFiles(files, DrillSampleSize(t))
 	paths := make([]string, len(sample))
 	for i, f := range sample {
 		paths[i] = f.Restored
 	}
-	dir, cleanup, err := drillTempDir(t)
+	dir, cleanup, err := DrillTempDir(t)
 	if err != nil {
 		return DrillResult{}, err
 	}
@@ -339,9 +339,9 @@ func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, 
 			sample[i].SumAlgo, sample[i].Sum = "sha256", s
 		}
 	}
-	out, err := compareDrillFiles(dir, sample, drillCheck{Tool: "borg", MTimePrecision: borgMTimePrecision})
+	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "borg", MTimePrecision: borgMTimePrecision})
 	if err != nil {
 		return DrillResult{}, err
 	}
-	return out.result(archive), nil
+	return out.Result(archive), nil
 }

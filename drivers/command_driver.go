@@ -76,10 +76,10 @@ func (CommandDriver) Validate(t *Target) error {
 		}
 	}
 	if dir := v.Str("dir"); !filepath.IsAbs(dir) {
-		return keyErr("dir", "must be an absolute path")
+		return KeyErr("dir", "must be an absolute path")
 	}
 	if t.Drill {
-		return keyErr("drill", "a command target cannot be drilled: its restore_command restores where it restores, not into scratch space; test it by hand")
+		return KeyErr("drill", "a command target cannot be drilled: its restore_command restores where it restores, not into scratch space; test it by hand")
 	}
 	return nil
 }
@@ -89,28 +89,28 @@ func (CommandDriver) Validate(t *Target) error {
 // in, or that uses its placeholder more than once or another's at all.
 func cmdCheckArgv(key string, argv []string, word, foreign string) error {
 	if len(argv) == 0 {
-		return keyErr(key, "must name a program, then its arguments")
+		return KeyErr(key, "must name a program, then its arguments")
 	}
 	prog := argv[0]
 	switch {
 	case strings.TrimSpace(prog) == "":
-		return keyErr(key, "the program (the first word) must not be empty")
+		return KeyErr(key, "the program (the first word) must not be empty")
 	case strings.HasPrefix(prog, "-"):
-		return keyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
+		return KeyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
 	case strings.Contains(prog, "{"):
-		return keyErr(key, "the program (the first word) must be a program, not %s", word)
+		return KeyErr(key, "the program (the first word) must be a program, not %s", word)
 	case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
-		return keyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
+		return KeyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
 	}
 	n := 0
 	for _, a := range argv {
 		n += strings.Count(a, word)
 		if strings.Contains(a, foreign) {
-			return keyErr(key, "%s is not replaced here (only %s is)", foreign, word)
+			return KeyErr(key, "%s is not replaced here (only %s is)", foreign, word)
 		}
 	}
 	if n > 1 {
-		return keyErr(key, "%s may appear only once", word)
+		return KeyErr(key, "%s may appear only once", word)
 	}
 	return nil
 }
@@ -218,7 +218,7 @@ func (CommandDriver) CheckTools(ctx context.Context, x Executor, t *Target) erro
 	for _, key := range []string{"command", "verify_command", "restore_command"} {
 		if argv := t.Settings.List(key); len(argv) > 0 {
 			if err := cmdFindProgram(argv[0]); err != nil {
-				return keyErr(key, "%v", err)
+				return KeyErr(key, "%v", err)
 			}
 		}
 	}

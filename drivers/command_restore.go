@@ -24,7 +24,7 @@ func (c CommandDriver) Restore(ctx context.Context, x Executor, t *Target, req R
 	case req.To != "" || req.Force || req.Database != "" || req.Clean:
 		return RestoreResult{}, errors.New("a command target is restored by its restore_command, which decides where the data goes: give no --to, --force, --database or --clean")
 	case !t.Settings.Has("restore_command"):
-		return RestoreResult{}, keyErr("restore_command", "not set for target %s: hand one of its files (see `snapshots %s`) to the application's own restore by hand, or set restore_command", t.Name, t.Name)
+		return RestoreResult{}, KeyErr("restore_command", "not set for target %s: hand one of its files (see `snapshots %s`) to the application's own restore by hand, or set restore_command", t.Name, t.Name)
 	}
 	path, err := c.resolve(t, req.From)
 	if err != nil {
@@ -82,7 +82,7 @@ func (CommandDriver) PlainRestore(t *Target) []Step {
 		steps = append(steps, cmdCheckSteps(t, "restore", file)...)
 	}
 	cmd := cmdArgv(t, "restore_command", cmdInputWord, file)
-	steps = append(steps, restoreCmd(cmd))
+	steps = append(steps, RestoreCmd(cmd))
 	if !cmdUses(t.Settings.List("restore_command"), cmdInputWord) {
 		steps = append(steps, restoreNote("with %s as its standard input", file))
 	}

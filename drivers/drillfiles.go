@@ -45,7 +45,7 @@ import (
 
 // drillFile is one regular file of a backup, as the tool's listing
 // records it, and where its restored copy is.
-type drillFile struct {
+type DrillFile struct {
 	// Source is the live file on this machine the backup was made from
 	// (absolute). Its size and mtime decide whether it can be compared.
 	Source string
@@ -63,7 +63,7 @@ type drillFile struct {
 }
 
 // drillCheck says how compareDrillFiles judges a sample.
-type drillCheck struct {
+type DrillCheck struct {
 	// Tool names the tool in messages ("restic").
 	Tool string
 	// MTimePrecision is how finely the tool records mtimes: a source file
@@ -92,7 +92,7 @@ type drillOutcome struct {
 // result turns an outcome into the driver's DrillResult, with a Detail
 // such as "20 sampled files restored: 17 match their source, 3 changed
 // since the backup; 20 match borg's sha256".
-func (o drillOutcome) result(artifact string) DrillResult {
+func (o drillOutcome) Result(artifact string) DrillResult {
 	return DrillResult{Artifact: artifact, Checked: len(o.Sampled), Detail: o.detail()}
 }
 
@@ -146,7 +146,7 @@ func listSample(sources []string) string {
 }
 
 // drillSources are the sample's source paths, in order.
-func drillSources(sample []drillFile) []string {
+func drillSources(sample []DrillFile) []string {
 	out := make([]string, len(sample))
 	for i, f := range sample {
 		out[i] = f.Source
@@ -159,7 +159,7 @@ const defaultDrillSample = 20
 
 // drillSampleSize is how many files a drill of t samples: t.DrillSample, or
 // the default when it is unset (a Target built by hand).
-func drillSampleSize(t *Target) int {
+func DrillSampleSize(t *Target) int {
 	if t.DrillSample > 0 {
 		return t.DrillSample
 	}
@@ -169,8 +169,8 @@ func drillSampleSize(t *Target) int {
 // sampleFiles returns n files chosen uniformly at random (crypto/rand, so
 // repeated drills cover different files), or all of them when there are
 // no more than n, sorted by source path.
-func sampleFiles(files []drillFile, n int) []drillFile {
-	out := append([]drillFile(nil), files...)
+func SampleFiles(files []DrillFile, n int) []DrillFile {
+	out := append([]DrillFile(nil), files...)
 	if n > 0 && n < len(out) {
 		// A partial Fisher-Yates shuffle: the first n are the sample.
 		for i := 0; i < n; i++ {
@@ -197,7 +197,7 @@ func randIntn(n int) int {
 // the target's TempDir (the system's temp dir when unset). cleanup removes
 // it whatever the restore left in it (read-only directories included); call
 // it in a defer.
-func drillTempDir(t *Target) (dir string, cleanup func() error, err error) {
+func DrillTempDir(t *Target) (dir string, cleanup func() error, err error) {
 	parent := t.TempDir
 	if parent == "" {
 		parent = os.TempDir()
@@ -246,7 +246,7 @@ func underDir(dir, recorded string) (string, error) {
 // that finds one where it restores a directory or file may follow it
 // (restic 0.14 opens existing files for writing; everyone's mkdir -p
 // follows symlinked directories).
-func prepareRestoreDir(dir string, force bool) error {
+func PrepareRestoreDir(dir string, force bool) error {
 	if dir == "" || !filepath.IsAbs(dir) {
 		return fmt.Errorf("restore directory %q must be an absolute path", dir)
 	}
@@ -312,7 +312,7 @@ func inOrBelow(dir, path string) bool {
 // countRestoredFiles counts the regular files under dir, for
 // RestoreResult.Files (after a forced restore, what was there before
 // counts too). It does not follow symlinks.
-func countRestoredFiles(dir string) (int, error) {
+func CountRestoredFiles(dir string) (int, error) {
 	n := 0
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -337,7 +337,7 @@ var drillHashes = map[string]func() hash.Hash{"sha256": sha256.New, "sha1": sha1
 // *DrillMismatch. A sample in which no file could be checked at all (every
 // source changed, no checksum, nothing verified by the tool) is an error
 // too: such a drill proves nothing.
-func compareDrillFiles(dir string, sample []drillFile, c drillCheck) (drillOutcome, error) {
+func CompareDrillFiles(dir string, sample []DrillFile, c DrillCheck) (drillOutcome, error) {
 	out := drillOutcome{Sampled: drillSources(sample), tool: c.Tool, verified: c.ToolVerified}
 	for _, f := range sample {
 		if f.Sum != "" {
@@ -352,7 +352,7 @@ func compareDrillFiles(dir string, sample []drillFile, c drillCheck) (drillOutco
 		return out, err
 	}
 	defer root.Close()
-	fail := func(f drillFile, format string, args ...any) (drillOutcome, error) {
+	fail := func(f DrillFile, format string, args ...any) (drillOutcome, error) {
 		return out, &DrillMismatch{Tool: c.Tool, File: f.Source, Reason: fmt.Sprintf(format, args...), Sampled: out.Sampled}
 	}
 	for _, f := range sample {
@@ -382,7 +382,7 @@ func compareDrillFiles(dir string, sample []drillFile, c drillCheck) (drillOutco
 
 // sourceUnchanged reports whether the live source still has the recorded
 // size and mtime, i.e. should hold the bytes the backup holds.
-func sourceUnchanged(f drillFile, precision time.Duration) bool {
+func sourceUnchanged(f DrillFile, precision time.Duration) bool {
 	st, err := os.Lstat(f.Source)
 	if err != nil || !st.Mode().IsRegular() || st.Size() != f.Size {
 		return false
@@ -418,7 +418,7 @@ func argBatches(args []string) [][]string {
 
 // compareOne checks one restored file. A mismatch comes back as a
 // *DrillMismatch carrying only the Reason.
-func compareOne(root *os.Root, f drillFile, withSource bool) (compared, summed bool, err error) {
+func compareOne(root *os.Root, f DrillFile, withSource bool) (compared, summed bool, err error) {
 	mismatch := func(format string, args ...any) (bool, bool, error) {
 		return false, false, &DrillMismatch{Reason: fmt.Sprintf(format, args...)}
 	}

@@ -12,11 +12,11 @@ import (
 )
 
 func TestDrillFilesSample(t *testing.T) {
-	var files []drillFile
+	var files []DrillFile
 	for _, n := range []string{"/e", "/d", "/c", "/b", "/a"} {
-		files = append(files, drillFile{Source: n})
+		files = append(files, DrillFile{Source: n})
 	}
-	all := sampleFiles(files, 20)
+	all := SampleFiles(files, 20)
 	if got := drillSources(all); strings.Join(got, "") != "/a/b/c/d/e" {
 		t.Fatalf("a sample larger than the files: %v, want all, sorted", got)
 	}
@@ -24,7 +24,7 @@ func TestDrillFilesSample(t *testing.T) {
 	// every file gets its turn (a fixed pick would never reach some).
 	seen := map[string]int{}
 	for i := 0; i < 200; i++ {
-		s := sampleFiles(files, 2)
+		s := SampleFiles(files, 2)
 		if len(s) != 2 || s[0].Source == s[1].Source || s[0].Source > s[1].Source {
 			t.Fatalf("sample %v", drillSources(s))
 		}
@@ -35,7 +35,7 @@ func TestDrillFilesSample(t *testing.T) {
 	if len(seen) != 5 {
 		t.Fatalf("200 samples of 2 from 5 files covered only %v", seen)
 	}
-	if drillSampleSize(&Target{}) != 20 || drillSampleSize(&Target{DrillSample: 3}) != 3 {
+	if DrillSampleSize(&Target{}) != 20 || DrillSampleSize(&Target{DrillSample: 3}) != 3 {
 		t.Fatal("drillSampleSize")
 	}
 }
@@ -98,7 +98,7 @@ func TestDrillFilesPrepareRestoreDir(t *testing.T) {
 		}), true, "nowhere"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := prepareRestoreDir(tc.dir, tc.force)
+			err := PrepareRestoreDir(tc.dir, tc.force)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -121,8 +121,8 @@ func TestDrillFilesPrepareRestoreDir(t *testing.T) {
 type drillFilesCase struct {
 	name     string
 	restored string // content of the restored copy; "-" for none
-	mutate   func(t *testing.T, src, restoredPath string, f *drillFile)
-	check    drillCheck
+	mutate   func(t *testing.T, src, restoredPath string, f *DrillFile)
+	check    DrillCheck
 	want     string // part of the error; "" for none
 	detail   string // part of the detail when there is no error
 }
@@ -138,34 +138,34 @@ func TestDrillFilesCompare(t *testing.T) {
 	for _, tc := range []drillFilesCase{
 		{name: "match", restored: content, detail: "1 sampled files restored: 1 match their source"},
 		{name: "differs, size and mtime unchanged", restored: "the content of a b00k", want: "differs from its source at byte 18"},
-		{name: "source changed since the backup", restored: "the content of a b00k", check: drillCheck{ToolVerified: "x --verify"},
-			mutate: func(t *testing.T, src, _ string, _ *drillFile) { touch(t, src) }, detail: "1 changed since the backup (not compared with it); all verified by x --verify"},
-		{name: "source gone", restored: content, check: drillCheck{ToolVerified: "x --verify"},
-			mutate: func(t *testing.T, src, _ string, _ *drillFile) { os.Remove(src) }, detail: "1 changed since the backup"},
+		{name: "source changed since the backup", restored: "the content of a b00k", check: DrillCheck{ToolVerified: "x --verify"},
+			mutate: func(t *testing.T, src, _ string, _ *DrillFile) { touch(t, src) }, detail: "1 changed since the backup (not compared with it); all verified by x --verify"},
+		{name: "source gone", restored: content, check: DrillCheck{ToolVerified: "x --verify"},
+			mutate: func(t *testing.T, src, _ string, _ *DrillFile) { os.Remove(src) }, detail: "1 changed since the backup"},
 		{name: "nothing could be checked", restored: content,
-			mutate: func(t *testing.T, src, _ string, _ *drillFile) { touch(t, src) }, want: "none of the 1 sampled files could be checked"},
+			mutate: func(t *testing.T, src, _ string, _ *DrillFile) { touch(t, src) }, want: "none of the 1 sampled files could be checked"},
 		{name: "changed source, checksum matches", restored: content,
-			mutate: func(t *testing.T, src, _ string, f *drillFile) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
+			mutate: func(t *testing.T, src, _ string, f *DrillFile) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
 			detail: "1 changed since the backup (not compared with it); 1 match tool's sha256"},
 		{name: "checksum differs though the source changed", restored: "the content of a b00k",
-			mutate: func(t *testing.T, src, _ string, f *drillFile) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
+			mutate: func(t *testing.T, src, _ string, f *DrillFile) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
 			want:   "the backup recorded " + good},
 		{name: "source and checksum match", restored: content,
-			mutate: func(t *testing.T, _, _ string, f *drillFile) { f.SumAlgo, f.Sum = "sha256", strings.ToUpper(good) },
+			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.SumAlgo, f.Sum = "sha256", strings.ToUpper(good) },
 			detail: "1 match their source; 1 match tool's sha256"},
 		{name: "unknown checksum", restored: content,
-			mutate: func(t *testing.T, _, _ string, f *drillFile) { f.SumAlgo, f.Sum = "crc9", "00" }, want: "unknown checksum algorithm"},
+			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.SumAlgo, f.Sum = "crc9", "00" }, want: "unknown checksum algorithm"},
 		{name: "not restored", restored: "-", want: "was not restored"},
 		{name: "restored short", restored: "the content", want: "restored with 11 bytes; the backup recorded 21"},
 		{name: "restored as a symlink to the source", restored: "-",
-			mutate: func(t *testing.T, src, rp string, _ *drillFile) { os.Symlink(src, rp) }, want: "not a regular file"},
+			mutate: func(t *testing.T, src, rp string, _ *DrillFile) { os.Symlink(src, rp) }, want: "not a regular file"},
 		{name: "restored path escapes", restored: content,
-			mutate: func(t *testing.T, _, _ string, f *drillFile) { f.Restored = "../../etc/passwd" }, want: "outside the drill directory"},
-		{name: "mtime within the tool's precision", restored: content, check: drillCheck{MTimePrecision: time.Second},
-			mutate: func(t *testing.T, _, _ string, f *drillFile) { f.ModTime = f.ModTime.Add(-999 * time.Millisecond) },
+			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.Restored = "../../etc/passwd" }, want: "outside the drill directory"},
+		{name: "mtime within the tool's precision", restored: content, check: DrillCheck{MTimePrecision: time.Second},
+			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.ModTime = f.ModTime.Add(-999 * time.Millisecond) },
 			detail: "1 match their source"},
-		{name: "mtime beyond the tool's precision", restored: content, check: drillCheck{MTimePrecision: time.Second, ToolVerified: "v"},
-			mutate: func(t *testing.T, _, _ string, f *drillFile) { f.ModTime = f.ModTime.Add(-time.Second) },
+		{name: "mtime beyond the tool's precision", restored: content, check: DrillCheck{MTimePrecision: time.Second, ToolVerified: "v"},
+			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.ModTime = f.ModTime.Add(-time.Second) },
 			detail: "1 changed since the backup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,12 +181,12 @@ func TestDrillFilesCompare(t *testing.T) {
 			if tc.restored != "-" {
 				os.WriteFile(restoredPath, []byte(tc.restored), 0o600)
 			}
-			f := drillFile{Source: src, Restored: src, Size: int64(len(content)), ModTime: mt}
+			f := DrillFile{Source: src, Restored: src, Size: int64(len(content)), ModTime: mt}
 			if tc.mutate != nil {
 				tc.mutate(t, src, restoredPath, &f)
 			}
 			tc.check.Tool = "tool"
-			out, err := compareDrillFiles(dir, []drillFile{f}, tc.check)
+			out, err := CompareDrillFiles(dir, []DrillFile{f}, tc.check)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v, want one mentioning %q", err, tc.want)
@@ -200,7 +200,7 @@ func TestDrillFilesCompare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := out.result("snap")
+			r := out.Result("snap")
 			if r.Artifact != "snap" || r.Checked != 1 || !strings.Contains(r.Detail, tc.detail) {
 				t.Fatalf("result %+v, want detail with %q", r, tc.detail)
 			}
@@ -209,7 +209,7 @@ func TestDrillFilesCompare(t *testing.T) {
 }
 
 func TestDrillFilesEmptySample(t *testing.T) {
-	if _, err := compareDrillFiles(t.TempDir(), nil, drillCheck{Tool: "x", ToolVerified: "v"}); err == nil {
+	if _, err := CompareDrillFiles(t.TempDir(), nil, DrillCheck{Tool: "x", ToolVerified: "v"}); err == nil {
 		t.Fatal("an empty sample passed")
 	}
 }
@@ -258,7 +258,7 @@ func TestDrillFilesArgBatches(t *testing.T) {
 // goes.
 func TestDrillFilesTempDirRemoved(t *testing.T) {
 	tg := &Target{Name: "lib", TempDir: t.TempDir()}
-	dir, cleanup, err := drillTempDir(tg)
+	dir, cleanup, err := DrillTempDir(tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestDrillFilesCountRestored(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a/b/f"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, "g"), nil, 0o644)
 	os.Symlink("/etc", filepath.Join(dir, "link")) // not followed
-	if n, err := countRestoredFiles(dir); n != 2 || err != nil {
+	if n, err := CountRestoredFiles(dir); n != 2 || err != nil {
 		t.Fatalf("count %d %v", n, err)
 	}
 }

@@ -186,7 +186,7 @@ type SettingsError struct {
 
 func (e *SettingsError) Error() string { return e.Key + ": " + e.Msg }
 
-func keyErr(key, format string, args ...any) error {
+func KeyErr(key, format string, args ...any) error {
 	return &SettingsError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 

@@ -23,7 +23,7 @@ func allowEmptySource(help string) Option {
 }
 
 // mirrorGuardOptions are the keys both mirror drivers take for the guard.
-func mirrorGuardOptions(appliesTo string) []Option {
+func MirrorGuardOptions(appliesTo string) []Option {
 	return []Option{
 		allowEmptySource("With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."),
 		{Name: "max_delete_percent", Kind: Int, Min: 1, Max: 100, Default: "50",
@@ -33,7 +33,7 @@ func mirrorGuardOptions(appliesTo string) []Option {
 
 // mirrorCounts is what a run would do to a mirror, in regular files after
 // the target's excludes.
-type mirrorCounts struct {
+type MirrorCounts struct {
 	Source  int64 // files the source holds
 	Mirror  int64 // files the mirror holds now
 	Deletes int64 // files the run would delete from the mirror
@@ -41,29 +41,29 @@ type mirrorCounts struct {
 
 // refuseMassDelete returns the guard's verdict on counts c: nil when the run
 // may go ahead, otherwise an error naming the source and what was found.
-func refuseMassDelete(t *Target, sourceKey string, c mirrorCounts) error {
+func RefuseMassDelete(t *Target, sourceKey string, c MirrorCounts) error {
 	src, dst := t.Settings.Str(sourceKey), t.Settings.Str("destination")
 	if c.Source == 0 {
 		if t.Settings.Bool("allow_empty_source", false) {
 			return nil
 		}
 		if c.Mirror == 0 {
-			return keyErr(sourceKey, "%s has 0 files after excludes, and the mirror %s has none either: refusing to make an empty mirror (is the disk mounted?); set allow_empty_source = true if an empty source is right",
+			return KeyErr(sourceKey, "%s has 0 files after excludes, and the mirror %s has none either: refusing to make an empty mirror (is the disk mounted?); set allow_empty_source = true if an empty source is right",
 				src, dst)
 		}
-		return keyErr(sourceKey, "%s has 0 files after excludes; the mirror %s has %s: refusing, as this run would empty it (is the disk mounted?); set allow_empty_source = true to really empty it",
-			src, dst, countFiles(c.Mirror))
+		return KeyErr(sourceKey, "%s has 0 files after excludes; the mirror %s has %s: refusing, as this run would empty it (is the disk mounted?); set allow_empty_source = true to really empty it",
+			src, dst, CountFiles(c.Mirror))
 	}
 	limit := int64(t.Settings.Int("max_delete_percent", 50))
 	if c.Mirror > 0 && c.Deletes*100 > c.Mirror*limit {
-		return keyErr(sourceKey, "this run would delete %s of the %s files the mirror %s holds (%d%%; %s has %s): refusing, as more than max_delete_percent = %d%% looks like a damaged or half-mounted source; raise max_delete_percent for one run if the deletions are intended",
-			humanize.Comma(c.Deletes), humanize.Comma(c.Mirror), dst, c.Deletes*100/c.Mirror, src, countFiles(c.Source), limit)
+		return KeyErr(sourceKey, "this run would delete %s of the %s files the mirror %s holds (%d%%; %s has %s): refusing, as more than max_delete_percent = %d%% looks like a damaged or half-mounted source; raise max_delete_percent for one run if the deletions are intended",
+			humanize.Comma(c.Deletes), humanize.Comma(c.Mirror), dst, c.Deletes*100/c.Mirror, src, CountFiles(c.Source), limit)
 	}
 	return nil
 }
 
 // countFiles says "1 file" or "2,100 files".
-func countFiles(n int64) string {
+func CountFiles(n int64) string {
 	if n == 1 {
 		return "1 file"
 	}
@@ -71,7 +71,7 @@ func countFiles(n int64) string {
 }
 
 // mirrorGuardNote says what the guard does, for --dry-run.
-func mirrorGuardNote(t *Target, sourceKey string) string {
+func MirrorGuardNote(t *Target, sourceKey string) string {
 	return fmt.Sprintf("refuse when %s holds no file after excludes, or the run would delete more than %d%% of the mirror's files",
 		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", 50))
 }
@@ -123,7 +123,7 @@ func refuseEmptyBackup(t *Target, b emptyBackup) (warning string, err error) {
 	if err := b.remove(); err != nil {
 		outcome = fmt.Sprintf("removing the %s %s failed, so remove it by hand before retention runs: %v", b.snapshot, b.id, err)
 	}
-	return "", keyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
+	return "", KeyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
 		found, b.snapshot, outcome)
 }
 

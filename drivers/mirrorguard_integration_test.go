@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dustin/go-humanize"
-
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
+	"github.com/dustin/go-humanize"
 )
 
 // guardLibrarySize is how many books the guarded mirror holds: enough for
@@ -141,14 +141,14 @@ type mirrorDriver struct {
 
 var mirrorDrivers = []mirrorDriver{
 	{
-		name: "rsync", driver: drivers.Rsync{},
+		name: "rsync", driver: rsync.Driver{},
 		target: func(t *testing.T, dir, src, dst string, deleting bool) *drivers.Target {
 			drivertest.RequireTool(t, "rsync")
 			v := drivers.Values{"source": src + "/", "destination": dst, "exclude": []string{"/.returns/", "cache/"}}
 			if deleting {
 				v["delete"] = true
 			}
-			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v, TempDir: dir}
+			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, Settings: v, TempDir: dir}
 		},
 		transferred: func(l string) bool { return strings.Contains(l, "rsync ") && !strings.Contains(l, "--dry-run") },
 	},
@@ -263,7 +263,7 @@ func TestMirrorGuardRemote(t *testing.T) {
 		os.MkdirAll(dst, 0o700)
 		tg := mirrorDrivers[0].target(t, dir, src, srv.User()+"@"+srv.Host()+":"+dst+"/", true)
 		tg.Settings["ssh_command"] = srv.SSHCommand()
-		r := drivers.Rsync{}
+		r := rsync.Driver{}
 		if err := r.Validate(tg); err != nil {
 			t.Fatal(err)
 		}

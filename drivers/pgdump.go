@@ -18,9 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
+	"github.com/jackc/pgx/v5"
 )
 
 // PgDump backs a PostgreSQL database up with pg_dump into dated files in a
@@ -82,26 +81,26 @@ func isURL(s string) bool {
 func (PgDump) Validate(t *Target) error {
 	format := pgFormat(t)
 	if t.Settings.Has("jobs") && format != "directory" {
-		return keyErr("jobs", "only works with format = \"directory\" (pg_dump can only dump in parallel into a directory)")
+		return KeyErr("jobs", "only works with format = \"directory\" (pg_dump can only dump in parallel into a directory)")
 	}
 	if t.Settings.Has("compress") && format == "tar" {
-		return keyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
+		return KeyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
 	}
 	// A pg_dump that exited non-zero left a partial dump at best; calling
 	// that exit ok or a warning would keep it as a backup. Calling a
 	// clean exit a warning or an error is the operator's choice.
 	for _, code := range append(append([]int{}, t.ExitCodes.OK...), t.ExitCodes.Warning...) {
 		if code != 0 {
-			return keyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
+			return KeyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
 		}
 	}
 	switch set := firstSet(t.Settings, "dir", "into"); {
 	case len(set) != 1:
-		return keyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
+		return KeyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
 	case set[0] == "dir" && !filepath.IsAbs(t.Settings.Str("dir")):
-		return keyErr("dir", "must be an absolute path")
+		return KeyErr("dir", "must be an absolute path")
 	case set[0] == "into" && format != "custom":
-		return keyErr("format", "a dump streamed with `into` is always in the custom format (pg_restore reads it from a pipe), not %q", format)
+		return KeyErr("format", "a dump streamed with `into` is always in the custom format (pg_restore reads it from a pipe), not %q", format)
 	}
 	return nil
 }
@@ -287,18 +286,18 @@ func (PgDump) Preflight(ctx context.Context, x Executor, t *Target) error {
 func connect(ctx context.Context, t *Target) (*pgx.Conn, error) {
 	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
 	if err != nil {
-		return nil, keyErr("database", "%v", err)
+		return nil, KeyErr("database", "%v", err)
 	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		// pgx redacts passwords in parse errors only on a best-effort basis;
 		// there is none in the string (validation rejects it), so this is safe.
-		return nil, keyErr("database", "%v", err)
+		return nil, KeyErr("database", "%v", err)
 	}
 	if path := t.Settings.Str("password_file"); path != "" {
 		pw, err := ReadSecretFile(path)
 		if err != nil {
-			return nil, keyErr("password_file", "%v", err)
+			return nil, KeyErr("password_file", "%v", err)
 		}
 		cfg.Password = pw
 	}
@@ -382,7 +381,7 @@ func kvQuote(s string) string {
 func privatePgpass(t *Target) (string, error) {
 	pw, err := ReadSecretFile(t.Settings.Str("password_file"))
 	if err != nil {
-		return "", keyErr("password_file", "%v", err)
+		return "", KeyErr("password_file", "%v", err)
 	}
 	f, err := os.CreateTemp(t.TempDir, "pgpass-*")
 	if err != nil {
@@ -757,9 +756,9 @@ func (PgDump) PlainRestore(t *Target) []Step {
 	case format == "sql" && strings.HasSuffix(dump, ".gz"):
 		steps = append(steps, restoreNote("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))
 	case format == "sql":
-		steps = append(steps, restoreCmd(Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
+		steps = append(steps, RestoreCmd(Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
 	default:
-		steps = append(steps, restoreCmd(Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
+		steps = append(steps, RestoreCmd(Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
 	}
 	return steps
 }

@@ -13,10 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 var _ Restorer = PgDump{}
@@ -266,7 +265,7 @@ func pgRestoreTarget(t *Target, database string) (*Target, error) {
 	case !isURL(database) && !strings.Contains(database, "="):
 		var err error
 		if database, err = pgDatabaseOn(plan, database); err != nil {
-			return nil, keyErr("database", "%v", err)
+			return nil, KeyErr("database", "%v", err)
 		}
 	}
 	return pgWithDatabase(t, database), nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
@@ -108,7 +109,7 @@ func TestRsyncReportsProgressWhenWatched(t *testing.T) {
 	tg := f.Target(drivers.Values{"delete": true})
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Rsync{}.Backup(rec.trace(ctx), f.X, tg)
+	a, err := rsync.Driver{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestRsyncReportsProgressWhenWatched(t *testing.T) {
 		t.Fatalf("artifact %+v", a)
 	}
 	checkProgress(t, rec, true)
-	if err := (drivers.Rsync{}).Verify(ctx, f.X, tg, a); err != nil {
+	if err := (rsync.Driver{}).Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("the mirror made with progress does not verify: %v", err)
 	}
 }

@@ -49,7 +49,7 @@ func (Rclone) Options() []Option {
 			Help: "The destination is an rclone crypt remote: verify with rclone cryptcheck, which compares the encrypted data with the source (plain check cannot)."},
 		{Name: "check_download", Kind: Bool, Default: "false",
 			Help: "Verify by reading every file on both sides (rclone check --download) instead of comparing hashes: for remotes sharing no hash type with the source. Slow and costly."},
-	}, mirrorGuardOptions("mode = \"sync\"")...)
+	}, MirrorGuardOptions("mode = \"sync\"")...)
 }
 
 // checkRclonePlace refuses an empty place, and one holding a URL with a
@@ -58,7 +58,7 @@ func checkRclonePlace(v any) error {
 	if strings.TrimSpace(v.(string)) == "" {
 		return errors.New("must not be empty")
 	}
-	return noPassword(false, "define the remote, with its credentials, in the rclone.conf (config)")(v)
+	return NoPassword(false, "define the remote, with its credentials, in the rclone.conf (config)")(v)
 }
 
 // rcloneBwlimitRE accepts what rclone 1.60's --bwlimit takes: a rate
@@ -94,7 +94,7 @@ func (Rclone) Validate(t *Target) error {
 		p := t.Settings.Str(key)
 		if !rcloneIsRemote(p) {
 			if !filepath.IsAbs(p) {
-				return keyErr(key, "a local path must be absolute (cron and systemd start in another directory), not %q", p)
+				return KeyErr(key, "a local path must be absolute (cron and systemd start in another directory), not %q", p)
 			}
 			continue
 		}
@@ -103,27 +103,27 @@ func (Rclone) Validate(t *Target) error {
 		// (The name of an on-the-fly remote follows a leading colon.)
 		if name, _, _ := strings.Cut(strings.TrimPrefix(p, ":"), ":"); strings.Contains(name, ",") {
 			// The value is not shown: it may hold the very credentials.
-			return keyErr(key, "connection-string parameters (remote,key=value:path) would put remote settings, often credentials, in argv; define the remote in the rclone.conf, or in `env` as RCLONE_CONFIG_<REMOTE>_<KEY>")
+			return KeyErr(key, "connection-string parameters (remote,key=value:path) would put remote settings, often credentials, in argv; define the remote in the rclone.conf, or in `env` as RCLONE_CONFIG_<REMOTE>_<KEY>")
 		}
 	}
 	src, dst := t.Settings.Str("source"), t.Settings.Str("destination")
 	if !rcloneIsRemote(src) && !rcloneIsRemote(dst) {
 		s, d := filepath.Clean(src), filepath.Clean(dst)
 		if s == d || rcloneWithin(s, d) || rcloneWithin(d, s) {
-			return keyErr("destination", "%s and the source %s overlap", d, s)
+			return KeyErr("destination", "%s and the source %s overlap", d, s)
 		}
 	} else if src == dst {
-		return keyErr("destination", "is the same as the source")
+		return KeyErr("destination", "is the same as the source")
 	}
 	if rcloneMode(t) != "sync" {
 		for _, k := range []string{"max_delete", "max_delete_percent", "allow_empty_source"} {
 			if t.Settings.Has(k) {
-				return keyErr(k, "only applies to mode = \"sync\" (copy never deletes)")
+				return KeyErr(k, "only applies to mode = \"sync\" (copy never deletes)")
 			}
 		}
 	}
 	if set := firstSet(t.Settings, "config_password_file", "config_password_command"); len(set) > 1 {
-		return keyErr("config_password_file", "set only one of %s", quoteList(set))
+		return KeyErr("config_password_file", "set only one of %s", quoteList(set))
 	}
 	return nil
 }
@@ -160,13 +160,13 @@ func rcloneEnv(t *Target, configPass string) []EnvVar {
 // a 0644 config silently) and reads the config password.
 func rcloneSecrets(t *Target) ([]EnvVar, error) {
 	if err := checkSecretMode(t.Settings.Str("config")); err != nil {
-		return nil, keyErr("config", "%v", err)
+		return nil, KeyErr("config", "%v", err)
 	}
 	pass := ""
 	if path := t.Settings.Str("config_password_file"); path != "" {
 		var err error
 		if pass, err = ReadSecretFile(path); err != nil {
-			return nil, keyErr("config_password_file", "%v", err)
+			return nil, KeyErr("config_password_file", "%v", err)
 		}
 	}
 	return rcloneEnv(t, pass), nil
@@ -280,7 +280,7 @@ func (r Rclone) Steps(t *Target) []Step {
 	if rcloneMode(t) == "sync" {
 		guard := r.guardCommand(t, env)
 		steps = append(steps, Step{Phase: PhasePreflight, Command: &guard},
-			Step{Phase: PhasePreflight, Note: mirrorGuardNote(t, "source")})
+			Step{Phase: PhasePreflight, Note: MirrorGuardNote(t, "source")})
 	}
 	transfer := r.transferCommand(t, env)
 	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
@@ -298,11 +298,11 @@ func (r Rclone) Steps(t *Target) []Step {
 var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
 
 func (Rclone) CheckTools(ctx context.Context, x Executor, t *Target) error {
-	v, err := toolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
+	v, err := ToolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
 	if err != nil {
 		return err
 	}
-	if v.less(1, 60) {
+	if v.Less(1, 60) {
 		return fmt.Errorf("rclone %s is too old; 1.60 or newer is needed", v)
 	}
 	return nil
@@ -328,7 +328,7 @@ func (r Rclone) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	}
 	if src := t.Settings.Str("source"); !rcloneIsRemote(src) {
 		if _, err := os.Stat(src); err != nil {
-			return Artifact{}, keyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
+			return Artifact{}, KeyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
 		}
 	}
 	if rcloneMode(t) == "sync" {
@@ -387,7 +387,7 @@ func (r Rclone) guardCommand(t *Target, env []EnvVar) Command {
 
 // parseRcloneCombined counts the lines of a --combined report; bad is
 // how many files could not be read.
-func parseRcloneCombined(out []byte) (c mirrorCounts, bad int64, err error) {
+func parseRcloneCombined(out []byte) (c MirrorCounts, bad int64, err error) {
 	for _, l := range strings.Split(string(out), "\n") {
 		if l == "" {
 			continue
@@ -424,7 +424,7 @@ func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) 
 	cmd := r.guardCommand(t, env)
 	res, err := x.Run(ctx, cmd)
 	cannot := func(format string, args ...any) error {
-		return keyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
+		return KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
 	}
 	switch {
 	case err != nil:
@@ -439,9 +439,9 @@ func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) 
 	case err != nil:
 		return cannot("%v", err)
 	case bad > 0:
-		return cannot("%s could not be read", countFiles(bad))
+		return cannot("%s could not be read", CountFiles(bad))
 	}
-	return refuseMassDelete(t, "source", c)
+	return RefuseMassDelete(t, "source", c)
 }
 
 // rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.
@@ -578,7 +578,7 @@ func (Rclone) Resources(t *Target) Resources {
 
 func (Rclone) PlainRestore(t *Target) []Step {
 	c := Rclone{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
-	return []Step{restoreCmd(c)}
+	return []Step{RestoreCmd(c)}
 }
 
 // parseRcloneJSONLog reads rclone's stderr under `--use-json-log --stats`:

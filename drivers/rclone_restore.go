@@ -53,20 +53,20 @@ func (r Rclone) restoreCommand(t *Target, env []EnvVar, dir string, force bool) 
 // are refused before it runs.
 func (r Rclone) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
 	dest := t.Settings.Str("destination")
-	if err := mirrorFrom("an rclone "+rcloneMode(t)+" destination", req.From, dest); err != nil {
+	if err := MirrorFrom("an rclone "+rcloneMode(t)+" destination", req.From, dest); err != nil {
 		return RestoreResult{}, err
 	}
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if err := prepareRestoreDir(req.To, req.Force); err != nil {
+	if err := PrepareRestoreDir(req.To, req.Force); err != nil {
 		return RestoreResult{}, err
 	}
 	if _, err := x.Run(ctx, r.restoreCommand(t, env, req.To, req.Force)); err != nil {
 		return RestoreResult{}, err
 	}
-	n, err := countRestoredFiles(req.To)
+	n, err := CountRestoredFiles(req.To)
 	if err != nil {
 		n = -1
 	}
@@ -139,7 +139,7 @@ var rcloneFailedCopyRE = regexp.MustCompile(`(?m)^ERROR : (.+): Failed to copy: 
 // into a finding that names it. On a crypt remote this is how damaged
 // ciphertext shows: rclone 1.60 fails to authenticate the block and says
 // "unexpected EOF".
-func rcloneCopyFailure(stderr []byte, sample []drillFile, dest string) *DrillMismatch {
+func rcloneCopyFailure(stderr []byte, sample []DrillFile, dest string) *DrillMismatch {
 	for _, m := range rcloneFailedCopyRE.FindAllSubmatch(stderr, -1) {
 		for _, f := range sample {
 			if f.Restored == string(m[1]) {
@@ -163,7 +163,7 @@ func rcloneJoin(base, rel string) string {
 // each came from, its size and mtime. A name outside the destination
 // ("..", which a crypt remote can hold) is a finding: no source file has
 // such a path.
-func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []EnvVar, feats rcloneFeatures) ([]drillFile, error) {
+func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []EnvVar, feats rcloneFeatures) ([]DrillFile, error) {
 	dest, src := t.Settings.Str("destination"), t.Settings.Str("source")
 	res, err := x.Run(ctx, r.listCommand(t, env))
 	if err != nil {
@@ -181,7 +181,7 @@ func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []Env
 			srcFile = true
 		}
 	}
-	files := make([]drillFile, 0, len(entries))
+	files := make([]DrillFile, 0, len(entries))
 	for _, e := range entries {
 		if !filepath.IsLocal(filepath.FromSlash(e.Path)) {
 			return nil, &DrillMismatch{Tool: "rclone", File: rcloneJoin(dest, e.Path),
@@ -190,7 +190,7 @@ func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []Env
 		if strings.Contains(e.Path, "\n") {
 			continue // --files-from-raw takes one name per line
 		}
-		f := drillFile{Source: filepath.Join(src, filepath.FromSlash(e.Path)), Restored: e.Path, Size: e.Size, ModTime: e.ModTime}
+		f := DrillFile{Source: filepath.Join(src, filepath.FromSlash(e.Path)), Restored: e.Path, Size: e.Size, ModTime: e.ModTime}
 		switch {
 		case srcFile:
 			f.Source = src
@@ -209,7 +209,7 @@ func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []Env
 
 // addSums asks the destination for the algo checksum of each sampled file
 // (named in list).
-func (r Rclone) addSums(ctx context.Context, x Executor, t *Target, env []EnvVar, list, algo string, sample []drillFile) error {
+func (r Rclone) addSums(ctx context.Context, x Executor, t *Target, env []EnvVar, list, algo string, sample []DrillFile) error {
 	res, err := x.Run(ctx, r.sampleCommand(t, env, list, algo))
 	if err != nil {
 		return err
@@ -251,12 +251,12 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 	if err != nil {
 		return DrillResult{}, err
 	}
-	sample := sampleFiles(files, drillSampleSize(t))
+	sample := SampleFiles(files, DrillSampleSize(t))
 	if len(sample) == 0 {
 		return DrillResult{}, fmt.Errorf("rclone drill: the destination %s holds no files", dest)
 	}
 
-	dir, cleanup, err := drillTempDir(t)
+	dir, cleanup, err := DrillTempDir(t)
 	if err != nil {
 		return DrillResult{}, err
 	}
@@ -302,7 +302,7 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 		}
 	}
 
-	out, err := compareDrillFiles(restored, sample, drillCheck{Tool: "rclone", MTimePrecision: feats.Precision})
+	out, err := CompareDrillFiles(restored, sample, DrillCheck{Tool: "rclone", MTimePrecision: feats.Precision})
 	if err != nil {
 		var m *DrillMismatch
 		if errors.As(err, &m) && len(srcNames) > 0 {
@@ -317,5 +317,5 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 		}
 		return DrillResult{}, err
 	}
-	return out.result(dest), nil
+	return out.Result(dest), nil
 }

@@ -80,34 +80,34 @@ func checkResticDuration(v any) error {
 
 func (Restic) Validate(t *Target) error {
 	if len(firstSet(t.Settings, "repository", "repository_file")) != 1 {
-		return keyErr("repository", "set exactly one of `repository` or `repository_file`")
+		return KeyErr("repository", "set exactly one of `repository` or `repository_file`")
 	}
 	if f := t.Settings.Str("repository_file"); f != "" && !filepath.IsAbs(f) {
-		return keyErr("repository_file", "must be an absolute path, not %q", f)
+		return KeyErr("repository_file", "must be an absolute path, not %q", f)
 	}
 	set := firstSet(t.Settings, "password_file", "password_command")
 	if len(set) != 1 {
-		return keyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
+		return KeyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
 	}
 	// The repository and password come from the keys above; the same
 	// variables in `env` would override them or clash with them (or,
 	// for RESTIC_PASSWORD, put the secret itself in the environment).
 	for _, name := range []string{"RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND"} {
 		if _, ok := t.Env[name]; ok {
-			return keyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command`; set those keys instead", name)
+			return KeyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command`; set those keys instead", name)
 		}
 	}
 	for _, p := range t.Settings.List("paths") {
 		if !filepath.IsAbs(p) {
-			return keyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
+			return KeyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
 		}
 	}
 	if repo := t.Settings.Str("repository"); t.Settings.Has("repository") && !strings.Contains(repo, ":") && !filepath.IsAbs(repo) {
-		return keyErr("repository", "a local repository must be an absolute path, not %q", repo)
+		return KeyErr("repository", "a local repository must be an absolute path, not %q", repo)
 	}
 	for _, tag := range t.Settings.List("tags") {
 		if tag == "" || strings.Contains(tag, ",") {
-			return keyErr("tags", "a tag must be non-empty and contain no comma: %q", tag)
+			return KeyErr("tags", "a tag must be non-empty and contain no comma: %q", tag)
 		}
 	}
 	return nil
@@ -251,7 +251,7 @@ func (r Restic) CheckTools(ctx context.Context, x Executor, t *Target) error {
 	if err != nil {
 		return err
 	}
-	if v.less(0, 14) {
+	if v.Less(0, 14) {
 		return fmt.Errorf("restic %s is too old; 0.14 or newer is needed", v)
 	}
 	return nil
@@ -259,8 +259,8 @@ func (r Restic) CheckTools(ctx context.Context, x Executor, t *Target) error {
 
 var resticVersionRE = regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`)
 
-func resticVersion(ctx context.Context, x Executor) (version, error) {
-	return toolVersion(ctx, x, resticVersionRE, "restic", "version")
+func resticVersion(ctx context.Context, x Executor) (Version, error) {
+	return ToolVersion(ctx, x, resticVersionRE, "restic", "version")
 }
 
 // Init creates the repository unless it exists. It never initialises over
@@ -296,7 +296,7 @@ func repoMissing(res Result) bool {
 func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
-			return Artifact{}, keyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
+			return Artifact{}, KeyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
 		}
 	}
 	if err := CheckSecrets(t); err != nil {
@@ -472,7 +472,7 @@ func (Restic) Resources(t *Target) Resources {
 
 func (Restic) PlainRestore(t *Target) []Step {
 	c := Restic{}.cmd(t, append([]string{"restore", "latest"}, append(selectArgs(t), "--target", "/")...)...)
-	return []Step{restoreCmd(c), restoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
+	return []Step{RestoreCmd(c), restoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
 }
 
 // dumpStore: a pg_dump target can stream its dumps into a restic

@@ -126,7 +126,7 @@ func (r Restic) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if err := prepareRestoreDir(req.To, req.Force); err != nil {
+	if err := PrepareRestoreDir(req.To, req.Force); err != nil {
 		return RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
@@ -152,7 +152,7 @@ type resticNode struct {
 
 // listFiles lists the regular files of a snapshot with their recorded
 // size and mtime.
-func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string) ([]drillFile, error) {
+func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string) ([]DrillFile, error) {
 	res, err := x.Run(ctx, r.lsCommand(t, id))
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string)
 	if len(res.Stdout) >= resticListTail {
 		return nil, fmt.Errorf("restic ls: the listing of snapshot %s is larger than %d MiB; too large to sample from", id, resticListTail>>20)
 	}
-	var files []drillFile
+	var files []DrillFile
 	for _, line := range bytes.Split(res.Stdout, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -170,7 +170,7 @@ func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string)
 			return nil, fmt.Errorf("restic ls: unreadable JSON line %.80q: %v", line, err)
 		}
 		if n.StructType == "node" && n.Type == "file" {
-			files = append(files, drillFile{Source: n.Path, Restored: n.Path, Size: n.Size, ModTime: n.MTime})
+			files = append(files, DrillFile{Source: n.Path, Restored: n.Path, Size: n.Size, ModTime: n.MTime})
 		}
 	}
 	return files, nil
@@ -196,8 +196,8 @@ func (r Restic) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult
 	if len(files) == 0 {
 		return DrillResult{}, fmt.Errorf("restic drill: snapshot %s holds no regular file to sample", snap.ShortID)
 	}
-	sample := sampleFiles(files, drillSampleSize(t))
-	dir, cleanup, err := drillTempDir(t)
+	sample := SampleFiles(files, DrillSampleSize(t))
+	dir, cleanup, err := DrillTempDir(t)
 	if err != nil {
 		return DrillResult{}, err
 	}
@@ -216,9 +216,9 @@ func (r Restic) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult
 				len(sample), snap.ShortID, err, listSample(drillSources(sample)))
 		}
 	}
-	out, err := compareDrillFiles(dir, sample, drillCheck{Tool: "restic", ToolVerified: "restic restore --verify"})
+	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "restic", ToolVerified: "restic restore --verify"})
 	if err != nil {
 		return DrillResult{}, err
 	}
-	return out.result(snap.ShortID), nil
+	return out.Result(snap.ShortID), nil
 }

@@ -64,7 +64,7 @@ type Driller interface {
 
 // mirrorFrom checks a restore's --from against a mirror's one version: it
 // may be empty or name the destination (trailing slashes aside).
-func mirrorFrom(driver, from, dest string) error {
+func MirrorFrom(driver, from, dest string) error {
 	if from == "" || strings.TrimRight(from, "/") == strings.TrimRight(dest, "/") {
 		return nil
 	}

@@ -20,4 +20,4 @@ func restoreNote(format string, args ...any) Step {
 }
 
 // restoreCmd is a runbook step a person runs.
-func restoreCmd(c Command) Step { return Step{Phase: "restore", Command: &c} }
+func RestoreCmd(c Command) Step { return Step{Phase: "restore", Command: &c} }

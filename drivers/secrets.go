@@ -40,7 +40,7 @@ func CheckSecrets(t *Target) error {
 			// ssh checks its keys itself.
 		}
 		if err != nil {
-			return keyErr(f.Key, "%v", err)
+			return KeyErr(f.Key, "%v", err)
 		}
 	}
 	return nil

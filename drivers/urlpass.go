@@ -32,7 +32,7 @@ func passwordErr(advice string) error {
 
 // noPassword returns an Option.Check refusing a value holding a password
 // (in a URL, or, with scp, as user:password@host:path).
-func noPassword(scp bool, advice string) func(v any) error {
+func NoPassword(scp bool, advice string) func(v any) error {
 	return func(v any) error {
 		if hasPassword(v.(string), scp) {
 			return passwordErr(advice)

@@ -9,26 +9,26 @@ import (
 )
 
 // version is a tool's version, as its --version output states it.
-type version struct{ major, minor, patch int }
+type Version struct{ major, minor, patch int }
 
-func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
 
-func (v version) less(major, minor int) bool {
+func (v Version) Less(major, minor int) bool {
 	return v.major < major || v.major == major && v.minor < minor
 }
 
 // toolVersion runs a tool's version command and reads "X.Y.Z" from its
 // output with re, whose three groups are major, minor and patch.
-func toolVersion(ctx context.Context, x Executor, re *regexp.Regexp, program string, args ...string) (version, error) {
+func ToolVersion(ctx context.Context, x Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
 	res, err := x.Run(ctx, Command{Program: program, Args: args})
 	if err != nil {
-		return version{}, err
+		return Version{}, err
 	}
 	m := re.FindSubmatch(res.Stdout)
 	if m == nil {
-		return version{}, fmt.Errorf("%s %s: cannot read a version from %q", program, strings.Join(args, " "), LastLines(res.Stdout, 1))
+		return Version{}, fmt.Errorf("%s %s: cannot read a version from %q", program, strings.Join(args, " "), LastLines(res.Stdout, 1))
 	}
-	var v version
+	var v Version
 	v.major, _ = strconv.Atoi(string(m[1]))
 	v.minor, _ = strconv.Atoi(string(m[2]))
 	if len(m) > 3 {

@@ -2,7 +2,10 @@
 // driver is one line here and its own package under drivers/.
 package all
 
-import "github.com/alexandria-backup/alexandria-backup/drivers"
+import (
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
+)
 
 // Drivers lists every driver, in the order docs list them.
 func Drivers() []drivers.Driver {
@@ -10,7 +13,7 @@ func Drivers() []drivers.Driver {
 		drivers.PgDump{},
 		drivers.Restic{},
 		drivers.Borg{},
-		drivers.Rsync{},
+		rsync.Driver{},
 		drivers.Rclone{},
 		drivers.CommandDriver{},
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
 
 func TestSSHIdentities(t *testing.T) {
@@ -29,7 +30,7 @@ func TestSecretsAndLocals(t *testing.T) {
 	}, Env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/etc/ab/gcs.json", "AWS_REGION": "eu"}}
 	dump := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: drivers.Values{"dir": "/var/backups/db", "password_file": "/etc/ab/db.pass"}}
 	streamed := &drivers.Target{Name: "db2", Driver: "pg_dump", Impl: drivers.PgDump{}, Into: restic, Settings: drivers.Values{"into": "library"}}
-	mirror := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Settings: drivers.Values{
+	mirror := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Settings: drivers.Values{
 		"source": "/srv/library/", "destination": "backup@host:/m/", "ssh_command": "ssh -i /etc/ab/id"}}
 	offsite := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Settings: drivers.Values{
 		"source": "/srv/backup/restic", "destination": "b2:bucket", "config": "/etc/ab/rclone.conf", "config_password_file": "/etc/ab/rclone.pass"}}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
 
 type RsyncFixture struct {
@@ -40,7 +41,7 @@ func (f *RsyncFixture) Target(settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v, TempDir: f.Dir}
+	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, Settings: v, TempDir: f.Dir}
 }
 
 // noDrillDirs fails if a drill left its scratch directory behind.

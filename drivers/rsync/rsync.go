@@ -1,4 +1,4 @@
-package drivers
+package rsync
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // Rsync mirrors a local directory to a local or remote (ssh) destination.
@@ -40,32 +42,32 @@ import (
 // in the mirror until removed by hand), --partial and --inplace (rsync's
 // default write-to-temp-then-rename keeps a half-sent file out of the
 // mirror).
-type Rsync struct{}
+type Driver struct{}
 
-func (Rsync) Name() string { return "rsync" }
+func (Driver) Name() string { return "rsync" }
 
-func (Rsync) Options() []Option {
-	return append([]Option{
-		{Name: "source", Kind: String, Required: true, Check: checkRsyncPlace,
+func (Driver) Options() []drivers.Option {
+	return append([]drivers.Option{
+		{Name: "source", Kind: drivers.String, Required: true, Check: checkRsyncPlace,
 			Help: "Local directory to mirror, an absolute path ending in \"/\": its contents are mirrored into destination. A missing source is refused; with delete, so is one that would empty the mirror or delete most of it (see allow_empty_source and max_delete_percent)."},
-		{Name: "destination", Kind: String, Required: true, Check: checkRsyncPlace,
+		{Name: "destination", Kind: drivers.String, Required: true, Check: checkRsyncPlace,
 			Help: "Where the mirror lives: an absolute local path, or [user@]host:path reached over ssh. A password here is rejected."},
-		{Name: "ssh_command", Kind: String, Default: "ssh (or $RSYNC_RSH)",
+		{Name: "ssh_command", Kind: drivers.String, Default: "ssh (or $RSYNC_RSH)",
 			Help: "The ssh command for a remote destination, passed to rsync as one --rsh word and split by rsync (no shell), e.g. \"ssh -p 2222 -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes\"."},
-		{Name: "delete", Kind: Bool, Default: "false",
+		{Name: "delete", Kind: drivers.Bool, Default: "false",
 			Help: "Delete files from the mirror that are gone from the source (rsync --delete, applied after the transfer). Refused while the source holds no file after excludes, or when most of the mirror would go."},
-		{Name: "max_delete", Kind: Int, Min: 1, Max: 1 << 30,
+		{Name: "max_delete", Kind: drivers.Int, Min: 1, Max: 1 << 30,
 			Help: "With delete: refuse to delete more than this many files in one run; reaching it fails the target (rsync --max-delete, exit 25)."},
-		{Name: "bwlimit", Kind: String, Check: checkBwlimit,
+		{Name: "bwlimit", Kind: drivers.String, Check: checkBwlimit,
 			Help: "Bandwidth limit per second, such as \"10M\" or \"500K\" (rsync --bwlimit; a bare number is KiB)."},
-		{Name: "exclude", Kind: StringList,
+		{Name: "exclude", Kind: drivers.StringList,
 			Help: "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root."},
-	}, mirrorGuardOptions("delete = true")...)
+	}, drivers.MirrorGuardOptions("delete = true")...)
 }
 
 // checkRsyncPlace refuses user:password@host:path (and a URL with a
 // password) before Validate, whose messages repeat the value.
-var checkRsyncPlace = noPassword(true, "rsync logs in over ssh with an ssh key (ssh_command = \"ssh -i KEY\")")
+var checkRsyncPlace = drivers.NoPassword(true, "rsync logs in over ssh with an ssh key (ssh_command = \"ssh -i KEY\")")
 
 var bwlimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([KMGTPkmgtp]([Ii]?[Bb])?)?$`)
 
@@ -105,65 +107,65 @@ func remotePathOK(p string) bool {
 	return true
 }
 
-func (Rsync) Validate(t *Target) error {
+func (Driver) Validate(t *drivers.Target) error {
 	src := t.Settings.Str("source")
 	if !filepath.IsAbs(src) {
-		return keyErr("source", "must be an absolute local path, not %q", src)
+		return drivers.KeyErr("source", "must be an absolute local path, not %q", src)
 	}
 	if !strings.HasSuffix(src, "/") {
-		return keyErr("source", "must end with \"/\" (%q): the directory's contents are mirrored into destination; without the slash rsync would create destination/%s inside the mirror", src+"/", filepath.Base(src))
+		return drivers.KeyErr("source", "must end with \"/\" (%q): the directory's contents are mirrored into destination; without the slash rsync would create destination/%s inside the mirror", src+"/", filepath.Base(src))
 	}
 	dst := t.Settings.Str("destination")
 	local := filepath.IsAbs(dst)
 	switch {
 	case strings.HasPrefix(dst, "rsync://"):
-		return keyErr("destination", "rsync daemon destinations are not supported; use an absolute path or [user@]host:path over ssh")
+		return drivers.KeyErr("destination", "rsync daemon destinations are not supported; use an absolute path or [user@]host:path over ssh")
 	case local:
 		s, d := filepath.Clean(src), filepath.Clean(dst)
 		if s == d || within(d, s) || within(s, d) {
 			// A destination above the source would have --delete remove
 			// everything beside it, the source included.
-			return keyErr("destination", "%q must be outside the source %q, and the source outside it", dst, src)
+			return drivers.KeyErr("destination", "%q must be outside the source %q, and the source outside it", dst, src)
 		}
 	default:
 		r, ok := parseRemote(dst)
 		switch {
 		case !ok:
-			return keyErr("destination", "must be an absolute local path or [user@]host:path, not %q", dst)
+			return drivers.KeyErr("destination", "must be an absolute local path or [user@]host:path, not %q", dst)
 		case strings.HasPrefix(r.path, ":"):
-			return keyErr("destination", "rsync daemon destinations (host::module) are not supported; use [user@]host:path over ssh")
+			return drivers.KeyErr("destination", "rsync daemon destinations (host::module) are not supported; use [user@]host:path over ssh")
 		case r.path == "" || filepath.Clean(r.path) == "/":
-			return keyErr("destination", "name a directory after the colon (%q would mirror into the login directory or the root)", dst)
+			return drivers.KeyErr("destination", "name a directory after the colon (%q would mirror into the login directory or the root)", dst)
 		case strings.HasPrefix(r.path, "-"):
-			return keyErr("destination", "the remote path %q must not start with \"-\" (the remote rsync would read it as an option)", r.path)
+			return drivers.KeyErr("destination", "the remote path %q must not start with \"-\" (the remote rsync would read it as an option)", r.path)
 		case !remotePathOK(r.path):
-			return keyErr("destination", "the remote path %q may only use letters, digits and / . _ - + , = @ %% : (the remote shell interprets it)", r.path)
+			return drivers.KeyErr("destination", "the remote path %q may only use letters, digits and / . _ - + , = @ %% : (the remote shell interprets it)", r.path)
 		}
 	}
 	if t.Settings.Has("ssh_command") {
 		if local {
-			return keyErr("ssh_command", "only applies to a remote destination ([user@]host:path)")
+			return drivers.KeyErr("ssh_command", "only applies to a remote destination ([user@]host:path)")
 		}
 		if strings.TrimSpace(t.Settings.Str("ssh_command")) == "" {
-			return keyErr("ssh_command", "must not be empty")
+			return drivers.KeyErr("ssh_command", "must not be empty")
 		}
 	}
 	if !t.Settings.Bool("delete", false) {
 		for _, k := range []string{"max_delete", "max_delete_percent", "allow_empty_source"} {
 			if t.Settings.Has(k) {
-				return keyErr(k, "only applies with delete = true")
+				return drivers.KeyErr(k, "only applies with delete = true")
 			}
 		}
 	}
 	for _, e := range t.Settings.List("exclude") {
 		if e == "" {
-			return keyErr("exclude", "a pattern must not be empty")
+			return drivers.KeyErr("exclude", "a pattern must not be empty")
 		}
 		// restic and borg excludes are absolute paths; in rsync a leading
 		// "/" means the source directory, so a copied list would silently
 		// exclude nothing.
 		if rest, ok := strings.CutPrefix(e, src); ok {
-			return keyErr("exclude", "%q would match nothing: rsync anchors a leading \"/\" at the source directory; write %q", e, "/"+rest)
+			return drivers.KeyErr("exclude", "%q would match nothing: rsync anchors a leading \"/\" at the source directory; write %q", e, "/"+rest)
 		}
 	}
 	return nil
@@ -182,7 +184,7 @@ func rsyncBaseArgs() []string {
 }
 
 // rsyncRsh is the remote shell, as one word: rsync splits it itself.
-func rsyncRsh(t *Target) []string {
+func rsyncRsh(t *drivers.Target) []string {
 	if c := t.Settings.Str("ssh_command"); c != "" {
 		return []string{"--rsh=" + c}
 	}
@@ -191,7 +193,7 @@ func rsyncRsh(t *Target) []string {
 
 // rsyncTransfer ends a mirror or verify command: remote shell, excludes,
 // then "--" and source and destination, so no path can become an option.
-func rsyncTransfer(t *Target) []string {
+func rsyncTransfer(t *drivers.Target) []string {
 	args := rsyncRsh(t)
 	for _, e := range t.Settings.List("exclude") {
 		args = append(args, "--exclude="+e)
@@ -199,13 +201,13 @@ func rsyncTransfer(t *Target) []string {
 	return append(args, "--", t.Settings.Str("source"), t.Settings.Str("destination"))
 }
 
-func (Rsync) cmd(t *Target, args ...string) Command {
+func (Driver) cmd(t *drivers.Target, args ...string) drivers.Command {
 	// rsync cleans up (removes its temporary files, exits 20) on SIGTERM,
 	// SIGINT and SIGHUP alike.
-	return Command{Program: "rsync", Args: args, Env: t.EnvVars(), Stop: syscall.SIGTERM}
+	return drivers.Command{Program: "rsync", Args: args, Env: t.EnvVars(), Stop: syscall.SIGTERM}
 }
 
-func (r Rsync) backupCommand(t *Target) Command {
+func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
 	args := rsyncBaseArgs()
 	if t.Settings.Bool("delete", false) {
 		args = append(args, "--delete", "--delete-delay")
@@ -224,9 +226,9 @@ func (r Rsync) backupCommand(t *Target) Command {
 	// 24: files vanished between listing and sending (a live library);
 	// the rest is mirrored. 23 (partial transfer, and also a missing
 	// source root) and 25 (max_delete reached) are failures.
-	c.Codes = ExitCodes{Warning: []int{24}}.Override(t.ExitCodes)
+	c.Codes = drivers.ExitCodes{Warning: []int{24}}.Override(t.ExitCodes)
 	if t.Progress {
-		c.Progress = &ProgressReader{Parse: parseRsyncProgress}
+		c.Progress = &drivers.ProgressReader{Parse: parseRsyncProgress}
 	}
 	return c
 }
@@ -235,7 +237,7 @@ func (r Rsync) backupCommand(t *Target) Command {
 // (-c: size and mtime alone miss a changed byte) and itemizes each
 // difference. rsync exits 0 whether or not it finds any, so the output
 // is the verdict: empty means identical.
-func (r Rsync) verifyCommand(t *Target) Command {
+func (r Driver) verifyCommand(t *drivers.Target) drivers.Command {
 	args := append(rsyncBaseArgs(), "--dry-run", "--checksum", "--itemize-changes")
 	if t.Settings.Bool("delete", false) {
 		args = append(args, "--delete")
@@ -243,31 +245,31 @@ func (r Rsync) verifyCommand(t *Target) Command {
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
 	c.StdoutTail = 1 << 20
 	// 24: a file vanished while being compared; the lines say the rest.
-	c.Codes = ExitCodes{Warning: []int{24}}
+	c.Codes = drivers.ExitCodes{Warning: []int{24}}
 	return c
 }
 
 // listCommand lists the destination directory itself: without a trailing
 // slash rsync prints one line for it, not its contents. (Validate refused
 // "/" and "host:" as destinations.)
-func (r Rsync) listCommand(t *Target) Command {
+func (r Driver) listCommand(t *drivers.Target) drivers.Command {
 	dst := strings.TrimRight(t.Settings.Str("destination"), "/")
 	args := append(append([]string{"--list-only"}, rsyncRsh(t)...), "--", dst)
 	return r.cmd(t, args...)
 }
 
-func (r Rsync) Steps(t *Target) []Step {
+func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	backup, verify := r.backupCommand(t), r.verifyCommand(t)
-	steps := []Step{{Phase: PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
+	steps := []drivers.Step{{Phase: drivers.PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
 	if t.Settings.Bool("delete", false) {
 		guard := r.guardCommand(t)
-		steps = append(steps, Step{Phase: PhasePreflight, Command: &guard},
-			Step{Phase: PhasePreflight, Note: mirrorGuardNote(t, "source")})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guard},
+			drivers.Step{Phase: drivers.PhasePreflight, Note: drivers.MirrorGuardNote(t, "source")})
 	}
-	return append(steps, []Step{
-		{Phase: PhaseBackup, Command: &backup},
-		{Phase: PhaseVerify, Command: &verify},
-		{Phase: PhaseVerify, Note: "any file rsync itemizes is a difference: verification fails"},
+	return append(steps, []drivers.Step{
+		{Phase: drivers.PhaseBackup, Command: &backup},
+		{Phase: drivers.PhaseVerify, Command: &verify},
+		{Phase: drivers.PhaseVerify, Note: "any file rsync itemizes is a difference: verification fails"},
 	}...)
 }
 
@@ -276,7 +278,7 @@ func (r Rsync) Steps(t *Target) []Step {
 // e.g. an unmounted backup disk, fails instead of filling the root file
 // system. A remote destination is left alone: rsync creates its last
 // component, and its parent must exist on the server.
-func (Rsync) Init(ctx context.Context, x Executor, t *Target) error {
+func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	dst := t.Settings.Str("destination")
 	if !filepath.IsAbs(dst) {
 		return nil
@@ -284,12 +286,12 @@ func (Rsync) Init(ctx context.Context, x Executor, t *Target) error {
 	return os.MkdirAll(dst, 0o700)
 }
 
-func (Rsync) CheckTools(ctx context.Context, x Executor, t *Target) error {
+func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	v, err := rsyncVersion(ctx, x)
 	if err != nil {
 		return err
 	}
-	if v.less(3, 1) {
+	if v.Less(3, 1) {
 		return fmt.Errorf("rsync %s is too old; 3.1 or newer is needed", v)
 	}
 	return nil
@@ -297,20 +299,20 @@ func (Rsync) CheckTools(ctx context.Context, x Executor, t *Target) error {
 
 var rsyncVersionRE = regexp.MustCompile(`rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)`)
 
-func rsyncVersion(ctx context.Context, x Executor) (version, error) {
-	return toolVersion(ctx, x, rsyncVersionRE, "rsync", "--version")
+func rsyncVersion(ctx context.Context, x drivers.Executor) (drivers.Version, error) {
+	return drivers.ToolVersion(ctx, x, rsyncVersionRE, "rsync", "--version")
 }
 
 // checkSource refuses a source that is missing or not a directory: rsync
 // would exit 23 after --delete had nothing to compare with.
-func checkSource(t *Target) error {
+func checkSource(t *drivers.Target) error {
 	src := t.Settings.Str("source")
 	fi, err := os.Stat(src)
 	if err != nil {
-		return keyErr("source", "%s: %v (refusing to mirror without it)", src, errors.Unwrap(err))
+		return drivers.KeyErr("source", "%s: %v (refusing to mirror without it)", src, errors.Unwrap(err))
 	}
 	if !fi.IsDir() {
-		return keyErr("source", "%s is not a directory", src)
+		return drivers.KeyErr("source", "%s is not a directory", src)
 	}
 	return nil
 }
@@ -319,10 +321,10 @@ func checkSource(t *Target) error {
 // as the real one; its --stats count the regular files the source holds
 // and those the run would create and delete. 24 (a file vanished while
 // listing) still counts.
-func (r Rsync) guardCommand(t *Target) Command {
+func (r Driver) guardCommand(t *drivers.Target) drivers.Command {
 	args := append(rsyncBaseArgs(), "--dry-run", "--delete", "--stats")
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
-	c.Codes = ExitCodes{Warning: []int{24}}
+	c.Codes = drivers.ExitCodes{Warning: []int{24}}
 	return c
 }
 
@@ -337,14 +339,14 @@ var rsyncRegRE = regexp.MustCompile(`\breg: ([0-9]+(?:[,.][0-9]{3})*)`)
 // parseRsyncCounts reads what a dry run's --stats say the run would do.
 // The mirror's files are those of the source it already has plus those
 // it would delete.
-func parseRsyncCounts(stdout []byte) (mirrorCounts, error) {
+func parseRsyncCounts(stdout []byte) (drivers.MirrorCounts, error) {
 	found := map[string]int64{}
 	for _, m := range rsyncStatsRE.FindAllSubmatch(stdout, -1) {
 		var n int64
 		if r := rsyncRegRE.FindSubmatch(m[2]); r != nil {
 			v, err := strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(string(r[1])), 10, 64)
 			if err != nil {
-				return mirrorCounts{}, err
+				return drivers.MirrorCounts{}, err
 			}
 			n = v
 		}
@@ -352,18 +354,18 @@ func parseRsyncCounts(stdout []byte) (mirrorCounts, error) {
 	}
 	for _, k := range []string{"files", "created files", "deleted files"} {
 		if _, ok := found[k]; !ok {
-			return mirrorCounts{}, fmt.Errorf("rsync --stats printed no \"Number of %s\" line", k)
+			return drivers.MirrorCounts{}, fmt.Errorf("rsync --stats printed no \"Number of %s\" line", k)
 		}
 	}
 	src := found["files"]
-	return mirrorCounts{Source: src, Deletes: found["deleted files"],
+	return drivers.MirrorCounts{Source: src, Deletes: found["deleted files"],
 		Mirror: src - found["created files"] + found["deleted files"]}, nil
 }
 
 // guard refuses, before anything is written, a run with delete that would
 // empty the mirror or delete most of it, deciding from what rsync itself
 // would transfer and delete with the same filters.
-func (r Rsync) guard(ctx context.Context, x Executor, t *Target) error {
+func (r Driver) guard(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	res, err := x.Run(ctx, r.guardCommand(t))
 	if err != nil {
 		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %w", err)
@@ -372,31 +374,31 @@ func (r Rsync) guard(ctx context.Context, x Executor, t *Target) error {
 	if err != nil {
 		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %v", err)
 	}
-	return refuseMassDelete(t, "source", c)
+	return drivers.RefuseMassDelete(t, "source", c)
 }
 
 // Backup mirrors the source after checking it, and reports the size of
 // the mirrored tree from rsync's --stats.
-func (r Rsync) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	if err := checkSource(t); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	if t.Settings.Bool("delete", false) {
 		if err := r.guard(ctx, x, t); err != nil {
-			return Artifact{}, err
+			return drivers.Artifact{}, err
 		}
 	}
 	res, err := x.Run(ctx, r.backupCommand(t))
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
-	a := Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
-	if res.Class == ClassWarning {
+	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
+	if res.Class == drivers.ClassWarning {
 		a.Vanished = rsyncVanished(res.Stderr, t.Settings.Str("source"))
-		detail := LastLines(res.Stderr, 5)
+		detail := drivers.LastLines(res.Stderr, 5)
 		if len(a.Vanished) > 0 {
 			detail = fmt.Sprintf("%s vanished while being mirrored (the rest is mirrored): %s",
-				countFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
+				drivers.CountFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
 		}
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), detail))
 	}
@@ -462,7 +464,7 @@ func rsyncTotalSize(stdout []byte) int64 {
 // that differs, is missing or is extra is damage; a directory whose time
 // alone differs is not (a file added or removed under it on a live
 // library changes it), nor is a file the backup reported vanished.
-func (r Rsync) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	c := r.verifyCommand(t)
 	res, err := x.Run(ctx, c)
 	if err != nil {
@@ -522,8 +524,8 @@ func rsyncHarmless(line string, vanished map[string]bool) bool {
 }
 
 // Prune has nothing to do: a mirror keeps no history to thin out.
-func (Rsync) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
-	return PruneResult{}, nil
+func (Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+	return drivers.PruneResult{}, nil
 }
 
 // listLineRE is one line of `rsync --list-only`:
@@ -535,7 +537,7 @@ var listLineRE = regexp.MustCompile(`^\S+\s+[0-9,.]+\s+(\d{4}/\d{2}/\d{2} \d{2}:
 // also proves the mirror is reachable); that is when its top-level entries
 // last changed, not necessarily when the last run finished. No mirror yet
 // is an empty list.
-func (r Rsync) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (r Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	res, err := x.Run(ctx, r.listCommand(t))
 	if err != nil {
 		if res.ExitCode == 23 && strings.Contains(string(res.Stderr), "No such file or directory") {
@@ -553,46 +555,46 @@ func (r Rsync) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot
 	if err != nil {
 		return nil, fmt.Errorf("rsync --list-only: %v", err)
 	}
-	return []Snapshot{{ID: t.Settings.Str("destination"), Time: mtime, Bytes: -1,
+	return []drivers.Snapshot{{ID: t.Settings.Str("destination"), Time: mtime, Bytes: -1,
 		Info: "mirror (no history); time is the destination's modification time"}}, nil
 }
 
-func (Rsync) Facts() Facts {
-	return Facts{
-		Role:     RoleFiles,
-		Programs: []Program{{Name: "rsync", Package: "rsync"}},
+func (Driver) Facts() drivers.Facts {
+	return drivers.Facts{
+		Role:     drivers.RoleFiles,
+		Programs: []drivers.Program{{Name: "rsync", Package: "rsync"}},
 		// 10, 12, 30, 35: socket, stream, timeouts; 255: ssh could not
 		// connect.
 		TransientCodes: []int{10, 12, 30, 35, 255},
 	}
 }
 
-func (Rsync) Resources(t *Target) Resources {
+func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	s := t.Settings
 	// A destination that is not an absolute path is host:path, over ssh.
-	r := Resources{SSH: !filepath.IsAbs(s.Str("destination"))}
-	for _, id := range SSHIdentities(s.Str("ssh_command")) {
-		r.Secrets = append(r.Secrets, SecretFile{Key: "ssh_command", Path: id, Kind: SSHKey})
+	r := drivers.Resources{SSH: !filepath.IsAbs(s.Str("destination"))}
+	for _, id := range drivers.SSHIdentities(s.Str("ssh_command")) {
+		r.Secrets = append(r.Secrets, drivers.SecretFile{Key: "ssh_command", Path: id, Kind: drivers.SSHKey})
 	}
-	r.Paths = []Path{
+	r.Paths = []drivers.Path{
 		{Path: s.Str("source"), Why: "source of " + t.Name},
 		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
 	}
 	return r
 }
 
-func (Rsync) PlainRestore(t *Target) []Step {
+func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	args := []string{"--archive", "--hard-links", "--numeric-ids"}
 	args = append(append(args, rsyncRsh(t)...), "--", t.Settings.Str("destination"), t.Settings.Str("source"))
-	return []Step{restoreCmd(Command{Program: "rsync", Args: args})}
+	return []drivers.Step{drivers.RestoreCmd(drivers.Command{Program: "rsync", Args: args})}
 }
 
-func parseRsyncProgress(line []byte) (Progress, bool, []byte) {
+func parseRsyncProgress(line []byte) (drivers.Progress, bool, []byte) {
 	m := rsyncProgress2.FindSubmatch(line)
 	if m == nil {
-		return Progress{}, false, line
+		return drivers.Progress{}, false, line
 	}
-	p := Progress{Percent: -1, ETA: -1}
+	p := drivers.Progress{Percent: -1, ETA: -1}
 	p.Bytes, _ = strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
 	rate, _ := strconv.ParseFloat(string(m[3]), 64)
 	p.Rate = rate * float64(map[string]int64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[string(m[4])])

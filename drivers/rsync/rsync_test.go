@@ -1,4 +1,4 @@
-package drivers_test
+package rsync_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -18,7 +19,7 @@ func rsyncTarget(settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, Settings: v}
+	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, Settings: v}
 }
 
 func TestRsyncValidate(t *testing.T) {
@@ -56,7 +57,7 @@ func TestRsyncValidate(t *testing.T) {
 		{"restic-style absolute exclude", drivers.Values{"exclude": []string{"/srv/alexandria/library/.returns"}}, "exclude", `"/.returns"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := drivers.Rsync{}.Validate(rsyncTarget(c.settings))
+			err := rsync.Driver{}.Validate(rsyncTarget(c.settings))
 			if c.key == "" {
 				if err != nil {
 					t.Fatalf("want valid, got %v", err)
@@ -73,7 +74,7 @@ func TestRsyncValidate(t *testing.T) {
 
 func TestRsyncBwlimit(t *testing.T) {
 	var opt drivers.Option
-	for _, o := range (drivers.Rsync{}).Options() {
+	for _, o := range (rsync.Driver{}).Options() {
 		if o.Name == "bwlimit" {
 			opt = o
 		}
@@ -118,7 +119,7 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 			tg.ExitCodes = c.override
 			x := drivertest.Scripted{Res: drivers.Result{ExitCode: c.code, Stdout: []byte(stats),
 				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}
-			a, err := drivers.Rsync{}.Backup(context.Background(), x, tg)
+			a, err := rsync.Driver{}.Backup(context.Background(), x, tg)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("want an error with %q, got %v (artifact %+v)", c.wantErr, err, a)
@@ -137,7 +138,7 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 
 func TestRsyncBytesUnknownWithoutStats(t *testing.T) {
 	tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
-	a, err := drivers.Rsync{}.Backup(context.Background(), drivertest.Scripted{Res: drivers.Result{}}, tg)
+	a, err := rsync.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: drivers.Result{}}, tg)
 	if err != nil || a.Bytes != -1 {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
@@ -170,7 +171,7 @@ func TestRsyncSourceGuard(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &drivertest.Recorder{}
-			_, err := drivers.Rsync{}.Backup(context.Background(), rec, rsyncTarget(drivers.Values{"source": c.source, "delete": c.delete}))
+			_, err := rsync.Driver{}.Backup(context.Background(), rec, rsyncTarget(drivers.Values{"source": c.source, "delete": c.delete}))
 			if c.refuse == "" {
 				if err != nil || len(rec.Lines) != 1 {
 					t.Fatalf("want rsync to run, got err %v, commands %q", err, rec.Lines)
@@ -218,7 +219,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := drivers.Rsync{}.Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
+			err := rsync.Driver{}.Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("want ok, got %v", err)
@@ -238,7 +239,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 			}
 		})
 	}
-	if err := (drivers.Rsync{}).Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
+	if err := (rsync.Driver{}).Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
 		t.Error("a failed verify run passed")
 	}
 }
@@ -249,7 +250,7 @@ func TestRsyncPhaseCommands(t *testing.T) {
 	ctx := context.Background()
 	tg := rsyncTarget(drivers.Values{"destination": "backup@backup-server:/backups/library/", "ssh_command": "ssh -p 2222 -i /etc/k"})
 	rec := &drivertest.Recorder{Stdout: map[string]string{"--list-only": "drwxr-xr-x          4,096 2026/11/26 02:00:00 library\n"}}
-	d := drivers.Rsync{}
+	d := rsync.Driver{}
 	if err := d.Init(ctx, rec, tg); err != nil {
 		t.Fatal(err)
 	}
@@ -273,12 +274,12 @@ func TestRsyncPhaseCommands(t *testing.T) {
 
 func TestRsyncSnapshotsBeforeFirstRun(t *testing.T) {
 	x := drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("rsync: [sender] change_dir \"/mnt/mirror\" failed: No such file or directory (2)\n")}}
-	snaps, err := drivers.Rsync{}.Snapshots(context.Background(), x, rsyncTarget(nil))
+	snaps, err := rsync.Driver{}.Snapshots(context.Background(), x, rsyncTarget(nil))
 	if err != nil || len(snaps) != 0 {
 		t.Fatalf("want no snapshots and no error, got %+v %v", snaps, err)
 	}
 	x = drivertest.Scripted{Res: drivers.Result{ExitCode: 255, Stderr: []byte("ssh: connect to host backup-server port 22: Connection refused\n")}}
-	if _, err := (drivers.Rsync{}).Snapshots(context.Background(), x, rsyncTarget(nil)); err == nil || !strings.Contains(err.Error(), "Connection refused") {
+	if _, err := (rsync.Driver{}).Snapshots(context.Background(), x, rsyncTarget(nil)); err == nil || !strings.Contains(err.Error(), "Connection refused") {
 		t.Fatalf("an unreachable mirror must be an error, got %v", err)
 	}
 }
@@ -286,7 +287,7 @@ func TestRsyncSnapshotsBeforeFirstRun(t *testing.T) {
 func TestRsyncInitLocal(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "a", "mirror")
 	rec := &drivertest.Recorder{}
-	if err := (drivers.Rsync{}).Init(context.Background(), rec, rsyncTarget(drivers.Values{"destination": dst})); err != nil {
+	if err := (rsync.Driver{}).Init(context.Background(), rec, rsyncTarget(drivers.Values{"destination": dst})); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(dst)
@@ -303,7 +304,7 @@ func TestRsyncCheckTools(t *testing.T) {
 		"rsync  version 3.0.9  protocol version 30\n":                          false,
 		"openrsync: protocol version 29\n":                                     false,
 	} {
-		err := drivers.Rsync{}.CheckTools(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
+		err := rsync.Driver{}.CheckTools(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
 		if (err == nil) != ok {
 			t.Errorf("%q: err %v, want ok=%v", out, err, ok)
 		}

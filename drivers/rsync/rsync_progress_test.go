@@ -1,9 +1,10 @@
-package drivers
+package rsync
 
 import (
 	"testing"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -33,9 +34,9 @@ func TestParseRsyncProgress2(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestRsyncProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rsync", Watched: []string{"--info=progress2"}, Reader: true,
-		Build: func(w bool) []Command {
-			tg := &Target{Name: "mirror", Driver: "rsync", Impl: Rsync{}, Progress: w, Settings: Values{"source": "/srv/", "destination": "/m"}}
-			return []Command{Rsync{}.backupCommand(tg)}
+		Build: func(w bool) []drivers.Command {
+			tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv/", "destination": "/m"}}
+			return []drivers.Command{Driver{}.backupCommand(tg)}
 		}})
 }
 

@@ -1,4 +1,4 @@
-package drivers
+package rsync
 
 import (
 	"context"
@@ -10,19 +10,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // Restore and drill for the rsync mirror. A mirror has one version, the
 // destination itself, so restoring is copying it back.
 
 var (
-	_ Restorer = Rsync{}
-	_ Driller  = Rsync{}
+	_ drivers.Restorer = Driver{}
+	_ drivers.Driller  = Driver{}
 )
 
 // rsyncMirrorRoot is the destination with one trailing slash: rsync then
 // copies the mirror's contents, not the directory itself.
-func rsyncMirrorRoot(t *Target) string {
+func rsyncMirrorRoot(t *drivers.Target) string {
 	return strings.TrimRight(t.Settings.Str("destination"), "/") + "/"
 }
 
@@ -32,7 +34,7 @@ func rsyncMirrorRoot(t *Target) string {
 // compared by checksum, not by size and mtime, so a file damaged in place
 // (same size, same time: the very thing a restore repairs) is replaced
 // too. No bwlimit: a restore is when you want the bandwidth.
-func (r Rsync) restoreCommand(t *Target, dir string, force bool) Command {
+func (r Driver) restoreCommand(t *drivers.Target, dir string, force bool) drivers.Command {
 	args := rsyncBaseArgs()
 	if force {
 		args = append(args, "--checksum")
@@ -47,26 +49,26 @@ func (r Rsync) restoreCommand(t *Target, dir string, force bool) Command {
 // following it, and since 3.4 (CVE-2024-12087) will not write through a
 // symlink even when a hostile server sends a path through one, which the
 // tests prove. Older rsyncs trust the server on that last point.
-func (r Rsync) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
+func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	dest := t.Settings.Str("destination")
-	if err := mirrorFrom("an rsync mirror", req.From, dest); err != nil {
-		return RestoreResult{}, err
+	if err := drivers.MirrorFrom("an rsync mirror", req.From, dest); err != nil {
+		return drivers.RestoreResult{}, err
 	}
-	if err := prepareRestoreDir(req.To, req.Force); err != nil {
-		return RestoreResult{}, err
+	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 	if _, err := x.Run(ctx, r.restoreCommand(t, req.To, req.Force)); err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
-	n, err := countRestoredFiles(req.To)
+	n, err := drivers.CountRestoredFiles(req.To)
 	if err != nil {
 		n = -1
 	}
-	return RestoreResult{From: dest, Where: filepath.Clean(req.To), Files: n}, nil
+	return drivers.RestoreResult{From: dest, Where: filepath.Clean(req.To), Files: n}, nil
 }
 
 // remoteListCommand lists every entry under a remote mirror.
-func (r Rsync) remoteListCommand(t *Target) Command {
+func (r Driver) remoteListCommand(t *drivers.Target) drivers.Command {
 	args := append(append([]string{"--list-only", "--recursive"}, rsyncRsh(t)...), "--", rsyncMirrorRoot(t))
 	c := r.cmd(t, args...)
 	c.StdoutTail = rsyncListTail
@@ -135,7 +137,7 @@ func rsyncUnescape(s string) string {
 // mirrorFiles lists the mirror's regular files: a local mirror is walked
 // (mtimes to the nanosecond, which rsync keeps), a remote one listed by
 // rsync over ssh (to the second).
-func (r Rsync) mirrorFiles(ctx context.Context, x Executor, t *Target) ([]rsyncListed, time.Duration, error) {
+func (r Driver) mirrorFiles(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]rsyncListed, time.Duration, error) {
 	dest := t.Settings.Str("destination")
 	if !filepath.IsAbs(dest) {
 		res, err := x.Run(ctx, r.remoteListCommand(t))
@@ -181,7 +183,7 @@ func (r Rsync) mirrorFiles(ctx context.Context, x Executor, t *Target) ([]rsyncL
 
 // drillCommand restores only the files named (NUL-separated) in list,
 // keeping their paths under dir.
-func (r Rsync) drillCommand(t *Target, list, dir string) Command {
+func (r Driver) drillCommand(t *drivers.Target, list, dir string) drivers.Command {
 	args := []string{"--archive", "--numeric-ids", "--files-from=" + list, "--from0"}
 	args = append(args, rsyncRsh(t)...)
 	return r.cmd(t, append(args, "--", rsyncMirrorRoot(t), dir+"/")...)
@@ -192,30 +194,30 @@ func (r Rsync) drillCommand(t *Target, list, dir string) Command {
 // source when the source still has the size and mtime the mirror
 // recorded (rsync copies mtimes, so an unchanged source means the mirror
 // should hold the same bytes). rsync records no checksums.
-func (r Rsync) Drill(ctx context.Context, x Executor, t *Target) (res DrillResult, err error) {
+func (r Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	dest := t.Settings.Str("destination")
 	listed, precision, err := r.mirrorFiles(ctx, x, t)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	src := t.Settings.Str("source")
-	files := make([]drillFile, 0, len(listed))
+	files := make([]drivers.DrillFile, 0, len(listed))
 	for _, l := range listed {
 		if !filepath.IsLocal(filepath.FromSlash(l.path)) {
-			return DrillResult{}, &DrillMismatch{Tool: "rsync", File: l.path,
+			return drivers.DrillResult{}, &drivers.DrillMismatch{Tool: "rsync", File: l.path,
 				Reason: "is listed in the mirror under a path outside it, which no source file can have"}
 		}
-		files = append(files, drillFile{Source: filepath.Join(src, filepath.FromSlash(l.path)),
+		files = append(files, drivers.DrillFile{Source: filepath.Join(src, filepath.FromSlash(l.path)),
 			Restored: l.path, Size: l.size, ModTime: l.mtime})
 	}
-	sample := sampleFiles(files, drillSampleSize(t))
+	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
 	if len(sample) == 0 {
-		return DrillResult{}, fmt.Errorf("rsync drill: the mirror %s holds no files", dest)
+		return drivers.DrillResult{}, fmt.Errorf("rsync drill: the mirror %s holds no files", dest)
 	}
 
-	dir, cleanup, err := drillTempDir(t)
+	dir, cleanup, err := drivers.DrillTempDir(t)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	defer func() {
 		if cerr := cleanup(); cerr != nil && err == nil {
@@ -228,18 +230,18 @@ func (r Rsync) Drill(ctx context.Context, x Executor, t *Target) (res DrillResul
 		names = append(append(names, f.Restored...), 0)
 	}
 	if err := os.WriteFile(list, names, 0o600); err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	restored := filepath.Join(dir, "restored")
 	if err := os.Mkdir(restored, 0o700); err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	if _, err := x.Run(ctx, r.drillCommand(t, list, restored)); err != nil {
-		return DrillResult{}, fmt.Errorf("rsync drill: restoring %d sampled files from %s: %w", len(sample), dest, err)
+		return drivers.DrillResult{}, fmt.Errorf("rsync drill: restoring %d sampled files from %s: %w", len(sample), dest, err)
 	}
-	out, err := compareDrillFiles(restored, sample, drillCheck{Tool: "rsync", MTimePrecision: precision})
+	out, err := drivers.CompareDrillFiles(restored, sample, drivers.DrillCheck{Tool: "rsync", MTimePrecision: precision})
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
-	return out.result(dest), nil
+	return out.Result(dest), nil
 }

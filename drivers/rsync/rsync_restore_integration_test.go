@@ -1,4 +1,4 @@
-package drivers_test
+package rsync_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
@@ -31,7 +32,7 @@ func rsyncMirrored(t *testing.T, f *drivertest.RsyncFixture, remote bool) *drive
 		tg.Settings["destination"] = srv.User() + "@" + srv.Host() + ":" + f.Dst + "/"
 		tg.Settings["ssh_command"] = srv.SSHCommand()
 	}
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	if err := r.Validate(tg); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestRsyncRestore(t *testing.T) {
 			f := drivertest.NewRsyncFixture(t)
 			tg := rsyncMirrored(t, f, remote)
 			ctx := context.Background()
-			r := drivers.Rsync{}
+			r := rsync.Driver{}
 			dest := tg.Settings.Str("destination")
 			to := filepath.Join(f.Dir, "restore", "here") // missing: Restore creates it
 
@@ -129,7 +130,7 @@ func TestRsyncRestoreForce(t *testing.T) {
 	f := drivertest.NewRsyncFixture(t)
 	tg := rsyncMirrored(t, f, false)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	to := filepath.Join(f.Dir, "live")
 	if _, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to}); err != nil {
 		t.Fatal(err)
@@ -186,8 +187,8 @@ func TestRsyncRestoreStaysInside(t *testing.T) {
 	}
 
 	x := &recordingExecutor{}
-	r := drivers.Rsync{}
-	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, TempDir: dir, Settings: drivers.Values{
+	r := rsync.Driver{}
+	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, TempDir: dir, Settings: drivers.Values{
 		"source": filepath.Join(dir, "library") + "/", "destination": "backup@127.0.0.1:/srv/mirror/", "ssh_command": hostile}}
 	if err := r.Validate(tg); err != nil {
 		t.Fatal(err)
@@ -255,7 +256,7 @@ func TestRsyncDrill(t *testing.T) {
 			f := drivertest.NewRsyncFixture(t)
 			tg := rsyncMirrored(t, f, remote)
 			ctx := context.Background()
-			r := drivers.Rsync{}
+			r := rsync.Driver{}
 			files := regularFiles(t, f.Src)
 
 			// A sample smaller than the mirror.
@@ -305,7 +306,7 @@ func TestRsyncDrillNothingToDrill(t *testing.T) {
 	t.Parallel()
 	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	tg := f.Target(nil)
 	os.MkdirAll(f.Dst, 0o700)
 	if _, err := r.Drill(ctx, f.X, tg); err == nil || !strings.Contains(err.Error(), "holds no files") {

@@ -1,4 +1,4 @@
-package drivers_test
+package rsync_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
@@ -97,7 +98,7 @@ func corrupt(t *testing.T, path string) {
 func TestRsyncMirrorVerifyAndCorruption(t *testing.T) {
 	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	tg := f.Target(drivers.Values{"delete": true, "max_delete": 100})
 	if err := r.CheckTools(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestRsyncMirrorVerifyAndCorruption(t *testing.T) {
 func TestRsyncVerifySeesMissingAndExtraFiles(t *testing.T) {
 	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	withDelete, without := f.Target(drivers.Values{"delete": true}), f.Target(nil)
 	if err := r.Init(ctx, f.X, withDelete); err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestRsyncVerifySeesMissingAndExtraFiles(t *testing.T) {
 func TestRsyncMaxDelete(t *testing.T) {
 	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	tg := f.Target(drivers.Values{"delete": true, "max_delete": 1})
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -234,7 +235,7 @@ func TestRsyncMaxDelete(t *testing.T) {
 func TestRsyncExclude(t *testing.T) {
 	f := drivertest.NewRsyncFixture(t)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	drivertest.WriteFile(t, f.Src, ".returns/returned.epub", "returned", 0o644)
 	drivertest.WriteFile(t, f.Src, "books/authora/upload.tmp", "half", 0o644)
 	drivertest.WriteFile(t, f.Src, "books/.returns/nested-is-kept.epub", "kept: the pattern is anchored", 0o644)
@@ -258,7 +259,7 @@ func TestRsyncOverSSH(t *testing.T) {
 	drivertest.RequireTool(t, "ssh")
 	srv := sshtest.ForTest(t)
 	ctx := context.Background()
-	r := drivers.Rsync{}
+	r := rsync.Driver{}
 	tg := f.Target(drivers.Values{"delete": true, "max_delete": 100,
 		"destination": srv.User() + "@" + srv.Host() + ":" + f.Dst + "/", "ssh_command": srv.SSHCommand()})
 	if err := r.Validate(tg); err != nil {
@@ -307,8 +308,8 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 	for i := 0; i < books; i++ {
 		drivertest.WriteFile(t, src, name(i), content(i, "first edition "), 0o644)
 	}
-	r := drivers.Rsync{}
-	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: drivers.Rsync{}, Verify: true, TempDir: dir,
+	r := rsync.Driver{}
+	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"source": src + "/", "destination": dst, "delete": true}}
 	if err := r.Init(ctx, drivers.ProcessExecutor{}, tg); err != nil {
 		t.Fatal(err)
