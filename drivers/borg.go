@@ -137,7 +137,7 @@ func checkPasscommand(v any) error {
 }
 
 func (Borg) Validate(t *Target) error {
-	set := firstSet(t.Settings, "passphrase_file", "passcommand")
+	set := FirstSet(t.Settings, "passphrase_file", "passcommand")
 	if borgEncryption(t) == "none" {
 		if len(set) > 0 {
 			return KeyErr(set[0], "the repository is not encrypted (encryption = \"none\"): there is no passphrase to give")
@@ -689,7 +689,7 @@ func (Borg) Resources(t *Target) Resources {
 	s := t.Settings
 	// A repository that is not an absolute path is host:path, over ssh.
 	r := Resources{Repository: s.Str("repository"), SSH: !filepath.IsAbs(s.Str("repository"))}
-	r.Secrets = withSecret(r.Secrets, t, "passphrase_file", PasswordFile)
+	r.Secrets = WithSecret(r.Secrets, t, "passphrase_file", PasswordFile)
 	// (local: is restic's prefix; trimmed here too, as planpaths always did.)
 	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
 	r.Paths = append(r.Paths, readPaths(t)...)

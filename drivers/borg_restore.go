@@ -323,7 +323,7 @@ func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, 
 	}()
 	for _, batch := range argBatches(paths) {
 		if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, batch)); err != nil {
-			return DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), listSample(drillSources(sample)))
+			return DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), listSample(DrillSources(sample)))
 		}
 	}
 	sums, err := b.listItems(ctx, x, t, archive, "{sha256}", paths)

@@ -146,7 +146,7 @@ func listSample(sources []string) string {
 }
 
 // drillSources are the sample's source paths, in order.
-func drillSources(sample []DrillFile) []string {
+func DrillSources(sample []DrillFile) []string {
 	out := make([]string, len(sample))
 	for i, f := range sample {
 		out[i] = f.Source
@@ -338,7 +338,7 @@ var drillHashes = map[string]func() hash.Hash{"sha256": sha256.New, "sha1": sha1
 // source changed, no checksum, nothing verified by the tool) is an error
 // too: such a drill proves nothing.
 func CompareDrillFiles(dir string, sample []DrillFile, c DrillCheck) (drillOutcome, error) {
-	out := drillOutcome{Sampled: drillSources(sample), tool: c.Tool, verified: c.ToolVerified}
+	out := drillOutcome{Sampled: DrillSources(sample), tool: c.Tool, verified: c.ToolVerified}
 	for _, f := range sample {
 		if f.Sum != "" {
 			out.algo = f.SumAlgo

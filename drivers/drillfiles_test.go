@@ -17,7 +17,7 @@ func TestDrillFilesSample(t *testing.T) {
 		files = append(files, DrillFile{Source: n})
 	}
 	all := SampleFiles(files, 20)
-	if got := drillSources(all); strings.Join(got, "") != "/a/b/c/d/e" {
+	if got := DrillSources(all); strings.Join(got, "") != "/a/b/c/d/e" {
 		t.Fatalf("a sample larger than the files: %v, want all, sorted", got)
 	}
 	// Samples of 2 are distinct files of the input, and over many drills
@@ -26,7 +26,7 @@ func TestDrillFilesSample(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		s := SampleFiles(files, 2)
 		if len(s) != 2 || s[0].Source == s[1].Source || s[0].Source > s[1].Source {
-			t.Fatalf("sample %v", drillSources(s))
+			t.Fatalf("sample %v", DrillSources(s))
 		}
 		for _, f := range s {
 			seen[f.Source]++

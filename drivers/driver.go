@@ -191,7 +191,7 @@ func KeyErr(key, format string, args ...any) error {
 }
 
 // firstSet returns the names of the keys that are set, for "exactly one of" checks.
-func firstSet(v Values, names ...string) []string {
+func FirstSet(v Values, names ...string) []string {
 	var set []string
 	for _, n := range names {
 		if v.Has(n) {
@@ -201,7 +201,7 @@ func firstSet(v Values, names ...string) []string {
 	return set
 }
 
-func quoteList(names []string) string {
+func QuoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
 		q[i] = "`" + n + "`"

@@ -123,7 +123,7 @@ func (t *Target) Resources() Resources {
 }
 
 // withSecret appends the secret file the plan key names, when it is set.
-func withSecret(out []SecretFile, t *Target, key string, kind SecretKind) []SecretFile {
+func WithSecret(out []SecretFile, t *Target, key string, kind SecretKind) []SecretFile {
 	if p := t.Settings.Str(key); p != "" {
 		out = append(out, SecretFile{Key: key, Path: p, Kind: kind})
 	}

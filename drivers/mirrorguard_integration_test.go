@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
@@ -153,7 +154,7 @@ var mirrorDrivers = []mirrorDriver{
 		transferred: func(l string) bool { return strings.Contains(l, "rsync ") && !strings.Contains(l, "--dry-run") },
 	},
 	{
-		name: "rclone", driver: drivers.Rclone{},
+		name: "rclone", driver: rclone.Driver{},
 		target: func(t *testing.T, dir, src, dst string, deleting bool) *drivers.Target {
 			drivertest.RequireTool(t, "rclone")
 			t.Setenv("RCLONE_CONFIG", filepath.Join(dir, "no-rclone.conf"))
@@ -161,7 +162,7 @@ var mirrorDrivers = []mirrorDriver{
 			if !deleting {
 				v["mode"] = "copy"
 			}
-			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: v, TempDir: dir}
+			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir}
 		},
 		transferred: func(l string) bool { return strings.Contains(l, " sync ") || strings.Contains(l, " copy ") },
 	},
@@ -288,7 +289,7 @@ func TestMirrorGuardRemote(t *testing.T) {
 		guardLibrary(t, src, guardLibrarySize)
 		tg := mirrorDrivers[1].target(t, dir, src, "loop:alexandria/library", true)
 		tg.Settings["config"] = conf
-		r := drivers.Rclone{}
+		r := rclone.Driver{}
 		if err := r.Validate(tg); err != nil {
 			t.Fatal(err)
 		}

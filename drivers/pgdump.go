@@ -94,7 +94,7 @@ func (PgDump) Validate(t *Target) error {
 			return KeyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
 		}
 	}
-	switch set := firstSet(t.Settings, "dir", "into"); {
+	switch set := FirstSet(t.Settings, "dir", "into"); {
 	case len(set) != 1:
 		return KeyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
 	case set[0] == "dir" && !filepath.IsAbs(t.Settings.Str("dir")):
@@ -731,7 +731,7 @@ func (PgDump) Facts() Facts {
 
 func (PgDump) Resources(t *Target) Resources {
 	r := Resources{Database: t.Settings.Str("database")}
-	r.Secrets = withSecret(r.Secrets, t, "password_file", PasswordFile)
+	r.Secrets = WithSecret(r.Secrets, t, "password_file", PasswordFile)
 	// A streamed dump has no directory: it is in its `into` target's
 	// repository.
 	if dir := t.Settings.Str("dir"); t.Into == nil && dir != "" {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
@@ -175,12 +176,12 @@ func TestRcloneReportsProgressWhenWatched(t *testing.T) {
 	tg := f.Target(nil)
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Rclone{}.Backup(rec.trace(ctx), f.X, tg)
+	a, err := rclone.Driver{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkProgress(t, rec, true)
-	if err := (drivers.Rclone{}).Verify(ctx, f.X, tg, a); err != nil {
+	if err := (rclone.Driver{}).Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
 
@@ -191,7 +192,7 @@ func TestRcloneReportsProgressWhenWatched(t *testing.T) {
 	}
 	bad := f.Target(drivers.Values{"destination": filepath.Join(blocked, "mirror")})
 	bad.Progress = true
-	_, err = drivers.Rclone{}.Backup(ctx, f.X, bad)
+	_, err = rclone.Driver{}.Backup(ctx, f.X, bad)
 	if err == nil {
 		t.Fatal("a copy under a regular file succeeded")
 	}

@@ -79,13 +79,13 @@ func checkResticDuration(v any) error {
 }
 
 func (Restic) Validate(t *Target) error {
-	if len(firstSet(t.Settings, "repository", "repository_file")) != 1 {
+	if len(FirstSet(t.Settings, "repository", "repository_file")) != 1 {
 		return KeyErr("repository", "set exactly one of `repository` or `repository_file`")
 	}
 	if f := t.Settings.Str("repository_file"); f != "" && !filepath.IsAbs(f) {
 		return KeyErr("repository_file", "must be an absolute path, not %q", f)
 	}
-	set := firstSet(t.Settings, "password_file", "password_command")
+	set := FirstSet(t.Settings, "password_file", "password_command")
 	if len(set) != 1 {
 		return KeyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
 	}
@@ -463,8 +463,8 @@ func (Restic) Resources(t *Target) Resources {
 		// The location is in the file: targets naming the same file share it.
 		r.Repository = "file:" + f
 	}
-	r.Secrets = withSecret(r.Secrets, t, "password_file", PasswordFile)
-	r.Secrets = withSecret(r.Secrets, t, "repository_file", LocationFile)
+	r.Secrets = WithSecret(r.Secrets, t, "password_file", PasswordFile)
+	r.Secrets = WithSecret(r.Secrets, t, "repository_file", LocationFile)
 	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
 	r.Paths = append(r.Paths, readPaths(t)...)
 	return r

@@ -213,7 +213,7 @@ func (r Restic) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult
 	for _, batch := range argBatches(patterns) {
 		if _, err := x.Run(ctx, r.restoreCommand(t, snap.ID, dir, batch)); err != nil {
 			return DrillResult{}, fmt.Errorf("restic drill: restoring %d sampled files of snapshot %s: %w (%s)",
-				len(sample), snap.ShortID, err, listSample(drillSources(sample)))
+				len(sample), snap.ShortID, err, listSample(DrillSources(sample)))
 		}
 	}
 	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "restic", ToolVerified: "restic restore --verify"})

@@ -35,7 +35,7 @@ func CheckSecrets(t *Target) error {
 		case PasswordFile:
 			_, err = ReadSecretFile(f.Path)
 		case LocationFile, ConfigFile:
-			err = checkSecretMode(f.Path)
+			err = CheckSecretMode(f.Path)
 		case SSHKey:
 			// ssh checks its keys itself.
 		}
@@ -87,7 +87,7 @@ func identityOption(opt string) (string, bool) {
 // ReadSecretFile reads a password file, refusing one that group or others
 // can read (as ssh refuses such keys). A trailing newline is dropped.
 func ReadSecretFile(path string) (string, error) {
-	if err := checkSecretMode(path); err != nil {
+	if err := CheckSecretMode(path); err != nil {
 		return "", err
 	}
 	b, err := os.ReadFile(path)
@@ -103,7 +103,7 @@ func ReadSecretFile(path string) (string, error) {
 
 // checkSecretMode refuses a secret file group or others can read. An empty
 // path is fine (the secret comes another way).
-func checkSecretMode(path string) error {
+func CheckSecretMode(path string) error {
 	if path == "" {
 		return nil
 	}

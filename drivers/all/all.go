@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
 
@@ -14,7 +15,7 @@ func Drivers() []drivers.Driver {
 		drivers.Restic{},
 		drivers.Borg{},
 		rsync.Driver{},
-		drivers.Rclone{},
+		rclone.Driver{},
 		drivers.CommandDriver{},
 	}
 }

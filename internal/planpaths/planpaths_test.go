@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
 
@@ -32,7 +33,7 @@ func TestSecretsAndLocals(t *testing.T) {
 	streamed := &drivers.Target{Name: "db2", Driver: "pg_dump", Impl: drivers.PgDump{}, Into: restic, Settings: drivers.Values{"into": "library"}}
 	mirror := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Settings: drivers.Values{
 		"source": "/srv/library/", "destination": "backup@host:/m/", "ssh_command": "ssh -i /etc/ab/id"}}
-	offsite := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Settings: drivers.Values{
+	offsite := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Settings: drivers.Values{
 		"source": "/srv/backup/restic", "destination": "b2:bucket", "config": "/etc/ab/rclone.conf", "config_password_file": "/etc/ab/rclone.pass"}}
 	targets := []*drivers.Target{restic, dump, streamed, mirror, offsite}
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 )
 
 // rcloneCmdLog is a real executor that also keeps every command line it ran, as
@@ -55,7 +56,7 @@ func (f *RcloneFixture) Target(settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: v, TempDir: f.Dir}
+	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: f.Dir}
 }
 
 // rcloneFlipByte changes one byte in the middle of path and puts its mtime back:

@@ -1,4 +1,4 @@
-package drivers
+package rclone
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // Restore and drill for rclone. The destination is one copy, not a
@@ -17,14 +19,14 @@ import (
 // the way.
 
 var (
-	_ Restorer = Rclone{}
-	_ Driller  = Rclone{}
+	_ drivers.Restorer = Driver{}
+	_ drivers.Driller  = Driver{}
 )
 
 // rcloneNoSharedHash says the destination and a local directory share no
 // hash rclone could compare: for a crypt remote (it stores none), and when
 // the plan already said so for verification (check_download).
-func rcloneNoSharedHash(t *Target) bool {
+func rcloneNoSharedHash(t *drivers.Target) bool {
 	return t.Settings.Bool("crypt", false) || t.Settings.Bool("check_download", false)
 }
 
@@ -35,7 +37,7 @@ func rcloneNoSharedHash(t *Target) bool {
 // would quietly fall back to sizes only, so every file is copied again
 // (--ignore-times). No bwlimit and no excludes: a restore brings back all
 // there is, as fast as it can.
-func (r Rclone) restoreCommand(t *Target, env []EnvVar, dir string, force bool) Command {
+func (r Driver) restoreCommand(t *drivers.Target, env []drivers.EnvVar, dir string, force bool) drivers.Command {
 	var flags []string
 	switch {
 	case force && rcloneNoSharedHash(t):
@@ -51,26 +53,26 @@ func (r Rclone) restoreCommand(t *Target, env []EnvVar, dir string, force bool) 
 // dots), so nothing in the destination leads outside req.To; symlinks
 // already in req.To that lead outside, which rclone would write through,
 // are refused before it runs.
-func (r Rclone) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
+func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	dest := t.Settings.Str("destination")
-	if err := MirrorFrom("an rclone "+rcloneMode(t)+" destination", req.From, dest); err != nil {
-		return RestoreResult{}, err
+	if err := drivers.MirrorFrom("an rclone "+rcloneMode(t)+" destination", req.From, dest); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 	env, err := rcloneSecrets(t)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
-	if err := PrepareRestoreDir(req.To, req.Force); err != nil {
-		return RestoreResult{}, err
+	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 	if _, err := x.Run(ctx, r.restoreCommand(t, env, req.To, req.Force)); err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
-	n, err := CountRestoredFiles(req.To)
+	n, err := drivers.CountRestoredFiles(req.To)
 	if err != nil {
 		n = -1
 	}
-	return RestoreResult{From: dest, Where: filepath.Clean(req.To), Files: n}, nil
+	return drivers.RestoreResult{From: dest, Where: filepath.Clean(req.To), Files: n}, nil
 }
 
 // rcloneFeatures is what `rclone backend features` says about a remote
@@ -84,7 +86,7 @@ type rcloneFeatures struct {
 // mtimes at all (rclone reports 100 years).
 const rcloneModTimeUnsupported = 24 * time.Hour
 
-func (r Rclone) features(ctx context.Context, x Executor, t *Target, env []EnvVar, remote string) (rcloneFeatures, error) {
+func (r Driver) features(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, remote string) (rcloneFeatures, error) {
 	res, err := x.Run(ctx, r.cmd(t, env, "backend", nil, "features", remote))
 	if err != nil {
 		return rcloneFeatures{}, err
@@ -120,7 +122,7 @@ type rcloneDrillEntry struct {
 // sampleCommand lists only the files named in list (one per line, taken
 // as they are), with their checksums. Only the sample is hashed: on the
 // local and sftp backends, hashing means reading the file.
-func (r Rclone) sampleCommand(t *Target, env []EnvVar, list, algo string) Command {
+func (r Driver) sampleCommand(t *drivers.Target, env []drivers.EnvVar, list, algo string) drivers.Command {
 	flags := []string{"--recursive", "--files-only", "--no-mimetype", "--hash-type=" + algo, "--files-from-raw=" + list}
 	return r.cmd(t, env, "lsjson", flags, t.Settings.Str("destination"))
 }
@@ -128,7 +130,7 @@ func (r Rclone) sampleCommand(t *Target, env []EnvVar, list, algo string) Comman
 // fetchCommand copies the files named in list from remote into dir,
 // keeping their paths. A name missing from remote is skipped silently
 // (rclone 1.60 exits 0), which compareDrillFiles reports.
-func (r Rclone) fetchCommand(t *Target, env []EnvVar, remote, list, dir string) Command {
+func (r Driver) fetchCommand(t *drivers.Target, env []drivers.EnvVar, remote, list, dir string) drivers.Command {
 	return r.cmd(t, env, "copy", []string{"--files-from-raw=" + list}, remote, dir)
 }
 
@@ -139,11 +141,11 @@ var rcloneFailedCopyRE = regexp.MustCompile(`(?m)^ERROR : (.+): Failed to copy: 
 // into a finding that names it. On a crypt remote this is how damaged
 // ciphertext shows: rclone 1.60 fails to authenticate the block and says
 // "unexpected EOF".
-func rcloneCopyFailure(stderr []byte, sample []DrillFile, dest string) *DrillMismatch {
+func rcloneCopyFailure(stderr []byte, sample []drivers.DrillFile, dest string) *drivers.DrillMismatch {
 	for _, m := range rcloneFailedCopyRE.FindAllSubmatch(stderr, -1) {
 		for _, f := range sample {
 			if f.Restored == string(m[1]) {
-				return &DrillMismatch{Tool: "rclone", File: f.Source, Sampled: drillSources(sample),
+				return &drivers.DrillMismatch{Tool: "rclone", File: f.Source, Sampled: drivers.DrillSources(sample),
 					Reason: fmt.Sprintf("could not be restored from %s (rclone: Failed to copy: %s)", dest, m[2])}
 			}
 		}
@@ -163,7 +165,7 @@ func rcloneJoin(base, rel string) string {
 // each came from, its size and mtime. A name outside the destination
 // ("..", which a crypt remote can hold) is a finding: no source file has
 // such a path.
-func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []EnvVar, feats rcloneFeatures) ([]DrillFile, error) {
+func (r Driver) drillFiles(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, feats rcloneFeatures) ([]drivers.DrillFile, error) {
 	dest, src := t.Settings.Str("destination"), t.Settings.Str("source")
 	res, err := x.Run(ctx, r.listCommand(t, env))
 	if err != nil {
@@ -181,16 +183,16 @@ func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []Env
 			srcFile = true
 		}
 	}
-	files := make([]DrillFile, 0, len(entries))
+	files := make([]drivers.DrillFile, 0, len(entries))
 	for _, e := range entries {
 		if !filepath.IsLocal(filepath.FromSlash(e.Path)) {
-			return nil, &DrillMismatch{Tool: "rclone", File: rcloneJoin(dest, e.Path),
+			return nil, &drivers.DrillMismatch{Tool: "rclone", File: rcloneJoin(dest, e.Path),
 				Reason: fmt.Sprintf("is listed under the path %q, outside the destination, which no source file can have", e.Path)}
 		}
 		if strings.Contains(e.Path, "\n") {
 			continue // --files-from-raw takes one name per line
 		}
-		f := DrillFile{Source: filepath.Join(src, filepath.FromSlash(e.Path)), Restored: e.Path, Size: e.Size, ModTime: e.ModTime}
+		f := drivers.DrillFile{Source: filepath.Join(src, filepath.FromSlash(e.Path)), Restored: e.Path, Size: e.Size, ModTime: e.ModTime}
 		switch {
 		case srcFile:
 			f.Source = src
@@ -209,7 +211,7 @@ func (r Rclone) drillFiles(ctx context.Context, x Executor, t *Target, env []Env
 
 // addSums asks the destination for the algo checksum of each sampled file
 // (named in list).
-func (r Rclone) addSums(ctx context.Context, x Executor, t *Target, env []EnvVar, list, algo string, sample []DrillFile) error {
+func (r Driver) addSums(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, list, algo string, sample []drivers.DrillFile) error {
 	res, err := x.Run(ctx, r.sampleCommand(t, env, list, algo))
 	if err != nil {
 		return err
@@ -237,28 +239,28 @@ func (r Rclone) addSums(ctx context.Context, x Executor, t *Target, env []EnvVar
 // still has the size and mtime the destination recorded (rclone copies
 // mtimes, at the remote's precision). A remote source is compared
 // through a copy of the sample fetched into the scratch directory.
-func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResult, err error) {
+func (r Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	dest, src := t.Settings.Str("destination"), t.Settings.Str("source")
 	feats, err := r.features(ctx, x, t, env, dest)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	files, err := r.drillFiles(ctx, x, t, env, feats)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
-	sample := SampleFiles(files, DrillSampleSize(t))
+	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
 	if len(sample) == 0 {
-		return DrillResult{}, fmt.Errorf("rclone drill: the destination %s holds no files", dest)
+		return drivers.DrillResult{}, fmt.Errorf("rclone drill: the destination %s holds no files", dest)
 	}
 
-	dir, cleanup, err := DrillTempDir(t)
+	dir, cleanup, err := drivers.DrillTempDir(t)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	defer func() {
 		if cerr := cleanup(); cerr != nil && err == nil {
@@ -271,20 +273,20 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 		names.WriteString(f.Restored + "\n")
 	}
 	if err := os.WriteFile(list, []byte(names.String()), 0o600); err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	if algo := rcloneDrillSum(feats); algo != "" {
 		if err := r.addSums(ctx, x, t, env, list, algo, sample); err != nil {
-			return DrillResult{}, err
+			return drivers.DrillResult{}, err
 		}
 	}
 
 	restored := filepath.Join(dir, "restored")
 	if fres, err := x.Run(ctx, r.fetchCommand(t, env, dest, list, restored)); err != nil {
 		if m := rcloneCopyFailure(fres.Stderr, sample, dest); m != nil {
-			return DrillResult{}, m
+			return drivers.DrillResult{}, m
 		}
-		return DrillResult{}, fmt.Errorf("rclone drill: restoring %d sampled files from %s: %w", len(sample), dest, err)
+		return drivers.DrillResult{}, fmt.Errorf("rclone drill: restoring %d sampled files from %s: %w", len(sample), dest, err)
 	}
 
 	srcNames := map[string]string{} // local copy of a remote source file → its rclone path
@@ -293,7 +295,7 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 		// changed since the backup.
 		fetched := filepath.Join(dir, "source")
 		if _, err := x.Run(ctx, r.fetchCommand(t, env, src, list, fetched)); err != nil {
-			return DrillResult{}, fmt.Errorf("rclone drill: fetching the sampled files from the source %s: %w", src, err)
+			return drivers.DrillResult{}, fmt.Errorf("rclone drill: fetching the sampled files from the source %s: %w", src, err)
 		}
 		for i := range sample {
 			local := filepath.Join(fetched, filepath.FromSlash(sample[i].Restored))
@@ -302,9 +304,9 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 		}
 	}
 
-	out, err := CompareDrillFiles(restored, sample, DrillCheck{Tool: "rclone", MTimePrecision: feats.Precision})
+	out, err := drivers.CompareDrillFiles(restored, sample, drivers.DrillCheck{Tool: "rclone", MTimePrecision: feats.Precision})
 	if err != nil {
-		var m *DrillMismatch
+		var m *drivers.DrillMismatch
 		if errors.As(err, &m) && len(srcNames) > 0 {
 			if n, ok := srcNames[m.File]; ok {
 				m.File = n
@@ -315,7 +317,7 @@ func (r Rclone) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 				}
 			}
 		}
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	return out.Result(dest), nil
 }

@@ -1,4 +1,4 @@
-package drivers_test
+package rclone_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -61,7 +62,7 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: v, TempDir: dir}
+	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir}
 }
 
 func rcloneOKSize() map[string]drivers.Result {
@@ -95,7 +96,7 @@ func TestRcloneValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := drivers.Rclone{}.Validate(&drivers.Target{Name: "offsite", Settings: c.settings})
+			err := rclone.Driver{}.Validate(&drivers.Target{Name: "offsite", Settings: c.settings})
 			switch {
 			case c.key == "" && err != nil:
 				t.Fatalf("want valid, got %v", err)
@@ -113,7 +114,7 @@ func TestRcloneValidate(t *testing.T) {
 }
 
 func rcloneOption(name string) drivers.Option {
-	for _, o := range (drivers.Rclone{}).Options() {
+	for _, o := range (rclone.Driver{}).Options() {
 		if o.Name == name {
 			return o
 		}
@@ -148,7 +149,7 @@ func TestRcloneCopyOfEmptySourceRuns(t *testing.T) {
 	tg := rcloneTarget(t, drivers.Values{"mode": "copy"})
 	os.Remove(filepath.Join(tg.Settings.Str("source"), "books", "a.epub"))
 	f := &rcloneFake{results: rcloneOKSize()}
-	if _, err := (drivers.Rclone{}).Backup(context.Background(), f, tg); err != nil {
+	if _, err := (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(f.subcommands(), " "); got != "copy size" {
@@ -183,7 +184,7 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 			tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
 			f := &rcloneFake{results: rcloneOKSize()}
 			f.results["guard"] = c.guard
-			_, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
+			_, err := rclone.Driver{}.Backup(context.Background(), f, tg)
 			if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
 				t.Errorf("ran %q, want %q", got, c.wantRun)
 			}
@@ -197,7 +198,7 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 func TestRcloneBackupArtifact(t *testing.T) {
 	tg := rcloneTarget(t, nil)
 	f := &rcloneFake{results: rcloneOKSize()}
-	a, err := drivers.Rclone{}.Backup(context.Background(), f, tg)
+	a, err := rclone.Driver{}.Backup(context.Background(), f, tg)
 	if err != nil || a.ID != tg.Settings.Str("destination") || a.Bytes != 1234 || a.Verified {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
@@ -205,7 +206,7 @@ func TestRcloneBackupArtifact(t *testing.T) {
 	// (A sync would not run at all: the mirror guard needs the counts.)
 	tg = rcloneTarget(t, drivers.Values{"mode": "copy"})
 	f = &rcloneFake{results: map[string]drivers.Result{"size": {ExitCode: 1, Stderr: []byte("ERROR : boom\n")}}}
-	if a, err = (drivers.Rclone{}).Backup(context.Background(), f, tg); err != nil || a.Bytes != -1 {
+	if a, err = (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil || a.Bytes != -1 {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
 }
@@ -231,7 +232,7 @@ func TestRcloneExitCodes(t *testing.T) {
 		tg.ExitCodes = c.override
 		results := rcloneOKSize()
 		results["sync"] = drivers.Result{ExitCode: c.code, Stderr: stderr}
-		a, err := drivers.Rclone{}.Backup(context.Background(), &rcloneFake{results: results}, tg)
+		a, err := rclone.Driver{}.Backup(context.Background(), &rcloneFake{results: results}, tg)
 		if (err != nil) != c.wantErr || len(a.Warnings) != c.warnings {
 			t.Errorf("exit %d with %v: artifact %+v err %v", c.code, c.override, a, err)
 		}
@@ -251,7 +252,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	tg.Settings["config_password_file"] = pass
 	f := &rcloneFake{results: rcloneOKSize()}
 	f.results["lsjson"] = drivers.Result{Stdout: []byte("[]")}
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	if _, err := r.Backup(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestRcloneRefusesOpenSecretFiles(t *testing.T) {
 		tg := rcloneTarget(t, nil)
 		tg.Settings[key] = drivertest.WriteFile(t, tg.TempDir, key, "x\n", 0o644)
 		f := &rcloneFake{results: rcloneOKSize()}
-		r := drivers.Rclone{}
+		r := rclone.Driver{}
 		_, berr := r.Backup(context.Background(), f, tg)
 		verr := r.Verify(context.Background(), f, tg, drivers.Artifact{})
 		_, serr := r.Snapshots(context.Background(), f, tg)
@@ -342,7 +343,7 @@ func TestRcloneVerify(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rcloneTarget(t, c.settings)
 			f := &rcloneFake{results: map[string]drivers.Result{c.sub: c.res}}
-			err := drivers.Rclone{}.Verify(context.Background(), f, tg, drivers.Artifact{})
+			err := rclone.Driver{}.Verify(context.Background(), f, tg, drivers.Artifact{})
 			if got := strings.Join(f.subcommands(), " "); got != c.sub {
 				t.Fatalf("ran %q, want %q", got, c.sub)
 			}
@@ -380,7 +381,7 @@ func TestRcloneSnapshots(t *testing.T) {
 		{drivers.Result{ExitCode: 3, Stderr: []byte("directory not found")}, nil},
 	} {
 		f := &rcloneFake{results: map[string]drivers.Result{"lsjson": c.res}}
-		got, err := drivers.Rclone{}.Snapshots(context.Background(), f, tg)
+		got, err := rclone.Driver{}.Snapshots(context.Background(), f, tg)
 		if err != nil || len(got) != len(c.want) {
 			t.Fatalf("got %+v %v, want %+v", got, err, c.want)
 		}
@@ -394,7 +395,7 @@ func TestRcloneSnapshots(t *testing.T) {
 		}
 	}
 	f := &rcloneFake{results: map[string]drivers.Result{"lsjson": {ExitCode: 1, Stderr: []byte("Failed to create file system")}}}
-	if _, err := (drivers.Rclone{}).Snapshots(context.Background(), f, tg); err == nil {
+	if _, err := (rclone.Driver{}).Snapshots(context.Background(), f, tg); err == nil {
 		t.Fatal("a failed listing must be an error")
 	}
 }
@@ -410,7 +411,7 @@ func TestRcloneCheckTools(t *testing.T) {
 		{"something else\n", false},
 	} {
 		f := &rcloneFake{results: map[string]drivers.Result{"version": {Stdout: []byte(c.stdout)}}}
-		if err := (drivers.Rclone{}).CheckTools(context.Background(), f, &drivers.Target{}); (err == nil) != c.ok {
+		if err := (rclone.Driver{}).CheckTools(context.Background(), f, &drivers.Target{}); (err == nil) != c.ok {
 			t.Errorf("%q: ok=%v, got %v", c.stdout, c.ok, err)
 		}
 	}
@@ -419,7 +420,7 @@ func TestRcloneCheckTools(t *testing.T) {
 func TestRclonePruneAndInit(t *testing.T) {
 	tg := rcloneTarget(t, nil)
 	f := &rcloneFake{}
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	for _, dry := range []bool{true, false} {
 		res, err := r.Prune(context.Background(), f, tg, dry)
 		if err != nil || res.Policy || len(res.Removed) != 0 {

@@ -1,9 +1,10 @@
-package drivers
+package rclone
 
 import (
 	"testing"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -32,8 +33,8 @@ func TestParseRcloneJSONLog(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestRcloneProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rclone", Watched: []string{"--use-json-log", "--stats=1s", "--stats-log-level=NOTICE"}, Reader: true,
-		Build: func(w bool) []Command {
-			tg := &Target{Name: "offsite", Driver: "rclone", Impl: Rclone{}, Progress: w, Settings: Values{"source": "/srv", "destination": "r:b"}}
-			return []Command{Rclone{}.transferCommand(tg, nil)}
+		Build: func(w bool) []drivers.Command {
+			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv", "destination": "r:b"}}
+			return []drivers.Command{Driver{}.transferCommand(tg, nil)}
 		}})
 }

@@ -1,4 +1,4 @@
-package drivers_test
+package rclone_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
@@ -62,8 +63,8 @@ func newRcloneMirror(t *testing.T, kind string) *rcloneMirror {
 		t.Fatalf("unknown kind %q", kind)
 	}
 	settings["config"] = m.conf
-	m.tg = &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, Verify: true, Settings: settings, TempDir: dir}
-	r := drivers.Rclone{}
+	m.tg = &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: settings, TempDir: dir}
+	r := rclone.Driver{}
 	if err := r.Validate(m.tg); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestRcloneRestore(t *testing.T) {
 			t.Parallel()
 			m := newRcloneMirror(t, kind)
 			ctx := context.Background()
-			r := drivers.Rclone{}
+			r := rclone.Driver{}
 			dest := m.tg.Settings.Str("destination")
 			to := filepath.Join(m.dir, "restore", "here") // missing: Restore creates it
 
@@ -186,7 +187,7 @@ func TestRcloneRestoreForce(t *testing.T) {
 			t.Parallel()
 			m := newRcloneMirror(t, c.kind)
 			ctx := context.Background()
-			r := drivers.Rclone{}
+			r := rclone.Driver{}
 			to := filepath.Join(m.dir, "live")
 			if _, err := r.Restore(ctx, m.x, m.tg, drivers.RestoreRequest{To: to}); err != nil {
 				t.Fatal(err)
@@ -218,7 +219,7 @@ func TestRcloneRestoreStaysInside(t *testing.T) {
 	t.Parallel()
 	m := newRcloneMirror(t, "crypt")
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	outside := filepath.Join(m.dir, "outside")
 	os.Mkdir(outside, 0o755)
 	outsideEmpty := func(when string) {
@@ -292,7 +293,7 @@ func TestRcloneDrill(t *testing.T) {
 			t.Parallel()
 			m := newRcloneMirror(t, c.kind)
 			ctx := context.Background()
-			r := drivers.Rclone{}
+			r := rclone.Driver{}
 
 			m.tg.DrillSample = 5
 			res, err := r.Drill(ctx, m.x, m.tg)
@@ -349,10 +350,10 @@ func TestRcloneDrillRemoteSource(t *testing.T) {
 	}
 	conf := rclonetest.WriteConfig(t, dir, srv.SFTPRemote(t, "loop"))
 	mirror := filepath.Join(dir, "mirror")
-	tg := &drivers.Target{Name: "pull", Driver: "rclone", Impl: drivers.Rclone{}, TempDir: dir, DrillSample: 10,
+	tg := &drivers.Target{Name: "pull", Driver: "rclone", Impl: rclone.Driver{}, TempDir: dir, DrillSample: 10,
 		Settings: drivers.Values{"source": "loop:library", "destination": mirror, "config": conf}}
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	x := &drivertest.RcloneCmdLog{}
 	if _, err := r.Backup(ctx, x, tg); err != nil {
 		t.Fatal(err)
@@ -379,9 +380,9 @@ func TestRcloneDrillNothingToDrill(t *testing.T) {
 	conf := rclonetest.WriteConfig(t, dir)
 	src := filepath.Join(dir, "library")
 	drivertest.WriteFile(t, src, "book.epub", "a book", 0o644)
-	tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: drivers.Rclone{}, TempDir: dir,
+	tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, TempDir: dir,
 		Settings: drivers.Values{"source": src, "destination": filepath.Join(dir, "never-copied"), "config": conf}}
-	_, err := drivers.Rclone{}.Drill(context.Background(), &drivertest.RcloneCmdLog{}, tg)
+	_, err := rclone.Driver{}.Drill(context.Background(), &drivertest.RcloneCmdLog{}, tg)
 	if err == nil || !strings.Contains(err.Error(), "holds no files") {
 		t.Fatalf("want a failure saying the destination holds no files, got %v", err)
 	}

@@ -1,4 +1,4 @@
-package drivers
+package rclone
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // Rclone mirrors (sync) or copies a directory to an rclone remote or a local
@@ -21,35 +23,35 @@ import (
 // deletions, and verification compares
 // every file of the source with the destination by hash (cryptcheck for a
 // crypt remote), failing when hashes could not be compared at all.
-type Rclone struct{}
+type Driver struct{}
 
-func (Rclone) Name() string { return "rclone" }
+func (Driver) Name() string { return "rclone" }
 
-func (Rclone) Options() []Option {
-	return append([]Option{
-		{Name: "source", Kind: String, Required: true, Check: checkRclonePlace,
+func (Driver) Options() []drivers.Option {
+	return append([]drivers.Option{
+		{Name: "source", Kind: drivers.String, Required: true, Check: checkRclonePlace,
 			Help: "What to copy: an absolute local path, or an rclone remote path (remote:path)."},
-		{Name: "destination", Kind: String, Required: true, Check: checkRclonePlace,
+		{Name: "destination", Kind: drivers.String, Required: true, Check: checkRclonePlace,
 			Help: "Where to copy it: an rclone remote path such as \"b2:alexandria-backups\", or an absolute local path."},
-		{Name: "mode", Kind: String, Default: "sync", Enum: []string{"sync", "copy"},
+		{Name: "mode", Kind: drivers.String, Default: "sync", Enum: []string{"sync", "copy"},
 			Help: "sync makes the destination an exact mirror (files not in the source are deleted); copy only adds and updates."},
-		{Name: "config", Kind: String,
+		{Name: "config", Kind: drivers.String,
 			Help: "The rclone.conf to use (rclone --config); it must not be readable by group or others. Default: rclone's own."},
-		{Name: "config_password_file", Kind: String,
+		{Name: "config_password_file", Kind: drivers.String,
 			Help: "File holding the password of an encrypted rclone.conf (mode 0600). Passed as RCLONE_CONFIG_PASS, never in argv."},
-		{Name: "config_password_command", Kind: String,
+		{Name: "config_password_command", Kind: drivers.String,
 			Help: "Command printing the password of an encrypted rclone.conf, run by rclone without a shell. Passed as RCLONE_PASSWORD_COMMAND."},
-		{Name: "bwlimit", Kind: String, Check: checkRcloneBwlimit,
+		{Name: "bwlimit", Kind: drivers.String, Check: checkRcloneBwlimit,
 			Help: "rclone --bwlimit for the copy and its verification: a rate such as \"10M\", \"10M:1M\" (upload:download) or a timetable such as \"08:00,512k 19:00,off\"."},
-		{Name: "exclude", Kind: StringList,
+		{Name: "exclude", Kind: drivers.StringList,
 			Help: "rclone --exclude patterns, applied to the copy and to its verification."},
-		{Name: "max_delete", Kind: Int, Min: 0, Max: 1000000000,
+		{Name: "max_delete", Kind: drivers.Int, Min: 0, Max: 1000000000,
 			Help: "sync only: delete at most this many files in one run (rclone --max-delete); when reached, rclone stops and the target fails."},
-		{Name: "crypt", Kind: Bool, Default: "false",
+		{Name: "crypt", Kind: drivers.Bool, Default: "false",
 			Help: "The destination is an rclone crypt remote: verify with rclone cryptcheck, which compares the encrypted data with the source (plain check cannot)."},
-		{Name: "check_download", Kind: Bool, Default: "false",
+		{Name: "check_download", Kind: drivers.Bool, Default: "false",
 			Help: "Verify by reading every file on both sides (rclone check --download) instead of comparing hashes: for remotes sharing no hash type with the source. Slow and costly."},
-	}, MirrorGuardOptions("mode = \"sync\"")...)
+	}, drivers.MirrorGuardOptions("mode = \"sync\"")...)
 }
 
 // checkRclonePlace refuses an empty place, and one holding a URL with a
@@ -58,7 +60,7 @@ func checkRclonePlace(v any) error {
 	if strings.TrimSpace(v.(string)) == "" {
 		return errors.New("must not be empty")
 	}
-	return NoPassword(false, "define the remote, with its credentials, in the rclone.conf (config)")(v)
+	return drivers.NoPassword(false, "define the remote, with its credentials, in the rclone.conf (config)")(v)
 }
 
 // rcloneBwlimitRE accepts what rclone 1.60's --bwlimit takes: a rate
@@ -89,12 +91,12 @@ func rcloneIsRemote(p string) bool {
 	return strings.Contains(head, ":")
 }
 
-func (Rclone) Validate(t *Target) error {
+func (Driver) Validate(t *drivers.Target) error {
 	for _, key := range []string{"source", "destination"} {
 		p := t.Settings.Str(key)
 		if !rcloneIsRemote(p) {
 			if !filepath.IsAbs(p) {
-				return KeyErr(key, "a local path must be absolute (cron and systemd start in another directory), not %q", p)
+				return drivers.KeyErr(key, "a local path must be absolute (cron and systemd start in another directory), not %q", p)
 			}
 			continue
 		}
@@ -103,27 +105,27 @@ func (Rclone) Validate(t *Target) error {
 		// (The name of an on-the-fly remote follows a leading colon.)
 		if name, _, _ := strings.Cut(strings.TrimPrefix(p, ":"), ":"); strings.Contains(name, ",") {
 			// The value is not shown: it may hold the very credentials.
-			return KeyErr(key, "connection-string parameters (remote,key=value:path) would put remote settings, often credentials, in argv; define the remote in the rclone.conf, or in `env` as RCLONE_CONFIG_<REMOTE>_<KEY>")
+			return drivers.KeyErr(key, "connection-string parameters (remote,key=value:path) would put remote settings, often credentials, in argv; define the remote in the rclone.conf, or in `env` as RCLONE_CONFIG_<REMOTE>_<KEY>")
 		}
 	}
 	src, dst := t.Settings.Str("source"), t.Settings.Str("destination")
 	if !rcloneIsRemote(src) && !rcloneIsRemote(dst) {
 		s, d := filepath.Clean(src), filepath.Clean(dst)
 		if s == d || rcloneWithin(s, d) || rcloneWithin(d, s) {
-			return KeyErr("destination", "%s and the source %s overlap", d, s)
+			return drivers.KeyErr("destination", "%s and the source %s overlap", d, s)
 		}
 	} else if src == dst {
-		return KeyErr("destination", "is the same as the source")
+		return drivers.KeyErr("destination", "is the same as the source")
 	}
 	if rcloneMode(t) != "sync" {
 		for _, k := range []string{"max_delete", "max_delete_percent", "allow_empty_source"} {
 			if t.Settings.Has(k) {
-				return KeyErr(k, "only applies to mode = \"sync\" (copy never deletes)")
+				return drivers.KeyErr(k, "only applies to mode = \"sync\" (copy never deletes)")
 			}
 		}
 	}
-	if set := firstSet(t.Settings, "config_password_file", "config_password_command"); len(set) > 1 {
-		return KeyErr("config_password_file", "set only one of %s", quoteList(set))
+	if set := drivers.FirstSet(t.Settings, "config_password_file", "config_password_command"); len(set) > 1 {
+		return drivers.KeyErr("config_password_file", "set only one of %s", drivers.QuoteList(set))
 	}
 	return nil
 }
@@ -134,7 +136,7 @@ func rcloneWithin(path, dir string) bool {
 	return err == nil && rel != "." && filepath.IsLocal(rel)
 }
 
-func rcloneMode(t *Target) string {
+func rcloneMode(t *drivers.Target) string {
 	if m := t.Settings.Str("mode"); m != "" {
 		return m
 	}
@@ -144,13 +146,13 @@ func rcloneMode(t *Target) string {
 // rcloneEnv is how rclone learns the config password: the value read from
 // config_password_file (secret, masked everywhere), or the command that
 // prints it (not a secret).
-func rcloneEnv(t *Target, configPass string) []EnvVar {
-	var env []EnvVar
+func rcloneEnv(t *drivers.Target, configPass string) []drivers.EnvVar {
+	var env []drivers.EnvVar
 	if configPass != "" {
-		env = append(env, EnvVar{Name: "RCLONE_CONFIG_PASS", Value: configPass, Secret: true})
+		env = append(env, drivers.EnvVar{Name: "RCLONE_CONFIG_PASS", Value: configPass, Secret: true})
 	}
 	if c := t.Settings.Str("config_password_command"); c != "" {
-		env = append(env, EnvVar{Name: "RCLONE_PASSWORD_COMMAND", Value: c})
+		env = append(env, drivers.EnvVar{Name: "RCLONE_PASSWORD_COMMAND", Value: c})
 	}
 	return append(env, t.EnvVars()...)
 }
@@ -158,15 +160,15 @@ func rcloneEnv(t *Target, configPass string) []EnvVar {
 // rcloneSecrets does the I/O every rclone run needs first: it refuses an
 // rclone.conf or password file that group or others can read (rclone reads
 // a 0644 config silently) and reads the config password.
-func rcloneSecrets(t *Target) ([]EnvVar, error) {
-	if err := checkSecretMode(t.Settings.Str("config")); err != nil {
-		return nil, KeyErr("config", "%v", err)
+func rcloneSecrets(t *drivers.Target) ([]drivers.EnvVar, error) {
+	if err := drivers.CheckSecretMode(t.Settings.Str("config")); err != nil {
+		return nil, drivers.KeyErr("config", "%v", err)
 	}
 	pass := ""
 	if path := t.Settings.Str("config_password_file"); path != "" {
 		var err error
-		if pass, err = ReadSecretFile(path); err != nil {
-			return nil, KeyErr("config_password_file", "%v", err)
+		if pass, err = drivers.ReadSecretFile(path); err != nil {
+			return nil, drivers.KeyErr("config_password_file", "%v", err)
 		}
 	}
 	return rcloneEnv(t, pass), nil
@@ -174,7 +176,7 @@ func rcloneSecrets(t *Target) ([]EnvVar, error) {
 
 // rcloneStepsEnv stands in for rcloneSecrets in --dry-run, which does no I/O:
 // the password variable is shown (masked) without reading the file.
-func rcloneStepsEnv(t *Target) []EnvVar {
+func rcloneStepsEnv(t *drivers.Target) []drivers.EnvVar {
 	pass := ""
 	if path := t.Settings.Str("config_password_file"); path != "" {
 		pass = "<read from " + path + ">"
@@ -184,7 +186,7 @@ func rcloneStepsEnv(t *Target) []EnvVar {
 
 // cmd builds one rclone invocation. Every value goes as --flag=value and
 // the paths after "--", so nothing from the plan can become an option.
-func (Rclone) cmd(t *Target, env []EnvVar, sub string, flags []string, paths ...string) Command {
+func (Driver) cmd(t *drivers.Target, env []drivers.EnvVar, sub string, flags []string, paths ...string) drivers.Command {
 	args := []string{sub}
 	if c := t.Settings.Str("config"); c != "" {
 		args = append(args, "--config="+c)
@@ -196,10 +198,10 @@ func (Rclone) cmd(t *Target, env []EnvVar, sub string, flags []string, paths ...
 	args = append(args, flags...)
 	args = append(append(args, "--"), paths...)
 	// rclone 1.60 dies of SIGTERM and SIGINT alike (no cleanup either way).
-	return Command{Program: "rclone", Args: args, Env: env, Stop: syscall.SIGTERM}
+	return drivers.Command{Program: "rclone", Args: args, Env: env, Stop: syscall.SIGTERM}
 }
 
-func rcloneExcludes(t *Target) []string {
+func rcloneExcludes(t *drivers.Target) []string {
 	var out []string
 	for _, e := range t.Settings.List("exclude") {
 		out = append(out, "--exclude="+e)
@@ -207,7 +209,7 @@ func rcloneExcludes(t *Target) []string {
 	return out
 }
 
-func rcloneBwlimit(t *Target) []string {
+func rcloneBwlimit(t *drivers.Target) []string {
 	if b := t.Settings.Str("bwlimit"); b != "" {
 		return []string{"--bwlimit=" + b}
 	}
@@ -217,7 +219,7 @@ func rcloneBwlimit(t *Target) []string {
 // transferCommand is the backup itself: rclone sync or copy. rclone 1.60
 // exits 1 for most failures, 3 for a missing directory and 7 (fatal) when
 // --max-delete is reached; every non-zero exit is a failure.
-func (r Rclone) transferCommand(t *Target, env []EnvVar) Command {
+func (r Driver) transferCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
 	flags := rcloneBwlimit(t)
 	if t.Settings.Has("max_delete") {
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
@@ -230,16 +232,16 @@ func (r Rclone) transferCommand(t *Target, env []EnvVar) Command {
 		flags = append(flags, "--use-json-log", "--stats=1s", "--stats-log-level=NOTICE")
 	}
 	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-	c.Codes = ExitCodes{}.Override(t.ExitCodes)
+	c.Codes = drivers.ExitCodes{}.Override(t.ExitCodes)
 	if t.Progress {
-		c.Progress = &ProgressReader{Stderr: true, Parse: parseRcloneJSONLog}
+		c.Progress = &drivers.ProgressReader{Stderr: true, Parse: parseRcloneJSONLog}
 	}
 	return c
 }
 
 // sizeCommand counts the files and bytes under path, with the target's
 // excludes: the destination's size for the report.
-func (r Rclone) sizeCommand(t *Target, env []EnvVar, path string) Command {
+func (r Driver) sizeCommand(t *drivers.Target, env []drivers.EnvVar, path string) drivers.Command {
 	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
 }
 
@@ -248,7 +250,7 @@ func (r Rclone) sizeCommand(t *Target, env []EnvVar, path string) Command {
 // shared and it passes damaged ciphertext, so crypt uses cryptcheck, which
 // hashes the source through the remote's encryption. --download reads both
 // sides whole. For copy, only the source's files must be in the destination.
-func (r Rclone) checkCommand(t *Target, env []EnvVar) Command {
+func (r Driver) checkCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
 	sub := "check"
 	var flags []string
 	switch {
@@ -265,40 +267,40 @@ func (r Rclone) checkCommand(t *Target, env []EnvVar) Command {
 }
 
 // listCommand lists the destination's files for `snapshots`.
-func (r Rclone) listCommand(t *Target, env []EnvVar) Command {
+func (r Driver) listCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
 	flags := append([]string{"--recursive", "--files-only", "--no-mimetype"}, rcloneExcludes(t)...)
 	c := r.cmd(t, env, "lsjson", flags, t.Settings.Str("destination"))
 	// 3 is "directory not found": nothing was copied there yet.
-	c.Codes = ExitCodes{OK: []int{3}}
+	c.Codes = drivers.ExitCodes{OK: []int{3}}
 	c.StdoutTail = 64 << 20
 	return c
 }
 
-func (r Rclone) Steps(t *Target) []Step {
+func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	env := rcloneStepsEnv(t)
-	var steps []Step
+	var steps []drivers.Step
 	if rcloneMode(t) == "sync" {
 		guard := r.guardCommand(t, env)
-		steps = append(steps, Step{Phase: PhasePreflight, Command: &guard},
-			Step{Phase: PhasePreflight, Note: MirrorGuardNote(t, "source")})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guard},
+			drivers.Step{Phase: drivers.PhasePreflight, Note: drivers.MirrorGuardNote(t, "source")})
 	}
 	transfer := r.transferCommand(t, env)
 	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
 	check := r.checkCommand(t, env)
 	steps = append(steps,
-		Step{Phase: PhaseBackup, Command: &transfer},
-		Step{Phase: PhaseBackup, Command: &size},
-		Step{Phase: PhaseVerify, Command: &check})
+		drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer},
+		drivers.Step{Phase: drivers.PhaseBackup, Command: &size},
+		drivers.Step{Phase: drivers.PhaseVerify, Command: &check})
 	if !t.Settings.Bool("check_download", false) {
-		steps = append(steps, Step{Phase: PhaseVerify, Note: "fail when rclone reports hashes that could not be checked (only sizes were compared)"})
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseVerify, Note: "fail when rclone reports hashes that could not be checked (only sizes were compared)"})
 	}
 	return steps
 }
 
 var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
 
-func (Rclone) CheckTools(ctx context.Context, x Executor, t *Target) error {
-	v, err := ToolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
+func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+	v, err := drivers.ToolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
 	if err != nil {
 		return err
 	}
@@ -311,7 +313,7 @@ func (Rclone) CheckTools(ctx context.Context, x Executor, t *Target) error {
 // Init makes a local destination directory. A remote needs nothing: rclone
 // creates the path on the first copy, and creating buckets is left to their
 // owner (it fixes their region and visibility).
-func (Rclone) Init(ctx context.Context, x Executor, t *Target) error {
+func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	if dst := t.Settings.Str("destination"); !rcloneIsRemote(dst) {
 		return os.MkdirAll(dst, 0o700)
 	}
@@ -321,29 +323,29 @@ func (Rclone) Init(ctx context.Context, x Executor, t *Target) error {
 // Backup refuses a sync that would empty or gut the mirror before rclone
 // runs, copies, then asks the destination
 // for its size.
-func (r Rclone) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	if src := t.Settings.Str("source"); !rcloneIsRemote(src) {
 		if _, err := os.Stat(src); err != nil {
-			return Artifact{}, KeyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
+			return drivers.Artifact{}, drivers.KeyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
 		}
 	}
 	if rcloneMode(t) == "sync" {
 		if err := r.guard(ctx, x, t, env); err != nil {
-			return Artifact{}, err
+			return drivers.Artifact{}, err
 		}
 	}
 	res, err := x.Run(ctx, r.transferCommand(t, env))
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	dst := t.Settings.Str("destination")
-	a := Artifact{ID: dst, Bytes: -1}
-	if res.Class == ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	a := drivers.Artifact{ID: dst, Bytes: -1}
+	if res.Class == drivers.ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, drivers.LastLines(res.Stderr, 5)))
 	}
 	// The size is for the report only; the copy succeeded even if
 	// listing it fails now, and verification lists it again anyway.
@@ -358,7 +360,7 @@ type rcloneSizeJSON struct {
 	Bytes int64 `json:"bytes"`
 }
 
-func (r Rclone) size(ctx context.Context, x Executor, t *Target, env []EnvVar, path string) (rcloneSizeJSON, error) {
+func (r Driver) size(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, path string) (rcloneSizeJSON, error) {
 	res, err := x.Run(ctx, r.sizeCommand(t, env, path))
 	if err != nil {
 		return rcloneSizeJSON{}, err
@@ -377,17 +379,17 @@ func (r Rclone) size(ctx context.Context, x Executor, t *Target, env []EnvVar, p
 // "* " on both sides but different, "+ " only in the source, "- " only in
 // the destination (what a sync deletes), "! " unreadable. rclone exits 1
 // when the two differ, the usual state before a sync.
-func (r Rclone) guardCommand(t *Target, env []EnvVar) Command {
+func (r Driver) guardCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
 	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
 	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-	c.Codes = ExitCodes{OK: []int{1}}
+	c.Codes = drivers.ExitCodes{OK: []int{1}}
 	c.StdoutTail = 64 << 20
 	return c
 }
 
 // parseRcloneCombined counts the lines of a --combined report; bad is
 // how many files could not be read.
-func parseRcloneCombined(out []byte) (c MirrorCounts, bad int64, err error) {
+func parseRcloneCombined(out []byte) (c drivers.MirrorCounts, bad int64, err error) {
 	for _, l := range strings.Split(string(out), "\n") {
 		if l == "" {
 			continue
@@ -416,7 +418,7 @@ func parseRcloneCombined(out []byte) (c MirrorCounts, bad int64, err error) {
 // guard refuses a sync that would empty the mirror or delete most of it,
 // before rclone syncs, from what rclone itself lists on both sides. It
 // refuses too when it cannot tell.
-func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) error {
+func (r Driver) guard(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar) error {
 	src := t.Settings.Str("source")
 	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
 		return nil // one local file: rclone syncs that file alone
@@ -424,13 +426,13 @@ func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) 
 	cmd := r.guardCommand(t, env)
 	res, err := x.Run(ctx, cmd)
 	cannot := func(format string, args ...any) error {
-		return KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
+		return drivers.KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
 	}
 	switch {
 	case err != nil:
 		return cannot("%v", err)
 	case res.ExitCode == 1 && !strings.Contains(string(res.Stderr), "differences found"):
-		return cannot("rclone check exited 1: %s", LastLines(res.Stderr, 3))
+		return cannot("rclone check exited 1: %s", drivers.LastLines(res.Stderr, 3))
 	case len(res.Stdout) >= cmd.StdoutTail:
 		return cannot("more files than the %d MiB of listing it reads", cmd.StdoutTail>>20)
 	}
@@ -439,9 +441,9 @@ func (r Rclone) guard(ctx context.Context, x Executor, t *Target, env []EnvVar) 
 	case err != nil:
 		return cannot("%v", err)
 	case bad > 0:
-		return cannot("%s could not be read", CountFiles(bad))
+		return cannot("%s could not be read", drivers.CountFiles(bad))
 	}
-	return RefuseMassDelete(t, "source", c)
+	return drivers.RefuseMassDelete(t, "source", c)
 }
 
 // rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.
@@ -452,7 +454,7 @@ var rcloneHashesNotCheckedRE = regexp.MustCompile(`(\d+) hashes could not be che
 // could not compare hashes (no hash type in common, e.g. a crypt remote
 // checked without cryptcheck) compared sizes only and proves nothing about
 // the bytes, so it fails too.
-func (r Rclone) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return err
@@ -478,8 +480,8 @@ func (r Rclone) Verify(ctx context.Context, x Executor, t *Target, a Artifact) e
 // rcloneCheckFailure turns a failed check into an error that leads with what
 // differs: rclone's summary ("N differences found", "N files missing")
 // and its first few ERROR lines naming files.
-func rcloneCheckFailure(sub string, res Result, err error) error {
-	var te *ToolError
+func rcloneCheckFailure(sub string, res drivers.Result, err error) error {
+	var te *drivers.ToolError
 	if !errors.As(err, &te) || !strings.Contains(string(res.Stderr), "differences found") {
 		return err
 	}
@@ -509,8 +511,8 @@ func rcloneCheckFailure(sub string, res Result, err error) error {
 }
 
 // Prune does nothing: a mirror or copy keeps no history to thin.
-func (Rclone) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
-	return PruneResult{}, nil
+func (Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+	return drivers.PruneResult{}, nil
 }
 
 type rcloneListEntry struct {
@@ -522,7 +524,7 @@ type rcloneListEntry struct {
 // and as its time the newest file's modification time (rclone keeps the
 // source's times, so this is "data as of", not when the copy ran). A
 // destination that is missing or has no files yet has no backup.
-func (r Rclone) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (r Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return nil, err
@@ -541,7 +543,7 @@ func (r Rclone) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	s := Snapshot{ID: t.Settings.Str("destination")}
+	s := drivers.Snapshot{ID: t.Settings.Str("destination")}
 	for _, e := range entries {
 		s.Bytes += e.Size
 		if e.ModTime.After(s.Time) {
@@ -549,41 +551,41 @@ func (r Rclone) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 		}
 	}
 	s.Info = fmt.Sprintf("%s of %s (no history): %d files; the time is the newest file's modification time", rcloneMode(t), t.Settings.Str("source"), len(entries))
-	return []Snapshot{s}, nil
+	return []drivers.Snapshot{s}, nil
 }
 
-func (Rclone) Facts() Facts {
-	return Facts{
+func (Driver) Facts() drivers.Facts {
+	return drivers.Facts{
 		// The runbook brings the offsite copy back before anything is
 		// restored from the repositories it holds.
-		Role:     RoleOffsite,
-		Programs: []Program{{Name: "rclone", Package: "rclone"}},
+		Role:     drivers.RoleOffsite,
+		Programs: []drivers.Program{{Name: "rclone", Package: "rclone"}},
 		// 5: a temporary error.
 		TransientCodes: []int{5},
 	}
 }
 
-func (Rclone) Resources(t *Target) Resources {
+func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	s := t.Settings
-	var r Resources
+	var r drivers.Resources
 	// rclone.conf holds the remotes' credentials.
-	r.Secrets = withSecret(r.Secrets, t, "config", ConfigFile)
-	r.Secrets = withSecret(r.Secrets, t, "config_password_file", PasswordFile)
-	r.Paths = []Path{
+	r.Secrets = drivers.WithSecret(r.Secrets, t, "config", drivers.ConfigFile)
+	r.Secrets = drivers.WithSecret(r.Secrets, t, "config_password_file", drivers.PasswordFile)
+	r.Paths = []drivers.Path{
 		{Path: s.Str("source"), Why: "source of " + t.Name},
 		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
 	}
 	return r
 }
 
-func (Rclone) PlainRestore(t *Target) []Step {
-	c := Rclone{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
-	return []Step{RestoreCmd(c)}
+func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
+	c := Driver{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
+	return []drivers.Step{drivers.RestoreCmd(c)}
 }
 
 // parseRcloneJSONLog reads rclone's stderr under `--use-json-log --stats`:
 // lines with stats are progress, other log lines become "LEVEL: message".
-func parseRcloneJSONLog(line []byte) (Progress, bool, []byte) {
+func parseRcloneJSONLog(line []byte) (drivers.Progress, bool, []byte) {
 	var m struct {
 		Level  string `json:"level"`
 		Msg    string `json:"msg"`
@@ -601,10 +603,10 @@ func parseRcloneJSONLog(line []byte) (Progress, bool, []byte) {
 		} `json:"stats"`
 	}
 	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return Progress{}, false, line
+		return drivers.Progress{}, false, line
 	}
 	if s := m.Stats; s != nil {
-		p := Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
+		p := drivers.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
 		if s.TotalBytes > 0 {
 			p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
 		}
@@ -620,5 +622,5 @@ func parseRcloneJSONLog(line []byte) (Progress, bool, []byte) {
 	if m.Object != "" {
 		text += m.Object + ": "
 	}
-	return Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
+	return drivers.Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
 }

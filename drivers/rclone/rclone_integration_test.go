@@ -1,4 +1,4 @@
-package drivers_test
+package rclone_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
@@ -24,7 +25,7 @@ func rcloneDirBytes(t *testing.T, dir string) int64 {
 func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 	f := drivertest.NewRcloneFixture(t)
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	tg := f.Target(drivers.Values{"exclude": []string{"authorb/**"}})
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 func TestRcloneMaxDelete(t *testing.T) {
 	f := drivertest.NewRcloneFixture(t)
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	// max_delete_percent off: max_delete is an independent guard.
 	tg := f.Target(drivers.Values{"max_delete": 3, "max_delete_percent": 100})
 	if _, err := r.Backup(ctx, f.X, tg); err != nil {
@@ -92,7 +93,7 @@ func TestRcloneMaxDelete(t *testing.T) {
 func TestRcloneCopyKeepsExtraFiles(t *testing.T) {
 	f := drivertest.NewRcloneFixture(t)
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	extra := drivertest.WriteFile(t, f.Dst, "older/kept.epub", "from an earlier copy", 0o644)
 	tg := f.Target(drivers.Values{"mode": "copy"})
 	a, err := r.Backup(ctx, f.X, tg)
@@ -125,7 +126,7 @@ func TestRcloneCopyKeepsExtraFiles(t *testing.T) {
 func TestRcloneSyncToSFTPRemote(t *testing.T) {
 	f := drivertest.NewRcloneFixture(t)
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	srv := rclonetest.ServeSFTP(t, filepath.Join(f.Dir, "server"))
 	conf := rclonetest.WriteConfig(t, f.Dir, srv.SFTPRemote(t, "loop"))
 	tg := f.Target(drivers.Values{"destination": "loop:alexandria/library", "config": conf, "max_delete": 100})
@@ -163,7 +164,7 @@ func TestRcloneSyncToSFTPRemote(t *testing.T) {
 func TestRcloneCryptcheckCatchesDamagedCiphertext(t *testing.T) {
 	f := drivertest.NewRcloneFixture(t)
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	vault := filepath.Join(f.Dir, "vault")
 	conf := rclonetest.WriteConfig(t, f.Dir, rclonetest.CryptRemote(t, "secret", vault, "crypt passphrase"))
 	tg := f.Target(drivers.Values{"destination": "secret:library", "config": conf, "crypt": true})
@@ -222,7 +223,7 @@ RCLONE_ENCRYPT_V0:
 func TestRcloneEncryptedConfig(t *testing.T) {
 	f := drivertest.NewRcloneFixture(t)
 	ctx := context.Background()
-	r := drivers.Rclone{}
+	r := rclone.Driver{}
 	conf := drivertest.WriteFile(t, f.Dir, "rclone.conf", rcloneEncryptedConf, 0o600)
 	passFile := drivertest.WriteFile(t, f.Dir, "rclone.pass", "hunter2pass\n", 0o600)
 	wrong := drivertest.WriteFile(t, f.Dir, "wrong.pass", "not it\n", 0o600)
@@ -287,7 +288,7 @@ func TestRcloneBwlimitAgreesWithRclone(t *testing.T) {
 
 func TestRcloneCheckToolsInstalled(t *testing.T) {
 	drivertest.RequireTool(t, "rclone")
-	if err := (drivers.Rclone{}).CheckTools(context.Background(), drivers.ProcessExecutor{}, &drivers.Target{}); err != nil {
+	if err := (rclone.Driver{}).CheckTools(context.Background(), drivers.ProcessExecutor{}, &drivers.Target{}); err != nil {
 		t.Fatal(err)
 	}
 }
