@@ -700,7 +700,7 @@ func (Borg) PlainRestore(t *Target) []Step {
 	env := borgRunbookEnv(t)
 	list := Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
 	extract := Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
-	return []Step{RestoreCmd(list), restoreNote("then, in / (borg extracts relative to the current directory):"), RestoreCmd(extract)}
+	return []Step{RestoreCmd(list), RestoreNote("then, in / (borg extracts relative to the current directory):"), RestoreCmd(extract)}
 }
 
 // borgRunbookEnv is borg's environment for a person at a shell: a
@@ -719,7 +719,7 @@ func borgRunbookEnv(t *Target) []EnvVar {
 
 // dumpStore: a pg_dump target can stream its dumps into a borg repository
 // (borg_stream.go).
-func (Borg) dumpStore() dumpStore { return borgStore{} }
+func (Borg) DumpStore() DumpStore { return borgStore{} }
 
 // borgPercentSuffix is the percentage borg ends a progress_percent
 // message with ("Checking segments 16.7%"); Progress.Percent carries it.

@@ -43,7 +43,7 @@ func TestBorgProgressOnlyWhenWatched(t *testing.T) {
 			Build: func(w bool) []Command { return []Command{Borg{}.checkCommand(borgProgressTarget(w), "library@x")} }},
 		progresstest.Case{Name: "into borg", Watched: []string{"--progress", "--log-json"}, Reader: true,
 			Build: func(w bool) []Command {
-				return []Command{borgStore{}.storeCommand(borgIntoTarget(Borg{}, w), &DumpManifest{}, "")}
+				return []Command{borgStore{}.StoreCommand(borgIntoTarget(Borg{}, w), &DumpManifest{}, "")}
 			}})
 }
 

@@ -14,9 +14,9 @@ import (
 // target's dumps and their manifests in a borg repository.
 type borgStore struct{}
 
-func (borgStore) tool() string { return "borg" }
+func (borgStore) Tool() string { return "borg" }
 
-func (borgStore) ready(t *Target) error {
+func (borgStore) Ready(t *Target) error {
 	if err := (Borg{}).ready(t.Into); err != nil {
 		return fmt.Errorf("target %s: %w", t.Into.Name, err)
 	}
@@ -24,7 +24,7 @@ func (borgStore) ready(t *Target) error {
 }
 
 func borgStreamArchive(t *Target, m *DumpManifest) string {
-	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(stampLayout)
+	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(StampLayout)
 }
 
 // storeCommand: borg create of standard input, then the manifest file the
@@ -33,21 +33,21 @@ func borgStreamArchive(t *Target, m *DumpManifest) string {
 // archive would outlive a stream that failed. Every exit but 0 is an
 // error: with only these two inputs, borg's warning (1) means one of them
 // was not stored whole.
-func (borgStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
+func (borgStore) StoreCommand(t *Target, m *DumpManifest, dir string) Command {
 	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t.Into), "--checkpoint-interval=0")
 	if c := t.Into.Settings.Str("compression"); c != "" {
 		args = append(args, "--compression="+c)
 	}
-	args = append(args, "--stdin-name="+streamDumpName(t), "--stdin-mode=0600",
-		"--", "::"+borgStreamArchive(t, m), "-", streamManifestName(t))
+	args = append(args, "--stdin-name="+StreamDumpName(t), "--stdin-mode=0600",
+		"--", "::"+borgStreamArchive(t, m), "-", StreamManifestName(t))
 	c := Borg{}.cmd(t.Into, args...)
 	c.Dir = dir
 	c.Progress = borgProgress(t)
 	return c
 }
 
-func (borgStore) committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
+func (borgStore) Committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
 	return borgStreamArchive(t, m), nil
 }
 
@@ -56,7 +56,7 @@ func (borgStore) committed(ctx context.Context, x Executor, t *Target, res Resul
 // (an exit 1, or stopped while committing) printed its name: that one,
 // made by this run, is removed. Nothing is removed by name alone: a name
 // that already existed makes borg fail without touching it.
-func (borgStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
+func (borgStore) Discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
 	var out struct {
 		Archive struct {
 			Name string `json:"name"`
@@ -95,20 +95,20 @@ func borgView(t *Target) *Target {
 	return &v
 }
 
-func (borgStore) list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error) {
+func (borgStore) List(ctx context.Context, x Executor, t *Target) ([]StreamedDump, error) {
 	snaps, err := Borg{}.Snapshots(ctx, x, borgView(t))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]streamedDump, 0, len(snaps))
+	out := make([]StreamedDump, 0, len(snaps))
 	for _, s := range snaps {
-		out = append(out, streamedDump{ID: s.ID, Time: s.Time, manifest: s.ID})
+		out = append(out, StreamedDump{ID: s.ID, Time: s.Time, Manifest: s.ID})
 	}
 	return out, nil
 }
 
-func (borgStore) readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error) {
-	cmd := Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, streamManifestName(t))
+func (borgStore) ReadManifest(ctx context.Context, x Executor, t *Target, d StreamedDump) (*DumpManifest, error) {
+	cmd := Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, StreamManifestName(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
@@ -121,22 +121,22 @@ func (borgStore) readManifest(ctx context.Context, x Executor, t *Target, d stre
 	return m, nil
 }
 
-func (borgStore) streamCommand(t *Target, d streamedDump) Command {
-	return Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, streamDumpName(t))
+func (borgStore) StreamCommand(t *Target, d StreamedDump) Command {
+	return Borg{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, StreamDumpName(t))
 }
 
-func (borgStore) extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error) {
-	c := Borg{}.cmd(t.Into, "extract", borgLockWait(t.Into), "--", "::"+d.ID, streamDumpName(t))
+func (borgStore) Extract(ctx context.Context, x Executor, t *Target, d StreamedDump, dir string) (string, error) {
+	c := Borg{}.cmd(t.Into, "extract", borgLockWait(t.Into), "--", "::"+d.ID, StreamDumpName(t))
 	c.Dir = dir
 	_, err := x.Run(ctx, c)
-	return filepath.Join(dir, streamDumpName(t)), err
+	return filepath.Join(dir, StreamDumpName(t)), err
 }
 
-func (borgStore) prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (borgStore) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
 	return Borg{}.Prune(ctx, x, borgView(t), dryRun)
 }
 
-func (borgStore) pruneSteps(t *Target) []Step {
+func (borgStore) PruneSteps(t *Target) []Step {
 	v := borgView(t)
 	prune, ok := Borg{}.pruneCommand(v, false)
 	if !ok {
@@ -147,13 +147,13 @@ func (borgStore) pruneSteps(t *Target) []Step {
 }
 
 // One archive holds the dump and its manifest: one commit.
-func (borgStore) manifestInArchive() bool { return true }
+func (borgStore) ManifestInArchive() bool { return true }
 
 // The archive name (UTC) holds the time; golden tests pin it.
-func (borgStore) dryRunManifest(t *Target) *DumpManifest {
+func (borgStore) DryRunManifest(t *Target) *DumpManifest {
 	return &DumpManifest{Target: t.Name, CreatedAt: Now().UTC().Truncate(time.Second)}
 }
 
-func (borgStore) preflightSteps(*Target) []Step { return nil }
+func (borgStore) PreflightSteps(*Target) []Step { return nil }
 
-func (borgStore) manifestSteps(*Target, *DumpManifest) []Step { return nil }
+func (borgStore) ManifestSteps(*Target, *DumpManifest) []Step { return nil }

@@ -160,8 +160,8 @@ func cmdBackupCommand(t *Target, path string) Command {
 
 func (CommandDriver) Steps(t *Target) []Step {
 	dir := t.Settings.Str("dir")
-	final := stampedPath(dir, t.Name, commandExt(t), Now())
-	tmp := partialPath(final)
+	final := StampedPath(dir, t.Name, commandExt(t), Now())
+	tmp := PartialPath(final)
 	backup := cmdBackupCommand(t, tmp)
 	steps := []Step{
 		{Phase: PhaseBackup, Note: "create " + tmp + " (mode 0600, empty)"},
@@ -202,7 +202,7 @@ func cmdCheckSteps(t *Target, phase Phase, path string) []Step {
 }
 
 func commandRetentionNote(t *Target) string {
-	rules := keepRules(t)
+	rules := KeepRules(t)
 	if rules == "" {
 		return ""
 	}
@@ -256,11 +256,11 @@ func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artif
 		return Artifact{}, err
 	}
 	sweepCommandPartials(t)
-	final, err := freeStampedPath(dir, t.Name, commandExt(t))
+	final, err := FreeStampedPath(dir, t.Name, commandExt(t))
 	if err != nil {
 		return Artifact{}, err
 	}
-	tmp := partialPath(final)
+	tmp := PartialPath(final)
 	promoted := false
 	defer func() {
 		if !promoted {
@@ -278,7 +278,7 @@ func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artif
 	if !cmdUses(t.Settings.List("command"), cmdOutputWord) {
 		cmd.Stdout = f
 	}
-	stopWatching := watchGrowth(ctx, tmp)
+	stopWatching := WatchGrowth(ctx, tmp)
 	res, err := x.Run(ctx, cmd)
 	stopWatching()
 	if cerr := f.Close(); err == nil && cerr != nil {
@@ -316,7 +316,7 @@ func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artif
 		return Artifact{}, err
 	}
 	promoted = true
-	syncDir(dir)
+	SyncDir(dir)
 	return Artifact{ID: final, Bytes: fi.Size(), Verified: verified, Warnings: warnings}, nil
 }
 
@@ -374,8 +374,8 @@ func cmdReadBack(path string) error {
 	return nil
 }
 
-func (c CommandDriver) list(t *Target) ([]dumpFile, error) {
-	return listStamped(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
+func (c CommandDriver) list(t *Target) ([]DumpFile, error) {
+	return ListStamped(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
 }
 
 // Verify checks a backup file, the given one or the newest.
@@ -389,7 +389,7 @@ func (c CommandDriver) Verify(ctx context.Context, x Executor, t *Target, a Arti
 		if len(files) == 0 {
 			return fmt.Errorf("no backups of target %s in %s to verify", t.Name, t.Settings.Str("dir"))
 		}
-		path = files[0].path
+		path = files[0].Path
 	}
 	return c.check(ctx, x, t, path)
 }
@@ -402,7 +402,7 @@ func (c CommandDriver) Prune(ctx context.Context, x Executor, t *Target, dryRun 
 	if err != nil {
 		return PruneResult{}, err
 	}
-	return pruneStamped(t, files, dryRun, os.Remove)
+	return PruneStamped(t, files, dryRun, os.Remove)
 }
 
 func (c CommandDriver) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
@@ -412,7 +412,7 @@ func (c CommandDriver) Snapshots(ctx context.Context, x Executor, t *Target) ([]
 	}
 	out := make([]Snapshot, 0, len(files))
 	for _, f := range files {
-		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path)})
+		out = append(out, Snapshot{ID: f.Path, Time: f.Stamp, Bytes: DiskSize(f.Path)})
 	}
 	return out, nil
 }

@@ -60,12 +60,12 @@ func (c CommandDriver) resolve(t *Target, id string) (string, error) {
 		if len(files) == 0 {
 			return "", fmt.Errorf("no backups of target %s in %s", t.Name, t.Settings.Str("dir"))
 		}
-		return files[0].path, nil
+		return files[0].Path, nil
 	}
 	clean := filepath.Clean(id)
 	for _, f := range files {
-		if clean == filepath.Base(f.path) || clean == filepath.Clean(f.path) {
-			return f.path, nil
+		if clean == filepath.Base(f.Path) || clean == filepath.Clean(f.Path) {
+			return f.Path, nil
 		}
 	}
 	return "", fmt.Errorf("--from %q is not one of target %s's backup files in %s (see `snapshots %s`)", id, t.Name, t.Settings.Str("dir"), t.Name)
@@ -74,9 +74,9 @@ func (c CommandDriver) resolve(t *Target, id string) (string, error) {
 func (CommandDriver) PlainRestore(t *Target) []Step {
 	dir, ext := t.Settings.Str("dir"), commandExt(t)
 	file := filepath.Join(dir, t.Name+"-<TIME>."+ext)
-	steps := []Step{restoreNote("the newest backup file: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+ext)}
+	steps := []Step{RestoreNote("the newest backup file: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+ext)}
 	if !t.Settings.Has("restore_command") {
-		return append(steps, restoreNote("no restore_command: restore %s with the application's own tool", file))
+		return append(steps, RestoreNote("no restore_command: restore %s with the application's own tool", file))
 	}
 	if t.Settings.Has("verify_command") {
 		steps = append(steps, cmdCheckSteps(t, "restore", file)...)
@@ -84,7 +84,7 @@ func (CommandDriver) PlainRestore(t *Target) []Step {
 	cmd := cmdArgv(t, "restore_command", cmdInputWord, file)
 	steps = append(steps, RestoreCmd(cmd))
 	if !cmdUses(t.Settings.List("restore_command"), cmdInputWord) {
-		steps = append(steps, restoreNote("with %s as its standard input", file))
+		steps = append(steps, RestoreNote("with %s as its standard input", file))
 	}
 	return steps
 }

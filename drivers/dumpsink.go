@@ -11,13 +11,13 @@ import (
 
 // dumpSink is implemented by drivers whose repository a pg_dump target can
 // stream its dump into (`into`).
-type dumpSink interface {
-	dumpStore() dumpStore
+type DumpSink interface {
+	DumpStore() DumpStore
 }
 
 // ReceivesDumps reports whether a dump can stream into target t.
 func ReceivesDumps(t *Target) bool {
-	_, ok := t.Impl.(dumpSink)
+	_, ok := t.Impl.(DumpSink)
 	return ok
 }
 
@@ -27,55 +27,55 @@ const streamManifestTag = "alexandria-manifest:"
 
 // streamDumpName and streamManifestName are the names the dump and its
 // manifest have inside the repository.
-func streamDumpName(t *Target) string { return t.Name + ".dump" }
+func StreamDumpName(t *Target) string { return t.Name + ".dump" }
 
-func streamManifestName(t *Target) string { return t.Name + ".manifest.json" }
+func StreamManifestName(t *Target) string { return t.Name + ".manifest.json" }
 
 // streamedDump is one dump in the repository.
-type streamedDump struct {
+type StreamedDump struct {
 	ID     string // restic: the snapshot's short id; borg: the archive name
-	fullID string // restic: the whole snapshot id
+	FullID string // restic: the whole snapshot id
 	Time   time.Time
 	// manifest is where its manifest is: restic, the manifest snapshot's
 	// short id ("" when there is none); borg, the archive itself.
-	manifest string
+	Manifest string
 }
 
 // dumpStore is the part of a streamed dump that depends on the repository.
-type dumpStore interface {
-	tool() string
+type DumpStore interface {
+	Tool() string
 	// ready checks the repository's secrets before the tool runs.
-	ready(t *Target) error
+	Ready(t *Target) error
 	// storeCommand stores standard input as the dump; dir is a private
 	// directory the tap writes the manifest file into before the end of
 	// the dump.
-	storeCommand(t *Target, m *DumpManifest, dir string) Command
+	StoreCommand(t *Target, m *DumpManifest, dir string) Command
 	// committed finishes a stored dump and returns its id; on error,
 	// nothing of it may remain.
-	committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error)
+	Committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error)
 	// discard removes whatever a failed store may have left.
-	discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error
+	Discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error
 	// list returns the target's dumps, newest first.
-	list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error)
+	List(ctx context.Context, x Executor, t *Target) ([]StreamedDump, error)
 	// readManifest returns a dump's manifest.
-	readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error)
+	ReadManifest(ctx context.Context, x Executor, t *Target, d StreamedDump) (*DumpManifest, error)
 	// streamCommand writes the dump to standard output.
-	streamCommand(t *Target, d streamedDump) Command
+	StreamCommand(t *Target, d StreamedDump) Command
 	// extract restores the dump file into dir and returns its path.
-	extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error)
+	Extract(ctx context.Context, x Executor, t *Target, d StreamedDump, dir string) (string, error)
 	// prune applies the pg_dump target's retention to its dumps.
-	prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error)
+	Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error)
 	// pruneSteps describes prune for --dry-run.
-	pruneSteps(t *Target) []Step
+	PruneSteps(t *Target) []Step
 	// manifestInArchive: the manifest goes into the dump's own archive, as
 	// a file the tap writes before the end of the dump; otherwise the
 	// store keeps it beside the dump (manifestSteps).
-	manifestInArchive() bool
+	ManifestInArchive() bool
 	// dryRunManifest is the manifest --dry-run shows the store command
 	// with.
-	dryRunManifest(t *Target) *DumpManifest
+	DryRunManifest(t *Target) *DumpManifest
 	// preflightSteps and manifestSteps describe, for --dry-run, what the
 	// store does before the dump and after it to keep the manifest.
-	preflightSteps(t *Target) []Step
-	manifestSteps(t *Target, m *DumpManifest) []Step
+	PreflightSteps(t *Target) []Step
+	ManifestSteps(t *Target, m *DumpManifest) []Step
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -98,16 +99,16 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 func TestPgDumpRefusesExitCodesThatKeepAFailedDump(t *testing.T) {
 	base := drivers.Values{"database": "alexandria", "dir": "/b"}
 	for _, codes := range []drivers.ExitCodes{{OK: []int{1}}, {Warning: []int{1}}, {Warning: []int{0, 2}}, {OK: []int{255}}} {
-		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: base, ExitCodes: codes}
-		err := drivers.PgDump{}.Validate(tg)
+		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: pgdump.Driver{}, Settings: base, ExitCodes: codes}
+		err := pgdump.Driver{}.Validate(tg)
 		var se *drivers.SettingsError
 		if err == nil || !errors.As(err, &se) || se.Key != "exit_codes" {
 			t.Errorf("%v: want an exit_codes error, got %v", codes, err)
 		}
 	}
 	for _, codes := range []drivers.ExitCodes{{Warning: []int{0}}, {Error: []int{0}}, {OK: []int{0}}, {Error: []int{1, 2}}} {
-		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: base, ExitCodes: codes}
-		if err := (drivers.PgDump{}).Validate(tg); err != nil {
+		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: pgdump.Driver{}, Settings: base, ExitCodes: codes}
+		if err := (pgdump.Driver{}).Validate(tg); err != nil {
 			t.Errorf("%v: %v", codes, err)
 		}
 	}

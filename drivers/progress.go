@@ -18,7 +18,7 @@ var growthInterval = time.Second
 // (pg_dump) writes path, how much it has written: the size of the file,
 // or of a directory dump's files. It does nothing unless ctx's trace
 // wants progress; the returned stop ends it.
-func watchGrowth(ctx context.Context, path string) (stop func()) {
+func WatchGrowth(ctx context.Context, path string) (stop func()) {
 	report := proc.TraceOf(ctx).Progress
 	if report == nil {
 		return func() {}
@@ -34,7 +34,7 @@ func watchGrowth(ctx context.Context, path string) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				n := diskSize(path)
+				n := DiskSize(path)
 				report(Progress{Bytes: n, Percent: -1, ETA: -1, Rate: float64(n) / time.Since(start).Seconds()})
 			}
 		}

@@ -16,7 +16,7 @@ func TestWatchGrowth(t *testing.T) {
 	path := t.TempDir() + "/dump.partial"
 	os.WriteFile(path, make([]byte, 1000), 0o600)
 	seen := make(chan Progress, 100)
-	stop := watchGrowth(proc.WithTrace(context.Background(), &proc.Trace{Progress: func(p Progress) {
+	stop := WatchGrowth(proc.WithTrace(context.Background(), &proc.Trace{Progress: func(p Progress) {
 		select {
 		case seen <- p:
 		default:
@@ -36,5 +36,5 @@ func TestWatchGrowth(t *testing.T) {
 		t.Error("reports after stop")
 	}
 	// Nobody watching: no goroutine, nothing to stop.
-	watchGrowth(context.Background(), path)()
+	WatchGrowth(context.Background(), path)()
 }

@@ -58,8 +58,8 @@ var (
 // (rest:https://user:pw@host/), or as sftp:user:pw@host:/path.
 func checkResticRepo(v any) error {
 	s := v.(string)
-	if hasPassword(s, false) || hasPassword(strings.TrimPrefix(s, "sftp:"), true) {
-		return passwordErr("put the repository in repository_file (mode 0600) instead, or give the backend its credentials in `env` (AWS_SECRET_ACCESS_KEY, ...) or an ssh key for sftp")
+	if HasPassword(s, false) || HasPassword(strings.TrimPrefix(s, "sftp:"), true) {
+		return PasswordErr("put the repository in repository_file (mode 0600) instead, or give the backend its credentials in `env` (AWS_SECRET_ACCESS_KEY, ...) or an ssh key for sftp")
 	}
 	return nil
 }
@@ -472,12 +472,12 @@ func (Restic) Resources(t *Target) Resources {
 
 func (Restic) PlainRestore(t *Target) []Step {
 	c := Restic{}.cmd(t, append([]string{"restore", "latest"}, append(selectArgs(t), "--target", "/")...)...)
-	return []Step{RestoreCmd(c), restoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
+	return []Step{RestoreCmd(c), RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
 }
 
 // dumpStore: a pg_dump target can stream its dumps into a restic
 // repository (restic_stream.go).
-func (Restic) dumpStore() dumpStore { return resticStore{} }
+func (Restic) DumpStore() DumpStore { return ResticStore{} }
 
 // parseResticStatus reads `restic backup --json` (restic prints a status
 // line 60 times a second with --json, terminal or not): status lines are

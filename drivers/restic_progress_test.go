@@ -33,7 +33,7 @@ func TestResticProgressOnlyWhenWatched(t *testing.T) {
 			Build: func(w bool) []Command {
 				m := &DumpManifest{}
 				tg := resticIntoTarget(Restic{}, w)
-				return []Command{resticStore{}.storeCommand(tg, m, ""), resticStore{}.manifestCommand(tg, m, "abcd", nil)}
+				return []Command{ResticStore{}.StoreCommand(tg, m, ""), ResticStore{}.manifestCommand(tg, m, "abcd", nil)}
 			}})
 }
 

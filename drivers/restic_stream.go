@@ -17,11 +17,11 @@ import (
 
 // resticStore is the restic side of streamed dumps (stream.go): a pg_dump
 // target's dumps and their manifests in a restic repository.
-type resticStore struct{}
+type ResticStore struct{}
 
-func (resticStore) tool() string { return "restic" }
+func (ResticStore) Tool() string { return "restic" }
 
-func (resticStore) ready(t *Target) error {
+func (ResticStore) Ready(t *Target) error {
 	if err := CheckSecrets(t.Into); err != nil {
 		return fmt.Errorf("target %s: %w", t.Into.Name, err)
 	}
@@ -39,7 +39,7 @@ func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
 		when = resticTime(m.CreatedAt)
 	}
 	args := []string{"backup", "--json"}
-	if !t.Progress || name != streamDumpName(t) {
+	if !t.Progress || name != StreamDumpName(t) {
 		args = append(args, "--quiet") // restic reports progress only without it
 	}
 	return append(args, "--stdin", "--stdin-filename="+name,
@@ -48,15 +48,15 @@ func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
 
 // storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
 // mean restic could not read all of its input).
-func (resticStore) storeCommand(t *Target, m *DumpManifest, dir string) Command {
-	c := Restic{}.cmd(t.Into, resticStreamArgs(t, m, streamDumpName(t))...)
+func (ResticStore) StoreCommand(t *Target, m *DumpManifest, dir string) Command {
+	c := Restic{}.cmd(t.Into, resticStreamArgs(t, m, StreamDumpName(t))...)
 	c.Progress = &ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
 // manifestCommand stores the manifest of dump snapshot shortID (from data).
-func (resticStore) manifestCommand(t *Target, m *DumpManifest, shortID string, data []byte) Command {
-	args := append(resticStreamArgs(t, m, streamManifestName(t)), "--tag="+streamManifestTag+shortID)
+func (ResticStore) manifestCommand(t *Target, m *DumpManifest, shortID string, data []byte) Command {
+	args := append(resticStreamArgs(t, m, StreamManifestName(t)), "--tag="+streamManifestTag+shortID)
 	c := Restic{}.cmd(t.Into, args...)
 	if data != nil {
 		c.Stdin = bytes.NewReader(data)
@@ -71,7 +71,7 @@ func resticShortID(id string) string {
 	return id
 }
 
-func (s resticStore) committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
+func (s ResticStore) Committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
 		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
@@ -91,7 +91,7 @@ func (s resticStore) committed(ctx context.Context, x Executor, t *Target, res R
 	return id, nil
 }
 
-func (resticStore) forgetIDs(t *Target, ids ...string) Command {
+func (ResticStore) forgetIDs(t *Target, ids ...string) Command {
 	return Restic{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
 }
 
@@ -103,7 +103,7 @@ func (resticStore) forgetIDs(t *Target, ids ...string) Command {
 // processes on this host that are gone (and nothing it promised to keep).
 // A snapshot it did commit (it read the whole dump but then failed) is
 // removed.
-func (s resticStore) discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
+func (s ResticStore) Discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
 	var errs []error
 	if resticStopped(res) {
 		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
@@ -126,7 +126,7 @@ type resticStreamSnapshot struct {
 	Tags    []string  `json:"tags"`
 }
 
-func (resticStore) list(ctx context.Context, x Executor, t *Target) ([]streamedDump, error) {
+func (ResticStore) List(ctx context.Context, x Executor, t *Target) ([]StreamedDump, error) {
 	cmd := Restic{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -140,26 +140,26 @@ func (resticStore) list(ctx context.Context, x Executor, t *Target) ([]streamedD
 	manifests := map[string]string{} // dump short id → manifest short id
 	for _, s := range snaps {
 		for _, tag := range s.Tags {
-			if dump, ok := strings.CutPrefix(tag, streamManifestTag); ok && len(s.Paths) == 1 && s.Paths[0] == "/"+streamManifestName(t) {
+			if dump, ok := strings.CutPrefix(tag, streamManifestTag); ok && len(s.Paths) == 1 && s.Paths[0] == "/"+StreamManifestName(t) {
 				manifests[dump] = s.ShortID
 			}
 		}
 	}
-	var out []streamedDump
+	var out []StreamedDump
 	for _, s := range snaps {
-		if len(s.Paths) == 1 && s.Paths[0] == "/"+streamDumpName(t) {
-			out = append(out, streamedDump{ID: s.ShortID, fullID: s.ID, Time: s.Time, manifest: manifests[resticShortID(s.ShortID)]})
+		if len(s.Paths) == 1 && s.Paths[0] == "/"+StreamDumpName(t) {
+			out = append(out, StreamedDump{ID: s.ShortID, FullID: s.ID, Time: s.Time, Manifest: manifests[resticShortID(s.ShortID)]})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out, nil
 }
 
-func (resticStore) readManifest(ctx context.Context, x Executor, t *Target, d streamedDump) (*DumpManifest, error) {
-	if d.manifest == "" {
+func (ResticStore) ReadManifest(ctx context.Context, x Executor, t *Target, d StreamedDump) (*DumpManifest, error) {
+	if d.Manifest == "" {
 		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, streamManifestTag, d.ID, t.Into.Name)
 	}
-	cmd := Restic{}.cmd(t.Into, "dump", "--", d.manifest, "/"+streamManifestName(t))
+	cmd := Restic{}.cmd(t.Into, "dump", "--", d.Manifest, "/"+StreamManifestName(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
@@ -167,25 +167,25 @@ func (resticStore) readManifest(ctx context.Context, x Executor, t *Target, d st
 	}
 	m, err := ParseDumpManifest(res.Stdout)
 	if err != nil {
-		return nil, fmt.Errorf("the manifest of dump %s (snapshot %s): %w", d.ID, d.manifest, err)
+		return nil, fmt.Errorf("the manifest of dump %s (snapshot %s): %w", d.ID, d.Manifest, err)
 	}
 	return m, nil
 }
 
-func (resticStore) streamCommand(t *Target, d streamedDump) Command {
-	return Restic{}.cmd(t.Into, "dump", "--", d.ID, "/"+streamDumpName(t))
+func (ResticStore) StreamCommand(t *Target, d StreamedDump) Command {
+	return Restic{}.cmd(t.Into, "dump", "--", d.ID, "/"+StreamDumpName(t))
 }
 
-func (resticStore) extract(ctx context.Context, x Executor, t *Target, d streamedDump, dir string) (string, error) {
-	_, err := x.Run(ctx, Restic{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+streamDumpName(t), "--", d.ID))
-	return filepath.Join(dir, streamDumpName(t)), err
+func (ResticStore) Extract(ctx context.Context, x Executor, t *Target, d StreamedDump, dir string) (string, error) {
+	_, err := x.Run(ctx, Restic{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+StreamDumpName(t), "--", d.ID))
+	return filepath.Join(dir, StreamDumpName(t)), err
 }
 
 // forgetCommand: --group-by host,paths makes the dumps one group and their
 // manifests another, thinned by the same rules at the same times.
 // keep_days is restic's --keep-within, counted back from the newest dump,
 // so the newest is always kept.
-func (resticStore) forgetCommand(t *Target, dryRun bool) Command {
+func (ResticStore) forgetCommand(t *Target, dryRun bool) Command {
 	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		args = append(args, "--keep-last="+strconv.Itoa(n))
@@ -201,7 +201,7 @@ func (resticStore) forgetCommand(t *Target, dryRun bool) Command {
 	return Restic{}.cmd(t.Into, args...)
 }
 
-func (s resticStore) pruneSteps(t *Target) []Step {
+func (s ResticStore) PruneSteps(t *Target) []Step {
 	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
 		return nil
 	}
@@ -209,7 +209,7 @@ func (s resticStore) pruneSteps(t *Target) []Step {
 	return []Step{{Phase: PhasePrune, Command: &c}}
 }
 
-func (s resticStore) prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (s ResticStore) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
 	cmd := s.forgetCommand(t, dryRun)
 	cmd.StdoutTail = 32 << 20
 	res, err := x.Run(ctx, cmd)
@@ -228,7 +228,7 @@ func (s resticStore) prune(ctx context.Context, x Executor, t *Target, dryRun bo
 	out := PruneResult{Policy: true}
 	for _, g := range groups {
 		// Only the dumps count; their manifests go with them.
-		if len(g.Paths) != 1 || g.Paths[0] != "/"+streamDumpName(t) {
+		if len(g.Paths) != 1 || g.Paths[0] != "/"+StreamDumpName(t) {
 			continue
 		}
 		out.Kept += len(g.Keep)
@@ -240,17 +240,17 @@ func (s resticStore) prune(ctx context.Context, x Executor, t *Target, dryRun bo
 }
 
 // The manifest is a second snapshot beside the dump's.
-func (resticStore) manifestInArchive() bool { return false }
+func (ResticStore) ManifestInArchive() bool { return false }
 
 // restic's --time is local time, shown as a placeholder.
-func (resticStore) dryRunManifest(t *Target) *DumpManifest { return &DumpManifest{Target: t.Name} }
+func (ResticStore) DryRunManifest(t *Target) *DumpManifest { return &DumpManifest{Target: t.Name} }
 
-func (resticStore) preflightSteps(t *Target) []Step {
+func (ResticStore) PreflightSteps(t *Target) []Step {
 	return []Step{{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"}}
 }
 
-func (resticStore) manifestSteps(t *Target, m *DumpManifest) []Step {
-	manifest := resticStore{}.manifestCommand(t, m, "<dump id>", nil)
+func (ResticStore) ManifestSteps(t *Target, m *DumpManifest) []Step {
+	manifest := ResticStore{}.manifestCommand(t, m, "<dump id>", nil)
 	return []Step{{Phase: PhaseBackup, Command: &manifest},
 		{Phase: PhaseBackup, Note: "(standard input: the manifest; if it cannot be stored, the dump snapshot is removed again)"}}
 }

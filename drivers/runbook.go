@@ -11,11 +11,11 @@ func PlainRestore(t *Target) []Step {
 	if t.Impl != nil {
 		return t.Impl.PlainRestore(t)
 	}
-	return []Step{restoreNote("no plain restore recipe for driver %s", t.Driver)}
+	return []Step{RestoreNote("no plain restore recipe for driver %s", t.Driver)}
 }
 
 // restoreNote is a runbook step a person reads.
-func restoreNote(format string, args ...any) Step {
+func RestoreNote(format string, args ...any) Step {
 	return Step{Phase: "restore", Note: fmt.Sprintf(format, args...)}
 }
 

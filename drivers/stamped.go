@@ -19,21 +19,21 @@ import (
 // the command driver's files.
 
 // dumpFile is one stamped backup file.
-type dumpFile struct {
-	path  string
-	stamp time.Time
+type DumpFile struct {
+	Path  string
+	Stamp time.Time
 	seq   int
 }
 
 // stampedPath is the name a backup of target made at now gets in dir.
-func stampedPath(dir, target, ext string, now time.Time) string {
-	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(stampLayout), ext))
+func StampedPath(dir, target, ext string, now time.Time) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(StampLayout), ext))
 }
 
 // freeStampedPath picks a new backup's final name, adding -1, -2... when
 // a backup of the same second, or its partial file, already exists.
-func freeStampedPath(dir, target, ext string) (string, error) {
-	base := stampedPath(dir, target, ext, Now())
+func FreeStampedPath(dir, target, ext string) (string, error) {
+	base := StampedPath(dir, target, ext, Now())
 	stem := base[:len(base)-len(ext)-1]
 	for i := 0; i < 1000; i++ {
 		p := base
@@ -41,7 +41,7 @@ func freeStampedPath(dir, target, ext string) (string, error) {
 			p = fmt.Sprintf("%s-%d.%s", stem, i, ext)
 		}
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			if _, err := os.Lstat(partialPath(p)); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(PartialPath(p)); errors.Is(err, os.ErrNotExist) {
 				return p, nil
 			}
 		}
@@ -51,7 +51,7 @@ func freeStampedPath(dir, target, ext string) (string, error) {
 
 // partialPath is the temporary name a backup is written under: hidden, and
 // with a suffix no retention rule or listing matches.
-func partialPath(final string) string {
+func PartialPath(final string) string {
 	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
 }
 
@@ -60,7 +60,7 @@ func partialPath(final string) string {
 // stamp and the sequence number. Only regular files (and directories,
 // when dirs) are listed, never a symlink: one planted in dir under a
 // backup's name is neither restored as the latest nor removed.
-func listStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]dumpFile, error) {
+func ListStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]DumpFile, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -68,22 +68,22 @@ func listStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]dumpFile
 	if err != nil {
 		return nil, err
 	}
-	var out []dumpFile
+	var out []DumpFile
 	for _, e := range entries {
 		m := name.FindStringSubmatch(e.Name())
 		if m == nil || m[1] != target || !(e.Type().IsRegular() || dirs && e.IsDir()) {
 			continue
 		}
-		stamp, err := time.Parse(stampLayout, m[2])
+		stamp, err := time.Parse(StampLayout, m[2])
 		if err != nil {
 			continue
 		}
 		seq, _ := strconv.Atoi(m[3])
-		out = append(out, dumpFile{path: filepath.Join(dir, e.Name()), stamp: stamp, seq: seq})
+		out = append(out, DumpFile{Path: filepath.Join(dir, e.Name()), Stamp: stamp, seq: seq})
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].stamp.Equal(out[j].stamp) {
-			return out[i].stamp.After(out[j].stamp)
+		if !out[i].Stamp.Equal(out[j].Stamp) {
+			return out[i].Stamp.After(out[j].Stamp)
 		}
 		return out[i].seq > out[j].seq
 	})
@@ -93,18 +93,18 @@ func listStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]dumpFile
 // keepStamped says which of files (newest first) retention keeps: the
 // newest keepLast and those younger than keepDays (a file either rule
 // keeps is kept; 0 turns a rule off), and always the newest one.
-func keepStamped(files []dumpFile, keepLast, keepDays int) []bool {
+func keepStamped(files []DumpFile, keepLast, keepDays int) []bool {
 	cutoff := Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
 	keep := make([]bool, len(files))
 	for i, f := range files {
-		keep[i] = i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.stamp.After(cutoff))
+		keep[i] = i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.Stamp.After(cutoff))
 	}
 	return keep
 }
 
 // keepRules says which stamped files keep_last and keep_days keep, for a
 // dry run's note, or "" when the target has no retention.
-func keepRules(t *Target) string {
+func KeepRules(t *Target) string {
 	var rules []string
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		rules = append(rules, fmt.Sprintf("the newest %d", n))
@@ -118,7 +118,7 @@ func keepRules(t *Target) string {
 // pruneStamped applies keep_last and keep_days to a target's stamped files
 // (a file either rule keeps is kept, and always the newest), removing each
 // other one with remove unless dryRun.
-func pruneStamped(t *Target, files []dumpFile, dryRun bool, remove func(path string) error) (PruneResult, error) {
+func PruneStamped(t *Target, files []DumpFile, dryRun bool, remove func(path string) error) (PruneResult, error) {
 	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
 	if keepLast == 0 && keepDays == 0 {
 		return PruneResult{Kept: len(files)}, nil
@@ -131,11 +131,11 @@ func pruneStamped(t *Target, files []dumpFile, dryRun bool, remove func(path str
 			continue
 		}
 		if !dryRun {
-			if err := remove(f.path); err != nil {
+			if err := remove(f.Path); err != nil {
 				return res, err
 			}
 		}
-		res.Removed = append(res.Removed, f.path)
+		res.Removed = append(res.Removed, f.Path)
 	}
 	return res, nil
 }
@@ -143,10 +143,10 @@ func pruneStamped(t *Target, files []dumpFile, dryRun bool, remove func(path str
 // Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
 var Now = time.Now
 
-const stampLayout = "20060102T150405Z"
+const StampLayout = "20060102T150405Z"
 
 // diskSize is a file's size, or the sum of a directory dump's files.
-func diskSize(path string) int64 {
+func DiskSize(path string) int64 {
 	var total int64
 	filepath.WalkDir(path, func(_ string, e os.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
@@ -160,7 +160,7 @@ func diskSize(path string) int64 {
 }
 
 // syncDir makes a rename durable.
-func syncDir(dir string) {
+func SyncDir(dir string) {
 	if f, err := os.Open(dir); err == nil {
 		f.Sync()
 		f.Close()

@@ -20,13 +20,13 @@ var scpPasswordRE = regexp.MustCompile(`^[^/:@\s]+:[^/@\s]*@([^/:@\s\[]+|\[[0-9A
 
 // hasPassword reports a URL with a password anywhere in s, or, when scp
 // is set, an scp-like location starting user:password@host:.
-func hasPassword(s string, scp bool) bool {
+func HasPassword(s string, scp bool) bool {
 	return proc.HasURLPassword(s) || scp && scpPasswordRE.MatchString(s)
 }
 
 // passwordErr is the error of a value holding a password. It never repeats
 // the value; advice says where the secret belongs instead.
-func passwordErr(advice string) error {
+func PasswordErr(advice string) error {
 	return errors.New("contains a password; " + advice + ", so it never appears in a process list, a log or a report")
 }
 
@@ -34,8 +34,8 @@ func passwordErr(advice string) error {
 // (in a URL, or, with scp, as user:password@host:path).
 func NoPassword(scp bool, advice string) func(v any) error {
 	return func(v any) error {
-		if hasPassword(v.(string), scp) {
-			return passwordErr(advice)
+		if HasPassword(v.(string), scp) {
+			return PasswordErr(advice)
 		}
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 )
 
 // Sweep removes what a killed command left behind; call it only under the
@@ -57,7 +58,7 @@ func (p *Plan) Sweep(ctx context.Context, log *slog.Logger) {
 				continue // no dumps yet
 			}
 			for _, de := range entries {
-				if drivers.IsPartialDump(t.Name, de.Name()) {
+				if pgdump.IsPartialDump(t.Name, de.Name()) {
 					leftover := filepath.Join(l.Path, de.Name())
 					removed(leftover, "partial dump", removeAll(leftover))
 				}
@@ -76,7 +77,7 @@ func (p *Plan) Sweep(ctx context.Context, log *slog.Logger) {
 		}
 		for _, de := range entries {
 			leftover := filepath.Join(dir, de.Name())
-			if drivers.IsScratchMarker(de.Name()) {
+			if pgdump.IsScratchMarker(de.Name()) {
 				p.sweepScratch(ctx, log, leftover)
 				continue
 			}
@@ -95,7 +96,7 @@ const ScratchDropTimeout = 30 * time.Second
 // answer) it says so and keeps the marker: the next run tries again. A
 // marker naming a database no drill would create is refused, and kept.
 func (p *Plan) sweepScratch(ctx context.Context, log *slog.Logger, path string) {
-	m, err := drivers.ReadScratchMarker(path)
+	m, err := pgdump.ReadScratchMarker(path)
 	if err != nil {
 		log.Warn("could not read the record of a drill's scratch database", "path", path, "error", err)
 		return
@@ -103,7 +104,7 @@ func (p *Plan) sweepScratch(ctx context.Context, log *slog.Logger, path string) 
 	keep := func(msg string, args ...any) {
 		log.Warn(msg, append([]any{"database", m.Database, "server", m.Server, "target", m.Target, "marker", path}, args...)...)
 	}
-	if !drivers.IsScratchName(m.Database) {
+	if !pgdump.IsScratchName(m.Database) {
 		keep("refusing to drop a database that is not a drill's scratch database; remove the marker")
 		return
 	}
@@ -113,13 +114,13 @@ func (p *Plan) sweepScratch(ctx context.Context, log *slog.Logger, path string) 
 	case t == nil || t.Facts().Role != drivers.RoleDatabase:
 		keep("an interrupted drill left a scratch database, and its target is no longer a pg_dump target of the plan: drop the database by hand, then remove the marker", "fix", byHand)
 		return
-	case drivers.PgServer(t) != m.Server:
+	case pgdump.PgServer(t) != m.Server:
 		keep("an interrupted drill left a scratch database on a server its target no longer uses: drop the database there by hand, then remove the marker",
-			"fix", byHand, "target_server", drivers.PgServer(t))
+			"fix", byHand, "target_server", pgdump.PgServer(t))
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, ScratchDropTimeout)
-	err = drivers.DropScratchDatabase(dctx, t, m.Database)
+	err = pgdump.DropScratchDatabase(dctx, t, m.Database)
 	cancel()
 	if err != nil {
 		keep("could not drop the scratch database of an interrupted drill; the next run tries again", "error", err)

@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
@@ -11,7 +12,7 @@ import (
 // Drivers lists every driver, in the order docs list them.
 func Drivers() []drivers.Driver {
 	return []drivers.Driver{
-		drivers.PgDump{},
+		pgdump.Driver{},
 		drivers.Restic{},
 		drivers.Borg{},
 		rsync.Driver{},

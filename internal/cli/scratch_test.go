@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -84,13 +84,13 @@ func scratchDatabases(t *testing.T, srv *pgserver.Server) []string {
 }
 
 // markers reads the scratch database markers in the sandbox's state_dir.
-func (s *scratchSandbox) markers(t *testing.T) map[string]drivers.ScratchMarker {
+func (s *scratchSandbox) markers(t *testing.T) map[string]pgdump.ScratchMarker {
 	t.Helper()
-	out := map[string]drivers.ScratchMarker{}
+	out := map[string]pgdump.ScratchMarker{}
 	for _, name := range entries(s.tmp) {
-		if drivers.IsScratchMarker(name) {
+		if pgdump.IsScratchMarker(name) {
 			p := filepath.Join(s.tmp, name)
-			m, err := drivers.ReadScratchMarker(p)
+			m, err := pgdump.ReadScratchMarker(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,13 +108,13 @@ func (s *scratchSandbox) writeMarker(t *testing.T, database, target, server stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := drivers.ScratchMarker{Database: database, Target: target, Server: server, PID: 1, CreatedAt: time.Now().UTC()}
+	m := pgdump.ScratchMarker{Database: database, Target: target, Server: server, PID: 1, CreatedAt: time.Now().UTC()}
 	if m.Server == "" {
 		tg := p.Targets[target]
 		if tg == nil {
 			tg = p.Targets["db"]
 		}
-		m.Server = drivers.PgServer(tg)
+		m.Server = pgdump.PgServer(tg)
 	}
 	data, _ := json.Marshal(m)
 	path := filepath.Join(s.tmp, "scratch-database-"+database+".json")
@@ -122,7 +122,7 @@ func (s *scratchSandbox) writeMarker(t *testing.T, database, target, server stri
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if !drivers.IsScratchMarker(filepath.Base(path)) {
+	if !pgdump.IsScratchMarker(filepath.Base(path)) {
 		t.Fatalf("%s is not a marker's name", path)
 	}
 	return path
@@ -215,7 +215,7 @@ func TestSweepLeavesTheScratchDatabasesOfOthers(t *testing.T) {
 	srv := newScratchServer(t)
 	mine, theirs := newScratchSandbox(t, srv), newScratchSandbox(t, srv)
 	hangRestores(t)
-	elsewhere := drivers.PgDrillPrefix + "0123456789abcdef"
+	elsewhere := pgdump.PgDrillPrefix + "0123456789abcdef"
 	if err := srv.CreateDatabase(t.Context(), elsewhere); err != nil {
 		t.Fatal(err)
 	}
@@ -256,8 +256,8 @@ func TestSweepLeavesTheScratchDatabasesOfOthers(t *testing.T) {
 func TestSweepKeepsMarkersItCannotAct(t *testing.T) {
 	s := newScratchSandbox(t, newScratchServer(t))
 	ctx := context.Background()
-	orphan := drivers.PgDrillPrefix + "00000000000000aa"
-	moved := drivers.PgDrillPrefix + "00000000000000cc"
+	orphan := pgdump.PgDrillPrefix + "00000000000000aa"
+	moved := pgdump.PgDrillPrefix + "00000000000000cc"
 	for _, db := range []string{orphan, moved} {
 		if err := s.srv.CreateDatabase(ctx, db); err != nil {
 			t.Fatal(err)
@@ -265,7 +265,7 @@ func TestSweepKeepsMarkersItCannotAct(t *testing.T) {
 	}
 	refused := s.writeMarker(t, "alexandria", "db", "")
 	gone := s.writeMarker(t, orphan, "removed-target", "")
-	down := s.writeMarker(t, drivers.PgDrillPrefix+"00000000000000bb", "down", "")
+	down := s.writeMarker(t, pgdump.PgDrillPrefix+"00000000000000bb", "down", "")
 	// Made when db's database was on another server: not this one's to drop.
 	elsewhere := s.writeMarker(t, moved, "db", "db.old.example:5432")
 
@@ -294,7 +294,7 @@ func TestSweepKeepsMarkersItCannotAct(t *testing.T) {
 		`refusing to drop a database that is not a drill's scratch database; remove the marker" database=alexandria`,
 		"its target is no longer a pg_dump target of the plan: drop the database by hand, then remove the marker\" database=" + orphan,
 		"fix=\"DROP DATABASE IF EXISTS " + orphan + " WITH (FORCE)\"",
-		"could not drop the scratch database of an interrupted drill; the next run tries again\" database=" + drivers.PgDrillPrefix + "00000000000000bb server=127.0.0.1:1",
+		"could not drop the scratch database of an interrupted drill; the next run tries again\" database=" + pgdump.PgDrillPrefix + "00000000000000bb server=127.0.0.1:1",
 		"on a server its target no longer uses: drop the database there by hand, then remove the marker\" database=" + moved + " server=db.old.example:5432",
 	} {
 		if !strings.Contains(stderr, want) {

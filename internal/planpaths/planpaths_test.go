@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
@@ -29,8 +30,8 @@ func TestSecretsAndLocals(t *testing.T) {
 	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{
 		"repository": "local:/srv/backup/restic", "password_file": "/etc/ab/restic.pass", "paths": []string{"/srv/library", "/srv/library/covers"},
 	}, Env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/etc/ab/gcs.json", "AWS_REGION": "eu"}}
-	dump := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: drivers.PgDump{}, Settings: drivers.Values{"dir": "/var/backups/db", "password_file": "/etc/ab/db.pass"}}
-	streamed := &drivers.Target{Name: "db2", Driver: "pg_dump", Impl: drivers.PgDump{}, Into: restic, Settings: drivers.Values{"into": "library"}}
+	dump := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: pgdump.Driver{}, Settings: drivers.Values{"dir": "/var/backups/db", "password_file": "/etc/ab/db.pass"}}
+	streamed := &drivers.Target{Name: "db2", Driver: "pg_dump", Impl: pgdump.Driver{}, Into: restic, Settings: drivers.Values{"into": "library"}}
 	mirror := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Settings: drivers.Values{
 		"source": "/srv/library/", "destination": "backup@host:/m/", "ssh_command": "ssh -i /etc/ab/id"}}
 	offsite := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Settings: drivers.Values{

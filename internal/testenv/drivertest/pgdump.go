@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 )
 
@@ -43,7 +44,7 @@ func (f *PgFixture) Target(t *testing.T, settings drivers.Values) *drivers.Targe
 	}
 	tmp := filepath.Join(f.Dir, "tmp")
 	os.MkdirAll(tmp, 0o700)
-	return &drivers.Target{Name: "database", Driver: "pg_dump", Impl: drivers.PgDump{}, Verify: true, Settings: v, TempDir: tmp}
+	return &drivers.Target{Name: "database", Driver: "pg_dump", Impl: pgdump.Driver{}, Verify: true, Settings: v, TempDir: tmp}
 }
 
 // dirNames lists a directory's entries.

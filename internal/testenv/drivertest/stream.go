@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 )
 
 type StreamFixture struct {
@@ -146,7 +147,7 @@ func NewStreamFixture(t *testing.T, tool string) *StreamFixture {
 	f.Target = pg.Target(t, drivers.Values{"into": "library", "password_file": dbPass})
 	delete(f.Target.Settings, "dir")
 	f.Target.Into = f.Into
-	if err := (drivers.PgDump{}).Validate(f.Target); err != nil {
+	if err := (pgdump.Driver{}).Validate(f.Target); err != nil {
 		t.Fatal(err)
 	}
 	return f

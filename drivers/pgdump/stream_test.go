@@ -1,50 +1,52 @@
-package drivers
+package pgdump
 
 import (
 	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // fakeRun answers each command by its first argument; it cannot run
 // pipelines.
 type fakeRun map[string]string
 
-func (f fakeRun) Run(_ context.Context, c Command) (Result, error) {
+func (f fakeRun) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
 	out, ok := f[c.Args[0]]
 	if !ok {
-		return Result{Command: c.String()}, errors.New("unexpected command: " + c.String())
+		return drivers.Result{Command: c.String()}, errors.New("unexpected command: " + c.String())
 	}
-	return Result{Command: c.String(), Stdout: []byte(out)}, nil
+	return drivers.Result{Command: c.String(), Stdout: []byte(out)}, nil
 }
 
-func streamTargets(driver string) *Target {
-	impl := map[string]Driver{"restic": Restic{}, "borg": Borg{}}[driver]
-	into := &Target{Name: "library", Driver: driver, Impl: impl, Settings: Values{"repository": "/srv/repo", "host": "h"}}
-	return &Target{Name: "db", Driver: "pg_dump", Impl: PgDump{}, Settings: Values{"database": "alexandria", "into": "library"}, Into: into}
+func streamTargets(driver string) *drivers.Target {
+	impl := map[string]drivers.Driver{"restic": drivers.Restic{}, "borg": drivers.Borg{}}[driver]
+	into := &drivers.Target{Name: "library", Driver: driver, Impl: impl, Settings: drivers.Values{"repository": "/srv/repo", "host": "h"}}
+	return &drivers.Target{Name: "db", Driver: "pg_dump", Impl: Driver{}, Settings: drivers.Values{"database": "alexandria", "into": "library"}, Into: into}
 }
 
 func TestStreamValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		settings Values
+		settings drivers.Values
 		key      string // "" = valid
 	}{
-		{"custom by default", Values{}, ""},
-		{"custom", Values{"format": "custom", "compress": 4}, ""},
-		{"sql", Values{"format": "sql"}, "format"},
-		{"directory", Values{"format": "directory"}, "format"},
-		{"tar", Values{"format": "tar"}, "format"},
-		{"and dir", Values{"dir": "/var/backups"}, "dir"},
+		{"custom by default", drivers.Values{}, ""},
+		{"custom", drivers.Values{"format": "custom", "compress": 4}, ""},
+		{"sql", drivers.Values{"format": "sql"}, "format"},
+		{"directory", drivers.Values{"format": "directory"}, "format"},
+		{"tar", drivers.Values{"format": "tar"}, "format"},
+		{"and dir", drivers.Values{"dir": "/var/backups"}, "dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tg := streamTargets("restic")
 			for k, v := range tc.settings {
 				tg.Settings[k] = v
 			}
-			err := PgDump{}.Validate(tg)
-			var se *SettingsError
+			err := Driver{}.Validate(tg)
+			var se *drivers.SettingsError
 			switch {
 			case tc.key == "" && err != nil:
 				t.Fatalf("want valid, got %v", err)
@@ -64,11 +66,11 @@ func TestStreamResticList(t *testing.T) {
 		{"time":"2026-11-25T02:00:00Z","id":"bbbbbbbb11","short_id":"bbbbbbbb","paths":["/db.manifest.json"],"tags":["alexandria:db","alexandria-manifest:aaaaaaaa"]},
 		{"time":"2026-11-26T02:00:00Z","id":"cccccccc11","short_id":"cccccccc","paths":["/db.dump"],"tags":["alexandria:db"]},
 		{"time":"2026-11-26T03:00:00Z","id":"dddddddd11","short_id":"dddddddd","paths":["/other"],"tags":["alexandria:db"]}]`}
-	dumps, err := resticStore{}.list(context.Background(), x, tg)
+	dumps, err := drivers.ResticStore{}.List(context.Background(), x, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dumps) != 2 || dumps[0].ID != "cccccccc" || dumps[0].manifest != "" || dumps[1].ID != "aaaaaaaa" || dumps[1].manifest != "bbbbbbbb" {
+	if len(dumps) != 2 || dumps[0].ID != "cccccccc" || dumps[0].Manifest != "" || dumps[1].ID != "aaaaaaaa" || dumps[1].Manifest != "bbbbbbbb" {
 		t.Fatalf("dumps %+v", dumps)
 	}
 	for from, want := range map[string]string{"": "cccccccc", "aaaa": "aaaaaaaa", "cccccccc": "cccccccc", "cccccccc11": "cccccccc"} {
@@ -81,7 +83,7 @@ func TestStreamResticList(t *testing.T) {
 		t.Error("a manifest snapshot was found as a dump")
 	}
 	// Without its manifest a dump cannot be verified.
-	if _, err := (resticStore{}).readManifest(context.Background(), x, tg, dumps[0]); err == nil || !strings.Contains(err.Error(), "no manifest") {
+	if _, err := (drivers.ResticStore{}).ReadManifest(context.Background(), x, tg, dumps[0]); err == nil || !strings.Contains(err.Error(), "no manifest") {
 		t.Errorf("manifest of a dump without one: %v", err)
 	}
 }
@@ -92,13 +94,13 @@ func TestStreamResticPruneCountsDumps(t *testing.T) {
 	tg.Settings["keep_last"] = 1
 	x := fakeRun{"forget": `[{"paths":["/db.dump"],"keep":[{"short_id":"cccccccc"}],"remove":[{"short_id":"aaaaaaaa"}]},` +
 		`{"paths":["/db.manifest.json"],"keep":[{"short_id":"dddddddd"}],"remove":[{"short_id":"bbbbbbbb"}]}]`}
-	res, err := PgDump{}.Prune(context.Background(), x, tg, true)
+	res, err := Driver{}.Prune(context.Background(), x, tg, true)
 	if err != nil || !res.Policy || res.Kept != 1 || strings.Join(res.Removed, ",") != "aaaaaaaa" {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// No retention keys: nothing runs.
 	delete(tg.Settings, "keep_last")
-	if res, err := (PgDump{}).Prune(context.Background(), fakeRun{}, tg, false); err != nil || res.Policy {
+	if res, err := (Driver{}).Prune(context.Background(), fakeRun{}, tg, false); err != nil || res.Policy {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
@@ -106,7 +108,7 @@ func TestStreamResticPruneCountsDumps(t *testing.T) {
 // An executor that cannot run pipelines gets a clear error, before
 // anything connects or runs.
 func TestStreamNeedsPiper(t *testing.T) {
-	_, err := PgDump{}.Backup(context.Background(), fakeRun{}, streamTargets("borg"))
+	_, err := Driver{}.Backup(context.Background(), fakeRun{}, streamTargets("borg"))
 	if err == nil || !strings.Contains(err.Error(), "pipelines") {
 		t.Fatalf("got %v", err)
 	}

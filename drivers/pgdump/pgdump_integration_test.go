@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 func TestPgDumpEveryFormat(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	for _, tc := range []struct {
 		name     string
 		settings drivers.Values
@@ -71,7 +72,7 @@ func TestPgDumpEveryFormat(t *testing.T) {
 func TestPgDumpSameSecond(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	drivertest.PinClock(t)
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	tg := f.Target(t, nil)
 	a, err := d.Backup(context.Background(), f.X, tg)
 	if err != nil {
@@ -106,7 +107,7 @@ func truncate(t *testing.T, path string) {
 func TestPgDumpVerifyCatchesTruncation(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	for _, tc := range []struct {
 		name     string
 		settings drivers.Values
@@ -170,7 +171,7 @@ exit ` + exitCode + "\n"
 func TestPgDumpNeverPromotesAPartialDump(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	tg := f.Target(t, drivers.Values{})
 	good, err := d.Backup(ctx, f.X, tg)
 	if err != nil {
@@ -247,7 +248,7 @@ func TestPgDumpOptionInjection(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	pwned := filepath.Join(f.Dir, "pwned.sql")
 	tg := f.Target(t, drivers.Values{"database": "--file=" + pwned})
-	_, err := drivers.PgDump{}.Backup(context.Background(), f.X, tg)
+	_, err := pgdump.Driver{}.Backup(context.Background(), f.X, tg)
 	if err == nil {
 		t.Fatal("backup of an option-shaped database succeeded")
 	}
@@ -286,11 +287,11 @@ func TestPgDumpPasswordFile(t *testing.T) {
 	tg := f.Target(t, drivers.Values{"database": url})
 	t.Setenv("PGPASSFILE", "/nonexistent") // no fallback to the user's ~/.pgpass
 
-	if _, err := (drivers.PgDump{}).Backup(ctx, x, tg); err == nil {
+	if _, err := (pgdump.Driver{}).Backup(ctx, x, tg); err == nil {
 		t.Fatal("without a password the dump must fail (is auth really on?)")
 	}
 	tg.Settings["password_file"] = drivertest.WriteFile(t, f.Dir, "db.pass", pw+"\n", 0o600)
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	if err := d.Preflight(ctx, x, tg); err != nil {
 		t.Fatalf("preflight with password_file: %v", err)
 	}
@@ -320,12 +321,12 @@ func TestPgDumpPreflightVersion(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	tg := f.Target(t, nil)
 	old := drivertest.Scripted{Res: drivers.Result{Stdout: []byte("pg_dump (PostgreSQL) 9.6.24\n")}}
-	err := drivers.PgDump{}.Preflight(context.Background(), old, tg)
+	err := pgdump.Driver{}.Preflight(context.Background(), old, tg)
 	if err == nil || !strings.Contains(err.Error(), "pg_dump 9 is older than the PostgreSQL") {
 		t.Fatalf("got %v", err)
 	}
 	bad := f.Target(t, drivers.Values{"database": f.Srv.URL("no_such_db")})
-	if err := (drivers.PgDump{}).Preflight(context.Background(), f.X, bad); err == nil {
+	if err := (pgdump.Driver{}).Preflight(context.Background(), f.X, bad); err == nil {
 		t.Fatal("preflight against a missing database passed")
 	}
 }

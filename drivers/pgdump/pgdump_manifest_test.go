@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 // Unit tests of the manifest, snapshot and restore building blocks (inside
 // the package: they are unexported). The end-to-end tests are in
@@ -18,12 +18,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
 
 func TestPgDumpManifestCompareCounts(t *testing.T) {
-	m := &DumpManifest{Tables: []TableCount{
+	m := &drivers.DumpManifest{Tables: []drivers.TableCount{
 		{Schema: "public", Name: "books", Rows: 3000},
 		{Schema: "public", Name: "users", Rows: 100},
 		{Schema: "Odd Schema", Name: `we"ird`, Rows: 2},
@@ -33,19 +34,19 @@ func TestPgDumpManifestCompareCounts(t *testing.T) {
 	if got := m.TotalRows(); got != 3152 {
 		t.Errorf("TotalRows = %d, want 3152 (partitioned parent not counted twice)", got)
 	}
-	same := append([]TableCount(nil), m.Tables...)
+	same := append([]drivers.TableCount(nil), m.Tables...)
 	for _, tc := range []struct {
 		name     string
-		restored []TableCount
+		restored []drivers.TableCount
 		want     []string
 	}{
 		{"exact", same, nil},
-		{"order does not matter", []TableCount{same[4], same[3], same[2], same[1], same[0]}, nil},
-		{"one row fewer", pgReplaceCount(same, 0, TableCount{Schema: "public", Name: "books", Rows: 2999}),
+		{"order does not matter", []drivers.TableCount{same[4], same[3], same[2], same[1], same[0]}, nil},
+		{"one row fewer", pgReplaceCount(same, 0, drivers.TableCount{Schema: "public", Name: "books", Rows: 2999}),
 			[]string{"table public.books has 2999 rows, the manifest says 3000"}},
-		{"missing and extra", append(same[1:], TableCount{Schema: "public", Name: "book", Rows: 3000}),
+		{"missing and extra", append(same[1:], drivers.TableCount{Schema: "public", Name: "book", Rows: 3000}),
 			[]string{"table public.books is missing (the manifest has 3000 rows)", "table public.book (3000 rows) is not in the manifest"}},
-		{"quoted names", pgReplaceCount(same, 2, TableCount{Schema: "Odd Schema", Name: `we"ird`, Rows: 0}),
+		{"quoted names", pgReplaceCount(same, 2, drivers.TableCount{Schema: "Odd Schema", Name: `we"ird`, Rows: 0}),
 			[]string{`table "Odd Schema"."we""ird" has 0 rows, the manifest says 2`}},
 		{"nothing restored", nil, []string{
 			"table public.books is missing (the manifest has 3000 rows)", "table public.users is missing (the manifest has 100 rows)",
@@ -61,15 +62,15 @@ func TestPgDumpManifestCompareCounts(t *testing.T) {
 	}
 }
 
-func pgReplaceCount(c []TableCount, i int, v TableCount) []TableCount {
-	out := append([]TableCount(nil), c...)
+func pgReplaceCount(c []drivers.TableCount, i int, v drivers.TableCount) []drivers.TableCount {
+	out := append([]drivers.TableCount(nil), c...)
 	out[i] = v
 	return out
 }
 
 func TestPgDumpManifestParse(t *testing.T) {
-	good := &DumpManifest{Version: 1, Dump: "database-20261126T020000Z.dump", Format: "custom", Bytes: 3,
-		SHA256: strings.Repeat("ab", 32), Tables: []TableCount{{Schema: "public", Name: "books", Rows: 1}}}
+	good := &drivers.DumpManifest{Version: 1, Dump: "database-20261126T020000Z.dump", Format: "custom", Bytes: 3,
+		SHA256: strings.Repeat("ab", 32), Tables: []drivers.TableCount{{Schema: "public", Name: "books", Rows: 1}}}
 	data, err := good.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestPgDumpManifestParse(t *testing.T) {
 			t.Errorf("manifest JSON lacks %s:\n%s", want, data)
 		}
 	}
-	back, err := ParseDumpManifest(data)
+	back, err := drivers.ParseDumpManifest(data)
 	if err != nil || back.Dump != good.Dump || back.Tables[0] != good.Tables[0] {
 		t.Fatalf("round trip: %+v %v", back, err)
 	}
@@ -89,7 +90,7 @@ func TestPgDumpManifestParse(t *testing.T) {
 		{"newer", `{"manifest_version":2,"sha256":"` + strings.Repeat("ab", 32) + `"}`, "newer than this"},
 		{"no sha", `{"manifest_version":1}`, "no valid sha256"},
 	} {
-		if _, err := ParseDumpManifest([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := drivers.ParseDumpManifest([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -106,11 +107,11 @@ func TestPgDumpManifestParse(t *testing.T) {
 func TestPgDumpManifestWriteRead(t *testing.T) {
 	dir := t.TempDir()
 	dump := filepath.Join(dir, "database-20261126T020000Z.dir")
-	if m, err := readManifest(dump); m != nil || err != nil {
+	if m, err := drivers.ReadManifest(dump); m != nil || err != nil {
 		t.Fatalf("no manifest yet: %v %v", m, err)
 	}
-	m := &DumpManifest{Version: 1, Dump: filepath.Base(dump), SHA256: strings.Repeat("0", 64)}
-	if err := writeManifest(dump+"/", m); err != nil {
+	m := &drivers.DumpManifest{Version: 1, Dump: filepath.Base(dump), SHA256: strings.Repeat("0", 64)}
+	if err := drivers.WriteManifest(dump+"/", m); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -120,12 +121,12 @@ func TestPgDumpManifestWriteRead(t *testing.T) {
 	if fi, _ := entries[0].Info(); fi.Mode().Perm() != 0o600 {
 		t.Errorf("manifest mode %v", fi.Mode().Perm())
 	}
-	back, err := readManifest(dump)
+	back, err := drivers.ReadManifest(dump)
 	if err != nil || back.Dump != m.Dump {
 		t.Fatalf("%+v %v", back, err)
 	}
-	os.WriteFile(manifestPath(dump), []byte("garbage"), 0o600)
-	if _, err := readManifest(dump); err == nil || !strings.Contains(err.Error(), "move it aside") {
+	os.WriteFile(drivers.ManifestPath(dump), []byte("garbage"), 0o600)
+	if _, err := drivers.ReadManifest(dump); err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Fatalf("a damaged manifest: %v", err)
 	}
 }
@@ -135,7 +136,7 @@ func TestPgDumpManifestWriteRead(t *testing.T) {
 func TestPgDumpHashDump(t *testing.T) {
 	dir := t.TempDir()
 	file := pgWriteTestFile(t, dir, "one.dump", "hello dump")
-	n, sum, err := hashDump(file)
+	n, sum, err := drivers.HashDump(file)
 	want := sha256.Sum256([]byte("hello dump"))
 	if err != nil || n != 10 || sum != hex.EncodeToString(want[:]) {
 		t.Fatalf("file: %d %s %v", n, sum, err)
@@ -145,7 +146,7 @@ func TestPgDumpHashDump(t *testing.T) {
 	pgWriteTestFile(t, d, "toc.dat", "toc")
 	pgWriteTestFile(t, d, "3001.dat.gz", "data one")
 	pgWriteTestFile(t, d, "3002.dat.gz", "data two!")
-	n, sum, err = hashDump(d)
+	n, sum, err = drivers.HashDump(d)
 	if err != nil || n != 3+8+9 {
 		t.Fatalf("dir: %d %v", n, err)
 	}
@@ -199,7 +200,7 @@ func TestPgDumpDatabaseOn(t *testing.T) {
 }
 
 func TestPgDumpRestoreTarget(t *testing.T) {
-	tg := &Target{Name: "database", Settings: Values{"database": "postgres://alexandria@localhost/alexandria", "dir": "/d"}}
+	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"database": "postgres://alexandria@localhost/alexandria", "dir": "/d"}}
 	for _, tc := range []struct{ req, want string }{
 		{"", "postgres://alexandria@localhost/alexandria"},
 		{"alexandria_test", "postgres://alexandria@localhost/alexandria_test"},
@@ -226,10 +227,10 @@ func TestPgDumpRestoreTarget(t *testing.T) {
 // --clean with --if-exists, the drill's --no-owner, the database as one
 // --dbname word, the path last.
 func TestPgDumpRestoreCommands(t *testing.T) {
-	env := []EnvVar{{Name: "PGPASSFILE", Value: "/tmp/pgpass-1"}}
+	env := []drivers.EnvVar{{Name: "PGPASSFILE", Value: "/tmp/pgpass-1"}}
 	for _, tc := range []struct {
 		name string
-		cmd  Command
+		cmd  drivers.Command
 		want string
 	}{
 		{"restore", pgRestoreCommand("custom", "/b/database-1.dump", "postgres://a@h/db", pgRestoreOptions{}, env),
@@ -331,7 +332,7 @@ func TestPgDumpSnapshotCounts(t *testing.T) {
 		CREATE TEMP TABLE not_counted (x int);`); err != nil {
 		t.Fatal(err)
 	}
-	tg := &Target{Name: "database", Settings: Values{"database": srv.URL("snap")}}
+	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"database": srv.URL("snap")}}
 	snap, err := openDumpSnapshot(ctx, tg)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +350,7 @@ func TestPgDumpSnapshotCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []TableCount{{Schema: "Odd Schema", Name: `we"ird`, Rows: 2}, {Schema: "public", Name: "books", Rows: 1000},
+	want := []drivers.TableCount{{Schema: "Odd Schema", Name: `we"ird`, Rows: 2}, {Schema: "public", Name: "books", Rows: 1000},
 		{Schema: "public", Name: "parts", Rows: 50, Partitioned: true}, {Schema: "public", Name: "parts_1", Rows: 50}}
 	if len(counts) != len(want) {
 		t.Fatalf("counts %+v, want %+v", counts, want)
@@ -391,7 +392,7 @@ func TestPgDumpStdinErrorFailsCommand(t *testing.T) {
 	if _, err := exec.LookPath("cat"); err != nil {
 		t.Skip("no cat")
 	}
-	_, err := ProcessExecutor{}.Run(context.Background(), Command{Program: "cat", Stdin: io.MultiReader(strings.NewReader("x"), pgFailingReader{})})
+	_, err := drivers.ProcessExecutor{}.Run(context.Background(), drivers.Command{Program: "cat", Stdin: io.MultiReader(strings.NewReader("x"), pgFailingReader{})})
 	if err == nil || !errors.Is(err, pgErrCutShort) {
 		t.Fatalf("got %v", err)
 	}

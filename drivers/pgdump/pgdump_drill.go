@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-var _ Driller = PgDump{}
+var _ drivers.Driller = Driver{}
 
 // PgDrillPrefix starts the name of every scratch database a drill creates.
 // Nothing without it is ever dropped.
@@ -53,7 +54,7 @@ func newPgDrillName() string {
 // A dump without a manifest (made before manifests existed) is still
 // restored, but the drill fails, saying the restore worked and the counts
 // could not be compared: a drill that passes must have proven the counts.
-func (d PgDump) Drill(ctx context.Context, x Executor, t *Target) (res DrillResult, err error) {
+func (d Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	if t.Into != nil {
 		return d.streamDrill(ctx, x, t)
 	}
@@ -64,10 +65,10 @@ func (d PgDump) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 	if len(dumps) == 0 {
 		return res, fmt.Errorf("no dumps of target %q in %s to drill", t.Name, t.Settings.Str("dir"))
 	}
-	dump := dumps[0].path
+	dump := dumps[0].Path
 	base := filepath.Base(dump)
 	res.Artifact = dump
-	m, err := readManifest(dump)
+	m, err := drivers.ReadManifest(dump)
 	if err != nil {
 		return res, err
 	}
@@ -130,7 +131,7 @@ func (d PgDump) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 		return res, err
 	}
 	defer cleanup()
-	var cmd Command
+	var cmd drivers.Command
 	if format == "sql" {
 		input, closer, err := sqlRestoreInput(dump, "")
 		if err != nil {
@@ -176,7 +177,7 @@ func (d PgDump) Drill(ctx context.Context, x Executor, t *Target) (res DrillResu
 // locale, so whatever the source holds can be stored. It connects to the
 // plan's database: the role can surely do that, and CREATE DATABASE works
 // from any database of the server.
-func createDrillDatabase(ctx context.Context, t *Target, name string) error {
+func createDrillDatabase(ctx context.Context, t *drivers.Target, name string) error {
 	conn, err := connect(ctx, t)
 	if err != nil {
 		return err
@@ -210,7 +211,7 @@ func pgLiteral(s string) string {
 // connected to it (a pg_restore being stopped). It refuses any name that
 // is not a drill's. ctx should not be cancelled (the caller passes
 // context.WithoutCancel): the drop must happen after a cancellation too.
-func dropDrillDatabase(ctx context.Context, t *Target, name string) error {
+func dropDrillDatabase(ctx context.Context, t *drivers.Target, name string) error {
 	if err := refuseScratchName(name); err != nil {
 		return err
 	}

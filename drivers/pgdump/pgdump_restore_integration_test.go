@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -27,7 +28,7 @@ func TestPgDumpRestore(t *testing.T) {
 // alone), replaced with it.
 func testPgRestoreFormats(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	source := pgCounts(t, f.Srv, "alexandria")
 	newDB := func(t *testing.T, name string) {
 		t.Helper()
@@ -101,7 +102,7 @@ func testPgRestoreFormats(t *testing.T, f *drivertest.PgFixture) {
 // database (the default), from a dump named by base name or by path.
 func testPgRestoreDefaults(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	source := pgCounts(t, f.Srv, "alexandria")
 	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "defaults")})
 	old, err := d.Backup(ctx, f.X, tg)
@@ -162,7 +163,7 @@ func testPgRestoreDefaults(t *testing.T, f *drivertest.PgFixture) {
 // whose roles are missing rolls back and says to create them.
 func testPgRestoreRefusals(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	tables := func(db string) int { return len(pgCounts(t, f.Srv, db)) }
 
 	t.Run("flipped byte", func(t *testing.T) {

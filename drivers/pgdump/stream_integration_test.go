@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -28,7 +29,7 @@ func TestStreamIntoBorg(t *testing.T)   { t.Parallel(); testStream(t, "borg") }
 func testStream(t *testing.T, tool string) {
 	f := drivertest.NewStreamFixture(t, tool)
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	source := pgCounts(t, f.Pg.Srv, "alexandria")
 	var first drivers.Artifact
 
@@ -261,7 +262,7 @@ func TestStreamFailedDumpLeavesNothing(t *testing.T) {
 
 func testStreamFailures(t *testing.T, tool string) {
 	f := drivertest.NewStreamFixture(t, tool)
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	before := f.RepoContents(t)
 
 	for _, tc := range []struct {
@@ -366,7 +367,7 @@ func TestStreamCommittedThenFailedLeavesNothing(t *testing.T) {
 			f.SetStoreShim(t, `"$REAL" "$@"; echo $? > `+committed+`
 echo 'fatal: the repository went away after the commit' >&2
 exit 1`)
-			_, err := drivers.PgDump{}.Backup(context.Background(), f.X, f.Target)
+			_, err := pgdump.Driver{}.Backup(context.Background(), f.X, f.Target)
 			if err == nil || !strings.Contains(err.Error(), "went away after the commit") {
 				t.Fatalf("backup: %v", err)
 			}
@@ -390,7 +391,7 @@ func TestStreamIntoResticAppliesTheLockPolicy(t *testing.T) {
 	repo := &drivertest.ResticFixture{Repo: f.Into.Settings.Str("repository"), Pass: f.Into.Settings.Str("password_file")}
 	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(f.Dir, "cache"))
 	id, _ := repo.PlantLock(t, "")
-	a, err := drivers.PgDump{}.Backup(ctx, f.X, f.Target)
+	a, err := pgdump.Driver{}.Backup(ctx, f.X, f.Target)
 	if err != nil {
 		t.Fatal(err)
 	}

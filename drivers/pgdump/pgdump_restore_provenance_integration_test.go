@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -23,7 +24,7 @@ func TestPgDumpRestoreProvenance(t *testing.T) {
 	t.Parallel()
 	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	source := pgCounts(t, f.Srv, "alexandria")
 
 	// A target with a dump of its own in dir; settings may change the format.

@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -44,7 +45,7 @@ func TestPgDumpRetention(t *testing.T) {
 			}
 			tc.settings["dir"] = dir
 			tg := &drivers.Target{Name: "database", Settings: tc.settings}
-			res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, false)
+			res, err := pgdump.Driver{}.Prune(context.Background(), nil, tg, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +86,7 @@ func TestPgDumpNewestAlwaysKept(t *testing.T) {
 		drivertest.WriteFile(t, dir, n, "x", 0o600)
 	}
 	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"dir": dir, "keep_days": 7}}
-	res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, false)
+	res, err := pgdump.Driver{}.Prune(context.Background(), nil, tg, false)
 	if err != nil || res.Kept != 1 || strings.Join(drivertest.DirNames(t, dir), ",") != "database-20261121T010000Z.dump" {
 		t.Fatalf("%+v %v %v", res, err, drivertest.DirNames(t, dir))
 	}
@@ -98,7 +99,7 @@ func TestPgDumpPruneDryRunRemovesNothing(t *testing.T) {
 		drivertest.WriteFile(t, dir, n, "x", 0o600)
 	}
 	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"dir": dir, "keep_last": 1}}
-	res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, true)
+	res, err := pgdump.Driver{}.Prune(context.Background(), nil, tg, true)
 	if err != nil || len(res.Removed) != 1 || len(drivertest.DirNames(t, dir)) != 2 {
 		t.Fatalf("%+v %v %v", res, err, drivertest.DirNames(t, dir))
 	}
@@ -119,7 +120,7 @@ func TestPartialDumpNames(t *testing.T) {
 		".db-20261126T020000Z.dump.partial.x":   false,
 		".other-20261126T020000Z.dump.partial":  false,
 	} {
-		if got := drivers.IsPartialDump("db", name); got != want {
+		if got := pgdump.IsPartialDump("db", name); got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}
 	}

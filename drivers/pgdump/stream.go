@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 // Streamed dumps: a pg_dump target with `into` pipes pg_dump's output
 // straight into the repository of a restic or borg target, with no
@@ -59,6 +59,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -67,31 +68,31 @@ import (
 // format 2) and borg compress and deduplicate it themselves, and pg_dump's
 // zlib both costs most of the dump's time and defeats deduplication (see
 // the measurements in the issue note).
-func streamDumpCommand(t *Target, snapshot string, env []EnvVar) Command {
+func streamDumpCommand(t *drivers.Target, snapshot string, env []drivers.EnvVar) drivers.Command {
 	args := []string{"--format=custom", "--compress=" + strconv.Itoa(t.Settings.Int("compress", 0)), "--no-password"}
 	if snapshot != "" {
 		args = append(args, "--snapshot="+snapshot)
 	}
 	args = append(args, "--dbname="+t.Settings.Str("database"))
-	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
+	return drivers.Command{Program: "pg_dump", Args: args, Env: env, Codes: drivers.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
 }
 
 // streamReadCommand reads a custom archive from standard input whole,
 // decompressing every data block (Verify's reader, as readCommand for a
 // file).
-func streamReadCommand(env []EnvVar) Command {
-	return Command{Program: "pg_restore", Args: []string{"--format=custom", "--file=/dev/null"}, Env: env}
+func streamReadCommand(env []drivers.EnvVar) drivers.Command {
+	return drivers.Command{Program: "pg_restore", Args: []string{"--format=custom", "--file=/dev/null"}, Env: env}
 }
 
 // streamStore is the store of the target t's dump streams into. The plan
 // loader lets `into` name only a target that receives dumps
 // (ReceivesDumps).
-func streamStore(t *Target) dumpStore {
-	s, ok := t.Into.Impl.(dumpSink)
+func streamStore(t *drivers.Target) drivers.DumpStore {
+	s, ok := t.Into.Impl.(drivers.DumpSink)
 	if !ok {
 		panic(fmt.Sprintf("target %s streams into %s, whose driver %s cannot receive dumps", t.Name, t.Into.Name, t.Into.Driver))
 	}
-	return s.dumpStore()
+	return s.DumpStore()
 }
 
 // sumTap hashes and counts a stream.
@@ -116,7 +117,7 @@ func (s *sumTap) sum() string { return hex.EncodeToString(s.h.Sum(nil)) }
 // path is set, writes it there for borg to take into the archive.
 type streamTap struct {
 	*sumTap
-	m    *DumpManifest
+	m    *drivers.DumpManifest
 	path string
 }
 
@@ -132,7 +133,7 @@ func (s *streamTap) Close() error {
 	return os.WriteFile(s.path, data, 0o600)
 }
 
-func streamPiper(x Executor) (proc.Piper, error) {
+func streamPiper(x drivers.Executor) (proc.Piper, error) {
 	p, ok := x.(proc.Piper)
 	if !ok {
 		return nil, errors.New("a streamed dump needs an executor that runs pipelines")
@@ -143,111 +144,111 @@ func streamPiper(x Executor) (proc.Piper, error) {
 // streamBackup dumps into the repository. The rows are counted in the
 // dump's snapshot before pg_dump starts: a table that cannot be counted
 // fails the target before anything reaches the repository.
-func (d PgDump) streamBackup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (d Driver) streamBackup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	piper, err := streamPiper(x)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	store := streamStore(t)
-	if err := store.ready(t); err != nil {
-		return Artifact{}, err
+	if err := store.Ready(t); err != nil {
+		return drivers.Artifact{}, err
 	}
 	// The restic target's stale-lock policy holds for the dumps streamed
 	// into its repository too: a killed run's lock would make this
 	// target's retention (forget --prune, exclusive) fail.
 	lockNotes, err := d.TendLocks(ctx, x, t)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	ds, err := openDumpSession(ctx, x, t)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	defer ds.Close()
 	counts, err := ds.snap.Counts(ctx)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	m := ds.snap.Manifest(counts)
-	m.Dump, m.Format, m.PgDumpVersion = streamDumpName(t), "custom", ds.pgDumpVersion
+	m.Dump, m.Format, m.PgDumpVersion = drivers.StreamDumpName(t), "custom", ds.pgDumpVersion
 	// Whole seconds: the time is part of the archive name and restic's --time.
 	m.CreatedAt = m.CreatedAt.Truncate(time.Second)
 
 	dir, err := os.MkdirTemp(t.TempDir, "stream-")
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	defer os.RemoveAll(dir)
 	tap := &streamTap{sumTap: newSumTap(), m: m}
-	if store.manifestInArchive() {
-		tap.path = filepath.Join(dir, streamManifestName(t))
+	if store.ManifestInArchive() {
+		tap.path = filepath.Join(dir, drivers.StreamManifestName(t))
 	}
-	dumpRes, res, err := piper.RunPipe(ctx, streamDumpCommand(t, ds.snap.ID(), ds.env), store.storeCommand(t, m, dir), tap)
+	dumpRes, res, err := piper.RunPipe(ctx, streamDumpCommand(t, ds.snap.ID(), ds.env), store.StoreCommand(t, m, dir), tap)
 	ds.snap.Close() // release the snapshot: it holds back vacuum
 	if err != nil {
-		if derr := store.discard(context.WithoutCancel(ctx), x, t, res, m); derr != nil {
-			return Artifact{}, errors.Join(fmt.Errorf("streaming the dump into %s failed: %w", t.Into.Name, err), derr)
+		if derr := store.Discard(context.WithoutCancel(ctx), x, t, res, m); derr != nil {
+			return drivers.Artifact{}, errors.Join(fmt.Errorf("streaming the dump into %s failed: %w", t.Into.Name, err), derr)
 		}
-		return Artifact{}, fmt.Errorf("streaming the dump into %s failed, nothing was kept: %w", t.Into.Name, err)
+		return drivers.Artifact{}, fmt.Errorf("streaming the dump into %s failed, nothing was kept: %w", t.Into.Name, err)
 	}
-	id, err := store.committed(ctx, x, t, res, m)
+	id, err := store.Committed(ctx, x, t, res, m)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
-	return Artifact{ID: id, Bytes: m.Bytes, Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
+	return drivers.Artifact{ID: id, Bytes: m.Bytes, Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
 }
 
 // streamFind returns the dump with the given id (restic: a snapshot id or
 // a unique prefix of one; borg: the archive name), or the newest.
-func streamFind(ctx context.Context, x Executor, t *Target, id string) (streamedDump, error) {
+func streamFind(ctx context.Context, x drivers.Executor, t *drivers.Target, id string) (drivers.StreamedDump, error) {
 	store := streamStore(t)
-	dumps, err := store.list(ctx, x, t)
+	dumps, err := store.List(ctx, x, t)
 	if err != nil {
-		return streamedDump{}, err
+		return drivers.StreamedDump{}, err
 	}
 	if len(dumps) == 0 {
-		return streamedDump{}, fmt.Errorf("no dumps of target %q in %s's repository", t.Name, t.Into.Name)
+		return drivers.StreamedDump{}, fmt.Errorf("no dumps of target %q in %s's repository", t.Name, t.Into.Name)
 	}
 	if id == "" {
 		return dumps[0], nil
 	}
-	var found []streamedDump
+	var found []drivers.StreamedDump
 	for _, d := range dumps {
-		if d.ID == id || d.fullID != "" && strings.HasPrefix(d.fullID, id) {
+		if d.ID == id || d.FullID != "" && strings.HasPrefix(d.FullID, id) {
 			found = append(found, d)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return streamedDump{}, fmt.Errorf("no dump %q of target %q in %s's repository (see `snapshots %s`)", id, t.Name, t.Into.Name, t.Name)
+		return drivers.StreamedDump{}, fmt.Errorf("no dump %q of target %q in %s's repository (see `snapshots %s`)", id, t.Name, t.Into.Name, t.Name)
 	case 1:
 		return found[0], nil
 	}
-	return streamedDump{}, fmt.Errorf("%q names %d dumps of target %q; give more of the id", id, len(found), t.Name)
+	return drivers.StreamedDump{}, fmt.Errorf("%q names %d dumps of target %q; give more of the id", id, len(found), t.Name)
 }
 
 // streamVerify streams a dump back out of the repository into pg_restore,
 // which reads the whole archive, through a SHA-256 compared with the
 // manifest's: this reads every byte the repository holds of it.
-func (d PgDump) streamVerify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (d Driver) streamVerify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	piper, err := streamPiper(x)
 	if err != nil {
 		return err
 	}
 	store := streamStore(t)
-	if err := store.ready(t); err != nil {
+	if err := store.Ready(t); err != nil {
 		return err
 	}
 	dump, err := streamFind(ctx, x, t, a.ID)
 	if err != nil {
 		return err
 	}
-	m, err := store.readManifest(ctx, x, t, dump)
+	m, err := store.ReadManifest(ctx, x, t, dump)
 	if err != nil {
 		return err
 	}
 	tap := newSumTap()
-	if _, _, err := piper.RunPipe(ctx, store.streamCommand(t, dump), streamReadCommand(t.EnvVars()), tap); err != nil {
+	if _, _, err := piper.RunPipe(ctx, store.StreamCommand(t, dump), streamReadCommand(t.EnvVars()), tap); err != nil {
 		return fmt.Errorf("dump %s does not read back from %s: %w", dump.ID, t.Into.Name, err)
 	}
 	if err := m.CheckSum(tap.n, tap.sum()); err != nil {
@@ -256,35 +257,35 @@ func (d PgDump) streamVerify(ctx context.Context, x Executor, t *Target, a Artif
 	return nil
 }
 
-func (d PgDump) streamSnapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (d Driver) streamSnapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	store := streamStore(t)
-	if err := store.ready(t); err != nil {
+	if err := store.Ready(t); err != nil {
 		return nil, err
 	}
-	dumps, err := store.list(ctx, x, t)
+	dumps, err := store.List(ctx, x, t)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Snapshot, 0, len(dumps))
+	out := make([]drivers.Snapshot, 0, len(dumps))
 	for _, dump := range dumps {
-		info := "in " + t.Into.Name + " (" + store.tool() + ")"
-		if dump.manifest == "" {
+		info := "in " + t.Into.Name + " (" + store.Tool() + ")"
+		if dump.Manifest == "" {
 			info += ", no manifest"
 		}
-		out = append(out, Snapshot{ID: dump.ID, Time: dump.Time, Bytes: -1, Info: info})
+		out = append(out, drivers.Snapshot{ID: dump.ID, Time: dump.Time, Bytes: -1, Info: info})
 	}
 	return out, nil
 }
 
-func (d PgDump) streamPrune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (d Driver) streamPrune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
-		return PruneResult{}, nil
+		return drivers.PruneResult{}, nil
 	}
 	store := streamStore(t)
-	if err := store.ready(t); err != nil {
-		return PruneResult{}, err
+	if err := store.Ready(t); err != nil {
+		return drivers.PruneResult{}, err
 	}
-	return store.prune(ctx, x, t, dryRun)
+	return store.Prune(ctx, x, t, dryRun)
 }
 
 // streamLocal restores a streamed dump and its manifest into a private
@@ -294,16 +295,16 @@ func (d PgDump) streamPrune(ctx context.Context, x Executor, t *Target, dryRun b
 // check before the database is touched. pg_restore could read the stream
 // from a pipe, but then the checksum could only be compared after the
 // restore. The caller removes the directory.
-func (d PgDump) streamLocal(ctx context.Context, x Executor, t *Target, id string) (local *Target, dump streamedDump, path string, cleanup func(), err error) {
+func (d Driver) streamLocal(ctx context.Context, x drivers.Executor, t *drivers.Target, id string) (local *drivers.Target, dump drivers.StreamedDump, path string, cleanup func(), err error) {
 	store := streamStore(t)
-	if err := store.ready(t); err != nil {
+	if err := store.Ready(t); err != nil {
 		return nil, dump, "", nil, err
 	}
 	dump, err = streamFind(ctx, x, t, id)
 	if err != nil {
 		return nil, dump, "", nil, err
 	}
-	m, err := store.readManifest(ctx, x, t, dump)
+	m, err := store.ReadManifest(ctx, x, t, dump)
 	if err != nil {
 		return nil, dump, "", nil, err
 	}
@@ -312,17 +313,17 @@ func (d PgDump) streamLocal(ctx context.Context, x Executor, t *Target, id strin
 		return nil, dump, "", nil, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	extracted, err := store.extract(ctx, x, t, dump, dir)
+	extracted, err := store.Extract(ctx, x, t, dump, dir)
 	if err != nil {
 		cleanup()
 		return nil, dump, "", nil, fmt.Errorf("restoring dump %s out of %s: %w", dump.ID, t.Into.Name, err)
 	}
-	path = filepath.Join(dir, fmt.Sprintf("%s-%s.dump", t.Name, dump.Time.UTC().Format(stampLayout)))
+	path = filepath.Join(dir, fmt.Sprintf("%s-%s.dump", t.Name, dump.Time.UTC().Format(drivers.StampLayout)))
 	if err := os.Rename(extracted, path); err == nil {
 		err = os.Chmod(path, 0o600)
 	}
 	if err == nil {
-		err = writeManifest(path, m)
+		err = drivers.WriteManifest(path, m)
 	}
 	if err != nil {
 		cleanup()
@@ -335,10 +336,10 @@ func (d PgDump) streamLocal(ctx context.Context, x Executor, t *Target, id strin
 	return local, dump, path, cleanup, nil
 }
 
-func (d PgDump) streamRestore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
+func (d Driver) streamRestore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	local, dump, path, cleanup, err := d.streamLocal(ctx, x, t, req.From)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	defer cleanup()
 	req.From = path
@@ -347,10 +348,10 @@ func (d PgDump) streamRestore(ctx context.Context, x Executor, t *Target, req Re
 	return res, err
 }
 
-func (d PgDump) streamDrill(ctx context.Context, x Executor, t *Target) (DrillResult, error) {
+func (d Driver) streamDrill(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.DrillResult, error) {
 	local, dump, _, cleanup, err := d.streamLocal(ctx, x, t, "")
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	defer cleanup()
 	res, err := d.Drill(ctx, x, local)
@@ -359,34 +360,34 @@ func (d PgDump) streamDrill(ctx context.Context, x Executor, t *Target) (DrillRe
 }
 
 // streamSteps is --dry-run for a streamed dump.
-func (d PgDump) streamSteps(t *Target) []Step {
-	var env []EnvVar
+func (d Driver) streamSteps(t *drivers.Target) []drivers.Step {
+	var env []drivers.EnvVar
 	if t.Settings.Has("password_file") {
-		env = append(env, EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
+		env = append(env, drivers.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
 	}
 	store := streamStore(t)
 	dump := streamDumpCommand(t, "<exported snapshot>", append(env, t.EnvVars()...))
-	m := store.dryRunManifest(t)
-	storeCmd := store.storeCommand(t, m, "<private temporary directory>")
-	dummy := streamedDump{ID: "<the new dump>", manifest: "<its manifest snapshot>"}
-	stream, read := store.streamCommand(t, dummy), streamReadCommand(t.EnvVars())
-	steps := []Step{
-		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
+	m := store.DryRunManifest(t)
+	storeCmd := store.StoreCommand(t, m, "<private temporary directory>")
+	dummy := drivers.StreamedDump{ID: "<the new dump>", Manifest: "<its manifest snapshot>"}
+	stream, read := store.StreamCommand(t, dummy), streamReadCommand(t.EnvVars())
+	steps := []drivers.Step{
+		{Phase: drivers.PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
 	}
-	steps = append(steps, store.preflightSteps(t)...)
-	steps = append(steps, []Step{
-		{Phase: PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction, export its snapshot (pg_export_snapshot) and count every table's rows exactly in it"},
-		{Phase: PhaseBackup, Command: &dump},
-		{Phase: PhaseBackup, Note: "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0, otherwise it is stopped and nothing is kept"},
-		{Phase: PhaseBackup, Command: &storeCmd},
+	steps = append(steps, store.PreflightSteps(t)...)
+	steps = append(steps, []drivers.Step{
+		{Phase: drivers.PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction, export its snapshot (pg_export_snapshot) and count every table's rows exactly in it"},
+		{Phase: drivers.PhaseBackup, Command: &dump},
+		{Phase: drivers.PhaseBackup, Note: "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0, otherwise it is stopped and nothing is kept"},
+		{Phase: drivers.PhaseBackup, Command: &storeCmd},
 	}...)
-	steps = append(steps, store.manifestSteps(t, m)...)
-	if store.manifestInArchive() {
+	steps = append(steps, store.ManifestSteps(t, m)...)
+	if store.ManifestInArchive() {
 		steps[len(steps)-2].Note = "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0 and the manifest (row counts, versions, bytes, SHA-256) was written for it to take into the same archive, otherwise it is stopped and nothing is kept"
 	}
 	steps = append(steps,
-		Step{Phase: PhaseVerify, Command: &stream},
-		Step{Phase: PhaseVerify, Note: "| through a SHA-256, compared with the manifest's, into:"},
-		Step{Phase: PhaseVerify, Command: &read})
-	return append(steps, store.pruneSteps(t)...)
+		drivers.Step{Phase: drivers.PhaseVerify, Command: &stream},
+		drivers.Step{Phase: drivers.PhaseVerify, Note: "| through a SHA-256, compared with the manifest's, into:"},
+		drivers.Step{Phase: drivers.PhaseVerify, Command: &read})
+	return append(steps, store.PruneSteps(t)...)
 }

@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/atomicfile"
+	"github.com/jackc/pgx/v5"
 )
 
 // A drill killed by SIGKILL (or the OOM killer, or a power loss) cannot
@@ -71,7 +71,7 @@ func ReadScratchMarker(path string) (ScratchMarker, error) {
 // the database must never exist without it. Without a TempDir (a Target
 // built by hand, as in tests) there is no marker, and "" is returned:
 // nothing would ever read it.
-func writeScratchMarker(t *Target, name string) (string, error) {
+func writeScratchMarker(t *drivers.Target, name string) (string, error) {
 	if t.TempDir == "" {
 		return "", nil
 	}
@@ -90,7 +90,7 @@ func writeScratchMarker(t *Target, name string) (string, error) {
 // PgServer names the server a pg_dump target connects to, as host:port
 // (host may be a socket directory), from its `database` and `env` as
 // connect reads them; never with a password.
-func PgServer(t *Target) string {
+func PgServer(t *drivers.Target) string {
 	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
 	if err != nil {
 		return "(unknown: " + err.Error() + ")"
@@ -121,11 +121,11 @@ func refuseScratchName(name string) error {
 // `database`, `env` and `password_file`). It refuses any name a drill does
 // not make, before connecting; a database already gone is no error. ctx
 // bounds the whole drop.
-func DropScratchDatabase(ctx context.Context, t *Target, name string) error {
+func DropScratchDatabase(ctx context.Context, t *drivers.Target, name string) error {
 	if err := refuseScratchName(name); err != nil {
 		return err
 	}
-	if t == nil || t.Driver != (PgDump{}).Name() {
+	if t == nil || t.Driver != (Driver{}).Name() {
 		return errors.New("only a pg_dump target's scratch database can be dropped")
 	}
 	return dropDrillDatabase(ctx, t, name)

@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 import (
 	"bufio"
@@ -13,12 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-var _ Restorer = PgDump{}
+var _ drivers.Restorer = Driver{}
 
 // Restore brings a dump back into a database: req.From (one of this
 // target's dumps, as `snapshots` lists it or by base name; default the
@@ -51,12 +52,12 @@ var _ Restorer = PgDump{}
 // ON_ERROR_STOP, wrapped in BEGIN ... COMMIT by us; for Clean, the same
 // transaction first drops every non-system schema and recreates an empty
 // `public`, since a plain dump has no DROP statements of its own.
-func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
+func (d Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	if req.To != "" {
-		return RestoreResult{}, errors.New("a pg_dump target restores into a database, not a directory: give the database instead")
+		return drivers.RestoreResult{}, errors.New("a pg_dump target restores into a database, not a directory: give the database instead")
 	}
 	if req.From != "" && req.File != "" {
-		return RestoreResult{}, errors.New("name the dump either by its ID (--from) or by its path (--file), not both")
+		return drivers.RestoreResult{}, errors.New("name the dump either by its ID (--from) or by its path (--file), not both")
 	}
 	if t.Into != nil && req.File == "" {
 		return d.streamRestore(ctx, x, t, req)
@@ -69,23 +70,23 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 		dump, err = d.resolveDump(t, req.From)
 	}
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	format, err := sniffDumpFormat(dump)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	// With Unverified the manifest is not even read: the operator said the
 	// checksum is not to be checked (a manifest that is missing, unreadable
 	// or that the dump no longer matches).
-	var m *DumpManifest
+	var m *drivers.DumpManifest
 	if !req.Unverified {
-		if m, err = readManifest(dump); err != nil {
-			return RestoreResult{}, err
+		if m, err = drivers.ReadManifest(dump); err != nil {
+			return drivers.RestoreResult{}, err
 		}
 		if m == nil {
-			return RestoreResult{}, fmt.Errorf("%s has no manifest (%s), so its SHA-256 cannot be checked; the database was not touched. Restore a dump that has one, or this one unchecked with --unverified",
-				dump, filepath.Base(manifestPath(dump)))
+			return drivers.RestoreResult{}, fmt.Errorf("%s has no manifest (%s), so its SHA-256 cannot be checked; the database was not touched. Restore a dump that has one, or this one unchecked with --unverified",
+				dump, filepath.Base(drivers.ManifestPath(dump)))
 		}
 	}
 	if err := checkBeforeRestore(dump, format, m); err != nil {
@@ -93,40 +94,40 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 		if m != nil {
 			hint = " (restore another dump, or this one unchecked with --unverified)"
 		}
-		return RestoreResult{}, fmt.Errorf("refusing to restore a damaged dump (the database was not touched): %w%s", err, hint)
+		return drivers.RestoreResult{}, fmt.Errorf("refusing to restore a damaged dump (the database was not touched): %w%s", err, hint)
 	}
 	into, err := pgRestoreTarget(t, req.Database)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	db := into.Settings.Str("database")
 
 	conn, err := pgConnectExisting(ctx, into)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	var name string
 	var serverNum int
 	err = conn.QueryRow(ctx, "SELECT current_database(), current_setting('server_version_num')::int").Scan(&name, &serverNum)
-	var tables []TableCount
+	var tables []drivers.TableCount
 	if err == nil {
 		tables, err = pgListTables(ctx, conn)
 	}
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	if len(tables) > 0 && !req.Clean {
-		return RestoreResult{}, fmt.Errorf("database %q already has %d tables (e.g. %s): restoring into it would fail with \"already exists\"; use --clean to drop the dump's objects first, or restore into an empty database",
+		return drivers.RestoreResult{}, fmt.Errorf("database %q already has %d tables (e.g. %s): restoring into it would fail with \"already exists\"; use --clean to drop the dump's objects first, or restore into an empty database",
 			name, len(tables), tables[0].QualifiedName())
 	}
 
 	env, cleanup, err := pgEnv(t)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	defer cleanup()
-	var cmd Command
+	var cmd drivers.Command
 	if format == "sql" {
 		prelude := ""
 		if req.Clean {
@@ -134,7 +135,7 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 		}
 		input, closer, err := sqlRestoreInput(dump, prelude)
 		if err != nil {
-			return RestoreResult{}, err
+			return drivers.RestoreResult{}, err
 		}
 		defer closer.Close()
 		cmd = psqlRestoreCommand(db, input, env)
@@ -142,20 +143,20 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 		cmd = pgRestoreCommand(format, dump, db, pgRestoreOptions{Clean: req.Clean}, env)
 	}
 	if _, err := x.Run(ctx, cmd); err != nil {
-		return RestoreResult{}, fmt.Errorf("restoring %s into %q failed; it ran as one transaction, so nothing was changed: %w%s",
+		return drivers.RestoreResult{}, fmt.Errorf("restoring %s into %q failed; it ran as one transaction, so nothing was changed: %w%s",
 			filepath.Base(dump), name, err, pgRestoreHint(err))
 	}
 
 	// Report what the database holds now.
 	conn, err = connect(ctx, into)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if tables, err = pgListTables(ctx, conn); err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
-	return RestoreResult{From: dump, Where: db, Files: len(tables)}, nil
+	return drivers.RestoreResult{From: dump, Where: db, Files: len(tables)}, nil
 }
 
 // resolveDump finds one of this target's own dumps: the newest, or the one
@@ -163,7 +164,7 @@ func (d PgDump) Restore(ctx context.Context, x Executor, t *Target, req RestoreR
 // name. Anything else, a path from elsewhere, a name with `..`, another
 // target's dump or a symlink planted in dir, is not an ID: such a file is
 // restored through --file (resolveDumpFile), whose rules say so.
-func (d PgDump) resolveDump(t *Target, id string) (string, error) {
+func (d Driver) resolveDump(t *drivers.Target, id string) (string, error) {
 	dumps, err := d.list(t)
 	if err != nil {
 		return "", err
@@ -172,14 +173,14 @@ func (d PgDump) resolveDump(t *Target, id string) (string, error) {
 		if len(dumps) == 0 {
 			return "", fmt.Errorf("no dumps of target %q in %s", t.Name, t.Settings.Str("dir"))
 		}
-		return filepath.Abs(dumps[0].path)
+		return filepath.Abs(dumps[0].Path)
 	}
 	// Clean forgives a directory dump's trailing slash (as a shell
 	// completes it); it cannot turn a path outside dir into one inside.
 	clean := filepath.Clean(id)
 	for _, f := range dumps {
-		if clean == filepath.Base(f.path) || clean == filepath.Clean(f.path) {
-			return filepath.Abs(f.path)
+		if clean == filepath.Base(f.Path) || clean == filepath.Clean(f.Path) {
+			return filepath.Abs(f.Path)
 		}
 	}
 	return "", fmt.Errorf("--from %q is not one of target %s's dumps in %s (see `snapshots %s`); to restore a dump from anywhere else, give its path as --file PATH",
@@ -241,7 +242,7 @@ func sniffDumpFormat(path string) (string, error) {
 // it has one), and a tar dump whose archive structure is damaged: pg_restore
 // 15 spins forever at 100% CPU on a truncated tar archive (measured here),
 // which matters for old dumps without a manifest.
-func checkBeforeRestore(dump, format string, m *DumpManifest) error {
+func checkBeforeRestore(dump, format string, m *drivers.DumpManifest) error {
 	if m != nil {
 		if err := m.CheckDump(dump); err != nil {
 			return err
@@ -254,27 +255,27 @@ func checkBeforeRestore(dump, format string, m *DumpManifest) error {
 }
 
 // pgRestoreTarget is t pointed at the database a restore goes into.
-func pgRestoreTarget(t *Target, database string) (*Target, error) {
+func pgRestoreTarget(t *drivers.Target, database string) (*drivers.Target, error) {
 	plan := t.Settings.Str("database")
 	switch {
 	case database == "":
 		database = plan
 	case checkNoPassword(database) != nil:
 		// The message must not repeat the value: it holds a password.
-		return nil, fmt.Errorf("the database to restore into %w", passwordErr(pgPasswordAdvice))
+		return nil, fmt.Errorf("the database to restore into %w", drivers.PasswordErr(pgPasswordAdvice))
 	case !isURL(database) && !strings.Contains(database, "="):
 		var err error
 		if database, err = pgDatabaseOn(plan, database); err != nil {
-			return nil, KeyErr("database", "%v", err)
+			return nil, drivers.KeyErr("database", "%v", err)
 		}
 	}
 	return pgWithDatabase(t, database), nil
 }
 
 // pgWithDatabase returns a copy of t whose `database` is database.
-func pgWithDatabase(t *Target, database string) *Target {
+func pgWithDatabase(t *drivers.Target, database string) *drivers.Target {
 	c := *t
-	c.Settings = make(Values, len(t.Settings))
+	c.Settings = make(drivers.Values, len(t.Settings))
 	for k, v := range t.Settings {
 		c.Settings[k] = v
 	}
@@ -306,7 +307,7 @@ func pgDatabaseOn(database, name string) (string, error) {
 }
 
 // pgConnectExisting connects, turning "database does not exist" into advice.
-func pgConnectExisting(ctx context.Context, t *Target) (*pgx.Conn, error) {
+func pgConnectExisting(ctx context.Context, t *drivers.Target) (*pgx.Conn, error) {
 	conn, err := connect(ctx, t)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
@@ -328,7 +329,7 @@ type pgRestoreOptions struct {
 // first error (it implies --exit-on-error, given anyway for clarity), so a
 // half restore is never kept. path is absolute; the database is one
 // --dbname=VALUE word.
-func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []EnvVar) Command {
+func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []drivers.EnvVar) drivers.Command {
 	args := []string{"--format=" + format, "--exit-on-error", "--single-transaction"}
 	if o.Clean {
 		args = append(args, "--clean", "--if-exists")
@@ -337,7 +338,7 @@ func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []E
 		args = append(args, "--no-owner", "--no-privileges")
 	}
 	args = append(args, "--no-password", "--dbname="+database, path)
-	return Command{Program: "pg_restore", Args: args, Env: env}
+	return drivers.Command{Program: "pg_restore", Args: args, Env: env}
 }
 
 // psqlRestoreCommand runs a plain SQL dump from stdin. Not psql's own
@@ -346,8 +347,8 @@ func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []E
 // half a restore. The COMMIT comes from sqlRestoreInput instead, only after
 // the whole dump was read. psql exits 3 on an SQL error (ON_ERROR_STOP), 2
 // when the connection is lost, 1 on its own errors: all errors.
-func psqlRestoreCommand(database string, stdin io.Reader, env []EnvVar) Command {
-	return Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
+func psqlRestoreCommand(database string, stdin io.Reader, env []drivers.EnvVar) drivers.Command {
+	return drivers.Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
 		"--file=-", "--dbname=" + database}, Env: env, Stdin: stdin}
 }
 
@@ -423,7 +424,7 @@ $alexandria_clean$;
 
 // pgRestoreHint adds advice to a failed restore for the usual causes.
 func pgRestoreHint(err error) string {
-	var te *ToolError
+	var te *drivers.ToolError
 	if !errors.As(err, &te) {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,7 @@ func pgDrillDatabases(t *testing.T, srv *pgserver.Server) []string {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, _ := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", drivers.PgDrillPrefix+"%")
+	rows, _ := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", pgdump.PgDrillPrefix+"%")
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestPgDumpDrill(t *testing.T) {
 	t.Parallel()
 	f := drivertest.NewPgRestoreFixture(t)
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 
 	for _, tc := range []struct {
 		name     string
@@ -159,7 +160,7 @@ func TestPgDumpDrill(t *testing.T) {
 // Cancelled in the middle of the restore, the drill still drops its
 // scratch database; a drill without dumps says so.
 func testPgDrillCancelled(t *testing.T, f *drivertest.PgFixture) {
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "cancelled")})
 	if _, err := d.Drill(context.Background(), f.X, tg); err == nil || !strings.Contains(err.Error(), "no dumps") {
 		t.Fatalf("drill without dumps: %v", err)

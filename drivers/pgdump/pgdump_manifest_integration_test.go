@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
@@ -148,7 +149,7 @@ func TestPgDumpManifest(t *testing.T) {
 // size and SHA-256 of the dump's bytes, 0600.
 func testPgManifestWritten(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	want := pgCounts(t, f.Srv, "alexandria")
 	for _, tc := range []struct {
 		name, format string
@@ -261,7 +262,7 @@ func testPgManifestSnapshotConsistency(t *testing.T, f *drivertest.PgFixture) {
 			t.Error(err)
 		}
 	}}
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "consistency")})
 	a, err := d.Backup(ctx, x, tg)
 	if err != nil {
@@ -309,11 +310,11 @@ func TestPgDumpManifestPrunedWithDump(t *testing.T) {
 	}
 	drivertest.WriteFile(t, dir, "other-20261120T010000Z.dump.manifest.json", "{}", 0o600)
 	tg := &drivers.Target{Name: "database", Settings: drivers.Values{"dir": dir, "keep_last": 1}}
-	res, err := drivers.PgDump{}.Prune(context.Background(), nil, tg, true)
+	res, err := pgdump.Driver{}.Prune(context.Background(), nil, tg, true)
 	if err != nil || len(res.Removed) != 2 || len(drivertest.DirNames(t, dir)) != 7 {
 		t.Fatalf("dry run: %+v %v %v", res, err, drivertest.DirNames(t, dir))
 	}
-	if _, err := (drivers.PgDump{}).Prune(context.Background(), nil, tg, false); err != nil {
+	if _, err := (pgdump.Driver{}).Prune(context.Background(), nil, tg, false); err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(drivertest.DirNames(t, dir), " ")
@@ -326,7 +327,7 @@ func TestPgDumpManifestPrunedWithDump(t *testing.T) {
 // byte in an uncompressed SQL dump still reads back and has its trailer.
 func testPgVerifyChecksManifest(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
-	d := drivers.PgDump{}
+	d := pgdump.Driver{}
 	tg := f.Target(t, drivers.Values{"format": "sql", "dir": filepath.Join(f.Dir, "verify")})
 	a, err := d.Backup(ctx, f.X, tg)
 	if err != nil {

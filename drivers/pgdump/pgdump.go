@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 import (
 	"archive/tar"
@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/jackc/pgx/v5"
 )
@@ -25,27 +26,27 @@ import (
 // PgDump backs a PostgreSQL database up with pg_dump into dated files in a
 // directory. A dump is written under a temporary name (mode 0600), read back
 // whole, and only then renamed into place.
-type PgDump struct{}
+type Driver struct{}
 
-var _ Preflighter = PgDump{}
+var _ drivers.Preflighter = Driver{}
 
-func (PgDump) Name() string { return "pg_dump" }
+func (Driver) Name() string { return "pg_dump" }
 
-func (PgDump) Options() []Option {
-	return []Option{
-		{Name: "database", Kind: String, Required: true, Check: checkNoPassword,
+func (Driver) Options() []drivers.Option {
+	return []drivers.Option{
+		{Name: "database", Kind: drivers.String, Required: true, Check: checkNoPassword,
 			Help: "The database: a postgres:// URL, a libpq key=value string or a database name. A password here is rejected."},
-		{Name: "password_file", Kind: String,
+		{Name: "password_file", Kind: drivers.String,
 			Help: "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used."},
-		{Name: "dir", Kind: String, Help: "Directory the dump files are kept in (or set into)."},
-		{Name: "into", Kind: String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there."},
-		{Name: "format", Kind: String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
+		{Name: "dir", Kind: drivers.String, Help: "Directory the dump files are kept in (or set into)."},
+		{Name: "into", Kind: drivers.String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there."},
+		{Name: "format", Kind: drivers.String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
 			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar."},
-		{Name: "compress", Kind: Int, Min: 0, Max: 9, Default: "pg_dump's default; 0 with into",
+		{Name: "compress", Kind: drivers.Int, Min: 0, Max: 9, Default: "pg_dump's default; 0 with into",
 			Help: "Compression level 0-9 (custom, directory, sql; not tar). A dump streamed into restic or borg is uncompressed by default: they compress and deduplicate it themselves, much faster."},
-		{Name: "jobs", Kind: Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only)."},
-		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir."},
-		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept."},
+		{Name: "jobs", Kind: drivers.Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only)."},
+		{Name: "keep_last", Kind: drivers.Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir."},
+		{Name: "keep_days", Kind: drivers.Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept."},
 	}
 }
 
@@ -59,13 +60,13 @@ func checkNoPassword(v any) error {
 		if err != nil {
 			return errors.New("is not a valid postgres:// URL")
 		}
-		if hasPassword(s, false) || u.Query().Has("password") || u.Query().Has("sslpassword") {
-			return passwordErr(pgPasswordAdvice)
+		if drivers.HasPassword(s, false) || u.Query().Has("password") || u.Query().Has("sslpassword") {
+			return drivers.PasswordErr(pgPasswordAdvice)
 		}
 		return nil
 	}
 	if passwordKey.MatchString(s) {
-		return passwordErr(pgPasswordAdvice)
+		return drivers.PasswordErr(pgPasswordAdvice)
 	}
 	return nil
 }
@@ -78,34 +79,34 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-func (PgDump) Validate(t *Target) error {
+func (Driver) Validate(t *drivers.Target) error {
 	format := pgFormat(t)
 	if t.Settings.Has("jobs") && format != "directory" {
-		return KeyErr("jobs", "only works with format = \"directory\" (pg_dump can only dump in parallel into a directory)")
+		return drivers.KeyErr("jobs", "only works with format = \"directory\" (pg_dump can only dump in parallel into a directory)")
 	}
 	if t.Settings.Has("compress") && format == "tar" {
-		return KeyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
+		return drivers.KeyErr("compress", "the tar format cannot be compressed by pg_dump; use format = \"custom\"")
 	}
 	// A pg_dump that exited non-zero left a partial dump at best; calling
 	// that exit ok or a warning would keep it as a backup. Calling a
 	// clean exit a warning or an error is the operator's choice.
 	for _, code := range append(append([]int{}, t.ExitCodes.OK...), t.ExitCodes.Warning...) {
 		if code != 0 {
-			return KeyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
+			return drivers.KeyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
 		}
 	}
-	switch set := FirstSet(t.Settings, "dir", "into"); {
+	switch set := drivers.FirstSet(t.Settings, "dir", "into"); {
 	case len(set) != 1:
-		return KeyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
+		return drivers.KeyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
 	case set[0] == "dir" && !filepath.IsAbs(t.Settings.Str("dir")):
-		return KeyErr("dir", "must be an absolute path")
+		return drivers.KeyErr("dir", "must be an absolute path")
 	case set[0] == "into" && format != "custom":
-		return KeyErr("format", "a dump streamed with `into` is always in the custom format (pg_restore reads it from a pipe), not %q", format)
+		return drivers.KeyErr("format", "a dump streamed with `into` is always in the custom format (pg_restore reads it from a pipe), not %q", format)
 	}
 	return nil
 }
 
-func pgFormat(t *Target) string {
+func pgFormat(t *drivers.Target) string {
 	if f := t.Settings.Str("format"); f != "" {
 		return f
 	}
@@ -113,7 +114,7 @@ func pgFormat(t *Target) string {
 }
 
 // pgExt is the file extension each format's dumps get.
-func pgExt(t *Target) string {
+func pgExt(t *drivers.Target) string {
 	switch pgFormat(t) {
 	case "sql":
 		if t.Settings.Int("compress", 0) > 0 {
@@ -133,7 +134,7 @@ func pgExt(t *Target) string {
 // snapshot, when set, is an exported snapshot (see openDumpSnapshot) pg_dump
 // dumps instead of taking its own, so the manifest's row counts describe
 // exactly this dump.
-func dumpCommand(t *Target, path, snapshot string, env []EnvVar) Command {
+func dumpCommand(t *drivers.Target, path, snapshot string, env []drivers.EnvVar) drivers.Command {
 	args := []string{"--format=" + map[string]string{"custom": "custom", "sql": "plain", "directory": "directory", "tar": "tar"}[pgFormat(t)]}
 	if t.Settings.Has("compress") {
 		args = append(args, "--compress="+strconv.Itoa(t.Settings.Int("compress", 0)))
@@ -148,59 +149,59 @@ func dumpCommand(t *Target, path, snapshot string, env []EnvVar) Command {
 	args = append(args, "--dbname="+t.Settings.Str("database"))
 	// SIGTERM: pg_dump (its --jobs workers too) just dies, and the driver
 	// never keeps what it wrote.
-	return Command{Program: "pg_dump", Args: args, Env: env, Codes: ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
+	return drivers.Command{Program: "pg_dump", Args: args, Env: env, Codes: drivers.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
 }
 
 // readCommand reads a whole custom, tar or directory archive, decompressing
 // every data block. (`pg_restore --list` only reads the table of contents
 // and passes a truncated file.)
-func readCommand(format, path string, env []EnvVar) Command {
-	return Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
+func readCommand(format, path string, env []drivers.EnvVar) drivers.Command {
+	return drivers.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
 }
 
-func (d PgDump) Steps(t *Target) []Step {
+func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 	if t.Into != nil {
 		return d.streamSteps(t)
 	}
-	final := d.newDumpPath(t, Now())
-	tmp := partialPath(final)
-	var env []EnvVar
+	final := d.newDumpPath(t, drivers.Now())
+	tmp := drivers.PartialPath(final)
+	var env []drivers.EnvVar
 	if t.Settings.Has("password_file") {
-		env = append(env, EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
+		env = append(env, drivers.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
 	}
 	dump := dumpCommand(t, tmp, "<exported snapshot>", append(env, t.EnvVars()...))
-	steps := []Step{
-		{Phase: PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
-		{Phase: PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction and export its snapshot (pg_export_snapshot)"},
-		{Phase: PhaseBackup, Command: &dump},
-		{Phase: PhaseBackup, Note: "count every table's rows exactly in the same snapshot, then end the transaction"},
+	steps := []drivers.Step{
+		{Phase: drivers.PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
+		{Phase: drivers.PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction and export its snapshot (pg_export_snapshot)"},
+		{Phase: drivers.PhaseBackup, Command: &dump},
+		{Phase: drivers.PhaseBackup, Note: "count every table's rows exactly in the same snapshot, then end the transaction"},
 	}
 	if pgFormat(t) == "sql" {
-		steps = append(steps, Step{Phase: PhaseBackup, Note: "read " + tmp + " whole and check pg_dump's completion trailer"})
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "read " + tmp + " whole and check pg_dump's completion trailer"})
 	} else {
 		read := readCommand(pgFormat(t), tmp, t.EnvVars())
-		steps = append(steps, Step{Phase: PhaseBackup, Command: &read})
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &read})
 	}
 	steps = append(steps,
-		Step{Phase: PhaseBackup, Note: "SHA-256 of " + tmp},
-		Step{Phase: PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"},
-		Step{Phase: PhaseBackup, Note: "write " + manifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "SHA-256 of " + tmp},
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"},
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "write " + drivers.ManifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
 	if note := retentionNote(t); note != "" {
-		steps = append(steps, Step{Phase: PhasePrune, Note: note})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Note: note})
 	}
 	return steps
 }
 
-func retentionNote(t *Target) string {
-	rules := keepRules(t)
+func retentionNote(t *drivers.Target) string {
+	rules := drivers.KeepRules(t)
 	if rules == "" {
 		return ""
 	}
 	return fmt.Sprintf("remove %s/%s-* dumps (each with its manifest) except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, rules)
 }
 
-func (PgDump) newDumpPath(t *Target, now time.Time) string {
-	return stampedPath(t.Settings.Str("dir"), t.Name, pgExt(t), now)
+func (Driver) newDumpPath(t *drivers.Target, now time.Time) string {
+	return drivers.StampedPath(t.Settings.Str("dir"), t.Name, pgExt(t), now)
 }
 
 // IsPartialDump reports whether name, in a dump directory, is the
@@ -219,14 +220,14 @@ func IsPartialDump(target, name string) bool {
 	return m != nil && m[1] == target
 }
 
-func (PgDump) Init(ctx context.Context, x Executor, t *Target) error {
+func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	if t.Into != nil {
 		return nil // the repository is the restic or borg target's to create
 	}
 	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
 }
 
-func (PgDump) CheckTools(ctx context.Context, x Executor, t *Target) error {
+func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	if _, err := pgToolMajor(ctx, x, "pg_dump"); err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func (PgDump) CheckTools(ctx context.Context, x Executor, t *Target) error {
 
 // pgToolMajor runs `prog --version` ("pg_dump (PostgreSQL) 15.18 (Debian ...)")
 // and returns the major version.
-func pgToolMajor(ctx context.Context, x Executor, prog string) (int, error) {
+func pgToolMajor(ctx context.Context, x drivers.Executor, prog string) (int, error) {
 	line, err := pgToolVersion(ctx, x, prog)
 	if err != nil {
 		return 0, err
@@ -249,8 +250,8 @@ func pgToolMajor(ctx context.Context, x Executor, prog string) (int, error) {
 }
 
 // pgToolVersion returns the first line of `prog --version`.
-func pgToolVersion(ctx context.Context, x Executor, prog string) (string, error) {
-	res, err := x.Run(ctx, Command{Program: prog, Args: []string{"--version"}})
+func pgToolVersion(ctx context.Context, x drivers.Executor, prog string) (string, error) {
+	res, err := x.Run(ctx, drivers.Command{Program: prog, Args: []string{"--version"}})
 	if err != nil {
 		return "", err
 	}
@@ -261,7 +262,7 @@ func pgToolVersion(ctx context.Context, x Executor, prog string) (string, error)
 // Preflight connects to the database and refuses to go on when pg_dump is
 // older than the server (pg_dump refuses such servers, and the failure
 // otherwise only shows at 2 AM).
-func (PgDump) Preflight(ctx context.Context, x Executor, t *Target) error {
+func (Driver) Preflight(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	clientMajor, err := pgToolMajor(ctx, x, "pg_dump")
 	if err != nil {
 		return err
@@ -283,21 +284,21 @@ func (PgDump) Preflight(ctx context.Context, x Executor, t *Target) error {
 
 // connect opens a pgx connection with the same settings pg_dump gets: the
 // target's PG* environment, then the database string, then the password file.
-func connect(ctx context.Context, t *Target) (*pgx.Conn, error) {
+func connect(ctx context.Context, t *drivers.Target) (*pgx.Conn, error) {
 	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
 	if err != nil {
-		return nil, KeyErr("database", "%v", err)
+		return nil, drivers.KeyErr("database", "%v", err)
 	}
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		// pgx redacts passwords in parse errors only on a best-effort basis;
 		// there is none in the string (validation rejects it), so this is safe.
-		return nil, KeyErr("database", "%v", err)
+		return nil, drivers.KeyErr("database", "%v", err)
 	}
 	if path := t.Settings.Str("password_file"); path != "" {
-		pw, err := ReadSecretFile(path)
+		pw, err := drivers.ReadSecretFile(path)
 		if err != nil {
-			return nil, KeyErr("password_file", "%v", err)
+			return nil, drivers.KeyErr("password_file", "%v", err)
 		}
 		cfg.Password = pw
 	}
@@ -378,10 +379,10 @@ func kvQuote(s string) string {
 // privatePgpass writes the password file's secret into a 0600 pgpass file in
 // the target's private temp dir, for libpq (which will not read a pipe). The
 // caller removes it.
-func privatePgpass(t *Target) (string, error) {
-	pw, err := ReadSecretFile(t.Settings.Str("password_file"))
+func privatePgpass(t *drivers.Target) (string, error) {
+	pw, err := drivers.ReadSecretFile(t.Settings.Str("password_file"))
 	if err != nil {
-		return "", KeyErr("password_file", "%v", err)
+		return "", drivers.KeyErr("password_file", "%v", err)
 	}
 	f, err := os.CreateTemp(t.TempDir, "pgpass-*")
 	if err != nil {
@@ -402,7 +403,7 @@ func privatePgpass(t *Target) (string, error) {
 // pgEnv is the environment every libpq tool of the target gets: a private
 // pgpass made from password_file (removed by cleanup), then the target's
 // `env`.
-func pgEnv(t *Target) (env []EnvVar, cleanup func(), err error) {
+func pgEnv(t *drivers.Target) (env []drivers.EnvVar, cleanup func(), err error) {
 	env = t.EnvVars()
 	if !t.Settings.Has("password_file") {
 		return env, func() {}, nil
@@ -411,7 +412,7 @@ func pgEnv(t *Target) (env []EnvVar, cleanup func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return append([]EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...), func() { os.Remove(pgpass) }, nil
+	return append([]drivers.EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...), func() { os.Remove(pgpass) }, nil
 }
 
 // Backup dumps into a temporary name, reads the archive back whole, and
@@ -421,19 +422,19 @@ func pgEnv(t *Target) (env []EnvVar, cleanup func(), err error) {
 // pg_dump dumps a snapshot exported by a transaction of our own, in which
 // every table is counted too; the counts, versions, size and SHA-256 go
 // into a manifest written beside the dump once it is in place.
-func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (d Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	if t.Into != nil {
 		return d.streamBackup(ctx, x, t)
 	}
 	dir := t.Settings.Str("dir")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	final, err := d.freeDumpPath(t)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
-	tmp := partialPath(final)
+	tmp := drivers.PartialPath(final)
 	promoted := false
 	defer func() {
 		if !promoted {
@@ -444,56 +445,56 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 	// directory): pg_dump would create it 0644 under the usual umask.
 	if pgFormat(t) == "directory" {
 		if err := os.Mkdir(tmp, 0o700); err != nil {
-			return Artifact{}, err
+			return drivers.Artifact{}, err
 		}
 	} else {
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
-			return Artifact{}, err
+			return drivers.Artifact{}, err
 		}
 		f.Close()
 	}
 
 	ds, err := openDumpSession(ctx, x, t)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	defer ds.Close()
-	stopWatching := watchGrowth(ctx, tmp)
+	stopWatching := drivers.WatchGrowth(ctx, tmp)
 	res, err := x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env))
 	stopWatching()
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	warnings := exitWarning(res)
 	// Counted after the dump, still in its snapshot: rows written
 	// meanwhile are neither dumped nor counted.
 	counts, err := ds.snap.Counts(ctx)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	manifest := ds.snap.Manifest(counts)
 	ds.snap.Close() // release the snapshot: it holds back vacuum
 	if err := d.readWhole(ctx, x, t, tmp); err != nil {
-		return Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
+		return drivers.Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
 	}
-	if manifest.Bytes, manifest.SHA256, err = hashDump(tmp); err != nil {
-		return Artifact{}, err
+	if manifest.Bytes, manifest.SHA256, err = drivers.HashDump(tmp); err != nil {
+		return drivers.Artifact{}, err
 	}
 	manifest.Dump, manifest.Format, manifest.PgDumpVersion = filepath.Base(final), pgFormat(t), ds.pgDumpVersion
 	// A manifest left by a dump of this name deleted by hand must not
 	// describe the new dump, not even until the new manifest is written.
-	if err := os.Remove(manifestPath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Artifact{}, err
+	if err := os.Remove(drivers.ManifestPath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return drivers.Artifact{}, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	promoted = true
-	syncDir(dir)
-	a := Artifact{ID: final, Bytes: manifest.Bytes, Verified: true, Warnings: warnings}
+	drivers.SyncDir(dir)
+	a := drivers.Artifact{ID: final, Bytes: manifest.Bytes, Verified: true, Warnings: warnings}
 	// The dump is good without its manifest; say so rather than fail it.
-	if err := writeManifest(final, manifest); err != nil {
+	if err := drivers.WriteManifest(final, manifest); err != nil {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("the dump is good, but its manifest could not be written (%v): drills of it cannot compare row counts", err))
 	}
 	return a, nil
@@ -501,8 +502,8 @@ func (d PgDump) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 
 // exitWarning is the warning a pg_dump exit the plan's exit_codes calls a
 // warning gives the target (Validate lets only exit 0 be one).
-func exitWarning(res Result) []string {
-	if res.Class != ClassWarning {
+func exitWarning(res drivers.Result) []string {
+	if res.Class != drivers.ClassWarning {
 		return nil
 	}
 	return []string{fmt.Sprintf("pg_dump exited %d, which exit_codes calls a warning", res.ExitCode)}
@@ -513,13 +514,13 @@ func exitWarning(res Result) []string {
 // private pgpass), pg_dump's version for the manifest, and the exported
 // snapshot that pg_dump dumps and the rows are counted in.
 type dumpSession struct {
-	env           []EnvVar
+	env           []drivers.EnvVar
 	pgDumpVersion string
 	snap          *dumpSnapshot
 	cleanup       func()
 }
 
-func openDumpSession(ctx context.Context, x Executor, t *Target) (*dumpSession, error) {
+func openDumpSession(ctx context.Context, x drivers.Executor, t *drivers.Target) (*dumpSession, error) {
 	env, cleanup, err := pgEnv(t)
 	if err != nil {
 		return nil, err
@@ -546,14 +547,14 @@ func (s *dumpSession) Close() {
 
 // freeDumpPath picks the dump's final name, adding -1, -2... when a dump of
 // the same second already exists.
-func (d PgDump) freeDumpPath(t *Target) (string, error) {
-	return freeStampedPath(t.Settings.Str("dir"), t.Name, pgExt(t))
+func (d Driver) freeDumpPath(t *drivers.Target) (string, error) {
+	return drivers.FreeStampedPath(t.Settings.Str("dir"), t.Name, pgExt(t))
 }
 
 // readWhole reads every byte of a dump: pg_restore into /dev/null for the
 // archive formats, and for plain SQL a full read (through gzip when
 // compressed, which checks its CRC) ending in pg_dump's completion trailer.
-func (PgDump) readWhole(ctx context.Context, x Executor, t *Target, path string) error {
+func (Driver) readWhole(ctx context.Context, x drivers.Executor, t *drivers.Target, path string) error {
 	format := dumpFormat(path, pgFormat(t))
 	switch format {
 	case "sql":
@@ -639,7 +640,7 @@ func checkSQLDump(path string) error {
 // Verify reads a dump back whole, the given one or the newest, and when it
 // has a manifest also checks its SHA-256 (which catches a flipped byte in
 // an uncompressed SQL dump, which reads back fine).
-func (d PgDump) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (d Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	if t.Into != nil {
 		return d.streamVerify(ctx, x, t, a)
 	}
@@ -652,9 +653,9 @@ func (d PgDump) Verify(ctx context.Context, x Executor, t *Target, a Artifact) e
 		if len(dumps) == 0 {
 			return fmt.Errorf("no dumps in %s to verify", t.Settings.Str("dir"))
 		}
-		path = dumps[0].path
+		path = dumps[0].Path
 	}
-	m, err := readManifest(path)
+	m, err := drivers.ReadManifest(path)
 	if err != nil {
 		return err
 	}
@@ -673,31 +674,31 @@ var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sq
 // symlink is never one (the driver makes files and directories): one
 // planted in dir under a dump's name is not restored as the latest, nor
 // accepted as an ID.
-func (PgDump) list(t *Target) ([]dumpFile, error) {
-	return listStamped(t.Settings.Str("dir"), t.Name, dumpName, true)
+func (Driver) list(t *drivers.Target) ([]drivers.DumpFile, error) {
+	return drivers.ListStamped(t.Settings.Str("dir"), t.Name, dumpName, true)
 }
 
 // Prune keeps the newest keep_last dumps and those younger than keep_days
 // (a dump either rule keeps is kept), and always the newest one.
-func (d PgDump) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (d Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	if t.Into != nil {
 		return d.streamPrune(ctx, x, t, dryRun)
 	}
 	dumps, err := d.list(t)
 	if err != nil {
-		return PruneResult{}, err
+		return drivers.PruneResult{}, err
 	}
-	return pruneStamped(t, dumps, dryRun, func(path string) error {
+	return drivers.PruneStamped(t, dumps, dryRun, func(path string) error {
 		// The manifest first: a crash in between leaves a dump without
 		// a manifest (still usable), never a manifest without a dump.
-		if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(drivers.ManifestPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return os.RemoveAll(path)
 	})
 }
 
-func (d PgDump) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (d Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	if t.Into != nil {
 		return d.streamSnapshots(ctx, x, t)
 	}
@@ -705,23 +706,23 @@ func (d PgDump) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Snapshot, 0, len(dumps))
+	out := make([]drivers.Snapshot, 0, len(dumps))
 	for _, f := range dumps {
 		info := "no manifest"
-		if m, err := readManifest(f.path); err != nil {
+		if m, err := drivers.ReadManifest(f.Path); err != nil {
 			info = "unreadable manifest"
 		} else if m != nil {
 			info = fmt.Sprintf("%d tables, %d rows", len(m.Tables), m.TotalRows())
 		}
-		out = append(out, Snapshot{ID: f.path, Time: f.stamp, Bytes: diskSize(f.path), Info: info})
+		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: drivers.DiskSize(f.Path), Info: info})
 	}
 	return out, nil
 }
 
-func (PgDump) Facts() Facts {
-	return Facts{
-		Role: RoleDatabase,
-		Programs: []Program{
+func (Driver) Facts() drivers.Facts {
+	return drivers.Facts{
+		Role: drivers.RoleDatabase,
+		Programs: []drivers.Program{
 			{Name: "pg_dump", Package: "postgresql-client"},
 			{Name: "pg_restore", Package: "postgresql-client"},
 		},
@@ -729,47 +730,47 @@ func (PgDump) Facts() Facts {
 	}
 }
 
-func (PgDump) Resources(t *Target) Resources {
-	r := Resources{Database: t.Settings.Str("database")}
-	r.Secrets = WithSecret(r.Secrets, t, "password_file", PasswordFile)
+func (Driver) Resources(t *drivers.Target) drivers.Resources {
+	r := drivers.Resources{Database: t.Settings.Str("database")}
+	r.Secrets = drivers.WithSecret(r.Secrets, t, "password_file", drivers.PasswordFile)
 	// A streamed dump has no directory: it is in its `into` target's
 	// repository.
 	if dir := t.Settings.Str("dir"); t.Into == nil && dir != "" {
-		r.Paths = []Path{{Path: dir, Write: true, Dumps: true, Why: "dumps of " + t.Name}}
+		r.Paths = []drivers.Path{{Path: dir, Write: true, Dumps: true, Why: "dumps of " + t.Name}}
 	}
 	return r
 }
 
-func (PgDump) PlainRestore(t *Target) []Step {
+func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	if t.Into != nil {
-		return []Step{restoreNote("the dump is streamed into %s's repository: restore it with `alexandria-backup restore %s`, or take it out of that repository as shown there", t.Into.Name, t.Name)}
+		return []drivers.Step{drivers.RestoreNote("the dump is streamed into %s's repository: restore it with `alexandria-backup restore %s`, or take it out of that repository as shown there", t.Into.Name, t.Name)}
 	}
-	var env []EnvVar
+	var env []drivers.EnvVar
 	if f := t.Settings.Str("password_file"); f != "" {
-		env = append(env, EnvVar{Name: "PGPASSFILE", Value: "<a pgpass file with the password from " + f + ">"})
+		env = append(env, drivers.EnvVar{Name: "PGPASSFILE", Value: "<a pgpass file with the password from " + f + ">"})
 	}
 	dir, format := t.Settings.Str("dir"), pgFormat(t)
 	dump := filepath.Join(dir, t.Name+"-<TIME>."+pgExt(t))
-	steps := []Step{restoreNote("the newest dump: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+pgExt(t))}
+	steps := []drivers.Step{drivers.RestoreNote("the newest dump: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+pgExt(t))}
 	db := "--dbname=" + t.Settings.Str("database")
 	switch {
 	case format == "sql" && strings.HasSuffix(dump, ".gz"):
-		steps = append(steps, restoreNote("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))
+		steps = append(steps, drivers.RestoreNote("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))
 	case format == "sql":
-		steps = append(steps, RestoreCmd(Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
+		steps = append(steps, drivers.RestoreCmd(drivers.Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
 	default:
-		steps = append(steps, RestoreCmd(Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
+		steps = append(steps, drivers.RestoreCmd(drivers.Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
 	}
 	return steps
 }
 
 // TendLocks: a pg_dump target streaming into a repository whose tool
 // keeps locks of its own (restic) keeps its dumps there.
-func (PgDump) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
+func (Driver) TendLocks(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
 	if t.Into == nil {
 		return nil, nil
 	}
-	lt, ok := t.Into.Impl.(LockTender)
+	lt, ok := t.Into.Impl.(drivers.LockTender)
 	if !ok {
 		return nil, nil
 	}

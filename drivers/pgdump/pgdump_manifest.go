@@ -1,4 +1,4 @@
-package drivers
+package pgdump
 
 // Dump manifests: what a dump holds, written beside it, so that a restore
 // can refuse a damaged dump and a drill can prove a restore exactly.
@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -51,12 +52,12 @@ type dumpSnapshot struct {
 // for as long as the dump takes), and row_security off, so a table whose
 // rows row-level security would hide makes the count fail as it makes
 // pg_dump fail, instead of quietly counting fewer rows.
-func openDumpSnapshot(ctx context.Context, t *Target) (*dumpSnapshot, error) {
+func openDumpSnapshot(ctx context.Context, t *drivers.Target) (*dumpSnapshot, error) {
 	conn, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	s := &dumpSnapshot{conn: conn, createdAt: Now().UTC(), database: t.Settings.Str("database"), target: t.Name}
+	s := &dumpSnapshot{conn: conn, createdAt: drivers.Now().UTC(), database: t.Settings.Str("database"), target: t.Name}
 	fail := func(what string, err error) (*dumpSnapshot, error) {
 		s.Close()
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -84,7 +85,7 @@ func openDumpSnapshot(ctx context.Context, t *Target) (*dumpSnapshot, error) {
 func (s *dumpSnapshot) ID() string { return s.id }
 
 // Counts counts the rows of every table in the snapshot, exactly.
-func (s *dumpSnapshot) Counts(ctx context.Context) ([]TableCount, error) {
+func (s *dumpSnapshot) Counts(ctx context.Context) ([]drivers.TableCount, error) {
 	if s.tx == nil {
 		return nil, errors.New("the snapshot is closed")
 	}
@@ -93,9 +94,9 @@ func (s *dumpSnapshot) Counts(ctx context.Context) ([]TableCount, error) {
 
 // Manifest starts the dump's manifest with what the snapshot knows; the
 // caller adds Dump, Format, Bytes, SHA256 and PgDumpVersion.
-func (s *dumpSnapshot) Manifest(counts []TableCount) *DumpManifest {
-	return &DumpManifest{
-		Version: ManifestVersion, Target: s.target, CreatedAt: s.createdAt, Database: s.database,
+func (s *dumpSnapshot) Manifest(counts []drivers.TableCount) *drivers.DumpManifest {
+	return &drivers.DumpManifest{
+		Version: drivers.ManifestVersion, Target: s.target, CreatedAt: s.createdAt, Database: s.database,
 		ServerVersion: s.serverVersion, ServerVersionNum: s.serverVersionNum, Snapshot: s.id, Tables: counts,
 	}
 }
@@ -135,13 +136,13 @@ WHERE c.relkind IN ('r', 'p')
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`
 
 // pgListTables returns the user tables (Rows left 0).
-func pgListTables(ctx context.Context, q pgQuerier) ([]TableCount, error) {
+func pgListTables(ctx context.Context, q pgQuerier) ([]drivers.TableCount, error) {
 	rows, err := q.Query(ctx, userTablesSQL)
 	if err != nil {
 		return nil, fmt.Errorf("listing tables: %w", err)
 	}
-	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableCount, error) {
-		var c TableCount
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (drivers.TableCount, error) {
+		var c drivers.TableCount
 		err := r.Scan(&c.Schema, &c.Name, &c.Partitioned)
 		return c, err
 	})
@@ -155,7 +156,7 @@ func pgListTables(ctx context.Context, q pgQuerier) ([]TableCount, error) {
 // reltuples is an estimate, -1 before the first ANALYZE). Ordinary tables
 // are counted with ONLY, so rows of old-style inheritance children are not
 // counted twice; a partitioned table's count includes its partitions.
-func pgCountTables(ctx context.Context, q pgQuerier) ([]TableCount, error) {
+func pgCountTables(ctx context.Context, q pgQuerier) ([]drivers.TableCount, error) {
 	tables, err := pgListTables(ctx, q)
 	if err != nil {
 		return nil, err

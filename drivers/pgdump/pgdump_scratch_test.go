@@ -1,4 +1,4 @@
-package drivers_test
+package pgdump_test
 
 import (
 	"context"
@@ -7,22 +7,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
+	"github.com/jackc/pgx/v5"
 )
 
 // scratchMarkers reads the scratch database markers in dir.
-func scratchMarkers(t *testing.T, dir string) map[string]drivers.ScratchMarker {
+func scratchMarkers(t *testing.T, dir string) map[string]pgdump.ScratchMarker {
 	t.Helper()
-	out := map[string]drivers.ScratchMarker{}
+	out := map[string]pgdump.ScratchMarker{}
 	for _, name := range drivertest.DirNames(t, dir) {
-		if !drivers.IsScratchMarker(name) {
+		if !pgdump.IsScratchMarker(name) {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		m, err := drivers.ReadScratchMarker(p)
+		m, err := pgdump.ReadScratchMarker(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestIsScratchMarker(t *testing.T) {
 		"pgpass-123":        false,
 		"drill-library-456": false,
 	} {
-		if got := drivers.IsScratchMarker(name); got != want {
+		if got := pgdump.IsScratchMarker(name); got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}
 	}
@@ -55,10 +55,10 @@ func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	tg := f.Target(t, drivers.Values{})
-	if _, err := (drivers.PgDump{}).Backup(ctx, f.X, tg); err != nil {
+	if _, err := (pgdump.Driver{}).Backup(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
-	var during map[string]drivers.ScratchMarker
+	var during map[string]pgdump.ScratchMarker
 	var dbs []string
 	x := pgExecutor{before: func(_ context.Context, c drivers.Command) {
 		if c.Program == "pg_restore" && strings.Contains(strings.Join(c.Args, " "), "--single-transaction") {
@@ -66,15 +66,15 @@ func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 			dbs = pgDrillDatabases(t, f.Srv)
 		}
 	}}
-	if _, err := (drivers.PgDump{}).Drill(ctx, x, tg); err != nil {
+	if _, err := (pgdump.Driver{}).Drill(ctx, x, tg); err != nil {
 		t.Fatal(err)
 	}
 	if len(during) != 1 || len(dbs) != 1 {
 		t.Fatalf("while restoring: markers %v, scratch databases %v", during, dbs)
 	}
 	for _, m := range during {
-		if m.Database != dbs[0] || m.Target != "database" || m.Server != drivers.PgServer(tg) || m.PID != os.Getpid() || m.CreatedAt.IsZero() {
-			t.Errorf("marker %+v; the scratch database is %s on %s", m, dbs[0], drivers.PgServer(tg))
+		if m.Database != dbs[0] || m.Target != "database" || m.Server != pgdump.PgServer(tg) || m.PID != os.Getpid() || m.CreatedAt.IsZero() {
+			t.Errorf("marker %+v; the scratch database is %s on %s", m, dbs[0], pgdump.PgServer(tg))
 		}
 	}
 	if left := scratchMarkers(t, tg.TempDir); len(left) != 0 {
@@ -92,7 +92,7 @@ func TestDropScratchDatabase(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	ctx := context.Background()
 	tg := f.Target(t, drivers.Values{})
-	name := drivers.PgDrillPrefix + "0123456789abcdef"
+	name := pgdump.PgDrillPrefix + "0123456789abcdef"
 	if err := f.Srv.CreateDatabase(ctx, name); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestDropScratchDatabase(t *testing.T) {
 	defer conn.Close(ctx)
 
 	for _, bad := range []string{"alexandria", "postgres", name + "0", strings.ToUpper(name)} {
-		if err := drivers.DropScratchDatabase(ctx, tg, bad); err == nil || !strings.Contains(err.Error(), "refusing to drop") {
+		if err := pgdump.DropScratchDatabase(ctx, tg, bad); err == nil || !strings.Contains(err.Error(), "refusing to drop") {
 			t.Errorf("%q: got %v", bad, err)
 		}
 	}
@@ -112,17 +112,17 @@ func TestDropScratchDatabase(t *testing.T) {
 		t.Fatalf("the source database is gone: %v", err)
 	}
 	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{}}
-	if err := drivers.DropScratchDatabase(ctx, restic, name); err == nil {
+	if err := pgdump.DropScratchDatabase(ctx, restic, name); err == nil {
 		t.Error("dropped through a restic target")
 	}
 
-	if err := drivers.DropScratchDatabase(ctx, tg, name); err != nil {
+	if err := pgdump.DropScratchDatabase(ctx, tg, name); err != nil {
 		t.Fatal(err)
 	}
 	if left := pgDrillDatabases(t, f.Srv); len(left) != 0 {
 		t.Fatalf("still there: %v", left)
 	}
-	if err := drivers.DropScratchDatabase(ctx, tg, name); err != nil {
+	if err := pgdump.DropScratchDatabase(ctx, tg, name); err != nil {
 		t.Errorf("dropping it again: %v", err)
 	}
 }
