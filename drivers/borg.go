@@ -54,7 +54,7 @@ func (Borg) Options() []Option {
 			Help: "Command printing the passphrase, run by borg without a shell (BORG_PASSCOMMAND). Set exactly one of passphrase_file or passcommand, none when encryption = \"none\"."},
 		{Name: "encryption", Kind: String, Default: "repokey-blake2", Enum: borgEncryptions,
 			Help: "Encryption mode `init` creates the repository with (borg init --encryption)."},
-		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList,
+		{Name: "paths", Kind: StringList, Required: true, Check: NonEmptyList,
 			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive); so does it when they hold no file after excludes (see allow_empty_source)."},
 		{Name: "exclude", Kind: StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work)."},
 		{Name: "compression", Kind: String, Check: checkBorgCompression, Default: "lz4 (borg's default)",
@@ -67,9 +67,9 @@ func (Borg) Options() []Option {
 			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
 		{Name: "keep_within", Kind: String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
-		emptySourceOption("archive"),
+		EmptySourceOption("archive"),
 	}
-	return append(opts, keepOptions(borgKeeps, "borg prune")...)
+	return append(opts, KeepOptions(borgKeeps, "borg prune")...)
 }
 
 var (
@@ -356,7 +356,7 @@ func (b Borg) Steps(t *Target) []Step {
 	steps := []Step{
 		{Phase: PhasePreflight, Note: notes},
 		{Phase: PhaseBackup, Command: &create},
-		{Phase: PhaseBackup, Note: emptyBackupNote(t, "archive", "borg delete of that archive alone")},
+		{Phase: PhaseBackup, Note: EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
 		{Phase: PhaseVerify, Command: &check},
 	}
 	if prune, ok := b.pruneCommand(t, false); ok {
@@ -469,7 +469,7 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 	if res.Class == ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
 	}
-	warning, err := refuseEmptyBackup(t, emptyBackup{snapshot: "archive", id: a.ID, files: out.Archive.Stats.NFiles, remove: func() error {
+	warning, err := RefuseEmptyBackup(t, EmptyBackup{Snapshot: "archive", Id: a.ID, Files: out.Archive.Stats.NFiles, Remove: func() error {
 		_, err := x.Run(ctx, b.deleteOneCommand(t, a.ID))
 		return err
 	}})
@@ -692,7 +692,7 @@ func (Borg) Resources(t *Target) Resources {
 	r.Secrets = WithSecret(r.Secrets, t, "passphrase_file", PasswordFile)
 	// (local: is restic's prefix; trimmed here too, as planpaths always did.)
 	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
-	r.Paths = append(r.Paths, readPaths(t)...)
+	r.Paths = append(r.Paths, ReadPaths(t)...)
 	return r
 }
 

@@ -169,7 +169,7 @@ func (b Borg) listItems(ctx context.Context, x Executor, t *Target, archive, for
 		return b.listBatch(ctx, x, t, archive, format, nil)
 	}
 	var items []borgItem
-	for _, batch := range argBatches(paths) {
+	for _, batch := range ArgBatches(paths) {
 		got, err := b.listBatch(ctx, x, t, archive, format, batch)
 		if err != nil {
 			return nil, err
@@ -321,9 +321,9 @@ func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, 
 			err = errors.Join(err, fmt.Errorf("borg drill: removing %s: %w", dir, cerr))
 		}
 	}()
-	for _, batch := range argBatches(paths) {
+	for _, batch := range ArgBatches(paths) {
 		if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, batch)); err != nil {
-			return DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), listSample(DrillSources(sample)))
+			return DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), ListSample(DrillSources(sample)))
 		}
 	}
 	sums, err := b.listItems(ctx, x, t, archive, "{sha256}", paths)

@@ -128,14 +128,14 @@ type DrillMismatch struct {
 func (e *DrillMismatch) Error() string {
 	msg := fmt.Sprintf("%s drill: %s %s", e.Tool, e.File, e.Reason)
 	if len(e.Sampled) > 0 {
-		msg += " (" + listSample(e.Sampled) + ")"
+		msg += " (" + ListSample(e.Sampled) + ")"
 	}
 	return msg
 }
 
 // listSample says which files were sampled, for error messages: "sampled
 // 3: /a, /b, /c", at most 25 of them named.
-func listSample(sources []string) string {
+func ListSample(sources []string) string {
 	const show = 25
 	s, more := sources, ""
 	if len(s) > show {
@@ -397,7 +397,7 @@ func sourceUnchanged(f DrillFile, precision time.Duration) bool {
 // argBatches splits args into groups whose total length stays well below
 // Linux's limit on a command line (ARG_MAX, 2 MiB with the environment), for
 // tools that take the sampled paths as arguments.
-func argBatches(args []string) [][]string {
+func ArgBatches(args []string) [][]string {
 	const limit = 256 << 10
 	var out [][]string
 	var cur []string

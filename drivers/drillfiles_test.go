@@ -238,7 +238,7 @@ func TestDrillFilesArgBatches(t *testing.T) {
 	} {
 		var got []int
 		n := 0
-		for _, b := range argBatches(tc.args) {
+		for _, b := range ArgBatches(tc.args) {
 			got = append(got, len(b))
 			n += len(b)
 		}

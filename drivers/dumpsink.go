@@ -23,7 +23,7 @@ func ReceivesDumps(t *Target) bool {
 
 // streamManifestTag marks a restic manifest snapshot with the short id of
 // the dump snapshot it describes.
-const streamManifestTag = "alexandria-manifest:"
+const StreamManifestTag = "alexandria-manifest:"
 
 // streamDumpName and streamManifestName are the names the dump and its
 // manifest have inside the repository.

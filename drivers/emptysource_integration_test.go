@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -153,7 +154,7 @@ func TestResticEmptySourceGuard(t *testing.T) {
 	for _, sh := range emptySourceShapes() {
 		t.Run(sh.name, func(t *testing.T) {
 			f := drivertest.NewResticFixture(t)
-			h := historyCase{driver: drivers.Restic{}, x: f.X, src: f.Src, target: func(v drivers.Values) *drivers.Target {
+			h := historyCase{driver: restic.Driver{}, x: f.X, src: f.Src, target: func(v drivers.Values) *drivers.Target {
 				tg := f.Target("library", v)
 				tg.Settings["exclude"] = []string{filepath.Join(f.Src, ".returns"), "cache"}
 				return tg

@@ -132,7 +132,7 @@ func WithSecret(out []SecretFile, t *Target, key string, kind SecretKind) []Secr
 
 // readPaths are what a restic or borg target reads: its paths and its
 // exclude files.
-func readPaths(t *Target) []Path {
+func ReadPaths(t *Target) []Path {
 	var out []Path
 	for _, p := range t.Settings.List("paths") {
 		out = append(out, Path{Path: p, Why: "backed up by " + t.Name})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -39,7 +40,7 @@ func TestDropEnvRemovesOnlyInheritedVariables(t *testing.T) {
 func TestResticIgnoresInheritedSecrets(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.Target("library", nil)
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)

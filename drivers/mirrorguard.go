@@ -89,29 +89,29 @@ func MirrorGuardNote(t *Target, sourceKey string) string {
 // metadata to size it), so "lost most of its files" is not checked.
 
 // emptySourceOption is the key restic and borg take for the guard.
-func emptySourceOption(snapshot string) Option {
+func EmptySourceOption(snapshot string) Option {
 	return allowEmptySource("Keep the new " + snapshot + " even when the paths hold no file after excludes. Without it such a backup fails and its " + snapshot +
 		" is removed again, so retention never counts an empty " + snapshot + " as the newest (an unmounted disk looks exactly like that).")
 }
 
 // emptyBackup is the snapshot or archive a backup just made: its id, how
 // many files the tool says it read, and remove, which removes exactly it.
-type emptyBackup struct {
-	snapshot string // "snapshot" or "archive"
-	id       string
-	files    *int64 // nil: the tool's report has no count
-	remove   func() error
+type EmptyBackup struct {
+	Snapshot string // "snapshot" or "archive"
+	Id       string
+	Files    *int64 // nil: the tool's report has no count
+	Remove   func() error
 }
 
 // refuseEmptyBackup returns the guard's verdict on backup b: nil when it
 // may be kept, otherwise, having removed it, an error saying what was
 // found and whether the removal worked. A report without a count keeps the
 // backup, with a warning: nothing is removed on a guess.
-func refuseEmptyBackup(t *Target, b emptyBackup) (warning string, err error) {
-	if b.files == nil {
-		return fmt.Sprintf("the tool reported no file count: could not check that the %s %s is not empty", b.snapshot, b.id), nil
+func RefuseEmptyBackup(t *Target, b EmptyBackup) (warning string, err error) {
+	if b.Files == nil {
+		return fmt.Sprintf("the tool reported no file count: could not check that the %s %s is not empty", b.Snapshot, b.Id), nil
 	}
-	if *b.files > 0 || t.Settings.Bool("allow_empty_source", false) {
+	if *b.Files > 0 || t.Settings.Bool("allow_empty_source", false) {
 		return "", nil
 	}
 	paths := t.Settings.List("paths")
@@ -119,16 +119,16 @@ func refuseEmptyBackup(t *Target, b emptyBackup) (warning string, err error) {
 	if len(paths) > 1 {
 		found = "the paths " + strings.Join(paths, ", ") + " hold"
 	}
-	outcome := "the " + b.snapshot + " " + b.id + " was removed"
-	if err := b.remove(); err != nil {
-		outcome = fmt.Sprintf("removing the %s %s failed, so remove it by hand before retention runs: %v", b.snapshot, b.id, err)
+	outcome := "the " + b.Snapshot + " " + b.Id + " was removed"
+	if err := b.Remove(); err != nil {
+		outcome = fmt.Sprintf("removing the %s %s failed, so remove it by hand before retention runs: %v", b.Snapshot, b.Id, err)
 	}
 	return "", KeyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
-		found, b.snapshot, outcome)
+		found, b.Snapshot, outcome)
 }
 
 // emptyBackupNote says what the guard does, for --dry-run.
-func emptyBackupNote(t *Target, snapshot, remove string) string {
+func EmptyBackupNote(t *Target, snapshot, remove string) string {
 	if t.Settings.Bool("allow_empty_source", false) {
 		return "keep the " + snapshot + " even when the paths hold no file after excludes (allow_empty_source)"
 	}

@@ -43,7 +43,7 @@ type Option struct {
 
 // keepOptions declares retention counts (keep_daily, ...), each passed to
 // the tool's retention command as --keep-daily and so on.
-func keepOptions(keeps []string, command string) []Option {
+func KeepOptions(keeps []string, command string) []Option {
 	var opts []Option
 	for _, k := range keeps {
 		opts = append(opts, Option{Name: k, Kind: Int, Min: 1, Max: 1000000,
@@ -257,7 +257,7 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func nonEmptyList(v any) error {
+func NonEmptyList(v any) error {
 	if len(v.([]string)) == 0 {
 		return errors.New("must name at least one path")
 	}

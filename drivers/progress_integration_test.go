@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
@@ -83,12 +84,12 @@ func TestResticReportsProgressWhenWatched(t *testing.T) {
 	addBigFile(t, f.Src, bigFile)
 	ctx := context.Background()
 	tg := f.Target("library", nil)
-	if err := (drivers.Restic{}).Init(ctx, f.X, tg); err != nil {
+	if err := (restic.Driver{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Restic{}.Backup(rec.trace(ctx), f.X, tg)
+	a, err := restic.Driver{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
@@ -69,7 +70,7 @@ func resticStopFixture(t *testing.T) (*drivertest.ResticFixture, *drivers.Target
 	f := drivertest.NewResticFixture(t)
 	slowSource(t, f.Src)
 	tg := f.Target("library", nil)
-	if err := (drivers.Restic{}).Init(context.Background(), f.X, tg); err != nil {
+	if err := (restic.Driver{}).Init(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	return f, tg
@@ -105,7 +106,7 @@ func assertNoResticLock(t *testing.T, f *drivertest.ResticFixture) {
 func TestResticStopSignalReleasesTheLock(t *testing.T) {
 	f, tg := resticStopFixture(t)
 	var backup *drivers.Command
-	for _, s := range (drivers.Restic{}).Steps(tg) {
+	for _, s := range (restic.Driver{}).Steps(tg) {
 		if s.Phase == drivers.PhaseBackup && s.Command != nil {
 			backup = s.Command
 		}
@@ -124,7 +125,7 @@ func TestResticStopSignalReleasesTheLock(t *testing.T) {
 		t.Fatalf("restic backup: %v, exit %d %s, want it stopped by SIGINT (exit 130 or 1, not killed)", err, res.ExitCode, res.Signal)
 	}
 	assertNoResticLock(t, f)
-	if snaps, err := (drivers.Restic{}).Snapshots(context.Background(), f.X, tg); err != nil || len(snaps) != 0 {
+	if snaps, err := (restic.Driver{}).Snapshots(context.Background(), f.X, tg); err != nil || len(snaps) != 0 {
 		t.Fatalf("snapshots after a stopped backup: %v %v", snaps, err)
 	}
 }
@@ -136,7 +137,7 @@ func TestResticStopSignalReleasesTheLock(t *testing.T) {
 func TestResticStoppedBackupLeavesNoLock(t *testing.T) {
 	f, tg := resticStopFixture(t)
 	held := func() bool { return len(restictest.LockFiles(t, f.Repo)) > 0 }
-	err := stopOnceHeld(t, held, 0, func(ctx context.Context) error { _, err := (drivers.Restic{}).Backup(ctx, f.X, tg); return err })
+	err := stopOnceHeld(t, held, 0, func(ctx context.Context) error { _, err := (restic.Driver{}).Backup(ctx, f.X, tg); return err })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("backup: %v, want it cancelled", err)
 	}

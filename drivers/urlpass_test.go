@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -120,7 +121,7 @@ func TestRealToolErrorsMaskURLPasswords(t *testing.T) {
 	}{
 		{drivers.Borg{}, &drivers.Target{Name: "b", Driver: "borg", Impl: drivers.Borg{}, Settings: drivers.Values{
 			"repository": "ssh://user:S3cr3t@127.0.0.1:1/repo", "passphrase_file": pass, "paths": []string{dir}}}},
-		{drivers.Restic{}, &drivers.Target{Name: "r", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{
+		{restic.Driver{}, &drivers.Target{Name: "r", Driver: "restic", Impl: restic.Driver{}, Settings: drivers.Values{
 			"repository": "sftp://user:S3cr3t@127.0.0.1:1//repo", "password_file": pass, "paths": []string{dir}}}},
 	} {
 		_, err := tc.d.Snapshots(ctx, x, tc.tg)
@@ -142,7 +143,7 @@ func TestResticRepositoryFile(t *testing.T) {
 		for k, x := range v {
 			s[k] = x
 		}
-		return &drivers.Target{Name: "r", Driver: "restic", Impl: drivers.Restic{}, Settings: s, Env: env}
+		return &drivers.Target{Name: "r", Driver: "restic", Impl: restic.Driver{}, Settings: s, Env: env}
 	}
 	for _, tc := range []struct {
 		tg   *drivers.Target
@@ -157,7 +158,7 @@ func TestResticRepositoryFile(t *testing.T) {
 		{base(drivers.Values{"repository": "/srv/restic"}, map[string]string{"RESTIC_REPOSITORY_FILE": "/etc/r"}), "env: RESTIC_REPOSITORY_FILE conflicts"},
 		{base(drivers.Values{"repository": "/srv/restic"}, map[string]string{"RESTIC_PASSWORD": "S3cr3t"}), "env: RESTIC_PASSWORD conflicts"},
 	} {
-		err := drivers.Restic{}.Validate(tc.tg)
+		err := restic.Driver{}.Validate(tc.tg)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%v: %v", tc.tg.Settings, err)
@@ -167,7 +168,7 @@ func TestResticRepositoryFile(t *testing.T) {
 			t.Errorf("the error repeats a secret: %v", err)
 		}
 	}
-	if (&drivers.Target{Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{"repository_file": "/etc/r"}}).Repository() != "file:/etc/r" {
+	if (&drivers.Target{Driver: "restic", Impl: restic.Driver{}, Settings: drivers.Values{"repository_file": "/etc/r"}}).Repository() != "file:/etc/r" {
 		t.Error("targets naming one repository_file must be known to share a repository")
 	}
 
@@ -176,7 +177,7 @@ func TestResticRepositoryFile(t *testing.T) {
 	dir := t.TempDir()
 	open := drivertest.WriteFile(t, dir, "restic.repository", filepath.Join(dir, "repo")+"\n", 0o644)
 	tg := base(drivers.Values{"repository_file": open, "password_file": drivertest.WriteFile(t, dir, "pw", "pw\n", 0o600), "paths": []string{dir}}, nil)
-	_, err := drivers.Restic{}.Backup(context.Background(), drivers.ProcessExecutor{}, tg)
+	_, err := restic.Driver{}.Backup(context.Background(), drivers.ProcessExecutor{}, tg)
 	if err == nil || !strings.Contains(err.Error(), "repository_file") {
 		t.Fatalf("a repository file others can read: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -364,7 +365,7 @@ func TestRunSerialisesSharedRepository(t *testing.T) {
 	}
 	p, f := fakePlan(3, names, settings)
 	p.Targets["library"].Driver, p.Targets["library"].Settings["repository"] = "restic", "/srv/restic"
-	p.Targets["library"].Impl = drivers.Restic{}
+	p.Targets["library"].Impl = restic.Driver{}
 	p.Targets["dump"].Into = p.Targets["library"]
 	runFake(t, p, f, RunOptions{})
 	pos := map[string]int{}

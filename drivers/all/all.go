@@ -6,6 +6,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
 
@@ -13,7 +14,7 @@ import (
 func Drivers() []drivers.Driver {
 	return []drivers.Driver{
 		pgdump.Driver{},
-		drivers.Restic{},
+		restic.Driver{},
 		drivers.Borg{},
 		rsync.Driver{},
 		rclone.Driver{},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/jackc/pgx/v5"
 )
@@ -111,7 +112,7 @@ func TestDropScratchDatabase(t *testing.T) {
 	if err := f.Srv.Exec(ctx, "alexandria", "SELECT 1"); err != nil {
 		t.Fatalf("the source database is gone: %v", err)
 	}
-	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{}}
+	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: restic.Driver{}, Settings: drivers.Values{}}
 	if err := pgdump.DropScratchDatabase(ctx, restic, name); err == nil {
 		t.Error("dropped through a restic target")
 	}

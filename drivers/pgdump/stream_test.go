@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 )
 
 // fakeRun answers each command by its first argument; it cannot run
@@ -22,7 +23,7 @@ func (f fakeRun) Run(_ context.Context, c drivers.Command) (drivers.Result, erro
 }
 
 func streamTargets(driver string) *drivers.Target {
-	impl := map[string]drivers.Driver{"restic": drivers.Restic{}, "borg": drivers.Borg{}}[driver]
+	impl := map[string]drivers.Driver{"restic": restic.Driver{}, "borg": drivers.Borg{}}[driver]
 	into := &drivers.Target{Name: "library", Driver: driver, Impl: impl, Settings: drivers.Values{"repository": "/srv/repo", "host": "h"}}
 	return &drivers.Target{Name: "db", Driver: "pg_dump", Impl: Driver{}, Settings: drivers.Values{"database": "alexandria", "into": "library"}, Into: into}
 }
@@ -66,7 +67,7 @@ func TestStreamResticList(t *testing.T) {
 		{"time":"2026-11-25T02:00:00Z","id":"bbbbbbbb11","short_id":"bbbbbbbb","paths":["/db.manifest.json"],"tags":["alexandria:db","alexandria-manifest:aaaaaaaa"]},
 		{"time":"2026-11-26T02:00:00Z","id":"cccccccc11","short_id":"cccccccc","paths":["/db.dump"],"tags":["alexandria:db"]},
 		{"time":"2026-11-26T03:00:00Z","id":"dddddddd11","short_id":"dddddddd","paths":["/other"],"tags":["alexandria:db"]}]`}
-	dumps, err := drivers.ResticStore{}.List(context.Background(), x, tg)
+	dumps, err := restic.ResticStore{}.List(context.Background(), x, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestStreamResticList(t *testing.T) {
 		t.Error("a manifest snapshot was found as a dump")
 	}
 	// Without its manifest a dump cannot be verified.
-	if _, err := (drivers.ResticStore{}).ReadManifest(context.Background(), x, tg, dumps[0]); err == nil || !strings.Contains(err.Error(), "no manifest") {
+	if _, err := (restic.ResticStore{}).ReadManifest(context.Background(), x, tg, dumps[0]); err == nil || !strings.Contains(err.Error(), "no manifest") {
 		t.Errorf("manifest of a dump without one: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 )
 
@@ -27,7 +28,7 @@ func TestSSHIdentities(t *testing.T) {
 }
 
 func TestSecretsAndLocals(t *testing.T) {
-	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{
+	restic := &drivers.Target{Name: "library", Driver: "restic", Impl: restic.Driver{}, Settings: drivers.Values{
 		"repository": "local:/srv/backup/restic", "password_file": "/etc/ab/restic.pass", "paths": []string{"/srv/library", "/srv/library/covers"},
 	}, Env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/etc/ab/gcs.json", "AWS_REGION": "eu"}}
 	dump := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: pgdump.Driver{}, Settings: drivers.Values{"dir": "/var/backups/db", "password_file": "/etc/ab/db.pass"}}

@@ -81,10 +81,12 @@ func TestPipeProducerFailureWithholdsEndOfInput(t *testing.T) {
 // on a full pipe, nor waiting for input that will never come.
 func TestPipeConsumerFailureStopsProducer(t *testing.T) {
 	for _, tc := range []struct{ name, producer, consumer, want string }{
-		{"endless producer, consumer fails", "yes", "head -c 10 >/dev/null; echo 'Fatal: repository is locked' >&2; exit 1", "sh exited 1: Fatal: repository is locked"},
-		{"endless producer, consumer exits 0 early", "yes", "head -c 10 >/dev/null", "sh stopped before reading all of sh's output"},
-		{"silent producer", "sleep 60", "exit 2", "sh exited 2"},
-		{"big write blocked", "head -c 100000000 /dev/zero", "exit 1", "sh exited 1"},
+		// The producers exec their program: a shell that forked it instead
+		// would report the program's SIGPIPE as exit status 141.
+		{"endless producer, consumer fails", "exec yes", "head -c 10 >/dev/null; echo 'Fatal: repository is locked' >&2; exit 1", "sh exited 1: Fatal: repository is locked"},
+		{"endless producer, consumer exits 0 early", "exec yes", "head -c 10 >/dev/null", "sh stopped before reading all of sh's output"},
+		{"silent producer", "exec sleep 60", "exit 2", "sh exited 2"},
+		{"big write blocked", "exec head -c 100000000 /dev/zero", "exit 1", "sh exited 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()

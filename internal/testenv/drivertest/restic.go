@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
 func ResticUnitTarget(t *testing.T) *drivers.Target {
 	dir := t.TempDir()
-	return &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Settings: drivers.Values{"repository": dir,
+	return &drivers.Target{Name: "library", Driver: "restic", Impl: restic.Driver{}, Settings: drivers.Values{"repository": dir,
 		"password_file": WriteFile(t, dir, "p", "x", 0o600), "paths": []string{dir}, "host": "h"}}
 }
 
@@ -43,7 +44,7 @@ func (f *ResticFixture) Target(name string, settings drivers.Values) *drivers.Ta
 	for k, x := range settings {
 		v[k] = x
 	}
-	return &drivers.Target{Name: name, Driver: "restic", Impl: drivers.Restic{}, Verify: true, Settings: v, TempDir: f.Dir}
+	return &drivers.Target{Name: name, Driver: "restic", Impl: restic.Driver{}, Verify: true, Settings: v, TempDir: f.Dir}
 }
 
 // lockFiles lists the lock ids in the fixture's (local) repository.
@@ -67,7 +68,7 @@ func (f *ResticFixture) RestoreTarget(t *testing.T, name string, settings driver
 
 func (f *ResticFixture) Backup(t *testing.T, tg *drivers.Target) drivers.Artifact {
 	t.Helper()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	if err := r.Init(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 )
 
 type StreamFixture struct {
@@ -129,10 +130,10 @@ func NewStreamFixture(t *testing.T, tool string) *StreamFixture {
 	pass := WriteFile(t, dir, "repo.pass", StreamRepoSecret+"\n", 0o600)
 	switch tool {
 	case "restic":
-		f.Into = &drivers.Target{Name: "library", Driver: "restic", Impl: drivers.Restic{}, Verify: true, TempDir: dir,
+		f.Into = &drivers.Target{Name: "library", Driver: "restic", Impl: restic.Driver{}, Verify: true, TempDir: dir,
 			Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "password_file": pass, "paths": []string{src}, "host": "test-host"},
 			Env:      map[string]string{"RESTIC_CACHE_DIR": filepath.Join(dir, "cache")}}
-		if err := (drivers.Restic{}).Init(ctx, f.X, f.Into); err != nil {
+		if err := (restic.Driver{}).Init(ctx, f.X, f.Into); err != nil {
 			t.Fatal(err)
 		}
 	case "borg":

@@ -1,4 +1,4 @@
-package drivers_test
+package restic_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
@@ -21,7 +22,7 @@ func TestResticRemoteREST(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	drivertest.RequireTool(t, "rclone")
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	srv := rclonetest.ServeRestic(t, filepath.Join(f.Dir, "served"))
 	x := &drivertest.RcloneCmdLog{}
 	repoFile := drivertest.WriteFile(t, f.Dir, "restic.repository", srv.ResticURL()+"\n", 0o600)
@@ -97,11 +98,11 @@ func TestResticRemoteRESTWrongPassword(t *testing.T) {
 	ctx := context.Background()
 	srv := rclonetest.ServeRestic(t, filepath.Join(f.Dir, "served"))
 	good := f.Target("library", drivers.Values{"repository": srv.ResticURL()})
-	if err := (drivers.Restic{}).Init(ctx, drivers.ProcessExecutor{}, good); err != nil {
+	if err := (restic.Driver{}).Init(ctx, drivers.ProcessExecutor{}, good); err != nil {
 		t.Fatal(err)
 	}
 	bad := f.Target("library", drivers.Values{"repository": strings.Replace(srv.ResticURL(), ":"+srv.Pass+"@", ":wrong@", 1)})
-	_, err := drivers.Restic{}.Backup(ctx, drivers.ProcessExecutor{}, bad)
+	_, err := restic.Driver{}.Backup(ctx, drivers.ProcessExecutor{}, bad)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a backup with a wrong HTTP password must fail with 401: %v", err)
 	}
@@ -112,7 +113,7 @@ func TestResticRemoteRESTWrongPassword(t *testing.T) {
 	// repository and try to create one.
 	var ran []string
 	x := drivers.ProcessExecutor{Log: func(c string) { ran = append(ran, c) }}
-	if err := (drivers.Restic{}).Init(ctx, x, bad); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := (restic.Driver{}).Init(ctx, x, bad); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("init with a wrong HTTP password: %v", err)
 	}
 	for _, c := range ran {

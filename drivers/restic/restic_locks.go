@@ -1,4 +1,4 @@
-package drivers
+package restic
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 )
 
@@ -50,7 +51,7 @@ func checkStaleLockAge(v any) error {
 	return nil
 }
 
-func staleLockAge(t *Target) time.Duration {
+func staleLockAge(t *drivers.Target) time.Duration {
 	if d, ok := t.Settings["stale_lock_age"].(time.Duration); ok {
 		return d
 	}
@@ -140,7 +141,7 @@ func decideLocks(locks []resticLock, now time.Time, host string, state func(int)
 
 var lockIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func (r Restic) lockIDs(ctx context.Context, x Executor, t *Target) ([]string, error) {
+func (r Driver) lockIDs(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
 	res, err := x.Run(ctx, r.cmd(t, "list", "locks", "--no-lock"))
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func (r Restic) lockIDs(ctx context.Context, x Executor, t *Target) ([]string, e
 // vanished meanwhile (its owner finished), and `restic unlock` ignores
 // unreadable locks too. A vanished lock costs restic 0.14's retries (about
 // 45 s) before `cat` gives up.
-func (r Restic) readLocks(ctx context.Context, x Executor, t *Target, ids []string) ([]resticLock, []string, error) {
+func (r Driver) readLocks(ctx context.Context, x drivers.Executor, t *drivers.Target, ids []string) ([]resticLock, []string, error) {
 	var locks []resticLock
 	var notes []string
 	for _, id := range ids {
@@ -186,7 +187,7 @@ func (r Restic) readLocks(ctx context.Context, x Executor, t *Target, ids []stri
 // and reports what actually went. Every lock removed, and every stale lock
 // kept, is a warning; a fresh lock of another process is normal (another
 // host backing up into a shared repository) and not reported.
-func (r Restic) applyLockPolicy(ctx context.Context, x Executor, t *Target) ([]string, error) {
+func (r Driver) applyLockPolicy(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
 	ids, err := r.lockIDs(ctx, x, t)
 	if err != nil || len(ids) == 0 {
 		return nil, err
@@ -197,7 +198,7 @@ func (r Restic) applyLockPolicy(ctx context.Context, x Executor, t *Target) ([]s
 	}
 	host, _ := os.Hostname()
 	maxAge := staleLockAge(t)
-	ds, unlock := decideLocks(locks, Now(), host, processState, maxAge)
+	ds, unlock := decideLocks(locks, drivers.Now(), host, processState, maxAge)
 	gone := map[string]bool{}
 	if unlock {
 		if _, err := x.Run(ctx, r.cmd(t, "unlock")); err != nil {
@@ -271,6 +272,6 @@ func shortID(id string) string {
 	return id
 }
 
-func (r Restic) TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error) {
+func (r Driver) TendLocks(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
 	return r.applyLockPolicy(ctx, x, t)
 }

@@ -1,4 +1,4 @@
-package drivers
+package restic
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 var lockNow = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
@@ -110,13 +112,13 @@ func TestDecideLocksNeverUnlocksAKeptLock(t *testing.T) {
 }
 
 func TestStaleLockAgeOption(t *testing.T) {
-	var opt Option
-	for _, o := range (Restic{}).Options() {
+	var opt drivers.Option
+	for _, o := range (Driver{}).Options() {
 		if o.Name == "stale_lock_age" {
 			opt = o
 		}
 	}
-	if opt.Kind != Duration || opt.Default != "1h" {
+	if opt.Kind != drivers.Duration || opt.Default != "1h" {
 		t.Fatalf("option %+v", opt)
 	}
 	for raw, ok := range map[string]bool{"30m": true, "1h": true, "720h": true, "29m59s": false, "10m": false, "never": false, "0s": false} {
@@ -128,11 +130,11 @@ func TestStaleLockAgeOption(t *testing.T) {
 			t.Errorf("%q: %v", raw, err)
 		}
 	}
-	note := func(tg *Target) string { return (Restic{}).Steps(tg)[1].Note }
-	if n := note(&Target{Settings: Values{}}); !strings.Contains(n, "stale_lock_age 1h,") {
+	note := func(tg *drivers.Target) string { return (Driver{}).Steps(tg)[1].Note }
+	if n := note(&drivers.Target{Settings: drivers.Values{}}); !strings.Contains(n, "stale_lock_age 1h,") {
 		t.Errorf("default note: %s", n)
 	}
-	if n := note(&Target{Settings: Values{"stale_lock_age": 90 * time.Minute}}); !strings.Contains(n, "stale_lock_age 1h30m,") {
+	if n := note(&drivers.Target{Settings: drivers.Values{"stale_lock_age": 90 * time.Minute}}); !strings.Contains(n, "stale_lock_age 1h30m,") {
 		t.Errorf("note: %s", n)
 	}
 }
@@ -147,17 +149,17 @@ type lockRepo struct {
 	ran         []string
 }
 
-func (r *lockRepo) Run(_ context.Context, c Command) (Result, error) {
+func (r *lockRepo) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
 	r.ran = append(r.ran, strings.Join(c.Args, " "))
-	res := Result{Command: c.String()}
+	res := drivers.Result{Command: c.String()}
 	switch c.Args[0] {
 	case "list":
 		res.Stdout = []byte(strings.Join(r.ids, "\n") + "\n")
 	case "cat":
 		out, ok := r.cat[c.Args[2]]
 		if !ok {
-			res.ExitCode, res.Class = 1, ClassError
-			return res, &ToolError{Result: res}
+			res.ExitCode, res.Class = 1, drivers.ClassError
+			return res, &drivers.ToolError{Result: res}
 		}
 		res.Stdout = []byte(out)
 	case "unlock":
@@ -189,14 +191,14 @@ func lockJSON(host string, pid int, age time.Duration, exclusive bool) string {
 }
 
 func TestApplyLockPolicy(t *testing.T) {
-	old := Now
-	Now = func() time.Time { return lockNow }
-	t.Cleanup(func() { Now = old })
+	old := drivers.Now
+	drivers.Now = func() time.Time { return lockNow }
+	t.Cleanup(func() { drivers.Now = old })
 	here, _ := os.Hostname()
 	const deadPID = 1 << 30 // above any pid_max: kill says ESRCH
 	live := os.Getpid()
 	a, b, c := lockID('a'), lockID('b'), lockID('c')
-	tg := &Target{Name: "library", Settings: Values{"repository": "/repo", "password_file": "/p"}}
+	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": "/repo", "password_file": "/p"}}
 
 	cases := []struct {
 		name       string
@@ -247,7 +249,7 @@ func TestApplyLockPolicy(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := (Restic{}).applyLockPolicy(context.Background(), c.repo, tg)
+			got, err := (Driver{}).applyLockPolicy(context.Background(), c.repo, tg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package drivers_test
+package restic_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -35,7 +36,7 @@ func newResticRestoreFixture(t *testing.T) (*drivertest.ResticFixture, []string)
 func TestResticRestoreLatestAndByID(t *testing.T) {
 	f, files := newResticRestoreFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.RestoreTarget(t, "library", nil)
 	f.Backup(t, tg)
 	snaps, err := r.Snapshots(ctx, f.X, tg)
@@ -99,7 +100,7 @@ func TestResticRestoreLatestAndByID(t *testing.T) {
 func TestResticRestoreNonEmptyNeedsForce(t *testing.T) {
 	f, _ := newResticRestoreFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.RestoreTarget(t, "library", nil)
 	f.Backup(t, tg)
 	to := filepath.Join(f.Dir, "restore")
@@ -130,7 +131,7 @@ func TestResticRestoreNonEmptyNeedsForce(t *testing.T) {
 func TestResticRestoreStaysInside(t *testing.T) {
 	f, _ := newResticRestoreFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	outside := filepath.Join(f.Dir, "outside")
 	victim := drivertest.WriteFile(t, outside, "o.txt", "backed up", 0o644)
 	link := filepath.Join(f.Src, "link")
@@ -210,7 +211,7 @@ func TestResticRestoreStaysInside(t *testing.T) {
 func TestResticDrill(t *testing.T) {
 	f, files := newResticRestoreFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.RestoreTarget(t, "library", nil)
 	tg.DrillSample = 100 // every file: the damaged one is always sampled
 	f.Backup(t, tg)

@@ -1,4 +1,4 @@
-package drivers
+package restic
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 )
 
@@ -21,8 +22,8 @@ type ResticStore struct{}
 
 func (ResticStore) Tool() string { return "restic" }
 
-func (ResticStore) Ready(t *Target) error {
-	if err := CheckSecrets(t.Into); err != nil {
+func (ResticStore) Ready(t *drivers.Target) error {
+	if err := drivers.CheckSecrets(t.Into); err != nil {
 		return fmt.Errorf("target %s: %w", t.Into.Name, err)
 	}
 	return nil
@@ -33,13 +34,13 @@ func resticTime(ts time.Time) string { return ts.Local().Format("2006-01-02 15:0
 
 // resticStreamArgs are the flags both snapshots of a dump share: the
 // restic target's host, the pg_dump target's tag, the dump's time.
-func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
+func resticStreamArgs(t *drivers.Target, m *drivers.DumpManifest, name string) []string {
 	when := "<dump start, local time>"
 	if !m.CreatedAt.IsZero() {
 		when = resticTime(m.CreatedAt)
 	}
 	args := []string{"backup", "--json"}
-	if !t.Progress || name != StreamDumpName(t) {
+	if !t.Progress || name != drivers.StreamDumpName(t) {
 		args = append(args, "--quiet") // restic reports progress only without it
 	}
 	return append(args, "--stdin", "--stdin-filename="+name,
@@ -48,16 +49,16 @@ func resticStreamArgs(t *Target, m *DumpManifest, name string) []string {
 
 // storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
 // mean restic could not read all of its input).
-func (ResticStore) StoreCommand(t *Target, m *DumpManifest, dir string) Command {
-	c := Restic{}.cmd(t.Into, resticStreamArgs(t, m, StreamDumpName(t))...)
-	c.Progress = &ProgressReader{Parse: parseResticStatus}
+func (ResticStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) drivers.Command {
+	c := Driver{}.cmd(t.Into, resticStreamArgs(t, m, drivers.StreamDumpName(t))...)
+	c.Progress = &drivers.ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
 // manifestCommand stores the manifest of dump snapshot shortID (from data).
-func (ResticStore) manifestCommand(t *Target, m *DumpManifest, shortID string, data []byte) Command {
-	args := append(resticStreamArgs(t, m, StreamManifestName(t)), "--tag="+streamManifestTag+shortID)
-	c := Restic{}.cmd(t.Into, args...)
+func (ResticStore) manifestCommand(t *drivers.Target, m *drivers.DumpManifest, shortID string, data []byte) drivers.Command {
+	args := append(resticStreamArgs(t, m, drivers.StreamManifestName(t)), "--tag="+drivers.StreamManifestTag+shortID)
+	c := Driver{}.cmd(t.Into, args...)
 	if data != nil {
 		c.Stdin = bytes.NewReader(data)
 	}
@@ -71,7 +72,7 @@ func resticShortID(id string) string {
 	return id
 }
 
-func (s ResticStore) Committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error) {
+func (s ResticStore) Committed(ctx context.Context, x drivers.Executor, t *drivers.Target, res drivers.Result, m *drivers.DumpManifest) (string, error) {
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
 		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
@@ -91,8 +92,8 @@ func (s ResticStore) Committed(ctx context.Context, x Executor, t *Target, res R
 	return id, nil
 }
 
-func (ResticStore) forgetIDs(t *Target, ids ...string) Command {
-	return Restic{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
+func (ResticStore) forgetIDs(t *drivers.Target, ids ...string) drivers.Command {
+	return Driver{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
 }
 
 // discard: a restic stopped mid-stream commits nothing. Stopped with
@@ -103,10 +104,10 @@ func (ResticStore) forgetIDs(t *Target, ids ...string) Command {
 // processes on this host that are gone (and nothing it promised to keep).
 // A snapshot it did commit (it read the whole dump but then failed) is
 // removed.
-func (s ResticStore) Discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error {
+func (s ResticStore) Discard(ctx context.Context, x drivers.Executor, t *drivers.Target, res drivers.Result, m *drivers.DumpManifest) error {
 	var errs []error
 	if resticStopped(res) {
-		if _, err := (Restic{}).applyLockPolicy(ctx, x, t.Into); err != nil {
+		if _, err := (Driver{}).applyLockPolicy(ctx, x, t.Into); err != nil {
 			errs = append(errs, fmt.Errorf("removing the stopped restic's lock: %w", err))
 		}
 	}
@@ -126,8 +127,8 @@ type resticStreamSnapshot struct {
 	Tags    []string  `json:"tags"`
 }
 
-func (ResticStore) List(ctx context.Context, x Executor, t *Target) ([]StreamedDump, error) {
-	cmd := Restic{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
+func (ResticStore) List(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
+	cmd := Driver{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
@@ -140,52 +141,52 @@ func (ResticStore) List(ctx context.Context, x Executor, t *Target) ([]StreamedD
 	manifests := map[string]string{} // dump short id → manifest short id
 	for _, s := range snaps {
 		for _, tag := range s.Tags {
-			if dump, ok := strings.CutPrefix(tag, streamManifestTag); ok && len(s.Paths) == 1 && s.Paths[0] == "/"+StreamManifestName(t) {
+			if dump, ok := strings.CutPrefix(tag, drivers.StreamManifestTag); ok && len(s.Paths) == 1 && s.Paths[0] == "/"+drivers.StreamManifestName(t) {
 				manifests[dump] = s.ShortID
 			}
 		}
 	}
-	var out []StreamedDump
+	var out []drivers.StreamedDump
 	for _, s := range snaps {
-		if len(s.Paths) == 1 && s.Paths[0] == "/"+StreamDumpName(t) {
-			out = append(out, StreamedDump{ID: s.ShortID, FullID: s.ID, Time: s.Time, Manifest: manifests[resticShortID(s.ShortID)]})
+		if len(s.Paths) == 1 && s.Paths[0] == "/"+drivers.StreamDumpName(t) {
+			out = append(out, drivers.StreamedDump{ID: s.ShortID, FullID: s.ID, Time: s.Time, Manifest: manifests[resticShortID(s.ShortID)]})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out, nil
 }
 
-func (ResticStore) ReadManifest(ctx context.Context, x Executor, t *Target, d StreamedDump) (*DumpManifest, error) {
+func (ResticStore) ReadManifest(ctx context.Context, x drivers.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
 	if d.Manifest == "" {
-		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, streamManifestTag, d.ID, t.Into.Name)
+		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, drivers.StreamManifestTag, d.ID, t.Into.Name)
 	}
-	cmd := Restic{}.cmd(t.Into, "dump", "--", d.Manifest, "/"+StreamManifestName(t))
+	cmd := Driver{}.cmd(t.Into, "dump", "--", d.Manifest, "/"+drivers.StreamManifestName(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
-	m, err := ParseDumpManifest(res.Stdout)
+	m, err := drivers.ParseDumpManifest(res.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("the manifest of dump %s (snapshot %s): %w", d.ID, d.Manifest, err)
 	}
 	return m, nil
 }
 
-func (ResticStore) StreamCommand(t *Target, d StreamedDump) Command {
-	return Restic{}.cmd(t.Into, "dump", "--", d.ID, "/"+StreamDumpName(t))
+func (ResticStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) drivers.Command {
+	return Driver{}.cmd(t.Into, "dump", "--", d.ID, "/"+drivers.StreamDumpName(t))
 }
 
-func (ResticStore) Extract(ctx context.Context, x Executor, t *Target, d StreamedDump, dir string) (string, error) {
-	_, err := x.Run(ctx, Restic{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+StreamDumpName(t), "--", d.ID))
-	return filepath.Join(dir, StreamDumpName(t)), err
+func (ResticStore) Extract(ctx context.Context, x drivers.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
+	_, err := x.Run(ctx, Driver{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+drivers.StreamDumpName(t), "--", d.ID))
+	return filepath.Join(dir, drivers.StreamDumpName(t)), err
 }
 
 // forgetCommand: --group-by host,paths makes the dumps one group and their
 // manifests another, thinned by the same rules at the same times.
 // keep_days is restic's --keep-within, counted back from the newest dump,
 // so the newest is always kept.
-func (ResticStore) forgetCommand(t *Target, dryRun bool) Command {
+func (ResticStore) forgetCommand(t *drivers.Target, dryRun bool) drivers.Command {
 	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		args = append(args, "--keep-last="+strconv.Itoa(n))
@@ -198,23 +199,23 @@ func (ResticStore) forgetCommand(t *Target, dryRun bool) Command {
 	} else {
 		args = append(args, "--prune")
 	}
-	return Restic{}.cmd(t.Into, args...)
+	return Driver{}.cmd(t.Into, args...)
 }
 
-func (s ResticStore) PruneSteps(t *Target) []Step {
+func (s ResticStore) PruneSteps(t *drivers.Target) []drivers.Step {
 	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
 		return nil
 	}
 	c := s.forgetCommand(t, false)
-	return []Step{{Phase: PhasePrune, Command: &c}}
+	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &c}}
 }
 
-func (s ResticStore) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (s ResticStore) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd := s.forgetCommand(t, dryRun)
 	cmd.StdoutTail = 32 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
-		return PruneResult{}, err
+		return drivers.PruneResult{}, err
 	}
 	first, _, _ := bytes.Cut(res.Stdout, []byte("\n"))
 	var groups []struct {
@@ -223,12 +224,12 @@ func (s ResticStore) Prune(ctx context.Context, x Executor, t *Target, dryRun bo
 		Remove []resticSnapshot `json:"remove"`
 	}
 	if err := json.Unmarshal(first, &groups); err != nil {
-		return PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
+		return drivers.PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
 	}
-	out := PruneResult{Policy: true}
+	out := drivers.PruneResult{Policy: true}
 	for _, g := range groups {
 		// Only the dumps count; their manifests go with them.
-		if len(g.Paths) != 1 || g.Paths[0] != "/"+StreamDumpName(t) {
+		if len(g.Paths) != 1 || g.Paths[0] != "/"+drivers.StreamDumpName(t) {
 			continue
 		}
 		out.Kept += len(g.Keep)
@@ -243,14 +244,16 @@ func (s ResticStore) Prune(ctx context.Context, x Executor, t *Target, dryRun bo
 func (ResticStore) ManifestInArchive() bool { return false }
 
 // restic's --time is local time, shown as a placeholder.
-func (ResticStore) DryRunManifest(t *Target) *DumpManifest { return &DumpManifest{Target: t.Name} }
-
-func (ResticStore) PreflightSteps(t *Target) []Step {
-	return []Step{{Phase: PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"}}
+func (ResticStore) DryRunManifest(t *drivers.Target) *drivers.DumpManifest {
+	return &drivers.DumpManifest{Target: t.Name}
 }
 
-func (ResticStore) ManifestSteps(t *Target, m *DumpManifest) []Step {
+func (ResticStore) PreflightSteps(t *drivers.Target) []drivers.Step {
+	return []drivers.Step{{Phase: drivers.PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"}}
+}
+
+func (ResticStore) ManifestSteps(t *drivers.Target, m *drivers.DumpManifest) []drivers.Step {
 	manifest := ResticStore{}.manifestCommand(t, m, "<dump id>", nil)
-	return []Step{{Phase: PhaseBackup, Command: &manifest},
-		{Phase: PhaseBackup, Note: "(standard input: the manifest; if it cannot be stored, the dump snapshot is removed again)"}}
+	return []drivers.Step{{Phase: drivers.PhaseBackup, Command: &manifest},
+		{Phase: drivers.PhaseBackup, Note: "(standard input: the manifest; if it cannot be stored, the dump snapshot is removed again)"}}
 }

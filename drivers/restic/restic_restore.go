@@ -1,4 +1,4 @@
-package drivers
+package restic
 
 // Restore and drill for restic.
 //
@@ -22,11 +22,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 var (
-	_ Restorer = Restic{}
-	_ Driller  = Restic{}
+	_ drivers.Restorer = Driver{}
+	_ drivers.Driller  = Driver{}
 )
 
 // resticVerifiedRE reads the count restic restore --verify prints last.
@@ -41,7 +43,7 @@ const resticListTail = 512 << 20
 // paths they match. --verify makes restic read every restored file back
 // and check it against the blob hashes recorded at backup time: restic
 // 0.14 exits 1 ("There were N errors") when a blob is damaged or missing.
-func (r Restic) restoreCommand(t *Target, id, dir string, patterns []string) Command {
+func (r Driver) restoreCommand(t *drivers.Target, id, dir string, patterns []string) drivers.Command {
 	args := []string{"restore", "--target=" + dir, "--verify"}
 	for _, p := range patterns {
 		args = append(args, "--include="+p)
@@ -51,7 +53,7 @@ func (r Restic) restoreCommand(t *Target, id, dir string, patterns []string) Com
 }
 
 // lsCommand lists every node of a snapshot as JSON lines.
-func (r Restic) lsCommand(t *Target, id string) Command {
+func (r Driver) lsCommand(t *drivers.Target, id string) drivers.Command {
 	c := r.cmd(t, "ls", "--json", "--", id)
 	c.StdoutTail = resticListTail
 	return c
@@ -74,7 +76,7 @@ func resticPattern(p string) string {
 // findSnapshot resolves from among this target's snapshots (its host and
 // tag): "" or "latest" is the newest, anything else a unique prefix of a
 // snapshot id. A snapshot of another target is never restored by mistake.
-func (r Restic) findSnapshot(ctx context.Context, x Executor, t *Target, from string) (resticSnapshot, error) {
+func (r Driver) findSnapshot(ctx context.Context, x drivers.Executor, t *drivers.Target, from string) (resticSnapshot, error) {
 	cmd := r.cmd(t, append([]string{"snapshots", "--json"}, selectArgs(t)...)...)
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -118,27 +120,27 @@ func (r Restic) findSnapshot(ctx context.Context, x Executor, t *Target, from st
 // then may hold no symlink leading out of it: restic 0.14 writes through
 // an existing symlink where it restores a file or directory (measured:
 // a Force restore over DIR/.../link -> /elsewhere rewrote /elsewhere/o.txt).
-func (r Restic) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
-	if err := CheckSecrets(t); err != nil {
-		return RestoreResult{}, err
+func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+	if err := drivers.CheckSecrets(t); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 	snap, err := r.findSnapshot(ctx, x, t, req.From)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
-	if err := PrepareRestoreDir(req.To, req.Force); err != nil {
-		return RestoreResult{}, err
+	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
 	res, err := x.Run(ctx, r.restoreCommand(t, snap.ID, dir, nil))
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("restic restore of snapshot %s into %s: %w", snap.ShortID, dir, err)
+		return drivers.RestoreResult{}, fmt.Errorf("restic restore of snapshot %s into %s: %w", snap.ShortID, dir, err)
 	}
 	files := -1
 	if m := resticVerifiedRE.FindSubmatch(append(res.Stdout, res.Stderr...)); m != nil {
 		files, _ = strconv.Atoi(string(m[1]))
 	}
-	return RestoreResult{From: snap.ShortID, Where: dir, Files: files}, nil
+	return drivers.RestoreResult{From: snap.ShortID, Where: dir, Files: files}, nil
 }
 
 // resticNode is one line of `restic ls --json`.
@@ -152,7 +154,7 @@ type resticNode struct {
 
 // listFiles lists the regular files of a snapshot with their recorded
 // size and mtime.
-func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string) ([]DrillFile, error) {
+func (r Driver) listFiles(ctx context.Context, x drivers.Executor, t *drivers.Target, id string) ([]drivers.DrillFile, error) {
 	res, err := x.Run(ctx, r.lsCommand(t, id))
 	if err != nil {
 		return nil, err
@@ -160,7 +162,7 @@ func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string)
 	if len(res.Stdout) >= resticListTail {
 		return nil, fmt.Errorf("restic ls: the listing of snapshot %s is larger than %d MiB; too large to sample from", id, resticListTail>>20)
 	}
-	var files []DrillFile
+	var files []drivers.DrillFile
 	for _, line := range bytes.Split(res.Stdout, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -170,7 +172,7 @@ func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string)
 			return nil, fmt.Errorf("restic ls: unreadable JSON line %.80q: %v", line, err)
 		}
 		if n.StructType == "node" && n.Type == "file" {
-			files = append(files, DrillFile{Source: n.Path, Restored: n.Path, Size: n.Size, ModTime: n.MTime})
+			files = append(files, drivers.DrillFile{Source: n.Path, Restored: n.Path, Size: n.Size, ModTime: n.MTime})
 		}
 	}
 	return files, nil
@@ -181,25 +183,25 @@ func (r Restic) listFiles(ctx context.Context, x Executor, t *Target, id string)
 // restored file against its recorded blob hashes), then compares every
 // sampled file whose source still has the recorded size and mtime with
 // that source, byte for byte.
-func (r Restic) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, err error) {
-	if err := CheckSecrets(t); err != nil {
-		return DrillResult{}, err
+func (r Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (_ drivers.DrillResult, err error) {
+	if err := drivers.CheckSecrets(t); err != nil {
+		return drivers.DrillResult{}, err
 	}
 	snap, err := r.findSnapshot(ctx, x, t, "")
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	files, err := r.listFiles(ctx, x, t, snap.ID)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	if len(files) == 0 {
-		return DrillResult{}, fmt.Errorf("restic drill: snapshot %s holds no regular file to sample", snap.ShortID)
+		return drivers.DrillResult{}, fmt.Errorf("restic drill: snapshot %s holds no regular file to sample", snap.ShortID)
 	}
-	sample := SampleFiles(files, DrillSampleSize(t))
-	dir, cleanup, err := DrillTempDir(t)
+	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
+	dir, cleanup, err := drivers.DrillTempDir(t)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	defer func() {
 		if cerr := cleanup(); cerr != nil {
@@ -210,15 +212,15 @@ func (r Restic) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult
 	for i, f := range sample {
 		patterns[i] = resticPattern(f.Source)
 	}
-	for _, batch := range argBatches(patterns) {
+	for _, batch := range drivers.ArgBatches(patterns) {
 		if _, err := x.Run(ctx, r.restoreCommand(t, snap.ID, dir, batch)); err != nil {
-			return DrillResult{}, fmt.Errorf("restic drill: restoring %d sampled files of snapshot %s: %w (%s)",
-				len(sample), snap.ShortID, err, listSample(DrillSources(sample)))
+			return drivers.DrillResult{}, fmt.Errorf("restic drill: restoring %d sampled files of snapshot %s: %w (%s)",
+				len(sample), snap.ShortID, err, drivers.ListSample(drivers.DrillSources(sample)))
 		}
 	}
-	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "restic", ToolVerified: "restic restore --verify"})
+	out, err := drivers.CompareDrillFiles(dir, sample, drivers.DrillCheck{Tool: "restic", ToolVerified: "restic restore --verify"})
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	return out.Result(snap.ShortID), nil
 }

@@ -1,4 +1,4 @@
-package drivers_test
+package restic_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -37,7 +38,7 @@ func shiftClock(t *testing.T, d time.Duration) {
 func TestResticLockPolicyKilledRunOnThisHost(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.Target("library", nil)
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestResticLockPolicyKilledRunOnThisHost(t *testing.T) {
 func TestResticLockPolicyOtherHost(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.Target("library", nil)
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package drivers
+package restic
 
 import (
 	"bytes"
@@ -14,39 +14,40 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 )
 
 // Restic backs paths up into a restic repository. Every snapshot carries the
 // pinned host and a tag naming the target, and retention only ever looks at
 // snapshots with both, grouped by host, so it does what the plan says.
-type Restic struct{}
+type Driver struct{}
 
 // resticKeeps are the retention flags, in restic's order.
 var resticKeeps = []string{"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"}
 
-func (Restic) Name() string { return "restic" }
+func (Driver) Name() string { return "restic" }
 
-func (Restic) Options() []Option {
-	opts := []Option{
-		{Name: "repository", Kind: String, Check: checkResticRepo,
+func (Driver) Options() []drivers.Option {
+	opts := []drivers.Option{
+		{Name: "repository", Kind: drivers.String, Check: checkResticRepo,
 			Help: "The restic repository (a path, sftp:, rest:, s3:, ...), passed as RESTIC_REPOSITORY. Set this or repository_file. A password here is rejected: use repository_file."},
-		{Name: "repository_file", Kind: String,
+		{Name: "repository_file", Kind: drivers.String,
 			Help: "Instead of repository: a file (mode 0600) holding the repository location, for one with credentials in it such as rest:https://user:password@host/. Passed as RESTIC_REPOSITORY_FILE."},
-		{Name: "password_file", Kind: String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE."},
-		{Name: "password_command", Kind: String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
-		{Name: "paths", Kind: StringList, Required: true, Check: nonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs; so does it when they hold no file after excludes (see allow_empty_source)."},
-		{Name: "exclude", Kind: StringList, Help: "restic --exclude patterns."},
-		{Name: "exclude_file", Kind: StringList, Help: "Files of exclude patterns (restic --exclude-file)."},
-		{Name: "tags", Kind: StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added)."},
-		{Name: "host", Kind: String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
-		{Name: "keep_within", Kind: String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
-		{Name: "check_read_data_subset", Kind: String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
-		{Name: "stale_lock_age", Kind: Duration, Default: "1h", Check: checkStaleLockAge,
+		{Name: "password_file", Kind: drivers.String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE."},
+		{Name: "password_command", Kind: drivers.String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
+		{Name: "paths", Kind: drivers.StringList, Required: true, Check: drivers.NonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs; so does it when they hold no file after excludes (see allow_empty_source)."},
+		{Name: "exclude", Kind: drivers.StringList, Help: "restic --exclude patterns."},
+		{Name: "exclude_file", Kind: drivers.StringList, Help: "Files of exclude patterns (restic --exclude-file)."},
+		{Name: "tags", Kind: drivers.StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added)."},
+		{Name: "host", Kind: drivers.String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
+		{Name: "keep_within", Kind: drivers.String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
+		{Name: "check_read_data_subset", Kind: drivers.String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
+		{Name: "stale_lock_age", Kind: drivers.Duration, Default: "1h", Check: checkStaleLockAge,
 			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
-		emptySourceOption("snapshot"),
+		drivers.EmptySourceOption("snapshot"),
 	}
-	return append(opts, keepOptions(resticKeeps, "restic forget")...)
+	return append(opts, drivers.KeepOptions(resticKeeps, "restic forget")...)
 }
 
 var (
@@ -58,8 +59,8 @@ var (
 // (rest:https://user:pw@host/), or as sftp:user:pw@host:/path.
 func checkResticRepo(v any) error {
 	s := v.(string)
-	if HasPassword(s, false) || HasPassword(strings.TrimPrefix(s, "sftp:"), true) {
-		return PasswordErr("put the repository in repository_file (mode 0600) instead, or give the backend its credentials in `env` (AWS_SECRET_ACCESS_KEY, ...) or an ssh key for sftp")
+	if drivers.HasPassword(s, false) || drivers.HasPassword(strings.TrimPrefix(s, "sftp:"), true) {
+		return drivers.PasswordErr("put the repository in repository_file (mode 0600) instead, or give the backend its credentials in `env` (AWS_SECRET_ACCESS_KEY, ...) or an ssh key for sftp")
 	}
 	return nil
 }
@@ -78,43 +79,43 @@ func checkResticDuration(v any) error {
 	return nil
 }
 
-func (Restic) Validate(t *Target) error {
-	if len(FirstSet(t.Settings, "repository", "repository_file")) != 1 {
-		return KeyErr("repository", "set exactly one of `repository` or `repository_file`")
+func (Driver) Validate(t *drivers.Target) error {
+	if len(drivers.FirstSet(t.Settings, "repository", "repository_file")) != 1 {
+		return drivers.KeyErr("repository", "set exactly one of `repository` or `repository_file`")
 	}
 	if f := t.Settings.Str("repository_file"); f != "" && !filepath.IsAbs(f) {
-		return KeyErr("repository_file", "must be an absolute path, not %q", f)
+		return drivers.KeyErr("repository_file", "must be an absolute path, not %q", f)
 	}
-	set := FirstSet(t.Settings, "password_file", "password_command")
+	set := drivers.FirstSet(t.Settings, "password_file", "password_command")
 	if len(set) != 1 {
-		return KeyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
+		return drivers.KeyErr("password_file", "set exactly one of `password_file` or `password_command` (the password never goes through argv or RESTIC_PASSWORD)")
 	}
 	// The repository and password come from the keys above; the same
 	// variables in `env` would override them or clash with them (or,
 	// for RESTIC_PASSWORD, put the secret itself in the environment).
 	for _, name := range []string{"RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND"} {
 		if _, ok := t.Env[name]; ok {
-			return KeyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command`; set those keys instead", name)
+			return drivers.KeyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command`; set those keys instead", name)
 		}
 	}
 	for _, p := range t.Settings.List("paths") {
 		if !filepath.IsAbs(p) {
-			return KeyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
+			return drivers.KeyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
 		}
 	}
 	if repo := t.Settings.Str("repository"); t.Settings.Has("repository") && !strings.Contains(repo, ":") && !filepath.IsAbs(repo) {
-		return KeyErr("repository", "a local repository must be an absolute path, not %q", repo)
+		return drivers.KeyErr("repository", "a local repository must be an absolute path, not %q", repo)
 	}
 	for _, tag := range t.Settings.List("tags") {
 		if tag == "" || strings.Contains(tag, ",") {
-			return KeyErr("tags", "a tag must be non-empty and contain no comma: %q", tag)
+			return drivers.KeyErr("tags", "a tag must be non-empty and contain no comma: %q", tag)
 		}
 	}
 	return nil
 }
 
 // resticHost is the host every snapshot is pinned to.
-func resticHost(t *Target) string {
+func resticHost(t *drivers.Target) string {
 	if h := t.Settings.Str("host"); h != "" {
 		return h
 	}
@@ -125,20 +126,20 @@ func resticHost(t *Target) string {
 	return h
 }
 
-func resticTag(t *Target) string { return "alexandria:" + t.Name }
+func resticTag(t *drivers.Target) string { return "alexandria:" + t.Name }
 
 // resticEnv is how restic learns the repository and password: environment
 // holding a location, a path or a command, never a password itself.
-func resticEnv(t *Target) []EnvVar {
-	env := []EnvVar{{Name: "RESTIC_REPOSITORY", Value: t.Settings.Str("repository")}}
+func resticEnv(t *drivers.Target) []drivers.EnvVar {
+	env := []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: t.Settings.Str("repository")}}
 	if f := t.Settings.Str("repository_file"); f != "" {
-		env = []EnvVar{{Name: "RESTIC_REPOSITORY_FILE", Value: f}}
+		env = []drivers.EnvVar{{Name: "RESTIC_REPOSITORY_FILE", Value: f}}
 	}
 	if f := t.Settings.Str("password_file"); f != "" {
-		env = append(env, EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
+		env = append(env, drivers.EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
 	}
 	if c := t.Settings.Str("password_command"); c != "" {
-		env = append(env, EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
+		env = append(env, drivers.EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
 	}
 	return append(env, t.EnvVars()...)
 }
@@ -146,8 +147,8 @@ func resticEnv(t *Target) []EnvVar {
 // cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
-func (Restic) cmd(t *Target, args ...string) Command {
-	return Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: resticDropEnv}
+func (Driver) cmd(t *drivers.Target, args ...string) drivers.Command {
+	return drivers.Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: resticDropEnv}
 }
 
 // resticInterrupted is restic's exit after SIGINT.
@@ -157,11 +158,13 @@ const resticInterrupted = 130
 // having cleaned up, except that 0.14 leaves the lock it is still taking
 // (it counts a new lock as its own only after a 200 ms check for other
 // locks); or killed by a signal, which always leaves its lock.
-func resticStopped(res Result) bool { return res.Signal != "" || res.ExitCode == resticInterrupted }
+func resticStopped(res drivers.Result) bool {
+	return res.Signal != "" || res.ExitCode == resticInterrupted
+}
 
 // backupCommand: every plan value is glued to its flag (--flag=value) or
 // after "--", so none can be read as an option, whatever the parser.
-func (r Restic) backupCommand(t *Target) Command {
+func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
 	args := []string{"backup", "--json"}
 	if !t.Progress {
 		args = append(args, "--quiet") // restic reports progress only without it
@@ -180,19 +183,19 @@ func (r Restic) backupCommand(t *Target) Command {
 	c := r.cmd(t, args...)
 	// restic exits 3 when some source files could not be read: the
 	// snapshot exists but is incomplete.
-	c.Codes = ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
-	c.Progress = &ProgressReader{Parse: parseResticStatus}
+	c.Codes = drivers.ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
+	c.Progress = &drivers.ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
 // forgetOneCommand forgets exactly the snapshot id (a snapshot the guard
 // refused); nothing else, and no prune: the data it alone holds goes with
 // the next retention's prune.
-func (r Restic) forgetOneCommand(t *Target, id string) Command {
+func (r Driver) forgetOneCommand(t *drivers.Target, id string) drivers.Command {
 	return r.cmd(t, "forget", "--", id)
 }
 
-func (r Restic) checkCommand(t *Target) Command {
+func (r Driver) checkCommand(t *drivers.Target) drivers.Command {
 	args := []string{"check"}
 	if s := t.Settings.Str("check_read_data_subset"); s != "" {
 		args = append(args, "--read-data-subset="+s)
@@ -201,14 +204,14 @@ func (r Restic) checkCommand(t *Target) Command {
 }
 
 // selectArgs pick this target's snapshots: its pinned host and its tag.
-func selectArgs(t *Target) []string {
+func selectArgs(t *drivers.Target) []string {
 	return []string{"--host=" + resticHost(t), "--tag=" + resticTag(t)}
 }
 
 // forgetCommand applies retention. --group-by host: with the host and tag
 // filter, all of the target's snapshots form one group, so changing paths
 // or tags does not start a new group that retention never thins.
-func (r Restic) forgetCommand(t *Target, dryRun bool) (Command, bool) {
+func (r Driver) forgetCommand(t *drivers.Target, dryRun bool) (drivers.Command, bool) {
 	args := append([]string{"forget", "--json"}, selectArgs(t)...)
 	args = append(args, "--group-by=host")
 	any := false
@@ -230,23 +233,23 @@ func (r Restic) forgetCommand(t *Target, dryRun bool) (Command, bool) {
 	return r.cmd(t, args...), any
 }
 
-func (r Restic) Steps(t *Target) []Step {
+func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	backup, check := r.backupCommand(t), r.checkCommand(t)
-	steps := []Step{
-		{Phase: PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
-		{Phase: PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
+	steps := []drivers.Step{
+		{Phase: drivers.PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
+		{Phase: drivers.PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
 			humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
-		{Phase: PhaseBackup, Command: &backup},
-		{Phase: PhaseBackup, Note: emptyBackupNote(t, "snapshot", "restic forget <its id>")},
-		{Phase: PhaseVerify, Command: &check},
+		{Phase: drivers.PhaseBackup, Command: &backup},
+		{Phase: drivers.PhaseBackup, Note: drivers.EmptyBackupNote(t, "snapshot", "restic forget <its id>")},
+		{Phase: drivers.PhaseVerify, Command: &check},
 	}
 	if forget, ok := r.forgetCommand(t, false); ok {
-		steps = append(steps, Step{Phase: PhasePrune, Command: &forget})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Command: &forget})
 	}
 	return steps
 }
 
-func (r Restic) CheckTools(ctx context.Context, x Executor, t *Target) error {
+func (r Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	v, err := resticVersion(ctx, x)
 	if err != nil {
 		return err
@@ -259,13 +262,13 @@ func (r Restic) CheckTools(ctx context.Context, x Executor, t *Target) error {
 
 var resticVersionRE = regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`)
 
-func resticVersion(ctx context.Context, x Executor) (Version, error) {
-	return ToolVersion(ctx, x, resticVersionRE, "restic", "version")
+func resticVersion(ctx context.Context, x drivers.Executor) (drivers.Version, error) {
+	return drivers.ToolVersion(ctx, x, resticVersionRE, "restic", "version")
 }
 
 // Init creates the repository unless it exists. It never initialises over
 // an error it does not understand (a wrong password is not "missing").
-func (r Restic) Init(ctx context.Context, x Executor, t *Target) error {
+func (r Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	res, err := x.Run(ctx, r.cmd(t, "cat", "config"))
 	if err == nil {
 		return nil
@@ -281,7 +284,7 @@ func (r Restic) Init(ctx context.Context, x Executor, t *Target) error {
 // and the message restic 0.14 prints with its catch-all exit 1. That
 // message also follows a refused login to a REST server, which is not a
 // missing repository.
-func repoMissing(res Result) bool {
+func repoMissing(res drivers.Result) bool {
 	if res.ExitCode == 10 {
 		return true
 	}
@@ -293,18 +296,18 @@ func repoMissing(res Result) bool {
 // skips it and exits 0), then reads the new snapshot id from the summary,
 // and forgets that snapshot again when restic read no file (the guard in
 // mirrorguard.go).
-func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
-			return Artifact{}, KeyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
+			return drivers.Artifact{}, drivers.KeyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
 		}
 	}
-	if err := CheckSecrets(t); err != nil {
-		return Artifact{}, err
+	if err := drivers.CheckSecrets(t); err != nil {
+		return drivers.Artifact{}, err
 	}
 	lockNotes, err := r.applyLockPolicy(ctx, x, t)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	res, err := x.Run(ctx, r.backupCommand(t))
 	// ctx.Err(): restic 0.14 interrupted may also exit 1, when its command
@@ -322,17 +325,17 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 		if len(lockNotes) > 0 {
 			err = fmt.Errorf("%w (%s)", err, strings.Join(lockNotes, "; "))
 		}
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
+		return drivers.Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
 	}
-	a := Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed, Warnings: lockNotes}
-	if res.Class == ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	a := drivers.Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed, Warnings: lockNotes}
+	if res.Class == drivers.ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, drivers.LastLines(res.Stderr, 5)))
 	}
-	warning, err := refuseEmptyBackup(t, emptyBackup{snapshot: "snapshot", id: sum.SnapshotID, files: sum.TotalFilesProcessed, remove: func() error {
+	warning, err := drivers.RefuseEmptyBackup(t, drivers.EmptyBackup{Snapshot: "snapshot", Id: sum.SnapshotID, Files: sum.TotalFilesProcessed, Remove: func() error {
 		_, err := x.Run(ctx, r.forgetOneCommand(t, sum.SnapshotID))
 		return err
 	}})
@@ -341,7 +344,7 @@ func (r Restic) Backup(ctx context.Context, x Executor, t *Target) (Artifact, er
 			// Unreadable files (exit 3) can be why none was read.
 			err = fmt.Errorf("%w (%s)", err, strings.Join(a.Warnings, "; "))
 		}
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	if warning != "" {
 		a.Warnings = append(a.Warnings, warning)
@@ -370,7 +373,7 @@ func resticSummary(stdout []byte) (resticBackupSummary, error) {
 	return resticBackupSummary{}, errors.New("printed no snapshot id")
 }
 
-func (r Restic) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	_, err := x.Run(ctx, r.checkCommand(t))
 	return err
 }
@@ -390,23 +393,23 @@ type resticForgetGroup struct {
 	Keep   []resticSnapshot `json:"keep"`
 }
 
-func (r Restic) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (r Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd, ok := r.forgetCommand(t, dryRun)
 	if !ok {
-		return PruneResult{}, nil
+		return drivers.PruneResult{}, nil
 	}
 	cmd.StdoutTail = 32 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
-		return PruneResult{}, err
+		return drivers.PruneResult{}, err
 	}
 	// The JSON array is the first line; with --prune, text follows.
 	first, _, _ := bytes.Cut(res.Stdout, []byte("\n"))
 	var groups []resticForgetGroup
 	if err := json.Unmarshal(first, &groups); err != nil {
-		return PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
+		return drivers.PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
 	}
-	out := PruneResult{Policy: true}
+	out := drivers.PruneResult{Policy: true}
 	for _, g := range groups {
 		out.Kept += len(g.Keep)
 		for _, s := range g.Remove {
@@ -416,7 +419,7 @@ func (r Restic) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (
 	return out, nil
 }
 
-func (r Restic) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (r Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	cmd := r.cmd(t, append([]string{"snapshots", "--json"}, selectArgs(t)...)...)
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -427,9 +430,9 @@ func (r Restic) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 	if err := json.Unmarshal(res.Stdout, &snaps); err != nil {
 		return nil, fmt.Errorf("restic snapshots: unreadable JSON: %v", err)
 	}
-	out := make([]Snapshot, 0, len(snaps))
+	out := make([]drivers.Snapshot, 0, len(snaps))
 	for _, s := range snaps {
-		sn := Snapshot{ID: s.ShortID, Time: s.Time, Bytes: -1, Info: strings.Join(s.Paths, " ")}
+		sn := drivers.Snapshot{ID: s.ShortID, Time: s.Time, Bytes: -1, Info: strings.Join(s.Paths, " ")}
 		if s.Summary != nil {
 			sn.Bytes = s.Summary.TotalBytesProcessed
 		}
@@ -445,10 +448,10 @@ func (r Restic) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapsho
 // resticDropEnv: see Facts.DropEnv.
 var resticDropEnv = []string{"RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE"}
 
-func (Restic) Facts() Facts {
-	return Facts{
-		Role:        RoleFiles,
-		Programs:    []Program{{Name: "restic", Package: "restic"}},
+func (Driver) Facts() drivers.Facts {
+	return drivers.Facts{
+		Role:        drivers.RoleFiles,
+		Programs:    []drivers.Program{{Name: "restic", Package: "restic"}},
 		PasswordKey: "password_file",
 		DropEnv:     resticDropEnv,
 		// 11: the lock failed (0.17+).
@@ -456,35 +459,35 @@ func (Restic) Facts() Facts {
 	}
 }
 
-func (Restic) Resources(t *Target) Resources {
+func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	s := t.Settings
-	r := Resources{Repository: s.Str("repository"), SSH: strings.HasPrefix(s.Str("repository"), "sftp:")}
+	r := drivers.Resources{Repository: s.Str("repository"), SSH: strings.HasPrefix(s.Str("repository"), "sftp:")}
 	if f := s.Str("repository_file"); f != "" {
 		// The location is in the file: targets naming the same file share it.
 		r.Repository = "file:" + f
 	}
-	r.Secrets = WithSecret(r.Secrets, t, "password_file", PasswordFile)
-	r.Secrets = WithSecret(r.Secrets, t, "repository_file", LocationFile)
-	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
-	r.Paths = append(r.Paths, readPaths(t)...)
+	r.Secrets = drivers.WithSecret(r.Secrets, t, "password_file", drivers.PasswordFile)
+	r.Secrets = drivers.WithSecret(r.Secrets, t, "repository_file", drivers.LocationFile)
+	r.Paths = append(r.Paths, drivers.Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
+	r.Paths = append(r.Paths, drivers.ReadPaths(t)...)
 	return r
 }
 
-func (Restic) PlainRestore(t *Target) []Step {
-	c := Restic{}.cmd(t, append([]string{"restore", "latest"}, append(selectArgs(t), "--target", "/")...)...)
-	return []Step{RestoreCmd(c), RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
+func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
+	c := Driver{}.cmd(t, append([]string{"restore", "latest"}, append(selectArgs(t), "--target", "/")...)...)
+	return []drivers.Step{drivers.RestoreCmd(c), drivers.RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
 }
 
 // dumpStore: a pg_dump target can stream its dumps into a restic
 // repository (restic_stream.go).
-func (Restic) DumpStore() DumpStore { return ResticStore{} }
+func (Driver) DumpStore() drivers.DumpStore { return ResticStore{} }
 
 // parseResticStatus reads `restic backup --json` (restic prints a status
 // line 60 times a second with --json, terminal or not): status lines are
 // progress; the summary and errors stay in the tail.
-func parseResticStatus(line []byte) (Progress, bool, []byte) {
+func parseResticStatus(line []byte) (drivers.Progress, bool, []byte) {
 	if !bytes.Contains(line, []byte(`"message_type":"status"`)) {
-		return Progress{}, false, line
+		return drivers.Progress{}, false, line
 	}
 	var s struct {
 		PercentDone      float64  `json:"percent_done"`
@@ -496,9 +499,9 @@ func parseResticStatus(line []byte) (Progress, bool, []byte) {
 		CurrentFiles     []string `json:"current_files"`
 	}
 	if json.Unmarshal(line, &s) != nil {
-		return Progress{}, false, line
+		return drivers.Progress{}, false, line
 	}
-	p := Progress{Bytes: s.BytesDone, Total: s.TotalBytes, Percent: 100 * s.PercentDone, Files: s.FilesDone, ETA: -1}
+	p := drivers.Progress{Bytes: s.BytesDone, Total: s.TotalBytes, Percent: 100 * s.PercentDone, Files: s.FilesDone, ETA: -1}
 	if s.SecondsRemaining != nil {
 		p.ETA = time.Duration(*s.SecondsRemaining * float64(time.Second))
 	}

@@ -1,4 +1,4 @@
-package drivers_test
+package restic_test
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 func TestResticBackupVerifySnapshots(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.Target("library", drivers.Values{"exclude": []string{"authorb"}})
 	for i := 0; i < 2; i++ { // init is idempotent
 		if err := r.Init(ctx, f.X, tg); err != nil {
@@ -49,7 +50,7 @@ func TestResticBackupVerifySnapshots(t *testing.T) {
 func TestResticMissingPathFailsBeforeRestic(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.Target("library", drivers.Values{"paths": []string{f.Src, filepath.Join(f.Dir, "unmounted")}})
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestResticRefusesOpenPasswordFile(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	tg := f.Target("library", nil)
 	os.Chmod(f.Pass, 0o644)
-	_, err := drivers.Restic{}.Backup(context.Background(), f.X, tg)
+	_, err := restic.Driver{}.Backup(context.Background(), f.X, tg)
 	if err == nil || !strings.Contains(err.Error(), "password_file") || !strings.Contains(err.Error(), "0644") {
 		t.Fatalf("got %v", err)
 	}
@@ -77,12 +78,12 @@ func TestResticInitRefusesWrongPassword(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
 	tg := f.Target("library", nil)
-	if err := (drivers.Restic{}).Init(ctx, f.X, tg); err != nil {
+	if err := (restic.Driver{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	wrong := drivertest.WriteFile(t, f.Dir, "wrong.pass", "not it", 0o600)
 	tg.Settings["password_file"] = wrong
-	err := drivers.Restic{}.Init(ctx, f.X, tg)
+	err := restic.Driver{}.Init(ctx, f.X, tg)
 	if err == nil || !strings.Contains(err.Error(), "wrong password") {
 		t.Fatalf("init with a wrong password must fail, not re-init: %v", err)
 	}
@@ -93,7 +94,7 @@ func TestResticInitRefusesWrongPassword(t *testing.T) {
 func TestResticVerifyCatchesDamagedPack(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	tg := f.Target("library", nil)
 	if err := r.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestResticVerifyCatchesDamagedPack(t *testing.T) {
 func TestResticRetentionPerTarget(t *testing.T) {
 	f := drivertest.NewResticFixture(t)
 	ctx := context.Background()
-	r := drivers.Restic{}
+	r := restic.Driver{}
 	lib := f.Target("library", drivers.Values{"keep_last": 2})
 	other := f.Target("covers", drivers.Values{"keep_last": 1})
 	if err := r.Init(ctx, f.X, lib); err != nil {

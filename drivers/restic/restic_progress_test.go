@@ -1,9 +1,10 @@
-package drivers
+package restic
 
 import (
 	"testing"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -12,7 +13,7 @@ import (
 
 func TestParseResticStatus(t *testing.T) {
 	p, ok, _ := parseResticStatus([]byte(`{"message_type":"status","seconds_elapsed":2,"seconds_remaining":6,"percent_done":0.25,"total_files":3,"files_done":1,"total_bytes":100000000,"bytes_done":25000000,"current_files":["/srv/library/big.pdf"]}`))
-	want := Progress{Bytes: 25000000, Total: 100000000, Percent: 25, Files: 1, Rate: 12500000, ETA: 6 * time.Second, Item: "/srv/library/big.pdf"}
+	want := drivers.Progress{Bytes: 25000000, Total: 100000000, Percent: 25, Files: 1, Rate: 12500000, ETA: 6 * time.Second, Item: "/srv/library/big.pdf"}
 	if !ok || p != want {
 		t.Errorf("status = %+v, %v; want %+v", p, ok, want)
 	}
@@ -25,22 +26,22 @@ func TestParseResticStatus(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestResticProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "restic", Unwatched: []string{"--quiet"},
-		Build: func(w bool) []Command {
-			tg := &Target{Name: "library", Driver: "restic", Impl: Restic{}, Progress: w, Settings: Values{"repository": "/r", "paths": []string{"/srv"}}}
-			return []Command{Restic{}.backupCommand(tg)}
+		Build: func(w bool) []drivers.Command {
+			tg := &drivers.Target{Name: "library", Driver: "restic", Impl: Driver{}, Progress: w, Settings: drivers.Values{"repository": "/r", "paths": []string{"/srv"}}}
+			return []drivers.Command{Driver{}.backupCommand(tg)}
 		}},
 		progresstest.Case{Name: "into restic", Unwatched: []string{"--quiet"},
-			Build: func(w bool) []Command {
-				m := &DumpManifest{}
-				tg := resticIntoTarget(Restic{}, w)
-				return []Command{ResticStore{}.StoreCommand(tg, m, ""), ResticStore{}.manifestCommand(tg, m, "abcd", nil)}
+			Build: func(w bool) []drivers.Command {
+				m := &drivers.DumpManifest{}
+				tg := resticIntoTarget(Driver{}, w)
+				return []drivers.Command{ResticStore{}.StoreCommand(tg, m, ""), ResticStore{}.manifestCommand(tg, m, "abcd", nil)}
 			}})
 }
 
 // resticIntoTarget is a pg_dump target streaming into a target of driver d.
-func resticIntoTarget(d Driver, watched bool) *Target {
-	into := &Target{Name: "library", Driver: d.Name(), Impl: d, Settings: Values{"repository": "/srv/repo", "host": "h"}}
-	return &Target{Name: "db", Driver: "pg_dump", Progress: watched, Settings: Values{"database": "alexandria", "into": "library"}, Into: into}
+func resticIntoTarget(d drivers.Driver, watched bool) *drivers.Target {
+	into := &drivers.Target{Name: "library", Driver: d.Name(), Impl: d, Settings: drivers.Values{"repository": "/srv/repo", "host": "h"}}
+	return &drivers.Target{Name: "db", Driver: "pg_dump", Progress: watched, Settings: drivers.Values{"database": "alexandria", "into": "library"}, Into: into}
 }
 
 // BenchmarkProgressRestic: restic prints a JSON status line 60 times a
