@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/command"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
@@ -18,7 +19,7 @@ func Drivers() []drivers.Driver {
 		drivers.Borg{},
 		rsync.Driver{},
 		rclone.Driver{},
-		drivers.CommandDriver{},
+		command.Driver{},
 	}
 }
 

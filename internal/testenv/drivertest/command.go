@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/command"
 )
 
 // CmdFixture is a small library and a directory for a command target's
@@ -34,8 +35,8 @@ func (f *CmdFixture) Target(t *testing.T, settings drivers.Values) *drivers.Targ
 	for k, x := range settings {
 		v[k] = x
 	}
-	tg := &drivers.Target{Name: "app", Driver: "command", Impl: drivers.CommandDriver{}, Verify: true, Settings: v, TempDir: filepath.Join(f.Dir, "tmp")}
-	if err := (drivers.CommandDriver{}).Validate(tg); err != nil {
+	tg := &drivers.Target{Name: "app", Driver: "command", Impl: command.Driver{}, Verify: true, Settings: v, TempDir: filepath.Join(f.Dir, "tmp")}
+	if err := (command.Driver{}).Validate(tg); err != nil {
 		t.Fatal(err)
 	}
 	return tg

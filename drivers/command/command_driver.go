@@ -1,4 +1,4 @@
-package drivers
+package command
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // CommandDriver backs up with a program of the operator's own: the application's
@@ -17,7 +19,7 @@ import (
 // under a temporary name (mode 0600), renamed into place only after the
 // command succeeded, wrote something, and verify_command passed. Exit
 // codes, timeout, retries, dry-run and reporting are the shared code's.
-type CommandDriver struct{}
+type Driver struct{}
 
 // The words replaced in the plan's argv lists: by the new backup file in
 // command and verify_command, by the file to restore in restore_command.
@@ -28,22 +30,22 @@ const (
 	cmdInputWord  = "{input}"
 )
 
-func (CommandDriver) Name() string { return "command" }
+func (Driver) Name() string { return "command" }
 
-func (CommandDriver) Options() []Option {
-	return []Option{
-		{Name: "command", Kind: StringList, Required: true,
+func (Driver) Options() []drivers.Option {
+	return []drivers.Option{
+		{Name: "command", Kind: drivers.StringList, Required: true,
 			Help: "The program and its arguments (an argv list, never a shell) that writes one backup, such as [\"librarian\", \"backup\", \"{output}\"]. {output} (a whole argument or part of one, such as --file={output}) becomes a new file in dir, created empty with mode 0600, for the command to write; without {output}, the command's standard output is the backup. The file is kept only when the command exits 0 (or as exit_codes say), wrote something, and verify_command passed."},
-		{Name: "dir", Kind: String, Required: true,
+		{Name: "dir", Kind: drivers.String, Required: true,
 			Help: "Absolute directory the backup files are kept in, named TARGET-YYYYMMDDTHHMMSSZ.EXTENSION."},
-		{Name: "extension", Kind: String, Default: "backup", Check: cmdCheckExtension,
+		{Name: "extension", Kind: drivers.String, Default: "backup", Check: cmdCheckExtension,
 			Help: "The backup files' extension, such as \"tar.gz\" or \"sqlite3\": letters, digits, \".\", \"_\" and \"-\"."},
-		{Name: "verify_command", Kind: StringList,
+		{Name: "verify_command", Kind: drivers.StringList,
 			Help: "A command that checks a backup file and exits 0 when it is good, such as [\"gzip\", \"-t\", \"{output}\"]: {output} is the file (without it, the file is the command's standard input). It checks every new file before it is kept, and the latest on verify and before a restore. Without it, verification only reads the file back whole."},
-		{Name: "restore_command", Kind: StringList,
+		{Name: "restore_command", Kind: drivers.StringList,
 			Help: "A command that brings a backup back, such as [\"librarian\", \"restore\", \"{input}\"]: {input} is the file (without it, the file is the command's standard input). `restore TARGET --yes` runs it on the latest file, or the one --from names; without it, restore refuses."},
-		{Name: "keep_last", Kind: Int, Min: 1, Max: 100000, Help: "Keep this many newest backup files in dir."},
-		{Name: "keep_days", Kind: Int, Min: 1, Max: 100000, Help: "Keep backup files younger than this many days. The newest file is always kept."},
+		{Name: "keep_last", Kind: drivers.Int, Min: 1, Max: 100000, Help: "Keep this many newest backup files in dir."},
+		{Name: "keep_days", Kind: drivers.Int, Min: 1, Max: 100000, Help: "Keep backup files younger than this many days. The newest file is always kept."},
 	}
 }
 
@@ -58,7 +60,7 @@ func cmdCheckExtension(v any) error {
 	return nil
 }
 
-func (CommandDriver) Validate(t *Target) error {
+func (Driver) Validate(t *drivers.Target) error {
 	v := t.Settings
 	for _, c := range []struct {
 		key           string
@@ -76,10 +78,10 @@ func (CommandDriver) Validate(t *Target) error {
 		}
 	}
 	if dir := v.Str("dir"); !filepath.IsAbs(dir) {
-		return KeyErr("dir", "must be an absolute path")
+		return drivers.KeyErr("dir", "must be an absolute path")
 	}
 	if t.Drill {
-		return KeyErr("drill", "a command target cannot be drilled: its restore_command restores where it restores, not into scratch space; test it by hand")
+		return drivers.KeyErr("drill", "a command target cannot be drilled: its restore_command restores where it restores, not into scratch space; test it by hand")
 	}
 	return nil
 }
@@ -89,33 +91,33 @@ func (CommandDriver) Validate(t *Target) error {
 // in, or that uses its placeholder more than once or another's at all.
 func cmdCheckArgv(key string, argv []string, word, foreign string) error {
 	if len(argv) == 0 {
-		return KeyErr(key, "must name a program, then its arguments")
+		return drivers.KeyErr(key, "must name a program, then its arguments")
 	}
 	prog := argv[0]
 	switch {
 	case strings.TrimSpace(prog) == "":
-		return KeyErr(key, "the program (the first word) must not be empty")
+		return drivers.KeyErr(key, "the program (the first word) must not be empty")
 	case strings.HasPrefix(prog, "-"):
-		return KeyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
+		return drivers.KeyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
 	case strings.Contains(prog, "{"):
-		return KeyErr(key, "the program (the first word) must be a program, not %s", word)
+		return drivers.KeyErr(key, "the program (the first word) must be a program, not %s", word)
 	case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
-		return KeyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
+		return drivers.KeyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
 	}
 	n := 0
 	for _, a := range argv {
 		n += strings.Count(a, word)
 		if strings.Contains(a, foreign) {
-			return KeyErr(key, "%s is not replaced here (only %s is)", foreign, word)
+			return drivers.KeyErr(key, "%s is not replaced here (only %s is)", foreign, word)
 		}
 	}
 	if n > 1 {
-		return KeyErr(key, "%s may appear only once", word)
+		return drivers.KeyErr(key, "%s may appear only once", word)
 	}
 	return nil
 }
 
-func commandExt(t *Target) string {
+func commandExt(t *drivers.Target) string {
 	if e := t.Settings.Str("extension"); e != "" {
 		return e
 	}
@@ -141,84 +143,84 @@ func cmdUses(argv []string, word string) bool {
 // cmdArgv is the plan's argv list under key, with word replaced by
 // path, as a Command with the target's env. When word is not in it,
 // the caller connects path to the command's standard input or output.
-func cmdArgv(t *Target, key, word, path string) Command {
+func cmdArgv(t *drivers.Target, key, word, path string) drivers.Command {
 	argv := t.Settings.List(key)
 	args := make([]string, len(argv)-1)
 	for i, a := range argv[1:] {
 		args[i] = strings.ReplaceAll(a, word, path)
 	}
-	return Command{Program: argv[0], Args: args, Env: t.EnvVars()}
+	return drivers.Command{Program: argv[0], Args: args, Env: t.EnvVars()}
 }
 
 // cmdBackupCommand is the backup command writing to path; the plan's
 // exit_codes apply to it.
-func cmdBackupCommand(t *Target, path string) Command {
+func cmdBackupCommand(t *drivers.Target, path string) drivers.Command {
 	c := cmdArgv(t, "command", cmdOutputWord, path)
-	c.Codes = ExitCodes{}.Override(t.ExitCodes)
+	c.Codes = drivers.ExitCodes{}.Override(t.ExitCodes)
 	return c
 }
 
-func (CommandDriver) Steps(t *Target) []Step {
+func (Driver) Steps(t *drivers.Target) []drivers.Step {
 	dir := t.Settings.Str("dir")
-	final := StampedPath(dir, t.Name, commandExt(t), Now())
-	tmp := PartialPath(final)
+	final := drivers.StampedPath(dir, t.Name, commandExt(t), drivers.Now())
+	tmp := drivers.PartialPath(final)
 	backup := cmdBackupCommand(t, tmp)
-	steps := []Step{
-		{Phase: PhaseBackup, Note: "create " + tmp + " (mode 0600, empty)"},
-		{Phase: PhaseBackup, Command: &backup},
+	steps := []drivers.Step{
+		{Phase: drivers.PhaseBackup, Note: "create " + tmp + " (mode 0600, empty)"},
+		{Phase: drivers.PhaseBackup, Command: &backup},
 	}
 	if !cmdUses(t.Settings.List("command"), cmdOutputWord) {
-		steps = append(steps, Step{Phase: PhaseBackup, Note: "the command's standard output goes into " + tmp})
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "the command's standard output goes into " + tmp})
 	}
-	steps = append(steps, Step{Phase: PhaseBackup, Note: "refuse an empty " + tmp})
+	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "refuse an empty " + tmp})
 	if t.Settings.Has("verify_command") {
-		steps = append(steps, cmdCheckSteps(t, PhaseBackup, tmp)...)
+		steps = append(steps, cmdCheckSteps(t, drivers.PhaseBackup, tmp)...)
 	}
 	after := "the command succeeded and wrote something"
 	if t.Settings.Has("verify_command") {
 		after = "the command succeeded, wrote something, and verify_command passed"
 	}
-	steps = append(steps, Step{Phase: PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after " + after + ")"})
+	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after " + after + ")"})
 	if !t.Settings.Has("verify_command") {
-		steps = append(steps, cmdCheckSteps(t, PhaseVerify, final)...)
+		steps = append(steps, cmdCheckSteps(t, drivers.PhaseVerify, final)...)
 	}
 	if note := commandRetentionNote(t); note != "" {
-		steps = append(steps, Step{Phase: PhasePrune, Note: note})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Note: note})
 	}
 	return steps
 }
 
 // cmdCheckSteps are how a backup file is checked: verify_command, or a read.
-func cmdCheckSteps(t *Target, phase Phase, path string) []Step {
+func cmdCheckSteps(t *drivers.Target, phase drivers.Phase, path string) []drivers.Step {
 	if !t.Settings.Has("verify_command") {
-		return []Step{{Phase: phase, Note: "read " + path + " back whole (no verify_command)"}}
+		return []drivers.Step{{Phase: phase, Note: "read " + path + " back whole (no verify_command)"}}
 	}
 	c := cmdArgv(t, "verify_command", cmdOutputWord, path)
-	steps := []Step{{Phase: phase, Command: &c}}
+	steps := []drivers.Step{{Phase: phase, Command: &c}}
 	if !cmdUses(t.Settings.List("verify_command"), cmdOutputWord) {
-		steps = append(steps, Step{Phase: phase, Note: "with " + path + " as its standard input"})
+		steps = append(steps, drivers.Step{Phase: phase, Note: "with " + path + " as its standard input"})
 	}
 	return steps
 }
 
-func commandRetentionNote(t *Target) string {
-	rules := KeepRules(t)
+func commandRetentionNote(t *drivers.Target) string {
+	rules := drivers.KeepRules(t)
 	if rules == "" {
 		return ""
 	}
 	return fmt.Sprintf("remove %s/%s-*.%s files except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, commandExt(t), rules)
 }
 
-func (CommandDriver) Init(ctx context.Context, x Executor, t *Target) error {
+func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
 }
 
 // CheckTools finds every program the target's commands name.
-func (CommandDriver) CheckTools(ctx context.Context, x Executor, t *Target) error {
+func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	for _, key := range []string{"command", "verify_command", "restore_command"} {
 		if argv := t.Settings.List(key); len(argv) > 0 {
 			if err := cmdFindProgram(argv[0]); err != nil {
-				return KeyErr(key, "%v", err)
+				return drivers.KeyErr(key, "%v", err)
 			}
 		}
 	}
@@ -250,17 +252,17 @@ func cmdFindProgram(prog string) error {
 // only when the command succeeded, wrote something, and verify_command
 // passed. Anything else removes the temporary file: a partial backup is
 // never kept.
-func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (c Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	dir := t.Settings.Str("dir")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	sweepCommandPartials(t)
-	final, err := FreeStampedPath(dir, t.Name, commandExt(t))
+	final, err := drivers.FreeStampedPath(dir, t.Name, commandExt(t))
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
-	tmp := PartialPath(final)
+	tmp := drivers.PartialPath(final)
 	promoted := false
 	defer func() {
 		if !promoted {
@@ -271,24 +273,24 @@ func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artif
 	// usual umask.
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	defer f.Close()
 	cmd := cmdBackupCommand(t, tmp)
 	if !cmdUses(t.Settings.List("command"), cmdOutputWord) {
 		cmd.Stdout = f
 	}
-	stopWatching := WatchGrowth(ctx, tmp)
+	stopWatching := drivers.WatchGrowth(ctx, tmp)
 	res, err := x.Run(ctx, cmd)
 	stopWatching()
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	var warnings []string
-	if res.Class == ClassWarning {
+	if res.Class == drivers.ClassWarning {
 		warnings = append(warnings, fmt.Sprintf("%s exited %d, which exit_codes calls a warning", cmd.Program, res.ExitCode))
 	}
 	// The command may have replaced the file (written another and renamed
@@ -296,34 +298,34 @@ func (c CommandDriver) Backup(ctx context.Context, x Executor, t *Target) (Artif
 	fi, err := os.Lstat(tmp)
 	switch {
 	case err != nil:
-		return Artifact{}, fmt.Errorf("%s left no backup file at %s: %w", cmd.Program, tmp, err)
+		return drivers.Artifact{}, fmt.Errorf("%s left no backup file at %s: %w", cmd.Program, tmp, err)
 	case !fi.Mode().IsRegular():
-		return Artifact{}, fmt.Errorf("what %s left at %s is not a regular file: not kept", cmd.Program, tmp)
+		return drivers.Artifact{}, fmt.Errorf("what %s left at %s is not a regular file: not kept", cmd.Program, tmp)
 	case fi.Size() == 0:
-		return Artifact{}, fmt.Errorf("%s succeeded but wrote nothing: an empty backup is not kept", cmd.Program)
+		return drivers.Artifact{}, fmt.Errorf("%s succeeded but wrote nothing: an empty backup is not kept", cmd.Program)
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	verified := false
 	if t.Settings.Has("verify_command") {
 		if err := c.check(ctx, x, t, tmp); err != nil {
-			return Artifact{}, fmt.Errorf("verify_command refused the new backup, which was not kept: %w", err)
+			return drivers.Artifact{}, fmt.Errorf("verify_command refused the new backup, which was not kept: %w", err)
 		}
 		verified = true
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	promoted = true
-	SyncDir(dir)
-	return Artifact{ID: final, Bytes: fi.Size(), Verified: verified, Warnings: warnings}, nil
+	drivers.SyncDir(dir)
+	return drivers.Artifact{ID: final, Bytes: fi.Size(), Verified: verified, Warnings: warnings}, nil
 }
 
 // sweepCommandPartials removes what a backup of t killed outright (SIGKILL,
 // power loss) left in dir: its own temporary files, by their exact names.
 // Backups of a target never overlap (the run lock), so none is running.
-func sweepCommandPartials(t *Target) {
+func sweepCommandPartials(t *drivers.Target) {
 	dir := t.Settings.Str("dir")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -339,7 +341,7 @@ func sweepCommandPartials(t *Target) {
 
 // check checks one backup file: verify_command, or a whole read that
 // must find a byte.
-func (CommandDriver) check(ctx context.Context, x Executor, t *Target, path string) error {
+func (Driver) check(ctx context.Context, x drivers.Executor, t *drivers.Target, path string) error {
 	if !t.Settings.Has("verify_command") {
 		return cmdReadBack(path)
 	}
@@ -374,12 +376,12 @@ func cmdReadBack(path string) error {
 	return nil
 }
 
-func (c CommandDriver) list(t *Target) ([]DumpFile, error) {
-	return ListStamped(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
+func (c Driver) list(t *drivers.Target) ([]drivers.DumpFile, error) {
+	return drivers.ListStamped(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
 }
 
 // Verify checks a backup file, the given one or the newest.
-func (c CommandDriver) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (c Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	path := a.ID
 	if path == "" {
 		files, err := c.list(t)
@@ -397,32 +399,32 @@ func (c CommandDriver) Verify(ctx context.Context, x Executor, t *Target, a Arti
 // Prune keeps the newest keep_last files and those younger than keep_days,
 // and always the newest one. It looks only at the names this driver makes
 // for this target.
-func (c CommandDriver) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (c Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	files, err := c.list(t)
 	if err != nil {
-		return PruneResult{}, err
+		return drivers.PruneResult{}, err
 	}
-	return PruneStamped(t, files, dryRun, os.Remove)
+	return drivers.PruneStamped(t, files, dryRun, os.Remove)
 }
 
-func (c CommandDriver) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (c Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	files, err := c.list(t)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Snapshot, 0, len(files))
+	out := make([]drivers.Snapshot, 0, len(files))
 	for _, f := range files {
-		out = append(out, Snapshot{ID: f.Path, Time: f.Stamp, Bytes: DiskSize(f.Path)})
+		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: drivers.DiskSize(f.Path)})
 	}
 	return out, nil
 }
 
-func (CommandDriver) Facts() Facts {
+func (Driver) Facts() drivers.Facts {
 	// No programs of its own: they are the plan's, which CheckTools finds
 	// per target.
-	return Facts{Role: RoleCommand}
+	return drivers.Facts{Role: drivers.RoleCommand}
 }
 
-func (CommandDriver) Resources(t *Target) Resources {
-	return Resources{Paths: []Path{{Path: t.Settings.Str("dir"), Write: true, Dumps: true, Why: "backup files of " + t.Name}}}
+func (Driver) Resources(t *drivers.Target) drivers.Resources {
+	return drivers.Resources{Paths: []drivers.Path{{Path: t.Settings.Str("dir"), Write: true, Dumps: true, Why: "backup files of " + t.Name}}}
 }

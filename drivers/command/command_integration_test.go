@@ -1,4 +1,4 @@
-package drivers_test
+package command_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/command"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -31,7 +32,7 @@ func TestCommandBackup(t *testing.T) {
 			argv := slices.Clone(cmd)
 			argv[len(argv)-2] = f.Src
 			tg := f.Target(t, drivers.Values{"command": argv, "verify_command": []string{"gzip", "-t", "{output}"}})
-			d := drivers.CommandDriver{}
+			d := command.Driver{}
 			a, err := d.Backup(ctx, f.X, tg)
 			if err != nil {
 				t.Fatal(err)
@@ -117,7 +118,7 @@ func TestCommandNeverKeepsAPartialBackup(t *testing.T) {
 				rctx, cancel = context.WithTimeout(ctx, tc.timeout)
 				defer cancel()
 			}
-			_, err := drivers.CommandDriver{}.Backup(rctx, f.X, tg)
+			_, err := command.Driver{}.Backup(rctx, f.X, tg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want an error with %q, got %v", tc.want, err)
 			}
@@ -134,11 +135,11 @@ func TestCommandNeverKeepsAPartialBackup(t *testing.T) {
 func TestCommandExitCodesWarningKeepsTheFile(t *testing.T) {
 	f := drivertest.NewCmdFixture(t)
 	tg := f.Target(t, drivers.Values{"command": []string{"sh", "-c", `tar -czf "$1" -C "$2" . && exit 1`, "sh", "{output}", f.Src}})
-	if _, err := (drivers.CommandDriver{}).Backup(context.Background(), f.X, tg); err == nil {
+	if _, err := (command.Driver{}).Backup(context.Background(), f.X, tg); err == nil {
 		t.Fatal("exit 1 kept without exit_codes")
 	}
 	tg.ExitCodes = drivers.ExitCodes{Warning: []int{1}}
-	a, err := drivers.CommandDriver{}.Backup(context.Background(), f.X, tg)
+	a, err := command.Driver{}.Backup(context.Background(), f.X, tg)
 	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "sh exited 1") {
 		t.Fatalf("%+v %v", a, err)
 	}
@@ -155,7 +156,7 @@ func TestCommandSweepsItsOwnPartials(t *testing.T) {
 	for _, n := range others {
 		drivertest.WriteFile(t, f.Out, n, "not mine", 0o600)
 	}
-	if _, err := (drivers.CommandDriver{}).Backup(context.Background(), f.X, tg); err != nil {
+	if _, err := (command.Driver{}).Backup(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(mine); err == nil {
@@ -178,7 +179,7 @@ func TestCommandRetention(t *testing.T) {
 	t.Cleanup(func() { drivers.Now = old })
 	day := func(n int) time.Time { return time.Date(2026, 11, n, 2, 0, 0, 0, time.UTC) }
 	tg := f.Target(t, drivers.Values{"keep_last": 2})
-	d := drivers.CommandDriver{}
+	d := command.Driver{}
 	var made []string
 	for i := 1; i <= 4; i++ {
 		drivers.Now = func() time.Time { return day(i) }
@@ -237,7 +238,7 @@ func TestCommandRestore(t *testing.T) {
 	drivertest.PinClock(t)
 	ctx := context.Background()
 	f := drivertest.NewCmdFixture(t)
-	d := drivers.CommandDriver{}
+	d := command.Driver{}
 	dest := filepath.Join(f.Dir, "restored")
 	os.Mkdir(dest, 0o700)
 	tg := f.Target(t, drivers.Values{"verify_command": []string{"gzip", "-t", "{output}"}, "restore_command": []string{"tar", "-xzf", "{input}", "-C", dest}})
@@ -299,15 +300,15 @@ func TestCommandVerifyWithoutVerifyCommand(t *testing.T) {
 	f := drivertest.NewCmdFixture(t)
 	ctx := context.Background()
 	tg := f.Target(t, nil)
-	a, err := drivers.CommandDriver{}.Backup(ctx, f.X, tg)
+	a, err := command.Driver{}.Backup(ctx, f.X, tg)
 	if err != nil || a.Verified {
 		t.Fatalf("%+v %v: without verify_command the run must still verify", a, err)
 	}
-	if err := (drivers.CommandDriver{}).Verify(ctx, f.X, tg, a); err != nil {
+	if err := (command.Driver{}).Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
 	os.Truncate(a.ID, 0)
-	if err := (drivers.CommandDriver{}).Verify(ctx, f.X, tg, a); err == nil || !strings.Contains(err.Error(), "is empty") {
+	if err := (command.Driver{}).Verify(ctx, f.X, tg, a); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Fatalf("an empty file verified: %v", err)
 	}
 }
