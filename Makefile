@@ -30,8 +30,8 @@ lint: ## go vet and gofmt
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-golden: ## rewrite the golden argv files after an intended change
-	$(GO) test ./drivers -run TestGolden -update
+golden: ## rewrite the golden argv files after an intended change (each driver keeps its own)
+	$(GO) test $(patsubst %/testdata/golden,./%,$(wildcard drivers/*/testdata/golden)) -run Golden -update
 
 bench: ## benchmarks (speed and memory targets live here, not in tests)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -54,8 +54,8 @@ func TestConformance(t *testing.T) {
 func TestNoSecretInCommands(t *testing.T) {
 	drivertest.PinClock(t)
 	secrets := []string{"super-secret-value", "another-secret", "s3cret"}
-	for _, path := range []string{"testdata/golden/restic-full.toml", "testdata/golden/pg_dump-sql-gzip.toml",
-		"testdata/golden/borg-full.toml", "testdata/golden/rclone-sync-full.toml", "testdata/golden/rsync-remote-ssh.toml", "testdata/golden/command-full.toml"} {
+	for _, path := range []string{"restic/testdata/golden/restic-full.toml", "pgdump/testdata/golden/pg_dump-sql-gzip.toml",
+		"borg/testdata/golden/borg-full.toml", "rclone/testdata/golden/rclone-sync-full.toml", "rsync/testdata/golden/rsync-remote-ssh.toml", "command/testdata/golden/command-full.toml"} {
 		for _, tg := range drivertest.LoadTargets(t, path) {
 			if tg.Env == nil {
 				tg.Env = map[string]string{}

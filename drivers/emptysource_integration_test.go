@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
@@ -189,7 +190,7 @@ func TestBorgEmptySourceGuard(t *testing.T) {
 	for _, sh := range emptySourceShapes() {
 		t.Run(sh.name, func(t *testing.T) {
 			f := drivertest.NewBorgFixture(t)
-			h := historyCase{driver: drivers.Borg{}, x: f.X, src: f.Src, target: func(v drivers.Values) *drivers.Target {
+			h := historyCase{driver: borg.Driver{}, x: f.X, src: f.Src, target: func(v drivers.Values) *drivers.Target {
 				tg := f.Target("library", v)
 				tg.Settings["exclude"] = []string{filepath.Join(f.Src, ".returns"), filepath.Join(f.Src, "cache")}
 				return tg

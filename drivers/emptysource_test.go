@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
@@ -31,7 +32,7 @@ func TestEmptySourceGuardRemovalFails(t *testing.T) {
 		{"restic", restic.Driver{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"backup": {Stdout: []byte(resticEmptySummary + "\n")}, "forget": locked}},
 			"removing the snapshot abcd1234 failed, so remove it by hand"},
-		{"borg", drivers.Borg{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
+		{"borg", borg.Driver{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"create": {Stdout: []byte(borgEmptyCreate)}, "delete": {ExitCode: 2, Stderr: []byte("Failed to create/acquire the lock\n")}}},
 			"removing the archive library@2026-11-26T02:00:00 failed, so remove it by hand"},
 	}
@@ -60,7 +61,7 @@ func TestEmptySourceGuardNeedsTheToolsCount(t *testing.T) {
 	}{
 		{"restic", restic.Driver{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"backup": {Stdout: []byte(`{"message_type":"summary","snapshot_id":"abcd1234"}` + "\n")}}}},
-		{"borg", drivers.Borg{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
+		{"borg", borg.Driver{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
 			"create": {Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 481}}}`)}}}},
 	}
 	for _, c := range cases {

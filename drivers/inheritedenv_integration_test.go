@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
@@ -79,12 +80,12 @@ func TestBorgIgnoresInheritedSecrets(t *testing.T) {
 		dir string
 		x   drivers.Executor
 	}{dir, drivers.ProcessExecutor{}}
-	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, TempDir: dir,
+	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: borg.Driver{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "paths": []string{filepath.Join(dir, "library")},
 			"passphrase_file": drivertest.WriteFile(t, dir, "borg.pass", drivertest.BorgPassphrase+"\n", 0o600), "lock_wait": 30 * time.Second},
 		Env: map[string]string{"BORG_BASE_DIR": filepath.Join(dir, "borg-base")}}
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	if err := b.Init(ctx, f.x, tg); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
@@ -130,12 +131,12 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 	addBigFile(t, f.Src, bigFile)
 	ctx := context.Background()
 	tg := f.Target("library", drivers.Values{"encryption": "repokey-blake2"})
-	if err := (drivers.Borg{}).Init(ctx, f.X, tg); err != nil {
+	if err := (borg.Driver{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	tg.Progress = true
 	rec := &progressRecorder{}
-	a, err := drivers.Borg{}.Backup(rec.trace(ctx), f.X, tg)
+	a, err := borg.Driver{}.Backup(rec.trace(ctx), f.X, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 	}
 	// borg check reports its progress too (a percentage of segments).
 	rec = &progressRecorder{}
-	if err := (drivers.Borg{}).Verify(rec.trace(ctx), f.X, tg, a); err != nil {
+	if err := (borg.Driver{}).Verify(rec.trace(ctx), f.X, tg, a); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.updates) == 0 || !strings.HasPrefix(rec.updates[0].Item, "Checking") || rec.updates[0].Percent < 0 {
@@ -161,7 +162,7 @@ func TestBorgReportsProgressWhenWatched(t *testing.T) {
 	// as borg's words, not as JSON, in the error.
 	missing := f.Target("library", drivers.Values{"repository": filepath.Join(f.Dir, "no-such-repo")})
 	missing.Progress = true
-	_, err = drivers.Borg{}.Backup(ctx, f.X, missing)
+	_, err = borg.Driver{}.Backup(ctx, f.X, missing)
 	if err == nil {
 		t.Fatal("a backup into a missing repository succeeded")
 	}

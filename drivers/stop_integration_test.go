@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
@@ -151,7 +152,7 @@ func TestResticStoppedBackupLeavesNoLock(t *testing.T) {
 func TestBorgStoppedRunLeavesNoLockNorArchive(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	slowSource(t, f.Src)
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", nil)
 	if err := b.Init(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
@@ -119,7 +120,7 @@ func TestRealToolErrorsMaskURLPasswords(t *testing.T) {
 		d  drivers.Driver
 		tg *drivers.Target
 	}{
-		{drivers.Borg{}, &drivers.Target{Name: "b", Driver: "borg", Impl: drivers.Borg{}, Settings: drivers.Values{
+		{borg.Driver{}, &drivers.Target{Name: "b", Driver: "borg", Impl: borg.Driver{}, Settings: drivers.Values{
 			"repository": "ssh://user:S3cr3t@127.0.0.1:1/repo", "passphrase_file": pass, "paths": []string{dir}}}},
 		{restic.Driver{}, &drivers.Target{Name: "r", Driver: "restic", Impl: restic.Driver{}, Settings: drivers.Values{
 			"repository": "sftp://user:S3cr3t@127.0.0.1:1//repo", "password_file": pass, "paths": []string{dir}}}},

@@ -16,7 +16,7 @@ import (
 //	go test ./plan -run '^$' -fuzz FuzzParse -fuzztime 60s
 func FuzzParse(f *testing.F) {
 	seeds := []string{goodPlan, "", "[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/b\"\n"}
-	files, _ := filepath.Glob("../drivers/testdata/golden/*.toml")
+	files, _ := filepath.Glob("../drivers/*/testdata/golden/*.toml")
 	files = append(files, "../alexandria-backup.toml.example")
 	for _, name := range files {
 		b, err := os.ReadFile(name)

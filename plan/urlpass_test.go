@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -28,7 +29,7 @@ func TestRunMasksURLPasswordsOfRealTools(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Setenv("BORG_BASE_DIR", filepath.Join(dir, "borg"))
-	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, TempDir: t.TempDir(), Settings: drivers.Values{
+	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: borg.Driver{}, Verify: true, TempDir: t.TempDir(), Settings: drivers.Values{
 		"repository": "ssh://user:S3cr3t@127.0.0.1:1/repo", "encryption": "none", "paths": []string{dir}}}
 	p := &Plan{Path: "test.toml", StateDir: filepath.Join(dir, "state"), Parallel: 1, Order: []string{"library"},
 		Targets: map[string]*drivers.Target{"library": tg}, Plans: map[string]*Group{"weekly": {Name: "weekly", Targets: []string{"library"}}}}

@@ -4,6 +4,7 @@ package all
 
 import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/command"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
@@ -16,7 +17,7 @@ func Drivers() []drivers.Driver {
 	return []drivers.Driver{
 		pgdump.Driver{},
 		restic.Driver{},
-		drivers.Borg{},
+		borg.Driver{},
 		rsync.Driver{},
 		rclone.Driver{},
 		command.Driver{},

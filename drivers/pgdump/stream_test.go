@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 )
 
@@ -23,7 +24,7 @@ func (f fakeRun) Run(_ context.Context, c drivers.Command) (drivers.Result, erro
 }
 
 func streamTargets(driver string) *drivers.Target {
-	impl := map[string]drivers.Driver{"restic": restic.Driver{}, "borg": drivers.Borg{}}[driver]
+	impl := map[string]drivers.Driver{"restic": restic.Driver{}, "borg": borg.Driver{}}[driver]
 	into := &drivers.Target{Name: "library", Driver: driver, Impl: impl, Settings: drivers.Values{"repository": "/srv/repo", "host": "h"}}
 	return &drivers.Target{Name: "db", Driver: "pg_dump", Impl: Driver{}, Settings: drivers.Values{"database": "alexandria", "into": "library"}, Into: into}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 )
 
 const BorgPassphrase = "correct horse battery staple"
@@ -58,7 +59,7 @@ func (f *BorgFixture) Target(name string, settings drivers.Values) *drivers.Targ
 			v[k] = x
 		}
 	}
-	return &drivers.Target{Name: name, Driver: "borg", Impl: drivers.Borg{}, Verify: true, Settings: v, TempDir: f.Dir,
+	return &drivers.Target{Name: name, Driver: "borg", Impl: borg.Driver{}, Verify: true, Settings: v, TempDir: f.Dir,
 		Env: map[string]string{"BORG_BASE_DIR": filepath.Join(f.Dir, "borg-base")}}
 }
 
@@ -128,7 +129,7 @@ func (f *BorgFixture) RestoreTarget(t *testing.T, name string, settings drivers.
 
 func (f *BorgFixture) Backup(t *testing.T, tg *drivers.Target) drivers.Artifact {
 	t.Helper()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	if err := b.Init(context.Background(), f.X, tg); err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +151,5 @@ func BorgTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 			v[k] = x
 		}
 	}
-	return &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, Settings: v, TempDir: dir}
+	return &drivers.Target{Name: "library", Driver: "borg", Impl: borg.Driver{}, Verify: true, Settings: v, TempDir: dir}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 )
@@ -137,10 +138,10 @@ func NewStreamFixture(t *testing.T, tool string) *StreamFixture {
 			t.Fatal(err)
 		}
 	case "borg":
-		f.Into = &drivers.Target{Name: "library", Driver: "borg", Impl: drivers.Borg{}, Verify: true, TempDir: dir,
+		f.Into = &drivers.Target{Name: "library", Driver: "borg", Impl: borg.Driver{}, Verify: true, TempDir: dir,
 			Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "passphrase_file": pass, "paths": []string{src}, "lock_wait": 30 * time.Second},
 			Env:      map[string]string{"BORG_BASE_DIR": filepath.Join(dir, "borg-base")}}
-		if err := (drivers.Borg{}).Init(ctx, f.X, f.Into); err != nil {
+		if err := (borg.Driver{}).Init(ctx, f.X, f.Into); err != nil {
 			t.Fatal(err)
 		}
 	}

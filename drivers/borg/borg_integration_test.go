@@ -1,4 +1,4 @@
-package drivers_test
+package borg_test
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 func TestBorgInitBackupVerifySnapshots(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", drivers.Values{"exclude": []string{filepath.Join(f.Src, "books", "authorb")}, "compression": "zstd,3"})
 	if err := b.Validate(tg); err != nil {
 		t.Fatal(err)
@@ -53,12 +54,12 @@ func TestBorgInitRefusesWrongPassphrase(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
 	tg := f.Target("library", nil)
-	if err := (drivers.Borg{}).Init(ctx, f.X, tg); err != nil {
+	if err := (borg.Driver{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	config, _ := os.ReadFile(filepath.Join(f.Repo, "config"))
 	tg.Settings["passphrase_file"] = drivertest.WriteFile(t, f.Dir, "wrong.pass", "not it\n", 0o600)
-	err := drivers.Borg{}.Init(ctx, f.X, tg)
+	err := borg.Driver{}.Init(ctx, f.X, tg)
 	if err == nil || !strings.Contains(err.Error(), "is incorrect") {
 		t.Fatalf("init with a wrong passphrase must fail, not re-init: %v", err)
 	}
@@ -71,7 +72,7 @@ func TestBorgInitRefusesWrongPassphrase(t *testing.T) {
 	// Something that is not a borg repository is not "missing" either.
 	tg.Settings["repository"] = f.Src
 	tg.Settings["passphrase_file"] = f.Pass
-	if err := (drivers.Borg{}).Init(ctx, f.X, tg); err == nil || !strings.Contains(err.Error(), "not a valid repository") {
+	if err := (borg.Driver{}).Init(ctx, f.X, tg); err == nil || !strings.Contains(err.Error(), "not a valid repository") {
 		t.Fatalf("init over a non-repository: %v", err)
 	}
 }
@@ -83,15 +84,15 @@ func TestBorgPassphraseNewlineAndPasscommand(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
 	tg := f.Target("library", nil)
-	if err := (drivers.Borg{}).Init(ctx, f.X, tg); err != nil {
+	if err := (borg.Driver{}).Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
 	}
 	tg.Settings["passphrase_file"] = drivertest.WriteFile(t, f.Dir, "no-newline.pass", drivertest.BorgPassphrase, 0o600)
-	if _, err := (drivers.Borg{}).Backup(ctx, f.X, tg); err != nil {
+	if _, err := (borg.Driver{}).Backup(ctx, f.X, tg); err != nil {
 		t.Fatalf("passphrase file without the newline: %v", err)
 	}
 	cmd := f.Target("library", drivers.Values{"passphrase_file": nil, "passcommand": "cat " + f.Pass})
-	if _, err := (drivers.Borg{}).Snapshots(ctx, f.X, cmd); err != nil {
+	if _, err := (borg.Driver{}).Snapshots(ctx, f.X, cmd); err != nil {
 		t.Fatalf("passcommand: %v", err)
 	}
 }
@@ -101,7 +102,7 @@ func TestBorgPassphraseNewlineAndPasscommand(t *testing.T) {
 func TestBorgInitRefusesEmptyPasscommand(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	tg := f.Target("library", drivers.Values{"passphrase_file": nil, "passcommand": "true"})
-	err := drivers.Borg{}.Init(context.Background(), f.X, tg)
+	err := borg.Driver{}.Init(context.Background(), f.X, tg)
 	if err == nil || !strings.Contains(err.Error(), "empty passphrase") {
 		t.Fatalf("got %v", err)
 	}
@@ -115,7 +116,7 @@ func TestBorgInitRefusesEmptyPasscommand(t *testing.T) {
 func TestBorgMissingPathFailsBeforeBorg(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", drivers.Values{"paths": []string{f.Src, filepath.Join(f.Dir, "unmounted")}})
 	if err := b.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -137,7 +138,7 @@ func TestBorgMissingPathFailsBeforeBorg(t *testing.T) {
 func TestBorgPassphraseNeverInArgv(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", drivers.Values{"keep_last": 1})
 	if err := b.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -180,7 +181,7 @@ func TestBorgPassphraseNeverInArgv(t *testing.T) {
 func TestBorgVerifyCatchesCorruptSegment(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", nil)
 	if err := b.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -244,7 +245,7 @@ func TestBorgVerifyCatchesCorruptSegment(t *testing.T) {
 func TestBorgVerifyDataCatchesTamperedChunk(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", nil)
 	if err := b.Init(ctx, f.X, tg); err != nil {
 		t.Fatal(err)
@@ -273,7 +274,7 @@ func TestBorgVerifyDataCatchesTamperedChunk(t *testing.T) {
 func TestBorgRetentionPerTarget(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	lib := f.Target("lib", drivers.Values{"keep_last": 2})
 	other := f.Target("lib-borg", drivers.Values{"keep_last": 1})
 	if err := b.Init(ctx, f.X, lib); err != nil {
@@ -325,7 +326,7 @@ func TestBorgRetentionPerTarget(t *testing.T) {
 func TestBorgUnencrypted(t *testing.T) {
 	f := drivertest.NewBorgFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.Target("library", drivers.Values{"passphrase_file": nil, "encryption": "none"})
 	if err := b.Validate(tg); err != nil {
 		t.Fatal(err)
@@ -345,7 +346,7 @@ func TestBorgUnencrypted(t *testing.T) {
 func TestBorgCheckToolsInstalled(t *testing.T) {
 	drivertest.RequireTool(t, "borg")
 	t.Parallel()
-	if err := (drivers.Borg{}).CheckTools(context.Background(), drivers.ProcessExecutor{}, &drivers.Target{}); err != nil {
+	if err := (borg.Driver{}).CheckTools(context.Background(), drivers.ProcessExecutor{}, &drivers.Target{}); err != nil {
 		t.Fatal(err)
 	}
 }

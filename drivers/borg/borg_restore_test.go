@@ -1,4 +1,4 @@
-package drivers
+package borg
 
 import (
 	"strings"

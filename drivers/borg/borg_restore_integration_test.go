@@ -1,4 +1,4 @@
-package drivers_test
+package borg_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -28,7 +29,7 @@ func newBorgRestoreFixture(t *testing.T) (*drivertest.BorgFixture, []string) {
 func TestBorgRestoreLatestAndByName(t *testing.T) {
 	f, files := newBorgRestoreFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.RestoreTarget(t, "library", nil)
 	first := f.Backup(t, tg)
 	firstDir := filepath.Join(f.Dir, "restore-first")
@@ -73,7 +74,7 @@ func TestBorgRestoreLatestAndByName(t *testing.T) {
 func TestBorgRestoreNonEmptyNeedsForce(t *testing.T) {
 	f, _ := newBorgRestoreFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.RestoreTarget(t, "library", nil)
 	f.Backup(t, tg)
 	to := filepath.Join(f.Dir, "restore")
@@ -105,7 +106,7 @@ func TestBorgRestoreNonEmptyNeedsForce(t *testing.T) {
 func TestBorgRestoreStaysInside(t *testing.T) {
 	f, _ := newBorgRestoreFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	outside := filepath.Join(f.Dir, "outside")
 	victim := drivertest.WriteFile(t, outside, "o.txt", "backed up", 0o644)
 	link := filepath.Join(f.Src, "link")
@@ -208,7 +209,7 @@ func TestBorgRestoreStaysInside(t *testing.T) {
 func TestBorgDrill(t *testing.T) {
 	f, files := newBorgRestoreFixture(t)
 	ctx := context.Background()
-	b := drivers.Borg{}
+	b := borg.Driver{}
 	tg := f.RestoreTarget(t, "library", nil)
 	tg.DrillSample = 100
 	a := f.Backup(t, tg)

@@ -1,4 +1,4 @@
-package drivers
+package borg
 
 // Restore and drill for borg.
 //
@@ -25,11 +25,13 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 var (
-	_ Restorer = Borg{}
-	_ Driller  = Borg{}
+	_ drivers.Restorer = Driver{}
+	_ drivers.Driller  = Driver{}
 )
 
 // borgListTail bounds what `borg list --json-lines` may print (about 300
@@ -65,7 +67,7 @@ func borgPatterns(paths []string) []string {
 // itemsCommand lists an archive's items, only those below paths when given;
 // format names extra keys for the JSON ("{sha256}"; they replace mtime and
 // size in borg 1.2's output).
-func (b Borg) itemsCommand(t *Target, archive, format string, paths []string) Command {
+func (b Driver) itemsCommand(t *drivers.Target, archive, format string, paths []string) drivers.Command {
 	args := []string{"list", "--json-lines", borgLockWait(t)}
 	if format != "" {
 		args = append(args, "--format="+format)
@@ -81,7 +83,7 @@ func (b Borg) itemsCommand(t *Target, archive, format string, paths []string) Co
 // did not come back as archived (a file with missing chunks is extracted
 // with zeros in their place, a path matched nothing, attributes could not
 // be set): a restore that is not exact is an error, so only 0 succeeds.
-func (b Borg) extractCommand(t *Target, archive, dir string, paths []string) Command {
+func (b Driver) extractCommand(t *drivers.Target, archive, dir string, paths []string) drivers.Command {
 	args := []string{"extract", borgLockWait(t), "--", "::" + archive}
 	c := b.cmd(t, append(args, borgPatterns(paths)...)...)
 	c.Dir = dir
@@ -99,8 +101,8 @@ type borgFailure struct {
 func (e *borgFailure) Error() string { return e.msg }
 func (e *borgFailure) Unwrap() error { return e.err }
 
-func borgRunError(what string, res Result, err error) error {
-	var te *ToolError
+func borgRunError(what string, res drivers.Result, err error) error {
+	var te *drivers.ToolError
 	if !errors.As(err, &te) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -120,7 +122,7 @@ func borgRunError(what string, res Result, err error) error {
 // ("borg.crypto.low_level.IntegrityError: MAC Authentication failed").
 func borgSaid(stderr []byte) string {
 	head, trace, found := bytes.Cut(stderr, []byte("Traceback (most recent call last):"))
-	said := LastLines(head, 5)
+	said := drivers.LastLines(head, 5)
 	if !found {
 		return said
 	}
@@ -140,7 +142,7 @@ func borgSaid(stderr []byte) string {
 // findArchive resolves from among this target's archives: "" or "latest"
 // is the newest, anything else an archive name as `snapshots` lists it (the
 // "<target>@" prefix may be left out).
-func (b Borg) findArchive(ctx context.Context, x Executor, t *Target, from string) (string, error) {
+func (b Driver) findArchive(ctx context.Context, x drivers.Executor, t *drivers.Target, from string) (string, error) {
 	last := 0
 	if from == "" || from == "latest" {
 		last = 1
@@ -164,12 +166,12 @@ func (b Borg) findArchive(ctx context.Context, x Executor, t *Target, from strin
 }
 
 // listItems lists an archive's items (only below paths when given).
-func (b Borg) listItems(ctx context.Context, x Executor, t *Target, archive, format string, paths []string) ([]borgItem, error) {
+func (b Driver) listItems(ctx context.Context, x drivers.Executor, t *drivers.Target, archive, format string, paths []string) ([]borgItem, error) {
 	if len(paths) == 0 {
 		return b.listBatch(ctx, x, t, archive, format, nil)
 	}
 	var items []borgItem
-	for _, batch := range ArgBatches(paths) {
+	for _, batch := range drivers.ArgBatches(paths) {
 		got, err := b.listBatch(ctx, x, t, archive, format, batch)
 		if err != nil {
 			return nil, err
@@ -179,7 +181,7 @@ func (b Borg) listItems(ctx context.Context, x Executor, t *Target, archive, for
 	return items, nil
 }
 
-func (b Borg) listBatch(ctx context.Context, x Executor, t *Target, archive, format string, paths []string) ([]borgItem, error) {
+func (b Driver) listBatch(ctx context.Context, x drivers.Executor, t *drivers.Target, archive, format string, paths []string) ([]borgItem, error) {
 	res, err := x.Run(ctx, b.itemsCommand(t, archive, format, paths))
 	if err != nil {
 		return nil, borgRunError("borg list of "+archive, res, err)
@@ -241,27 +243,27 @@ func borgRegular(it borgItem) bool { return it.Type == "-" && it.Source == "" }
 
 // Restore extracts an archive of this target into req.To (see the layout
 // above) after checking its listing for items that would land outside it.
-func (b Borg) Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error) {
+func (b Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	if err := b.ready(t); err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	archive, err := b.findArchive(ctx, x, t, req.From)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	items, err := b.listItems(ctx, x, t, archive, "", nil)
 	if err != nil {
-		return RestoreResult{}, err
+		return drivers.RestoreResult{}, err
 	}
 	if err := borgUnsafe(archive, items); err != nil {
-		return RestoreResult{}, fmt.Errorf("refusing to restore: %w", err)
+		return drivers.RestoreResult{}, fmt.Errorf("refusing to restore: %w", err)
 	}
-	if err := PrepareRestoreDir(req.To, req.Force); err != nil {
-		return RestoreResult{}, err
+	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
 	if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, nil)); err != nil {
-		return RestoreResult{}, borgRunError(fmt.Sprintf("borg extract of %s into %s", archive, dir), res, err)
+		return drivers.RestoreResult{}, borgRunError(fmt.Sprintf("borg extract of %s into %s", archive, dir), res, err)
 	}
 	files := 0
 	for _, it := range items {
@@ -269,7 +271,7 @@ func (b Borg) Restore(ctx context.Context, x Executor, t *Target, req RestoreReq
 			files++
 		}
 	}
-	return RestoreResult{From: archive, Where: dir, Files: files}, nil
+	return drivers.RestoreResult{From: archive, Where: dir, Files: files}, nil
 }
 
 // Drill extracts a random sample of the regular files of this target's
@@ -277,58 +279,58 @@ func (b Borg) Restore(ctx context.Context, x Executor, t *Target, req RestoreReq
 // and MAC as it reads), compares each with its source when the source
 // still has the recorded size and mtime, and with the SHA-256 borg
 // computes from its own chunks (`borg list --format={sha256}`).
-func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, err error) {
+func (b Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (_ drivers.DrillResult, err error) {
 	if err := b.ready(t); err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	archive, err := b.findArchive(ctx, x, t, "")
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	items, err := b.listItems(ctx, x, t, archive, "", nil)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	// A drill proves a restore would work; this archive's would be refused.
 	if err := borgUnsafe(archive, items); err != nil {
-		return DrillResult{}, fmt.Errorf("borg drill: a restore would be refused: %w", err)
+		return drivers.DrillResult{}, fmt.Errorf("borg drill: a restore would be refused: %w", err)
 	}
-	var files []DrillFile
+	var files []drivers.DrillFile
 	for _, it := range items {
 		if !borgRegular(it) {
 			continue
 		}
 		mtime, err := time.ParseInLocation("2006-01-02T15:04:05.999999", it.MTime, time.Local)
 		if err != nil {
-			return DrillResult{}, fmt.Errorf("borg list: %s has an unreadable mtime %q", it.Path, it.MTime)
+			return drivers.DrillResult{}, fmt.Errorf("borg list: %s has an unreadable mtime %q", it.Path, it.MTime)
 		}
-		files = append(files, DrillFile{Source: "/" + it.Path, Restored: it.Path, Size: it.Size, ModTime: mtime})
+		files = append(files, drivers.DrillFile{Source: "/" + it.Path, Restored: it.Path, Size: it.Size, ModTime: mtime})
 	}
 	if len(files) == 0 {
-		return DrillResult{}, fmt.Errorf("borg drill: archive %s holds no regular file to sample", archive)
+		return drivers.DrillResult{}, fmt.Errorf("borg drill: archive %s holds no regular file to sample", archive)
 	}
-	sample := SampleFiles(files, DrillSampleSize(t))
+	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
 	paths := make([]string, len(sample))
 	for i, f := range sample {
 		paths[i] = f.Restored
 	}
-	dir, cleanup, err := DrillTempDir(t)
+	dir, cleanup, err := drivers.DrillTempDir(t)
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	defer func() {
 		if cerr := cleanup(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("borg drill: removing %s: %w", dir, cerr))
 		}
 	}()
-	for _, batch := range ArgBatches(paths) {
+	for _, batch := range drivers.ArgBatches(paths) {
 		if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, batch)); err != nil {
-			return DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), ListSample(DrillSources(sample)))
+			return drivers.DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), drivers.ListSample(drivers.DrillSources(sample)))
 		}
 	}
 	sums, err := b.listItems(ctx, x, t, archive, "{sha256}", paths)
 	if err != nil {
-		return DrillResult{}, fmt.Errorf("borg drill: %w", err)
+		return drivers.DrillResult{}, fmt.Errorf("borg drill: %w", err)
 	}
 	byPath := make(map[string]string, len(sums))
 	for _, it := range sums {
@@ -339,9 +341,9 @@ func (b Borg) Drill(ctx context.Context, x Executor, t *Target) (_ DrillResult, 
 			sample[i].SumAlgo, sample[i].Sum = "sha256", s
 		}
 	}
-	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "borg", MTimePrecision: borgMTimePrecision})
+	out, err := drivers.CompareDrillFiles(dir, sample, drivers.DrillCheck{Tool: "borg", MTimePrecision: borgMTimePrecision})
 	if err != nil {
-		return DrillResult{}, err
+		return drivers.DrillResult{}, err
 	}
 	return out.Result(archive), nil
 }

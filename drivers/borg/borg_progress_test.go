@@ -1,8 +1,9 @@
-package drivers
+package borg
 
 import (
 	"testing"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -38,21 +39,25 @@ func TestParseBorgLogJSON(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestBorgProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "borg", Watched: []string{"--progress", "--log-json"}, Reader: true,
-		Build: func(w bool) []Command { return []Command{Borg{}.createCommand(borgProgressTarget(w))} }},
+		Build: func(w bool) []drivers.Command {
+			return []drivers.Command{Driver{}.createCommand(borgProgressTarget(w))}
+		}},
 		progresstest.Case{Name: "borg check", Watched: []string{"--progress", "--log-json"}, Reader: true,
-			Build: func(w bool) []Command { return []Command{Borg{}.checkCommand(borgProgressTarget(w), "library@x")} }},
+			Build: func(w bool) []drivers.Command {
+				return []drivers.Command{Driver{}.checkCommand(borgProgressTarget(w), "library@x")}
+			}},
 		progresstest.Case{Name: "into borg", Watched: []string{"--progress", "--log-json"}, Reader: true,
-			Build: func(w bool) []Command {
-				return []Command{borgStore{}.StoreCommand(borgIntoTarget(Borg{}, w), &DumpManifest{}, "")}
+			Build: func(w bool) []drivers.Command {
+				return []drivers.Command{borgStore{}.StoreCommand(borgIntoTarget(Driver{}, w), &drivers.DumpManifest{}, "")}
 			}})
 }
 
 // borgIntoTarget is a pg_dump target streaming into a target of driver d.
-func borgIntoTarget(d Driver, watched bool) *Target {
-	into := &Target{Name: "library", Driver: d.Name(), Impl: d, Settings: Values{"repository": "/srv/repo", "host": "h"}}
-	return &Target{Name: "db", Driver: "pg_dump", Progress: watched, Settings: Values{"database": "alexandria", "into": "library"}, Into: into}
+func borgIntoTarget(d drivers.Driver, watched bool) *drivers.Target {
+	into := &drivers.Target{Name: "library", Driver: d.Name(), Impl: d, Settings: drivers.Values{"repository": "/srv/repo", "host": "h"}}
+	return &drivers.Target{Name: "db", Driver: "pg_dump", Progress: watched, Settings: drivers.Values{"database": "alexandria", "into": "library"}, Into: into}
 }
 
-func borgProgressTarget(watched bool) *Target {
-	return &Target{Name: "library", Driver: "borg", Impl: Borg{}, Progress: watched, Settings: Values{"repository": "/r", "paths": []string{"/srv"}}}
+func borgProgressTarget(watched bool) *drivers.Target {
+	return &drivers.Target{Name: "library", Driver: "borg", Impl: Driver{}, Progress: watched, Settings: drivers.Values{"repository": "/r", "paths": []string{"/srv"}}}
 }

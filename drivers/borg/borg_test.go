@@ -1,4 +1,4 @@
-package drivers_test
+package borg_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -72,20 +73,20 @@ func TestBorgGoldenOps(t *testing.T) {
 					"list": {ExitCode: 2, Stderr: []byte("Repository /srv/backup/borg does not exist.\n")},
 					"pass": {Stdout: []byte("s3cret\n")},
 				}}
-				if err := (drivers.Borg{}).Init(ctx, missing, tg); err != nil {
+				if err := (borg.Driver{}).Init(ctx, missing, tg); err != nil {
 					t.Fatalf("init: %v", err)
 				}
 				fake := &borgFake{lines: missing.lines, answers: map[string]drivers.Result{
 					"list":  {Stdout: borgList(tg.Name)},
 					"prune": {Stderr: []byte(borgPruneStderr)},
 				}}
-				if _, err := (drivers.Borg{}).Prune(ctx, fake, tg, true); err != nil {
+				if _, err := (borg.Driver{}).Prune(ctx, fake, tg, true); err != nil {
 					t.Fatalf("prune: %v", err)
 				}
-				if _, err := (drivers.Borg{}).Snapshots(ctx, fake, tg); err != nil {
+				if _, err := (borg.Driver{}).Snapshots(ctx, fake, tg); err != nil {
 					t.Fatalf("snapshots: %v", err)
 				}
-				if err := (drivers.Borg{}).Verify(ctx, fake, tg, drivers.Artifact{}); err != nil {
+				if err := (borg.Driver{}).Verify(ctx, fake, tg, drivers.Artifact{}); err != nil {
 					t.Fatalf("verify: %v", err)
 				}
 				b.WriteString("## " + tg.Name + ": init (repository missing), prune --dry-run, snapshots, verify latest\n")
@@ -101,7 +102,7 @@ func TestBorgGoldenOps(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run go test ./drivers -run TestBorgGoldenOps -update)", err)
+				t.Fatalf("%v (run make golden)", err)
 			}
 			if b.String() != string(want) {
 				t.Errorf("commands changed (run with -update if intended):\n--- got\n%s--- want\n%s", b.String(), want)
@@ -132,7 +133,7 @@ func TestBorgValidate(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tg := drivertest.BorgTarget(t, c.settings)
 			tg.Env = c.env
-			err := drivers.Borg{}.Validate(tg)
+			err := borg.Driver{}.Validate(tg)
 			var se *drivers.SettingsError
 			switch {
 			case c.key == "" && err != nil:
@@ -154,7 +155,7 @@ func asSettingsError(err error, se **drivers.SettingsError) bool {
 // borg would refuse at 2 AM.
 func TestBorgOptionChecks(t *testing.T) {
 	opts := map[string]drivers.Option{}
-	for _, o := range (drivers.Borg{}).Options() {
+	for _, o := range (borg.Driver{}).Options() {
 		opts[o.Name] = o
 	}
 	cases := []struct {
@@ -222,7 +223,7 @@ func TestBorgPasscommandSplitLikeShlex(t *testing.T) {
 			}
 			return drivers.Result{Stdout: []byte("pw\n")}
 		})
-		if err := (drivers.Borg{}).Init(context.Background(), x, tg); err != nil || !reflect.DeepEqual(got, c.want) {
+		if err := (borg.Driver{}).Init(context.Background(), x, tg); err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("passcommand %s ran %q (%v); want %q", c.in, got, err, c.want)
 		}
 	}
@@ -250,18 +251,18 @@ func TestBorgCreateExit1IsWarning(t *testing.T) {
 	fake := &borgFake{answers: map[string]drivers.Result{"create": {ExitCode: 1,
 		Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 4096, "nfiles": 3}}}`),
 		Stderr: []byte("/srv/alexandria/library/a.epub: file changed while we backed it up\n")}}}
-	a, err := drivers.Borg{}.Backup(context.Background(), fake, tg)
+	a, err := borg.Driver{}.Backup(context.Background(), fake, tg)
 	if err != nil || a.ID != "library@2026-11-26T02:00:00" || a.Bytes != 4096 || len(a.Warnings) != 1 ||
 		!strings.Contains(a.Warnings[0], "file changed while we backed it up") {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
 	tg.ExitCodes = drivers.ExitCodes{Error: []int{1}}
-	if _, err := (drivers.Borg{}).Backup(context.Background(), fake, tg); err == nil {
+	if _, err := (borg.Driver{}).Backup(context.Background(), fake, tg); err == nil {
 		t.Fatal("exit_codes = { error = [1] } must make exit 1 a failure")
 	}
 	fake.answers["create"] = drivers.Result{ExitCode: 2, Stderr: []byte("Failed to create/acquire the lock\n")}
 	tg.ExitCodes = drivers.ExitCodes{}
-	if _, err := (drivers.Borg{}).Backup(context.Background(), fake, tg); err == nil || !strings.Contains(err.Error(), "acquire the lock") {
+	if _, err := (borg.Driver{}).Backup(context.Background(), fake, tg); err == nil || !strings.Contains(err.Error(), "acquire the lock") {
 		t.Fatalf("exit 2 must fail with borg's reason, got %v", err)
 	}
 }
@@ -269,7 +270,7 @@ func TestBorgCreateExit1IsWarning(t *testing.T) {
 func TestBorgCreateWithoutJSONFails(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"create": {Stdout: []byte("garbage")}}}
-	_, err := drivers.Borg{}.Backup(context.Background(), fake, tg)
+	_, err := borg.Driver{}.Backup(context.Background(), fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "no archive name") {
 		t.Fatalf("got %v", err)
 	}
@@ -282,7 +283,7 @@ func TestBorgCheckExit1IsFailure(t *testing.T) {
 	tg.ExitCodes = drivers.ExitCodes{Warning: []int{1}} // applies to create only
 	fake := &borgFake{answers: map[string]drivers.Result{"check": {ExitCode: 1,
 		Stderr: []byte("Data integrity error: Segment entry checksum mismatch [segment 2, offset 8]\nFinished full repository check, errors found.\n")}}}
-	err := drivers.Borg{}.Verify(context.Background(), fake, tg, drivers.Artifact{ID: "library@x"})
+	err := borg.Driver{}.Verify(context.Background(), fake, tg, drivers.Artifact{ID: "library@x"})
 	if err == nil || !strings.Contains(err.Error(), "errors found") {
 		t.Fatalf("check exit 1 must fail verification, got %v", err)
 	}
@@ -291,7 +292,7 @@ func TestBorgCheckExit1IsFailure(t *testing.T) {
 func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: []byte(`{"archives": []}`)}}}
-	err := drivers.Borg{}.Verify(context.Background(), fake, tg, drivers.Artifact{})
+	err := borg.Driver{}.Verify(context.Background(), fake, tg, drivers.Artifact{})
 	if err == nil || !strings.Contains(err.Error(), "no archive") {
 		t.Fatalf("got %v", err)
 	}
@@ -303,7 +304,7 @@ func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
 func TestBorgSnapshotsNewestFirst(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: borgList("library")}}}
-	snaps, err := drivers.Borg{}.Snapshots(context.Background(), fake, tg)
+	snaps, err := borg.Driver{}.Snapshots(context.Background(), fake, tg)
 	want := time.Date(2026, 11, 25, 2, 0, 0, 123456000, time.Local)
 	if err != nil || len(snaps) != 2 || snaps[0].ID != "library@2026-11-25T02:00:00" || !snaps[0].Time.Equal(want) || snaps[0].Bytes != -1 {
 		t.Fatalf("snapshots %+v %v", snaps, err)
@@ -313,7 +314,7 @@ func TestBorgSnapshotsNewestFirst(t *testing.T) {
 func TestBorgPruneParsesList(t *testing.T) {
 	tg := drivertest.BorgTarget(t, drivers.Values{"keep_last": 1})
 	fake := &borgFake{answers: map[string]drivers.Result{"prune": {Stderr: []byte(borgPruneStderr)}}}
-	res, err := drivers.Borg{}.Prune(context.Background(), fake, tg, false)
+	res, err := borg.Driver{}.Prune(context.Background(), fake, tg, false)
 	if err != nil || !res.Policy || res.Kept != 1 || !reflect.DeepEqual(res.Removed, []string{"library@m1", "library@2026-11-23T02:00:00"}) {
 		t.Fatalf("prune %+v %v", res, err)
 	}
@@ -322,7 +323,7 @@ func TestBorgPruneParsesList(t *testing.T) {
 	}
 	// Without retention keys nothing runs.
 	fake.lines = nil
-	res, err = drivers.Borg{}.Prune(context.Background(), fake, drivertest.BorgTarget(t, nil), false)
+	res, err = borg.Driver{}.Prune(context.Background(), fake, drivertest.BorgTarget(t, nil), false)
 	if err != nil || res.Policy || len(fake.lines) != 0 {
 		t.Fatalf("no policy: %+v %v %q", res, err, fake.lines)
 	}
@@ -339,7 +340,7 @@ func TestBorgKeepWithinAloneKeepsNewest(t *testing.T) {
 		{drivers.Values{"keep_within": "7d", "keep_daily": 7}, false},
 		{drivers.Values{"keep_daily": 7}, false},
 	} {
-		steps := drivers.Borg{}.Steps(drivertest.BorgTarget(t, c.settings))
+		steps := borg.Driver{}.Steps(drivertest.BorgTarget(t, c.settings))
 		var prune string
 		for _, s := range steps {
 			if s.Phase == drivers.PhasePrune && s.Command != nil && s.Command.Args[0] == "prune" {
@@ -355,7 +356,7 @@ func TestBorgKeepWithinAloneKeepsNewest(t *testing.T) {
 func TestBorgCheckTools(t *testing.T) {
 	for out, ok := range map[string]bool{"borg 1.2.4\n": true, "borg 1.4.0\n": true, "borg 1.1.16\n": false, "borg 2.0.0b14\n": false, "nonsense": false} {
 		fake := &borgFake{answers: map[string]drivers.Result{"--version": {Stdout: []byte(out)}}}
-		if err := (drivers.Borg{}).CheckTools(context.Background(), fake, drivertest.BorgTarget(t, nil)); (err == nil) != ok {
+		if err := (borg.Driver{}).CheckTools(context.Background(), fake, drivertest.BorgTarget(t, nil)); (err == nil) != ok {
 			t.Errorf("%q: ok=%v, got %v", out, ok, err)
 		}
 	}
@@ -372,7 +373,7 @@ func TestBorgDropsInheritedPassphrase(t *testing.T) {
 		t.Fatalf("InheritedEnv = %v", got)
 	}
 	var cmds []drivers.Command
-	for _, s := range (drivers.Borg{}).Steps(tg) {
+	for _, s := range (borg.Driver{}).Steps(tg) {
 		if s.Command != nil {
 			cmds = append(cmds, *s.Command)
 		}
@@ -392,13 +393,13 @@ func TestBorgInitRefusesEmptyPassphrase(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
 	drivertest.WriteFile(t, tg.TempDir, "borg.pass", "\n", 0o600)
 	fake := &borgFake{answers: missing}
-	if err := (drivers.Borg{}).Init(ctx, fake, tg); err == nil || !strings.Contains(err.Error(), "empty") || len(fake.lines) != 0 {
+	if err := (borg.Driver{}).Init(ctx, fake, tg); err == nil || !strings.Contains(err.Error(), "empty") || len(fake.lines) != 0 {
 		t.Fatalf("empty passphrase_file: %v, ran %q", err, fake.lines)
 	}
 	tg = drivertest.BorgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": "print-nothing"})
 	missing["print-nothing"] = drivers.Result{Stdout: []byte("\n")}
 	fake = &borgFake{answers: missing}
-	err := drivers.Borg{}.Init(ctx, fake, tg)
+	err := borg.Driver{}.Init(ctx, fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "empty passphrase") {
 		t.Fatalf("empty passcommand output: %v", err)
 	}
@@ -416,7 +417,7 @@ func TestBorgInitOnlyWhenMissing(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {ExitCode: 2,
 		Stderr: []byte("passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND or via BORG_PASSPHRASE_FD is incorrect.\n")}}}
-	err := drivers.Borg{}.Init(ctx, fake, tg)
+	err := borg.Driver{}.Init(ctx, fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "incorrect") || len(fake.lines) != 1 {
 		t.Fatalf("got %v, ran %q", err, fake.lines)
 	}
@@ -431,11 +432,11 @@ func TestBorgNoSecretInCommands(t *testing.T) {
 	tg.Env = map[string]string{"BORG_RSH": "ssh -o X=" + secret}
 	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: borgList("library")}}}
 	ctx := context.Background()
-	_ = drivers.Borg{}.Init(ctx, fake, tg)
-	_, _ = drivers.Borg{}.Prune(ctx, fake, tg, true)
-	_ = drivers.Borg{}.Verify(ctx, fake, tg, drivers.Artifact{})
+	_ = borg.Driver{}.Init(ctx, fake, tg)
+	_, _ = borg.Driver{}.Prune(ctx, fake, tg, true)
+	_ = borg.Driver{}.Verify(ctx, fake, tg, drivers.Artifact{})
 	lines := fake.lines
-	for _, s := range (drivers.Borg{}).Steps(tg) {
+	for _, s := range (borg.Driver{}).Steps(tg) {
 		lines = append(lines, s.String())
 		if s.Command != nil {
 			lines = append(lines, strings.Join(s.Command.Args, " "))

@@ -1,4 +1,4 @@
-package drivers
+package borg
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // Borg backs paths up into a borg 1.2 repository. Every archive is named
@@ -21,7 +23,7 @@ import (
 // listing never touch another target's archives in a shared repository.
 // (A "<target>-" prefix would not do: target "lib" would also match the
 // archives of target "lib-borg".)
-type Borg struct{}
+type Driver struct{}
 
 // borgKeeps are the count-based retention flags, in borg's order.
 // keep_secondly is left out: borg 1.2's --keep-last is the same rule.
@@ -42,34 +44,34 @@ const (
 	borgPassFD = "3"
 )
 
-func (Borg) Name() string { return "borg" }
+func (Driver) Name() string { return "borg" }
 
-func (Borg) Options() []Option {
-	opts := []Option{
-		{Name: "repository", Kind: String, Required: true, Check: checkBorgRepo,
+func (Driver) Options() []drivers.Option {
+	opts := []drivers.Option{
+		{Name: "repository", Kind: drivers.String, Required: true, Check: checkBorgRepo,
 			Help: "The borg repository: an absolute path, ssh://user@host:port/path or user@host:path. Passed as BORG_REPO. A password here is rejected: borg logs in with an ssh key."},
-		{Name: "passphrase_file", Kind: String,
+		{Name: "passphrase_file", Kind: drivers.String,
 			Help: "File holding the repository passphrase (mode 0600), handed to borg as an open descriptor (BORG_PASSPHRASE_FD); borg drops trailing newlines."},
-		{Name: "passcommand", Kind: String, Check: checkPasscommand,
+		{Name: "passcommand", Kind: drivers.String, Check: checkPasscommand,
 			Help: "Command printing the passphrase, run by borg without a shell (BORG_PASSCOMMAND). Set exactly one of passphrase_file or passcommand, none when encryption = \"none\"."},
-		{Name: "encryption", Kind: String, Default: "repokey-blake2", Enum: borgEncryptions,
+		{Name: "encryption", Kind: drivers.String, Default: "repokey-blake2", Enum: borgEncryptions,
 			Help: "Encryption mode `init` creates the repository with (borg init --encryption)."},
-		{Name: "paths", Kind: StringList, Required: true, Check: NonEmptyList,
+		{Name: "paths", Kind: drivers.StringList, Required: true, Check: drivers.NonEmptyList,
 			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive); so does it when they hold no file after excludes (see allow_empty_source)."},
-		{Name: "exclude", Kind: StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work)."},
-		{Name: "compression", Kind: String, Check: checkBorgCompression, Default: "lz4 (borg's default)",
+		{Name: "exclude", Kind: drivers.StringList, Help: "borg --exclude patterns (fm: style by default; absolute paths work)."},
+		{Name: "compression", Kind: drivers.String, Check: checkBorgCompression, Default: "lz4 (borg's default)",
 			Help: "borg --compression: none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\"."},
-		{Name: "archive_name", Kind: String, Default: borgDefaultArchive, Check: checkBorgArchiveName,
+		{Name: "archive_name", Kind: drivers.String, Default: borgDefaultArchive, Check: checkBorgArchiveName,
 			Help: "Archive name template after the fixed \"<target>@\" prefix; borg expands placeholders such as {now} and {hostname}."},
-		{Name: "lock_wait", Kind: Duration, Default: "10m",
+		{Name: "lock_wait", Kind: drivers.Duration, Default: "10m",
 			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically."},
-		{Name: "check_verify_data", Kind: Bool, Default: "false",
+		{Name: "check_verify_data", Kind: drivers.Bool, Default: "false",
 			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
-		{Name: "keep_within", Kind: String, Check: checkBorgInterval,
+		{Name: "keep_within", Kind: drivers.String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
-		EmptySourceOption("archive"),
+		drivers.EmptySourceOption("archive"),
 	}
-	return append(opts, KeepOptions(borgKeeps, "borg prune")...)
+	return append(opts, drivers.KeepOptions(borgKeeps, "borg prune")...)
 }
 
 var (
@@ -111,7 +113,7 @@ var ipv6HostRE = regexp.MustCompile(`@?\[[0-9A-Fa-f:.]+\]`)
 func checkBorgRepo(v any) error {
 	s := v.(string)
 	// First: every later message repeats the value.
-	if err := NoPassword(true, borgPasswordAdvice)(s); err != nil {
+	if err := drivers.NoPassword(true, borgPasswordAdvice)(s); err != nil {
 		return err
 	}
 	switch {
@@ -136,18 +138,18 @@ func checkPasscommand(v any) error {
 	return nil
 }
 
-func (Borg) Validate(t *Target) error {
-	set := FirstSet(t.Settings, "passphrase_file", "passcommand")
+func (Driver) Validate(t *drivers.Target) error {
+	set := drivers.FirstSet(t.Settings, "passphrase_file", "passcommand")
 	if borgEncryption(t) == "none" {
 		if len(set) > 0 {
-			return KeyErr(set[0], "the repository is not encrypted (encryption = \"none\"): there is no passphrase to give")
+			return drivers.KeyErr(set[0], "the repository is not encrypted (encryption = \"none\"): there is no passphrase to give")
 		}
 	} else if len(set) != 1 {
-		return KeyErr("passphrase_file", "set exactly one of `passphrase_file` or `passcommand` (the passphrase never goes through argv or BORG_PASSPHRASE)")
+		return drivers.KeyErr("passphrase_file", "set exactly one of `passphrase_file` or `passcommand` (the passphrase never goes through argv or BORG_PASSPHRASE)")
 	}
 	for _, p := range t.Settings.List("paths") {
 		if !filepath.IsAbs(p) {
-			return KeyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
+			return drivers.KeyErr("paths", "%q must be an absolute path (cron and systemd start in another directory)", p)
 		}
 	}
 	// The repository and passphrase come from the keys above; the same
@@ -155,13 +157,13 @@ func (Borg) Validate(t *Target) error {
 	// BORG_PASSPHRASE, put the secret itself in the environment).
 	for _, name := range []string{"BORG_REPO", "BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE_FD", "BORG_NEW_PASSPHRASE"} {
 		if _, ok := t.Env[name]; ok {
-			return KeyErr("env", "%s conflicts with `repository`, `passphrase_file` or `passcommand`; set those keys instead", name)
+			return drivers.KeyErr("env", "%s conflicts with `repository`, `passphrase_file` or `passcommand`; set those keys instead", name)
 		}
 	}
 	return nil
 }
 
-func borgEncryption(t *Target) string {
+func borgEncryption(t *drivers.Target) string {
 	if e := t.Settings.Str("encryption"); e != "" {
 		return e
 	}
@@ -169,13 +171,13 @@ func borgEncryption(t *Target) string {
 }
 
 // borgArchivePrefix starts every archive name of the target.
-func borgArchivePrefix(t *Target) string { return t.Name + borgSep }
+func borgArchivePrefix(t *drivers.Target) string { return t.Name + borgSep }
 
 // borgGlob selects this target's archives (borg 1.2 --glob-archives). The
 // target name holds no glob metacharacters ([A-Za-z0-9_.-]).
-func borgGlob(t *Target) string { return "--glob-archives=" + borgArchivePrefix(t) + "*" }
+func borgGlob(t *drivers.Target) string { return "--glob-archives=" + borgArchivePrefix(t) + "*" }
 
-func borgLockWait(t *Target) string {
+func borgLockWait(t *drivers.Target) string {
 	d := borgDefaultLockWait
 	if v, ok := t.Settings["lock_wait"].(time.Duration); ok {
 		d = v
@@ -187,13 +189,13 @@ func borgLockWait(t *Target) string {
 // borgEnv is how borg learns the repository and passphrase, and the
 // answers to every question borg could ask: a run from cron never prompts,
 // and each "are you sure" is answered no.
-func borgEnv(t *Target) []EnvVar {
-	env := []EnvVar{{Name: "BORG_REPO", Value: t.Settings.Str("repository")}}
+func borgEnv(t *drivers.Target) []drivers.EnvVar {
+	env := []drivers.EnvVar{{Name: "BORG_REPO", Value: t.Settings.Str("repository")}}
 	if t.Settings.Has("passphrase_file") {
-		env = append(env, EnvVar{Name: "BORG_PASSPHRASE_FD", Value: borgPassFD})
+		env = append(env, drivers.EnvVar{Name: "BORG_PASSPHRASE_FD", Value: borgPassFD})
 	}
 	if c := t.Settings.Str("passcommand"); c != "" {
-		env = append(env, EnvVar{Name: "BORG_PASSCOMMAND", Value: c})
+		env = append(env, drivers.EnvVar{Name: "BORG_PASSCOMMAND", Value: c})
 	}
 	// A repository moved to another path, or an unencrypted one this
 	// machine has not seen, could be an attacker's: refuse. With
@@ -204,20 +206,20 @@ func borgEnv(t *Target) []EnvVar {
 		unencrypted = "yes"
 	}
 	env = append(env,
-		EnvVar{Name: "BORG_RELOCATED_REPO_ACCESS_IS_OK", Value: "no"},
-		EnvVar{Name: "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", Value: unencrypted},
-		EnvVar{Name: "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
-		EnvVar{Name: "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
-		EnvVar{Name: "BORG_DISPLAY_PASSPHRASE", Value: "no"},
+		drivers.EnvVar{Name: "BORG_RELOCATED_REPO_ACCESS_IS_OK", Value: "no"},
+		drivers.EnvVar{Name: "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", Value: unencrypted},
+		drivers.EnvVar{Name: "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
+		drivers.EnvVar{Name: "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
+		drivers.EnvVar{Name: "BORG_DISPLAY_PASSPHRASE", Value: "no"},
 	)
 	return append(env, t.EnvVars()...)
 }
 
-func (Borg) cmd(t *Target, args ...string) Command {
+func (Driver) cmd(t *drivers.Target, args ...string) drivers.Command {
 	// SIGTERM: borg 1.2 unwinds, releasing its locks, and commits nothing.
 	// Never SIGINT: on its first SIGINT, borg create commits what it has
 	// read as a .checkpoint archive (even with --checkpoint-interval=0).
-	c := Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: borgDropEnv}
+	c := drivers.Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: borgDropEnv}
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		// Opened by the executor at start and read by borg from fd 3:
 		// the passphrase is never in argv or the environment.
@@ -226,14 +228,14 @@ func (Borg) cmd(t *Target, args ...string) Command {
 	return c
 }
 
-func borgArchiveTemplate(t *Target) string {
+func borgArchiveTemplate(t *drivers.Target) string {
 	if s := t.Settings.Str("archive_name"); s != "" {
 		return s
 	}
 	return borgDefaultArchive
 }
 
-func (b Borg) createCommand(t *Target) Command {
+func (b Driver) createCommand(t *drivers.Target) drivers.Command {
 	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t))
 	if c := t.Settings.Str("compression"); c != "" {
@@ -248,7 +250,7 @@ func (b Borg) createCommand(t *Target) Command {
 	c := b.cmd(t, args...)
 	// borg 1.2 exits 1 for warnings (a file vanished, changed while read,
 	// or could not be read): the archive was committed, but is incomplete.
-	c.Codes = ExitCodes{Warning: []int{1}}.Override(t.ExitCodes)
+	c.Codes = drivers.ExitCodes{Warning: []int{1}}.Override(t.ExitCodes)
 	c.Progress = borgProgress(t)
 	return c
 }
@@ -256,25 +258,25 @@ func (b Borg) createCommand(t *Target) Command {
 // borgProgressArgs asks borg create for progress as JSON lines on stderr;
 // its log messages then come as JSON too, and borgProgress turns them
 // back into their text.
-func borgProgressArgs(t *Target) []string {
+func borgProgressArgs(t *drivers.Target) []string {
 	if !t.Progress {
 		return nil
 	}
 	return []string{"--progress", "--log-json"}
 }
 
-func borgProgress(t *Target) *ProgressReader {
+func borgProgress(t *drivers.Target) *drivers.ProgressReader {
 	if !t.Progress {
 		return nil
 	}
-	return &ProgressReader{Stderr: true, Parse: parseBorgLogJSON}
+	return &drivers.ProgressReader{Stderr: true, Parse: parseBorgLogJSON}
 }
 
 // checkCommand checks the repository (CRC of every segment entry, the
 // index) and then the archive's metadata and that its chunks exist. borg
 // check exits 1 when it finds damage: only 0 is a success (Codes are
 // empty), unlike borg create.
-func (b Borg) checkCommand(t *Target, archive string) Command {
+func (b Driver) checkCommand(t *drivers.Target, archive string) drivers.Command {
 	args := append([]string{"check"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t))
 	if t.Settings.Bool("check_verify_data", false) {
@@ -287,7 +289,7 @@ func (b Borg) checkCommand(t *Target, archive string) Command {
 
 // listCommand lists this target's archives (checkpoints excluded, oldest
 // first); last > 0 keeps only the newest ones.
-func (b Borg) listCommand(t *Target, last int) Command {
+func (b Driver) listCommand(t *drivers.Target, last int) drivers.Command {
 	args := []string{"list", "--json", borgLockWait(t), borgGlob(t)}
 	if last > 0 {
 		args = append(args, "--last="+strconv.Itoa(last))
@@ -299,7 +301,7 @@ func (b Borg) listCommand(t *Target, last int) Command {
 
 // pruneCommand applies retention to this target's archives. It reports
 // false when the target has no retention keys.
-func (b Borg) pruneCommand(t *Target, dryRun bool) (Command, bool) {
+func (b Driver) pruneCommand(t *drivers.Target, dryRun bool) (drivers.Command, bool) {
 	args := []string{"prune", "--list", borgLockWait(t), borgGlob(t)}
 	within := t.Settings.Str("keep_within")
 	if within != "" {
@@ -313,7 +315,7 @@ func (b Borg) pruneCommand(t *Target, dryRun bool) (Command, bool) {
 		}
 	}
 	if !counted && within == "" {
-		return Command{}, false
+		return drivers.Command{}, false
 	}
 	if !counted {
 		// keep-within alone removes everything once backups have stopped
@@ -332,44 +334,44 @@ func (b Borg) pruneCommand(t *Target, dryRun bool) (Command, bool) {
 // deleteOneCommand deletes exactly the archive name (an archive the guard
 // refused): "::NAME" is an exact name, never a glob. No compact: the next
 // retention's compact frees the little it held.
-func (b Borg) deleteOneCommand(t *Target, name string) Command {
+func (b Driver) deleteOneCommand(t *drivers.Target, name string) drivers.Command {
 	return b.cmd(t, "delete", borgLockWait(t), "--", "::"+name)
 }
 
 // compactCommand frees the space of pruned archives: borg 1.2's prune only
 // marks segments, and nothing is freed until compact runs.
-func (b Borg) compactCommand(t *Target) Command {
+func (b Driver) compactCommand(t *drivers.Target) drivers.Command {
 	return b.cmd(t, "compact", borgLockWait(t))
 }
 
-func (b Borg) initCommand(t *Target) Command {
+func (b Driver) initCommand(t *drivers.Target) drivers.Command {
 	return b.cmd(t, "init", "--encryption="+borgEncryption(t))
 }
 
-func (b Borg) Steps(t *Target) []Step {
+func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 	create := b.createCommand(t)
 	check := b.checkCommand(t, borgArchivePrefix(t)+"<the archive just made>")
 	notes := "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		notes += "; open " + f + " (mode 0600) as the passphrase descriptor " + borgPassFD
 	}
-	steps := []Step{
-		{Phase: PhasePreflight, Note: notes},
-		{Phase: PhaseBackup, Command: &create},
-		{Phase: PhaseBackup, Note: EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
-		{Phase: PhaseVerify, Command: &check},
+	steps := []drivers.Step{
+		{Phase: drivers.PhasePreflight, Note: notes},
+		{Phase: drivers.PhaseBackup, Command: &create},
+		{Phase: drivers.PhaseBackup, Note: drivers.EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
+		{Phase: drivers.PhaseVerify, Command: &check},
 	}
 	if prune, ok := b.pruneCommand(t, false); ok {
 		compact := b.compactCommand(t)
-		steps = append(steps, Step{Phase: PhasePrune, Command: &prune}, Step{Phase: PhasePrune, Command: &compact})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Command: &prune}, drivers.Step{Phase: drivers.PhasePrune, Command: &compact})
 	}
 	return steps
 }
 
 var borgVersionRE = regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`)
 
-func (Borg) CheckTools(ctx context.Context, x Executor, t *Target) error {
-	v, err := ToolVersion(ctx, x, borgVersionRE, "borg", "--version")
+func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+	v, err := drivers.ToolVersion(ctx, x, borgVersionRE, "borg", "--version")
 	if err != nil {
 		return err
 	}
@@ -387,15 +389,15 @@ func (Borg) CheckTools(ctx context.Context, x Executor, t *Target) error {
 // only, and would take an empty passphrase without complaint, even for
 // `init`). Passphrase variables inherited from our own environment, which
 // borg would read before the plan's, never reach it (dropEnv).
-func (Borg) ready(t *Target) error {
-	return CheckSecrets(t)
+func (Driver) ready(t *drivers.Target) error {
+	return drivers.CheckSecrets(t)
 }
 
 // Init creates the repository unless it exists. It first opens the
 // repository with the passphrase: only borg's "does not exist" leads to
 // `borg init`; anything else (a wrong passphrase, a lock, not a borg
 // repository) is reported, never initialised over.
-func (b Borg) Init(ctx context.Context, x Executor, t *Target) error {
+func (b Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
 	if err := b.ready(t); err != nil {
 		return err
 	}
@@ -414,14 +416,14 @@ func (b Borg) Init(ctx context.Context, x Executor, t *Target) error {
 			err = errors.New("names no command")
 		}
 		if err != nil {
-			return KeyErr("passcommand", "%v", err)
+			return drivers.KeyErr("passcommand", "%v", err)
 		}
-		out, err := x.Run(ctx, Command{Program: argv[0], Args: argv[1:], Env: borgEnv(t)})
+		out, err := x.Run(ctx, drivers.Command{Program: argv[0], Args: argv[1:], Env: borgEnv(t)})
 		if err != nil {
-			return KeyErr("passcommand", "%v", err)
+			return drivers.KeyErr("passcommand", "%v", err)
 		}
 		if len(bytes.TrimRight(out.Stdout, "\n")) == 0 {
-			return KeyErr("passcommand", "printed no passphrase; refusing to create a repository with an empty passphrase")
+			return drivers.KeyErr("passcommand", "printed no passphrase; refusing to create a repository with an empty passphrase")
 		}
 	}
 	_, err = x.Run(ctx, b.initCommand(t))
@@ -430,7 +432,7 @@ func (b Borg) Init(ctx context.Context, x Executor, t *Target) error {
 
 // borgRepoMissing recognises borg 1.2's "Repository X does not exist."
 // (exit 2, as every other error).
-func borgRepoMissing(res Result) bool {
+func borgRepoMissing(res drivers.Result) bool {
 	return res.ExitCode == 2 && borgMissingRE.Match(res.Stderr)
 }
 
@@ -438,18 +440,18 @@ func borgRepoMissing(res Result) bool {
 // empty archive and exits 1), then reads the archive's name and size from
 // `borg create --json`, and deletes that archive again when borg read no
 // file (the guard in mirrorguard.go).
-func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, error) {
+func (b Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
-			return Artifact{}, KeyErr("paths", "%s: %v (refusing to make an archive without it)", p, errors.Unwrap(err))
+			return drivers.Artifact{}, drivers.KeyErr("paths", "%s: %v (refusing to make an archive without it)", p, errors.Unwrap(err))
 		}
 	}
 	if err := b.ready(t); err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	res, err := x.Run(ctx, b.createCommand(t))
 	if err != nil {
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	var out struct {
 		Archive struct {
@@ -463,13 +465,13 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 		} `json:"archive"`
 	}
 	if jerr := json.Unmarshal(res.Stdout, &out); jerr != nil || out.Archive.Name == "" {
-		return Artifact{}, fmt.Errorf("borg create exited %d but printed no archive name (%s)", res.ExitCode, LastLines(res.Stderr, 3))
+		return drivers.Artifact{}, fmt.Errorf("borg create exited %d but printed no archive name (%s)", res.ExitCode, drivers.LastLines(res.Stderr, 3))
 	}
-	a := Artifact{ID: out.Archive.Name, Bytes: out.Archive.Stats.OriginalSize}
-	if res.Class == ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, LastLines(res.Stderr, 5)))
+	a := drivers.Artifact{ID: out.Archive.Name, Bytes: out.Archive.Stats.OriginalSize}
+	if res.Class == drivers.ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, drivers.LastLines(res.Stderr, 5)))
 	}
-	warning, err := RefuseEmptyBackup(t, EmptyBackup{Snapshot: "archive", Id: a.ID, Files: out.Archive.Stats.NFiles, Remove: func() error {
+	warning, err := drivers.RefuseEmptyBackup(t, drivers.EmptyBackup{Snapshot: "archive", Id: a.ID, Files: out.Archive.Stats.NFiles, Remove: func() error {
 		_, err := x.Run(ctx, b.deleteOneCommand(t, a.ID))
 		return err
 	}})
@@ -478,7 +480,7 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 			// Unreadable files (exit 1) can be why none was read.
 			err = fmt.Errorf("%w (%s)", err, strings.Join(a.Warnings, "; "))
 		}
-		return Artifact{}, err
+		return drivers.Artifact{}, err
 	}
 	if warning != "" {
 		a.Warnings = append(a.Warnings, warning)
@@ -488,7 +490,7 @@ func (b Borg) Backup(ctx context.Context, x Executor, t *Target) (Artifact, erro
 
 // Verify checks the repository and the archive (the newest of this target
 // when a.ID is empty).
-func (b Borg) Verify(ctx context.Context, x Executor, t *Target, a Artifact) error {
+func (b Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
 	if err := b.ready(t); err != nil {
 		return err
 	}
@@ -534,7 +536,7 @@ type borgArchive struct {
 	Time string `json:"time"` // local time without a zone: "2026-11-26T03:42:19.000000"
 }
 
-func (b Borg) list(ctx context.Context, x Executor, t *Target, last int) ([]borgArchive, error) {
+func (b Driver) list(ctx context.Context, x drivers.Executor, t *drivers.Target, last int) ([]borgArchive, error) {
 	res, err := x.Run(ctx, b.listCommand(t, last))
 	if err != nil {
 		return nil, err
@@ -548,7 +550,7 @@ func (b Borg) list(ctx context.Context, x Executor, t *Target, last int) ([]borg
 	return out.Archives, nil
 }
 
-func (b Borg) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error) {
+func (b Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	if err := b.ready(t); err != nil {
 		return nil, err
 	}
@@ -557,7 +559,7 @@ func (b Borg) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot,
 		return nil, err
 	}
 	// borg lists oldest first; show newest first like the other drivers.
-	out := make([]Snapshot, 0, len(archives))
+	out := make([]drivers.Snapshot, 0, len(archives))
 	for i := len(archives) - 1; i >= 0; i-- {
 		a := archives[i]
 		ts, err := time.ParseInLocation("2006-01-02T15:04:05.999999", a.Time, time.Local)
@@ -565,7 +567,7 @@ func (b Borg) Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot,
 			return nil, fmt.Errorf("borg list: archive %s has an unreadable time %q", a.Name, a.Time)
 		}
 		// The size needs a `borg info` per archive; not worth it here.
-		out = append(out, Snapshot{ID: a.Name, Time: ts, Bytes: -1})
+		out = append(out, drivers.Snapshot{ID: a.Name, Time: ts, Bytes: -1})
 	}
 	return out, nil
 }
@@ -577,17 +579,17 @@ var borgPruneLine = regexp.MustCompile(`^(Would prune|Pruning archive \(\d+/\d+\
 // Prune applies retention to this target's archives, then compacts the
 // repository to actually free the space. The outcome is read from
 // `--list` (on stderr, where borg logs it).
-func (b Borg) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error) {
+func (b Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd, ok := b.pruneCommand(t, dryRun)
 	if !ok {
-		return PruneResult{}, nil
+		return drivers.PruneResult{}, nil
 	}
 	if err := b.ready(t); err != nil {
-		return PruneResult{}, err
+		return drivers.PruneResult{}, err
 	}
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
-		return PruneResult{}, err
+		return drivers.PruneResult{}, err
 	}
 	out := parseBorgPrune(res.Stderr)
 	if !dryRun {
@@ -598,8 +600,8 @@ func (b Borg) Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (Pr
 	return out, nil
 }
 
-func parseBorgPrune(stderr []byte) PruneResult {
-	out := PruneResult{Policy: true}
+func parseBorgPrune(stderr []byte) drivers.PruneResult {
+	out := drivers.PruneResult{Policy: true}
 	for _, line := range strings.Split(string(stderr), "\n") {
 		m := borgPruneLine.FindStringSubmatch(strings.TrimRight(line, "\r"))
 		if m == nil {
@@ -676,41 +678,41 @@ func shellSplit(s string) ([]string, error) {
 // borgDropEnv: see Facts.DropEnv.
 var borgDropEnv = []string{"BORG_NEW_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_REPO"}
 
-func (Borg) Facts() Facts {
-	return Facts{
-		Role:        RoleFiles,
-		Programs:    []Program{{Name: "borg", Package: "borgbackup"}},
+func (Driver) Facts() drivers.Facts {
+	return drivers.Facts{
+		Role:        drivers.RoleFiles,
+		Programs:    []drivers.Program{{Name: "borg", Package: "borgbackup"}},
 		PasswordKey: "passphrase_file",
 		DropEnv:     borgDropEnv,
 	}
 }
 
-func (Borg) Resources(t *Target) Resources {
+func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	s := t.Settings
 	// A repository that is not an absolute path is host:path, over ssh.
-	r := Resources{Repository: s.Str("repository"), SSH: !filepath.IsAbs(s.Str("repository"))}
-	r.Secrets = WithSecret(r.Secrets, t, "passphrase_file", PasswordFile)
+	r := drivers.Resources{Repository: s.Str("repository"), SSH: !filepath.IsAbs(s.Str("repository"))}
+	r.Secrets = drivers.WithSecret(r.Secrets, t, "passphrase_file", drivers.PasswordFile)
 	// (local: is restic's prefix; trimmed here too, as planpaths always did.)
-	r.Paths = append(r.Paths, Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
-	r.Paths = append(r.Paths, ReadPaths(t)...)
+	r.Paths = append(r.Paths, drivers.Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
+	r.Paths = append(r.Paths, drivers.ReadPaths(t)...)
 	return r
 }
 
-func (Borg) PlainRestore(t *Target) []Step {
+func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	env := borgRunbookEnv(t)
-	list := Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
-	extract := Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
-	return []Step{RestoreCmd(list), RestoreNote("then, in / (borg extracts relative to the current directory):"), RestoreCmd(extract)}
+	list := drivers.Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
+	extract := drivers.Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
+	return []drivers.Step{drivers.RestoreCmd(list), drivers.RestoreNote("then, in / (borg extracts relative to the current directory):"), drivers.RestoreCmd(extract)}
 }
 
 // borgRunbookEnv is borg's environment for a person at a shell: a
 // passphrase file becomes a passcommand that reads it (the descriptor the
 // driver uses cannot be typed).
-func borgRunbookEnv(t *Target) []EnvVar {
-	var out []EnvVar
+func borgRunbookEnv(t *drivers.Target) []drivers.EnvVar {
+	var out []drivers.EnvVar
 	for _, e := range borgEnv(t) {
 		if e.Name == "BORG_PASSPHRASE_FD" {
-			e = EnvVar{Name: "BORG_PASSCOMMAND", Value: "cat " + t.Settings.Str("passphrase_file")}
+			e = drivers.EnvVar{Name: "BORG_PASSCOMMAND", Value: "cat " + t.Settings.Str("passphrase_file")}
 		}
 		out = append(out, e)
 	}
@@ -719,7 +721,7 @@ func borgRunbookEnv(t *Target) []EnvVar {
 
 // dumpStore: a pg_dump target can stream its dumps into a borg repository
 // (borg_stream.go).
-func (Borg) DumpStore() DumpStore { return borgStore{} }
+func (Driver) DumpStore() drivers.DumpStore { return borgStore{} }
 
 // borgPercentSuffix is the percentage borg ends a progress_percent
 // message with ("Checking segments 16.7%"); Progress.Percent carries it.
@@ -729,7 +731,7 @@ var borgPercentSuffix = regexp.MustCompile(`\s*[\d.]+%$`)
 // archive_progress (create) and progress_percent (check) lines are
 // progress, log messages become their plain text (so errors read as they
 // do without --log-json), other progress messages are dropped.
-func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
+func parseBorgLogJSON(line []byte) (drivers.Progress, bool, []byte) {
 	var m struct {
 		Type         string `json:"type"`
 		OriginalSize int64  `json:"original_size"`
@@ -741,24 +743,24 @@ func parseBorgLogJSON(line []byte) (Progress, bool, []byte) {
 		Total        int64  `json:"total"`
 	}
 	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return Progress{}, false, line
+		return drivers.Progress{}, false, line
 	}
 	switch m.Type {
 	case "archive_progress":
 		if m.Finished {
-			return Progress{}, false, nil // carries no sizes: only "done"
+			return drivers.Progress{}, false, nil // carries no sizes: only "done"
 		}
-		return Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
+		return drivers.Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
 	case "progress_percent":
 		if m.Finished || m.Total <= 0 {
-			return Progress{}, false, nil
+			return drivers.Progress{}, false, nil
 		}
-		return Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
+		return drivers.Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
 			Item: borgPercentSuffix.ReplaceAllString(m.Message, "")}, true, nil
 	case "log_message", "file_status":
-		return Progress{}, false, []byte(m.Message)
+		return drivers.Progress{}, false, []byte(m.Message)
 	case "progress_message":
-		return Progress{}, false, nil
+		return drivers.Progress{}, false, nil
 	}
-	return Progress{}, false, line
+	return drivers.Progress{}, false, line
 }
