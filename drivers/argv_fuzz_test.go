@@ -7,6 +7,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // A plan value must never be read by a tool as an option: every command a
@@ -80,8 +81,8 @@ func FuzzArgvKeepsPlanValuesOutOfOptions(f *testing.F) {
 
 // argvCommands is every command the driver builds for t: the run's steps,
 // and what init, prune --dry-run, snapshots and verify run.
-func argvCommands(d drivers.Driver, tg *drivers.Target) []drivers.Command {
-	var out []drivers.Command
+func argvCommands(d drivers.Driver, tg *drivers.Target) []proc.Command {
+	var out []proc.Command
 	for _, s := range d.Steps(tg) {
 		if s.Command != nil {
 			out = append(out, *s.Command)
@@ -98,11 +99,11 @@ func argvCommands(d drivers.Driver, tg *drivers.Target) []drivers.Command {
 
 // argvRecorder runs nothing and records each command; its output is what
 // restic prints for an empty repository.
-type argvRecorder struct{ cmds []drivers.Command }
+type argvRecorder struct{ cmds []proc.Command }
 
-func (r *argvRecorder) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (r *argvRecorder) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	r.cmds = append(r.cmds, c)
-	return drivers.Result{Command: c.String(), Stdout: []byte("[]")}, nil
+	return proc.Result{Command: c.String(), Stdout: []byte("[]")}, nil
 }
 
 // injected returns the first argument before "--" that starts with one of

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Target is one configured backup target, validated and with ${VAR}
@@ -24,8 +26,8 @@ type Target struct {
 	Timeout   time.Duration // 0 = none
 	Verify    bool
 	Env       map[string]string
-	ExitCodes ExitCodes // the plan's override of the tool's classification
-	Settings  Values    // the driver's own keys
+	ExitCodes proc.ExitCodes // the plan's override of the tool's classification
+	Settings  Values         // the driver's own keys
 	// Retries is how many times a backup that failed for a transient
 	// reason (a lock held, the network) is tried again; RetryWait is the
 	// first wait, doubled after each try.
@@ -61,15 +63,15 @@ func (t *Target) Repository() string {
 
 // EnvVars returns the target's `env` table as child environment. Every
 // value is treated as a secret: `env` is where cloud credentials go.
-func (t *Target) EnvVars() []EnvVar {
+func (t *Target) EnvVars() []proc.EnvVar {
 	names := make([]string, 0, len(t.Env))
 	for k := range t.Env {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	out := make([]EnvVar, 0, len(names))
+	out := make([]proc.EnvVar, 0, len(names))
 	for _, k := range names {
-		out = append(out, EnvVar{Name: k, Value: t.Env[k], Secret: true})
+		out = append(out, proc.EnvVar{Name: k, Value: t.Env[k], Secret: true})
 	}
 	return out
 }
@@ -117,7 +119,7 @@ const (
 // takes (a rename, a removal), described in Note.
 type Step struct {
 	Phase   Phase
-	Command *Command
+	Command *proc.Command
 	Note    string
 }
 
@@ -138,16 +140,16 @@ type Driver interface {
 	Validate(t *Target) error
 	// Steps lists what `run` would do, in order, for --dry-run.
 	Steps(t *Target) []Step
-	Init(ctx context.Context, x Executor, t *Target) error
-	Backup(ctx context.Context, x Executor, t *Target) (Artifact, error)
+	Init(ctx context.Context, x proc.Executor, t *Target) error
+	Backup(ctx context.Context, x proc.Executor, t *Target) (Artifact, error)
 	// Verify checks a backup; an empty artifact ID means the latest one.
-	Verify(ctx context.Context, x Executor, t *Target, a Artifact) error
+	Verify(ctx context.Context, x proc.Executor, t *Target, a Artifact) error
 	// Prune applies retention; with dryRun it only says what would go.
-	Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error)
-	Snapshots(ctx context.Context, x Executor, t *Target) ([]Snapshot, error)
+	Prune(ctx context.Context, x proc.Executor, t *Target, dryRun bool) (PruneResult, error)
+	Snapshots(ctx context.Context, x proc.Executor, t *Target) ([]Snapshot, error)
 	// CheckTools checks that the driver's programs are installed at a
 	// supported version, for `validate --tools`.
-	CheckTools(ctx context.Context, x Executor, t *Target) error
+	CheckTools(ctx context.Context, x proc.Executor, t *Target) error
 	// Facts declares what holds for every target of the driver.
 	Facts() Facts
 	// Resources declares what target t uses: its repository, secret
@@ -161,7 +163,7 @@ type Driver interface {
 // Preflighter is implemented by drivers that check their source before a
 // backup (pg_dump connects and compares versions).
 type Preflighter interface {
-	Preflight(ctx context.Context, x Executor, t *Target) error
+	Preflight(ctx context.Context, x proc.Executor, t *Target) error
 }
 
 // CommonOptions are the keys every target accepts, whatever its driver.
@@ -214,5 +216,5 @@ func QuoteList(names []string) string {
 // backup does first, for the commands that reach the repository without a
 // backup (verify, prune). It returns what it did, as warnings.
 type LockTender interface {
-	TendLocks(ctx context.Context, x Executor, t *Target) ([]string, error)
+	TendLocks(ctx context.Context, x proc.Executor, t *Target) ([]string, error)
 }

@@ -7,6 +7,8 @@ package drivers
 import (
 	"context"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // dumpSink is implemented by drivers whose repository a pg_dump target can
@@ -49,22 +51,22 @@ type DumpStore interface {
 	// storeCommand stores standard input as the dump; dir is a private
 	// directory the tap writes the manifest file into before the end of
 	// the dump.
-	StoreCommand(t *Target, m *DumpManifest, dir string) Command
+	StoreCommand(t *Target, m *DumpManifest, dir string) proc.Command
 	// committed finishes a stored dump and returns its id; on error,
 	// nothing of it may remain.
-	Committed(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) (string, error)
+	Committed(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) (string, error)
 	// discard removes whatever a failed store may have left.
-	Discard(ctx context.Context, x Executor, t *Target, res Result, m *DumpManifest) error
+	Discard(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) error
 	// list returns the target's dumps, newest first.
-	List(ctx context.Context, x Executor, t *Target) ([]StreamedDump, error)
+	List(ctx context.Context, x proc.Executor, t *Target) ([]StreamedDump, error)
 	// readManifest returns a dump's manifest.
-	ReadManifest(ctx context.Context, x Executor, t *Target, d StreamedDump) (*DumpManifest, error)
+	ReadManifest(ctx context.Context, x proc.Executor, t *Target, d StreamedDump) (*DumpManifest, error)
 	// streamCommand writes the dump to standard output.
-	StreamCommand(t *Target, d StreamedDump) Command
+	StreamCommand(t *Target, d StreamedDump) proc.Command
 	// extract restores the dump file into dir and returns its path.
-	Extract(ctx context.Context, x Executor, t *Target, d StreamedDump, dir string) (string, error)
+	Extract(ctx context.Context, x proc.Executor, t *Target, d StreamedDump, dir string) (string, error)
 	// prune applies the pg_dump target's retention to its dumps.
-	Prune(ctx context.Context, x Executor, t *Target, dryRun bool) (PruneResult, error)
+	Prune(ctx context.Context, x proc.Executor, t *Target, dryRun bool) (PruneResult, error)
 	// pruneSteps describes prune for --dry-run.
 	PruneSteps(t *Target) []Step
 	// manifestInArchive: the manifest goes into the dump's own archive, as

@@ -13,6 +13,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -78,7 +79,7 @@ func emptySourceShapes() []emptyShape {
 // table: target makes the target, ids lists its snapshots or archives.
 type historyCase struct {
 	driver drivers.Driver
-	x      drivers.Executor
+	x      proc.Executor
 	src    string
 	target func(settings drivers.Values) *drivers.Target
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -21,7 +22,7 @@ const (
 // fails (so retention does not run), and the error says it is still there
 // and which one to remove.
 func TestEmptySourceGuardRemovalFails(t *testing.T) {
-	locked := drivers.Result{ExitCode: 1, Stderr: []byte("unable to create lock in backend: repository is already locked\n")}
+	locked := proc.Result{ExitCode: 1, Stderr: []byte("unable to create lock in backend: repository is already locked\n")}
 	cases := []struct {
 		name   string
 		driver drivers.Driver
@@ -29,10 +30,10 @@ func TestEmptySourceGuardRemovalFails(t *testing.T) {
 		x      *drivertest.ByCommand
 		want   string
 	}{
-		{"restic", restic.Driver{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]drivers.Result{
+		{"restic", restic.Driver{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]proc.Result{
 			"backup": {Stdout: []byte(resticEmptySummary + "\n")}, "forget": locked}},
 			"removing the snapshot abcd1234 failed, so remove it by hand"},
-		{"borg", borg.Driver{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
+		{"borg", borg.Driver{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]proc.Result{
 			"create": {Stdout: []byte(borgEmptyCreate)}, "delete": {ExitCode: 2, Stderr: []byte("Failed to create/acquire the lock\n")}}},
 			"removing the archive library@2026-11-26T02:00:00 failed, so remove it by hand"},
 	}
@@ -59,9 +60,9 @@ func TestEmptySourceGuardNeedsTheToolsCount(t *testing.T) {
 		target *drivers.Target
 		x      *drivertest.ByCommand
 	}{
-		{"restic", restic.Driver{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]drivers.Result{
+		{"restic", restic.Driver{}, drivertest.ResticUnitTarget(t), &drivertest.ByCommand{Answers: map[string]proc.Result{
 			"backup": {Stdout: []byte(`{"message_type":"summary","snapshot_id":"abcd1234"}` + "\n")}}}},
-		{"borg", borg.Driver{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]drivers.Result{
+		{"borg", borg.Driver{}, drivertest.BorgTarget(t, nil), &drivertest.ByCommand{Answers: map[string]proc.Result{
 			"create": {Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 481}}}`)}}}},
 	}
 	for _, c := range cases {

@@ -10,6 +10,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -21,33 +22,33 @@ import (
 // without a case here fails the test, so none can ignore the key again.
 func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 	ctx := context.Background()
-	cases := map[string]func(t *testing.T) (drivers.Executor, *drivers.Target, func(t *testing.T) []string){
-		"pg_dump": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+	cases := map[string]func(t *testing.T) (proc.Executor, *drivers.Target, func(t *testing.T) []string){
+		"pg_dump": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewPgFixture(t)
 			tg := f.Target(t, nil)
 			return f.X, tg, func(t *testing.T) []string { return drivertest.DirNames(t, filepath.Join(f.Dir, "dumps")) }
 		},
-		"pg_dump into restic": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+		"pg_dump into restic": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewStreamFixture(t, "restic")
 			return f.X, f.Target, f.RepoContents
 		},
-		"restic": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+		"restic": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewResticFixture(t)
 			return f.X, f.Target("library", nil), nil
 		},
-		"borg": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+		"borg": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewBorgFixture(t)
 			return f.X, f.Target("library", nil), nil
 		},
-		"rsync": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+		"rsync": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewRsyncFixture(t)
 			return f.X, f.Target(nil), nil
 		},
-		"rclone": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+		"rclone": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewRcloneFixture(t)
 			return f.X, f.Target(nil), nil
 		},
-		"command": func(t *testing.T) (drivers.Executor, *drivers.Target, func(*testing.T) []string) {
+		"command": func(t *testing.T) (proc.Executor, *drivers.Target, func(*testing.T) []string) {
 			f := drivertest.NewCmdFixture(t)
 			return f.X, f.Target(t, nil), func(t *testing.T) []string { return drivertest.DirNames(t, f.Out) }
 		},
@@ -65,7 +66,7 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 				t.Fatal(err)
 			}
 			// As the plan gives it: a backup that succeeds, called a warning.
-			tg.ExitCodes = drivers.ExitCodes{Warning: []int{0}}
+			tg.ExitCodes = proc.ExitCodes{Warning: []int{0}}
 			if err := d.Validate(tg); err != nil {
 				t.Fatalf("warning = [0] refused: %v", err)
 			}
@@ -81,7 +82,7 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 			if contents != nil {
 				before = contents(t)
 			}
-			tg.ExitCodes = drivers.ExitCodes{Error: []int{0}}
+			tg.ExitCodes = proc.ExitCodes{Error: []int{0}}
 			if _, err := d.Backup(ctx, x, tg); err == nil {
 				t.Fatal("exit_codes = { error = [0] } did not make an error")
 			}
@@ -98,7 +99,7 @@ func TestExitCodesChangeEveryDriversOutcome(t *testing.T) {
 // may not call such an exit ok or a warning, or that dump would be kept.
 func TestPgDumpRefusesExitCodesThatKeepAFailedDump(t *testing.T) {
 	base := drivers.Values{"database": "alexandria", "dir": "/b"}
-	for _, codes := range []drivers.ExitCodes{{OK: []int{1}}, {Warning: []int{1}}, {Warning: []int{0, 2}}, {OK: []int{255}}} {
+	for _, codes := range []proc.ExitCodes{{OK: []int{1}}, {Warning: []int{1}}, {Warning: []int{0, 2}}, {OK: []int{255}}} {
 		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: pgdump.Driver{}, Settings: base, ExitCodes: codes}
 		err := pgdump.Driver{}.Validate(tg)
 		var se *drivers.SettingsError
@@ -106,7 +107,7 @@ func TestPgDumpRefusesExitCodesThatKeepAFailedDump(t *testing.T) {
 			t.Errorf("%v: want an exit_codes error, got %v", codes, err)
 		}
 	}
-	for _, codes := range []drivers.ExitCodes{{Warning: []int{0}}, {Error: []int{0}}, {OK: []int{0}}, {Error: []int{1, 2}}} {
+	for _, codes := range []proc.ExitCodes{{Warning: []int{0}}, {Error: []int{0}}, {OK: []int{0}}, {Error: []int{1, 2}}} {
 		tg := &drivers.Target{Name: "db", Driver: "pg_dump", Impl: pgdump.Driver{}, Settings: base, ExitCodes: codes}
 		if err := (pgdump.Driver{}).Validate(tg); err != nil {
 			t.Errorf("%v: %v", codes, err)

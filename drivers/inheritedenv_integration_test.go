@@ -11,6 +11,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -20,8 +21,8 @@ func TestDropEnvRemovesOnlyInheritedVariables(t *testing.T) {
 	t.Setenv("ALEXANDRIA_TEST_DROP", "inherited-secret")
 	t.Setenv("ALEXANDRIA_TEST_DROP_OWN", "inherited")
 	t.Setenv("ALEXANDRIA_TEST_KEEP", "kept")
-	res, err := drivers.ProcessExecutor{}.Run(context.Background(), drivers.Command{Program: "env",
-		Env:     []drivers.EnvVar{{Name: "ALEXANDRIA_TEST_DROP_OWN", Value: "ours"}},
+	res, err := proc.ProcessExecutor{}.Run(context.Background(), proc.Command{Program: "env",
+		Env:     []proc.EnvVar{{Name: "ALEXANDRIA_TEST_DROP_OWN", Value: "ours"}},
 		DropEnv: []string{"ALEXANDRIA_TEST_DROP", "ALEXANDRIA_TEST_DROP_OWN"}})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +79,8 @@ func TestBorgIgnoresInheritedSecrets(t *testing.T) {
 	drivertest.WriteFile(t, dir, "library/book.epub", "a book", 0o644)
 	f := struct {
 		dir string
-		x   drivers.Executor
-	}{dir, drivers.ProcessExecutor{}}
+		x   proc.Executor
+	}{dir, proc.ProcessExecutor{}}
 	tg := &drivers.Target{Name: "library", Driver: "borg", Impl: borg.Driver{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"repository": filepath.Join(dir, "repo"), "paths": []string{filepath.Join(dir, "library")},
 			"passphrase_file": drivertest.WriteFile(t, dir, "borg.pass", drivertest.BorgPassphrase+"\n", 0o600), "lock_wait": 30 * time.Second},

@@ -12,6 +12,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
@@ -197,10 +198,10 @@ func TestMirrorGuard(t *testing.T) {
 					if err := md.driver.Validate(tg); err != nil {
 						t.Fatal(err)
 					}
-					if err := md.driver.Init(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+					if err := md.driver.Init(ctx, proc.ProcessExecutor{}, tg); err != nil {
 						t.Fatal(err)
 					}
-					if _, err := md.driver.Backup(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+					if _, err := md.driver.Backup(ctx, proc.ProcessExecutor{}, tg); err != nil {
 						t.Fatalf("first run: %v", err)
 					}
 					if got := countBooks(t, dst); got != n {
@@ -268,11 +269,11 @@ func TestMirrorGuardRemote(t *testing.T) {
 		if err := r.Validate(tg); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+		if _, err := r.Backup(ctx, proc.ProcessExecutor{}, tg); err != nil {
 			t.Fatalf("%v\nsshd log:\n%s", err, srv.LogTail())
 		}
 		removeBooks(t, src, guardLibrarySize, 3)
-		_, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg)
+		_, err := r.Backup(ctx, proc.ProcessExecutor{}, tg)
 		if err == nil || !strings.Contains(err.Error(), "would delete 1,997 of the 2,000 files") {
 			t.Fatalf("want a refusal counting the remote mirror, got %v", err)
 		}
@@ -293,12 +294,12 @@ func TestMirrorGuardRemote(t *testing.T) {
 		if err := r.Validate(tg); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+		if _, err := r.Backup(ctx, proc.ProcessExecutor{}, tg); err != nil {
 			t.Fatal(err)
 		}
 		emptyTo(t, src, 0)
 		os.MkdirAll(filepath.Join(src, "books", "emptydir"), 0o755)
-		_, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg)
+		_, err := r.Backup(ctx, proc.ProcessExecutor{}, tg)
 		if err == nil || !strings.Contains(err.Error(), "has 0 files after excludes; the mirror loop:alexandria/library has 2,000 files") {
 			t.Fatalf("want a refusal counting the remote mirror, got %v", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Kind is the TOML type an option takes.
@@ -197,12 +199,12 @@ func stringList(raw any) ([]string, error) {
 	return out, nil
 }
 
-func exitCodeTable(raw any) (ExitCodes, error) {
+func exitCodeTable(raw any) (proc.ExitCodes, error) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return ExitCodes{}, fmt.Errorf("must be a table such as { warning = [24], error = [3] }, not %s", tomlType(raw))
+		return proc.ExitCodes{}, fmt.Errorf("must be a table such as { warning = [24], error = [3] }, not %s", tomlType(raw))
 	}
-	var codes ExitCodes
+	var codes proc.ExitCodes
 	seen := map[int64]string{}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -212,16 +214,16 @@ func exitCodeTable(raw any) (ExitCodes, error) {
 	for _, class := range keys {
 		arr, ok := m[class].([]any)
 		if !ok {
-			return ExitCodes{}, fmt.Errorf("%s: must be an array of exit codes", class)
+			return proc.ExitCodes{}, fmt.Errorf("%s: must be an array of exit codes", class)
 		}
 		var list []int
 		for _, x := range arr {
 			n, ok := x.(int64)
 			if !ok || n < 0 || n > 255 {
-				return ExitCodes{}, fmt.Errorf("%s: exit codes are integers from 0 to 255", class)
+				return proc.ExitCodes{}, fmt.Errorf("%s: exit codes are integers from 0 to 255", class)
 			}
 			if prev, dup := seen[n]; dup {
-				return ExitCodes{}, fmt.Errorf("exit code %d is listed as both %s and %s", n, prev, class)
+				return proc.ExitCodes{}, fmt.Errorf("exit code %d is listed as both %s and %s", n, prev, class)
 			}
 			seen[n] = class
 			list = append(list, int(n))
@@ -234,7 +236,7 @@ func exitCodeTable(raw any) (ExitCodes, error) {
 		case "error":
 			codes.Error = list
 		default:
-			return ExitCodes{}, fmt.Errorf("unknown class %q (use ok, warning or error)", class)
+			return proc.ExitCodes{}, fmt.Errorf("unknown class %q (use ok, warning or error)", class)
 		}
 	}
 	return codes, nil

@@ -35,7 +35,7 @@ func WatchGrowth(ctx context.Context, path string) (stop func()) {
 				return
 			case <-tick.C:
 				n := DiskSize(path)
-				report(Progress{Bytes: n, Percent: -1, ETA: -1, Rate: float64(n) / time.Since(start).Seconds()})
+				report(proc.Progress{Bytes: n, Percent: -1, ETA: -1, Rate: float64(n) / time.Since(start).Seconds()})
 			}
 		}
 	}()

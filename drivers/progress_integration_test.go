@@ -21,7 +21,7 @@ import (
 // progressRecorder is a Trace that keeps every progress report and command.
 type progressRecorder struct {
 	mu       sync.Mutex
-	updates  []drivers.Progress
+	updates  []proc.Progress
 	commands []string
 }
 
@@ -32,7 +32,7 @@ func (r *progressRecorder) trace(ctx context.Context) context.Context {
 			defer r.mu.Unlock()
 			r.commands = append(r.commands, cmdline)
 		},
-		Progress: func(p drivers.Progress) {
+		Progress: func(p proc.Progress) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.updates = append(r.updates, p)

@@ -15,8 +15,8 @@ func TestWatchGrowth(t *testing.T) {
 	growthInterval = 10 * time.Millisecond
 	path := t.TempDir() + "/dump.partial"
 	os.WriteFile(path, make([]byte, 1000), 0o600)
-	seen := make(chan Progress, 100)
-	stop := WatchGrowth(proc.WithTrace(context.Background(), &proc.Trace{Progress: func(p Progress) {
+	seen := make(chan proc.Progress, 100)
+	stop := WatchGrowth(proc.WithTrace(context.Background(), &proc.Trace{Progress: func(p proc.Progress) {
 		select {
 		case seen <- p:
 		default:

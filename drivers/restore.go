@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // RestoreRequest says what `restore` brings back and where.
@@ -43,7 +45,7 @@ type RestoreResult struct {
 
 // Restorer is implemented by drivers that can restore (all of them).
 type Restorer interface {
-	Restore(ctx context.Context, x Executor, t *Target, req RestoreRequest) (RestoreResult, error)
+	Restore(ctx context.Context, x proc.Executor, t *Target, req RestoreRequest) (RestoreResult, error)
 }
 
 // DrillResult is the outcome of a restore drill that found nothing wrong.
@@ -59,7 +61,7 @@ type DrillResult struct {
 // clean up, also on failure and cancellation. An error names what differs
 // (the table and both counts, the file).
 type Driller interface {
-	Drill(ctx context.Context, x Executor, t *Target) (DrillResult, error)
+	Drill(ctx context.Context, x proc.Executor, t *Target) (DrillResult, error)
 }
 
 // mirrorFrom checks a restore's --from against a mirror's one version: it

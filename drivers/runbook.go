@@ -1,6 +1,10 @@
 package drivers
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
+)
 
 // PlainRestore lists the plain tool commands that bring a target's latest
 // backup back to where it came from, for the runbook: they work on a
@@ -20,4 +24,4 @@ func RestoreNote(format string, args ...any) Step {
 }
 
 // restoreCmd is a runbook step a person runs.
-func RestoreCmd(c Command) Step { return Step{Phase: "restore", Command: &c} }
+func RestoreCmd(c proc.Command) Step { return Step{Phase: "restore", Command: &c} }

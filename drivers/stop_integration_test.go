@@ -91,8 +91,8 @@ func assertNoResticLock(t *testing.T, f *drivertest.ResticFixture) {
 	if len(locks) != 0 {
 		t.Fatalf("the stopped restic left its lock: %v", locks)
 	}
-	res, err := f.X.Run(context.Background(), drivers.Command{Program: "restic", Args: []string{"list", "locks", "--no-lock"},
-		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass}}})
+	res, err := f.X.Run(context.Background(), proc.Command{Program: "restic", Args: []string{"list", "locks", "--no-lock"},
+		Env: []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass}}})
 	if err != nil || strings.TrimSpace(string(res.Stdout)) != "" {
 		t.Fatalf("restic list locks: %v %q", err, res.Stdout)
 	}
@@ -106,13 +106,13 @@ func assertNoResticLock(t *testing.T, f *drivertest.ResticFixture) {
 // its own yet), exits 130 and leaves no lock nor snapshot.
 func TestResticStopSignalReleasesTheLock(t *testing.T) {
 	f, tg := resticStopFixture(t)
-	var backup *drivers.Command
+	var backup *proc.Command
 	for _, s := range (restic.Driver{}).Steps(tg) {
 		if s.Phase == drivers.PhaseBackup && s.Command != nil {
 			backup = s.Command
 		}
 	}
-	var res drivers.Result
+	var res proc.Result
 	held := func() bool { return len(restictest.LockFiles(t, f.Repo)) > 0 }
 	err := stopOnceHeld(t, held, time.Second, func(ctx context.Context) error {
 		var err error
@@ -167,8 +167,8 @@ func TestBorgStoppedRunLeavesNoLockNorArchive(t *testing.T) {
 	if len(matches) != 0 {
 		t.Fatalf("the stopped borg left its lock: %v", matches)
 	}
-	c := drivers.Command{Program: "borg", Args: []string{"list", "--json", "--consider-checkpoints", "--lock-wait=0", f.Repo},
-		Env:        []drivers.EnvVar{{Name: "BORG_PASSPHRASE_FD", Value: "3"}, {Name: "BORG_BASE_DIR", Value: tg.Env["BORG_BASE_DIR"]}},
+	c := proc.Command{Program: "borg", Args: []string{"list", "--json", "--consider-checkpoints", "--lock-wait=0", f.Repo},
+		Env:        []proc.EnvVar{{Name: "BORG_PASSPHRASE_FD", Value: "3"}, {Name: "BORG_BASE_DIR", Value: tg.Env["BORG_BASE_DIR"]}},
 		ExtraFiles: []string{f.Pass}}
 	res, err := f.X.Run(context.Background(), c)
 	if err != nil {

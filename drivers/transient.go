@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Transient reports whether a failed backup is worth trying again: the
@@ -26,7 +28,7 @@ func Transient(d Driver, err error) bool {
 			return false
 		}
 	}
-	var te *ToolError
+	var te *proc.ToolError
 	if errors.As(err, &te) {
 		if d != nil && slices.Contains(d.Facts().TransientCodes, te.ExitCode) {
 			return true

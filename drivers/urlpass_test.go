@@ -10,6 +10,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -114,7 +115,7 @@ func TestRealToolErrorsMaskURLPasswords(t *testing.T) {
 	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(dir, "cache"))
 	t.Setenv("BORG_BASE_DIR", filepath.Join(dir, "borg"))
 	pass := drivertest.WriteFile(t, dir, "pass", "pw\n", 0o600)
-	x := drivers.ProcessExecutor{}
+	x := proc.ProcessExecutor{}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		d  drivers.Driver
@@ -178,7 +179,7 @@ func TestResticRepositoryFile(t *testing.T) {
 	dir := t.TempDir()
 	open := drivertest.WriteFile(t, dir, "restic.repository", filepath.Join(dir, "repo")+"\n", 0o644)
 	tg := base(drivers.Values{"repository_file": open, "password_file": drivertest.WriteFile(t, dir, "pw", "pw\n", 0o600), "paths": []string{dir}}, nil)
-	_, err := restic.Driver{}.Backup(context.Background(), drivers.ProcessExecutor{}, tg)
+	_, err := restic.Driver{}.Backup(context.Background(), proc.ProcessExecutor{}, tg)
 	if err == nil || !strings.Contains(err.Error(), "repository_file") {
 		t.Fatalf("a repository file others can read: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // version is a tool's version, as its --version output states it.
@@ -19,14 +21,14 @@ func (v Version) Less(major, minor int) bool {
 
 // toolVersion runs a tool's version command and reads "X.Y.Z" from its
 // output with re, whose three groups are major, minor and patch.
-func ToolVersion(ctx context.Context, x Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
-	res, err := x.Run(ctx, Command{Program: program, Args: args})
+func ToolVersion(ctx context.Context, x proc.Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
+	res, err := x.Run(ctx, proc.Command{Program: program, Args: args})
 	if err != nil {
 		return Version{}, err
 	}
 	m := re.FindSubmatch(res.Stdout)
 	if m == nil {
-		return Version{}, fmt.Errorf("%s %s: cannot read a version from %q", program, strings.Join(args, " "), LastLines(res.Stdout, 1))
+		return Version{}, fmt.Errorf("%s %s: cannot read a version from %q", program, strings.Join(args, " "), proc.LastLines(res.Stdout, 1))
 	}
 	var v Version
 	v.major, _ = strconv.Atoi(string(m[1]))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Borg backs paths up into a borg 1.2 repository. Every archive is named
@@ -189,13 +190,13 @@ func borgLockWait(t *drivers.Target) string {
 // borgEnv is how borg learns the repository and passphrase, and the
 // answers to every question borg could ask: a run from cron never prompts,
 // and each "are you sure" is answered no.
-func borgEnv(t *drivers.Target) []drivers.EnvVar {
-	env := []drivers.EnvVar{{Name: "BORG_REPO", Value: t.Settings.Str("repository")}}
+func borgEnv(t *drivers.Target) []proc.EnvVar {
+	env := []proc.EnvVar{{Name: "BORG_REPO", Value: t.Settings.Str("repository")}}
 	if t.Settings.Has("passphrase_file") {
-		env = append(env, drivers.EnvVar{Name: "BORG_PASSPHRASE_FD", Value: borgPassFD})
+		env = append(env, proc.EnvVar{Name: "BORG_PASSPHRASE_FD", Value: borgPassFD})
 	}
 	if c := t.Settings.Str("passcommand"); c != "" {
-		env = append(env, drivers.EnvVar{Name: "BORG_PASSCOMMAND", Value: c})
+		env = append(env, proc.EnvVar{Name: "BORG_PASSCOMMAND", Value: c})
 	}
 	// A repository moved to another path, or an unencrypted one this
 	// machine has not seen, could be an attacker's: refuse. With
@@ -206,20 +207,20 @@ func borgEnv(t *drivers.Target) []drivers.EnvVar {
 		unencrypted = "yes"
 	}
 	env = append(env,
-		drivers.EnvVar{Name: "BORG_RELOCATED_REPO_ACCESS_IS_OK", Value: "no"},
-		drivers.EnvVar{Name: "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", Value: unencrypted},
-		drivers.EnvVar{Name: "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
-		drivers.EnvVar{Name: "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
-		drivers.EnvVar{Name: "BORG_DISPLAY_PASSPHRASE", Value: "no"},
+		proc.EnvVar{Name: "BORG_RELOCATED_REPO_ACCESS_IS_OK", Value: "no"},
+		proc.EnvVar{Name: "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", Value: unencrypted},
+		proc.EnvVar{Name: "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
+		proc.EnvVar{Name: "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", Value: "NO"},
+		proc.EnvVar{Name: "BORG_DISPLAY_PASSPHRASE", Value: "no"},
 	)
 	return append(env, t.EnvVars()...)
 }
 
-func (Driver) cmd(t *drivers.Target, args ...string) drivers.Command {
+func (Driver) cmd(t *drivers.Target, args ...string) proc.Command {
 	// SIGTERM: borg 1.2 unwinds, releasing its locks, and commits nothing.
 	// Never SIGINT: on its first SIGINT, borg create commits what it has
 	// read as a .checkpoint archive (even with --checkpoint-interval=0).
-	c := drivers.Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: borgDropEnv}
+	c := proc.Command{Program: "borg", Args: args, Env: borgEnv(t), Stop: syscall.SIGTERM, DropEnv: borgDropEnv}
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		// Opened by the executor at start and read by borg from fd 3:
 		// the passphrase is never in argv or the environment.
@@ -235,7 +236,7 @@ func borgArchiveTemplate(t *drivers.Target) string {
 	return borgDefaultArchive
 }
 
-func (b Driver) createCommand(t *drivers.Target) drivers.Command {
+func (b Driver) createCommand(t *drivers.Target) proc.Command {
 	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t))
 	if c := t.Settings.Str("compression"); c != "" {
@@ -250,7 +251,7 @@ func (b Driver) createCommand(t *drivers.Target) drivers.Command {
 	c := b.cmd(t, args...)
 	// borg 1.2 exits 1 for warnings (a file vanished, changed while read,
 	// or could not be read): the archive was committed, but is incomplete.
-	c.Codes = drivers.ExitCodes{Warning: []int{1}}.Override(t.ExitCodes)
+	c.Codes = proc.ExitCodes{Warning: []int{1}}.Override(t.ExitCodes)
 	c.Progress = borgProgress(t)
 	return c
 }
@@ -265,18 +266,18 @@ func borgProgressArgs(t *drivers.Target) []string {
 	return []string{"--progress", "--log-json"}
 }
 
-func borgProgress(t *drivers.Target) *drivers.ProgressReader {
+func borgProgress(t *drivers.Target) *proc.ProgressReader {
 	if !t.Progress {
 		return nil
 	}
-	return &drivers.ProgressReader{Stderr: true, Parse: parseBorgLogJSON}
+	return &proc.ProgressReader{Stderr: true, Parse: parseBorgLogJSON}
 }
 
 // checkCommand checks the repository (CRC of every segment entry, the
 // index) and then the archive's metadata and that its chunks exist. borg
 // check exits 1 when it finds damage: only 0 is a success (Codes are
 // empty), unlike borg create.
-func (b Driver) checkCommand(t *drivers.Target, archive string) drivers.Command {
+func (b Driver) checkCommand(t *drivers.Target, archive string) proc.Command {
 	args := append([]string{"check"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t))
 	if t.Settings.Bool("check_verify_data", false) {
@@ -289,7 +290,7 @@ func (b Driver) checkCommand(t *drivers.Target, archive string) drivers.Command 
 
 // listCommand lists this target's archives (checkpoints excluded, oldest
 // first); last > 0 keeps only the newest ones.
-func (b Driver) listCommand(t *drivers.Target, last int) drivers.Command {
+func (b Driver) listCommand(t *drivers.Target, last int) proc.Command {
 	args := []string{"list", "--json", borgLockWait(t), borgGlob(t)}
 	if last > 0 {
 		args = append(args, "--last="+strconv.Itoa(last))
@@ -301,7 +302,7 @@ func (b Driver) listCommand(t *drivers.Target, last int) drivers.Command {
 
 // pruneCommand applies retention to this target's archives. It reports
 // false when the target has no retention keys.
-func (b Driver) pruneCommand(t *drivers.Target, dryRun bool) (drivers.Command, bool) {
+func (b Driver) pruneCommand(t *drivers.Target, dryRun bool) (proc.Command, bool) {
 	args := []string{"prune", "--list", borgLockWait(t), borgGlob(t)}
 	within := t.Settings.Str("keep_within")
 	if within != "" {
@@ -315,7 +316,7 @@ func (b Driver) pruneCommand(t *drivers.Target, dryRun bool) (drivers.Command, b
 		}
 	}
 	if !counted && within == "" {
-		return drivers.Command{}, false
+		return proc.Command{}, false
 	}
 	if !counted {
 		// keep-within alone removes everything once backups have stopped
@@ -334,17 +335,17 @@ func (b Driver) pruneCommand(t *drivers.Target, dryRun bool) (drivers.Command, b
 // deleteOneCommand deletes exactly the archive name (an archive the guard
 // refused): "::NAME" is an exact name, never a glob. No compact: the next
 // retention's compact frees the little it held.
-func (b Driver) deleteOneCommand(t *drivers.Target, name string) drivers.Command {
+func (b Driver) deleteOneCommand(t *drivers.Target, name string) proc.Command {
 	return b.cmd(t, "delete", borgLockWait(t), "--", "::"+name)
 }
 
 // compactCommand frees the space of pruned archives: borg 1.2's prune only
 // marks segments, and nothing is freed until compact runs.
-func (b Driver) compactCommand(t *drivers.Target) drivers.Command {
+func (b Driver) compactCommand(t *drivers.Target) proc.Command {
 	return b.cmd(t, "compact", borgLockWait(t))
 }
 
-func (b Driver) initCommand(t *drivers.Target) drivers.Command {
+func (b Driver) initCommand(t *drivers.Target) proc.Command {
 	return b.cmd(t, "init", "--encryption="+borgEncryption(t))
 }
 
@@ -370,7 +371,7 @@ func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 
 var borgVersionRE = regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`)
 
-func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	v, err := drivers.ToolVersion(ctx, x, borgVersionRE, "borg", "--version")
 	if err != nil {
 		return err
@@ -397,7 +398,7 @@ func (Driver) ready(t *drivers.Target) error {
 // repository with the passphrase: only borg's "does not exist" leads to
 // `borg init`; anything else (a wrong passphrase, a lock, not a borg
 // repository) is reported, never initialised over.
-func (b Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (b Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	if err := b.ready(t); err != nil {
 		return err
 	}
@@ -418,7 +419,7 @@ func (b Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target)
 		if err != nil {
 			return drivers.KeyErr("passcommand", "%v", err)
 		}
-		out, err := x.Run(ctx, drivers.Command{Program: argv[0], Args: argv[1:], Env: borgEnv(t)})
+		out, err := x.Run(ctx, proc.Command{Program: argv[0], Args: argv[1:], Env: borgEnv(t)})
 		if err != nil {
 			return drivers.KeyErr("passcommand", "%v", err)
 		}
@@ -432,7 +433,7 @@ func (b Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target)
 
 // borgRepoMissing recognises borg 1.2's "Repository X does not exist."
 // (exit 2, as every other error).
-func borgRepoMissing(res drivers.Result) bool {
+func borgRepoMissing(res proc.Result) bool {
 	return res.ExitCode == 2 && borgMissingRE.Match(res.Stderr)
 }
 
@@ -440,7 +441,7 @@ func borgRepoMissing(res drivers.Result) bool {
 // empty archive and exits 1), then reads the archive's name and size from
 // `borg create --json`, and deletes that archive again when borg read no
 // file (the guard in mirrorguard.go).
-func (b Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (b Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
 			return drivers.Artifact{}, drivers.KeyErr("paths", "%s: %v (refusing to make an archive without it)", p, errors.Unwrap(err))
@@ -465,11 +466,11 @@ func (b Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 		} `json:"archive"`
 	}
 	if jerr := json.Unmarshal(res.Stdout, &out); jerr != nil || out.Archive.Name == "" {
-		return drivers.Artifact{}, fmt.Errorf("borg create exited %d but printed no archive name (%s)", res.ExitCode, drivers.LastLines(res.Stderr, 3))
+		return drivers.Artifact{}, fmt.Errorf("borg create exited %d but printed no archive name (%s)", res.ExitCode, proc.LastLines(res.Stderr, 3))
 	}
 	a := drivers.Artifact{ID: out.Archive.Name, Bytes: out.Archive.Stats.OriginalSize}
-	if res.Class == drivers.ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, drivers.LastLines(res.Stderr, 5)))
+	if res.Class == proc.ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
 	warning, err := drivers.RefuseEmptyBackup(t, drivers.EmptyBackup{Snapshot: "archive", Id: a.ID, Files: out.Archive.Stats.NFiles, Remove: func() error {
 		_, err := x.Run(ctx, b.deleteOneCommand(t, a.ID))
@@ -490,7 +491,7 @@ func (b Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 
 // Verify checks the repository and the archive (the newest of this target
 // when a.ID is empty).
-func (b Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (b Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	if err := b.ready(t); err != nil {
 		return err
 	}
@@ -536,7 +537,7 @@ type borgArchive struct {
 	Time string `json:"time"` // local time without a zone: "2026-11-26T03:42:19.000000"
 }
 
-func (b Driver) list(ctx context.Context, x drivers.Executor, t *drivers.Target, last int) ([]borgArchive, error) {
+func (b Driver) list(ctx context.Context, x proc.Executor, t *drivers.Target, last int) ([]borgArchive, error) {
 	res, err := x.Run(ctx, b.listCommand(t, last))
 	if err != nil {
 		return nil, err
@@ -550,7 +551,7 @@ func (b Driver) list(ctx context.Context, x drivers.Executor, t *drivers.Target,
 	return out.Archives, nil
 }
 
-func (b Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (b Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	if err := b.ready(t); err != nil {
 		return nil, err
 	}
@@ -579,7 +580,7 @@ var borgPruneLine = regexp.MustCompile(`^(Would prune|Pruning archive \(\d+/\d+\
 // Prune applies retention to this target's archives, then compacts the
 // repository to actually free the space. The outcome is read from
 // `--list` (on stderr, where borg logs it).
-func (b Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (b Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd, ok := b.pruneCommand(t, dryRun)
 	if !ok {
 		return drivers.PruneResult{}, nil
@@ -700,19 +701,19 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	env := borgRunbookEnv(t)
-	list := drivers.Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
-	extract := drivers.Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
+	list := proc.Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
+	extract := proc.Command{Program: "borg", Args: []string{"extract", borgLockWait(t), "::" + borgArchivePrefix(t) + "<ARCHIVE>"}, Env: env}
 	return []drivers.Step{drivers.RestoreCmd(list), drivers.RestoreNote("then, in / (borg extracts relative to the current directory):"), drivers.RestoreCmd(extract)}
 }
 
 // borgRunbookEnv is borg's environment for a person at a shell: a
 // passphrase file becomes a passcommand that reads it (the descriptor the
 // driver uses cannot be typed).
-func borgRunbookEnv(t *drivers.Target) []drivers.EnvVar {
-	var out []drivers.EnvVar
+func borgRunbookEnv(t *drivers.Target) []proc.EnvVar {
+	var out []proc.EnvVar
 	for _, e := range borgEnv(t) {
 		if e.Name == "BORG_PASSPHRASE_FD" {
-			e = drivers.EnvVar{Name: "BORG_PASSCOMMAND", Value: "cat " + t.Settings.Str("passphrase_file")}
+			e = proc.EnvVar{Name: "BORG_PASSCOMMAND", Value: "cat " + t.Settings.Str("passphrase_file")}
 		}
 		out = append(out, e)
 	}
@@ -731,7 +732,7 @@ var borgPercentSuffix = regexp.MustCompile(`\s*[\d.]+%$`)
 // archive_progress (create) and progress_percent (check) lines are
 // progress, log messages become their plain text (so errors read as they
 // do without --log-json), other progress messages are dropped.
-func parseBorgLogJSON(line []byte) (drivers.Progress, bool, []byte) {
+func parseBorgLogJSON(line []byte) (proc.Progress, bool, []byte) {
 	var m struct {
 		Type         string `json:"type"`
 		OriginalSize int64  `json:"original_size"`
@@ -743,24 +744,24 @@ func parseBorgLogJSON(line []byte) (drivers.Progress, bool, []byte) {
 		Total        int64  `json:"total"`
 	}
 	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return drivers.Progress{}, false, line
+		return proc.Progress{}, false, line
 	}
 	switch m.Type {
 	case "archive_progress":
 		if m.Finished {
-			return drivers.Progress{}, false, nil // carries no sizes: only "done"
+			return proc.Progress{}, false, nil // carries no sizes: only "done"
 		}
-		return drivers.Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
+		return proc.Progress{Bytes: m.OriginalSize, Files: m.NFiles, Item: m.Path, Percent: -1, ETA: -1}, true, nil
 	case "progress_percent":
 		if m.Finished || m.Total <= 0 {
-			return drivers.Progress{}, false, nil
+			return proc.Progress{}, false, nil
 		}
-		return drivers.Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
+		return proc.Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
 			Item: borgPercentSuffix.ReplaceAllString(m.Message, "")}, true, nil
 	case "log_message", "file_status":
-		return drivers.Progress{}, false, []byte(m.Message)
+		return proc.Progress{}, false, []byte(m.Message)
 	case "progress_message":
-		return drivers.Progress{}, false, nil
+		return proc.Progress{}, false, nil
 	}
-	return drivers.Progress{}, false, line
+	return proc.Progress{}, false, line
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -346,7 +347,7 @@ func TestBorgUnencrypted(t *testing.T) {
 func TestBorgCheckToolsInstalled(t *testing.T) {
 	drivertest.RequireTool(t, "borg")
 	t.Parallel()
-	if err := (borg.Driver{}).CheckTools(context.Background(), drivers.ProcessExecutor{}, &drivers.Target{}); err != nil {
+	if err := (borg.Driver{}).CheckTools(context.Background(), proc.ProcessExecutor{}, &drivers.Target{}); err != nil {
 		t.Fatal(err)
 	}
 }

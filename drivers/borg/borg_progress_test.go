@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -39,16 +40,16 @@ func TestParseBorgLogJSON(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestBorgProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "borg", Watched: []string{"--progress", "--log-json"}, Reader: true,
-		Build: func(w bool) []drivers.Command {
-			return []drivers.Command{Driver{}.createCommand(borgProgressTarget(w))}
+		Build: func(w bool) []proc.Command {
+			return []proc.Command{Driver{}.createCommand(borgProgressTarget(w))}
 		}},
 		progresstest.Case{Name: "borg check", Watched: []string{"--progress", "--log-json"}, Reader: true,
-			Build: func(w bool) []drivers.Command {
-				return []drivers.Command{Driver{}.checkCommand(borgProgressTarget(w), "library@x")}
+			Build: func(w bool) []proc.Command {
+				return []proc.Command{Driver{}.checkCommand(borgProgressTarget(w), "library@x")}
 			}},
 		progresstest.Case{Name: "into borg", Watched: []string{"--progress", "--log-json"}, Reader: true,
-			Build: func(w bool) []drivers.Command {
-				return []drivers.Command{borgStore{}.StoreCommand(borgIntoTarget(Driver{}, w), &drivers.DumpManifest{}, "")}
+			Build: func(w bool) []proc.Command {
+				return []proc.Command{borgStore{}.StoreCommand(borgIntoTarget(Driver{}, w), &drivers.DumpManifest{}, "")}
 			}})
 }
 

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 var (
@@ -67,7 +68,7 @@ func borgPatterns(paths []string) []string {
 // itemsCommand lists an archive's items, only those below paths when given;
 // format names extra keys for the JSON ("{sha256}"; they replace mtime and
 // size in borg 1.2's output).
-func (b Driver) itemsCommand(t *drivers.Target, archive, format string, paths []string) drivers.Command {
+func (b Driver) itemsCommand(t *drivers.Target, archive, format string, paths []string) proc.Command {
 	args := []string{"list", "--json-lines", borgLockWait(t)}
 	if format != "" {
 		args = append(args, "--format="+format)
@@ -83,7 +84,7 @@ func (b Driver) itemsCommand(t *drivers.Target, archive, format string, paths []
 // did not come back as archived (a file with missing chunks is extracted
 // with zeros in their place, a path matched nothing, attributes could not
 // be set): a restore that is not exact is an error, so only 0 succeeds.
-func (b Driver) extractCommand(t *drivers.Target, archive, dir string, paths []string) drivers.Command {
+func (b Driver) extractCommand(t *drivers.Target, archive, dir string, paths []string) proc.Command {
 	args := []string{"extract", borgLockWait(t), "--", "::" + archive}
 	c := b.cmd(t, append(args, borgPatterns(paths)...)...)
 	c.Dir = dir
@@ -101,8 +102,8 @@ type borgFailure struct {
 func (e *borgFailure) Error() string { return e.msg }
 func (e *borgFailure) Unwrap() error { return e.err }
 
-func borgRunError(what string, res drivers.Result, err error) error {
-	var te *drivers.ToolError
+func borgRunError(what string, res proc.Result, err error) error {
+	var te *proc.ToolError
 	if !errors.As(err, &te) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -122,7 +123,7 @@ func borgRunError(what string, res drivers.Result, err error) error {
 // ("borg.crypto.low_level.IntegrityError: MAC Authentication failed").
 func borgSaid(stderr []byte) string {
 	head, trace, found := bytes.Cut(stderr, []byte("Traceback (most recent call last):"))
-	said := drivers.LastLines(head, 5)
+	said := proc.LastLines(head, 5)
 	if !found {
 		return said
 	}
@@ -142,7 +143,7 @@ func borgSaid(stderr []byte) string {
 // findArchive resolves from among this target's archives: "" or "latest"
 // is the newest, anything else an archive name as `snapshots` lists it (the
 // "<target>@" prefix may be left out).
-func (b Driver) findArchive(ctx context.Context, x drivers.Executor, t *drivers.Target, from string) (string, error) {
+func (b Driver) findArchive(ctx context.Context, x proc.Executor, t *drivers.Target, from string) (string, error) {
 	last := 0
 	if from == "" || from == "latest" {
 		last = 1
@@ -166,7 +167,7 @@ func (b Driver) findArchive(ctx context.Context, x drivers.Executor, t *drivers.
 }
 
 // listItems lists an archive's items (only below paths when given).
-func (b Driver) listItems(ctx context.Context, x drivers.Executor, t *drivers.Target, archive, format string, paths []string) ([]borgItem, error) {
+func (b Driver) listItems(ctx context.Context, x proc.Executor, t *drivers.Target, archive, format string, paths []string) ([]borgItem, error) {
 	if len(paths) == 0 {
 		return b.listBatch(ctx, x, t, archive, format, nil)
 	}
@@ -181,7 +182,7 @@ func (b Driver) listItems(ctx context.Context, x drivers.Executor, t *drivers.Ta
 	return items, nil
 }
 
-func (b Driver) listBatch(ctx context.Context, x drivers.Executor, t *drivers.Target, archive, format string, paths []string) ([]borgItem, error) {
+func (b Driver) listBatch(ctx context.Context, x proc.Executor, t *drivers.Target, archive, format string, paths []string) ([]borgItem, error) {
 	res, err := x.Run(ctx, b.itemsCommand(t, archive, format, paths))
 	if err != nil {
 		return nil, borgRunError("borg list of "+archive, res, err)
@@ -243,7 +244,7 @@ func borgRegular(it borgItem) bool { return it.Type == "-" && it.Source == "" }
 
 // Restore extracts an archive of this target into req.To (see the layout
 // above) after checking its listing for items that would land outside it.
-func (b Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (b Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	if err := b.ready(t); err != nil {
 		return drivers.RestoreResult{}, err
 	}
@@ -279,7 +280,7 @@ func (b Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Targ
 // and MAC as it reads), compares each with its source when the source
 // still has the recorded size and mtime, and with the SHA-256 borg
 // computes from its own chunks (`borg list --format={sha256}`).
-func (b Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (_ drivers.DrillResult, err error) {
+func (b Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (_ drivers.DrillResult, err error) {
 	if err := b.ready(t); err != nil {
 		return drivers.DrillResult{}, err
 	}

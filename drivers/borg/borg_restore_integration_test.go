@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -120,8 +121,8 @@ func TestBorgRestoreStaysInside(t *testing.T) {
 	// What borg itself does with it, outside the driver.
 	raw := filepath.Join(f.Dir, "raw")
 	os.Mkdir(raw, 0o700)
-	res, err := f.X.Run(ctx, drivers.Command{Program: "borg", Args: []string{"extract", "--", "::" + evil.ID}, Dir: raw,
-		ExtraFiles: []string{f.Pass}, Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
+	res, err := f.X.Run(ctx, proc.Command{Program: "borg", Args: []string{"extract", "--", "::" + evil.ID}, Dir: raw,
+		ExtraFiles: []string{f.Pass}, Env: []proc.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
 			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.Dir, "borg-base")}}})
 	if got, _ := os.ReadFile(victim); string(got) == "backed up" {
 		t.Logf("plain `borg extract` (exit %d, %v) wrote through the archive's symlink outside its directory: the guard is needed", res.ExitCode, err)
@@ -183,8 +184,8 @@ func TestBorgRestoreStaysInside(t *testing.T) {
 	// borg stores "library/books", which lands below DIR.
 	sub := filepath.Join(f.Dir, "sub")
 	os.Mkdir(sub, 0o700)
-	res, err = f.X.Run(ctx, drivers.Command{Program: "borg", Args: []string{"create", "--", "::plain@dotdot", "../library/books"}, Dir: sub,
-		ExtraFiles: []string{f.Pass}, Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
+	res, err = f.X.Run(ctx, proc.Command{Program: "borg", Args: []string{"create", "--", "::plain@dotdot", "../library/books"}, Dir: sub,
+		ExtraFiles: []string{f.Pass}, Env: []proc.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
 			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.Dir, "borg-base")}}})
 	if err != nil {
 		t.Fatalf("%v %s", err, res.Stderr)

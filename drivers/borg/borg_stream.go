@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // borgStore is the borg side of streamed dumps (stream.go): a pg_dump
@@ -35,7 +36,7 @@ func borgStreamArchive(t *drivers.Target, m *drivers.DumpManifest) string {
 // archive would outlive a stream that failed. Every exit but 0 is an
 // error: with only these two inputs, borg's warning (1) means one of them
 // was not stored whole.
-func (borgStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) drivers.Command {
+func (borgStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) proc.Command {
 	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t.Into), "--checkpoint-interval=0")
 	if c := t.Into.Settings.Str("compression"); c != "" {
@@ -49,7 +50,7 @@ func (borgStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir st
 	return c
 }
 
-func (borgStore) Committed(ctx context.Context, x drivers.Executor, t *drivers.Target, res drivers.Result, m *drivers.DumpManifest) (string, error) {
+func (borgStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
 	return borgStreamArchive(t, m), nil
 }
 
@@ -58,7 +59,7 @@ func (borgStore) Committed(ctx context.Context, x drivers.Executor, t *drivers.T
 // (an exit 1, or stopped while committing) printed its name: that one,
 // made by this run, is removed. Nothing is removed by name alone: a name
 // that already existed makes borg fail without touching it.
-func (borgStore) Discard(ctx context.Context, x drivers.Executor, t *drivers.Target, res drivers.Result, m *drivers.DumpManifest) error {
+func (borgStore) Discard(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) error {
 	var out struct {
 		Archive struct {
 			Name string `json:"name"`
@@ -97,7 +98,7 @@ func borgView(t *drivers.Target) *drivers.Target {
 	return &v
 }
 
-func (borgStore) List(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
+func (borgStore) List(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
 	snaps, err := Driver{}.Snapshots(ctx, x, borgView(t))
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func (borgStore) List(ctx context.Context, x drivers.Executor, t *drivers.Target
 	return out, nil
 }
 
-func (borgStore) ReadManifest(ctx context.Context, x drivers.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
+func (borgStore) ReadManifest(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
 	cmd := Driver{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, drivers.StreamManifestName(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -123,18 +124,18 @@ func (borgStore) ReadManifest(ctx context.Context, x drivers.Executor, t *driver
 	return m, nil
 }
 
-func (borgStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) drivers.Command {
+func (borgStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) proc.Command {
 	return Driver{}.cmd(t.Into, "extract", "--stdout", borgLockWait(t.Into), "--", "::"+d.ID, drivers.StreamDumpName(t))
 }
 
-func (borgStore) Extract(ctx context.Context, x drivers.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
+func (borgStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
 	c := Driver{}.cmd(t.Into, "extract", borgLockWait(t.Into), "--", "::"+d.ID, drivers.StreamDumpName(t))
 	c.Dir = dir
 	_, err := x.Run(ctx, c)
 	return filepath.Join(dir, drivers.StreamDumpName(t)), err
 }
 
-func (borgStore) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (borgStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	return Driver{}.Prune(ctx, x, borgView(t), dryRun)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -18,11 +19,11 @@ import (
 // name), judges the exit code with the command's own Codes, and records
 // every command line.
 type borgFake struct {
-	answers map[string]drivers.Result
+	answers map[string]proc.Result
 	lines   []string
 }
 
-func (f *borgFake) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (f *borgFake) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	f.lines = append(f.lines, c.String())
 	key := c.Program
 	if c.Program == "borg" && len(c.Args) > 0 {
@@ -31,8 +32,8 @@ func (f *borgFake) Run(_ context.Context, c drivers.Command) (drivers.Result, er
 	r := f.answers[key]
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
+	if r.Class == proc.ClassError {
+		return r, &proc.ToolError{Result: r}
 	}
 	return r, nil
 }
@@ -69,14 +70,14 @@ func TestBorgGoldenOps(t *testing.T) {
 				if tg.Settings.Has("passphrase_file") {
 					tg.Settings["passphrase_file"] = drivertest.WriteFile(t, t.TempDir(), "borg.pass", "x\n", 0o600)
 				}
-				missing := &borgFake{answers: map[string]drivers.Result{
+				missing := &borgFake{answers: map[string]proc.Result{
 					"list": {ExitCode: 2, Stderr: []byte("Repository /srv/backup/borg does not exist.\n")},
 					"pass": {Stdout: []byte("s3cret\n")},
 				}}
 				if err := (borg.Driver{}).Init(ctx, missing, tg); err != nil {
 					t.Fatalf("init: %v", err)
 				}
-				fake := &borgFake{lines: missing.lines, answers: map[string]drivers.Result{
+				fake := &borgFake{lines: missing.lines, answers: map[string]proc.Result{
 					"list":  {Stdout: borgList(tg.Name)},
 					"prune": {Stderr: []byte(borgPruneStderr)},
 				}}
@@ -214,14 +215,14 @@ func TestBorgPasscommandSplitLikeShlex(t *testing.T) {
 	for _, c := range cases {
 		tg := drivertest.BorgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": c.in})
 		var got []string
-		x := execFunc(func(cmd drivers.Command) drivers.Result {
+		x := execFunc(func(cmd proc.Command) proc.Result {
 			if cmd.Program == "borg" && cmd.Args[0] == "list" {
-				return drivers.Result{ExitCode: 2, Stderr: []byte("Repository /x does not exist.\n")}
+				return proc.Result{ExitCode: 2, Stderr: []byte("Repository /x does not exist.\n")}
 			}
 			if cmd.Program != "borg" {
 				got = append([]string{cmd.Program}, cmd.Args...)
 			}
-			return drivers.Result{Stdout: []byte("pw\n")}
+			return proc.Result{Stdout: []byte("pw\n")}
 		})
 		if err := (borg.Driver{}).Init(context.Background(), x, tg); err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("passcommand %s ran %q (%v); want %q", c.in, got, err, c.want)
@@ -231,14 +232,14 @@ func TestBorgPasscommandSplitLikeShlex(t *testing.T) {
 
 // execFunc is an Executor answering with a function; exit codes are judged
 // by the command's own Codes.
-type execFunc func(drivers.Command) drivers.Result
+type execFunc func(proc.Command) proc.Result
 
-func (f execFunc) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (f execFunc) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	r := f(c)
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
+	if r.Class == proc.ClassError {
+		return r, &proc.ToolError{Result: r}
 	}
 	return r, nil
 }
@@ -248,7 +249,7 @@ func (f execFunc) Run(_ context.Context, c drivers.Command) (drivers.Result, err
 // unless the plan reclassifies 1 as an error.
 func TestBorgCreateExit1IsWarning(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
-	fake := &borgFake{answers: map[string]drivers.Result{"create": {ExitCode: 1,
+	fake := &borgFake{answers: map[string]proc.Result{"create": {ExitCode: 1,
 		Stdout: []byte(`{"archive": {"name": "library@2026-11-26T02:00:00", "stats": {"original_size": 4096, "nfiles": 3}}}`),
 		Stderr: []byte("/srv/alexandria/library/a.epub: file changed while we backed it up\n")}}}
 	a, err := borg.Driver{}.Backup(context.Background(), fake, tg)
@@ -256,12 +257,12 @@ func TestBorgCreateExit1IsWarning(t *testing.T) {
 		!strings.Contains(a.Warnings[0], "file changed while we backed it up") {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
-	tg.ExitCodes = drivers.ExitCodes{Error: []int{1}}
+	tg.ExitCodes = proc.ExitCodes{Error: []int{1}}
 	if _, err := (borg.Driver{}).Backup(context.Background(), fake, tg); err == nil {
 		t.Fatal("exit_codes = { error = [1] } must make exit 1 a failure")
 	}
-	fake.answers["create"] = drivers.Result{ExitCode: 2, Stderr: []byte("Failed to create/acquire the lock\n")}
-	tg.ExitCodes = drivers.ExitCodes{}
+	fake.answers["create"] = proc.Result{ExitCode: 2, Stderr: []byte("Failed to create/acquire the lock\n")}
+	tg.ExitCodes = proc.ExitCodes{}
 	if _, err := (borg.Driver{}).Backup(context.Background(), fake, tg); err == nil || !strings.Contains(err.Error(), "acquire the lock") {
 		t.Fatalf("exit 2 must fail with borg's reason, got %v", err)
 	}
@@ -269,7 +270,7 @@ func TestBorgCreateExit1IsWarning(t *testing.T) {
 
 func TestBorgCreateWithoutJSONFails(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
-	fake := &borgFake{answers: map[string]drivers.Result{"create": {Stdout: []byte("garbage")}}}
+	fake := &borgFake{answers: map[string]proc.Result{"create": {Stdout: []byte("garbage")}}}
 	_, err := borg.Driver{}.Backup(context.Background(), fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "no archive name") {
 		t.Fatalf("got %v", err)
@@ -280,8 +281,8 @@ func TestBorgCreateWithoutJSONFails(t *testing.T) {
 // warning: for check it must be a failure.
 func TestBorgCheckExit1IsFailure(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
-	tg.ExitCodes = drivers.ExitCodes{Warning: []int{1}} // applies to create only
-	fake := &borgFake{answers: map[string]drivers.Result{"check": {ExitCode: 1,
+	tg.ExitCodes = proc.ExitCodes{Warning: []int{1}} // applies to create only
+	fake := &borgFake{answers: map[string]proc.Result{"check": {ExitCode: 1,
 		Stderr: []byte("Data integrity error: Segment entry checksum mismatch [segment 2, offset 8]\nFinished full repository check, errors found.\n")}}}
 	err := borg.Driver{}.Verify(context.Background(), fake, tg, drivers.Artifact{ID: "library@x"})
 	if err == nil || !strings.Contains(err.Error(), "errors found") {
@@ -291,7 +292,7 @@ func TestBorgCheckExit1IsFailure(t *testing.T) {
 
 func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
-	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: []byte(`{"archives": []}`)}}}
+	fake := &borgFake{answers: map[string]proc.Result{"list": {Stdout: []byte(`{"archives": []}`)}}}
 	err := borg.Driver{}.Verify(context.Background(), fake, tg, drivers.Artifact{})
 	if err == nil || !strings.Contains(err.Error(), "no archive") {
 		t.Fatalf("got %v", err)
@@ -303,7 +304,7 @@ func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
 
 func TestBorgSnapshotsNewestFirst(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
-	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: borgList("library")}}}
+	fake := &borgFake{answers: map[string]proc.Result{"list": {Stdout: borgList("library")}}}
 	snaps, err := borg.Driver{}.Snapshots(context.Background(), fake, tg)
 	want := time.Date(2026, 11, 25, 2, 0, 0, 123456000, time.Local)
 	if err != nil || len(snaps) != 2 || snaps[0].ID != "library@2026-11-25T02:00:00" || !snaps[0].Time.Equal(want) || snaps[0].Bytes != -1 {
@@ -313,7 +314,7 @@ func TestBorgSnapshotsNewestFirst(t *testing.T) {
 
 func TestBorgPruneParsesList(t *testing.T) {
 	tg := drivertest.BorgTarget(t, drivers.Values{"keep_last": 1})
-	fake := &borgFake{answers: map[string]drivers.Result{"prune": {Stderr: []byte(borgPruneStderr)}}}
+	fake := &borgFake{answers: map[string]proc.Result{"prune": {Stderr: []byte(borgPruneStderr)}}}
 	res, err := borg.Driver{}.Prune(context.Background(), fake, tg, false)
 	if err != nil || !res.Policy || res.Kept != 1 || !reflect.DeepEqual(res.Removed, []string{"library@m1", "library@2026-11-23T02:00:00"}) {
 		t.Fatalf("prune %+v %v", res, err)
@@ -355,7 +356,7 @@ func TestBorgKeepWithinAloneKeepsNewest(t *testing.T) {
 
 func TestBorgCheckTools(t *testing.T) {
 	for out, ok := range map[string]bool{"borg 1.2.4\n": true, "borg 1.4.0\n": true, "borg 1.1.16\n": false, "borg 2.0.0b14\n": false, "nonsense": false} {
-		fake := &borgFake{answers: map[string]drivers.Result{"--version": {Stdout: []byte(out)}}}
+		fake := &borgFake{answers: map[string]proc.Result{"--version": {Stdout: []byte(out)}}}
 		if err := (borg.Driver{}).CheckTools(context.Background(), fake, drivertest.BorgTarget(t, nil)); (err == nil) != ok {
 			t.Errorf("%q: ok=%v, got %v", out, ok, err)
 		}
@@ -372,7 +373,7 @@ func TestBorgDropsInheritedPassphrase(t *testing.T) {
 	if got := drivers.InheritedEnv(tg); len(got) != 1 || got[0] != "BORG_PASSPHRASE" {
 		t.Fatalf("InheritedEnv = %v", got)
 	}
-	var cmds []drivers.Command
+	var cmds []proc.Command
 	for _, s := range (borg.Driver{}).Steps(tg) {
 		if s.Command != nil {
 			cmds = append(cmds, *s.Command)
@@ -389,7 +390,7 @@ func TestBorgDropsInheritedPassphrase(t *testing.T) {
 // it); an empty passcommand output likewise.
 func TestBorgInitRefusesEmptyPassphrase(t *testing.T) {
 	ctx := context.Background()
-	missing := map[string]drivers.Result{"list": {ExitCode: 2, Stderr: []byte("Repository /x does not exist.\n")}}
+	missing := map[string]proc.Result{"list": {ExitCode: 2, Stderr: []byte("Repository /x does not exist.\n")}}
 	tg := drivertest.BorgTarget(t, nil)
 	drivertest.WriteFile(t, tg.TempDir, "borg.pass", "\n", 0o600)
 	fake := &borgFake{answers: missing}
@@ -397,7 +398,7 @@ func TestBorgInitRefusesEmptyPassphrase(t *testing.T) {
 		t.Fatalf("empty passphrase_file: %v, ran %q", err, fake.lines)
 	}
 	tg = drivertest.BorgTarget(t, drivers.Values{"passphrase_file": nil, "passcommand": "print-nothing"})
-	missing["print-nothing"] = drivers.Result{Stdout: []byte("\n")}
+	missing["print-nothing"] = proc.Result{Stdout: []byte("\n")}
 	fake = &borgFake{answers: missing}
 	err := borg.Driver{}.Init(ctx, fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "empty passphrase") {
@@ -415,7 +416,7 @@ func TestBorgInitRefusesEmptyPassphrase(t *testing.T) {
 func TestBorgInitOnlyWhenMissing(t *testing.T) {
 	ctx := context.Background()
 	tg := drivertest.BorgTarget(t, nil)
-	fake := &borgFake{answers: map[string]drivers.Result{"list": {ExitCode: 2,
+	fake := &borgFake{answers: map[string]proc.Result{"list": {ExitCode: 2,
 		Stderr: []byte("passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND or via BORG_PASSPHRASE_FD is incorrect.\n")}}}
 	err := borg.Driver{}.Init(ctx, fake, tg)
 	if err == nil || !strings.Contains(err.Error(), "incorrect") || len(fake.lines) != 1 {
@@ -430,7 +431,7 @@ func TestBorgNoSecretInCommands(t *testing.T) {
 	tg := drivertest.BorgTarget(t, drivers.Values{"keep_daily": 7})
 	drivertest.WriteFile(t, tg.TempDir, "borg.pass", secret+"\n", 0o600)
 	tg.Env = map[string]string{"BORG_RSH": "ssh -o X=" + secret}
-	fake := &borgFake{answers: map[string]drivers.Result{"list": {Stdout: borgList("library")}}}
+	fake := &borgFake{answers: map[string]proc.Result{"list": {Stdout: borgList("library")}}}
 	ctx := context.Background()
 	_ = borg.Driver{}.Init(ctx, fake, tg)
 	_, _ = borg.Driver{}.Prune(ctx, fake, tg, true)

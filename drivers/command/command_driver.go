@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // CommandDriver backs up with a program of the operator's own: the application's
@@ -143,20 +144,20 @@ func cmdUses(argv []string, word string) bool {
 // cmdArgv is the plan's argv list under key, with word replaced by
 // path, as a Command with the target's env. When word is not in it,
 // the caller connects path to the command's standard input or output.
-func cmdArgv(t *drivers.Target, key, word, path string) drivers.Command {
+func cmdArgv(t *drivers.Target, key, word, path string) proc.Command {
 	argv := t.Settings.List(key)
 	args := make([]string, len(argv)-1)
 	for i, a := range argv[1:] {
 		args[i] = strings.ReplaceAll(a, word, path)
 	}
-	return drivers.Command{Program: argv[0], Args: args, Env: t.EnvVars()}
+	return proc.Command{Program: argv[0], Args: args, Env: t.EnvVars()}
 }
 
 // cmdBackupCommand is the backup command writing to path; the plan's
 // exit_codes apply to it.
-func cmdBackupCommand(t *drivers.Target, path string) drivers.Command {
+func cmdBackupCommand(t *drivers.Target, path string) proc.Command {
 	c := cmdArgv(t, "command", cmdOutputWord, path)
-	c.Codes = drivers.ExitCodes{}.Override(t.ExitCodes)
+	c.Codes = proc.ExitCodes{}.Override(t.ExitCodes)
 	return c
 }
 
@@ -211,12 +212,12 @@ func commandRetentionNote(t *drivers.Target) string {
 	return fmt.Sprintf("remove %s/%s-*.%s files except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, commandExt(t), rules)
 }
 
-func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
 }
 
 // CheckTools finds every program the target's commands name.
-func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	for _, key := range []string{"command", "verify_command", "restore_command"} {
 		if argv := t.Settings.List(key); len(argv) > 0 {
 			if err := cmdFindProgram(argv[0]); err != nil {
@@ -252,7 +253,7 @@ func cmdFindProgram(prog string) error {
 // only when the command succeeded, wrote something, and verify_command
 // passed. Anything else removes the temporary file: a partial backup is
 // never kept.
-func (c Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (c Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	dir := t.Settings.Str("dir")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return drivers.Artifact{}, err
@@ -290,7 +291,7 @@ func (c Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 		return drivers.Artifact{}, err
 	}
 	var warnings []string
-	if res.Class == drivers.ClassWarning {
+	if res.Class == proc.ClassWarning {
 		warnings = append(warnings, fmt.Sprintf("%s exited %d, which exit_codes calls a warning", cmd.Program, res.ExitCode))
 	}
 	// The command may have replaced the file (written another and renamed
@@ -341,7 +342,7 @@ func sweepCommandPartials(t *drivers.Target) {
 
 // check checks one backup file: verify_command, or a whole read that
 // must find a byte.
-func (Driver) check(ctx context.Context, x drivers.Executor, t *drivers.Target, path string) error {
+func (Driver) check(ctx context.Context, x proc.Executor, t *drivers.Target, path string) error {
 	if !t.Settings.Has("verify_command") {
 		return cmdReadBack(path)
 	}
@@ -381,7 +382,7 @@ func (c Driver) list(t *drivers.Target) ([]drivers.DumpFile, error) {
 }
 
 // Verify checks a backup file, the given one or the newest.
-func (c Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (c Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	path := a.ID
 	if path == "" {
 		files, err := c.list(t)
@@ -399,7 +400,7 @@ func (c Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Targe
 // Prune keeps the newest keep_last files and those younger than keep_days,
 // and always the newest one. It looks only at the names this driver makes
 // for this target.
-func (c Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (c Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	files, err := c.list(t)
 	if err != nil {
 		return drivers.PruneResult{}, err
@@ -407,7 +408,7 @@ func (c Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target
 	return drivers.PruneStamped(t, files, dryRun, os.Remove)
 }
 
-func (c Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (c Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	files, err := c.list(t)
 	if err != nil {
 		return nil, err

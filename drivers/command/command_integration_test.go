@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/command"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -107,7 +108,7 @@ func TestCommandNeverKeepsAPartialBackup(t *testing.T) {
 			}
 			tg := f.Target(t, tc.settings)
 			if strings.HasPrefix(tc.name, "exit_codes") {
-				tg.ExitCodes = drivers.ExitCodes{Error: []int{0}}
+				tg.ExitCodes = proc.ExitCodes{Error: []int{0}}
 			}
 			// What was there before stays, and only that.
 			drivertest.WriteFile(t, f.Out, "app-20200101T000000Z.tar.gz", "an older backup", 0o600)
@@ -138,7 +139,7 @@ func TestCommandExitCodesWarningKeepsTheFile(t *testing.T) {
 	if _, err := (command.Driver{}).Backup(context.Background(), f.X, tg); err == nil {
 		t.Fatal("exit 1 kept without exit_codes")
 	}
-	tg.ExitCodes = drivers.ExitCodes{Warning: []int{1}}
+	tg.ExitCodes = proc.ExitCodes{Warning: []int{1}}
 	a, err := command.Driver{}.Backup(context.Background(), f.X, tg)
 	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "sh exited 1") {
 		t.Fatalf("%+v %v", a, err)

@@ -18,7 +18,7 @@ var _ drivers.Restorer = Driver{}
 // checking it as verify does: a file that fails verify_command, or cannot
 // be read whole, is never handed to it. Where the data goes is the
 // command's business, so there is no --to or --database.
-func (c Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (c Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	switch {
 	case req.File != "" || req.Unverified:
 		return drivers.RestoreResult{}, errors.New("--file and --unverified are for pg_dump targets: restore one of this target's backup files with --from ID")

@@ -134,7 +134,7 @@ func pgExt(t *drivers.Target) string {
 // snapshot, when set, is an exported snapshot (see openDumpSnapshot) pg_dump
 // dumps instead of taking its own, so the manifest's row counts describe
 // exactly this dump.
-func dumpCommand(t *drivers.Target, path, snapshot string, env []drivers.EnvVar) drivers.Command {
+func dumpCommand(t *drivers.Target, path, snapshot string, env []proc.EnvVar) proc.Command {
 	args := []string{"--format=" + map[string]string{"custom": "custom", "sql": "plain", "directory": "directory", "tar": "tar"}[pgFormat(t)]}
 	if t.Settings.Has("compress") {
 		args = append(args, "--compress="+strconv.Itoa(t.Settings.Int("compress", 0)))
@@ -149,14 +149,14 @@ func dumpCommand(t *drivers.Target, path, snapshot string, env []drivers.EnvVar)
 	args = append(args, "--dbname="+t.Settings.Str("database"))
 	// SIGTERM: pg_dump (its --jobs workers too) just dies, and the driver
 	// never keeps what it wrote.
-	return drivers.Command{Program: "pg_dump", Args: args, Env: env, Codes: drivers.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
+	return proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
 }
 
 // readCommand reads a whole custom, tar or directory archive, decompressing
 // every data block. (`pg_restore --list` only reads the table of contents
 // and passes a truncated file.)
-func readCommand(format, path string, env []drivers.EnvVar) drivers.Command {
-	return drivers.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
+func readCommand(format, path string, env []proc.EnvVar) proc.Command {
+	return proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
 }
 
 func (d Driver) Steps(t *drivers.Target) []drivers.Step {
@@ -165,9 +165,9 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 	}
 	final := d.newDumpPath(t, drivers.Now())
 	tmp := drivers.PartialPath(final)
-	var env []drivers.EnvVar
+	var env []proc.EnvVar
 	if t.Settings.Has("password_file") {
-		env = append(env, drivers.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
+		env = append(env, proc.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
 	}
 	dump := dumpCommand(t, tmp, "<exported snapshot>", append(env, t.EnvVars()...))
 	steps := []drivers.Step{
@@ -220,14 +220,14 @@ func IsPartialDump(target, name string) bool {
 	return m != nil && m[1] == target
 }
 
-func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	if t.Into != nil {
 		return nil // the repository is the restic or borg target's to create
 	}
 	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
 }
 
-func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	if _, err := pgToolMajor(ctx, x, "pg_dump"); err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Tar
 
 // pgToolMajor runs `prog --version` ("pg_dump (PostgreSQL) 15.18 (Debian ...)")
 // and returns the major version.
-func pgToolMajor(ctx context.Context, x drivers.Executor, prog string) (int, error) {
+func pgToolMajor(ctx context.Context, x proc.Executor, prog string) (int, error) {
 	line, err := pgToolVersion(ctx, x, prog)
 	if err != nil {
 		return 0, err
@@ -250,8 +250,8 @@ func pgToolMajor(ctx context.Context, x drivers.Executor, prog string) (int, err
 }
 
 // pgToolVersion returns the first line of `prog --version`.
-func pgToolVersion(ctx context.Context, x drivers.Executor, prog string) (string, error) {
-	res, err := x.Run(ctx, drivers.Command{Program: prog, Args: []string{"--version"}})
+func pgToolVersion(ctx context.Context, x proc.Executor, prog string) (string, error) {
+	res, err := x.Run(ctx, proc.Command{Program: prog, Args: []string{"--version"}})
 	if err != nil {
 		return "", err
 	}
@@ -262,7 +262,7 @@ func pgToolVersion(ctx context.Context, x drivers.Executor, prog string) (string
 // Preflight connects to the database and refuses to go on when pg_dump is
 // older than the server (pg_dump refuses such servers, and the failure
 // otherwise only shows at 2 AM).
-func (Driver) Preflight(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) Preflight(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	clientMajor, err := pgToolMajor(ctx, x, "pg_dump")
 	if err != nil {
 		return err
@@ -403,7 +403,7 @@ func privatePgpass(t *drivers.Target) (string, error) {
 // pgEnv is the environment every libpq tool of the target gets: a private
 // pgpass made from password_file (removed by cleanup), then the target's
 // `env`.
-func pgEnv(t *drivers.Target) (env []drivers.EnvVar, cleanup func(), err error) {
+func pgEnv(t *drivers.Target) (env []proc.EnvVar, cleanup func(), err error) {
 	env = t.EnvVars()
 	if !t.Settings.Has("password_file") {
 		return env, func() {}, nil
@@ -412,7 +412,7 @@ func pgEnv(t *drivers.Target) (env []drivers.EnvVar, cleanup func(), err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	return append([]drivers.EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...), func() { os.Remove(pgpass) }, nil
+	return append([]proc.EnvVar{{Name: "PGPASSFILE", Value: pgpass}}, env...), func() { os.Remove(pgpass) }, nil
 }
 
 // Backup dumps into a temporary name, reads the archive back whole, and
@@ -422,7 +422,7 @@ func pgEnv(t *drivers.Target) (env []drivers.EnvVar, cleanup func(), err error) 
 // pg_dump dumps a snapshot exported by a transaction of our own, in which
 // every table is counted too; the counts, versions, size and SHA-256 go
 // into a manifest written beside the dump once it is in place.
-func (d Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	if t.Into != nil {
 		return d.streamBackup(ctx, x, t)
 	}
@@ -502,8 +502,8 @@ func (d Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 
 // exitWarning is the warning a pg_dump exit the plan's exit_codes calls a
 // warning gives the target (Validate lets only exit 0 be one).
-func exitWarning(res drivers.Result) []string {
-	if res.Class != drivers.ClassWarning {
+func exitWarning(res proc.Result) []string {
+	if res.Class != proc.ClassWarning {
 		return nil
 	}
 	return []string{fmt.Sprintf("pg_dump exited %d, which exit_codes calls a warning", res.ExitCode)}
@@ -514,13 +514,13 @@ func exitWarning(res drivers.Result) []string {
 // private pgpass), pg_dump's version for the manifest, and the exported
 // snapshot that pg_dump dumps and the rows are counted in.
 type dumpSession struct {
-	env           []drivers.EnvVar
+	env           []proc.EnvVar
 	pgDumpVersion string
 	snap          *dumpSnapshot
 	cleanup       func()
 }
 
-func openDumpSession(ctx context.Context, x drivers.Executor, t *drivers.Target) (*dumpSession, error) {
+func openDumpSession(ctx context.Context, x proc.Executor, t *drivers.Target) (*dumpSession, error) {
 	env, cleanup, err := pgEnv(t)
 	if err != nil {
 		return nil, err
@@ -554,7 +554,7 @@ func (d Driver) freeDumpPath(t *drivers.Target) (string, error) {
 // readWhole reads every byte of a dump: pg_restore into /dev/null for the
 // archive formats, and for plain SQL a full read (through gzip when
 // compressed, which checks its CRC) ending in pg_dump's completion trailer.
-func (Driver) readWhole(ctx context.Context, x drivers.Executor, t *drivers.Target, path string) error {
+func (Driver) readWhole(ctx context.Context, x proc.Executor, t *drivers.Target, path string) error {
 	format := dumpFormat(path, pgFormat(t))
 	switch format {
 	case "sql":
@@ -640,7 +640,7 @@ func checkSQLDump(path string) error {
 // Verify reads a dump back whole, the given one or the newest, and when it
 // has a manifest also checks its SHA-256 (which catches a flipped byte in
 // an uncompressed SQL dump, which reads back fine).
-func (d Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (d Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	if t.Into != nil {
 		return d.streamVerify(ctx, x, t, a)
 	}
@@ -680,7 +680,7 @@ func (Driver) list(t *drivers.Target) ([]drivers.DumpFile, error) {
 
 // Prune keeps the newest keep_last dumps and those younger than keep_days
 // (a dump either rule keeps is kept), and always the newest one.
-func (d Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (d Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	if t.Into != nil {
 		return d.streamPrune(ctx, x, t, dryRun)
 	}
@@ -698,7 +698,7 @@ func (d Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target
 	})
 }
 
-func (d Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (d Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	if t.Into != nil {
 		return d.streamSnapshots(ctx, x, t)
 	}
@@ -745,9 +745,9 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	if t.Into != nil {
 		return []drivers.Step{drivers.RestoreNote("the dump is streamed into %s's repository: restore it with `alexandria-backup restore %s`, or take it out of that repository as shown there", t.Into.Name, t.Name)}
 	}
-	var env []drivers.EnvVar
+	var env []proc.EnvVar
 	if f := t.Settings.Str("password_file"); f != "" {
-		env = append(env, drivers.EnvVar{Name: "PGPASSFILE", Value: "<a pgpass file with the password from " + f + ">"})
+		env = append(env, proc.EnvVar{Name: "PGPASSFILE", Value: "<a pgpass file with the password from " + f + ">"})
 	}
 	dir, format := t.Settings.Str("dir"), pgFormat(t)
 	dump := filepath.Join(dir, t.Name+"-<TIME>."+pgExt(t))
@@ -757,16 +757,16 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	case format == "sql" && strings.HasSuffix(dump, ".gz"):
 		steps = append(steps, drivers.RestoreNote("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))
 	case format == "sql":
-		steps = append(steps, drivers.RestoreCmd(drivers.Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
+		steps = append(steps, drivers.RestoreCmd(proc.Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db, "--file=" + dump}, Env: env}))
 	default:
-		steps = append(steps, drivers.RestoreCmd(drivers.Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
+		steps = append(steps, drivers.RestoreCmd(proc.Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db, dump}, Env: env}))
 	}
 	return steps
 }
 
 // TendLocks: a pg_dump target streaming into a repository whose tool
 // keeps locks of its own (restic) keeps its dumps there.
-func (Driver) TendLocks(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
+func (Driver) TendLocks(ctx context.Context, x proc.Executor, t *drivers.Target) ([]string, error) {
 	if t.Into == nil {
 		return nil, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -54,7 +55,7 @@ func newPgDrillName() string {
 // A dump without a manifest (made before manifests existed) is still
 // restored, but the drill fails, saying the restore worked and the counts
 // could not be compared: a drill that passes must have proven the counts.
-func (d Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
+func (d Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	if t.Into != nil {
 		return d.streamDrill(ctx, x, t)
 	}
@@ -131,7 +132,7 @@ func (d Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target
 		return res, err
 	}
 	defer cleanup()
-	var cmd drivers.Command
+	var cmd proc.Command
 	if format == "sql" {
 		input, closer, err := sqlRestoreInput(dump, "")
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
@@ -44,7 +45,7 @@ func TestPgDumpDrill(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		settings drivers.Values
-		backupX  drivers.Executor // default f.x
+		backupX  proc.Executor // default f.x
 		damage   func(t *testing.T, dump string)
 		wantErr  string // "" = the drill passes
 	}{
@@ -96,13 +97,13 @@ func TestPgDumpDrill(t *testing.T) {
 		// pg_dump dumped something other than what was counted (here:
 		// its own snapshot, taken after 5 rows were deleted). Last: it
 		// changes the source database.
-		{name: "dump lacks rows", settings: drivers.Values{}, backupX: pgExecutor{before: func(ctx context.Context, c drivers.Command) {
+		{name: "dump lacks rows", settings: drivers.Values{}, backupX: pgExecutor{before: func(ctx context.Context, c proc.Command) {
 			if c.Program == "pg_dump" && len(c.Args) > 1 {
 				if err := f.Srv.Exec(ctx, "alexandria", "DELETE FROM books WHERE id <= 5"); err != nil {
 					t.Error(err)
 				}
 			}
-		}, rewrite: func(c drivers.Command) drivers.Command {
+		}, rewrite: func(c proc.Command) proc.Command {
 			var args []string
 			for _, a := range c.Args {
 				if !strings.HasPrefix(a, "--snapshot=") {
@@ -171,7 +172,7 @@ func testPgDrillCancelled(t *testing.T, f *drivertest.PgFixture) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var during []string
-	x := pgExecutor{before: func(_ context.Context, c drivers.Command) {
+	x := pgExecutor{before: func(_ context.Context, c proc.Command) {
 		if c.Program == "pg_restore" {
 			during = pgDrillDatabases(t, f.Srv)
 			cancel()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -146,7 +147,7 @@ func TestPgDumpVerifyCatchesTruncation(t *testing.T) {
 			if tc.name == "custom" {
 				// The trap this guards against: the table of contents
 				// still reads.
-				if _, err := f.X.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--list", a.ID}}); err != nil {
+				if _, err := f.X.Run(ctx, proc.Command{Program: "pg_restore", Args: []string{"--list", a.ID}}); err != nil {
 					t.Logf("(pg_restore --list also failed here: %v)", err)
 				}
 			}
@@ -220,7 +221,7 @@ exit 1
 		}
 		t.Logf("refused: %v", err)
 		// The wrapper's copy proves the dump it refused was whole.
-		if _, rerr := f.X.Run(ctx, drivers.Command{Program: "pg_restore", Args: []string{"--file=/dev/null", complete}}); rerr != nil {
+		if _, rerr := f.X.Run(ctx, proc.Command{Program: "pg_restore", Args: []string{"--file=/dev/null", complete}}); rerr != nil {
 			t.Fatalf("the test proves nothing: the refused dump was not complete: %v", rerr)
 		}
 		if got := drivertest.DirNames(t, filepath.Dir(good.ID)); strings.Join(got, ",") != strings.Join(before, ",") {
@@ -282,7 +283,7 @@ func TestPgDumpPasswordFile(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	var logged []string
-	x := drivers.ProcessExecutor{Log: func(c string) { logged = append(logged, c) }}
+	x := proc.ProcessExecutor{Log: func(c string) { logged = append(logged, c) }}
 	url := strings.Replace(f.Srv.URL("alexandria"), "postgres@", "backup@", 1)
 	tg := f.Target(t, drivers.Values{"database": url})
 	t.Setenv("PGPASSFILE", "/nonexistent") // no fallback to the user's ~/.pgpass
@@ -320,7 +321,7 @@ func TestPgDumpPasswordFile(t *testing.T) {
 func TestPgDumpPreflightVersion(t *testing.T) {
 	f := drivertest.NewPgFixture(t)
 	tg := f.Target(t, nil)
-	old := drivertest.Scripted{Res: drivers.Result{Stdout: []byte("pg_dump (PostgreSQL) 9.6.24\n")}}
+	old := drivertest.Scripted{Res: proc.Result{Stdout: []byte("pg_dump (PostgreSQL) 9.6.24\n")}}
 	err := pgdump.Driver{}.Preflight(context.Background(), old, tg)
 	if err == nil || !strings.Contains(err.Error(), "pg_dump 9 is older than the PostgreSQL") {
 		t.Fatalf("got %v", err)

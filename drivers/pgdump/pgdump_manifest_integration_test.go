@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
@@ -120,12 +121,12 @@ func pgFlipByte(t *testing.T, path string) {
 // pgExecutor runs the real tools, calling before (if set) ahead of each,
 // and running rewrite(c) instead of c when rewrite is set.
 type pgExecutor struct {
-	drivers.ProcessExecutor
-	before  func(ctx context.Context, c drivers.Command)
-	rewrite func(c drivers.Command) drivers.Command
+	proc.ProcessExecutor
+	before  func(ctx context.Context, c proc.Command)
+	rewrite func(c proc.Command) proc.Command
 }
 
-func (p pgExecutor) Run(ctx context.Context, c drivers.Command) (drivers.Result, error) {
+func (p pgExecutor) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
 	if p.before != nil {
 		p.before(ctx, c)
 	}
@@ -245,7 +246,7 @@ func pgHash(t *testing.T, path string) (int64, string) {
 func testPgManifestSnapshotConsistency(t *testing.T, f *drivertest.PgFixture) {
 	ctx := context.Background()
 	inserted := false
-	x := pgExecutor{before: func(ctx context.Context, c drivers.Command) {
+	x := pgExecutor{before: func(ctx context.Context, c proc.Command) {
 		if c.Program != "pg_dump" || inserted || len(c.Args) == 1 && c.Args[0] == "--version" {
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 	"github.com/jackc/pgx/v5"
 )
@@ -227,10 +228,10 @@ func TestPgDumpRestoreTarget(t *testing.T) {
 // --clean with --if-exists, the drill's --no-owner, the database as one
 // --dbname word, the path last.
 func TestPgDumpRestoreCommands(t *testing.T) {
-	env := []drivers.EnvVar{{Name: "PGPASSFILE", Value: "/tmp/pgpass-1"}}
+	env := []proc.EnvVar{{Name: "PGPASSFILE", Value: "/tmp/pgpass-1"}}
 	for _, tc := range []struct {
 		name string
-		cmd  drivers.Command
+		cmd  proc.Command
 		want string
 	}{
 		{"restore", pgRestoreCommand("custom", "/b/database-1.dump", "postgres://a@h/db", pgRestoreOptions{}, env),
@@ -392,7 +393,7 @@ func TestPgDumpStdinErrorFailsCommand(t *testing.T) {
 	if _, err := exec.LookPath("cat"); err != nil {
 		t.Skip("no cat")
 	}
-	_, err := drivers.ProcessExecutor{}.Run(context.Background(), drivers.Command{Program: "cat", Stdin: io.MultiReader(strings.NewReader("x"), pgFailingReader{})})
+	_, err := proc.ProcessExecutor{}.Run(context.Background(), proc.Command{Program: "cat", Stdin: io.MultiReader(strings.NewReader("x"), pgFailingReader{})})
 	if err == nil || !errors.Is(err, pgErrCutShort) {
 		t.Fatalf("got %v", err)
 	}

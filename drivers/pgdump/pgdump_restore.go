@@ -52,7 +52,7 @@ var _ drivers.Restorer = Driver{}
 // ON_ERROR_STOP, wrapped in BEGIN ... COMMIT by us; for Clean, the same
 // transaction first drops every non-system schema and recreates an empty
 // `public`, since a plain dump has no DROP statements of its own.
-func (d Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (d Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	if req.To != "" {
 		return drivers.RestoreResult{}, errors.New("a pg_dump target restores into a database, not a directory: give the database instead")
 	}
@@ -127,7 +127,7 @@ func (d Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Targ
 		return drivers.RestoreResult{}, err
 	}
 	defer cleanup()
-	var cmd drivers.Command
+	var cmd proc.Command
 	if format == "sql" {
 		prelude := ""
 		if req.Clean {
@@ -329,7 +329,7 @@ type pgRestoreOptions struct {
 // first error (it implies --exit-on-error, given anyway for clarity), so a
 // half restore is never kept. path is absolute; the database is one
 // --dbname=VALUE word.
-func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []drivers.EnvVar) drivers.Command {
+func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []proc.EnvVar) proc.Command {
 	args := []string{"--format=" + format, "--exit-on-error", "--single-transaction"}
 	if o.Clean {
 		args = append(args, "--clean", "--if-exists")
@@ -338,7 +338,7 @@ func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []d
 		args = append(args, "--no-owner", "--no-privileges")
 	}
 	args = append(args, "--no-password", "--dbname="+database, path)
-	return drivers.Command{Program: "pg_restore", Args: args, Env: env}
+	return proc.Command{Program: "pg_restore", Args: args, Env: env}
 }
 
 // psqlRestoreCommand runs a plain SQL dump from stdin. Not psql's own
@@ -347,8 +347,8 @@ func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []d
 // half a restore. The COMMIT comes from sqlRestoreInput instead, only after
 // the whole dump was read. psql exits 3 on an SQL error (ON_ERROR_STOP), 2
 // when the connection is lost, 1 on its own errors: all errors.
-func psqlRestoreCommand(database string, stdin io.Reader, env []drivers.EnvVar) drivers.Command {
-	return drivers.Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
+func psqlRestoreCommand(database string, stdin io.Reader, env []proc.EnvVar) proc.Command {
+	return proc.Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
 		"--file=-", "--dbname=" + database}, Env: env, Stdin: stdin}
 }
 
@@ -424,7 +424,7 @@ $alexandria_clean$;
 
 // pgRestoreHint adds advice to a failed restore for the usual causes.
 func pgRestoreHint(err error) string {
-	var te *drivers.ToolError
+	var te *proc.ToolError
 	if !errors.As(err, &te) {
 		return ""
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/jackc/pgx/v5"
 )
@@ -61,7 +62,7 @@ func TestPgDumpDrillRecordsItsScratchDatabase(t *testing.T) {
 	}
 	var during map[string]pgdump.ScratchMarker
 	var dbs []string
-	x := pgExecutor{before: func(_ context.Context, c drivers.Command) {
+	x := pgExecutor{before: func(_ context.Context, c proc.Command) {
 		if c.Program == "pg_restore" && strings.Contains(strings.Join(c.Args, " "), "--single-transaction") {
 			during = scratchMarkers(t, tg.TempDir)
 			dbs = pgDrillDatabases(t, f.Srv)

@@ -68,20 +68,20 @@ import (
 // format 2) and borg compress and deduplicate it themselves, and pg_dump's
 // zlib both costs most of the dump's time and defeats deduplication (see
 // the measurements in the issue note).
-func streamDumpCommand(t *drivers.Target, snapshot string, env []drivers.EnvVar) drivers.Command {
+func streamDumpCommand(t *drivers.Target, snapshot string, env []proc.EnvVar) proc.Command {
 	args := []string{"--format=custom", "--compress=" + strconv.Itoa(t.Settings.Int("compress", 0)), "--no-password"}
 	if snapshot != "" {
 		args = append(args, "--snapshot="+snapshot)
 	}
 	args = append(args, "--dbname="+t.Settings.Str("database"))
-	return drivers.Command{Program: "pg_dump", Args: args, Env: env, Codes: drivers.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
+	return proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
 }
 
 // streamReadCommand reads a custom archive from standard input whole,
 // decompressing every data block (Verify's reader, as readCommand for a
 // file).
-func streamReadCommand(env []drivers.EnvVar) drivers.Command {
-	return drivers.Command{Program: "pg_restore", Args: []string{"--format=custom", "--file=/dev/null"}, Env: env}
+func streamReadCommand(env []proc.EnvVar) proc.Command {
+	return proc.Command{Program: "pg_restore", Args: []string{"--format=custom", "--file=/dev/null"}, Env: env}
 }
 
 // streamStore is the store of the target t's dump streams into. The plan
@@ -133,7 +133,7 @@ func (s *streamTap) Close() error {
 	return os.WriteFile(s.path, data, 0o600)
 }
 
-func streamPiper(x drivers.Executor) (proc.Piper, error) {
+func streamPiper(x proc.Executor) (proc.Piper, error) {
 	p, ok := x.(proc.Piper)
 	if !ok {
 		return nil, errors.New("a streamed dump needs an executor that runs pipelines")
@@ -144,7 +144,7 @@ func streamPiper(x drivers.Executor) (proc.Piper, error) {
 // streamBackup dumps into the repository. The rows are counted in the
 // dump's snapshot before pg_dump starts: a table that cannot be counted
 // fails the target before anything reaches the repository.
-func (d Driver) streamBackup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (d Driver) streamBackup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	piper, err := streamPiper(x)
 	if err != nil {
 		return drivers.Artifact{}, err
@@ -200,7 +200,7 @@ func (d Driver) streamBackup(ctx context.Context, x drivers.Executor, t *drivers
 
 // streamFind returns the dump with the given id (restic: a snapshot id or
 // a unique prefix of one; borg: the archive name), or the newest.
-func streamFind(ctx context.Context, x drivers.Executor, t *drivers.Target, id string) (drivers.StreamedDump, error) {
+func streamFind(ctx context.Context, x proc.Executor, t *drivers.Target, id string) (drivers.StreamedDump, error) {
 	store := streamStore(t)
 	dumps, err := store.List(ctx, x, t)
 	if err != nil {
@@ -230,7 +230,7 @@ func streamFind(ctx context.Context, x drivers.Executor, t *drivers.Target, id s
 // streamVerify streams a dump back out of the repository into pg_restore,
 // which reads the whole archive, through a SHA-256 compared with the
 // manifest's: this reads every byte the repository holds of it.
-func (d Driver) streamVerify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (d Driver) streamVerify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	piper, err := streamPiper(x)
 	if err != nil {
 		return err
@@ -257,7 +257,7 @@ func (d Driver) streamVerify(ctx context.Context, x drivers.Executor, t *drivers
 	return nil
 }
 
-func (d Driver) streamSnapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (d Driver) streamSnapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	store := streamStore(t)
 	if err := store.Ready(t); err != nil {
 		return nil, err
@@ -277,7 +277,7 @@ func (d Driver) streamSnapshots(ctx context.Context, x drivers.Executor, t *driv
 	return out, nil
 }
 
-func (d Driver) streamPrune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (d Driver) streamPrune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
 		return drivers.PruneResult{}, nil
 	}
@@ -295,7 +295,7 @@ func (d Driver) streamPrune(ctx context.Context, x drivers.Executor, t *drivers.
 // check before the database is touched. pg_restore could read the stream
 // from a pipe, but then the checksum could only be compared after the
 // restore. The caller removes the directory.
-func (d Driver) streamLocal(ctx context.Context, x drivers.Executor, t *drivers.Target, id string) (local *drivers.Target, dump drivers.StreamedDump, path string, cleanup func(), err error) {
+func (d Driver) streamLocal(ctx context.Context, x proc.Executor, t *drivers.Target, id string) (local *drivers.Target, dump drivers.StreamedDump, path string, cleanup func(), err error) {
 	store := streamStore(t)
 	if err := store.Ready(t); err != nil {
 		return nil, dump, "", nil, err
@@ -336,7 +336,7 @@ func (d Driver) streamLocal(ctx context.Context, x drivers.Executor, t *drivers.
 	return local, dump, path, cleanup, nil
 }
 
-func (d Driver) streamRestore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (d Driver) streamRestore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	local, dump, path, cleanup, err := d.streamLocal(ctx, x, t, req.From)
 	if err != nil {
 		return drivers.RestoreResult{}, err
@@ -348,7 +348,7 @@ func (d Driver) streamRestore(ctx context.Context, x drivers.Executor, t *driver
 	return res, err
 }
 
-func (d Driver) streamDrill(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.DrillResult, error) {
+func (d Driver) streamDrill(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.DrillResult, error) {
 	local, dump, _, cleanup, err := d.streamLocal(ctx, x, t, "")
 	if err != nil {
 		return drivers.DrillResult{}, err
@@ -361,9 +361,9 @@ func (d Driver) streamDrill(ctx context.Context, x drivers.Executor, t *drivers.
 
 // streamSteps is --dry-run for a streamed dump.
 func (d Driver) streamSteps(t *drivers.Target) []drivers.Step {
-	var env []drivers.EnvVar
+	var env []proc.EnvVar
 	if t.Settings.Has("password_file") {
-		env = append(env, drivers.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
+		env = append(env, proc.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
 	}
 	store := streamStore(t)
 	dump := streamDumpCommand(t, "<exported snapshot>", append(env, t.EnvVars()...))

@@ -13,6 +13,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/all"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -401,8 +402,8 @@ func TestStreamIntoResticAppliesTheLockPolicy(t *testing.T) {
 	if left := repo.LockFiles(t); len(left) != 0 {
 		t.Fatalf("locks left: %v", left)
 	}
-	if _, err := (drivers.ProcessExecutor{}).Run(ctx, drivers.Command{Program: "restic", Args: []string{"check"},
-		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: repo.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: repo.Pass}}}); err != nil {
+	if _, err := (proc.ProcessExecutor{}).Run(ctx, proc.Command{Program: "restic", Args: []string{"check"},
+		Env: []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: repo.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: repo.Pass}}}); err != nil {
 		t.Fatalf("an exclusive restic command after the streamed dump: %v", err)
 	}
 }

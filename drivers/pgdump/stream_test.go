@@ -9,18 +9,19 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // fakeRun answers each command by its first argument; it cannot run
 // pipelines.
 type fakeRun map[string]string
 
-func (f fakeRun) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (f fakeRun) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	out, ok := f[c.Args[0]]
 	if !ok {
-		return drivers.Result{Command: c.String()}, errors.New("unexpected command: " + c.String())
+		return proc.Result{Command: c.String()}, errors.New("unexpected command: " + c.String())
 	}
-	return drivers.Result{Command: c.String(), Stdout: []byte(out)}, nil
+	return proc.Result{Command: c.String(), Stdout: []byte(out)}, nil
 }
 
 func streamTargets(driver string) *drivers.Target {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Rclone mirrors (sync) or copies a directory to an rclone remote or a local
@@ -146,13 +147,13 @@ func rcloneMode(t *drivers.Target) string {
 // rcloneEnv is how rclone learns the config password: the value read from
 // config_password_file (secret, masked everywhere), or the command that
 // prints it (not a secret).
-func rcloneEnv(t *drivers.Target, configPass string) []drivers.EnvVar {
-	var env []drivers.EnvVar
+func rcloneEnv(t *drivers.Target, configPass string) []proc.EnvVar {
+	var env []proc.EnvVar
 	if configPass != "" {
-		env = append(env, drivers.EnvVar{Name: "RCLONE_CONFIG_PASS", Value: configPass, Secret: true})
+		env = append(env, proc.EnvVar{Name: "RCLONE_CONFIG_PASS", Value: configPass, Secret: true})
 	}
 	if c := t.Settings.Str("config_password_command"); c != "" {
-		env = append(env, drivers.EnvVar{Name: "RCLONE_PASSWORD_COMMAND", Value: c})
+		env = append(env, proc.EnvVar{Name: "RCLONE_PASSWORD_COMMAND", Value: c})
 	}
 	return append(env, t.EnvVars()...)
 }
@@ -160,7 +161,7 @@ func rcloneEnv(t *drivers.Target, configPass string) []drivers.EnvVar {
 // rcloneSecrets does the I/O every rclone run needs first: it refuses an
 // rclone.conf or password file that group or others can read (rclone reads
 // a 0644 config silently) and reads the config password.
-func rcloneSecrets(t *drivers.Target) ([]drivers.EnvVar, error) {
+func rcloneSecrets(t *drivers.Target) ([]proc.EnvVar, error) {
 	if err := drivers.CheckSecretMode(t.Settings.Str("config")); err != nil {
 		return nil, drivers.KeyErr("config", "%v", err)
 	}
@@ -176,7 +177,7 @@ func rcloneSecrets(t *drivers.Target) ([]drivers.EnvVar, error) {
 
 // rcloneStepsEnv stands in for rcloneSecrets in --dry-run, which does no I/O:
 // the password variable is shown (masked) without reading the file.
-func rcloneStepsEnv(t *drivers.Target) []drivers.EnvVar {
+func rcloneStepsEnv(t *drivers.Target) []proc.EnvVar {
 	pass := ""
 	if path := t.Settings.Str("config_password_file"); path != "" {
 		pass = "<read from " + path + ">"
@@ -186,7 +187,7 @@ func rcloneStepsEnv(t *drivers.Target) []drivers.EnvVar {
 
 // cmd builds one rclone invocation. Every value goes as --flag=value and
 // the paths after "--", so nothing from the plan can become an option.
-func (Driver) cmd(t *drivers.Target, env []drivers.EnvVar, sub string, flags []string, paths ...string) drivers.Command {
+func (Driver) cmd(t *drivers.Target, env []proc.EnvVar, sub string, flags []string, paths ...string) proc.Command {
 	args := []string{sub}
 	if c := t.Settings.Str("config"); c != "" {
 		args = append(args, "--config="+c)
@@ -198,7 +199,7 @@ func (Driver) cmd(t *drivers.Target, env []drivers.EnvVar, sub string, flags []s
 	args = append(args, flags...)
 	args = append(append(args, "--"), paths...)
 	// rclone 1.60 dies of SIGTERM and SIGINT alike (no cleanup either way).
-	return drivers.Command{Program: "rclone", Args: args, Env: env, Stop: syscall.SIGTERM}
+	return proc.Command{Program: "rclone", Args: args, Env: env, Stop: syscall.SIGTERM}
 }
 
 func rcloneExcludes(t *drivers.Target) []string {
@@ -219,7 +220,7 @@ func rcloneBwlimit(t *drivers.Target) []string {
 // transferCommand is the backup itself: rclone sync or copy. rclone 1.60
 // exits 1 for most failures, 3 for a missing directory and 7 (fatal) when
 // --max-delete is reached; every non-zero exit is a failure.
-func (r Driver) transferCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
+func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 	flags := rcloneBwlimit(t)
 	if t.Settings.Has("max_delete") {
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
@@ -232,16 +233,16 @@ func (r Driver) transferCommand(t *drivers.Target, env []drivers.EnvVar) drivers
 		flags = append(flags, "--use-json-log", "--stats=1s", "--stats-log-level=NOTICE")
 	}
 	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-	c.Codes = drivers.ExitCodes{}.Override(t.ExitCodes)
+	c.Codes = proc.ExitCodes{}.Override(t.ExitCodes)
 	if t.Progress {
-		c.Progress = &drivers.ProgressReader{Stderr: true, Parse: parseRcloneJSONLog}
+		c.Progress = &proc.ProgressReader{Stderr: true, Parse: parseRcloneJSONLog}
 	}
 	return c
 }
 
 // sizeCommand counts the files and bytes under path, with the target's
 // excludes: the destination's size for the report.
-func (r Driver) sizeCommand(t *drivers.Target, env []drivers.EnvVar, path string) drivers.Command {
+func (r Driver) sizeCommand(t *drivers.Target, env []proc.EnvVar, path string) proc.Command {
 	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
 }
 
@@ -250,7 +251,7 @@ func (r Driver) sizeCommand(t *drivers.Target, env []drivers.EnvVar, path string
 // shared and it passes damaged ciphertext, so crypt uses cryptcheck, which
 // hashes the source through the remote's encryption. --download reads both
 // sides whole. For copy, only the source's files must be in the destination.
-func (r Driver) checkCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
+func (r Driver) checkCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 	sub := "check"
 	var flags []string
 	switch {
@@ -267,11 +268,11 @@ func (r Driver) checkCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Co
 }
 
 // listCommand lists the destination's files for `snapshots`.
-func (r Driver) listCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
+func (r Driver) listCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 	flags := append([]string{"--recursive", "--files-only", "--no-mimetype"}, rcloneExcludes(t)...)
 	c := r.cmd(t, env, "lsjson", flags, t.Settings.Str("destination"))
 	// 3 is "directory not found": nothing was copied there yet.
-	c.Codes = drivers.ExitCodes{OK: []int{3}}
+	c.Codes = proc.ExitCodes{OK: []int{3}}
 	c.StdoutTail = 64 << 20
 	return c
 }
@@ -299,7 +300,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 
 var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
 
-func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	v, err := drivers.ToolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
 	if err != nil {
 		return err
@@ -313,7 +314,7 @@ func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Tar
 // Init makes a local destination directory. A remote needs nothing: rclone
 // creates the path on the first copy, and creating buckets is left to their
 // owner (it fixes their region and visibility).
-func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	if dst := t.Settings.Str("destination"); !rcloneIsRemote(dst) {
 		return os.MkdirAll(dst, 0o700)
 	}
@@ -323,7 +324,7 @@ func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) e
 // Backup refuses a sync that would empty or gut the mirror before rclone
 // runs, copies, then asks the destination
 // for its size.
-func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return drivers.Artifact{}, err
@@ -344,8 +345,8 @@ func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 	}
 	dst := t.Settings.Str("destination")
 	a := drivers.Artifact{ID: dst, Bytes: -1}
-	if res.Class == drivers.ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, drivers.LastLines(res.Stderr, 5)))
+	if res.Class == proc.ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
 	// The size is for the report only; the copy succeeded even if
 	// listing it fails now, and verification lists it again anyway.
@@ -360,7 +361,7 @@ type rcloneSizeJSON struct {
 	Bytes int64 `json:"bytes"`
 }
 
-func (r Driver) size(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, path string) (rcloneSizeJSON, error) {
+func (r Driver) size(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, path string) (rcloneSizeJSON, error) {
 	res, err := x.Run(ctx, r.sizeCommand(t, env, path))
 	if err != nil {
 		return rcloneSizeJSON{}, err
@@ -379,10 +380,10 @@ func (r Driver) size(ctx context.Context, x drivers.Executor, t *drivers.Target,
 // "* " on both sides but different, "+ " only in the source, "- " only in
 // the destination (what a sync deletes), "! " unreadable. rclone exits 1
 // when the two differ, the usual state before a sync.
-func (r Driver) guardCommand(t *drivers.Target, env []drivers.EnvVar) drivers.Command {
+func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
 	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-	c.Codes = drivers.ExitCodes{OK: []int{1}}
+	c.Codes = proc.ExitCodes{OK: []int{1}}
 	c.StdoutTail = 64 << 20
 	return c
 }
@@ -418,7 +419,7 @@ func parseRcloneCombined(out []byte) (c drivers.MirrorCounts, bad int64, err err
 // guard refuses a sync that would empty the mirror or delete most of it,
 // before rclone syncs, from what rclone itself lists on both sides. It
 // refuses too when it cannot tell.
-func (r Driver) guard(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar) error {
+func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar) error {
 	src := t.Settings.Str("source")
 	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
 		return nil // one local file: rclone syncs that file alone
@@ -432,7 +433,7 @@ func (r Driver) guard(ctx context.Context, x drivers.Executor, t *drivers.Target
 	case err != nil:
 		return cannot("%v", err)
 	case res.ExitCode == 1 && !strings.Contains(string(res.Stderr), "differences found"):
-		return cannot("rclone check exited 1: %s", drivers.LastLines(res.Stderr, 3))
+		return cannot("rclone check exited 1: %s", proc.LastLines(res.Stderr, 3))
 	case len(res.Stdout) >= cmd.StdoutTail:
 		return cannot("more files than the %d MiB of listing it reads", cmd.StdoutTail>>20)
 	}
@@ -454,7 +455,7 @@ var rcloneHashesNotCheckedRE = regexp.MustCompile(`(\d+) hashes could not be che
 // could not compare hashes (no hash type in common, e.g. a crypt remote
 // checked without cryptcheck) compared sizes only and proves nothing about
 // the bytes, so it fails too.
-func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return err
@@ -480,8 +481,8 @@ func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Targe
 // rcloneCheckFailure turns a failed check into an error that leads with what
 // differs: rclone's summary ("N differences found", "N files missing")
 // and its first few ERROR lines naming files.
-func rcloneCheckFailure(sub string, res drivers.Result, err error) error {
-	var te *drivers.ToolError
+func rcloneCheckFailure(sub string, res proc.Result, err error) error {
+	var te *proc.ToolError
 	if !errors.As(err, &te) || !strings.Contains(string(res.Stderr), "differences found") {
 		return err
 	}
@@ -511,7 +512,7 @@ func rcloneCheckFailure(sub string, res drivers.Result, err error) error {
 }
 
 // Prune does nothing: a mirror or copy keeps no history to thin.
-func (Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	return drivers.PruneResult{}, nil
 }
 
@@ -524,7 +525,7 @@ type rcloneListEntry struct {
 // and as its time the newest file's modification time (rclone keeps the
 // source's times, so this is "data as of", not when the copy ran). A
 // destination that is missing or has no files yet has no backup.
-func (r Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return nil, err
@@ -585,7 +586,7 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 
 // parseRcloneJSONLog reads rclone's stderr under `--use-json-log --stats`:
 // lines with stats are progress, other log lines become "LEVEL: message".
-func parseRcloneJSONLog(line []byte) (drivers.Progress, bool, []byte) {
+func parseRcloneJSONLog(line []byte) (proc.Progress, bool, []byte) {
 	var m struct {
 		Level  string `json:"level"`
 		Msg    string `json:"msg"`
@@ -603,10 +604,10 @@ func parseRcloneJSONLog(line []byte) (drivers.Progress, bool, []byte) {
 		} `json:"stats"`
 	}
 	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return drivers.Progress{}, false, line
+		return proc.Progress{}, false, line
 	}
 	if s := m.Stats; s != nil {
-		p := drivers.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
+		p := proc.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
 		if s.TotalBytes > 0 {
 			p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
 		}
@@ -622,5 +623,5 @@ func parseRcloneJSONLog(line []byte) (drivers.Progress, bool, []byte) {
 	if m.Object != "" {
 		text += m.Object + ": "
 	}
-	return drivers.Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
+	return proc.Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
@@ -183,7 +184,7 @@ func TestRcloneCryptcheckCatchesDamagedCiphertext(t *testing.T) {
 
 	// Plain check, run by hand: exit 0, only a notice that hashes could
 	// not be checked.
-	plain, err := f.X.Run(ctx, drivers.Command{Program: "rclone", Args: []string{"check", "--config=" + conf, "--", f.Src, "secret:library"}})
+	plain, err := f.X.Run(ctx, proc.Command{Program: "rclone", Args: []string{"check", "--config=" + conf, "--", f.Src, "secret:library"}})
 	if err != nil || plain.ExitCode != 0 || !strings.Contains(string(plain.Stderr), "12 hashes could not be checked") {
 		t.Fatalf("expected plain check to pass the damage (rc 0, hashes not checked): rc %d err %v\n%s", plain.ExitCode, err, plain.Stderr)
 	}
@@ -278,7 +279,7 @@ func TestRcloneBwlimitAgreesWithRclone(t *testing.T) {
 		if c.value == "" {
 			continue // refused by the plan; rclone has no opinion
 		}
-		_, err := drivers.ProcessExecutor{}.Run(context.Background(), drivers.Command{Program: "rclone",
+		_, err := proc.ProcessExecutor{}.Run(context.Background(), proc.Command{Program: "rclone",
 			Args: []string{"lsf", "--config=" + os.DevNull, "--bwlimit=" + c.value, "--", f.Src}})
 		if (err == nil) != c.ok {
 			t.Errorf("bwlimit %q: the option says ok=%v, rclone says %v", c.value, c.ok, err)
@@ -288,7 +289,7 @@ func TestRcloneBwlimitAgreesWithRclone(t *testing.T) {
 
 func TestRcloneCheckToolsInstalled(t *testing.T) {
 	drivertest.RequireTool(t, "rclone")
-	if err := (rclone.Driver{}).CheckTools(context.Background(), drivers.ProcessExecutor{}, &drivers.Target{}); err != nil {
+	if err := (rclone.Driver{}).CheckTools(context.Background(), proc.ProcessExecutor{}, &drivers.Target{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -33,8 +34,8 @@ func TestParseRcloneJSONLog(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestRcloneProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rclone", Watched: []string{"--use-json-log", "--stats=1s", "--stats-log-level=NOTICE"}, Reader: true,
-		Build: func(w bool) []drivers.Command {
+		Build: func(w bool) []proc.Command {
 			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv", "destination": "r:b"}}
-			return []drivers.Command{Driver{}.transferCommand(tg, nil)}
+			return []proc.Command{Driver{}.transferCommand(tg, nil)}
 		}})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Restore and drill for rclone. The destination is one copy, not a
@@ -37,7 +38,7 @@ func rcloneNoSharedHash(t *drivers.Target) bool {
 // would quietly fall back to sizes only, so every file is copied again
 // (--ignore-times). No bwlimit and no excludes: a restore brings back all
 // there is, as fast as it can.
-func (r Driver) restoreCommand(t *drivers.Target, env []drivers.EnvVar, dir string, force bool) drivers.Command {
+func (r Driver) restoreCommand(t *drivers.Target, env []proc.EnvVar, dir string, force bool) proc.Command {
 	var flags []string
 	switch {
 	case force && rcloneNoSharedHash(t):
@@ -53,7 +54,7 @@ func (r Driver) restoreCommand(t *drivers.Target, env []drivers.EnvVar, dir stri
 // dots), so nothing in the destination leads outside req.To; symlinks
 // already in req.To that lead outside, which rclone would write through,
 // are refused before it runs.
-func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	dest := t.Settings.Str("destination")
 	if err := drivers.MirrorFrom("an rclone "+rcloneMode(t)+" destination", req.From, dest); err != nil {
 		return drivers.RestoreResult{}, err
@@ -86,7 +87,7 @@ type rcloneFeatures struct {
 // mtimes at all (rclone reports 100 years).
 const rcloneModTimeUnsupported = 24 * time.Hour
 
-func (r Driver) features(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, remote string) (rcloneFeatures, error) {
+func (r Driver) features(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, remote string) (rcloneFeatures, error) {
 	res, err := x.Run(ctx, r.cmd(t, env, "backend", nil, "features", remote))
 	if err != nil {
 		return rcloneFeatures{}, err
@@ -122,7 +123,7 @@ type rcloneDrillEntry struct {
 // sampleCommand lists only the files named in list (one per line, taken
 // as they are), with their checksums. Only the sample is hashed: on the
 // local and sftp backends, hashing means reading the file.
-func (r Driver) sampleCommand(t *drivers.Target, env []drivers.EnvVar, list, algo string) drivers.Command {
+func (r Driver) sampleCommand(t *drivers.Target, env []proc.EnvVar, list, algo string) proc.Command {
 	flags := []string{"--recursive", "--files-only", "--no-mimetype", "--hash-type=" + algo, "--files-from-raw=" + list}
 	return r.cmd(t, env, "lsjson", flags, t.Settings.Str("destination"))
 }
@@ -130,7 +131,7 @@ func (r Driver) sampleCommand(t *drivers.Target, env []drivers.EnvVar, list, alg
 // fetchCommand copies the files named in list from remote into dir,
 // keeping their paths. A name missing from remote is skipped silently
 // (rclone 1.60 exits 0), which compareDrillFiles reports.
-func (r Driver) fetchCommand(t *drivers.Target, env []drivers.EnvVar, remote, list, dir string) drivers.Command {
+func (r Driver) fetchCommand(t *drivers.Target, env []proc.EnvVar, remote, list, dir string) proc.Command {
 	return r.cmd(t, env, "copy", []string{"--files-from-raw=" + list}, remote, dir)
 }
 
@@ -165,7 +166,7 @@ func rcloneJoin(base, rel string) string {
 // each came from, its size and mtime. A name outside the destination
 // ("..", which a crypt remote can hold) is a finding: no source file has
 // such a path.
-func (r Driver) drillFiles(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, feats rcloneFeatures) ([]drivers.DrillFile, error) {
+func (r Driver) drillFiles(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, feats rcloneFeatures) ([]drivers.DrillFile, error) {
 	dest, src := t.Settings.Str("destination"), t.Settings.Str("source")
 	res, err := x.Run(ctx, r.listCommand(t, env))
 	if err != nil {
@@ -211,7 +212,7 @@ func (r Driver) drillFiles(ctx context.Context, x drivers.Executor, t *drivers.T
 
 // addSums asks the destination for the algo checksum of each sampled file
 // (named in list).
-func (r Driver) addSums(ctx context.Context, x drivers.Executor, t *drivers.Target, env []drivers.EnvVar, list, algo string, sample []drivers.DrillFile) error {
+func (r Driver) addSums(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, list, algo string, sample []drivers.DrillFile) error {
 	res, err := x.Run(ctx, r.sampleCommand(t, env, list, algo))
 	if err != nil {
 		return err
@@ -239,7 +240,7 @@ func (r Driver) addSums(ctx context.Context, x drivers.Executor, t *drivers.Targ
 // still has the size and mtime the destination recorded (rclone copies
 // mtimes, at the remote's precision). A remote source is compared
 // through a copy of the sample fetched into the scratch directory.
-func (r Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
+func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return drivers.DrillResult{}, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -18,24 +19,24 @@ import (
 // a canned result, classified by the command's own Codes as the real
 // executor does, and records every command it was given.
 type rcloneFake struct {
-	results map[string]drivers.Result
-	ran     []drivers.Command
+	results map[string]proc.Result
+	ran     []proc.Command
 }
 
-func (f *rcloneFake) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (f *rcloneFake) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	f.ran = append(f.ran, c)
 	r := f.results[c.Args[0]]
 	if slices.Contains(c.Args, "--combined=-") {
 		// The mirror guard's listing: by default one book, on both sides.
-		r = drivers.Result{Stdout: []byte("= books/a.epub\n")}
+		r = proc.Result{Stdout: []byte("= books/a.epub\n")}
 		if g, ok := f.results["guard"]; ok {
 			r = g
 		}
 	}
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
+	if r.Class == proc.ClassError {
+		return r, &proc.ToolError{Result: r}
 	}
 	return r, nil
 }
@@ -65,8 +66,8 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir}
 }
 
-func rcloneOKSize() map[string]drivers.Result {
-	return map[string]drivers.Result{"size": {Stdout: []byte(`{"count":3,"bytes":1234,"sizeless":0}`)}}
+func rcloneOKSize() map[string]proc.Result {
+	return map[string]proc.Result{"size": {Stdout: []byte(`{"count":3,"bytes":1234,"sizeless":0}`)}}
 }
 
 func TestRcloneValidate(t *testing.T) {
@@ -165,20 +166,20 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 	differ := "Failed to check with 2 errors: last error was: 2 differences found\n"
 	for _, c := range []struct {
 		name    string
-		guard   drivers.Result
+		guard   proc.Result
 		wantRun string
 		wantErr string
 	}{
-		{"no files in the source", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
-		{"most would go", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
-		{"nothing on either side", drivers.Result{}, "guard", "has none either"},
-		{"a new mirror", drivers.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync size", ""},
-		{"replaced by other files of the same number", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
-		{"a few changes", drivers.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync size", ""},
-		{"unreadable files", drivers.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "guard", "1 file could not be read"},
-		{"exit 1 for another reason", drivers.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "guard", "couldn't connect"},
-		{"source not found", drivers.Result{ExitCode: 3, Stderr: []byte("Failed to check: directory not found\n")}, "guard", "directory not found"},
-		{"a line it cannot read", drivers.Result{Stdout: []byte("= a\n?? b\n")}, "guard", "cannot read"},
+		{"no files in the source", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
+		{"most would go", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
+		{"nothing on either side", proc.Result{}, "guard", "has none either"},
+		{"a new mirror", proc.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync size", ""},
+		{"replaced by other files of the same number", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
+		{"a few changes", proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync size", ""},
+		{"unreadable files", proc.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "guard", "1 file could not be read"},
+		{"exit 1 for another reason", proc.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "guard", "couldn't connect"},
+		{"source not found", proc.Result{ExitCode: 3, Stderr: []byte("Failed to check: directory not found\n")}, "guard", "directory not found"},
+		{"a line it cannot read", proc.Result{Stdout: []byte("= a\n?? b\n")}, "guard", "cannot read"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
@@ -205,7 +206,7 @@ func TestRcloneBackupArtifact(t *testing.T) {
 	// A size that cannot be read leaves the backup good, its size unknown.
 	// (A sync would not run at all: the mirror guard needs the counts.)
 	tg = rcloneTarget(t, drivers.Values{"mode": "copy"})
-	f = &rcloneFake{results: map[string]drivers.Result{"size": {ExitCode: 1, Stderr: []byte("ERROR : boom\n")}}}
+	f = &rcloneFake{results: map[string]proc.Result{"size": {ExitCode: 1, Stderr: []byte("ERROR : boom\n")}}}
 	if a, err = (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil || a.Bytes != -1 {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
@@ -217,21 +218,21 @@ func TestRcloneExitCodes(t *testing.T) {
 	stderr := []byte("ERROR : Got fatal error on delete: --max-delete threshold reached\nFailed to sync with 5 errors: last error was: failed to delete 4 files\n")
 	for _, c := range []struct {
 		code     int
-		override drivers.ExitCodes
+		override proc.ExitCodes
 		wantErr  bool
 		warnings int
 	}{
-		{7, drivers.ExitCodes{}, true, 0},
-		{1, drivers.ExitCodes{}, true, 0},
-		{3, drivers.ExitCodes{}, true, 0},
-		{9, drivers.ExitCodes{}, true, 0},
-		{9, drivers.ExitCodes{Warning: []int{9}}, false, 1},
-		{0, drivers.ExitCodes{Error: []int{0}}, true, 0},
+		{7, proc.ExitCodes{}, true, 0},
+		{1, proc.ExitCodes{}, true, 0},
+		{3, proc.ExitCodes{}, true, 0},
+		{9, proc.ExitCodes{}, true, 0},
+		{9, proc.ExitCodes{Warning: []int{9}}, false, 1},
+		{0, proc.ExitCodes{Error: []int{0}}, true, 0},
 	} {
 		tg := rcloneTarget(t, drivers.Values{"max_delete": 3})
 		tg.ExitCodes = c.override
 		results := rcloneOKSize()
-		results["sync"] = drivers.Result{ExitCode: c.code, Stderr: stderr}
+		results["sync"] = proc.Result{ExitCode: c.code, Stderr: stderr}
 		a, err := rclone.Driver{}.Backup(context.Background(), &rcloneFake{results: results}, tg)
 		if (err != nil) != c.wantErr || len(a.Warnings) != c.warnings {
 			t.Errorf("exit %d with %v: artifact %+v err %v", c.code, c.override, a, err)
@@ -251,7 +252,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	tg.Settings["config"] = conf
 	tg.Settings["config_password_file"] = pass
 	f := &rcloneFake{results: rcloneOKSize()}
-	f.results["lsjson"] = drivers.Result{Stdout: []byte("[]")}
+	f.results["lsjson"] = proc.Result{Stdout: []byte("[]")}
 	r := rclone.Driver{}
 	if _, err := r.Backup(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
@@ -326,23 +327,23 @@ func TestRcloneVerify(t *testing.T) {
 	cases := []struct {
 		name     string
 		settings drivers.Values
-		res      drivers.Result
+		res      proc.Result
 		sub      string
 		want     []string // substrings of the error; nil = passes
 	}{
-		{"clean", nil, drivers.Result{Stderr: []byte("NOTICE: x: 0 differences found\nNOTICE: x: 5 matching files\n")}, "check", nil},
-		{"differences", nil, drivers.Result{ExitCode: 1, Stderr: []byte(differ)}, "check",
+		{"clean", nil, proc.Result{Stderr: []byte("NOTICE: x: 0 differences found\nNOTICE: x: 5 matching files\n")}, "check", nil},
+		{"differences", nil, proc.Result{ExitCode: 1, Stderr: []byte(differ)}, "check",
 			[]string{"rclone check exited 1", "1 files missing, 2 differences found", "books/a.epub: md5 differ", "books/b.epub: file not in"}},
-		{"sizes only", nil, drivers.Result{Stderr: []byte(sizesOnly)}, "check", []string{"2 hashes could not be checked", "crypt = true"}},
-		{"sizes only with cryptcheck", drivers.Values{"crypt": true}, drivers.Result{Stderr: []byte(sizesOnly)}, "cryptcheck", []string{"2 hashes could not be checked", "check_download"}},
-		{"download needs no hashes", drivers.Values{"check_download": true}, drivers.Result{Stderr: []byte(sizesOnly)}, "check", nil},
-		{"not a difference", nil, drivers.Result{ExitCode: 3, Stderr: []byte("ERROR : : error reading destination root directory: directory not found\nFailed to check: directory not found\n")}, "check",
+		{"sizes only", nil, proc.Result{Stderr: []byte(sizesOnly)}, "check", []string{"2 hashes could not be checked", "crypt = true"}},
+		{"sizes only with cryptcheck", drivers.Values{"crypt": true}, proc.Result{Stderr: []byte(sizesOnly)}, "cryptcheck", []string{"2 hashes could not be checked", "check_download"}},
+		{"download needs no hashes", drivers.Values{"check_download": true}, proc.Result{Stderr: []byte(sizesOnly)}, "check", nil},
+		{"not a difference", nil, proc.Result{ExitCode: 3, Stderr: []byte("ERROR : : error reading destination root directory: directory not found\nFailed to check: directory not found\n")}, "check",
 			[]string{"directory not found"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rcloneTarget(t, c.settings)
-			f := &rcloneFake{results: map[string]drivers.Result{c.sub: c.res}}
+			f := &rcloneFake{results: map[string]proc.Result{c.sub: c.res}}
 			err := rclone.Driver{}.Verify(context.Background(), f, tg, drivers.Artifact{})
 			if got := strings.Join(f.subcommands(), " "); got != c.sub {
 				t.Fatalf("ran %q, want %q", got, c.sub)
@@ -372,15 +373,15 @@ func TestRcloneSnapshots(t *testing.T) {
 ]`
 	tg := rcloneTarget(t, nil)
 	for _, c := range []struct {
-		res  drivers.Result
+		res  proc.Result
 		want []drivers.Snapshot
 	}{
-		{drivers.Result{Stdout: []byte(list)}, []drivers.Snapshot{{ID: tg.Settings.Str("destination"),
+		{proc.Result{Stdout: []byte(list)}, []drivers.Snapshot{{ID: tg.Settings.Str("destination"),
 			Time: time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC), Bytes: 123}}},
-		{drivers.Result{Stdout: []byte("[\n]\n")}, nil},
-		{drivers.Result{ExitCode: 3, Stderr: []byte("directory not found")}, nil},
+		{proc.Result{Stdout: []byte("[\n]\n")}, nil},
+		{proc.Result{ExitCode: 3, Stderr: []byte("directory not found")}, nil},
 	} {
-		f := &rcloneFake{results: map[string]drivers.Result{"lsjson": c.res}}
+		f := &rcloneFake{results: map[string]proc.Result{"lsjson": c.res}}
 		got, err := rclone.Driver{}.Snapshots(context.Background(), f, tg)
 		if err != nil || len(got) != len(c.want) {
 			t.Fatalf("got %+v %v, want %+v", got, err, c.want)
@@ -394,7 +395,7 @@ func TestRcloneSnapshots(t *testing.T) {
 			}
 		}
 	}
-	f := &rcloneFake{results: map[string]drivers.Result{"lsjson": {ExitCode: 1, Stderr: []byte("Failed to create file system")}}}
+	f := &rcloneFake{results: map[string]proc.Result{"lsjson": {ExitCode: 1, Stderr: []byte("Failed to create file system")}}}
 	if _, err := (rclone.Driver{}).Snapshots(context.Background(), f, tg); err == nil {
 		t.Fatal("a failed listing must be an error")
 	}
@@ -410,7 +411,7 @@ func TestRcloneCheckTools(t *testing.T) {
 		{"rclone v1.59.0\n", false},
 		{"something else\n", false},
 	} {
-		f := &rcloneFake{results: map[string]drivers.Result{"version": {Stdout: []byte(c.stdout)}}}
+		f := &rcloneFake{results: map[string]proc.Result{"version": {Stdout: []byte(c.stdout)}}}
 		if err := (rclone.Driver{}).CheckTools(context.Background(), f, &drivers.Target{}); (err == nil) != c.ok {
 			t.Errorf("%q: ok=%v, got %v", c.stdout, c.ok, err)
 		}

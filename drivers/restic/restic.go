@@ -16,6 +16,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Restic backs paths up into a restic repository. Every snapshot carries the
@@ -130,16 +131,16 @@ func resticTag(t *drivers.Target) string { return "alexandria:" + t.Name }
 
 // resticEnv is how restic learns the repository and password: environment
 // holding a location, a path or a command, never a password itself.
-func resticEnv(t *drivers.Target) []drivers.EnvVar {
-	env := []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: t.Settings.Str("repository")}}
+func resticEnv(t *drivers.Target) []proc.EnvVar {
+	env := []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: t.Settings.Str("repository")}}
 	if f := t.Settings.Str("repository_file"); f != "" {
-		env = []drivers.EnvVar{{Name: "RESTIC_REPOSITORY_FILE", Value: f}}
+		env = []proc.EnvVar{{Name: "RESTIC_REPOSITORY_FILE", Value: f}}
 	}
 	if f := t.Settings.Str("password_file"); f != "" {
-		env = append(env, drivers.EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
+		env = append(env, proc.EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
 	}
 	if c := t.Settings.Str("password_command"); c != "" {
-		env = append(env, drivers.EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
+		env = append(env, proc.EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
 	}
 	return append(env, t.EnvVars()...)
 }
@@ -147,8 +148,8 @@ func resticEnv(t *drivers.Target) []drivers.EnvVar {
 // cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
-func (Driver) cmd(t *drivers.Target, args ...string) drivers.Command {
-	return drivers.Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: resticDropEnv}
+func (Driver) cmd(t *drivers.Target, args ...string) proc.Command {
+	return proc.Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: resticDropEnv}
 }
 
 // resticInterrupted is restic's exit after SIGINT.
@@ -158,13 +159,13 @@ const resticInterrupted = 130
 // having cleaned up, except that 0.14 leaves the lock it is still taking
 // (it counts a new lock as its own only after a 200 ms check for other
 // locks); or killed by a signal, which always leaves its lock.
-func resticStopped(res drivers.Result) bool {
+func resticStopped(res proc.Result) bool {
 	return res.Signal != "" || res.ExitCode == resticInterrupted
 }
 
 // backupCommand: every plan value is glued to its flag (--flag=value) or
 // after "--", so none can be read as an option, whatever the parser.
-func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
+func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 	args := []string{"backup", "--json"}
 	if !t.Progress {
 		args = append(args, "--quiet") // restic reports progress only without it
@@ -183,19 +184,19 @@ func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
 	c := r.cmd(t, args...)
 	// restic exits 3 when some source files could not be read: the
 	// snapshot exists but is incomplete.
-	c.Codes = drivers.ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
-	c.Progress = &drivers.ProgressReader{Parse: parseResticStatus}
+	c.Codes = proc.ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
+	c.Progress = &proc.ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
 // forgetOneCommand forgets exactly the snapshot id (a snapshot the guard
 // refused); nothing else, and no prune: the data it alone holds goes with
 // the next retention's prune.
-func (r Driver) forgetOneCommand(t *drivers.Target, id string) drivers.Command {
+func (r Driver) forgetOneCommand(t *drivers.Target, id string) proc.Command {
 	return r.cmd(t, "forget", "--", id)
 }
 
-func (r Driver) checkCommand(t *drivers.Target) drivers.Command {
+func (r Driver) checkCommand(t *drivers.Target) proc.Command {
 	args := []string{"check"}
 	if s := t.Settings.Str("check_read_data_subset"); s != "" {
 		args = append(args, "--read-data-subset="+s)
@@ -211,7 +212,7 @@ func selectArgs(t *drivers.Target) []string {
 // forgetCommand applies retention. --group-by host: with the host and tag
 // filter, all of the target's snapshots form one group, so changing paths
 // or tags does not start a new group that retention never thins.
-func (r Driver) forgetCommand(t *drivers.Target, dryRun bool) (drivers.Command, bool) {
+func (r Driver) forgetCommand(t *drivers.Target, dryRun bool) (proc.Command, bool) {
 	args := append([]string{"forget", "--json"}, selectArgs(t)...)
 	args = append(args, "--group-by=host")
 	any := false
@@ -249,7 +250,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	return steps
 }
 
-func (r Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (r Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	v, err := resticVersion(ctx, x)
 	if err != nil {
 		return err
@@ -262,13 +263,13 @@ func (r Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.T
 
 var resticVersionRE = regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`)
 
-func resticVersion(ctx context.Context, x drivers.Executor) (drivers.Version, error) {
+func resticVersion(ctx context.Context, x proc.Executor) (drivers.Version, error) {
 	return drivers.ToolVersion(ctx, x, resticVersionRE, "restic", "version")
 }
 
 // Init creates the repository unless it exists. It never initialises over
 // an error it does not understand (a wrong password is not "missing").
-func (r Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (r Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	res, err := x.Run(ctx, r.cmd(t, "cat", "config"))
 	if err == nil {
 		return nil
@@ -284,7 +285,7 @@ func (r Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target)
 // and the message restic 0.14 prints with its catch-all exit 1. That
 // message also follows a refused login to a REST server, which is not a
 // missing repository.
-func repoMissing(res drivers.Result) bool {
+func repoMissing(res proc.Result) bool {
 	if res.ExitCode == 10 {
 		return true
 	}
@@ -296,7 +297,7 @@ func repoMissing(res drivers.Result) bool {
 // skips it and exits 0), then reads the new snapshot id from the summary,
 // and forgets that snapshot again when restic read no file (the guard in
 // mirrorguard.go).
-func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
 			return drivers.Artifact{}, drivers.KeyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
@@ -332,8 +333,8 @@ func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 		return drivers.Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
 	}
 	a := drivers.Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed, Warnings: lockNotes}
-	if res.Class == drivers.ClassWarning {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, drivers.LastLines(res.Stderr, 5)))
+	if res.Class == proc.ClassWarning {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
 	warning, err := drivers.RefuseEmptyBackup(t, drivers.EmptyBackup{Snapshot: "snapshot", Id: sum.SnapshotID, Files: sum.TotalFilesProcessed, Remove: func() error {
 		_, err := x.Run(ctx, r.forgetOneCommand(t, sum.SnapshotID))
@@ -373,7 +374,7 @@ func resticSummary(stdout []byte) (resticBackupSummary, error) {
 	return resticBackupSummary{}, errors.New("printed no snapshot id")
 }
 
-func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	_, err := x.Run(ctx, r.checkCommand(t))
 	return err
 }
@@ -393,7 +394,7 @@ type resticForgetGroup struct {
 	Keep   []resticSnapshot `json:"keep"`
 }
 
-func (r Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (r Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd, ok := r.forgetCommand(t, dryRun)
 	if !ok {
 		return drivers.PruneResult{}, nil
@@ -419,7 +420,7 @@ func (r Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target
 	return out, nil
 }
 
-func (r Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	cmd := r.cmd(t, append([]string{"snapshots", "--json"}, selectArgs(t)...)...)
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -485,9 +486,9 @@ func (Driver) DumpStore() drivers.DumpStore { return ResticStore{} }
 // parseResticStatus reads `restic backup --json` (restic prints a status
 // line 60 times a second with --json, terminal or not): status lines are
 // progress; the summary and errors stay in the tail.
-func parseResticStatus(line []byte) (drivers.Progress, bool, []byte) {
+func parseResticStatus(line []byte) (proc.Progress, bool, []byte) {
 	if !bytes.Contains(line, []byte(`"message_type":"status"`)) {
-		return drivers.Progress{}, false, line
+		return proc.Progress{}, false, line
 	}
 	var s struct {
 		PercentDone      float64  `json:"percent_done"`
@@ -499,9 +500,9 @@ func parseResticStatus(line []byte) (drivers.Progress, bool, []byte) {
 		CurrentFiles     []string `json:"current_files"`
 	}
 	if json.Unmarshal(line, &s) != nil {
-		return drivers.Progress{}, false, line
+		return proc.Progress{}, false, line
 	}
-	p := drivers.Progress{Bytes: s.BytesDone, Total: s.TotalBytes, Percent: 100 * s.PercentDone, Files: s.FilesDone, ETA: -1}
+	p := proc.Progress{Bytes: s.BytesDone, Total: s.TotalBytes, Percent: 100 * s.PercentDone, Files: s.FilesDone, ETA: -1}
 	if s.SecondsRemaining != nil {
 		p.ETA = time.Duration(*s.SecondsRemaining * float64(time.Second))
 	}

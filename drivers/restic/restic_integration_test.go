@@ -10,6 +10,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -38,8 +39,8 @@ func TestResticBackupVerifySnapshots(t *testing.T) {
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
 	// The exclude worked: restic's own listing of the snapshot has no authorb.
-	res, err := f.X.Run(ctx, drivers.Command{Program: "restic", Args: []string{"ls", a.ID},
-		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass}}, StdoutTail: 1 << 20})
+	res, err := f.X.Run(ctx, proc.Command{Program: "restic", Args: []string{"ls", a.ID},
+		Env: []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass}}, StdoutTail: 1 << 20})
 	if err != nil || strings.Contains(string(res.Stdout), "authorb") || !strings.Contains(string(res.Stdout), "authora") {
 		t.Fatalf("ls: %v\n%s", err, res.Stdout)
 	}

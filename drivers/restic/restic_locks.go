@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // The stale-lock policy has to fit around restic 0.14's own rules
@@ -141,7 +142,7 @@ func decideLocks(locks []resticLock, now time.Time, host string, state func(int)
 
 var lockIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func (r Driver) lockIDs(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
+func (r Driver) lockIDs(ctx context.Context, x proc.Executor, t *drivers.Target) ([]string, error) {
 	res, err := x.Run(ctx, r.cmd(t, "list", "locks", "--no-lock"))
 	if err != nil {
 		return nil, err
@@ -159,7 +160,7 @@ func (r Driver) lockIDs(ctx context.Context, x drivers.Executor, t *drivers.Targ
 // vanished meanwhile (its owner finished), and `restic unlock` ignores
 // unreadable locks too. A vanished lock costs restic 0.14's retries (about
 // 45 s) before `cat` gives up.
-func (r Driver) readLocks(ctx context.Context, x drivers.Executor, t *drivers.Target, ids []string) ([]resticLock, []string, error) {
+func (r Driver) readLocks(ctx context.Context, x proc.Executor, t *drivers.Target, ids []string) ([]resticLock, []string, error) {
 	var locks []resticLock
 	var notes []string
 	for _, id := range ids {
@@ -187,7 +188,7 @@ func (r Driver) readLocks(ctx context.Context, x drivers.Executor, t *drivers.Ta
 // and reports what actually went. Every lock removed, and every stale lock
 // kept, is a warning; a fresh lock of another process is normal (another
 // host backing up into a shared repository) and not reported.
-func (r Driver) applyLockPolicy(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
+func (r Driver) applyLockPolicy(ctx context.Context, x proc.Executor, t *drivers.Target) ([]string, error) {
 	ids, err := r.lockIDs(ctx, x, t)
 	if err != nil || len(ids) == 0 {
 		return nil, err
@@ -272,6 +273,6 @@ func shortID(id string) string {
 	return id
 }
 
-func (r Driver) TendLocks(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]string, error) {
+func (r Driver) TendLocks(ctx context.Context, x proc.Executor, t *drivers.Target) ([]string, error) {
 	return r.applyLockPolicy(ctx, x, t)
 }

@@ -12,16 +12,17 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
 // commandLog is the real executor, recording what ran.
 type commandLog struct {
-	drivers.ProcessExecutor
+	proc.ProcessExecutor
 	ran []string
 }
 
-func (c *commandLog) Run(ctx context.Context, cmd drivers.Command) (drivers.Result, error) {
+func (c *commandLog) Run(ctx context.Context, cmd proc.Command) (proc.Result, error) {
 	c.ran = append(c.ran, strings.Join(cmd.Args, " "))
 	return c.ProcessExecutor.Run(ctx, cmd)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 var lockNow = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
@@ -149,17 +150,17 @@ type lockRepo struct {
 	ran         []string
 }
 
-func (r *lockRepo) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (r *lockRepo) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	r.ran = append(r.ran, strings.Join(c.Args, " "))
-	res := drivers.Result{Command: c.String()}
+	res := proc.Result{Command: c.String()}
 	switch c.Args[0] {
 	case "list":
 		res.Stdout = []byte(strings.Join(r.ids, "\n") + "\n")
 	case "cat":
 		out, ok := r.cat[c.Args[2]]
 		if !ok {
-			res.ExitCode, res.Class = 1, drivers.ClassError
-			return res, &drivers.ToolError{Result: res}
+			res.ExitCode, res.Class = 1, proc.ClassError
+			return res, &proc.ToolError{Result: res}
 		}
 		res.Stdout = []byte(out)
 	case "unlock":

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -13,7 +14,7 @@ import (
 
 func TestParseResticStatus(t *testing.T) {
 	p, ok, _ := parseResticStatus([]byte(`{"message_type":"status","seconds_elapsed":2,"seconds_remaining":6,"percent_done":0.25,"total_files":3,"files_done":1,"total_bytes":100000000,"bytes_done":25000000,"current_files":["/srv/library/big.pdf"]}`))
-	want := drivers.Progress{Bytes: 25000000, Total: 100000000, Percent: 25, Files: 1, Rate: 12500000, ETA: 6 * time.Second, Item: "/srv/library/big.pdf"}
+	want := proc.Progress{Bytes: 25000000, Total: 100000000, Percent: 25, Files: 1, Rate: 12500000, ETA: 6 * time.Second, Item: "/srv/library/big.pdf"}
 	if !ok || p != want {
 		t.Errorf("status = %+v, %v; want %+v", p, ok, want)
 	}
@@ -26,15 +27,15 @@ func TestParseResticStatus(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestResticProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "restic", Unwatched: []string{"--quiet"},
-		Build: func(w bool) []drivers.Command {
+		Build: func(w bool) []proc.Command {
 			tg := &drivers.Target{Name: "library", Driver: "restic", Impl: Driver{}, Progress: w, Settings: drivers.Values{"repository": "/r", "paths": []string{"/srv"}}}
-			return []drivers.Command{Driver{}.backupCommand(tg)}
+			return []proc.Command{Driver{}.backupCommand(tg)}
 		}},
 		progresstest.Case{Name: "into restic", Unwatched: []string{"--quiet"},
-			Build: func(w bool) []drivers.Command {
+			Build: func(w bool) []proc.Command {
 				m := &drivers.DumpManifest{}
 				tg := resticIntoTarget(Driver{}, w)
-				return []drivers.Command{ResticStore{}.StoreCommand(tg, m, ""), ResticStore{}.manifestCommand(tg, m, "abcd", nil)}
+				return []proc.Command{ResticStore{}.StoreCommand(tg, m, ""), ResticStore{}.manifestCommand(tg, m, "abcd", nil)}
 			}})
 }
 

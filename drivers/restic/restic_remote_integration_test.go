@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
 )
@@ -98,11 +99,11 @@ func TestResticRemoteRESTWrongPassword(t *testing.T) {
 	ctx := context.Background()
 	srv := rclonetest.ServeRestic(t, filepath.Join(f.Dir, "served"))
 	good := f.Target("library", drivers.Values{"repository": srv.ResticURL()})
-	if err := (restic.Driver{}).Init(ctx, drivers.ProcessExecutor{}, good); err != nil {
+	if err := (restic.Driver{}).Init(ctx, proc.ProcessExecutor{}, good); err != nil {
 		t.Fatal(err)
 	}
 	bad := f.Target("library", drivers.Values{"repository": strings.Replace(srv.ResticURL(), ":"+srv.Pass+"@", ":wrong@", 1)})
-	_, err := restic.Driver{}.Backup(ctx, drivers.ProcessExecutor{}, bad)
+	_, err := restic.Driver{}.Backup(ctx, proc.ProcessExecutor{}, bad)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a backup with a wrong HTTP password must fail with 401: %v", err)
 	}
@@ -112,7 +113,7 @@ func TestResticRemoteRESTWrongPassword(t *testing.T) {
 	// init must report the refused login, not take it for a missing
 	// repository and try to create one.
 	var ran []string
-	x := drivers.ProcessExecutor{Log: func(c string) { ran = append(ran, c) }}
+	x := proc.ProcessExecutor{Log: func(c string) { ran = append(ran, c) }}
 	if err := (restic.Driver{}).Init(ctx, x, bad); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("init with a wrong HTTP password: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 var (
@@ -43,7 +44,7 @@ const resticListTail = 512 << 20
 // paths they match. --verify makes restic read every restored file back
 // and check it against the blob hashes recorded at backup time: restic
 // 0.14 exits 1 ("There were N errors") when a blob is damaged or missing.
-func (r Driver) restoreCommand(t *drivers.Target, id, dir string, patterns []string) drivers.Command {
+func (r Driver) restoreCommand(t *drivers.Target, id, dir string, patterns []string) proc.Command {
 	args := []string{"restore", "--target=" + dir, "--verify"}
 	for _, p := range patterns {
 		args = append(args, "--include="+p)
@@ -53,7 +54,7 @@ func (r Driver) restoreCommand(t *drivers.Target, id, dir string, patterns []str
 }
 
 // lsCommand lists every node of a snapshot as JSON lines.
-func (r Driver) lsCommand(t *drivers.Target, id string) drivers.Command {
+func (r Driver) lsCommand(t *drivers.Target, id string) proc.Command {
 	c := r.cmd(t, "ls", "--json", "--", id)
 	c.StdoutTail = resticListTail
 	return c
@@ -76,7 +77,7 @@ func resticPattern(p string) string {
 // findSnapshot resolves from among this target's snapshots (its host and
 // tag): "" or "latest" is the newest, anything else a unique prefix of a
 // snapshot id. A snapshot of another target is never restored by mistake.
-func (r Driver) findSnapshot(ctx context.Context, x drivers.Executor, t *drivers.Target, from string) (resticSnapshot, error) {
+func (r Driver) findSnapshot(ctx context.Context, x proc.Executor, t *drivers.Target, from string) (resticSnapshot, error) {
 	cmd := r.cmd(t, append([]string{"snapshots", "--json"}, selectArgs(t)...)...)
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -120,7 +121,7 @@ func (r Driver) findSnapshot(ctx context.Context, x drivers.Executor, t *drivers
 // then may hold no symlink leading out of it: restic 0.14 writes through
 // an existing symlink where it restores a file or directory (measured:
 // a Force restore over DIR/.../link -> /elsewhere rewrote /elsewhere/o.txt).
-func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	if err := drivers.CheckSecrets(t); err != nil {
 		return drivers.RestoreResult{}, err
 	}
@@ -154,7 +155,7 @@ type resticNode struct {
 
 // listFiles lists the regular files of a snapshot with their recorded
 // size and mtime.
-func (r Driver) listFiles(ctx context.Context, x drivers.Executor, t *drivers.Target, id string) ([]drivers.DrillFile, error) {
+func (r Driver) listFiles(ctx context.Context, x proc.Executor, t *drivers.Target, id string) ([]drivers.DrillFile, error) {
 	res, err := x.Run(ctx, r.lsCommand(t, id))
 	if err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func (r Driver) listFiles(ctx context.Context, x drivers.Executor, t *drivers.Ta
 // restored file against its recorded blob hashes), then compares every
 // sampled file whose source still has the recorded size and mtime with
 // that source, byte for byte.
-func (r Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (_ drivers.DrillResult, err error) {
+func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (_ drivers.DrillResult, err error) {
 	if err := drivers.CheckSecrets(t); err != nil {
 		return drivers.DrillResult{}, err
 	}

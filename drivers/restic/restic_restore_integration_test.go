@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -24,7 +25,7 @@ func newResticRestoreFixture(t *testing.T) (*drivertest.ResticFixture, []string)
 	drivertest.RequireTool(t, "restic")
 	t.Parallel()
 	dir := t.TempDir()
-	f := &drivertest.ResticFixture{Dir: dir, Src: filepath.Join(dir, "library"), Repo: filepath.Join(dir, "repo"), X: drivers.ProcessExecutor{}}
+	f := &drivertest.ResticFixture{Dir: dir, Src: filepath.Join(dir, "library"), Repo: filepath.Join(dir, "repo"), X: proc.ProcessExecutor{}}
 	f.Pass = drivertest.WriteFile(t, dir, "restic.pass", "correct horse battery staple\n", 0o600)
 	files := drivertest.RbArchiveTree(t, f.Src)
 	return f, files
@@ -183,9 +184,9 @@ func TestResticRestoreStaysInside(t *testing.T) {
 	// A path given as "../library/books" from another directory.
 	sub := filepath.Join(f.Dir, "sub")
 	os.Mkdir(sub, 0o700)
-	res, err := f.X.Run(ctx, drivers.Command{Program: "restic", Dir: sub,
+	res, err := f.X.Run(ctx, proc.Command{Program: "restic", Dir: sub,
 		Args: []string{"backup", "--host", "test-host", "--tag", "alexandria:library", "--", "../library/books"},
-		Env: []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass},
+		Env: []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: f.Repo}, {Name: "RESTIC_PASSWORD_FILE", Value: f.Pass},
 			{Name: "RESTIC_CACHE_DIR", Value: filepath.Join(f.Dir, "cache")}}})
 	if err != nil {
 		t.Fatalf("%v %s", err, res.Stderr)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // resticStore is the restic side of streamed dumps (stream.go): a pg_dump
@@ -49,14 +50,14 @@ func resticStreamArgs(t *drivers.Target, m *drivers.DumpManifest, name string) [
 
 // storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
 // mean restic could not read all of its input).
-func (ResticStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) drivers.Command {
+func (ResticStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) proc.Command {
 	c := Driver{}.cmd(t.Into, resticStreamArgs(t, m, drivers.StreamDumpName(t))...)
-	c.Progress = &drivers.ProgressReader{Parse: parseResticStatus}
+	c.Progress = &proc.ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
 // manifestCommand stores the manifest of dump snapshot shortID (from data).
-func (ResticStore) manifestCommand(t *drivers.Target, m *drivers.DumpManifest, shortID string, data []byte) drivers.Command {
+func (ResticStore) manifestCommand(t *drivers.Target, m *drivers.DumpManifest, shortID string, data []byte) proc.Command {
 	args := append(resticStreamArgs(t, m, drivers.StreamManifestName(t)), "--tag="+drivers.StreamManifestTag+shortID)
 	c := Driver{}.cmd(t.Into, args...)
 	if data != nil {
@@ -72,7 +73,7 @@ func resticShortID(id string) string {
 	return id
 }
 
-func (s ResticStore) Committed(ctx context.Context, x drivers.Executor, t *drivers.Target, res drivers.Result, m *drivers.DumpManifest) (string, error) {
+func (s ResticStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
 		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
@@ -92,7 +93,7 @@ func (s ResticStore) Committed(ctx context.Context, x drivers.Executor, t *drive
 	return id, nil
 }
 
-func (ResticStore) forgetIDs(t *drivers.Target, ids ...string) drivers.Command {
+func (ResticStore) forgetIDs(t *drivers.Target, ids ...string) proc.Command {
 	return Driver{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
 }
 
@@ -104,7 +105,7 @@ func (ResticStore) forgetIDs(t *drivers.Target, ids ...string) drivers.Command {
 // processes on this host that are gone (and nothing it promised to keep).
 // A snapshot it did commit (it read the whole dump but then failed) is
 // removed.
-func (s ResticStore) Discard(ctx context.Context, x drivers.Executor, t *drivers.Target, res drivers.Result, m *drivers.DumpManifest) error {
+func (s ResticStore) Discard(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) error {
 	var errs []error
 	if resticStopped(res) {
 		if _, err := (Driver{}).applyLockPolicy(ctx, x, t.Into); err != nil {
@@ -127,7 +128,7 @@ type resticStreamSnapshot struct {
 	Tags    []string  `json:"tags"`
 }
 
-func (ResticStore) List(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
+func (ResticStore) List(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
 	cmd := Driver{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -156,7 +157,7 @@ func (ResticStore) List(ctx context.Context, x drivers.Executor, t *drivers.Targ
 	return out, nil
 }
 
-func (ResticStore) ReadManifest(ctx context.Context, x drivers.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
+func (ResticStore) ReadManifest(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
 	if d.Manifest == "" {
 		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, drivers.StreamManifestTag, d.ID, t.Into.Name)
 	}
@@ -173,11 +174,11 @@ func (ResticStore) ReadManifest(ctx context.Context, x drivers.Executor, t *driv
 	return m, nil
 }
 
-func (ResticStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) drivers.Command {
+func (ResticStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) proc.Command {
 	return Driver{}.cmd(t.Into, "dump", "--", d.ID, "/"+drivers.StreamDumpName(t))
 }
 
-func (ResticStore) Extract(ctx context.Context, x drivers.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
+func (ResticStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
 	_, err := x.Run(ctx, Driver{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+drivers.StreamDumpName(t), "--", d.ID))
 	return filepath.Join(dir, drivers.StreamDumpName(t)), err
 }
@@ -186,7 +187,7 @@ func (ResticStore) Extract(ctx context.Context, x drivers.Executor, t *drivers.T
 // manifests another, thinned by the same rules at the same times.
 // keep_days is restic's --keep-within, counted back from the newest dump,
 // so the newest is always kept.
-func (ResticStore) forgetCommand(t *drivers.Target, dryRun bool) drivers.Command {
+func (ResticStore) forgetCommand(t *drivers.Target, dryRun bool) proc.Command {
 	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		args = append(args, "--keep-last="+strconv.Itoa(n))
@@ -210,7 +211,7 @@ func (s ResticStore) PruneSteps(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &c}}
 }
 
-func (s ResticStore) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (s ResticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd := s.forgetCommand(t, dryRun)
 	cmd.StdoutTail = 32 << 20
 	res, err := x.Run(ctx, cmd)

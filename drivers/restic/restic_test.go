@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -21,14 +22,14 @@ func TestResticExit3IsWarning(t *testing.T) {
 	dir := t.TempDir()
 	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_file": drivertest.WriteFile(t, dir, "p", "x", 0o600),
 		"paths": []string{dir}, "host": "h"}}
-	x := drivertest.Scripted{Res: drivers.Result{ExitCode: 3,
+	x := drivertest.Scripted{Res: proc.Result{ExitCode: 3,
 		Stdout: []byte(`{"message_type":"status","percent_done":1}` + "\n" + `{"message_type":"summary","snapshot_id":"abcd1234","total_files_processed":3,"total_bytes_processed":99}` + "\n"),
 		Stderr: []byte("error: open /srv/library/locked.epub: permission denied\nWarning: at least one source file could not be read\n")}}
 	a, err := restic.Driver{}.Backup(context.Background(), x, tg)
 	if err != nil || a.ID != "abcd1234" || a.Bytes != 99 || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "locked.epub") {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
-	tg.ExitCodes = drivers.ExitCodes{Error: []int{3}}
+	tg.ExitCodes = proc.ExitCodes{Error: []int{3}}
 	if _, err := (restic.Driver{}).Backup(context.Background(), x, tg); err == nil {
 		t.Fatal("exit_codes = { error = [3] } must make exit 3 a failure")
 	}
@@ -87,7 +88,7 @@ func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
 func TestResticBackupWithoutSummaryFails(t *testing.T) {
 	dir := t.TempDir()
 	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_command": "x", "paths": []string{dir}}}
-	_, err := restic.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte("garbage\n")}}, tg)
+	_, err := restic.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte("garbage\n")}}, tg)
 	if err == nil || !strings.Contains(err.Error(), "no snapshot id") {
 		t.Fatalf("got %v", err)
 	}

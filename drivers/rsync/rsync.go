@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Rsync mirrors a local directory to a local or remote (ssh) destination.
@@ -201,13 +202,13 @@ func rsyncTransfer(t *drivers.Target) []string {
 	return append(args, "--", t.Settings.Str("source"), t.Settings.Str("destination"))
 }
 
-func (Driver) cmd(t *drivers.Target, args ...string) drivers.Command {
+func (Driver) cmd(t *drivers.Target, args ...string) proc.Command {
 	// rsync cleans up (removes its temporary files, exits 20) on SIGTERM,
 	// SIGINT and SIGHUP alike.
-	return drivers.Command{Program: "rsync", Args: args, Env: t.EnvVars(), Stop: syscall.SIGTERM}
+	return proc.Command{Program: "rsync", Args: args, Env: t.EnvVars(), Stop: syscall.SIGTERM}
 }
 
-func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
+func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 	args := rsyncBaseArgs()
 	if t.Settings.Bool("delete", false) {
 		args = append(args, "--delete", "--delete-delay")
@@ -226,9 +227,9 @@ func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
 	// 24: files vanished between listing and sending (a live library);
 	// the rest is mirrored. 23 (partial transfer, and also a missing
 	// source root) and 25 (max_delete reached) are failures.
-	c.Codes = drivers.ExitCodes{Warning: []int{24}}.Override(t.ExitCodes)
+	c.Codes = proc.ExitCodes{Warning: []int{24}}.Override(t.ExitCodes)
 	if t.Progress {
-		c.Progress = &drivers.ProgressReader{Parse: parseRsyncProgress}
+		c.Progress = &proc.ProgressReader{Parse: parseRsyncProgress}
 	}
 	return c
 }
@@ -237,7 +238,7 @@ func (r Driver) backupCommand(t *drivers.Target) drivers.Command {
 // (-c: size and mtime alone miss a changed byte) and itemizes each
 // difference. rsync exits 0 whether or not it finds any, so the output
 // is the verdict: empty means identical.
-func (r Driver) verifyCommand(t *drivers.Target) drivers.Command {
+func (r Driver) verifyCommand(t *drivers.Target) proc.Command {
 	args := append(rsyncBaseArgs(), "--dry-run", "--checksum", "--itemize-changes")
 	if t.Settings.Bool("delete", false) {
 		args = append(args, "--delete")
@@ -245,14 +246,14 @@ func (r Driver) verifyCommand(t *drivers.Target) drivers.Command {
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
 	c.StdoutTail = 1 << 20
 	// 24: a file vanished while being compared; the lines say the rest.
-	c.Codes = drivers.ExitCodes{Warning: []int{24}}
+	c.Codes = proc.ExitCodes{Warning: []int{24}}
 	return c
 }
 
 // listCommand lists the destination directory itself: without a trailing
 // slash rsync prints one line for it, not its contents. (Validate refused
 // "/" and "host:" as destinations.)
-func (r Driver) listCommand(t *drivers.Target) drivers.Command {
+func (r Driver) listCommand(t *drivers.Target) proc.Command {
 	dst := strings.TrimRight(t.Settings.Str("destination"), "/")
 	args := append(append([]string{"--list-only"}, rsyncRsh(t)...), "--", dst)
 	return r.cmd(t, args...)
@@ -278,7 +279,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 // e.g. an unmounted backup disk, fails instead of filling the root file
 // system. A remote destination is left alone: rsync creates its last
 // component, and its parent must exist on the server.
-func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	dst := t.Settings.Str("destination")
 	if !filepath.IsAbs(dst) {
 		return nil
@@ -286,7 +287,7 @@ func (Driver) Init(ctx context.Context, x drivers.Executor, t *drivers.Target) e
 	return os.MkdirAll(dst, 0o700)
 }
 
-func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	v, err := rsyncVersion(ctx, x)
 	if err != nil {
 		return err
@@ -299,7 +300,7 @@ func (Driver) CheckTools(ctx context.Context, x drivers.Executor, t *drivers.Tar
 
 var rsyncVersionRE = regexp.MustCompile(`rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)`)
 
-func rsyncVersion(ctx context.Context, x drivers.Executor) (drivers.Version, error) {
+func rsyncVersion(ctx context.Context, x proc.Executor) (drivers.Version, error) {
 	return drivers.ToolVersion(ctx, x, rsyncVersionRE, "rsync", "--version")
 }
 
@@ -321,10 +322,10 @@ func checkSource(t *drivers.Target) error {
 // as the real one; its --stats count the regular files the source holds
 // and those the run would create and delete. 24 (a file vanished while
 // listing) still counts.
-func (r Driver) guardCommand(t *drivers.Target) drivers.Command {
+func (r Driver) guardCommand(t *drivers.Target) proc.Command {
 	args := append(rsyncBaseArgs(), "--dry-run", "--delete", "--stats")
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
-	c.Codes = drivers.ExitCodes{Warning: []int{24}}
+	c.Codes = proc.ExitCodes{Warning: []int{24}}
 	return c
 }
 
@@ -365,7 +366,7 @@ func parseRsyncCounts(stdout []byte) (drivers.MirrorCounts, error) {
 // guard refuses, before anything is written, a run with delete that would
 // empty the mirror or delete most of it, deciding from what rsync itself
 // would transfer and delete with the same filters.
-func (r Driver) guard(ctx context.Context, x drivers.Executor, t *drivers.Target) error {
+func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	res, err := x.Run(ctx, r.guardCommand(t))
 	if err != nil {
 		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %w", err)
@@ -379,7 +380,7 @@ func (r Driver) guard(ctx context.Context, x drivers.Executor, t *drivers.Target
 
 // Backup mirrors the source after checking it, and reports the size of
 // the mirrored tree from rsync's --stats.
-func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Target) (drivers.Artifact, error) {
+func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	if err := checkSource(t); err != nil {
 		return drivers.Artifact{}, err
 	}
@@ -393,9 +394,9 @@ func (r Driver) Backup(ctx context.Context, x drivers.Executor, t *drivers.Targe
 		return drivers.Artifact{}, err
 	}
 	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
-	if res.Class == drivers.ClassWarning {
+	if res.Class == proc.ClassWarning {
 		a.Vanished = rsyncVanished(res.Stderr, t.Settings.Str("source"))
-		detail := drivers.LastLines(res.Stderr, 5)
+		detail := proc.LastLines(res.Stderr, 5)
 		if len(a.Vanished) > 0 {
 			detail = fmt.Sprintf("%s vanished while being mirrored (the rest is mirrored): %s",
 				drivers.CountFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
@@ -464,7 +465,7 @@ func rsyncTotalSize(stdout []byte) int64 {
 // that differs, is missing or is extra is damage; a directory whose time
 // alone differs is not (a file added or removed under it on a live
 // library changes it), nor is a file the backup reported vanished.
-func (r Driver) Verify(ctx context.Context, x drivers.Executor, t *drivers.Target, a drivers.Artifact) error {
+func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
 	c := r.verifyCommand(t)
 	res, err := x.Run(ctx, c)
 	if err != nil {
@@ -524,7 +525,7 @@ func rsyncHarmless(line string, vanished map[string]bool) bool {
 }
 
 // Prune has nothing to do: a mirror keeps no history to thin out.
-func (Driver) Prune(ctx context.Context, x drivers.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	return drivers.PruneResult{}, nil
 }
 
@@ -537,7 +538,7 @@ var listLineRE = regexp.MustCompile(`^\S+\s+[0-9,.]+\s+(\d{4}/\d{2}/\d{2} \d{2}:
 // also proves the mirror is reachable); that is when its top-level entries
 // last changed, not necessarily when the last run finished. No mirror yet
 // is an empty list.
-func (r Driver) Snapshots(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
+func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	res, err := x.Run(ctx, r.listCommand(t))
 	if err != nil {
 		if res.ExitCode == 23 && strings.Contains(string(res.Stderr), "No such file or directory") {
@@ -586,15 +587,15 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	args := []string{"--archive", "--hard-links", "--numeric-ids"}
 	args = append(append(args, rsyncRsh(t)...), "--", t.Settings.Str("destination"), t.Settings.Str("source"))
-	return []drivers.Step{drivers.RestoreCmd(drivers.Command{Program: "rsync", Args: args})}
+	return []drivers.Step{drivers.RestoreCmd(proc.Command{Program: "rsync", Args: args})}
 }
 
-func parseRsyncProgress(line []byte) (drivers.Progress, bool, []byte) {
+func parseRsyncProgress(line []byte) (proc.Progress, bool, []byte) {
 	m := rsyncProgress2.FindSubmatch(line)
 	if m == nil {
-		return drivers.Progress{}, false, line
+		return proc.Progress{}, false, line
 	}
-	p := drivers.Progress{Percent: -1, ETA: -1}
+	p := proc.Progress{Percent: -1, ETA: -1}
 	p.Bytes, _ = strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
 	rate, _ := strconv.ParseFloat(string(m[3]), 64)
 	p.Rate = rate * float64(map[string]int64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[string(m[4])])

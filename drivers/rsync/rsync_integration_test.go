@@ -17,6 +17,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
@@ -142,7 +143,7 @@ func TestRsyncMirrorVerifyAndCorruption(t *testing.T) {
 	corrupt(t, victim)
 	// rsync's own quick check cannot see this damage: the checksum is
 	// what catches it.
-	quick, err := drivers.ProcessExecutor{}.Run(ctx, drivers.Command{Program: "rsync",
+	quick, err := proc.ProcessExecutor{}.Run(ctx, proc.Command{Program: "rsync",
 		Args: []string{"--archive", "--dry-run", "--itemize-changes", "--delete", "--", f.Src + "/", f.Dst}})
 	if err != nil || strings.TrimSpace(string(quick.Stdout)) != "" {
 		t.Fatalf("without --checksum rsync should see nothing, saw %q (%v)", quick.Stdout, err)
@@ -216,7 +217,7 @@ func TestRsyncMaxDelete(t *testing.T) {
 		os.Remove(filepath.Join(f.Src, g))
 	}
 	_, err := r.Backup(ctx, f.X, tg)
-	var te *drivers.ToolError
+	var te *proc.ToolError
 	if !errors.As(err, &te) || te.ExitCode != 25 {
 		t.Fatalf("want rsync exit 25 as a failure, got %v", err)
 	}
@@ -311,10 +312,10 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 	r := rsync.Driver{}
 	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, TempDir: dir,
 		Settings: drivers.Values{"source": src + "/", "destination": dst, "delete": true}}
-	if err := r.Init(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+	if err := r.Init(ctx, proc.ProcessExecutor{}, tg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg); err != nil {
+	if _, err := r.Backup(ctx, proc.ProcessExecutor{}, tg); err != nil {
 		t.Fatal(err)
 	}
 	// A new edition of every book, so every one is sent again, slowly
@@ -339,7 +340,7 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 			}
 		}
 	}()
-	a, err := r.Backup(ctx, drivers.ProcessExecutor{}, tg)
+	a, err := r.Backup(ctx, proc.ProcessExecutor{}, tg)
 	names := <-deleted
 	if err != nil {
 		t.Fatalf("vanished files must not fail the run: %v", err)
@@ -355,11 +356,11 @@ func TestRsyncVanishedFilesAreAWarning(t *testing.T) {
 			t.Fatalf("rsync reported %q vanished, which the test did not delete (%q)", v, names)
 		}
 	}
-	if err := r.Verify(ctx, drivers.ProcessExecutor{}, tg, a); err != nil {
+	if err := r.Verify(ctx, proc.ProcessExecutor{}, tg, a); err != nil {
 		t.Fatalf("verify after vanished files: %v", err)
 	}
 	corrupt(t, filepath.Join(dst, name(1)))
-	if err := r.Verify(ctx, drivers.ProcessExecutor{}, tg, a); err == nil || !strings.Contains(err.Error(), name(1)) {
+	if err := r.Verify(ctx, proc.ProcessExecutor{}, tg, a); err == nil || !strings.Contains(err.Error(), name(1)) {
 		t.Fatalf("verify passed a damaged book after a run with vanished files: %v", err)
 	}
 	t.Logf("%d vanished: %q", len(a.Vanished), a.Warnings)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
@@ -34,9 +35,9 @@ func TestParseRsyncProgress2(t *testing.T) {
 // Progress flags only when someone watches, only on the command doing the work.
 func TestRsyncProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rsync", Watched: []string{"--info=progress2"}, Reader: true,
-		Build: func(w bool) []drivers.Command {
+		Build: func(w bool) []proc.Command {
 			tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv/", "destination": "/m"}}
-			return []drivers.Command{Driver{}.backupCommand(tg)}
+			return []proc.Command{Driver{}.backupCommand(tg)}
 		}})
 }
 

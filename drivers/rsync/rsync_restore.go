@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // Restore and drill for the rsync mirror. A mirror has one version, the
@@ -34,7 +35,7 @@ func rsyncMirrorRoot(t *drivers.Target) string {
 // compared by checksum, not by size and mtime, so a file damaged in place
 // (same size, same time: the very thing a restore repairs) is replaced
 // too. No bwlimit: a restore is when you want the bandwidth.
-func (r Driver) restoreCommand(t *drivers.Target, dir string, force bool) drivers.Command {
+func (r Driver) restoreCommand(t *drivers.Target, dir string, force bool) proc.Command {
 	args := rsyncBaseArgs()
 	if force {
 		args = append(args, "--checksum")
@@ -49,7 +50,7 @@ func (r Driver) restoreCommand(t *drivers.Target, dir string, force bool) driver
 // following it, and since 3.4 (CVE-2024-12087) will not write through a
 // symlink even when a hostile server sends a path through one, which the
 // tests prove. Older rsyncs trust the server on that last point.
-func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
+func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreResult, error) {
 	dest := t.Settings.Str("destination")
 	if err := drivers.MirrorFrom("an rsync mirror", req.From, dest); err != nil {
 		return drivers.RestoreResult{}, err
@@ -68,7 +69,7 @@ func (r Driver) Restore(ctx context.Context, x drivers.Executor, t *drivers.Targ
 }
 
 // remoteListCommand lists every entry under a remote mirror.
-func (r Driver) remoteListCommand(t *drivers.Target) drivers.Command {
+func (r Driver) remoteListCommand(t *drivers.Target) proc.Command {
 	args := append(append([]string{"--list-only", "--recursive"}, rsyncRsh(t)...), "--", rsyncMirrorRoot(t))
 	c := r.cmd(t, args...)
 	c.StdoutTail = rsyncListTail
@@ -137,7 +138,7 @@ func rsyncUnescape(s string) string {
 // mirrorFiles lists the mirror's regular files: a local mirror is walked
 // (mtimes to the nanosecond, which rsync keeps), a remote one listed by
 // rsync over ssh (to the second).
-func (r Driver) mirrorFiles(ctx context.Context, x drivers.Executor, t *drivers.Target) ([]rsyncListed, time.Duration, error) {
+func (r Driver) mirrorFiles(ctx context.Context, x proc.Executor, t *drivers.Target) ([]rsyncListed, time.Duration, error) {
 	dest := t.Settings.Str("destination")
 	if !filepath.IsAbs(dest) {
 		res, err := x.Run(ctx, r.remoteListCommand(t))
@@ -183,7 +184,7 @@ func (r Driver) mirrorFiles(ctx context.Context, x drivers.Executor, t *drivers.
 
 // drillCommand restores only the files named (NUL-separated) in list,
 // keeping their paths under dir.
-func (r Driver) drillCommand(t *drivers.Target, list, dir string) drivers.Command {
+func (r Driver) drillCommand(t *drivers.Target, list, dir string) proc.Command {
 	args := []string{"--archive", "--numeric-ids", "--files-from=" + list, "--from0"}
 	args = append(args, rsyncRsh(t)...)
 	return r.cmd(t, append(args, "--", rsyncMirrorRoot(t), dir+"/")...)
@@ -194,7 +195,7 @@ func (r Driver) drillCommand(t *drivers.Target, list, dir string) drivers.Comman
 // source when the source still has the size and mtime the mirror
 // recorded (rsync copies mtimes, so an unchanged source means the mirror
 // should hold the same bytes). rsync records no checksums.
-func (r Driver) Drill(ctx context.Context, x drivers.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
+func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	dest := t.Settings.Str("destination")
 	listed, precision, err := r.mirrorFiles(ctx, x, t)
 	if err != nil {

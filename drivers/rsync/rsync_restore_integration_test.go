@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/sshtest"
 )
@@ -229,22 +230,22 @@ func TestRsyncRestoreStaysInside(t *testing.T) {
 	// refuses to write through it (3.4+, CVE-2024-12087): the same
 	// command, run directly.
 	cmd := x.cmds[len(x.cmds)-1]
-	cmd.Env = []drivers.EnvVar{{Name: "HOSTILE_SEND", Value: dir + "/evil2/./abs/pwned.epub"}}
-	res, err := drivers.ProcessExecutor{}.Run(ctx, cmd)
-	var te *drivers.ToolError
+	cmd.Env = []proc.EnvVar{{Name: "HOSTILE_SEND", Value: dir + "/evil2/./abs/pwned.epub"}}
+	res, err := proc.ProcessExecutor{}.Run(ctx, cmd)
+	var te *proc.ToolError
 	if !errors.As(err, &te) || te.ExitCode != 23 {
 		t.Fatalf("rsync wrote a file through a symlink, or failed otherwise: %v", err)
 	}
-	t.Logf("rsync refused on its own: %s", drivers.LastLines(res.Stderr, 2))
+	t.Logf("rsync refused on its own: %s", proc.LastLines(res.Stderr, 2))
 	outsideEmpty("a file through a planted symlink")
 }
 
 // recordingExecutor runs commands for real and keeps them.
-type recordingExecutor struct{ cmds []drivers.Command }
+type recordingExecutor struct{ cmds []proc.Command }
 
-func (r *recordingExecutor) Run(ctx context.Context, c drivers.Command) (drivers.Result, error) {
+func (r *recordingExecutor) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
 	r.cmds = append(r.cmds, c)
-	return drivers.ProcessExecutor{}.Run(ctx, c)
+	return proc.ProcessExecutor{}.Run(ctx, c)
 }
 
 func TestRsyncDrill(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -101,23 +102,23 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		code     int
-		override drivers.ExitCodes
+		override proc.ExitCodes
 		wantErr  string // "" = success
 		warning  string
 	}{
-		{"ok", 0, drivers.ExitCodes{}, "", ""},
-		{"vanished files are a warning", 24, drivers.ExitCodes{}, "", "vanished"},
-		{"vanished made an error by the plan", 24, drivers.ExitCodes{Error: []int{24}}, "exited 24", ""},
-		{"partial transfer", 23, drivers.ExitCodes{}, "exited 23", ""},
-		{"max_delete reached", 25, drivers.ExitCodes{}, "exited 25", ""},
-		{"interrupted", 20, drivers.ExitCodes{}, "exited 20", ""},
-		{"usage", 1, drivers.ExitCodes{}, "exited 1", ""},
-		{"timeout", 30, drivers.ExitCodes{}, "exited 30", ""},
+		{"ok", 0, proc.ExitCodes{}, "", ""},
+		{"vanished files are a warning", 24, proc.ExitCodes{}, "", "vanished"},
+		{"vanished made an error by the plan", 24, proc.ExitCodes{Error: []int{24}}, "exited 24", ""},
+		{"partial transfer", 23, proc.ExitCodes{}, "exited 23", ""},
+		{"max_delete reached", 25, proc.ExitCodes{}, "exited 25", ""},
+		{"interrupted", 20, proc.ExitCodes{}, "exited 20", ""},
+		{"usage", 1, proc.ExitCodes{}, "exited 1", ""},
+		{"timeout", 30, proc.ExitCodes{}, "exited 30", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
 			tg.ExitCodes = c.override
-			x := drivertest.Scripted{Res: drivers.Result{ExitCode: c.code, Stdout: []byte(stats),
+			x := drivertest.Scripted{Res: proc.Result{ExitCode: c.code, Stdout: []byte(stats),
 				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}
 			a, err := rsync.Driver{}.Backup(context.Background(), x, tg)
 			if c.wantErr != "" {
@@ -138,7 +139,7 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 
 func TestRsyncBytesUnknownWithoutStats(t *testing.T) {
 	tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
-	a, err := rsync.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: drivers.Result{}}, tg)
+	a, err := rsync.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: proc.Result{}}, tg)
 	if err != nil || a.Bytes != -1 {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
@@ -219,7 +220,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := rsync.Driver{}.Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
+			err := rsync.Driver{}.Verify(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("want ok, got %v", err)
@@ -239,7 +240,7 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 			}
 		})
 	}
-	if err := (rsync.Driver{}).Verify(context.Background(), drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
+	if err := (rsync.Driver{}).Verify(context.Background(), drivertest.Scripted{Res: proc.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
 		t.Error("a failed verify run passed")
 	}
 }
@@ -273,12 +274,12 @@ func TestRsyncPhaseCommands(t *testing.T) {
 }
 
 func TestRsyncSnapshotsBeforeFirstRun(t *testing.T) {
-	x := drivertest.Scripted{Res: drivers.Result{ExitCode: 23, Stderr: []byte("rsync: [sender] change_dir \"/mnt/mirror\" failed: No such file or directory (2)\n")}}
+	x := drivertest.Scripted{Res: proc.Result{ExitCode: 23, Stderr: []byte("rsync: [sender] change_dir \"/mnt/mirror\" failed: No such file or directory (2)\n")}}
 	snaps, err := rsync.Driver{}.Snapshots(context.Background(), x, rsyncTarget(nil))
 	if err != nil || len(snaps) != 0 {
 		t.Fatalf("want no snapshots and no error, got %+v %v", snaps, err)
 	}
-	x = drivertest.Scripted{Res: drivers.Result{ExitCode: 255, Stderr: []byte("ssh: connect to host backup-server port 22: Connection refused\n")}}
+	x = drivertest.Scripted{Res: proc.Result{ExitCode: 255, Stderr: []byte("ssh: connect to host backup-server port 22: Connection refused\n")}}
 	if _, err := (rsync.Driver{}).Snapshots(context.Background(), x, rsyncTarget(nil)); err == nil || !strings.Contains(err.Error(), "Connection refused") {
 		t.Fatalf("an unreachable mirror must be an error, got %v", err)
 	}
@@ -304,7 +305,7 @@ func TestRsyncCheckTools(t *testing.T) {
 		"rsync  version 3.0.9  protocol version 30\n":                          false,
 		"openrsync: protocol version 29\n":                                     false,
 	} {
-		err := rsync.Driver{}.CheckTools(context.Background(), drivertest.Scripted{Res: drivers.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
+		err := rsync.Driver{}.CheckTools(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte(out)}}, rsyncTarget(nil))
 		if (err == nil) != ok {
 			t.Errorf("%q: err %v, want ok=%v", out, err, ok)
 		}

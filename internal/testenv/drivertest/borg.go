@@ -14,13 +14,14 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 const BorgPassphrase = "correct horse battery staple"
 
 type BorgFixture struct {
 	Dir, Src, Repo, Pass string
-	X                    drivers.ProcessExecutor
+	X                    proc.ProcessExecutor
 	mu                   sync.Mutex
 	Log                  []string // every command line run, as shown
 }
@@ -30,7 +31,7 @@ func NewBorgFixture(t *testing.T) *BorgFixture {
 	t.Parallel()
 	dir := t.TempDir()
 	f := &BorgFixture{Dir: dir, Src: filepath.Join(dir, "library"), Repo: filepath.Join(dir, "repo")}
-	f.X = drivers.ProcessExecutor{Log: func(line string) {
+	f.X = proc.ProcessExecutor{Log: func(line string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.Log = append(f.Log, line)
@@ -71,10 +72,10 @@ func (f *BorgFixture) Commands() string {
 
 // borgRun runs borg directly (outside the driver) against the fixture's
 // repository, for looking at what the driver did.
-func (f *BorgFixture) BorgRun(t *testing.T, args ...string) (drivers.Result, error) {
+func (f *BorgFixture) BorgRun(t *testing.T, args ...string) (proc.Result, error) {
 	t.Helper()
-	return drivers.ProcessExecutor{}.Run(context.Background(), drivers.Command{Program: "borg", Args: args, ExtraFiles: []string{f.Pass},
-		Env: []drivers.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
+	return proc.ProcessExecutor{}.Run(context.Background(), proc.Command{Program: "borg", Args: args, ExtraFiles: []string{f.Pass},
+		Env: []proc.EnvVar{{Name: "BORG_REPO", Value: f.Repo}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
 			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.Dir, "borg-base")}}, StdoutTail: 1 << 20})
 }
 

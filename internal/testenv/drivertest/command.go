@@ -9,19 +9,20 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/command"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // CmdFixture is a small library and a directory for a command target's
 // backup files; the commands are real (tar, gzip, sh).
 type CmdFixture struct {
 	Dir, Src, Out string
-	X             drivers.Executor
+	X             proc.Executor
 }
 
 func NewCmdFixture(t *testing.T) *CmdFixture {
 	RequireTool(t, "tar", "gzip", "sh")
 	dir := t.TempDir()
-	f := &CmdFixture{Dir: dir, Src: filepath.Join(dir, "library"), Out: filepath.Join(dir, "backups"), X: drivers.ProcessExecutor{}}
+	f := &CmdFixture{Dir: dir, Src: filepath.Join(dir, "library"), Out: filepath.Join(dir, "backups"), X: proc.ProcessExecutor{}}
 	WriteFile(t, f.Src, "books/dune.epub", strings.Repeat("spice ", 5000), 0o644)
 	WriteFile(t, f.Src, "covers/dune.jpg", "not really a jpeg", 0o644)
 	return f
@@ -46,7 +47,7 @@ func (f *CmdFixture) Target(t *testing.T, settings drivers.Values) *drivers.Targ
 func (f *CmdFixture) CheckArchive(t *testing.T, path string) {
 	t.Helper()
 	dest := t.TempDir()
-	if _, err := f.X.Run(context.Background(), drivers.Command{Program: "tar", Args: []string{"-xzf", path, "-C", dest}}); err != nil {
+	if _, err := f.X.Run(context.Background(), proc.Command{Program: "tar", Args: []string{"-xzf", path, "-C", dest}}); err != nil {
 		t.Fatalf("the backup does not extract: %v", err)
 	}
 	CmdSameFiles(t, f.Src, dest)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -30,20 +31,20 @@ func Contains(list []string, s string) bool {
 // records every argv. For what the real tools cannot be made to do: fail
 // to remove the snapshot they just made, or leave out their file count.
 type ByCommand struct {
-	Answers map[string]drivers.Result
+	Answers map[string]proc.Result
 	Argv    []string
 }
 
-func (b *ByCommand) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (b *ByCommand) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	b.Argv = append(b.Argv, c.Program+" "+strings.Join(c.Args, " "))
-	var r drivers.Result
+	var r proc.Result
 	if len(c.Args) > 0 {
 		r = b.Answers[c.Args[0]]
 	}
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
+	if r.Class == proc.ClassError {
+		return r, &proc.ToolError{Result: r}
 	}
 	return r, nil
 }
@@ -55,13 +56,13 @@ type Recorder struct {
 	Stdout map[string]string // first argument → stdout
 }
 
-func (r *Recorder) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (r *Recorder) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	r.Lines = append(r.Lines, c.String())
 	out := ""
 	if len(c.Args) > 0 {
 		out = r.Stdout[c.Args[0]]
 	}
-	return drivers.Result{Command: c.String(), Stdout: []byte(out)}, nil
+	return proc.Result{Command: c.String(), Stdout: []byte(out)}, nil
 }
 
 func LoadTargets(t *testing.T, path string) []*drivers.Target {
@@ -291,18 +292,18 @@ func RbFlipInLargest(t *testing.T, dir string) string {
 
 // scripted answers every command with one result.
 type Scripted struct {
-	Res drivers.Result
+	Res proc.Result
 }
 
-func (s Scripted) Run(_ context.Context, c drivers.Command) (drivers.Result, error) {
+func (s Scripted) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 	if len(c.Args) > 1 && c.Args[0] == "list" && c.Args[1] == "locks" {
-		return drivers.Result{Command: c.String()}, nil // no locks
+		return proc.Result{Command: c.String()}, nil // no locks
 	}
 	r := s.Res
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
-	if r.Class == drivers.ClassError {
-		return r, &drivers.ToolError{Result: r}
+	if r.Class == proc.ClassError {
+		return r, &proc.ToolError{Result: r}
 	}
 	return r, nil
 }
@@ -313,7 +314,7 @@ type CountingExecutor struct {
 	Runs []string
 }
 
-func (c *CountingExecutor) Run(ctx context.Context, cmd drivers.Command) (drivers.Result, error) {
+func (c *CountingExecutor) Run(ctx context.Context, cmd proc.Command) (proc.Result, error) {
 	c.Runs = append(c.Runs, cmd.String())
-	return drivers.ProcessExecutor{}.Run(ctx, cmd)
+	return proc.ProcessExecutor{}.Run(ctx, cmd)
 }

@@ -9,13 +9,14 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 )
 
 type PgFixture struct {
 	Srv *pgserver.Server
 	Dir string
-	X   drivers.Executor
+	X   proc.Executor
 }
 
 // newPgFixture starts a real PostgreSQL (one per test) with a small
@@ -34,7 +35,7 @@ func NewPgFixture(t *testing.T) *PgFixture {
 		INSERT INTO users (name) SELECT 'reader ' || g FROM generate_series(1, 100) g;`); err != nil {
 		t.Fatal(err)
 	}
-	return &PgFixture{Srv: srv, Dir: t.TempDir(), X: drivers.ProcessExecutor{}}
+	return &PgFixture{Srv: srv, Dir: t.TempDir(), X: proc.ProcessExecutor{}}
 }
 
 func (f *PgFixture) Target(t *testing.T, settings drivers.Values) *drivers.Target {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // rcloneCmdLog is a real executor that also keeps every command line it ran, as
@@ -22,12 +23,12 @@ type RcloneCmdLog struct {
 	Argv  []string
 }
 
-func (l *RcloneCmdLog) Run(ctx context.Context, c drivers.Command) (drivers.Result, error) {
+func (l *RcloneCmdLog) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
 	l.mu.Lock()
 	l.Lines = append(l.Lines, c.String())
 	l.Argv = append(l.Argv, c.Program+" "+strings.Join(c.Args, " "))
 	l.mu.Unlock()
-	return drivers.ProcessExecutor{}.Run(ctx, c)
+	return proc.ProcessExecutor{}.Run(ctx, c)
 }
 
 type RcloneFixture struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/restictest"
 )
 
@@ -20,13 +21,13 @@ func ResticUnitTarget(t *testing.T) *drivers.Target {
 
 type ResticFixture struct {
 	Dir, Src, Repo, Pass string
-	X                    drivers.Executor
+	X                    proc.Executor
 }
 
 func NewResticFixture(t *testing.T) *ResticFixture {
 	RequireTool(t, "restic")
 	dir := t.TempDir()
-	f := &ResticFixture{Dir: dir, Src: filepath.Join(dir, "library"), Repo: filepath.Join(dir, "repo"), X: drivers.ProcessExecutor{}}
+	f := &ResticFixture{Dir: dir, Src: filepath.Join(dir, "library"), Repo: filepath.Join(dir, "repo"), X: proc.ProcessExecutor{}}
 	f.Pass = WriteFile(t, dir, "restic.pass", "correct horse battery staple\n", 0o600)
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 20; i++ {

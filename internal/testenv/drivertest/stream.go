@@ -16,6 +16,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
 	"github.com/alexandria-backup/alexandria-backup/drivers/pgdump"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 type StreamFixture struct {
@@ -30,7 +31,7 @@ type StreamFixture struct {
 // StreamExec runs the real tools, logging every command line as shown, and
 // running pg_dump through a shim script when one is set.
 type StreamExec struct {
-	drivers.ProcessExecutor
+	proc.ProcessExecutor
 	mu      sync.Mutex
 	log     []string
 	pgShim  string // a script run instead of pg_dump for backups ("" = the real one)
@@ -50,7 +51,7 @@ func NewStreamExec() *StreamExec {
 	return x
 }
 
-func (x *StreamExec) shim(c drivers.Command) drivers.Command {
+func (x *StreamExec) shim(c proc.Command) proc.Command {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.pgShim != "" && c.Program == "pg_dump" && len(c.Args) > 0 && c.Args[0] != "--version" {
@@ -60,11 +61,11 @@ func (x *StreamExec) shim(c drivers.Command) drivers.Command {
 	return c
 }
 
-func (x *StreamExec) Run(ctx context.Context, c drivers.Command) (drivers.Result, error) {
+func (x *StreamExec) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
 	return x.ProcessExecutor.Run(ctx, x.shim(c))
 }
 
-func (x *StreamExec) RunPipe(ctx context.Context, from, to drivers.Command, tap io.Writer) (drivers.Result, drivers.Result, error) {
+func (x *StreamExec) RunPipe(ctx context.Context, from, to proc.Command, tap io.Writer) (proc.Result, proc.Result, error) {
 	x.mu.Lock()
 	if x.storeShim != "" && (to.Program == "restic" || to.Program == "borg") {
 		to.Program = x.storeShim
@@ -156,19 +157,19 @@ func NewStreamFixture(t *testing.T, tool string) *StreamFixture {
 }
 
 // toolRun runs restic or borg directly against the repository.
-func (f *StreamFixture) toolRun(t *testing.T, args ...string) drivers.Result {
+func (f *StreamFixture) toolRun(t *testing.T, args ...string) proc.Result {
 	t.Helper()
-	c := drivers.Command{Program: f.tool, Args: args, StdoutTail: 16 << 20}
+	c := proc.Command{Program: f.tool, Args: args, StdoutTail: 16 << 20}
 	s := f.Into.Settings
 	if f.tool == "restic" {
-		c.Env = []drivers.EnvVar{{Name: "RESTIC_REPOSITORY", Value: s.Str("repository")}, {Name: "RESTIC_PASSWORD_FILE", Value: s.Str("password_file")},
+		c.Env = []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: s.Str("repository")}, {Name: "RESTIC_PASSWORD_FILE", Value: s.Str("password_file")},
 			{Name: "RESTIC_CACHE_DIR", Value: f.Into.Env["RESTIC_CACHE_DIR"]}}
 	} else {
-		c.Env = []drivers.EnvVar{{Name: "BORG_REPO", Value: s.Str("repository")}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
+		c.Env = []proc.EnvVar{{Name: "BORG_REPO", Value: s.Str("repository")}, {Name: "BORG_PASSPHRASE_FD", Value: "3"},
 			{Name: "BORG_BASE_DIR", Value: f.Into.Env["BORG_BASE_DIR"]}}
 		c.ExtraFiles = []string{s.Str("passphrase_file")}
 	}
-	res, err := drivers.ProcessExecutor{}.Run(context.Background(), c)
+	res, err := proc.ProcessExecutor{}.Run(context.Background(), c)
 	if err != nil {
 		t.Fatalf("%s %v: %v", f.tool, args, err)
 	}
