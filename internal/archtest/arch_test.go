@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -272,8 +273,10 @@ func TestNoDriverNameSwitches(t *testing.T) {
 		"internal/planpaths/x.go":    {`var m map[string]int; var _ = m["borg"]`, true},
 		"drivers/secrets.go":         {`var m = map[string][]int{"restic": {11}}`, true},
 		"drivers/restic.go":          {`func f(d string) bool { return d == "borg" }`, true},
-		"drivers/restic_locks.go":    {`func f(d string) bool { return d == "restic" }`, false},
-		"drivers/pgdump_scratch.go":  {`func f(d string) bool { return d == "pg_dump" }`, false},
+		"drivers/restic_locks.go":    {`func f(d string) bool { return d == "restic" }`, true},
+		"drivers/pgdump_scratch.go":  {`func f(d string) bool { return d == "pg_dump" }`, true},
+		"drivers/pgdump/scratch.go":  {`func f(d string) bool { return d == "pg_dump" }`, false},
+		"drivers/all/all.go":         {`func f(d string) bool { return d == "borg" }`, true},
 		"drivers/borg/borg.go":       {`func f(d string) bool { return d == "borg" }`, false},
 		"drivers/rsync/x.go":         {`func f(d string) bool { return d == "rclone" }`, true},
 		"main.go":                    {`func f(d string) bool { return d == "postgres" }`, false},
@@ -346,19 +349,16 @@ func driverNameSwitches(root string, names []string) ([]string, error) {
 	return out, err
 }
 
-// ownFile reports whether rel is one of driver name's own files: in
-// drivers/, a file named after the tool (pgdump*.go for pg_dump), or any
-// file of its own package drivers/<tool>/. Test support (internal/testenv,
-// never linked into the binary) builds fixtures per tool and may name them.
+// ownFile reports whether rel is one of driver name's own files: a file
+// of its own package drivers/<tool>/ (drivers/pgdump for pg_dump). Test
+// support (internal/testenv, never linked into the binary) builds fixtures
+// per tool and may name them.
 func ownFile(rel, name string) bool {
 	if strings.HasPrefix(rel, "internal/testenv/") {
 		return true
 	}
 	tool := strings.ReplaceAll(name, "_", "")
-	dir, file := filepath.Split(filepath.FromSlash(rel))
-	dir = filepath.ToSlash(filepath.Clean(dir))
-	return (dir == "drivers" && strings.HasPrefix(file, tool)) ||
-		dir == "drivers/"+tool || strings.HasPrefix(dir, "drivers/"+tool+"/")
+	return strings.HasPrefix(rel, "drivers/"+tool+"/")
 }
 
 // strayRootFiles names the Go files in the directory root other than
@@ -461,5 +461,17 @@ func checkGuard(t *testing.T, files map[string]fabricated, guard func(root strin
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("on a fabricated tree the guard flagged\n  %v\nwant\n  %v", got, want)
+	}
+}
+
+// TestOnePackagePerTool: every registered driver lives in its own package,
+// drivers/<tool> (drivers/pgdump for pg_dump), which holds what is known
+// about the tool; drivers/ itself holds only the contract.
+func TestOnePackagePerTool(t *testing.T) {
+	for _, d := range all.Drivers() {
+		want := module + "/drivers/" + strings.ReplaceAll(d.Name(), "_", "")
+		if got := reflect.TypeOf(d).PkgPath(); got != want {
+			t.Errorf("driver %s is declared in %s, want its own package %s", d.Name(), got, want)
+		}
 	}
 }
