@@ -3,24 +3,24 @@ package drivers
 // This file holds what the restores and drills of the file drivers
 // (restic, borg, rsync, rclone) share. A file driver's drill is:
 //
-//	files := <list the latest backup: one drillFile per regular file>
-//	sample := sampleFiles(files, drillSampleSize(t))
-//	dir, cleanup, err := drillTempDir(t)          // under t.TempDir, 0700
+//	files := <list the latest backup: one DrillFile per regular file>
+//	sample := SampleFiles(files, DrillSampleSize(t))
+//	dir, cleanup, err := DrillTempDir(t)          // under t.TempDir, 0700
 //	defer cleanup()                               // always removed
-//	<restore only the sample into dir; set each drillFile.Restored>
-//	out, err := compareDrillFiles(dir, sample, drillCheck{Tool: "restic", ...})
+//	<restore only the sample into dir; set each DrillFile.Restored>
+//	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "restic", ...})
 //	if err != nil { return DrillResult{}, err }   // a *DrillMismatch names the file
 //	return out.result(artifact), nil
 //
 // and a file driver's restore is:
 //
-//	if err := prepareRestoreDir(req.To, req.Force); err != nil { ... }
+//	if err := PrepareRestoreDir(req.To, req.Force); err != nil { ... }
 //	<restore into req.To>
-//	n, err := countRestoredFiles(req.To)   // or the tool's own count
+//	n, err := CountRestoredFiles(req.To)   // or the tool's own count
 //
 // Also here: underDir (where a recorded path lands below a directory,
-// refusing ".."), argBatches (split sampled paths over several command
-// lines), listSample/drillSources (name the sample in an error).
+// refusing ".."), ArgBatches (split sampled paths over several command
+// lines), ListSample/DrillSources (name the sample in an error).
 // Everything here is independent of any tool and runs no process.
 
 import (
@@ -43,7 +43,7 @@ import (
 	"time"
 )
 
-// drillFile is one regular file of a backup, as the tool's listing
+// DrillFile is one regular file of a backup, as the tool's listing
 // records it, and where its restored copy is.
 type DrillFile struct {
 	// Source is the live file on this machine the backup was made from
@@ -62,7 +62,7 @@ type DrillFile struct {
 	Sum     string
 }
 
-// drillCheck says how compareDrillFiles judges a sample.
+// DrillCheck says how CompareDrillFiles judges a sample.
 type DrillCheck struct {
 	// Tool names the tool in messages ("restic").
 	Tool string
@@ -133,7 +133,7 @@ func (e *DrillMismatch) Error() string {
 	return msg
 }
 
-// listSample says which files were sampled, for error messages: "sampled
+// ListSample says which files were sampled, for error messages: "sampled
 // 3: /a, /b, /c", at most 25 of them named.
 func ListSample(sources []string) string {
 	const show = 25
@@ -145,7 +145,7 @@ func ListSample(sources []string) string {
 	return fmt.Sprintf("sampled %d: %s%s", len(sources), strings.Join(s, ", "), more)
 }
 
-// drillSources are the sample's source paths, in order.
+// DrillSources are the sample's source paths, in order.
 func DrillSources(sample []DrillFile) []string {
 	out := make([]string, len(sample))
 	for i, f := range sample {
@@ -157,7 +157,7 @@ func DrillSources(sample []DrillFile) []string {
 // defaultDrillSample is drill_sample's default.
 const defaultDrillSample = 20
 
-// drillSampleSize is how many files a drill of t samples: t.DrillSample, or
+// DrillSampleSize is how many files a drill of t samples: t.DrillSample, or
 // the default when it is unset (a Target built by hand).
 func DrillSampleSize(t *Target) int {
 	if t.DrillSample > 0 {
@@ -166,7 +166,7 @@ func DrillSampleSize(t *Target) int {
 	return defaultDrillSample
 }
 
-// sampleFiles returns n files chosen uniformly at random (crypto/rand, so
+// SampleFiles returns n files chosen uniformly at random (crypto/rand, so
 // repeated drills cover different files), or all of them when there are
 // no more than n, sorted by source path.
 func SampleFiles(files []DrillFile, n int) []DrillFile {
@@ -193,7 +193,7 @@ func randIntn(n int) int {
 	return int(v.Int64())
 }
 
-// drillTempDir makes a private (0700) scratch directory for a drill under
+// DrillTempDir makes a private (0700) scratch directory for a drill under
 // the target's TempDir (the system's temp dir when unset). cleanup removes
 // it whatever the restore left in it (read-only directories included); call
 // it in a defer.
@@ -239,7 +239,7 @@ func underDir(dir, recorded string) (string, error) {
 	return filepath.Join(dir, filepath.FromSlash(rel)), nil
 }
 
-// prepareRestoreDir makes dir ready for a restore that must never write
+// PrepareRestoreDir makes dir ready for a restore that must never write
 // outside it: dir must be absolute; it is created (0700) when missing; a
 // non-empty dir is refused unless force, and even with force it must hold
 // no symlink that leads outside it (or nowhere), because a restore tool
@@ -309,7 +309,7 @@ func inOrBelow(dir, path string) bool {
 	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
-// countRestoredFiles counts the regular files under dir, for
+// CountRestoredFiles counts the regular files under dir, for
 // RestoreResult.Files (after a forced restore, what was there before
 // counts too). It does not follow symlinks.
 func CountRestoredFiles(dir string) (int, error) {
@@ -328,7 +328,7 @@ func CountRestoredFiles(dir string) (int, error) {
 
 var drillHashes = map[string]func() hash.Hash{"sha256": sha256.New, "sha1": sha1.New, "md5": md5.New}
 
-// compareDrillFiles checks every sampled file's restored copy under dir:
+// CompareDrillFiles checks every sampled file's restored copy under dir:
 // it must be a regular file inside dir (never read through a symlink) of
 // the recorded size, match the recorded checksum when there is one, and
 // match the live source byte for byte when the source's size and mtime
@@ -394,7 +394,7 @@ func sourceUnchanged(f DrillFile, precision time.Duration) bool {
 	return d > -precision && d < precision
 }
 
-// argBatches splits args into groups whose total length stays well below
+// ArgBatches splits args into groups whose total length stays well below
 // Linux's limit on a command line (ARG_MAX, 2 MiB with the environment), for
 // tools that take the sampled paths as arguments.
 func ArgBatches(args []string) [][]string {

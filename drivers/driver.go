@@ -1,6 +1,9 @@
-// Package drivers turns a target's settings into invocations of the real
-// backup tools (pg_dump, restic, ...) and runs them through one executor.
-// Each tool lives in one file; this file holds what they share.
+// Package drivers is the contract every tool driver implements: Target,
+// Option, Driver and its optional interfaces, Step, Artifact, the facts a
+// driver declares, and the DumpSink a streamed dump goes into. Each tool is
+// a package of its own under drivers/ (drivers/restic, ...), listed once in
+// drivers/all; what several tools share (drill sampling, the mirror guard,
+// stamped files) is here too, until it earns a package of its own.
 package drivers
 
 import (
@@ -192,7 +195,7 @@ func KeyErr(key, format string, args ...any) error {
 	return &SettingsError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-// firstSet returns the names of the keys that are set, for "exactly one of" checks.
+// FirstSet returns the names of the keys that are set, for "exactly one of" checks.
 func FirstSet(v Values, names ...string) []string {
 	var set []string
 	for _, n := range names {

@@ -11,7 +11,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// dumpSink is implemented by drivers whose repository a pg_dump target can
+// DumpSink is implemented by drivers whose repository a pg_dump target can
 // stream its dump into (`into`).
 type DumpSink interface {
 	DumpStore() DumpStore
@@ -23,17 +23,17 @@ func ReceivesDumps(t *Target) bool {
 	return ok
 }
 
-// streamManifestTag marks a restic manifest snapshot with the short id of
+// StreamManifestTag marks a restic manifest snapshot with the short id of
 // the dump snapshot it describes.
 const StreamManifestTag = "alexandria-manifest:"
 
-// streamDumpName and streamManifestName are the names the dump and its
+// StreamDumpName and StreamManifestName are the names the dump and its
 // manifest have inside the repository.
 func StreamDumpName(t *Target) string { return t.Name + ".dump" }
 
 func StreamManifestName(t *Target) string { return t.Name + ".manifest.json" }
 
-// streamedDump is one dump in the repository.
+// StreamedDump is one dump in the repository.
 type StreamedDump struct {
 	ID     string // restic: the snapshot's short id; borg: the archive name
 	FullID string // restic: the whole snapshot id
@@ -43,12 +43,12 @@ type StreamedDump struct {
 	Manifest string
 }
 
-// dumpStore is the part of a streamed dump that depends on the repository.
+// DumpStore is the part of a streamed dump that depends on the repository.
 type DumpStore interface {
 	Tool() string
 	// ready checks the repository's secrets before the tool runs.
 	Ready(t *Target) error
-	// storeCommand stores standard input as the dump; dir is a private
+	// StoreCommand stores standard input as the dump; dir is a private
 	// directory the tap writes the manifest file into before the end of
 	// the dump.
 	StoreCommand(t *Target, m *DumpManifest, dir string) proc.Command
@@ -59,24 +59,24 @@ type DumpStore interface {
 	Discard(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) error
 	// list returns the target's dumps, newest first.
 	List(ctx context.Context, x proc.Executor, t *Target) ([]StreamedDump, error)
-	// readManifest returns a dump's manifest.
+	// ReadManifest returns a dump's manifest.
 	ReadManifest(ctx context.Context, x proc.Executor, t *Target, d StreamedDump) (*DumpManifest, error)
-	// streamCommand writes the dump to standard output.
+	// StreamCommand writes the dump to standard output.
 	StreamCommand(t *Target, d StreamedDump) proc.Command
 	// extract restores the dump file into dir and returns its path.
 	Extract(ctx context.Context, x proc.Executor, t *Target, d StreamedDump, dir string) (string, error)
 	// prune applies the pg_dump target's retention to its dumps.
 	Prune(ctx context.Context, x proc.Executor, t *Target, dryRun bool) (PruneResult, error)
-	// pruneSteps describes prune for --dry-run.
+	// PruneSteps describes prune for --dry-run.
 	PruneSteps(t *Target) []Step
-	// manifestInArchive: the manifest goes into the dump's own archive, as
+	// ManifestInArchive: the manifest goes into the dump's own archive, as
 	// a file the tap writes before the end of the dump; otherwise the
-	// store keeps it beside the dump (manifestSteps).
+	// store keeps it beside the dump (ManifestSteps).
 	ManifestInArchive() bool
-	// dryRunManifest is the manifest --dry-run shows the store command
+	// DryRunManifest is the manifest --dry-run shows the store command
 	// with.
 	DryRunManifest(t *Target) *DumpManifest
-	// preflightSteps and manifestSteps describe, for --dry-run, what the
+	// PreflightSteps and ManifestSteps describe, for --dry-run, what the
 	// store does before the dump and after it to keep the manifest.
 	PreflightSteps(t *Target) []Step
 	ManifestSteps(t *Target, m *DumpManifest) []Step

@@ -122,7 +122,7 @@ func (t *Target) Resources() Resources {
 	return Resources{}
 }
 
-// withSecret appends the secret file the plan key names, when it is set.
+// WithSecret appends the secret file the plan key names, when it is set.
 func WithSecret(out []SecretFile, t *Target, key string, kind SecretKind) []SecretFile {
 	if p := t.Settings.Str(key); p != "" {
 		out = append(out, SecretFile{Key: key, Path: p, Kind: kind})
@@ -130,7 +130,7 @@ func WithSecret(out []SecretFile, t *Target, key string, kind SecretKind) []Secr
 	return out
 }
 
-// readPaths are what a restic or borg target reads: its paths and its
+// ReadPaths are what a restic or borg target reads: its paths and its
 // exclude files.
 func ReadPaths(t *Target) []Path {
 	var out []Path

@@ -72,7 +72,7 @@ func TestResticIgnoresInheritedSecrets(t *testing.T) {
 // borg reads BORG_PASSPHRASE before the plan's passphrase descriptor, and
 // BORG_REPO would name another repository: inherited, both are dropped.
 func TestBorgIgnoresInheritedSecrets(t *testing.T) {
-	// Not newBorgFixture: it runs in parallel, and this test sets the
+	// Not NewBorgFixture: it runs in parallel, and this test sets the
 	// process environment.
 	drivertest.RequireTool(t, "borg")
 	dir := t.TempDir()

@@ -32,7 +32,7 @@ const ManifestVersion = 1
 // checksum of the dump's bytes.
 //
 // It is stored as JSON beside a file dump (`<dump>.manifest.json`, see
-// manifestPath) and, for a streamed dump, in the repository next to it. The
+// ManifestPath) and, for a streamed dump, in the repository next to it. The
 // JSON field names are a contract: other tools and older versions read them.
 type DumpManifest struct {
 	Version int `json:"manifest_version"`
@@ -49,7 +49,7 @@ type DumpManifest struct {
 	// SHA256 is hex SHA-256 of the dump's bytes: `sha256sum DUMP` for a
 	// single file, or for a directory dump the SHA-256 of the sha256sum
 	// listing of its files in byte order of their names,
-	// `cd DUMP && LC_ALL=C sha256sum * | sha256sum` (see hashDump).
+	// `cd DUMP && LC_ALL=C sha256sum * | sha256sum` (see HashDump).
 	SHA256 string `json:"sha256"`
 	// CreatedAt is when the dump's snapshot was taken.
 	CreatedAt time.Time `json:"created_at"`
@@ -206,13 +206,13 @@ func sortTableCounts(c []TableCount) {
 	})
 }
 
-// manifestPath is where a file dump's manifest lives: beside it (also beside
+// ManifestPath is where a file dump's manifest lives: beside it (also beside
 // a directory dump, not inside it, so it is not part of what it describes).
 func ManifestPath(dump string) string {
 	return strings.TrimRight(dump, string(filepath.Separator)) + ".manifest.json"
 }
 
-// writeManifest stores m beside an already promoted dump: written to a
+// WriteManifest stores m beside an already promoted dump: written to a
 // temporary name (0600), synced, renamed into place, directory synced. It
 // must run only after the dump is in place: a dump without a manifest is
 // still a good dump (restore works, a drill says it cannot compare), while a
@@ -247,7 +247,7 @@ func WriteManifest(dump string, m *DumpManifest) error {
 	return nil
 }
 
-// readManifest reads the manifest beside a file dump; (nil, nil) when there
+// ReadManifest reads the manifest beside a file dump; (nil, nil) when there
 // is none (dumps made before manifests existed, or whose manifest could not
 // be written).
 func ReadManifest(dump string) (*DumpManifest, error) {
@@ -265,7 +265,7 @@ func ReadManifest(dump string) (*DumpManifest, error) {
 	return m, nil
 }
 
-// hashDump reads a dump whole and returns its size and hex SHA-256 (see
+// HashDump reads a dump whole and returns its size and hex SHA-256 (see
 // DumpManifest.SHA256 for directory dumps). It is a separate sequential
 // read of the dump: about 1.7 GB/s here with SHA-NI, so a few seconds even
 // for a large database, and small next to pg_dump's own time.

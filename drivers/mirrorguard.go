@@ -22,7 +22,7 @@ func allowEmptySource(help string) Option {
 	return Option{Name: "allow_empty_source", Kind: Bool, Default: "false", Help: help}
 }
 
-// mirrorGuardOptions are the keys both mirror drivers take for the guard.
+// MirrorGuardOptions are the keys both mirror drivers take for the guard.
 func MirrorGuardOptions(appliesTo string) []Option {
 	return []Option{
 		allowEmptySource("With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."),
@@ -31,7 +31,7 @@ func MirrorGuardOptions(appliesTo string) []Option {
 	}
 }
 
-// mirrorCounts is what a run would do to a mirror, in regular files after
+// MirrorCounts is what a run would do to a mirror, in regular files after
 // the target's excludes.
 type MirrorCounts struct {
 	Source  int64 // files the source holds
@@ -39,7 +39,7 @@ type MirrorCounts struct {
 	Deletes int64 // files the run would delete from the mirror
 }
 
-// refuseMassDelete returns the guard's verdict on counts c: nil when the run
+// RefuseMassDelete returns the guard's verdict on counts c: nil when the run
 // may go ahead, otherwise an error naming the source and what was found.
 func RefuseMassDelete(t *Target, sourceKey string, c MirrorCounts) error {
 	src, dst := t.Settings.Str(sourceKey), t.Settings.Str("destination")
@@ -62,7 +62,7 @@ func RefuseMassDelete(t *Target, sourceKey string, c MirrorCounts) error {
 	return nil
 }
 
-// countFiles says "1 file" or "2,100 files".
+// CountFiles says "1 file" or "2,100 files".
 func CountFiles(n int64) string {
 	if n == 1 {
 		return "1 file"
@@ -70,7 +70,7 @@ func CountFiles(n int64) string {
 	return humanize.Comma(n) + " files"
 }
 
-// mirrorGuardNote says what the guard does, for --dry-run.
+// MirrorGuardNote says what the guard does, for --dry-run.
 func MirrorGuardNote(t *Target, sourceKey string) string {
 	return fmt.Sprintf("refuse when %s holds no file after excludes, or the run would delete more than %d%% of the mirror's files",
 		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", 50))
@@ -88,13 +88,13 @@ func MirrorGuardNote(t *Target, sourceKey string) string {
 // summary in its snapshots; borg 1.2's `info` reads the archive's whole
 // metadata to size it), so "lost most of its files" is not checked.
 
-// emptySourceOption is the key restic and borg take for the guard.
+// EmptySourceOption is the key restic and borg take for the guard.
 func EmptySourceOption(snapshot string) Option {
 	return allowEmptySource("Keep the new " + snapshot + " even when the paths hold no file after excludes. Without it such a backup fails and its " + snapshot +
 		" is removed again, so retention never counts an empty " + snapshot + " as the newest (an unmounted disk looks exactly like that).")
 }
 
-// emptyBackup is the snapshot or archive a backup just made: its id, how
+// EmptyBackup is the snapshot or archive a backup just made: its id, how
 // many files the tool says it read, and remove, which removes exactly it.
 type EmptyBackup struct {
 	Snapshot string // "snapshot" or "archive"
@@ -103,7 +103,7 @@ type EmptyBackup struct {
 	Remove   func() error
 }
 
-// refuseEmptyBackup returns the guard's verdict on backup b: nil when it
+// RefuseEmptyBackup returns the guard's verdict on backup b: nil when it
 // may be kept, otherwise, having removed it, an error saying what was
 // found and whether the removal worked. A report without a count keeps the
 // backup, with a warning: nothing is removed on a guess.
@@ -127,7 +127,7 @@ func RefuseEmptyBackup(t *Target, b EmptyBackup) (warning string, err error) {
 		found, b.Snapshot, outcome)
 }
 
-// emptyBackupNote says what the guard does, for --dry-run.
+// EmptyBackupNote says what the guard does, for --dry-run.
 func EmptyBackupNote(t *Target, snapshot, remove string) string {
 	if t.Settings.Bool("allow_empty_source", false) {
 		return "keep the " + snapshot + " even when the paths hold no file after excludes (allow_empty_source)"

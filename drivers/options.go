@@ -43,7 +43,7 @@ type Option struct {
 	Check func(v any) error
 }
 
-// keepOptions declares retention counts (keep_daily, ...), each passed to
+// KeepOptions declares retention counts (keep_daily, ...), each passed to
 // the tool's retention command as --keep-daily and so on.
 func KeepOptions(keeps []string, command string) []Option {
 	var opts []Option

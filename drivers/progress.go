@@ -11,10 +11,10 @@ import (
 // have their parser beside their commands (parseResticStatus, ...), fed by
 // proc.ProgressReader.
 
-// growthInterval is how often watchGrowth looks at a file being written.
+// growthInterval is how often WatchGrowth looks at a file being written.
 var growthInterval = time.Second
 
-// watchGrowth reports, while a tool that prints no progress of its own
+// WatchGrowth reports, while a tool that prints no progress of its own
 // (pg_dump) writes path, how much it has written: the size of the file,
 // or of a directory dump's files. It does nothing unless ctx's trace
 // wants progress; the returned stop ends it.

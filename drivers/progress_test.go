@@ -9,7 +9,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// watchGrowth reports the size of a file being written, and stops.
+// WatchGrowth reports the size of a file being written, and stops.
 func TestWatchGrowth(t *testing.T) {
 	defer func(d time.Duration) { growthInterval = d }(growthInterval)
 	growthInterval = 10 * time.Millisecond

@@ -64,7 +64,7 @@ type Driller interface {
 	Drill(ctx context.Context, x proc.Executor, t *Target) (DrillResult, error)
 }
 
-// mirrorFrom checks a restore's --from against a mirror's one version: it
+// MirrorFrom checks a restore's --from against a mirror's one version: it
 // may be empty or name the destination (trailing slashes aside).
 func MirrorFrom(driver, from, dest string) error {
 	if from == "" || strings.TrimRight(from, "/") == strings.TrimRight(dest, "/") {

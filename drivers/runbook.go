@@ -18,10 +18,10 @@ func PlainRestore(t *Target) []Step {
 	return []Step{RestoreNote("no plain restore recipe for driver %s", t.Driver)}
 }
 
-// restoreNote is a runbook step a person reads.
+// RestoreNote is a runbook step a person reads.
 func RestoreNote(format string, args ...any) Step {
 	return Step{Phase: "restore", Note: fmt.Sprintf(format, args...)}
 }
 
-// restoreCmd is a runbook step a person runs.
+// RestoreCmd is a runbook step a person runs.
 func RestoreCmd(c proc.Command) Step { return Step{Phase: "restore", Command: &c} }

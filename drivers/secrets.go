@@ -24,7 +24,7 @@ func InheritedEnv(t *Target) []string {
 }
 
 // CheckSecrets applies to each secret file the target names the check its
-// run applies before any tool starts (ReadSecretFile, checkSecretMode): it
+// run applies before any tool starts (ReadSecretFile, CheckSecretMode): it
 // exists, is a regular file, gives group and others no access, and a
 // password file is not empty. `validate` and `run` call it before anything
 // runs, so what a run would refuse half-way is refused at once.
@@ -101,7 +101,7 @@ func ReadSecretFile(path string) (string, error) {
 	return s, nil
 }
 
-// checkSecretMode refuses a secret file group or others can read. An empty
+// CheckSecretMode refuses a secret file group or others can read. An empty
 // path is fine (the secret comes another way).
 func CheckSecretMode(path string) error {
 	if path == "" {

@@ -18,19 +18,19 @@ import (
 // second), names, lists and thins them out with these: pg_dump's dumps,
 // the command driver's files.
 
-// dumpFile is one stamped backup file.
+// DumpFile is one stamped backup file.
 type DumpFile struct {
 	Path  string
 	Stamp time.Time
 	seq   int
 }
 
-// stampedPath is the name a backup of target made at now gets in dir.
+// StampedPath is the name a backup of target made at now gets in dir.
 func StampedPath(dir, target, ext string, now time.Time) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(StampLayout), ext))
 }
 
-// freeStampedPath picks a new backup's final name, adding -1, -2... when
+// FreeStampedPath picks a new backup's final name, adding -1, -2... when
 // a backup of the same second, or its partial file, already exists.
 func FreeStampedPath(dir, target, ext string) (string, error) {
 	base := StampedPath(dir, target, ext, Now())
@@ -49,13 +49,13 @@ func FreeStampedPath(dir, target, ext string) (string, error) {
 	return "", fmt.Errorf("no free backup name in %s", dir)
 }
 
-// partialPath is the temporary name a backup is written under: hidden, and
+// PartialPath is the temporary name a backup is written under: hidden, and
 // with a suffix no retention rule or listing matches.
 func PartialPath(final string) string {
 	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
 }
 
-// listStamped returns target's backups in dir, newest first: the entries
+// ListStamped returns target's backups in dir, newest first: the entries
 // whose names name matches, its first three groups being the target, the
 // stamp and the sequence number. Only regular files (and directories,
 // when dirs) are listed, never a symlink: one planted in dir under a
@@ -102,7 +102,7 @@ func keepStamped(files []DumpFile, keepLast, keepDays int) []bool {
 	return keep
 }
 
-// keepRules says which stamped files keep_last and keep_days keep, for a
+// KeepRules says which stamped files keep_last and keep_days keep, for a
 // dry run's note, or "" when the target has no retention.
 func KeepRules(t *Target) string {
 	var rules []string
@@ -115,7 +115,7 @@ func KeepRules(t *Target) string {
 	return strings.Join(rules, " and ")
 }
 
-// pruneStamped applies keep_last and keep_days to a target's stamped files
+// PruneStamped applies keep_last and keep_days to a target's stamped files
 // (a file either rule keeps is kept, and always the newest), removing each
 // other one with remove unless dryRun.
 func PruneStamped(t *Target, files []DumpFile, dryRun bool, remove func(path string) error) (PruneResult, error) {
@@ -145,7 +145,7 @@ var Now = time.Now
 
 const StampLayout = "20060102T150405Z"
 
-// diskSize is a file's size, or the sum of a directory dump's files.
+// DiskSize is a file's size, or the sum of a directory dump's files.
 func DiskSize(path string) int64 {
 	var total int64
 	filepath.WalkDir(path, func(_ string, e os.DirEntry, err error) error {
@@ -159,7 +159,7 @@ func DiskSize(path string) int64 {
 	return total
 }
 
-// syncDir makes a rename durable.
+// SyncDir makes a rename durable.
 func SyncDir(dir string) {
 	if f, err := os.Open(dir); err == nil {
 		f.Sync()

@@ -18,19 +18,19 @@ import (
 // The password may not hold a '/': "host:dir/user@x:y" is a path.
 var scpPasswordRE = regexp.MustCompile(`^[^/:@\s]+:[^/@\s]*@([^/:@\s\[]+|\[[0-9A-Fa-f:.]+\]):`)
 
-// hasPassword reports a URL with a password anywhere in s, or, when scp
+// HasPassword reports a URL with a password anywhere in s, or, when scp
 // is set, an scp-like location starting user:password@host:.
 func HasPassword(s string, scp bool) bool {
 	return proc.HasURLPassword(s) || scp && scpPasswordRE.MatchString(s)
 }
 
-// passwordErr is the error of a value holding a password. It never repeats
+// PasswordErr is the error of a value holding a password. It never repeats
 // the value; advice says where the secret belongs instead.
 func PasswordErr(advice string) error {
 	return errors.New("contains a password; " + advice + ", so it never appears in a process list, a log or a report")
 }
 
-// noPassword returns an Option.Check refusing a value holding a password
+// NoPassword returns an Option.Check refusing a value holding a password
 // (in a URL, or, with scp, as user:password@host:path).
 func NoPassword(scp bool, advice string) func(v any) error {
 	return func(v any) error {

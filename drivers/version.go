@@ -19,7 +19,7 @@ func (v Version) Less(major, minor int) bool {
 	return v.major < major || v.major == major && v.minor < minor
 }
 
-// toolVersion runs a tool's version command and reads "X.Y.Z" from its
+// ToolVersion runs a tool's version command and reads "X.Y.Z" from its
 // output with re, whose three groups are major, minor and patch.
 func ToolVersion(ctx context.Context, x proc.Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
 	res, err := x.Run(ctx, proc.Command{Program: program, Args: args})

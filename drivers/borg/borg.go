@@ -1,3 +1,6 @@
+// Package borg is the borg driver: backups of paths into a borg 1.2
+// repository, its check, prune and compact, restore and drill, and the
+// store a pg_dump target can stream its dump into (DumpSink).
 package borg
 
 import (
@@ -18,7 +21,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// Borg backs paths up into a borg 1.2 repository. Every archive is named
+// Driver backs paths up into a borg 1.2 repository. Every archive is named
 // "<target>@<archive_name>": target names cannot contain '@', so the glob
 // "<target>@*" selects exactly this target's archives, and retention and
 // listing never touch another target's archives in a shared repository.
@@ -720,7 +723,7 @@ func borgRunbookEnv(t *drivers.Target) []proc.EnvVar {
 	return out
 }
 
-// dumpStore: a pg_dump target can stream its dumps into a borg repository
+// DumpStore: a pg_dump target can stream its dumps into a borg repository
 // (borg_stream.go).
 func (Driver) DumpStore() drivers.DumpStore { return borgStore{} }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
-// newBorgRestoreFixture is a borg fixture over rbArchiveTree's library.
+// newBorgRestoreFixture is a borg fixture over RbArchiveTree's library.
 func newBorgRestoreFixture(t *testing.T) (*drivertest.BorgFixture, []string) {
 	f := drivertest.NewBorgFixture(t) // parallel
 	if err := os.RemoveAll(f.Src); err != nil {

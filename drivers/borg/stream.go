@@ -30,7 +30,7 @@ func borgStreamArchive(t *drivers.Target, m *drivers.DumpManifest) string {
 	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(drivers.StampLayout)
 }
 
-// storeCommand: borg create of standard input, then the manifest file the
+// StoreCommand: borg create of standard input, then the manifest file the
 // tap writes before the end of the dump. No checkpoints
 // (--checkpoint-interval=0): a partial dump is worthless, and a checkpoint
 // archive would outlive a stream that failed. Every exit but 0 is an
@@ -55,7 +55,7 @@ func (borgStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Targ
 }
 
 // discard: borg stopped mid-stream commits nothing (and writes no
-// checkpoint, see storeCommand). An archive it did commit before failing
+// checkpoint, see StoreCommand). An archive it did commit before failing
 // (an exit 1, or stopped while committing) printed its name: that one,
 // made by this run, is removed. Nothing is removed by name alone: a name
 // that already existed makes borg fail without touching it.

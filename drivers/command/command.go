@@ -1,3 +1,7 @@
+// Package command is the command driver: a backup made by a program of
+// the operator's own (the application's `librarian backup FILE`, tar, ...),
+// kept as stamped files in a directory, verified and restored by the
+// operator's own commands.
 package command
 
 import (
@@ -14,7 +18,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// CommandDriver backs up with a program of the operator's own: the application's
+// Driver backs up with a program of the operator's own: the application's
 // `librarian backup FILE`, tar, sqlite3 .backup... It runs an argv (never a
 // shell) that writes one file, kept in dir like pg_dump's dumps: written
 // under a temporary name (mode 0600), renamed into place only after the

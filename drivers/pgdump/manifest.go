@@ -12,7 +12,7 @@ package pgdump
 //	counts, err := snap.Counts(ctx)          // exact counts, same snapshot as the dump
 //	snap.Close()                             // release the snapshot as soon as possible
 //	m := snap.Manifest(counts)               // then fill in Dump, Format, Bytes, SHA256, PgDumpVersion
-//	data, err := m.Marshal()                 // or writeManifest(dumpPath, m) for a file dump
+//	data, err := m.Marshal()                 // or WriteManifest(dumpPath, m) for a file dump
 //
 // and on the way back m.CheckDump(path) / m.CheckSum(bytes, sha256) before a
 // restore, and m.CompareCounts(restored) after a drill's restore.

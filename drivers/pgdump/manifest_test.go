@@ -103,8 +103,8 @@ func TestPgDumpManifestParse(t *testing.T) {
 	}
 }
 
-// writeManifest writes atomically (no temporary file left), 0600, beside
-// the dump; readManifest says "none" for a dump without one.
+// WriteManifest writes atomically (no temporary file left), 0600, beside
+// the dump; ReadManifest says "none" for a dump without one.
 func TestPgDumpManifestWriteRead(t *testing.T) {
 	dir := t.TempDir()
 	dump := filepath.Join(dir, "database-20261126T020000Z.dir")
@@ -132,7 +132,7 @@ func TestPgDumpManifestWriteRead(t *testing.T) {
 	}
 }
 
-// hashDump is what the manifest documents: sha256sum of a file, and for a
+// HashDump is what the manifest documents: sha256sum of a file, and for a
 // directory the SHA-256 of `LC_ALL=C sha256sum *` run inside it.
 func TestPgDumpHashDump(t *testing.T) {
 	dir := t.TempDir()

@@ -1,3 +1,7 @@
+// Package pgdump is the pg_dump driver: dumps of a PostgreSQL database
+// into stamped files with a manifest of exact row counts, or streamed into
+// a restic or borg repository (`into`, through that driver's DumpSink);
+// their verification, restore into a live or scratch database, and drills.
 package pgdump
 
 import (
@@ -23,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PgDump backs a PostgreSQL database up with pg_dump into dated files in a
+// Driver backs a PostgreSQL database up with pg_dump into dated files in a
 // directory. A dump is written under a temporary name (mode 0600), read back
 // whole, and only then renamed into place.
 type Driver struct{}
@@ -205,7 +209,7 @@ func (Driver) newDumpPath(t *drivers.Target, now time.Time) string {
 }
 
 // IsPartialDump reports whether name, in a dump directory, is the
-// temporary name (partialPath) of a dump of target: what a killed run
+// temporary name (PartialPath) of a dump of target: what a killed run
 // leaves behind, and never anyone's backup. The name is read as list reads
 // finished dumps, so "db" does not claim the partial dumps of "db-old".
 func IsPartialDump(target, name string) bool {

@@ -1,3 +1,6 @@
+// Package rclone is the rclone driver: a sync or copy of a directory to
+// an rclone remote, guarded against emptying the destination, verified by
+// hash, restored and drilled from the remote.
 package rclone
 
 import (
@@ -17,7 +20,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// Rclone mirrors (sync) or copies a directory to an rclone remote or a local
+// Driver mirrors (sync) or copies a directory to an rclone remote or a local
 // path. The destination has no history: it is one copy, replaced each run,
 // so the driver guards it: a sync that would empty the mirror or delete most
 // of it is refused before rclone runs (mirrorguard.go), max_delete caps

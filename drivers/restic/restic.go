@@ -1,3 +1,7 @@
+// Package restic is the restic driver: backups of paths into a restic
+// repository, its check, forget and prune, stale-lock handling, restore
+// and drill, and the store a pg_dump target can stream its dump into
+// (DumpSink).
 package restic
 
 import (
@@ -19,7 +23,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// Restic backs paths up into a restic repository. Every snapshot carries the
+// Driver backs paths up into a restic repository. Every snapshot carries the
 // pinned host and a tag naming the target, and retention only ever looks at
 // snapshots with both, grouped by host, so it does what the plan says.
 type Driver struct{}
@@ -479,7 +483,7 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{drivers.RestoreCmd(c), drivers.RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
 }
 
-// dumpStore: a pg_dump target can stream its dumps into a restic
+// DumpStore: a pg_dump target can stream its dumps into a restic
 // repository (restic_stream.go).
 func (Driver) DumpStore() drivers.DumpStore { return ResticStore{} }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // This file also holds the helpers the borg restore tests share
-// (rbArchiveTree, rbSameTree, ...: "rb" for restic and borg).
+// (RbArchiveTree, RbSameTree, ...: "rb" for restic and borg).
 
 // newResticRestoreFixture is a restic fixture whose cache lives in the
 // test's directory through the target's env (not t.Setenv), so the tests

@@ -17,7 +17,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// resticStore is the restic side of streamed dumps (stream.go): a pg_dump
+// ResticStore is the restic side of streamed dumps (stream.go): a pg_dump
 // target's dumps and their manifests in a restic repository.
 type ResticStore struct{}
 
@@ -48,7 +48,7 @@ func resticStreamArgs(t *drivers.Target, m *drivers.DumpManifest, name string) [
 		"--host="+resticHost(t.Into), "--tag="+resticTag(t), "--time="+when)
 }
 
-// storeCommand: restic backup --stdin. Any exit but 0 is an error (3 would
+// StoreCommand: restic backup --stdin. Any exit but 0 is an error (3 would
 // mean restic could not read all of its input).
 func (ResticStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) proc.Command {
 	c := Driver{}.cmd(t.Into, resticStreamArgs(t, m, drivers.StreamDumpName(t))...)

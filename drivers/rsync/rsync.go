@@ -1,3 +1,6 @@
+// Package rsync is the rsync driver: a mirror of a directory to a local
+// or ssh destination, guarded against emptying the mirror, verified by
+// checksum, restored and drilled from the mirror.
 package rsync
 
 import (
@@ -17,7 +20,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// Rsync mirrors a local directory to a local or remote (ssh) destination.
+// Driver mirrors a local directory to a local or remote (ssh) destination.
 // A mirror has no history: the destination is the one and only backup, so
 // the driver guards it. It refuses to run from a missing source, and with
 // `delete` a run that would empty the mirror or delete most of it (an

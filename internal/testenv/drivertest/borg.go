@@ -70,7 +70,7 @@ func (f *BorgFixture) Commands() string {
 	return strings.Join(f.Log, "\n")
 }
 
-// borgRun runs borg directly (outside the driver) against the fixture's
+// BorgRun runs borg directly (outside the driver) against the fixture's
 // repository, for looking at what the driver did.
 func (f *BorgFixture) BorgRun(t *testing.T, args ...string) (proc.Result, error) {
 	t.Helper()
@@ -79,7 +79,7 @@ func (f *BorgFixture) BorgRun(t *testing.T, args ...string) (proc.Result, error)
 			{Name: "BORG_BASE_DIR", Value: filepath.Join(f.Dir, "borg-base")}}, StdoutTail: 1 << 20})
 }
 
-// tamperLargestChunk flips a byte in the data of the largest PUT entry of
+// TamperLargestChunk flips a byte in the data of the largest PUT entry of
 // any segment and rewrites the entry's CRC32, keeping size and mtime.
 // Segment layout (borg 1.2 repository.py): "BORG_SEG", then entries of
 // crc32 uint32le | size uint32le | tag byte | id [32] | data, where the CRC

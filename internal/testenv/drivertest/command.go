@@ -53,7 +53,7 @@ func (f *CmdFixture) CheckArchive(t *testing.T, path string) {
 	CmdSameFiles(t, f.Src, dest)
 }
 
-// cmdSameFiles fails unless b holds a's regular files with the same bytes.
+// CmdSameFiles fails unless b holds a's regular files with the same bytes.
 func CmdSameFiles(t *testing.T, a, b string) {
 	t.Helper()
 	n := 0

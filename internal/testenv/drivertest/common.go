@@ -26,7 +26,7 @@ func Contains(list []string, s string) bool {
 	return false
 }
 
-// byCommand answers each command by its first argument (restic list
+// ByCommand answers each command by its first argument (restic list
 // locks: none), judges the exit code with the command's own Codes, and
 // records every argv. For what the real tools cannot be made to do: fail
 // to remove the snapshot they just made, or leave out their file count.
@@ -84,7 +84,7 @@ func PinClock(t *testing.T) {
 	t.Cleanup(func() { drivers.Now = old })
 }
 
-// requireTool skips a test when a real tool is missing, except under CI,
+// RequireTool skips a test when a real tool is missing, except under CI,
 // where a missing tool is a broken set-up and fails the test.
 func RequireTool(t *testing.T, names ...string) {
 	t.Helper()
@@ -101,7 +101,7 @@ func RequireTool(t *testing.T, names ...string) {
 	}
 }
 
-// writeFile writes content to dir/name, creating parents.
+// WriteFile writes content to dir/name, creating parents.
 func WriteFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -117,7 +117,7 @@ func WriteFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 	return p
 }
 
-// hasWarning: one of ws contains every part (locks come in id order).
+// HasWarning: one of ws contains every part (locks come in id order).
 func HasWarning(ws []string, parts ...string) bool {
 	for _, w := range ws {
 		all := true
@@ -131,7 +131,7 @@ func HasWarning(ws []string, parts ...string) bool {
 	return false
 }
 
-// rbArchiveTree fills dir with a small library whose details a restore must
+// RbArchiveTree fills dir with a small library whose details a restore must
 // bring back: nested directories with their own modes, files with
 // different modes and nanosecond mtimes in the past, an empty file, names
 // that are glob patterns or look like options, and a relative symlink.
@@ -178,7 +178,7 @@ func RbArchiveTree(t *testing.T, dir string) []string {
 	return files
 }
 
-// rbSameTree fails unless got holds exactly what want holds: the same
+// RbSameTree fails unless got holds exactly what want holds: the same
 // entries, types, modes, regular files' bytes and mtimes, directories'
 // mtimes and symlinks' targets.
 func RbSameTree(t *testing.T, want, got string) {
@@ -234,7 +234,7 @@ func RbSameTree(t *testing.T, want, got string) {
 	})
 }
 
-// rbNoDrillLeftovers fails when a drill left its scratch directory behind.
+// RbNoDrillLeftovers fails when a drill left its scratch directory behind.
 func RbNoDrillLeftovers(t *testing.T, tempDir string) {
 	t.Helper()
 	left, _ := filepath.Glob(filepath.Join(tempDir, "drill-*"))
@@ -243,7 +243,7 @@ func RbNoDrillLeftovers(t *testing.T, tempDir string) {
 	}
 }
 
-// rbChangeKeepingStat rewrites one byte of a file keeping its size and mtime,
+// RbChangeKeepingStat rewrites one byte of a file keeping its size and mtime,
 // as bit rot or a bad backup would look from the outside.
 func RbChangeKeepingStat(t *testing.T, path string, off int64) {
 	t.Helper()
@@ -268,7 +268,7 @@ func RbChangeKeepingStat(t *testing.T, path string, off int64) {
 	}
 }
 
-// rbFlipInLargest flips a byte in the middle of the largest file under dir
+// RbFlipInLargest flips a byte in the middle of the largest file under dir
 // (a restic pack, a borg segment), keeping its size and mtime.
 func RbFlipInLargest(t *testing.T, dir string) string {
 	t.Helper()

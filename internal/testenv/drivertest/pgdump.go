@@ -19,7 +19,7 @@ type PgFixture struct {
 	X   proc.Executor
 }
 
-// newPgFixture starts a real PostgreSQL (one per test) with a small
+// NewPgFixture starts a real PostgreSQL (one per test) with a small
 // "alexandria" database, and a fresh dump directory.
 func NewPgFixture(t *testing.T) *PgFixture {
 	RequireTool(t, "pg_dump", "pg_restore")
@@ -48,7 +48,7 @@ func (f *PgFixture) Target(t *testing.T, settings drivers.Values) *drivers.Targe
 	return &drivers.Target{Name: "database", Driver: "pg_dump", Impl: pgdump.Driver{}, Verify: true, Settings: v, TempDir: tmp}
 }
 
-// dirNames lists a directory's entries.
+// DirNames lists a directory's entries.
 func DirNames(t *testing.T, dir string) []string {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -61,7 +61,7 @@ func DirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-// newPgRestoreFixture is newPgFixture plus what makes counting and
+// NewPgRestoreFixture is NewPgFixture plus what makes counting and
 // restoring interesting: a second schema, names that need quoting, a
 // partitioned table, an empty table.
 func NewPgRestoreFixture(t *testing.T) *PgFixture {

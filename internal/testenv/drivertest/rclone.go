@@ -15,7 +15,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// rcloneCmdLog is a real executor that also keeps every command line it ran, as
+// RcloneCmdLog is a real executor that also keeps every command line it ran, as
 // shown in logs (Command.String()), and every argv.
 type RcloneCmdLog struct {
 	mu    sync.Mutex
@@ -36,7 +36,7 @@ type RcloneFixture struct {
 	X             *RcloneCmdLog
 }
 
-// newRcloneFixture makes a small library of random books to mirror.
+// NewRcloneFixture makes a small library of random books to mirror.
 func NewRcloneFixture(t *testing.T) *RcloneFixture {
 	RequireTool(t, "rclone")
 	dir := t.TempDir()
@@ -60,7 +60,7 @@ func (f *RcloneFixture) Target(settings drivers.Values) *drivers.Target {
 	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: f.Dir}
 }
 
-// rcloneFlipByte changes one byte in the middle of path and puts its mtime back:
+// RcloneFlipByte changes one byte in the middle of path and puts its mtime back:
 // the size and time rclone sync compares stay the same.
 func RcloneFlipByte(t *testing.T, path string) {
 	t.Helper()
@@ -90,7 +90,7 @@ func RcloneFlipByte(t *testing.T, path string) {
 	}
 }
 
-// rcloneFiles lists the regular files under dir, relative, sorted.
+// RcloneFiles lists the regular files under dir, relative, sorted.
 func RcloneFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string

@@ -48,10 +48,10 @@ func (f *ResticFixture) Target(name string, settings drivers.Values) *drivers.Ta
 	return &drivers.Target{Name: name, Driver: "restic", Impl: restic.Driver{}, Verify: true, Settings: v, TempDir: f.Dir}
 }
 
-// lockFiles lists the lock ids in the fixture's (local) repository.
+// LockFiles lists the lock ids in the fixture's (local) repository.
 func (f *ResticFixture) LockFiles(t *testing.T) []string { return restictest.LockFiles(t, f.Repo) }
 
-// plantLock leaves the lock of a restic killed while holding it (of
+// PlantLock leaves the lock of a restic killed while holding it (of
 // another host, when host is set), and returns its id and pid.
 func (f *ResticFixture) PlantLock(t *testing.T, host string) (string, int) {
 	return restictest.PlantLock(t, f.Repo, f.Pass, host)

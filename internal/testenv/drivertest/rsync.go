@@ -44,7 +44,7 @@ func (f *RsyncFixture) Target(settings drivers.Values) *drivers.Target {
 	return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, Settings: v, TempDir: f.Dir}
 }
 
-// noDrillDirs fails if a drill left its scratch directory behind.
+// NoDrillDirs fails if a drill left its scratch directory behind.
 func NoDrillDirs(t *testing.T, dir string) {
 	t.Helper()
 	left, _ := filepath.Glob(filepath.Join(dir, "drill-*"))

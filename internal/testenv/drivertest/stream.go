@@ -74,7 +74,7 @@ func (x *StreamExec) RunPipe(ctx context.Context, from, to proc.Command, tap io.
 	return x.ProcessExecutor.RunPipe(ctx, x.shim(from), x.shim(to), tap)
 }
 
-// setStoreShim makes streamed dumps be stored by script (a shell script;
+// SetStoreShim makes streamed dumps be stored by script (a shell script;
 // $REAL is the real restic or borg) instead of the tool.
 func (f *StreamFixture) SetStoreShim(t *testing.T, script string) {
 	t.Helper()
@@ -99,7 +99,7 @@ func (x *StreamExec) Lines() string {
 	return strings.Join(x.log, "\n")
 }
 
-// setShim makes backups run script (a shell script; $REAL is the real
+// SetShim makes backups run script (a shell script; $REAL is the real
 // pg_dump) instead of pg_dump.
 func (f *StreamFixture) SetShim(t *testing.T, script string) {
 	t.Helper()
@@ -118,7 +118,7 @@ func (f *StreamFixture) SetShim(t *testing.T, script string) {
 	})
 }
 
-// newStreamFixture starts a PostgreSQL with the restore fixture's
+// NewStreamFixture starts a PostgreSQL with the restore fixture's
 // database, makes a repository of tool (restic or borg) with its own
 // target, and a pg_dump target streaming into it.
 func NewStreamFixture(t *testing.T, tool string) *StreamFixture {
@@ -176,7 +176,7 @@ func (f *StreamFixture) toolRun(t *testing.T, args ...string) proc.Result {
 	return res
 }
 
-// repoContents lists every snapshot (restic: "id paths tags", sorted) or
+// RepoContents lists every snapshot (restic: "id paths tags", sorted) or
 // archive (borg, checkpoints included) in the repository, whoever made it.
 func (f *StreamFixture) RepoContents(t *testing.T) []string {
 	t.Helper()
@@ -210,7 +210,7 @@ func (f *StreamFixture) RepoContents(t *testing.T) []string {
 	return out
 }
 
-// storedManifest reads a dump's manifest straight from the repository.
+// StoredManifest reads a dump's manifest straight from the repository.
 func (f *StreamFixture) StoredManifest(t *testing.T, id string) *drivers.DumpManifest {
 	t.Helper()
 	var data []byte
