@@ -6,19 +6,11 @@ package drivers
 // writes them; the stores a dump streams into (DumpStore) keep them.
 
 import (
-	"bufio"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +24,7 @@ const ManifestVersion = 1
 // checksum of the dump's bytes.
 //
 // It is stored as JSON beside a file dump (`<dump>.manifest.json`, see
-// ManifestPath) and, for a streamed dump, in the repository next to it. The
+// drivers/pgdump) and, for a streamed dump, in the repository next to it. The
 // JSON field names are a contract: other tools and older versions read them.
 type DumpManifest struct {
 	Version int `json:"manifest_version"`
@@ -49,7 +41,7 @@ type DumpManifest struct {
 	// SHA256 is hex SHA-256 of the dump's bytes: `sha256sum DUMP` for a
 	// single file, or for a directory dump the SHA-256 of the sha256sum
 	// listing of its files in byte order of their names,
-	// `cd DUMP && LC_ALL=C sha256sum * | sha256sum` (see HashDump).
+	// `cd DUMP && LC_ALL=C sha256sum * | sha256sum` (see hashDump in drivers/pgdump).
 	SHA256 string `json:"sha256"`
 	// CreatedAt is when the dump's snapshot was taken.
 	CreatedAt time.Time `json:"created_at"`
@@ -152,19 +144,6 @@ func (m *DumpManifest) CheckSum(bytes int64, sum string) error {
 	return nil
 }
 
-// CheckDump hashes the dump at path (a full read) and compares it with the
-// manifest.
-func (m *DumpManifest) CheckDump(path string) error {
-	bytes, sum, err := HashDump(path)
-	if err != nil {
-		return err
-	}
-	if err := m.CheckSum(bytes, sum); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
 // CompareCounts compares restored row counts with the manifest's, table by
 // table, and returns one line per difference: a table whose count differs
 // (naming both counts), a table that is missing, and one that the manifest
@@ -204,119 +183,4 @@ func sortTableCounts(c []TableCount) {
 		}
 		return c[i].Name < c[j].Name
 	})
-}
-
-// ManifestPath is where a file dump's manifest lives: beside it (also beside
-// a directory dump, not inside it, so it is not part of what it describes).
-func ManifestPath(dump string) string {
-	return strings.TrimRight(dump, string(filepath.Separator)) + ".manifest.json"
-}
-
-// WriteManifest stores m beside an already promoted dump: written to a
-// temporary name (0600), synced, renamed into place, directory synced. It
-// must run only after the dump is in place: a dump without a manifest is
-// still a good dump (restore works, a drill says it cannot compare), while a
-// manifest without its dump must never exist. Retention removes the
-// manifest first for the same reason.
-func WriteManifest(dump string, m *DumpManifest) error {
-	data, err := m.Marshal()
-	if err != nil {
-		return err
-	}
-	final := ManifestPath(dump)
-	tmp := PartialPath(final)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	SyncDir(filepath.Dir(final))
-	return nil
-}
-
-// ReadManifest reads the manifest beside a file dump; (nil, nil) when there
-// is none (dumps made before manifests existed, or whose manifest could not
-// be written).
-func ReadManifest(dump string) (*DumpManifest, error) {
-	data, err := os.ReadFile(ManifestPath(dump))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseDumpManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (move it aside to use the dump without its manifest)", ManifestPath(dump), err)
-	}
-	return m, nil
-}
-
-// HashDump reads a dump whole and returns its size and hex SHA-256 (see
-// DumpManifest.SHA256 for directory dumps). It is a separate sequential
-// read of the dump: about 1.7 GB/s here with SHA-NI, so a few seconds even
-// for a large database, and small next to pg_dump's own time.
-func HashDump(path string) (int64, string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0, "", err
-	}
-	if !fi.IsDir() {
-		return hashDumpFile(path, sha256.New())
-	}
-	var names []string
-	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !e.IsDir() {
-			rel, err := filepath.Rel(path, p)
-			if err != nil {
-				return err
-			}
-			names = append(names, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, "", err
-	}
-	sort.Strings(names)
-	var total int64
-	listing := sha256.New()
-	for _, n := range names {
-		size, sum, err := hashDumpFile(filepath.Join(path, filepath.FromSlash(n)), sha256.New())
-		if err != nil {
-			return 0, "", err
-		}
-		total += size
-		fmt.Fprintf(listing, "%s  %s\n", sum, n)
-	}
-	return total, hex.EncodeToString(listing.Sum(nil)), nil
-}
-
-func hashDumpFile(path string, h hash.Hash) (int64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	n, err := io.Copy(h, bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return 0, "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
 }

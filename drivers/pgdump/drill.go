@@ -69,7 +69,7 @@ func (d Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	dump := dumps[0].Path
 	base := filepath.Base(dump)
 	res.Artifact = dump
-	m, err := drivers.ReadManifest(dump)
+	m, err := readManifest(dump)
 	if err != nil {
 		return res, err
 	}

@@ -12,15 +12,25 @@ package pgdump
 //	counts, err := snap.Counts(ctx)          // exact counts, same snapshot as the dump
 //	snap.Close()                             // release the snapshot as soon as possible
 //	m := snap.Manifest(counts)               // then fill in Dump, Format, Bytes, SHA256, PgDumpVersion
-//	data, err := m.Marshal()                 // or WriteManifest(dumpPath, m) for a file dump
+//	data, err := m.Marshal()                 // or writeManifest(dumpPath, m) for a file dump
 //
 // and on the way back m.CheckDump(path) / m.CheckSum(bytes, sha256) before a
 // restore, and m.CompareCounts(restored) after a drill's restore.
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
@@ -172,4 +182,132 @@ func pgCountTables(ctx context.Context, q pgQuerier) ([]drivers.TableCount, erro
 		}
 	}
 	return tables, nil
+}
+
+// manifestPath is where a file dump's manifest lives: beside it (also beside
+// a directory dump, not inside it, so it is not part of what it describes).
+func manifestPath(dump string) string {
+	return strings.TrimRight(dump, string(filepath.Separator)) + ".manifest.json"
+}
+
+// writeManifest stores m beside an already promoted dump: written to a
+// temporary name (0600), synced, renamed into place, directory synced. It
+// must run only after the dump is in place: a dump without a manifest is
+// still a good dump (restore works, a drill says it cannot compare), while a
+// manifest without its dump must never exist. Retention removes the
+// manifest first for the same reason.
+func writeManifest(dump string, m *drivers.DumpManifest) error {
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	final := manifestPath(dump)
+	tmp := drivers.PartialPath(final)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	drivers.SyncDir(filepath.Dir(final))
+	return nil
+}
+
+// readManifest reads the manifest beside a file dump; (nil, nil) when there
+// is none (dumps made before manifests existed, or whose manifest could not
+// be written).
+func readManifest(dump string) (*drivers.DumpManifest, error) {
+	data, err := os.ReadFile(manifestPath(dump))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := drivers.ParseDumpManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (move it aside to use the dump without its manifest)", manifestPath(dump), err)
+	}
+	return m, nil
+}
+
+// hashDump reads a dump whole and returns its size and hex SHA-256 (see
+// DumpManifest.SHA256 for directory dumps). It is a separate sequential
+// read of the dump: about 1.7 GB/s here with SHA-NI, so a few seconds even
+// for a large database, and small next to pg_dump's own time.
+func hashDump(path string) (int64, string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, "", err
+	}
+	if !fi.IsDir() {
+		return hashDumpFile(path, sha256.New())
+	}
+	var names []string
+	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.IsDir() {
+			rel, err := filepath.Rel(path, p)
+			if err != nil {
+				return err
+			}
+			names = append(names, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	sort.Strings(names)
+	var total int64
+	listing := sha256.New()
+	for _, n := range names {
+		size, sum, err := hashDumpFile(filepath.Join(path, filepath.FromSlash(n)), sha256.New())
+		if err != nil {
+			return 0, "", err
+		}
+		total += size
+		fmt.Fprintf(listing, "%s  %s\n", sum, n)
+	}
+	return total, hex.EncodeToString(listing.Sum(nil)), nil
+}
+
+// checkDump hashes the dump at path (a full read) and compares it with the
+// manifest.
+func checkDump(m *drivers.DumpManifest, path string) error {
+	bytes, sum, err := hashDump(path)
+	if err != nil {
+		return err
+	}
+	if err := m.CheckSum(bytes, sum); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func hashDumpFile(path string, h hash.Hash) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	n, err := io.Copy(h, bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return 0, "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -103,16 +103,16 @@ func TestPgDumpManifestParse(t *testing.T) {
 	}
 }
 
-// WriteManifest writes atomically (no temporary file left), 0600, beside
-// the dump; ReadManifest says "none" for a dump without one.
+// writeManifest writes atomically (no temporary file left), 0600, beside
+// the dump; readManifest says "none" for a dump without one.
 func TestPgDumpManifestWriteRead(t *testing.T) {
 	dir := t.TempDir()
 	dump := filepath.Join(dir, "database-20261126T020000Z.dir")
-	if m, err := drivers.ReadManifest(dump); m != nil || err != nil {
+	if m, err := readManifest(dump); m != nil || err != nil {
 		t.Fatalf("no manifest yet: %v %v", m, err)
 	}
 	m := &drivers.DumpManifest{Version: 1, Dump: filepath.Base(dump), SHA256: strings.Repeat("0", 64)}
-	if err := drivers.WriteManifest(dump+"/", m); err != nil {
+	if err := writeManifest(dump+"/", m); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -122,22 +122,22 @@ func TestPgDumpManifestWriteRead(t *testing.T) {
 	if fi, _ := entries[0].Info(); fi.Mode().Perm() != 0o600 {
 		t.Errorf("manifest mode %v", fi.Mode().Perm())
 	}
-	back, err := drivers.ReadManifest(dump)
+	back, err := readManifest(dump)
 	if err != nil || back.Dump != m.Dump {
 		t.Fatalf("%+v %v", back, err)
 	}
-	os.WriteFile(drivers.ManifestPath(dump), []byte("garbage"), 0o600)
-	if _, err := drivers.ReadManifest(dump); err == nil || !strings.Contains(err.Error(), "move it aside") {
+	os.WriteFile(manifestPath(dump), []byte("garbage"), 0o600)
+	if _, err := readManifest(dump); err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Fatalf("a damaged manifest: %v", err)
 	}
 }
 
-// HashDump is what the manifest documents: sha256sum of a file, and for a
+// hashDump is what the manifest documents: sha256sum of a file, and for a
 // directory the SHA-256 of `LC_ALL=C sha256sum *` run inside it.
 func TestPgDumpHashDump(t *testing.T) {
 	dir := t.TempDir()
 	file := pgWriteTestFile(t, dir, "one.dump", "hello dump")
-	n, sum, err := drivers.HashDump(file)
+	n, sum, err := hashDump(file)
 	want := sha256.Sum256([]byte("hello dump"))
 	if err != nil || n != 10 || sum != hex.EncodeToString(want[:]) {
 		t.Fatalf("file: %d %s %v", n, sum, err)
@@ -147,7 +147,7 @@ func TestPgDumpHashDump(t *testing.T) {
 	pgWriteTestFile(t, d, "toc.dat", "toc")
 	pgWriteTestFile(t, d, "3001.dat.gz", "data one")
 	pgWriteTestFile(t, d, "3002.dat.gz", "data two!")
-	n, sum, err = drivers.HashDump(d)
+	n, sum, err = hashDump(d)
 	if err != nil || n != 3+8+9 {
 		t.Fatalf("dir: %d %v", n, err)
 	}

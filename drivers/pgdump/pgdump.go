@@ -189,7 +189,7 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 	steps = append(steps,
 		drivers.Step{Phase: drivers.PhaseBackup, Note: "SHA-256 of " + tmp},
 		drivers.Step{Phase: drivers.PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"},
-		drivers.Step{Phase: drivers.PhaseBackup, Note: "write " + drivers.ManifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "write " + manifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
 	if note := retentionNote(t); note != "" {
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Note: note})
 	}
@@ -482,13 +482,13 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err := d.readWhole(ctx, x, t, tmp); err != nil {
 		return drivers.Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
 	}
-	if manifest.Bytes, manifest.SHA256, err = drivers.HashDump(tmp); err != nil {
+	if manifest.Bytes, manifest.SHA256, err = hashDump(tmp); err != nil {
 		return drivers.Artifact{}, err
 	}
 	manifest.Dump, manifest.Format, manifest.PgDumpVersion = filepath.Base(final), pgFormat(t), ds.pgDumpVersion
 	// A manifest left by a dump of this name deleted by hand must not
 	// describe the new dump, not even until the new manifest is written.
-	if err := os.Remove(drivers.ManifestPath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(manifestPath(final)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return drivers.Artifact{}, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -498,7 +498,7 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	drivers.SyncDir(dir)
 	a := drivers.Artifact{ID: final, Bytes: manifest.Bytes, Verified: true, Warnings: warnings}
 	// The dump is good without its manifest; say so rather than fail it.
-	if err := drivers.WriteManifest(final, manifest); err != nil {
+	if err := writeManifest(final, manifest); err != nil {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("the dump is good, but its manifest could not be written (%v): drills of it cannot compare row counts", err))
 	}
 	return a, nil
@@ -659,12 +659,12 @@ func (d Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, 
 		}
 		path = dumps[0].Path
 	}
-	m, err := drivers.ReadManifest(path)
+	m, err := readManifest(path)
 	if err != nil {
 		return err
 	}
 	if m != nil {
-		if err := m.CheckDump(path); err != nil {
+		if err := checkDump(m, path); err != nil {
 			return err
 		}
 	}
@@ -695,7 +695,7 @@ func (d Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 	return drivers.PruneStamped(t, dumps, dryRun, func(path string) error {
 		// The manifest first: a crash in between leaves a dump without
 		// a manifest (still usable), never a manifest without a dump.
-		if err := os.Remove(drivers.ManifestPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return os.RemoveAll(path)
@@ -713,7 +713,7 @@ func (d Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	out := make([]drivers.Snapshot, 0, len(dumps))
 	for _, f := range dumps {
 		info := "no manifest"
-		if m, err := drivers.ReadManifest(f.Path); err != nil {
+		if m, err := readManifest(f.Path); err != nil {
 			info = "unreadable manifest"
 		} else if m != nil {
 			info = fmt.Sprintf("%d tables, %d rows", len(m.Tables), m.TotalRows())

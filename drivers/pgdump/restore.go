@@ -81,12 +81,12 @@ func (d Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	// or that the dump no longer matches).
 	var m *drivers.DumpManifest
 	if !req.Unverified {
-		if m, err = drivers.ReadManifest(dump); err != nil {
+		if m, err = readManifest(dump); err != nil {
 			return drivers.RestoreResult{}, err
 		}
 		if m == nil {
 			return drivers.RestoreResult{}, fmt.Errorf("%s has no manifest (%s), so its SHA-256 cannot be checked; the database was not touched. Restore a dump that has one, or this one unchecked with --unverified",
-				dump, filepath.Base(drivers.ManifestPath(dump)))
+				dump, filepath.Base(manifestPath(dump)))
 		}
 	}
 	if err := checkBeforeRestore(dump, format, m); err != nil {
@@ -244,7 +244,7 @@ func sniffDumpFormat(path string) (string, error) {
 // which matters for old dumps without a manifest.
 func checkBeforeRestore(dump, format string, m *drivers.DumpManifest) error {
 	if m != nil {
-		if err := m.CheckDump(dump); err != nil {
+		if err := checkDump(m, dump); err != nil {
 			return err
 		}
 	}

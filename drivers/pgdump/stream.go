@@ -323,7 +323,7 @@ func (d Driver) streamLocal(ctx context.Context, x proc.Executor, t *drivers.Tar
 		err = os.Chmod(path, 0o600)
 	}
 	if err == nil {
-		err = drivers.WriteManifest(path, m)
+		err = writeManifest(path, m)
 	}
 	if err != nil {
 		cleanup()
