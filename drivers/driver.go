@@ -221,3 +221,6 @@ func QuoteList(names []string) string {
 type LockTender interface {
 	TendLocks(ctx context.Context, x proc.Executor, t *Target) ([]string, error)
 }
+
+// Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
+var Now = time.Now

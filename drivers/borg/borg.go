@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -73,7 +74,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
 		{Name: "keep_within", Kind: drivers.String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
-		drivers.EmptySourceOption("archive"),
+		guard.EmptySourceOption("archive"),
 	}
 	return append(opts, drivers.KeepOptions(borgKeeps, "borg prune")...)
 }
@@ -362,7 +363,7 @@ func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 	steps := []drivers.Step{
 		{Phase: drivers.PhasePreflight, Note: notes},
 		{Phase: drivers.PhaseBackup, Command: &create},
-		{Phase: drivers.PhaseBackup, Note: drivers.EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
+		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
 		{Phase: drivers.PhaseVerify, Command: &check},
 	}
 	if prune, ok := b.pruneCommand(t, false); ok {
@@ -475,7 +476,7 @@ func (b Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
-	warning, err := drivers.RefuseEmptyBackup(t, drivers.EmptyBackup{Snapshot: "archive", Id: a.ID, Files: out.Archive.Stats.NFiles, Remove: func() error {
+	warning, err := guard.RefuseEmptyBackup(t, guard.EmptyBackup{Snapshot: "archive", Id: a.ID, Files: out.Archive.Stats.NFiles, Remove: func() error {
 		_, err := x.Run(ctx, b.deleteOneCommand(t, a.ID))
 		return err
 	}})

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -172,7 +173,7 @@ func (b Driver) listItems(ctx context.Context, x proc.Executor, t *drivers.Targe
 		return b.listBatch(ctx, x, t, archive, format, nil)
 	}
 	var items []borgItem
-	for _, batch := range drivers.ArgBatches(paths) {
+	for _, batch := range drill.ArgBatches(paths) {
 		got, err := b.listBatch(ctx, x, t, archive, format, batch)
 		if err != nil {
 			return nil, err
@@ -259,7 +260,7 @@ func (b Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err := borgUnsafe(archive, items); err != nil {
 		return drivers.RestoreResult{}, fmt.Errorf("refusing to restore: %w", err)
 	}
-	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+	if err := drill.PrepareRestoreDir(req.To, req.Force); err != nil {
 		return drivers.RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
@@ -296,7 +297,7 @@ func (b Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	if err := borgUnsafe(archive, items); err != nil {
 		return drivers.DrillResult{}, fmt.Errorf("borg drill: a restore would be refused: %w", err)
 	}
-	var files []drivers.DrillFile
+	var files []drill.File
 	for _, it := range items {
 		if !borgRegular(it) {
 			continue
@@ -305,17 +306,17 @@ func (b Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 		if err != nil {
 			return drivers.DrillResult{}, fmt.Errorf("borg list: %s has an unreadable mtime %q", it.Path, it.MTime)
 		}
-		files = append(files, drivers.DrillFile{Source: "/" + it.Path, Restored: it.Path, Size: it.Size, ModTime: mtime})
+		files = append(files, drill.File{Source: "/" + it.Path, Restored: it.Path, Size: it.Size, ModTime: mtime})
 	}
 	if len(files) == 0 {
 		return drivers.DrillResult{}, fmt.Errorf("borg drill: archive %s holds no regular file to sample", archive)
 	}
-	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
+	sample := drill.Sample(files, drill.SampleSize(t))
 	paths := make([]string, len(sample))
 	for i, f := range sample {
 		paths[i] = f.Restored
 	}
-	dir, cleanup, err := drivers.DrillTempDir(t)
+	dir, cleanup, err := drill.TempDir(t)
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}
@@ -324,9 +325,9 @@ func (b Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 			err = errors.Join(err, fmt.Errorf("borg drill: removing %s: %w", dir, cerr))
 		}
 	}()
-	for _, batch := range drivers.ArgBatches(paths) {
+	for _, batch := range drill.ArgBatches(paths) {
 		if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, batch)); err != nil {
-			return drivers.DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), drivers.ListSample(drivers.DrillSources(sample)))
+			return drivers.DrillResult{}, fmt.Errorf("%w (%s)", borgRunError(fmt.Sprintf("borg drill: extracting %d sampled files of %s", len(sample), archive), res, err), drill.ListSample(drill.Sources(sample)))
 		}
 	}
 	sums, err := b.listItems(ctx, x, t, archive, "{sha256}", paths)
@@ -342,7 +343,7 @@ func (b Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 			sample[i].SumAlgo, sample[i].Sum = "sha256", s
 		}
 	}
-	out, err := drivers.CompareDrillFiles(dir, sample, drivers.DrillCheck{Tool: "borg", MTimePrecision: borgMTimePrecision})
+	out, err := drill.Compare(dir, sample, drill.Check{Tool: "borg", MTimePrecision: borgMTimePrecision})
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/borg"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
@@ -242,7 +243,7 @@ func TestBorgDrill(t *testing.T) {
 	bad := filepath.Join(f.Src, files[2])
 	drivertest.RbChangeKeepingStat(t, bad, 100)
 	_, err = b.Drill(ctx, f.X, tg)
-	var m *drivers.DrillMismatch
+	var m *drill.Mismatch
 	if !errors.As(err, &m) || m.File != bad || !strings.Contains(err.Error(), "byte 100") {
 		t.Fatalf("drill passed, or did not name %s: %v", bad, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/stamped"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -27,7 +28,7 @@ func (borgStore) Ready(t *drivers.Target) error {
 }
 
 func borgStreamArchive(t *drivers.Target, m *drivers.DumpManifest) string {
-	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(drivers.StampLayout)
+	return borgArchivePrefix(t) + m.CreatedAt.UTC().Format(stamped.Layout)
 }
 
 // StoreCommand: borg create of standard input, then the manifest file the

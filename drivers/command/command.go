@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/stamped"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -167,8 +168,8 @@ func cmdBackupCommand(t *drivers.Target, path string) proc.Command {
 
 func (Driver) Steps(t *drivers.Target) []drivers.Step {
 	dir := t.Settings.Str("dir")
-	final := drivers.StampedPath(dir, t.Name, commandExt(t), drivers.Now())
-	tmp := drivers.PartialPath(final)
+	final := stamped.Path(dir, t.Name, commandExt(t), drivers.Now())
+	tmp := stamped.PartialPath(final)
 	backup := cmdBackupCommand(t, tmp)
 	steps := []drivers.Step{
 		{Phase: drivers.PhaseBackup, Note: "create " + tmp + " (mode 0600, empty)"},
@@ -209,7 +210,7 @@ func cmdCheckSteps(t *drivers.Target, phase drivers.Phase, path string) []driver
 }
 
 func commandRetentionNote(t *drivers.Target) string {
-	rules := drivers.KeepRules(t)
+	rules := stamped.KeepRules(t)
 	if rules == "" {
 		return ""
 	}
@@ -263,11 +264,11 @@ func (c Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	sweepCommandPartials(t)
-	final, err := drivers.FreeStampedPath(dir, t.Name, commandExt(t))
+	final, err := stamped.FreePath(dir, t.Name, commandExt(t))
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	tmp := drivers.PartialPath(final)
+	tmp := stamped.PartialPath(final)
 	promoted := false
 	defer func() {
 		if !promoted {
@@ -285,7 +286,7 @@ func (c Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if !cmdUses(t.Settings.List("command"), cmdOutputWord) {
 		cmd.Stdout = f
 	}
-	stopWatching := drivers.WatchGrowth(ctx, tmp)
+	stopWatching := stamped.WatchGrowth(ctx, tmp)
 	res, err := x.Run(ctx, cmd)
 	stopWatching()
 	if cerr := f.Close(); err == nil && cerr != nil {
@@ -323,7 +324,7 @@ func (c Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	promoted = true
-	drivers.SyncDir(dir)
+	stamped.SyncDir(dir)
 	return drivers.Artifact{ID: final, Bytes: fi.Size(), Verified: verified, Warnings: warnings}, nil
 }
 
@@ -381,8 +382,8 @@ func cmdReadBack(path string) error {
 	return nil
 }
 
-func (c Driver) list(t *drivers.Target) ([]drivers.DumpFile, error) {
-	return drivers.ListStamped(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
+func (c Driver) list(t *drivers.Target) ([]stamped.File, error) {
+	return stamped.List(t.Settings.Str("dir"), t.Name, commandName(commandExt(t)), false)
 }
 
 // Verify checks a backup file, the given one or the newest.
@@ -409,7 +410,7 @@ func (c Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 	if err != nil {
 		return drivers.PruneResult{}, err
 	}
-	return drivers.PruneStamped(t, files, dryRun, os.Remove)
+	return stamped.Prune(t, files, dryRun, os.Remove)
 }
 
 func (c Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
@@ -419,7 +420,7 @@ func (c Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	}
 	out := make([]drivers.Snapshot, 0, len(files))
 	for _, f := range files {
-		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: drivers.DiskSize(f.Path)})
+		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: stamped.DiskSize(f.Path)})
 	}
 	return out, nil
 }

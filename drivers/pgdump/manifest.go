@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/stamped"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -202,7 +203,7 @@ func writeManifest(dump string, m *drivers.DumpManifest) error {
 		return err
 	}
 	final := manifestPath(dump)
-	tmp := drivers.PartialPath(final)
+	tmp := stamped.PartialPath(final)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -221,7 +222,7 @@ func writeManifest(dump string, m *drivers.DumpManifest) error {
 		os.Remove(tmp)
 		return err
 	}
-	drivers.SyncDir(filepath.Dir(final))
+	stamped.SyncDir(filepath.Dir(final))
 	return nil
 }
 

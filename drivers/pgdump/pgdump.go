@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/stamped"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/jackc/pgx/v5"
 )
@@ -168,7 +169,7 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 		return d.streamSteps(t)
 	}
 	final := d.newDumpPath(t, drivers.Now())
-	tmp := drivers.PartialPath(final)
+	tmp := stamped.PartialPath(final)
 	var env []proc.EnvVar
 	if t.Settings.Has("password_file") {
 		env = append(env, proc.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
@@ -197,7 +198,7 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 }
 
 func retentionNote(t *drivers.Target) string {
-	rules := drivers.KeepRules(t)
+	rules := stamped.KeepRules(t)
 	if rules == "" {
 		return ""
 	}
@@ -205,7 +206,7 @@ func retentionNote(t *drivers.Target) string {
 }
 
 func (Driver) newDumpPath(t *drivers.Target, now time.Time) string {
-	return drivers.StampedPath(t.Settings.Str("dir"), t.Name, pgExt(t), now)
+	return stamped.Path(t.Settings.Str("dir"), t.Name, pgExt(t), now)
 }
 
 // IsPartialDump reports whether name, in a dump directory, is the
@@ -438,7 +439,7 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	tmp := drivers.PartialPath(final)
+	tmp := stamped.PartialPath(final)
 	promoted := false
 	defer func() {
 		if !promoted {
@@ -464,7 +465,7 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	defer ds.Close()
-	stopWatching := drivers.WatchGrowth(ctx, tmp)
+	stopWatching := stamped.WatchGrowth(ctx, tmp)
 	res, err := x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env))
 	stopWatching()
 	if err != nil {
@@ -495,7 +496,7 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	promoted = true
-	drivers.SyncDir(dir)
+	stamped.SyncDir(dir)
 	a := drivers.Artifact{ID: final, Bytes: manifest.Bytes, Verified: true, Warnings: warnings}
 	// The dump is good without its manifest; say so rather than fail it.
 	if err := writeManifest(final, manifest); err != nil {
@@ -552,7 +553,7 @@ func (s *dumpSession) Close() {
 // freeDumpPath picks the dump's final name, adding -1, -2... when a dump of
 // the same second already exists.
 func (d Driver) freeDumpPath(t *drivers.Target) (string, error) {
-	return drivers.FreeStampedPath(t.Settings.Str("dir"), t.Name, pgExt(t))
+	return stamped.FreePath(t.Settings.Str("dir"), t.Name, pgExt(t))
 }
 
 // readWhole reads every byte of a dump: pg_restore into /dev/null for the
@@ -678,8 +679,8 @@ var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sq
 // symlink is never one (the driver makes files and directories): one
 // planted in dir under a dump's name is not restored as the latest, nor
 // accepted as an ID.
-func (Driver) list(t *drivers.Target) ([]drivers.DumpFile, error) {
-	return drivers.ListStamped(t.Settings.Str("dir"), t.Name, dumpName, true)
+func (Driver) list(t *drivers.Target) ([]stamped.File, error) {
+	return stamped.List(t.Settings.Str("dir"), t.Name, dumpName, true)
 }
 
 // Prune keeps the newest keep_last dumps and those younger than keep_days
@@ -692,7 +693,7 @@ func (d Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 	if err != nil {
 		return drivers.PruneResult{}, err
 	}
-	return drivers.PruneStamped(t, dumps, dryRun, func(path string) error {
+	return stamped.Prune(t, dumps, dryRun, func(path string) error {
 		// The manifest first: a crash in between leaves a dump without
 		// a manifest (still usable), never a manifest without a dump.
 		if err := os.Remove(manifestPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -718,7 +719,7 @@ func (d Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 		} else if m != nil {
 			info = fmt.Sprintf("%d tables, %d rows", len(m.Tables), m.TotalRows())
 		}
-		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: drivers.DiskSize(f.Path), Info: info})
+		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: stamped.DiskSize(f.Path), Info: info})
 	}
 	return out, nil
 }

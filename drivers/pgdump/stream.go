@@ -60,6 +60,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/stamped"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -318,7 +319,7 @@ func (d Driver) streamLocal(ctx context.Context, x proc.Executor, t *drivers.Tar
 		cleanup()
 		return nil, dump, "", nil, fmt.Errorf("restoring dump %s out of %s: %w", dump.ID, t.Into.Name, err)
 	}
-	path = filepath.Join(dir, fmt.Sprintf("%s-%s.dump", t.Name, dump.Time.UTC().Format(drivers.StampLayout)))
+	path = filepath.Join(dir, fmt.Sprintf("%s-%s.dump", t.Name, dump.Time.UTC().Format(stamped.Layout)))
 	if err := os.Rename(extracted, path); err == nil {
 		err = os.Chmod(path, 0o600)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -55,7 +56,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "The destination is an rclone crypt remote: verify with rclone cryptcheck, which compares the encrypted data with the source (plain check cannot)."},
 		{Name: "check_download", Kind: drivers.Bool, Default: "false",
 			Help: "Verify by reading every file on both sides (rclone check --download) instead of comparing hashes: for remotes sharing no hash type with the source. Slow and costly."},
-	}, drivers.MirrorGuardOptions("mode = \"sync\"")...)
+	}, guard.MirrorOptions("mode = \"sync\"")...)
 }
 
 // checkRclonePlace refuses an empty place, and one holding a URL with a
@@ -284,9 +285,9 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	env := rcloneStepsEnv(t)
 	var steps []drivers.Step
 	if rcloneMode(t) == "sync" {
-		guard := r.guardCommand(t, env)
-		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guard},
-			drivers.Step{Phase: drivers.PhasePreflight, Note: drivers.MirrorGuardNote(t, "source")})
+		guardCmd := r.guardCommand(t, env)
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
+			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
 	transfer := r.transferCommand(t, env)
 	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
@@ -393,7 +394,7 @@ func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar) proc.Command 
 
 // parseRcloneCombined counts the lines of a --combined report; bad is
 // how many files could not be read.
-func parseRcloneCombined(out []byte) (c drivers.MirrorCounts, bad int64, err error) {
+func parseRcloneCombined(out []byte) (c guard.MirrorCounts, bad int64, err error) {
 	for _, l := range strings.Split(string(out), "\n") {
 		if l == "" {
 			continue
@@ -445,9 +446,9 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, e
 	case err != nil:
 		return cannot("%v", err)
 	case bad > 0:
-		return cannot("%s could not be read", drivers.CountFiles(bad))
+		return cannot("%s could not be read", guard.CountFiles(bad))
 	}
-	return drivers.RefuseMassDelete(t, "source", c)
+	return guard.RefuseMassDelete(t, "source", c)
 }
 
 // rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.

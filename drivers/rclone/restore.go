@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -63,13 +64,13 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+	if err := drill.PrepareRestoreDir(req.To, req.Force); err != nil {
 		return drivers.RestoreResult{}, err
 	}
 	if _, err := x.Run(ctx, r.restoreCommand(t, env, req.To, req.Force)); err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	n, err := drivers.CountRestoredFiles(req.To)
+	n, err := drill.CountRestored(req.To)
 	if err != nil {
 		n = -1
 	}
@@ -142,11 +143,11 @@ var rcloneFailedCopyRE = regexp.MustCompile(`(?m)^ERROR : (.+): Failed to copy: 
 // into a finding that names it. On a crypt remote this is how damaged
 // ciphertext shows: rclone 1.60 fails to authenticate the block and says
 // "unexpected EOF".
-func rcloneCopyFailure(stderr []byte, sample []drivers.DrillFile, dest string) *drivers.DrillMismatch {
+func rcloneCopyFailure(stderr []byte, sample []drill.File, dest string) *drill.Mismatch {
 	for _, m := range rcloneFailedCopyRE.FindAllSubmatch(stderr, -1) {
 		for _, f := range sample {
 			if f.Restored == string(m[1]) {
-				return &drivers.DrillMismatch{Tool: "rclone", File: f.Source, Sampled: drivers.DrillSources(sample),
+				return &drill.Mismatch{Tool: "rclone", File: f.Source, Sampled: drill.Sources(sample),
 					Reason: fmt.Sprintf("could not be restored from %s (rclone: Failed to copy: %s)", dest, m[2])}
 			}
 		}
@@ -166,7 +167,7 @@ func rcloneJoin(base, rel string) string {
 // each came from, its size and mtime. A name outside the destination
 // ("..", which a crypt remote can hold) is a finding: no source file has
 // such a path.
-func (r Driver) drillFiles(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, feats rcloneFeatures) ([]drivers.DrillFile, error) {
+func (r Driver) drillFiles(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, feats rcloneFeatures) ([]drill.File, error) {
 	dest, src := t.Settings.Str("destination"), t.Settings.Str("source")
 	res, err := x.Run(ctx, r.listCommand(t, env))
 	if err != nil {
@@ -184,16 +185,16 @@ func (r Driver) drillFiles(ctx context.Context, x proc.Executor, t *drivers.Targ
 			srcFile = true
 		}
 	}
-	files := make([]drivers.DrillFile, 0, len(entries))
+	files := make([]drill.File, 0, len(entries))
 	for _, e := range entries {
 		if !filepath.IsLocal(filepath.FromSlash(e.Path)) {
-			return nil, &drivers.DrillMismatch{Tool: "rclone", File: rcloneJoin(dest, e.Path),
+			return nil, &drill.Mismatch{Tool: "rclone", File: rcloneJoin(dest, e.Path),
 				Reason: fmt.Sprintf("is listed under the path %q, outside the destination, which no source file can have", e.Path)}
 		}
 		if strings.Contains(e.Path, "\n") {
 			continue // --files-from-raw takes one name per line
 		}
-		f := drivers.DrillFile{Source: filepath.Join(src, filepath.FromSlash(e.Path)), Restored: e.Path, Size: e.Size, ModTime: e.ModTime}
+		f := drill.File{Source: filepath.Join(src, filepath.FromSlash(e.Path)), Restored: e.Path, Size: e.Size, ModTime: e.ModTime}
 		switch {
 		case srcFile:
 			f.Source = src
@@ -212,7 +213,7 @@ func (r Driver) drillFiles(ctx context.Context, x proc.Executor, t *drivers.Targ
 
 // addSums asks the destination for the algo checksum of each sampled file
 // (named in list).
-func (r Driver) addSums(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, list, algo string, sample []drivers.DrillFile) error {
+func (r Driver) addSums(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, list, algo string, sample []drill.File) error {
 	res, err := x.Run(ctx, r.sampleCommand(t, env, list, algo))
 	if err != nil {
 		return err
@@ -254,12 +255,12 @@ func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}
-	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
+	sample := drill.Sample(files, drill.SampleSize(t))
 	if len(sample) == 0 {
 		return drivers.DrillResult{}, fmt.Errorf("rclone drill: the destination %s holds no files", dest)
 	}
 
-	dir, cleanup, err := drivers.DrillTempDir(t)
+	dir, cleanup, err := drill.TempDir(t)
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}
@@ -305,9 +306,9 @@ func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 		}
 	}
 
-	out, err := drivers.CompareDrillFiles(restored, sample, drivers.DrillCheck{Tool: "rclone", MTimePrecision: feats.Precision})
+	out, err := drill.Compare(restored, sample, drill.Check{Tool: "rclone", MTimePrecision: feats.Precision})
 	if err != nil {
-		var m *drivers.DrillMismatch
+		var m *drill.Mismatch
 		if errors.As(err, &m) && len(srcNames) > 0 {
 			if n, ok := srcNames[m.File]; ok {
 				m.File = n

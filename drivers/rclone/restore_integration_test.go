@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
@@ -265,7 +266,7 @@ func TestRcloneRestoreStaysInside(t *testing.T) {
 
 	m.tg.DrillSample = 1000
 	_, err := r.Drill(ctx, m.x, m.tg)
-	var mm *drivers.DrillMismatch
+	var mm *drill.Mismatch
 	if !errors.As(err, &mm) || !strings.Contains(mm.File, "../../outside/escaped.epub") {
 		t.Fatalf("the drill should name the path outside the tree, got %v", err)
 	}
@@ -328,7 +329,7 @@ func TestRcloneDrill(t *testing.T) {
 				t.Fatalf("want the drill to fail naming bookd.epub, got %v", err)
 			}
 			// On crypt, rclone itself refuses the damaged ciphertext.
-			var mm *drivers.DrillMismatch
+			var mm *drill.Mismatch
 			if !errors.As(err, &mm) || mm.File != filepath.Join(m.src, "books/authora/bookd.epub") {
 				t.Fatalf("want a mismatch naming the source file, got %v", err)
 			}
@@ -364,7 +365,7 @@ func TestRcloneDrillRemoteSource(t *testing.T) {
 	}
 	drivertest.RcloneFlipByte(t, filepath.Join(mirror, "books/bookb.epub"))
 	_, err = r.Drill(ctx, x, tg)
-	var mm *drivers.DrillMismatch
+	var mm *drill.Mismatch
 	if !errors.As(err, &mm) || mm.File != "loop:library/books/bookb.epub" || !strings.Contains(err.Error(), "differs from its source") {
 		t.Fatalf("want a mismatch naming loop:library/books/bookb.epub, got %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
@@ -50,7 +51,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "check_read_data_subset", Kind: drivers.String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
 		{Name: "stale_lock_age", Kind: drivers.Duration, Default: "1h", Check: checkStaleLockAge,
 			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
-		drivers.EmptySourceOption("snapshot"),
+		guard.EmptySourceOption("snapshot"),
 	}
 	return append(opts, drivers.KeepOptions(resticKeeps, "restic forget")...)
 }
@@ -245,7 +246,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 		{Phase: drivers.PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
 			humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
 		{Phase: drivers.PhaseBackup, Command: &backup},
-		{Phase: drivers.PhaseBackup, Note: drivers.EmptyBackupNote(t, "snapshot", "restic forget <its id>")},
+		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "snapshot", "restic forget <its id>")},
 		{Phase: drivers.PhaseVerify, Command: &check},
 	}
 	if forget, ok := r.forgetCommand(t, false); ok {
@@ -340,7 +341,7 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
-	warning, err := drivers.RefuseEmptyBackup(t, drivers.EmptyBackup{Snapshot: "snapshot", Id: sum.SnapshotID, Files: sum.TotalFilesProcessed, Remove: func() error {
+	warning, err := guard.RefuseEmptyBackup(t, guard.EmptyBackup{Snapshot: "snapshot", Id: sum.SnapshotID, Files: sum.TotalFilesProcessed, Remove: func() error {
 		_, err := x.Run(ctx, r.forgetOneCommand(t, sum.SnapshotID))
 		return err
 	}})

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -129,7 +130,7 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+	if err := drill.PrepareRestoreDir(req.To, req.Force); err != nil {
 		return drivers.RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
@@ -155,7 +156,7 @@ type resticNode struct {
 
 // listFiles lists the regular files of a snapshot with their recorded
 // size and mtime.
-func (r Driver) listFiles(ctx context.Context, x proc.Executor, t *drivers.Target, id string) ([]drivers.DrillFile, error) {
+func (r Driver) listFiles(ctx context.Context, x proc.Executor, t *drivers.Target, id string) ([]drill.File, error) {
 	res, err := x.Run(ctx, r.lsCommand(t, id))
 	if err != nil {
 		return nil, err
@@ -163,7 +164,7 @@ func (r Driver) listFiles(ctx context.Context, x proc.Executor, t *drivers.Targe
 	if len(res.Stdout) >= resticListTail {
 		return nil, fmt.Errorf("restic ls: the listing of snapshot %s is larger than %d MiB; too large to sample from", id, resticListTail>>20)
 	}
-	var files []drivers.DrillFile
+	var files []drill.File
 	for _, line := range bytes.Split(res.Stdout, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -173,7 +174,7 @@ func (r Driver) listFiles(ctx context.Context, x proc.Executor, t *drivers.Targe
 			return nil, fmt.Errorf("restic ls: unreadable JSON line %.80q: %v", line, err)
 		}
 		if n.StructType == "node" && n.Type == "file" {
-			files = append(files, drivers.DrillFile{Source: n.Path, Restored: n.Path, Size: n.Size, ModTime: n.MTime})
+			files = append(files, drill.File{Source: n.Path, Restored: n.Path, Size: n.Size, ModTime: n.MTime})
 		}
 	}
 	return files, nil
@@ -199,8 +200,8 @@ func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	if len(files) == 0 {
 		return drivers.DrillResult{}, fmt.Errorf("restic drill: snapshot %s holds no regular file to sample", snap.ShortID)
 	}
-	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
-	dir, cleanup, err := drivers.DrillTempDir(t)
+	sample := drill.Sample(files, drill.SampleSize(t))
+	dir, cleanup, err := drill.TempDir(t)
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}
@@ -213,13 +214,13 @@ func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	for i, f := range sample {
 		patterns[i] = resticPattern(f.Source)
 	}
-	for _, batch := range drivers.ArgBatches(patterns) {
+	for _, batch := range drill.ArgBatches(patterns) {
 		if _, err := x.Run(ctx, r.restoreCommand(t, snap.ID, dir, batch)); err != nil {
 			return drivers.DrillResult{}, fmt.Errorf("restic drill: restoring %d sampled files of snapshot %s: %w (%s)",
-				len(sample), snap.ShortID, err, drivers.ListSample(drivers.DrillSources(sample)))
+				len(sample), snap.ShortID, err, drill.ListSample(drill.Sources(sample)))
 		}
 	}
-	out, err := drivers.CompareDrillFiles(dir, sample, drivers.DrillCheck{Tool: "restic", ToolVerified: "restic restore --verify"})
+	out, err := drill.Compare(dir, sample, drill.Check{Tool: "restic", ToolVerified: "restic restore --verify"})
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
@@ -245,7 +246,7 @@ func TestResticDrill(t *testing.T) {
 	bad := filepath.Join(f.Src, files[2])
 	drivertest.RbChangeKeepingStat(t, bad, 100)
 	_, err = r.Drill(ctx, f.X, tg)
-	var m *drivers.DrillMismatch
+	var m *drill.Mismatch
 	if !errors.As(err, &m) || m.File != bad || !strings.Contains(err.Error(), "byte 100") {
 		t.Fatalf("drill passed, or did not name %s: %v", bad, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -55,13 +56,13 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err := drivers.MirrorFrom("an rsync mirror", req.From, dest); err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	if err := drivers.PrepareRestoreDir(req.To, req.Force); err != nil {
+	if err := drill.PrepareRestoreDir(req.To, req.Force); err != nil {
 		return drivers.RestoreResult{}, err
 	}
 	if _, err := x.Run(ctx, r.restoreCommand(t, req.To, req.Force)); err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	n, err := drivers.CountRestoredFiles(req.To)
+	n, err := drill.CountRestored(req.To)
 	if err != nil {
 		n = -1
 	}
@@ -202,21 +203,21 @@ func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 		return drivers.DrillResult{}, err
 	}
 	src := t.Settings.Str("source")
-	files := make([]drivers.DrillFile, 0, len(listed))
+	files := make([]drill.File, 0, len(listed))
 	for _, l := range listed {
 		if !filepath.IsLocal(filepath.FromSlash(l.path)) {
-			return drivers.DrillResult{}, &drivers.DrillMismatch{Tool: "rsync", File: l.path,
+			return drivers.DrillResult{}, &drill.Mismatch{Tool: "rsync", File: l.path,
 				Reason: "is listed in the mirror under a path outside it, which no source file can have"}
 		}
-		files = append(files, drivers.DrillFile{Source: filepath.Join(src, filepath.FromSlash(l.path)),
+		files = append(files, drill.File{Source: filepath.Join(src, filepath.FromSlash(l.path)),
 			Restored: l.path, Size: l.size, ModTime: l.mtime})
 	}
-	sample := drivers.SampleFiles(files, drivers.DrillSampleSize(t))
+	sample := drill.Sample(files, drill.SampleSize(t))
 	if len(sample) == 0 {
 		return drivers.DrillResult{}, fmt.Errorf("rsync drill: the mirror %s holds no files", dest)
 	}
 
-	dir, cleanup, err := drivers.DrillTempDir(t)
+	dir, cleanup, err := drill.TempDir(t)
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}
@@ -240,7 +241,7 @@ func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	if _, err := x.Run(ctx, r.drillCommand(t, list, restored)); err != nil {
 		return drivers.DrillResult{}, fmt.Errorf("rsync drill: restoring %d sampled files from %s: %w", len(sample), dest, err)
 	}
-	out, err := drivers.CompareDrillFiles(restored, sample, drivers.DrillCheck{Tool: "rsync", MTimePrecision: precision})
+	out, err := drill.Compare(restored, sample, drill.Check{Tool: "rsync", MTimePrecision: precision})
 	if err != nil {
 		return drivers.DrillResult{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rsync"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
@@ -292,7 +293,7 @@ func TestRsyncDrill(t *testing.T) {
 			// A mirrored file damaged in place, size and mtime kept.
 			corrupt(t, filepath.Join(f.Dst, "books/authora/bookg.epub"))
 			_, err = r.Drill(ctx, f.X, tg)
-			var m *drivers.DrillMismatch
+			var m *drill.Mismatch
 			if !errors.As(err, &m) || m.File != filepath.Join(f.Src, "books/authora/bookg.epub") || !strings.Contains(err.Error(), "differs from its source") {
 				t.Fatalf("want the drill to fail naming bookg.epub, got %v", err)
 			}

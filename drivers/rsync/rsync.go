@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -66,7 +67,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "Bandwidth limit per second, such as \"10M\" or \"500K\" (rsync --bwlimit; a bare number is KiB)."},
 		{Name: "exclude", Kind: drivers.StringList,
 			Help: "rsync --exclude patterns; a leading \"/\" anchors a pattern at the source directory, not at the file system root."},
-	}, drivers.MirrorGuardOptions("delete = true")...)
+	}, guard.MirrorOptions("delete = true")...)
 }
 
 // checkRsyncPlace refuses user:password@host:path (and a URL with a
@@ -266,9 +267,9 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	backup, verify := r.backupCommand(t), r.verifyCommand(t)
 	steps := []drivers.Step{{Phase: drivers.PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
 	if t.Settings.Bool("delete", false) {
-		guard := r.guardCommand(t)
-		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guard},
-			drivers.Step{Phase: drivers.PhasePreflight, Note: drivers.MirrorGuardNote(t, "source")})
+		guardCmd := r.guardCommand(t)
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
+			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
 	return append(steps, []drivers.Step{
 		{Phase: drivers.PhaseBackup, Command: &backup},
@@ -343,14 +344,14 @@ var rsyncRegRE = regexp.MustCompile(`\breg: ([0-9]+(?:[,.][0-9]{3})*)`)
 // parseRsyncCounts reads what a dry run's --stats say the run would do.
 // The mirror's files are those of the source it already has plus those
 // it would delete.
-func parseRsyncCounts(stdout []byte) (drivers.MirrorCounts, error) {
+func parseRsyncCounts(stdout []byte) (guard.MirrorCounts, error) {
 	found := map[string]int64{}
 	for _, m := range rsyncStatsRE.FindAllSubmatch(stdout, -1) {
 		var n int64
 		if r := rsyncRegRE.FindSubmatch(m[2]); r != nil {
 			v, err := strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(string(r[1])), 10, 64)
 			if err != nil {
-				return drivers.MirrorCounts{}, err
+				return guard.MirrorCounts{}, err
 			}
 			n = v
 		}
@@ -358,11 +359,11 @@ func parseRsyncCounts(stdout []byte) (drivers.MirrorCounts, error) {
 	}
 	for _, k := range []string{"files", "created files", "deleted files"} {
 		if _, ok := found[k]; !ok {
-			return drivers.MirrorCounts{}, fmt.Errorf("rsync --stats printed no \"Number of %s\" line", k)
+			return guard.MirrorCounts{}, fmt.Errorf("rsync --stats printed no \"Number of %s\" line", k)
 		}
 	}
 	src := found["files"]
-	return drivers.MirrorCounts{Source: src, Deletes: found["deleted files"],
+	return guard.MirrorCounts{Source: src, Deletes: found["deleted files"],
 		Mirror: src - found["created files"] + found["deleted files"]}, nil
 }
 
@@ -378,7 +379,7 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target) e
 	if err != nil {
 		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %v", err)
 	}
-	return drivers.RefuseMassDelete(t, "source", c)
+	return guard.RefuseMassDelete(t, "source", c)
 }
 
 // Backup mirrors the source after checking it, and reports the size of
@@ -402,7 +403,7 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		detail := proc.LastLines(res.Stderr, 5)
 		if len(a.Vanished) > 0 {
 			detail = fmt.Sprintf("%s vanished while being mirrored (the rest is mirrored): %s",
-				drivers.CountFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
+				guard.CountFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
 		}
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), detail))
 	}

@@ -1,4 +1,4 @@
-package drivers
+package stamped
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // Stamped files: a driver that keeps each backup as one file (or
@@ -19,21 +21,21 @@ import (
 // the command driver's files.
 
 // DumpFile is one stamped backup file.
-type DumpFile struct {
+type File struct {
 	Path  string
 	Stamp time.Time
 	seq   int
 }
 
 // StampedPath is the name a backup of target made at now gets in dir.
-func StampedPath(dir, target, ext string, now time.Time) string {
-	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(StampLayout), ext))
+func Path(dir, target, ext string, now time.Time) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(Layout), ext))
 }
 
 // FreeStampedPath picks a new backup's final name, adding -1, -2... when
 // a backup of the same second, or its partial file, already exists.
-func FreeStampedPath(dir, target, ext string) (string, error) {
-	base := StampedPath(dir, target, ext, Now())
+func FreePath(dir, target, ext string) (string, error) {
+	base := Path(dir, target, ext, drivers.Now())
 	stem := base[:len(base)-len(ext)-1]
 	for i := 0; i < 1000; i++ {
 		p := base
@@ -60,7 +62,7 @@ func PartialPath(final string) string {
 // stamp and the sequence number. Only regular files (and directories,
 // when dirs) are listed, never a symlink: one planted in dir under a
 // backup's name is neither restored as the latest nor removed.
-func ListStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]DumpFile, error) {
+func List(dir, target string, name *regexp.Regexp, dirs bool) ([]File, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -68,18 +70,18 @@ func ListStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]DumpFile
 	if err != nil {
 		return nil, err
 	}
-	var out []DumpFile
+	var out []File
 	for _, e := range entries {
 		m := name.FindStringSubmatch(e.Name())
 		if m == nil || m[1] != target || !(e.Type().IsRegular() || dirs && e.IsDir()) {
 			continue
 		}
-		stamp, err := time.Parse(StampLayout, m[2])
+		stamp, err := time.Parse(Layout, m[2])
 		if err != nil {
 			continue
 		}
 		seq, _ := strconv.Atoi(m[3])
-		out = append(out, DumpFile{Path: filepath.Join(dir, e.Name()), Stamp: stamp, seq: seq})
+		out = append(out, File{Path: filepath.Join(dir, e.Name()), Stamp: stamp, seq: seq})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Stamp.Equal(out[j].Stamp) {
@@ -93,8 +95,8 @@ func ListStamped(dir, target string, name *regexp.Regexp, dirs bool) ([]DumpFile
 // keepStamped says which of files (newest first) retention keeps: the
 // newest keepLast and those younger than keepDays (a file either rule
 // keeps is kept; 0 turns a rule off), and always the newest one.
-func keepStamped(files []DumpFile, keepLast, keepDays int) []bool {
-	cutoff := Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
+func keepStamped(files []File, keepLast, keepDays int) []bool {
+	cutoff := drivers.Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
 	keep := make([]bool, len(files))
 	for i, f := range files {
 		keep[i] = i == 0 || (keepLast > 0 && i < keepLast) || (keepDays > 0 && f.Stamp.After(cutoff))
@@ -104,7 +106,7 @@ func keepStamped(files []DumpFile, keepLast, keepDays int) []bool {
 
 // KeepRules says which stamped files keep_last and keep_days keep, for a
 // dry run's note, or "" when the target has no retention.
-func KeepRules(t *Target) string {
+func KeepRules(t *drivers.Target) string {
 	var rules []string
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		rules = append(rules, fmt.Sprintf("the newest %d", n))
@@ -118,13 +120,13 @@ func KeepRules(t *Target) string {
 // PruneStamped applies keep_last and keep_days to a target's stamped files
 // (a file either rule keeps is kept, and always the newest), removing each
 // other one with remove unless dryRun.
-func PruneStamped(t *Target, files []DumpFile, dryRun bool, remove func(path string) error) (PruneResult, error) {
+func Prune(t *drivers.Target, files []File, dryRun bool, remove func(path string) error) (drivers.PruneResult, error) {
 	keepLast, keepDays := t.Settings.Int("keep_last", 0), t.Settings.Int("keep_days", 0)
 	if keepLast == 0 && keepDays == 0 {
-		return PruneResult{Kept: len(files)}, nil
+		return drivers.PruneResult{Kept: len(files)}, nil
 	}
 	keep := keepStamped(files, keepLast, keepDays)
-	res := PruneResult{Policy: true}
+	res := drivers.PruneResult{Policy: true}
 	for i, f := range files {
 		if keep[i] {
 			res.Kept++
@@ -140,10 +142,7 @@ func PruneStamped(t *Target, files []DumpFile, dryRun bool, remove func(path str
 	return res, nil
 }
 
-// Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
-var Now = time.Now
-
-const StampLayout = "20060102T150405Z"
+const Layout = "20060102T150405Z"
 
 // DiskSize is a file's size, or the sum of a directory dump's files.
 func DiskSize(path string) int64 {

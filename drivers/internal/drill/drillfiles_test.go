@@ -1,4 +1,4 @@
-package drivers
+package drill
 
 import (
 	"crypto/sha256"
@@ -9,24 +9,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 func TestDrillFilesSample(t *testing.T) {
-	var files []DrillFile
+	var files []File
 	for _, n := range []string{"/e", "/d", "/c", "/b", "/a"} {
-		files = append(files, DrillFile{Source: n})
+		files = append(files, File{Source: n})
 	}
-	all := SampleFiles(files, 20)
-	if got := DrillSources(all); strings.Join(got, "") != "/a/b/c/d/e" {
+	all := Sample(files, 20)
+	if got := Sources(all); strings.Join(got, "") != "/a/b/c/d/e" {
 		t.Fatalf("a sample larger than the files: %v, want all, sorted", got)
 	}
 	// Samples of 2 are distinct files of the input, and over many drills
 	// every file gets its turn (a fixed pick would never reach some).
 	seen := map[string]int{}
 	for i := 0; i < 200; i++ {
-		s := SampleFiles(files, 2)
+		s := Sample(files, 2)
 		if len(s) != 2 || s[0].Source == s[1].Source || s[0].Source > s[1].Source {
-			t.Fatalf("sample %v", DrillSources(s))
+			t.Fatalf("sample %v", Sources(s))
 		}
 		for _, f := range s {
 			seen[f.Source]++
@@ -35,7 +37,7 @@ func TestDrillFilesSample(t *testing.T) {
 	if len(seen) != 5 {
 		t.Fatalf("200 samples of 2 from 5 files covered only %v", seen)
 	}
-	if DrillSampleSize(&Target{}) != 20 || DrillSampleSize(&Target{DrillSample: 3}) != 3 {
+	if SampleSize(&drivers.Target{}) != 20 || SampleSize(&drivers.Target{DrillSample: 3}) != 3 {
 		t.Fatal("drillSampleSize")
 	}
 }
@@ -121,8 +123,8 @@ func TestDrillFilesPrepareRestoreDir(t *testing.T) {
 type drillFilesCase struct {
 	name     string
 	restored string // content of the restored copy; "-" for none
-	mutate   func(t *testing.T, src, restoredPath string, f *DrillFile)
-	check    DrillCheck
+	mutate   func(t *testing.T, src, restoredPath string, f *File)
+	check    Check
 	want     string // part of the error; "" for none
 	detail   string // part of the detail when there is no error
 }
@@ -138,34 +140,34 @@ func TestDrillFilesCompare(t *testing.T) {
 	for _, tc := range []drillFilesCase{
 		{name: "match", restored: content, detail: "1 sampled files restored: 1 match their source"},
 		{name: "differs, size and mtime unchanged", restored: "the content of a b00k", want: "differs from its source at byte 18"},
-		{name: "source changed since the backup", restored: "the content of a b00k", check: DrillCheck{ToolVerified: "x --verify"},
-			mutate: func(t *testing.T, src, _ string, _ *DrillFile) { touch(t, src) }, detail: "1 changed since the backup (not compared with it); all verified by x --verify"},
-		{name: "source gone", restored: content, check: DrillCheck{ToolVerified: "x --verify"},
-			mutate: func(t *testing.T, src, _ string, _ *DrillFile) { os.Remove(src) }, detail: "1 changed since the backup"},
+		{name: "source changed since the backup", restored: "the content of a b00k", check: Check{ToolVerified: "x --verify"},
+			mutate: func(t *testing.T, src, _ string, _ *File) { touch(t, src) }, detail: "1 changed since the backup (not compared with it); all verified by x --verify"},
+		{name: "source gone", restored: content, check: Check{ToolVerified: "x --verify"},
+			mutate: func(t *testing.T, src, _ string, _ *File) { os.Remove(src) }, detail: "1 changed since the backup"},
 		{name: "nothing could be checked", restored: content,
-			mutate: func(t *testing.T, src, _ string, _ *DrillFile) { touch(t, src) }, want: "none of the 1 sampled files could be checked"},
+			mutate: func(t *testing.T, src, _ string, _ *File) { touch(t, src) }, want: "none of the 1 sampled files could be checked"},
 		{name: "changed source, checksum matches", restored: content,
-			mutate: func(t *testing.T, src, _ string, f *DrillFile) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
+			mutate: func(t *testing.T, src, _ string, f *File) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
 			detail: "1 changed since the backup (not compared with it); 1 match tool's sha256"},
 		{name: "checksum differs though the source changed", restored: "the content of a b00k",
-			mutate: func(t *testing.T, src, _ string, f *DrillFile) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
+			mutate: func(t *testing.T, src, _ string, f *File) { touch(t, src); f.SumAlgo, f.Sum = "sha256", good },
 			want:   "the backup recorded " + good},
 		{name: "source and checksum match", restored: content,
-			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.SumAlgo, f.Sum = "sha256", strings.ToUpper(good) },
+			mutate: func(t *testing.T, _, _ string, f *File) { f.SumAlgo, f.Sum = "sha256", strings.ToUpper(good) },
 			detail: "1 match their source; 1 match tool's sha256"},
 		{name: "unknown checksum", restored: content,
-			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.SumAlgo, f.Sum = "crc9", "00" }, want: "unknown checksum algorithm"},
+			mutate: func(t *testing.T, _, _ string, f *File) { f.SumAlgo, f.Sum = "crc9", "00" }, want: "unknown checksum algorithm"},
 		{name: "not restored", restored: "-", want: "was not restored"},
 		{name: "restored short", restored: "the content", want: "restored with 11 bytes; the backup recorded 21"},
 		{name: "restored as a symlink to the source", restored: "-",
-			mutate: func(t *testing.T, src, rp string, _ *DrillFile) { os.Symlink(src, rp) }, want: "not a regular file"},
+			mutate: func(t *testing.T, src, rp string, _ *File) { os.Symlink(src, rp) }, want: "not a regular file"},
 		{name: "restored path escapes", restored: content,
-			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.Restored = "../../etc/passwd" }, want: "outside the drill directory"},
-		{name: "mtime within the tool's precision", restored: content, check: DrillCheck{MTimePrecision: time.Second},
-			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.ModTime = f.ModTime.Add(-999 * time.Millisecond) },
+			mutate: func(t *testing.T, _, _ string, f *File) { f.Restored = "../../etc/passwd" }, want: "outside the drill directory"},
+		{name: "mtime within the tool's precision", restored: content, check: Check{MTimePrecision: time.Second},
+			mutate: func(t *testing.T, _, _ string, f *File) { f.ModTime = f.ModTime.Add(-999 * time.Millisecond) },
 			detail: "1 match their source"},
-		{name: "mtime beyond the tool's precision", restored: content, check: DrillCheck{MTimePrecision: time.Second, ToolVerified: "v"},
-			mutate: func(t *testing.T, _, _ string, f *DrillFile) { f.ModTime = f.ModTime.Add(-time.Second) },
+		{name: "mtime beyond the tool's precision", restored: content, check: Check{MTimePrecision: time.Second, ToolVerified: "v"},
+			mutate: func(t *testing.T, _, _ string, f *File) { f.ModTime = f.ModTime.Add(-time.Second) },
 			detail: "1 changed since the backup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,17 +183,17 @@ func TestDrillFilesCompare(t *testing.T) {
 			if tc.restored != "-" {
 				os.WriteFile(restoredPath, []byte(tc.restored), 0o600)
 			}
-			f := DrillFile{Source: src, Restored: src, Size: int64(len(content)), ModTime: mt}
+			f := File{Source: src, Restored: src, Size: int64(len(content)), ModTime: mt}
 			if tc.mutate != nil {
 				tc.mutate(t, src, restoredPath, &f)
 			}
 			tc.check.Tool = "tool"
-			out, err := CompareDrillFiles(dir, []DrillFile{f}, tc.check)
+			out, err := Compare(dir, []File{f}, tc.check)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 				}
-				var m *DrillMismatch
+				var m *Mismatch
 				if errors.As(err, &m) && (m.File != src || len(m.Sampled) != 1) {
 					t.Fatalf("mismatch %+v does not name the file and the sample", m)
 				}
@@ -209,7 +211,7 @@ func TestDrillFilesCompare(t *testing.T) {
 }
 
 func TestDrillFilesEmptySample(t *testing.T) {
-	if _, err := CompareDrillFiles(t.TempDir(), nil, DrillCheck{Tool: "x", ToolVerified: "v"}); err == nil {
+	if _, err := Compare(t.TempDir(), nil, Check{Tool: "x", ToolVerified: "v"}); err == nil {
 		t.Fatal("an empty sample passed")
 	}
 }
@@ -219,7 +221,7 @@ func TestDrillFilesMismatchListsSample(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		sampled = append(sampled, "/f"+string(rune('a'+i%26)))
 	}
-	msg := (&DrillMismatch{Tool: "borg", File: "/fa", Reason: "was not restored", Sampled: sampled}).Error()
+	msg := (&Mismatch{Tool: "borg", File: "/fa", Reason: "was not restored", Sampled: sampled}).Error()
 	if !strings.HasPrefix(msg, "borg drill: /fa was not restored (sampled 30: /fa, /fb") || !strings.HasSuffix(msg, ", and 5 more)") {
 		t.Fatalf("message %q", msg)
 	}
@@ -257,8 +259,8 @@ func TestDrillFilesArgBatches(t *testing.T) {
 // A restore can leave read-only directories; the scratch directory still
 // goes.
 func TestDrillFilesTempDirRemoved(t *testing.T) {
-	tg := &Target{Name: "lib", TempDir: t.TempDir()}
-	dir, cleanup, err := DrillTempDir(tg)
+	tg := &drivers.Target{Name: "lib", TempDir: t.TempDir()}
+	dir, cleanup, err := TempDir(tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func TestDrillFilesCountRestored(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a/b/f"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, "g"), nil, 0o644)
 	os.Symlink("/etc", filepath.Join(dir, "link")) // not followed
-	if n, err := CountRestoredFiles(dir); n != 2 || err != nil {
+	if n, err := CountRestored(dir); n != 2 || err != nil {
 		t.Fatalf("count %d %v", n, err)
 	}
 }

@@ -1,9 +1,10 @@
-package drivers
+package guard
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/dustin/go-humanize"
 )
 
@@ -18,15 +19,15 @@ import (
 
 // allowEmptySource is the key that lets a run go ahead when its source
 // holds no file after excludes; help says what that run then does.
-func allowEmptySource(help string) Option {
-	return Option{Name: "allow_empty_source", Kind: Bool, Default: "false", Help: help}
+func allowEmptySource(help string) drivers.Option {
+	return drivers.Option{Name: "allow_empty_source", Kind: drivers.Bool, Default: "false", Help: help}
 }
 
 // MirrorGuardOptions are the keys both mirror drivers take for the guard.
-func MirrorGuardOptions(appliesTo string) []Option {
-	return []Option{
+func MirrorOptions(appliesTo string) []drivers.Option {
+	return []drivers.Option{
 		allowEmptySource("With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."),
-		{Name: "max_delete_percent", Kind: Int, Min: 1, Max: 100, Default: "50",
+		{Name: "max_delete_percent", Kind: drivers.Int, Min: 1, Max: 100, Default: "50",
 			Help: "With " + appliesTo + ": refuse a run that would delete more than this percentage of the files the mirror holds (a half-mounted or damaged source). 100 turns this check off; max_delete still applies."},
 	}
 }
@@ -41,22 +42,22 @@ type MirrorCounts struct {
 
 // RefuseMassDelete returns the guard's verdict on counts c: nil when the run
 // may go ahead, otherwise an error naming the source and what was found.
-func RefuseMassDelete(t *Target, sourceKey string, c MirrorCounts) error {
+func RefuseMassDelete(t *drivers.Target, sourceKey string, c MirrorCounts) error {
 	src, dst := t.Settings.Str(sourceKey), t.Settings.Str("destination")
 	if c.Source == 0 {
 		if t.Settings.Bool("allow_empty_source", false) {
 			return nil
 		}
 		if c.Mirror == 0 {
-			return KeyErr(sourceKey, "%s has 0 files after excludes, and the mirror %s has none either: refusing to make an empty mirror (is the disk mounted?); set allow_empty_source = true if an empty source is right",
+			return drivers.KeyErr(sourceKey, "%s has 0 files after excludes, and the mirror %s has none either: refusing to make an empty mirror (is the disk mounted?); set allow_empty_source = true if an empty source is right",
 				src, dst)
 		}
-		return KeyErr(sourceKey, "%s has 0 files after excludes; the mirror %s has %s: refusing, as this run would empty it (is the disk mounted?); set allow_empty_source = true to really empty it",
+		return drivers.KeyErr(sourceKey, "%s has 0 files after excludes; the mirror %s has %s: refusing, as this run would empty it (is the disk mounted?); set allow_empty_source = true to really empty it",
 			src, dst, CountFiles(c.Mirror))
 	}
 	limit := int64(t.Settings.Int("max_delete_percent", 50))
 	if c.Mirror > 0 && c.Deletes*100 > c.Mirror*limit {
-		return KeyErr(sourceKey, "this run would delete %s of the %s files the mirror %s holds (%d%%; %s has %s): refusing, as more than max_delete_percent = %d%% looks like a damaged or half-mounted source; raise max_delete_percent for one run if the deletions are intended",
+		return drivers.KeyErr(sourceKey, "this run would delete %s of the %s files the mirror %s holds (%d%%; %s has %s): refusing, as more than max_delete_percent = %d%% looks like a damaged or half-mounted source; raise max_delete_percent for one run if the deletions are intended",
 			humanize.Comma(c.Deletes), humanize.Comma(c.Mirror), dst, c.Deletes*100/c.Mirror, src, CountFiles(c.Source), limit)
 	}
 	return nil
@@ -71,7 +72,7 @@ func CountFiles(n int64) string {
 }
 
 // MirrorGuardNote says what the guard does, for --dry-run.
-func MirrorGuardNote(t *Target, sourceKey string) string {
+func MirrorNote(t *drivers.Target, sourceKey string) string {
 	return fmt.Sprintf("refuse when %s holds no file after excludes, or the run would delete more than %d%% of the mirror's files",
 		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", 50))
 }
@@ -89,7 +90,7 @@ func MirrorGuardNote(t *Target, sourceKey string) string {
 // metadata to size it), so "lost most of its files" is not checked.
 
 // EmptySourceOption is the key restic and borg take for the guard.
-func EmptySourceOption(snapshot string) Option {
+func EmptySourceOption(snapshot string) drivers.Option {
 	return allowEmptySource("Keep the new " + snapshot + " even when the paths hold no file after excludes. Without it such a backup fails and its " + snapshot +
 		" is removed again, so retention never counts an empty " + snapshot + " as the newest (an unmounted disk looks exactly like that).")
 }
@@ -107,7 +108,7 @@ type EmptyBackup struct {
 // may be kept, otherwise, having removed it, an error saying what was
 // found and whether the removal worked. A report without a count keeps the
 // backup, with a warning: nothing is removed on a guess.
-func RefuseEmptyBackup(t *Target, b EmptyBackup) (warning string, err error) {
+func RefuseEmptyBackup(t *drivers.Target, b EmptyBackup) (warning string, err error) {
 	if b.Files == nil {
 		return fmt.Sprintf("the tool reported no file count: could not check that the %s %s is not empty", b.Snapshot, b.Id), nil
 	}
@@ -123,12 +124,12 @@ func RefuseEmptyBackup(t *Target, b EmptyBackup) (warning string, err error) {
 	if err := b.Remove(); err != nil {
 		outcome = fmt.Sprintf("removing the %s %s failed, so remove it by hand before retention runs: %v", b.Snapshot, b.Id, err)
 	}
-	return "", KeyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
+	return "", drivers.KeyErr("paths", "%s 0 files after excludes (is the disk mounted?): refusing to keep an empty %s, which retention would count as the newest; %s; set allow_empty_source = true to keep it",
 		found, b.Snapshot, outcome)
 }
 
 // EmptyBackupNote says what the guard does, for --dry-run.
-func EmptyBackupNote(t *Target, snapshot, remove string) string {
+func EmptyBackupNote(t *drivers.Target, snapshot, remove string) string {
 	if t.Settings.Bool("allow_empty_source", false) {
 		return "keep the " + snapshot + " even when the paths hold no file after excludes (allow_empty_source)"
 	}

@@ -1,4 +1,4 @@
-package drivers
+package drill
 
 // This file holds what the restores and drills of the file drivers
 // (restic, borg, rsync, rclone) share. A file driver's drill is:
@@ -41,11 +41,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
 // DrillFile is one regular file of a backup, as the tool's listing
 // records it, and where its restored copy is.
-type DrillFile struct {
+type File struct {
 	// Source is the live file on this machine the backup was made from
 	// (absolute). Its size and mtime decide whether it can be compared.
 	Source string
@@ -63,7 +65,7 @@ type DrillFile struct {
 }
 
 // DrillCheck says how CompareDrillFiles judges a sample.
-type DrillCheck struct {
+type Check struct {
 	// Tool names the tool in messages ("restic").
 	Tool string
 	// MTimePrecision is how finely the tool records mtimes: a source file
@@ -79,7 +81,7 @@ type DrillCheck struct {
 }
 
 // drillOutcome is what a comparison found when nothing differed.
-type drillOutcome struct {
+type Outcome struct {
 	Sampled  []string // the sampled source paths, in order
 	Compared int      // matched their unchanged source byte for byte
 	Summed   int      // matched the tool's checksum (Sum)
@@ -92,11 +94,11 @@ type drillOutcome struct {
 // result turns an outcome into the driver's DrillResult, with a Detail
 // such as "20 sampled files restored: 17 match their source, 3 changed
 // since the backup; 20 match borg's sha256".
-func (o drillOutcome) Result(artifact string) DrillResult {
-	return DrillResult{Artifact: artifact, Checked: len(o.Sampled), Detail: o.detail()}
+func (o Outcome) Result(artifact string) drivers.DrillResult {
+	return drivers.DrillResult{Artifact: artifact, Checked: len(o.Sampled), Detail: o.detail()}
 }
 
-func (o drillOutcome) detail() string {
+func (o Outcome) detail() string {
 	var parts []string
 	if o.Compared > 0 {
 		parts = append(parts, fmt.Sprintf("%d match their source", o.Compared))
@@ -118,14 +120,14 @@ func (o drillOutcome) detail() string {
 // its source or from the tool's checksum, or that did not come back. It
 // names the file and lists the whole sample, so an operator can repeat
 // the check by hand.
-type DrillMismatch struct {
+type Mismatch struct {
 	Tool    string
 	File    string // the source path
 	Reason  string
 	Sampled []string
 }
 
-func (e *DrillMismatch) Error() string {
+func (e *Mismatch) Error() string {
 	msg := fmt.Sprintf("%s drill: %s %s", e.Tool, e.File, e.Reason)
 	if len(e.Sampled) > 0 {
 		msg += " (" + ListSample(e.Sampled) + ")"
@@ -146,7 +148,7 @@ func ListSample(sources []string) string {
 }
 
 // DrillSources are the sample's source paths, in order.
-func DrillSources(sample []DrillFile) []string {
+func Sources(sample []File) []string {
 	out := make([]string, len(sample))
 	for i, f := range sample {
 		out[i] = f.Source
@@ -159,7 +161,7 @@ const defaultDrillSample = 20
 
 // DrillSampleSize is how many files a drill of t samples: t.DrillSample, or
 // the default when it is unset (a Target built by hand).
-func DrillSampleSize(t *Target) int {
+func SampleSize(t *drivers.Target) int {
 	if t.DrillSample > 0 {
 		return t.DrillSample
 	}
@@ -169,8 +171,8 @@ func DrillSampleSize(t *Target) int {
 // SampleFiles returns n files chosen uniformly at random (crypto/rand, so
 // repeated drills cover different files), or all of them when there are
 // no more than n, sorted by source path.
-func SampleFiles(files []DrillFile, n int) []DrillFile {
-	out := append([]DrillFile(nil), files...)
+func Sample(files []File, n int) []File {
+	out := append([]File(nil), files...)
 	if n > 0 && n < len(out) {
 		// A partial Fisher-Yates shuffle: the first n are the sample.
 		for i := 0; i < n; i++ {
@@ -197,7 +199,7 @@ func randIntn(n int) int {
 // the target's TempDir (the system's temp dir when unset). cleanup removes
 // it whatever the restore left in it (read-only directories included); call
 // it in a defer.
-func DrillTempDir(t *Target) (dir string, cleanup func() error, err error) {
+func TempDir(t *drivers.Target) (dir string, cleanup func() error, err error) {
 	parent := t.TempDir
 	if parent == "" {
 		parent = os.TempDir()
@@ -312,7 +314,7 @@ func inOrBelow(dir, path string) bool {
 // CountRestoredFiles counts the regular files under dir, for
 // RestoreResult.Files (after a forced restore, what was there before
 // counts too). It does not follow symlinks.
-func CountRestoredFiles(dir string) (int, error) {
+func CountRestored(dir string) (int, error) {
 	n := 0
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -337,8 +339,8 @@ var drillHashes = map[string]func() hash.Hash{"sha256": sha256.New, "sha1": sha1
 // *DrillMismatch. A sample in which no file could be checked at all (every
 // source changed, no checksum, nothing verified by the tool) is an error
 // too: such a drill proves nothing.
-func CompareDrillFiles(dir string, sample []DrillFile, c DrillCheck) (drillOutcome, error) {
-	out := drillOutcome{Sampled: DrillSources(sample), tool: c.Tool, verified: c.ToolVerified}
+func Compare(dir string, sample []File, c Check) (Outcome, error) {
+	out := Outcome{Sampled: Sources(sample), tool: c.Tool, verified: c.ToolVerified}
 	for _, f := range sample {
 		if f.Sum != "" {
 			out.algo = f.SumAlgo
@@ -352,14 +354,14 @@ func CompareDrillFiles(dir string, sample []DrillFile, c DrillCheck) (drillOutco
 		return out, err
 	}
 	defer root.Close()
-	fail := func(f DrillFile, format string, args ...any) (drillOutcome, error) {
-		return out, &DrillMismatch{Tool: c.Tool, File: f.Source, Reason: fmt.Sprintf(format, args...), Sampled: out.Sampled}
+	fail := func(f File, format string, args ...any) (Outcome, error) {
+		return out, &Mismatch{Tool: c.Tool, File: f.Source, Reason: fmt.Sprintf(format, args...), Sampled: out.Sampled}
 	}
 	for _, f := range sample {
 		unchanged := sourceUnchanged(f, c.MTimePrecision)
 		compared, summed, err := compareOne(root, f, unchanged)
 		if err != nil {
-			var m *DrillMismatch
+			var m *Mismatch
 			if errors.As(err, &m) {
 				return fail(f, "%s", m.Reason)
 			}
@@ -382,7 +384,7 @@ func CompareDrillFiles(dir string, sample []DrillFile, c DrillCheck) (drillOutco
 
 // sourceUnchanged reports whether the live source still has the recorded
 // size and mtime, i.e. should hold the bytes the backup holds.
-func sourceUnchanged(f DrillFile, precision time.Duration) bool {
+func sourceUnchanged(f File, precision time.Duration) bool {
 	st, err := os.Lstat(f.Source)
 	if err != nil || !st.Mode().IsRegular() || st.Size() != f.Size {
 		return false
@@ -418,9 +420,9 @@ func ArgBatches(args []string) [][]string {
 
 // compareOne checks one restored file. A mismatch comes back as a
 // *DrillMismatch carrying only the Reason.
-func compareOne(root *os.Root, f DrillFile, withSource bool) (compared, summed bool, err error) {
+func compareOne(root *os.Root, f File, withSource bool) (compared, summed bool, err error) {
 	mismatch := func(format string, args ...any) (bool, bool, error) {
-		return false, false, &DrillMismatch{Reason: fmt.Sprintf(format, args...)}
+		return false, false, &Mismatch{Reason: fmt.Sprintf(format, args...)}
 	}
 	rel := filepath.FromSlash(strings.TrimLeft(filepath.ToSlash(f.Restored), "/"))
 	if !filepath.IsLocal(rel) {
