@@ -19,6 +19,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -376,7 +377,7 @@ func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 var borgVersionRE = regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`)
 
 func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
-	v, err := drivers.ToolVersion(ctx, x, borgVersionRE, "borg", "--version")
+	v, err := toolversion.Probe(ctx, x, borgVersionRE, "borg", "--version")
 	if err != nil {
 		return err
 	}

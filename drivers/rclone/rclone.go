@@ -18,6 +18,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -305,7 +306,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
 
 func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
-	v, err := drivers.ToolVersion(ctx, x, rcloneVersionRE, "rclone", "version")
+	v, err := toolversion.Probe(ctx, x, rcloneVersionRE, "rclone", "version")
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func (r Driver) sampleCommand(t *drivers.Target, env []proc.EnvVar, list, algo s
 
 // fetchCommand copies the files named in list from remote into dir,
 // keeping their paths. A name missing from remote is skipped silently
-// (rclone 1.60 exits 0), which CompareDrillFiles reports.
+// (rclone 1.60 exits 0), which drill.Compare reports.
 func (r Driver) fetchCommand(t *drivers.Target, env []proc.EnvVar, remote, list, dir string) proc.Command {
 	return r.cmd(t, env, "copy", []string{"--files-from-raw=" + list}, remote, dir)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
@@ -268,8 +269,8 @@ func (r Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Targ
 
 var resticVersionRE = regexp.MustCompile(`restic (\d+)\.(\d+)\.(\d+)`)
 
-func resticVersion(ctx context.Context, x proc.Executor) (drivers.Version, error) {
-	return drivers.ToolVersion(ctx, x, resticVersionRE, "restic", "version")
+func resticVersion(ctx context.Context, x proc.Executor) (toolversion.Version, error) {
+	return toolversion.Probe(ctx, x, resticVersionRE, "restic", "version")
 }
 
 // Init creates the repository unless it exists. It never initialises over

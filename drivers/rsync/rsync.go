@@ -18,6 +18,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -304,8 +305,8 @@ func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target
 
 var rsyncVersionRE = regexp.MustCompile(`rsync\s+version\s+v?(\d+)\.(\d+)\.(\d+)`)
 
-func rsyncVersion(ctx context.Context, x proc.Executor) (drivers.Version, error) {
-	return drivers.ToolVersion(ctx, x, rsyncVersionRE, "rsync", "--version")
+func rsyncVersion(ctx context.Context, x proc.Executor) (toolversion.Version, error) {
+	return toolversion.Probe(ctx, x, rsyncVersionRE, "rsync", "--version")
 }
 
 // checkSource refuses a source that is missing or not a directory: rsync

@@ -1,3 +1,7 @@
+// Package stamped keeps backups as time-stamped files in a directory
+// (pg_dump's dumps, the command driver's outputs): their names, their
+// writing under a partial name, listing, retention, and the progress of a
+// file being written.
 package stamped
 
 import (
@@ -20,19 +24,19 @@ import (
 // second), names, lists and thins them out with these: pg_dump's dumps,
 // the command driver's files.
 
-// DumpFile is one stamped backup file.
+// File is one stamped backup file.
 type File struct {
 	Path  string
 	Stamp time.Time
 	seq   int
 }
 
-// StampedPath is the name a backup of target made at now gets in dir.
+// Path is the name a backup of target made at now gets in dir.
 func Path(dir, target, ext string, now time.Time) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.%s", target, now.UTC().Format(Layout), ext))
 }
 
-// FreeStampedPath picks a new backup's final name, adding -1, -2... when
+// FreePath picks a new backup's final name, adding -1, -2... when
 // a backup of the same second, or its partial file, already exists.
 func FreePath(dir, target, ext string) (string, error) {
 	base := Path(dir, target, ext, drivers.Now())
@@ -57,7 +61,7 @@ func PartialPath(final string) string {
 	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".partial")
 }
 
-// ListStamped returns target's backups in dir, newest first: the entries
+// List returns target's backups in dir, newest first: the entries
 // whose names name matches, its first three groups being the target, the
 // stamp and the sequence number. Only regular files (and directories,
 // when dirs) are listed, never a symlink: one planted in dir under a
@@ -117,7 +121,7 @@ func KeepRules(t *drivers.Target) string {
 	return strings.Join(rules, " and ")
 }
 
-// PruneStamped applies keep_last and keep_days to a target's stamped files
+// Prune applies keep_last and keep_days to a target's stamped files
 // (a file either rule keeps is kept, and always the newest), removing each
 // other one with remove unless dryRun.
 func Prune(t *drivers.Target, files []File, dryRun bool, remove func(path string) error) (drivers.PruneResult, error) {

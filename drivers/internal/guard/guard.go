@@ -1,3 +1,6 @@
+// Package guard refuses a run that would lose data: a mirror sync that
+// would empty or mostly empty its destination (rsync with delete, rclone
+// sync), and a restic or borg backup of paths that hold no file.
 package guard
 
 import (
@@ -23,7 +26,7 @@ func allowEmptySource(help string) drivers.Option {
 	return drivers.Option{Name: "allow_empty_source", Kind: drivers.Bool, Default: "false", Help: help}
 }
 
-// MirrorGuardOptions are the keys both mirror drivers take for the guard.
+// MirrorOptions are the keys both mirror drivers take for the guard.
 func MirrorOptions(appliesTo string) []drivers.Option {
 	return []drivers.Option{
 		allowEmptySource("With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."),
@@ -71,7 +74,7 @@ func CountFiles(n int64) string {
 	return humanize.Comma(n) + " files"
 }
 
-// MirrorGuardNote says what the guard does, for --dry-run.
+// MirrorNote says what the guard does, for --dry-run.
 func MirrorNote(t *drivers.Target, sourceKey string) string {
 	return fmt.Sprintf("refuse when %s holds no file after excludes, or the run would delete more than %d%% of the mirror's files",
 		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", 50))

@@ -1,4 +1,7 @@
-package drivers
+// Package toolversion asks a tool for its version and compares versions,
+// so a driver can refuse a tool too old for it and use newer features when
+// the installed one has them.
+package toolversion
 
 import (
 	"context"
@@ -19,9 +22,9 @@ func (v Version) Less(major, minor int) bool {
 	return v.major < major || v.major == major && v.minor < minor
 }
 
-// ToolVersion runs a tool's version command and reads "X.Y.Z" from its
+// Probe runs a tool's version command and reads "X.Y.Z" from its
 // output with re, whose three groups are major, minor and patch.
-func ToolVersion(ctx context.Context, x proc.Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
+func Probe(ctx context.Context, x proc.Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
 	res, err := x.Run(ctx, proc.Command{Program: program, Args: args})
 	if err != nil {
 		return Version{}, err

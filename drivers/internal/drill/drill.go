@@ -1,26 +1,29 @@
+// Package drill is what the restores and drills of the file drivers
+// (restic, borg, rsync, rclone) share: a random sample of the backup's
+// files, a private scratch directory, and the comparison of what was
+// restored with the recorded hashes and the live source.
 package drill
 
-// This file holds what the restores and drills of the file drivers
-// (restic, borg, rsync, rclone) share. A file driver's drill is:
+// A file driver's drill is:
 //
-//	files := <list the latest backup: one DrillFile per regular file>
-//	sample := SampleFiles(files, DrillSampleSize(t))
-//	dir, cleanup, err := DrillTempDir(t)          // under t.TempDir, 0700
-//	defer cleanup()                               // always removed
-//	<restore only the sample into dir; set each DrillFile.Restored>
-//	out, err := CompareDrillFiles(dir, sample, DrillCheck{Tool: "restic", ...})
-//	if err != nil { return DrillResult{}, err }   // a *DrillMismatch names the file
+//	files := <list the latest backup: one File per regular file>
+//	sample := Sample(files, SampleSize(t))
+//	dir, cleanup, err := TempDir(t)          // under t.TempDir, 0700
+//	defer cleanup()                          // always removed
+//	<restore only the sample into dir; set each File.Restored>
+//	out, err := Compare(dir, sample, Check{Tool: "restic", ...})
+//	if err != nil { return DrillResult{}, err }   // a *Mismatch names the file
 //	return out.result(artifact), nil
 //
 // and a file driver's restore is:
 //
 //	if err := PrepareRestoreDir(req.To, req.Force); err != nil { ... }
 //	<restore into req.To>
-//	n, err := CountRestoredFiles(req.To)   // or the tool's own count
+//	n, err := CountRestored(req.To)   // or the tool's own count
 //
 // Also here: underDir (where a recorded path lands below a directory,
 // refusing ".."), ArgBatches (split sampled paths over several command
-// lines), ListSample/DrillSources (name the sample in an error).
+// lines), ListSample/Sources (name the sample in an error).
 // Everything here is independent of any tool and runs no process.
 
 import (
@@ -45,7 +48,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
-// DrillFile is one regular file of a backup, as the tool's listing
+// File is one regular file of a backup, as the tool's listing
 // records it, and where its restored copy is.
 type File struct {
 	// Source is the live file on this machine the backup was made from
@@ -64,7 +67,7 @@ type File struct {
 	Sum     string
 }
 
-// DrillCheck says how CompareDrillFiles judges a sample.
+// Check says how Compare judges a sample.
 type Check struct {
 	// Tool names the tool in messages ("restic").
 	Tool string
@@ -116,7 +119,7 @@ func (o Outcome) detail() string {
 	return s
 }
 
-// DrillMismatch is a drill's finding: a restored file that differs from
+// Mismatch is a drill's finding: a restored file that differs from
 // its source or from the tool's checksum, or that did not come back. It
 // names the file and lists the whole sample, so an operator can repeat
 // the check by hand.
@@ -147,7 +150,7 @@ func ListSample(sources []string) string {
 	return fmt.Sprintf("sampled %d: %s%s", len(sources), strings.Join(s, ", "), more)
 }
 
-// DrillSources are the sample's source paths, in order.
+// Sources are the sample's source paths, in order.
 func Sources(sample []File) []string {
 	out := make([]string, len(sample))
 	for i, f := range sample {
@@ -159,7 +162,7 @@ func Sources(sample []File) []string {
 // defaultDrillSample is drill_sample's default.
 const defaultDrillSample = 20
 
-// DrillSampleSize is how many files a drill of t samples: t.DrillSample, or
+// SampleSize is how many files a drill of t samples: t.DrillSample, or
 // the default when it is unset (a Target built by hand).
 func SampleSize(t *drivers.Target) int {
 	if t.DrillSample > 0 {
@@ -168,7 +171,7 @@ func SampleSize(t *drivers.Target) int {
 	return defaultDrillSample
 }
 
-// SampleFiles returns n files chosen uniformly at random (crypto/rand, so
+// Sample returns n files chosen uniformly at random (crypto/rand, so
 // repeated drills cover different files), or all of them when there are
 // no more than n, sorted by source path.
 func Sample(files []File, n int) []File {
@@ -195,7 +198,7 @@ func randIntn(n int) int {
 	return int(v.Int64())
 }
 
-// DrillTempDir makes a private (0700) scratch directory for a drill under
+// TempDir makes a private (0700) scratch directory for a drill under
 // the target's TempDir (the system's temp dir when unset). cleanup removes
 // it whatever the restore left in it (read-only directories included); call
 // it in a defer.
@@ -311,7 +314,7 @@ func inOrBelow(dir, path string) bool {
 	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
-// CountRestoredFiles counts the regular files under dir, for
+// CountRestored counts the regular files under dir, for
 // RestoreResult.Files (after a forced restore, what was there before
 // counts too). It does not follow symlinks.
 func CountRestored(dir string) (int, error) {
@@ -330,13 +333,13 @@ func CountRestored(dir string) (int, error) {
 
 var drillHashes = map[string]func() hash.Hash{"sha256": sha256.New, "sha1": sha1.New, "md5": md5.New}
 
-// CompareDrillFiles checks every sampled file's restored copy under dir:
+// Compare checks every sampled file's restored copy under dir:
 // it must be a regular file inside dir (never read through a symlink) of
 // the recorded size, match the recorded checksum when there is one, and
 // match the live source byte for byte when the source's size and mtime
 // still equal the recorded ones (otherwise the source changed since the
 // backup and is skipped). The first problem is returned as a
-// *DrillMismatch. A sample in which no file could be checked at all (every
+// *Mismatch. A sample in which no file could be checked at all (every
 // source changed, no checksum, nothing verified by the tool) is an error
 // too: such a drill proves nothing.
 func Compare(dir string, sample []File, c Check) (Outcome, error) {
@@ -419,7 +422,7 @@ func ArgBatches(args []string) [][]string {
 }
 
 // compareOne checks one restored file. A mismatch comes back as a
-// *DrillMismatch carrying only the Reason.
+// *Mismatch carrying only the Reason.
 func compareOne(root *os.Root, f File, withSource bool) (compared, summed bool, err error) {
 	mismatch := func(format string, args ...any) (bool, bool, error) {
 		return false, false, &Mismatch{Reason: fmt.Sprintf(format, args...)}
