@@ -9,6 +9,7 @@ package drivers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -220,6 +221,27 @@ func QuoteList(names []string) string {
 // backup (verify, prune). It returns what it did, as warnings.
 type LockTender interface {
 	TendLocks(ctx context.Context, x proc.Executor, t *Target) ([]string, error)
+}
+
+// PartialBackups is implemented by drivers that write a backup under a
+// partial name and promote it when complete: a killed run leaves the
+// partial one, which the next run removes (plan.Sweep, under the run lock).
+type PartialBackups interface {
+	// IsPartial reports whether name, an entry of one of t's dump
+	// directories (Path.Dumps), is an unfinished backup of t.
+	IsPartial(t *Target, name string) bool
+}
+
+// MarkerSweeper is implemented by drivers that record, in the targets'
+// temporary directory, something they create outside it (a drill's
+// scratch database), so that the next run can remove what a killed run
+// left. plan.Sweep offers it every entry of that directory.
+type MarkerSweeper interface {
+	// SweepMarker handles path when it is one of the driver's markers, and
+	// then returns true: it removes what the marker records and then the
+	// marker, or says why it keeps both. target finds a target of the
+	// plan by name (nil when there is none).
+	SweepMarker(ctx context.Context, log *slog.Logger, path string, target func(name string) *Target) bool
 }
 
 // Now is the clock dump names are made from and restic lock ages are measured by; tests move it.

@@ -337,12 +337,18 @@ func sweepCommandPartials(t *drivers.Target) {
 	if err != nil {
 		return
 	}
-	re := regexp.MustCompile(`^\.` + regexp.QuoteMeta(t.Name) + `-\d{8}T\d{6}Z(-\d+)?\.` + regexp.QuoteMeta(commandExt(t)) + `\.partial$`)
 	for _, e := range entries {
-		if re.MatchString(e.Name()) {
+		if (Driver{}).IsPartial(t, e.Name()) {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// IsPartial: see drivers.PartialBackups. Only the target's own temporary
+// names, never another target's in the same dir.
+func (Driver) IsPartial(t *drivers.Target, name string) bool {
+	re := regexp.MustCompile(`^\.` + regexp.QuoteMeta(t.Name) + `-\d{8}T\d{6}Z(-\d+)?\.` + regexp.QuoteMeta(commandExt(t)) + `\.partial$`)
+	return re.MatchString(name)
 }
 
 // check checks one backup file: verify_command, or a whole read that

@@ -225,6 +225,9 @@ func IsPartialDump(target, name string) bool {
 	return m != nil && m[1] == target
 }
 
+// IsPartial: see drivers.PartialBackups.
+func (Driver) IsPartial(t *drivers.Target, name string) bool { return IsPartialDump(t.Name, name) }
+
 func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	if t.Into != nil {
 		return nil // the repository is the restic or borg target's to create

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -129,4 +131,55 @@ func DropScratchDatabase(ctx context.Context, t *drivers.Target, name string) er
 		return errors.New("only a pg_dump target's scratch database can be dropped")
 	}
 	return dropDrillDatabase(ctx, t, name)
+}
+
+// ScratchDropTimeout bounds the drop of one leftover scratch database: an
+// unreachable server must not hold up the backup for long.
+const ScratchDropTimeout = 30 * time.Second
+
+// SweepMarker drops the scratch database a killed drill recorded in the
+// marker at path, then removes the marker. When it cannot (the target is
+// gone from the plan or now points to another server, the server does not
+// answer) it says so and keeps the marker: the next run tries again. A
+// marker naming a database no drill would create is refused, and kept.
+func (Driver) SweepMarker(ctx context.Context, log *slog.Logger, path string, target func(string) *drivers.Target) bool {
+	if !IsScratchMarker(filepath.Base(path)) {
+		return false
+	}
+	m, err := ReadScratchMarker(path)
+	if err != nil {
+		log.Warn("could not read the record of a drill's scratch database", "path", path, "error", err)
+		return true
+	}
+	keep := func(msg string, args ...any) {
+		log.Warn(msg, append([]any{"database", m.Database, "server", m.Server, "target", m.Target, "marker", path}, args...)...)
+	}
+	if !IsScratchName(m.Database) {
+		keep("refusing to drop a database that is not a drill's scratch database; remove the marker")
+		return true
+	}
+	byHand := "DROP DATABASE IF EXISTS " + m.Database + " WITH (FORCE)" // safe: 16 hex digits
+	t := target(m.Target)
+	switch {
+	case t == nil || t.Facts().Role != drivers.RoleDatabase:
+		keep("an interrupted drill left a scratch database, and its target is no longer a pg_dump target of the plan: drop the database by hand, then remove the marker", "fix", byHand)
+		return true
+	case PgServer(t) != m.Server:
+		keep("an interrupted drill left a scratch database on a server its target no longer uses: drop the database there by hand, then remove the marker",
+			"fix", byHand, "target_server", PgServer(t))
+		return true
+	}
+	dctx, cancel := context.WithTimeout(ctx, ScratchDropTimeout)
+	err = DropScratchDatabase(dctx, t, m.Database)
+	cancel()
+	if err != nil {
+		keep("could not drop the scratch database of an interrupted drill; the next run tries again", "error", err)
+		return true
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		keep("dropped the scratch database of an interrupted drill, but could not remove its marker", "error", err)
+		return true
+	}
+	log.Warn("removed a leftover of an interrupted run", "what", "scratch database of a drill", "database", m.Database, "server", m.Server, "target", m.Target, "path", path)
+	return true
 }

@@ -274,7 +274,7 @@ func TestSweepKeepsMarkersItCannotAct(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
-	if d := time.Since(start); d > 2*plan.ScratchDropTimeout {
+	if d := time.Since(start); d > 2*pgdump.ScratchDropTimeout {
 		t.Errorf("the run took %s", d)
 	}
 	for _, p := range []string{refused, gone, down, elsewhere} {
