@@ -475,3 +475,49 @@ func TestOnePackagePerTool(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyTheRegistryImportsTools: outside drivers/ and test support, no
+// non-test file imports a tool's package; other layers reach a driver
+// through drivers/all and ask it (Facts, Resources, optional interfaces).
+func TestOnlyTheRegistryImportsTools(t *testing.T) {
+	files := map[string]fabricated{
+		"plan/sweep.go":             {`import "` + module + `/drivers/pgdump"`, true},
+		"internal/cli/run.go":       {`import "` + module + `/drivers/restic"`, true},
+		"internal/doctor/doctor.go": {`import "` + module + `/drivers/all"`, false},
+		"plan/load.go":              {`import "` + module + `/drivers"`, false},
+		"drivers/all/all.go":        {`import "` + module + `/drivers/borg"`, false},
+		"drivers/pgdump/stream.go":  {`import "` + module + `/drivers/internal/stamped"`, false},
+		"internal/testenv/x/x.go":   {`import "` + module + `/drivers/rsync"`, false},
+		"internal/cli/run_test.go":  {`import "` + module + `/drivers/rclone"`, false},
+		"tools/demo/main.go":        {`import "` + module + `/drivers/command"`, true},
+	}
+	checkGuard(t, files, toolImports)
+
+	found, err := toolImports(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range found {
+		t.Errorf("%s: reach the driver through drivers/all instead", l)
+	}
+}
+
+// toolImports lists, as "file: imports path", every non-test file outside
+// drivers/ and internal/testenv/ that imports a package under drivers/
+// other than the contract and the registry.
+func toolImports(root string) ([]string, error) {
+	var out []string
+	err := nonTestFiles(root, parser.ImportsOnly, func(rel string, f *ast.File) error {
+		if strings.HasPrefix(rel, "drivers/") || strings.HasPrefix(rel, "internal/testenv/") {
+			return nil
+		}
+		for _, spec := range f.Imports {
+			p := importPath(spec)
+			if strings.HasPrefix(p, module+"/drivers/") && p != module+"/drivers/all" {
+				out = append(out, rel+": imports "+p)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
