@@ -2,8 +2,7 @@
 // Option, Driver and its optional interfaces, Step, Artifact, the facts a
 // driver declares, and the DumpSink a streamed dump goes into. Each tool is
 // a package of its own under drivers/ (drivers/restic, ...), listed once in
-// drivers/all; what several tools share (drill sampling, the mirror guard,
-// stamped files) is here too, until it earns a package of its own.
+// drivers/all; what several tools share is under drivers/internal.
 package drivers
 
 import (
@@ -192,6 +191,7 @@ type SettingsError struct {
 
 func (e *SettingsError) Error() string { return e.Key + ": " + e.Msg }
 
+// KeyErr is a SettingsError about key.
 func KeyErr(key, format string, args ...any) error {
 	return &SettingsError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
@@ -207,6 +207,7 @@ func FirstSet(v Values, names ...string) []string {
 	return set
 }
 
+// QuoteList writes names as `a`, `b` for messages.
 func QuoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {

@@ -29,8 +29,7 @@ const StreamManifestTag = "alexandria-manifest:"
 
 // StreamDumpName and StreamManifestName are the names the dump and its
 // manifest have inside the repository.
-func StreamDumpName(t *Target) string { return t.Name + ".dump" }
-
+func StreamDumpName(t *Target) string     { return t.Name + ".dump" }
 func StreamManifestName(t *Target) string { return t.Name + ".manifest.json" }
 
 // StreamedDump is one dump in the repository.
@@ -38,34 +37,35 @@ type StreamedDump struct {
 	ID     string // restic: the snapshot's short id; borg: the archive name
 	FullID string // restic: the whole snapshot id
 	Time   time.Time
-	// manifest is where its manifest is: restic, the manifest snapshot's
+	// Manifest is where its manifest is: restic, the manifest snapshot's
 	// short id ("" when there is none); borg, the archive itself.
 	Manifest string
 }
 
 // DumpStore is the part of a streamed dump that depends on the repository.
 type DumpStore interface {
+	// Tool is the receiving tool's name, for messages.
 	Tool() string
-	// ready checks the repository's secrets before the tool runs.
+	// Ready checks the repository's secrets before the tool runs.
 	Ready(t *Target) error
 	// StoreCommand stores standard input as the dump; dir is a private
 	// directory the tap writes the manifest file into before the end of
 	// the dump.
 	StoreCommand(t *Target, m *DumpManifest, dir string) proc.Command
-	// committed finishes a stored dump and returns its id; on error,
+	// Committed finishes a stored dump and returns its id; on error,
 	// nothing of it may remain.
 	Committed(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) (string, error)
-	// discard removes whatever a failed store may have left.
+	// Discard removes whatever a failed store may have left.
 	Discard(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) error
-	// list returns the target's dumps, newest first.
+	// List returns the target's dumps, newest first.
 	List(ctx context.Context, x proc.Executor, t *Target) ([]StreamedDump, error)
 	// ReadManifest returns a dump's manifest.
 	ReadManifest(ctx context.Context, x proc.Executor, t *Target, d StreamedDump) (*DumpManifest, error)
 	// StreamCommand writes the dump to standard output.
 	StreamCommand(t *Target, d StreamedDump) proc.Command
-	// extract restores the dump file into dir and returns its path.
+	// Extract restores the dump file into dir and returns its path.
 	Extract(ctx context.Context, x proc.Executor, t *Target, d StreamedDump, dir string) (string, error)
-	// prune applies the pg_dump target's retention to its dumps.
+	// Prune applies the pg_dump target's retention to its dumps.
 	Prune(ctx context.Context, x proc.Executor, t *Target, dryRun bool) (PruneResult, error)
 	// PruneSteps describes prune for --dry-run.
 	PruneSteps(t *Target) []Step

@@ -259,6 +259,7 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
+// NonEmptyList is an Option check: the list names at least one path.
 func NonEmptyList(v any) error {
 	if len(v.([]string)) == 0 {
 		return errors.New("must name at least one path")

@@ -146,6 +146,7 @@ func Prune(t *drivers.Target, files []File, dryRun bool, remove func(path string
 	return res, nil
 }
 
+// Layout is the time stamp in a backup file's name (UTC).
 const Layout = "20060102T150405Z"
 
 // DiskSize is a file's size, or the sum of a directory dump's files.
