@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -39,7 +41,7 @@ type Target struct {
 	// Drill makes `run` also drill the target after verifying it.
 	Drill bool
 	// DrillSample is how many files a drill of a file target restores and
-	// compares (default 20).
+	// compares (default DefaultDrillSample).
 	DrillSample int
 	// Into is the restic or borg target a pg_dump target streams its dump
 	// into (the plan's `into`), or nil.
@@ -169,18 +171,26 @@ type Preflighter interface {
 	Preflight(ctx context.Context, x proc.Executor, t *Target) error
 }
 
+// The defaults of the common keys, written once: CommonOptions shows them,
+// and the plan loader starts every Target from them.
+const (
+	DefaultVerify      = true
+	DefaultRetryWait   = time.Minute
+	DefaultDrillSample = 20
+)
+
 // CommonOptions are the keys every target accepts, whatever its driver.
 var CommonOptions = []Option{
 	{Name: "driver", Kind: String, Required: true, Help: "Which tool backs this target up."},
 	{Name: "after", Kind: StringList, Help: "Targets that must finish first within a plan; if one fails, this target is skipped."},
 	{Name: "timeout", Kind: Duration, Help: "Stop the target's tools after this long and fail it as timed out."},
-	{Name: "verify", Kind: Bool, Default: "true", Help: "Verify what was written after every backup. Retention only runs after a verified backup."},
+	{Name: "verify", Kind: Bool, Default: strconv.FormatBool(DefaultVerify), Help: "Verify what was written after every backup. Retention only runs after a verified backup."},
 	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output."},
 	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error."},
 	{Name: "retries", Kind: Int, Min: 0, Max: 10, Default: "0", Help: "Try a backup that failed for a transient reason (a repository lock, the network) again this many times; never after a wrong password, a missing repository or a missing source."},
-	{Name: "retry_wait", Kind: Duration, Default: "1m", Help: "Wait this long before the first retry, twice as long before each next one."},
+	{Name: "retry_wait", Kind: Duration, Default: humanize.Duration(DefaultRetryWait), Help: "Wait this long before the first retry, twice as long before each next one."},
 	{Name: "drill", Kind: Bool, Default: "false", Help: "Make every run also drill the target after verifying it: restore into scratch space and compare."},
-	{Name: "drill_sample", Kind: Int, Min: 1, Max: 100000, Default: "20", Help: "How many files a drill of a file target restores and compares."},
+	{Name: "drill_sample", Kind: Int, Min: 1, Max: 100000, Default: strconv.Itoa(DefaultDrillSample), Help: "How many files a drill of a file target restores and compares."},
 }
 
 // SettingsError names the key a problem is about.

@@ -285,8 +285,8 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		l.problem(append(path, "driver"), "unknown driver %q (known drivers: %s)", fmt.Sprint(raw["driver"]), strings.Join(all.Names(), ", "))
 		return nil
 	}
-	t := &drivers.Target{Name: name, Driver: driverName, Impl: d, Verify: true, Settings: drivers.Values{},
-		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: 20, RetryWait: time.Minute}
+	t := &drivers.Target{Name: name, Driver: driverName, Impl: d, Verify: drivers.DefaultVerify, Settings: drivers.Values{},
+		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: drivers.DefaultDrillSample, RetryWait: drivers.DefaultRetryWait}
 	opts := append(append([]drivers.Option{}, drivers.CommonOptions...), d.Options()...)
 	var names []string
 	for _, o := range opts {

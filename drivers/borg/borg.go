@@ -20,6 +20,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -39,8 +40,9 @@ var borgKeeps = []string{"keep_last", "keep_minutely", "keep_hourly", "keep_dail
 var borgEncryptions = []string{"repokey-blake2", "repokey", "keyfile-blake2", "keyfile", "authenticated-blake2", "authenticated", "none"}
 
 const (
-	borgDefaultArchive  = "{now:%Y-%m-%dT%H:%M:%S}"
-	borgDefaultLockWait = 10 * time.Minute
+	borgDefaultArchive    = "{now:%Y-%m-%dT%H:%M:%S}"
+	borgDefaultEncryption = "repokey-blake2"
+	borgDefaultLockWait   = 10 * time.Minute
 	// borgSep joins the target name and the archive name template. It is
 	// not allowed in target names (see plan's nameRE), nor special in
 	// borg's glob patterns.
@@ -60,7 +62,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "File holding the repository passphrase (mode 0600), handed to borg as an open descriptor (BORG_PASSPHRASE_FD); borg drops trailing newlines."},
 		{Name: "passcommand", Kind: drivers.String, Check: checkPasscommand,
 			Help: "Command printing the passphrase, run by borg without a shell (BORG_PASSCOMMAND). Set exactly one of passphrase_file or passcommand, none when encryption = \"none\"."},
-		{Name: "encryption", Kind: drivers.String, Default: "repokey-blake2", Enum: borgEncryptions,
+		{Name: "encryption", Kind: drivers.String, Default: borgDefaultEncryption, Enum: borgEncryptions,
 			Help: "Encryption mode `init` creates the repository with (borg init --encryption)."},
 		{Name: "paths", Kind: drivers.StringList, Required: true, Check: drivers.NonEmptyList,
 			Help: "What to back up. Every path must exist, or the target fails before borg runs (borg would make an empty archive); so does it when they hold no file after excludes (see allow_empty_source)."},
@@ -69,7 +71,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "borg --compression: none, lz4, zstd[,1-22], zlib[,0-9] or lzma[,0-9], optionally after \"auto,\"."},
 		{Name: "archive_name", Kind: drivers.String, Default: borgDefaultArchive, Check: checkBorgArchiveName,
 			Help: "Archive name template after the fixed \"<target>@\" prefix; borg expands placeholders such as {now} and {hostname}."},
-		{Name: "lock_wait", Kind: drivers.Duration, Default: "10m",
+		{Name: "lock_wait", Kind: drivers.Duration, Default: humanize.Duration(borgDefaultLockWait),
 			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically."},
 		{Name: "check_verify_data", Kind: drivers.Bool, Default: "false",
 			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
@@ -173,7 +175,7 @@ func borgEncryption(t *drivers.Target) string {
 	if e := t.Settings.Str("encryption"); e != "" {
 		return e
 	}
-	return "repokey-blake2"
+	return borgDefaultEncryption
 }
 
 // borgArchivePrefix starts every archive name of the target.

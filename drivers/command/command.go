@@ -36,6 +36,9 @@ const (
 	cmdInputWord  = "{input}"
 )
 
+// cmdDefaultExtension is extension's default.
+const cmdDefaultExtension = "backup"
+
 func (Driver) Name() string { return "command" }
 
 func (Driver) Options() []drivers.Option {
@@ -44,7 +47,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "The program and its arguments (an argv list, never a shell) that writes one backup, such as [\"librarian\", \"backup\", \"{output}\"]. {output} (a whole argument or part of one, such as --file={output}) becomes a new file in dir, created empty with mode 0600, for the command to write; without {output}, the command's standard output is the backup. The file is kept only when the command exits 0 (or as exit_codes say), wrote something, and verify_command passed."},
 		{Name: "dir", Kind: drivers.String, Required: true,
 			Help: "Absolute directory the backup files are kept in, named TARGET-YYYYMMDDTHHMMSSZ.EXTENSION."},
-		{Name: "extension", Kind: drivers.String, Default: "backup", Check: cmdCheckExtension,
+		{Name: "extension", Kind: drivers.String, Default: cmdDefaultExtension, Check: cmdCheckExtension,
 			Help: "The backup files' extension, such as \"tar.gz\" or \"sqlite3\": letters, digits, \".\", \"_\" and \"-\"."},
 		{Name: "verify_command", Kind: drivers.StringList,
 			Help: "A command that checks a backup file and exits 0 when it is good, such as [\"gzip\", \"-t\", \"{output}\"]: {output} is the file (without it, the file is the command's standard input). It checks every new file before it is kept, and the latest on verify and before a restore. Without it, verification only reads the file back whole."},
@@ -127,7 +130,7 @@ func commandExt(t *drivers.Target) string {
 	if e := t.Settings.Str("extension"); e != "" {
 		return e
 	}
-	return "backup"
+	return cmdDefaultExtension
 }
 
 // commandName matches the names of the backup files this driver makes

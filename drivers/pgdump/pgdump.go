@@ -35,6 +35,9 @@ type Driver struct{}
 
 var _ drivers.Preflighter = Driver{}
 
+// pgDefaultFormat is format's default.
+const pgDefaultFormat = "custom"
+
 func (Driver) Name() string { return "pg_dump" }
 
 func (Driver) Options() []drivers.Option {
@@ -45,7 +48,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used."},
 		{Name: "dir", Kind: drivers.String, Help: "Directory the dump files are kept in (or set into)."},
 		{Name: "into", Kind: drivers.String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there."},
-		{Name: "format", Kind: drivers.String, Default: "custom", Enum: []string{"custom", "sql", "directory", "tar"},
+		{Name: "format", Kind: drivers.String, Default: pgDefaultFormat, Enum: []string{"custom", "sql", "directory", "tar"},
 			Help: "pg_dump output format: custom, sql (plain SQL), directory or tar."},
 		{Name: "compress", Kind: drivers.Int, Min: 0, Max: 9, Default: "pg_dump's default; 0 with into",
 			Help: "Compression level 0-9 (custom, directory, sql; not tar). A dump streamed into restic or borg is uncompressed by default: they compress and deduplicate it themselves, much faster."},
@@ -115,7 +118,7 @@ func pgFormat(t *drivers.Target) string {
 	if f := t.Settings.Str("format"); f != "" {
 		return f
 	}
-	return "custom"
+	return pgDefaultFormat
 }
 
 // pgExt is the file extension each format's dumps get.
@@ -144,8 +147,9 @@ func dumpCommand(t *drivers.Target, path, snapshot string, env []proc.EnvVar) pr
 	if t.Settings.Has("compress") {
 		args = append(args, "--compress="+strconv.Itoa(t.Settings.Int("compress", 0)))
 	}
-	if t.Settings.Has("jobs") {
-		args = append(args, "--jobs="+strconv.Itoa(t.Settings.Int("jobs", 1)))
+	// Unset, no --jobs: pg_dump's one job is jobs' default.
+	if n, ok := t.Settings["jobs"].(int); ok {
+		args = append(args, "--jobs="+strconv.Itoa(n))
 	}
 	args = append(args, "--no-password", "--file="+path)
 	if snapshot != "" {

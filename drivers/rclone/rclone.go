@@ -31,6 +31,9 @@ import (
 // crypt remote), failing when hashes could not be compared at all.
 type Driver struct{}
 
+// rcloneDefaultMode is mode's default.
+const rcloneDefaultMode = "sync"
+
 func (Driver) Name() string { return "rclone" }
 
 func (Driver) Options() []drivers.Option {
@@ -39,7 +42,7 @@ func (Driver) Options() []drivers.Option {
 			Help: "What to copy: an absolute local path, or an rclone remote path (remote:path)."},
 		{Name: "destination", Kind: drivers.String, Required: true, Check: checkRclonePlace,
 			Help: "Where to copy it: an rclone remote path such as \"b2:alexandria-backups\", or an absolute local path."},
-		{Name: "mode", Kind: drivers.String, Default: "sync", Enum: []string{"sync", "copy"},
+		{Name: "mode", Kind: drivers.String, Default: rcloneDefaultMode, Enum: []string{"sync", "copy"},
 			Help: "sync makes the destination an exact mirror (files not in the source are deleted); copy only adds and updates."},
 		{Name: "config", Kind: drivers.String,
 			Help: "The rclone.conf to use (rclone --config); it must not be readable by group or others. Default: rclone's own."},
@@ -146,7 +149,7 @@ func rcloneMode(t *drivers.Target) string {
 	if m := t.Settings.Str("mode"); m != "" {
 		return m
 	}
-	return "sync"
+	return rcloneDefaultMode
 }
 
 // rcloneEnv is how rclone learns the config password: the value read from

@@ -40,6 +40,7 @@ const resticStaleAfter = 30 * time.Minute
 // 30 minutes already counts as one `restic unlock` may remove.
 const unlockMargin = 2 * time.Minute
 
+// defaultStaleLockAge is stale_lock_age's default.
 const defaultStaleLockAge = time.Hour
 
 // checkStaleLockAge refuses an age below restic's 30 minutes: `restic

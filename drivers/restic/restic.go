@@ -50,7 +50,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "host", Kind: drivers.String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
 		{Name: "keep_within", Kind: drivers.String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
 		{Name: "check_read_data_subset", Kind: drivers.String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
-		{Name: "stale_lock_age", Kind: drivers.Duration, Default: "1h", Check: checkStaleLockAge,
+		{Name: "stale_lock_age", Kind: drivers.Duration, Default: humanize.Duration(defaultStaleLockAge), Check: checkStaleLockAge,
 			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
 		guard.EmptySourceOption("snapshot"),
 	}

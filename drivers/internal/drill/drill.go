@@ -159,16 +159,13 @@ func Sources(sample []File) []string {
 	return out
 }
 
-// defaultDrillSample is drill_sample's default.
-const defaultDrillSample = 20
-
 // SampleSize is how many files a drill of t samples: t.DrillSample, or
 // the default when it is unset (a Target built by hand).
 func SampleSize(t *drivers.Target) int {
 	if t.DrillSample > 0 {
 		return t.DrillSample
 	}
-	return defaultDrillSample
+	return drivers.DefaultDrillSample
 }
 
 // Sample returns n files chosen uniformly at random (crypto/rand, so
