@@ -69,7 +69,7 @@ func TestStreamResticList(t *testing.T) {
 		{"time":"2026-11-25T02:00:00Z","id":"bbbbbbbb11","short_id":"bbbbbbbb","paths":["/db.manifest.json"],"tags":["alexandria:db","alexandria-manifest:aaaaaaaa"]},
 		{"time":"2026-11-26T02:00:00Z","id":"cccccccc11","short_id":"cccccccc","paths":["/db.dump"],"tags":["alexandria:db"]},
 		{"time":"2026-11-26T03:00:00Z","id":"dddddddd11","short_id":"dddddddd","paths":["/other"],"tags":["alexandria:db"]}]`}
-	dumps, err := restic.ResticStore{}.List(context.Background(), x, tg)
+	dumps, err := restic.Driver{}.DumpStore().List(context.Background(), x, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestStreamResticList(t *testing.T) {
 		t.Error("a manifest snapshot was found as a dump")
 	}
 	// Without its manifest a dump cannot be verified.
-	if _, err := (restic.ResticStore{}).ReadManifest(context.Background(), x, tg, dumps[0]); err == nil || !strings.Contains(err.Error(), "no manifest") {
+	if _, err := (restic.Driver{}).DumpStore().ReadManifest(context.Background(), x, tg, dumps[0]); err == nil || !strings.Contains(err.Error(), "no manifest") {
 		t.Errorf("manifest of a dump without one: %v", err)
 	}
 }

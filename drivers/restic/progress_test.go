@@ -35,7 +35,7 @@ func TestResticProgressOnlyWhenWatched(t *testing.T) {
 			Build: func(w bool) []proc.Command {
 				m := &drivers.DumpManifest{}
 				tg := resticIntoTarget(Driver{}, w)
-				return []proc.Command{ResticStore{}.StoreCommand(tg, m, ""), ResticStore{}.manifestCommand(tg, m, "abcd", nil)}
+				return []proc.Command{resticStore{}.StoreCommand(tg, m, ""), resticStore{}.manifestCommand(tg, m, "abcd", nil)}
 			}})
 }
 

@@ -487,7 +487,7 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 
 // DumpStore: a pg_dump target can stream its dumps into a restic
 // repository (restic_stream.go).
-func (Driver) DumpStore() drivers.DumpStore { return ResticStore{} }
+func (Driver) DumpStore() drivers.DumpStore { return resticStore{} }
 
 // parseResticStatus reads `restic backup --json` (restic prints a status
 // line 60 times a second with --json, terminal or not): status lines are

@@ -17,13 +17,13 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
-// ResticStore is the restic side of streamed dumps (stream.go): a pg_dump
+// resticStore is the restic side of streamed dumps (stream.go): a pg_dump
 // target's dumps and their manifests in a restic repository.
-type ResticStore struct{}
+type resticStore struct{}
 
-func (ResticStore) Tool() string { return "restic" }
+func (resticStore) Tool() string { return "restic" }
 
-func (ResticStore) Ready(t *drivers.Target) error {
+func (resticStore) Ready(t *drivers.Target) error {
 	if err := drivers.CheckSecrets(t.Into); err != nil {
 		return fmt.Errorf("target %s: %w", t.Into.Name, err)
 	}
@@ -50,14 +50,14 @@ func resticStreamArgs(t *drivers.Target, m *drivers.DumpManifest, name string) [
 
 // StoreCommand: restic backup --stdin. Any exit but 0 is an error (3 would
 // mean restic could not read all of its input).
-func (ResticStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) proc.Command {
+func (resticStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) proc.Command {
 	c := Driver{}.cmd(t.Into, resticStreamArgs(t, m, drivers.StreamDumpName(t))...)
 	c.Progress = &proc.ProgressReader{Parse: parseResticStatus}
 	return c
 }
 
 // manifestCommand stores the manifest of dump snapshot shortID (from data).
-func (ResticStore) manifestCommand(t *drivers.Target, m *drivers.DumpManifest, shortID string, data []byte) proc.Command {
+func (resticStore) manifestCommand(t *drivers.Target, m *drivers.DumpManifest, shortID string, data []byte) proc.Command {
 	args := append(resticStreamArgs(t, m, drivers.StreamManifestName(t)), "--tag="+drivers.StreamManifestTag+shortID)
 	c := Driver{}.cmd(t.Into, args...)
 	if data != nil {
@@ -73,7 +73,7 @@ func resticShortID(id string) string {
 	return id
 }
 
-func (s ResticStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
+func (s resticStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
 		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
@@ -93,7 +93,7 @@ func (s ResticStore) Committed(ctx context.Context, x proc.Executor, t *drivers.
 	return id, nil
 }
 
-func (ResticStore) forgetIDs(t *drivers.Target, ids ...string) proc.Command {
+func (resticStore) forgetIDs(t *drivers.Target, ids ...string) proc.Command {
 	return Driver{}.cmd(t.Into, append([]string{"forget", "--prune", "--"}, ids...)...)
 }
 
@@ -105,7 +105,7 @@ func (ResticStore) forgetIDs(t *drivers.Target, ids ...string) proc.Command {
 // processes on this host that are gone (and nothing it promised to keep).
 // A snapshot it did commit (it read the whole dump but then failed) is
 // removed.
-func (s ResticStore) Discard(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) error {
+func (s resticStore) Discard(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) error {
 	var errs []error
 	if resticStopped(res) {
 		if _, err := (Driver{}).applyLockPolicy(ctx, x, t.Into); err != nil {
@@ -128,7 +128,7 @@ type resticStreamSnapshot struct {
 	Tags    []string  `json:"tags"`
 }
 
-func (ResticStore) List(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
+func (resticStore) List(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
 	cmd := Driver{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
@@ -157,7 +157,7 @@ func (ResticStore) List(ctx context.Context, x proc.Executor, t *drivers.Target)
 	return out, nil
 }
 
-func (ResticStore) ReadManifest(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
+func (resticStore) ReadManifest(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump) (*drivers.DumpManifest, error) {
 	if d.Manifest == "" {
 		return nil, fmt.Errorf("dump %s has no manifest snapshot (tag %s%s) in %s", d.ID, drivers.StreamManifestTag, d.ID, t.Into.Name)
 	}
@@ -174,11 +174,11 @@ func (ResticStore) ReadManifest(ctx context.Context, x proc.Executor, t *drivers
 	return m, nil
 }
 
-func (ResticStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) proc.Command {
+func (resticStore) StreamCommand(t *drivers.Target, d drivers.StreamedDump) proc.Command {
 	return Driver{}.cmd(t.Into, "dump", "--", d.ID, "/"+drivers.StreamDumpName(t))
 }
 
-func (ResticStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
+func (resticStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Target, d drivers.StreamedDump, dir string) (string, error) {
 	_, err := x.Run(ctx, Driver{}.cmd(t.Into, "restore", "--target="+dir, "--include=/"+drivers.StreamDumpName(t), "--", d.ID))
 	return filepath.Join(dir, drivers.StreamDumpName(t)), err
 }
@@ -187,7 +187,7 @@ func (ResticStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Targ
 // manifests another, thinned by the same rules at the same times.
 // keep_days is restic's --keep-within, counted back from the newest dump,
 // so the newest is always kept.
-func (ResticStore) forgetCommand(t *drivers.Target, dryRun bool) proc.Command {
+func (resticStore) forgetCommand(t *drivers.Target, dryRun bool) proc.Command {
 	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		args = append(args, "--keep-last="+strconv.Itoa(n))
@@ -203,7 +203,7 @@ func (ResticStore) forgetCommand(t *drivers.Target, dryRun bool) proc.Command {
 	return Driver{}.cmd(t.Into, args...)
 }
 
-func (s ResticStore) PruneSteps(t *drivers.Target) []drivers.Step {
+func (s resticStore) PruneSteps(t *drivers.Target) []drivers.Step {
 	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
 		return nil
 	}
@@ -211,7 +211,7 @@ func (s ResticStore) PruneSteps(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &c}}
 }
 
-func (s ResticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+func (s resticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
 	cmd := s.forgetCommand(t, dryRun)
 	cmd.StdoutTail = 32 << 20
 	res, err := x.Run(ctx, cmd)
@@ -242,19 +242,19 @@ func (s ResticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Targ
 }
 
 // The manifest is a second snapshot beside the dump's.
-func (ResticStore) ManifestInArchive() bool { return false }
+func (resticStore) ManifestInArchive() bool { return false }
 
 // restic's --time is local time, shown as a placeholder.
-func (ResticStore) DryRunManifest(t *drivers.Target) *drivers.DumpManifest {
+func (resticStore) DryRunManifest(t *drivers.Target) *drivers.DumpManifest {
 	return &drivers.DumpManifest{Target: t.Name}
 }
 
-func (ResticStore) PreflightSteps(t *drivers.Target) []drivers.Step {
+func (resticStore) PreflightSteps(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{{Phase: drivers.PhasePreflight, Note: "apply restic target " + t.Into.Name + "'s stale-lock policy to its repository (stale_lock_age " + humanize.Duration(staleLockAge(t.Into)) + ")"}}
 }
 
-func (ResticStore) ManifestSteps(t *drivers.Target, m *drivers.DumpManifest) []drivers.Step {
-	manifest := ResticStore{}.manifestCommand(t, m, "<dump id>", nil)
+func (resticStore) ManifestSteps(t *drivers.Target, m *drivers.DumpManifest) []drivers.Step {
+	manifest := resticStore{}.manifestCommand(t, m, "<dump id>", nil)
 	return []drivers.Step{{Phase: drivers.PhaseBackup, Command: &manifest},
 		{Phase: drivers.PhaseBackup, Note: "(standard input: the manifest; if it cannot be stored, the dump snapshot is removed again)"}}
 }
