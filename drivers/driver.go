@@ -40,6 +40,9 @@ type Target struct {
 	RetryWait time.Duration
 	// Drill makes `run` also drill the target after verifying it.
 	Drill bool
+	// VerifyCycle: each verify reads what the backup wrote plus one of
+	// VerifyCycle slices of the rest (see Scope).
+	VerifyCycle int
 	// DrillSample is how many files a drill of a file target restores and
 	// compares (default DefaultDrillSample).
 	DrillSample int
@@ -185,6 +188,7 @@ var CommonOptions = []Option{
 	{Name: "after", Kind: StringList, Help: "Targets that must finish first within a plan; if one fails, this target is skipped."},
 	{Name: "timeout", Kind: Duration, Help: "Stop the target's tools after this long and fail it as timed out."},
 	{Name: "verify", Kind: Bool, Default: strconv.FormatBool(DefaultVerify), Help: "Verify what was written after every backup. Retention only runs after a verified backup."},
+	{Name: "verify_cycle", Kind: Int, Min: 1, Max: 1000, Default: strconv.Itoa(DefaultVerifyCycle), Help: "Each run verifies what its backup wrote plus a different 1/verify_cycle of everything else the target keeps, so every verify_cycle runs read all of it (`verify --full` reads all at once). 1 reads everything every run."},
 	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output."},
 	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error."},
 	{Name: "retries", Kind: Int, Min: 0, Max: 10, Default: "0", Help: "Try a backup that failed for a transient reason (a repository lock, the network) again this many times; never after a wrong password, a missing repository or a missing source."},
