@@ -45,13 +45,16 @@ type TargetReport struct {
 	Status          string  `json:"status"`
 	DurationSeconds float64 `json:"duration_seconds"`
 	// Attempts is how many times the backup was tried (retries).
-	Attempts int      `json:"attempts,omitempty"`
-	Artifact *string  `json:"artifact"`
-	Bytes    *int64   `json:"bytes"`
-	Verified bool     `json:"verified"`
-	Pruned   bool     `json:"pruned"`
-	Warnings []string `json:"warnings"`
-	Error    *string  `json:"error"`
+	Attempts int     `json:"attempts,omitempty"`
+	Artifact *string `json:"artifact"`
+	Bytes    *int64  `json:"bytes"`
+	Verified bool    `json:"verified"`
+	// Coverage is what the verify read: the new backup, and which slice
+	// of the rest (nil when the driver reads no slices, or no verify ran).
+	Coverage *CoverageReport `json:"coverage,omitempty"`
+	Pruned   bool            `json:"pruned"`
+	Warnings []string        `json:"warnings"`
+	Error    *string         `json:"error"`
 	// Drill is the restore drill's outcome, when one ran.
 	Drill *DrillReport `json:"drill,omitempty"`
 	// Log is the target's own log file of this run: every message about

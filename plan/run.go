@@ -87,6 +87,9 @@ type RunOptions struct {
 	NoVerify bool
 	NoPrune  bool
 	Out      io.Writer // where --dry-run prints
+	// Rotation picks what each verify reads besides the new backup; nil
+	// reads everything.
+	Rotation Rotation
 }
 
 // Select returns the targets `run group` covers, in the plan's order,
@@ -349,11 +352,16 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 	r.Verified = art.Verified
 	if !r.Verified && t.Verify && !o.NoVerify {
 		view.Phase(t.Name, drivers.PhaseVerify)
-		if err := d.Verify(ctx, rt.Exec, t, art); err != nil {
+		cov, err := verifyWith(ctx, d, rt.Exec, t, art, o.Rotation)
+		if err != nil {
 			return fail(drivers.PhaseVerify, err)
 		}
-		r.Verified = true
-		log.Info("verified", "artifact", art.ID)
+		r.Verified, r.Coverage = true, cov
+		if cov != nil {
+			log.Info("verified", "artifact", art.ID, "read", cov.Detail)
+		} else {
+			log.Info("verified", "artifact", art.ID)
+		}
 	}
 
 	if t.Drill && r.Verified {
@@ -510,16 +518,20 @@ type Outcome struct {
 	Target string
 	Err    error
 	Prune  drivers.PruneResult
+	// Coverage is what a verify read (nil: the driver reads no slices).
+	Coverage *CoverageReport
 }
 
-// Verify verifies the latest backup of each target.
-func (p *Plan) Verify(ctx context.Context, targets []*drivers.Target, rt Runtime) []Outcome {
+// Verify verifies the latest backup of each target, reading what rot
+// picks (FullRotation: everything).
+func (p *Plan) Verify(ctx context.Context, targets []*drivers.Target, rot Rotation, rt Runtime) []Outcome {
 	return each(targets, func(t *drivers.Target) Outcome {
 		d := rt.driver(t.Driver)
 		if err := tendLocks(ctx, d, t, rt); err != nil {
 			return Outcome{Target: t.Name, Err: err}
 		}
-		return Outcome{Target: t.Name, Err: d.Verify(ctx, rt.Exec, t, drivers.Artifact{})}
+		cov, err := verifyWith(ctx, d, rt.Exec, t, drivers.Artifact{}, rot)
+		return Outcome{Target: t.Name, Err: err, Coverage: cov}
 	})
 }
 

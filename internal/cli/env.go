@@ -163,6 +163,10 @@ func outcomes(w io.Writer, verb string, list []plan.Outcome) error {
 			fmt.Fprintf(w, "%s: FAILED: %v\n", o.Target, o.Err)
 			continue
 		}
+		if c := o.Coverage; c != nil && c.Detail != "" {
+			fmt.Fprintf(w, "%s: %s (read %s)\n", o.Target, verb, c.Detail)
+			continue
+		}
 		fmt.Fprintf(w, "%s: %s\n", o.Target, verb)
 	}
 	if failed > 0 {

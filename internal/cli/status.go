@@ -92,6 +92,19 @@ func printStatus(w io.Writer, sum *state.Summary) {
 		}
 		tw.Flush()
 	}
+	if len(sum.Verify) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERIFY OF	SLICES READ	EVERYTHING LAST READ")
+		for _, v := range sum.Verify {
+			whole := "not yet: a cycle is not complete"
+			if v.WholeReadAt != nil {
+				whole = when(*v.WholeReadAt, sum.CheckedAt)
+			}
+			fmt.Fprintf(tw, "%s\t%d of %d\t%s\n", v.Target, v.SlicesRead, v.Cycle, whole)
+		}
+		tw.Flush()
+	}
 }
 
 // statusCells are the STATUS to ARTIFACT OR ERROR columns of one entry.

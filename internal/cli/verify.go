@@ -1,16 +1,21 @@
 package cli
 
 import (
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/state"
+	"github.com/alexandria-backup/alexandria-backup/plan"
 	"github.com/urfave/cli/v2"
 )
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify the latest backup of each target",
+		Usage:     "verify the latest backup of each target, and the next slice of everything it keeps (--full: all of it)",
 		ArgsUsage: "[TARGET...]",
-		Flags:     []cli.Flag{planFlag(), waitFlag()},
-		Action:    cmdVerify,
+		Flags: []cli.Flag{planFlag(), waitFlag(),
+			&cli.BoolFlag{Name: "full", Usage: "read everything each target keeps, not the next slice of its verify_cycle"}},
+		Action: cmdVerify,
 	}
 }
 
@@ -22,5 +27,13 @@ func cmdVerify(c *cli.Context) error {
 		return err
 	}
 	defer unlock()
-	return outcomes(c.App.Writer, "verified", e.plan.Verify(c.Context, targets, e.rt))
+	rot := state.RotationIn(e.plan.StateDir)
+	if c.Bool("full") {
+		rot = plan.FullRotation
+	}
+	outs := e.plan.Verify(c.Context, targets, rot, e.rt)
+	if err := state.RecordVerify(e.plan.StateDir, outs, time.Now().UTC()); err != nil {
+		e.log.Error("could not record what verify read", "error", err)
+	}
+	return outcomes(c.App.Writer, "verified", outs)
 }

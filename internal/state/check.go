@@ -22,6 +22,8 @@ type Summary struct {
 	MaxAgeSeconds float64       `json:"max_age_seconds,omitempty"`
 	Plans         []PlanStatus  `json:"plans"`
 	Drills        []EntryStatus `json:"drills"`
+	// Verify is each target's place in its verify cycle.
+	Verify []VerifyStatus `json:"verify"`
 	// Problems has one line per plan, target or drill with a problem.
 	Problems []string `json:"problems"`
 	// Failed: something failed last; Stale: something is older than the
@@ -34,6 +36,17 @@ type Summary struct {
 type PlanStatus struct {
 	EntryStatus
 	Targets []EntryStatus `json:"targets"`
+}
+
+// VerifyStatus is how much of what a target keeps its verifies have read.
+type VerifyStatus struct {
+	Target string `json:"target"`
+	Cycle  int    `json:"cycle"`
+	// SlicesRead of Cycle have been read since the cycle was set.
+	SlicesRead int `json:"slices_read"`
+	// WholeReadAt is when every byte the target keeps was last read; null
+	// until every slice has been.
+	WholeReadAt *time.Time `json:"whole_read_at"`
 }
 
 // EntryStatus is the last outcome of a plan, a target or a drill, and what
@@ -53,7 +66,7 @@ type EntryStatus struct {
 // apply to them). Plans and targets no longer in the plan file are left
 // out.
 func Check(s *State, p *plan.Plan, now time.Time, maxAge time.Duration) *Summary {
-	sum := &Summary{CheckedAt: now.UTC(), Plans: []PlanStatus{}, Drills: []EntryStatus{}, Problems: []string{}}
+	sum := &Summary{CheckedAt: now.UTC(), Plans: []PlanStatus{}, Drills: []EntryStatus{}, Verify: []VerifyStatus{}, Problems: []string{}}
 	if maxAge > 0 {
 		sum.MaxAgeSeconds = maxAge.Seconds()
 	}
@@ -123,6 +136,15 @@ func Check(s *State, p *plan.Plan, now time.Time, maxAge time.Duration) *Summary
 		sum.Plans = append(sum.Plans, ps)
 	}
 	for _, t := range p.Order {
+		if r := s.Verify[t]; r != nil {
+			read := 0
+			for _, at := range r.SliceReadAt {
+				if !at.IsZero() {
+					read++
+				}
+			}
+			sum.Verify = append(sum.Verify, VerifyStatus{Target: t, Cycle: r.Cycle, SlicesRead: read, WholeReadAt: r.wholeReadAt()})
+		}
 		if o := s.Drills[t]; o != nil {
 			d := EntryStatus{Target: t, Outcome: o}
 			if msg := judge(&d, "drill of target "+t, false); msg != "" {

@@ -37,6 +37,8 @@ type State struct {
 	// Drills holds each target's last restore drill, whether `drill` or a
 	// run of a target with drill = true made it.
 	Drills map[string]*Outcome `json:"drills"`
+	// Verify is each target's place in its verify cycle, across plans.
+	Verify map[string]*VerifyRotation `json:"verify,omitempty"`
 }
 
 // Plan is a plan's last run and the last outcome of each of its targets.
@@ -107,6 +109,9 @@ func (s *State) init() *State {
 	if s.Drills == nil {
 		s.Drills = map[string]*Outcome{}
 	}
+	if s.Verify == nil {
+		s.Verify = map[string]*VerifyRotation{}
+	}
 	for _, p := range s.Plans {
 		if p.Targets == nil {
 			p.Targets = map[string]*Outcome{}
@@ -151,6 +156,7 @@ func (s *State) Record(rep *plan.Report) {
 			}
 			o.Driver = t.Driver
 			o.update(t.Status, at, t.DurationSeconds, t.Artifact, t.Bytes, t.Error)
+			s.RecordCoverage(t.Name, t.Coverage, at)
 		}
 	}
 	for _, t := range rep.Targets {

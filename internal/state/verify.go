@@ -1,0 +1,116 @@
+package state
+
+import (
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/plan"
+)
+
+// VerifyRotation is where a target's verification stands in its cycle:
+// when each slice of what it keeps was last read. Everything was read by
+// the oldest of those times, once every slice has one.
+type VerifyRotation struct {
+	Cycle int `json:"cycle"`
+	// SliceReadAt[i] is when slice i+1 was last read; zero: not since the
+	// cycle was set.
+	SliceReadAt []time.Time `json:"slice_read_at"`
+}
+
+// Rotation picks each target's next slice from s and says when the whole
+// was read: the plan.Rotation of `run` and `verify`.
+func (s *State) Rotation() plan.Rotation { return rotation{s} }
+
+type rotation struct{ s *State }
+
+// Scope is the slice read longest ago (never-read ones first, lowest
+// number first), so a cycle reads every slice once in order.
+func (r rotation) Scope(t *drivers.Target) drivers.Scope {
+	if t.VerifyCycle <= 1 {
+		return drivers.FullScope
+	}
+	rot := r.s.rotationOf(t.Name, t.VerifyCycle)
+	next := 0
+	for i, at := range rot.SliceReadAt {
+		if at.Before(rot.SliceReadAt[next]) {
+			next = i
+		}
+	}
+	return drivers.Scope{Slice: next + 1, Cycle: t.VerifyCycle}
+}
+
+func (r rotation) WholeReadAt(t *drivers.Target, cov drivers.Coverage, at time.Time) *time.Time {
+	rot := r.s.rotationOf(t.Name, t.VerifyCycle)
+	rot.read(cov, at)
+	return rot.wholeReadAt()
+}
+
+// rotationOf is a copy of target's rotation, started again when the
+// cycle changed.
+func (s *State) rotationOf(target string, cycle int) VerifyRotation {
+	cycle = max(cycle, 1)
+	if r := s.Verify[target]; r != nil && r.Cycle == cycle && len(r.SliceReadAt) == cycle {
+		return VerifyRotation{Cycle: cycle, SliceReadAt: append([]time.Time(nil), r.SliceReadAt...)}
+	}
+	return VerifyRotation{Cycle: cycle, SliceReadAt: make([]time.Time, cycle)}
+}
+
+// read notes that cov was read at at.
+func (r *VerifyRotation) read(cov drivers.Coverage, at time.Time) {
+	for i := range r.SliceReadAt {
+		if cov.Full || (cov.Cycle == r.Cycle && cov.Slice == i+1) {
+			r.SliceReadAt[i] = at
+		}
+	}
+}
+
+func (r VerifyRotation) wholeReadAt() *time.Time {
+	if len(r.SliceReadAt) == 0 {
+		return nil
+	}
+	oldest := r.SliceReadAt[0]
+	for _, at := range r.SliceReadAt {
+		if at.IsZero() {
+			return nil
+		}
+		if at.Before(oldest) {
+			oldest = at
+		}
+	}
+	return &oldest
+}
+
+// RecordCoverage notes what a verify of target read at at.
+func (s *State) RecordCoverage(target string, cov *plan.CoverageReport, at time.Time) {
+	if cov == nil || cov.Cycle == 0 {
+		return
+	}
+	rot := s.rotationOf(target, cov.Cycle)
+	rot.read(drivers.Coverage{Full: cov.Full, Slice: cov.Slice, Cycle: cov.Cycle}, at)
+	s.Verify[target] = &rot
+}
+
+// RotationIn is the rotation kept under dir; a missing or damaged state
+// starts the cycle again rather than reading everything at once.
+func RotationIn(dir string) plan.Rotation {
+	s, err := Load(dir)
+	if err != nil {
+		s = (&State{}).init()
+	}
+	return s.Rotation()
+}
+
+// RecordVerify records what a `verify` read (only the run lock's holder
+// calls it).
+func RecordVerify(dir string, outs []plan.Outcome, at time.Time) error {
+	s, err := Load(dir)
+	if err != nil {
+		return err
+	}
+	for _, o := range outs {
+		if o.Err == nil {
+			s.RecordCoverage(o.Target, o.Coverage, at)
+		}
+	}
+	return s.Save(dir)
+}
