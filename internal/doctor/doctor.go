@@ -43,6 +43,9 @@ type Check struct {
 	Subject string // what was checked: "tools restic", "library: repository"
 	Detail  string
 	Fix     string // what to do about a warning or failure
+	// once names what the check is about when several targets share it
+	// (a secret file, a directory's free space): it is reported once.
+	once string
 }
 
 func (c Check) String() string {
@@ -75,7 +78,7 @@ type run struct {
 	seen   map[string]bool // files and directories already checked
 }
 
-// once reports whether key is new: a file shared by targets is checked once.
+// once reports whether key is new: a file shared by targets is reported once.
 func (r *run) once(key string) bool {
 	if r.seen == nil {
 		r.seen = map[string]bool{}
@@ -125,13 +128,41 @@ func Run(ctx context.Context, p *plan.Plan, targets []*drivers.Target, o Options
 	r.tools(ctx, targets)
 	r.stateDir(p.StateDir)
 	r.runLock(p)
-	for _, t := range targets {
-		if ctx.Err() != nil {
-			break
-		}
-		r.target(ctx, t)
-	}
+	r.targets(ctx, targets)
 	return r.checks
+}
+
+// parallelTargets bounds how many targets are checked at once: the checks
+// wait on databases, repositories and remotes, not on this machine.
+const parallelTargets = 8
+
+// targets checks the targets side by side, and reports their checks in
+// the plan's order as each target's are complete, each shared file once.
+func (r *run) targets(ctx context.Context, targets []*drivers.Target) {
+	each := make([]*run, len(targets))
+	done := make([]chan struct{}, len(targets))
+	slots := make(chan struct{}, parallelTargets)
+	for i, t := range targets {
+		o := r.o
+		o.Report = nil // reported in order below
+		each[i], done[i] = &run{o: o}, make(chan struct{})
+		go func() {
+			defer close(done[i])
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if ctx.Err() == nil {
+				each[i].target(ctx, t)
+			}
+		}()
+	}
+	for i := range targets {
+		<-done[i]
+		for _, c := range each[i].checks {
+			if c.once == "" || r.once(c.once) {
+				r.add(c)
+			}
+		}
+	}
 }
 
 // Failed counts the failed checks.
@@ -371,9 +402,9 @@ func nearestExisting(path string) string {
 
 func (r *run) target(ctx context.Context, t *drivers.Target) {
 	for _, sec := range planpaths.Secrets([]*drivers.Target{t}) {
-		if r.once("secret " + sec.Path) {
-			r.add(secretFile(sec))
-		}
+		c := secretFile(sec)
+		c.once = "secret " + sec.Path
+		r.add(c)
 	}
 	d := r.driver(t.Driver)
 	if pf, ok := d.(drivers.Preflighter); ok {
@@ -405,8 +436,10 @@ func (r *run) target(ctx context.Context, t *drivers.Target) {
 		last = snaps[0].Bytes // newest first
 	}
 	for _, l := range planpaths.Locals("", []*drivers.Target{t}) {
-		if l.Write && r.once("space "+l.Path) {
-			r.add(r.freeSpace(t, l, last))
+		if l.Write {
+			c := r.freeSpace(t, l, last)
+			c.once = "space " + l.Path
+			r.add(c)
 		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -382,5 +384,74 @@ targets = ["db"]
 		fmt.Sprintf("see what pid %d does: ps -o pid,etime,args -p %d; if it hangs", os.Getpid(), os.Getpid()))
 	if !strings.Contains(c.String(), fmt.Sprintf("warn  run lock %s: held by pid %d (run weekly), started ", path, os.Getpid())) {
 		t.Errorf("line %q", c)
+	}
+}
+
+// slowExec answers every command after a pause, counting how many run at
+// once.
+type slowExec struct {
+	mu        sync.Mutex
+	now, most int
+}
+
+func (x *slowExec) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
+	x.mu.Lock()
+	x.now++
+	x.most = max(x.most, x.now)
+	x.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	x.mu.Lock()
+	x.now--
+	x.mu.Unlock()
+	return proc.Result{Command: c.String(), Stdout: []byte("[]")}, nil
+}
+
+// Targets are checked side by side, yet the checks come out in the plan's
+// order, as they are reported, and a secret file shared by several
+// targets is reported once.
+func TestTargetsCheckedSideBySide(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "restic.pass"), "pw\n", 0o600)
+	var src strings.Builder
+	src.WriteString("state_dir = \"DIR/state\"\n")
+	var names []string
+	for i := range 12 {
+		name := fmt.Sprintf("lib%02d", i)
+		names = append(names, `"`+name+`"`)
+		fmt.Fprintf(&src, "[targets.%s]\ndriver = \"restic\"\nrepository = \"DIR/repo%d\"\npassword_file = \"DIR/restic.pass\"\npaths = [\"DIR\"]\n", name, i)
+	}
+	fmt.Fprintf(&src, "[plans.all]\ntargets = [%s]\n", strings.Join(names, ", "))
+	p := loadPlan(t, dir, src.String())
+	targets, err := p.Pick(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &slowExec{}
+	var reported []Check
+	checks := Run(context.Background(), p, targets, Options{Exec: x, Timeout: time.Minute, Report: func(c Check) { reported = append(reported, c) }})
+	if x.most < 2 {
+		t.Errorf("at most %d target checked at once, want them side by side", x.most)
+	}
+	if len(reported) != len(checks) {
+		t.Fatalf("%d checks reported, %d returned", len(reported), len(checks))
+	}
+	var order []string
+	secrets := 0
+	for i, c := range checks {
+		if reported[i] != c {
+			t.Fatalf("check %d reported as %v, returned as %v", i, reported[i], c)
+		}
+		if strings.HasSuffix(c.Subject, ": backups") {
+			order = append(order, strings.TrimSuffix(c.Subject, ": backups"))
+		}
+		if strings.Contains(c.Subject, "restic.pass") {
+			secrets++
+		}
+	}
+	if !slices.IsSorted(order) || len(order) != 12 {
+		t.Errorf("targets' checks in order %v, want the plan's 12 in order", order)
+	}
+	if secrets != 1 {
+		t.Errorf("the shared password file was reported %d times, want once", secrets)
 	}
 }
