@@ -245,9 +245,8 @@ func readManifest(dump string) (*drivers.DumpManifest, error) {
 }
 
 // hashDump reads a dump whole and returns its size and hex SHA-256 (see
-// DumpManifest.SHA256 for directory dumps). It is a separate sequential
-// read of the dump: about 1.7 GB/s here with SHA-NI, so a few seconds even
-// for a large database, and small next to pg_dump's own time.
+// DumpManifest.SHA256 for directory dumps): a read of its own, which
+// readBack saves for custom and plain SQL dumps.
 func hashDump(path string) (int64, string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {

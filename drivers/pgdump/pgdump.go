@@ -9,6 +9,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -168,6 +170,11 @@ func readCommand(format, path string, env []proc.EnvVar) proc.Command {
 	return proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
 }
 
+// stdinReadCommand is readCommand for an archive on standard input.
+func stdinReadCommand(format string, env []proc.EnvVar) proc.Command {
+	return proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null"}, Env: env}
+}
+
 func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 	if t.Into != nil {
 		return d.streamSteps(t)
@@ -185,14 +192,19 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 		{Phase: drivers.PhaseBackup, Command: &dump},
 		{Phase: drivers.PhaseBackup, Note: "count every table's rows exactly in the same snapshot, then end the transaction"},
 	}
-	if pgFormat(t) == "sql" {
-		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "read " + tmp + " whole and check pg_dump's completion trailer"})
-	} else {
+	switch pgFormat(t) {
+	case "sql":
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "read " + tmp + " whole once: check pg_dump's completion trailer and take its SHA-256"})
+	case "custom":
+		read := stdinReadCommand("custom", t.EnvVars())
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "read " + tmp + " whole once, through a SHA-256, into:"},
+			drivers.Step{Phase: drivers.PhaseBackup, Command: &read})
+	default:
 		read := readCommand(pgFormat(t), tmp, t.EnvVars())
-		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &read})
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &read},
+			drivers.Step{Phase: drivers.PhaseBackup, Note: "SHA-256 of " + tmp})
 	}
 	steps = append(steps,
-		drivers.Step{Phase: drivers.PhaseBackup, Note: "SHA-256 of " + tmp},
 		drivers.Step{Phase: drivers.PhaseBackup, Note: "rename " + tmp + " to " + final + " (only after both succeeded)"},
 		drivers.Step{Phase: drivers.PhaseBackup, Note: "write " + manifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
 	if note := retentionNote(t); note != "" {
@@ -487,11 +499,8 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	}
 	manifest := ds.snap.Manifest(counts)
 	ds.snap.Close() // release the snapshot: it holds back vacuum
-	if err := d.readWhole(ctx, x, t, tmp); err != nil {
+	if manifest.Bytes, manifest.SHA256, err = d.readBack(ctx, x, t, tmp); err != nil {
 		return drivers.Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
-	}
-	if manifest.Bytes, manifest.SHA256, err = hashDump(tmp); err != nil {
-		return drivers.Artifact{}, err
 	}
 	manifest.Dump, manifest.Format, manifest.PgDumpVersion = filepath.Base(final), pgFormat(t), ds.pgDumpVersion
 	// A manifest left by a dump of this name deleted by hand must not
@@ -563,6 +572,48 @@ func (d Driver) freeDumpPath(t *drivers.Target) (string, error) {
 	return stamped.FreePath(t.Settings.Str("dir"), t.Name, pgExt(t))
 }
 
+// readBack reads a dump whole, as readWhole does, and returns its size and
+// SHA-256 (see hashDump). A custom or plain SQL dump is read once, the
+// checks and the hash fed from the same pass (pg_restore reads a custom
+// archive from standard input); a tar or directory dump is read twice.
+// The sum is "" when the dump could not be read to its end.
+func (d Driver) readBack(ctx context.Context, x proc.Executor, t *drivers.Target, path string) (int64, string, error) {
+	format := dumpFormat(path, pgFormat(t))
+	if format != "custom" && format != "sql" {
+		if err := d.readWhole(ctx, x, t, path); err != nil {
+			return 0, "", err
+		}
+		return hashDump(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	var n countWriter
+	pass := io.TeeReader(bufio.NewReaderSize(f, 1<<20), io.MultiWriter(h, &n))
+	var readErr error
+	if format == "sql" {
+		readErr = checkSQL(path, pass)
+	} else {
+		c := stdinReadCommand(format, t.EnvVars())
+		c.Stdin = pass
+		_, readErr = x.Run(ctx, c)
+	}
+	// Whatever the reader left (it failed early, or an archive's last
+	// bytes it had no need of) still belongs in the sum.
+	if _, err := io.Copy(io.Discard, pass); err != nil {
+		return 0, "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	return int64(n), hex.EncodeToString(h.Sum(nil)), readErr
+}
+
+// countWriter counts the bytes written to it.
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
 // readWhole reads every byte of a dump: pg_restore into /dev/null for the
 // archive formats, and for plain SQL a full read (through gzip when
 // compressed, which checks its CRC) ending in pg_dump's completion trailer.
@@ -631,7 +682,11 @@ func checkSQLDump(path string) error {
 		return err
 	}
 	defer f.Close()
-	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	return checkSQL(path, bufio.NewReaderSize(f, 1<<20))
+}
+
+// checkSQL reads the plain SQL dump at path from r to its end.
+func checkSQL(path string, r io.Reader) error {
 	if strings.HasSuffix(strings.TrimSuffix(path, ".partial"), ".gz") {
 		zr, err := gzip.NewReader(r)
 		if err != nil {
@@ -671,12 +726,15 @@ func (d Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, 
 	if err != nil {
 		return err
 	}
-	if m != nil {
-		if err := checkDump(m, path); err != nil {
-			return err
+	size, sum, readErr := d.readBack(ctx, x, t, path)
+	if m != nil && sum != "" {
+		// A flipped byte in a plain SQL dump reads back fine: the sum
+		// says it first.
+		if err := m.CheckSum(size, sum); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(path), err)
 		}
 	}
-	return d.readWhole(ctx, x, t, path)
+	return readErr
 }
 
 var dumpName = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.(dump|sql|sql\.gz|tar|dir)$`)
