@@ -157,6 +157,7 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	if o.DryRun {
 		return nil, p.dryRun(group, targets, o, rt)
 	}
+	ctx = proc.WithMemo(ctx) // each tool's version is asked once per run
 	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
 	logName := LogName(rep.Command, rep.Plan, rep.StartedAt)
 	rep.Targets = p.schedule(ctx, targets, func(t *drivers.Target) TargetReport {

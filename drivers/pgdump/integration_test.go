@@ -331,3 +331,39 @@ func TestPgDumpPreflightVersion(t *testing.T) {
 		t.Fatal("preflight against a missing database passed")
 	}
 }
+
+// A run asks pg_dump its version once (the preflight and the manifest both
+// need it), and reads a custom dump back in one pass: one pg_restore,
+// reading standard input, whose SHA-256 is the manifest's.
+func TestPgDumpAsksOnceReadsOnce(t *testing.T) {
+	f := drivertest.NewPgFixture(t)
+	ctx := proc.WithMemo(context.Background())
+	d := pgdump.Driver{}
+	tg := f.Target(t, drivers.Values{"dir": filepath.Join(f.Dir, "once")})
+	x := &drivertest.CountingExecutor{}
+	if err := d.Preflight(ctx, x, tg); err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+	a, err := d.Backup(ctx, x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, reads := 0, 0
+	for _, c := range x.Runs {
+		if strings.HasPrefix(c, "pg_dump --version") {
+			versions++
+		}
+		if strings.HasPrefix(c, "pg_restore") {
+			reads++
+			if strings.Contains(c, tg.Name) {
+				t.Errorf("pg_restore names the dump instead of reading the one pass: %s", c)
+			}
+		}
+	}
+	if versions != 1 || reads != 1 {
+		t.Fatalf("pg_dump --version ran %d times, pg_restore %d times, want 1 and 1: %q", versions, reads, x.Runs)
+	}
+	if err := d.Verify(context.Background(), proc.ProcessExecutor{}, tg, a); err != nil {
+		t.Fatalf("the dump read in one pass does not verify: %v", err)
+	}
+}

@@ -273,9 +273,11 @@ func pgToolMajor(ctx context.Context, x proc.Executor, prog string) (int, error)
 	return strconv.Atoi(m[1])
 }
 
-// pgToolVersion returns the first line of `prog --version`.
+// pgToolVersion returns the first line of `prog --version`, asked once
+// per run (the preflight and the dump's manifest both need it).
 func pgToolVersion(ctx context.Context, x proc.Executor, prog string) (string, error) {
-	res, err := x.Run(ctx, proc.Command{Program: prog, Args: []string{"--version"}})
+	c := proc.Command{Program: prog, Args: []string{"--version"}}
+	res, err := proc.Remember(ctx, c.String(), func() (proc.Result, error) { return x.Run(ctx, c) })
 	if err != nil {
 		return "", err
 	}

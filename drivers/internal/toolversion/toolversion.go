@@ -22,10 +22,12 @@ func (v Version) Less(major, minor int) bool {
 	return v.major < major || v.major == major && v.minor < minor
 }
 
-// Probe runs a tool's version command and reads "X.Y.Z" from its
-// output with re, whose three groups are major, minor and patch.
+// Probe runs a tool's version command (once per run: proc.Remember) and
+// reads "X.Y.Z" from its output with re, whose three groups are major,
+// minor and patch.
 func Probe(ctx context.Context, x proc.Executor, re *regexp.Regexp, program string, args ...string) (Version, error) {
-	res, err := x.Run(ctx, proc.Command{Program: program, Args: args})
+	c := proc.Command{Program: program, Args: args}
+	res, err := proc.Remember(ctx, c.String(), func() (proc.Result, error) { return x.Run(ctx, c) })
 	if err != nil {
 		return Version{}, err
 	}
