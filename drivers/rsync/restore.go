@@ -136,6 +136,22 @@ func rsyncUnescape(s string) string {
 	return b.String()
 }
 
+// rsyncEscape writes a name as rsync prints it, for messages that show
+// names beside rsync's own lines: a control byte, and a backslash before
+// "#", as \#ooo in octal.
+func rsyncEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || c == '\\' && i+1 < len(s) && s[i+1] == '#' {
+			fmt.Fprintf(&b, `\#%03o`, c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 // mirrorFiles lists the mirror's regular files: a local mirror is walked
 // (mtimes to the nanosecond, which rsync keeps), a remote one listed by
 // rsync over ssh (to the second).

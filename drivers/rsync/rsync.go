@@ -27,8 +27,8 @@ import (
 // the driver guards it. It refuses to run from a missing source, and with
 // `delete` a run that would empty the mirror or delete most of it (an
 // unmounted disk would wipe the mirror; rsync exits 0 doing that; see
-// mirrorguard.go), honours max_delete, and verifies by comparing every
-// file's checksum on both sides.
+// mirrorguard.go), honours max_delete, and verifies by checksum what each
+// run sent plus a rotating slice of the rest (verify.go).
 //
 // Flags, chosen for a book library mirror:
 //   - --archive: permissions, times, symlinks, owner and group (owner only
@@ -224,11 +224,13 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 	if b := t.Settings.Str("bwlimit"); b != "" {
 		args = append(args, "--bwlimit="+b)
 	}
-	args = append(args, "--stats")
+	args = append(args, "--stats", "--out-format="+sentFormat)
 	if t.Progress {
 		args = append(args, "--info=progress2")
 	}
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
+	// One line per file sent, for the verification of what this run wrote.
+	c.StdoutTail = sentTail
 	// 24: files vanished between listing and sending (a live library);
 	// the rest is mirrored. 23 (partial transfer, and also a missing
 	// source root) and 25 (max_delete reached) are failures.
@@ -236,22 +238,6 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 	if t.Progress {
 		c.Progress = &proc.ProgressReader{Parse: parseRsyncProgress}
 	}
-	return c
-}
-
-// verifyCommand is a dry run that compares the checksum of every file
-// (-c: size and mtime alone miss a changed byte) and itemizes each
-// difference. rsync exits 0 whether or not it finds any, so the output
-// is the verdict: empty means identical.
-func (r Driver) verifyCommand(t *drivers.Target) proc.Command {
-	args := append(rsyncBaseArgs(), "--dry-run", "--checksum", "--itemize-changes")
-	if t.Settings.Bool("delete", false) {
-		args = append(args, "--delete")
-	}
-	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
-	c.StdoutTail = 1 << 20
-	// 24: a file vanished while being compared; the lines say the rest.
-	c.Codes = proc.ExitCodes{Warning: []int{24}}
 	return c
 }
 
@@ -265,18 +251,19 @@ func (r Driver) listCommand(t *drivers.Target) proc.Command {
 }
 
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
-	backup, verify := r.backupCommand(t), r.verifyCommand(t)
+	backup := r.backupCommand(t)
 	steps := []drivers.Step{{Phase: drivers.PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
 	if t.Settings.Bool("delete", false) {
 		guardCmd := r.guardCommand(t)
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
-	return append(steps, []drivers.Step{
-		{Phase: drivers.PhaseBackup, Command: &backup},
-		{Phase: drivers.PhaseVerify, Command: &verify},
-		{Phase: drivers.PhaseVerify, Note: "any file rsync itemizes is a difference: verification fails"},
-	}...)
+	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &backup})
+	if t.Verify {
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
+			Note: "record when the backup began and the checksum rsync sent each file with (" + sentLedgerName(t) + " in the temporary directory), for the verification"})
+	}
+	return append(steps, r.verifySteps(t)...)
 }
 
 // Init creates a local destination (mode 0700 until the first run gives it
@@ -384,7 +371,10 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target) e
 }
 
 // Backup mirrors the source after checking it, and reports the size of
-// the mirrored tree from rsync's --stats.
+// the mirrored tree from rsync's --stats and the files it sent. With
+// verification on, it records the checksum rsync sent each file with, so
+// the verification compares the mirror with what was sent, not with a
+// source that may have changed since.
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	if err := checkSource(t); err != nil {
 		return drivers.Artifact{}, err
@@ -394,11 +384,22 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 			return drivers.Artifact{}, err
 		}
 	}
-	res, err := x.Run(ctx, r.backupCommand(t))
+	// A record left by an earlier run must not vouch for this one.
+	if err := removeSentLedger(t); err != nil {
+		return drivers.Artifact{}, err
+	}
+	started := time.Now()
+	c := r.backupCommand(t)
+	res, err := x.Run(ctx, c)
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
 	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
+	cut := len(res.Stdout) >= c.StdoutTail
+	sent := parseSent(res.Stdout, cut)
+	for _, f := range sent {
+		a.Written = append(a.Written, f.path)
+	}
 	if res.Class == proc.ClassWarning {
 		a.Vanished = rsyncVanished(res.Stderr, t.Settings.Str("source"))
 		detail := proc.LastLines(res.Stderr, 5)
@@ -407,6 +408,15 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 				guard.CountFiles(int64(len(a.Vanished))), listSome(a.Vanished, 10))
 		}
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), detail))
+	}
+	if cut {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync sent more files than its output kept a record of (the last %s): the others are verified only in their turn of verify_cycle",
+			guard.CountFiles(int64(len(sent)))))
+	}
+	if t.Verify {
+		if err := writeSentLedger(t, started, sent); err != nil {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the checksums of the files sent (%v): the verification compares them with the source instead", err))
+		}
 	}
 	return a, nil
 }
@@ -464,69 +474,6 @@ func rsyncTotalSize(stdout []byte) int64 {
 		return -1
 	}
 	return n
-}
-
-// Verify compares source and mirror file by file, by checksum. A file
-// that differs, is missing or is extra is damage; a directory whose time
-// alone differs is not (a file added or removed under it on a live
-// library changes it), nor is a file the backup reported vanished.
-func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
-	c := r.verifyCommand(t)
-	res, err := x.Run(ctx, c)
-	if err != nil {
-		return err
-	}
-	vanished := map[string]bool{}
-	for _, p := range a.Vanished {
-		vanished[p] = true
-	}
-	var diffs []string
-	for _, l := range strings.Split(string(res.Stdout), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !rsyncHarmless(l, vanished) {
-			diffs = append(diffs, l)
-		}
-	}
-	if len(diffs) == 0 {
-		return nil
-	}
-	count := strconv.Itoa(len(diffs))
-	if len(res.Stdout) >= c.StdoutTail {
-		count = "at least " + count // the output was cut to its tail
-	}
-	noun := "differences"
-	if count == "1" {
-		noun = "difference"
-	}
-	shown := diffs[:min(len(diffs), 5)]
-	return fmt.Errorf("the mirror %s differs from %s (%s %s, comparing checksums): %s",
-		t.Settings.Str("destination"), t.Settings.Str("source"), count, noun, strings.Join(shown, " | "))
-}
-
-// rsyncHarmless says whether one itemized line of the verification is no
-// sign of damage: a directory that exists on both sides and differs only
-// in its modification time, or a path the backup saw vanish.
-//
-// An itemized line is "YXcstpoguax path" (Y the update type, X the file
-// type, then one letter per attribute, "." when unchanged) or
-// "*deleting   path".
-func rsyncHarmless(line string, vanished map[string]bool) bool {
-	flags, path, ok := strings.Cut(line, " ")
-	if !ok {
-		return false
-	}
-	path = strings.TrimLeft(path, " ")
-	if vanished[strings.TrimSuffix(path, "/")] {
-		return true
-	}
-	if len(flags) != 11 || flags[0] != '.' || flags[1] != 'd' {
-		return false
-	}
-	for i, f := range flags[2:] {
-		if f != '.' && !(i == 2 && (f == 't' || f == 'T')) {
-			return false
-		}
-	}
-	return true
 }
 
 // Prune has nothing to do: a mirror keeps no history to thin out.

@@ -3,8 +3,11 @@ package rsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,37 +193,79 @@ func TestRsyncSourceGuard(t *testing.T) {
 	}
 }
 
-// rsync's verify dry run exits 0 whatever it finds: the itemized output
-// is the verdict.
+// itemizer answers the verification's three commands as rsync would:
+// each writes its canned output where the command sends it, and the
+// names each --files-from list held are kept by kind.
+type itemizer struct {
+	listing, sent, slice string
+	codes                map[string]int      // "listing", "sent", "slice" → exit code
+	lists                map[string][]string // "sent", "slice" → names
+}
+
+func (it *itemizer) Run(_ context.Context, c proc.Command) (proc.Result, error) {
+	kind, out := "sent", it.sent
+	switch {
+	case slices.Contains(c.Args, "--info=name2"):
+		kind, out = "listing", it.listing
+	case slices.Contains(c.Args, "--no-implied-dirs"):
+		kind, out = "slice", it.slice
+	}
+	for _, a := range c.Args {
+		if list, ok := strings.CutPrefix(a, "--files-from="); ok {
+			b, err := os.ReadFile(list)
+			if err != nil {
+				return proc.Result{}, err
+			}
+			if it.lists == nil {
+				it.lists = map[string][]string{}
+			}
+			it.lists[kind] = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		}
+	}
+	if c.Stdout != nil {
+		io.WriteString(c.Stdout, out)
+	}
+	r := proc.Result{Command: c.String(), ExitCode: it.codes[kind]}
+	if r.Class = c.Codes.Classify(r.ExitCode); r.Class == proc.ClassError {
+		return r, &proc.ToolError{Result: r}
+	}
+	return r, nil
+}
+
+// rsync's dry runs exit 0 whatever they find: the itemized lines of the
+// listing and of the slice are the verdict.
 func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 	tg := rsyncTarget(drivers.Values{"delete": true})
 	many := strings.Repeat(">fc........ books/x.epub\n", 7)
 	for _, c := range []struct {
-		name, stdout string
-		want         []string // substrings of the error; nil = ok
-		vanished     []string // what the backup saw vanish
+		name, listing, slice string
+		want                 []string // substrings of the error; nil = ok
+		vanished             []string // what the backup saw vanish
 	}{
-		{"identical", "", nil, nil},
-		{"blank lines only", "\n\n", nil, nil},
+		{"identical", ".d          ./\n.f          books/a.epub\n.L          books/latest.epub\n", "", nil, nil},
+		{"blank lines only", "\n\n", "\n", nil, nil},
 		// A live library: a file added or removed under a directory during
 		// the run changes the directory's time, which is no damage.
-		{"a directory's time alone", ".d..t...... ./\n.d..T...... books/author a/\n", nil, nil},
-		{"a directory's time and a changed file", ".d..t...... books/\n>fc.t...... books/a.epub\n", []string{"1 difference,", "books/a.epub"}, nil},
-		{"a directory's permissions", ".d...p..... books/\n", []string{".d...p..... books/"}, nil},
-		{"a directory's owner", ".d....o.... books/\n", []string{".d....o.... books/"}, nil},
-		{"a missing directory", "cd+++++++++ books/new/\n", []string{"cd+++++++++ books/new/"}, nil},
-		{"a file's time alone", ".f..t...... books/a.epub\n", []string{".f..t...... books/a.epub"}, nil},
-		{"a symlink's time", ".L..t...... books/latest.epub\n", []string{"books/latest.epub"}, nil},
-		{"extra file that vanished during the backup", "*deleting   books/gone.epub\n.d..t...... books/\n", nil, []string{"books/gone.epub"}},
-		{"extra file, another one vanished", "*deleting   books/stray.epub\n", []string{"books/stray.epub"}, []string{"books/gone.epub"}},
-		{"a vanished path's name inside another", ">fc........ books/gone.epub.bak\n", []string{"books/gone.epub.bak"}, []string{"books/gone.epub"}},
-		{"changed content", ">fc........ books/a.epub\n", []string{"1 difference,", ">fc........ books/a.epub"}, nil},
-		{"extra file in the mirror", "*deleting   stray.epub\n", []string{"*deleting   stray.epub"}, nil},
-		{"mirror missing", "created directory /mnt/mirror/library\ncd+++++++++ ./\n", []string{"2 differences", "created directory"}, nil},
-		{"first five shown", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}, nil},
+		{"a directory's time alone", ".d..t...... ./\n.d..T...... books/author a/\n", "", nil, nil},
+		{"a directory's time and a changed file", ".d..t...... books/\n.f          books/a.epub\n", ">fc........ books/a.epub\n", []string{"(1 difference)", "books/a.epub"}, nil},
+		{"a directory's permissions", ".d...p..... books/\n", "", []string{".d...p..... books/"}, nil},
+		{"a directory's owner", ".d....o.... books/\n", "", []string{".d....o.... books/"}, nil},
+		{"a missing directory", "cd+++++++++ books/new/\n", "", []string{"cd+++++++++ books/new/"}, nil},
+		{"a missing file", ">f+++++++++ books/a.epub\n", "", []string{">f+++++++++ books/a.epub"}, nil},
+		{"a file's size", ">f.s....... books/a.epub\n", "", []string{">f.s....... books/a.epub"}, nil},
+		{"a file's time alone", ".f..t...... books/a.epub\n", "", []string{".f..t...... books/a.epub"}, nil},
+		{"a symlink's time", ".L..t...... books/latest.epub\n", "", []string{"books/latest.epub"}, nil},
+		{"extra file that vanished during the backup", "*deleting   books/gone.epub\n.d..t...... books/\n", "", nil, []string{"books/gone.epub"}},
+		{"extra file, another one vanished", "*deleting   books/stray.epub\n", "", []string{"books/stray.epub"}, []string{"books/gone.epub"}},
+		{"a vanished path's name inside another", ".f          books/gone.epub.bak\n", ">fc........ books/gone.epub.bak\n", []string{"books/gone.epub.bak"}, []string{"books/gone.epub"}},
+		{"changed content", ".f          books/a.epub\n", ">fc........ books/a.epub\n", []string{"(1 difference)", ">fc........ books/a.epub"}, nil},
+		{"extra file in the mirror", "*deleting   stray.epub\n", "", []string{"*deleting   stray.epub"}, nil},
+		{"mirror missing", "created directory /mnt/mirror/library\ncd+++++++++ ./\n", "", []string{"(2 differences)", "created directory"}, nil},
+		{"first five shown", ".f          books/x.epub\n", many, []string{"7 differences", strings.TrimSuffix(strings.Repeat(">fc........ books/x.epub | ", 5), " | ")}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := rsync.Driver{}.Verify(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte(c.stdout)}}, tg, drivers.Artifact{Vanished: c.vanished})
+			x := &itemizer{listing: c.listing, slice: c.slice}
+			err := rsync.Driver{}.Verify(context.Background(), x, tg, drivers.Artifact{Vanished: c.vanished})
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("want ok, got %v", err)
@@ -240,8 +285,111 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 			}
 		})
 	}
-	if err := (rsync.Driver{}).Verify(context.Background(), drivertest.Scripted{Res: proc.Result{ExitCode: 23, Stderr: []byte("change_dir failed")}}, tg, drivers.Artifact{}); err == nil {
-		t.Error("a failed verify run passed")
+	if err := (rsync.Driver{}).Verify(context.Background(), &itemizer{codes: map[string]int{"listing": 23}}, tg, drivers.Artifact{}); err == nil {
+		t.Error("a failed listing passed")
+	}
+	if err := (rsync.Driver{}).Verify(context.Background(), &itemizer{listing: ".f          a\n", codes: map[string]int{"slice": 23}}, tg, drivers.Artifact{}); err == nil {
+		t.Error("a failed slice run passed")
+	}
+}
+
+// What each verification hands rsync to read: the files this run sent
+// (to the sent check when Backup recorded their checksums, else to the
+// slice run, whatever the slice), the unchanged files of the scope's
+// slice, and nothing else: no directory, symlink or file the listing
+// already found different.
+func TestRsyncVerifyReadsWhatTheScopeAsks(t *testing.T) {
+	listing := ".d          ./\n.d          books/\n.L          books/latest.epub\n" +
+		">f.st...... books/changed.epub\n.L..T...... books/link.epub\n"
+	var unchanged []string
+	for i := 0; i < 40; i++ {
+		name := fmt.Sprintf("books/book%02d.epub", i)
+		unchanged = append(unchanged, name)
+		listing += ".f          " + name + "\n"
+	}
+	listing += ".f          books/sent.epub\n.f          books/sent-unrecorded.epub\n.f          new\\#012line.epub\n"
+	// The backup: three files sent, one without a checksum (an old rsync
+	// on the far side).
+	backupOut := "<f.st...... 0123456789abcdef0123456789abcdef|books/sent.epub\n" +
+		"<f+++++++++                                 |books/sent-unrecorded.epub\n" +
+		"<f+++++++++ 00000000000000000000000000000000|new\\#012line.epub\n" +
+		"Number of files: 46 (reg: 43, dir: 2, link: 1)\nTotal file size: 1,000 bytes\n"
+	sent := ">f+++++++++ 0123456789abcdef0123456789abcdef|books/sent.epub\n" +
+		">f+++++++++ 00000000000000000000000000000000|new\\#012line.epub\n"
+	for _, s := range []drivers.Scope{{Slice: 0, Cycle: 4}, {Slice: 1, Cycle: 4}, {Slice: 3, Cycle: 4}, drivers.FullScope} {
+		t.Run(s.String(), func(t *testing.T) {
+			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
+			tg.TempDir = t.TempDir()
+			a, err := rsync.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte(backupOut)}}, tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"books/sent.epub", "books/sent-unrecorded.epub", "new\nline.epub"}; !slices.Equal(a.Written, want) {
+				t.Fatalf("written %q, want %q", a.Written, want)
+			}
+			x := &itemizer{listing: listing, sent: sent}
+			cov, err := rsync.Driver{}.VerifyScoped(context.Background(), x, tg, a, s)
+			// The listing's two differences: the source does not exist
+			// here, so nothing explains them.
+			if err == nil || !strings.Contains(err.Error(), "(2 differences)") {
+				t.Fatalf("want the listing's two differences, got %v", err)
+			}
+			if got := x.lists["sent"]; !slices.Equal(got, []string{"books/sent.epub", "new\nline.epub"}) {
+				t.Errorf("the sent check read %q", got)
+			}
+			want := []string{"books/sent-unrecorded.epub"}
+			for _, u := range unchanged {
+				if s.InSlice(u) {
+					want = append(want, u)
+				}
+			}
+			got := slices.Clone(x.lists["slice"])
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("the slice run read %q, want %q", got, want)
+			}
+			if !strings.Contains(cov.Detail, "the 3 files this run sent") || !strings.Contains(cov.Detail, "all 44 files") {
+				t.Errorf("detail %q", cov.Detail)
+			}
+			t.Log(cov.Detail)
+		})
+	}
+}
+
+// The files this run sent are compared with the checksums they were sent
+// with: a copy with another checksum, or with none (missing from the
+// mirror, unreadable), is a difference, named as rsync names it.
+func TestRsyncVerifyComparesWhatWasSent(t *testing.T) {
+	tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
+	tg.TempDir = t.TempDir()
+	backupOut := ">f+++++++++ 11111111111111111111111111111111|same.epub\n" +
+		">f+++++++++ 22222222222222222222222222222222|flipped.epub\n" +
+		">f+++++++++ 33333333333333333333333333333333|gone\\#012.epub\n"
+	a, err := rsync.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte(backupOut)}}, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &itemizer{
+		listing: ".f          same.epub\n.f          flipped.epub\n>f+++++++++ gone\\#012.epub\n",
+		sent: ">f+++++++++ 11111111111111111111111111111111|same.epub\n" +
+			">f+++++++++ 2222222222222222222222222222222f|flipped.epub\n",
+		codes: map[string]int{"sent": 23}, // rsync's verdict on the missing one
+	}
+	cov, err := rsync.Driver{}.VerifyScoped(context.Background(), x, tg, a, drivers.Scope{Slice: 0, Cycle: 30})
+	if err == nil {
+		t.Fatal("passed")
+	}
+	for _, w := range []string{"(2 differences)", "flipped.epub: the mirror's copy is not what this run sent", `gone\#012.epub: sent by this run, but missing`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q lacks %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "same.epub") || len(x.lists["slice"]) != 0 {
+		t.Errorf("same.epub is no difference, and nothing else is read: %v, slice %q", err, x.lists["slice"])
+	}
+	if !strings.Contains(cov.Detail, "the 3 files this run sent by checksum, and the names, sizes and times of all 3 files") {
+		t.Errorf("detail %q", cov.Detail)
 	}
 }
 

@@ -1,0 +1,636 @@
+package rsync
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
+	"github.com/dustin/go-humanize"
+)
+
+// Verification by change plus rotation. A verify runs rsync three times
+// at most, whatever the number of files, and hands it every list of names
+// in a file (--files-from, NUL-separated), never in argv:
+//
+//  1. The listing: a dry run of the mirror without --checksum that names
+//     every file (--info=name2 names the unchanged ones too). It reads
+//     names, sizes, times, modes and link targets on both sides and no
+//     file's contents, so it runs whole on every run: a file missing from
+//     the mirror, extra in it (with delete), or differing in size, time or
+//     mode is found the run it happens, whatever the slice.
+//  2. The files this run sent: rsync reads the mirror's copies (a dry run
+//     with the mirror as the sender, into an empty scratch directory, with
+//     --checksum) and each checksum must be the one rsync sent the file
+//     with, which Backup recorded. The source is not read: the mirror is
+//     compared with what was sent, so a source that changed since is no
+//     concern and a changed byte in the mirror always is.
+//  3. The slice: of the files the listing found unchanged and this run did
+//     not send, those in the scope's slice (drivers.Scope.InSlice on the
+//     path) are compared with the source by checksum (rsync -n --checksum
+//     --files-from, as the whole verification used to). A file sent
+//     without a recorded checksum (a remote rsync older than protocol 30)
+//     is compared so too, whatever the slice.
+//
+// A difference found against the source (1 and 3) is no damage when the
+// source changed after the backup began: the path (or, for a file gone
+// from the source, the nearest directory above it that is left) has a
+// later ctime, which no program sets at will. The next run sends such a
+// file again and verifies it as one it wrote.
+
+var _ drivers.ScopedVerifier = Driver{}
+
+const (
+	// sentFormat itemizes a file with the checksum rsync computed of the
+	// data as it sent it, or, with --checksum, of the sender's file (%C:
+	// blank otherwise, and when the far side speaks a protocol older than
+	// 30). "|" ends the checksum, which is hex or blank, so a name that
+	// starts with a space stays whole.
+	sentFormat = "%i %C|%n"
+	// listFormat itemizes an entry by name.
+	listFormat = "%i %n"
+	// sentTail bounds the backup's output kept for the list of files sent:
+	// some 600,000 files in one run. The list is held in memory anyway.
+	sentTail = 64 << 20
+)
+
+// itemizedRE is one line of --out-format "%i ...": the update type, the
+// file type and nine attribute columns (or "*deleting  "), a space, then
+// the rest.
+var itemizedRE = regexp.MustCompile(`^([<>ch.*][fdLDS][-+.?a-zA-Z ]{9}) (.*)$`)
+
+// itemized splits an itemized line into its flags and the rest.
+func itemized(line string) (flags, rest string, ok bool) {
+	m := itemizedRE.FindStringSubmatch(line)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+// sentFile is a regular file the backup sent, with the checksum rsync sent
+// it with ("" when rsync did not say).
+type sentFile struct{ path, sum string }
+
+// parseSent reads the files whose data the backup sent from its itemized
+// output ("<f" to a remote mirror, ">f" to a local one); links made,
+// attributes changed and deletions are no data written. cut: the output
+// lost its beginning, and with it maybe half of the first line.
+func parseSent(stdout []byte, cut bool) []sentFile {
+	lines := strings.Split(string(stdout), "\n")
+	if cut && len(lines) > 0 {
+		lines = lines[1:]
+	}
+	var out []sentFile
+	for _, l := range lines {
+		flags, rest, ok := itemized(strings.TrimRight(l, "\r"))
+		if !ok || flags[0] != '<' && flags[0] != '>' || flags[1] != 'f' {
+			continue
+		}
+		sum, name, ok := strings.Cut(rest, "|")
+		if !ok {
+			continue
+		}
+		out = append(out, sentFile{path: rsyncUnescape(name), sum: strings.TrimSpace(sum)})
+	}
+	return out
+}
+
+// The ledger of the files sent: Backup writes, in the target's private
+// temporary directory, when it began and the checksum each file was sent
+// with, for the verification that follows; the verification reads and
+// removes it. The Artifact carries the paths alone.
+
+func sentLedgerName(t *drivers.Target) string { return "rsync-sent-" + t.Name }
+
+func sentLedgerPath(t *drivers.Target) string {
+	if t.TempDir == "" {
+		return ""
+	}
+	return filepath.Join(t.TempDir, sentLedgerName(t))
+}
+
+const sentLedgerHeader = "alexandria-backup rsync sent, started "
+
+func removeSentLedger(t *drivers.Target) error {
+	p := sentLedgerPath(t)
+	if p == "" {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// writeSentLedger records when the backup began and each file sent with
+// its checksum as "sum|path\0" (a path may hold any byte but NUL).
+func writeSentLedger(t *drivers.Target, started time.Time, sent []sentFile) error {
+	p := sentLedgerPath(t)
+	if p == "" {
+		return nil
+	}
+	if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, "%s%d\n", sentLedgerHeader, started.UnixNano())
+	for _, s := range sent {
+		if s.sum != "" {
+			fmt.Fprintf(w, "%s|%s\x00", s.sum, s.path)
+		}
+	}
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+	}
+	return err
+}
+
+type sentLedger struct {
+	started time.Time
+	sums    map[string]string // path → checksum sent with
+}
+
+func readSentLedger(t *drivers.Target) (sentLedger, error) {
+	p := sentLedgerPath(t)
+	if p == "" {
+		return sentLedger{}, os.ErrNotExist
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return sentLedger{}, err
+	}
+	head, body, ok := strings.Cut(string(b), "\n")
+	nanos, err := strconv.ParseInt(strings.TrimPrefix(head, sentLedgerHeader), 10, 64)
+	if !ok || !strings.HasPrefix(head, sentLedgerHeader) || err != nil {
+		return sentLedger{}, fmt.Errorf("%s: not a record of files sent", p)
+	}
+	l := sentLedger{started: time.Unix(0, nanos), sums: map[string]string{}}
+	for _, rec := range strings.Split(body, "\x00") {
+		if sum, path, ok := strings.Cut(rec, "|"); ok {
+			l.sums[path] = sum
+		}
+	}
+	return l, nil
+}
+
+// listingCommand names every file of source and mirror, and itemizes what
+// differs by size, time, mode, owner, link or presence, without reading
+// any file's contents (no --checksum).
+func (r Driver) listingCommand(t *drivers.Target) proc.Command {
+	args := append(rsyncBaseArgs(), "--dry-run", "--info=name2", "--out-format="+listFormat)
+	if t.Settings.Bool("delete", false) {
+		args = append(args, "--delete")
+	}
+	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
+	// 24: a file vanished while being listed; the lines say the rest.
+	c.Codes = proc.ExitCodes{Warning: []int{24}}
+	return c
+}
+
+// sentCheckCommand has rsync read the mirror's copies of the files named
+// in list and print their checksums: a dry run with the mirror as the
+// sender into an empty scratch directory, so nothing is written and the
+// source is not read.
+func (r Driver) sentCheckCommand(t *drivers.Target, list, empty string) proc.Command {
+	args := append([]string{"--dry-run", "--checksum", "--from0", "--files-from=" + list, "--out-format=" + sentFormat}, rsyncRsh(t)...)
+	c := r.cmd(t, append(args, "--", rsyncMirrorRoot(t), empty+"/")...)
+	// 23: a named file is missing from the mirror or unreadable there, and
+	// 24: it vanished; either way it has no line, which is the verdict.
+	c.Codes = proc.ExitCodes{Warning: []int{23, 24}}
+	return c
+}
+
+// sliceCommand compares the files named in list with the source by
+// checksum, as the mirror copies them. Directories are the listing's
+// (--no-implied-dirs); a file gone from the source since the listing is
+// no error (--ignore-missing-args).
+func (r Driver) sliceCommand(t *drivers.Target, list string) proc.Command {
+	args := append(rsyncBaseArgs(), "--dry-run", "--checksum", "--no-implied-dirs", "--ignore-missing-args",
+		"--from0", "--files-from="+list, "--out-format="+listFormat)
+	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
+	c.Codes = proc.ExitCodes{Warning: []int{24}}
+	return c
+}
+
+func (r Driver) verifySteps(t *drivers.Target) []drivers.Step {
+	listing := r.listingCommand(t)
+	sent := r.sentCheckCommand(t, "<the files this run sent>", "<an empty scratch directory>")
+	slice := r.sliceCommand(t, "<the slice of the other files>")
+	what := "a file missing from the mirror"
+	if t.Settings.Bool("delete", false) {
+		what += ", extra in it,"
+	}
+	return []drivers.Step{
+		{Phase: drivers.PhaseVerify, Command: &listing},
+		{Phase: drivers.PhaseVerify, Note: "names every file without reading one: " + what + " or differing in size, time or mode is a difference"},
+		{Phase: drivers.PhaseVerify, Command: &sent},
+		{Phase: drivers.PhaseVerify, Note: "the mirror's copy of each file this run sent must have the checksum rsync sent it with"},
+		{Phase: drivers.PhaseVerify, Command: &slice},
+		{Phase: drivers.PhaseVerify, Note: "the other files of this run's slice (1/verify_cycle of them, the next slice each run; all with verify --full) by checksum against the source: any file rsync itemizes is a difference, unless the source changed after the backup began"},
+	}
+}
+
+// Verify reads everything: every file of the mirror by checksum.
+func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
+	_, err := r.VerifyScoped(ctx, x, t, a, drivers.FullScope)
+	return err
+}
+
+// VerifyScoped lists the whole mirror, reads the mirror's copies of the
+// files the backup a sent, and compares the scope's slice of the other
+// files with the source (see the top of this file). A directory whose
+// time alone differs is no damage (a file added or removed under it on a
+// live library changes it), nor is a file the backup saw vanish, nor a
+// difference the source's own change since the backup began explains.
+func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact, s drivers.Scope) (drivers.Coverage, error) {
+	v := &verification{t: t, scope: s, source: filepath.Clean(t.Settings.Str("source")), since: time.Now(),
+		vanished: map[string]bool{}, written: map[string]bool{}, sums: map[string]string{}}
+	for _, p := range a.Vanished {
+		v.vanished[p] = true
+	}
+	for _, p := range a.Written {
+		v.written[p] = true
+	}
+	if a.ID != "" {
+		// a is the backup this run just made: its record, if it wrote one.
+		if l, err := readSentLedger(t); err == nil {
+			v.since = l.started
+			for _, p := range a.Written {
+				if sum := l.sums[p]; sum != "" {
+					v.sums[p] = sum
+				}
+			}
+		}
+		defer removeSentLedger(t)
+	}
+	dir, err := verifyDir(t)
+	if err != nil {
+		return drivers.Coverage{}, err
+	}
+	defer os.RemoveAll(dir)
+
+	sliceList, err := newNameList(filepath.Join(dir, "slice"))
+	if err != nil {
+		return drivers.Coverage{}, err
+	}
+	defer sliceList.f.Close()
+	listed := filepath.Join(dir, "listing")
+	if _, err := runToFile(ctx, x, r.listingCommand(t), listed); err != nil {
+		return drivers.Coverage{}, err
+	}
+	if err := eachLine(listed, func(l string) error { return v.listed(l, sliceList) }); err != nil {
+		return drivers.Coverage{}, err
+	}
+	if len(v.sums) > 0 {
+		if err := v.checkSent(ctx, x, r, dir); err != nil {
+			return drivers.Coverage{}, err
+		}
+	}
+	if sliceList.n > 0 {
+		if err := sliceList.close(); err != nil {
+			return drivers.Coverage{}, err
+		}
+		out := filepath.Join(dir, "slice.out")
+		if _, err := runToFile(ctx, x, r.sliceCommand(t, sliceList.path), out); err != nil {
+			return drivers.Coverage{}, err
+		}
+		err := eachLine(out, func(l string) error {
+			if flags, name, ok := itemized(l); ok {
+				v.judge(l, flags, rsyncUnescape(name))
+			} else {
+				v.difference(l)
+			}
+			return nil
+		})
+		if err != nil {
+			return drivers.Coverage{}, err
+		}
+	}
+	cov := s.Covered(v.detail())
+	if v.differences == 0 {
+		return cov, nil
+	}
+	noun := "differences"
+	if v.differences == 1 {
+		noun = "difference"
+	}
+	return cov, fmt.Errorf("the mirror %s differs from %s or from what this run sent (%d %s): %s",
+		t.Settings.Str("destination"), t.Settings.Str("source"), v.differences, noun, strings.Join(v.shown, " | "))
+}
+
+// verification is what one VerifyScoped has found so far.
+type verification struct {
+	t        *drivers.Target
+	scope    drivers.Scope
+	source   string
+	since    time.Time         // the backup's start (or the verify's): later source changes are no damage
+	vanished map[string]bool   // paths the backup saw vanish
+	written  map[string]bool   // paths the backup sent
+	sums     map[string]string // of those, the ones with the checksum they were sent with
+
+	files       int // regular files in the listing
+	others      int // of those, the ones this run did not send
+	othersRead  int // of those, the ones compared by checksum (the slice)
+	writtenRead int // files sent without a recorded checksum, compared with the source
+	changed     int // differences the source's own change explains
+	differences int
+	shown       []string // the first few differences
+}
+
+func (v *verification) difference(what string) {
+	v.differences++
+	if len(v.shown) < 5 {
+		v.shown = append(v.shown, what)
+	}
+}
+
+// listed takes one line of the listing: a difference is judged; an
+// unchanged regular file goes into the slice list when this run sent it
+// without a recorded checksum or when it is in the scope's slice. A file
+// sent with a checksum is the sent check's.
+func (v *verification) listed(line string, slice *nameList) error {
+	flags, name, ok := itemized(line)
+	if !ok {
+		v.difference(line) // e.g. "created directory": the mirror is missing
+		return nil
+	}
+	name = rsyncUnescape(name)
+	file := flags[1] == 'f' && flags[0] != '*'
+	if file {
+		v.files++
+		if !v.written[name] {
+			v.others++
+		}
+	}
+	if _, ok := v.sums[name]; ok {
+		return nil
+	}
+	// --info=name2 blanks the attribute columns of what is unchanged.
+	if flags[0] == '*' || strings.TrimSpace(flags[2:]) != "" {
+		v.judge(line, flags, name)
+		return nil
+	}
+	switch {
+	case !file:
+		return nil
+	case v.written[name]:
+		v.writtenRead++
+	case v.scope.InSlice(name):
+		v.othersRead++
+	default:
+		return nil
+	}
+	return slice.add(name)
+}
+
+// judge counts one itemized line as a difference unless it is harmless or
+// the source's own change since the backup began explains it.
+func (v *verification) judge(line, flags, name string) {
+	switch {
+	case rsyncHarmless(flags, name, v.vanished):
+	case v.changedInSource(name):
+		v.changed++
+	default:
+		v.difference(line)
+	}
+}
+
+// rsyncHarmless says whether one itemized line of the verification is no
+// sign of damage: a directory that exists on both sides and differs only
+// in its modification time, or a path the backup saw vanish.
+//
+// The flags are "YXcstpoguax" (Y the update type, X the file type, then
+// one letter per attribute, "." when unchanged) or "*deleting  ".
+func rsyncHarmless(flags, name string, vanished map[string]bool) bool {
+	if vanished[strings.TrimSuffix(name, "/")] {
+		return true
+	}
+	if len(flags) != 11 || flags[0] != '.' || flags[1] != 'd' {
+		return false
+	}
+	for i, f := range flags[2:] {
+		if f != '.' && !(i == 2 && (f == 't' || f == 'T')) {
+			return false
+		}
+	}
+	return true
+}
+
+// changedInSource says whether the source changed at name after the
+// backup began: its ctime, or for a path gone from the source that of the
+// nearest directory above it that is left (removing an entry changes its
+// directory), is not earlier than v.since. The ctime, unlike the mtime,
+// cannot be set back by a program that copies files in.
+func (v *verification) changedInSource(name string) bool {
+	rel := filepath.FromSlash(strings.TrimSuffix(name, "/"))
+	if !filepath.IsLocal(rel) && rel != "." {
+		return false
+	}
+	for p := filepath.Join(v.source, rel); ; p = filepath.Dir(p) {
+		var st syscall.Stat_t
+		err := syscall.Lstat(p, &st)
+		if err == nil {
+			return !time.Unix(st.Ctim.Unix()).Before(v.since)
+		}
+		if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ENOTDIR) || p == v.source || len(p) <= len(v.source) {
+			return false
+		}
+	}
+}
+
+// checkSent has rsync read the mirror's copies of the files this run sent
+// with a recorded checksum, and compares each checksum with the recorded
+// one. A file with no line is missing from the mirror or unreadable.
+func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver, dir string) error {
+	list, err := newNameList(filepath.Join(dir, "sent"))
+	if err != nil {
+		return err
+	}
+	defer list.f.Close()
+	paths := make([]string, 0, len(v.sums))
+	for p := range v.sums {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if err := list.add(p); err != nil {
+			return err
+		}
+	}
+	if err := list.close(); err != nil {
+		return err
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		return err
+	}
+	out := filepath.Join(dir, "sent.out")
+	res, err := runToFile(ctx, x, r.sentCheckCommand(v.t, list.path, empty), out)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(v.sums))
+	err = eachLine(out, func(l string) error {
+		flags, rest, ok := itemized(l)
+		if !ok || flags[1] != 'f' {
+			return nil
+		}
+		got, shown, ok := strings.Cut(rest, "|")
+		if !ok {
+			return nil
+		}
+		name := rsyncUnescape(shown)
+		want, ok := v.sums[name]
+		if !ok {
+			return nil
+		}
+		seen[name] = true
+		if got = strings.TrimSpace(got); got != want {
+			v.difference(fmt.Sprintf("%s: the mirror's copy is not what this run sent (checksum %s, sent with %s)", shown, got, want))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	why := ""
+	if res.ExitCode != 0 {
+		why = fmt.Sprintf(" (rsync exited %d: %s)", res.ExitCode, proc.LastLines(res.Stderr, 2))
+	}
+	for _, p := range paths {
+		if !seen[p] {
+			v.difference(fmt.Sprintf("%s: sent by this run, but missing from the mirror or unreadable there%s", rsyncEscape(p), why))
+		}
+	}
+	return nil
+}
+
+// detail says what was read, in numbers.
+func (v *verification) detail() string {
+	s := v.scope
+	var parts []string
+	if n := len(v.sums) + v.writtenRead; n > 0 {
+		parts = append(parts, "the "+guard.CountFiles(int64(n))+" this run sent")
+	}
+	others := humanize.Comma(int64(v.others))
+	switch {
+	case v.others == 0:
+	case s.Full || s.Cycle <= 1:
+		parts = append(parts, "all "+others+" others")
+	case s.Slice == 0:
+		parts = append(parts, "none of the "+others+" others")
+	default:
+		parts = append(parts, fmt.Sprintf("%s of the %s others (slice %d/%d)", humanize.Comma(int64(v.othersRead)), others, s.Slice, s.Cycle))
+	}
+	d := strings.Join(parts, " and ") + " by checksum, and the names, sizes and times of all " + guard.CountFiles(int64(v.files))
+	if v.changed > 0 {
+		d += fmt.Sprintf("; %s left to the next run, which sends them: the source changed after the backup began", humanize.Comma(int64(v.changed)))
+	}
+	return d
+}
+
+// verifyDir makes a private scratch directory for the lists and outputs
+// of one verification.
+func verifyDir(t *drivers.Target) (string, error) {
+	parent := t.TempDir
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", fmt.Errorf("verify: scratch directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(parent, "rsync-verify-"+t.Name+"-")
+	if err != nil {
+		return "", fmt.Errorf("verify: scratch directory: %w", err)
+	}
+	return dir, nil
+}
+
+// nameList is a --files-from file being written: NUL-separated names
+// (--from0), so a name may hold a newline.
+type nameList struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	n    int
+}
+
+func newNameList(path string) (*nameList, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &nameList{path: path, f: f, w: bufio.NewWriter(f)}, nil
+}
+
+func (l *nameList) add(name string) error {
+	l.n++
+	_, err := l.w.WriteString(name + "\x00")
+	return err
+}
+
+func (l *nameList) close() error {
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	return l.f.Close()
+}
+
+// runToFile runs c with its standard output going to a new file at path,
+// which the caller then reads line by line: the listing of a large
+// library is never held in memory.
+func runToFile(ctx context.Context, x proc.Executor, c proc.Command, path string) (proc.Result, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return proc.Result{}, err
+	}
+	defer f.Close()
+	c.Stdout = f
+	return x.Run(ctx, c)
+}
+
+// eachLine calls fn with each non-empty line of the file at path. rsync
+// escapes a newline in a name (\#012), so a line is one entry.
+func eachLine(path string, fn func(string) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadString('\n')
+		if line = strings.TrimRight(line, "\r\n"); line != "" {
+			if ferr := fn(line); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
