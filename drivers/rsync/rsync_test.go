@@ -309,8 +309,15 @@ func TestRsyncVerifyReadsWhatTheScopeAsks(t *testing.T) {
 	}
 	listing += ".f          books/sent.epub\n.f          books/sent-unrecorded.epub\n.f          new\\#012line.epub\n"
 	// The backup: three files sent, one without a checksum (an old rsync
-	// on the far side).
-	backupOut := "<f.st...... 0123456789abcdef0123456789abcdef|books/sent.epub\n" +
+	// on the far side); a hard link, a symlink and a directory made, a
+	// mode changed and a file deleted, which send no data; its stats.
+	backupOut := ".d..t......                                 |./\n" +
+		"<f.st...... 0123456789abcdef0123456789abcdef|books/sent.epub\n" +
+		"hf+++++++++                                 |books/linked.epub\n" +
+		"cL+++++++++                                 |books/latest.epub\n" +
+		"cd+++++++++                                 |books/new/\n" +
+		".f...p.....                                 |books/book01.epub\n" +
+		"*deleting                                   |books/gone.epub\n" +
 		"<f+++++++++                                 |books/sent-unrecorded.epub\n" +
 		"<f+++++++++ 00000000000000000000000000000000|new\\#012line.epub\n" +
 		"Number of files: 46 (reg: 43, dir: 2, link: 1)\nTotal file size: 1,000 bytes\n"
