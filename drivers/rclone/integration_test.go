@@ -35,7 +35,7 @@ func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.ID != f.Dst || a.Bytes != rcloneDirBytes(t, f.Dst) || a.Bytes <= 0 || len(a.Warnings) != 0 {
+	if a.ID != f.Dst || a.Bytes != rcloneDirBytes(t, f.Dst) || a.Bytes <= 0 || len(a.Warnings) != 0 || len(a.Written) != 8 {
 		t.Fatalf("artifact %+v (mirror holds %d bytes)", a, rcloneDirBytes(t, f.Dst))
 	}
 	got := drivertest.RcloneFiles(t, f.Dst)

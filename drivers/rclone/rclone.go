@@ -227,25 +227,73 @@ func rcloneBwlimit(t *drivers.Target) []string {
 
 // transferCommand is the backup itself: rclone sync or copy. rclone 1.60
 // exits 1 for most failures, 3 for a missing directory and 7 (fatal) when
-// --max-delete is reached; every non-zero exit is a failure.
-func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
-	flags := rcloneBwlimit(t)
+// --max-delete is reached; every non-zero exit is a failure. It logs each
+// file it copies (-v, as JSON: the path is a field of its own, whatever
+// the name holds) to its log, which reads them as they come: the files a
+// verify must read, however many.
+func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) (proc.Command, *rcloneTransferLog) {
+	flags := append([]string{"-v", "--use-json-log"}, rcloneBwlimit(t)...)
 	if t.Settings.Has("max_delete") {
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
 	}
 	flags = append(flags, rcloneExcludes(t)...)
 	if t.Progress {
-		// Stats once a second as JSON log lines on stderr, at the level
-		// shown by default; its other log lines turn JSON too, and
-		// parseRcloneJSONLog turns them back into text.
-		flags = append(flags, "--use-json-log", "--stats=1s", "--stats-log-level=NOTICE")
+		// Stats once a second, at a level shown by default.
+		flags = append(flags, "--stats=1s", "--stats-log-level=NOTICE")
 	}
 	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
 	c.Codes = proc.ExitCodes{}.Override(t.ExitCodes)
-	if t.Progress {
-		c.Progress = &proc.ProgressReader{Stderr: true, Parse: parseRcloneJSONLog}
+	log := &rcloneTransferLog{watched: t.Progress, copied: []string{}}
+	c.Progress = &proc.ProgressReader{Stderr: true, Parse: log.parse}
+	return c, log
+}
+
+// rcloneTransferLog reads the JSON log of a sync or copy run with -v: the
+// files it copied are collected, its stats are progress when someone
+// watches, its other INFO lines (deletions, the final stats) are dropped,
+// and everything else goes on, as text, to the output tail: what rclone
+// prints without -v, in the words it would use.
+type rcloneTransferLog struct {
+	watched bool
+	seen    map[string]bool
+	copied  []string // in the order rclone copied them, each once; never nil
+}
+
+// rcloneCopiedPrefixes are how rclone 1.60 logs a file it copied
+// (operations.Copy: "Copied (new)", "Copied (replaced existing)",
+// "Copied (server-side copy)", "Copied (Rcat, new)", "Multi-thread
+// Copied (new)", ...). "Updated modification time" writes no data.
+var rcloneCopiedPrefixes = []string{"Copied (", "Multi-thread Copied ("}
+
+func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
+	m, ok := decodeRcloneLogLine(line)
+	switch {
+	case !ok:
+		return proc.Progress{}, false, line // rclone's last, plain line
+	case m.Stats != nil && l.watched:
+		return m.progress(), true, nil
+	case m.Level == "info" && m.Object != "" && rcloneCopiedMsg(m.Msg):
+		if l.seen == nil {
+			l.seen = map[string]bool{}
+		}
+		if !l.seen[m.Object] { // a retried sync logs a file again
+			l.seen[m.Object] = true
+			l.copied = append(l.copied, m.Object)
+		}
+		return proc.Progress{}, false, nil
+	case m.Level == "info" || m.Stats != nil:
+		return proc.Progress{}, false, nil
 	}
-	return c
+	return proc.Progress{}, false, m.text()
+}
+
+func rcloneCopiedMsg(msg string) bool {
+	for _, p := range rcloneCopiedPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // sizeCommand counts the files and bytes under path, with the target's
@@ -293,7 +341,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
-	transfer := r.transferCommand(t, env)
+	transfer, _ := r.transferCommand(t, env)
 	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
 	check := r.checkCommand(t, env)
 	steps = append(steps,
@@ -347,12 +395,13 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 			return drivers.Artifact{}, err
 		}
 	}
-	res, err := x.Run(ctx, r.transferCommand(t, env))
+	transfer, log := r.transferCommand(t, env)
+	res, err := x.Run(ctx, transfer)
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
 	dst := t.Settings.Str("destination")
-	a := drivers.Artifact{ID: dst, Bytes: -1}
+	a := drivers.Artifact{ID: dst, Bytes: -1, Written: log.copied}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
@@ -592,44 +641,53 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{drivers.RestoreCmd(c)}
 }
 
-// parseRcloneJSONLog reads rclone's stderr under `--use-json-log --stats`:
-// lines with stats are progress, other log lines become "LEVEL: message".
-func parseRcloneJSONLog(line []byte) (proc.Progress, bool, []byte) {
-	var m struct {
-		Level  string `json:"level"`
-		Msg    string `json:"msg"`
-		Object string `json:"object"`
-		Stats  *struct {
-			Bytes          int64    `json:"bytes"`
-			TotalBytes     int64    `json:"totalBytes"`
-			Speed          float64  `json:"speed"`
-			ETA            *float64 `json:"eta"`
-			Transfers      int64    `json:"transfers"`
-			TotalTransfers int64    `json:"totalTransfers"`
-			Transferring   []struct {
-				Name string `json:"name"`
-			} `json:"transferring"`
-		} `json:"stats"`
-	}
+// rcloneLogLine is one line of rclone's JSON log (--use-json-log).
+type rcloneLogLine struct {
+	Level  string `json:"level"`
+	Msg    string `json:"msg"`
+	Object string `json:"object"`
+	Stats  *struct {
+		Bytes          int64    `json:"bytes"`
+		TotalBytes     int64    `json:"totalBytes"`
+		Speed          float64  `json:"speed"`
+		ETA            *float64 `json:"eta"`
+		Transfers      int64    `json:"transfers"`
+		TotalTransfers int64    `json:"totalTransfers"`
+		Transferring   []struct {
+			Name string `json:"name"`
+		} `json:"transferring"`
+	} `json:"stats"`
+}
+
+// decodeRcloneLogLine reads a JSON log line; ok is false for anything
+// else (rclone prints its last, fatal line as plain text).
+func decodeRcloneLogLine(line []byte) (m rcloneLogLine, ok bool) {
 	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return proc.Progress{}, false, line
+		return m, false
 	}
-	if s := m.Stats; s != nil {
-		p := proc.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
-		if s.TotalBytes > 0 {
-			p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
-		}
-		if s.ETA != nil {
-			p.ETA = time.Duration(*s.ETA * float64(time.Second))
-		}
-		if len(s.Transferring) > 0 {
-			p.Item = s.Transferring[0].Name
-		}
-		return p, true, nil
+	return m, true
+}
+
+func (m rcloneLogLine) progress() proc.Progress {
+	s := m.Stats
+	p := proc.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
+	if s.TotalBytes > 0 {
+		p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
 	}
+	if s.ETA != nil {
+		p.ETA = time.Duration(*s.ETA * float64(time.Second))
+	}
+	if len(s.Transferring) > 0 {
+		p.Item = s.Transferring[0].Name
+	}
+	return p
+}
+
+// text is the line as rclone writes it without --use-json-log.
+func (m rcloneLogLine) text() []byte {
 	text := strings.ToUpper(m.Level) + ": "
 	if m.Object != "" {
 		text += m.Object + ": "
 	}
-	return proc.Progress{}, false, []byte(text + strings.TrimSpace(m.Msg))
+	return []byte(text + strings.TrimSpace(m.Msg))
 }
