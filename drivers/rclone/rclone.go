@@ -26,9 +26,9 @@ import (
 // path. The destination has no history: it is one copy, replaced each run,
 // so the driver guards it: a sync that would empty the mirror or delete most
 // of it is refused before rclone runs (mirrorguard.go), max_delete caps
-// deletions, and verification compares
-// every file of the source with the destination by hash (cryptcheck for a
-// crypt remote), failing when hashes could not be compared at all.
+// deletions, and verification (verify.go) compares every file's size and
+// hashes what the run sent plus a rotating slice of the rest (cryptcheck
+// for a crypt remote), failing when hashes could not be compared at all.
 type Driver struct{}
 
 // rcloneDefaultMode is mode's default.
@@ -302,27 +302,6 @@ func (r Driver) sizeCommand(t *drivers.Target, env []proc.EnvVar, path string) p
 	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
 }
 
-// checkCommand verifies the destination against the source. Plain check
-// compares sizes and a hash both sides have; on a crypt remote no hash is
-// shared and it passes damaged ciphertext, so crypt uses cryptcheck, which
-// hashes the source through the remote's encryption. --download reads both
-// sides whole. For copy, only the source's files must be in the destination.
-func (r Driver) checkCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
-	sub := "check"
-	var flags []string
-	switch {
-	case t.Settings.Bool("check_download", false):
-		flags = append(flags, "--download")
-	case t.Settings.Bool("crypt", false):
-		sub = "cryptcheck"
-	}
-	if rcloneMode(t) == "copy" {
-		flags = append(flags, "--one-way")
-	}
-	flags = append(append(flags, rcloneBwlimit(t)...), rcloneExcludes(t)...)
-	return r.cmd(t, env, sub, flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-}
-
 // listCommand lists the destination's files for `snapshots`.
 func (r Driver) listCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 	flags := append([]string{"--recursive", "--files-only", "--no-mimetype"}, rcloneExcludes(t)...)
@@ -343,15 +322,10 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	}
 	transfer, _ := r.transferCommand(t, env)
 	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
-	check := r.checkCommand(t, env)
 	steps = append(steps,
 		drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer},
-		drivers.Step{Phase: drivers.PhaseBackup, Command: &size},
-		drivers.Step{Phase: drivers.PhaseVerify, Command: &check})
-	if !t.Settings.Bool("check_download", false) {
-		steps = append(steps, drivers.Step{Phase: drivers.PhaseVerify, Note: "fail when rclone reports hashes that could not be checked (only sizes were compared)"})
-	}
-	return steps
+		drivers.Step{Phase: drivers.PhaseBackup, Command: &size})
+	return append(steps, r.verifySteps(t, env)...)
 }
 
 var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
@@ -452,10 +426,11 @@ func parseRcloneCombined(out []byte) (c guard.MirrorCounts, bad int64, err error
 		if l == "" {
 			continue
 		}
-		if len(l) < 3 || l[1] != ' ' {
-			return c, 0, fmt.Errorf("rclone check --combined: cannot read %q", l)
+		kind, _, err := rcloneCombinedLine(l)
+		if err != nil {
+			return c, 0, err
 		}
-		switch l[0] {
+		switch kind {
 		case '=', '*':
 			c.Source++
 			c.Mirror++
@@ -466,11 +441,19 @@ func parseRcloneCombined(out []byte) (c guard.MirrorCounts, bad int64, err error
 			c.Deletes++
 		case '!':
 			bad++
-		default:
-			return c, 0, fmt.Errorf("rclone check --combined: cannot read %q", l)
 		}
 	}
 	return c, bad, nil
+}
+
+// rcloneCombinedLine reads one line of a --combined report: its kind
+// ('=' the same on both sides, '*' different, '+' only in the source,
+// '-' only in the destination, '!' unreadable) and the file's path.
+func rcloneCombinedLine(l string) (kind byte, path string, err error) {
+	if len(l) < 3 || l[1] != ' ' || !strings.ContainsRune("=*+-!", rune(l[0])) {
+		return 0, "", fmt.Errorf("rclone check --combined: cannot read %q", l)
+	}
+	return l[0], l[2:], nil
 }
 
 // guard refuses a sync that would empty the mirror or delete most of it,
@@ -502,37 +485,6 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, e
 		return cannot("%s could not be read", guard.CountFiles(bad))
 	}
 	return guard.RefuseMassDelete(t, "source", c)
-}
-
-// rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.
-var rcloneHashesNotCheckedRE = regexp.MustCompile(`(\d+) hashes could not be checked`)
-
-// Verify runs check (or cryptcheck, or check --download). Differences exit
-// 1 and fail with rclone's own lines about them. A check that exits 0 but
-// could not compare hashes (no hash type in common, e.g. a crypt remote
-// checked without cryptcheck) compared sizes only and proves nothing about
-// the bytes, so it fails too.
-func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
-	env, err := rcloneSecrets(t)
-	if err != nil {
-		return err
-	}
-	cmd := r.checkCommand(t, env)
-	res, err := x.Run(ctx, cmd)
-	if err != nil {
-		return rcloneCheckFailure(cmd.Args[0], res, err)
-	}
-	if t.Settings.Bool("check_download", false) {
-		return nil
-	}
-	if m := rcloneHashesNotCheckedRE.FindSubmatch(res.Stderr); m != nil && string(m[1]) != "0" {
-		hint := "set check_download = true to compare the bytes"
-		if !t.Settings.Bool("crypt", false) {
-			hint = "set crypt = true if the destination is a crypt remote, or check_download = true to compare the bytes"
-		}
-		return fmt.Errorf("rclone %s compared only sizes: %s hashes could not be checked (the source and the destination share no hash type); %s", cmd.Args[0], m[1], hint)
-	}
-	return nil
 }
 
 // rcloneCheckFailure turns a failed check into an error that leads with what
