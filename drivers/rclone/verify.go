@@ -170,7 +170,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 			return drivers.Coverage{}, err
 		}
 		found.add(sizes)
-		list, d, err := rcloneHashList(dir, sizes, written, s, a.Written != nil)
+		list, d, err := rcloneHashList(dir, sizes, written, s, a.Written != nil, rcloneReadHow(t))
 		if err != nil {
 			return drivers.Coverage{}, err
 		}
@@ -189,7 +189,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		found.add(hashed)
 	}
 	if rcloneFullScope(s) {
-		detail = "hashed all " + rcloneFiles(len(rcloneUnique(hashed.files())))
+		detail = fmt.Sprintf("all %s %s", rcloneFiles(len(rcloneUnique(hashed.files()))), rcloneReadHow(t))
 	}
 	if err := r.judge(ctx, x, t, env, dir, sub, found, written); err != nil {
 		return drivers.Coverage{}, err
@@ -204,6 +204,15 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		}
 	}
 	return s.Covered(detail + found.forgivenDetail(written)), nil
+}
+
+// rcloneReadHow says how the hashing check compares a file, for the
+// detail.
+func rcloneReadHow(t *drivers.Target) string {
+	if t.Settings.Bool("check_download", false) {
+		return "byte for byte"
+	}
+	return "by hash"
 }
 
 // rcloneScratchDir makes a private directory for a verify's file lists
@@ -227,8 +236,8 @@ func rcloneScratchDir(t *drivers.Target) (string, error) {
 // file in dir, one per line: every file this run sent, and the scope's
 // slice of the others (what the destination holds, as the sizes report
 // lists it, that this run did not send). It returns the file ("" when
-// there is nothing to hash) and what is read, in numbers.
-func rcloneHashList(dir string, sizes rcloneReport, written map[string]bool, s drivers.Scope, afterBackup bool) (list, detail string, err error) {
+// there is nothing to hash) and what is read, in numbers, read how.
+func rcloneHashList(dir string, sizes rcloneReport, written map[string]bool, s drivers.Scope, afterBackup bool, how string) (list, detail string, err error) {
 	names := make([]string, 0, len(written))
 	for p := range written {
 		names = append(names, p)
@@ -249,7 +258,7 @@ func rcloneHashList(dir string, sizes rcloneReport, written map[string]bool, s d
 	if afterBackup {
 		hashed = fmt.Sprintf("the %s this run sent and %s of the %s others", rcloneFiles(len(written)), rcloneCount(sliced), rcloneCount(others))
 	}
-	detail = fmt.Sprintf("hashed %s; compared the sizes of all %s", hashed, rcloneCount(len(rcloneUnique(sizes.files()))))
+	detail = fmt.Sprintf("%s %s, and the sizes of all %s", hashed, how, rcloneCount(len(rcloneUnique(sizes.files()))))
 	if len(names) == 0 {
 		return "", detail, nil
 	}
@@ -399,7 +408,7 @@ func (r rcloneReport) forgivenDetail(written map[string]bool) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "; not damage, the next run brings them up to date: " + strings.Join(parts, ", ")
+	return "; not damage (the next run brings them up to date): " + strings.Join(parts, ", ")
 }
 
 // rcloneEntry is a file as rclone lsjson lists it.

@@ -50,7 +50,7 @@ func TestRcloneVerifyJudgesWhatDiffers(t *testing.T) {
 		want     []string // substrings of the error; nil = passes
 		detail   string   // substring of the detail when it passes
 	}{
-		{name: "clean", report: "= books/a.epub\n", ran: "check", detail: "hashed all 1 file"},
+		{name: "clean", report: "= books/a.epub\n", ran: "check", detail: "all 1 file by hash"},
 		{name: "bytes differ, the source as sent", report: "* books/a.epub\n", check: rcloneDiffers,
 			src: rcloneListing("books/a.epub", sent), dst: rcloneListing("books/a.epub", sent),
 			ran: "check backend lsjson lsjson", want: []string{"rclone check: the destination is damaged: 1 file differs from what was sent (books/a.epub)"}},
@@ -89,7 +89,8 @@ func TestRcloneVerifyJudgesWhatDiffers(t *testing.T) {
 		{name: "sizes only", report: "= a\n= b\n", check: proc.Result{Stderr: []byte(sizesOnly)}, ran: "check", want: []string{"2 hashes could not be checked", "crypt = true"}},
 		{name: "sizes only with cryptcheck", settings: drivers.Values{"crypt": true}, report: "= a\n= b\n", check: proc.Result{Stderr: []byte(sizesOnly)},
 			ran: "cryptcheck", want: []string{"rclone cryptcheck compared only sizes", "2 hashes could not be checked", "check_download"}},
-		{name: "download needs no hashes", settings: drivers.Values{"check_download": true}, report: "= a\n= b\n", check: proc.Result{Stderr: []byte(sizesOnly)}, ran: "check"},
+		{name: "download needs no hashes", settings: drivers.Values{"check_download": true}, report: "= a\n= b\n", check: proc.Result{Stderr: []byte(sizesOnly)}, ran: "check",
+			detail: "all 2 files byte for byte"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rcloneTarget(t, c.settings)
@@ -170,7 +171,7 @@ func TestRcloneScopedVerifyAtScale(t *testing.T) {
 		t.Errorf("hashed %d files (mode %v), want the %d sent and %d of the others", len(got), f.listModes["scope"], sent, len(want)-sent)
 	}
 	if cov.Full || cov.Slice != 2 || cov.Cycle != 30 ||
-		cov.Detail != fmt.Sprintf("hashed the 312 files this run sent and %s of the 99,688 others; compared the sizes of all 100,000", commas(len(want)-sent)) {
+		cov.Detail != fmt.Sprintf("the 312 files this run sent and %s of the 99,688 others by hash, and the sizes of all 100,000", commas(len(want)-sent)) {
 		t.Errorf("coverage %+v", cov)
 	}
 	if after, _ := os.ReadDir(tg.TempDir); len(after) != len(before) {
@@ -201,14 +202,14 @@ func TestRcloneVerifyScopes(t *testing.T) {
 		detail  string
 		covFull bool
 	}{
-		{"full", drivers.Artifact{Written: []string{"books/a.epub"}}, drivers.FullScope, "check", "hashed all 3 files", true},
-		{"a cycle of one", drivers.Artifact{Written: []string{"books/a.epub"}}, drivers.Scope{Slice: 1, Cycle: 1}, "check", "hashed all 3 files", true},
+		{"full", drivers.Artifact{Written: []string{"books/a.epub"}}, drivers.FullScope, "check", "all 3 files by hash", true},
+		{"a cycle of one", drivers.Artifact{Written: []string{"books/a.epub"}}, drivers.Scope{Slice: 1, Cycle: 1}, "check", "all 3 files by hash", true},
 		{"what was sent, nothing else", drivers.Artifact{Written: []string{"books/a.epub"}}, drivers.Scope{Cycle: 3}, "check check",
-			"hashed the 1 file this run sent and 0 of the 2 others; compared the sizes of all 3", false},
+			"the 1 file this run sent and 0 of the 2 others by hash, and the sizes of all 3", false},
 		{"nothing sent, nothing else", drivers.Artifact{Written: []string{}}, drivers.Scope{Cycle: 3}, "check",
-			"hashed the 0 files this run sent and 0 of the 3 others; compared the sizes of all 3", false},
+			"the 0 files this run sent and 0 of the 3 others by hash, and the sizes of all 3", false},
 		{"the latest backup, slice 0", drivers.Artifact{}, drivers.Scope{Cycle: 3}, "check",
-			"hashed 0 of the 3 files; compared the sizes of all 3", false},
+			"0 of the 3 files by hash, and the sizes of all 3", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rcloneTarget(t, drivers.Values{"exclude": []string{"*.tmp"}})
