@@ -151,6 +151,17 @@ func resticEnv(t *drivers.Target) []proc.EnvVar {
 	return append(env, t.EnvVars()...)
 }
 
+// localRepo is the directory of a repository on a local path (a path, or
+// local:PATH), "" for any other backend and for repository_file, whose
+// location the driver does not read.
+func localRepo(t *drivers.Target) string {
+	repo := t.Settings.Str("repository")
+	if dir := strings.TrimPrefix(repo, "local:"); repo != "" && filepath.IsAbs(dir) {
+		return dir
+	}
+	return ""
+}
+
 // cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
