@@ -161,26 +161,30 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		if err != nil {
 			return drivers.Coverage{}, err
 		}
-		return s.Covered("restic check --read-data: the structure and " + readAllDetail(res.Stdout) + why), nil
+		return s.Covered("the structure and " + readAllDetail(res.Stdout) + " (restic check --read-data)" + why), nil
 	}
 
-	var details []string
+	// The detail follows "read" in the run's log and in verify's output.
+	detail := ""
 	var errs []error
 	if len(written) > 0 {
 		n, err := r.readPacks(ctx, x, t, written)
-		details = append(details, fmt.Sprintf("the %d packs (%s) this backup added, each read back and its SHA-256 checked", len(written), humanize.Bytes(n)))
+		detail = fmt.Sprintf("the %d packs (%s) this backup added, each hashed against its name, and ", len(written), humanize.Bytes(n))
 		errs = append(errs, err)
 	} else if a.ID != "" {
-		details = append(details, "no pack: this backup added none")
+		detail = "no new pack (this backup added none), and "
 	}
 	flag := checkFlag(s)
 	res, err := x.Run(ctx, r.checkCommand(t, flag))
 	errs = append(errs, err)
-	details = append(details, "restic check: the structure and "+subsetDetail(flag, res.Stdout))
+	detail += "with restic check the structure"
+	if flag != "" {
+		detail += " and " + subsetDetail(flag, res.Stdout)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return drivers.Coverage{}, err
 	}
-	return s.Covered(strings.Join(details, "; ")), nil
+	return s.Covered(detail), nil
 }
 
 var (
@@ -188,12 +192,9 @@ var (
 	resticPacksRE = regexp.MustCompile(`(\d+) / (\d+) packs`)
 )
 
-// subsetDetail says what `restic check` read of the data, in the numbers
-// it printed when it printed them.
+// subsetDetail says what `restic check --read-data-subset` read, in the
+// numbers it printed when it printed them.
 func subsetDetail(flag string, stdout []byte) string {
-	if flag == "" {
-		return "no pack data"
-	}
 	if m := resticGroupRE.FindSubmatch(stdout); m != nil {
 		return fmt.Sprintf("group %s of %s (%s of the %s packs)", m[1], m[4], m[2], m[3])
 	}
