@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +201,8 @@ func TestApplyLockPolicy(t *testing.T) {
 	const deadPID = 1 << 30 // above any pid_max: kill says ESRCH
 	live := os.Getpid()
 	a, b, c := lockID('a'), lockID('b'), lockID('c')
-	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": "/repo", "password_file": "/p"}}
+	// Not a local path: the locks are listed through `restic list locks`.
+	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": "sftp:backup@nas:/repo", "password_file": "/p"}}
 
 	cases := []struct {
 		name       string
@@ -279,5 +282,36 @@ func TestProcessState(t *testing.T) {
 		if got := processState(pid); got != want {
 			t.Errorf("pid %d: %d, want %d", pid, got, want)
 		}
+	}
+}
+
+// A local repository's locks are its locks/ directory, read without
+// running restic: only complete locks (named by their ID) count, and a
+// missing directory holds none.
+func TestLockIDsOfLocalRepository(t *testing.T) {
+	dir := t.TempDir()
+	tg := &drivers.Target{Name: "library", Settings: drivers.Values{"repository": dir, "password_file": "/p"}}
+	ran := &lockRepo{}
+	for _, repo := range []string{dir, "local:" + dir} {
+		tg.Settings["repository"] = repo
+		if ids, err := (Driver{}).lockIDs(context.Background(), ran, tg); err != nil || len(ids) != 0 {
+			t.Fatalf("%s without locks/: %v %v", repo, ids, err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "locks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a, b := lockID('a'), lockID('b')
+	for _, name := range []string{a, b, a + "-tmp-1234567", "README"} {
+		if err := os.WriteFile(filepath.Join(dir, "locks", name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := (Driver{}).lockIDs(context.Background(), ran, tg)
+	if err != nil || !slices.Equal(ids, []string{a, b}) {
+		t.Fatalf("locks %v %v", ids, err)
+	}
+	if len(ran.ran) != 0 {
+		t.Fatalf("ran restic for a local repository: %q", ran.ran)
 	}
 }

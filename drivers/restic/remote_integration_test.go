@@ -65,7 +65,7 @@ func TestResticRemoteREST(t *testing.T) {
 			t.Errorf("the repository password shows in %s", l)
 		}
 	}
-	if len(x.Lines) != 7 { // cat config, init, cat config, list locks, backup, check, snapshots
+	if len(x.Lines) != 9 { // cat config, init, cat config, list locks, list packs, backup, list packs, check --read-data, snapshots
 		t.Errorf("ran %d commands: %v", len(x.Lines), x.Lines)
 	}
 	for _, l := range x.Lines {
@@ -74,17 +74,16 @@ func TestResticRemoteREST(t *testing.T) {
 		}
 	}
 
-	// The server holds the data: damage a pack there, and a verify that
-	// reads the data fails over the network too.
+	// The server holds the data: damage a pack there, and verify, which
+	// reads all of it, fails over the network too.
 	packs, _ := filepath.Glob(filepath.Join(srv.Dir, "data", "*", "*"))
 	if len(packs) == 0 {
 		t.Fatal("no pack files on the server")
 	}
 	drivertest.RcloneFlipByte(t, packs[0])
-	tg.Settings["check_read_data_subset"] = "100%"
 	err = r.Verify(ctx, x, tg, a)
 	if err == nil {
-		t.Fatal("restic check --read-data-subset=100% over REST passed a damaged pack")
+		t.Fatal("restic check --read-data over REST passed a damaged pack")
 	}
 	if strings.Contains(err.Error(), srv.Pass) {
 		t.Errorf("the password shows in the error: %v", err)

@@ -49,7 +49,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "tags", Kind: drivers.StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added)."},
 		{Name: "host", Kind: drivers.String, Default: "this machine's hostname", Help: "Host name recorded in snapshots and used by retention; set it where the hostname changes (containers)."},
 		{Name: "keep_within", Kind: drivers.String, Check: checkResticDuration, Help: "Keep every snapshot younger than this (restic duration such as \"1y2m3d4h\")."},
-		{Name: "check_read_data_subset", Kind: drivers.String, Check: checkSubset, Help: "Also read this part of the data on verify: \"n/t\", \"x%\" or a size such as \"500M\"."},
+		{Name: "check_read_data_subset", Kind: drivers.String, Check: checkSubset, Help: "No longer used, accepted so that older plans load: each verify now reads the packs its backup added plus a different 1/verify_cycle of the rest (restic check --read-data-subset=n/verify_cycle), all of them within verify_cycle runs; verify_cycle = 1 reads everything every run."},
 		{Name: "stale_lock_age", Kind: drivers.Duration, Default: humanize.Duration(defaultStaleLockAge), Check: checkStaleLockAge,
 			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
 		guard.EmptySourceOption("snapshot"),
@@ -151,6 +151,17 @@ func resticEnv(t *drivers.Target) []proc.EnvVar {
 	return append(env, t.EnvVars()...)
 }
 
+// localRepo is the directory of a repository on a local path (a path, or
+// local:PATH), "" for any other backend and for repository_file, whose
+// location the driver does not read.
+func localRepo(t *drivers.Target) string {
+	repo := t.Settings.Str("repository")
+	if dir := strings.TrimPrefix(repo, "local:"); repo != "" && filepath.IsAbs(dir) {
+		return dir
+	}
+	return ""
+}
+
 // cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
@@ -202,14 +213,6 @@ func (r Driver) forgetOneCommand(t *drivers.Target, id string) proc.Command {
 	return r.cmd(t, "forget", "--", id)
 }
 
-func (r Driver) checkCommand(t *drivers.Target) proc.Command {
-	args := []string{"check"}
-	if s := t.Settings.Str("check_read_data_subset"); s != "" {
-		args = append(args, "--read-data-subset="+s)
-	}
-	return r.cmd(t, args...)
-}
-
 // selectArgs pick this target's snapshots: its pinned host and its tag.
 func selectArgs(t *drivers.Target) []string {
 	return []string{"--host=" + resticHost(t), "--tag=" + resticTag(t)}
@@ -241,15 +244,15 @@ func (r Driver) forgetCommand(t *drivers.Target, dryRun bool) (proc.Command, boo
 }
 
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
-	backup, check := r.backupCommand(t), r.checkCommand(t)
+	backup := r.backupCommand(t)
 	steps := []drivers.Step{
 		{Phase: drivers.PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
 		{Phase: drivers.PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
 			humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
 		{Phase: drivers.PhaseBackup, Command: &backup},
 		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "snapshot", "restic forget <its id>")},
-		{Phase: drivers.PhaseVerify, Command: &check},
 	}
+	steps = append(steps, r.verifySteps(t)...)
 	if forget, ok := r.forgetCommand(t, false); ok {
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Command: &forget})
 	}
@@ -302,7 +305,9 @@ func repoMissing(res proc.Result) bool {
 // Backup refuses a missing source path before restic runs (restic 0.14
 // skips it and exits 0), then reads the new snapshot id from the summary,
 // and forgets that snapshot again when restic read no file (the guard in
-// mirrorguard.go).
+// mirrorguard.go). What it transferred is packs, not files: Written lists
+// the packs that appeared in the repository while it ran (data/xx/ID,
+// relative to the repository), which VerifyScoped reads back.
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
@@ -313,6 +318,10 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	lockNotes, err := r.applyLockPolicy(ctx, x, t)
+	if err != nil {
+		return drivers.Artifact{}, err
+	}
+	packsBefore, err := r.listPacks(ctx, x, t)
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
@@ -339,6 +348,13 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
 	}
 	a := drivers.Artifact{ID: sum.SnapshotID, Bytes: sum.TotalBytesProcessed, Warnings: lockNotes}
+	// Packs another host added meanwhile (a shared repository) come
+	// along: read back too, which costs a little and hides nothing.
+	if packsAfter, err := r.listPacks(ctx, x, t); err != nil {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("could not list the packs this backup added, so verify reads only its share of the rest: %v", err))
+	} else {
+		a.Written = newPacks(packsBefore, packsAfter)
+	}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("restic exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
@@ -378,11 +394,6 @@ func resticSummary(stdout []byte) (resticBackupSummary, error) {
 		}
 	}
 	return resticBackupSummary{}, errors.New("printed no snapshot id")
-}
-
-func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
-	_, err := x.Run(ctx, r.checkCommand(t))
-	return err
 }
 
 type resticSnapshot struct {

@@ -59,7 +59,9 @@ func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if locks, _ := os.ReadDir(filepath.Join(f.Repo, "locks")); len(locks) > 0 {
+		// A whole lock: restic writes <id>-tmp-<n>, renames it to <id>
+		// and makes it read-only. Killed before that, it leaves no lock.
+		if complete(f.Repo, f.LockFiles(t)) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -69,7 +71,7 @@ func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM) // restic 0.14 leaves its lock on SIGTERM
 	cmd.Wait()
-	if locks, _ := os.ReadDir(filepath.Join(f.Repo, "locks")); len(locks) == 0 {
+	if len(f.LockFiles(t)) == 0 {
 		t.Skip("this restic removed its lock on SIGTERM (0.17+): nothing stale to test")
 	}
 	os.Remove(filepath.Join(f.Src, "big.img"))
@@ -83,6 +85,16 @@ func TestResticRemovesStaleLockOfKilledRun(t *testing.T) {
 	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("check after the stale lock: %v", err)
 	}
+}
+
+// complete reports whether one of the locks is written: read-only.
+func complete(repo string, ids []string) bool {
+	for _, id := range ids {
+		if fi, err := os.Stat(filepath.Join(repo, "locks", id)); err == nil && fi.Mode().Perm()&0o222 == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func TestResticBackupWithoutSummaryFails(t *testing.T) {
