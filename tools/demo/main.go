@@ -282,7 +282,6 @@ tags          = ["alexandria"]
 keep_daily    = 7
 keep_weekly   = 4
 keep_monthly  = 12
-check_read_data_subset = "10%"
 after         = ["database"]
 
 # ...and into borg.
