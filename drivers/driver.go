@@ -90,9 +90,10 @@ type Artifact struct {
 	Bytes    int64  // -1 when the tool does not say
 	Verified bool   // already verified as part of the backup itself
 	Warnings []string
-	// Written are the paths (relative to the source, as the tool names
-	// them) this backup transferred, for a verify that reads exactly those
-	// (ScopedVerifier); nil when the driver does not track them.
+	// Written is what this backup transferred, in the tool's own units
+	// (source paths for rsync and rclone, pack files for restic), for a
+	// verify that reads exactly those (ScopedVerifier); nil when the
+	// driver does not track them.
 	Written []string
 	// Vanished are source paths (relative to the source) that disappeared
 	// while the backup read them, as the tool reported: on a live library
