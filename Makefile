@@ -38,12 +38,15 @@ bench: bench-go bench-run ## benchmarks (speed and memory targets live here, not
 bench-go: ## the Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# BENCH_FLAGS: -quick (a few minutes), -full (an hour or more), or -files,
-# -db-mb, -pairs ... (go run ./tools/bench -h). The report is Markdown on
-# stdout: make bench-run > bench.md
-bench-run: ## end-to-end: alexandria-backup run against the bare tool commands (BENCH_FLAGS=-quick|-full)
+# BENCH: quick (a few minutes), standard (about an hour on a small machine)
+# or full (hours); BENCH_FLAGS: more flags (-files, -db-mb, -pairs, -targets
+# ...: go run ./tools/bench -h). The report is Markdown on stdout:
+# make bench-run BENCH=standard > bench.md
+BENCH       ?= quick
+BENCH_FLAGS ?=
+bench-run: ## end-to-end: alexandria-backup run against the bare tool commands (BENCH=quick|standard|full)
 	@$(GO) build -o bin/bench ./tools/bench
-	@bin/bench $(BENCH_FLAGS)
+	@bin/bench -preset $(BENCH) $(BENCH_FLAGS)
 
 demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL) and run `run weekly` on it
 	$(GO) build -o bin/demo ./tools/demo

@@ -2,7 +2,7 @@
 // everyday `alexandria-backup run` costs next to the bare tool commands
 // doing the same work.
 //
-//	go run ./tools/bench [-quick | -full] [-files N] [-db-mb MB] [-pairs P] ...
+//	go run ./tools/bench [-preset quick|standard|full] [-files N] [-db-mb MB] [-pairs P] ... > bench.md
 //
 // It builds, in a temporary directory, a library of -files small files
 // (-min-kib to -max-kib each, content from -seed) and a PostgreSQL
@@ -15,7 +15,8 @@
 // running the bare tool commands that do what that run does by default
 // (backup, verify, retention), on repositories of their own that saw the
 // same history. The order within a pair alternates (A B, then B A), so
-// neither side always finds the page cache the other warmed.
+// neither side always finds the page cache the other warmed (or emptied:
+// borg and rclone drop what they read from it).
 //
 // Scenarios: nothing changed; -change-pct of the files (and of the
 // database's book rows) changed before each pair, the same change for A
@@ -24,12 +25,12 @@
 // stays flat and one that costs what exists doubles.
 //
 // It prints, on stdout, Markdown ready for the README: the machine and the
-// date, then per scenario a table of medians and ranges (see the notes it
-// prints under the tables for what each column is). Progress goes to
-// stderr. -quick (2,000 files, 20 MB, 3 pairs) finishes in a few minutes;
-// the default (20,000 files, 80 MB, 5 pairs) in about ten to twenty on a
-// small machine; -full (100,000 files of 1–16 KiB, 400 MB, 7 pairs) takes
-// an hour or more.
+// date, then per scenario a table of medians and ranges (the notes it
+// prints under the tables say what each column is). Progress goes to
+// stderr. Presets: quick (2,000 files, 20 MB, 4 pairs) takes a few
+// minutes, what `make bench` runs; standard, the default of the program
+// (20,000 files, 80 MB, 6 pairs), takes about an hour on a small shared
+// machine; full (100,000 files of 1–16 KiB, 400 MB, 8 pairs) several.
 package main
 
 import (
@@ -52,7 +53,15 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
 )
 
+// presets are the sizes of -preset; flags given override them.
+var presets = map[string]map[string]int{
+	"quick":    {"files": 2000, "max-kib": 64, "db-mb": 20, "pairs": 4},
+	"standard": {"files": 20000, "max-kib": 64, "db-mb": 80, "pairs": 6},
+	"full":     {"files": 100000, "max-kib": 16, "db-mb": 400, "pairs": 8},
+}
+
 type config struct {
+	preset                             string
 	files, minKiB, maxKiB, dbMB, pairs int
 	changePct                          float64
 	seed                               int64
@@ -67,13 +76,12 @@ func main() {
 
 func run() int {
 	var c config
-	quick := flag.Bool("quick", false, "a few minutes: 2,000 files, 20 MB database, 3 pairs")
-	full := flag.Bool("full", false, "the full run: 100,000 files of 1–16 KiB, 400 MB database, 7 pairs (an hour or more; about 20 GB of disk)")
-	flag.IntVar(&c.files, "files", 20000, "files in the library (N; the scaling run adds N more)")
+	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 4 pairs: a few minutes), standard (20,000 files, 80 MB, 6 pairs), full (100,000 files of 1–16 KiB, 400 MB, 8 pairs: hours); the flags below override it")
+	flag.IntVar(&c.files, "files", 0, "files in the library (N; the scaling run adds N more)")
 	flag.IntVar(&c.minKiB, "min-kib", 1, "smallest file, KiB")
 	flag.IntVar(&c.maxKiB, "max-kib", 64, "largest file, KiB (sizes are uniform in between)")
-	flag.IntVar(&c.dbMB, "db-mb", 80, "database size, MB (pg_database_size)")
-	flag.IntVar(&c.pairs, "pairs", 5, "measured pairs per target and scenario")
+	flag.IntVar(&c.dbMB, "db-mb", 0, "database size, MB (pg_database_size)")
+	flag.IntVar(&c.pairs, "pairs", 0, "measured pairs per target and scenario (even: each side goes first equally often)")
 	flag.Float64Var(&c.changePct, "change-pct", 1, "percent of the files and of the book rows changed before each pair of the changed scenarios")
 	flag.Int64Var(&c.seed, "seed", 1, "seed of all generated data")
 	targetsFlag := flag.String("targets", "", "comma-separated targets to measure (default all: restic,borg,rsync,rclone,db-into-restic,db-dir)")
@@ -84,27 +92,22 @@ func run() int {
 	flag.StringVar(&c.src, "src", ".", "module directory to build alexandria-backup from")
 	flag.StringVar(&c.workdir, "workdir", "", "parent of the temporary work directory (default $TMPDIR); PostgreSQL's user must be able to reach it")
 	flag.Parse()
-	if flag.NArg() > 0 || (*quick && *full) {
+	if flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	preset := func(name string, v int, p *int) {
-		if !set[name] {
-			*p = v
-		}
+	p, ok := presets[*preset]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench: -preset %q: quick, standard or full\n", *preset)
+		return 2
 	}
-	switch {
-	case *quick:
-		preset("files", 2000, &c.files)
-		preset("db-mb", 20, &c.dbMB)
-		preset("pairs", 3, &c.pairs)
-	case *full:
-		preset("files", 100000, &c.files)
-		preset("max-kib", 16, &c.maxKiB)
-		preset("db-mb", 400, &c.dbMB)
-		preset("pairs", 7, &c.pairs)
+	c.preset = *preset
+	for name, v := range map[string]*int{"files": &c.files, "max-kib": &c.maxKiB, "db-mb": &c.dbMB, "pairs": &c.pairs} {
+		if !set[name] {
+			*v = p[name]
+		}
 	}
 	if *targetsFlag != "" {
 		c.only = strings.Split(*targetsFlag, ",")
@@ -239,7 +242,7 @@ func bench(ctx context.Context, c config) (err error) {
 		return b.printDryRun(ctx, ts)
 	}
 
-	r := report{c: c, version: version, libBytes: libBytes, db: db, started: time.Now()}
+	r := report{c: c, version: version, work: work, libBytes: libBytes, db: db, started: time.Now()}
 	r.machine, r.load0 = machine(work), loadavg()
 
 	// The first backup of everything, on both sides: one sample each.
@@ -259,18 +262,25 @@ func bench(ctx context.Context, c config) (err error) {
 	modulus := max(1, int(math.Round(100/c.changePct)))
 	r.changeFiles, r.modulus = changeFiles, modulus
 	round := 0
-	change := func(ctx context.Context) error {
+	changeFilesOnly := func(ctx context.Context) error {
 		round++
 		n, err := b.lib.Change(round, changeFiles)
 		if err != nil {
+			return err
+		}
+		r.changedBytes = append(r.changedBytes, n)
+		logf("changed %d files (%s) (round %d)", changeFiles, bytesStr(n), round)
+		return nil
+	}
+	change := func(ctx context.Context) error {
+		if err := changeFilesOnly(ctx); err != nil {
 			return err
 		}
 		rows, err := benchdata.ChangeDatabase(ctx, b.srv.ConnString("bench"), round, modulus, c.seed)
 		if err != nil {
 			return err
 		}
-		r.changedBytes = append(r.changedBytes, n)
-		logf("changed %d files (%s) and %d book rows (round %d)", changeFiles, bytesStr(n), rows, round)
+		logf("changed %d book rows (round %d)", rows, round)
 		return nil
 	}
 	logf("scenario: %.3g%% changed, %d pairs", c.changePct, c.pairs)
@@ -298,7 +308,7 @@ func bench(ctx context.Context, c config) (err error) {
 			return err
 		}
 		logf("scaling: %.3g%% of N changed at 2N files, %d pairs", c.changePct, c.pairs)
-		r.scaled, err = b.pairs(ctx, fileTargets, c.pairs, change)
+		r.scaled, err = b.pairs(ctx, fileTargets, c.pairs, changeFilesOnly)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 type report struct {
 	c                         config
 	version, machine, load0   string
+	work                      string
 	libBytes, libBytes2       int64
 	db                        benchdata.Database
 	changeFiles, modulus      int
@@ -37,8 +38,11 @@ func (r report) print(w io.Writer, ts []target) {
 	fmt.Fprintf(w, "%s  \n", r.machine)
 	fmt.Fprintf(w, "Load average %s at the start, %s at the end (%s in all).  \n", r.load0, loadavg(), r.finished.Sub(r.started).Round(time.Second))
 	fmt.Fprintf(w, "Tools: %s.  \n", toolVersions())
-	fmt.Fprintf(w, "Data: a library of %d files of %d–%d KiB (%s) and a PostgreSQL database of %s (%d book rows, %d event rows); %d pairs per target and scenario; `-seed %d`.\n\n",
-		c.files, c.minKiB, c.maxKiB, bytesStr(r.libBytes), bytesStr(r.db.Bytes), r.db.Books, r.db.Events, c.pairs, c.seed)
+	fmt.Fprintf(w, "Data: a library of %d files of %d–%d KiB (%s) and a PostgreSQL database of %s (%d book rows, %d event rows); %d pairs per target and scenario (`-preset %s -files %d -db-mb %d -pairs %d -seed %d`).\n\n",
+		c.files, c.minKiB, c.maxKiB, bytesStr(r.libBytes), bytesStr(r.db.Bytes), r.db.Books, r.db.Events, c.pairs, c.preset, c.files, c.dbMB, c.pairs, c.seed)
+	if c.pairs%2 == 1 {
+		fmt.Fprintf(w, "(An odd number of pairs: the run went first in one pair more than the bare commands.)\n\n")
+	}
 
 	fmt.Fprintf(w, "### First backup (everything new; one sample)\n\n")
 	table(w, ts, r.first)
@@ -56,9 +60,9 @@ func (r report) print(w io.Writer, ts []target) {
 	}
 	fmt.Fprint(w, notes)
 	fmt.Fprintf(w, "\n### What each side runs\n\n")
-	fmt.Fprintf(w, "run: `alexandria-backup --config PLAN --no-progress run bench --target NAME`; bare: `bash -c 'set -euo pipefail; SCRIPT'` with `$LIB` the library, `$DB` the database URL, `$HOST` the host name, on repositories of its own. Every run also takes the run lock and writes its report and state; what else it does besides the bare commands is listed under each.\n\n")
+	fmt.Fprintf(w, "run: `alexandria-backup --config PLAN --no-progress run bench --target NAME`; bare: `bash -c 'set -euo pipefail; SCRIPT'` with `$LIB` the library, `$DB` the database URL, `$HOST` the host name, on repositories of its own under `$WORK/bare` (the run's are under `$WORK/run`). Every run also takes the run lock and writes its report and state; what else it does besides the bare commands is listed under each.\n\n")
 	for _, t := range ts {
-		fmt.Fprintf(w, "**%s** (bare env: `%s`)\n\n```sh\n%s```\n\nThe run also: %s.\n\n", t.name, envNames(t.env), t.script, t.extra)
+		fmt.Fprintf(w, "**%s** (bare env: `%s`)\n\n```sh\n%s```\n\nThe run also: %s.\n\n", t.name, envNames(t.env, r.work), t.script, t.extra)
 	}
 }
 
@@ -77,7 +81,10 @@ reaping it (waitid WNOWAIT) and reads its /proc/PID/io, which then holds the cou
 process and of every descendant it reaped, i.e. every tool the step ran; wait4 then reaps it and
 gives the CPU time. The two sides of a pair run back to back in alternating order (run first in odd
 pairs, bare first in even ones), each on its own repositories and destinations that saw the same
-backups, after the same change.
+backups, after the same change. borg (its segments) and rclone (every file it reads) drop what they
+read from the page cache, so whichever side reads a tree first after them reads it from storage:
+that is the *disk read* column's spread, and why the order alternates. Wall times on a shared
+machine are noisy (see the load average above); the CPU ratio and the byte counts are steadier.
 `
 
 // table prints one scenario's table.
@@ -215,8 +222,9 @@ func bytesStr(n int64) string {
 	}
 }
 
-func envNames(env []string) string {
-	return strings.Join(env, " ")
+// envNames is env with the work directory shown as $WORK.
+func envNames(env []string, work string) string {
+	return strings.ReplaceAll(strings.Join(env, " "), work, "$WORK")
 }
 
 // machine describes where the benchmark ran: CPU, cores, memory, kernel,
