@@ -146,7 +146,7 @@ func bench(ctx context.Context, c config) (err error) {
 		}
 	}()
 	l := newLayout(work)
-	for _, d := range []string{l.library, l.home, l.run, l.bare, l.logs} {
+	for _, d := range []string{l.library, filepath.Join(l.home, "run"), filepath.Join(l.home, "bare"), l.run, l.bare, l.logs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func bench(ctx context.Context, c config) (err error) {
 		return err
 	}
 	if _, err := b.step(ctx, "init", "bare", []string{"bash", "-c", bareInit},
-		[]string{"BARE=" + l.bare, "RESTIC_PASS=" + l.resticPass, "BORG_PASS=" + l.borgPass}); err != nil {
+		[]string{"RUN=" + l.run, "BARE=" + l.bare}); err != nil {
 		return err
 	}
 	if c.dryRun {
@@ -382,7 +382,7 @@ func (b *bencher) step(ctx context.Context, name, side string, argv, extraEnv []
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "\n### %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(argv, " "))
-	env := b.env()
+	env := b.env(side)
 	if side == "bare" {
 		env = append(env, "LIB="+b.l.library, "DB="+b.l.dbURL, "HOST="+b.l.host)
 		env = append(env, extraEnv...)
@@ -394,10 +394,11 @@ func (b *bencher) step(ctx context.Context, name, side string, argv, extraEnv []
 	return u, nil
 }
 
-// env is what both sides start from: a private HOME (restic's and borg's
-// caches and borg's security directory), the caller's PATH.
-func (b *bencher) env() []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.l.home, "LC_ALL=C.UTF-8", "TZ=UTC"}
+// env is what a side starts from: a HOME of its own (restic's and borg's
+// caches and borg's security directory: the sides' repositories have the
+// same ids), the caller's PATH.
+func (b *bencher) env(side string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(b.l.home, side), "LC_ALL=C.UTF-8", "TZ=UTC"}
 }
 
 // printDryRun shows, per target, what the run would execute next to the

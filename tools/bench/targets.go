@@ -177,11 +177,17 @@ func planTOML(l layout, ts []target) string {
 	return b.String()
 }
 
-// bareInit creates the bare side's repositories and directories.
+// bareInit gives the bare side the repositories `alexandria-backup init`
+// just created, copied while still empty: the same restic key (restic
+// calibrates its key's scrypt cost to the machine's speed at init, so two
+// inits a minute apart on a busy machine can differ by half in what every
+// restic command pays to open the repository), the same chunker
+// parameters, the same borg key. Each side has its own HOME, so the
+// copies' equal ids never share a cache.
 const bareInit = `set -euo pipefail
-RESTIC_REPOSITORY="$BARE/restic" RESTIC_PASSWORD_FILE="$RESTIC_PASS" restic init
-BORG_REPO="$BARE/borg" BORG_PASSPHRASE_FD=3 borg init --encryption=repokey-blake2 3<"$BORG_PASS"
-mkdir -p "$BARE/mirror" "$BARE/rclone" "$BARE/dumps"
+cp -a -- "$RUN/restic" "$BARE/restic"
+cp -a -- "$RUN/borg" "$BARE/borg"
+mkdir -p -- "$BARE/mirror" "$BARE/rclone" "$BARE/dumps"
 `
 
 // tomlString quotes s as a TOML basic string.
