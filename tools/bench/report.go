@@ -71,9 +71,10 @@ Columns: *bare* and *run* are wall-clock seconds, median (min–max) over the pa
 commands and of ` + "`alexandria-backup run`" + ` for the target; *run/bare* is the median (min–max) of the
 per-pair ratios of wall time, *CPU run/bare* that of user+system CPU time (the whole process tree's,
 from wait4). *read* and *written* are the median bytes the whole process tree passed through
-read and write system calls (rchar and wchar of /proc/PID/io: files and pipes, from the page cache
-or not; a socket read with recv, as libpq reads the server's rows, is not counted); *disk read* is the part that came from storage (read_bytes; near zero when the data sits in
-the page cache). *RSS* is the peak resident memory of the alexandria-backup process alone (its own
+read and write system calls (rchar and wchar of /proc/PID/io: files and pipes, from the page
+cache or not; a socket read with recv, as libpq reads the server's rows, is not counted); *disk
+read* is the part that came from storage (read_bytes; near zero when the data sits in the page
+cache). *RSS* is the peak resident memory of the alexandria-backup process alone (its own
 VmHWM, the largest over the pairs), not of the tools it runs.
 
 How: each step is a child of the benchmark; when it exits, the benchmark waits for it without
