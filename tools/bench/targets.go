@@ -53,6 +53,14 @@ func newLayout(work string) layout {
 	}
 }
 
+// verifyCycle is the plan's verify_cycle (the product's default, set in the
+// plan so that a new default does not part the sides): rsync and
+// rclone verify what their backup sent plus 1/verifyCycle of the rest, a
+// different slice each run; the bare scripts do the same, round-robin.
+const verifyCycle = 30
+
+var cycleEnv = fmt.Sprintf("CYCLE=%d", verifyCycle)
+
 // retention of the plan, the same on both sides: the README's everyday
 // plan (all runs of a benchmark fall on one day, so each run forgets the
 // previous run's snapshot).
@@ -110,10 +118,27 @@ BORG_PASSPHRASE_FD=3 borg compact --lock-wait=600 3<"$PASSFILE"
 source      = ` + q(l.library+"/") + `
 destination = ` + q(filepath.Join(l.run, "mirror")+"/") + `
 delete      = true
+verify_cycle = ` + fmt.Sprint(verifyCycle) + `
 `,
-		env: []string{"DEST=" + filepath.Join(l.bare, "mirror") + "/"},
-		script: `rsync --archive --hard-links --numeric-ids --delete --delete-delay --stats -- "$LIB/" "$DEST"
-diff=$(rsync --archive --hard-links --numeric-ids --dry-run --checksum --itemize-changes --delete -- "$LIB/" "$DEST")
+		env: []string{"DEST=" + filepath.Join(l.bare, "mirror") + "/", "SLICE=" + filepath.Join(l.bare, "rsync.slice"), cycleEnv},
+		script: `t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+rsync --archive --hard-links --numeric-ids --delete --delete-delay --stats '--out-format=%i %C|%n' -- "$LIB/" "$DEST" > "$t/sent"
+# every file by name, size, time and mode (reads none); keep the list
+rsync --archive --hard-links --numeric-ids --dry-run --info=name2 '--out-format=%i %n' --delete -- "$LIB/" "$DEST" |
+  awk -v all="$t/all" '{ i = substr($0, 1, 11); n = substr($0, 13) }
+    i ~ /^\.[fdL] +$/ { if (i ~ /^\.f/) print n > all; next }
+    { print "difference: " $0; bad = 1 } END { exit bad }'
+# the mirror's copy of each file sent has the checksum rsync sent it with
+awk '/^>f/ { sub(/^[^ ]+ /, ""); print }' "$t/sent" | sort > "$t/sums"
+cut -d'|' -f2- "$t/sums" > "$t/names"
+mkdir "$t/empty"
+rsync --dry-run --checksum --files-from="$t/names" '--out-format=%i %C|%n' -- "$DEST" "$t/empty/" |
+  awk '/^>f/ { sub(/^[^ ]+ /, ""); print }' | sort > "$t/got"
+cmp -s "$t/sums" "$t/got" || { echo "a file sent differs on the mirror"; exit 1; }
+# the next 1/CYCLE of the files by checksum against the source
+k=$(( $(cat "$SLICE" 2>/dev/null || echo 0) % CYCLE )); echo $(( k + 1 )) > "$SLICE"
+awk -v k="$k" -v n="$CYCLE" 'NR % n == k' "$t/all" > "$t/slice"
+diff=$(rsync --archive --hard-links --numeric-ids --dry-run --checksum --no-implied-dirs --ignore-missing-args --files-from="$t/slice" '--out-format=%i %n' -- "$LIB/" "$DEST")
 if [ -n "$diff" ]; then echo "$diff" | head; exit 1; fi
 `,
 		extra: "the mirror guard's `rsync --dry-run --delete --stats` first (one more walk of both trees)",
@@ -125,12 +150,20 @@ source      = ` + q(l.library) + `
 destination = ` + q(filepath.Join(l.run, "rclone")) + `
 mode        = "sync"
 config      = ` + q(l.rcloneConf) + `
+verify_cycle = ` + fmt.Sprint(verifyCycle) + `
 `,
-		env: []string{"DEST=" + filepath.Join(l.bare, "rclone"), "CONF=" + l.rcloneConf},
-		script: `rclone sync --config="$CONF" --ask-password=false --log-format= -- "$LIB" "$DEST"
-rclone check --config="$CONF" --ask-password=false --log-format= -- "$LIB" "$DEST"
+		env: []string{"DEST=" + filepath.Join(l.bare, "rclone"), "CONF=" + l.rcloneConf, "SLICE=" + filepath.Join(l.bare, "rclone.slice"), cycleEnv},
+		script: `t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+rclone sync --config="$CONF" --ask-password=false --log-format= -v --use-json-log -- "$LIB" "$DEST" 2> "$t/log"
+# every file by size; keep the list
+rclone check --config="$CONF" --ask-password=false --log-format= --size-only --combined="$t/all" -- "$LIB" "$DEST"
+# by hash: the files copied and the next 1/CYCLE of the others
+sed -n 's/.*"msg":"Copied[^"]*","object":"\([^"]*\)".*/\1/p' "$t/log" > "$t/scope"
+k=$(( $(cat "$SLICE" 2>/dev/null || echo 0) % CYCLE )); echo $(( k + 1 )) > "$SLICE"
+sed -n 's/^= //p' "$t/all" | awk -v k="$k" -v n="$CYCLE" 'NR % n == k' >> "$t/scope"
+rclone check --config="$CONF" --ask-password=false --log-format= --combined="$t/hashed" --files-from-raw="$t/scope" -- "$LIB" "$DEST"
 `,
-		extra: "the mirror guard's `rclone check --size-only` first (one more walk of both sides) and `rclone size` of the destination after the sync",
+		extra: "the mirror guard's `rclone check --size-only` first (one more walk of both sides) and `rclone size` of the destination after the sync; it reads the sync's log as it runs",
 	}, {
 		name: "db-into-restic",
 		toml: `driver    = "pg_dump"
@@ -145,7 +178,7 @@ restic dump --host="$HOST" --tag=alexandria:db-into-restic -- latest /db-into-re
   pg_restore --format=custom --file=/dev/null
 restic forget --json --host="$HOST" --tag=alexandria:db-into-restic --group-by=host,paths --keep-last=` + fmt.Sprint(dumpKeep) + ` --prune
 `,
-		extra: "`pg_dump --version` (twice) and `restic list locks --no-lock`; connects with pgx, exports a snapshot and counts every table's rows in it; passes the dump through itself for its SHA-256 (one more pipe), and the read-back too; stores the manifest with a second `restic backup` and reads it back (`restic snapshots`, `restic dump`)",
+		extra: "`pg_dump --version` and `restic list locks --no-lock`; connects with pgx, exports a snapshot and counts every table's rows in it; passes the dump through itself for its SHA-256 (one more pipe), and the read-back too; stores the manifest with a second `restic backup` and reads it back (`restic snapshots`, `restic dump`)",
 	}, {
 		name: "db-dir",
 		toml: `driver    = "pg_dump"
@@ -160,7 +193,7 @@ pg_restore --format=custom --file=/dev/null "$f.partial"
 mv -- "$f.partial" "$f"
 ls -1 "$DUMPS"/db-dir-*.dump | sort -r | tail -n +` + fmt.Sprint(dumpKeep+1) + ` | xargs -r rm --
 `,
-		extra: "`pg_dump --version` (twice); connects with pgx, exports a snapshot and counts every table's rows in it; reads the dump file again for its SHA-256; writes the manifest",
+		extra: "`pg_dump --version`; connects with pgx, exports a snapshot and counts every table's rows in it; reads the dump file once through itself, for its SHA-256, into pg_restore (one more pipe); writes the manifest",
 	}}
 }
 
