@@ -6,7 +6,7 @@ SHELL    := /bin/bash
 GOFLAGS  ?=
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help deps build test test-short lint golden bench demo man clean
+.PHONY: help deps build test test-short lint golden bench bench-go bench-run demo man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -33,8 +33,20 @@ lint: ## go vet and gofmt
 golden: ## rewrite the golden argv files after an intended change (each driver keeps its own)
 	$(GO) test $(patsubst %/testdata/golden,./%,$(wildcard drivers/*/testdata/golden)) -run Golden -update
 
-bench: ## benchmarks (speed and memory targets live here, not in tests)
+bench: bench-go bench-run ## benchmarks (speed and memory targets live here, not in tests)
+
+bench-go: ## the Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# BENCH: quick (about 10 minutes on a busy 2-CPU machine), standard (about
+# 40) or full (hours); BENCH_FLAGS: more flags (-files, -db-mb, -pairs, -targets
+# ...: go run ./tools/bench -h). The report is Markdown on stdout:
+# make bench-run BENCH=standard > bench.md
+BENCH       ?= quick
+BENCH_FLAGS ?=
+bench-run: ## end-to-end: alexandria-backup run against the bare tool commands (BENCH=quick|standard|full)
+	@$(GO) build -o bin/bench ./tools/bench
+	@bin/bench -preset $(BENCH) $(BENCH_FLAGS)
 
 demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL) and run `run weekly` on it
 	$(GO) build -o bin/demo ./tools/demo

@@ -32,9 +32,13 @@ const repoRoot = "../.."
 // import "testing" and start processes, so they stay out of production code.
 const testenvDir = "internal/testenv"
 
-// demoDir is the one program outside internal/testenv allowed to use it:
-// the demo builds a sandbox with the same fixtures the tests use.
-const demoDir = "tools/demo"
+// demoDir and benchDir are the programs outside internal/testenv allowed
+// to use it: the demo builds a sandbox with the same fixtures the tests
+// use, the benchmark its data and a throw-away PostgreSQL.
+const (
+	demoDir  = "tools/demo"
+	benchDir = "tools/bench"
+)
 
 // nonTestFiles parses every non-test Go file under root with mode and
 // calls visit with its slash-separated path from root. Every .go file is
@@ -81,7 +85,7 @@ func importPath(spec *ast.ImportSpec) string {
 // testCodeLeaks walks the Go files under root and names every non-test
 // file that brings test code into a program: one importing "testing" (or a
 // testing/... package) outside internal/testenv, and one importing
-// internal/testenv outside internal/testenv and tools/demo.
+// internal/testenv outside internal/testenv, tools/demo and tools/bench.
 func testCodeLeaks(root string) ([]string, error) {
 	var leaks []string
 	err := nonTestFiles(root, parser.ImportsOnly, func(rel string, f *ast.File) error {
@@ -90,7 +94,7 @@ func testCodeLeaks(root string) ([]string, error) {
 			switch imp := importPath(spec); {
 			case (imp == "testing" || strings.HasPrefix(imp, "testing/")) && !inTestenv:
 				leaks = append(leaks, rel+" imports "+imp)
-			case under(imp, module+"/"+testenvDir) && !inTestenv && !under(rel, demoDir):
+			case under(imp, module+"/"+testenvDir) && !inTestenv && !under(rel, demoDir) && !under(rel, benchDir):
 				leaks = append(leaks, rel+" imports "+imp)
 			}
 		}
@@ -106,7 +110,7 @@ func under(p, dir string) bool {
 
 // TestNoTestCodeOutsideTestenv keeps test code out of production: no
 // non-test file outside internal/testenv imports "testing", and nothing but
-// tests and the demo imports internal/testenv.
+// tests, the demo and the benchmark import internal/testenv.
 func TestNoTestCodeOutsideTestenv(t *testing.T) {
 	// The guard itself, against a tree holding each shape it must refuse
 	// and each it must let through.
@@ -119,6 +123,7 @@ func TestNoTestCodeOutsideTestenv(t *testing.T) {
 		"internal/testenvx/fake.go":       {`import "testing"`, true},
 		"tools/demo/main.go":              {`import t "testing"`, true},
 		"tools/demo/sandbox.go":           {`import "` + module + `/internal/testenv/sandbox"`, false},
+		"tools/bench/main.go":             {`import "` + module + `/internal/testenv/pgserver"`, false},
 		"tools/testreport/main.go":        {`import "` + module + `/internal/testenv/pgserver"`, true},
 		"plan/plan.go":                    {`import "` + module + `/internal/testenv"`, true},
 		"ops.go":                          {`import _ "` + module + `/internal/testenv/sshtest"`, true},
@@ -138,7 +143,7 @@ func TestNoTestCodeOutsideTestenv(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range leaks {
-		t.Errorf("%s: test code belongs in %s/, and only tests and %s may import it", l, testenvDir, demoDir)
+		t.Errorf("%s: test code belongs in %s/, and only tests, %s and %s may import it", l, testenvDir, demoDir, benchDir)
 	}
 }
 

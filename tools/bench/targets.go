@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// A target is measured twice per pair: "run" is `alexandria-backup run
+// bench --target NAME` on the plan, "bare" is bash running the tool
+// commands that do the same work as that run does by default (its backup,
+// its verify, its retention: the commands its --dry-run prints, with the
+// same flags), on a second set of repositories and destinations that saw
+// exactly the same history. What the run does besides (its preflights,
+// guards, lock reads, version probes, manifests, state and report) is not
+// in bare: it is what the ratio measures.
+//
+// The bare scripts read their paths from variables (set in bash's
+// environment), so the script printed under the tables is the one that
+// ran. Keep them in step with the drivers: compare with
+// `alexandria-backup run PLAN --target NAME --dry-run` (bench -dry-run
+// prints both) and drivers/*/testdata/golden/*.golden.
+type target struct {
+	name string
+	// files: it backs up the library (the scaling run measures these).
+	files bool
+	// toml is its table in the plan.
+	toml string
+	// env is bare's environment besides the common one; script is bash.
+	env    []string
+	script string
+	// extra is what the run does that bare does not, as its --dry-run
+	// says.
+	extra string
+}
+
+// layout is where everything lives under the work directory.
+type layout struct {
+	work, library, home, secrets, run, bare, logs string
+	resticPass, borgPass, rcloneConf              string
+	plan, bin                                     string
+	dbURL, host                                   string
+}
+
+func newLayout(work string) layout {
+	j := func(elem ...string) string { return filepath.Join(append([]string{work}, elem...)...) }
+	return layout{
+		work: work, library: j("library"), home: j("home"), secrets: j("secrets"),
+		run: j("run"), bare: j("bare"), logs: j("logs"),
+		resticPass: j("secrets", "restic.pass"), borgPass: j("secrets", "borg.pass"),
+		rcloneConf: j("secrets", "rclone.conf"),
+		plan:       j("alexandria-backup.toml"), bin: j("alexandria-backup"),
+	}
+}
+
+// verifyCycle is the plan's verify_cycle (the product's default, set in the
+// plan so that a new default does not part the sides): rsync and
+// rclone verify what their backup sent plus 1/verifyCycle of the rest, a
+// different slice each run; the bare scripts do the same, round-robin.
+const verifyCycle = 30
+
+var cycleEnv = fmt.Sprintf("CYCLE=%d", verifyCycle)
+
+// retention of the plan, the same on both sides: the README's everyday
+// plan (all runs of a benchmark fall on one day, so each run forgets the
+// previous run's snapshot).
+const (
+	resticKeep = "--keep-daily=7 --keep-weekly=4 --keep-monthly=12"
+	borgKeep   = "--keep-daily=7 --keep-weekly=4"
+	dumpKeep   = 7
+)
+
+// targets returns the benchmark's targets, one per driver and pg_dump's
+// two ways (into restic, to files).
+func targets(l layout) []target {
+	q := tomlString
+	restic := filepath.Join(l.run, "restic")
+	return []target{{
+		name:  "restic",
+		files: true,
+		toml: `driver        = "restic"
+repository    = ` + q(restic) + `
+password_file = ` + q(l.resticPass) + `
+paths         = [` + q(l.library) + `]
+keep_daily    = 7
+keep_weekly   = 4
+keep_monthly  = 12
+`,
+		env: []string{"RESTIC_REPOSITORY=" + filepath.Join(l.bare, "restic"), "RESTIC_PASSWORD_FILE=" + l.resticPass},
+		script: `restic backup --json --quiet --host="$HOST" --tag=alexandria:restic -- "$LIB"
+restic check
+restic forget --json --host="$HOST" --tag=alexandria:restic --group-by=host ` + resticKeep + ` --prune
+`,
+		extra: "`restic list locks --no-lock` first (the stale-lock policy); checks that the paths exist and, from the backup's summary, that they held a file",
+	}, {
+		name:  "borg",
+		files: true,
+		toml: `driver          = "borg"
+repository      = ` + q(filepath.Join(l.run, "borg")) + `
+passphrase_file = ` + q(l.borgPass) + `
+encryption      = "repokey-blake2"
+paths           = [` + q(l.library) + `]
+keep_daily      = 7
+keep_weekly     = 4
+`,
+		env: []string{"BORG_REPO=" + filepath.Join(l.bare, "borg"), "PASSFILE=" + l.borgPass},
+		script: `name="borg@$(date +%Y-%m-%dT%H:%M:%S)"
+BORG_PASSPHRASE_FD=3 borg create --json --lock-wait=600 -- "::$name" "$LIB" 3<"$PASSFILE"
+BORG_PASSPHRASE_FD=3 borg check --lock-wait=600 -- "::$name" 3<"$PASSFILE"
+BORG_PASSPHRASE_FD=3 borg prune --list --lock-wait=600 '--glob-archives=borg@*' ` + borgKeep + ` 3<"$PASSFILE"
+BORG_PASSPHRASE_FD=3 borg compact --lock-wait=600 3<"$PASSFILE"
+`,
+		extra: "checks that the paths exist and, from create's JSON, that the archive holds a file; hands borg the passphrase file as descriptor 3",
+	}, {
+		name:  "rsync",
+		files: true,
+		toml: `driver      = "rsync"
+source      = ` + q(l.library+"/") + `
+destination = ` + q(filepath.Join(l.run, "mirror")+"/") + `
+delete      = true
+verify_cycle = ` + fmt.Sprint(verifyCycle) + `
+`,
+		env: []string{"DEST=" + filepath.Join(l.bare, "mirror") + "/", "SLICE=" + filepath.Join(l.bare, "rsync.slice"), cycleEnv},
+		script: `t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+rsync --archive --hard-links --numeric-ids --delete --delete-delay --stats '--out-format=%i %C|%n' -- "$LIB/" "$DEST" > "$t/sent"
+# every file by name, size, time and mode (reads none); keep the list
+rsync --archive --hard-links --numeric-ids --dry-run --info=name2 '--out-format=%i %n' --delete -- "$LIB/" "$DEST" |
+  awk -v all="$t/all" '{ i = substr($0, 1, 11); n = substr($0, 13) }
+    i ~ /^\.[fdL] +$/ { if (i ~ /^\.f/) print n > all; next }
+    { print "difference: " $0; bad = 1 } END { exit bad }'
+# the mirror's copy of each file sent has the checksum rsync sent it with
+awk '/^>f/ { sub(/^[^ ]+ /, ""); print }' "$t/sent" | sort > "$t/sums"
+cut -d'|' -f2- "$t/sums" > "$t/names"
+mkdir "$t/empty"
+rsync --dry-run --checksum --files-from="$t/names" '--out-format=%i %C|%n' -- "$DEST" "$t/empty/" |
+  awk '/^>f/ { sub(/^[^ ]+ /, ""); print }' | sort > "$t/got"
+cmp -s "$t/sums" "$t/got" || { echo "a file sent differs on the mirror"; exit 1; }
+# the next 1/CYCLE of the files by checksum against the source
+k=$(( $(cat "$SLICE" 2>/dev/null || echo 0) % CYCLE )); echo $(( k + 1 )) > "$SLICE"
+awk -v k="$k" -v n="$CYCLE" 'NR % n == k' "$t/all" > "$t/slice"
+diff=$(rsync --archive --hard-links --numeric-ids --dry-run --checksum --no-implied-dirs --ignore-missing-args --files-from="$t/slice" '--out-format=%i %n' -- "$LIB/" "$DEST")
+if [ -n "$diff" ]; then echo "$diff" | head; exit 1; fi
+`,
+		extra: "the mirror guard's `rsync --dry-run --delete --stats` first (one more walk of both trees)",
+	}, {
+		name:  "rclone",
+		files: true,
+		toml: `driver      = "rclone"
+source      = ` + q(l.library) + `
+destination = ` + q(filepath.Join(l.run, "rclone")) + `
+mode        = "sync"
+config      = ` + q(l.rcloneConf) + `
+verify_cycle = ` + fmt.Sprint(verifyCycle) + `
+`,
+		env: []string{"DEST=" + filepath.Join(l.bare, "rclone"), "CONF=" + l.rcloneConf, "SLICE=" + filepath.Join(l.bare, "rclone.slice"), cycleEnv},
+		script: `t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+rclone sync --config="$CONF" --ask-password=false --log-format= -v --use-json-log -- "$LIB" "$DEST" 2> "$t/log"
+# every file by size; keep the list
+rclone check --config="$CONF" --ask-password=false --log-format= --size-only --combined="$t/all" -- "$LIB" "$DEST"
+# by hash: the files copied and the next 1/CYCLE of the others
+sed -n 's/.*"msg":"Copied[^"]*","object":"\([^"]*\)".*/\1/p' "$t/log" > "$t/scope"
+k=$(( $(cat "$SLICE" 2>/dev/null || echo 0) % CYCLE )); echo $(( k + 1 )) > "$SLICE"
+sed -n 's/^= //p' "$t/all" | awk -v k="$k" -v n="$CYCLE" 'NR % n == k' >> "$t/scope"
+rclone check --config="$CONF" --ask-password=false --log-format= --combined="$t/hashed" --files-from-raw="$t/scope" -- "$LIB" "$DEST"
+`,
+		extra: "the mirror guard's `rclone check --size-only` first (one more walk of both sides) and `rclone size` of the destination after the sync; it reads the sync's log as it runs",
+	}, {
+		name: "db-into-restic",
+		toml: `driver    = "pg_dump"
+database  = ` + q(l.dbURL) + `
+into      = "restic"
+keep_last = ` + fmt.Sprint(dumpKeep) + `
+`,
+		env: []string{"RESTIC_REPOSITORY=" + filepath.Join(l.bare, "restic"), "RESTIC_PASSWORD_FILE=" + l.resticPass},
+		script: `pg_dump --format=custom --compress=0 --no-password --dbname="$DB" |
+  restic backup --json --quiet --stdin --stdin-filename=db-into-restic.dump --host="$HOST" --tag=alexandria:db-into-restic
+restic dump --host="$HOST" --tag=alexandria:db-into-restic -- latest /db-into-restic.dump |
+  pg_restore --format=custom --file=/dev/null
+restic forget --json --host="$HOST" --tag=alexandria:db-into-restic --group-by=host,paths --keep-last=` + fmt.Sprint(dumpKeep) + ` --prune
+`,
+		extra: "`pg_dump --version` and `restic list locks --no-lock`; connects with pgx, exports a snapshot and counts every table's rows in it; passes the dump through itself for its SHA-256 (one more pipe), and the read-back too; stores the manifest with a second `restic backup` and reads it back (`restic snapshots`, `restic dump`)",
+	}, {
+		name: "db-dir",
+		toml: `driver    = "pg_dump"
+database  = ` + q(l.dbURL) + `
+dir       = ` + q(filepath.Join(l.run, "dumps")) + `
+keep_last = ` + fmt.Sprint(dumpKeep) + `
+`,
+		env: []string{"DUMPS=" + filepath.Join(l.bare, "dumps")},
+		script: `f="$DUMPS/db-dir-$(date -u +%Y%m%dT%H%M%S%NZ).dump"
+pg_dump --format=custom --no-password --file="$f.partial" --dbname="$DB"
+pg_restore --format=custom --file=/dev/null "$f.partial"
+mv -- "$f.partial" "$f"
+ls -1 "$DUMPS"/db-dir-*.dump | sort -r | tail -n +` + fmt.Sprint(dumpKeep+1) + ` | xargs -r rm --
+`,
+		extra: "`pg_dump --version`; connects with pgx, exports a snapshot and counts every table's rows in it; reads the dump file once through itself, for its SHA-256, into pg_restore (one more pipe); writes the manifest",
+	}}
+}
+
+// planTOML is the plan of the run side: every target, in plan "bench".
+func planTOML(l layout, ts []target) string {
+	var b strings.Builder
+	b.WriteString("# written by tools/bench (make bench)\nstate_dir = " + tomlString(filepath.Join(l.run, "state")) + "\n")
+	var names []string
+	for _, t := range ts {
+		fmt.Fprintf(&b, "\n[targets.%s]\n%s", t.name, t.toml)
+		names = append(names, tomlString(t.name))
+	}
+	fmt.Fprintf(&b, "\n[plans.bench]\ntargets = [%s]\n", strings.Join(names, ", "))
+	return b.String()
+}
+
+// bareInit gives the bare side the repositories `alexandria-backup init`
+// just created, copied while still empty: the same restic key (restic
+// calibrates its key's scrypt cost to the machine's speed at init, so two
+// inits a minute apart on a busy machine can differ by half in what every
+// restic command pays to open the repository), the same chunker
+// parameters, the same borg key. Each side has its own HOME, so the
+// copies' equal ids never share a cache.
+const bareInit = `set -euo pipefail
+cp -a -- "$RUN/restic" "$BARE/restic"
+cp -a -- "$RUN/borg" "$BARE/borg"
+mkdir -p -- "$BARE/mirror" "$BARE/rclone" "$BARE/dumps"
+`
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
