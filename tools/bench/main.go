@@ -142,6 +142,7 @@ func bench(ctx context.Context, c config) (err error) {
 			logf("work directory kept: %s", work)
 			return
 		}
+		logf("removing the work directory %s", work)
 		if rmErr := os.RemoveAll(work); rmErr != nil && err == nil {
 			err = rmErr
 		}
