@@ -28,10 +28,9 @@
 // date, then per scenario a table of medians and ranges (the notes it
 // prints under the tables say what each column is). Progress goes to
 // stderr. Presets: quick (2,000 files, 20 MB, 4 pairs), what `make
-// bench` runs, about 6 minutes of CPU time (10 minutes of wall time on a
-// busy 2-CPU machine); standard, the default of the program (20,000
-// files, 80 MB, 6 pairs), about 40 minutes there; full (100,000 files of
-// 1–16 KiB, 400 MB, 8 pairs) hours.
+// bench` runs, about 6 minutes on a shared 2-CPU machine; standard, the
+// default of the program (20,000 files, 80 MB, 6 pairs), about 16 there;
+// full (100,000 files of 1–16 KiB, 400 MB, 8 pairs) an hour or more.
 package main
 
 import (
@@ -77,7 +76,7 @@ func main() {
 
 func run() int {
 	var c config
-	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 4 pairs: about 10 minutes), standard (20,000 files, 80 MB, 6 pairs: about 40), full (100,000 files of 1–16 KiB, 400 MB, 8 pairs: hours); the flags below override it")
+	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 4 pairs: about 6 minutes on 2 CPUs), standard (20,000 files, 80 MB, 6 pairs: about 16), full (100,000 files of 1–16 KiB, 400 MB, 8 pairs: an hour or more); the flags below override it")
 	flag.IntVar(&c.files, "files", 0, "files in the library (N; the scaling run adds N more)")
 	flag.IntVar(&c.minKiB, "min-kib", 1, "smallest file, KiB")
 	flag.IntVar(&c.maxKiB, "max-kib", 64, "largest file, KiB (sizes are uniform in between)")
