@@ -369,11 +369,20 @@ func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
 		{Phase: drivers.PhaseVerify, Command: &check},
 	}
-	if prune, ok := b.pruneCommand(t, false); ok {
-		compact := b.compactCommand(t)
-		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Command: &prune}, drivers.Step{Phase: drivers.PhasePrune, Command: &compact})
+	return append(steps, b.pruneSteps(t)...)
+}
+
+// pruneSteps is retention as Prune runs it: prune, then compact when the
+// prune removed an archive.
+func (b Driver) pruneSteps(t *drivers.Target) []drivers.Step {
+	prune, ok := b.pruneCommand(t, false)
+	if !ok {
+		return nil
 	}
-	return steps
+	compact := b.compactCommand(t)
+	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &prune},
+		{Phase: drivers.PhasePrune, Note: "only when the prune removed an archive:"},
+		{Phase: drivers.PhasePrune, Command: &compact}}
 }
 
 var borgVersionRE = regexp.MustCompile(`borg (\d+)\.(\d+)\.(\d+)`)
@@ -600,7 +609,10 @@ func (b Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 		return drivers.PruneResult{}, err
 	}
 	out := parseBorgPrune(res.Stderr)
-	if !dryRun {
+	// compact reads the repository's hints and index to find segments to
+	// rewrite: with no archive removed there is nothing new to free. (An
+	// empty archive the guard deleted waits for the next compact.)
+	if !dryRun && len(out.Removed) > 0 {
 		if _, err := x.Run(ctx, b.compactCommand(t)); err != nil {
 			return out, err
 		}

@@ -52,6 +52,10 @@ Would prune:                             library@m1                           Th
 Pruning archive (2/2):                   library@2026-11-23T02:00:00          Mon, 2026-11-23 02:00:00 [36bbb39f070bca5d1951863f8c8364c40450b61725eb631a9719fede519779b0]
 `
 
+// borgPruneKeptOnly: a prune that kept everything.
+const borgPruneKeptOnly = `Keeping archive (rule: secondly #1):     library@2026-11-25T02:00:00          Wed, 2026-11-25 02:00:00 [669595d48915184ea6f682cbdccd5d64b2d0458adf84cdc2deb90ad2bda03cd8]
+`
+
 // TestBorgGoldenOps pins what init, prune --dry-run, snapshots and verify
 // (of the latest archive) run for every borg golden plan; TestGolden pins
 // the run steps.
@@ -321,6 +325,13 @@ func TestBorgPruneParsesList(t *testing.T) {
 	}
 	if len(fake.lines) != 2 || !strings.Contains(fake.lines[1], "borg compact") {
 		t.Fatalf("a real prune must compact after: %q", fake.lines)
+	}
+	// Nothing removed: no compact.
+	fake.lines = nil
+	fake.answers["prune"] = proc.Result{Stderr: []byte(borgPruneKeptOnly)}
+	res, err = borg.Driver{}.Prune(context.Background(), fake, tg, false)
+	if err != nil || res.Kept != 1 || len(res.Removed) != 0 || len(fake.lines) != 1 {
+		t.Fatalf("nothing removed must not compact: %+v %v %q", res, err, fake.lines)
 	}
 	// Without retention keys nothing runs.
 	fake.lines = nil

@@ -141,13 +141,7 @@ func (borgStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, 
 }
 
 func (borgStore) PruneSteps(t *drivers.Target) []drivers.Step {
-	v := borgView(t)
-	prune, ok := Driver{}.pruneCommand(v, false)
-	if !ok {
-		return nil
-	}
-	compact := Driver{}.compactCommand(v)
-	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &prune}, {Phase: drivers.PhasePrune, Command: &compact}}
+	return Driver{}.pruneSteps(borgView(t))
 }
 
 // One archive holds the dump and its manifest: one commit.
