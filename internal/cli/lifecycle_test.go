@@ -222,6 +222,12 @@ targets = ["library"]
 		m["alexandria_backup_last_run_timestamp_seconds"+series] != m["alexandria_backup_last_success_timestamp_seconds"+series] {
 		t.Errorf("metrics after a good run: %v", m)
 	}
+	// The first backup wrote every pack, so its verify read everything:
+	// the whole cycle is read, at the run's time.
+	if whole := m["alexandria_backup_verify_whole_read_timestamp_seconds"+series]; m["alexandria_backup_verify_cycle_read_ratio"+series] != 1 ||
+		whole < float64(firstSuccess.Add(-time.Minute).Unix()) || whole > float64(time.Now().Unix()+1) {
+		t.Errorf("verify coverage metrics after the first run: %v", m)
+	}
 
 	// Too old: exit 4, naming the target.
 	time.Sleep(1100 * time.Millisecond)

@@ -26,6 +26,17 @@ type Target struct {
 	// Status is 2 ok, 1 warning, 0 failed (interrupted and skipped too).
 	Status int
 	Bytes  *int64 // nil: the tool did not say
+	// Verify is where the target's verification by rotation stands; nil:
+	// it has none (its verify reads everything every time, or never ran).
+	Verify *VerifyCoverage
+}
+
+// VerifyCoverage is a rotation's progress: SlicesRead of its Cycle slices
+// have been read, and everything the target keeps was last read at
+// WholeReadAt (zero: not yet, the first cycle is not complete).
+type VerifyCoverage struct {
+	SlicesRead, Cycle int
+	WholeReadAt       time.Time
 }
 
 // Status values of alexandria_backup_status.
@@ -62,6 +73,22 @@ var families = []family{
 				return 0, false
 			}
 			return float64(*t.Bytes), true
+		}},
+	{"alexandria_backup_verify_whole_read_timestamp_seconds",
+		"When verification last finished reading everything the target keeps (a full read, or the last slice of a cycle), in seconds since the Unix epoch; 0 if it never did. Only for targets verified by rotation.",
+		func(t Target) (float64, bool) {
+			if t.Verify == nil {
+				return 0, false
+			}
+			return unix(t.Verify.WholeReadAt), true
+		}},
+	{"alexandria_backup_verify_cycle_read_ratio",
+		"Share of the target's verify_cycle slices that verification has read (1 once every slice was read at least once). Only for targets verified by rotation.",
+		func(t Target) (float64, bool) {
+			if t.Verify == nil || t.Verify.Cycle == 0 {
+				return 0, false
+			}
+			return float64(t.Verify.SlicesRead) / float64(t.Verify.Cycle), true
 		}},
 }
 

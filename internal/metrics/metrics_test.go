@@ -26,9 +26,11 @@ var (
 // sample covers each outcome, a target whose size is unknown, one that
 // never succeeded, and label values needing every escape.
 var sample = []Target{
-	{Plan: "weekly", Target: "library", Driver: "restic", LastRun: t1, LastSuccess: t1, DurationSeconds: 771.2, Status: StatusOK, Bytes: int64p(10737418240)},
+	{Plan: "weekly", Target: "library", Driver: "restic", LastRun: t1, LastSuccess: t1, DurationSeconds: 771.2, Status: StatusOK, Bytes: int64p(10737418240),
+		Verify: &VerifyCoverage{SlicesRead: 30, Cycle: 30, WholeReadAt: t0}},
 	{Plan: "weekly", Target: "database", Driver: "pg_dump", LastRun: t1, LastSuccess: t0, DurationSeconds: 41.25, Status: StatusFailed, Bytes: int64p(73400320)},
-	{Plan: "daily", Target: "mirror", Driver: "rsync", LastRun: t0, LastSuccess: t0, DurationSeconds: 3, Status: StatusWarning},
+	{Plan: "daily", Target: "mirror", Driver: "rsync", LastRun: t0, LastSuccess: t0, DurationSeconds: 3, Status: StatusWarning,
+		Verify: &VerifyCoverage{SlicesRead: 3, Cycle: 30}},
 	{Plan: "monthly", Target: "offsite", Driver: "rclone", LastRun: t0, DurationSeconds: 0.5, Status: StatusFailed},
 	{Plan: `we"ird\plan` + "\n", Target: "x", Driver: "borg", LastRun: t0, LastSuccess: t0, Status: StatusOK, Bytes: int64p(0)},
 }
@@ -180,6 +182,17 @@ func TestTextfileParsesBack(t *testing.T) {
 		} else if _, ok := got[key{"alexandria_backup_bytes", tg.Plan, tg.Target}]; ok {
 			t.Errorf("%s/%s: a bytes sample for a size nobody reported", tg.Plan, tg.Target)
 		}
+		whole, ratio := "alexandria_backup_verify_whole_read_timestamp_seconds", "alexandria_backup_verify_cycle_read_ratio"
+		if tg.Verify != nil {
+			want[whole] = unix(tg.Verify.WholeReadAt)
+			want[ratio] = float64(tg.Verify.SlicesRead) / float64(tg.Verify.Cycle)
+		} else {
+			for _, name := range []string{whole, ratio} {
+				if _, ok := got[key{name, tg.Plan, tg.Target}]; ok {
+					t.Errorf("%s/%s: %s for a target without a rotation", tg.Plan, tg.Target, name)
+				}
+			}
+		}
 		for name, v := range want {
 			if g, ok := got[key{name, tg.Plan, tg.Target}]; !ok || g != v {
 				t.Errorf("%s{plan=%q,target=%q} = %v (present %v), want %v", name, tg.Plan, tg.Target, g, ok, v)
@@ -189,6 +202,12 @@ func TestTextfileParsesBack(t *testing.T) {
 	// One timestamp checked against date(1): date -u -d 2026-11-26T02:13:32.4Z +%s.%N
 	if v := got[key{"alexandria_backup_last_run_timestamp_seconds", "weekly", "library"}]; v != 1795659212.4 {
 		t.Errorf("last run of weekly/library = %v, want 1795659212.4", v)
+	}
+	if v := got[key{"alexandria_backup_verify_cycle_read_ratio", "daily", "mirror"}]; v != 0.1 {
+		t.Errorf("3 slices of 30 read: ratio %v, want 0.1", v)
+	}
+	if v := got[key{"alexandria_backup_verify_whole_read_timestamp_seconds", "daily", "mirror"}]; v != 0 {
+		t.Errorf("first cycle not complete: whole read at %v, want 0", v)
 	}
 	if v := got[key{"alexandria_backup_last_success_timestamp_seconds", "monthly", "offsite"}]; v != 0 {
 		t.Errorf("never succeeded: last success = %v, want 0", v)

@@ -56,6 +56,9 @@ func metricsOf(p *plan.Plan, s *State) []metrics.Target {
 			if o.LastSuccessAt != nil {
 				m.LastSuccess = *o.LastSuccessAt
 			}
+			if rot := s.Verify[target]; rot != nil {
+				m.Verify = rot.coverage()
+			}
 			switch o.Status {
 			case plan.StatusOK:
 				m.Status = metrics.StatusOK

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/metrics"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -78,6 +79,20 @@ func (r VerifyRotation) wholeReadAt() *time.Time {
 		}
 	}
 	return &oldest
+}
+
+// coverage is the rotation's progress, for the metrics.
+func (r VerifyRotation) coverage() *metrics.VerifyCoverage {
+	c := &metrics.VerifyCoverage{Cycle: r.Cycle}
+	for _, at := range r.SliceReadAt {
+		if !at.IsZero() {
+			c.SlicesRead++
+		}
+	}
+	if at := r.wholeReadAt(); at != nil {
+		c.WholeReadAt = *at
+	}
+	return c
 }
 
 // RecordCoverage notes what a verify of target read at at.
