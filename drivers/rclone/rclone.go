@@ -4,6 +4,7 @@
 package rclone
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -316,7 +317,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	env := rcloneStepsEnv(t)
 	var steps []drivers.Step
 	if rcloneMode(t) == "sync" {
-		guardCmd := r.guardCommand(t, env)
+		guardCmd := r.guardCommand(t, env, nil)
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
@@ -410,40 +411,71 @@ func (r Driver) size(ctx context.Context, x proc.Executor, t *drivers.Target, en
 // directories. It prints a line per file: "= " the same on both sides,
 // "* " on both sides but different, "+ " only in the source, "- " only in
 // the destination (what a sync deletes), "! " unreadable. rclone exits 1
-// when the two differ, the usual state before a sync.
-func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
+// when the two differ, the usual state before a sync. The lines are
+// counted as they come (a line per file: 100,000 files are megabytes).
+func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar, counts *combinedCounter) proc.Command {
 	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
 	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
 	c.Codes = proc.ExitCodes{OK: []int{1}}
-	c.StdoutTail = 64 << 20
+	if counts != nil {
+		c.Stdout = counts
+	}
 	return c
 }
 
-// parseRcloneCombined counts the lines of a --combined report; bad is
-// how many files could not be read.
-func parseRcloneCombined(out []byte) (c guard.MirrorCounts, bad int64, err error) {
-	for _, l := range strings.Split(string(out), "\n") {
-		if l == "" {
-			continue
+// combinedCounter counts the lines of a --combined report written to it;
+// bad is how many files could not be read, err the first line it could
+// not read.
+type combinedCounter struct {
+	guard.MirrorCounts
+	bad     int64
+	err     error
+	partial []byte // the start of a line whose end has not come yet
+}
+
+func (c *combinedCounter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			c.partial = append(c.partial, b...)
+			break
 		}
-		kind, _, err := rcloneCombinedLine(l)
-		if err != nil {
-			return c, 0, err
-		}
-		switch kind {
-		case '=', '*':
-			c.Source++
-			c.Mirror++
-		case '+':
-			c.Source++
-		case '-':
-			c.Mirror++
-			c.Deletes++
-		case '!':
-			bad++
-		}
+		c.line(string(append(c.partial, b[:i]...)))
+		c.partial, b = c.partial[:0], b[i+1:]
 	}
-	return c, bad, nil
+	return n, nil
+}
+
+// end counts a last line without its newline.
+func (c *combinedCounter) end() {
+	if len(c.partial) > 0 {
+		c.line(string(c.partial))
+		c.partial = nil
+	}
+}
+
+func (c *combinedCounter) line(l string) {
+	if l == "" || c.err != nil {
+		return
+	}
+	kind, _, err := rcloneCombinedLine(l)
+	if err != nil {
+		c.err = err
+		return
+	}
+	switch kind {
+	case '=', '*':
+		c.Source++
+		c.Mirror++
+	case '+':
+		c.Source++
+	case '-':
+		c.Mirror++
+		c.Deletes++
+	case '!':
+		c.bad++
+	}
 }
 
 // rcloneCombinedLine reads one line of a --combined report: its kind
@@ -464,8 +496,9 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, e
 	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
 		return nil // one local file: rclone syncs that file alone
 	}
-	cmd := r.guardCommand(t, env)
-	res, err := x.Run(ctx, cmd)
+	var c combinedCounter
+	res, err := x.Run(ctx, r.guardCommand(t, env, &c))
+	c.end()
 	cannot := func(format string, args ...any) error {
 		return drivers.KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
 	}
@@ -474,17 +507,12 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, e
 		return cannot("%v", err)
 	case res.ExitCode == 1 && !strings.Contains(string(res.Stderr), "differences found"):
 		return cannot("rclone check exited 1: %s", proc.LastLines(res.Stderr, 3))
-	case len(res.Stdout) >= cmd.StdoutTail:
-		return cannot("more files than the %d MiB of listing it reads", cmd.StdoutTail>>20)
+	case c.err != nil:
+		return cannot("%v", c.err)
+	case c.bad > 0:
+		return cannot("%s could not be read", guard.CountFiles(c.bad))
 	}
-	c, bad, err := parseRcloneCombined(res.Stdout)
-	switch {
-	case err != nil:
-		return cannot("%v", err)
-	case bad > 0:
-		return cannot("%s could not be read", guard.CountFiles(bad))
-	}
-	return guard.RefuseMassDelete(t, "source", c)
+	return guard.RefuseMassDelete(t, "source", c.MirrorCounts)
 }
 
 // rcloneCheckFailure turns a failed check into an error that leads with what

@@ -63,6 +63,10 @@ func (f *rcloneFake) Run(_ context.Context, c proc.Command) (proc.Result, error)
 		if g, ok := f.results["guard"]; ok {
 			r = g
 		}
+		if c.Stdout != nil { // as the real executor: the output goes there
+			c.Stdout.Write(r.Stdout)
+			r.Stdout = nil
+		}
 	}
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)

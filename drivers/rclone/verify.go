@@ -165,16 +165,20 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		hash = &c
 	} else {
 		sizesReport := filepath.Join(dir, "sizes")
-		sizes, err := r.runCheck(ctx, x, r.sizesCommand(t, env, sizesReport), sizesReport)
+		scope, err := newRcloneHashList(dir, written, s)
+		if err != nil {
+			return drivers.Coverage{}, fmt.Errorf("rclone verify: %w", err)
+		}
+		sizes, err := r.runCheck(ctx, x, r.sizesCommand(t, env, sizesReport), sizesReport, scope.visit)
+		list, cerr := scope.close()
 		if err != nil {
 			return drivers.Coverage{}, err
+		}
+		if cerr != nil {
+			return drivers.Coverage{}, fmt.Errorf("rclone verify: %w", cerr)
 		}
 		found.add(sizes)
-		list, d, err := rcloneHashList(dir, sizes, written, s, a.Written != nil, rcloneReadHow(t))
-		if err != nil {
-			return drivers.Coverage{}, err
-		}
-		detail = d
+		detail = scope.detail(sizes, a.Written != nil, rcloneReadHow(t))
 		if list != "" {
 			c := r.hashCommand(t, env, hashReport, list)
 			hash = &c
@@ -183,13 +187,13 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	sub := rcloneHashSub(t)
 	var hashed rcloneReport
 	if hash != nil {
-		if hashed, err = r.runCheck(ctx, x, *hash, hashReport); err != nil {
+		if hashed, err = r.runCheck(ctx, x, *hash, hashReport, nil); err != nil {
 			return drivers.Coverage{}, err
 		}
 		found.add(hashed)
 	}
 	if rcloneFullScope(s) {
-		detail = fmt.Sprintf("all %s %s", rcloneFiles(len(rcloneUnique(hashed.files()))), rcloneReadHow(t))
+		detail = fmt.Sprintf("all %s %s", rcloneFiles(hashed.count()), rcloneReadHow(t))
 	}
 	if err := r.judge(ctx, x, t, env, dir, sub, found, written); err != nil {
 		return drivers.Coverage{}, err
@@ -232,67 +236,104 @@ func rcloneScratchDir(t *drivers.Target) (string, error) {
 	return dir, nil
 }
 
-// rcloneHashList writes the files a scoped verify hashes to a private
-// file in dir, one per line: every file this run sent, and the scope's
+// rcloneHashList is the private file, in dir, of the files a scoped
+// verify hashes, one per line: every file this run sent, and the scope's
 // slice of the others (what the destination holds, as the sizes report
-// lists it, that this run did not send). It returns the file ("" when
-// there is nothing to hash) and what is read, in numbers, read how.
-func rcloneHashList(dir string, sizes rcloneReport, written map[string]bool, s drivers.Scope, afterBackup bool, how string) (list, detail string, err error) {
-	names := make([]string, 0, len(written))
-	for p := range written {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	others, sliced := 0, 0
-	for _, p := range sizes.inDestination() {
-		if written[p] || strings.Contains(p, "\n") {
-			continue
-		}
-		others++
-		if s.Slice >= 1 && s.InSlice(p) {
-			sliced++
-			names = append(names, p)
-		}
-	}
-	hashed := fmt.Sprintf("%s of the %s", rcloneCount(sliced), rcloneFiles(others))
-	if afterBackup {
-		hashed = fmt.Sprintf("the %s this run sent and %s of the %s others", rcloneFiles(len(written)), rcloneCount(sliced), rcloneCount(others))
-	}
-	detail = fmt.Sprintf("%s %s, and the sizes of all %s", hashed, how, rcloneCount(len(rcloneUnique(sizes.files()))))
-	if len(names) == 0 {
-		return "", detail, nil
-	}
-	list = filepath.Join(dir, "scope")
-	return list, detail, os.WriteFile(list, []byte(strings.Join(names, "\n")+"\n"), 0o600)
+// lists it, that this run did not send). The report's lines reach it one
+// at a time (visit), so it never holds the listing.
+type rcloneHashList struct {
+	path    string
+	f       *os.File
+	w       *bufio.Writer
+	written map[string]bool
+	s       drivers.Scope
+	// names is how many files the list holds; others how many files of
+	// the destination this run did not send, sliced how many of them it
+	// holds.
+	names, others, sliced int
 }
 
-// rcloneReport is what rclone check's --combined report says, by kind.
+func newRcloneHashList(dir string, written map[string]bool, s drivers.Scope) (*rcloneHashList, error) {
+	l := &rcloneHashList{path: filepath.Join(dir, "scope"), written: written, s: s}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	l.f, l.w = f, bufio.NewWriter(f)
+	for p := range written {
+		l.add(p)
+	}
+	return l, nil
+}
+
+func (l *rcloneHashList) add(p string) {
+	l.names++
+	l.w.WriteString(p + "\n")
+}
+
+// visit takes one line of the sizes report.
+func (l *rcloneHashList) visit(kind byte, p string) error {
+	inDestination := kind == '=' || kind == '*' || kind == '-'
+	if !inDestination || l.written[p] || strings.Contains(p, "\n") {
+		return nil
+	}
+	l.others++
+	if l.s.Slice >= 1 && l.s.InSlice(p) {
+		l.sliced++
+		l.add(p)
+	}
+	return nil
+}
+
+// close ends the list and returns its path, "" when it names no file.
+func (l *rcloneHashList) close() (string, error) {
+	err := l.w.Flush()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || l.names == 0 {
+		os.Remove(l.path)
+		return "", err
+	}
+	return l.path, nil
+}
+
+// detail says what the list and the sizes report read, in numbers, read
+// how.
+func (l *rcloneHashList) detail(sizes rcloneReport, afterBackup bool, how string) string {
+	hashed := fmt.Sprintf("%s of the %s", rcloneCount(l.sliced), rcloneFiles(l.others))
+	if afterBackup {
+		hashed = fmt.Sprintf("the %s this run sent and %s of the %s others", rcloneFiles(len(l.written)), rcloneCount(l.sliced), rcloneCount(l.others))
+	}
+	return fmt.Sprintf("%s %s, and the sizes of all %s", hashed, how, rcloneCount(sizes.count()))
+}
+
+// rcloneReport is what rclone check's --combined report says, by kind:
+// the files that differ by name, the files found the same only by number
+// (a line per file: at 100,000 files a list of them would be megabytes
+// held for nothing).
 type rcloneReport struct {
-	same, differ, srcOnly, dstOnly, unreadable []string
-	stderr                                     []byte // the check's own messages
+	same                                 int
+	differ, srcOnly, dstOnly, unreadable []string
+	stderr                               []byte // the check's own messages
 }
 
 func (r *rcloneReport) add(o rcloneReport) {
-	r.same = append(r.same, o.same...)
+	r.same += o.same
 	r.differ = append(r.differ, o.differ...)
 	r.srcOnly = append(r.srcOnly, o.srcOnly...)
 	r.dstOnly = append(r.dstOnly, o.dstOnly...)
 	r.unreadable = append(r.unreadable, o.unreadable...)
 }
 
-// inDestination is every file the report saw in the destination.
-func (r rcloneReport) inDestination() []string {
-	return append(append(append([]string{}, r.same...), r.differ...), r.dstOnly...)
-}
-
-// files is every file the report names.
-func (r rcloneReport) files() []string {
-	return append(append(r.inDestination(), r.srcOnly...), r.unreadable...)
+// count is how many files one report names (each once).
+func (r rcloneReport) count() int {
+	return r.same + len(r.differ) + len(r.srcOnly) + len(r.dstOnly) + len(r.unreadable)
 }
 
 // readRcloneReport reads a --combined report, one line at a time: it has
-// a line for every file, however many.
-func readRcloneReport(path string) (rcloneReport, error) {
+// a line for every file, however many. visit, when set, sees every line.
+func readRcloneReport(path string, visit func(kind byte, p string) error) (rcloneReport, error) {
 	var r rcloneReport
 	f, err := os.Open(path)
 	if err != nil {
@@ -309,9 +350,14 @@ func readRcloneReport(path string) (rcloneReport, error) {
 		if err != nil {
 			return r, err
 		}
+		if visit != nil {
+			if err := visit(kind, p); err != nil {
+				return r, err
+			}
+		}
 		switch kind {
 		case '=':
-			r.same = append(r.same, p)
+			r.same++
 		case '*':
 			r.differ = append(r.differ, p)
 		case '+':
@@ -329,14 +375,14 @@ func readRcloneReport(path string) (rcloneReport, error) {
 // reads the report. rclone exits 1 when it found differences (judged by
 // the caller) and when it could not read files (a failure, with rclone's
 // own lines about them); any other failure is returned as it is.
-func (r Driver) runCheck(ctx context.Context, x proc.Executor, c proc.Command, report string) (rcloneReport, error) {
+func (r Driver) runCheck(ctx context.Context, x proc.Executor, c proc.Command, report string, visit func(kind byte, p string) error) (rcloneReport, error) {
 	sub := c.Args[0]
 	res, err := x.Run(ctx, c)
 	var te *proc.ToolError
 	if err != nil && (!errors.As(err, &te) || res.ExitCode != 1 || !strings.Contains(string(res.Stderr), "differences found")) {
 		return rcloneReport{}, rcloneCheckFailure(sub, res, err)
 	}
-	found, rerr := readRcloneReport(report)
+	found, rerr := readRcloneReport(report, visit)
 	switch {
 	case rerr != nil:
 		return rcloneReport{}, fmt.Errorf("rclone %s: reading its report: %v", sub, rerr)
