@@ -65,7 +65,7 @@ func everydayRow(what string, ss []sample) targetRow {
 	backup := durations(ss, func(x sample) time.Duration { return x.backup.wall })
 	run := durations(ss, func(x sample) time.Duration { return x.run.wall })
 	row := targetRow{what: what, limit: everydayLimit, verdict: verdictNotMet}
-	row.measured = fmt.Sprintf("%s× the backup alone; run %s s, backup %s s, run − backup %s",
+	row.measured = fmt.Sprintf("run/backup %s; run %s s, backup %s s, run − backup %s",
 		spread(ratio, "%.2f"), secStr(medianDuration(run)), secStr(medianDuration(backup)), msSpread(diff))
 	switch {
 	case median(ratio) <= everydayRatio:
@@ -115,7 +115,7 @@ func dumpRow(what string, ss []sample, dbBytes int64) targetRow {
 	run := durations(ss, func(x sample) time.Duration { return x.run.wall })
 	backup := durations(ss, func(x sample) time.Duration { return x.backup.wall })
 	row := targetRow{what: what, limit: dumpLimit, verdict: verdictNotMet}
-	row.measured = fmt.Sprintf("%s× on %s; run %s s, bare %s s", spread(ratio, "%.2f"), mbStr(dbBytes),
+	row.measured = fmt.Sprintf("run/bare %s on %s; run %s s, bare %s s", spread(ratio, "%.2f"), mbStr(dbBytes),
 		secStr(medianDuration(run)), secStr(medianDuration(backup)))
 	switch {
 	case dbBytes < dumpMinBytes:
