@@ -119,15 +119,15 @@ func (r report) print(w io.Writer, ts []target) {
 }
 
 const notes = `
-Columns: *backup*, *bare* and *run* are wall-clock seconds, median (min–max) over the pairs, of the
-bare backup command alone, of the bare tool commands doing what the run does (backup, verify,
-retention) and of ` + "`alexandria-backup run`" + ` for the target; *run/backup* and *run/bare* are the median
-(min–max) of the per-pair ratios of wall time, *CPU run/bare* that of user+system CPU time (the
-whole process tree's, from wait4). *read* and *written* are the median bytes the whole process tree passed through
-read and write system calls (rchar and wchar of /proc/PID/io: files and pipes, from the page
-cache or not; a socket read with recv, as libpq reads the server's rows, is not counted); *disk
-read* is the part that came from storage (read_bytes; near zero when the data sits in the page
-cache). *RSS* is the peak resident memory of the alexandria-backup process alone (its own
+Columns: *backup*, *bare* and *run* are wall-clock seconds, median (min–max) over the pairs, of
+the bare backup command alone, of the bare tool commands doing what the run does (backup, verify,
+retention) and of ` + "`alexandria-backup run`" + ` for the target; *run/backup* and *run/bare* are the
+median (min–max) of the per-pair ratios of wall time, *CPU run/bare* that of user+system CPU time
+(the whole process tree's, from wait4). *read* and *written* are the median bytes the whole
+process tree passed through read and write system calls (rchar and wchar of /proc/PID/io: files
+and pipes, from the page cache or not; a socket read with recv, as libpq reads the server's rows,
+is not counted); *disk read* is the part that came from storage (read_bytes; near zero when the
+data sits in the page cache). *RSS* is the peak resident memory of the alexandria-backup process alone (its own
 VmHWM, the largest over the pairs), not of the tools it runs.
 
 How: each step is a child of the benchmark; when it exits, the benchmark waits for it without
@@ -137,9 +137,9 @@ gives the CPU time. The three sides of a pair run back to back in a rotating ord
 backup; bare, backup, run; backup, run, bare; then the three reversed orders: each side goes first,
 second and third once in every three pairs), each on its own repositories and destinations that
 saw the same backups, after the same change (the backup side's retention runs after its backup,
-not measured). borg (its segments) and rclone (every file it reads) drop what they
-read from the page cache, so whichever side reads a tree first after them reads it from storage:
-that is the *disk read* column's spread, and why the order alternates. Wall times on a shared
+not measured). borg (its segments) and rclone (every file it reads) drop what they read from the
+page cache, so whichever side reads a tree first after them reads it from storage: that is the
+*disk read* column's spread, and why the order rotates. Wall times on a shared
 machine are noisy (see the load average above); the CPU ratio and the byte counts are steadier.
 `
 
