@@ -79,26 +79,36 @@ func everydayRow(what string, ss []sample) targetRow {
 
 var scalingLimit = fmt.Sprintf("≤ %.3g× the run at N", scalingRatio)
 
-// scalingRow holds the run at 2N files to the run at N, pair i at 2N over
-// pair i at N (the same order of the sides), their median against
-// scalingRatio; beside it, the same for the bare backup command alone.
+// scalingRow holds the run at 2N files to the run at N: the ratio of their
+// median wall times (as the scaling table gives it) against scalingRatio,
+// with the range the samples allow (the fastest at 2N over the slowest at
+// N, to the slowest at 2N over the fastest at N); beside it, the same for
+// the bare backup command alone.
 func scalingRow(what string, atN, at2N []sample) targetRow {
-	n := min(len(atN), len(at2N))
-	if n == 0 {
+	if len(atN) == 0 || len(at2N) == 0 {
 		return notMeasured(what, scalingLimit, "-scaling=false, or not in -targets")
 	}
-	run := make([]float64, n)
-	backup := make([]float64, n)
-	for i := range n {
-		run[i] = at2N[i].run.wall.Seconds() / atN[i].run.wall.Seconds()
-		backup[i] = at2N[i].backup.wall.Seconds() / atN[i].backup.wall.Seconds()
-	}
+	run := func(x sample) time.Duration { return x.run.wall }
+	backup := func(x sample) time.Duration { return x.backup.wall }
 	row := targetRow{what: what, limit: scalingLimit, verdict: verdictNotMet}
-	row.measured = fmt.Sprintf("run 2N/N %s; the bare backup command alone 2N/N %s", spread(run, "%.2f"), spread(backup, "%.2f"))
-	if median(run) <= scalingRatio {
+	row.measured = fmt.Sprintf("run 2N/N %s; the bare backup command alone 2N/N %s",
+		growthStr(durations(atN, run), durations(at2N, run)), growthStr(durations(atN, backup), durations(at2N, backup)))
+	if growth(durations(atN, run), durations(at2N, run)) <= scalingRatio {
 		row.verdict = verdictMet
 	}
 	return row
+}
+
+// growth is median(at2N) / median(atN).
+func growth(atN, at2N []time.Duration) float64 {
+	return float64(medianDuration(at2N)) / float64(medianDuration(atN))
+}
+
+// growthStr is "1.12 (0.95–1.30)": growth, then the fastest at 2N over the
+// slowest at N to the slowest at 2N over the fastest at N.
+func growthStr(atN, at2N []time.Duration) string {
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", growth(atN, at2N),
+		float64(slices.Min(at2N))/float64(slices.Max(atN)), float64(slices.Max(at2N))/float64(slices.Min(atN)))
 }
 
 var dumpLimit = fmt.Sprintf("≤ %.2g× the bare pipe and read-back, database ≥ %d MB", dumpRatio, dumpMinBytes/1_000_000)

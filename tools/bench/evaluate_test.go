@@ -85,6 +85,12 @@ func TestScalingVerdict(t *testing.T) {
 	if !strings.Contains(row.measured, "run 2N/N 1.00 (1.00–1.00)") || !strings.Contains(row.measured, "alone 2N/N 1.80 (1.80–1.80)") {
 		t.Errorf("measured %q: want the run's 1.00 and the backup's 1.80", row.measured)
 	}
+	// The ratio of the medians (1100/1000), within the widest range the
+	// samples allow: 1000/1200 to 3000/900.
+	row = scalingRow("x", pairsOf(900*ms, 1*ms, 1000*ms, 1*ms, 1200*ms, 1*ms), pairsOf(1000*ms, 1*ms, 3000*ms, 1*ms, 1100*ms, 1*ms))
+	if !strings.Contains(row.measured, "run 2N/N 1.10 (0.83–3.33)") {
+		t.Errorf("measured %q: want run 2N/N 1.10 (0.83–3.33)", row.measured)
+	}
 }
 
 func TestDumpVerdict(t *testing.T) {

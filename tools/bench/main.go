@@ -36,8 +36,9 @@
 // met (evaluate.go), then per scenario a table of medians and ranges (the
 // notes it prints under the tables say what each column is). Progress goes
 // to stderr. Presets: quick (2,000 files, 20 MB, 3 pairs), what `make
-// bench` runs, about 6 minutes on a shared 2-CPU machine; standard, the
-// default of the program (20,000 files, 80 MB, 6 pairs), about 20 there;
+// bench` runs, about 7 minutes on a shared 2-CPU machine (measured with
+// the three sides); standard, the default of the program (20,000 files,
+// 80 MB, 6 pairs), about 16 there with two sides, so about 20 now;
 // full (100,000 files of 1–16 KiB, 400 MB, 6 pairs) an hour or more. Only
 // full (or -files 100000) measures the memory target, and only standard
 // and full (or -db-mb 80) the pg_dump one.
@@ -87,7 +88,7 @@ func main() {
 
 func run() int {
 	var c config
-	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 3 pairs: about 6 minutes on 2 CPUs), standard (20,000 files, 80 MB, 6 pairs: about 20), full (100,000 files of 1–16 KiB, 400 MB, 6 pairs: an hour or more); the flags below override it")
+	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 3 pairs: about 7 minutes on 2 CPUs), standard (20,000 files, 80 MB, 6 pairs: about 20), full (100,000 files of 1–16 KiB, 400 MB, 6 pairs: an hour or more); the flags below override it")
 	flag.IntVar(&c.files, "files", 0, "files in the library (N; the scaling run adds N more)")
 	flag.IntVar(&c.minKiB, "min-kib", 1, "smallest file, KiB")
 	flag.IntVar(&c.maxKiB, "max-kib", 64, "largest file, KiB (sizes are uniform in between)")
