@@ -38,8 +38,8 @@ bench: bench-go bench-run ## benchmarks (speed and memory targets live here, not
 bench-go: ## the Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# BENCH: quick (about 6 minutes on a shared 2-CPU machine), standard (about
-# 16) or full (an hour or more); BENCH_FLAGS: more flags (-files, -db-mb, -pairs, -targets
+# BENCH: quick (about 7 minutes on a shared 2-CPU machine), standard (about
+# 20) or full (an hour or more); BENCH_FLAGS: more flags (-files, -db-mb, -pairs, -targets
 # ...: go run ./tools/bench -h). The report is Markdown on stdout:
 # make bench-run BENCH=standard > bench.md
 BENCH       ?= quick

@@ -10,13 +10,16 @@
 // alexandria-backup, writes a plan with one target per driver (restic,
 // borg, rsync mirror with delete, rclone sync, pg_dump into restic,
 // pg_dump to a directory), initialises the repositories, and takes a
-// first backup on both sides. Then, per scenario, it runs pairs: for
-// every target, A = `alexandria-backup run bench --target T` and B = bash
-// running the bare tool commands that do what that run does by default
-// (backup, verify, retention), on repositories of their own that saw the
-// same history. The order within a pair alternates (A B, then B A), so
-// neither side always finds the page cache the other warmed (or emptied:
-// borg and rclone drop what they read from it).
+// first backup on every side. Then, per scenario, it runs pairs (three
+// steps each, "pair" kept from when there were two): for every target,
+// run = `alexandria-backup run bench --target T`, bare = bash running the
+// bare tool commands that do what that run does by default (backup,
+// verify, retention), and backup = bash running bare's backup command
+// alone (what issue 11's everyday targets are measured against; its
+// retention follows it unmeasured), each on repositories of its own that
+// saw the same history. The order within a pair rotates (sideOrder), so
+// no side always finds the page cache another warmed (or emptied: borg
+// and rclone drop what they read from it).
 //
 // Scenarios: nothing changed; -change-pct of the files (and of the
 // database's book rows) changed before each pair, the same change for A
@@ -24,13 +27,21 @@
 // same number of files changed as at N, so a run that costs what changed
 // stays flat and one that costs what exists doubles.
 //
+// Before the scenarios, the fixed cost of a run: -fixed-pairs runs of a
+// plan whose only target is a command target printing "x", against bash
+// running that command (fixedPlanTOML).
+//
 // It prints, on stdout, Markdown ready for the README: the machine and the
-// date, then per scenario a table of medians and ranges (the notes it
-// prints under the tables say what each column is). Progress goes to
-// stderr. Presets: quick (2,000 files, 20 MB, 4 pairs), what `make
-// bench` runs, about 6 minutes on a shared 2-CPU machine; standard, the
-// default of the program (20,000 files, 80 MB, 6 pairs), about 16 there;
-// full (100,000 files of 1–16 KiB, 400 MB, 8 pairs) an hour or more.
+// date, issue 11's targets each with its measured value and whether it is
+// met (evaluate.go), then per scenario a table of medians and ranges (the
+// notes it prints under the tables say what each column is). Progress goes
+// to stderr. Presets: quick (2,000 files, 20 MB, 3 pairs), what `make
+// bench` runs, about 7 minutes on a shared 2-CPU machine (measured with
+// the three sides); standard, the default of the program (20,000 files,
+// 80 MB, 6 pairs), about 16 there with two sides, so about 20 now;
+// full (100,000 files of 1–16 KiB, 400 MB, 6 pairs) an hour or more. Only
+// full (or -files 100000) measures the memory target, and only standard
+// and full (or -db-mb 80) the pg_dump one.
 package main
 
 import (
@@ -55,14 +66,15 @@ import (
 
 // presets are the sizes of -preset; flags given override them.
 var presets = map[string]map[string]int{
-	"quick":    {"files": 2000, "max-kib": 64, "db-mb": 20, "pairs": 4},
+	"quick":    {"files": 2000, "max-kib": 64, "db-mb": 20, "pairs": 3},
 	"standard": {"files": 20000, "max-kib": 64, "db-mb": 80, "pairs": 6},
-	"full":     {"files": 100000, "max-kib": 16, "db-mb": 400, "pairs": 8},
+	"full":     {"files": 100000, "max-kib": 16, "db-mb": 400, "pairs": 6},
 }
 
 type config struct {
 	preset                             string
 	files, minKiB, maxKiB, dbMB, pairs int
+	fixedPairs                         int
 	changePct                          float64
 	seed                               int64
 	only                               []string
@@ -76,12 +88,13 @@ func main() {
 
 func run() int {
 	var c config
-	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 4 pairs: about 6 minutes on 2 CPUs), standard (20,000 files, 80 MB, 6 pairs: about 16), full (100,000 files of 1–16 KiB, 400 MB, 8 pairs: an hour or more); the flags below override it")
+	preset := flag.String("preset", "standard", "sizes and pairs: quick (2,000 files, 20 MB, 3 pairs: about 7 minutes on 2 CPUs), standard (20,000 files, 80 MB, 6 pairs: about 20), full (100,000 files of 1–16 KiB, 400 MB, 6 pairs: an hour or more); the flags below override it")
 	flag.IntVar(&c.files, "files", 0, "files in the library (N; the scaling run adds N more)")
 	flag.IntVar(&c.minKiB, "min-kib", 1, "smallest file, KiB")
 	flag.IntVar(&c.maxKiB, "max-kib", 64, "largest file, KiB (sizes are uniform in between)")
 	flag.IntVar(&c.dbMB, "db-mb", 0, "database size, MB (pg_database_size)")
-	flag.IntVar(&c.pairs, "pairs", 0, "measured pairs per target and scenario (even: each side goes first equally often)")
+	flag.IntVar(&c.pairs, "pairs", 0, "measured pairs (run, bare and backup) per target and scenario (a multiple of 3: each side goes first, second and third equally often)")
+	flag.IntVar(&c.fixedPairs, "fixed-pairs", 30, "pairs of the fixed-cost measurement (a run of a one-command plan against bash running the command)")
 	flag.Float64Var(&c.changePct, "change-pct", 1, "percent of the files and of the book rows changed before each pair of the changed scenarios")
 	flag.Int64Var(&c.seed, "seed", 1, "seed of all generated data")
 	targetsFlag := flag.String("targets", "", "comma-separated targets to measure (default all: restic,borg,rsync,rclone,db-into-restic,db-dir)")
@@ -112,8 +125,8 @@ func run() int {
 	if *targetsFlag != "" {
 		c.only = strings.Split(*targetsFlag, ",")
 	}
-	if c.files < 100 || c.minKiB < 1 || c.maxKiB < c.minKiB || c.dbMB < 10 || c.pairs < 1 || c.changePct <= 0 || c.changePct > 100 {
-		fmt.Fprintln(os.Stderr, "bench: need -files ≥ 100, 1 ≤ -min-kib ≤ -max-kib, -db-mb ≥ 10, -pairs ≥ 1, 0 < -change-pct ≤ 100")
+	if c.files < 100 || c.minKiB < 1 || c.maxKiB < c.minKiB || c.dbMB < 10 || c.pairs < 1 || c.fixedPairs < 1 || c.changePct <= 0 || c.changePct > 100 {
+		fmt.Fprintln(os.Stderr, "bench: need -files ≥ 100, 1 ≤ -min-kib ≤ -max-kib, -db-mb ≥ 10, -pairs ≥ 1, -fixed-pairs ≥ 1, 0 < -change-pct ≤ 100")
 		return 2
 	}
 
@@ -147,7 +160,8 @@ func bench(ctx context.Context, c config) (err error) {
 		}
 	}()
 	l := newLayout(work)
-	for _, d := range []string{l.library, filepath.Join(l.home, "run"), filepath.Join(l.home, "bare"), l.run, l.bare, l.logs} {
+	for _, d := range []string{l.library, filepath.Join(l.home, "run"), filepath.Join(l.home, "bare"), filepath.Join(l.home, "backup"),
+		l.run, l.bare, l.backup, filepath.Join(l.bare, "fixed"), l.logs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -222,6 +236,9 @@ func bench(ctx context.Context, c config) (err error) {
 	if err := os.WriteFile(l.plan, []byte(planTOML(l, all)), 0o644); err != nil {
 		return err
 	}
+	if err := os.WriteFile(l.fixedPlan, []byte(fixedPlanTOML(l)), 0o644); err != nil {
+		return err
+	}
 	for _, f := range []string{l.resticPass, l.borgPass} {
 		if err := os.WriteFile(f, []byte(fmt.Sprintf("bench-%d-%s", c.seed, filepath.Base(f))), 0o600); err != nil {
 			return err
@@ -235,8 +252,11 @@ func bench(ctx context.Context, c config) (err error) {
 	if _, err := b.step(ctx, "init", "run", []string{l.bin, "--config", l.plan, "init"}, nil); err != nil {
 		return err
 	}
+	if _, err := b.step(ctx, "init", "run", []string{l.bin, "--config", l.fixedPlan, "init"}, nil); err != nil {
+		return err
+	}
 	if _, err := b.step(ctx, "init", "bare", []string{"bash", "-c", bareInit},
-		[]string{"RUN=" + l.run, "BARE=" + l.bare}); err != nil {
+		[]string{"RUN=" + l.run, "BARE=" + l.bare, "BACKUP=" + l.backup}); err != nil {
 		return err
 	}
 	if c.dryRun {
@@ -246,7 +266,13 @@ func bench(ctx context.Context, c config) (err error) {
 	r := report{c: c, version: version, work: work, libBytes: libBytes, db: db, started: time.Now()}
 	r.machine, r.load0 = machine(work), loadavg()
 
-	// The first backup of everything, on both sides: one sample each.
+	logf("fixed cost: %d pairs", c.fixedPairs)
+	r.fixed, err = b.fixedCost(ctx, c.fixedPairs)
+	if err != nil {
+		return err
+	}
+
+	// The first backup of everything, on every side: one sample each.
 	logf("first backup (everything is new)")
 	r.first, err = b.pairs(ctx, ts, 1, nil)
 	if err != nil {
@@ -305,7 +331,7 @@ func bench(ctx context.Context, c config) (err error) {
 		}
 		r.libBytes2 = libBytes + n
 		logf("library grown to %d files (%s) in %.0fs; backing the new half up", b.lib.Files, bytesStr(r.libBytes2), time.Since(t0).Seconds())
-		if _, err := b.pairs(ctx, fileTargets, 1, nil); err != nil {
+		if r.grown, err = b.pairs(ctx, fileTargets, 1, nil); err != nil {
 			return err
 		}
 		logf("scaling: %.3g%% of N changed at 2N files, %d pairs", c.changePct, c.pairs)
@@ -329,7 +355,7 @@ type bencher struct {
 
 // sample is one pair's measurements of one target.
 type sample struct {
-	run, bare usage
+	run, bare, backup usage
 	// runCode is the run's exit code (0, or 3: warnings).
 	runCode int
 }
@@ -346,13 +372,10 @@ func (b *bencher) pairs(ctx context.Context, ts []target, n int, before func(con
 		}
 		for _, t := range ts {
 			var s sample
-			sides := []string{"run", "bare"}
-			if p%2 == 1 {
-				sides = []string{"bare", "run"}
-			}
-			for _, side := range sides {
+			for _, side := range sideOrder(p) {
 				var err error
-				if side == "run" {
+				switch side {
+				case "run":
 					var code int
 					s.run, err = b.step(ctx, t.name, side, []string{b.l.bin, "--config", b.l.plan, "--no-progress", "run", "bench", "--target", t.name}, nil)
 					var se *stepError
@@ -360,16 +383,65 @@ func (b *bencher) pairs(ctx context.Context, ts []target, n int, before func(con
 						code, err = 3, nil
 					}
 					s.runCode = code
-				} else {
-					s.bare, err = b.step(ctx, t.name, side, []string{"bash", "-c", "set -euo pipefail\n" + t.script}, t.env)
+				case "bare":
+					s.bare, err = b.step(ctx, t.name, side, bashArgv(t.script), t.env)
+				case "backup":
+					s.backup, err = b.step(ctx, t.name, side, bashArgv(t.backup), t.backupEnv)
+					if err == nil && t.backupAfter != "" {
+						_, err = b.step(ctx, t.name, side, bashArgv(t.backupAfter), t.backupEnv)
+					}
 				}
 				if err != nil {
 					return nil, err
 				}
 			}
-			logf("  pair %d/%d %-15s run %6.2fs  bare %6.2fs  ratio %.2f", p+1, n, t.name,
-				s.run.wall.Seconds(), s.bare.wall.Seconds(), s.run.wall.Seconds()/s.bare.wall.Seconds())
+			logf("  pair %d/%d %-15s run %6.2fs  bare %6.2fs  backup %6.2fs  run/bare %.2f  run/backup %.2f", p+1, n, t.name,
+				s.run.wall.Seconds(), s.bare.wall.Seconds(), s.backup.wall.Seconds(),
+				s.run.wall.Seconds()/s.bare.wall.Seconds(), s.run.wall.Seconds()/s.backup.wall.Seconds())
 			out[t.name] = append(out[t.name], s)
+		}
+	}
+	return out, nil
+}
+
+// sideOrder is the order of the three sides in pair p. Over any three
+// pairs from a multiple of 3 on, each side goes first, second and third
+// once; over six, each side directly follows each other side twice.
+func sideOrder(p int) [3]string {
+	orders := [6][3]string{
+		{"run", "bare", "backup"}, {"bare", "backup", "run"}, {"backup", "run", "bare"},
+		{"backup", "bare", "run"}, {"run", "backup", "bare"}, {"bare", "run", "backup"},
+	}
+	return orders[p%len(orders)]
+}
+
+func bashArgv(script string) []string {
+	return []string{"bash", "-c", "set -euo pipefail\n" + script}
+}
+
+// fixedCost runs n pairs of the fixed plan's run against fixedBare, the
+// order alternating. The run and bare fields of each sample are set.
+func (b *bencher) fixedCost(ctx context.Context, n int) ([]sample, error) {
+	echo, err := exec.LookPath("echo")
+	if err != nil {
+		return nil, err
+	}
+	env := []string{"ECHO=" + echo, "FIXED=" + filepath.Join(b.l.bare, "fixed")}
+	out := make([]sample, n)
+	for p := range n {
+		sides := []string{"run", "bare"}
+		if p%2 == 1 {
+			sides = []string{"bare", "run"}
+		}
+		for _, side := range sides {
+			if side == "run" {
+				out[p].run, err = b.step(ctx, "fixed", side, []string{b.l.bin, "--config", b.l.fixedPlan, "--no-progress", "run", "fixed", "--target", "fixed"}, nil)
+			} else {
+				out[p].bare, err = b.step(ctx, "fixed", side, bashArgv(fixedBare), env)
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
@@ -384,7 +456,7 @@ func (b *bencher) step(ctx context.Context, name, side string, argv, extraEnv []
 	defer f.Close()
 	fmt.Fprintf(f, "\n### %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(argv, " "))
 	env := b.env(side)
-	if side == "bare" {
+	if side == "bare" || side == "backup" {
 		env = append(env, "LIB="+b.l.library, "DB="+b.l.dbURL, "HOST="+b.l.host)
 		env = append(env, extraEnv...)
 	}
@@ -397,7 +469,7 @@ func (b *bencher) step(ctx context.Context, name, side string, argv, extraEnv []
 
 // env is what a side starts from: a HOME of its own (restic's and borg's
 // caches and borg's security directory: the sides' repositories have the
-// same ids), the caller's PATH.
+// same ids, copies of one init), the caller's PATH.
 func (b *bencher) env(side string) []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(b.l.home, side), "LC_ALL=C.UTF-8", "TZ=UTC"}
 }
@@ -410,7 +482,8 @@ func (b *bencher) printDryRun(ctx context.Context, ts []target) error {
 		if err != nil {
 			return fmt.Errorf("%s --dry-run: %v\n%s", t.name, err, out)
 		}
-		fmt.Printf("## %s\n\n### run --dry-run\n\n%s\n### bare (%s)\n\n%s\n", t.name, out, strings.Join(t.env, " "), t.script)
+		fmt.Printf("## %s\n\n### run --dry-run\n\n%s\n### bare (%s)\n\n%s\n### backup (%s)\n\n%s\n(then, not measured)\n\n%s\n",
+			t.name, out, strings.Join(t.env, " "), t.script, strings.Join(t.backupEnv, " "), t.backup, t.backupAfter)
 	}
 	return nil
 }

@@ -28,7 +28,47 @@ type report struct {
 	changedBytes              []int64
 	started, finished         time.Time
 	first, unchanged, changed map[string][]sample
-	scaled                    map[string][]sample
+	grown, scaled             map[string][]sample
+	// fixed: the fixed-cost pairs (run and bare set).
+	fixed []sample
+}
+
+// fileTools are the targets issue 11's everyday and scaling targets name.
+var fileTools = []string{"restic", "borg", "rsync", "rclone"}
+
+// targetRows evaluates issue 11's targets on what was measured.
+func (r report) targetRows() []targetRow {
+	c := r.c
+	var rows []targetRow
+	for _, t := range fileTools {
+		rows = append(rows,
+			everydayRow(t+": everyday run, nothing changed", r.unchanged[t]),
+			everydayRow(fmt.Sprintf("%s: everyday run, %.3g%% changed", t, c.changePct), r.changed[t]))
+	}
+	for _, t := range fileTools {
+		rows = append(rows, scalingRow(fmt.Sprintf("%s: everyday run (%.3g%% of N changed) at 2N = %s files over N = %s", t, c.changePct, thousands(2*c.files), thousands(c.files)),
+			r.changed[t], r.scaled[t]))
+	}
+	rows = append(rows,
+		dumpRow("pg_dump into restic, read back whole: nothing changed", r.unchanged["db-into-restic"], r.db.Bytes),
+		dumpRow(fmt.Sprintf("pg_dump into restic, read back whole: %.3g%% of the book rows changed", c.changePct), r.changed["db-into-restic"], r.db.Bytes))
+	var peaks []peakRun
+	add := func(s map[string][]sample, files int) {
+		for name, ss := range s {
+			for _, x := range ss {
+				peaks = append(peaks, peakRun{target: name, files: files, peak: x.run.selfPeakRSS})
+			}
+		}
+	}
+	add(r.first, c.files)
+	add(r.unchanged, c.files)
+	add(r.changed, c.files)
+	add(r.grown, 2*c.files)
+	add(r.scaled, 2*c.files)
+	rows = append(rows,
+		memoryRow("the wrapper's own peak memory (VmHWM), every run of every target", peaks),
+		fixedRow("fixed cost of a run: a one-command plan against bash running the command", r.fixed))
+	return rows
 }
 
 func (r report) print(w io.Writer, ts []target) {
@@ -40,9 +80,14 @@ func (r report) print(w io.Writer, ts []target) {
 	fmt.Fprintf(w, "Tools: %s.  \n", toolVersions())
 	fmt.Fprintf(w, "Data: a library of %d files of %d–%d KiB (%s) and a PostgreSQL database of %s (%d book rows, %d event rows); %d pairs per target and scenario (`-preset %s -files %d -db-mb %d -pairs %d -seed %d`).\n\n",
 		c.files, c.minKiB, c.maxKiB, bytesStr(r.libBytes), bytesStr(r.db.Bytes), r.db.Books, r.db.Events, c.pairs, c.preset, c.files, c.dbMB, c.pairs, c.seed)
-	if c.pairs%2 == 1 {
-		fmt.Fprintf(w, "(An odd number of pairs: the run went first in one pair more than the bare commands.)\n\n")
+	if c.pairs%3 != 0 {
+		fmt.Fprintf(w, "(Pairs not a multiple of 3: the sides did not go first, second and third equally often.)\n\n")
 	}
+
+	fmt.Fprintf(w, "### Targets\n\n")
+	fmt.Fprintf(w, "Issue 11's targets, each with what was measured here and whether it is met. Everyday runs: the median (min–max) of the per-pair ratios of wall time, `alexandria-backup run` (verification at verify_cycle %d and retention included) over the bare backup command alone (*backup* below). Scaling: the median at 2N over the median at N (range: the fastest at 2N over the slowest at N, to the slowest at 2N over the fastest at N). pg_dump into restic: the run over the bare `pg_dump | restic backup --stdin`, then `restic dump` of it into `pg_restore --file=/dev/null` (read to the end, as bare and the run's verify read it). Memory: the largest own peak of any run (every target, every scenario) with a library of %s files or more. Fixed cost: %d pairs of a run of a plan whose only target is a command target printing \"x\" against bash running that command into a file; the median of the per-pair differences.\n\n",
+		verifyCycle, thousands(peakFiles), len(r.fixed))
+	printTargets(w, r.targetRows())
 
 	fmt.Fprintf(w, "### First backup (everything new; one sample)\n\n")
 	table(w, ts, r.first)
@@ -60,38 +105,48 @@ func (r report) print(w io.Writer, ts []target) {
 	}
 	fmt.Fprint(w, notes)
 	fmt.Fprintf(w, "\n### What each side runs\n\n")
-	fmt.Fprintf(w, "run: `alexandria-backup --config PLAN --no-progress run bench --target NAME`; bare: `bash -c 'set -euo pipefail; SCRIPT'` with `$LIB` the library, `$DB` the database URL, `$HOST` the host name, on repositories of its own under `$WORK/bare` (the run's are under `$WORK/run`). Every run also takes the run lock and writes its report and state; what else it does besides the bare commands is listed under each.\n\n")
+	fmt.Fprintf(w, "run: `alexandria-backup --config PLAN --no-progress run bench --target NAME`; bare and backup: `bash -c 'set -euo pipefail; SCRIPT'` with `$LIB` the library, `$DB` the database URL, `$HOST` the host name, on repositories of their own under `$WORK/bare` and `$WORK/backup` (the run's are under `$WORK/run`). Every run also takes the run lock and writes its report and state; what else it does besides the bare commands is listed under each.\n\n")
 	for _, t := range ts {
-		fmt.Fprintf(w, "**%s** (bare env: `%s`)\n\n```sh\n%s```\n\nThe run also: %s.\n\n", t.name, envNames(t.env, r.work), t.script, t.extra)
+		fmt.Fprintf(w, "**%s** (bare env: `%s`)\n\n```sh\n%s```\n\n", t.name, envNames(t.env, r.work), t.script)
+		fmt.Fprintf(w, "backup (env: `%s`):\n\n```sh\n%s```\n\n", envNames(t.backupEnv, r.work), t.backup)
+		if t.backupAfter != "" {
+			fmt.Fprintf(w, "then, not measured (the same retention as bare's):\n\n```sh\n%s```\n\n", t.backupAfter)
+		}
+		fmt.Fprintf(w, "The run also: %s.\n\n", t.extra)
 	}
+	fmt.Fprintf(w, "**fixed cost**: run: `alexandria-backup --config FIXED-PLAN --no-progress run fixed --target fixed` of\n\n```toml\n%s```\n\nbare (env: `ECHO=` echo's path, `FIXED=$WORK/bare/fixed`):\n\n```sh\n%s```\n\n",
+		strings.ReplaceAll(fixedPlanTOML(newLayout(r.work)), r.work, "$WORK"), fixedBare)
 }
 
 const notes = `
-Columns: *bare* and *run* are wall-clock seconds, median (min–max) over the pairs, of the bare tool
-commands and of ` + "`alexandria-backup run`" + ` for the target; *run/bare* is the median (min–max) of the
-per-pair ratios of wall time, *CPU run/bare* that of user+system CPU time (the whole process tree's,
-from wait4). *read* and *written* are the median bytes the whole process tree passed through
-read and write system calls (rchar and wchar of /proc/PID/io: files and pipes, from the page
-cache or not; a socket read with recv, as libpq reads the server's rows, is not counted); *disk
-read* is the part that came from storage (read_bytes; near zero when the data sits in the page
-cache). *RSS* is the peak resident memory of the alexandria-backup process alone (its own
+Columns: *backup*, *bare* and *run* are wall-clock seconds, median (min–max) over the pairs, of
+the bare backup command alone, of the bare tool commands doing what the run does (backup, verify,
+retention) and of ` + "`alexandria-backup run`" + ` for the target; *run/backup* and *run/bare* are the
+median (min–max) of the per-pair ratios of wall time, *CPU run/bare* that of user+system CPU time
+(the whole process tree's, from wait4). *read* and *written* are the median bytes the whole
+process tree passed through read and write system calls (rchar and wchar of /proc/PID/io: files
+and pipes, from the page cache or not; a socket read with recv, as libpq reads the server's rows,
+is not counted); *disk read* is the part that came from storage (read_bytes; near zero when the
+data sits in the page cache). *RSS* is the peak resident memory of the alexandria-backup process alone (its own
 VmHWM, the largest over the pairs), not of the tools it runs.
 
 How: each step is a child of the benchmark; when it exits, the benchmark waits for it without
 reaping it (waitid WNOWAIT) and reads its /proc/PID/io, which then holds the counters of the
 process and of every descendant it reaped, i.e. every tool the step ran; wait4 then reaps it and
-gives the CPU time. The two sides of a pair run back to back in alternating order (run first in odd
-pairs, bare first in even ones), each on its own repositories and destinations that saw the same
-backups, after the same change. borg (its segments) and rclone (every file it reads) drop what they
-read from the page cache, so whichever side reads a tree first after them reads it from storage:
-that is the *disk read* column's spread, and why the order alternates. Wall times on a shared
+gives the CPU time. The three sides of a pair run back to back in a rotating order (run, bare,
+backup; bare, backup, run; backup, run, bare; then the three reversed orders: each side goes first,
+second and third once in every three pairs), each on its own repositories and destinations that
+saw the same backups, after the same change (the backup side's retention runs after its backup,
+not measured). borg (its segments) and rclone (every file it reads) drop what they read from the
+page cache, so whichever side reads a tree first after them reads it from storage: that is the
+*disk read* column's spread, and why the order rotates. Wall times on a shared
 machine are noisy (see the load average above); the CPU ratio and the byte counts are steadier.
 `
 
 // table prints one scenario's table.
 func table(w io.Writer, ts []target, s map[string][]sample) {
-	fmt.Fprintln(w, "| target | bare s | run s | run/bare | CPU run/bare | read bare | read run | written bare | written run | disk read bare / run | RSS |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| target | backup s | bare s | run s | run/backup | run/bare | CPU run/bare | read bare | read run | written bare | written run | disk read bare / run | RSS |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, t := range ts {
 		ss, ok := s[t.name]
 		if !ok {
@@ -107,9 +162,11 @@ func table(w io.Writer, ts []target, s map[string][]sample) {
 		if n := countFunc(ss, func(x sample) bool { return x.runCode == 3 }); n > 0 {
 			warn = fmt.Sprintf(" (exit 3, warnings, in %d of %d)", n, len(ss))
 		}
-		fmt.Fprintf(w, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n", t.name, warn,
+		fmt.Fprintf(w, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n", t.name, warn,
+			col(func(x sample) float64 { return x.backup.wall.Seconds() }, "%.2f"),
 			col(func(x sample) float64 { return x.bare.wall.Seconds() }, "%.2f"),
 			col(func(x sample) float64 { return x.run.wall.Seconds() }, "%.2f"),
+			col(func(x sample) float64 { return x.run.wall.Seconds() / x.backup.wall.Seconds() }, "%.2f"),
 			col(func(x sample) float64 { return x.run.wall.Seconds() / x.bare.wall.Seconds() }, "%.2f"),
 			col(func(x sample) float64 { return x.run.cpu.Seconds() / x.bare.cpu.Seconds() }, "%.2f"),
 			bytesMed(func(x sample) float64 { return float64(x.bare.rchar) }),
@@ -125,14 +182,15 @@ func table(w io.Writer, ts []target, s map[string][]sample) {
 
 // scalingTable compares the changed scenario at N with the same at 2N.
 func scalingTable(w io.Writer, ts []target, atN, at2N map[string][]sample) {
-	fmt.Fprintln(w, "| target | bare s at N | bare s at 2N | bare 2N/N | run s at N | run s at 2N | run 2N/N | CPU 2N/N bare / run | read run N → 2N | RSS N → 2N |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| target | backup s at N | backup s at 2N | backup 2N/N | bare s at N | bare s at 2N | bare 2N/N | run s at N | run s at 2N | run 2N/N | CPU 2N/N bare / run | read run N → 2N | RSS N → 2N |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, t := range ts {
 		a, b := atN[t.name], at2N[t.name]
 		if a == nil || b == nil {
 			continue
 		}
 		med := func(ss []sample, f func(sample) float64) float64 { return median(collect(ss, f)) }
+		backup := func(x sample) float64 { return x.backup.wall.Seconds() }
 		bare := func(x sample) float64 { return x.bare.wall.Seconds() }
 		run := func(x sample) float64 { return x.run.wall.Seconds() }
 		read := func(x sample) float64 { return float64(x.run.rchar) }
@@ -145,7 +203,8 @@ func scalingTable(w io.Writer, ts []target, atN, at2N map[string][]sample) {
 			}
 			return p
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f / %.2f | %s → %s | %s → %s |\n", t.name,
+		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f / %.2f | %s → %s | %s → %s |\n", t.name,
+			med(a, backup), med(b, backup), med(b, backup)/med(a, backup),
 			med(a, bare), med(b, bare), med(b, bare)/med(a, bare),
 			med(a, run), med(b, run), med(b, run)/med(a, run),
 			med(b, bareCPU)/med(a, bareCPU), med(b, runCPU)/med(a, runCPU),
@@ -333,9 +392,9 @@ func toolVersions() string {
 }
 
 // checkSpace refuses to start when the work directory's file system has
-// clearly too little room: the library and eight copies of it (restic,
-// borg, mirror and rclone, run and bare), twice over with the scaling run,
-// and the dumps.
+// clearly too little room: the library and twelve copies of it (restic,
+// borg, mirror and rclone, run, bare and backup), twice over with the
+// scaling run, and the dumps.
 func checkSpace(dir string, c config) error {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
@@ -346,7 +405,7 @@ func checkSpace(dir string, c config) error {
 	if c.scaling {
 		lib *= 2
 	}
-	need := 9*lib + 20*int64(c.dbMB)*1e6
+	need := 13*lib + 28*int64(c.dbMB)*1e6
 	if need > free*9/10 {
 		return fmt.Errorf("the benchmark needs about %s of disk in %s and %s is free: fewer -files, a smaller -max-kib, -scaling=false, or another -workdir", bytesStr(need), dir, bytesStr(free))
 	}

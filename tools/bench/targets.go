@@ -6,14 +6,16 @@ import (
 	"strings"
 )
 
-// A target is measured twice per pair: "run" is `alexandria-backup run
-// bench --target NAME` on the plan, "bare" is bash running the tool
+// A target is measured three times per pair: "run" is `alexandria-backup
+// run bench --target NAME` on the plan, "bare" is bash running the tool
 // commands that do the same work as that run does by default (its backup,
 // its verify, its retention: the commands its --dry-run prints, with the
-// same flags), on a second set of repositories and destinations that saw
-// exactly the same history. What the run does besides (its preflights,
-// guards, lock reads, version probes, manifests, state and report) is not
-// in bare: it is what the ratio measures.
+// same flags), and "backup" is bash running bare's backup command alone
+// (issue 11's everyday targets are ratios to it), each on a set of
+// repositories and destinations of its own that saw exactly the same
+// history. What the run does besides (its preflights, guards, lock reads,
+// version probes, manifests, state and report) is not in bare: it is what
+// run/bare measures; run/backup adds the verification and the retention.
 //
 // The bare scripts read their paths from variables (set in bash's
 // environment), so the script printed under the tables is the one that
@@ -29,6 +31,13 @@ type target struct {
 	// env is bare's environment besides the common one; script is bash.
 	env    []string
 	script string
+	// backupEnv and backup are the backup side's: bare's backup command
+	// alone, with bare's flags. backupAfter runs after it, not measured,
+	// so that its repository sees the same history as bare's (the same
+	// retention: the next backup finds as many snapshots, archives and
+	// packs); empty when there is nothing to keep in step.
+	backupEnv           []string
+	backup, backupAfter string
 	// extra is what the run does that bare does not, as its --dry-run
 	// says.
 	extra string
@@ -36,20 +45,20 @@ type target struct {
 
 // layout is where everything lives under the work directory.
 type layout struct {
-	work, library, home, secrets, run, bare, logs string
-	resticPass, borgPass, rcloneConf              string
-	plan, bin                                     string
-	dbURL, host                                   string
+	work, library, home, secrets, run, bare, backup, logs string
+	resticPass, borgPass, rcloneConf                      string
+	plan, fixedPlan, bin                                  string
+	dbURL, host                                           string
 }
 
 func newLayout(work string) layout {
 	j := func(elem ...string) string { return filepath.Join(append([]string{work}, elem...)...) }
 	return layout{
 		work: work, library: j("library"), home: j("home"), secrets: j("secrets"),
-		run: j("run"), bare: j("bare"), logs: j("logs"),
+		run: j("run"), bare: j("bare"), backup: j("backup"), logs: j("logs"),
 		resticPass: j("secrets", "restic.pass"), borgPass: j("secrets", "borg.pass"),
 		rcloneConf: j("secrets", "rclone.conf"),
-		plan:       j("alexandria-backup.toml"), bin: j("alexandria-backup"),
+		plan:       j("alexandria-backup.toml"), fixedPlan: j("fixed.toml"), bin: j("alexandria-backup"),
 	}
 }
 
@@ -106,6 +115,11 @@ else
 fi
 restic forget --json --host="$HOST" --tag=alexandria:restic --group-by=host ` + resticKeep + ` --prune
 `,
+		backupEnv: []string{"RESTIC_REPOSITORY=" + filepath.Join(l.backup, "restic"), "RESTIC_PASSWORD_FILE=" + l.resticPass},
+		backup: `restic backup --json --quiet --host="$HOST" --tag=alexandria:restic -- "$LIB"
+`,
+		backupAfter: `restic forget --json --host="$HOST" --tag=alexandria:restic --group-by=host ` + resticKeep + ` --prune
+`,
 		extra: "reads the repository's locks/ directory first (the stale-lock policy); checks that the paths exist and, from the backup's summary, that they held a file",
 	}, {
 		name:  "borg",
@@ -123,6 +137,13 @@ keep_weekly     = 4
 BORG_PASSPHRASE_FD=3 borg create --json --lock-wait=600 -- "::$name" "$LIB" 3<"$PASSFILE"
 BORG_PASSPHRASE_FD=3 borg check --lock-wait=600 -- "::$name" 3<"$PASSFILE"
 BORG_PASSPHRASE_FD=3 borg prune --list --lock-wait=600 '--glob-archives=borg@*' ` + borgKeep + ` 3<"$PASSFILE"
+BORG_PASSPHRASE_FD=3 borg compact --lock-wait=600 3<"$PASSFILE"
+`,
+		backupEnv: []string{"BORG_REPO=" + filepath.Join(l.backup, "borg"), "PASSFILE=" + l.borgPass},
+		backup: `name="borg@$(date +%Y-%m-%dT%H:%M:%S)"
+BORG_PASSPHRASE_FD=3 borg create --json --lock-wait=600 -- "::$name" "$LIB" 3<"$PASSFILE"
+`,
+		backupAfter: `BORG_PASSPHRASE_FD=3 borg prune --list --lock-wait=600 '--glob-archives=borg@*' ` + borgKeep + ` 3<"$PASSFILE"
 BORG_PASSPHRASE_FD=3 borg compact --lock-wait=600 3<"$PASSFILE"
 `,
 		extra: "checks that the paths exist and, from create's JSON, that the archive holds a file; hands borg the passphrase file as descriptor 3",
@@ -156,6 +177,9 @@ awk -v k="$k" -v n="$CYCLE" 'NR % n == k' "$t/all" > "$t/slice"
 diff=$(rsync --archive --hard-links --numeric-ids --dry-run --checksum --no-implied-dirs --ignore-missing-args --files-from="$t/slice" '--out-format=%i %n' -- "$LIB/" "$DEST")
 if [ -n "$diff" ]; then echo "$diff" | head; exit 1; fi
 `,
+		backupEnv: []string{"DEST=" + filepath.Join(l.backup, "mirror") + "/"},
+		backup: `rsync --archive --hard-links --numeric-ids --delete --delete-delay --stats '--out-format=%i %C|%n' -- "$LIB/" "$DEST"
+`,
 		extra: "the mirror guard's `rsync --dry-run --delete --stats` first (one more walk of both trees)",
 	}, {
 		name:  "rclone",
@@ -178,6 +202,9 @@ k=$(( $(cat "$SLICE" 2>/dev/null || echo 0) % CYCLE )); echo $(( k + 1 )) > "$SL
 sed -n 's/^= //p' "$t/all" | awk -v k="$k" -v n="$CYCLE" 'NR % n == k' >> "$t/scope"
 rclone check --config="$CONF" --ask-password=false --log-format= --combined="$t/hashed" --files-from-raw="$t/scope" -- "$LIB" "$DEST"
 `,
+		backupEnv: []string{"DEST=" + filepath.Join(l.backup, "rclone"), "CONF=" + l.rcloneConf},
+		backup: `rclone sync --config="$CONF" --ask-password=false --log-format= -v --use-json-log -- "$LIB" "$DEST"
+`,
 		extra: "the mirror guard's `rclone check --size-only` first (one more walk of both sides) and `rclone size` of the destination after the sync; it reads the sync's log as it runs",
 	}, {
 		name: "db-into-restic",
@@ -193,6 +220,17 @@ restic dump --host="$HOST" --tag=alexandria:db-into-restic -- latest /db-into-re
   pg_restore --format=custom --file=/dev/null
 restic forget --json --host="$HOST" --tag=alexandria:db-into-restic --group-by=host,paths --keep-last=` + fmt.Sprint(dumpKeep) + ` --prune
 `,
+		// Issue 11's pg_dump target: the dump into restic and read back
+		// whole, as bare does it (into pg_restore, as the run's verify
+		// reads it), without the retention.
+		backupEnv: []string{"RESTIC_REPOSITORY=" + filepath.Join(l.backup, "restic"), "RESTIC_PASSWORD_FILE=" + l.resticPass},
+		backup: `pg_dump --format=custom --compress=0 --no-password --dbname="$DB" |
+  restic backup --json --quiet --stdin --stdin-filename=db-into-restic.dump --host="$HOST" --tag=alexandria:db-into-restic
+restic dump --host="$HOST" --tag=alexandria:db-into-restic -- latest /db-into-restic.dump |
+  pg_restore --format=custom --file=/dev/null
+`,
+		backupAfter: `restic forget --json --host="$HOST" --tag=alexandria:db-into-restic --group-by=host,paths --keep-last=` + fmt.Sprint(dumpKeep) + ` --prune
+`,
 		extra: "`pg_dump --version`; reads the restic repository's locks/ directory; connects with pgx, exports a snapshot and counts every table's rows in it; passes the dump through itself for its SHA-256 (one more pipe), and the read-back too; stores the manifest with a second `restic backup` and reads it back (`restic snapshots`, `restic dump`)",
 	}, {
 		name: "db-dir",
@@ -207,6 +245,10 @@ pg_dump --format=custom --no-password --file="$f.partial" --dbname="$DB"
 pg_restore --format=custom --file=/dev/null "$f.partial"
 mv -- "$f.partial" "$f"
 ls -1 "$DUMPS"/db-dir-*.dump | sort -r | tail -n +` + fmt.Sprint(dumpKeep+1) + ` | xargs -r rm --
+`,
+		// One file, replaced each time: nothing to keep in step.
+		backupEnv: []string{"DUMPS=" + filepath.Join(l.backup, "dumps")},
+		backup: `pg_dump --format=custom --no-password --file="$DUMPS/db-dir.dump" --dbname="$DB"
 `,
 		extra: "`pg_dump --version`; connects with pgx, exports a snapshot and counts every table's rows in it; reads the dump file once through itself, for its SHA-256, into pg_restore (one more pipe); writes the manifest",
 	}}
@@ -225,17 +267,47 @@ func planTOML(l layout, ts []target) string {
 	return b.String()
 }
 
-// bareInit gives the bare side the repositories `alexandria-backup init`
-// just created, copied while still empty: the same restic key (restic
+// fixedPlanTOML is the plan of the fixed-cost measurement: its only target
+// a command target whose command prints "x" (one that writes nothing fails
+// the run: "wrote nothing"), kept as one file. Its run does what any run
+// does (reads the plan, takes the run lock, writes the state and the
+// report) around one exec, a 2-byte file, its read-back and a retention
+// that finds nothing to remove: next to fixedBare, what a run costs
+// whatever it backs up.
+func fixedPlanTOML(l layout) string {
+	return "# written by tools/bench (make bench): the fixed cost of a run\nstate_dir = " + tomlString(filepath.Join(l.run, "fixed-state")) + `
+
+[targets.fixed]
+driver    = "command"
+command   = ["echo", "x"]
+dir       = ` + tomlString(filepath.Join(l.run, "fixed")) + `
+keep_last = 1
+
+[plans.fixed]
+targets = ["fixed"]
+`
+}
+
+// fixedBare is the other side of the fixed cost: bash running the same
+// command into a file (no rename, no read-back: the run's few file
+// operations count as its fixed cost). $ECHO is echo's path, so that bash
+// execs it as the run does instead of running its builtin.
+const fixedBare = `"$ECHO" x > "$FIXED/fixed.backup"
+`
+
+// bareInit gives the bare and backup sides the repositories
+// `alexandria-backup init` just created, copied while still empty: the same restic key (restic
 // calibrates its key's scrypt cost to the machine's speed at init, so two
 // inits a minute apart on a busy machine can differ by half in what every
 // restic command pays to open the repository), the same chunker
 // parameters, the same borg key. Each side has its own HOME, so the
 // copies' equal ids never share a cache.
 const bareInit = `set -euo pipefail
-cp -a -- "$RUN/restic" "$BARE/restic"
-cp -a -- "$RUN/borg" "$BARE/borg"
-mkdir -p -- "$BARE/mirror" "$BARE/rclone" "$BARE/dumps"
+for side in "$BARE" "$BACKUP"; do
+  cp -a -- "$RUN/restic" "$side/restic"
+  cp -a -- "$RUN/borg" "$side/borg"
+  mkdir -p -- "$side/mirror" "$side/rclone" "$side/dumps"
+done
 `
 
 // tomlString quotes s as a TOML basic string.
