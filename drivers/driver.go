@@ -95,6 +95,10 @@ type Artifact struct {
 	// verify that reads exactly those (ScopedVerifier); nil when the
 	// driver does not track them.
 	Written []string
+	// Manifest is the manifest of the dump this backup streamed into a
+	// repository, in memory: the verify that follows reads the dump
+	// against it without listing the repository and reading it back.
+	Manifest *DumpManifest
 	// Vanished are source paths (relative to the source) that disappeared
 	// while the backup read them, as the tool reported: on a live library
 	// that is a warning, and verification does not count them as damage.

@@ -196,7 +196,7 @@ func (d Driver) streamBackup(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	return drivers.Artifact{ID: id, Bytes: m.Bytes, Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
+	return drivers.Artifact{ID: id, Bytes: m.Bytes, Manifest: m, Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
 }
 
 // streamFind returns the dump with the given id (restic: a snapshot id or
@@ -240,13 +240,16 @@ func (d Driver) streamVerify(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if err := store.Ready(t); err != nil {
 		return err
 	}
-	dump, err := streamFind(ctx, x, t, a.ID)
-	if err != nil {
-		return err
-	}
-	m, err := store.ReadManifest(ctx, x, t, dump)
-	if err != nil {
-		return err
+	// After a backup, its dump and manifest are known; otherwise (verify
+	// of the newest, or of an id) both come from the repository.
+	dump, m := drivers.StreamedDump{ID: a.ID}, a.Manifest
+	if m == nil || a.ID == "" {
+		if dump, err = streamFind(ctx, x, t, a.ID); err != nil {
+			return err
+		}
+		if m, err = store.ReadManifest(ctx, x, t, dump); err != nil {
+			return err
+		}
 	}
 	tap := newSumTap()
 	if _, _, err := piper.RunPipe(ctx, store.StreamCommand(t, dump), streamReadCommand(t.EnvVars()), tap); err != nil {

@@ -59,8 +59,15 @@ func testStream(t *testing.T, tool string) {
 		if left := drivertest.DirNames(t, f.Target.TempDir); len(left) != 0 {
 			t.Errorf("left in the temp dir: %v", left)
 		}
+		before := f.X.Lines()
 		if err := d.Verify(ctx, f.X, f.Target, a); err != nil {
 			t.Fatalf("verify: %v", err)
+		}
+		// After the backup, its dump and manifest are known: the verify
+		// only reads the dump back (no listing, no manifest read).
+		ran := strings.TrimPrefix(f.X.Lines(), before)
+		if strings.Count(strings.TrimSpace(ran), "\n") != 0 || !strings.Contains(ran, "database.dump") || strings.Contains(ran, "manifest") {
+			t.Fatalf("the verify after the backup ran:\n%s", ran)
 		}
 		if err := d.Verify(ctx, f.X, f.Target, drivers.Artifact{}); err != nil {
 			t.Fatalf("verify latest: %v", err)

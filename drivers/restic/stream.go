@@ -241,7 +241,12 @@ func (s resticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Targ
 	return out, nil
 }
 
-// The manifest is a second snapshot beside the dump's.
+// The manifest is a second snapshot beside the dump's, not a file in the
+// same one: restic 0.14's backup --stdin stores exactly one file and
+// refuses paths beside it ("--stdin was specified and files/dirs were
+// listed as arguments"), and the manifest's SHA-256 and size are known
+// only once the stream has ended. Tags instead (restic tag) would cost a
+// process all the same, and rewrite the dump's snapshot under a new id.
 func (resticStore) ManifestInArchive() bool { return false }
 
 // restic's --time is local time, shown as a placeholder.
