@@ -52,6 +52,9 @@ type Target struct {
 	// TempDir is a private (0700) directory for temporary files such as a
 	// generated pgpass; it is created before the target runs.
 	TempDir string
+	// Reclaims says when each repository's space was last reclaimed (see
+	// ReclaimDue); nil: whenever the tool's own rule says.
+	Reclaims ReclaimLog
 	// Progress asks the tool of the backup for machine-readable progress
 	// (someone is watching a terminal). It changes only the backup
 	// command, never what is backed up.
@@ -118,6 +121,10 @@ type PruneResult struct {
 	Policy  bool // false when the target has no retention keys: nothing was looked at
 	Removed []string
 	Kept    int
+	// Reclaimed names the restic or borg target whose repository's space
+	// this prune reclaimed (restic's --prune, borg compact ran); "" when
+	// none was, or it waits for prune_every.
+	Reclaimed string
 }
 
 // Phase is one step of a target's run.

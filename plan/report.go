@@ -53,8 +53,11 @@ type TargetReport struct {
 	// of the rest (nil when the driver reads no slices, or no verify ran).
 	Coverage *CoverageReport `json:"coverage,omitempty"`
 	Pruned   bool            `json:"pruned"`
-	Warnings []string        `json:"warnings"`
-	Error    *string         `json:"error"`
+	// Reclaimed names the restic or borg target whose repository's space
+	// the retention reclaimed (restic's --prune or borg compact ran).
+	Reclaimed string   `json:"reclaimed,omitempty"`
+	Warnings  []string `json:"warnings"`
+	Error     *string  `json:"error"`
 	// Drill is the restore drill's outcome, when one ran.
 	Drill *DrillReport `json:"drill,omitempty"`
 	// Log is the target's own log file of this run: every message about

@@ -90,6 +90,9 @@ type RunOptions struct {
 	// Rotation picks what each verify reads besides the new backup; nil
 	// reads everything.
 	Rotation Rotation
+	// Reclaims says when each repository's space was last reclaimed, for
+	// prune_every; nil: whenever the tool's own rule says.
+	Reclaims drivers.ReclaimLog
 }
 
 // Select returns the targets `run group` covers, in the plan's order,
@@ -158,6 +161,12 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 		return nil, p.dryRun(group, targets, o, rt)
 	}
 	ctx = proc.WithMemo(ctx) // each tool's version is asked once per run
+	for _, t := range targets {
+		t.Reclaims = o.Reclaims
+		if t.Into != nil {
+			t.Into.Reclaims = o.Reclaims
+		}
+	}
 	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
 	logName := LogName(rep.Command, rep.Plan, rep.StartedAt)
 	rep.Targets = p.schedule(ctx, targets, func(t *drivers.Target) TargetReport {
@@ -388,7 +397,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 			if err != nil {
 				return fail(drivers.PhasePrune, err)
 			}
-			r.Pruned = res.Policy
+			r.Pruned, r.Reclaimed = res.Policy, res.Reclaimed
 			if res.Policy {
 				log.Info("retention applied", "removed", len(res.Removed), "kept", res.Kept)
 			}

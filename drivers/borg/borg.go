@@ -78,6 +78,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "keep_within", Kind: drivers.String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
 		guard.EmptySourceOption("archive"),
+		drivers.PruneEveryOption("borg compact"),
 	}
 	return append(opts, drivers.KeepOptions(borgKeeps, "borg prune")...)
 }
@@ -369,19 +370,23 @@ func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
 		{Phase: drivers.PhaseVerify, Command: &check},
 	}
-	return append(steps, b.pruneSteps(t)...)
+	return append(steps, b.pruneSteps(t, t)...)
 }
 
-// pruneSteps is retention as Prune runs it: prune, then compact when the
-// prune removed an archive.
-func (b Driver) pruneSteps(t *drivers.Target) []drivers.Step {
+// pruneSteps is retention as Prune runs it: prune, then compact when due
+// in owner's repository.
+func (b Driver) pruneSteps(t, owner *drivers.Target) []drivers.Step {
 	prune, ok := b.pruneCommand(t, false)
 	if !ok {
 		return nil
 	}
 	compact := b.compactCommand(t)
+	when := "only when the prune removed an archive:"
+	if every, _ := owner.Settings["prune_every"].(time.Duration); every > 0 {
+		when = "only when prune_every " + humanize.Duration(every) + " has passed since the last compact:"
+	}
 	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &prune},
-		{Phase: drivers.PhasePrune, Note: "only when the prune removed an archive:"},
+		{Phase: drivers.PhasePrune, Note: when},
 		{Phase: drivers.PhasePrune, Command: &compact}}
 }
 
@@ -597,6 +602,13 @@ var borgPruneLine = regexp.MustCompile(`^(Would prune|Pruning archive \(\d+/\d+\
 // repository to actually free the space. The outcome is read from
 // `--list` (on stderr, where borg logs it).
 func (b Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
+	return b.prune(ctx, x, t, dryRun, t)
+}
+
+// prune applies t's retention in the repository of owner (t itself, or
+// the borg target a pg_dump target streams into), whose prune_every says
+// when to compact.
+func (b Driver) prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool, owner *drivers.Target) (drivers.PruneResult, error) {
 	cmd, ok := b.pruneCommand(t, dryRun)
 	if !ok {
 		return drivers.PruneResult{}, nil
@@ -609,15 +621,26 @@ func (b Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 		return drivers.PruneResult{}, err
 	}
 	out := parseBorgPrune(res.Stderr)
-	// compact reads the repository's hints and index to find segments to
-	// rewrite: with no archive removed there is nothing new to free. (An
-	// empty archive the guard deleted waits for the next compact.)
-	if !dryRun && len(out.Removed) > 0 {
+	if !dryRun && compactDue(t, owner, len(out.Removed) > 0) {
 		if _, err := x.Run(ctx, b.compactCommand(t)); err != nil {
 			return out, err
 		}
+		out.Reclaimed = owner.Name
 	}
 	return out, nil
+}
+
+// compactDue: compact reads the repository's hints and index to find
+// segments to rewrite. Without prune_every it runs when this prune removed
+// an archive (with none removed there is nothing new to free; an empty
+// archive the guard deleted waits for the next compact); with it, once
+// prune_every has passed since the last compact, for what every prune
+// since removed.
+func compactDue(t, owner *drivers.Target, removed bool) bool {
+	if every, _ := owner.Settings["prune_every"].(time.Duration); every > 0 {
+		return drivers.ReclaimDue(t, owner)
+	}
+	return removed
 }
 
 func parseBorgPrune(stderr []byte) drivers.PruneResult {

@@ -306,6 +306,40 @@ func TestBorgVerifyWithoutArchiveFails(t *testing.T) {
 	}
 }
 
+// reclaimLog is a state that last reclaimed every repository at at.
+type reclaimLog struct{ at time.Time }
+
+func (l reclaimLog) LastReclaim(string) time.Time { return l.at }
+
+// With prune_every, compact runs once that long has passed since the last
+// one, whether or not this prune removed an archive; before, never.
+func TestBorgCompactWaitsForPruneEvery(t *testing.T) {
+	drivertest.PinClock(t)
+	now := drivers.Now()
+	for _, c := range []struct {
+		name       string
+		last       time.Time
+		stderr     string
+		wantCompct bool
+	}{
+		{"never compacted", time.Time{}, borgPruneStderr, true},
+		{"compacted an hour ago, archives removed", now.Add(-time.Hour), borgPruneStderr, false},
+		{"compacted 8 days ago", now.Add(-8 * 24 * time.Hour), borgPruneStderr, true},
+		{"compacted 8 days ago, nothing removed now", now.Add(-8 * 24 * time.Hour), borgPruneKeptOnly, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := drivertest.BorgTarget(t, drivers.Values{"keep_last": 1, "prune_every": 168 * time.Hour})
+			tg.Reclaims = reclaimLog{c.last}
+			fake := &borgFake{answers: map[string]proc.Result{"prune": {Stderr: []byte(c.stderr)}}}
+			res, err := borg.Driver{}.Prune(context.Background(), fake, tg, false)
+			compacted := len(fake.lines) == 2 && strings.Contains(fake.lines[1], "borg compact")
+			if err != nil || compacted != c.wantCompct || (res.Reclaimed == tg.Name) != c.wantCompct {
+				t.Fatalf("compact %v (want %v), reclaimed %q: %q %v", compacted, c.wantCompct, res.Reclaimed, fake.lines, err)
+			}
+		})
+	}
+}
+
 func TestBorgSnapshotsNewestFirst(t *testing.T) {
 	tg := drivertest.BorgTarget(t, nil)
 	fake := &borgFake{answers: map[string]proc.Result{"list": {Stdout: borgList("library")}}}

@@ -137,11 +137,11 @@ func (borgStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Target
 }
 
 func (borgStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
-	return Driver{}.Prune(ctx, x, borgView(t), dryRun)
+	return Driver{}.prune(ctx, x, borgView(t), dryRun, t.Into)
 }
 
 func (borgStore) PruneSteps(t *drivers.Target) []drivers.Step {
-	return Driver{}.pruneSteps(borgView(t))
+	return Driver{}.pruneSteps(borgView(t), t.Into)
 }
 
 // One archive holds the dump and its manifest: one commit.

@@ -53,6 +53,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "stale_lock_age", Kind: drivers.Duration, Default: humanize.Duration(defaultStaleLockAge), Check: checkStaleLockAge,
 			Help: "Before a backup, remove restic locks older than this, of any host (a lock a killed run left on this host goes at once). A lock restic deems stale (30m) but younger than this is kept and reported. At least 30m."},
 		guard.EmptySourceOption("snapshot"),
+		drivers.PruneEveryOption("restic forget --prune"),
 	}
 	return append(opts, drivers.KeepOptions(resticKeeps, "restic forget")...)
 }
@@ -221,7 +222,9 @@ func selectArgs(t *drivers.Target) []string {
 // forgetCommand applies retention. --group-by host: with the host and tag
 // filter, all of the target's snapshots form one group, so changing paths
 // or tags does not start a new group that retention never thins.
-func (r Driver) forgetCommand(t *drivers.Target, dryRun bool) (proc.Command, bool) {
+// reclaim: restic's --prune, which frees the space of the forgotten
+// snapshots (restic runs it only when forget removed one).
+func (r Driver) forgetCommand(t *drivers.Target, dryRun, reclaim bool) (proc.Command, bool) {
 	args := append([]string{"forget", "--json"}, selectArgs(t)...)
 	args = append(args, "--group-by=host")
 	any := false
@@ -237,10 +240,20 @@ func (r Driver) forgetCommand(t *drivers.Target, dryRun bool) (proc.Command, boo
 	}
 	if dryRun {
 		args = append(args, "--dry-run")
-	} else {
+	} else if reclaim {
 		args = append(args, "--prune")
 	}
 	return r.cmd(t, args...), any
+}
+
+// reclaimNote says when --prune runs, for --dry-run.
+func reclaimNote(owner *drivers.Target) []drivers.Step {
+	every, _ := owner.Settings["prune_every"].(time.Duration)
+	if every <= 0 {
+		return nil
+	}
+	return []drivers.Step{{Phase: drivers.PhasePrune, Note: "--prune only when prune_every " + humanize.Duration(every) +
+		" has passed since the repository's space was last reclaimed; otherwise forget alone"}}
 }
 
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
@@ -253,8 +266,9 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "snapshot", "restic forget <its id>")},
 	}
 	steps = append(steps, r.verifySteps(t)...)
-	if forget, ok := r.forgetCommand(t, false); ok {
+	if forget, ok := r.forgetCommand(t, false, true); ok {
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Command: &forget})
+		steps = append(steps, reclaimNote(t)...)
 	}
 	return steps
 }
@@ -412,7 +426,8 @@ type resticForgetGroup struct {
 }
 
 func (r Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
-	cmd, ok := r.forgetCommand(t, dryRun)
+	reclaim := drivers.ReclaimDue(t, t)
+	cmd, ok := r.forgetCommand(t, dryRun, reclaim)
 	if !ok {
 		return drivers.PruneResult{}, nil
 	}
@@ -433,6 +448,9 @@ func (r Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 		for _, s := range g.Remove {
 			out.Removed = append(out.Removed, s.ShortID)
 		}
+	}
+	if !dryRun && reclaim && len(out.Removed) > 0 {
+		out.Reclaimed = t.Name
 	}
 	return out, nil
 }

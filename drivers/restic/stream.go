@@ -187,7 +187,7 @@ func (resticStore) Extract(ctx context.Context, x proc.Executor, t *drivers.Targ
 // manifests another, thinned by the same rules at the same times.
 // keep_days is restic's --keep-within, counted back from the newest dump,
 // so the newest is always kept.
-func (resticStore) forgetCommand(t *drivers.Target, dryRun bool) proc.Command {
+func (resticStore) forgetCommand(t *drivers.Target, dryRun, reclaim bool) proc.Command {
 	args := []string{"forget", "--json", "--host=" + resticHost(t.Into), "--tag=" + resticTag(t), "--group-by=host,paths"}
 	if n := t.Settings.Int("keep_last", 0); n > 0 {
 		args = append(args, "--keep-last="+strconv.Itoa(n))
@@ -197,7 +197,7 @@ func (resticStore) forgetCommand(t *drivers.Target, dryRun bool) proc.Command {
 	}
 	if dryRun {
 		args = append(args, "--dry-run")
-	} else {
+	} else if reclaim {
 		args = append(args, "--prune")
 	}
 	return Driver{}.cmd(t.Into, args...)
@@ -207,12 +207,14 @@ func (s resticStore) PruneSteps(t *drivers.Target) []drivers.Step {
 	if t.Settings.Int("keep_last", 0) == 0 && t.Settings.Int("keep_days", 0) == 0 {
 		return nil
 	}
-	c := s.forgetCommand(t, false)
-	return []drivers.Step{{Phase: drivers.PhasePrune, Command: &c}}
+	c := s.forgetCommand(t, false, true)
+	return append([]drivers.Step{{Phase: drivers.PhasePrune, Command: &c}}, reclaimNote(t.Into)...)
 }
 
 func (s resticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dryRun bool) (drivers.PruneResult, error) {
-	cmd := s.forgetCommand(t, dryRun)
+	// The repository is the restic target's: so is its reclaim policy.
+	reclaim := drivers.ReclaimDue(t, t.Into)
+	cmd := s.forgetCommand(t, dryRun, reclaim)
 	cmd.StdoutTail = 32 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {
@@ -237,6 +239,9 @@ func (s resticStore) Prune(ctx context.Context, x proc.Executor, t *drivers.Targ
 		for _, r := range g.Remove {
 			out.Removed = append(out.Removed, r.ShortID)
 		}
+	}
+	if !dryRun && reclaim && len(out.Removed) > 0 {
+		out.Reclaimed = t.Into.Name
 	}
 	return out, nil
 }

@@ -79,6 +79,7 @@ func cmdRun(c *cli.Context) (err error) {
 		NoPrune:  c.Bool("no-prune"),
 		Out:      c.App.Writer,
 		Rotation: state.RotationIn(e.plan.StateDir),
+		Reclaims: state.ReclaimsIn(e.plan.StateDir),
 	}
 	rep, err = e.plan.Run(c.Context, group, opts, e.rt)
 	e.close() // what follows goes to stdout, which shares the terminal

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/atomicfile"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
@@ -39,6 +40,9 @@ type State struct {
 	Drills map[string]*Outcome `json:"drills"`
 	// Verify is each target's place in its verify cycle, across plans.
 	Verify map[string]*VerifyRotation `json:"verify,omitempty"`
+	// Reclaims is when the space of each restic or borg target's
+	// repository was last reclaimed, for prune_every.
+	Reclaims map[string]time.Time `json:"reclaims,omitempty"`
 }
 
 // Plan is a plan's last run and the last outcome of each of its targets.
@@ -112,6 +116,9 @@ func (s *State) init() *State {
 	if s.Verify == nil {
 		s.Verify = map[string]*VerifyRotation{}
 	}
+	if s.Reclaims == nil {
+		s.Reclaims = map[string]time.Time{}
+	}
 	for _, p := range s.Plans {
 		if p.Targets == nil {
 			p.Targets = map[string]*Outcome{}
@@ -157,6 +164,9 @@ func (s *State) Record(rep *plan.Report) {
 			o.Driver = t.Driver
 			o.update(t.Status, at, t.DurationSeconds, t.Artifact, t.Bytes, t.Error)
 			s.RecordCoverage(t.Name, t.Coverage, at)
+			if t.Reclaimed != "" {
+				s.Reclaims[t.Reclaimed] = at
+			}
 		}
 	}
 	for _, t := range rep.Targets {
@@ -258,4 +268,18 @@ func pruneNewest(dir string, re *regexp.Regexp, keep int) ([]string, error) {
 		removed = append(removed, p)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// LastReclaim is when the repository of the restic or borg target owner
+// last had its space reclaimed (zero: not on record).
+func (s *State) LastReclaim(owner string) time.Time { return s.Reclaims[owner] }
+
+// ReclaimsIn is the reclaim log kept under dir; a missing or damaged
+// state has none on record, so the next retention reclaims.
+func ReclaimsIn(dir string) drivers.ReclaimLog {
+	s, err := Load(dir)
+	if err != nil {
+		s = (&State{}).init()
+	}
+	return s
 }
