@@ -74,7 +74,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "lock_wait", Kind: drivers.Duration, Default: humanize.Duration(borgDefaultLockWait),
 			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically."},
 		{Name: "check_verify_data", Kind: drivers.Bool, Default: "false",
-			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
+			Help: "On a verify that reads everything (verify --full, verify_cycle = 1), also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering. Each run already authenticates every chunk of the files it stored."},
 		{Name: "keep_within", Kind: drivers.String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
 		guard.EmptySourceOption("archive"),
