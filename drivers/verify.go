@@ -27,6 +27,10 @@ type Scope struct {
 	// Slice of Cycle: read the Slice-th of Cycle parts (1 ≤ Slice ≤
 	// Cycle) of everything else. Zero: none.
 	Slice, Cycle int
+	// Memo is what the driver returned in Coverage.Memo after the
+	// target's last verify ("" the first time): the runner keeps it per
+	// target and never reads it.
+	Memo string
 }
 
 // FullScope reads everything.
@@ -48,6 +52,13 @@ type Coverage struct {
 	Full bool
 	// Slice of Cycle is the part of the rest that was read (0: none).
 	Slice, Cycle int
+	// Slices, when set, are the parts of Cycle that were read instead of
+	// Slice alone: a tool that reads on from where it stopped last time
+	// (borg's partial check) may finish several in one run, or none.
+	Slices []int
+	// Memo is kept for the target's next verify (Scope.Memo): what the
+	// driver learnt, such as how fast the repository reads.
+	Memo string
 	// Detail says in the tool's terms what was read, for the report
 	// ("the 312 files this run sent and 3,310 of the 100,000 others").
 	Detail string
@@ -59,6 +70,18 @@ func (s Scope) Covered(detail string) Coverage {
 		return Coverage{Full: true, Detail: detail}
 	}
 	return Coverage{Slice: s.Slice, Cycle: s.Cycle, Detail: detail}
+}
+
+// SlicesRead are the slices of c.Cycle that were read: Slices, else
+// Slice (none when it is 0).
+func (c Coverage) SlicesRead() []int {
+	if len(c.Slices) > 0 {
+		return c.Slices
+	}
+	if c.Slice > 0 {
+		return []int{c.Slice}
+	}
+	return nil
 }
 
 // ScopedVerifier is implemented by drivers that can verify part of what

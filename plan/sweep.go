@@ -21,7 +21,9 @@ import (
 //     scratch databases);
 //   - everything else in the targets' temporary directory (state_dir/tmp):
 //     private pgpass files holding a password, drill scratch directories,
-//     streamed-dump manifests and restore staging. Only run, drill and
+//     streamed-dump manifests, restore staging, and the records of what a
+//     backup wrote that its verify reads and removes (rsync's files sent,
+//     borg's patterns file of the files stored). Only run, drill and
 //     restore create files there, and they hold the lock while they do.
 //
 // Failures are logged, not fatal: a leftover must not stop the backup.

@@ -39,9 +39,15 @@ type CoverageReport struct {
 	Full bool `json:"full"`
 	// Slice: the part of the rest that was read besides what the backup
 	// wrote (0 when Full); Cycle: the target's verify_cycle.
-	Slice  int    `json:"slice,omitempty"`
+	Slice int `json:"slice,omitempty"`
+	// Slices: the parts read, when a verify read several or none of its
+	// own choosing (borg's partial check reads on from where it stopped).
+	Slices []int  `json:"slices,omitempty"`
 	Cycle  int    `json:"cycle"`
 	Detail string `json:"detail,omitempty"`
+	// Memo is the driver's note for the target's next verify, which the
+	// state keeps (drivers.Coverage.Memo); not part of the report.
+	Memo string `json:"-"`
 	// WholeReadAt is when every byte the target keeps was last read
 	// (this run included); null until a whole cycle has been read.
 	WholeReadAt *time.Time `json:"whole_read_at"`
@@ -67,6 +73,10 @@ func verifyWith(ctx context.Context, d drivers.Driver, x proc.Executor, t *drive
 	if cov.Full {
 		slice = 0
 	}
-	return &CoverageReport{Full: cov.Full, Slice: slice, Cycle: max(t.VerifyCycle, 1), Detail: cov.Detail,
-		WholeReadAt: rot.WholeReadAt(t, cov, time.Now().UTC())}, nil
+	var slices []int
+	if !cov.Full && len(cov.Slices) > 0 {
+		slices = cov.Slices
+	}
+	return &CoverageReport{Full: cov.Full, Slice: slice, Slices: slices, Cycle: max(t.VerifyCycle, 1), Detail: cov.Detail,
+		Memo: cov.Memo, WholeReadAt: rot.WholeReadAt(t, cov, time.Now().UTC())}, nil
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -77,4 +78,42 @@ func TestRunVerifiesTheRotationsSlice(t *testing.T) {
 	if tr := rep.Targets[0]; tr.Status != StatusOK || !tr.Verified || tr.Coverage != nil || !strings.Contains(strings.Join(f.events, ","), "verify db") {
 		t.Fatalf("db: %+v, events %v", tr, f.events)
 	}
+}
+
+// severalSlices reads on from where it stopped, as borg does: it reports
+// the slices it finished and a memo for next time.
+type severalSlices struct{ *fakeDriver }
+
+func (severalSlices) VerifyScoped(_ context.Context, _ proc.Executor, t *drivers.Target, _ drivers.Artifact, sc drivers.Scope) (drivers.Coverage, error) {
+	return drivers.Coverage{Cycle: sc.Cycle, Slices: []int{2, 3}, Memo: sc.Memo + "+1", Detail: "segments"}, nil
+}
+
+// The report carries the slices a verify read and the driver's memo, which
+// is the state's to keep and not the report's to show.
+func TestVerifyWithCarriesSlicesAndMemo(t *testing.T) {
+	tg := &drivers.Target{Name: "library", VerifyCycle: 5}
+	rot := fixedRotation{}
+	cov, err := verifyWith(context.Background(), severalSlices{}, nil, tg, drivers.Artifact{}, memoRotation{rot, "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cov.Full || cov.Slice != 0 || len(cov.Slices) != 2 || cov.Slices[1] != 3 || cov.Memo != "m+1" || cov.Cycle != 5 {
+		t.Fatalf("coverage %+v", cov)
+	}
+	b, _ := json.Marshal(cov)
+	if !strings.Contains(string(b), `"slices":[2,3]`) || strings.Contains(string(b), "m+1") {
+		t.Fatalf("report JSON %s", b)
+	}
+}
+
+// memoRotation hands the driver a memo, as the state does.
+type memoRotation struct {
+	fixedRotation
+	memo string
+}
+
+func (r memoRotation) Scope(t *drivers.Target) drivers.Scope {
+	s := r.fixedRotation.Scope(t)
+	s.Memo = r.memo
+	return s
 }

@@ -74,7 +74,7 @@ func (Driver) Options() []drivers.Option {
 		{Name: "lock_wait", Kind: drivers.Duration, Default: humanize.Duration(borgDefaultLockWait),
 			Help: "How long borg waits for another borg's repository lock before failing (--lock-wait). A lock is never broken automatically."},
 		{Name: "check_verify_data", Kind: drivers.Bool, Default: "false",
-			Help: "On verify, also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering, but reads everything."},
+			Help: "On a verify that reads everything (verify --full, verify_cycle = 1), also decrypt and hash every chunk in the repository (borg check --verify-data): catches tampering. Each run already authenticates every chunk of the files it stored."},
 		{Name: "keep_within", Kind: drivers.String, Check: checkBorgInterval,
 			Help: "Retention: keep every archive younger than this (\"7d\", borg units H, d, w, m, y). Alone, it also keeps the newest older archive, so the newest is never removed."},
 		guard.EmptySourceOption("archive"),
@@ -245,7 +245,13 @@ func borgArchiveTemplate(t *drivers.Target) string {
 }
 
 func (b Driver) createCommand(t *drivers.Target) proc.Command {
-	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
+	// --list names each file stored new or changed, for the verify that
+	// reads them back (verify.go); with --log-json, as JSON lines on
+	// stderr, which borg's progress and log lines then are too.
+	args := []string{"create", "--json", "--list", borgListFilter, "--log-json"}
+	if t.Progress {
+		args = append(args, "--progress")
+	}
 	args = append(args, borgLockWait(t))
 	if c := t.Settings.Str("compression"); c != "" {
 		args = append(args, "--compression="+c)
@@ -359,7 +365,6 @@ func (b Driver) initCommand(t *drivers.Target) proc.Command {
 
 func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 	create := b.createCommand(t)
-	check := b.checkCommand(t, borgArchivePrefix(t)+"<the archive just made>")
 	notes := "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")
 	if f := t.Settings.Str("passphrase_file"); f != "" {
 		notes += "; open " + f + " (mode 0600) as the passphrase descriptor " + borgPassFD
@@ -368,8 +373,8 @@ func (b Driver) Steps(t *drivers.Target) []drivers.Step {
 		{Phase: drivers.PhasePreflight, Note: notes},
 		{Phase: drivers.PhaseBackup, Command: &create},
 		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "archive", "borg delete of that archive alone")},
-		{Phase: drivers.PhaseVerify, Command: &check},
 	}
+	steps = append(steps, b.verifySteps(t)...)
 	return append(steps, b.pruneSteps(t, t)...)
 }
 
@@ -471,8 +476,17 @@ func (b Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err := b.ready(t); err != nil {
 		return drivers.Artifact{}, err
 	}
-	res, err := x.Run(ctx, b.createCommand(t))
+	rec, err := newWrittenRecord(t)
 	if err != nil {
+		return drivers.Artifact{}, fmt.Errorf("the record of the files stored: %w", err)
+	}
+	create := b.createCommand(t)
+	create.Progress = &proc.ProgressReader{Stderr: true, Parse: rec.parse(t.Progress)}
+	res, err := x.Run(ctx, create)
+	if err != nil {
+		if rec != nil {
+			rec.abandon()
+		}
 		return drivers.Artifact{}, err
 	}
 	var out struct {
@@ -487,9 +501,18 @@ func (b Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		} `json:"archive"`
 	}
 	if jerr := json.Unmarshal(res.Stdout, &out); jerr != nil || out.Archive.Name == "" {
+		if rec != nil {
+			rec.abandon()
+		}
 		return drivers.Artifact{}, fmt.Errorf("borg create exited %d but printed no archive name (%s)", res.ExitCode, proc.LastLines(res.Stderr, 3))
 	}
 	a := drivers.Artifact{ID: out.Archive.Name, Bytes: out.Archive.Stats.OriginalSize}
+	if rec != nil {
+		if err := rec.finish(borgCacheBytes(res.Stdout)); err != nil {
+			return drivers.Artifact{}, fmt.Errorf("the record of the files stored: %w", err)
+		}
+		a.Written = []string{rec.path}
+	}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("borg create exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
@@ -508,32 +531,6 @@ func (b Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		a.Warnings = append(a.Warnings, warning)
 	}
 	return a, nil
-}
-
-// Verify checks the repository and the archive (the newest of this target
-// when a.ID is empty).
-func (b Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact) error {
-	if err := b.ready(t); err != nil {
-		return err
-	}
-	name := a.ID
-	if name == "" {
-		archives, err := b.list(ctx, x, t, 1)
-		if err != nil {
-			return err
-		}
-		if len(archives) == 0 {
-			return fmt.Errorf("no archive of target %s (%s*) in the repository to verify", t.Name, borgArchivePrefix(t))
-		}
-		name = archives[len(archives)-1].Name
-	}
-	res, err := x.Run(ctx, b.checkCommand(t, name))
-	if err != nil && res.ExitCode == 1 {
-		// The tail of check's output is often a list of chunk ids; the
-		// lines saying what is wrong come first.
-		return fmt.Errorf("borg check of %s found damage (%s): %w", name, borgCheckFindings(res.Stderr), err)
-	}
-	return err
 }
 
 // borgCheckFindings picks the first lines of `borg check` output that name
@@ -800,8 +797,11 @@ func parseBorgLogJSON(line []byte) (proc.Progress, bool, []byte) {
 		}
 		return proc.Progress{Percent: 100 * float64(m.Current) / float64(m.Total), ETA: -1,
 			Item: borgPercentSuffix.ReplaceAllString(m.Message, "")}, true, nil
-	case "log_message", "file_status":
+	case "log_message":
 		return proc.Progress{}, false, []byte(m.Message)
+	case "file_status":
+		// --list's names: one a file, read by Backup, no message.
+		return proc.Progress{}, false, nil
 	case "progress_message":
 		return proc.Progress{}, false, nil
 	}

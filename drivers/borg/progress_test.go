@@ -31,6 +31,9 @@ func TestParseBorgLogJSON(t *testing.T) {
 	if _, ok, keep := parseBorgLogJSON([]byte(`{"operation": 1, "msgid": "repository.check", "type": "progress_percent", "finished": true, "time": 1795677831.23}`)); ok || keep != nil {
 		t.Errorf("a finished progress_percent: ok=%v keep=%q", ok, keep)
 	}
+	if _, ok, keep := parseBorgLogJSON([]byte(`{"type": "file_status", "status": "A", "path": "srv/books/a.epub"}`)); ok || keep != nil {
+		t.Errorf("a file_status line: ok=%v keep=%q", ok, keep)
+	}
 	plain := []byte("Traceback (most recent call last):")
 	if _, _, keep := parseBorgLogJSON(plain); string(keep) != string(plain) {
 		t.Errorf("a plain line was changed to %q", keep)
@@ -39,7 +42,9 @@ func TestParseBorgLogJSON(t *testing.T) {
 
 // Progress flags only when someone watches, only on the command doing the work.
 func TestBorgProgressOnlyWhenWatched(t *testing.T) {
-	progresstest.Check(t, progresstest.Case{Name: "borg", Watched: []string{"--progress", "--log-json"}, Reader: true,
+	// borg create speaks JSON always: its --list lines name the files it
+	// stored, for the verify.
+	progresstest.Check(t, progresstest.Case{Name: "borg", Watched: []string{"--progress"}, Reader: true,
 		Build: func(w bool) []proc.Command {
 			return []proc.Command{Driver{}.createCommand(borgProgressTarget(w))}
 		}},

@@ -16,6 +16,9 @@ type VerifyRotation struct {
 	// SliceReadAt[i] is when slice i+1 was last read; zero: not since the
 	// cycle was set.
 	SliceReadAt []time.Time `json:"slice_read_at"`
+	// Memo is the driver's note from the last verify (drivers.Coverage.
+	// Memo), handed to the next one (drivers.Scope.Memo); opaque here.
+	Memo string `json:"memo,omitempty"`
 }
 
 // Rotation picks each target's next slice from s and says when the whole
@@ -27,8 +30,14 @@ type rotation struct{ s *State }
 // Scope is the slice read longest ago (never-read ones first, lowest
 // number first), so a cycle reads every slice once in order.
 func (r rotation) Scope(t *drivers.Target) drivers.Scope {
+	memo := ""
+	if v := r.s.Verify[t.Name]; v != nil {
+		memo = v.Memo
+	}
 	if t.VerifyCycle <= 1 {
-		return drivers.FullScope
+		s := drivers.FullScope
+		s.Memo = memo
+		return s
 	}
 	rot := r.s.rotationOf(t.Name, t.VerifyCycle)
 	next := 0
@@ -37,7 +46,7 @@ func (r rotation) Scope(t *drivers.Target) drivers.Scope {
 			next = i
 		}
 	}
-	return drivers.Scope{Slice: next + 1, Cycle: t.VerifyCycle}
+	return drivers.Scope{Slice: next + 1, Cycle: t.VerifyCycle, Memo: memo}
 }
 
 func (r rotation) WholeReadAt(t *drivers.Target, cov drivers.Coverage, at time.Time) *time.Time {
@@ -47,20 +56,34 @@ func (r rotation) WholeReadAt(t *drivers.Target, cov drivers.Coverage, at time.T
 }
 
 // rotationOf is a copy of target's rotation, started again when the
-// cycle changed.
+// cycle changed (the memo, which is about the target, stays).
 func (s *State) rotationOf(target string, cycle int) VerifyRotation {
 	cycle = max(cycle, 1)
-	if r := s.Verify[target]; r != nil && r.Cycle == cycle && len(r.SliceReadAt) == cycle {
-		return VerifyRotation{Cycle: cycle, SliceReadAt: append([]time.Time(nil), r.SliceReadAt...)}
+	r := s.Verify[target]
+	if r != nil && r.Cycle == cycle && len(r.SliceReadAt) == cycle {
+		return VerifyRotation{Cycle: cycle, SliceReadAt: append([]time.Time(nil), r.SliceReadAt...), Memo: r.Memo}
 	}
-	return VerifyRotation{Cycle: cycle, SliceReadAt: make([]time.Time, cycle)}
+	fresh := VerifyRotation{Cycle: cycle, SliceReadAt: make([]time.Time, cycle)}
+	if r != nil {
+		fresh.Memo = r.Memo
+	}
+	return fresh
 }
 
-// read notes that cov was read at at.
+// read notes that cov was read at at: everything, or each slice it read.
 func (r *VerifyRotation) read(cov drivers.Coverage, at time.Time) {
-	for i := range r.SliceReadAt {
-		if cov.Full || (cov.Cycle == r.Cycle && cov.Slice == i+1) {
+	if cov.Full {
+		for i := range r.SliceReadAt {
 			r.SliceReadAt[i] = at
+		}
+		return
+	}
+	if cov.Cycle != r.Cycle {
+		return
+	}
+	for _, slice := range cov.SlicesRead() {
+		if slice >= 1 && slice <= len(r.SliceReadAt) {
+			r.SliceReadAt[slice-1] = at
 		}
 	}
 }
@@ -101,7 +124,10 @@ func (s *State) RecordCoverage(target string, cov *plan.CoverageReport, at time.
 		return
 	}
 	rot := s.rotationOf(target, cov.Cycle)
-	rot.read(drivers.Coverage{Full: cov.Full, Slice: cov.Slice, Cycle: cov.Cycle}, at)
+	rot.read(drivers.Coverage{Full: cov.Full, Slice: cov.Slice, Slices: cov.Slices, Cycle: cov.Cycle}, at)
+	if cov.Memo != "" {
+		rot.Memo = cov.Memo
+	}
 	s.Verify[target] = &rot
 }
 

@@ -60,3 +60,47 @@ func TestRotationCoversEverySliceOnce(t *testing.T) {
 		t.Fatalf("verify_cycle 1: %+v", sc)
 	}
 }
+
+// A verify that read several slices (borg's partial check reads on from
+// where it stopped) marks each; one that read none marks none; the
+// driver's memo comes back to it in the next scope, through state.json,
+// and survives a change of cycle.
+func TestRotationMarksEachSliceReadAndKeepsTheMemo(t *testing.T) {
+	dir := t.TempDir()
+	s := (&State{}).init()
+	tg := &drivers.Target{Name: "books", VerifyCycle: 5}
+	start := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	for i, c := range []struct {
+		slices []int
+		memo   string
+	}{{[]int{1, 2}, "rate=1"}, {nil, "rate=2"}, {[]int{3, 4, 5}, ""}} {
+		s.RecordCoverage(tg.Name, &plan.CoverageReport{Slices: c.slices, Cycle: 5, Memo: c.memo}, start.Add(time.Duration(i)*time.Hour))
+	}
+	if err := s.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := loaded.Verify[tg.Name]
+	want := []time.Time{start, start, start.Add(2 * time.Hour), start.Add(2 * time.Hour), start.Add(2 * time.Hour)}
+	if v == nil || !slices.EqualFunc(v.SliceReadAt, want, time.Time.Equal) {
+		t.Fatalf("slices read at %+v, want %v", v, want)
+	}
+	if w := v.wholeReadAt(); w == nil || !w.Equal(start) {
+		t.Fatalf("whole read at %v, want %v", w, start)
+	}
+	// An empty memo keeps the last one.
+	if sc := loaded.Rotation().Scope(tg); sc.Memo != "rate=2" {
+		t.Fatalf("memo %q after state.json, want %q", sc.Memo, "rate=2")
+	}
+	tg.VerifyCycle = 2
+	if sc := loaded.Rotation().Scope(tg); sc.Memo != "rate=2" || sc.Slice != 1 {
+		t.Fatalf("after verify_cycle changed: %+v", sc)
+	}
+	tg.VerifyCycle = 1
+	if sc := loaded.Rotation().Scope(tg); !sc.Full || sc.Memo != "rate=2" {
+		t.Fatalf("verify_cycle 1: %+v", sc)
+	}
+}
