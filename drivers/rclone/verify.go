@@ -159,13 +159,14 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	hashReport := filepath.Join(dir, "hashed")
 	var hash *proc.Command // nil: nothing to hash
 	var found rcloneReport
+	var scope *rcloneHashList // nil: the full scope hashes everything
 	detail := ""
 	if rcloneFullScope(s) {
 		c := r.hashCommand(t, env, hashReport, "")
 		hash = &c
 	} else {
 		sizesReport := filepath.Join(dir, "sizes")
-		scope, err := newRcloneHashList(dir, written, s)
+		scope, err = newRcloneHashList(dir, written, s)
 		if err != nil {
 			return drivers.Coverage{}, fmt.Errorf("rclone verify: %w", err)
 		}
@@ -207,7 +208,12 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 			return drivers.Coverage{}, fmt.Errorf("rclone %s compared only sizes: %s hashes could not be checked (the source and the destination share no hash type); %s", sub, m[1], hint)
 		}
 	}
-	return s.Covered(detail + found.forgivenDetail(written)), nil
+	cov := s.Covered(detail + found.forgivenDetail(written))
+	if scope != nil && scope.others == 0 && len(written) > 0 {
+		// This run sent every file (a first backup): all were read.
+		cov = drivers.Coverage{Full: true, Detail: cov.Detail}
+	}
+	return cov, nil
 }
 
 // rcloneReadHow says how the hashing check compares a file, for the

@@ -81,6 +81,10 @@ func sentTwice(t *testing.T, f *drivertest.RcloneFixture, tg *drivers.Target) dr
 	if len(first.Written) != 12 {
 		t.Fatalf("the first run sent %q, want all 12 books", first.Written)
 	}
+	// It sent every file, so a verify of any slice after it read all.
+	if cov, err := r.VerifyScoped(ctx, f.X, tg, first, drivers.Scope{Slice: 2, Cycle: 30}); err != nil || !cov.Full {
+		t.Fatalf("verify after the first run: %+v %v", cov, err)
+	}
 	for _, p := range rcloneEdited {
 		rcloneEdit(t, filepath.Join(f.Src, p))
 	}

@@ -328,6 +328,10 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		}
 	}
 	cov := s.Covered(v.detail())
+	if v.others == 0 && v.files > 0 {
+		// This run sent every file (a first backup): all were read.
+		cov = drivers.Coverage{Full: true, Detail: cov.Detail}
+	}
 	if v.differences == 0 {
 		return cov, nil
 	}

@@ -520,3 +520,34 @@ func atoiComma(tb testing.TB, s string) int {
 	}
 	return n
 }
+
+// A run that sent every file (a first backup) read them all: its verify
+// covers everything, whatever the slice; the next run, which sent one
+// file, covers only its slice of the rest.
+func TestRsyncScopedFirstBackupReadsEverything(t *testing.T) {
+	drivertest.RequireTool(t, "rsync")
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "library"), filepath.Join(dir, "mirror")
+	for _, name := range []string{"a.epub", "b.epub", "shelf/c.pdf"} {
+		drivertest.WriteFile(t, src, name, "book "+name, 0o644)
+	}
+	os.MkdirAll(dst, 0o700)
+	tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, TempDir: dir,
+		Settings: drivers.Values{"source": src + "/", "destination": dst}}
+	ctx, r, x := context.Background(), rsync.Driver{}, proc.ProcessExecutor{}
+	scope := drivers.Scope{Slice: 2, Cycle: 30}
+	a, err := r.Backup(ctx, x, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cov, err := r.VerifyScoped(ctx, x, tg, a, scope); err != nil || !cov.Full {
+		t.Fatalf("after the first backup: %+v %v", cov, err)
+	}
+	drivertest.WriteFile(t, src, "d.epub", "a new book", 0o644)
+	if a, err = r.Backup(ctx, x, tg); err != nil {
+		t.Fatal(err)
+	}
+	if cov, err := r.VerifyScoped(ctx, x, tg, a, scope); err != nil || cov.Full || cov.Slice != 2 {
+		t.Fatalf("after a backup of one new book: %+v %v", cov, err)
+	}
+}
