@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // The guard's listing reaches the counter in whatever pieces the pipe
@@ -14,16 +15,17 @@ func TestCombinedCounterAcrossPieces(t *testing.T) {
 	want := guard.MirrorCounts{Source: 4, Mirror: 5, Deletes: 2}
 	for size := 1; size <= len(report); size++ {
 		var c combinedCounter
+		lines := &proc.Lines{Fn: c.line}
 		for i := 0; i < len(report); i += size {
-			c.Write([]byte(report[i:min(i+size, len(report))]))
+			lines.Write([]byte(report[i:min(i+size, len(report))]))
 		}
-		c.end()
+		lines.Close()
 		if c.MirrorCounts != want || c.bad != 1 || c.err != nil {
 			t.Fatalf("in pieces of %d bytes: %+v, %d unreadable, %v", size, c.MirrorCounts, c.bad, c.err)
 		}
 	}
 	var c combinedCounter
-	c.Write([]byte("= a\n?? b\n= c\n"))
+	(&proc.Lines{Fn: c.line}).Write([]byte("= a\n?? b\n= c\n"))
 	if c.err == nil || c.Mirror != 1 {
 		t.Fatalf("a line it cannot read: %+v %v", c.MirrorCounts, c.err)
 	}

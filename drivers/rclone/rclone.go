@@ -4,7 +4,6 @@
 package rclone
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -413,7 +412,7 @@ func (r Driver) size(ctx context.Context, x proc.Executor, t *drivers.Target, en
 // the destination (what a sync deletes), "! " unreadable. rclone exits 1
 // when the two differ, the usual state before a sync. The lines are
 // counted as they come (a line per file: 100,000 files are megabytes).
-func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar, counts *combinedCounter) proc.Command {
+func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar, counts *proc.Lines) proc.Command {
 	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
 	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
 	c.Codes = proc.ExitCodes{OK: []int{1}}
@@ -423,43 +422,20 @@ func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar, counts *combi
 	return c
 }
 
-// combinedCounter counts the lines of a --combined report written to it;
-// bad is how many files could not be read, err the first line it could
-// not read.
+// combinedCounter counts the lines of a --combined report (proc.Lines
+// hands them over as they come); bad is how many files could not be
+// read, err the first line it could not read.
 type combinedCounter struct {
 	guard.MirrorCounts
-	bad     int64
-	err     error
-	partial []byte // the start of a line whose end has not come yet
+	bad int64
+	err error
 }
 
-func (c *combinedCounter) Write(b []byte) (int, error) {
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			c.partial = append(c.partial, b...)
-			break
-		}
-		c.line(string(append(c.partial, b[:i]...)))
-		c.partial, b = c.partial[:0], b[i+1:]
-	}
-	return n, nil
-}
-
-// end counts a last line without its newline.
-func (c *combinedCounter) end() {
-	if len(c.partial) > 0 {
-		c.line(string(c.partial))
-		c.partial = nil
-	}
-}
-
-func (c *combinedCounter) line(l string) {
-	if l == "" || c.err != nil {
+func (c *combinedCounter) line(b []byte) {
+	if len(b) == 0 || c.err != nil {
 		return
 	}
-	kind, _, err := rcloneCombinedLine(l)
+	kind, _, err := rcloneCombinedLine(string(b))
 	if err != nil {
 		c.err = err
 		return
@@ -497,8 +473,9 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, e
 		return nil // one local file: rclone syncs that file alone
 	}
 	var c combinedCounter
-	res, err := x.Run(ctx, r.guardCommand(t, env, &c))
-	c.end()
+	lines := &proc.Lines{Fn: c.line}
+	res, err := x.Run(ctx, r.guardCommand(t, env, lines))
+	lines.Close()
 	cannot := func(format string, args ...any) error {
 		return drivers.KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
 	}

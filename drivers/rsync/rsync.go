@@ -229,8 +229,6 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 		args = append(args, "--info=progress2")
 	}
 	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
-	// One line per file sent, for the verification of what this run wrote.
-	c.StdoutTail = sentTail
 	// 24: files vanished between listing and sending (a live library);
 	// the rest is mirrored. 23 (partial transfer, and also a missing
 	// source root) and 25 (max_delete reached) are failures.
@@ -388,18 +386,20 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err := removeSentLedger(t); err != nil {
 		return drivers.Artifact{}, err
 	}
-	started := time.Now()
+	// rsync prints a line per file sent (for the verification of what
+	// this run wrote), read as it comes: a first backup of 100,000 files
+	// is megabytes of them.
+	rec := newSentRecorder(t, time.Now())
 	c := r.backupCommand(t)
+	lines := &proc.Lines{Fn: rec.line}
+	c.Stdout = lines
 	res, err := x.Run(ctx, c)
+	lines.Close()
+	ledgerErr := rec.finish(err == nil)
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rsyncTotalSize(res.Stdout)}
-	cut := len(res.Stdout) >= c.StdoutTail
-	sent := parseSent(res.Stdout, cut)
-	for _, f := range sent {
-		a.Written = append(a.Written, f.path)
-	}
+	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rec.total, Written: rec.written}
 	if res.Class == proc.ClassWarning {
 		a.Vanished = rsyncVanished(res.Stderr, t.Settings.Str("source"))
 		detail := proc.LastLines(res.Stderr, 5)
@@ -409,14 +409,8 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		}
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), detail))
 	}
-	if cut {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync sent more files than its output kept a record of (the last %s): the others are verified only in their turn of verify_cycle",
-			guard.CountFiles(int64(len(sent)))))
-	}
-	if t.Verify {
-		if err := writeSentLedger(t, started, sent); err != nil {
-			a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the checksums of the files sent (%v): the verification compares them with the source instead", err))
-		}
+	if ledgerErr != nil {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the checksums of the files sent (%v): the verification compares them with the source instead", ledgerErr))
 	}
 	return a, nil
 }
@@ -463,6 +457,7 @@ func rsyncCodeMeaning(code int) string {
 var totalSizeRE = regexp.MustCompile(`(?m)^Total file size: ([0-9][0-9,.]*) bytes`)
 
 // rsyncTotalSize reads "Total file size: 1,234,567 bytes" from --stats
+// output (or one line of it)
 // (digits grouped by "," or "." depending on the locale), or -1.
 func rsyncTotalSize(stdout []byte) int64 {
 	m := totalSizeRE.FindSubmatch(stdout)

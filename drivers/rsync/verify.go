@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,9 +62,6 @@ const (
 	sentFormat = "%i %C|%n"
 	// listFormat itemizes an entry by name.
 	listFormat = "%i %n"
-	// sentTail bounds the backup's output kept for the list of files sent:
-	// some 600,000 files in one run. The list is held in memory anyway.
-	sentTail = 64 << 20
 )
 
 // itemizedRE is one line of --out-format "%i ...": the update type, the
@@ -83,30 +81,6 @@ func itemized(line string) (flags, rest string, ok bool) {
 // sentFile is a regular file the backup sent, with the checksum rsync sent
 // it with ("" when rsync did not say).
 type sentFile struct{ path, sum string }
-
-// parseSent reads the files whose data the backup sent from its itemized
-// output ("<f" to a remote mirror, ">f" to a local one); links made,
-// attributes changed and deletions are no data written. cut: the output
-// lost its beginning, and with it maybe half of the first line.
-func parseSent(stdout []byte, cut bool) []sentFile {
-	lines := strings.Split(string(stdout), "\n")
-	if cut && len(lines) > 0 {
-		lines = lines[1:]
-	}
-	var out []sentFile
-	for _, l := range lines {
-		flags, rest, ok := itemized(strings.TrimRight(l, "\r"))
-		if !ok || flags[0] != '<' && flags[0] != '>' || flags[1] != 'f' {
-			continue
-		}
-		sum, name, ok := strings.Cut(rest, "|")
-		if !ok {
-			continue
-		}
-		out = append(out, sentFile{path: rsyncUnescape(name), sum: strings.TrimSpace(sum)})
-	}
-	return out
-}
 
 // The ledger of the files sent: Backup writes, in the target's private
 // temporary directory, when it began and the checksum each file was sent
@@ -135,33 +109,73 @@ func removeSentLedger(t *drivers.Target) error {
 	return nil
 }
 
-// writeSentLedger records when the backup began and each file sent with
-// its checksum as "sum|path\0" (a path may hold any byte but NUL).
-func writeSentLedger(t *drivers.Target, started time.Time, sent []sentFile) error {
-	p := sentLedgerPath(t)
-	if p == "" {
-		return nil
+// sentRecorder reads the backup's output a line at a time: the paths of
+// the files whose data it sent (for the Artifact), their checksums into
+// the ledger when the target is verified, and --stats' total size.
+type sentRecorder struct {
+	written []string
+	total   int64
+	path    string // the ledger, "" when none is kept
+	f       *os.File
+	w       *bufio.Writer
+	err     error
+}
+
+// newSentRecorder starts the ledger of a backup that began at started.
+func newSentRecorder(t *drivers.Target, started time.Time) *sentRecorder {
+	r := &sentRecorder{total: -1}
+	if !t.Verify || sentLedgerPath(t) == "" {
+		return r
 	}
-	if err := os.MkdirAll(t.TempDir, 0o700); err != nil {
-		return err
+	r.path = sentLedgerPath(t)
+	if r.err = os.MkdirAll(t.TempDir, 0o700); r.err != nil {
+		return r
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
+	if r.f, r.err = os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); r.err != nil {
+		return r
 	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, "%s%d\n", sentLedgerHeader, started.UnixNano())
-	for _, s := range sent {
-		if s.sum != "" {
-			fmt.Fprintf(w, "%s|%s\x00", s.sum, s.path)
+	r.w = bufio.NewWriter(r.f)
+	fmt.Fprintf(r.w, "%s%d\n", sentLedgerHeader, started.UnixNano())
+	return r
+}
+
+func (r *sentRecorder) line(b []byte) {
+	l := strings.TrimRight(string(b), "\r")
+	flags, rest, ok := itemized(l)
+	if !ok {
+		if n := rsyncTotalSize([]byte(l)); n >= 0 {
+			r.total = n
+		}
+		return
+	}
+	if flags[0] != '<' && flags[0] != '>' || flags[1] != 'f' {
+		return
+	}
+	sum, name, ok := strings.Cut(rest, "|")
+	if !ok {
+		return
+	}
+	path := rsyncUnescape(name)
+	r.written = append(r.written, path)
+	if sum = strings.TrimSpace(sum); sum != "" && r.w != nil {
+		fmt.Fprintf(r.w, "%s|%s\x00", sum, path)
+	}
+}
+
+// finish closes the ledger; it is kept only after a backup that
+// succeeded (keep), and an error says why there is none.
+func (r *sentRecorder) finish(keep bool) error {
+	err := r.err
+	if r.f != nil {
+		if ferr := r.w.Flush(); err == nil {
+			err = ferr
+		}
+		if cerr := r.f.Close(); err == nil {
+			err = cerr
 		}
 	}
-	err = w.Flush()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(p)
+	if r.path != "" && (err != nil || !keep) {
+		os.Remove(r.path)
 	}
 	return err
 }
@@ -171,27 +185,35 @@ type sentLedger struct {
 	sums    map[string]string // path → checksum sent with
 }
 
-func readSentLedger(t *drivers.Target) (sentLedger, error) {
+func readSentLedger(t *drivers.Target, written map[string]bool) (sentLedger, error) {
 	p := sentLedgerPath(t)
 	if p == "" {
 		return sentLedger{}, os.ErrNotExist
 	}
-	b, err := os.ReadFile(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return sentLedger{}, err
 	}
-	head, body, ok := strings.Cut(string(b), "\n")
-	nanos, err := strconv.ParseInt(strings.TrimPrefix(head, sentLedgerHeader), 10, 64)
-	if !ok || !strings.HasPrefix(head, sentLedgerHeader) || err != nil {
+	defer f.Close()
+	br := bufio.NewReader(f)
+	head, err := br.ReadString('\n')
+	nanos, perr := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(head, sentLedgerHeader), "\n"), 10, 64)
+	if err != nil || !strings.HasPrefix(head, sentLedgerHeader) || perr != nil {
 		return sentLedger{}, fmt.Errorf("%s: not a record of files sent", p)
 	}
 	l := sentLedger{started: time.Unix(0, nanos), sums: map[string]string{}}
-	for _, rec := range strings.Split(body, "\x00") {
-		if sum, path, ok := strings.Cut(rec, "|"); ok {
+	for {
+		rec, err := br.ReadString('\x00')
+		if sum, path, ok := strings.Cut(strings.TrimSuffix(rec, "\x00"), "|"); ok && written[path] {
 			l.sums[path] = sum
 		}
+		if err == io.EOF {
+			return l, nil
+		}
+		if err != nil {
+			return sentLedger{}, fmt.Errorf("%s: %w", p, err)
+		}
 	}
-	return l, nil
 }
 
 // listingCommand names every file of source and mirror, and itemizes what
@@ -274,13 +296,8 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	}
 	if a.ID != "" {
 		// a is the backup this run just made: its record, if it wrote one.
-		if l, err := readSentLedger(t); err == nil {
-			v.since = l.started
-			for _, p := range a.Written {
-				if sum := l.sums[p]; sum != "" {
-					v.sums[p] = sum
-				}
-			}
+		if l, err := readSentLedger(t, v.written); err == nil {
+			v.since, v.sums = l.started, l.sums
 		}
 		defer removeSentLedger(t)
 	}
@@ -352,6 +369,8 @@ type verification struct {
 	vanished map[string]bool   // paths the backup saw vanish
 	written  map[string]bool   // paths the backup sent
 	sums     map[string]string // of those, the ones with the checksum they were sent with
+	// sentChecked is how many of sums checkSent read (it empties sums).
+	sentChecked int
 
 	files       int // regular files in the listing
 	others      int // of those, the ones this run did not send
@@ -472,12 +491,7 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 		return err
 	}
 	defer list.f.Close()
-	paths := make([]string, 0, len(v.sums))
 	for p := range v.sums {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
 		if err := list.add(p); err != nil {
 			return err
 		}
@@ -494,7 +508,9 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 	if err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(v.sums))
+	// Each file's line takes it off v.sums (no second set of 100,000
+	// names): what is left had no line.
+	v.sentChecked = len(v.sums)
 	err = eachLine(out, func(l string) error {
 		flags, rest, ok := itemized(l)
 		if !ok || flags[1] != 'f' {
@@ -509,7 +525,7 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 		if !ok {
 			return nil
 		}
-		seen[name] = true
+		delete(v.sums, name)
 		if got = strings.TrimSpace(got); got != want {
 			v.difference(fmt.Sprintf("%s: the mirror's copy is not what this run sent (checksum %s, sent with %s)", shown, got, want))
 		}
@@ -522,10 +538,8 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 	if res.ExitCode != 0 {
 		why = fmt.Sprintf(" (rsync exited %d: %s)", res.ExitCode, proc.LastLines(res.Stderr, 2))
 	}
-	for _, p := range paths {
-		if !seen[p] {
-			v.difference(fmt.Sprintf("%s: sent by this run, but missing from the mirror or unreadable there%s", rsyncEscape(p), why))
-		}
+	for _, p := range slices.Sorted(maps.Keys(v.sums)) {
+		v.difference(fmt.Sprintf("%s: sent by this run, but missing from the mirror or unreadable there%s", rsyncEscape(p), why))
 	}
 	return nil
 }
@@ -534,7 +548,7 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 func (v *verification) detail() string {
 	s := v.scope
 	var parts []string
-	if n := len(v.sums) + v.writtenRead; n > 0 {
+	if n := v.sentChecked + v.writtenRead; n > 0 {
 		parts = append(parts, "the "+guard.CountFiles(int64(n))+" this run sent")
 	}
 	others := humanize.Comma(int64(v.others))

@@ -190,6 +190,10 @@ func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*
 		case pr.stdout != nil:
 			pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, pr.stdout)
 			cmd.Stdout = pr.progress
+		default:
+			// The command's own writer gets what is not progress.
+			pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, stdout)
+			cmd.Stdout = pr.progress
 		}
 	}
 	if err := cmd.Start(); err != nil {

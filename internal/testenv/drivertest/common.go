@@ -300,6 +300,10 @@ func (s Scripted) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 		return proc.Result{Command: c.String()}, nil // no locks
 	}
 	r := s.Res
+	if c.Stdout != nil { // as the real executor: the output goes there
+		c.Stdout.Write(r.Stdout)
+		r.Stdout = nil
+	}
 	r.Command = c.String()
 	r.Class = c.Codes.Classify(r.ExitCode)
 	if r.Class == proc.ClassError {
