@@ -191,9 +191,12 @@ func start(ctx context.Context, c Command, stdin io.Reader, stdout io.Writer) (*
 			pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, pr.stdout)
 			cmd.Stdout = pr.progress
 		default:
-			// The command's own writer gets what is not progress.
-			pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, stdout)
-			cmd.Stdout = pr.progress
+			// The command's own writer of lines (proc.Lines) gets what is
+			// not progress; a file or pipe gets the output untouched.
+			if _, isFile := stdout.(*os.File); !isFile {
+				pr.progress = newProgressWriter(r, TraceOf(ctx).Progress, stdout)
+				cmd.Stdout = pr.progress
+			}
 		}
 	}
 	if err := cmd.Start(); err != nil {
