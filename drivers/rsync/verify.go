@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,38 +179,37 @@ func (r *sentRecorder) finish(keep bool) error {
 	return err
 }
 
-type sentLedger struct {
-	started time.Time
-	sums    map[string]string // path → checksum sent with
-}
-
-func readSentLedger(t *drivers.Target, written map[string]bool) (sentLedger, error) {
+// readSentLedger reads the record of the backup that began at the time
+// it returns, and gives each file of written (path → "") the checksum it
+// was sent with: one map for both, the ledger's names are not kept twice.
+func readSentLedger(t *drivers.Target, written map[string]string) (time.Time, error) {
 	p := sentLedgerPath(t)
 	if p == "" {
-		return sentLedger{}, os.ErrNotExist
+		return time.Time{}, os.ErrNotExist
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return sentLedger{}, err
+		return time.Time{}, err
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
 	head, err := br.ReadString('\n')
 	nanos, perr := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(head, sentLedgerHeader), "\n"), 10, 64)
 	if err != nil || !strings.HasPrefix(head, sentLedgerHeader) || perr != nil {
-		return sentLedger{}, fmt.Errorf("%s: not a record of files sent", p)
+		return time.Time{}, fmt.Errorf("%s: not a record of files sent", p)
 	}
-	l := sentLedger{started: time.Unix(0, nanos), sums: map[string]string{}}
 	for {
 		rec, err := br.ReadString('\x00')
-		if sum, path, ok := strings.Cut(strings.TrimSuffix(rec, "\x00"), "|"); ok && written[path] {
-			l.sums[path] = sum
+		if sum, path, ok := strings.Cut(strings.TrimSuffix(rec, "\x00"), "|"); ok {
+			if _, sent := written[path]; sent {
+				written[path] = sum
+			}
 		}
 		if err == io.EOF {
-			return l, nil
+			return time.Unix(0, nanos), nil
 		}
 		if err != nil {
-			return sentLedger{}, fmt.Errorf("%s: %w", p, err)
+			return time.Time{}, fmt.Errorf("%s: %w", p, err)
 		}
 	}
 }
@@ -287,17 +285,22 @@ func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, 
 // difference the source's own change since the backup began explains.
 func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact, s drivers.Scope) (drivers.Coverage, error) {
 	v := &verification{t: t, scope: s, source: filepath.Clean(t.Settings.Str("source")), since: time.Now(),
-		vanished: map[string]bool{}, written: map[string]bool{}, sums: map[string]string{}}
+		vanished: map[string]bool{}, written: map[string]string{}}
 	for _, p := range a.Vanished {
 		v.vanished[p] = true
 	}
 	for _, p := range a.Written {
-		v.written[p] = true
+		v.written[p] = ""
 	}
 	if a.ID != "" {
 		// a is the backup this run just made: its record, if it wrote one.
-		if l, err := readSentLedger(t, v.written); err == nil {
-			v.since, v.sums = l.started, l.sums
+		if started, err := readSentLedger(t, v.written); err == nil {
+			v.since = started
+		}
+		for _, sum := range v.written {
+			if sum != "" {
+				v.recorded++
+			}
 		}
 		defer removeSentLedger(t)
 	}
@@ -319,7 +322,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if err := eachLine(listed, func(l string) error { return v.listed(l, sliceList) }); err != nil {
 		return drivers.Coverage{}, err
 	}
-	if len(v.sums) > 0 {
+	if v.recorded > 0 {
 		if err := v.checkSent(ctx, x, r, dir); err != nil {
 			return drivers.Coverage{}, err
 		}
@@ -365,12 +368,13 @@ type verification struct {
 	t        *drivers.Target
 	scope    drivers.Scope
 	source   string
-	since    time.Time         // the backup's start (or the verify's): later source changes are no damage
-	vanished map[string]bool   // paths the backup saw vanish
-	written  map[string]bool   // paths the backup sent
-	sums     map[string]string // of those, the ones with the checksum they were sent with
-	// sentChecked is how many of sums checkSent read (it empties sums).
-	sentChecked int
+	since    time.Time       // the backup's start (or the verify's): later source changes are no damage
+	vanished map[string]bool // paths the backup saw vanish
+	// written: the paths the backup sent, each with the checksum it was
+	// sent with ("" when none was recorded); recorded counts those with
+	// one (checkSent blanks each it has read).
+	written  map[string]string
+	recorded int
 
 	files       int // regular files in the listing
 	others      int // of those, the ones this run did not send
@@ -402,12 +406,13 @@ func (v *verification) listed(line string, slice *nameList) error {
 	file := flags[1] == 'f' && flags[0] != '*'
 	if file {
 		v.files++
-		if !v.written[name] {
-			v.others++
-		}
 	}
-	if _, ok := v.sums[name]; ok {
-		return nil
+	sum, sent := v.written[name]
+	if file && !sent {
+		v.others++
+	}
+	if sum != "" {
+		return nil // checkSent reads it
 	}
 	// --info=name2 blanks the attribute columns of what is unchanged.
 	if flags[0] == '*' || strings.TrimSpace(flags[2:]) != "" {
@@ -417,7 +422,7 @@ func (v *verification) listed(line string, slice *nameList) error {
 	switch {
 	case !file:
 		return nil
-	case v.written[name]:
+	case sent:
 		v.writtenRead++
 	case v.scope.InSlice(name):
 		v.othersRead++
@@ -491,7 +496,10 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 		return err
 	}
 	defer list.f.Close()
-	for p := range v.sums {
+	for p, sum := range v.written {
+		if sum == "" {
+			continue
+		}
 		if err := list.add(p); err != nil {
 			return err
 		}
@@ -508,9 +516,8 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 	if err != nil {
 		return err
 	}
-	// Each file's line takes it off v.sums (no second set of 100,000
-	// names): what is left had no line.
-	v.sentChecked = len(v.sums)
+	// Each file's line blanks its checksum in v.written (no second set of
+	// 100,000 names): a checksum left had no line.
 	err = eachLine(out, func(l string) error {
 		flags, rest, ok := itemized(l)
 		if !ok || flags[1] != 'f' {
@@ -521,11 +528,11 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 			return nil
 		}
 		name := rsyncUnescape(shown)
-		want, ok := v.sums[name]
-		if !ok {
+		want := v.written[name]
+		if want == "" {
 			return nil
 		}
-		delete(v.sums, name)
+		v.written[name] = ""
 		if got = strings.TrimSpace(got); got != want {
 			v.difference(fmt.Sprintf("%s: the mirror's copy is not what this run sent (checksum %s, sent with %s)", shown, got, want))
 		}
@@ -538,7 +545,14 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 	if res.ExitCode != 0 {
 		why = fmt.Sprintf(" (rsync exited %d: %s)", res.ExitCode, proc.LastLines(res.Stderr, 2))
 	}
-	for _, p := range slices.Sorted(maps.Keys(v.sums)) {
+	var missing []string
+	for p, sum := range v.written {
+		if sum != "" {
+			missing = append(missing, p)
+		}
+	}
+	slices.Sort(missing)
+	for _, p := range missing {
 		v.difference(fmt.Sprintf("%s: sent by this run, but missing from the mirror or unreadable there%s", rsyncEscape(p), why))
 	}
 	return nil
@@ -548,7 +562,7 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 func (v *verification) detail() string {
 	s := v.scope
 	var parts []string
-	if n := v.sentChecked + v.writtenRead; n > 0 {
+	if n := v.recorded + v.writtenRead; n > 0 {
 		parts = append(parts, "the "+guard.CountFiles(int64(n))+" this run sent")
 	}
 	others := humanize.Comma(int64(v.others))
