@@ -496,10 +496,14 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 		return err
 	}
 	defer list.f.Close()
+	recorded := make([]string, 0, v.recorded)
 	for p, sum := range v.written {
-		if sum == "" {
-			continue
+		if sum != "" {
+			recorded = append(recorded, p)
 		}
+	}
+	slices.Sort(recorded) // the same list, in the same order, every run
+	for _, p := range recorded {
 		if err := list.add(p); err != nil {
 			return err
 		}
