@@ -37,7 +37,7 @@ func TestRsyncProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rsync", Watched: []string{"--info=progress2"}, Reader: true,
 		Build: func(w bool) []proc.Command {
 			tg := &drivers.Target{Name: "mirror", Driver: "rsync", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv/", "destination": "/m"}}
-			return []proc.Command{Driver{}.backupCommand(tg)}
+			return []proc.Command{Driver{}.backupCommand(tg, false)}
 		}})
 }
 

@@ -213,7 +213,10 @@ func (Driver) cmd(t *drivers.Target, args ...string) proc.Command {
 	return proc.Command{Program: "rsync", Args: args, Env: t.EnvVars(), Stop: syscall.SIGTERM}
 }
 
-func (r Driver) backupCommand(t *drivers.Target) proc.Command {
+// backupCommand is the mirror run. listAll (--info=name2) names the
+// unchanged files too: that listing is the verification's list of files
+// to draw its slice from, with no walk of the trees of its own.
+func (r Driver) backupCommand(t *drivers.Target, listAll bool) proc.Command {
 	args := rsyncBaseArgs()
 	if t.Settings.Bool("delete", false) {
 		args = append(args, "--delete", "--delete-delay")
@@ -225,6 +228,9 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 		args = append(args, "--bwlimit="+b)
 	}
 	args = append(args, "--stats", "--out-format="+sentFormat)
+	if listAll {
+		args = append(args, "--info=name2")
+	}
 	if t.Progress {
 		args = append(args, "--info=progress2")
 	}
@@ -249,7 +255,7 @@ func (r Driver) listCommand(t *drivers.Target) proc.Command {
 }
 
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
-	backup := r.backupCommand(t)
+	backup := r.backupCommand(t, t.Verify)
 	steps := []drivers.Step{{Phase: drivers.PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
 	if t.Settings.Bool("delete", false) {
 		guardCmd := r.guardCommand(t)
@@ -259,7 +265,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &backup})
 	if t.Verify {
 		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
-			Note: "record when the backup began and the checksum rsync sent each file with (" + sentLedgerName(t) + " in the temporary directory), for the verification"})
+			Note: "record when the backup began, the checksum rsync sent each file with and the names of the files it found unchanged (" + sentLedgerName(t) + " in the temporary directory), for the verification"})
 	}
 	return append(steps, r.verifySteps(t)...)
 }
@@ -369,10 +375,12 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target) e
 }
 
 // Backup mirrors the source after checking it, and reports the size of
-// the mirrored tree from rsync's --stats and the files it sent. With
-// verification on, it records the checksum rsync sent each file with, so
-// the verification compares the mirror with what was sent, not with a
-// source that may have changed since.
+// the mirrored tree from rsync's --stats. With verification on, it
+// records in the target's temporary directory the checksum rsync sent
+// each file with and the names of the files it found unchanged (the
+// Artifact's Written names the record), so the verification compares the
+// mirror with what was sent, not with a source that may have changed
+// since, and draws its slice without listing the trees again.
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	if err := checkSource(t); err != nil {
 		return drivers.Artifact{}, err
@@ -386,11 +394,10 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err := removeSentLedger(t); err != nil {
 		return drivers.Artifact{}, err
 	}
-	// rsync prints a line per file sent (for the verification of what
-	// this run wrote), read as it comes: a first backup of 100,000 files
-	// is megabytes of them.
+	// rsync prints a line per file (with --info=name2, the unchanged ones
+	// too), read as it comes: 100,000 files are megabytes of lines.
 	rec := newSentRecorder(t, time.Now())
-	c := r.backupCommand(t)
+	c := r.backupCommand(t, t.Verify)
 	lines := &proc.Lines{Fn: rec.line}
 	c.Stdout = lines
 	res, err := x.Run(ctx, c)
@@ -399,7 +406,10 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rec.total, Written: rec.written}
+	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rec.total}
+	if rec.kept() {
+		a.Written = []string{rec.path}
+	}
 	if res.Class == proc.ClassWarning {
 		a.Vanished = rsyncVanished(res.Stderr, t.Settings.Str("source"))
 		detail := proc.LastLines(res.Stderr, 5)
@@ -410,7 +420,7 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rsync exited %d%s: %s", res.ExitCode, rsyncCodeMeaning(res.ExitCode), detail))
 	}
 	if ledgerErr != nil {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the checksums of the files sent (%v): the verification compares them with the source instead", ledgerErr))
+		a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the files sent (%v): the verification reads every file instead", ledgerErr))
 	}
 	return a, nil
 }

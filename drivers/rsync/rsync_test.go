@@ -200,6 +200,7 @@ type itemizer struct {
 	listing, sent, slice string
 	codes                map[string]int      // "listing", "sent", "slice" → exit code
 	lists                map[string][]string // "sent", "slice" → names
+	ran                  []string            // the kinds run, in order
 }
 
 func (it *itemizer) Run(_ context.Context, c proc.Command) (proc.Result, error) {
@@ -210,6 +211,7 @@ func (it *itemizer) Run(_ context.Context, c proc.Command) (proc.Result, error) 
 	case slices.Contains(c.Args, "--no-implied-dirs"):
 		kind, out = "slice", it.slice
 	}
+	it.ran = append(it.ran, kind)
 	for _, a := range c.Args {
 		if list, ok := strings.CutPrefix(a, "--files-from="); ok {
 			b, err := os.ReadFile(list)
@@ -293,53 +295,59 @@ func TestRsyncVerifyReadsItemizedOutput(t *testing.T) {
 	}
 }
 
-// What each verification hands rsync to read: the files this run sent
-// (to the sent check when Backup recorded their checksums, else to the
-// slice run, whatever the slice), the unchanged files of the scope's
-// slice, and nothing else: no directory, symlink or file the listing
-// already found different.
+// What each verification after a backup hands rsync to read: the files
+// this run sent (to the sent check when Backup recorded their checksums,
+// else to the slice run, whatever the slice), the unchanged files of the
+// scope's slice, and nothing else: no directory, symlink or hard link,
+// and no listing of the trees (the backup's own itemized lines, with
+// --info=name2, named every file).
 func TestRsyncVerifyReadsWhatTheScopeAsks(t *testing.T) {
-	listing := ".d          ./\n.d          books/\n.L          books/latest.epub\n" +
-		">f.st...... books/changed.epub\n.L..T...... books/link.epub\n"
 	var unchanged []string
-	for i := 0; i < 40; i++ {
-		name := fmt.Sprintf("books/book%02d.epub", i)
-		unchanged = append(unchanged, name)
-		listing += ".f          " + name + "\n"
-	}
-	listing += ".f          books/sent.epub\n.f          books/sent-unrecorded.epub\n.f          new\\#012line.epub\n"
 	// The backup: three files sent, one without a checksum (an old rsync
 	// on the far side); a hard link, a symlink and a directory made, a
-	// mode changed and a file deleted, which send no data; its stats.
+	// mode changed and a file deleted, which send no data; 40 files
+	// unchanged, one of them with its mode changed; its stats.
 	backupOut := ".d..t......                                 |./\n" +
 		"<f.st...... 0123456789abcdef0123456789abcdef|books/sent.epub\n" +
 		"hf+++++++++                                 |books/linked.epub\n" +
 		"cL+++++++++                                 |books/latest.epub\n" +
 		"cd+++++++++                                 |books/new/\n" +
-		".f...p.....                                 |books/book01.epub\n" +
 		"*deleting                                   |books/gone.epub\n" +
 		"<f+++++++++                                 |books/sent-unrecorded.epub\n" +
-		"<f+++++++++ 00000000000000000000000000000000|new\\#012line.epub\n" +
-		"Number of files: 46 (reg: 43, dir: 2, link: 1)\nTotal file size: 1,000 bytes\n"
+		"<f+++++++++ 00000000000000000000000000000000|new\\#012line.epub\n"
+	for i := 0; i < 40; i++ {
+		name := fmt.Sprintf("books/book%02d.epub", i)
+		unchanged = append(unchanged, name)
+		flags := ".f         "
+		if i == 1 {
+			flags = ".f...p....."
+		}
+		backupOut += flags + "                                 |" + name + "\n"
+	}
+	unchanged = append(unchanged, "books/linked.epub") // a hard link is a file of the mirror too
+	backupOut += "Number of files: 46 (reg: 43, dir: 2, link: 1)\nTotal file size: 1,000 bytes\n"
 	sent := ">f+++++++++ 0123456789abcdef0123456789abcdef|books/sent.epub\n" +
 		">f+++++++++ 00000000000000000000000000000000|new\\#012line.epub\n"
 	for _, s := range []drivers.Scope{{Slice: 0, Cycle: 4}, {Slice: 1, Cycle: 4}, {Slice: 3, Cycle: 4}, drivers.FullScope} {
 		t.Run(s.String(), func(t *testing.T) {
 			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
 			tg.TempDir = t.TempDir()
+			tg.Verify = true
 			a, err := rsync.Driver{}.Backup(context.Background(), drivertest.Scripted{Res: proc.Result{Stdout: []byte(backupOut)}}, tg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := []string{"books/sent.epub", "books/sent-unrecorded.epub", "new\nline.epub"}; !slices.Equal(a.Written, want) {
-				t.Fatalf("written %q, want %q", a.Written, want)
+			if want := []string{"books/sent.epub", "books/sent-unrecorded.epub", "new\nline.epub"}; !slices.Equal(rsync.SentPaths(t, a), want) {
+				t.Fatalf("written %q, want %q", rsync.SentPaths(t, a), want)
 			}
-			x := &itemizer{listing: listing, sent: sent}
+			// A listing would find a difference: it must not run.
+			x := &itemizer{listing: ">f+++++++++ books/unlisted.epub\n", sent: sent}
 			cov, err := rsync.Driver{}.VerifyScoped(context.Background(), x, tg, a, s)
-			// The listing's two differences: the source does not exist
-			// here, so nothing explains them.
-			if err == nil || !strings.Contains(err.Error(), "(2 differences)") {
-				t.Fatalf("want the listing's two differences, got %v", err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(x.ran, "listing") {
+				t.Errorf("the verification after a backup listed the trees: ran %q", x.ran)
 			}
 			if got := x.lists["sent"]; !slices.Equal(got, []string{"books/sent.epub", "new\nline.epub"}) {
 				t.Errorf("the sent check read %q", got)
@@ -359,7 +367,60 @@ func TestRsyncVerifyReadsWhatTheScopeAsks(t *testing.T) {
 			if !strings.Contains(cov.Detail, "the 3 files this run sent") || !strings.Contains(cov.Detail, "all 44 files") {
 				t.Errorf("detail %q", cov.Detail)
 			}
+			if _, err := os.Stat(a.Written[0]); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the verification left the record behind: %v", err)
+			}
 			t.Log(cov.Detail)
+		})
+	}
+}
+
+// A verify on its own (no backup before it in this run) lists the trees
+// and draws the slice from the listing; a verify after a backup whose
+// record is gone reads every file: the files that backup sent are among
+// them.
+func TestRsyncVerifyWithoutARecordListsTheTrees(t *testing.T) {
+	var listing string
+	var names []string
+	for i := 0; i < 12; i++ {
+		name := fmt.Sprintf("books/book%02d.epub", i)
+		names = append(names, name)
+		listing += ".f          " + name + "\n"
+	}
+	listing += ".d          books/\n.L          books/latest.epub\n"
+	for _, c := range []struct {
+		name  string
+		a     drivers.Artifact
+		scope drivers.Scope
+		want  func(string) bool
+	}{
+		{"verify alone", drivers.Artifact{}, drivers.Scope{Slice: 2, Cycle: 3}, drivers.Scope{Slice: 2, Cycle: 3}.InSlice},
+		{"record gone", drivers.Artifact{ID: "/m", Written: []string{"/nonexistent/rsync-sent-mirror"}}, drivers.Scope{Slice: 2, Cycle: 3}, func(string) bool { return true }},
+		{"no record kept", drivers.Artifact{ID: "/m"}, drivers.Scope{Slice: 2, Cycle: 3}, func(string) bool { return true }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
+			tg.TempDir = t.TempDir()
+			x := &itemizer{listing: listing}
+			cov, err := rsync.Driver{}.VerifyScoped(context.Background(), x, tg, c.a, c.scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(x.ran, "listing") {
+				t.Errorf("no listing ran: %q", x.ran)
+			}
+			var want []string
+			for _, n := range names {
+				if c.want(n) {
+					want = append(want, n)
+				}
+			}
+			if got := x.lists["slice"]; !slices.Equal(got, want) {
+				t.Errorf("the slice run read %q, want %q", got, want)
+			}
+			if c.a.ID != "" && !cov.Full {
+				t.Errorf("reading every file must say so: %+v", cov)
+			}
 		})
 	}
 }

@@ -21,28 +21,32 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
-// Verification by change plus rotation. A verify runs rsync three times
-// at most, whatever the number of files, and hands it every list of names
-// in a file (--files-from, NUL-separated), never in argv:
+// Verification by change plus rotation. A verify runs rsync two or three
+// times at most, whatever the number of files, and hands it every list of
+// names in a file (--files-from, NUL-separated), never in argv:
 //
-//  1. The listing: a dry run of the mirror without --checksum that names
-//     every file (--info=name2 names the unchanged ones too). It reads
-//     names, sizes, times, modes and link targets on both sides and no
-//     file's contents, so it runs whole on every run: a file missing from
-//     the mirror, extra in it (with delete), or differing in size, time or
-//     mode is found the run it happens, whatever the slice.
+//  1. The files: after a backup, its own record. The backup itemized
+//     every file (--info=name2 names the unchanged ones too) after
+//     comparing names, sizes, times, modes and link targets on both sides,
+//     and made the mirror match: a file missing from the mirror, extra in
+//     it (with delete) or differing in size, time or mode was sent,
+//     deleted or fixed by it, and its record says which files it
+//     sent and which it found unchanged. Listing the trees again would
+//     find only the source's own change since. A verify with no backup
+//     before it (the verify command) lists them instead: a dry run of the
+//     mirror without --checksum that reads no file's contents, in which
+//     any such difference is one.
 //  2. The files this run sent: rsync reads the mirror's copies (a dry run
 //     with the mirror as the sender, into an empty scratch directory, with
 //     --checksum) and each checksum must be the one rsync sent the file
 //     with, which Backup recorded. The source is not read: the mirror is
 //     compared with what was sent, so a source that changed since is no
 //     concern and a changed byte in the mirror always is.
-//  3. The slice: of the files the listing found unchanged and this run did
-//     not send, those in the scope's slice (drivers.Scope.InSlice on the
-//     path) are compared with the source by checksum (rsync -n --checksum
-//     --files-from, as the whole verification used to). A file sent
-//     without a recorded checksum (a remote rsync older than protocol 30)
-//     is compared so too, whatever the slice.
+//  3. The slice: of the other files, those in the scope's slice
+//     (drivers.Scope.InSlice on the path) are compared with the source by
+//     checksum (rsync -n --checksum --files-from). A file sent without a
+//     recorded checksum (a far side older than protocol 30) is compared
+//     so too, whatever the slice.
 //
 // A difference found against the source (1 and 3) is no damage when the
 // source changed after the backup began: the path (or, for a file gone
@@ -77,14 +81,13 @@ func itemized(line string) (flags, rest string, ok bool) {
 	return m[1], m[2], true
 }
 
-// sentFile is a regular file the backup sent, with the checksum rsync sent
-// it with ("" when rsync did not say).
-type sentFile struct{ path, sum string }
-
-// The ledger of the files sent: Backup writes, in the target's private
-// temporary directory, when it began and the checksum each file was sent
-// with, for the verification that follows; the verification reads and
-// removes it. The Artifact carries the paths alone.
+// The ledger: Backup writes, in the target's private temporary directory,
+// when it began, then a record per regular file rsync listed:
+// "S" with the checksum rsync sent it with (blank when rsync did not say)
+// for a file it sent, "U" for one it found unchanged, each "KIND SUM|PATH"
+// and NUL-terminated (a name may hold a newline). The verification that follows reads and removes
+// it; the Artifact's Written names it. Nothing of it is held in memory
+// while the backup runs.
 
 func sentLedgerName(t *drivers.Target) string { return "rsync-sent-" + t.Name }
 
@@ -97,6 +100,11 @@ func sentLedgerPath(t *drivers.Target) string {
 
 const sentLedgerHeader = "alexandria-backup rsync sent, started "
 
+const (
+	ledgerSent      = 'S'
+	ledgerUnchanged = 'U'
+)
+
 func removeSentLedger(t *drivers.Target) error {
 	p := sentLedgerPath(t)
 	if p == "" {
@@ -108,16 +116,16 @@ func removeSentLedger(t *drivers.Target) error {
 	return nil
 }
 
-// sentRecorder reads the backup's output a line at a time: the paths of
-// the files whose data it sent (for the Artifact), their checksums into
-// the ledger when the target is verified, and --stats' total size.
+// sentRecorder reads the backup's output a line at a time: each regular
+// file into the ledger when the target is verified, and the --stats lines
+// (the mirror's total size).
 type sentRecorder struct {
-	written []string
-	total   int64
-	path    string // the ledger, "" when none is kept
-	f       *os.File
-	w       *bufio.Writer
-	err     error
+	total  int64
+	path   string // the ledger, "" when none is kept
+	f      *os.File
+	w      *bufio.Writer
+	err    error
+	closed bool
 }
 
 // newSentRecorder starts the ledger of a backup that began at started.
@@ -147,17 +155,18 @@ func (r *sentRecorder) line(b []byte) {
 		}
 		return
 	}
-	if flags[0] != '<' && flags[0] != '>' || flags[1] != 'f' {
+	if flags[1] != 'f' || flags[0] == '*' || r.w == nil {
 		return
 	}
 	sum, name, ok := strings.Cut(rest, "|")
 	if !ok {
 		return
 	}
-	path := rsyncUnescape(name)
-	r.written = append(r.written, path)
-	if sum = strings.TrimSpace(sum); sum != "" && r.w != nil {
-		fmt.Fprintf(r.w, "%s|%s\x00", sum, path)
+	switch flags[0] {
+	case '<', '>':
+		fmt.Fprintf(r.w, "%c%s|%s\x00", ledgerSent, strings.TrimSpace(sum), rsyncUnescape(name))
+	default: // unchanged, or its attributes alone changed: no data sent
+		fmt.Fprintf(r.w, "%c|%s\x00", ledgerUnchanged, rsyncUnescape(name))
 	}
 }
 
@@ -175,19 +184,19 @@ func (r *sentRecorder) finish(keep bool) error {
 	}
 	if r.path != "" && (err != nil || !keep) {
 		os.Remove(r.path)
+		r.path = ""
 	}
+	r.closed = true
 	return err
 }
 
-// readSentLedger reads the record of the backup that began at the time
-// it returns, and gives each file of written (path → "") the checksum it
-// was sent with: one map for both, the ledger's names are not kept twice.
-func readSentLedger(t *drivers.Target, written map[string]string) (time.Time, error) {
-	p := sentLedgerPath(t)
-	if p == "" {
-		return time.Time{}, os.ErrNotExist
-	}
-	f, err := os.Open(p)
+// kept says whether finish kept a ledger.
+func (r *sentRecorder) kept() bool { return r.closed && r.path != "" }
+
+// eachLedgerRecord reads the ledger at path: it returns when the backup
+// began, and calls fn with each record's kind, checksum and path.
+func eachLedgerRecord(path string, fn func(kind byte, sum, name string) error) (time.Time, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -196,20 +205,24 @@ func readSentLedger(t *drivers.Target, written map[string]string) (time.Time, er
 	head, err := br.ReadString('\n')
 	nanos, perr := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(head, sentLedgerHeader), "\n"), 10, 64)
 	if err != nil || !strings.HasPrefix(head, sentLedgerHeader) || perr != nil {
-		return time.Time{}, fmt.Errorf("%s: not a record of files sent", p)
+		return time.Time{}, fmt.Errorf("%s: not a record of files sent", path)
 	}
 	for {
 		rec, err := br.ReadString('\x00')
-		if sum, path, ok := strings.Cut(strings.TrimSuffix(rec, "\x00"), "|"); ok {
-			if _, sent := written[path]; sent {
-				written[path] = sum
+		if rec != "" {
+			sum, name, ok := strings.Cut(strings.TrimSuffix(rec, "\x00"), "|")
+			if !ok || len(sum) == 0 || err == io.EOF {
+				return time.Time{}, fmt.Errorf("%s: a damaged record %q", path, rec)
+			}
+			if ferr := fn(sum[0], sum[1:], name); ferr != nil {
+				return time.Time{}, ferr
 			}
 		}
 		if err == io.EOF {
 			return time.Unix(0, nanos), nil
 		}
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%s: %w", p, err)
+			return time.Time{}, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 }
@@ -253,17 +266,14 @@ func (r Driver) sliceCommand(t *drivers.Target, list string) proc.Command {
 	return c
 }
 
+// verifySteps is the verify phase of a run, for --dry-run: after a
+// backup, the files come from its record (the verify command, with no
+// backup before it, lists them first, with the listing command).
 func (r Driver) verifySteps(t *drivers.Target) []drivers.Step {
-	listing := r.listingCommand(t)
 	sent := r.sentCheckCommand(t, "<the files this run sent>", "<an empty scratch directory>")
 	slice := r.sliceCommand(t, "<the slice of the other files>")
-	what := "a file missing from the mirror"
-	if t.Settings.Bool("delete", false) {
-		what += ", extra in it,"
-	}
 	return []drivers.Step{
-		{Phase: drivers.PhaseVerify, Command: &listing},
-		{Phase: drivers.PhaseVerify, Note: "names every file without reading one: " + what + " or differing in size, time or mode is a difference"},
+		{Phase: drivers.PhaseVerify, Note: "the files from the backup's record of what it sent and what it found unchanged (the backup compared every name, size, time and mode of both trees, and made the mirror match); no listing of the trees"},
 		{Phase: drivers.PhaseVerify, Command: &sent},
 		{Phase: drivers.PhaseVerify, Note: "the mirror's copy of each file this run sent must have the checksum rsync sent it with"},
 		{Phase: drivers.PhaseVerify, Command: &slice},
@@ -277,53 +287,64 @@ func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, 
 	return err
 }
 
-// VerifyScoped lists the whole mirror, reads the mirror's copies of the
-// files the backup a sent, and compares the scope's slice of the other
-// files with the source (see the top of this file). A directory whose
-// time alone differs is no damage (a file added or removed under it on a
-// live library changes it), nor is a file the backup saw vanish, nor a
-// difference the source's own change since the backup began explains.
+// VerifyScoped reads the mirror's copies of the files the backup a sent,
+// and compares the scope's slice of the other files with the source (see
+// the top of this file). The files come from the backup's own record
+// (a.Written) when a is this run's backup, and from a listing of both
+// trees otherwise. A directory whose time alone differs is no damage (a
+// file added or removed under it on a live library changes it), nor is a
+// file the backup saw vanish, nor a difference the source's own change
+// since the backup began explains.
 func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact, s drivers.Scope) (drivers.Coverage, error) {
 	v := &verification{t: t, scope: s, source: filepath.Clean(t.Settings.Str("source")), since: time.Now(),
 		vanished: map[string]bool{}, written: map[string]string{}}
 	for _, p := range a.Vanished {
 		v.vanished[p] = true
 	}
-	for _, p := range a.Written {
-		v.written[p] = ""
+	ledger := ""
+	if a.ID != "" && len(a.Written) == 1 {
+		if _, err := os.Stat(a.Written[0]); err == nil {
+			ledger = a.Written[0]
+			defer os.Remove(ledger)
+		}
 	}
-	if a.ID != "" {
-		// a is the backup this run just made: its record, if it wrote one.
-		if started, err := readSentLedger(t, v.written); err == nil {
-			v.since = started
-		}
-		for _, sum := range v.written {
-			if sum != "" {
-				v.recorded++
-			}
-		}
-		defer removeSentLedger(t)
+	if a.ID != "" && ledger == "" {
+		// This run's backup kept no record of what it sent (or a verify
+		// before this one used it up): only reading every file reads
+		// those.
+		v.scope = drivers.FullScope
 	}
 	dir, err := verifyDir(t)
 	if err != nil {
 		return drivers.Coverage{}, err
 	}
 	defer os.RemoveAll(dir)
-
 	sliceList, err := newNameList(filepath.Join(dir, "slice"))
 	if err != nil {
 		return drivers.Coverage{}, err
 	}
 	defer sliceList.f.Close()
-	listed := filepath.Join(dir, "listing")
-	if _, err := runToFile(ctx, x, r.listingCommand(t), listed); err != nil {
+	sentList, err := newNameList(filepath.Join(dir, "sent"))
+	if err != nil {
 		return drivers.Coverage{}, err
 	}
-	if err := eachLine(listed, func(l string) error { return v.listed(l, sliceList) }); err != nil {
-		return drivers.Coverage{}, err
+	defer sentList.f.Close()
+
+	if ledger != "" {
+		if err := v.fromLedger(ledger, sentList, sliceList); err != nil {
+			return drivers.Coverage{}, err
+		}
+	} else {
+		listed := filepath.Join(dir, "listing")
+		if _, err := runToFile(ctx, x, r.listingCommand(t), listed); err != nil {
+			return drivers.Coverage{}, err
+		}
+		if err := eachLine(listed, func(l string) error { return v.listed(l, sliceList) }); err != nil {
+			return drivers.Coverage{}, err
+		}
 	}
 	if v.recorded > 0 {
-		if err := v.checkSent(ctx, x, r, dir); err != nil {
+		if err := v.checkSent(ctx, x, r, dir, sentList); err != nil {
 			return drivers.Coverage{}, err
 		}
 	}
@@ -347,7 +368,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 			return drivers.Coverage{}, err
 		}
 	}
-	cov := s.Covered(v.detail())
+	cov := v.scope.Covered(v.detail())
 	if v.others == 0 && v.files > 0 {
 		// This run sent every file (a first backup): all were read.
 		cov = drivers.Coverage{Full: true, Detail: cov.Detail}
@@ -361,6 +382,55 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	}
 	return cov, fmt.Errorf("the mirror %s differs from %s or from what this run sent (%d %s): %s",
 		t.Settings.Str("destination"), t.Settings.Str("source"), v.differences, noun, strings.Join(v.shown, " | "))
+}
+
+// fromLedger takes the files from the backup's record instead of a
+// listing: the backup compared every name, size, time and mode of both
+// trees and made the mirror match, so what a listing would find now is
+// only the source's own change since. It reads the record twice, so as to
+// hold no more than the files sent in memory: first the files sent (into
+// the sent list, in rsync's own order), then the unchanged ones (into the
+// slice list when they are in the scope's slice).
+func (v *verification) fromLedger(path string, sentList, sliceList *nameList) error {
+	var unrecorded []string
+	started, err := eachLedgerRecord(path, func(kind byte, sum, name string) error {
+		if kind != ledgerSent {
+			return nil
+		}
+		v.written[name] = sum
+		if sum == "" {
+			unrecorded = append(unrecorded, name)
+			return nil
+		}
+		v.recorded++
+		return sentList.add(name)
+	})
+	if err != nil {
+		return err
+	}
+	v.since = started
+	v.files = len(v.written)
+	// A file sent without a checksum (a far side older than protocol 30)
+	// is compared with the source, whatever the slice.
+	for _, name := range unrecorded {
+		v.writtenRead++
+		if err := sliceList.add(name); err != nil {
+			return err
+		}
+	}
+	_, err = eachLedgerRecord(path, func(kind byte, _, name string) error {
+		if kind != ledgerUnchanged {
+			return nil
+		}
+		v.files++
+		v.others++
+		if !v.scope.InSlice(name) {
+			return nil
+		}
+		v.othersRead++
+		return sliceList.add(name)
+	})
+	return err
 }
 
 // verification is what one VerifyScoped has found so far.
@@ -488,26 +558,10 @@ func (v *verification) changedInSource(name string) bool {
 }
 
 // checkSent has rsync read the mirror's copies of the files this run sent
-// with a recorded checksum, and compares each checksum with the recorded
-// one. A file with no line is missing from the mirror or unreadable.
-func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver, dir string) error {
-	list, err := newNameList(filepath.Join(dir, "sent"))
-	if err != nil {
-		return err
-	}
-	defer list.f.Close()
-	recorded := make([]string, 0, v.recorded)
-	for p, sum := range v.written {
-		if sum != "" {
-			recorded = append(recorded, p)
-		}
-	}
-	slices.Sort(recorded) // the same list, in the same order, every run
-	for _, p := range recorded {
-		if err := list.add(p); err != nil {
-			return err
-		}
-	}
+// with a recorded checksum (list), and compares each checksum with the
+// recorded one. A file with no line is missing from the mirror or
+// unreadable.
+func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver, dir string, list *nameList) error {
 	if err := list.close(); err != nil {
 		return err
 	}
