@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -297,7 +296,7 @@ func (r Driver) Verify(ctx context.Context, x proc.Executor, t *drivers.Target, 
 // since the backup began explains.
 func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Target, a drivers.Artifact, s drivers.Scope) (drivers.Coverage, error) {
 	v := &verification{t: t, scope: s, source: filepath.Clean(t.Settings.Str("source")), since: time.Now(),
-		vanished: map[string]bool{}, written: map[string]string{}}
+		vanished: map[string]bool{}, sent: newSentSums()}
 	for _, p := range a.Vanished {
 		v.vanished[p] = true
 	}
@@ -392,16 +391,16 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 // the sent list, in rsync's own order), then the unchanged ones (into the
 // slice list when they are in the scope's slice).
 func (v *verification) fromLedger(path string, sentList, sliceList *nameList) error {
-	var unrecorded []string
+	v.ledger = path
 	started, err := eachLedgerRecord(path, func(kind byte, sum, name string) error {
-		if kind != ledgerSent {
+		switch {
+		case kind != ledgerSent:
+			return nil
+		case sum == "":
+			v.unrecorded = append(v.unrecorded, name)
 			return nil
 		}
-		v.written[name] = sum
-		if sum == "" {
-			unrecorded = append(unrecorded, name)
-			return nil
-		}
+		v.sent.add(name, sum)
 		v.recorded++
 		return sentList.add(name)
 	})
@@ -409,10 +408,10 @@ func (v *verification) fromLedger(path string, sentList, sliceList *nameList) er
 		return err
 	}
 	v.since = started
-	v.files = len(v.written)
-	// A file sent without a checksum (a far side older than protocol 30)
-	// is compared with the source, whatever the slice.
-	for _, name := range unrecorded {
+	v.files = v.recorded + len(v.unrecorded)
+	// A file sent without a checksum is compared with the source,
+	// whatever the slice.
+	for _, name := range v.unrecorded {
 		v.writtenRead++
 		if err := sliceList.add(name); err != nil {
 			return err
@@ -440,11 +439,13 @@ type verification struct {
 	source   string
 	since    time.Time       // the backup's start (or the verify's): later source changes are no damage
 	vanished map[string]bool // paths the backup saw vanish
-	// written: the paths the backup sent, each with the checksum it was
-	// sent with ("" when none was recorded); recorded counts those with
-	// one (checkSent blanks each it has read).
-	written  map[string]string
-	recorded int
+	// After a backup: its record (ledger), the checksums its files were
+	// sent with (sent: recorded counts them) and the files it sent with
+	// none (unrecorded: a far side older than protocol 30).
+	ledger     string
+	sent       *sentSums
+	recorded   int
+	unrecorded []string
 
 	files       int // regular files in the listing
 	others      int // of those, the ones this run did not send
@@ -462,10 +463,9 @@ func (v *verification) difference(what string) {
 	}
 }
 
-// listed takes one line of the listing: a difference is judged; an
-// unchanged regular file goes into the slice list when this run sent it
-// without a recorded checksum or when it is in the scope's slice. A file
-// sent with a checksum is the sent check's.
+// listed takes one line of the listing (a verify with no backup before
+// it): a difference is judged; an unchanged regular file goes into the
+// slice list when it is in the scope's slice.
 func (v *verification) listed(line string, slice *nameList) error {
 	flags, name, ok := itemized(line)
 	if !ok {
@@ -476,29 +476,17 @@ func (v *verification) listed(line string, slice *nameList) error {
 	file := flags[1] == 'f' && flags[0] != '*'
 	if file {
 		v.files++
-	}
-	sum, sent := v.written[name]
-	if file && !sent {
 		v.others++
-	}
-	if sum != "" {
-		return nil // checkSent reads it
 	}
 	// --info=name2 blanks the attribute columns of what is unchanged.
 	if flags[0] == '*' || strings.TrimSpace(flags[2:]) != "" {
 		v.judge(line, flags, name)
 		return nil
 	}
-	switch {
-	case !file:
-		return nil
-	case sent:
-		v.writtenRead++
-	case v.scope.InSlice(name):
-		v.othersRead++
-	default:
+	if !file || !v.scope.InSlice(name) {
 		return nil
 	}
+	v.othersRead++
 	return slice.add(name)
 }
 
@@ -574,8 +562,7 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 	if err != nil {
 		return err
 	}
-	// Each file's line blanks its checksum in v.written (no second set of
-	// 100,000 names): a checksum left had no line.
+	// Each file's line marks it read: a file sent left unread had no line.
 	err = eachLine(out, func(l string) error {
 		flags, rest, ok := itemized(l)
 		if !ok || flags[1] != 'f' {
@@ -585,13 +572,11 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 		if !ok {
 			return nil
 		}
-		name := rsyncUnescape(shown)
-		want := v.written[name]
-		if want == "" {
+		want, ok := v.sent.read(rsyncUnescape(shown))
+		if !ok {
 			return nil
 		}
-		v.written[name] = ""
-		if got = strings.TrimSpace(got); got != want {
+		if got = strings.TrimSpace(got); !want.matches(got) {
 			v.difference(fmt.Sprintf("%s: the mirror's copy is not what this run sent (checksum %s, sent with %s)", shown, got, want))
 		}
 		return nil
@@ -603,17 +588,14 @@ func (v *verification) checkSent(ctx context.Context, x proc.Executor, r Driver,
 	if res.ExitCode != 0 {
 		why = fmt.Sprintf(" (rsync exited %d: %s)", res.ExitCode, proc.LastLines(res.Stderr, 2))
 	}
-	var missing []string
-	for p, sum := range v.written {
-		if sum != "" {
-			missing = append(missing, p)
+	// The record names the files left unread, in rsync's order.
+	_, err = eachLedgerRecord(v.ledger, func(kind byte, sum, name string) error {
+		if kind == ledgerSent && sum != "" && v.sent.unread(name) {
+			v.difference(fmt.Sprintf("%s: sent by this run, but missing from the mirror or unreadable there%s", rsyncEscape(name), why))
 		}
-	}
-	slices.Sort(missing)
-	for _, p := range missing {
-		v.difference(fmt.Sprintf("%s: sent by this run, but missing from the mirror or unreadable there%s", rsyncEscape(p), why))
-	}
-	return nil
+		return nil
+	})
+	return err
 }
 
 // detail says what was read, in numbers.
