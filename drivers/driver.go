@@ -50,8 +50,14 @@ type Target struct {
 	// into (the plan's `into`), or nil.
 	Into *Target
 	// TempDir is a private (0700) directory for temporary files such as a
-	// generated pgpass; it is created before the target runs.
+	// generated pgpass; it is created before the target runs, and emptied
+	// of what an interrupted run left when the next one starts.
 	TempDir string
+	// KeepDir is a private (0700) directory for what a driver keeps from
+	// one run to the next (rsync's index of the mirror's files, for its
+	// guard); never emptied. "" when there is none: the driver then keeps
+	// nothing between runs.
+	KeepDir string
 	// Reclaims says when each repository's space was last reclaimed (see
 	// ReclaimDue); nil: whenever the tool's own rule says.
 	Reclaims ReclaimLog

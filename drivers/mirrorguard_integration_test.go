@@ -123,6 +123,17 @@ func sourceShapes() []sourceShape {
 	}
 }
 
+// countDryRuns counts the rsync dry runs among the commands run.
+func countDryRuns(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, "rsync ") && strings.Contains(l, "--dry-run") {
+			n++
+		}
+	}
+	return n
+}
+
 // countBooks counts the regular files under dir/books.
 func countBooks(t *testing.T, dir string) int {
 	t.Helper()
@@ -150,7 +161,7 @@ var mirrorDrivers = []mirrorDriver{
 			if deleting {
 				v["delete"] = true
 			}
-			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, Settings: v, TempDir: dir}
+			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, Settings: v, TempDir: dir, KeepDir: filepath.Join(dir, "keep")}
 		},
 		transferred: func(l string) bool { return strings.Contains(l, "rsync ") && !strings.Contains(l, "--dry-run") },
 	},
@@ -226,7 +237,22 @@ func TestMirrorGuard(t *testing.T) {
 						if books != want {
 							t.Fatalf("the mirror holds %d books after the run, want %d", books, want)
 						}
+						if md.name == "rsync" && deleting {
+							// The last run's index of the mirror's files
+							// clears the run without a dry run, unless the
+							// source lost every file it lists.
+							wantDry := 0
+							if sh.kept == 0 {
+								wantDry = 1
+							}
+							if got := countDryRuns(x.Lines); got != wantDry {
+								t.Errorf("the guard ran %d dry runs, want %d: %q", got, wantDry, x.Lines)
+							}
+						}
 						return
+					}
+					if md.name == "rsync" && refuse != "no such file" && countDryRuns(x.Lines) != 1 {
+						t.Errorf("a refusal must come from rsync's own count (one dry run): %q", x.Lines)
 					}
 					var se *drivers.SettingsError
 					if !errors.As(err, &se) || se.Key != "source" || !strings.Contains(strings.ToLower(err.Error()), refuse) {

@@ -286,7 +286,7 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		return nil
 	}
 	t := &drivers.Target{Name: name, Driver: driverName, Impl: d, Verify: drivers.DefaultVerify, Settings: drivers.Values{},
-		TempDir: filepath.Join(stateDir, "tmp"), DrillSample: drivers.DefaultDrillSample, VerifyCycle: drivers.DefaultVerifyCycle, RetryWait: drivers.DefaultRetryWait}
+		TempDir: filepath.Join(stateDir, "tmp"), KeepDir: filepath.Join(stateDir, "keep"), DrillSample: drivers.DefaultDrillSample, VerifyCycle: drivers.DefaultVerifyCycle, RetryWait: drivers.DefaultRetryWait}
 	opts := append(append([]drivers.Option{}, drivers.CommonOptions...), d.Options()...)
 	var names []string
 	for _, o := range opts {

@@ -6,10 +6,9 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 )
 
-// SentLedgerPath is where Backup records the files it sent for the
-// verification that follows, which removes the record: tests that verify
-// one backup in many scopes put it back before each.
-var SentLedgerPath = sentLedgerPath
+// RecordPath is where Backup records the mirror's files, for the
+// verification that follows and the next run's guard.
+var RecordPath = recordPath
 
 // SentPaths reads from the backup's record (a.Written) the paths of the
 // files it sent, each once, in the order rsync sent them; nil when it

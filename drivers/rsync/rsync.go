@@ -255,17 +255,20 @@ func (r Driver) listCommand(t *drivers.Target) proc.Command {
 }
 
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
-	backup := r.backupCommand(t, t.Verify)
+	backup := r.backupCommand(t, recorded(t))
 	steps := []drivers.Step{{Phase: drivers.PhasePreflight, Note: "refuse when " + t.Settings.Str("source") + " is missing or not a directory"}}
 	if t.Settings.Bool("delete", false) {
 		guardCmd := r.guardCommand(t)
-		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
+		steps = append(steps,
+			drivers.Step{Phase: drivers.PhasePreflight, Note: fmt.Sprintf("look up in the source each file of the mirror the last run's index (%s) lists, an lstat each: when not all and no more than %d%% are gone, go ahead; else (or with no index) count with rsync's dry run:",
+				recordName(t), t.Settings.Int("max_delete_percent", guard.DefaultMaxDeletePercent))},
+			drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
 	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &backup})
-	if t.Verify {
+	if recorded(t) {
 		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
-			Note: "record when the backup began, the checksum rsync sent each file with and the names of the files it found unchanged (" + sentLedgerName(t) + " in the temporary directory), for the verification"})
+			Note: "record when the backup began, the checksum rsync sent each file with and the names of the files it found unchanged (" + recordName(t) + "), for the verification and the next run's guard"})
 	}
 	return append(steps, r.verifySteps(t)...)
 }
@@ -314,66 +317,6 @@ func checkSource(t *drivers.Target) error {
 	return nil
 }
 
-// guardCommand is a dry run of the mirror with the same flags and filters
-// as the real one; its --stats count the regular files the source holds
-// and those the run would create and delete. 24 (a file vanished while
-// listing) still counts.
-func (r Driver) guardCommand(t *drivers.Target) proc.Command {
-	args := append(rsyncBaseArgs(), "--dry-run", "--delete", "--stats")
-	c := r.cmd(t, append(args, rsyncTransfer(t)...)...)
-	c.Codes = proc.ExitCodes{Warning: []int{24}}
-	return c
-}
-
-// rsyncStatsRE finds one "Number of ... files: N (reg: R, dir: D)" line
-// of --stats. Digits are grouped by "," (or "." in some locales); the
-// parenthesis is absent when N is 0, and "reg" absent when no regular
-// file is among N.
-var rsyncStatsRE = regexp.MustCompile(`(?m)^Number of (files|created files|deleted files): [0-9][0-9,.]*(?: \(([^)]*)\))?$`)
-
-var rsyncRegRE = regexp.MustCompile(`\breg: ([0-9]+(?:[,.][0-9]{3})*)`)
-
-// parseRsyncCounts reads what a dry run's --stats say the run would do.
-// The mirror's files are those of the source it already has plus those
-// it would delete.
-func parseRsyncCounts(stdout []byte) (guard.MirrorCounts, error) {
-	found := map[string]int64{}
-	for _, m := range rsyncStatsRE.FindAllSubmatch(stdout, -1) {
-		var n int64
-		if r := rsyncRegRE.FindSubmatch(m[2]); r != nil {
-			v, err := strconv.ParseInt(strings.NewReplacer(",", "", ".", "").Replace(string(r[1])), 10, 64)
-			if err != nil {
-				return guard.MirrorCounts{}, err
-			}
-			n = v
-		}
-		found[string(m[1])] = n
-	}
-	for _, k := range []string{"files", "created files", "deleted files"} {
-		if _, ok := found[k]; !ok {
-			return guard.MirrorCounts{}, fmt.Errorf("rsync --stats printed no \"Number of %s\" line", k)
-		}
-	}
-	src := found["files"]
-	return guard.MirrorCounts{Source: src, Deletes: found["deleted files"],
-		Mirror: src - found["created files"] + found["deleted files"]}, nil
-}
-
-// guard refuses, before anything is written, a run with delete that would
-// empty the mirror or delete most of it, deciding from what rsync itself
-// would transfer and delete with the same filters.
-func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target) error {
-	res, err := x.Run(ctx, r.guardCommand(t))
-	if err != nil {
-		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %w", err)
-	}
-	c, err := parseRsyncCounts(res.Stdout)
-	if err != nil {
-		return fmt.Errorf("counting what the mirror run would delete (refusing to run without knowing): %v", err)
-	}
-	return guard.RefuseMassDelete(t, "source", c)
-}
-
 // Backup mirrors the source after checking it, and reports the size of
 // the mirrored tree from rsync's --stats. With verification on, it
 // records in the target's temporary directory the checksum rsync sent
@@ -390,14 +333,10 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 			return drivers.Artifact{}, err
 		}
 	}
-	// A record left by an earlier run must not vouch for this one.
-	if err := removeSentLedger(t); err != nil {
-		return drivers.Artifact{}, err
-	}
 	// rsync prints a line per file (with --info=name2, the unchanged ones
 	// too), read as it comes: 100,000 files are megabytes of lines.
 	rec := newSentRecorder(t, time.Now())
-	c := r.backupCommand(t, t.Verify)
+	c := r.backupCommand(t, recorded(t))
 	lines := &proc.Lines{Fn: rec.line}
 	c.Stdout = lines
 	res, err := x.Run(ctx, c)
@@ -407,7 +346,7 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: rec.total}
-	if rec.kept() {
+	if rec.kept {
 		a.Written = []string{rec.path}
 	}
 	if res.Class == proc.ClassWarning {

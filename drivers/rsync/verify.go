@@ -80,21 +80,35 @@ func itemized(line string) (flags, rest string, ok bool) {
 	return m[1], m[2], true
 }
 
-// The ledger: Backup writes, in the target's private temporary directory,
-// when it began, then a record per regular file rsync listed:
-// "S" with the checksum rsync sent it with (blank when rsync did not say)
-// for a file it sent, "U" for one it found unchanged, each "KIND SUM|PATH"
-// and NUL-terminated (a name may hold a newline). The verification that follows reads and removes
-// it; the Artifact's Written names it. Nothing of it is held in memory
-// while the backup runs.
+// The record (the ledger): Backup writes when it began, then a record per
+// regular file rsync listed: "S" with the checksum rsync sent it with
+// (blank when rsync did not say) for a file it sent, "U" for one it found
+// unchanged, each "KIND SUM|PATH" and NUL-terminated (a name may hold a
+// newline). Nothing of it is held in memory while the backup runs. It is
+// written beside its place and renamed into it once the backup succeeded,
+// so a failed run leaves the last one's. The verification that follows
+// reads it (the Artifact's Written names it). Kept in KeepDir, it is also
+// the index of the mirror's files the next run's guard reads (guard.go).
 
-func sentLedgerName(t *drivers.Target) string { return "rsync-sent-" + t.Name }
+func recordName(t *drivers.Target) string { return "rsync-files-" + t.Name }
 
-func sentLedgerPath(t *drivers.Target) string {
-	if t.TempDir == "" {
-		return ""
+// recordPath is where Backup records the mirror's files: in KeepDir, or
+// in TempDir when the target has none (nothing then survives the run);
+// "" when it has neither.
+func recordPath(t *drivers.Target) string {
+	switch {
+	case t.KeepDir != "":
+		return filepath.Join(t.KeepDir, recordName(t))
+	case t.TempDir != "":
+		return filepath.Join(t.TempDir, recordName(t))
 	}
-	return filepath.Join(t.TempDir, sentLedgerName(t))
+	return ""
+}
+
+// recorded says whether Backup records the mirror's files: for the
+// verification, or for the next run's guard.
+func recorded(t *drivers.Target) bool {
+	return (t.Verify || t.Settings.Bool("delete", false)) && recordPath(t) != ""
 }
 
 const sentLedgerHeader = "alexandria-backup rsync sent, started "
@@ -104,40 +118,28 @@ const (
 	ledgerUnchanged = 'U'
 )
 
-func removeSentLedger(t *drivers.Target) error {
-	p := sentLedgerPath(t)
-	if p == "" {
-		return nil
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
 // sentRecorder reads the backup's output a line at a time: each regular
-// file into the ledger when the target is verified, and the --stats lines
-// (the mirror's total size).
+// file into the record, and --stats' total size.
 type sentRecorder struct {
-	total  int64
-	path   string // the ledger, "" when none is kept
-	f      *os.File
-	w      *bufio.Writer
-	err    error
-	closed bool
+	total int64
+	path  string // the record's place, "" when none is kept
+	f     *os.File
+	w     *bufio.Writer
+	err   error
+	kept  bool
 }
 
-// newSentRecorder starts the ledger of a backup that began at started.
+// newSentRecorder starts the record of a backup that began at started.
 func newSentRecorder(t *drivers.Target, started time.Time) *sentRecorder {
 	r := &sentRecorder{total: -1}
-	if !t.Verify || sentLedgerPath(t) == "" {
+	if !recorded(t) {
 		return r
 	}
-	r.path = sentLedgerPath(t)
-	if r.err = os.MkdirAll(t.TempDir, 0o700); r.err != nil {
+	r.path = recordPath(t)
+	if r.err = os.MkdirAll(filepath.Dir(r.path), 0o700); r.err != nil {
 		return r
 	}
-	if r.f, r.err = os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); r.err != nil {
+	if r.f, r.err = os.OpenFile(r.path+".new", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); r.err != nil {
 		return r
 	}
 	r.w = bufio.NewWriter(r.f)
@@ -169,9 +171,12 @@ func (r *sentRecorder) line(b []byte) {
 	}
 }
 
-// finish closes the ledger; it is kept only after a backup that
-// succeeded (keep), and an error says why there is none.
-func (r *sentRecorder) finish(keep bool) error {
+// finish closes the record and, after a backup that succeeded (ok), puts
+// it in its place; an error says why there is none.
+func (r *sentRecorder) finish(ok bool) error {
+	if r.path == "" {
+		return nil
+	}
 	err := r.err
 	if r.f != nil {
 		if ferr := r.w.Flush(); err == nil {
@@ -181,16 +186,15 @@ func (r *sentRecorder) finish(keep bool) error {
 			err = cerr
 		}
 	}
-	if r.path != "" && (err != nil || !keep) {
-		os.Remove(r.path)
-		r.path = ""
+	if err == nil && ok {
+		err = os.Rename(r.path+".new", r.path)
+		r.kept = err == nil
 	}
-	r.closed = true
+	if !r.kept {
+		os.Remove(r.path + ".new")
+	}
 	return err
 }
-
-// kept says whether finish kept a ledger.
-func (r *sentRecorder) kept() bool { return r.closed && r.path != "" }
 
 // eachLedgerRecord reads the ledger at path: it returns when the backup
 // began, and calls fn with each record's kind, checksum and path.
@@ -304,13 +308,11 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if a.ID != "" && len(a.Written) == 1 {
 		if _, err := os.Stat(a.Written[0]); err == nil {
 			ledger = a.Written[0]
-			defer os.Remove(ledger)
 		}
 	}
 	if a.ID != "" && ledger == "" {
-		// This run's backup kept no record of what it sent (or a verify
-		// before this one used it up): only reading every file reads
-		// those.
+		// This run's backup kept no record of what it sent: only reading
+		// every file reads those.
 		v.scope = drivers.FullScope
 	}
 	dir, err := verifyDir(t)

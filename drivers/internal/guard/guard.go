@@ -27,14 +27,14 @@ func allowEmptySource(help string) drivers.Option {
 	return drivers.Option{Name: "allow_empty_source", Kind: drivers.Bool, Default: "false", Help: help}
 }
 
-// defaultMaxDeletePercent is max_delete_percent's default.
-const defaultMaxDeletePercent = 50
+// DefaultMaxDeletePercent is max_delete_percent's default.
+const DefaultMaxDeletePercent = 50
 
 // MirrorOptions are the keys both mirror drivers take for the guard.
 func MirrorOptions(appliesTo string) []drivers.Option {
 	return []drivers.Option{
 		allowEmptySource("With " + appliesTo + ": allow a run whose source holds no file after excludes, which empties the mirror. Without it such a run is refused (an unmounted disk looks exactly like that)."),
-		{Name: "max_delete_percent", Kind: drivers.Int, Min: 1, Max: 100, Default: strconv.Itoa(defaultMaxDeletePercent),
+		{Name: "max_delete_percent", Kind: drivers.Int, Min: 1, Max: 100, Default: strconv.Itoa(DefaultMaxDeletePercent),
 			Help: "With " + appliesTo + ": refuse a run that would delete more than this percentage of the files the mirror holds (a half-mounted or damaged source). 100 turns this check off; max_delete still applies."},
 	}
 }
@@ -62,7 +62,7 @@ func RefuseMassDelete(t *drivers.Target, sourceKey string, c MirrorCounts) error
 		return drivers.KeyErr(sourceKey, "%s has 0 files after excludes; the mirror %s has %s: refusing, as this run would empty it (is the disk mounted?); set allow_empty_source = true to really empty it",
 			src, dst, CountFiles(c.Mirror))
 	}
-	limit := int64(t.Settings.Int("max_delete_percent", defaultMaxDeletePercent))
+	limit := int64(t.Settings.Int("max_delete_percent", DefaultMaxDeletePercent))
 	if c.Mirror > 0 && c.Deletes*100 > c.Mirror*limit {
 		return drivers.KeyErr(sourceKey, "this run would delete %s of the %s files the mirror %s holds (%d%%; %s has %s): refusing, as more than max_delete_percent = %d%% looks like a damaged or half-mounted source; raise max_delete_percent for one run if the deletions are intended",
 			humanize.Comma(c.Deletes), humanize.Comma(c.Mirror), dst, c.Deletes*100/c.Mirror, src, CountFiles(c.Source), limit)
@@ -81,7 +81,7 @@ func CountFiles(n int64) string {
 // MirrorNote says what the guard does, for --dry-run.
 func MirrorNote(t *drivers.Target, sourceKey string) string {
 	return fmt.Sprintf("refuse when %s holds no file after excludes, or the run would delete more than %d%% of the mirror's files",
-		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", defaultMaxDeletePercent))
+		t.Settings.Str(sourceKey), t.Settings.Int("max_delete_percent", DefaultMaxDeletePercent))
 }
 
 // A repository (restic, borg) has a history, and retention thins it by
