@@ -206,7 +206,7 @@ if [ -n "$diff" ]; then echo "$diff" | head; exit 1; fi
 		backupEnv: []string{"DEST=" + filepath.Join(l.backup, "mirror") + "/"},
 		backup: `rsync --archive --hard-links --numeric-ids --delete --delete-delay --stats '--out-format=%i %C|%n' -- "$LIB/" "$DEST"
 `,
-		extra: "the mirror guard's `rsync --dry-run --delete --stats` first (one more walk of both trees)",
+		extra: "the mirror guard first: an lstat in the library of each file the last run's record of the mirror lists (rsync's `--dry-run --delete --stats`, one more walk of both trees, only when there is no record or most of its files are gone)",
 	}, {
 		name:  "rclone",
 		files: true,
