@@ -100,9 +100,10 @@ type Artifact struct {
 	Verified bool   // already verified as part of the backup itself
 	Warnings []string
 	// Written is what this backup transferred, in the tool's own units
-	// (source paths for rsync and rclone, pack files for restic), for a
-	// verify that reads exactly those (ScopedVerifier); nil when the
-	// driver does not track them.
+	// (source paths for rclone, pack files for restic), or the path of a
+	// record of them the driver wrote (rsync, borg), for a verify that
+	// reads exactly those (ScopedVerifier); nil when the driver does not
+	// track them.
 	Written []string
 	// Manifest is the manifest of the dump this backup streamed into a
 	// repository, in memory: the verify that follows reads the dump
