@@ -52,10 +52,16 @@ type DumpStore interface {
 	// directory the tap writes the manifest file into before the end of
 	// the dump.
 	StoreCommand(t *Target, m *DumpManifest, dir string) proc.Command
-	// Committed finishes a stored dump and returns its id; on error,
-	// nothing of it may remain.
-	Committed(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) (string, error)
-	// Discard removes whatever a failed store may have left.
+	// StoredID is the id of the dump the store command (its result res)
+	// committed.
+	StoredID(t *Target, res proc.Result, m *DumpManifest) (string, error)
+	// KeepManifest stores the manifest of dump id beside it (nothing to do
+	// when ManifestInArchive). It runs while the dump is read back, so it
+	// takes no exclusive lock; when it fails the caller discards the dump
+	// once the read-back has ended.
+	KeepManifest(ctx context.Context, x proc.Executor, t *Target, id string, m *DumpManifest) error
+	// Discard removes whatever a failed store, or a dump whose manifest
+	// could not be kept, may have left.
 	Discard(ctx context.Context, x proc.Executor, t *Target, res proc.Result, m *DumpManifest) error
 	// List returns the target's dumps, newest first.
 	List(ctx context.Context, x proc.Executor, t *Target) ([]StreamedDump, error)

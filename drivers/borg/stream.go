@@ -51,8 +51,13 @@ func (borgStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir st
 	return c
 }
 
-func (borgStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
+func (borgStore) StoredID(t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
 	return borgStreamArchive(t, m), nil
+}
+
+// KeepManifest has nothing to do: the manifest is in the archive.
+func (borgStore) KeepManifest(ctx context.Context, x proc.Executor, t *drivers.Target, id string, m *drivers.DumpManifest) error {
+	return nil
 }
 
 // discard: borg stopped mid-stream commits nothing (and writes no

@@ -192,11 +192,43 @@ func (d Driver) streamBackup(ctx context.Context, x proc.Executor, t *drivers.Ta
 		}
 		return drivers.Artifact{}, fmt.Errorf("streaming the dump into %s failed, nothing was kept: %w", t.Into.Name, err)
 	}
-	id, err := store.Committed(ctx, x, t, res, m)
-	if err != nil {
-		return drivers.Artifact{}, err
+	id, err := store.StoredID(t, res, m)
+	var readErr error
+	if err == nil {
+		err, readErr = d.keepAndReadBack(ctx, x, t, piper, store, id, m)
 	}
-	return drivers.Artifact{ID: id, Bytes: m.Bytes, Manifest: m, Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
+	if err != nil {
+		// A dump without its manifest is not kept.
+		if derr := store.Discard(context.WithoutCancel(ctx), x, t, res, m); derr != nil {
+			return drivers.Artifact{}, errors.Join(err, fmt.Errorf("removing the dump again failed too: %w", derr))
+		}
+		return drivers.Artifact{}, fmt.Errorf("%w, so the dump was removed again", err)
+	}
+	if readErr != nil {
+		// Kept, as after any failed verification; retention keeps every
+		// older dump.
+		return drivers.Artifact{}, readErr
+	}
+	return drivers.Artifact{ID: id, Bytes: m.Bytes, Manifest: m, Verified: t.Verify,
+		Warnings: append(lockNotes, exitWarning(dumpRes)...)}, nil
+}
+
+// keepAndReadBack stores the manifest of the dump id beside it and, when
+// the target is verified, reads the dump back whole meanwhile (readBack).
+// The whole dump is read back every time, the one thing never skipped;
+// with restic the two are a process each, and each spends half a second
+// deriving restic's key before it reads anything, both with shared locks:
+// the run waits for the longer, not for both. keepErr is the manifest's
+// (the caller then discards the dump: only after the read-back ended, as
+// restic's forget --prune takes the exclusive lock).
+func (d Driver) keepAndReadBack(ctx context.Context, x proc.Executor, t *drivers.Target, piper proc.Piper, store drivers.DumpStore, id string, m *drivers.DumpManifest) (keepErr, readErr error) {
+	if !t.Verify {
+		return store.KeepManifest(ctx, x, t, id, m), nil
+	}
+	kept := make(chan error, 1)
+	go func() { kept <- store.KeepManifest(ctx, x, t, id, m) }()
+	readErr = readBack(ctx, t, piper, store, drivers.StreamedDump{ID: id}, m)
+	return <-kept, readErr
 }
 
 // streamFind returns the dump with the given id (restic: a snapshot id or
@@ -251,6 +283,12 @@ func (d Driver) streamVerify(ctx context.Context, x proc.Executor, t *drivers.Ta
 			return err
 		}
 	}
+	return readBack(ctx, t, piper, store, dump, m)
+}
+
+// readBack streams a dump out of the repository into pg_restore, which
+// reads the whole archive, through a SHA-256 compared with the manifest's.
+func readBack(ctx context.Context, t *drivers.Target, piper proc.Piper, store drivers.DumpStore, dump drivers.StreamedDump, m *drivers.DumpManifest) error {
 	tap := newSumTap()
 	if _, _, err := piper.RunPipe(ctx, store.StreamCommand(t, dump), streamReadCommand(t.EnvVars()), tap); err != nil {
 		return fmt.Errorf("dump %s does not read back from %s: %w", dump.ID, t.Into.Name, err)
@@ -389,9 +427,18 @@ func (d Driver) streamSteps(t *drivers.Target) []drivers.Step {
 	if store.ManifestInArchive() {
 		steps[len(steps)-2].Note = "| through a SHA-256 (no temporary file) into the command below; it sees the end of the dump only after pg_dump exited 0 and the manifest (row counts, versions, bytes, SHA-256) was written for it to take into the same archive, otherwise it is stopped and nothing is kept"
 	}
-	steps = append(steps,
-		drivers.Step{Phase: drivers.PhaseVerify, Command: &stream},
-		drivers.Step{Phase: drivers.PhaseVerify, Note: "| through a SHA-256, compared with the manifest's, into:"},
-		drivers.Step{Phase: drivers.PhaseVerify, Command: &read})
+	if t.Verify {
+		// Read back as part of the backup, while the manifest is stored
+		// (keepAndReadBack): the verify phase has nothing left to do.
+		when := "meanwhile"
+		if store.ManifestInArchive() {
+			when = "then"
+		}
+		steps = append(steps,
+			drivers.Step{Phase: drivers.PhaseBackup, Note: when + ", the dump read back whole:"},
+			drivers.Step{Phase: drivers.PhaseBackup, Command: &stream},
+			drivers.Step{Phase: drivers.PhaseBackup, Note: "| through a SHA-256, compared with the manifest's, into:"},
+			drivers.Step{Phase: drivers.PhaseBackup, Command: &read})
+	}
 	return append(steps, store.PruneSteps(t)...)
 }

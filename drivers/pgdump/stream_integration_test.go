@@ -2,11 +2,14 @@ package pgdump_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +56,13 @@ func testStream(t *testing.T, tool string) {
 		if tool == "borg" {
 			idRE = `^database@\d{8}T\d{6}Z$`
 		}
-		if !regexp.MustCompile(idRE).MatchString(a.ID) || a.Bytes <= 0 || a.Verified {
+		// The backup read the dump back whole (while restic stored the
+		// manifest): the run's verify phase has nothing left to do.
+		if !regexp.MustCompile(idRE).MatchString(a.ID) || a.Bytes <= 0 || !a.Verified {
 			t.Fatalf("artifact %+v", a)
+		}
+		if readBack := map[string]string{"restic": "restic dump -- " + a.ID + " /database.dump", "borg": "extract --stdout"}[tool]; !strings.Contains(f.X.Lines(), readBack) {
+			t.Fatalf("the backup did not read the dump back (%q):\n%s", readBack, f.X.Lines())
 		}
 		if left := drivertest.DirNames(t, f.Target.TempDir); len(left) != 0 {
 			t.Errorf("left in the temp dir: %v", left)
@@ -321,15 +329,16 @@ func testStreamFailures(t *testing.T, tool string) {
 	}
 
 	// pg_dump that lies: exit 0 after a truncated dump. The stream is
-	// stored (nothing said it failed), but verification reads it whole and
-	// fails, and so does the drill.
+	// stored (nothing said it failed), but the backup's read-back reads it
+	// whole and fails it, and so do a later verify and the drill.
 	t.Run("truncated dump, pg_dump exits 0", func(t *testing.T) {
 		f.SetShim(t, `"$REAL" "$@" | head -c 30000; exit 0`)
-		a, err := d.Backup(context.Background(), f.X, f.Target)
-		if err != nil {
-			t.Fatal(err)
+		_, err := d.Backup(context.Background(), f.X, f.Target)
+		if err == nil || !strings.Contains(err.Error(), "does not read back") {
+			t.Fatalf("the backup passed a truncated dump: %v", err)
 		}
-		err = d.Verify(context.Background(), f.X, f.Target, a)
+		t.Logf("backup failed as it must: %v", err)
+		err = d.Verify(context.Background(), f.X, f.Target, drivers.Artifact{})
 		if err == nil {
 			t.Fatal("verify passed a truncated dump")
 		}
@@ -391,6 +400,66 @@ exit 1`)
 			}
 		})
 	}
+}
+
+// A dump whose manifest cannot be stored is removed again, and only once
+// its read-back (which runs while the manifest is stored) has ended:
+// restic's forget --prune takes the exclusive lock, which the read-back's
+// shared lock would refuse it.
+func TestStreamManifestFailsWhileReadingBack(t *testing.T) {
+	f := drivertest.NewStreamFixture(t, "restic")
+	before := f.RepoContents(t)
+	failing := drivertest.WriteFile(t, t.TempDir(), "restic-manifest", `#!/bin/sh
+cat > /dev/null # and fail at once, while the read-back is under way
+echo 'Fatal: unable to save snapshot: the disk is full' >&2
+exit 1
+`, 0o755)
+	x := &manifestFails{StreamExec: f.X, script: failing}
+	_, err := pgdump.Driver{}.Backup(context.Background(), x, f.Target)
+	if err == nil || !strings.Contains(err.Error(), "storing the manifest") || !strings.Contains(err.Error(), "so the dump was removed again") {
+		t.Fatalf("backup: %v", err)
+	}
+	if !strings.Contains(f.X.Lines(), "restic dump") {
+		t.Fatalf("the test proves nothing: no read-back ran:\n%s", f.X.Lines())
+	}
+	if after := f.RepoContents(t); strings.Join(after, "|") != strings.Join(before, "|") {
+		t.Fatalf("the dump without a manifest was kept: %v → %v", before, after)
+	}
+	if x.readBackEnded.IsZero() || x.forgetStarted.Before(x.readBackEnded) {
+		t.Fatalf("the dump was removed (%v) before its read-back ended (%v)", x.forgetStarted, x.readBackEnded)
+	}
+	t.Logf("failed as it must: %v", err)
+}
+
+// manifestFails runs script instead of the restic that stores a manifest,
+// and notes when the read-back ended and the removal began.
+type manifestFails struct {
+	*drivertest.StreamExec
+	script                       string
+	mu                           sync.Mutex
+	readBackEnded, forgetStarted time.Time
+}
+
+func (x *manifestFails) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
+	if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasSuffix(a, ".manifest.json") }) {
+		c.Program = x.script
+	}
+	if slices.Contains(c.Args, "forget") {
+		x.mu.Lock()
+		x.forgetStarted = time.Now()
+		x.mu.Unlock()
+	}
+	return x.StreamExec.Run(ctx, c)
+}
+
+func (x *manifestFails) RunPipe(ctx context.Context, from, to proc.Command, tap io.Writer) (proc.Result, proc.Result, error) {
+	fromRes, toRes, err := x.StreamExec.RunPipe(ctx, from, to, tap)
+	if slices.Contains(from.Args, "dump") {
+		x.mu.Lock()
+		x.readBackEnded = time.Now()
+		x.mu.Unlock()
+	}
+	return fromRes, toRes, err
 }
 
 // A lock a killed run left in the repository a dump streams into goes

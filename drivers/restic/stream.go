@@ -73,24 +73,25 @@ func resticShortID(id string) string {
 	return id
 }
 
-func (s resticStore) Committed(ctx context.Context, x proc.Executor, t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
+func (resticStore) StoredID(t *drivers.Target, res proc.Result, m *drivers.DumpManifest) (string, error) {
 	sum, err := resticSummary(res.Stdout)
 	if err != nil {
 		return "", fmt.Errorf("restic backup exited %d but %v", res.ExitCode, err)
 	}
-	id := resticShortID(sum.SnapshotID)
+	return resticShortID(sum.SnapshotID), nil
+}
+
+// KeepManifest stores the manifest as a snapshot of its own (see
+// ManifestInArchive), with restic backup's shared lock.
+func (s resticStore) KeepManifest(ctx context.Context, x proc.Executor, t *drivers.Target, id string, m *drivers.DumpManifest) error {
 	data, err := m.Marshal()
 	if err == nil {
 		_, err = x.Run(ctx, s.manifestCommand(t, m, id, data))
 	}
 	if err != nil {
-		// A dump without its manifest is not kept: remove it again.
-		if _, ferr := x.Run(context.WithoutCancel(ctx), s.forgetIDs(t, id)); ferr != nil {
-			return "", fmt.Errorf("storing the manifest of dump %s failed: %w; removing the dump snapshot failed too: %v (remove it by hand: restic forget --prune %s)", id, err, ferr, id)
-		}
-		return "", fmt.Errorf("storing the manifest of dump %s failed, so the dump was removed again: %w", id, err)
+		return fmt.Errorf("storing the manifest of dump %s failed: %w", id, err)
 	}
-	return id, nil
+	return nil
 }
 
 func (resticStore) forgetIDs(t *drivers.Target, ids ...string) proc.Command {

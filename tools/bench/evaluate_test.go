@@ -93,6 +93,16 @@ func TestScalingVerdict(t *testing.T) {
 	}
 }
 
+// dumpPairsOf makes samples of the run against bare (pipe, read-back and
+// retention); the pipe and read-back alone take half of bare.
+func dumpPairsOf(runBare ...time.Duration) []sample {
+	var ss []sample
+	for i := 0; i+1 < len(runBare); i += 2 {
+		ss = append(ss, sample{run: usage{wall: runBare[i]}, bare: usage{wall: runBare[i+1]}, backup: usage{wall: runBare[i+1] / 2}})
+	}
+	return ss
+}
+
 func TestDumpVerdict(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -100,17 +110,20 @@ func TestDumpVerdict(t *testing.T) {
 		db      int64
 		verdict string
 	}{
-		{"under the ratio, a big enough database", pairsOf(1100*ms, 1000*ms), 80_000_000, verdictMet},
-		{"exactly the ratio", pairsOf(1200*ms, 1000*ms), 400_000_000, verdictMet},
-		{"over the ratio", pairsOf(1250*ms, 1000*ms), 80_000_000, verdictNotMet},
-		{"a database too small to show it, whatever the ratio", pairsOf(1100*ms, 1000*ms), 79_000_000, "not measured at this preset (the database is 79.0 MB: use -preset standard or -db-mb 80)"},
-		{"a small database over the ratio", pairsOf(2000*ms, 1000*ms), 20_000_000, "not measured at this preset"},
+		{"under the ratio, a big enough database", dumpPairsOf(1100*ms, 1000*ms), 80_000_000, verdictMet},
+		{"exactly the ratio", dumpPairsOf(1200*ms, 1000*ms), 400_000_000, verdictMet},
+		{"over the ratio", dumpPairsOf(1250*ms, 1000*ms), 80_000_000, verdictNotMet},
+		{"a database too small to show it, whatever the ratio", dumpPairsOf(1100*ms, 1000*ms), 79_000_000, "not measured at this preset (the database is 79.0 MB: use -preset standard or -db-mb 80)"},
+		{"a small database over the ratio", dumpPairsOf(2000*ms, 1000*ms), 20_000_000, "not measured at this preset"},
 		{"no sample", nil, 80_000_000, "not measured (not in -targets)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			row := dumpRow("x", c.ss, c.db)
 			if !strings.HasPrefix(row.verdict, c.verdict) || (c.verdict == verdictMet && row.verdict != verdictMet) {
 				t.Errorf("verdict %q, want %q (measured: %s)", row.verdict, c.verdict, row.measured)
+			}
+			if len(c.ss) > 0 && !strings.Contains(row.measured, "run/that") {
+				t.Errorf("measured %q does not show the ratio to the pipe and read-back alone", row.measured)
 			}
 		})
 	}

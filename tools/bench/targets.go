@@ -257,7 +257,7 @@ restic dump --host="$HOST" --tag=alexandria:db-into-restic -- latest /db-into-re
 `,
 		backupAfter: `restic forget --json --host="$HOST" --tag=alexandria:db-into-restic --group-by=host,paths --keep-last=` + fmt.Sprint(dumpKeep) + ` --prune
 `,
-		extra: "`pg_dump --version`; reads the restic repository's locks/ directory; connects with pgx, exports a snapshot and counts every table's rows in it; passes the dump through itself for its SHA-256 (one more pipe), and the read-back too; stores the manifest with a second `restic backup` and reads it back (`restic snapshots`, `restic dump`)",
+		extra: "`pg_dump --version`; reads the restic repository's locks/ directory; connects with pgx, exports a snapshot and counts every table's rows in it; passes the dump through itself for its SHA-256 (one more pipe), and the read-back too; stores the manifest with a second `restic backup` while it reads the dump back",
 	}, {
 		name: "db-dir",
 		toml: `driver    = "pg_dump"

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,10 +316,13 @@ func (s Scripted) Run(_ context.Context, c proc.Command) (proc.Result, error) {
 // CountingExecutor runs commands for real and counts them, so a test can
 // prove a refusal happened before rsync ran.
 type CountingExecutor struct {
+	mu   sync.Mutex // a driver may run two commands at once
 	Runs []string
 }
 
 func (c *CountingExecutor) Run(ctx context.Context, cmd proc.Command) (proc.Result, error) {
+	c.mu.Lock()
 	c.Runs = append(c.Runs, cmd.String())
+	c.mu.Unlock()
 	return proc.ProcessExecutor{}.Run(ctx, cmd)
 }
