@@ -103,6 +103,28 @@ func dumpPairsOf(runBare ...time.Duration) []sample {
 	return ss
 }
 
+// The proposed limit holds the run to the bare commands doing the same
+// work, and shows the bytes each read.
+func TestSameWorkVerdict(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		ss      []sample
+		verdict string
+	}{
+		{"under the ratio", dumpPairsOf(1100*ms, 1000*ms), verdictMet},
+		{"exactly the ratio", dumpPairsOf(1300*ms, 1000*ms), verdictMet},
+		{"over the ratio", dumpPairsOf(1400*ms, 1000*ms), verdictNotMet},
+		{"no sample", nil, "not measured (not in -targets)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			row := sameWorkRow("x", c.ss)
+			if row.verdict != c.verdict {
+				t.Errorf("verdict %q, want %q (measured: %s)", row.verdict, c.verdict, row.measured)
+			}
+		})
+	}
+}
+
 func TestDumpVerdict(t *testing.T) {
 	for _, c := range []struct {
 		name    string

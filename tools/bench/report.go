@@ -46,6 +46,11 @@ func (r report) targetRows() []targetRow {
 			everydayRow(fmt.Sprintf("%s: everyday run, %.3g%% changed", t, c.changePct), r.changed[t]))
 	}
 	for _, t := range fileTools {
+		rows = append(rows,
+			sameWorkRow(t+": everyday run against the same work, nothing changed", r.unchanged[t]),
+			sameWorkRow(fmt.Sprintf("%s: everyday run against the same work, %.3g%% changed", t, c.changePct), r.changed[t]))
+	}
+	for _, t := range fileTools {
 		rows = append(rows, scalingRow(fmt.Sprintf("%s: everyday run (%.3g%% of N changed) at 2N = %s files over N = %s", t, c.changePct, thousands(2*c.files), thousands(c.files)),
 			r.changed[t], r.scaled[t]))
 	}
