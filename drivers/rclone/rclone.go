@@ -25,10 +25,10 @@ import (
 // Driver mirrors (sync) or copies a directory to an rclone remote or a local
 // path. The destination has no history: it is one copy, replaced each run,
 // so the driver guards it: a sync that would empty the mirror or delete most
-// of it is refused before rclone runs (mirrorguard.go), max_delete caps
-// deletions, and verification (verify.go) compares every file's size and
-// hashes what the run sent plus a rotating slice of the rest (cryptcheck
-// for a crypt remote), failing when hashes could not be compared at all.
+// of it is refused before rclone replaces or deletes anything there (see
+// Backup), max_delete caps deletions, and verification (verify.go) hashes
+// what the run sent plus a rotating slice of the rest (cryptcheck for a
+// crypt remote), failing when hashes could not be compared at all.
 type Driver struct{}
 
 // rcloneDefaultMode is mode's default.
@@ -225,15 +225,52 @@ func rcloneBwlimit(t *drivers.Target) []string {
 	return nil
 }
 
-// transferCommand is the backup itself: rclone sync or copy. rclone 1.60
-// exits 1 for most failures, 3 for a missing directory and 7 (fatal) when
-// --max-delete is reached; every non-zero exit is a failure. It logs each
-// file it copies (-v, as JSON: the path is a field of its own, whatever
-// the name holds) to its log, which reads them as they come: the files a
-// verify must read, however many.
-func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) (proc.Command, *rcloneTransferLog) {
-	flags := append([]string{"-v", "--use-json-log"}, rcloneBwlimit(t)...)
-	if t.Settings.Has("max_delete") {
+// rcloneRecordsUnchanged reports whether a backup of t records the files
+// it finds unchanged: for the verify that follows it, when that verify
+// hashes a slice of them (not all: verify_cycle = 1).
+func rcloneRecordsUnchanged(t *drivers.Target) bool {
+	return t.Verify && t.VerifyCycle != 1
+}
+
+// rclonePass is one rclone sync or copy of a backup (see Backup).
+type rclonePass int
+
+const (
+	// rcloneAddOnly adds the files new to the mirror and changes nothing
+	// it holds: --immutable refuses to replace a file (an error, which
+	// --retries=1 does not repeat), --max-delete=0 stops rclone, exit 7,
+	// at the first deletion it would make, after every transfer (sync
+	// deletes after transferring); --ignore-errors lets it reach the
+	// deletions despite the files it refused to replace, so the pass
+	// tells both.
+	rcloneAddOnly rclonePass = iota
+	// rcloneNoDelete also replaces files changed in place, and still
+	// deletes nothing.
+	rcloneNoDelete
+	// rcloneFinal is the sync as it always was (max_delete its only
+	// limit), or the copy.
+	rcloneFinal
+)
+
+// transferCommand is one pass of the backup: rclone sync or copy. rclone
+// 1.60 exits 1 for most failures, 3 for a missing directory and 7 (fatal)
+// when --max-delete is reached; every non-zero exit is a failure. It logs
+// each file it copies and each it finds unchanged (-vv) to log, which
+// reads them as they come (transferlog.go).
+func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar, pass rclonePass, log *rcloneTransferLog) proc.Command {
+	// -v logs the files copied; -vv the unchanged ones too.
+	level := "-v"
+	if rcloneRecordsUnchanged(t) {
+		level = "-vv"
+	}
+	flags := append([]string{level}, rcloneBwlimit(t)...)
+	switch {
+	case rcloneMode(t) != "sync":
+	case pass == rcloneAddOnly:
+		flags = append(flags, "--max-delete=0", "--immutable", "--ignore-errors", "--retries=1")
+	case pass == rcloneNoDelete:
+		flags = append(flags, "--max-delete=0")
+	case t.Settings.Has("max_delete"):
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
 	}
 	flags = append(flags, rcloneExcludes(t)...)
@@ -243,63 +280,10 @@ func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) (proc.Comm
 	}
 	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
 	c.Codes = proc.ExitCodes{}.Override(t.ExitCodes)
-	log := &rcloneTransferLog{watched: t.Progress, copied: []string{}}
-	c.Progress = &proc.ProgressReader{Stderr: true, Parse: log.parse}
-	return c, log
-}
-
-// rcloneTransferLog reads the JSON log of a sync or copy run with -v: the
-// files it copied are collected, its stats are progress when someone
-// watches, its other INFO lines (deletions, the final stats) are dropped,
-// and everything else goes on, as text, to the output tail: what rclone
-// prints without -v, in the words it would use.
-type rcloneTransferLog struct {
-	watched bool
-	seen    map[string]bool
-	copied  []string // in the order rclone copied them, each once; never nil
-}
-
-// rcloneCopiedPrefixes are how rclone 1.60 logs a file it copied
-// (operations.Copy: "Copied (new)", "Copied (replaced existing)",
-// "Copied (server-side copy)", "Copied (Rcat, new)", "Multi-thread
-// Copied (new)", ...). "Updated modification time" writes no data.
-var rcloneCopiedPrefixes = []string{"Copied (", "Multi-thread Copied ("}
-
-func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
-	m, ok := decodeRcloneLogLine(line)
-	switch {
-	case !ok:
-		return proc.Progress{}, false, line // rclone's last, plain line
-	case m.Stats != nil && l.watched:
-		return m.progress(), true, nil
-	case m.Level == "info" && m.Object != "" && rcloneCopiedMsg(m.Msg):
-		if l.seen == nil {
-			l.seen = map[string]bool{}
-		}
-		if !l.seen[m.Object] { // a retried sync logs a file again
-			l.seen[m.Object] = true
-			l.copied = append(l.copied, m.Object)
-		}
-		return proc.Progress{}, false, nil
-	case m.Level == "info" || m.Stats != nil:
-		return proc.Progress{}, false, nil
+	if log != nil {
+		c.Progress = &proc.ProgressReader{Stderr: true, Parse: log.parse}
 	}
-	return proc.Progress{}, false, m.text()
-}
-
-func rcloneCopiedMsg(msg string) bool {
-	for _, p := range rcloneCopiedPrefixes {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// sizeCommand counts the files and bytes under path, with the target's
-// excludes: the destination's size for the report.
-func (r Driver) sizeCommand(t *drivers.Target, env []proc.EnvVar, path string) proc.Command {
-	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
+	return c
 }
 
 // listCommand lists the destination's files for `snapshots`.
@@ -315,16 +299,21 @@ func (r Driver) listCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	env := rcloneStepsEnv(t)
 	var steps []drivers.Step
+	step := func(c proc.Command) { steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &c}) }
+	note := func(n string) { steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: n}) }
 	if rcloneMode(t) == "sync" {
-		guardCmd := r.guardCommand(t, env, nil)
-		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
-			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
+		step(r.transferCommand(t, env, rcloneAddOnly, nil))
+		note("add the files new to the mirror, replacing and deleting none; with nothing else to do (the everyday run), the backup ends here")
+		step(r.transferCommand(t, env, rcloneNoDelete, nil))
+		note("only when files changed in place: replace them, still deleting none")
+		step(r.guardCommand(t, env, nil))
+		note("only when rclone held deletions back (exit 7, --max-delete threshold reached), or the source held no file: " +
+			guard.MirrorNote(t, "source") + " (the mirror as it was before this run added to it)")
+		step(r.transferCommand(t, env, rcloneFinal, nil))
+		note("only when the mirror guard let it: delete what the source no longer holds")
+	} else {
+		step(r.transferCommand(t, env, rcloneFinal, nil))
 	}
-	transfer, _ := r.transferCommand(t, env)
-	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
-	steps = append(steps,
-		drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer},
-		drivers.Step{Phase: drivers.PhaseBackup, Command: &size})
 	return append(steps, r.verifySteps(t, env)...)
 }
 
@@ -351,9 +340,24 @@ func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) erro
 	return nil
 }
 
-// Backup refuses a sync that would empty or gut the mirror before rclone
-// runs, copies, then asks the destination
-// for its size.
+// Backup syncs (or copies) the source to the destination, in passes that
+// cost one walk of each side when nothing is to be deleted, and refuses
+// a sync that would empty or gut the mirror before anything the mirror
+// holds is replaced or deleted:
+//
+//  1. rcloneAddOnly adds the new files and stops short of any deletion.
+//     Nothing else to do (the everyday run): done.
+//  2. Files changed in place, which it refused to replace: rcloneNoDelete
+//     replaces them, still deleting nothing.
+//  3. Deletions held back: the mirror guard lists both sides (guard) and
+//     refuses, or lets rcloneFinal delete (max_delete still applies).
+//
+// The guard judges the mirror as it was before this run: the files the
+// passes added are taken off its count, so that a wrong disk's files,
+// added first, cannot make the real library's deletion look small. A
+// source that held no file refuses as the guard always did (nothing was
+// held back: the mirror held none either). The files copied by every
+// pass are what the run sent.
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
@@ -364,44 +368,64 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 			return drivers.Artifact{}, drivers.KeyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
 		}
 	}
-	if rcloneMode(t) == "sync" {
-		if err := r.guard(ctx, x, t, env); err != nil {
-			return drivers.Artifact{}, err
+	var record *rcloneUnchangedRecord
+	if rcloneRecordsUnchanged(t) {
+		if record, err = newRcloneUnchangedRecord(t); err != nil {
+			return drivers.Artifact{}, fmt.Errorf("the record of the files found unchanged: %w", err)
 		}
 	}
-	transfer, log := r.transferCommand(t, env)
-	res, err := x.Run(ctx, transfer)
+	log := newRcloneTransferLog(t.Progress, record)
+	res, err := r.transfer(ctx, x, t, env, log)
 	if err != nil {
+		record.abandon()
 		return drivers.Artifact{}, err
 	}
-	dst := t.Settings.Str("destination")
-	a := drivers.Artifact{ID: dst, Bytes: -1, Written: log.copied}
+	record.finish()
+	// The size of the mirror is not known without listing it again (the
+	// sync's stats count what it transferred): Snapshots lists it.
+	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: -1, Written: log.copied}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
-	}
-	// The size is for the report only; the copy succeeded even if
-	// listing it fails now, and verification lists it again anyway.
-	if sz, err := r.size(ctx, x, t, env, dst); err == nil {
-		a.Bytes = sz.Bytes
 	}
 	return a, nil
 }
 
-type rcloneSizeJSON struct {
-	Count int64 `json:"count"`
-	Bytes int64 `json:"bytes"`
-}
-
-func (r Driver) size(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, path string) (rcloneSizeJSON, error) {
-	res, err := x.Run(ctx, r.sizeCommand(t, env, path))
+// transfer runs the passes of Backup; the result is the last pass's.
+func (r Driver) transfer(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, log *rcloneTransferLog) (proc.Result, error) {
+	run := func(pass rclonePass) (proc.Result, error) {
+		log.startPass()
+		return x.Run(ctx, r.transferCommand(t, env, pass, log))
+	}
+	if rcloneMode(t) != "sync" {
+		return run(rcloneFinal)
+	}
+	// held: rclone stopped at the first deletion, and for nothing else
+	// it could not get past (exit 7 is its fatal error).
+	held := func(res proc.Result) bool { return log.held && res.ExitCode == 7 }
+	res, err := run(rcloneAddOnly)
+	if ctx.Err() != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 && !held(res) {
+		// Files it refused to replace, or an error it may get past
+		// on a try of its own: a sync that deletes nothing yet.
+		if res, err = run(rcloneNoDelete); ctx.Err() != nil {
+			return res, err
+		}
+	}
+	if held(res) {
+		if err := r.guard(ctx, x, t, env, log.added); err != nil {
+			return res, err
+		}
+		return run(rcloneFinal)
+	}
 	if err != nil {
-		return rcloneSizeJSON{}, err
+		return res, err
 	}
-	var s rcloneSizeJSON
-	if err := json.Unmarshal(res.Stdout, &s); err != nil {
-		return rcloneSizeJSON{}, fmt.Errorf("rclone size: unreadable JSON: %v", err)
+	if log.files == 0 {
+		return res, r.guard(ctx, x, t, env, log.added)
 	}
-	return s, nil
+	return res, nil
 }
 
 // guardCommand compares the source with the destination by listing them
@@ -465,9 +489,11 @@ func rcloneCombinedLine(l string) (kind byte, path string, err error) {
 }
 
 // guard refuses a sync that would empty the mirror or delete most of it,
-// before rclone syncs, from what rclone itself lists on both sides. It
-// refuses too when it cannot tell.
-func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar) error {
+// before rclone deletes, from what rclone itself lists on both sides. It
+// refuses too when it cannot tell. added is how many files this run
+// already added to the mirror (new, never replacing one): they are not
+// counted as the mirror's, so that it is judged as it was before the run.
+func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, added int64) error {
 	src := t.Settings.Str("source")
 	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
 		return nil // one local file: rclone syncs that file alone
@@ -489,6 +515,7 @@ func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, e
 	case c.bad > 0:
 		return cannot("%s could not be read", guard.CountFiles(c.bad))
 	}
+	c.Mirror = max(c.Mirror-added, c.Deletes)
 	return guard.RefuseMassDelete(t, "source", c.MirrorCounts)
 }
 
@@ -596,55 +623,4 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	c := Driver{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
 	return []drivers.Step{drivers.RestoreCmd(c)}
-}
-
-// rcloneLogLine is one line of rclone's JSON log (--use-json-log).
-type rcloneLogLine struct {
-	Level  string `json:"level"`
-	Msg    string `json:"msg"`
-	Object string `json:"object"`
-	Stats  *struct {
-		Bytes          int64    `json:"bytes"`
-		TotalBytes     int64    `json:"totalBytes"`
-		Speed          float64  `json:"speed"`
-		ETA            *float64 `json:"eta"`
-		Transfers      int64    `json:"transfers"`
-		TotalTransfers int64    `json:"totalTransfers"`
-		Transferring   []struct {
-			Name string `json:"name"`
-		} `json:"transferring"`
-	} `json:"stats"`
-}
-
-// decodeRcloneLogLine reads a JSON log line; ok is false for anything
-// else (rclone prints its last, fatal line as plain text).
-func decodeRcloneLogLine(line []byte) (m rcloneLogLine, ok bool) {
-	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return m, false
-	}
-	return m, true
-}
-
-func (m rcloneLogLine) progress() proc.Progress {
-	s := m.Stats
-	p := proc.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
-	if s.TotalBytes > 0 {
-		p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
-	}
-	if s.ETA != nil {
-		p.ETA = time.Duration(*s.ETA * float64(time.Second))
-	}
-	if len(s.Transferring) > 0 {
-		p.Item = s.Transferring[0].Name
-	}
-	return p
-}
-
-// text is the line as rclone writes it without --use-json-log.
-func (m rcloneLogLine) text() []byte {
-	text := strings.ToUpper(m.Level) + ": "
-	if m.Object != "" {
-		text += m.Object + ": "
-	}
-	return []byte(text + strings.TrimSpace(m.Msg))
 }

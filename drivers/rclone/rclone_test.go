@@ -16,12 +16,17 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
-// rcloneFake answers each rclone subcommand (sync, size, check, ...) with
-// a canned result, classified by the command's own Codes as the real
-// executor does, and records every command it was given.
+// rcloneFake answers each rclone subcommand (sync, check, ...) with a
+// canned result, classified by the command's own Codes as the real
+// executor does, and records every command it was given. A command that
+// reads its progress is handed its stderr a line at a time, as the real
+// executor does.
 type rcloneFake struct {
-	// results by subcommand; "SUB PLACE" (its last argument) first.
+	// results by subcommand; "SUB PLACE" (its last argument) first, and
+	// for the n-th sync or copy of a backup "sync#n" before that. A sync
+	// or copy without a result finds one file unchanged.
 	results map[string]proc.Result
+	syncs   int
 	// reports are what a check writes to its --combined file, by the
 	// file's name ("sizes", "hashed"); none: an empty report.
 	reports map[string]string
@@ -36,7 +41,23 @@ func (f *rcloneFake) Run(_ context.Context, c proc.Command) (proc.Result, error)
 	f.ran = append(f.ran, c)
 	r, ok := f.results[c.Args[0]+" "+c.Args[len(c.Args)-1]]
 	if !ok {
-		r = f.results[c.Args[0]]
+		r, ok = f.results[c.Args[0]]
+	}
+	if c.Args[0] == "sync" || c.Args[0] == "copy" {
+		f.syncs++
+		if n, found := f.results[fmt.Sprintf("%s#%d", c.Args[0], f.syncs)]; found {
+			r, ok = n, true
+		}
+		if !ok {
+			r = proc.Result{Stderr: []byte(rcloneUnchangedLine)}
+		}
+	}
+	if c.Progress != nil {
+		for _, l := range strings.Split(string(r.Stderr), "\n") {
+			if l != "" {
+				c.Progress.Parse([]byte(l))
+			}
+		}
 	}
 	for _, a := range c.Args {
 		if path, ok := strings.CutPrefix(a, "--combined="); ok && path != "-" {
@@ -101,9 +122,21 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir}
 }
 
-func rcloneOKSize() map[string]proc.Result {
-	return map[string]proc.Result{"size": {Stdout: []byte(`{"count":3,"bytes":1234,"sizeless":0}`)}}
-}
+func rcloneResults() map[string]proc.Result { return map[string]proc.Result{} }
+
+// Lines of rclone 1.60's sync log (-vv): a file found unchanged, a file
+// copied, a file it refused to replace (--immutable), and its stop at the
+// first deletion (--max-delete=0).
+const (
+	rcloneUnchangedLine = "DEBUG : books/a.epub: Unchanged skipping\n"
+	rcloneCopiedLine    = "INFO  : books/a.epub: Copied (new)\n"
+	rcloneImmutable     = "DEBUG : books/a.epub: Sizes differ (src 8 vs dst 7)\n" +
+		"ERROR : books/a.epub: Source and destination exist but do not match: immutable file modified\n" +
+		"Failed to sync: immutable file modified\n"
+	rcloneHeld = "ERROR : Got fatal error on delete: --max-delete threshold reached\n" +
+		"ERROR : Cancelling sync due to fatal error: failed to delete 1 files\n" +
+		"Failed to sync with 2 errors: last error was: failed to delete 1 files\n"
+)
 
 func TestRcloneValidate(t *testing.T) {
 	cases := []struct {
@@ -184,42 +217,61 @@ func TestRcloneBwlimitOption(t *testing.T) {
 func TestRcloneCopyOfEmptySourceRuns(t *testing.T) {
 	tg := rcloneTarget(t, drivers.Values{"mode": "copy"})
 	os.Remove(filepath.Join(tg.Settings.Str("source"), "books", "a.epub"))
-	f := &rcloneFake{results: rcloneOKSize()}
+	f := &rcloneFake{results: rcloneResults()}
 	if _, err := (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.subcommands(), " "); got != "copy size" {
+	if got := strings.Join(f.subcommands(), " "); got != "copy" {
 		t.Fatalf("ran %q", got)
 	}
 }
 
-// Both sides of a sync are compared by rclone first (the mirror guard's
-// class table runs on the real tool in mirrorguard_integration_test.go);
-// the sync runs only when the listing says it may, and never when the
-// listing cannot be had or read.
-func TestRcloneGuardReadsTheListing(t *testing.T) {
+// A sync runs in passes (the mirror guard's class table runs on the real
+// tool in mirrorguard_integration_test.go): the first adds, replacing and
+// deleting nothing; the everyday run ends there. Files changed in place
+// take a second pass, still deleting nothing. Deletions held back take
+// the guard's listing of both sides, and a last pass only when the guard
+// lets it: never when the listing cannot be had or read, and never when
+// it shows most of the mirror, as it was before this run added to it,
+// would go.
+func TestRcloneSyncPassesAndTheGuard(t *testing.T) {
 	differ := "Failed to check with 2 errors: last error was: 2 differences found\n"
+	held := proc.Result{ExitCode: 7, Stderr: []byte(rcloneHeld)}
 	for _, c := range []struct {
 		name    string
-		guard   proc.Result
+		syncs   []proc.Result // the passes' results, in order
+		guard   *proc.Result
 		wantRun string
 		wantErr string
 	}{
-		{"no files in the source", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
-		{"most would go", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
-		{"nothing on either side", proc.Result{}, "guard", "has none either"},
-		{"a new mirror", proc.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync size", ""},
-		{"replaced by other files of the same number", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
-		{"a few changes", proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync size", ""},
-		{"unreadable files", proc.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "guard", "1 file could not be read"},
-		{"exit 1 for another reason", proc.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "guard", "couldn't connect"},
-		{"source not found", proc.Result{ExitCode: 3, Stderr: []byte("Failed to check: directory not found\n")}, "guard", "directory not found"},
-		{"a line it cannot read", proc.Result{Stdout: []byte("= a\n?? b\n")}, "guard", "cannot read"},
+		{"nothing changed", []proc.Result{{Stderr: []byte(rcloneUnchangedLine)}}, nil, "sync", ""},
+		{"files added", []proc.Result{{Stderr: []byte(rcloneCopiedLine)}}, nil, "sync", ""},
+		{"files changed in place", []proc.Result{{ExitCode: 1, Stderr: []byte(rcloneImmutable)}, {Stderr: []byte(rcloneCopiedLine)}}, nil, "sync sync", ""},
+		{"a few deletions", []proc.Result{held, {}}, &proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "sync guard sync", ""},
+		{"changed in place, then deletions", []proc.Result{{ExitCode: 1, Stderr: []byte(rcloneImmutable)}, held, {}},
+			&proc.Result{ExitCode: 1, Stdout: []byte("- a\n= c\n"), Stderr: []byte(differ)}, "sync sync guard sync", ""},
+		{"no files in the source", []proc.Result{held}, &proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "sync guard", "has 0 files"},
+		{"most would go", []proc.Result{held}, &proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "sync guard", "would delete 2 of the 3 files"},
+		{"nothing on either side", []proc.Result{{}}, &proc.Result{}, "sync guard", "has none either"},
+		{"replaced by other files of the same number, added first",
+			[]proc.Result{{ExitCode: 7, Stderr: []byte("INFO  : c: Copied (new)\nINFO  : d: Copied (new)\n" + rcloneHeld)}},
+			&proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n= d\n"), Stderr: []byte(differ)}, "sync guard", "would delete 2 of the 2 files"},
+		{"unreadable files", []proc.Result{held}, &proc.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "sync guard", "1 file could not be read"},
+		{"the guard exits 1 for another reason", []proc.Result{held}, &proc.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "sync guard", "couldn't connect"},
+		{"a line it cannot read", []proc.Result{held}, &proc.Result{Stdout: []byte("= a\n?? b\n")}, "sync guard", "cannot read"},
+		{"source not found", []proc.Result{{ExitCode: 3, Stderr: []byte("Failed to sync: directory not found\n")}, {ExitCode: 3, Stderr: []byte("Failed to sync: directory not found\n")}},
+			nil, "sync sync", "directory not found"},
+		{"the last pass fails", []proc.Result{held, {ExitCode: 1, Stderr: []byte("ERROR : b: Failed to copy: boom\n")}}, nil, "sync guard sync", "boom"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
-			f := &rcloneFake{results: rcloneOKSize()}
-			f.results["guard"] = c.guard
+			f := &rcloneFake{results: rcloneResults()}
+			for i, r := range c.syncs {
+				f.results[fmt.Sprintf("sync#%d", i+1)] = r
+			}
+			if c.guard != nil {
+				f.results["guard"] = *c.guard
+			}
 			_, err := rclone.Driver{}.Backup(context.Background(), f, tg)
 			if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
 				t.Errorf("ran %q, want %q", got, c.wantRun)
@@ -227,22 +279,32 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 			if (c.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.wantErr) {
 				t.Errorf("err %v, want %q", err, c.wantErr)
 			}
+			// Each pass holds deletions back but the one after the guard;
+			// only the first refuses to replace files.
+			for i, cmd := range f.ran {
+				if cmd.Args[0] != "sync" {
+					continue
+				}
+				holds := slices.Contains(cmd.Args, "--max-delete=0")
+				afterGuard := i > 0 && slices.Contains(f.ran[i-1].Args, "--combined=-")
+				if holds == afterGuard {
+					t.Errorf("command %d: %s", i+1, cmd)
+				}
+				if addOnly := slices.Contains(cmd.Args, "--immutable"); addOnly != (i == 0) {
+					t.Errorf("only the first pass adds only: %s", cmd)
+				}
+			}
 		})
 	}
 }
 
 func TestRcloneBackupArtifact(t *testing.T) {
 	tg := rcloneTarget(t, nil)
-	f := &rcloneFake{results: rcloneOKSize()}
+	f := &rcloneFake{results: rcloneResults()}
+	f.results["sync"] = proc.Result{Stderr: []byte(rcloneCopiedLine + "DEBUG : b: Unchanged skipping\n")}
 	a, err := rclone.Driver{}.Backup(context.Background(), f, tg)
-	if err != nil || a.ID != tg.Settings.Str("destination") || a.Bytes != 1234 || a.Verified {
-		t.Fatalf("artifact %+v err %v", a, err)
-	}
-	// A size that cannot be read leaves the backup good, its size unknown.
-	// (A sync would not run at all: the mirror guard needs the counts.)
-	tg = rcloneTarget(t, drivers.Values{"mode": "copy"})
-	f = &rcloneFake{results: map[string]proc.Result{"size": {ExitCode: 1, Stderr: []byte("ERROR : boom\n")}}}
-	if a, err = (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil || a.Bytes != -1 {
+	// The mirror's size is not known without listing it again: unknown.
+	if err != nil || a.ID != tg.Settings.Str("destination") || a.Bytes != -1 || a.Verified || !slices.Equal(a.Written, []string{"books/a.epub"}) {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
 }
@@ -266,7 +328,7 @@ func TestRcloneExitCodes(t *testing.T) {
 	} {
 		tg := rcloneTarget(t, drivers.Values{"max_delete": 3})
 		tg.ExitCodes = c.override
-		results := rcloneOKSize()
+		results := rcloneResults()
 		results["sync"] = proc.Result{ExitCode: c.code, Stderr: stderr}
 		a, err := rclone.Driver{}.Backup(context.Background(), &rcloneFake{results: results}, tg)
 		if (err != nil) != c.wantErr || len(a.Warnings) != c.warnings {
@@ -286,7 +348,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	pass := drivertest.WriteFile(t, tg.TempDir, "rclone.pass", "correct horse battery\n", 0o600)
 	tg.Settings["config"] = conf
 	tg.Settings["config_password_file"] = pass
-	f := &rcloneFake{results: rcloneOKSize()}
+	f := &rcloneFake{results: rcloneResults()}
 	f.results["lsjson"] = proc.Result{Stdout: []byte("[]")}
 	r := rclone.Driver{}
 	if _, err := r.Backup(context.Background(), f, tg); err != nil {
@@ -298,7 +360,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	if _, err := r.Snapshots(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.ran) != 5 { // guard, sync, size, check, lsjson
+	if len(f.ran) != 3 { // sync, check, lsjson
 		t.Fatalf("ran %v", f.subcommands())
 	}
 	for _, c := range f.ran {
@@ -330,7 +392,7 @@ func TestRcloneRefusesOpenSecretFiles(t *testing.T) {
 	for _, key := range []string{"config", "config_password_file"} {
 		tg := rcloneTarget(t, nil)
 		tg.Settings[key] = drivertest.WriteFile(t, tg.TempDir, key, "x\n", 0o644)
-		f := &rcloneFake{results: rcloneOKSize()}
+		f := &rcloneFake{results: rcloneResults()}
 		r := rclone.Driver{}
 		_, berr := r.Backup(context.Background(), f, tg)
 		verr := r.Verify(context.Background(), f, tg, drivers.Artifact{})
