@@ -2,7 +2,6 @@ package rclone
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -68,42 +67,59 @@ func TestRcloneTransferLogProgress(t *testing.T) {
 	}
 }
 
+// recordOf reads a record back as "KIND|PATH" strings.
+func recordOf(t *testing.T, p string) []string {
+	t.Helper()
+	out := []string{}
+	if err := readRcloneRecord(p, nil, func(kind byte, name string) error {
+		out = append(out, string(kind)+"|"+name)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// recordTarget is a target whose record goes to dir.
+func recordTarget(dir, name string) *drivers.Target {
+	return &drivers.Target{Name: name, KeepDir: dir, Settings: drivers.Values{"source": "/srv", "destination": "r:b"}}
+}
+
 // The sync's log, line by line: the files it copied are collected, each
-// once and in order, and leave the output; the files it found unchanged
-// go to the record; its other INFO and DEBUG lines leave the output too
-// (rclone without -v prints none); everything else stays, as text.
+// once and in order, and leave the output; the files it copied and those
+// it found unchanged go to the record; its other INFO and DEBUG lines
+// leave the output too (rclone without -v prints none); everything else
+// stays, as text.
 func TestRcloneTransferLog(t *testing.T) {
 	for _, c := range []struct {
 		name, line string
 		copied     string // the file collected; "" none
-		added      int64
-		unchanged  string // the file recorded unchanged
-		held       bool
+		recorded   string // "KIND|PATH" recorded; "" none
 		keep       string // what goes on to the output tail
 	}{
-		{"new", `INFO  : books/a.epub: Copied (new)`, "books/a.epub", 1, "", false, ""},
-		{"replaced", `INFO  : keep: Copied (replaced existing)`, "keep", 0, "", false, ""},
-		{"server-side", `INFO  : x/y: Copied (server-side copy)`, "x/y", 1, "", false, ""},
-		{"multi-thread", `INFO  : big.iso: Multi-thread Copied (new)`, "big.iso", 1, "", false, ""},
-		{"streamed", `INFO  : s: Copied (Rcat, new)`, "s", 1, "", false, ""},
-		{"renamed on the way", `INFO  : b.epub: Copied (new) to: B.epub`, "b.epub", 1, "", false, ""},
-		{"a name that looks like a log line", `INFO  : we:ird #name: Copied (new).txt: Copied (new)`, "we:ird #name: Copied (new).txt", 1, "", false, ""},
-		{"a name with a colon", `INFO  : a: b.epub: Copied (new)`, "a: b.epub", 1, "", false, ""},
-		{"unchanged", `DEBUG : books/b b.epub: Unchanged skipping`, "", 0, "books/b b.epub", false, ""},
-		{"unchanged, a name that looks like the message", `DEBUG : x: Unchanged skipping: Unchanged skipping`, "", 0, "x: Unchanged skipping", false, ""},
-		{"compared", `DEBUG : books/b.epub: Size and modification time the same (differ by 0s, within tolerance 1ns)`, "", 0, "", false, ""},
-		{"deleted", `INFO  : gone: Deleted`, "", 0, "", false, ""},
-		{"mtime only", `INFO  : t: Updated modification time in destination`, "", 0, "", false, ""},
-		{"nothing to do", `INFO  : There was nothing to transfer`, "", 0, "", false, ""},
-		{"deletions held back", `ERROR : Got fatal error on delete: --max-delete threshold reached`, "", 0, "", true, "ERROR: Got fatal error on delete: --max-delete threshold reached"},
-		{"error", `ERROR : a: Failed to copy: mkdir /dev/null: not a directory`, "", 0, "", false, "ERROR: a: Failed to copy: mkdir /dev/null: not a directory"},
-		{"immutable", `ERROR : f1: Source and destination exist but do not match: immutable file modified`, "", 0, "", false, "ERROR: f1: Source and destination exist but do not match: immutable file modified"},
-		{"notice", `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`, "", 0, "", false, `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`},
-		{"rclone's last, plain line", "Failed to copy: mkdir /dev/null: not a directory", "", 0, "", false, "Failed to copy: mkdir /dev/null: not a directory"},
+		{"new", `INFO  : books/a.epub: Copied (new)`, "books/a.epub", "C|books/a.epub", ""},
+		{"replaced", `INFO  : keep: Copied (replaced existing)`, "keep", "C|keep", ""},
+		{"server-side", `INFO  : x/y: Copied (server-side copy)`, "x/y", "C|x/y", ""},
+		{"multi-thread", `INFO  : big.iso: Multi-thread Copied (new)`, "big.iso", "C|big.iso", ""},
+		{"streamed", `INFO  : s: Copied (Rcat, new)`, "s", "C|s", ""},
+		{"renamed on the way", `INFO  : b.epub: Copied (new) to: B.epub`, "b.epub", "C|b.epub", ""},
+		{"a name that looks like a log line", `INFO  : we:ird #name: Copied (new).txt: Copied (new)`, "we:ird #name: Copied (new).txt", "C|we:ird #name: Copied (new).txt", ""},
+		{"a name with a colon", `INFO  : a: b.epub: Copied (new)`, "a: b.epub", "C|a: b.epub", ""},
+		{"a name with a line break, as rclone names it", "INFO  : new\u240aline: Copied (new)", "new\u240aline", "C|new\u240aline", ""},
+		{"unchanged", `DEBUG : books/b b.epub: Unchanged skipping`, "", "U|books/b b.epub", ""},
+		{"unchanged, a name that looks like the message", `DEBUG : x: Unchanged skipping: Unchanged skipping`, "", "U|x: Unchanged skipping", ""},
+		{"compared", `DEBUG : books/b.epub: Size and modification time the same (differ by 0s, within tolerance 1ns)`, "", "", ""},
+		{"deleted", `INFO  : gone: Deleted`, "", "", ""},
+		{"mtime only", `INFO  : t: Updated modification time in destination`, "", "", ""},
+		{"nothing to do", `INFO  : There was nothing to transfer`, "", "", ""},
+		{"max_delete reached", `ERROR : Got fatal error on delete: --max-delete threshold reached`, "", "", "ERROR: Got fatal error on delete: --max-delete threshold reached"},
+		{"error", `ERROR : a: Failed to copy: mkdir /dev/null: not a directory`, "", "", "ERROR: a: Failed to copy: mkdir /dev/null: not a directory"},
+		{"notice", `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`, "", "", `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`},
+		{"rclone's last, plain line", "Failed to copy: mkdir /dev/null: not a directory", "", "", "Failed to copy: mkdir /dev/null: not a directory"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			rec, err := newRcloneUnchangedRecord(&drivers.Target{Name: "x", TempDir: dir})
+			tg := recordTarget(t.TempDir(), "x")
+			rec, err := newRcloneRecord(tg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,46 +132,47 @@ func TestRcloneTransferLog(t *testing.T) {
 			if c.copied != "" {
 				want = append(want, c.copied)
 			}
-			if !slices.Equal(l.copied, want) || l.added != c.added || l.held != c.held {
-				t.Errorf("copied %q (added %d, held %v), want %q (%d, %v)", l.copied, l.added, l.held, want, c.added, c.held)
+			if !slices.Equal(l.copied, want) {
+				t.Errorf("copied %q, want %q", l.copied, want)
 			}
-			rec.finish()
-			b, err := os.ReadFile(filepath.Join(dir, "rclone-unchanged-x"))
-			if err != nil {
+			if err := rec.finish(); err != nil {
 				t.Fatal(err)
 			}
-			wantRec := ""
-			if c.unchanged != "" {
-				wantRec = c.unchanged + "\n"
+			wantRec := []string{}
+			if c.recorded != "" {
+				wantRec = append(wantRec, c.recorded)
 			}
-			if string(b) != wantRec {
-				t.Errorf("recorded %q, want %q", b, wantRec)
+			if got := recordOf(t, recordPath(tg)); !slices.Equal(got, wantRec) {
+				t.Errorf("recorded %q, want %q", got, wantRec)
 			}
 		})
 	}
 	// A sync that retries logs a file again: it was sent once. The retry
-	// lists everything anew: the record and the count start again.
-	dir := t.TempDir()
-	rec, _ := newRcloneUnchangedRecord(&drivers.Target{Name: "x", TempDir: dir})
+	// lists everything anew: the record starts again.
+	tg := recordTarget(t.TempDir(), "x")
+	rec, _ := newRcloneRecord(tg)
 	l := newRcloneTransferLog(false, rec)
 	for _, line := range []string{"INFO  : a: Copied (new)", "DEBUG : u: Unchanged skipping", "INFO  : b: Copied (new)",
 		"ERROR : Attempt 1/3 failed with 1 errors and: boom", "DEBUG : a: Unchanged skipping", "DEBUG : u: Unchanged skipping", "INFO  : a: Copied (replaced existing)"} {
 		l.parse([]byte(line))
 	}
-	rec.finish()
-	b, _ := os.ReadFile(filepath.Join(dir, "rclone-unchanged-x"))
-	if !slices.Equal(l.copied, []string{"a", "b"}) || l.added != 2 || l.files != 3 || string(b) != "a\nu\n" {
-		t.Errorf("copied %q added %d files %d, recorded %q", l.copied, l.added, l.files, b)
+	if err := rec.finish(); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "rclone-unchanged-x.partial")); !os.IsNotExist(err) {
-		t.Errorf("the partial record is left: %v", err)
+	if got := recordOf(t, recordPath(tg)); !slices.Equal(l.copied, []string{"a", "b"}) || !slices.Equal(got, []string{"U|a", "U|u", "C|a"}) {
+		t.Errorf("copied %q, recorded %q", l.copied, got)
 	}
-	// An abandoned record leaves nothing.
-	rec, _ = newRcloneUnchangedRecord(&drivers.Target{Name: "y", TempDir: dir})
-	rec.add([]byte("u"))
+	if _, err := os.Stat(recordPath(tg) + ".new"); !os.IsNotExist(err) {
+		t.Errorf("the record being written is left: %v", err)
+	}
+	// An abandoned record leaves the last one as it was.
+	before, _ := os.ReadFile(recordPath(tg))
+	rec, _ = newRcloneRecord(tg)
+	rec.add(recordUnchanged, []byte("v"))
 	rec.abandon()
-	if left, _ := os.ReadDir(dir); len(left) != 1 {
-		t.Errorf("left %v", left)
+	after, _ := os.ReadFile(recordPath(tg))
+	if left, _ := os.ReadDir(tg.KeepDir); len(left) != 1 || string(after) != string(before) {
+		t.Errorf("left %v, the last record %q → %q", left, before, after)
 	}
 }
 
@@ -165,8 +182,6 @@ func TestRcloneProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rclone", Watched: []string{"--stats=1s", "--stats-log-level=NOTICE"},
 		Build: func(w bool) []proc.Command {
 			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv", "destination": "r:b"}}
-			// Every pass of a sync is built the same way; the first is
-			// the everyday run's only one.
-			return []proc.Command{Driver{}.transferCommand(tg, nil, rcloneAddOnly, newRcloneTransferLog(w, nil))}
+			return []proc.Command{Driver{}.transferCommand(tg, nil, newRcloneTransferLog(w, nil))}
 		}})
 }

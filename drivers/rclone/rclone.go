@@ -25,8 +25,8 @@ import (
 // Driver mirrors (sync) or copies a directory to an rclone remote or a local
 // path. The destination has no history: it is one copy, replaced each run,
 // so the driver guards it: a sync that would empty the mirror or delete most
-// of it is refused before rclone replaces or deletes anything there (see
-// Backup), max_delete caps deletions, and verification (verify.go) hashes
+// of it is refused before rclone writes anything there (guard.go),
+// max_delete caps deletions, and verification (verify.go) hashes
 // what the run sent plus a rotating slice of the rest (cryptcheck for a
 // crypt remote), failing when hashes could not be compared at all.
 type Driver struct{}
@@ -225,52 +225,19 @@ func rcloneBwlimit(t *drivers.Target) []string {
 	return nil
 }
 
-// rcloneRecordsUnchanged reports whether a backup of t records the files
-// it finds unchanged: for the verify that follows it, when that verify
-// hashes a slice of them (not all: verify_cycle = 1).
-func rcloneRecordsUnchanged(t *drivers.Target) bool {
-	return t.Verify && t.VerifyCycle != 1
-}
-
-// rclonePass is one rclone sync or copy of a backup (see Backup).
-type rclonePass int
-
-const (
-	// rcloneAddOnly adds the files new to the mirror and changes nothing
-	// it holds: --immutable refuses to replace a file (an error, which
-	// --retries=1 does not repeat), --max-delete=0 stops rclone, exit 7,
-	// at the first deletion it would make, after every transfer (sync
-	// deletes after transferring); --ignore-errors lets it reach the
-	// deletions despite the files it refused to replace, so the pass
-	// tells both.
-	rcloneAddOnly rclonePass = iota
-	// rcloneNoDelete also replaces files changed in place, and still
-	// deletes nothing.
-	rcloneNoDelete
-	// rcloneFinal is the sync as it always was (max_delete its only
-	// limit), or the copy.
-	rcloneFinal
-)
-
-// transferCommand is one pass of the backup: rclone sync or copy. rclone
-// 1.60 exits 1 for most failures, 3 for a missing directory and 7 (fatal)
+// transferCommand is the backup itself: rclone sync or copy. rclone 1.60
+// exits 1 for most failures, 3 for a missing directory and 7 (fatal)
 // when --max-delete is reached; every non-zero exit is a failure. It logs
-// each file it copies and each it finds unchanged (-vv) to log, which
-// reads them as they come (transferlog.go).
-func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar, pass rclonePass, log *rcloneTransferLog) proc.Command {
-	// -v logs the files copied; -vv the unchanged ones too.
+// each file it copies (-v) and, when the run records the destination's
+// files, each it finds unchanged (-vv) to log, which reads them as they
+// come (transferlog.go).
+func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar, log *rcloneTransferLog) proc.Command {
 	level := "-v"
-	if rcloneRecordsUnchanged(t) {
+	if recorded(t) {
 		level = "-vv"
 	}
 	flags := append([]string{level}, rcloneBwlimit(t)...)
-	switch {
-	case rcloneMode(t) != "sync":
-	case pass == rcloneAddOnly:
-		flags = append(flags, "--max-delete=0", "--immutable", "--ignore-errors", "--retries=1")
-	case pass == rcloneNoDelete:
-		flags = append(flags, "--max-delete=0")
-	case t.Settings.Has("max_delete"):
+	if rcloneMode(t) == "sync" && t.Settings.Has("max_delete") {
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
 	}
 	flags = append(flags, rcloneExcludes(t)...)
@@ -299,20 +266,25 @@ func (r Driver) listCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	env := rcloneStepsEnv(t)
 	var steps []drivers.Step
-	step := func(c proc.Command) { steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &c}) }
-	note := func(n string) { steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: n}) }
 	if rcloneMode(t) == "sync" {
-		step(r.transferCommand(t, env, rcloneAddOnly, nil))
-		note("add the files new to the mirror, replacing and deleting none; with nothing else to do (the everyday run), the backup ends here")
-		step(r.transferCommand(t, env, rcloneNoDelete, nil))
-		note("only when files changed in place: replace them, still deleting none")
-		step(r.guardCommand(t, env, nil))
-		note("only when rclone held deletions back (exit 7, --max-delete threshold reached), or the source held no file: " +
-			guard.MirrorNote(t, "source") + " (the mirror as it was before this run added to it)")
-		step(r.transferCommand(t, env, rcloneFinal, nil))
-		note("only when the mirror guard let it: delete what the source no longer holds")
-	} else {
-		step(r.transferCommand(t, env, rcloneFinal, nil))
+		if guardsByRecord(t) {
+			steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Note: fmt.Sprintf(
+				"look up in the source each file of the mirror the last run's record (%s) lists, an lstat each: when not all and no more than %d%% are gone, go ahead; else (or with no record) list both sides:",
+				recordName(t), t.Settings.Int("max_delete_percent", guard.DefaultMaxDeletePercent))})
+		}
+		guardCmd := r.guardCommand(t, env, nil)
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
+			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
+	}
+	transfer := r.transferCommand(t, env, nil)
+	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer})
+	if recorded(t) {
+		uses := "for the verification"
+		if guardsByRecord(t) {
+			uses = "for the verification and the next run's guard"
+		}
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
+			Note: fmt.Sprintf("record the files the sync copied and those it found unchanged, from its log (%s), %s", recordName(t), uses)})
 	}
 	return append(steps, r.verifySteps(t, env)...)
 }
@@ -340,24 +312,11 @@ func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) erro
 	return nil
 }
 
-// Backup syncs (or copies) the source to the destination, in passes that
-// cost one walk of each side when nothing is to be deleted, and refuses
-// a sync that would empty or gut the mirror before anything the mirror
-// holds is replaced or deleted:
-//
-//  1. rcloneAddOnly adds the new files and stops short of any deletion.
-//     Nothing else to do (the everyday run): done.
-//  2. Files changed in place, which it refused to replace: rcloneNoDelete
-//     replaces them, still deleting nothing.
-//  3. Deletions held back: the mirror guard lists both sides (guard) and
-//     refuses, or lets rcloneFinal delete (max_delete still applies).
-//
-// The guard judges the mirror as it was before this run: the files the
-// passes added are taken off its count, so that a wrong disk's files,
-// added first, cannot make the real library's deletion look small. A
-// source that held no file refuses as the guard always did (nothing was
-// held back: the mirror held none either). The files copied by every
-// pass are what the run sent.
+// Backup syncs (or copies) the source to the destination. A sync is
+// guarded first (guard.go): one that would empty the mirror or delete
+// most of it is refused before anything is written. Then one rclone sync
+// or copy, whose log names the files it copied (what the run sent) and,
+// in the record, every file of the destination after it (record.go).
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
@@ -368,114 +327,37 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 			return drivers.Artifact{}, drivers.KeyErr("source", "%v (refusing to %s without it)", err, rcloneMode(t))
 		}
 	}
-	var record *rcloneUnchangedRecord
-	if rcloneRecordsUnchanged(t) {
-		if record, err = newRcloneUnchangedRecord(t); err != nil {
-			return drivers.Artifact{}, fmt.Errorf("the record of the files found unchanged: %w", err)
+	if rcloneMode(t) == "sync" {
+		if err := r.guard(ctx, x, t, env); err != nil {
+			return drivers.Artifact{}, err
+		}
+	}
+	var record *rcloneRecord
+	var recordErr error
+	if recorded(t) {
+		if record, recordErr = newRcloneRecord(t); recordErr != nil {
+			os.Remove(recordPath(t)) // it would describe the mirror before this run
 		}
 	}
 	log := newRcloneTransferLog(t.Progress, record)
-	res, err := r.transfer(ctx, x, t, env, log)
+	res, err := x.Run(ctx, r.transferCommand(t, env, log))
 	if err != nil {
 		record.abandon()
 		return drivers.Artifact{}, err
 	}
-	record.finish()
+	if recordErr == nil {
+		recordErr = record.finish()
+	}
 	// The size of the mirror is not known without listing it again (the
 	// sync's stats count what it transferred): Snapshots lists it.
 	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: -1, Written: log.copied}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
+	if recordErr != nil {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the destination's files (%v): the verification lists both sides instead, and so does the next run's guard", recordErr))
+	}
 	return a, nil
-}
-
-// transfer runs the passes of Backup; the result is the last pass's.
-func (r Driver) transfer(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, log *rcloneTransferLog) (proc.Result, error) {
-	run := func(pass rclonePass) (proc.Result, error) {
-		log.startPass()
-		return x.Run(ctx, r.transferCommand(t, env, pass, log))
-	}
-	if rcloneMode(t) != "sync" {
-		return run(rcloneFinal)
-	}
-	// held: rclone stopped at the first deletion, and for nothing else
-	// it could not get past (exit 7 is its fatal error).
-	held := func(res proc.Result) bool { return log.held && res.ExitCode == 7 }
-	res, err := run(rcloneAddOnly)
-	if ctx.Err() != nil {
-		return res, err
-	}
-	if res.ExitCode != 0 && !held(res) {
-		// Files it refused to replace, or an error it may get past
-		// on a try of its own: a sync that deletes nothing yet.
-		if res, err = run(rcloneNoDelete); ctx.Err() != nil {
-			return res, err
-		}
-	}
-	if held(res) {
-		if err := r.guard(ctx, x, t, env, log.added); err != nil {
-			return res, err
-		}
-		return run(rcloneFinal)
-	}
-	if err != nil {
-		return res, err
-	}
-	if log.files == 0 {
-		return res, r.guard(ctx, x, t, env, log.added)
-	}
-	return res, nil
-}
-
-// guardCommand compares the source with the destination by listing them
-// (--size-only: no file is read or hashed), with the target's excludes, so
-// it sees what sync sees: regular files, no symlinks, no empty
-// directories. It prints a line per file: "= " the same on both sides,
-// "* " on both sides but different, "+ " only in the source, "- " only in
-// the destination (what a sync deletes), "! " unreadable. rclone exits 1
-// when the two differ, the usual state before a sync. The lines are
-// counted as they come (a line per file: 100,000 files are megabytes).
-func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar, counts *proc.Lines) proc.Command {
-	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
-	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-	c.Codes = proc.ExitCodes{OK: []int{1}}
-	if counts != nil {
-		c.Stdout = counts
-	}
-	return c
-}
-
-// combinedCounter counts the lines of a --combined report (proc.Lines
-// hands them over as they come); bad is how many files could not be
-// read, err the first line it could not read.
-type combinedCounter struct {
-	guard.MirrorCounts
-	bad int64
-	err error
-}
-
-func (c *combinedCounter) line(b []byte) {
-	if len(b) == 0 || c.err != nil {
-		return
-	}
-	kind, _, err := rcloneCombinedLine(string(b))
-	if err != nil {
-		c.err = err
-		return
-	}
-	switch kind {
-	case '=', '*':
-		c.Source++
-		c.Mirror++
-	case '+':
-		c.Source++
-	case '-':
-		c.Mirror++
-		c.Deletes++
-	case '!':
-		c.bad++
-	}
 }
 
 // rcloneCombinedLine reads one line of a --combined report: its kind
@@ -486,37 +368,6 @@ func rcloneCombinedLine(l string) (kind byte, path string, err error) {
 		return 0, "", fmt.Errorf("rclone check --combined: cannot read %q", l)
 	}
 	return l[0], l[2:], nil
-}
-
-// guard refuses a sync that would empty the mirror or delete most of it,
-// before rclone deletes, from what rclone itself lists on both sides. It
-// refuses too when it cannot tell. added is how many files this run
-// already added to the mirror (new, never replacing one): they are not
-// counted as the mirror's, so that it is judged as it was before the run.
-func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, added int64) error {
-	src := t.Settings.Str("source")
-	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
-		return nil // one local file: rclone syncs that file alone
-	}
-	var c combinedCounter
-	lines := &proc.Lines{Fn: c.line}
-	res, err := x.Run(ctx, r.guardCommand(t, env, lines))
-	lines.Close()
-	cannot := func(format string, args ...any) error {
-		return drivers.KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
-	}
-	switch {
-	case err != nil:
-		return cannot("%v", err)
-	case res.ExitCode == 1 && !strings.Contains(string(res.Stderr), "differences found"):
-		return cannot("rclone check exited 1: %s", proc.LastLines(res.Stderr, 3))
-	case c.err != nil:
-		return cannot("%v", c.err)
-	case c.bad > 0:
-		return cannot("%s could not be read", guard.CountFiles(c.bad))
-	}
-	c.Mirror = max(c.Mirror-added, c.Deletes)
-	return guard.RefuseMassDelete(t, "source", c.MirrorCounts)
 }
 
 // rcloneCheckFailure turns a failed check into an error that leads with what

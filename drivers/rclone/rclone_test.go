@@ -22,11 +22,9 @@ import (
 // reads its progress is handed its stderr a line at a time, as the real
 // executor does.
 type rcloneFake struct {
-	// results by subcommand; "SUB PLACE" (its last argument) first, and
-	// for the n-th sync or copy of a backup "sync#n" before that. A sync
-	// or copy without a result finds one file unchanged.
+	// results by subcommand; "SUB PLACE" (its last argument) first. A
+	// sync or copy without a result finds one file unchanged.
 	results map[string]proc.Result
-	syncs   int
 	// reports are what a check writes to its --combined file, by the
 	// file's name ("sizes", "hashed"); none: an empty report.
 	reports map[string]string
@@ -43,14 +41,8 @@ func (f *rcloneFake) Run(_ context.Context, c proc.Command) (proc.Result, error)
 	if !ok {
 		r, ok = f.results[c.Args[0]]
 	}
-	if c.Args[0] == "sync" || c.Args[0] == "copy" {
-		f.syncs++
-		if n, found := f.results[fmt.Sprintf("%s#%d", c.Args[0], f.syncs)]; found {
-			r, ok = n, true
-		}
-		if !ok {
-			r = proc.Result{Stderr: []byte(rcloneUnchangedLine)}
-		}
+	if (c.Args[0] == "sync" || c.Args[0] == "copy") && !ok {
+		r = proc.Result{Stderr: []byte(rcloneUnchangedLine)}
 	}
 	if c.Progress != nil {
 		for _, l := range strings.Split(string(r.Stderr), "\n") {
@@ -125,17 +117,10 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 func rcloneResults() map[string]proc.Result { return map[string]proc.Result{} }
 
 // Lines of rclone 1.60's sync log (-vv): a file found unchanged, a file
-// copied, a file it refused to replace (--immutable), and its stop at the
-// first deletion (--max-delete=0).
+// copied.
 const (
 	rcloneUnchangedLine = "DEBUG : books/a.epub: Unchanged skipping\n"
 	rcloneCopiedLine    = "INFO  : books/a.epub: Copied (new)\n"
-	rcloneImmutable     = "DEBUG : books/a.epub: Sizes differ (src 8 vs dst 7)\n" +
-		"ERROR : books/a.epub: Source and destination exist but do not match: immutable file modified\n" +
-		"Failed to sync: immutable file modified\n"
-	rcloneHeld = "ERROR : Got fatal error on delete: --max-delete threshold reached\n" +
-		"ERROR : Cancelling sync due to fatal error: failed to delete 1 files\n" +
-		"Failed to sync with 2 errors: last error was: failed to delete 1 files\n"
 )
 
 func TestRcloneValidate(t *testing.T) {
@@ -226,52 +211,34 @@ func TestRcloneCopyOfEmptySourceRuns(t *testing.T) {
 	}
 }
 
-// A sync runs in passes (the mirror guard's class table runs on the real
-// tool in mirrorguard_integration_test.go): the first adds, replacing and
-// deleting nothing; the everyday run ends there. Files changed in place
-// take a second pass, still deleting nothing. Deletions held back take
-// the guard's listing of both sides, and a last pass only when the guard
-// lets it: never when the listing cannot be had or read, and never when
-// it shows most of the mirror, as it was before this run added to it,
-// would go.
-func TestRcloneSyncPassesAndTheGuard(t *testing.T) {
+// Before a sync the mirror guard (its class table runs on the real tool
+// in mirrorguard_integration_test.go) lists both sides (here: a remote
+// source, which no record clears); the one sync runs only when the
+// listing says it may, and never when the listing cannot be had or read.
+func TestRcloneGuardReadsTheListing(t *testing.T) {
 	differ := "Failed to check with 2 errors: last error was: 2 differences found\n"
-	held := proc.Result{ExitCode: 7, Stderr: []byte(rcloneHeld)}
 	for _, c := range []struct {
 		name    string
-		syncs   []proc.Result // the passes' results, in order
-		guard   *proc.Result
+		guard   proc.Result
 		wantRun string
 		wantErr string
 	}{
-		{"nothing changed", []proc.Result{{Stderr: []byte(rcloneUnchangedLine)}}, nil, "sync", ""},
-		{"files added", []proc.Result{{Stderr: []byte(rcloneCopiedLine)}}, nil, "sync", ""},
-		{"files changed in place", []proc.Result{{ExitCode: 1, Stderr: []byte(rcloneImmutable)}, {Stderr: []byte(rcloneCopiedLine)}}, nil, "sync sync", ""},
-		{"a few deletions", []proc.Result{held, {}}, &proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "sync guard sync", ""},
-		{"changed in place, then deletions", []proc.Result{{ExitCode: 1, Stderr: []byte(rcloneImmutable)}, held, {}},
-			&proc.Result{ExitCode: 1, Stdout: []byte("- a\n= c\n"), Stderr: []byte(differ)}, "sync sync guard sync", ""},
-		{"no files in the source", []proc.Result{held}, &proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "sync guard", "has 0 files"},
-		{"most would go", []proc.Result{held}, &proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "sync guard", "would delete 2 of the 3 files"},
-		{"nothing on either side", []proc.Result{{}}, &proc.Result{}, "sync guard", "has none either"},
-		{"replaced by other files of the same number, added first",
-			[]proc.Result{{ExitCode: 7, Stderr: []byte("INFO  : c: Copied (new)\nINFO  : d: Copied (new)\n" + rcloneHeld)}},
-			&proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n= d\n"), Stderr: []byte(differ)}, "sync guard", "would delete 2 of the 2 files"},
-		{"unreadable files", []proc.Result{held}, &proc.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "sync guard", "1 file could not be read"},
-		{"the guard exits 1 for another reason", []proc.Result{held}, &proc.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "sync guard", "couldn't connect"},
-		{"a line it cannot read", []proc.Result{held}, &proc.Result{Stdout: []byte("= a\n?? b\n")}, "sync guard", "cannot read"},
-		{"source not found", []proc.Result{{ExitCode: 3, Stderr: []byte("Failed to sync: directory not found\n")}, {ExitCode: 3, Stderr: []byte("Failed to sync: directory not found\n")}},
-			nil, "sync sync", "directory not found"},
-		{"the last pass fails", []proc.Result{held, {ExitCode: 1, Stderr: []byte("ERROR : b: Failed to copy: boom\n")}}, nil, "sync guard sync", "boom"},
+		{"no files in the source", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
+		{"most would go", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
+		{"nothing on either side", proc.Result{}, "guard", "has none either"},
+		{"a new mirror", proc.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync", ""},
+		{"replaced by other files of the same number", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
+		{"a few changes", proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync", ""},
+		{"unreadable files", proc.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "guard", "1 file could not be read"},
+		{"exit 1 for another reason", proc.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "guard", "couldn't connect"},
+		{"source not found", proc.Result{ExitCode: 3, Stderr: []byte("Failed to check: directory not found\n")}, "guard", "directory not found"},
+		{"a line it cannot read", proc.Result{Stdout: []byte("= a\n?? b\n")}, "guard", "cannot read"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
+			tg := rcloneTarget(t, drivers.Values{"source": "nas:library", "max_delete": 50})
+			tg.KeepDir = filepath.Join(tg.TempDir, "keep")
 			f := &rcloneFake{results: rcloneResults()}
-			for i, r := range c.syncs {
-				f.results[fmt.Sprintf("sync#%d", i+1)] = r
-			}
-			if c.guard != nil {
-				f.results["guard"] = *c.guard
-			}
+			f.results["guard"] = c.guard
 			_, err := rclone.Driver{}.Backup(context.Background(), f, tg)
 			if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
 				t.Errorf("ran %q, want %q", got, c.wantRun)
@@ -279,19 +246,12 @@ func TestRcloneSyncPassesAndTheGuard(t *testing.T) {
 			if (c.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.wantErr) {
 				t.Errorf("err %v, want %q", err, c.wantErr)
 			}
-			// Each pass holds deletions back but the one after the guard;
-			// only the first refuses to replace files.
-			for i, cmd := range f.ran {
-				if cmd.Args[0] != "sync" {
-					continue
-				}
-				holds := slices.Contains(cmd.Args, "--max-delete=0")
-				afterGuard := i > 0 && slices.Contains(f.ran[i-1].Args, "--combined=-")
-				if holds == afterGuard {
-					t.Errorf("command %d: %s", i+1, cmd)
-				}
-				if addOnly := slices.Contains(cmd.Args, "--immutable"); addOnly != (i == 0) {
-					t.Errorf("only the first pass adds only: %s", cmd)
+			// The one sync is the sync as the plan says: max_delete its
+			// only limit, logging every file (-vv) for the record.
+			for _, cmd := range f.ran {
+				if cmd.Args[0] == "sync" && (!slices.Contains(cmd.Args, "--max-delete=50") || !slices.Contains(cmd.Args, "-vv") ||
+					slices.ContainsFunc(cmd.Args, func(a string) bool { return a == "--immutable" || a == "--max-delete=0" || a == "--retries=1" })) {
+					t.Errorf("the sync: %s", cmd)
 				}
 			}
 		})
@@ -360,7 +320,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	if _, err := r.Snapshots(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.ran) != 3 { // sync, check, lsjson
+	if len(f.ran) != 4 { // the guard's check, sync, check, lsjson
 		t.Fatalf("ran %v", f.subcommands())
 	}
 	for _, c := range f.ran {
@@ -482,5 +442,63 @@ func TestRclonePruneAndInit(t *testing.T) {
 	}
 	if len(f.ran) != 0 {
 		t.Fatalf("prune/init ran %v", f.subcommands())
+	}
+}
+
+// The record of the destination's files is the one of the last backup
+// that succeeded: a failed sync leaves the last one as it was; a backup
+// that succeeded but could not record removes it (it no longer describes
+// the destination), says so, and its verify lists both sides instead;
+// the verify never removes it (the next run's guard reads it).
+func TestRcloneRecordIsTheLastGoodBackups(t *testing.T) {
+	ctx := context.Background()
+	tg := rcloneTarget(t, nil)
+	tg.KeepDir = filepath.Join(tg.TempDir, "keep")
+	f := &rcloneFake{results: rcloneResults()}
+	f.results["sync"] = proc.Result{Stderr: []byte(rcloneCopiedLine + "DEBUG : b: Unchanged skipping\n")}
+	a, err := rclone.Driver{}.Backup(ctx, f, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"C|books/a.epub", "U|b"}
+	if got := rclone.RecordFiles(t, tg); !slices.Equal(got, want) {
+		t.Fatalf("recorded %q, want %q", got, want)
+	}
+	if _, err := (rclone.Driver{}).VerifyScoped(ctx, f, tg, a, drivers.Scope{Slice: 1, Cycle: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rclone.RecordFiles(t, tg); !slices.Equal(got, want) {
+		t.Fatalf("after the verify, recorded %q, want %q", got, want)
+	}
+
+	f.results["sync"] = proc.Result{ExitCode: 1, Stderr: []byte("DEBUG : c: Unchanged skipping\nERROR : d: Failed to copy: boom\n")}
+	if _, err := (rclone.Driver{}).Backup(ctx, f, tg); err == nil {
+		t.Fatal("a failed sync succeeded")
+	}
+	if got := rclone.RecordFiles(t, tg); !slices.Equal(got, want) {
+		t.Fatalf("after a failed sync, recorded %q, want the last one %q", got, want)
+	}
+	if left, _ := os.ReadDir(tg.KeepDir); len(left) != 1 {
+		t.Fatalf("left %v", left)
+	}
+
+	// The record cannot be written (its ".new" is taken by a directory).
+	if err := os.Mkdir(rclone.RecordPath(tg)+".new", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f.results["sync"] = proc.Result{Stderr: []byte("DEBUG : c: Unchanged skipping\n")}
+	a, err = rclone.Driver{}.Backup(ctx, f, tg)
+	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "could not record the destination's files") {
+		t.Fatalf("want a warning, got %v %q", err, a.Warnings)
+	}
+	if got := rclone.RecordFiles(t, tg); got != nil {
+		t.Fatalf("the last record outlived a backup that could not replace it: %q", got)
+	}
+	f.ran = nil
+	if _, err := (rclone.Driver{}).VerifyScoped(ctx, f, tg, a, drivers.Scope{Slice: 1, Cycle: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.subcommands(), " "); got != "check" || !slices.Contains(f.ran[0].Args, "--size-only") {
+		t.Errorf("with no record the verify ran %q, want the size listing", got)
 	}
 }

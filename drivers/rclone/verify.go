@@ -26,8 +26,9 @@ import (
 // everything in one check, as verification always did.
 //
 // Which files are "the others" comes, after a backup, from the backup's
-// own sync: it logged every file it found unchanged, and the record of
-// those (transferlog.go) is the destination's files minus the ones sent.
+// own sync: it logged every file it copied or found unchanged, and the
+// record of those (record.go) is the destination's files; the others are
+// those minus the ones sent.
 // A verify without a backup (verify on its own) lists both sides instead
 // and compares every file's size (cheap: no file is read). The listing
 // is not needed after a backup: it would find what differs in size, is
@@ -155,9 +156,10 @@ func (r Driver) verifySteps(t *drivers.Target, env []proc.EnvVar) []drivers.Step
 // rcloneHashesNotCheckedRE finds rclone's notice that it compared only sizes.
 var rcloneHashesNotCheckedRE = regexp.MustCompile(`(\d+) hashes could not be checked`)
 
-// VerifyScoped compares every file of the destination with the source by
-// size, and hashes the files a sent plus the scope's slice of the others
-// (the full scope: every file, in one check). Differences the source made
+// VerifyScoped hashes the files a sent plus the scope's slice of the
+// others (the full scope: every file, in one check): the others from the
+// backup's record of the destination's files, or, without one, from a
+// listing that compares every file of both sides by size. Differences the source made
 // since the copy are not damage (see the top of this file); any other
 // fails, naming the files. A check that could not compare hashes (no hash
 // type in common, e.g. a crypt remote checked without cryptcheck)
@@ -173,12 +175,13 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	}
 	defer os.RemoveAll(dir)
 
-	// The record of what the backup that made a found unchanged (none
-	// without a backup: verify on its own lists the destination).
+	// The record of the destination's files the backup that made a kept
+	// (none without a backup: verify on its own lists the destination).
+	// A backup that records them either put its own record in place or
+	// removed the last run's; the record stays, as the next run's guard.
 	record := ""
-	if p := rcloneUnchangedPath(t); p != "" && a.Written != nil {
-		defer os.Remove(p)
-		if _, err := os.Stat(p); err == nil && !rcloneFullScope(s) {
+	if p := recordPath(t); a.Written != nil && recorded(t) && !rcloneFullScope(s) {
+		if _, err := os.Stat(p); err == nil {
 			record = p
 		}
 	}
@@ -203,11 +206,12 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		}
 		var list string
 		if record != "" {
-			// After a backup: what it found unchanged (the top of this
-			// file says why no listing is needed).
-			err := readRcloneUnchanged(record, func(p string) { scope.visit('=', p) })
+			// After a backup: the files its sync copied or found
+			// unchanged (the top of this file says why no listing is
+			// needed); the copied ones are in written already.
+			err := readRcloneRecord(record, nil, func(_ byte, p string) error { return scope.visit('=', p) })
 			if list, err = scope.closeAfter(err); err != nil {
-				return drivers.Coverage{}, fmt.Errorf("rclone verify: the record of the files found unchanged: %w", err)
+				return drivers.Coverage{}, fmt.Errorf("rclone verify: the record of the destination's files: %w", err)
 			}
 			detail = scope.detailAfterSync(rcloneReadHow(t))
 		} else {
