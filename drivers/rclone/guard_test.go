@@ -41,7 +41,8 @@ func TestFewGoneFromTheRecord(t *testing.T) {
 		name    string
 		noKeep  bool
 		remote  bool                           // the source is a remote
-		index   func(src, dst string) *string  // nil: no record
+		names   []string                       // the files the record lists (nil: books(10))
+		index   func(src, dst string) *string  // the record, nil for none (the func nil: a whole one of names)
 		present int                            // how many of books(10) the source holds
 		shape   func(t *testing.T, src string) // then done to the source
 		percent int                            // max_delete_percent (0: the default, 50)
@@ -58,14 +59,12 @@ func TestFewGoneFromTheRecord(t *testing.T) {
 				os.Symlink("/etc/hostname", filepath.Join(src, b))
 			}
 		}},
-		{name: "their directory replaced by a file", present: 10, want: false, shape: func(t *testing.T, src string) {
-			os.RemoveAll(filepath.Join(src, "books"))
-			os.WriteFile(filepath.Join(src, "books"), []byte("x"), 0o644)
-		}},
-		{name: "a lookup that fails otherwise (a symlink loop)", present: 10, want: false, shape: func(t *testing.T, src string) {
-			os.RemoveAll(filepath.Join(src, "books"))
-			os.Symlink("books", filepath.Join(src, "books"))
-		}},
+		{name: "two under a directory now a file (gone)", present: 10, want: true,
+			names: append(books(8), "moved/a.epub", "moved/b.epub"),
+			shape: func(t *testing.T, src string) { os.WriteFile(filepath.Join(src, "moved"), []byte("x"), 0o644) }},
+		{name: "four lookups that fail otherwise (a symlink loop)", present: 10, want: false,
+			names: append(books(6), "loop/a.epub", "loop/b.epub", "loop/c.epub", "loop/d.epub"),
+			shape: func(t *testing.T, src string) { os.Symlink("loop", filepath.Join(src, "loop")) }},
 		{name: "no keep directory", noKeep: true, present: 10, want: false},
 		{name: "a remote source", remote: true, present: 10, want: false},
 		{name: "no record", index: func(_, _ string) *string { return nil }, present: 10, want: false},
@@ -97,6 +96,12 @@ func TestFewGoneFromTheRecord(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			src := filepath.Join(dir, "library")
+			if c.remote {
+				// A remote rclone names so, and a local directory of
+				// that name beside: never looked up.
+				src = filepath.Join(dir, "nas:library")
+				t.Chdir(dir)
+			}
 			for _, b := range books(10)[:c.present] {
 				p := filepath.Join(src, b)
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -113,14 +118,18 @@ func TestFewGoneFromTheRecord(t *testing.T) {
 			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, KeepDir: filepath.Join(dir, "keep"),
 				Settings: drivers.Values{"source": src, "destination": filepath.Join(dir, "mirror")}}
 			if c.remote {
-				tg.Settings["source"] = "nas:" + src
+				tg.Settings["source"] = "nas:library"
 			}
 			if c.percent != 0 {
 				tg.Settings["max_delete_percent"] = c.percent
 			}
+			names := c.names
+			if names == nil {
+				names = books(10)
+			}
 			index := c.index
 			if index == nil {
-				index = func(src, dst string) *string { return ptr(record(src, dst, books(10)...)) }
+				index = func(src, dst string) *string { return ptr(record(src, dst, names...)) }
 			}
 			if r := index(tg.Settings.Str("source"), tg.Settings.Str("destination")); r != nil {
 				os.MkdirAll(tg.KeepDir, 0o700)
