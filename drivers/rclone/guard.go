@@ -66,7 +66,7 @@ func fewGone(t *drivers.Target) bool {
 		return nil
 	})
 	limit := int64(t.Settings.Int("max_delete_percent", guard.DefaultMaxDeletePercent))
-	return err == nil && files > 0 && gone < files && gone*100 <= files*limit
+	return err == nil && gone < files && gone*100 <= files*limit
 }
 
 // guardCommand compares the source with the destination by listing them

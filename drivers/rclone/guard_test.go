@@ -115,7 +115,9 @@ func TestFewGoneFromTheRecord(t *testing.T) {
 			if c.shape != nil {
 				c.shape(t, src)
 			}
-			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, KeepDir: filepath.Join(dir, "keep"),
+			// The record where it is kept; without a KeepDir, it is the
+			// TempDir's (the verify's alone): a guard must not read it.
+			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, KeepDir: filepath.Join(dir, "keep"), TempDir: filepath.Join(dir, "keep"),
 				Settings: drivers.Values{"source": src, "destination": filepath.Join(dir, "mirror")}}
 			if c.remote {
 				tg.Settings["source"] = "nas:library"
