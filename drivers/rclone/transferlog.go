@@ -32,8 +32,11 @@ import (
 // output tail, as rclone prints it without -v.
 type rcloneTransferLog struct {
 	watched bool
-	seen    map[string]bool
-	copied  []string // in the order rclone copied them, each once; never nil
+	// copied are the files copied, in the order rclone copied them, each
+	// once; never nil. seen is the set of them once rclone retried the
+	// sync (nil before: a sync logs each copy once).
+	seen   map[string]bool
+	copied []string
 	// record takes every file copied or found unchanged (nil: none is
 	// kept).
 	record *rcloneRecord
@@ -122,11 +125,10 @@ func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
 	case level == "INFO":
 		if p, ok := rcloneCopied(string(msg)); ok {
 			l.record.add(recordCopied, []byte(p))
-			if l.seen == nil {
-				l.seen = map[string]bool{}
-			}
-			if !l.seen[p] { // a retried sync logs a file again
-				l.seen[p] = true
+			if l.seen == nil || !l.seen[p] {
+				if l.seen != nil {
+					l.seen[p] = true
+				}
 				l.copied = append(l.copied, p)
 			}
 		}
@@ -134,9 +136,17 @@ func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
 	case level == "ERROR" && bytes.HasPrefix(msg, []byte("Attempt ")) && bytes.Contains(msg, []byte(" failed with ")):
 		// rclone runs the whole sync again: it lists everything anew,
 		// and logs again each file it finds (those it copied before as
-		// unchanged); what it copied stays sent.
+		// unchanged); what it copied stays sent, and may be copied
+		// again: from now on each is collected once. (Only then: a set
+		// of 100,000 names is megabytes.)
 		l.record.reset()
 		l.inStats = false
+		if l.seen == nil {
+			l.seen = make(map[string]bool, len(l.copied))
+			for _, p := range l.copied {
+				l.seen[p] = true
+			}
+		}
 	}
 	// As rclone's JSON log read as text always said it: "ERROR: a: ...".
 	return proc.Progress{}, false, append([]byte(level+": "), msg...)
