@@ -134,6 +134,18 @@ func countDryRuns(lines []string) int {
 	return n
 }
 
+// countListings counts the rclone guard's listings (check --combined=-)
+// among the commands run.
+func countListings(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, "rclone check ") && strings.Contains(l, "--combined=-") {
+			n++
+		}
+	}
+	return n
+}
+
 // countBooks counts the regular files under dir/books.
 func countBooks(t *testing.T, dir string) int {
 	t.Helper()
@@ -174,7 +186,7 @@ var mirrorDrivers = []mirrorDriver{
 			if !deleting {
 				v["mode"] = "copy"
 			}
-			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir}
+			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir, KeepDir: filepath.Join(dir, "keep")}
 		},
 		transferred: func(l string) bool { return strings.Contains(l, " sync ") || strings.Contains(l, " copy ") },
 	},
@@ -249,10 +261,24 @@ func TestMirrorGuard(t *testing.T) {
 								t.Errorf("the guard ran %d dry runs, want %d: %q", got, wantDry, x.Lines)
 							}
 						}
+						if md.name == "rclone" && deleting {
+							// The same with the last run's record: no
+							// listing, unless the source lost every file.
+							want := 0
+							if sh.kept == 0 {
+								want = 1
+							}
+							if got := countListings(x.Lines); got != want {
+								t.Errorf("the guard ran %d listings, want %d: %q", got, want, x.Lines)
+							}
+						}
 						return
 					}
 					if md.name == "rsync" && refuse != "no such file" && countDryRuns(x.Lines) != 1 {
 						t.Errorf("a refusal must come from rsync's own count (one dry run): %q", x.Lines)
+					}
+					if md.name == "rclone" && refuse != "no such file" && countListings(x.Lines) != 1 {
+						t.Errorf("a refusal must come from rclone's own listing: %q", x.Lines)
 					}
 					var se *drivers.SettingsError
 					if !errors.As(err, &se) || se.Key != "source" || !strings.Contains(strings.ToLower(err.Error()), refuse) {

@@ -35,7 +35,9 @@ func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.ID != f.Dst || a.Bytes != rcloneDirBytes(t, f.Dst) || a.Bytes <= 0 || len(a.Warnings) != 0 || len(a.Written) != 8 {
+	// The mirror's size is unknown after a backup (nothing lists it);
+	// snapshots lists it.
+	if a.ID != f.Dst || a.Bytes != -1 || len(a.Warnings) != 0 || len(a.Written) != 8 {
 		t.Fatalf("artifact %+v (mirror holds %d bytes)", a, rcloneDirBytes(t, f.Dst))
 	}
 	got := drivertest.RcloneFiles(t, f.Dst)
@@ -46,7 +48,7 @@ func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 		t.Fatalf("verify: %v", err)
 	}
 	snaps, err := r.Snapshots(ctx, f.X, tg)
-	if err != nil || len(snaps) != 1 || snaps[0].ID != f.Dst || snaps[0].Bytes != a.Bytes || snaps[0].Time.IsZero() {
+	if err != nil || len(snaps) != 1 || snaps[0].ID != f.Dst || snaps[0].Bytes != rcloneDirBytes(t, f.Dst) || snaps[0].Bytes <= 0 || snaps[0].Time.IsZero() {
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
 
@@ -142,14 +144,14 @@ func TestRcloneSyncToSFTPRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := filepath.Join(srv.Dir, "alexandria", "library")
-	if a.ID != "loop:alexandria/library" || a.Bytes != rcloneDirBytes(t, f.Src) || len(drivertest.RcloneFiles(t, served)) != 12 {
+	if a.ID != "loop:alexandria/library" || a.Bytes != -1 || len(drivertest.RcloneFiles(t, served)) != 12 {
 		t.Fatalf("artifact %+v; server holds %v", a, drivertest.RcloneFiles(t, served))
 	}
 	if err := r.Verify(ctx, f.X, tg, a); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	snaps, err := r.Snapshots(ctx, f.X, tg)
-	if err != nil || len(snaps) != 1 || snaps[0].Bytes != a.Bytes {
+	if err != nil || len(snaps) != 1 || snaps[0].Bytes != rcloneDirBytes(t, f.Src) {
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
 	drivertest.RcloneFlipByte(t, filepath.Join(served, drivertest.RcloneFiles(t, served)[0]))

@@ -1,6 +1,7 @@
 package rclone
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -10,53 +11,119 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/progresstest"
 )
 
-// Lines below were printed by the tools on Debian 12 (restic 0.14, rsync
-// 3.2 protocol 32, borg 1.2.4, rclone 1.60.1).
+// Lines below were printed by rclone 1.60.1 on Debian 12 (--log-format=
+// -vv, --stats=1s --stats-log-level=NOTICE when watched).
 
-const rcloneStatsLine = `{"level":"warning","msg":"\nTransferred: ...","source":"accounting/stats.go:482","stats":{"bytes":94729984,"checks":0,"elapsedTime":1.63,"errors":0,"eta":2,"speed":64634095.4,"totalBytes":110000000,"totalTransfers":4,"transferring":[{"bytes":34729984,"name":"big","size":50000000}],"transfers":3},"time":"2026-11-26T06:42:02.841243+00:00"}`
+// rcloneStatsBlock is a stats block as the progress writer hands it over:
+// a line at a time, without the empty ones.
+var rcloneStatsBlock = []string{
+	"NOTICE: ",
+	"Transferred:   \t   20.027 MiB / 28.610 MiB, 70%, 10.051 MiB/s, ETA 1s",
+	"Checks:                 4 / 4, 100%",
+	"Transferred:            3 / 4, 75%",
+	"Elapsed time:         2.0s",
+	"Transferring:",
+	" *                                           big: 70% /28.610Mi, 10.048Mi/s, 0s",
+}
 
 func TestRcloneTransferLogProgress(t *testing.T) {
-	watched := &rcloneTransferLog{watched: true}
-	p, ok, _ := watched.parse([]byte(rcloneStatsLine))
-	if !ok || p.Bytes != 94729984 || p.Total != 110000000 || p.Files != 3 || p.Item != "big" || p.ETA != 2*time.Second || int(p.Percent) != 86 {
-		t.Errorf("stats = %+v, %v", p, ok)
+	watched := newRcloneTransferLog(true, nil)
+	var got []proc.Progress
+	for _, l := range rcloneStatsBlock {
+		p, ok, keep := watched.parse([]byte(l))
+		if keep != nil {
+			t.Errorf("a stats line went to the output: %q", keep)
+		}
+		if ok {
+			got = append(got, p)
+		}
 	}
-	p, ok, _ = watched.parse([]byte(`{"level":"warning","msg":"x","stats":{"bytes":0,"eta":null,"totalBytes":0}}`))
-	if !ok || p.ETA >= 0 || p.Percent >= 0 {
-		t.Errorf("stats without a total = %+v", p)
+	if len(got) != 2 {
+		t.Fatalf("progress %+v, want one at the elapsed time and one naming the file", got)
+	}
+	p := got[1]
+	if p.Bytes != 20999832 || p.Total != 29999759 || p.Files != 3 || p.Item != "big" || p.ETA != time.Second || int(p.Percent) != 70 || int64(p.Rate) != 10539237 {
+		t.Errorf("stats = %+v", p)
+	}
+	if got[0].Item != "" || got[0].Bytes != p.Bytes {
+		t.Errorf("first update %+v", got[0])
 	}
 	// Unwatched, the stats (rclone -v prints them once, at the end) are
-	// neither progress nor output.
-	if _, ok, keep := (&rcloneTransferLog{}).parse([]byte(rcloneStatsLine)); ok || keep != nil {
-		t.Errorf("unwatched stats: progress %v, kept %q", ok, keep)
+	// neither progress nor output; nor is the block's start.
+	l := newRcloneTransferLog(false, nil)
+	for _, line := range append([]string{"INFO  : "}, rcloneStatsBlock[1:]...) {
+		if _, ok, keep := l.parse([]byte(line)); ok || keep != nil {
+			t.Errorf("unwatched %q: progress %v, kept %q", line, ok, keep)
+		}
+	}
+	// A plain line after the block is rclone's own last word: kept.
+	if _, _, keep := l.parse([]byte("Failed to sync with 2 errors: last error was: boom")); string(keep) != "Failed to sync with 2 errors: last error was: boom" {
+		t.Errorf("the last line: kept %q", keep)
+	}
+	for s, want := range map[string]int64{"0 B": 0, "1.000 KiB": 1024, "10 B": 10, "2.500 GiB": 5 << 29} {
+		if got := rcloneBytes(s); got != want {
+			t.Errorf("rcloneBytes(%q) = %d, want %d", s, got, want)
+		}
 	}
 }
 
+// recordOf reads a record back as "KIND|PATH" strings.
+func recordOf(t *testing.T, p string) []string {
+	t.Helper()
+	out := []string{}
+	if err := readRcloneRecord(p, nil, func(kind byte, name string) error {
+		out = append(out, string(kind)+"|"+name)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// recordTarget is a target whose record goes to dir.
+func recordTarget(dir, name string) *drivers.Target {
+	return &drivers.Target{Name: name, KeepDir: dir, Settings: drivers.Values{"source": "/srv", "destination": "r:b"}}
+}
+
 // The sync's log, line by line: the files it copied are collected, each
-// once and in order, and leave the output; its other INFO lines leave it
-// too (rclone without -v prints none); everything else stays, as text.
+// once and in order, and leave the output; the files it copied and those
+// it found unchanged go to the record; its other INFO and DEBUG lines
+// leave the output too (rclone without -v prints none); everything else
+// stays, as text.
 func TestRcloneTransferLog(t *testing.T) {
 	for _, c := range []struct {
 		name, line string
 		copied     string // the file collected; "" none
+		recorded   string // "KIND|PATH" recorded; "" none
 		keep       string // what goes on to the output tail
 	}{
-		{"new", `{"level":"info","msg":"Copied (new)","object":"books/a.epub","objectType":"*local.Object","source":"operations/operations.go:566","time":"2026-12-07T00:07:12.54248+00:00"}`, "books/a.epub", ""},
-		{"replaced", `{"level":"info","msg":"Copied (replaced existing)","object":"keep","objectType":"*local.Object"}`, "keep", ""},
-		{"server-side", `{"level":"info","msg":"Copied (server-side copy)","object":"x/y","objectType":"*s3.Object"}`, "x/y", ""},
-		{"multi-thread", `{"level":"info","msg":"Multi-thread Copied (new)","object":"big.iso","objectType":"*local.Object"}`, "big.iso", ""},
-		{"streamed", `{"level":"info","msg":"Copied (Rcat, new)","object":"s","objectType":"*local.Object"}`, "s", ""},
-		{"renamed on the way", `{"level":"info","msg":"Copied (new) to: B.epub","object":"b.epub","objectType":"*local.Object"}`, "b.epub", ""},
-		{"a name that looks like a log line", `{"level":"info","msg":"Copied (new)","object":"we:ird #name: Copied (new).txt","objectType":"*local.Object"}`, "we:ird #name: Copied (new).txt", ""},
-		{"deleted", `{"level":"info","msg":"Deleted","object":"gone","objectType":"*local.Object"}`, "", ""},
-		{"mtime only", `{"level":"info","msg":"Updated modification time in destination","object":"t","objectType":"*local.Object"}`, "", ""},
-		{"nothing to do", `{"level":"info","msg":"There was nothing to transfer","source":"sync/sync.go:1"}`, "", ""},
-		{"error", `{"level":"error","msg":"Failed to copy: mkdir /dev/null: not a directory","object":"a","objectType":"*local.Object","source":"operations/operations.go:538","time":"2026-11-26T06:45:37.320364+00:00"}`, "", "ERROR: a: Failed to copy: mkdir /dev/null: not a directory"},
-		{"notice", `{"level":"notice","msg":"Time may be set wrong - time from \"x\" is -1h0m0s different from this computer","source":"s3/s3.go:1"}`, "", `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`},
-		{"rclone's last, plain line", "2026/11/26 06:45:37 Failed to copy: mkdir /dev/null: not a directory", "", "2026/11/26 06:45:37 Failed to copy: mkdir /dev/null: not a directory"},
+		{"new", `INFO  : books/a.epub: Copied (new)`, "books/a.epub", "C|books/a.epub", ""},
+		{"replaced", `INFO  : keep: Copied (replaced existing)`, "keep", "C|keep", ""},
+		{"server-side", `INFO  : x/y: Copied (server-side copy)`, "x/y", "C|x/y", ""},
+		{"multi-thread", `INFO  : big.iso: Multi-thread Copied (new)`, "big.iso", "C|big.iso", ""},
+		{"streamed", `INFO  : s: Copied (Rcat, new)`, "s", "C|s", ""},
+		{"renamed on the way", `INFO  : b.epub: Copied (new) to: B.epub`, "b.epub", "C|b.epub", ""},
+		{"a name that looks like a log line", `INFO  : we:ird #name: Copied (new).txt: Copied (new)`, "we:ird #name: Copied (new).txt", "C|we:ird #name: Copied (new).txt", ""},
+		{"a name with a colon", `INFO  : a: b.epub: Copied (new)`, "a: b.epub", "C|a: b.epub", ""},
+		{"a name with a line break, as rclone names it", "INFO  : new\u240aline: Copied (new)", "new\u240aline", "C|new\u240aline", ""},
+		{"unchanged", `DEBUG : books/b b.epub: Unchanged skipping`, "", "U|books/b b.epub", ""},
+		{"unchanged, a name that looks like the message", `DEBUG : x: Unchanged skipping: Unchanged skipping`, "", "U|x: Unchanged skipping", ""},
+		{"compared", `DEBUG : books/b.epub: Size and modification time the same (differ by 0s, within tolerance 1ns)`, "", "", ""},
+		{"deleted", `INFO  : gone: Deleted`, "", "", ""},
+		{"mtime only", `INFO  : t: Updated modification time in destination`, "", "", ""},
+		{"nothing to do", `INFO  : There was nothing to transfer`, "", "", ""},
+		{"max_delete reached", `ERROR : Got fatal error on delete: --max-delete threshold reached`, "", "", "ERROR: Got fatal error on delete: --max-delete threshold reached"},
+		{"error", `ERROR : a: Failed to copy: mkdir /dev/null: not a directory`, "", "", "ERROR: a: Failed to copy: mkdir /dev/null: not a directory"},
+		{"notice", `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`, "", "", `NOTICE: Time may be set wrong - time from "x" is -1h0m0s different from this computer`},
+		{"rclone's last, plain line", "Failed to copy: mkdir /dev/null: not a directory", "", "", "Failed to copy: mkdir /dev/null: not a directory"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := &rcloneTransferLog{copied: []string{}}
+			tg := recordTarget(t.TempDir(), "x")
+			rec, err := newRcloneRecord(tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := newRcloneTransferLog(false, rec)
 			_, ok, keep := l.parse([]byte(c.line))
 			if ok || string(keep) != c.keep {
 				t.Errorf("progress %v, kept %q, want %q", ok, keep, c.keep)
@@ -68,15 +135,44 @@ func TestRcloneTransferLog(t *testing.T) {
 			if !slices.Equal(l.copied, want) {
 				t.Errorf("copied %q, want %q", l.copied, want)
 			}
+			if err := rec.finish(); err != nil {
+				t.Fatal(err)
+			}
+			wantRec := []string{}
+			if c.recorded != "" {
+				wantRec = append(wantRec, c.recorded)
+			}
+			if got := recordOf(t, recordPath(tg)); !slices.Equal(got, wantRec) {
+				t.Errorf("recorded %q, want %q", got, wantRec)
+			}
 		})
 	}
-	// A sync that retries logs a file again: it was sent once.
-	l := &rcloneTransferLog{copied: []string{}}
-	for _, o := range []string{"a", "b", "a"} {
-		l.parse([]byte(`{"level":"info","msg":"Copied (new)","object":"` + o + `"}`))
+	// A sync that retries logs a file again: it was sent once. The retry
+	// lists everything anew: the record starts again.
+	tg := recordTarget(t.TempDir(), "x")
+	rec, _ := newRcloneRecord(tg)
+	l := newRcloneTransferLog(false, rec)
+	for _, line := range []string{"INFO  : a: Copied (new)", "DEBUG : u: Unchanged skipping", "INFO  : b: Copied (new)",
+		"ERROR : Attempt 1/3 failed with 1 errors and: boom", "DEBUG : a: Unchanged skipping", "DEBUG : u: Unchanged skipping", "INFO  : a: Copied (replaced existing)"} {
+		l.parse([]byte(line))
 	}
-	if !slices.Equal(l.copied, []string{"a", "b"}) {
-		t.Errorf("copied %q", l.copied)
+	if err := rec.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got := recordOf(t, recordPath(tg)); !slices.Equal(l.copied, []string{"a", "b"}) || !slices.Equal(got, []string{"U|a", "U|u", "C|a"}) {
+		t.Errorf("copied %q, recorded %q", l.copied, got)
+	}
+	if _, err := os.Stat(recordPath(tg) + ".new"); !os.IsNotExist(err) {
+		t.Errorf("the record being written is left: %v", err)
+	}
+	// An abandoned record leaves the last one as it was.
+	before, _ := os.ReadFile(recordPath(tg))
+	rec, _ = newRcloneRecord(tg)
+	rec.add(recordUnchanged, []byte("v"))
+	rec.abandon()
+	after, _ := os.ReadFile(recordPath(tg))
+	if left, _ := os.ReadDir(tg.KeepDir); len(left) != 1 || string(after) != string(before) {
+		t.Errorf("left %v, the last record %q → %q", left, before, after)
 	}
 }
 
@@ -86,7 +182,6 @@ func TestRcloneProgressOnlyWhenWatched(t *testing.T) {
 	progresstest.Check(t, progresstest.Case{Name: "rclone", Watched: []string{"--stats=1s", "--stats-log-level=NOTICE"},
 		Build: func(w bool) []proc.Command {
 			tg := &drivers.Target{Name: "offsite", Driver: "rclone", Impl: Driver{}, Progress: w, Settings: drivers.Values{"source": "/srv", "destination": "r:b"}}
-			c, _ := Driver{}.transferCommand(tg, nil)
-			return []proc.Command{c}
+			return []proc.Command{Driver{}.transferCommand(tg, nil, newRcloneTransferLog(w, nil))}
 		}})
 }

@@ -25,10 +25,10 @@ import (
 // Driver mirrors (sync) or copies a directory to an rclone remote or a local
 // path. The destination has no history: it is one copy, replaced each run,
 // so the driver guards it: a sync that would empty the mirror or delete most
-// of it is refused before rclone runs (mirrorguard.go), max_delete caps
-// deletions, and verification (verify.go) compares every file's size and
-// hashes what the run sent plus a rotating slice of the rest (cryptcheck
-// for a crypt remote), failing when hashes could not be compared at all.
+// of it is refused before rclone writes anything there (guard.go),
+// max_delete caps deletions, and verification (verify.go) hashes
+// what the run sent plus a rotating slice of the rest (cryptcheck for a
+// crypt remote), failing when hashes could not be compared at all.
 type Driver struct{}
 
 // rcloneDefaultMode is mode's default.
@@ -226,14 +226,18 @@ func rcloneBwlimit(t *drivers.Target) []string {
 }
 
 // transferCommand is the backup itself: rclone sync or copy. rclone 1.60
-// exits 1 for most failures, 3 for a missing directory and 7 (fatal) when
-// --max-delete is reached; every non-zero exit is a failure. It logs each
-// file it copies (-v, as JSON: the path is a field of its own, whatever
-// the name holds) to its log, which reads them as they come: the files a
-// verify must read, however many.
-func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) (proc.Command, *rcloneTransferLog) {
-	flags := append([]string{"-v", "--use-json-log"}, rcloneBwlimit(t)...)
-	if t.Settings.Has("max_delete") {
+// exits 1 for most failures, 3 for a missing directory and 7 (fatal)
+// when --max-delete is reached; every non-zero exit is a failure. It logs
+// each file it copies (-v) and, when the run records the destination's
+// files, each it finds unchanged (-vv) to log, which reads them as they
+// come (transferlog.go).
+func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar, log *rcloneTransferLog) proc.Command {
+	level := "-v"
+	if recorded(t) {
+		level = "-vv"
+	}
+	flags := append([]string{level}, rcloneBwlimit(t)...)
+	if rcloneMode(t) == "sync" && t.Settings.Has("max_delete") {
 		flags = append(flags, "--max-delete="+strconv.Itoa(t.Settings.Int("max_delete", 0)))
 	}
 	flags = append(flags, rcloneExcludes(t)...)
@@ -243,63 +247,10 @@ func (r Driver) transferCommand(t *drivers.Target, env []proc.EnvVar) (proc.Comm
 	}
 	c := r.cmd(t, env, rcloneMode(t), flags, t.Settings.Str("source"), t.Settings.Str("destination"))
 	c.Codes = proc.ExitCodes{}.Override(t.ExitCodes)
-	log := &rcloneTransferLog{watched: t.Progress, copied: []string{}}
-	c.Progress = &proc.ProgressReader{Stderr: true, Parse: log.parse}
-	return c, log
-}
-
-// rcloneTransferLog reads the JSON log of a sync or copy run with -v: the
-// files it copied are collected, its stats are progress when someone
-// watches, its other INFO lines (deletions, the final stats) are dropped,
-// and everything else goes on, as text, to the output tail: what rclone
-// prints without -v, in the words it would use.
-type rcloneTransferLog struct {
-	watched bool
-	seen    map[string]bool
-	copied  []string // in the order rclone copied them, each once; never nil
-}
-
-// rcloneCopiedPrefixes are how rclone 1.60 logs a file it copied
-// (operations.Copy: "Copied (new)", "Copied (replaced existing)",
-// "Copied (server-side copy)", "Copied (Rcat, new)", "Multi-thread
-// Copied (new)", ...). "Updated modification time" writes no data.
-var rcloneCopiedPrefixes = []string{"Copied (", "Multi-thread Copied ("}
-
-func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
-	m, ok := decodeRcloneLogLine(line)
-	switch {
-	case !ok:
-		return proc.Progress{}, false, line // rclone's last, plain line
-	case m.Stats != nil && l.watched:
-		return m.progress(), true, nil
-	case m.Level == "info" && m.Object != "" && rcloneCopiedMsg(m.Msg):
-		if l.seen == nil {
-			l.seen = map[string]bool{}
-		}
-		if !l.seen[m.Object] { // a retried sync logs a file again
-			l.seen[m.Object] = true
-			l.copied = append(l.copied, m.Object)
-		}
-		return proc.Progress{}, false, nil
-	case m.Level == "info" || m.Stats != nil:
-		return proc.Progress{}, false, nil
+	if log != nil {
+		c.Progress = &proc.ProgressReader{Stderr: true, Parse: log.parse}
 	}
-	return proc.Progress{}, false, m.text()
-}
-
-func rcloneCopiedMsg(msg string) bool {
-	for _, p := range rcloneCopiedPrefixes {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// sizeCommand counts the files and bytes under path, with the target's
-// excludes: the destination's size for the report.
-func (r Driver) sizeCommand(t *drivers.Target, env []proc.EnvVar, path string) proc.Command {
-	return r.cmd(t, env, "size", append([]string{"--json"}, rcloneExcludes(t)...), path)
+	return c
 }
 
 // listCommand lists the destination's files for `snapshots`.
@@ -316,15 +267,25 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 	env := rcloneStepsEnv(t)
 	var steps []drivers.Step
 	if rcloneMode(t) == "sync" {
+		if guardsByRecord(t) {
+			steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Note: fmt.Sprintf(
+				"look up in the source each file of the mirror the last run's record (%s) lists, an lstat each: when not all and no more than %d%% are gone, go ahead; else (or with no record) list both sides:",
+				recordName(t), t.Settings.Int("max_delete_percent", guard.DefaultMaxDeletePercent))})
+		}
 		guardCmd := r.guardCommand(t, env, nil)
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
-	transfer, _ := r.transferCommand(t, env)
-	size := r.sizeCommand(t, env, t.Settings.Str("destination"))
-	steps = append(steps,
-		drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer},
-		drivers.Step{Phase: drivers.PhaseBackup, Command: &size})
+	transfer := r.transferCommand(t, env, nil)
+	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer})
+	if recorded(t) {
+		uses := "for the verification"
+		if guardsByRecord(t) {
+			uses = "for the verification and the next run's guard"
+		}
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
+			Note: fmt.Sprintf("record the files the sync copied and those it found unchanged, from its log (%s), %s", recordName(t), uses)})
+	}
 	return append(steps, r.verifySteps(t, env)...)
 }
 
@@ -351,9 +312,11 @@ func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) erro
 	return nil
 }
 
-// Backup refuses a sync that would empty or gut the mirror before rclone
-// runs, copies, then asks the destination
-// for its size.
+// Backup syncs (or copies) the source to the destination. A sync is
+// guarded first (guard.go): one that would empty the mirror or delete
+// most of it is refused before anything is written. Then one rclone sync
+// or copy, whose log names the files it copied (what the run sent) and,
+// in the record, every file of the destination after it (record.go).
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
@@ -369,89 +332,32 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 			return drivers.Artifact{}, err
 		}
 	}
-	transfer, log := r.transferCommand(t, env)
-	res, err := x.Run(ctx, transfer)
+	var record *rcloneRecord
+	var recordErr error
+	if recorded(t) {
+		if record, recordErr = newRcloneRecord(t); recordErr != nil {
+			os.Remove(recordPath(t)) // it would describe the mirror before this run
+		}
+	}
+	log := newRcloneTransferLog(t.Progress, record)
+	res, err := x.Run(ctx, r.transferCommand(t, env, log))
 	if err != nil {
+		record.abandon()
 		return drivers.Artifact{}, err
 	}
-	dst := t.Settings.Str("destination")
-	a := drivers.Artifact{ID: dst, Bytes: -1, Written: log.copied}
+	if recordErr == nil {
+		recordErr = record.finish()
+	}
+	// The size of the mirror is not known without listing it again (the
+	// sync's stats count what it transferred): Snapshots lists it.
+	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: -1, Written: log.copied}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))
 	}
-	// The size is for the report only; the copy succeeded even if
-	// listing it fails now, and verification lists it again anyway.
-	if sz, err := r.size(ctx, x, t, env, dst); err == nil {
-		a.Bytes = sz.Bytes
+	if recordErr != nil {
+		a.Warnings = append(a.Warnings, fmt.Sprintf("could not record the destination's files (%v): the verification lists both sides instead, and so does the next run's guard", recordErr))
 	}
 	return a, nil
-}
-
-type rcloneSizeJSON struct {
-	Count int64 `json:"count"`
-	Bytes int64 `json:"bytes"`
-}
-
-func (r Driver) size(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, path string) (rcloneSizeJSON, error) {
-	res, err := x.Run(ctx, r.sizeCommand(t, env, path))
-	if err != nil {
-		return rcloneSizeJSON{}, err
-	}
-	var s rcloneSizeJSON
-	if err := json.Unmarshal(res.Stdout, &s); err != nil {
-		return rcloneSizeJSON{}, fmt.Errorf("rclone size: unreadable JSON: %v", err)
-	}
-	return s, nil
-}
-
-// guardCommand compares the source with the destination by listing them
-// (--size-only: no file is read or hashed), with the target's excludes, so
-// it sees what sync sees: regular files, no symlinks, no empty
-// directories. It prints a line per file: "= " the same on both sides,
-// "* " on both sides but different, "+ " only in the source, "- " only in
-// the destination (what a sync deletes), "! " unreadable. rclone exits 1
-// when the two differ, the usual state before a sync. The lines are
-// counted as they come (a line per file: 100,000 files are megabytes).
-func (r Driver) guardCommand(t *drivers.Target, env []proc.EnvVar, counts *proc.Lines) proc.Command {
-	flags := append([]string{"--size-only", "--combined=-"}, rcloneExcludes(t)...)
-	c := r.cmd(t, env, "check", flags, t.Settings.Str("source"), t.Settings.Str("destination"))
-	c.Codes = proc.ExitCodes{OK: []int{1}}
-	if counts != nil {
-		c.Stdout = counts
-	}
-	return c
-}
-
-// combinedCounter counts the lines of a --combined report (proc.Lines
-// hands them over as they come); bad is how many files could not be
-// read, err the first line it could not read.
-type combinedCounter struct {
-	guard.MirrorCounts
-	bad int64
-	err error
-}
-
-func (c *combinedCounter) line(b []byte) {
-	if len(b) == 0 || c.err != nil {
-		return
-	}
-	kind, _, err := rcloneCombinedLine(string(b))
-	if err != nil {
-		c.err = err
-		return
-	}
-	switch kind {
-	case '=', '*':
-		c.Source++
-		c.Mirror++
-	case '+':
-		c.Source++
-	case '-':
-		c.Mirror++
-		c.Deletes++
-	case '!':
-		c.bad++
-	}
 }
 
 // rcloneCombinedLine reads one line of a --combined report: its kind
@@ -462,34 +368,6 @@ func rcloneCombinedLine(l string) (kind byte, path string, err error) {
 		return 0, "", fmt.Errorf("rclone check --combined: cannot read %q", l)
 	}
 	return l[0], l[2:], nil
-}
-
-// guard refuses a sync that would empty the mirror or delete most of it,
-// before rclone syncs, from what rclone itself lists on both sides. It
-// refuses too when it cannot tell.
-func (r Driver) guard(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar) error {
-	src := t.Settings.Str("source")
-	if fi, err := os.Stat(src); err == nil && !fi.IsDir() {
-		return nil // one local file: rclone syncs that file alone
-	}
-	var c combinedCounter
-	lines := &proc.Lines{Fn: c.line}
-	res, err := x.Run(ctx, r.guardCommand(t, env, lines))
-	lines.Close()
-	cannot := func(format string, args ...any) error {
-		return drivers.KeyErr("source", "cannot compare %s with the mirror %s, refusing to sync: %s", src, t.Settings.Str("destination"), fmt.Sprintf(format, args...))
-	}
-	switch {
-	case err != nil:
-		return cannot("%v", err)
-	case res.ExitCode == 1 && !strings.Contains(string(res.Stderr), "differences found"):
-		return cannot("rclone check exited 1: %s", proc.LastLines(res.Stderr, 3))
-	case c.err != nil:
-		return cannot("%v", c.err)
-	case c.bad > 0:
-		return cannot("%s could not be read", guard.CountFiles(c.bad))
-	}
-	return guard.RefuseMassDelete(t, "source", c.MirrorCounts)
 }
 
 // rcloneCheckFailure turns a failed check into an error that leads with what
@@ -596,55 +474,4 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	c := Driver{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
 	return []drivers.Step{drivers.RestoreCmd(c)}
-}
-
-// rcloneLogLine is one line of rclone's JSON log (--use-json-log).
-type rcloneLogLine struct {
-	Level  string `json:"level"`
-	Msg    string `json:"msg"`
-	Object string `json:"object"`
-	Stats  *struct {
-		Bytes          int64    `json:"bytes"`
-		TotalBytes     int64    `json:"totalBytes"`
-		Speed          float64  `json:"speed"`
-		ETA            *float64 `json:"eta"`
-		Transfers      int64    `json:"transfers"`
-		TotalTransfers int64    `json:"totalTransfers"`
-		Transferring   []struct {
-			Name string `json:"name"`
-		} `json:"transferring"`
-	} `json:"stats"`
-}
-
-// decodeRcloneLogLine reads a JSON log line; ok is false for anything
-// else (rclone prints its last, fatal line as plain text).
-func decodeRcloneLogLine(line []byte) (m rcloneLogLine, ok bool) {
-	if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &m) != nil {
-		return m, false
-	}
-	return m, true
-}
-
-func (m rcloneLogLine) progress() proc.Progress {
-	s := m.Stats
-	p := proc.Progress{Bytes: s.Bytes, Total: s.TotalBytes, Rate: s.Speed, Files: s.Transfers, Percent: -1, ETA: -1}
-	if s.TotalBytes > 0 {
-		p.Percent = 100 * float64(s.Bytes) / float64(s.TotalBytes)
-	}
-	if s.ETA != nil {
-		p.ETA = time.Duration(*s.ETA * float64(time.Second))
-	}
-	if len(s.Transferring) > 0 {
-		p.Item = s.Transferring[0].Name
-	}
-	return p
-}
-
-// text is the line as rclone writes it without --use-json-log.
-func (m rcloneLogLine) text() []byte {
-	text := strings.ToUpper(m.Level) + ": "
-	if m.Object != "" {
-		text += m.Object + ": "
-	}
-	return []byte(text + strings.TrimSpace(m.Msg))
 }

@@ -16,11 +16,14 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
-// rcloneFake answers each rclone subcommand (sync, size, check, ...) with
-// a canned result, classified by the command's own Codes as the real
-// executor does, and records every command it was given.
+// rcloneFake answers each rclone subcommand (sync, check, ...) with a
+// canned result, classified by the command's own Codes as the real
+// executor does, and records every command it was given. A command that
+// reads its progress is handed its stderr a line at a time, as the real
+// executor does.
 type rcloneFake struct {
-	// results by subcommand; "SUB PLACE" (its last argument) first.
+	// results by subcommand; "SUB PLACE" (its last argument) first. A
+	// sync or copy without a result finds one file unchanged.
 	results map[string]proc.Result
 	// reports are what a check writes to its --combined file, by the
 	// file's name ("sizes", "hashed"); none: an empty report.
@@ -36,7 +39,17 @@ func (f *rcloneFake) Run(_ context.Context, c proc.Command) (proc.Result, error)
 	f.ran = append(f.ran, c)
 	r, ok := f.results[c.Args[0]+" "+c.Args[len(c.Args)-1]]
 	if !ok {
-		r = f.results[c.Args[0]]
+		r, ok = f.results[c.Args[0]]
+	}
+	if (c.Args[0] == "sync" || c.Args[0] == "copy") && !ok {
+		r = proc.Result{Stderr: []byte(rcloneUnchangedLine)}
+	}
+	if c.Progress != nil {
+		for _, l := range strings.Split(string(r.Stderr), "\n") {
+			if l != "" {
+				c.Progress.Parse([]byte(l))
+			}
+		}
 	}
 	for _, a := range c.Args {
 		if path, ok := strings.CutPrefix(a, "--combined="); ok && path != "-" {
@@ -101,9 +114,14 @@ func rcloneTarget(t *testing.T, settings drivers.Values) *drivers.Target {
 	return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, Settings: v, TempDir: dir}
 }
 
-func rcloneOKSize() map[string]proc.Result {
-	return map[string]proc.Result{"size": {Stdout: []byte(`{"count":3,"bytes":1234,"sizeless":0}`)}}
-}
+func rcloneResults() map[string]proc.Result { return map[string]proc.Result{} }
+
+// Lines of rclone 1.60's sync log (-vv): a file found unchanged, a file
+// copied.
+const (
+	rcloneUnchangedLine = "DEBUG : books/a.epub: Unchanged skipping\n"
+	rcloneCopiedLine    = "INFO  : books/a.epub: Copied (new)\n"
+)
 
 func TestRcloneValidate(t *testing.T) {
 	cases := []struct {
@@ -184,19 +202,19 @@ func TestRcloneBwlimitOption(t *testing.T) {
 func TestRcloneCopyOfEmptySourceRuns(t *testing.T) {
 	tg := rcloneTarget(t, drivers.Values{"mode": "copy"})
 	os.Remove(filepath.Join(tg.Settings.Str("source"), "books", "a.epub"))
-	f := &rcloneFake{results: rcloneOKSize()}
+	f := &rcloneFake{results: rcloneResults()}
 	if _, err := (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.subcommands(), " "); got != "copy size" {
+	if got := strings.Join(f.subcommands(), " "); got != "copy" {
 		t.Fatalf("ran %q", got)
 	}
 }
 
-// Both sides of a sync are compared by rclone first (the mirror guard's
-// class table runs on the real tool in mirrorguard_integration_test.go);
-// the sync runs only when the listing says it may, and never when the
-// listing cannot be had or read.
+// Before a sync the mirror guard (its class table runs on the real tool
+// in mirrorguard_integration_test.go) lists both sides (here: a remote
+// source, which no record clears); the one sync runs only when the
+// listing says it may, and never when the listing cannot be had or read.
 func TestRcloneGuardReadsTheListing(t *testing.T) {
 	differ := "Failed to check with 2 errors: last error was: 2 differences found\n"
 	for _, c := range []struct {
@@ -208,17 +226,18 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 		{"no files in the source", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n"), Stderr: []byte(differ)}, "guard", "has 0 files"},
 		{"most would go", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n= c\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 3 files"},
 		{"nothing on either side", proc.Result{}, "guard", "has none either"},
-		{"a new mirror", proc.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync size", ""},
+		{"a new mirror", proc.Result{ExitCode: 1, Stdout: []byte("+ a\n+ b\n"), Stderr: []byte(differ)}, "guard sync", ""},
 		{"replaced by other files of the same number", proc.Result{ExitCode: 1, Stdout: []byte("- a\n- b\n+ c\n+ d\n"), Stderr: []byte(differ)}, "guard", "would delete 2 of the 2 files"},
-		{"a few changes", proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync size", ""},
+		{"a few changes", proc.Result{ExitCode: 1, Stdout: []byte("- a\n* b\n= c\n+ d\n"), Stderr: []byte(differ)}, "guard sync", ""},
 		{"unreadable files", proc.Result{ExitCode: 1, Stdout: []byte("! a\n= c\n"), Stderr: []byte(differ)}, "guard", "1 file could not be read"},
 		{"exit 1 for another reason", proc.Result{ExitCode: 1, Stderr: []byte("Failed to check: couldn't connect\n")}, "guard", "couldn't connect"},
 		{"source not found", proc.Result{ExitCode: 3, Stderr: []byte("Failed to check: directory not found\n")}, "guard", "directory not found"},
 		{"a line it cannot read", proc.Result{Stdout: []byte("= a\n?? b\n")}, "guard", "cannot read"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tg := rcloneTarget(t, drivers.Values{"source": "nas:library"})
-			f := &rcloneFake{results: rcloneOKSize()}
+			tg := rcloneTarget(t, drivers.Values{"source": "nas:library", "max_delete": 50})
+			tg.KeepDir = filepath.Join(tg.TempDir, "keep")
+			f := &rcloneFake{results: rcloneResults()}
 			f.results["guard"] = c.guard
 			_, err := rclone.Driver{}.Backup(context.Background(), f, tg)
 			if got := strings.Join(f.subcommands(), " "); got != c.wantRun {
@@ -227,22 +246,25 @@ func TestRcloneGuardReadsTheListing(t *testing.T) {
 			if (c.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.wantErr) {
 				t.Errorf("err %v, want %q", err, c.wantErr)
 			}
+			// The one sync is the sync as the plan says: max_delete its
+			// only limit, logging every file (-vv) for the record.
+			for _, cmd := range f.ran {
+				if cmd.Args[0] == "sync" && (!slices.Contains(cmd.Args, "--max-delete=50") || !slices.Contains(cmd.Args, "-vv") ||
+					slices.ContainsFunc(cmd.Args, func(a string) bool { return a == "--immutable" || a == "--max-delete=0" || a == "--retries=1" })) {
+					t.Errorf("the sync: %s", cmd)
+				}
+			}
 		})
 	}
 }
 
 func TestRcloneBackupArtifact(t *testing.T) {
 	tg := rcloneTarget(t, nil)
-	f := &rcloneFake{results: rcloneOKSize()}
+	f := &rcloneFake{results: rcloneResults()}
+	f.results["sync"] = proc.Result{Stderr: []byte(rcloneCopiedLine + "DEBUG : b: Unchanged skipping\n")}
 	a, err := rclone.Driver{}.Backup(context.Background(), f, tg)
-	if err != nil || a.ID != tg.Settings.Str("destination") || a.Bytes != 1234 || a.Verified {
-		t.Fatalf("artifact %+v err %v", a, err)
-	}
-	// A size that cannot be read leaves the backup good, its size unknown.
-	// (A sync would not run at all: the mirror guard needs the counts.)
-	tg = rcloneTarget(t, drivers.Values{"mode": "copy"})
-	f = &rcloneFake{results: map[string]proc.Result{"size": {ExitCode: 1, Stderr: []byte("ERROR : boom\n")}}}
-	if a, err = (rclone.Driver{}).Backup(context.Background(), f, tg); err != nil || a.Bytes != -1 {
+	// The mirror's size is not known without listing it again: unknown.
+	if err != nil || a.ID != tg.Settings.Str("destination") || a.Bytes != -1 || a.Verified || !slices.Equal(a.Written, []string{"books/a.epub"}) {
 		t.Fatalf("artifact %+v err %v", a, err)
 	}
 }
@@ -266,7 +288,7 @@ func TestRcloneExitCodes(t *testing.T) {
 	} {
 		tg := rcloneTarget(t, drivers.Values{"max_delete": 3})
 		tg.ExitCodes = c.override
-		results := rcloneOKSize()
+		results := rcloneResults()
 		results["sync"] = proc.Result{ExitCode: c.code, Stderr: stderr}
 		a, err := rclone.Driver{}.Backup(context.Background(), &rcloneFake{results: results}, tg)
 		if (err != nil) != c.wantErr || len(a.Warnings) != c.warnings {
@@ -286,7 +308,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	pass := drivertest.WriteFile(t, tg.TempDir, "rclone.pass", "correct horse battery\n", 0o600)
 	tg.Settings["config"] = conf
 	tg.Settings["config_password_file"] = pass
-	f := &rcloneFake{results: rcloneOKSize()}
+	f := &rcloneFake{results: rcloneResults()}
 	f.results["lsjson"] = proc.Result{Stdout: []byte("[]")}
 	r := rclone.Driver{}
 	if _, err := r.Backup(context.Background(), f, tg); err != nil {
@@ -298,7 +320,7 @@ func TestRcloneConfigPasswordOnlyInEnv(t *testing.T) {
 	if _, err := r.Snapshots(context.Background(), f, tg); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.ran) != 5 { // guard, sync, size, check, lsjson
+	if len(f.ran) != 4 { // the guard's check, sync, check, lsjson
 		t.Fatalf("ran %v", f.subcommands())
 	}
 	for _, c := range f.ran {
@@ -330,7 +352,7 @@ func TestRcloneRefusesOpenSecretFiles(t *testing.T) {
 	for _, key := range []string{"config", "config_password_file"} {
 		tg := rcloneTarget(t, nil)
 		tg.Settings[key] = drivertest.WriteFile(t, tg.TempDir, key, "x\n", 0o644)
-		f := &rcloneFake{results: rcloneOKSize()}
+		f := &rcloneFake{results: rcloneResults()}
 		r := rclone.Driver{}
 		_, berr := r.Backup(context.Background(), f, tg)
 		verr := r.Verify(context.Background(), f, tg, drivers.Artifact{})
@@ -420,5 +442,63 @@ func TestRclonePruneAndInit(t *testing.T) {
 	}
 	if len(f.ran) != 0 {
 		t.Fatalf("prune/init ran %v", f.subcommands())
+	}
+}
+
+// The record of the destination's files is the one of the last backup
+// that succeeded: a failed sync leaves the last one as it was; a backup
+// that succeeded but could not record removes it (it no longer describes
+// the destination), says so, and its verify lists both sides instead;
+// the verify never removes it (the next run's guard reads it).
+func TestRcloneRecordIsTheLastGoodBackups(t *testing.T) {
+	ctx := context.Background()
+	tg := rcloneTarget(t, nil)
+	tg.KeepDir = filepath.Join(tg.TempDir, "keep")
+	f := &rcloneFake{results: rcloneResults()}
+	f.results["sync"] = proc.Result{Stderr: []byte(rcloneCopiedLine + "DEBUG : b: Unchanged skipping\n")}
+	a, err := rclone.Driver{}.Backup(ctx, f, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"C|books/a.epub", "U|b"}
+	if got := rclone.RecordFiles(t, tg); !slices.Equal(got, want) {
+		t.Fatalf("recorded %q, want %q", got, want)
+	}
+	if _, err := (rclone.Driver{}).VerifyScoped(ctx, f, tg, a, drivers.Scope{Slice: 1, Cycle: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rclone.RecordFiles(t, tg); !slices.Equal(got, want) {
+		t.Fatalf("after the verify, recorded %q, want %q", got, want)
+	}
+
+	f.results["sync"] = proc.Result{ExitCode: 1, Stderr: []byte("DEBUG : c: Unchanged skipping\nERROR : d: Failed to copy: boom\n")}
+	if _, err := (rclone.Driver{}).Backup(ctx, f, tg); err == nil {
+		t.Fatal("a failed sync succeeded")
+	}
+	if got := rclone.RecordFiles(t, tg); !slices.Equal(got, want) {
+		t.Fatalf("after a failed sync, recorded %q, want the last one %q", got, want)
+	}
+	if left, _ := os.ReadDir(tg.KeepDir); len(left) != 1 {
+		t.Fatalf("left %v", left)
+	}
+
+	// The record cannot be written (its ".new" is taken by a directory).
+	if err := os.Mkdir(rclone.RecordPath(tg)+".new", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f.results["sync"] = proc.Result{Stderr: []byte("DEBUG : c: Unchanged skipping\n")}
+	a, err = rclone.Driver{}.Backup(ctx, f, tg)
+	if err != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "could not record the destination's files") {
+		t.Fatalf("want a warning, got %v %q", err, a.Warnings)
+	}
+	if got := rclone.RecordFiles(t, tg); got != nil {
+		t.Fatalf("the last record outlived a backup that could not replace it: %q", got)
+	}
+	f.ran = nil
+	if _, err := (rclone.Driver{}).VerifyScoped(ctx, f, tg, a, drivers.Scope{Slice: 1, Cycle: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.subcommands(), " "); got != "check" || !slices.Contains(f.ran[0].Args, "--size-only") {
+		t.Errorf("with no record the verify ran %q, want the size listing", got)
 	}
 }

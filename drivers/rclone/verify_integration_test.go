@@ -98,6 +98,19 @@ func sentTwice(t *testing.T, f *drivertest.RcloneFixture, tg *drivers.Target) dr
 	return a
 }
 
+// withoutTheRecord removes the record of the destination's files
+// the backup kept: the verifies that follow list both sides (sizes, and
+// the files on one side only) as a verify after a backup does when the
+// backup could keep no record, and see what changed on either side since.
+// With the record (passes_integration_test.go) a verify reads it instead,
+// which holds the destination as the sync left it.
+func withoutTheRecord(t *testing.T, tg *drivers.Target) {
+	t.Helper()
+	if err := os.Remove(rclone.RecordPath(tg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rcloneDamage is a way to damage a file on disk with its modification
 // time kept: what a sync does not notice.
 type rcloneDamage struct {
@@ -188,6 +201,7 @@ func TestRcloneScopedVerifyFindsDamageWithinOneCycle(t *testing.T) {
 			tg, onDisk := place.setup(t, f)
 			ctx, r := context.Background(), rclone.Driver{}
 			a := sentTwice(t, f, tg)
+			withoutTheRecord(t, tg)
 			damaged := map[string]bool{}
 			verifyAll := func(sized bool) {
 				t.Helper()
@@ -280,6 +294,7 @@ func TestRcloneScopedVerifyForgivesTheSourceChangingAfterTheCopy(t *testing.T) {
 			tg, onDisk := place.setup(t, f)
 			ctx, r := context.Background(), rclone.Driver{}
 			a := sentTwice(t, f, tg)
+			withoutTheRecord(t, tg)
 			rcloneEdit(t, filepath.Join(f.Src, rcloneEdited[0]))
 			rcloneEdit(t, filepath.Join(f.Src, editedBefore))
 			longer := filepath.Join(f.Src, "books/authorc/bookf.epub")

@@ -219,19 +219,19 @@ verify_cycle = ` + fmt.Sprint(verifyCycle) + `
 `,
 		env: []string{"DEST=" + filepath.Join(l.bare, "rclone"), "CONF=" + l.rcloneConf, "SLICE=" + filepath.Join(l.bare, "rclone.slice"), cycleEnv},
 		script: `t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-rclone sync --config="$CONF" --ask-password=false --log-format= -v --use-json-log -- "$LIB" "$DEST" 2> "$t/log"
-# every file by size; keep the list
-rclone check --config="$CONF" --ask-password=false --log-format= --size-only --combined="$t/all" -- "$LIB" "$DEST"
-# by hash: the files copied and the next 1/CYCLE of the others
-sed -n 's/.*"msg":"Copied[^"]*","object":"\([^"]*\)".*/\1/p' "$t/log" > "$t/scope"
+# the sync names every file (-vv): those it copied, and the unchanged ones
+rclone sync --config="$CONF" --ask-password=false --log-format= -vv -- "$LIB" "$DEST" 2> "$t/log"
+sed -n 's/^INFO  : \(.*\): \(Multi-thread \)\{0,1\}Copied (.*$/\1/p' "$t/log" > "$t/scope"
+sed -n 's/^DEBUG : \(.*\): Unchanged skipping$/\1/p' "$t/log" > "$t/all"
+# by hash: the files copied and the next 1/CYCLE of the others, each looked up (both sides local)
 k=$(( $(cat "$SLICE" 2>/dev/null || echo 0) % CYCLE )); echo $(( k + 1 )) > "$SLICE"
-sed -n 's/^= //p' "$t/all" | awk -v k="$k" -v n="$CYCLE" 'NR % n == k' >> "$t/scope"
-rclone check --config="$CONF" --ask-password=false --log-format= --combined="$t/hashed" --files-from-raw="$t/scope" -- "$LIB" "$DEST"
+awk -v k="$k" -v n="$CYCLE" 'NR % n == k' "$t/all" >> "$t/scope"
+rclone check --config="$CONF" --ask-password=false --log-format= --combined="$t/hashed" --files-from-raw="$t/scope" --no-traverse -- "$LIB" "$DEST"
 `,
 		backupEnv: []string{"DEST=" + filepath.Join(l.backup, "rclone"), "CONF=" + l.rcloneConf},
 		backup: `rclone sync --config="$CONF" --ask-password=false --log-format= -v --use-json-log -- "$LIB" "$DEST"
 `,
-		extra: "the mirror guard's `rclone check --size-only` first (one more walk of both sides) and `rclone size` of the destination after the sync; it reads the sync's log as it runs",
+		extra: "the mirror guard first: an lstat in the library of each file the last run's record of the mirror lists (`rclone check --size-only --combined=-`, one more walk of both sides, only when there is no record or most of its files are gone); it reads the sync's log as it runs into that record (state_dir/keep), which the verify reads for the others",
 	}, {
 		name: "db-into-restic",
 		toml: `driver    = "pg_dump"
