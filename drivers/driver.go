@@ -54,8 +54,8 @@ type Target struct {
 	// of what an interrupted run left when the next one starts.
 	TempDir string
 	// KeepDir is a private (0700) directory for what a driver keeps from
-	// one run to the next (rsync's index of the mirror's files, for its
-	// guard); never emptied. "" when there is none: the driver then keeps
+	// one run to the next (rsync's and rclone's records of the mirror's
+	// files, for their guards); never emptied. "" when there is none: the driver then keeps
 	// nothing between runs.
 	KeepDir string
 	// Reclaims says when each repository's space was last reclaimed (see

@@ -123,12 +123,12 @@ type scaleDriver struct {
 func scaleDrivers() []scaleDriver {
 	return []scaleDriver{
 		{"rsync", func(t *testing.T, work, lib string) *drivers.Target {
-			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, TempDir: work,
-				Settings: drivers.Values{"source": lib + "/", "destination": filepath.Join(work, "mirror")}}
+			return &drivers.Target{Name: "mirror", Driver: "rsync", Impl: rsync.Driver{}, Verify: true, TempDir: work, KeepDir: filepath.Join(work, "keep"),
+				Settings: drivers.Values{"source": lib + "/", "destination": filepath.Join(work, "mirror"), "delete": true}}
 		}},
 		{"rclone", func(t *testing.T, work, lib string) *drivers.Target {
 			t.Setenv("RCLONE_CONFIG", filepath.Join(work, "no-rclone.conf"))
-			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, TempDir: work,
+			return &drivers.Target{Name: "offsite", Driver: "rclone", Impl: rclone.Driver{}, Verify: true, TempDir: work, KeepDir: filepath.Join(work, "keep"),
 				Settings: drivers.Values{"source": lib, "destination": filepath.Join(work, "mirror")}}
 		}},
 		{"restic", func(t *testing.T, work, lib string) *drivers.Target {
