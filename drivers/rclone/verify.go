@@ -185,12 +185,13 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 			record = p
 		}
 	}
-	written := map[string]bool{}
+	var sent []string // --files-from-raw takes one name per line
 	for _, p := range a.Written {
-		if !strings.Contains(p, "\n") { // --files-from-raw takes one name per line
-			written[p] = true
+		if !strings.Contains(p, "\n") {
+			sent = append(sent, p)
 		}
 	}
+	written := newPathSet(sent)
 	hashReport := filepath.Join(dir, "hashed")
 	var hash *proc.Command // nil: nothing to hash
 	var found rcloneReport
@@ -200,7 +201,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		c := r.hashCommand(t, env, hashReport, "")
 		hash = &c
 	} else {
-		scope, err = newRcloneHashList(dir, written, s)
+		scope, err = newRcloneHashList(dir, sent, written, s)
 		if err != nil {
 			return drivers.Coverage{}, fmt.Errorf("rclone verify: %w", err)
 		}
@@ -257,7 +258,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		}
 	}
 	cov := s.Covered(detail + found.forgivenDetail(written))
-	if scope != nil && scope.others == 0 && len(written) > 0 {
+	if scope != nil && scope.others == 0 && written.len() > 0 {
 		// This run sent every file (a first backup): all were read.
 		cov = drivers.Coverage{Full: true, Detail: cov.Detail}
 	}
@@ -299,7 +300,7 @@ type rcloneHashList struct {
 	path    string
 	f       *os.File
 	w       *bufio.Writer
-	written map[string]bool
+	written *pathSet
 	s       drivers.Scope
 	// names is how many files the list holds; others how many files of
 	// the destination this run did not send, sliced how many of them it
@@ -307,14 +308,14 @@ type rcloneHashList struct {
 	names, others, sliced int
 }
 
-func newRcloneHashList(dir string, written map[string]bool, s drivers.Scope) (*rcloneHashList, error) {
+func newRcloneHashList(dir string, sent []string, written *pathSet, s drivers.Scope) (*rcloneHashList, error) {
 	l := &rcloneHashList{path: filepath.Join(dir, "scope"), written: written, s: s}
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	l.f, l.w = f, bufio.NewWriter(f)
-	for p := range written {
+	for _, p := range sent {
 		l.add(p)
 	}
 	return l, nil
@@ -328,7 +329,7 @@ func (l *rcloneHashList) add(p string) {
 // visit takes one line of the sizes report.
 func (l *rcloneHashList) visit(kind byte, p string) error {
 	inDestination := kind == '=' || kind == '*' || kind == '-'
-	if !inDestination || l.written[p] || strings.Contains(p, "\n") {
+	if !inDestination || l.written.has(p) || strings.Contains(p, "\n") {
 		return nil
 	}
 	l.others++
@@ -360,7 +361,7 @@ func (l *rcloneHashList) closeAfter(err error) (string, error) {
 func (l *rcloneHashList) detail(sizes rcloneReport, afterBackup bool, how string) string {
 	hashed := fmt.Sprintf("%s of the %s", rcloneCount(l.sliced), rcloneFiles(l.others))
 	if afterBackup {
-		hashed = fmt.Sprintf("the %s this run sent and %s of the %s others", rcloneFiles(len(l.written)), rcloneCount(l.sliced), rcloneCount(l.others))
+		hashed = fmt.Sprintf("the %s this run sent and %s of the %s others", rcloneFiles(l.written.len()), rcloneCount(l.sliced), rcloneCount(l.others))
 	}
 	return fmt.Sprintf("%s %s, and the sizes of all %s", hashed, how, rcloneCount(sizes.count()))
 }
@@ -369,7 +370,7 @@ func (l *rcloneHashList) detail(sizes rcloneReport, afterBackup bool, how string
 // compared every file by size and modification time.
 func (l *rcloneHashList) detailAfterSync(how string) string {
 	return fmt.Sprintf("the %s this run sent and %s of the %s others %s; the sync compared the sizes and modification times of all %s",
-		rcloneFiles(len(l.written)), rcloneCount(l.sliced), rcloneCount(l.others), how, rcloneCount(len(l.written)+l.others))
+		rcloneFiles(l.written.len()), rcloneCount(l.sliced), rcloneCount(l.others), how, rcloneCount(l.written.len()+l.others))
 }
 
 // rcloneReport is what rclone check's --combined report says, by kind:
@@ -464,10 +465,10 @@ func (r Driver) runCheck(ctx context.Context, x proc.Executor, c proc.Command, r
 // judge fails when what differs is damage: a file that differs while the
 // source still holds the version sent, or a file this run sent that the
 // destination lacks.
-func (r Driver) judge(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, dir, sub string, found rcloneReport, written map[string]bool) error {
+func (r Driver) judge(ctx context.Context, x proc.Executor, t *drivers.Target, env []proc.EnvVar, dir, sub string, found rcloneReport, written *pathSet) error {
 	var lost []string
 	for _, p := range rcloneUnique(found.srcOnly) {
-		if written[p] {
+		if written.has(p) {
 			lost = append(lost, p)
 		}
 	}
@@ -497,10 +498,10 @@ func (r Driver) judge(ctx context.Context, x proc.Executor, t *drivers.Target, e
 
 // forgivenDetail says which differences were the source's own changes
 // since the copy, for the coverage's detail.
-func (r rcloneReport) forgivenDetail(written map[string]bool) string {
+func (r rcloneReport) forgivenDetail(written *pathSet) string {
 	added := 0
 	for _, p := range rcloneUnique(r.srcOnly) {
-		if !written[p] {
+		if !written.has(p) {
 			added++
 		}
 	}
