@@ -32,3 +32,25 @@ func RecordFiles(tb testing.TB, t *drivers.Target) []string {
 	slices.Sort(out)
 	return out
 }
+
+// SentPaths is what the backup a sent, sorted: the files its record
+// (a.Written names it) lists as copied, or a.Written itself when it names
+// no record. A record that is not whole fails the test.
+func SentPaths(tb testing.TB, t *drivers.Target, a drivers.Artifact) []string {
+	tb.Helper()
+	if len(a.Written) != 1 || a.Written[0] != recordPath(t) {
+		return slices.Sorted(slices.Values(a.Written))
+	}
+	out := []string{}
+	err := readRcloneRecord(a.Written[0], nil, func(kind byte, name string) error {
+		if kind == recordCopied {
+			out = append(out, name)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}

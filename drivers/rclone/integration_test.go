@@ -37,7 +37,7 @@ func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 	}
 	// The mirror's size is unknown after a backup (nothing lists it);
 	// snapshots lists it.
-	if a.ID != f.Dst || a.Bytes != -1 || len(a.Warnings) != 0 || len(a.Written) != 8 {
+	if a.ID != f.Dst || a.Bytes != -1 || len(a.Warnings) != 0 || len(rclone.SentPaths(t, tg, a)) != 8 {
 		t.Fatalf("artifact %+v (mirror holds %d bytes)", a, rcloneDirBytes(t, f.Dst))
 	}
 	got := drivertest.RcloneFiles(t, f.Dst)

@@ -110,8 +110,9 @@ func TestRcloneEverydayRunIsOneSyncAndTheCycleFindsDamage(t *testing.T) {
 			if got := strings.Join(rcloneRan(x), " "); got != "guard sync" {
 				t.Fatalf("a first run ran %q, want the guard's listing and the sync", got)
 			}
-			if got, want := rclone.RecordFiles(t, tg), mirrorRecord(t, f.Src, first.Written); len(first.Written) != 12 || !slices.Equal(got, want) {
-				t.Fatalf("a first run sent %d files and recorded %q, want %q", len(first.Written), got, want)
+			sent := rclone.SentPaths(t, tg, first)
+			if got, want := rclone.RecordFiles(t, tg), mirrorRecord(t, f.Src, sent); len(sent) != 12 || !slices.Equal(got, want) {
+				t.Fatalf("a first run sent %d files and recorded %q, want %q", len(sent), got, want)
 			}
 			victim := "books/authorb/booke.epub"
 			drivertest.RcloneFlipByte(t, onDisk(victim))
@@ -122,8 +123,8 @@ func TestRcloneEverydayRunIsOneSyncAndTheCycleFindsDamage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := strings.Join(rcloneRan(x), " "); got != "sync" || len(a.Written) != 0 || a.Bytes != -1 {
-					t.Fatalf("%s: an everyday run ran %q and sent %q (bytes %d), want one sync sending nothing", s, got, a.Written, a.Bytes)
+				if got := strings.Join(rcloneRan(x), " "); got != "sync" || len(rclone.SentPaths(t, tg, a)) != 0 || a.Bytes != -1 {
+					t.Fatalf("%s: an everyday run ran %q and sent %q (bytes %d), want one sync sending nothing", s, got, rclone.SentPaths(t, tg, a), a.Bytes)
 				}
 				if got, want := rclone.RecordFiles(t, tg), mirrorRecord(t, f.Src, nil); !slices.Equal(got, want) {
 					t.Fatalf("%s: recorded %q, want %q", s, got, want)
@@ -218,7 +219,7 @@ func TestRcloneOneSyncOnTheRealTool(t *testing.T) {
 			if want == nil {
 				want = []string{}
 			}
-			if got := slices.Sorted(slices.Values(a.Written)); !slices.Equal(got, want) {
+			if got := rclone.SentPaths(t, tg, a); !slices.Equal(got, want) {
 				t.Errorf("sent %q, want %q", got, want)
 			}
 			src, dst := rcloneTree(t, f.Src), rcloneTree(t, f.Dst)
@@ -235,7 +236,7 @@ func TestRcloneOneSyncOnTheRealTool(t *testing.T) {
 					t.Errorf("%s was not deleted", p)
 				}
 			}
-			if got, want := rclone.RecordFiles(t, tg), mirrorRecord(t, f.Dst, a.Written); !slices.Equal(got, want) {
+			if got, want := rclone.RecordFiles(t, tg), mirrorRecord(t, f.Dst, rclone.SentPaths(t, tg, a)); !slices.Equal(got, want) {
 				t.Errorf("recorded %q, want the mirror's files %q", got, want)
 			}
 		})

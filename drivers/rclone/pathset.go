@@ -23,6 +23,8 @@ func newPathSet(paths []string) *pathSet {
 	return s
 }
 
+func (s *pathSet) add(p string) { s.hashes[maphash.String(s.seed, p)] = struct{}{} }
+
 func (s *pathSet) has(p string) bool {
 	_, ok := s.hashes[maphash.String(s.seed, p)]
 	return ok

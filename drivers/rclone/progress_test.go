@@ -123,17 +123,21 @@ func TestRcloneTransferLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := newRcloneTransferLog(false, rec)
-			_, ok, keep := l.parse([]byte(c.line))
-			if ok || string(keep) != c.keep {
-				t.Errorf("progress %v, kept %q, want %q", ok, keep, c.keep)
+			// With a record, it alone holds the names; without one
+			// (none could be started), the log collects what was copied.
+			withRecord, without := newRcloneTransferLog(false, rec), newRcloneTransferLog(false, nil)
+			for _, l := range []*rcloneTransferLog{withRecord, without} {
+				_, ok, keep := l.parse([]byte(c.line))
+				if ok || string(keep) != c.keep {
+					t.Errorf("progress %v, kept %q, want %q", ok, keep, c.keep)
+				}
 			}
 			want := []string{}
 			if c.copied != "" {
 				want = append(want, c.copied)
 			}
-			if !slices.Equal(l.copied, want) {
-				t.Errorf("copied %q, want %q", l.copied, want)
+			if !slices.Equal(without.copied, want) || len(withRecord.copied) != 0 {
+				t.Errorf("collected %q without a record and %q with one, want %q and none", without.copied, withRecord.copied, want)
 			}
 			if err := rec.finish(); err != nil {
 				t.Fatal(err)
@@ -148,26 +152,40 @@ func TestRcloneTransferLog(t *testing.T) {
 		})
 	}
 	// A sync that retries logs a file again: it was sent once. The retry
-	// lists everything anew: the record starts again.
+	// lists everything anew: the record keeps what was copied, each file
+	// once, and starts the rest again; so does a second retry.
 	tg := recordTarget(t.TempDir(), "x")
-	rec, _ := newRcloneRecord(tg)
-	l := newRcloneTransferLog(false, rec)
-	for _, line := range []string{"INFO  : a: Copied (new)", "DEBUG : u: Unchanged skipping", "INFO  : b: Copied (new)",
-		"ERROR : Attempt 1/3 failed with 1 errors and: boom", "DEBUG : a: Unchanged skipping", "DEBUG : u: Unchanged skipping", "INFO  : a: Copied (replaced existing)"} {
-		l.parse([]byte(line))
-	}
-	if err := rec.finish(); err != nil {
-		t.Fatal(err)
-	}
-	if got := recordOf(t, recordPath(tg)); !slices.Equal(l.copied, []string{"a", "b"}) || !slices.Equal(got, []string{"U|a", "U|u", "C|a"}) {
-		t.Errorf("copied %q, recorded %q", l.copied, got)
-	}
-	if _, err := os.Stat(recordPath(tg) + ".new"); !os.IsNotExist(err) {
-		t.Errorf("the record being written is left: %v", err)
+	for _, c := range []struct {
+		lines          []string
+		copied, record []string
+	}{
+		{[]string{"INFO  : a: Copied (new)", "DEBUG : u: Unchanged skipping", "INFO  : b: Copied (new)",
+			"ERROR : Attempt 1/3 failed with 1 errors and: boom", "DEBUG : a: Unchanged skipping", "DEBUG : u: Unchanged skipping", "INFO  : a: Copied (replaced existing)", "DEBUG : b: Unchanged skipping"},
+			[]string{"a", "b"}, []string{"C|a", "C|b", "U|u"}},
+		{[]string{"INFO  : a: Copied (new)", "DEBUG : u: Unchanged skipping", "DEBUG : v: Unchanged skipping",
+			"ERROR : Attempt 1/3 failed with 1 errors and: boom", "DEBUG : a: Unchanged skipping", "INFO  : c: Copied (new)", "DEBUG : u: Unchanged skipping",
+			"ERROR : Attempt 2/3 failed with 1 errors and: boom", "DEBUG : c: Unchanged skipping", "DEBUG : a: Unchanged skipping", "INFO  : v: Copied (new)", "DEBUG : u: Unchanged skipping"},
+			[]string{"a", "c", "v"}, []string{"C|a", "C|c", "C|v", "U|u"}},
+	} {
+		rec, _ := newRcloneRecord(tg)
+		withRecord, without := newRcloneTransferLog(false, rec), newRcloneTransferLog(false, nil)
+		for _, line := range c.lines {
+			withRecord.parse([]byte(line))
+			without.parse([]byte(line))
+		}
+		if err := rec.finish(); err != nil {
+			t.Fatal(err)
+		}
+		if got := recordOf(t, recordPath(tg)); !slices.Equal(without.copied, c.copied) || !slices.Equal(got, c.record) {
+			t.Errorf("collected %q, recorded %q; want %q, %q", without.copied, got, c.copied, c.record)
+		}
+		if left, _ := os.ReadDir(tg.KeepDir); len(left) != 1 {
+			t.Errorf("the record being written is left: %v", left)
+		}
 	}
 	// An abandoned record leaves the last one as it was.
 	before, _ := os.ReadFile(recordPath(tg))
-	rec, _ = newRcloneRecord(tg)
+	rec, _ := newRcloneRecord(tg)
 	rec.add(recordUnchanged, []byte("v"))
 	rec.abandon()
 	after, _ := os.ReadFile(recordPath(tg))

@@ -17,7 +17,8 @@ import (
 // copy) copied and every file it found unchanged, read from its log
 // (transferlog.go) while it runs. After a sync that is the destination's
 // file set, after excludes. Two readers use it: the verify that follows
-// the backup (verify.go: the files to slice without listing the
+// the backup (verify.go: what the run sent, which the Artifact's Written
+// names by naming the record, and the files to slice without listing the
 // destination again) and, kept in KeepDir, the next run's mirror guard
 // (guard.go: an index of the mirror's files to look up in the source).
 //
@@ -32,7 +33,7 @@ import (
 //
 //	alexandria-backup rclone files 1\n
 //	SOURCE\0DESTINATION\0
-//	C|PATH\0   a file the run copied
+//	C|PATH\0   a file the run copied (in any attempt: rclone may retry)
 //	U|PATH\0   a file it found unchanged
 //	E|COUNT\0  the end: COUNT records before it
 //
@@ -82,9 +83,13 @@ type rcloneRecord struct {
 	path string // its place; it is written at path+".new"
 	f    *os.File
 	w    *bufio.Writer
-	head string // the header, written again by reset
+	head string // the header, written again by retried
 	n    int64  // records written
 	err  error
+	// sent is, once rclone retried the sync, the files it copied before:
+	// the retry logs them again (as unchanged, or copied again), and
+	// they are recorded once, as copied. nil before a retry.
+	sent *pathSet
 }
 
 // newRcloneRecord starts t's record. The last run's stays in its place
@@ -109,6 +114,9 @@ func (r *rcloneRecord) add(kind byte, p []byte) {
 	if r == nil || r.err != nil || bytes.IndexByte(p, 0) >= 0 {
 		return
 	}
+	if r.sent != nil && r.sent.has(string(p)) {
+		return
+	}
 	r.w.WriteByte(kind)
 	r.w.WriteByte('|')
 	r.w.Write(p)
@@ -116,19 +124,54 @@ func (r *rcloneRecord) add(kind byte, p []byte) {
 	r.n++
 }
 
-// reset empties the record but for its header: rclone retrying a sync
-// lists everything anew.
-func (r *rcloneRecord) reset() {
+// retried starts the record again for a sync rclone runs again (it lists
+// everything anew): it keeps the files copied so far, which stay sent,
+// and drops those found unchanged, which the retry logs again.
+func (r *rcloneRecord) retried() {
 	if r == nil || r.err != nil {
 		return
 	}
-	r.w.Reset(r.f)
-	r.n = 0
-	if r.err = r.f.Truncate(0); r.err == nil {
-		if _, r.err = r.f.Seek(0, io.SeekStart); r.err == nil {
-			_, r.err = r.w.WriteString(r.head)
+	if r.err = r.w.Flush(); r.err != nil {
+		return
+	}
+	in, err := os.Open(r.path + ".new")
+	if err != nil {
+		r.err = err
+		return
+	}
+	defer in.Close()
+	out, err := os.OpenFile(r.path+".retry", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		r.err = err
+		return
+	}
+	w := bufio.NewWriterSize(out, 64<<10)
+	w.WriteString(r.head)
+	r.n, r.sent = 0, newPathSet(nil)
+	br := bufio.NewReaderSize(in, 64<<10)
+	br.Discard(len(r.head))
+	for {
+		rec, err := br.ReadString(0)
+		if err != nil {
+			break // the last, whole or not: the record so far ends there
+		}
+		if len(rec) > 3 && rec[0] == recordCopied && !r.sent.has(rec[2:len(rec)-1]) {
+			r.sent.add(rec[2 : len(rec)-1])
+			w.WriteString(rec)
+			r.n++
 		}
 	}
+	if r.err = w.Flush(); r.err == nil {
+		r.err = os.Rename(out.Name(), r.path+".new")
+	}
+	if r.err != nil {
+		out.Close()
+		os.Remove(out.Name())
+		return
+	}
+	r.f.Close()
+	r.f = out
+	r.w.Reset(out)
 }
 
 // finish completes the record and puts it in its place. When it cannot,
@@ -147,10 +190,10 @@ func (r *rcloneRecord) finish() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(r.f.Name(), r.path)
+		err = os.Rename(r.path+".new", r.path)
 	}
 	if err != nil {
-		os.Remove(r.f.Name())
+		os.Remove(r.path + ".new")
 		if rerr := os.Remove(r.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = fmt.Errorf("%w; and the last run's record is left: %v", err, rerr)
 		}
@@ -164,7 +207,7 @@ func (r *rcloneRecord) abandon() {
 		return
 	}
 	r.f.Close()
-	os.Remove(r.f.Name())
+	os.Remove(r.path + ".new")
 }
 
 // errNotARecord is a file that is no record, or one cut short.

@@ -32,14 +32,15 @@ import (
 // output tail, as rclone prints it without -v.
 type rcloneTransferLog struct {
 	watched bool
-	// copied are the files copied, in the order rclone copied them, each
-	// once; never nil. seen is the set of them once rclone retried the
-	// sync (nil before: a sync logs each copy once).
+	// record takes every file copied or found unchanged; it is then
+	// what the run sent too (the Artifact's Written names it), and no
+	// name is held in memory: 100,000 of them are megabytes.
+	record *rcloneRecord
+	// Without a record, copied are the files copied, in the order rclone
+	// copied them, each once; never nil. seen is the set of them once
+	// rclone retried the sync (nil before: a sync logs each copy once).
 	seen   map[string]bool
 	copied []string
-	// record takes every file copied or found unchanged (nil: none is
-	// kept).
-	record *rcloneRecord
 	// inStats: the lines that follow are a stats block's; stats is what
 	// the block has said so far.
 	inStats bool
@@ -124,8 +125,9 @@ func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
 		return proc.Progress{}, false, nil
 	case level == "INFO":
 		if p, ok := rcloneCopied(string(msg)); ok {
-			l.record.add(recordCopied, []byte(p))
-			if l.seen == nil || !l.seen[p] {
+			if l.record != nil {
+				l.record.add(recordCopied, []byte(p))
+			} else if l.seen == nil || !l.seen[p] {
 				if l.seen != nil {
 					l.seen[p] = true
 				}
@@ -139,9 +141,9 @@ func (l *rcloneTransferLog) parse(line []byte) (proc.Progress, bool, []byte) {
 		// unchanged); what it copied stays sent, and may be copied
 		// again: from now on each is collected once. (Only then: a set
 		// of 100,000 names is megabytes.)
-		l.record.reset()
+		l.record.retried()
 		l.inStats = false
-		if l.seen == nil {
+		if l.record == nil && l.seen == nil {
 			l.seen = make(map[string]bool, len(l.copied))
 			for _, p := range l.copied {
 				l.seen[p] = true

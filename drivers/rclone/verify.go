@@ -175,47 +175,63 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 	}
 	defer os.RemoveAll(dir)
 
-	// The record of the destination's files the backup that made a kept
-	// (none without a backup: verify on its own lists the destination).
-	// A backup that records them either put its own record in place or
-	// removed the last run's; the record stays, as the next run's guard.
-	record := ""
-	if p := recordPath(t); a.Written != nil && recorded(t) && !rcloneFullScope(s) {
-		if _, err := os.Stat(p); err == nil {
-			record = p
+	// What a sent: the files its record names as copied (its Written
+	// names the record), or the files Written names (a backup that could
+	// not start a record). The record names the destination's other
+	// files too (the top of this file says why they need no listing);
+	// it stays, as the next run's guard. A record gone or cut short
+	// tells nothing: everything is hashed. A verify without a backup
+	// (Written nil) lists the destination.
+	written := newPathSet(nil)
+	record, detail := "", ""
+	if recorded(t) && len(a.Written) == 1 && a.Written[0] == recordPath(t) {
+		record = a.Written[0]
+		err := readRcloneRecord(record, nil, func(kind byte, p string) error {
+			if kind == recordCopied {
+				written.add(p)
+			}
+			return nil
+		})
+		if err != nil {
+			record, written = "", newPathSet(nil)
+			s = drivers.FullScope
+			detail = fmt.Sprintf(" (this run's record of what it sent could not be read: %v)", err)
+		}
+	} else {
+		for _, p := range a.Written {
+			written.add(p)
 		}
 	}
-	var sent []string // --files-from-raw takes one name per line
-	for _, p := range a.Written {
-		if !strings.Contains(p, "\n") {
-			sent = append(sent, p)
-		}
-	}
-	written := newPathSet(sent)
 	hashReport := filepath.Join(dir, "hashed")
 	var hash *proc.Command // nil: nothing to hash
 	var found rcloneReport
 	var scope *rcloneHashList // nil: the full scope hashes everything
-	detail := ""
 	if rcloneFullScope(s) {
 		c := r.hashCommand(t, env, hashReport, "")
 		hash = &c
 	} else {
-		scope, err = newRcloneHashList(dir, sent, written, s)
-		if err != nil {
+		if scope, err = newRcloneHashList(dir, written, s); err != nil {
 			return drivers.Coverage{}, fmt.Errorf("rclone verify: %w", err)
 		}
 		var list string
 		if record != "" {
-			// After a backup: the files its sync copied or found
-			// unchanged (the top of this file says why no listing is
-			// needed); the copied ones are in written already.
-			err := readRcloneRecord(record, nil, func(_ byte, p string) error { return scope.visit('=', p) })
+			// The files the sync copied, then a slice of those it found
+			// unchanged.
+			err := readRcloneRecord(record, nil, func(kind byte, p string) error {
+				if kind == recordCopied {
+					scope.add(p)
+					return nil
+				}
+				return scope.visit('=', p)
+			})
 			if list, err = scope.closeAfter(err); err != nil {
 				return drivers.Coverage{}, fmt.Errorf("rclone verify: the record of the destination's files: %w", err)
 			}
 			detail = scope.detailAfterSync(rcloneReadHow(t))
 		} else {
+			for _, p := range a.Written {
+				scope.add(p)
+			}
 			sizesReport := filepath.Join(dir, "sizes")
 			sizes, err := r.runCheck(ctx, x, r.sizesCommand(t, env, sizesReport), sizesReport, scope.visit)
 			var cerr error
@@ -243,7 +259,7 @@ func (r Driver) VerifyScoped(ctx context.Context, x proc.Executor, t *drivers.Ta
 		found.add(hashed)
 	}
 	if rcloneFullScope(s) {
-		detail = fmt.Sprintf("all %s %s", rcloneFiles(hashed.count()), rcloneReadHow(t))
+		detail = fmt.Sprintf("all %s %s", rcloneFiles(hashed.count()), rcloneReadHow(t)) + detail
 	}
 	if err := r.judge(ctx, x, t, env, dir, sub, found, written); err != nil {
 		return drivers.Coverage{}, err
@@ -308,20 +324,23 @@ type rcloneHashList struct {
 	names, others, sliced int
 }
 
-func newRcloneHashList(dir string, sent []string, written *pathSet, s drivers.Scope) (*rcloneHashList, error) {
+func newRcloneHashList(dir string, written *pathSet, s drivers.Scope) (*rcloneHashList, error) {
 	l := &rcloneHashList{path: filepath.Join(dir, "scope"), written: written, s: s}
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	l.f, l.w = f, bufio.NewWriter(f)
-	for _, p := range sent {
-		l.add(p)
-	}
 	return l, nil
 }
 
+// add lists a file this run sent (--files-from-raw takes one name per
+// line: a name holding a line break cannot be listed, and rclone's log
+// never shows one).
 func (l *rcloneHashList) add(p string) {
+	if strings.Contains(p, "\n") {
+		return
+	}
 	l.names++
 	l.w.WriteString(p + "\n")
 }

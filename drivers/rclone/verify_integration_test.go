@@ -78,8 +78,8 @@ func sentTwice(t *testing.T, f *drivertest.RcloneFixture, tg *drivers.Target) dr
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.Written) != 12 {
-		t.Fatalf("the first run sent %q, want all 12 books", first.Written)
+	if sent := rclone.SentPaths(t, tg, first); len(sent) != 12 {
+		t.Fatalf("the first run sent %q, want all 12 books", sent)
 	}
 	// It sent every file, so a verify of any slice after it read all.
 	if cov, err := r.VerifyScoped(ctx, f.X, tg, first, drivers.Scope{Slice: 2, Cycle: 30}); err != nil || !cov.Full {
@@ -92,23 +92,25 @@ func sentTwice(t *testing.T, f *drivertest.RcloneFixture, tg *drivers.Target) dr
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(slices.Values(a.Written)); !slices.Equal(got, rcloneEdited) {
+	if got := rclone.SentPaths(t, tg, a); !slices.Equal(got, rcloneEdited) {
 		t.Fatalf("the second run sent %q, want %q", got, rcloneEdited)
 	}
 	return a
 }
 
-// withoutTheRecord removes the record of the destination's files
-// the backup kept: the verifies that follow list both sides (sizes, and
-// the files on one side only) as a verify after a backup does when the
-// backup could keep no record, and see what changed on either side since.
-// With the record (passes_integration_test.go) a verify reads it instead,
-// which holds the destination as the sync left it.
-func withoutTheRecord(t *testing.T, tg *drivers.Target) {
+// withoutTheRecord is a as a backup that could start no record would
+// have made it: the record of the destination's files removed, and what
+// was sent named in Written. The verifies that follow list both sides
+// (sizes, and the files on one side only) and see what changed on either
+// side since. With the record (passes_integration_test.go) a verify reads
+// it instead, which holds the destination as the sync left it.
+func withoutTheRecord(t *testing.T, tg *drivers.Target, a drivers.Artifact) drivers.Artifact {
 	t.Helper()
+	a.Written = rclone.SentPaths(t, tg, a)
 	if err := os.Remove(rclone.RecordPath(tg)); err != nil {
 		t.Fatal(err)
 	}
+	return a
 }
 
 // rcloneDamage is a way to damage a file on disk with its modification
@@ -201,7 +203,7 @@ func TestRcloneScopedVerifyFindsDamageWithinOneCycle(t *testing.T) {
 			tg, onDisk := place.setup(t, f)
 			ctx, r := context.Background(), rclone.Driver{}
 			a := sentTwice(t, f, tg)
-			withoutTheRecord(t, tg)
+			a = withoutTheRecord(t, tg, a)
 			damaged := map[string]bool{}
 			verifyAll := func(sized bool) {
 				t.Helper()
@@ -294,7 +296,7 @@ func TestRcloneScopedVerifyForgivesTheSourceChangingAfterTheCopy(t *testing.T) {
 			tg, onDisk := place.setup(t, f)
 			ctx, r := context.Background(), rclone.Driver{}
 			a := sentTwice(t, f, tg)
-			withoutTheRecord(t, tg)
+			a = withoutTheRecord(t, tg, a)
 			rcloneEdit(t, filepath.Join(f.Src, rcloneEdited[0]))
 			rcloneEdit(t, filepath.Join(f.Src, editedBefore))
 			longer := filepath.Join(f.Src, "books/authorc/bookf.epub")
@@ -329,6 +331,48 @@ func TestRcloneScopedVerifyForgivesTheSourceChangingAfterTheCopy(t *testing.T) {
 			err := r.Verify(ctx, f.X, tg, a)
 			if err == nil || !strings.Contains(err.Error(), "1 file differs from what was sent ("+victim+")") {
 				t.Fatalf("damage next to the source's changes: want %s named alone, got %v", victim, err)
+			}
+		})
+	}
+}
+
+// A verify after a backup whose record of what it sent is gone, or cut
+// short, cannot tell what was sent from the rest: it hashes every file,
+// says why, and so finds damage any slice would have skipped.
+func TestRcloneVerifyHashesEverythingWithoutTheRunsRecord(t *testing.T) {
+	for _, lose := range []string{"removed", "cut short"} {
+		t.Run(lose, func(t *testing.T) {
+			f := drivertest.NewRcloneFixture(t)
+			tg, onDisk := rclonePlaces[0].setup(t, f)
+			ctx, r := context.Background(), rclone.Driver{}
+			a := sentTwice(t, f, tg)
+			victim := "books/authorc/bookc.epub"
+			var s drivers.Scope
+			for _, c := range rcloneSlices() {
+				if !c.InSlice(victim) {
+					s = c
+				}
+			}
+			if cov, err := r.VerifyScoped(ctx, f.X, tg, a, s); err != nil || cov.Full {
+				t.Fatalf("with the record: %+v %v", cov, err)
+			}
+			drivertest.RcloneFlipByte(t, onDisk(victim))
+			if _, err := r.VerifyScoped(ctx, f.X, tg, a, s); err != nil {
+				t.Fatalf("%s does not hold %s, yet: %v", s, victim, err)
+			}
+			p := rclone.RecordPath(tg)
+			if lose == "removed" {
+				os.Remove(p)
+			} else {
+				b, _ := os.ReadFile(p)
+				os.WriteFile(p, b[:len(b)-3], 0o600)
+			}
+			_, err := r.VerifyScoped(ctx, f.X, tg, a, s)
+			rcloneNames(t, s.String(), err, []string{victim}, func(string) bool { return true })
+			drivertest.RcloneFlipByte(t, onDisk(victim)) // back as it was
+			cov, err := r.VerifyScoped(ctx, f.X, tg, a, s)
+			if err != nil || !cov.Full || !strings.Contains(cov.Detail, "all 12 files by hash (this run's record of what it sent could not be read") {
+				t.Errorf("without the record: %+v %v", cov, err)
 			}
 		})
 	}

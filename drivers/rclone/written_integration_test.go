@@ -54,7 +54,7 @@ func TestRcloneBackupNamesTheFilesItSent(t *testing.T) {
 			if a.Written == nil {
 				t.Fatal("Written is nil: the driver tracks what it sends")
 			}
-			return slices.Sorted(slices.Values(a.Written))
+			return rclone.SentPaths(t, tg, a)
 		}
 		var all []string
 		for _, p := range drivertest.RcloneFiles(t, f.Src) {
