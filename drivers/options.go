@@ -3,6 +3,7 @@ package drivers
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -263,6 +264,25 @@ func containsString(list []string, s string) bool {
 func NonEmptyList(v any) error {
 	if len(v.([]string)) == 0 {
 		return errors.New("must name at least one path")
+	}
+	return nil
+}
+
+// CheckArgv refuses a command the plan gives as an argv list (run without
+// a shell) that names no program, or whose program could be read as an
+// option or depends on the directory the run starts in. key is the plan
+// key the error names.
+func CheckArgv(key string, argv []string) error {
+	if len(argv) == 0 {
+		return KeyErr(key, "must name a program, then its arguments")
+	}
+	switch prog := argv[0]; {
+	case strings.TrimSpace(prog) == "":
+		return KeyErr(key, "the program (the first word) must not be empty")
+	case strings.HasPrefix(prog, "-"):
+		return KeyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
+	case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
+		return KeyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
 	}
 	return nil
 }

@@ -99,19 +99,11 @@ func (Driver) Validate(t *drivers.Target) error {
 // could be read as an option or depends on the directory the run starts
 // in, or that uses its placeholder more than once or another's at all.
 func cmdCheckArgv(key string, argv []string, word, foreign string) error {
-	if len(argv) == 0 {
-		return drivers.KeyErr(key, "must name a program, then its arguments")
-	}
-	prog := argv[0]
-	switch {
-	case strings.TrimSpace(prog) == "":
-		return drivers.KeyErr(key, "the program (the first word) must not be empty")
-	case strings.HasPrefix(prog, "-"):
-		return drivers.KeyErr(key, "the program (the first word) must not start with \"-\": it names a program, not an option")
-	case strings.Contains(prog, "{"):
+	if len(argv) > 0 && strings.Contains(argv[0], "{") {
 		return drivers.KeyErr(key, "the program (the first word) must be a program, not %s", word)
-	case strings.Contains(prog, "/") && !filepath.IsAbs(prog):
-		return drivers.KeyErr(key, "the program %q is a relative path, which depends on the directory the run starts in: give an absolute path, or a name found in PATH", prog)
+	}
+	if err := drivers.CheckArgv(key, argv); err != nil {
+		return err
 	}
 	n := 0
 	for _, a := range argv {

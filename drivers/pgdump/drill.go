@@ -48,7 +48,9 @@ func newPgDrillName() string {
 //  3. every table is counted exactly and compared with the manifest: a
 //     table whose count differs, a missing table and an extra one are each
 //     named in the error, with both counts;
-//  4. the scratch database is always dropped (WITH (FORCE)), also after a
+//  4. when drill_check is set, the application's own check runs against
+//     the scratch database (see drillCheckCommand): it must exit 0;
+//  5. the scratch database is always dropped (WITH (FORCE)), also after a
 //     failure and after ctx was cancelled; it is recorded in a marker in
 //     TempDir first, so that the next run drops it after a SIGKILL too.
 //
@@ -170,6 +172,13 @@ func (d Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	}
 	res.Checked = len(counts)
 	res.Detail = fmt.Sprintf("%d tables, %d rows match the manifest of %s", len(counts), m.TotalRows(), base)
+	if t.Settings.Has(drillCheckKey) {
+		passed, err := runDrillCheck(ctx, x, t, name, scratchDB, env)
+		if err != nil {
+			return res, fmt.Errorf("drill: %s, but %w", res.Detail, err)
+		}
+		res.Detail += "; " + passed
+	}
 	return res, nil
 }
 

@@ -57,6 +57,8 @@ func (Driver) Options() []drivers.Option {
 		{Name: "jobs", Kind: drivers.Int, Min: 1, Max: 64, Default: "1", Help: "Parallel dump jobs (directory format only)."},
 		{Name: "keep_last", Kind: drivers.Int, Min: 1, Max: 100000, Help: "Keep this many newest dumps in dir."},
 		{Name: "keep_days", Kind: drivers.Int, Min: 1, Max: 100000, Help: "Keep dumps younger than this many days. The newest dump is always kept."},
+		{Name: drillCheckKey, Kind: drivers.StringList,
+			Help: "The application's own check of a drill's restore, an argv list (never a shell) such as [\"uv\", \"run\", \"librarian\", \"check\"]: after the row counts matched, it runs against the scratch database (PGDATABASE, ALEXANDRIA_DB_NAME, ALEXANDRIA_BACKUP_DRILL_DSN; PGHOST, PGPORT, PGUSER and the password as pg_restore gets it), which is dropped afterwards. A non-zero exit fails the drill."},
 	}
 }
 
@@ -90,6 +92,11 @@ func isURL(s string) bool {
 }
 
 func (Driver) Validate(t *drivers.Target) error {
+	if t.Settings.Has(drillCheckKey) {
+		if err := drivers.CheckArgv(drillCheckKey, t.Settings.List(drillCheckKey)); err != nil {
+			return err
+		}
+	}
 	format := pgFormat(t)
 	if t.Settings.Has("jobs") && format != "directory" {
 		return drivers.KeyErr("jobs", "only works with format = \"directory\" (pg_dump can only dump in parallel into a directory)")
