@@ -197,12 +197,6 @@ env > "$out.all"
 		t.Fatalf("a plain psql reached %q, psql with the DSN %q; want %s", got["plain"], got["dsn"], name)
 	}
 	dsn := got["ALEXANDRIA_BACKUP_DRILL_DSN"]
-	if !strings.Contains(dsn, "/"+name+"?") || !strings.Contains(dsn, "driller@127.0.0.1") {
-		t.Fatalf("DSN %q does not name the scratch database on the plan's server", dsn)
-	}
-	if got["PGHOST"] != "127.0.0.1" || got["PGPORT"] != strconv.Itoa(f.Srv.Port()) || got["PGUSER"] != "driller" {
-		t.Fatalf("PGHOST %q, PGPORT %q, PGUSER %q, from DSN %q", got["PGHOST"], got["PGPORT"], got["PGUSER"], dsn)
-	}
 	// The password: never in the DSN, argv, the command as shown, or any
 	// variable but in the file PGPASSFILE names (gone afterwards).
 	all, err := os.ReadFile(out + ".all")
@@ -214,6 +208,12 @@ env > "$out.all"
 		if strings.Contains(s, "dr1ll") {
 			t.Errorf("the password is in %s: %s", what, s)
 		}
+	}
+	if !strings.Contains(dsn, "/"+name+"?") || !strings.Contains(dsn, "driller@127.0.0.1") {
+		t.Fatalf("DSN %q does not name the scratch database on the plan's server", dsn)
+	}
+	if got["PGHOST"] != "127.0.0.1" || got["PGPORT"] != strconv.Itoa(f.Srv.Port()) || got["PGUSER"] != "driller" {
+		t.Fatalf("PGHOST %q, PGPORT %q, PGUSER %q, from DSN %q", got["PGHOST"], got["PGPORT"], got["PGUSER"], dsn)
 	}
 	if !strings.Contains(string(all), "PGPASSFILE="+tg.TempDir+"/pgpass-") {
 		t.Errorf("the check did not get the private pgpass: %s", all)
