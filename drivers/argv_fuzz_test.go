@@ -37,7 +37,7 @@ var argvBase = map[string]drivers.Values{
 // word of it theirs, options included: not values to keep out of options.
 // (What the driver puts into them, {output} and {input}, is an absolute
 // path.)
-var operatorArgv = map[string]bool{"command": true, "verify_command": true, "restore_command": true}
+var operatorArgv = map[string]bool{"command": true, "verify_command": true, "restore_command": true, "drill_check": true}
 
 func FuzzArgvKeepsPlanValuesOutOfOptions(f *testing.F) {
 	for _, s := range []string{"-v", "--delete", "--file=/tmp/pwned", "-evil:bucket", "/srv/-rf", "--", "-", "x", "--password-command=sh", "-e ssh -oProxyCommand=x", " -v", "@-", "::-x", "10M"} {
@@ -59,7 +59,7 @@ func FuzzArgvKeepsPlanValuesOutOfOptions(f *testing.F) {
 				} else {
 					v[o.Name] = []string{va, vb}
 				}
-				if d.Name() == "command" && operatorArgv[o.Name] {
+				if operatorArgv[o.Name] {
 					continue
 				}
 				if o.Name == "into" {

@@ -205,8 +205,10 @@ env > "$out.all"
 	}
 	for what, s := range map[string]string{"the DSN": dsn, "argv": strings.Join(append([]string{cmd.Program}, cmd.Args...), " "),
 		"the command as shown": cmd.String(), "the environment": string(all)} {
-		if strings.Contains(s, "dr1ll") {
-			t.Errorf("the password is in %s: %s", what, s)
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, "dr1ll") {
+				t.Errorf("the password is in %s: %s", what, l)
+			}
 		}
 	}
 	if !strings.Contains(dsn, "/"+name+"?") || !strings.Contains(dsn, "driller@127.0.0.1") {
