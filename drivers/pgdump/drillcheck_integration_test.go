@@ -73,7 +73,7 @@ echo "books: $n rows"
 	for _, tc := range []struct {
 		name    string
 		check   []string
-		stop    bool // end the drill's context once the check started
+		stop    bool     // end the drill's context once the check started
 		wantErr []string // nil: the drill passes
 		notErr  []string
 	}{
