@@ -431,7 +431,7 @@ func backupOnce(ctx context.Context, d drivers.Driver, t *drivers.Target, rt Run
 
 // DryRunPoint stands for the recovery point's id in a dry run: each run
 // makes its own (drivers.NewPoint).
-const DryRunPoint = "<this run's point>"
+const DryRunPoint = "<this-run>"
 
 // dryRun prints every step a run would take, commands shell-quoted with
 // secrets masked, and runs nothing.
