@@ -65,6 +65,12 @@ type Target struct {
 	// (someone is watching a terminal). It changes only the backup
 	// command, never what is backed up.
 	Progress bool
+	// Point is the recovery point this run records (NewPoint): every
+	// backup the run makes carries it (a restic tag, a borg archive's
+	// comment, a dump's manifest), so the repositories and dump
+	// directories alone tell which backups one run made. "" outside a
+	// run: nothing is marked.
+	Point string
 }
 
 // Repository is the restic or borg repository the target writes to (its
@@ -121,6 +127,9 @@ type Snapshot struct {
 	Time  time.Time `json:"time"`
 	Bytes int64     `json:"bytes"` // -1 when unknown
 	Info  string    `json:"info,omitempty"`
+	// Point is the recovery point (the run) that made it; "" when it
+	// carries none (made before points, or by hand).
+	Point string `json:"point,omitempty"`
 }
 
 // PruneResult says what retention removed, or would remove on a dry run.

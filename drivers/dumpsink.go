@@ -40,6 +40,9 @@ type StreamedDump struct {
 	// Manifest is where its manifest is: restic, the manifest snapshot's
 	// short id ("" when there is none); borg, the archive itself.
 	Manifest string
+	// Point is the recovery point of the run that stored it; "" when
+	// none is recorded.
+	Point string
 }
 
 // DumpStore is the part of a streamed dump that depends on the repository.

@@ -58,6 +58,9 @@ type DumpManifest struct {
 	// Snapshot is the exported snapshot pg_dump ran with (for the record:
 	// it is meaningless once the transaction ended).
 	Snapshot string `json:"snapshot"`
+	// Point is the recovery point of the run that made the dump (see
+	// drivers.NewPoint); "" outside a run.
+	Point string `json:"point,omitempty"`
 	// Tables are the exact row counts of every ordinary and partitioned
 	// table outside the system schemas, sorted by schema and name.
 	Tables []TableCount `json:"tables"`

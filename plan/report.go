@@ -29,8 +29,11 @@ const (
 // Report is the JSON run report of SPEC.md.
 type Report struct {
 	// Command is "run" or "drill".
-	Command         string         `json:"command"`
-	Plan            string         `json:"plan"`
+	Command string `json:"command"`
+	Plan    string `json:"plan"`
+	// Point is the recovery point this run recorded (a run's id, which
+	// its backups carry: drivers.NewPoint); "" for a drill.
+	Point           string         `json:"point,omitempty"`
 	Status          string         `json:"status"`
 	StartedAt       time.Time      `json:"started_at"`
 	FinishedAt      time.Time      `json:"finished_at"`

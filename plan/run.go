@@ -161,13 +161,15 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 		return nil, p.dryRun(group, targets, o, rt)
 	}
 	ctx = proc.WithMemo(ctx) // each tool's version is asked once per run
+	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
+	rep.Point = drivers.NewPoint(rep.StartedAt)
 	for _, t := range targets {
 		t.Reclaims = o.Reclaims
+		t.Point = rep.Point
 		if t.Into != nil {
 			t.Into.Reclaims = o.Reclaims
 		}
 	}
-	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
 	logName := LogName(rep.Command, rep.Plan, rep.StartedAt)
 	rep.Targets = p.schedule(ctx, targets, func(t *drivers.Target) TargetReport {
 		return p.runTarget(ctx, t, o, rt, logName)
@@ -427,12 +429,17 @@ func backupOnce(ctx context.Context, d drivers.Driver, t *drivers.Target, rt Run
 	return drivers.PhaseBackup, nil
 }
 
+// DryRunPoint stands for the recovery point's id in a dry run: each run
+// makes its own (drivers.NewPoint).
+const DryRunPoint = "<this-run>"
+
 // dryRun prints every step a run would take, commands shell-quoted with
 // secrets masked, and runs nothing.
 func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt Runtime) error {
 	w := o.Out
 	fmt.Fprintf(w, "# dry run of plan %q from %s: nothing below is executed\n", group, p.Path)
 	for _, t := range targets {
+		t.Point = DryRunPoint
 		fmt.Fprintf(w, "\n# target %s (%s)", t.Name, t.Driver)
 		if len(t.After) > 0 {
 			fmt.Fprintf(w, ", after %s", strings.Join(t.After, ", "))

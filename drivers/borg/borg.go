@@ -253,6 +253,7 @@ func (b Driver) createCommand(t *drivers.Target) proc.Command {
 		args = append(args, "--progress")
 	}
 	args = append(args, borgLockWait(t))
+	args = append(args, pointComment(t)...)
 	if c := t.Settings.Str("compression"); c != "" {
 		args = append(args, "--compression="+c)
 	}
@@ -304,8 +305,20 @@ func (b Driver) checkCommand(t *drivers.Target, archive string) proc.Command {
 
 // listCommand lists this target's archives (checkpoints excluded, oldest
 // first); last > 0 keeps only the newest ones.
+// pointComment marks an archive with the recovery point of its run (none
+// outside a run), in its comment: borg list shows it, and the archive's
+// name stays what retention's glob matches.
+func pointComment(t *drivers.Target) []string {
+	if t.Point == "" {
+		return nil
+	}
+	return []string{"--comment=" + drivers.PointLabel(t.Point)}
+}
+
+// listCommand lists the target's archives as JSON; --format adds each
+// one's comment to the keys borg lists.
 func (b Driver) listCommand(t *drivers.Target, last int) proc.Command {
-	args := []string{"list", "--json", borgLockWait(t), borgGlob(t)}
+	args := []string{"list", "--json", "--format={comment}", borgLockWait(t), borgGlob(t)}
 	if last > 0 {
 		args = append(args, "--last="+strconv.Itoa(last))
 	}
@@ -553,6 +566,8 @@ type borgArchive struct {
 	Name string `json:"name"`
 	ID   string `json:"id"`
 	Time string `json:"time"` // local time without a zone: "2026-11-26T03:42:19.000000"
+	// Comment holds the archive's recovery point (pointComment).
+	Comment string `json:"comment"`
 }
 
 func (b Driver) list(ctx context.Context, x proc.Executor, t *drivers.Target, last int) ([]borgArchive, error) {
@@ -586,7 +601,7 @@ func (b Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 			return nil, fmt.Errorf("borg list: archive %s has an unreadable time %q", a.Name, a.Time)
 		}
 		// The size needs a `borg info` per archive; not worth it here.
-		out = append(out, drivers.Snapshot{ID: a.Name, Time: ts, Bytes: -1})
+		out = append(out, drivers.Snapshot{ID: a.Name, Time: ts, Bytes: -1, Point: drivers.PointFromLabels(a.Comment)})
 	}
 	return out, nil
 }

@@ -40,6 +40,7 @@ func borgStreamArchive(t *drivers.Target, m *drivers.DumpManifest) string {
 func (borgStore) StoreCommand(t *drivers.Target, m *drivers.DumpManifest, dir string) proc.Command {
 	args := append([]string{"create", "--json"}, borgProgressArgs(t)...)
 	args = append(args, borgLockWait(t.Into), "--checkpoint-interval=0")
+	args = append(args, pointComment(t)...)
 	if c := t.Into.Settings.Str("compression"); c != "" {
 		args = append(args, "--compression="+c)
 	}
@@ -111,7 +112,7 @@ func (borgStore) List(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	}
 	out := make([]drivers.StreamedDump, 0, len(snaps))
 	for _, s := range snaps {
-		out = append(out, drivers.StreamedDump{ID: s.ID, Time: s.Time, Manifest: s.ID})
+		out = append(out, drivers.StreamedDump{ID: s.ID, Time: s.Time, Manifest: s.ID, Point: s.Point})
 	}
 	return out, nil
 }

@@ -507,6 +507,7 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	manifest := ds.snap.Manifest(counts)
+	manifest.Point = t.Point
 	ds.snap.Close() // release the snapshot: it holds back vacuum
 	if manifest.Bytes, manifest.SHA256, err = d.readBack(ctx, x, t, tmp); err != nil {
 		return drivers.Artifact{}, fmt.Errorf("the new dump does not read back: %w", err)
@@ -787,13 +788,16 @@ func (d Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	}
 	out := make([]drivers.Snapshot, 0, len(dumps))
 	for _, f := range dumps {
-		info := "no manifest"
+		info, point := "no manifest", ""
 		if m, err := readManifest(f.Path); err != nil {
 			info = "unreadable manifest"
 		} else if m != nil {
 			info = fmt.Sprintf("%d tables, %d rows", len(m.Tables), m.TotalRows())
+			if drivers.ValidPoint(m.Point) {
+				point = m.Point
+			}
 		}
-		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: stamped.DiskSize(f.Path), Info: info})
+		out = append(out, drivers.Snapshot{ID: f.Path, Time: f.Stamp, Bytes: stamped.DiskSize(f.Path), Info: info, Point: point})
 	}
 	return out, nil
 }

@@ -171,7 +171,7 @@ func (d Driver) streamBackup(ctx context.Context, x proc.Executor, t *drivers.Ta
 		return drivers.Artifact{}, err
 	}
 	m := ds.snap.Manifest(counts)
-	m.Dump, m.Format, m.PgDumpVersion = drivers.StreamDumpName(t), "custom", ds.pgDumpVersion
+	m.Dump, m.Format, m.PgDumpVersion, m.Point = drivers.StreamDumpName(t), "custom", ds.pgDumpVersion, t.Point
 	// Whole seconds: the time is part of the archive name and restic's --time.
 	m.CreatedAt = m.CreatedAt.Truncate(time.Second)
 
@@ -314,7 +314,7 @@ func (d Driver) streamSnapshots(ctx context.Context, x proc.Executor, t *drivers
 		if dump.Manifest == "" {
 			info += ", no manifest"
 		}
-		out = append(out, drivers.Snapshot{ID: dump.ID, Time: dump.Time, Bytes: -1, Info: info})
+		out = append(out, drivers.Snapshot{ID: dump.ID, Time: dump.Time, Bytes: -1, Info: info, Point: dump.Point})
 	}
 	return out, nil
 }

@@ -189,6 +189,7 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 		args = append(args, "--quiet") // restic reports progress only without it
 	}
 	args = append(args, "--host="+resticHost(t), "--tag="+resticTag(t))
+	args = append(args, pointTags(t)...)
 	for _, tag := range t.Settings.List("tags") {
 		args = append(args, "--tag="+tag)
 	}
@@ -205,6 +206,16 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 	c.Codes = proc.ExitCodes{Warning: []int{3}}.Override(t.ExitCodes)
 	c.Progress = &proc.ProgressReader{Parse: parseResticStatus}
 	return c
+}
+
+// pointTags tag a snapshot with the recovery point of its run (none
+// outside a run): a tag, not the host or the paths, so retention's
+// grouping (host and tag) is the same with and without it.
+func pointTags(t *drivers.Target) []string {
+	if t.Point == "" {
+		return nil
+	}
+	return []string{"--tag=" + drivers.PointLabel(t.Point)}
 }
 
 // forgetOneCommand forgets exactly the snapshot id (a snapshot the guard
@@ -415,6 +426,7 @@ type resticSnapshot struct {
 	ID      string    `json:"id"`
 	ShortID string    `json:"short_id"`
 	Paths   []string  `json:"paths"`
+	Tags    []string  `json:"tags"`
 	Summary *struct {
 		TotalBytesProcessed int64 `json:"total_bytes_processed"`
 	} `json:"summary"` // restic 0.17+
@@ -468,7 +480,7 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	}
 	out := make([]drivers.Snapshot, 0, len(snaps))
 	for _, s := range snaps {
-		sn := drivers.Snapshot{ID: s.ShortID, Time: s.Time, Bytes: -1, Info: strings.Join(s.Paths, " ")}
+		sn := drivers.Snapshot{ID: s.ShortID, Time: s.Time, Bytes: -1, Info: strings.Join(s.Paths, " "), Point: drivers.PointFromLabels(s.Tags...)}
 		if s.Summary != nil {
 			sn.Bytes = s.Summary.TotalBytesProcessed
 		}

@@ -44,8 +44,9 @@ func resticStreamArgs(t *drivers.Target, m *drivers.DumpManifest, name string) [
 	if !t.Progress || name != drivers.StreamDumpName(t) {
 		args = append(args, "--quiet") // restic reports progress only without it
 	}
-	return append(args, "--stdin", "--stdin-filename="+name,
+	args = append(args, "--stdin", "--stdin-filename="+name,
 		"--host="+resticHost(t.Into), "--tag="+resticTag(t), "--time="+when)
+	return append(args, pointTags(t)...)
 }
 
 // StoreCommand: restic backup --stdin. Any exit but 0 is an error (3 would
@@ -151,7 +152,7 @@ func (resticStore) List(ctx context.Context, x proc.Executor, t *drivers.Target)
 	var out []drivers.StreamedDump
 	for _, s := range snaps {
 		if len(s.Paths) == 1 && s.Paths[0] == "/"+drivers.StreamDumpName(t) {
-			out = append(out, drivers.StreamedDump{ID: s.ShortID, FullID: s.ID, Time: s.Time, Manifest: manifests[resticShortID(s.ShortID)]})
+			out = append(out, drivers.StreamedDump{ID: s.ShortID, FullID: s.ID, Time: s.Time, Manifest: manifests[resticShortID(s.ShortID)], Point: drivers.PointFromLabels(s.Tags...)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })

@@ -159,6 +159,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			validateCommand(),
 			verifyCommand(),
 			snapshotsCommand(),
+			pointsCommand(),
 			initCommand(),
 			pruneCommand(),
 			restoreCommand(),

@@ -145,7 +145,7 @@ func TestDryRunRunsNothing(t *testing.T) {
 	for _, want := range []string{
 		"# target database (pg_dump)",
 		"pg_dump --format=custom --no-password --file=" + filepath.Join(s.dir, "dumps", ".database-"),
-		"restic backup --json --quiet --host=test --tag=alexandria:library -- " + s.lib,
+		"restic backup --json --quiet --host=test --tag=alexandria:library '--tag=alexandria-point=<this-run>' -- " + s.lib,
 		"'AWS_SECRET_ACCESS_KEY=***'",
 		"restic forget --json --host=test --tag=alexandria:library --group-by=host --keep-last=2 --prune",
 	} {

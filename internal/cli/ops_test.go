@@ -148,7 +148,7 @@ func TestCompleteCandidates(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{""}, "run validate verify snapshots init prune"},
+		{[]string{""}, "run validate verify snapshots points init"},
 		{[]string{"sch"}, "schedule"},
 		{[]string{"-c", s.plan, "run", ""}, "all weekly"},
 		{[]string{"--config", "=", s.plan, "run", "w"}, "weekly"},
