@@ -170,8 +170,8 @@ func dumpCommand(t *drivers.Target, path, snapshot string, env []proc.EnvVar) pr
 	args = append(args, "--dbname="+t.Settings.Str("database"))
 	// SIGTERM: pg_dump (its --jobs workers too) just dies, and the driver
 	// never keeps what it wrote. Behind a prefix, its program gets the
-	// signal; docker exec then closes pg_dump's output, and pg_dump dies
-	// at its next write.
+	// signal (docker exec does not pass it on); what pg_dump wrote is not
+	// kept either way.
 	return pgTool(t, proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM})
 }
 
