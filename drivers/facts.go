@@ -1,5 +1,7 @@
 package drivers
 
+import "strings"
+
 // Facts, not switches: what the other layers (plan, restore, runbook,
 // doctor, schedule, the lock sweep) need to know about a tool, each driver
 // declares: Facts for what holds for every target of the driver,
@@ -103,6 +105,16 @@ type Resources struct {
 	SSH     bool
 	Secrets []SecretFile
 	Paths   []Path
+	// ToolPrefix is the argv the target's tools run behind (pg_dump's
+	// exec_prefix: inside a container), or nil. Tools are checked once
+	// per driver and prefix (ToolsKey): where they run.
+	ToolPrefix []string
+}
+
+// ToolsKey tells apart the targets whose tools are checked apart: those of
+// different drivers, or run behind different ToolPrefixes.
+func ToolsKey(t *Target) string {
+	return strings.Join(append([]string{t.Driver}, t.Resources().ToolPrefix...), "\x00")
 }
 
 // Facts are the facts of the target's driver (none for an unknown one).

@@ -590,16 +590,18 @@ func (p *Plan) Init(ctx context.Context, targets []*drivers.Target, rt Runtime) 
 	})
 }
 
-// CheckTools checks each driver's programs once per driver.
+// CheckTools checks each driver's programs once per driver, and once per
+// place they run behind (drivers.ToolsKey).
 func (p *Plan) CheckTools(ctx context.Context, rt Runtime) []Outcome {
 	seen := map[string]bool{}
 	var out []Outcome
 	for _, name := range p.Order {
 		t := p.Targets[name]
-		if seen[t.Driver] {
+		key := drivers.ToolsKey(t)
+		if seen[key] {
 			continue
 		}
-		seen[t.Driver] = true
+		seen[key] = true
 		out = append(out, Outcome{Target: t.Driver, Err: rt.driver(t.Driver).CheckTools(ctx, rt.Exec, t)})
 	}
 	return out

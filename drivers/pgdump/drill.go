@@ -141,9 +141,17 @@ func (d Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 			return res, err
 		}
 		defer closer.Close()
-		cmd = psqlRestoreCommand(scratchDB, input, env)
+		cmd = psqlRestoreCommand(t, scratchDB, input, env)
 	} else {
-		cmd = pgRestoreCommand(format, dump, scratchDB, pgRestoreOptions{NoOwner: true}, env)
+		cmd = pgRestoreCommand(t, format, dump, scratchDB, pgRestoreOptions{NoOwner: true}, env)
+		in, err := pgRestoreInput(t, format, dump)
+		if err != nil {
+			return res, err
+		}
+		if in != nil {
+			defer in.Close()
+			cmd.Stdin = in
+		}
 	}
 	if _, err := x.Run(ctx, cmd); err != nil {
 		return res, fmt.Errorf("drill: %s does not restore: %w", base, err)

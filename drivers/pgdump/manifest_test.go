@@ -229,19 +229,26 @@ func TestPgDumpRestoreTarget(t *testing.T) {
 // --dbname word, the path last.
 func TestPgDumpRestoreCommands(t *testing.T) {
 	env := []proc.EnvVar{{Name: "PGPASSFILE", Value: "/tmp/pgpass-1"}}
+	here := &drivers.Target{Settings: drivers.Values{}}
+	docker := &drivers.Target{Settings: drivers.Values{"exec_prefix": []string{"docker", "exec", "-i", "db"}}}
 	for _, tc := range []struct {
 		name string
 		cmd  proc.Command
 		want string
 	}{
-		{"restore", pgRestoreCommand("custom", "/b/database-1.dump", "postgres://a@h/db", pgRestoreOptions{}, env),
+		{"restore", pgRestoreCommand(here, "custom", "/b/database-1.dump", "postgres://a@h/db", pgRestoreOptions{}, env),
 			"PGPASSFILE=/tmp/pgpass-1 pg_restore --format=custom --exit-on-error --single-transaction --no-password --dbname=postgres://a@h/db /b/database-1.dump"},
-		{"clean", pgRestoreCommand("directory", "/b/database-1.dir", "db", pgRestoreOptions{Clean: true}, nil),
+		{"clean", pgRestoreCommand(here, "directory", "/b/database-1.dir", "db", pgRestoreOptions{Clean: true}, nil),
 			"pg_restore --format=directory --exit-on-error --single-transaction --clean --if-exists --no-password --dbname=db /b/database-1.dir"},
-		{"drill", pgRestoreCommand("tar", "/b/database-1.tar", "--file=/x", pgRestoreOptions{NoOwner: true}, nil),
+		{"drill", pgRestoreCommand(here, "tar", "/b/database-1.tar", "--file=/x", pgRestoreOptions{NoOwner: true}, nil),
 			"pg_restore --format=tar --exit-on-error --single-transaction --no-owner --no-privileges --no-password --dbname=--file=/x /b/database-1.tar"},
-		{"plain", psqlRestoreCommand("host=/tmp dbname=x", strings.NewReader(""), nil),
+		{"plain", psqlRestoreCommand(here, "host=/tmp dbname=x", strings.NewReader(""), nil),
 			"psql --no-psqlrc --no-password --quiet --set=ON_ERROR_STOP=1 --file=- '--dbname=host=/tmp dbname=x'"},
+		// Behind a prefix, the archive comes on standard input: no path.
+		{"prefixed restore", pgRestoreCommand(docker, "custom", "/b/database-1.dump", "postgres://a@h/db", pgRestoreOptions{}, nil),
+			"docker exec -i db pg_restore --format=custom --exit-on-error --single-transaction --no-password --dbname=postgres://a@h/db"},
+		{"prefixed plain", psqlRestoreCommand(docker, "db", strings.NewReader(""), nil),
+			"docker exec -i db psql --no-psqlrc --no-password --quiet --set=ON_ERROR_STOP=1 --file=- --dbname=db"},
 	} {
 		if got := tc.cmd.String(); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)

@@ -48,6 +48,8 @@ func (Driver) Options() []drivers.Option {
 			Help: "The database: a postgres:// URL, a libpq key=value string or a database name. A password here is rejected."},
 		{Name: "password_file", Kind: drivers.String,
 			Help: "A file holding only the database password (mode 0600). Otherwise libpq's PGPASSFILE, ~/.pgpass or PG* environment is used."},
+		{Name: "exec_prefix", Kind: drivers.StringList, Check: checkExecPrefix,
+			Help: "Run pg_dump, pg_restore and psql (and their --version) behind this argv, such as [\"docker\", \"compose\", \"-f\", \"/srv/alexandria/compose.yaml\", \"exec\", \"-T\", \"db\"]: inside the database's container. The dump streams through standard output and a restore through standard input, so format = \"directory\" and password_file are refused; the container supplies the tools' credentials. The driver's own connection (pgx) still goes from this host to `database`."},
 		{Name: "dir", Kind: drivers.String, Help: "Directory the dump files are kept in (or set into)."},
 		{Name: "into", Kind: drivers.String, Help: "Instead of dir: stream the dump (custom format) straight into this restic or borg target's repository, with no temporary file, its manifest beside it. keep_last and keep_days then apply to the dumps there."},
 		{Name: "format", Kind: drivers.String, Default: pgDefaultFormat, Enum: []string{"custom", "sql", "directory", "tar"},
@@ -112,6 +114,9 @@ func (Driver) Validate(t *drivers.Target) error {
 			return drivers.KeyErr("exit_codes", "pg_dump exit %d cannot be called ok or a warning: a dump whose pg_dump failed is never kept (only 0 may be reclassified, as a warning or an error)", code)
 		}
 	}
+	if err := validateExecPrefix(t); err != nil {
+		return err
+	}
 	switch set := drivers.FirstSet(t.Settings, "dir", "into"); {
 	case len(set) != 1:
 		return drivers.KeyErr("dir", "set exactly one of `dir` (dump files) or `into` (stream into a restic or borg target)")
@@ -146,7 +151,9 @@ func pgExt(t *drivers.Target) string {
 	return "dump"
 }
 
-// dumpCommand is the pg_dump invocation writing to path. The database is
+// dumpCommand is the pg_dump invocation writing to path; behind an
+// exec_prefix it writes to standard output instead, which the caller puts
+// into path (the container cannot see the host's files). The database is
 // passed as one --dbname=VALUE word, so no value can become an option.
 // snapshot, when set, is an exported snapshot (see openDumpSnapshot) pg_dump
 // dumps instead of taking its own, so the manifest's row counts describe
@@ -160,26 +167,33 @@ func dumpCommand(t *drivers.Target, path, snapshot string, env []proc.EnvVar) pr
 	if n, ok := t.Settings["jobs"].(int); ok {
 		args = append(args, "--jobs="+strconv.Itoa(n))
 	}
-	args = append(args, "--no-password", "--file="+path)
+	args = append(args, "--no-password")
+	if len(execPrefix(t)) == 0 {
+		args = append(args, "--file="+path)
+	}
 	if snapshot != "" {
 		args = append(args, "--snapshot="+snapshot)
 	}
 	args = append(args, "--dbname="+t.Settings.Str("database"))
 	// SIGTERM: pg_dump (its --jobs workers too) just dies, and the driver
-	// never keeps what it wrote.
-	return proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
+	// never keeps what it wrote. Behind a prefix, its program gets the
+	// signal (docker exec does not pass it on); what pg_dump wrote is not
+	// kept either way.
+	return pgTool(t, proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM})
 }
 
 // readCommand reads a whole custom, tar or directory archive, decompressing
 // every data block. (`pg_restore --list` only reads the table of contents
-// and passes a truncated file.)
+// and passes a truncated file.) Never behind an exec_prefix: there, every
+// archive is read from standard input (stdinReadCommand).
 func readCommand(format, path string, env []proc.EnvVar) proc.Command {
 	return proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null", path}, Env: env}
 }
 
-// stdinReadCommand is readCommand for an archive on standard input.
-func stdinReadCommand(format string, env []proc.EnvVar) proc.Command {
-	return proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null"}, Env: env}
+// stdinReadCommand is readCommand for an archive on standard input, behind
+// the target's exec_prefix if any (/dev/null is the container's own).
+func stdinReadCommand(t *drivers.Target, format string, env []proc.EnvVar) proc.Command {
+	return pgTool(t, proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--file=/dev/null"}, Env: env})
 }
 
 func (d Driver) Steps(t *drivers.Target) []drivers.Step {
@@ -193,18 +207,23 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 		env = append(env, proc.EnvVar{Name: "PGPASSFILE", Value: "<private pgpass made from " + t.Settings.Str("password_file") + ">"})
 	}
 	dump := dumpCommand(t, tmp, "<exported snapshot>", append(env, t.EnvVars()...))
-	steps := []drivers.Step{
-		{Phase: drivers.PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
-		{Phase: drivers.PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction and export its snapshot (pg_export_snapshot)"},
-		{Phase: drivers.PhaseBackup, Command: &dump},
-		{Phase: drivers.PhaseBackup, Note: "count every table's rows exactly in the same snapshot, then end the transaction"},
+	steps := append(preflightSteps(t),
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction and export its snapshot (pg_export_snapshot)"},
+		drivers.Step{Phase: drivers.PhaseBackup, Command: &dump})
+	if len(execPrefix(t)) > 0 {
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "| its standard output into " + tmp + ", created 0600 here (the container cannot see the host's files)"})
 	}
-	switch pgFormat(t) {
-	case "sql":
+	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "count every table's rows exactly in the same snapshot, then end the transaction"})
+	switch format := pgFormat(t); {
+	case format == "sql":
 		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "read " + tmp + " whole once: check pg_dump's completion trailer and take its SHA-256"})
-	case "custom":
-		read := stdinReadCommand("custom", t.EnvVars())
-		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: "read " + tmp + " whole once, through a SHA-256, into:"},
+	case readsFromStdin(t, format):
+		read := stdinReadCommand(t, format, t.EnvVars())
+		note := "read " + tmp + " whole once, through a SHA-256, into:"
+		if format == "tar" {
+			note = "read the tar structure of " + tmp + " to its end, then " + note
+		}
+		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Note: note},
 			drivers.Step{Phase: drivers.PhaseBackup, Command: &read})
 	default:
 		read := readCommand(pgFormat(t), tmp, t.EnvVars())
@@ -216,6 +235,17 @@ func (d Driver) Steps(t *drivers.Target) []drivers.Step {
 		drivers.Step{Phase: drivers.PhaseBackup, Note: "write " + manifestPath(final) + " (0600, atomically): row counts, versions, bytes, SHA-256"})
 	if note := retentionNote(t); note != "" {
 		steps = append(steps, drivers.Step{Phase: drivers.PhasePrune, Note: note})
+	}
+	return steps
+}
+
+// preflightSteps is the preflight, for --dry-run: behind an exec_prefix,
+// the version probe shows where pg_dump runs.
+func preflightSteps(t *drivers.Target) []drivers.Step {
+	steps := []drivers.Step{{Phase: drivers.PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"}}
+	if len(execPrefix(t)) > 0 {
+		version := pgTool(t, proc.Command{Program: "pg_dump", Args: []string{"--version"}})
+		steps = append(steps, drivers.Step{Phase: drivers.PhasePreflight, Command: &version})
 	}
 	return steps
 }
@@ -258,18 +288,20 @@ func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) erro
 	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
 }
 
+// CheckTools asks pg_dump and pg_restore their versions, behind t's
+// exec_prefix when it has one: where the tools run.
 func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
-	if _, err := pgToolMajor(ctx, x, "pg_dump"); err != nil {
+	if _, err := pgToolMajor(ctx, x, t, "pg_dump"); err != nil {
 		return err
 	}
-	_, err := pgToolMajor(ctx, x, "pg_restore")
+	_, err := pgToolMajor(ctx, x, t, "pg_restore")
 	return err
 }
 
 // pgToolMajor runs `prog --version` ("pg_dump (PostgreSQL) 15.18 (Debian ...)")
 // and returns the major version.
-func pgToolMajor(ctx context.Context, x proc.Executor, prog string) (int, error) {
-	line, err := pgToolVersion(ctx, x, prog)
+func pgToolMajor(ctx context.Context, x proc.Executor, t *drivers.Target, prog string) (int, error) {
+	line, err := pgToolVersion(ctx, x, t, prog)
 	if err != nil {
 		return 0, err
 	}
@@ -281,9 +313,10 @@ func pgToolMajor(ctx context.Context, x proc.Executor, prog string) (int, error)
 }
 
 // pgToolVersion returns the first line of `prog --version`, asked once
-// per run (the preflight and the dump's manifest both need it).
-func pgToolVersion(ctx context.Context, x proc.Executor, prog string) (string, error) {
-	c := proc.Command{Program: prog, Args: []string{"--version"}}
+// per run and exec_prefix (the preflight and the dump's manifest both need
+// it).
+func pgToolVersion(ctx context.Context, x proc.Executor, t *drivers.Target, prog string) (string, error) {
+	c := pgTool(t, proc.Command{Program: prog, Args: []string{"--version"}})
 	res, err := proc.Remember(ctx, c.String(), func() (proc.Result, error) { return x.Run(ctx, c) })
 	if err != nil {
 		return "", err
@@ -296,7 +329,7 @@ func pgToolVersion(ctx context.Context, x proc.Executor, prog string) (string, e
 // older than the server (pg_dump refuses such servers, and the failure
 // otherwise only shows at 2 AM).
 func (Driver) Preflight(ctx context.Context, x proc.Executor, t *drivers.Target) error {
-	clientMajor, err := pgToolMajor(ctx, x, "pg_dump")
+	clientMajor, err := pgToolMajor(ctx, x, t, "pg_dump")
 	if err != nil {
 		return err
 	}
@@ -476,16 +509,16 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	}()
 	// Create the temporary name ourselves with mode 0600 (0700 for a
 	// directory): pg_dump would create it 0644 under the usual umask.
+	var out *os.File
 	if pgFormat(t) == "directory" {
 		if err := os.Mkdir(tmp, 0o700); err != nil {
 			return drivers.Artifact{}, err
 		}
 	} else {
-		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
+		if out, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
 			return drivers.Artifact{}, err
 		}
-		f.Close()
+		defer out.Close()
 	}
 
 	ds, err := openDumpSession(ctx, x, t)
@@ -493,9 +526,18 @@ func (d Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		return drivers.Artifact{}, err
 	}
 	defer ds.Close()
+	dump := dumpCommand(t, tmp, ds.snap.ID(), ds.env)
+	if len(execPrefix(t)) > 0 {
+		// pg_dump in the container writes to its standard output: the
+		// file, handed to the prefix's program as is.
+		dump.Stdout = out
+	}
 	stopWatching := stamped.WatchGrowth(ctx, tmp)
-	res, err := x.Run(ctx, dumpCommand(t, tmp, ds.snap.ID(), ds.env))
+	res, err := x.Run(ctx, dump)
 	stopWatching()
+	if err == nil && out != nil {
+		err = out.Close()
+	}
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
@@ -556,7 +598,7 @@ func openDumpSession(ctx context.Context, x proc.Executor, t *drivers.Target) (*
 	if err != nil {
 		return nil, err
 	}
-	version, err := pgToolVersion(ctx, x, "pg_dump")
+	version, err := pgToolVersion(ctx, x, t, "pg_dump")
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -582,18 +624,37 @@ func (d Driver) freeDumpPath(t *drivers.Target) (string, error) {
 	return stamped.FreePath(t.Settings.Str("dir"), t.Name, pgExt(t))
 }
 
+// readsFromStdin: pg_restore reads a custom archive from standard input,
+// so the read and the hash are one pass; behind an exec_prefix a tar
+// archive too (the container cannot see the file).
+func readsFromStdin(t *drivers.Target, format string) bool {
+	return format == "custom" || format == "tar" && len(execPrefix(t)) > 0
+}
+
 // readBack reads a dump whole, as readWhole does, and returns its size and
 // SHA-256 (see hashDump). A custom or plain SQL dump is read once, the
 // checks and the hash fed from the same pass (pg_restore reads a custom
-// archive from standard input); a tar or directory dump is read twice.
+// archive from standard input); a tar or directory dump is read twice
+// (a tar dump behind an exec_prefix: its structure, then once through
+// pg_restore's standard input).
 // The sum is "" when the dump could not be read to its end.
 func (d Driver) readBack(ctx context.Context, x proc.Executor, t *drivers.Target, path string) (int64, string, error) {
 	format := dumpFormat(path, pgFormat(t))
-	if format != "custom" && format != "sql" {
+	if format == "directory" && len(execPrefix(t)) > 0 {
+		return 0, "", fmt.Errorf("%s: %w", path, errPrefixDirectory)
+	}
+	if format != "sql" && !readsFromStdin(t, format) {
 		if err := d.readWhole(ctx, x, t, path); err != nil {
 			return 0, "", err
 		}
 		return hashDump(path)
+	}
+	if format == "tar" {
+		// pg_restore 15 spins forever at 100% CPU on a truncated tar
+		// archive (readWhole).
+		if err := checkTar(path); err != nil {
+			return 0, "", err
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -607,7 +668,7 @@ func (d Driver) readBack(ctx context.Context, x proc.Executor, t *drivers.Target
 	if format == "sql" {
 		readErr = checkSQL(path, pass)
 	} else {
-		c := stdinReadCommand(format, t.EnvVars())
+		c := stdinReadCommand(t, format, t.EnvVars())
 		c.Stdin = pass
 		_, readErr = x.Run(ctx, c)
 	}
@@ -814,7 +875,7 @@ func (Driver) Facts() drivers.Facts {
 }
 
 func (Driver) Resources(t *drivers.Target) drivers.Resources {
-	r := drivers.Resources{Database: t.Settings.Str("database")}
+	r := drivers.Resources{Database: t.Settings.Str("database"), ToolPrefix: execPrefix(t)}
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "password_file", drivers.PasswordFile)
 	// A streamed dump has no directory: it is in its `into` target's
 	// repository.
@@ -836,6 +897,19 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	dump := filepath.Join(dir, t.Name+"-<TIME>."+pgExt(t))
 	steps := []drivers.Step{drivers.RestoreNote("the newest dump: ls -1 %s | tail -n 1", proc.ShellQuote(filepath.Join(dir, t.Name+"-"))+"*."+pgExt(t))}
 	db := "--dbname=" + t.Settings.Str("database")
+	if len(execPrefix(t)) > 0 {
+		// The tools are in the container: the dump goes in on standard
+		// input.
+		psql := pgTool(t, proc.Command{Program: "psql", Args: []string{"-X", "-v", "ON_ERROR_STOP=1", "--single-transaction", db}})
+		restore := pgTool(t, proc.Command{Program: "pg_restore", Args: []string{"--exit-on-error", "--clean", "--if-exists", db}})
+		switch {
+		case format == "sql" && strings.HasSuffix(dump, ".gz"):
+			return append(steps, drivers.RestoreNote("gunzip -c %s | %s  (into an empty database)", dump, psql.String()))
+		case format == "sql":
+			return append(steps, drivers.RestoreNote("%s < %s  (into an empty database)", psql.String(), dump))
+		}
+		return append(steps, drivers.RestoreNote("%s < %s", restore.String(), dump))
+	}
 	switch {
 	case format == "sql" && strings.HasSuffix(dump, ".gz"):
 		steps = append(steps, drivers.RestoreNote("gunzip -c %s | psql -X -v ON_ERROR_STOP=1 --single-transaction %s  (into an empty database)", dump, proc.ShellQuote(db)))

@@ -138,9 +138,17 @@ func (d Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 			return drivers.RestoreResult{}, err
 		}
 		defer closer.Close()
-		cmd = psqlRestoreCommand(db, input, env)
+		cmd = psqlRestoreCommand(t, db, input, env)
 	} else {
-		cmd = pgRestoreCommand(format, dump, db, pgRestoreOptions{Clean: req.Clean}, env)
+		cmd = pgRestoreCommand(t, format, dump, db, pgRestoreOptions{Clean: req.Clean}, env)
+		in, err := pgRestoreInput(t, format, dump)
+		if err != nil {
+			return drivers.RestoreResult{}, err
+		}
+		if in != nil {
+			defer in.Close()
+			cmd.Stdin = in
+		}
 	}
 	if _, err := x.Run(ctx, cmd); err != nil {
 		return drivers.RestoreResult{}, fmt.Errorf("restoring %s into %q failed; it ran as one transaction, so nothing was changed: %w%s",
@@ -328,8 +336,10 @@ type pgRestoreOptions struct {
 // database as one transaction; --single-transaction also stops at the
 // first error (it implies --exit-on-error, given anyway for clarity), so a
 // half restore is never kept. path is absolute; the database is one
-// --dbname=VALUE word.
-func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []proc.EnvVar) proc.Command {
+// --dbname=VALUE word. Behind t's exec_prefix, pg_restore reads the
+// archive from standard input instead, which the caller opens
+// (pgRestoreInput): the container cannot see the host's files.
+func pgRestoreCommand(t *drivers.Target, format, path, database string, o pgRestoreOptions, env []proc.EnvVar) proc.Command {
 	args := []string{"--format=" + format, "--exit-on-error", "--single-transaction"}
 	if o.Clean {
 		args = append(args, "--clean", "--if-exists")
@@ -337,8 +347,24 @@ func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []p
 	if o.NoOwner {
 		args = append(args, "--no-owner", "--no-privileges")
 	}
-	args = append(args, "--no-password", "--dbname="+database, path)
-	return proc.Command{Program: "pg_restore", Args: args, Env: env}
+	args = append(args, "--no-password", "--dbname="+database)
+	if len(execPrefix(t)) == 0 {
+		args = append(args, path)
+	}
+	return pgTool(t, proc.Command{Program: "pg_restore", Args: args, Env: env})
+}
+
+// pgRestoreInput is what pgRestoreCommand reads the archive at path from:
+// nothing (the path is its argument), or behind an exec_prefix the file
+// on standard input. The caller closes it.
+func pgRestoreInput(t *drivers.Target, format, path string) (*os.File, error) {
+	if len(execPrefix(t)) == 0 {
+		return nil, nil
+	}
+	if format == "directory" {
+		return nil, errPrefixDirectory
+	}
+	return os.Open(path)
 }
 
 // psqlRestoreCommand runs a plain SQL dump from stdin. Not psql's own
@@ -347,9 +373,9 @@ func pgRestoreCommand(format, path, database string, o pgRestoreOptions, env []p
 // half a restore. The COMMIT comes from sqlRestoreInput instead, only after
 // the whole dump was read. psql exits 3 on an SQL error (ON_ERROR_STOP), 2
 // when the connection is lost, 1 on its own errors: all errors.
-func psqlRestoreCommand(database string, stdin io.Reader, env []proc.EnvVar) proc.Command {
-	return proc.Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
-		"--file=-", "--dbname=" + database}, Env: env, Stdin: stdin}
+func psqlRestoreCommand(t *drivers.Target, database string, stdin io.Reader, env []proc.EnvVar) proc.Command {
+	return pgTool(t, proc.Command{Program: "psql", Args: []string{"--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1",
+		"--file=-", "--dbname=" + database}, Env: env, Stdin: stdin})
 }
 
 // sqlRestoreInput is psql's input for a plain dump: BEGIN, prelude, the

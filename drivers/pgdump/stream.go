@@ -75,14 +75,14 @@ func streamDumpCommand(t *drivers.Target, snapshot string, env []proc.EnvVar) pr
 		args = append(args, "--snapshot="+snapshot)
 	}
 	args = append(args, "--dbname="+t.Settings.Str("database"))
-	return proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM}
+	return pgTool(t, proc.Command{Program: "pg_dump", Args: args, Env: env, Codes: proc.ExitCodes{}.Override(t.ExitCodes), Stop: syscall.SIGTERM})
 }
 
 // streamReadCommand reads a custom archive from standard input whole,
 // decompressing every data block (Verify's reader, as readCommand for a
 // file).
-func streamReadCommand(env []proc.EnvVar) proc.Command {
-	return proc.Command{Program: "pg_restore", Args: []string{"--format=custom", "--file=/dev/null"}, Env: env}
+func streamReadCommand(t *drivers.Target, env []proc.EnvVar) proc.Command {
+	return stdinReadCommand(t, "custom", env)
 }
 
 // streamStore is the store of the target t's dump streams into. The plan
@@ -290,7 +290,7 @@ func (d Driver) streamVerify(ctx context.Context, x proc.Executor, t *drivers.Ta
 // reads the whole archive, through a SHA-256 compared with the manifest's.
 func readBack(ctx context.Context, t *drivers.Target, piper proc.Piper, store drivers.DumpStore, dump drivers.StreamedDump, m *drivers.DumpManifest) error {
 	tap := newSumTap()
-	if _, _, err := piper.RunPipe(ctx, store.StreamCommand(t, dump), streamReadCommand(t.EnvVars()), tap); err != nil {
+	if _, _, err := piper.RunPipe(ctx, store.StreamCommand(t, dump), streamReadCommand(t, t.EnvVars()), tap); err != nil {
 		return fmt.Errorf("dump %s does not read back from %s: %w", dump.ID, t.Into.Name, err)
 	}
 	if err := m.CheckSum(tap.n, tap.sum()); err != nil {
@@ -412,11 +412,8 @@ func (d Driver) streamSteps(t *drivers.Target) []drivers.Step {
 	m := store.DryRunManifest(t)
 	storeCmd := store.StoreCommand(t, m, "<private temporary directory>")
 	dummy := drivers.StreamedDump{ID: "<the new dump>", Manifest: "<its manifest snapshot>"}
-	stream, read := store.StreamCommand(t, dummy), streamReadCommand(t.EnvVars())
-	steps := []drivers.Step{
-		{Phase: drivers.PhasePreflight, Note: "connect with pgx; refuse when pg_dump's major version is older than the server's"},
-	}
-	steps = append(steps, store.PreflightSteps(t)...)
+	stream, read := store.StreamCommand(t, dummy), streamReadCommand(t, t.EnvVars())
+	steps := append(preflightSteps(t), store.PreflightSteps(t)...)
 	steps = append(steps, []drivers.Step{
 		{Phase: drivers.PhaseBackup, Note: "with pgx: open a REPEATABLE READ, READ ONLY transaction, export its snapshot (pg_export_snapshot) and count every table's rows exactly in it"},
 		{Phase: drivers.PhaseBackup, Command: &dump},

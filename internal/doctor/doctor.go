@@ -268,17 +268,29 @@ func (r *run) tools(ctx context.Context, targets []*drivers.Target) {
 		if t.Resources().SSH && ssh == "" {
 			ssh = t.Name
 		}
-		if seen[t.Driver] {
+		// Once per driver, and per place its tools run behind (a pg_dump
+		// target's exec_prefix).
+		key := drivers.ToolsKey(t)
+		if seen[key] {
 			continue
 		}
-		seen[t.Driver] = true
+		seen[key] = true
 		rec := &recorder{x: r.o.Exec}
 		cctx, cancel := r.ctx(ctx)
 		err := r.driver(t.Driver).CheckTools(cctx, rec, t)
 		cancel()
-		subject := "tools " + t.Driver
+		subject, through := "tools "+t.Driver, ""
+		if prefix := t.Resources().ToolPrefix; len(prefix) > 0 {
+			through = proc.Command{Program: prefix[0], Args: prefix[1:]}.String()
+			subject += " (through " + through + ")"
+		}
 		if err != nil {
-			r.add(Check{Status: Fail, Subject: subject, Detail: err.Error(), Fix: toolFix(t.Driver, err)})
+			fix := toolFix(t.Driver, err)
+			if through != "" {
+				// Installing on this host would not help.
+				fix = "check that `" + through + "` runs, and " + fix + " where it runs the tools"
+			}
+			r.add(Check{Status: Fail, Subject: subject, Detail: err.Error(), Fix: fix})
 			continue
 		}
 		r.add(Check{Status: OK, Subject: subject, Detail: strings.Join(rec.lines, "; ")})

@@ -239,6 +239,53 @@ paths = ["DIR"]
 	expect(t, checks, "tools ssh", Fail, "needed by target files-borg", "install openssh-client")
 }
 
+// pg_dump's tools are checked where they run: on this host for a target
+// without exec_prefix, and behind each different prefix.
+func TestToolsBehindPrefix(t *testing.T) {
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "pg_dump"), "#!/bin/sh\necho 'pg_dump (PostgreSQL) 15.8'\n", 0o755)
+	writeFile(t, filepath.Join(bin, "pg_restore"), "#!/bin/sh\necho 'pg_restore (PostgreSQL) 15.8'\n", 0o755)
+	container := writeFile(t, filepath.Join(bin, "in-container"), "#!/bin/sh\necho \"$2 (PostgreSQL) 17.2 (in the container)\"\n", 0o755)
+	t.Setenv("PATH", bin)
+	dir := t.TempDir()
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.here]
+driver = "pg_dump"
+database = "postgres://app@localhost/app"
+dir = "DIR/here"
+[targets.there]
+driver = "pg_dump"
+database = "postgres://app@localhost/app"
+dir = "DIR/there"
+exec_prefix = ["`+container+`", "db"]
+[targets.there-too]
+driver = "pg_dump"
+database = "postgres://app@localhost/other"
+dir = "DIR/there-too"
+exec_prefix = ["`+container+`", "db"]
+[targets.nowhere]
+driver = "pg_dump"
+database = "postgres://app@localhost/app"
+dir = "DIR/nowhere"
+exec_prefix = ["docker", "exec", "db"]
+`)
+	targets, _ := p.Pick(nil, "")
+	checks := map[string]Check{}
+	r := &run{o: Options{Exec: proc.ProcessExecutor{}, Timeout: time.Minute}}
+	r.tools(context.Background(), targets)
+	for _, c := range r.checks {
+		t.Log(c)
+		checks[c.Subject] = c
+	}
+	expect(t, checks, "tools pg_dump", OK, "pg_dump (PostgreSQL) 15.8; pg_restore (PostgreSQL) 15.8", "")
+	expect(t, checks, "tools pg_dump (through "+container+" db)", OK, "pg_dump (PostgreSQL) 17.2 (in the container); pg_restore (PostgreSQL) 17.2 (in the container)", "")
+	expect(t, checks, "tools pg_dump (through docker exec db)", Fail, `"docker": executable file not found`, "check that `docker exec db` runs, and install postgresql-client")
+	if len(r.checks) != 3 {
+		t.Errorf("%d tool checks, want one per place the tools run (3)", len(r.checks))
+	}
+}
+
 func TestSecretFiles(t *testing.T) {
 	dir := t.TempDir()
 	nobody, err := user.Lookup("nobody")
