@@ -94,6 +94,19 @@ type RestoreProver interface {
 	ProveRestore(ctx context.Context, x proc.Executor, t *Target, req RestoreRequest) (RestoreProof, error)
 }
 
+// FileRecoverer is implemented by file drivers whose backups `recover`
+// puts back in their original places: each backed-up path is restored
+// (RestoreRequest.Paths) into a staging directory beside its place, then
+// renamed into it.
+type FileRecoverer interface {
+	// RecoverPaths are the absolute paths t's backups hold.
+	RecoverPaths(t *Target) []string
+	// RecoverRank orders the files targets of a recovery point, most
+	// trustworthy source first (lowest): content-addressed snapshots that
+	// check every chunk and carry their point before anything else.
+	RecoverRank() int
+}
+
 // MirrorFrom checks a restore's --from against a mirror's one version: it
 // may be empty or name the destination (trailing slashes aside).
 func MirrorFrom(driver, from, dest string) error {

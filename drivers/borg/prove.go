@@ -61,3 +61,13 @@ func (b Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 	return drivers.RestoreProof{Checked: p.Files,
 		Detail: fmt.Sprintf("%d files match archive %s (size and the SHA-256 borg computes from its chunks)", p.Files, archive)}, nil
 }
+
+var _ drivers.FileRecoverer = Driver{}
+
+// RecoverPaths are the target's `paths`: an archive holds them at their
+// absolute paths (without the leading "/").
+func (Driver) RecoverPaths(t *drivers.Target) []string { return t.Settings.List("paths") }
+
+// RecoverRank: borg after restic. Its chunks are checked by id and MAC
+// too, and its archives carry their point in their comment.
+func (Driver) RecoverRank() int { return 2 }

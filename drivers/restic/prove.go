@@ -59,3 +59,13 @@ func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 	return drivers.RestoreProof{Checked: p.Files,
 		Detail: fmt.Sprintf("%d files match snapshot %s (size and SHA-256 of what restic dump reads from the repository)", p.Files, snap.ShortID)}, nil
 }
+
+var _ drivers.FileRecoverer = Driver{}
+
+// RecoverPaths are the target's `paths`: a snapshot holds them at their
+// absolute paths.
+func (Driver) RecoverPaths(t *drivers.Target) []string { return t.Settings.List("paths") }
+
+// RecoverRank: restic first. Its snapshots are content-addressed (every
+// blob's SHA-256 is its id, checked as it is read) and carry their point.
+func (Driver) RecoverRank() int { return 1 }
