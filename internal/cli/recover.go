@@ -349,14 +349,14 @@ func findRecoveryPoint(c *cli.Context, e *env, group, id string) (points.Point, 
 		}
 		return p, nil
 	}
-	why := "no recovery point holds both a database target and a files target (restic or borg) that recover can use"
-	if id != "" {
-		why = fmt.Sprintf("no recovery point %s", id)
-	}
+	among := ""
 	if group != "" {
-		why += " among plan " + group + "'s targets"
+		among = " among plan " + group + "'s targets"
 	}
-	return points.Point{}, errors.Join(fmt.Errorf("%s, in state_dir or in the repositories; `points` lists them", why), listErr)
+	if id != "" {
+		return points.Point{}, usage("no recovery point %s%s, in state_dir or in the repositories; `points` lists them%s", id, among, listed(listErr))
+	}
+	return points.Point{}, fmt.Errorf("no recovery point holds both a database target and a files target (restic or borg) that recover can use%s; `points` lists them%s", among, listed(listErr))
 }
 
 // recoverable: the point's run succeeded (or its backups were found in
@@ -424,4 +424,12 @@ func chooseRecoveryTargets(e *env, p points.Point, filesFrom string) (db, files 
 		files.why = fmt.Sprintf("the most trustworthy of the point's files backups (content-addressed, checked snapshots first); also there: %s", strings.Join(others, ", "))
 	}
 	return db, files, nil
+}
+
+// listed adds to a message why some targets' backups were not listed.
+func listed(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " (not every target's backups could be listed: " + err.Error() + ")"
 }
