@@ -22,7 +22,7 @@ func TestPointIDs(t *testing.T) {
 	}{
 		{[]string{"alexandria-backup", drivers.PointLabel(id)}, id},
 		{[]string{"made by hand; " + drivers.PointLabel(id)}, id},
-		{[]string{"alexandria-point=20261207T021500Z"}, ""},      // cut short
+		{[]string{"alexandria-point=20261207T021500Z"}, ""},       // cut short
 		{[]string{"alexandria-point=20261207T021500Z-4f1cc"}, ""}, // too long
 		{[]string{"alexandria-point=../../etc-4f1c"}, ""},
 		{[]string{"x-alexandria-point=" + id}, ""},

@@ -34,6 +34,16 @@ type RestoreRequest struct {
 	Clean bool
 	// Force allows restoring into a non-empty directory.
 	Force bool
+	// Paths, for restic and borg targets, restores only these backed-up
+	// paths (absolute, as the plan's `paths` names them) and what is
+	// below them; empty means everything. `recover` restores each path
+	// into a staging directory beside its destination.
+	Paths []string
+	// CreateDatabase, for a pg_dump target, creates the database when the
+	// server has none of that name (a new server after a complete loss),
+	// owned by the role the target connects as; without it, a missing
+	// database is an error.
+	CreateDatabase bool
 }
 
 // RestoreResult says what was restored.
@@ -62,6 +72,39 @@ type DrillResult struct {
 // (the table and both counts, the file).
 type Driller interface {
 	Drill(ctx context.Context, x proc.Executor, t *Target) (DrillResult, error)
+}
+
+// RestoreProof is what a RestoreProver found when everything matched.
+type RestoreProof struct {
+	Checked int    // tables or files compared
+	Detail  string // one line for people: "12 tables, 18202 rows match the manifest"
+}
+
+// RestoreProver is implemented by drivers that can prove a restore
+// brought back exactly what the backup holds, by comparing what is now in
+// place with the backup itself (not with the restore's own report):
+//   - pg_dump: every table's row count in req.Database (default the
+//     plan's) against the manifest of the dump req.From;
+//   - file drivers: every regular file the backup req.From holds (only
+//     below req.Paths when given) against the file at the same path below
+//     req.To ("/" for the original places): its size and content.
+//
+// An error names what differs: the table and both counts, the file.
+type RestoreProver interface {
+	ProveRestore(ctx context.Context, x proc.Executor, t *Target, req RestoreRequest) (RestoreProof, error)
+}
+
+// FileRecoverer is implemented by file drivers whose backups `recover`
+// puts back in their original places: each backed-up path is restored
+// (RestoreRequest.Paths) into a staging directory beside its place, then
+// renamed into it.
+type FileRecoverer interface {
+	// RecoverPaths are the absolute paths t's backups hold.
+	RecoverPaths(t *Target) []string
+	// RecoverRank orders the files targets of a recovery point, most
+	// trustworthy source first (lowest): content-addressed snapshots that
+	// check every chunk and carry their point before anything else.
+	RecoverRank() int
 }
 
 // MirrorFrom checks a restore's --from against a mirror's one version: it

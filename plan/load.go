@@ -34,6 +34,12 @@ type Plan struct {
 	// Notify is the [notify] table: how a run's outcome reaches people
 	// and monitoring.
 	Notify Notify
+	// BeforeRestore and AfterRestore are commands (argv lists, never a
+	// shell) `recover` runs before it restores anything (stop the
+	// application) and after everything was restored and proven (start
+	// it again).
+	BeforeRestore [][]string
+	AfterRestore  [][]string
 	// Secrets are the keys whose values are secrets written in the file
 	// itself (not as ${VAR}): every `env` value (masked everywhere, as
 	// cloud credentials go there), notify.ping_url (its token lets anyone
@@ -111,7 +117,7 @@ func formatProblems(errs []error) string {
 	return fmt.Sprintf("invalid plan (%d %s):\n%s", len(errs), noun, strings.Join(lines, "\n"))
 }
 
-var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify"}
+var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify", "before_restore", "after_restore"}
 var groupKeys = []string{"targets", "schedule"}
 var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure"}
 
@@ -247,6 +253,8 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
 		p.Notify = l.notify(n)
 	}
+	p.BeforeRestore = l.restoreHooks(raw, "before_restore")
+	p.AfterRestore = l.restoreHooks(raw, "after_restore")
 	p.Secrets = l.secrets
 	groups, _ := l.table([]string{"plans"}, raw["plans"])
 	for _, name := range sortedKeys(groups) {
@@ -586,6 +594,33 @@ func (l *loader) notify(raw map[string]any) Notify {
 		}
 	}
 	return n
+}
+
+// restoreHooks reads before_restore or after_restore: a list of
+// commands, each an argv list whose program drivers.CheckArgv accepts.
+func (l *loader) restoreHooks(raw map[string]any, key string) [][]string {
+	v, ok := raw[key]
+	if !ok {
+		return nil
+	}
+	kp := []string{key}
+	cmds, ok := argvLists(l.expand(kp, v))
+	if !ok {
+		l.problem(kp, "must be a list of commands, each an array of strings: [[\"systemctl\", \"stop\", \"alexandria\"]] (never a shell line)")
+		return nil
+	}
+	for _, argv := range cmds {
+		if err := drivers.CheckArgv(key, argv); err != nil {
+			var se *drivers.SettingsError
+			if errors.As(err, &se) {
+				l.problem(kp, "%s", se.Msg)
+			} else {
+				l.problem(kp, "%v", err)
+			}
+			return nil
+		}
+	}
+	return cmds
 }
 
 // argvLists reads [["prog", "arg"], ...]: each command a non-empty array of

@@ -14,6 +14,8 @@ func env(vars map[string]string) func(string) (string, bool) {
 const goodPlan = `
 state_dir = "/var/lib/ab"
 parallel = 2
+before_restore = [["systemctl", "stop", "alexandria"]]
+after_restore = [["systemctl", "start", "alexandria"], ["/usr/local/bin/warm-cache"]]
 
 [targets.database]
 driver = "pg_dump"
@@ -67,6 +69,9 @@ func TestParseGoodPlan(t *testing.T) {
 	}
 	if n := p.Notify; n.PingURL != "https://hc-ping.com/0000" || n.MetricsFile == "" || len(n.OnFailure) != 1 || n.OnFailure[0][1] != "alexandria backup failed" {
 		t.Fatalf("notify: %+v", n)
+	}
+	if len(p.BeforeRestore) != 1 || strings.Join(p.BeforeRestore[0], " ") != "systemctl stop alexandria" || len(p.AfterRestore) != 2 {
+		t.Fatalf("restore hooks: %q, %q", p.BeforeRestore, p.AfterRestore)
 	}
 }
 
@@ -167,6 +172,12 @@ func TestParseProblems(t *testing.T) {
 		{"ambiguous cron", base + "[plans.daily]\ntargets = [\"db\"]\nschedule = \"0 0 * * 7\"\n", "plans.daily.schedule:"},
 		{"bad name", "[targets.\"my db\"]\ndriver = \"pg_dump\"\ndatabase = \"a\"\ndir = \"/b\"\n", "a target name may only use"},
 		{"parallel", "parallel = 0\n", "parallel: must be an integer from 1 to 64"},
+		{"restore hook shell line", "before_restore = [\"systemctl stop alexandria\"]\n" + base, "before_restore: must be a list of commands, each an array of strings"},
+		{"restore hook one argv", "after_restore = [\"systemctl\", \"start\", \"alexandria\"]\n" + base, "after_restore: must be a list of commands"},
+		{"restore hook empty argv", "before_restore = [[]]\n" + base, "before_restore: must be a list of commands"},
+		{"restore hook empty program", "before_restore = [[\" \", \"x\"]]\n" + base, "before_restore: the program (the first word) must not be empty"},
+		{"restore hook option", "after_restore = [[\"--now\"]]\n" + base, "after_restore: the program (the first word) must not start with"},
+		{"restore hook relative", "after_restore = [[\"bin/start\"]]\n" + base, "after_restore: the program \"bin/start\" is a relative path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("plan.toml", []byte(tc.src), env(nil))

@@ -54,6 +54,18 @@ type borgItem struct {
 	MTime   string `json:"mtime"` // local time, microseconds, no zone
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256"`
+	// LinkTarget is a symlink's target.
+	LinkTarget string `json:"linktarget"`
+}
+
+// borgArchivePaths are the paths of a RestoreRequest as the archive
+// holds them (nil for everything).
+func borgArchivePaths(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		out = append(out, borgArchivePath(p))
+	}
+	return out
 }
 
 // borgPatterns turns archive paths into borg path-prefix patterns, which
@@ -253,7 +265,8 @@ func (b Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	items, err := b.listItems(ctx, x, t, archive, "", nil)
+	paths := borgArchivePaths(req.Paths)
+	items, err := b.listItems(ctx, x, t, archive, "", paths)
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
@@ -264,7 +277,7 @@ func (b Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 		return drivers.RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
-	if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, nil)); err != nil {
+	if res, err := x.Run(ctx, b.extractCommand(t, archive, dir, paths)); err != nil {
 		return drivers.RestoreResult{}, borgRunError(fmt.Sprintf("borg extract of %s into %s", archive, dir), res, err)
 	}
 	files := 0

@@ -274,3 +274,27 @@ func TestBorgDrill(t *testing.T) {
 	t.Logf("drill failed as it must: %v", err)
 	drivertest.RbNoDrillLeftovers(t, tg.TempDir)
 }
+
+// ProveRestore compares every file in place with the size and SHA-256
+// borg computes from the archive's chunks, and names the file that
+// differs, however it does. With Paths, only what is below them counts.
+func TestBorgProveRestore(t *testing.T) {
+	f, files := newBorgRestoreFixture(t)
+	ctx := context.Background()
+	b := borg.Driver{}
+	tg := f.RestoreTarget(t, "library", nil)
+	f.Backup(t, tg)
+	to := filepath.Join(f.Dir, "restored")
+	if _, err := b.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to}); err != nil {
+		t.Fatal(err)
+	}
+	drivertest.RbProveRestore(t, f.Src, to, files, func() (drivers.RestoreProof, error) {
+		return b.ProveRestore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
+	})
+
+	os.Remove(filepath.Join(to, f.Src, files[0]))
+	proof, err := b.ProveRestore(ctx, f.X, tg, drivers.RestoreRequest{To: to, Paths: []string{filepath.Join(f.Src, "covers")}})
+	if err != nil || proof.Checked != 1 {
+		t.Errorf("the proof of covers/ alone: %+v, %v", proof, err)
+	}
+}

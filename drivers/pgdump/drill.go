@@ -169,14 +169,8 @@ func (d Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 	if m == nil {
 		return res, fmt.Errorf("drill: %s restored into a scratch database without errors (%d tables), but it has no manifest (made before manifests existed, or its manifest could not be written), so its row counts could not be compared; the next backup writes one", base, len(counts))
 	}
-	if diffs := m.CompareCounts(counts); len(diffs) > 0 {
-		const show = 10
-		more := ""
-		if len(diffs) > show {
-			more = fmt.Sprintf("; and %d more", len(diffs)-show)
-			diffs = diffs[:show]
-		}
-		return res, fmt.Errorf("drill: the restore of %s differs from its manifest: %s%s", base, strings.Join(diffs, "; "), more)
+	if err := compareCounts(m, counts, base); err != nil {
+		return res, fmt.Errorf("drill: %w", err)
 	}
 	res.Checked = len(counts)
 	res.Detail = fmt.Sprintf("%d tables, %d rows match the manifest of %s", len(counts), m.TotalRows(), base)
@@ -188,6 +182,23 @@ func (d Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (
 		res.Detail += "; " + passed
 	}
 	return res, nil
+}
+
+// compareCounts compares the row counts of a restore of the dump named
+// base with its manifest m: a table whose count differs, a missing table
+// and an extra one are each named, with both counts (the first ten).
+func compareCounts(m *drivers.DumpManifest, counts []drivers.TableCount, base string) error {
+	diffs := m.CompareCounts(counts)
+	if len(diffs) == 0 {
+		return nil
+	}
+	const show = 10
+	more := ""
+	if len(diffs) > show {
+		more = fmt.Sprintf("; and %d more", len(diffs)-show)
+		diffs = diffs[:show]
+	}
+	return fmt.Errorf("the restore of %s differs from its manifest: %s%s", base, strings.Join(diffs, "; "), more)
 }
 
 // createDrillDatabase creates the scratch database from template0 (nothing

@@ -103,6 +103,11 @@ func (d Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	db := into.Settings.Str("database")
 
 	conn, err := pgConnectExisting(ctx, into)
+	if errors.Is(err, errNoDatabase) && req.CreateDatabase {
+		if err = createDatabase(ctx, into); err == nil {
+			conn, err = connect(ctx, into)
+		}
+	}
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
@@ -314,14 +319,60 @@ func pgDatabaseOn(database, name string) (string, error) {
 	return name, nil
 }
 
+// errNoDatabase marks the error of a connection to a database the server
+// does not have.
+var errNoDatabase = errors.New("no such database")
+
 // pgConnectExisting connects, turning "database does not exist" into advice.
 func pgConnectExisting(ctx context.Context, t *drivers.Target) (*pgx.Conn, error) {
 	conn, err := connect(ctx, t)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
-		return nil, fmt.Errorf("%s: restore does not create databases (owner, encoding and locale are your choice): create it first, e.g. `createdb --owner=ROLE NAME`, then restore", pgErr.Message)
+		return nil, fmt.Errorf("%s: restore does not create databases (owner, encoding and locale are your choice): create it first, e.g. `createdb --owner=ROLE NAME`, then restore (`recover` creates it): %w", pgErr.Message, errNoDatabase)
 	}
 	return conn, err
+}
+
+// maintenanceDB is the database every PostgreSQL server has, which a
+// connection can reach while the one it is meant for does not exist yet.
+const maintenanceDB = "postgres"
+
+// createDatabase creates the database t names, on a server that has none
+// of that name (a new server after a complete loss). It connects to the
+// maintenance database as t's role, which therefore owns the new
+// database, as the application's role owned the lost one when it
+// connected as that role. TEMPLATE template0: nothing of template1's
+// local additions can collide with what the dump creates.
+func createDatabase(ctx context.Context, t *drivers.Target) error {
+	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
+	if err != nil {
+		return drivers.KeyErr("database", "%v", err)
+	}
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return drivers.KeyErr("database", "%v", err)
+	}
+	name := cfg.Database
+	if name == "" {
+		return drivers.KeyErr("database", "names no database to create")
+	}
+	maint, err := pgDatabaseOn(t.Settings.Str("database"), maintenanceDB)
+	if err != nil {
+		return drivers.KeyErr("database", "%v", err)
+	}
+	conn, err := connect(ctx, pgWithDatabase(t, maint))
+	if err != nil {
+		return fmt.Errorf("database %q does not exist; connecting to the server's %q database to create it: %w", name, maintenanceDB, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return fmt.Errorf("creating database %q: %w: the role needs CREATEDB (ALTER ROLE ... CREATEDB), or create it by hand: createdb --owner=ROLE %s", name, err, name)
+		}
+		return fmt.Errorf("creating database %q: %w", name, err)
+	}
+	return nil
 }
 
 type pgRestoreOptions struct {

@@ -134,7 +134,11 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 		return drivers.RestoreResult{}, err
 	}
 	dir := filepath.Clean(req.To)
-	res, err := x.Run(ctx, r.restoreCommand(t, snap.ID, dir, nil))
+	var patterns []string
+	for _, p := range req.Paths {
+		patterns = append(patterns, resticPattern(p))
+	}
+	res, err := x.Run(ctx, r.restoreCommand(t, snap.ID, dir, patterns))
 	if err != nil {
 		return drivers.RestoreResult{}, fmt.Errorf("restic restore of snapshot %s into %s: %w", snap.ShortID, dir, err)
 	}

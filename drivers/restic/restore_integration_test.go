@@ -263,3 +263,28 @@ func TestResticDrill(t *testing.T) {
 	t.Logf("drill failed as it must: %v", err)
 	drivertest.RbNoDrillLeftovers(t, tg.TempDir)
 }
+
+// ProveRestore compares every file in place with what restic dump reads
+// from the repository, and names the file that differs, however it does.
+// With Paths, only what is below them counts.
+func TestResticProveRestore(t *testing.T) {
+	f, files := newResticRestoreFixture(t)
+	ctx := context.Background()
+	r := restic.Driver{}
+	tg := f.RestoreTarget(t, "library", nil)
+	f.Backup(t, tg)
+	to := filepath.Join(f.Dir, "restored")
+	if _, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to}); err != nil {
+		t.Fatal(err)
+	}
+	drivertest.RbProveRestore(t, f.Src, to, files, func() (drivers.RestoreProof, error) {
+		return r.ProveRestore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
+	})
+
+	// Only covers/: a damaged book is not looked at.
+	os.Remove(filepath.Join(to, f.Src, files[0]))
+	proof, err := r.ProveRestore(ctx, f.X, tg, drivers.RestoreRequest{To: to, Paths: []string{filepath.Join(f.Src, "covers")}})
+	if err != nil || proof.Checked != 1 {
+		t.Errorf("the proof of covers/ alone: %+v, %v", proof, err)
+	}
+}

@@ -163,6 +163,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			initCommand(),
 			pruneCommand(),
 			restoreCommand(),
+			recoverCommand(),
 			drillCommand(),
 			runbookCommand(),
 			statusCommand(),

@@ -117,14 +117,21 @@ func cmdRestore(c *cli.Context) error {
 // confirm asks for the target's name on a terminal; without one it refuses,
 // having touched nothing, and says how to confirm.
 func confirm(c *cli.Context, target, destroys string) error {
+	return confirmTyping(c, "restore "+target, "This restore", target, destroys)
+}
+
+// confirmTyping asks for word on a terminal before command (what the
+// messages call it) overwrites destroys; without a terminal it refuses,
+// having touched nothing, and says how to confirm.
+func confirmTyping(c *cli.Context, command, this, word, destroys string) error {
 	in, ok := c.App.Reader.(*os.File)
 	if !ok || !isTerminal(in) {
-		return usage("restore %s would overwrite %s; nothing was changed. Run it again with --yes to confirm", target, destroys)
+		return usage("%s would overwrite %s; nothing was changed. Run it again with --yes to confirm", command, destroys)
 	}
-	fmt.Fprintf(c.App.ErrWriter, "This restore overwrites %s.\nType the target name (%s) to go on: ", destroys, target)
+	fmt.Fprintf(c.App.ErrWriter, "%s overwrites %s.\nType %q to go on: ", this, destroys, word)
 	line, _ := bufio.NewReader(in).ReadString('\n')
-	if strings.TrimSpace(line) != target {
-		return usage("restore %s not confirmed; nothing was changed", target)
+	if strings.TrimSpace(line) != word {
+		return usage("%s not confirmed; nothing was changed", command)
 	}
 	return nil
 }

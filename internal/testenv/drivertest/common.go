@@ -326,3 +326,74 @@ func (c *CountingExecutor) Run(ctx context.Context, cmd proc.Command) (proc.Resu
 	c.mu.Unlock()
 	return proc.ProcessExecutor{}.Run(ctx, cmd)
 }
+
+// RbProveRestore checks a driver's RestoreProver on a tree restored below
+// restored (src's files at restored+src): prove must pass as restored,
+// then fail, naming the file (as src+"/"+name), for each damage a file in
+// place can have: a flipped byte (same size), a truncation, a missing
+// file, a file replaced by a symlink, a retargeted symlink. Each damage
+// is undone from src before the next.
+func RbProveRestore(t *testing.T, src, restored string, files []string, prove func() (drivers.RestoreProof, error)) {
+	t.Helper()
+	proof, err := prove()
+	if err != nil || proof.Checked != len(files) {
+		t.Fatalf("the proof of an exact restore: %+v, %v; want %d files checked", proof, err, len(files))
+	}
+	in := func(name string) string { return filepath.Join(restored, src, name) }
+	undo := func(name string) {
+		t.Helper()
+		os.Remove(in(name))
+		if target, err := os.Readlink(filepath.Join(src, name)); err == nil {
+			if err := os.Symlink(target, in(name)); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(in(name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, file, want string
+		damage           func(path string) error
+	}{
+		{"flipped byte", files[0], "SHA-256", func(p string) error {
+			b, err := os.ReadFile(p)
+			if err == nil {
+				b[len(b)/2] ^= 1
+				err = os.WriteFile(p, b, 0o644)
+			}
+			return err
+		}},
+		{"truncated", files[1], "bytes", func(p string) error { return os.Truncate(p, 10) }},
+		{"missing", files[2], "missing", os.Remove},
+		{"symlink instead", files[3], "not a regular file", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return os.Symlink(filepath.Join(src, files[3]), p)
+		}},
+		{"retargeted symlink", "latest", "points to", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return os.Symlink("elsewhere", p)
+		}},
+	} {
+		if err := tc.damage(in(tc.file)); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_, err := prove()
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(src, tc.file)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: the proof said %v; want it to name %s and %q", tc.name, err, filepath.Join(src, tc.file), tc.want)
+		}
+		undo(tc.file)
+	}
+	if _, err := prove(); err != nil {
+		t.Fatalf("after undoing every damage: %v", err)
+	}
+}

@@ -1,0 +1,71 @@
+package restic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
+)
+
+var _ drivers.RestoreProver = Driver{}
+
+// dumpCommand writes the whole snapshot id as a tar stream to w: restic
+// reads every blob out of the repository and checks its hash as it does
+// (entries are named by their path without the leading "/").
+func (r Driver) dumpCommand(t *drivers.Target, id string, w io.Writer) proc.Command {
+	c := r.cmd(t, "dump", "--archive=tar", "--", id, "/")
+	c.Stdout = w
+	return c
+}
+
+// ProveRestore compares every regular file (and symlink) of snapshot
+// req.From, only those below req.Paths when given, with the file at its
+// path below req.To: size and SHA-256 of the content restic reads out of
+// the repository now (`restic dump`), not what the restore reported. It
+// reads the snapshot's data once more; the files in place once.
+func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) (drivers.RestoreProof, error) {
+	if err := drivers.CheckSecrets(t); err != nil {
+		return drivers.RestoreProof{}, err
+	}
+	snap, err := r.findSnapshot(ctx, x, t, req.From)
+	if err != nil {
+		return drivers.RestoreProof{}, err
+	}
+	p := &drill.Prover{Tool: "restic", Backup: "snapshot " + snap.ShortID, Root: req.To, Paths: req.Paths}
+	pr, pw := io.Pipe()
+	proved := make(chan error, 1)
+	go func() {
+		err := p.Tar(pr)
+		// Whatever is left (after a mismatch) makes restic's writes fail.
+		pr.CloseWithError(errors.New("proof ended"))
+		proved <- err
+	}()
+	_, runErr := x.Run(ctx, r.dumpCommand(t, snap.ID, pw))
+	pw.Close()
+	if err := <-proved; err != nil {
+		return drivers.RestoreProof{}, err
+	}
+	if runErr != nil {
+		return drivers.RestoreProof{}, fmt.Errorf("restic dump of snapshot %s: %w", snap.ShortID, runErr)
+	}
+	if p.Files == 0 {
+		return drivers.RestoreProof{}, fmt.Errorf("restic: snapshot %s holds no regular file below %s: nothing was proven", snap.ShortID, strings.Join(req.Paths, ", "))
+	}
+	return drivers.RestoreProof{Checked: p.Files,
+		Detail: fmt.Sprintf("%d files match snapshot %s (size and SHA-256 of what restic dump reads from the repository)", p.Files, snap.ShortID)}, nil
+}
+
+var _ drivers.FileRecoverer = Driver{}
+
+// RecoverPaths are the target's `paths`: a snapshot holds them at their
+// absolute paths.
+func (Driver) RecoverPaths(t *drivers.Target) []string { return t.Settings.List("paths") }
+
+// RecoverRank: restic first. Its snapshots are content-addressed (every
+// blob's SHA-256 is its id, checked as it is read) and carry their point.
+func (Driver) RecoverRank() int { return 1 }

@@ -1,0 +1,148 @@
+// Package recovery puts restored files in their places for `recover`: a
+// backed-up path is restored into a staging directory created beside its
+// place (so on the same filesystem), then renamed into it. Nothing here
+// runs a tool.
+package recovery
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Place is one backed-up path and where recover puts it.
+type Place struct {
+	Path string // as backed up, absolute: /srv/alexandria/library
+	Dest string // Path itself, or Path below the --root directory
+}
+
+// Places maps backed-up paths to their places below root ("/" for the
+// original places). A path below another one is left out: it comes back
+// with the outer one.
+func Places(paths []string, root string) ([]Place, error) {
+	var clean []string
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("backed-up path %q is not absolute", p)
+		}
+		clean = append(clean, filepath.Clean(p))
+	}
+	slices.Sort(clean)
+	clean = slices.Compact(clean)
+	var out []Place
+	for _, p := range clean {
+		if slices.ContainsFunc(out, func(o Place) bool { return inOrBelow(o.Path, p) }) {
+			continue
+		}
+		out = append(out, Place{Path: p, Dest: filepath.Join(root, p)})
+	}
+	return out, nil
+}
+
+// inOrBelow reports whether path is dir or below it (both clean).
+func inOrBelow(dir, path string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}
+
+// CheckFree refuses, naming it, a place that exists and is not an empty
+// directory: recover never overwrites or merges files. An empty directory
+// (a fresh mount point) is replaced.
+func CheckFree(places []Place) error {
+	for _, p := range places {
+		st, err := os.Lstat(p.Dest)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s exists (a %s, not an empty directory): recover never overwrites anything; move it aside, or recover below another directory with --root DIR", p.Dest, kind(st.Mode()))
+		}
+		if !emptyDir(p.Dest) {
+			return fmt.Errorf("%s exists and is not empty: recover never overwrites or merges files; move it aside, or recover below another directory with --root DIR", p.Dest)
+		}
+	}
+	return nil
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsRegular():
+		return "file"
+	}
+	return m.Type().String()
+}
+
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return err == io.EOF
+}
+
+// Stage creates a private staging directory on the filesystem p.Dest
+// will be on, so the rename into place never crosses one: inside p.Dest
+// when it is an (empty) directory already, such as a mount point, else
+// beside it, creating the directories above it as needed. The caller
+// removes it (RemoveStage).
+func Stage(p Place) (string, error) {
+	parent := filepath.Dir(p.Dest)
+	if st, err := os.Lstat(p.Dest); err == nil && st.IsDir() {
+		parent = p.Dest
+	} else if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", parent, err)
+	}
+	dir, err := os.MkdirTemp(parent, ".alexandria-recover-")
+	if err != nil {
+		return "", fmt.Errorf("staging directory for %s: %w", p.Dest, err)
+	}
+	return dir, nil
+}
+
+// MoveIntoPlace renames the restored copy of p (the backed-up path below
+// staging, as restic and borg lay it out) into p.Dest. When p.Dest is the
+// empty directory the staging directory is in (a mount point cannot be
+// replaced), what the restored directory holds is renamed into it, and
+// it takes the restored directory's mode.
+func MoveIntoPlace(staging string, p Place) error {
+	from := filepath.Join(staging, p.Path)
+	st, err := os.Lstat(from)
+	if err != nil {
+		return fmt.Errorf("the restore brought back nothing at %s (does the backup hold it?): %w", p.Path, err)
+	}
+	if filepath.Dir(staging) != p.Dest {
+		if err := os.Rename(from, p.Dest); err != nil {
+			return fmt.Errorf("moving the restored %s into place: %w", p.Path, err)
+		}
+		return nil
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is a directory, but the backup holds a %s there: move the directory aside and recover again", p.Dest, kind(st.Mode()))
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(p.Dest, e.Name())); err != nil {
+			return fmt.Errorf("moving the restored %s into place: %w", filepath.Join(p.Path, e.Name()), err)
+		}
+	}
+	return os.Chmod(p.Dest, st.Mode().Perm())
+}
+
+// RemoveStage removes a staging directory and whatever is left in it.
+func RemoveStage(dir string) error {
+	return os.RemoveAll(dir)
+}

@@ -1,0 +1,89 @@
+package recovery
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A path below another comes back with it; each lands below root.
+func TestPlaces(t *testing.T) {
+	got, err := Places([]string{"/srv/lib/covers", "/srv/lib", "/etc/app/", "/srv/lib"}, "/mnt/new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Place{{"/etc/app", "/mnt/new/etc/app"}, {"/srv/lib", "/mnt/new/srv/lib"}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("Places: %+v, want %+v", got, want)
+	}
+	if _, err := Places([]string{"srv/lib"}, "/"); err == nil {
+		t.Error("a relative backed-up path was accepted")
+	}
+}
+
+// Every shape of an occupied place is refused, naming it; a missing one
+// and an empty directory are free.
+func TestCheckFree(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "full", "sub"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "hidden"), 0o755)
+	os.WriteFile(filepath.Join(dir, "hidden", ".keep"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644)
+	os.Symlink(filepath.Join(dir, "empty"), filepath.Join(dir, "link"))
+	for _, free := range []string{"missing", "empty"} {
+		if err := CheckFree([]Place{{Dest: filepath.Join(dir, free)}}); err != nil {
+			t.Errorf("%s: %v", free, err)
+		}
+	}
+	for _, taken := range []string{"full", "hidden", "file", "link"} {
+		p := filepath.Join(dir, taken)
+		if err := CheckFree([]Place{{Dest: filepath.Join(dir, "empty")}, {Dest: p}}); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %v, want a refusal naming it", taken, err)
+		}
+	}
+}
+
+// Into a missing place: renamed; into an empty directory (a mount point
+// cannot be replaced): its content moved in, the directory taking the
+// restored mode; the staging directory sits on the place's filesystem.
+func TestMoveIntoPlace(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		dir := t.TempDir()
+		p := Place{Path: "/srv/lib", Dest: filepath.Join(dir, "srv", "lib")}
+		if existing {
+			os.MkdirAll(p.Dest, 0o700)
+		}
+		staging, err := Stage(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Dir(p.Dest); existing && filepath.Dir(staging) != p.Dest || !existing && filepath.Dir(staging) != want {
+			t.Fatalf("existing=%v: staging %s", existing, staging)
+		}
+		restored := filepath.Join(staging, "srv", "lib")
+		os.MkdirAll(filepath.Join(restored, "books"), 0o755)
+		os.WriteFile(filepath.Join(restored, "books", "a.epub"), []byte("a"), 0o644)
+		os.Chmod(restored, 0o750)
+		if err := MoveIntoPlace(staging, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := RemoveStage(staging); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(p.Dest, "books", "a.epub"))
+		st, _ := os.Stat(p.Dest)
+		if err != nil || string(data) != "a" || st.Mode().Perm() != 0o750 {
+			t.Errorf("existing=%v: %q %v, mode %v", existing, data, err, st.Mode())
+		}
+		entries, _ := os.ReadDir(p.Dest)
+		if len(entries) != 1 {
+			t.Errorf("existing=%v: the place holds %v", existing, entries)
+		}
+	}
+	staging := t.TempDir()
+	if err := MoveIntoPlace(staging, Place{Path: "/srv/none", Dest: filepath.Join(t.TempDir(), "none")}); err == nil || !strings.Contains(err.Error(), "/srv/none") {
+		t.Errorf("nothing restored: %v", err)
+	}
+}
