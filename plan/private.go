@@ -75,7 +75,6 @@ func (p *Plan) CheckSecretFiles(targets []*drivers.Target) error {
 			}
 		}
 		check(t.Into)
-		check(t.CopyFrom) // a copy reads its source's repository too
 	}
 	for _, t := range targets {
 		check(t)

@@ -186,10 +186,9 @@ func (r Driver) copyBackup(ctx context.Context, x proc.Executor, t *drivers.Targ
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	for _, tg := range []*drivers.Target{t, src} {
-		if err := drivers.CheckSecrets(tg); err != nil {
-			return drivers.Artifact{}, err
-		}
+	// The source's secret files too (Resources), under copy_from.
+	if err := drivers.CheckSecrets(t); err != nil {
+		return drivers.Artifact{}, err
 	}
 	lockNotes, err := r.applyLockPolicy(ctx, x, t)
 	if err != nil {

@@ -530,10 +530,6 @@ func (Driver) Facts() drivers.Facts {
 func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	s := t.Settings
 	r := drivers.Resources{Repository: s.Str("repository"), SSH: strings.HasPrefix(s.Str("repository"), "sftp:")}
-	if t.CopyFrom != nil {
-		// A copy reads its source's repository too.
-		r.SSH = r.SSH || strings.HasPrefix(t.CopyFrom.Settings.Str("repository"), "sftp:")
-	}
 	if f := s.Str("repository_file"); f != "" {
 		// The location is in the file: targets naming the same file share it.
 		r.Repository = "file:" + f
@@ -542,6 +538,23 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "repository_file", drivers.LocationFile)
 	r.Paths = append(r.Paths, drivers.Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
 	r.Paths = append(r.Paths, drivers.ReadPaths(t)...)
+	if src := t.CopyFrom; src != nil {
+		// A copy reads its source's repository, with the source's
+		// password, and restic copy locks it (a lock file: a write). The
+		// source is never a copy itself, so this ends here.
+		sr := src.Resources()
+		r.SSH = r.SSH || sr.SSH
+		for _, f := range sr.Secrets {
+			f.Key = "copy_from"
+			r.Secrets = append(r.Secrets, f)
+		}
+		for _, p := range sr.Paths {
+			if p.Write {
+				p.Why = "repository of " + src.Name + ", which " + t.Name + " copies from"
+				r.Paths = append(r.Paths, p)
+			}
+		}
+	}
 	return r
 }
 
