@@ -466,8 +466,8 @@ func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt 
 	fmt.Fprintf(w, "# dry run of plan %q from %s: nothing below is executed\n", group, p.Path)
 	for _, t := range targets {
 		fmt.Fprintf(w, "\n# target %s (%s)", t.Name, t.Driver)
-		if len(t.After) > 0 {
-			fmt.Fprintf(w, ", after %s", strings.Join(t.After, ", "))
+		if deps := waitsFor(t); len(deps) > 0 {
+			fmt.Fprintf(w, ", after %s", strings.Join(deps, ", "))
 		}
 		fmt.Fprintln(w)
 		for _, s := range rt.driver(t.Driver).Steps(t) {

@@ -249,7 +249,7 @@ func (r Driver) copySteps(t *drivers.Target) []drivers.Step {
 		drivers.Step{Phase: drivers.PhaseBackup, Command: &listOwn},
 		drivers.Step{Phase: drivers.PhaseBackup, Command: &listSrc},
 		drivers.Step{Phase: drivers.PhaseBackup, Command: &copyCmd},
-		drivers.Step{Phase: drivers.PhaseBackup, Note: "ID...: the snapshots of " + src.Name + " no older than the newest this copy holds (all of them the first time), oldest first; " +
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "runs after " + src.Name + ", also when that failed; ID...: the snapshots of " + src.Name + " no older than the newest this copy holds (all of them the first time), oldest first; " +
 			"restic skips those already here, and one this copy's retention forgot is not copied again. A copy holding no snapshot afterwards fails"},
 	)
 	steps = append(steps, r.verifySteps(t)...)
