@@ -16,6 +16,9 @@ func OptionsMarkdown(ds []Driver) string {
 			def := o.Default
 			if o.Required {
 				def = "required"
+				if o.Unless != "" {
+					def += " unless `" + o.Unless + "`"
+				}
 			}
 			kind := strings.TrimPrefix(strings.TrimPrefix(o.Kind.String(), "a "), "an ")
 			if len(o.Enum) > 0 {

@@ -49,6 +49,11 @@ type Target struct {
 	// Into is the restic or borg target a pg_dump target streams its dump
 	// into (the plan's `into`), or nil.
 	Into *Target
+	// CopyFrom is the target whose snapshots this one copies into its own
+	// repository (restic's `copy_from`), or nil. Its snapshots keep the
+	// source's host and tag there, so retention, listings, restore and
+	// drill of the copy select them as the source's.
+	CopyFrom *Target
 	// TempDir is a private (0700) directory for temporary files such as a
 	// generated pgpass; it is created before the target runs, and emptied
 	// of what an interrupted run left when the next one starts.

@@ -36,8 +36,12 @@ type Option struct {
 	Name     string
 	Kind     Kind
 	Help     string
-	Default  string   // shown in docs; the driver applies it
-	Required bool     // "one of these keys" rules live in a driver's Validate
+	Default  string // shown in docs; the driver applies it
+	Required bool   // "one of these keys" rules live in a driver's Validate
+	// Unless waives Required when this other key is set (restic's paths
+	// unless copy_from): the key is then one of two ways to say what the
+	// target does, and the driver's Validate refuses both at once.
+	Unless   string
 	Enum     []string // allowed values of a String option
 	Min, Max int      // inclusive range of an Int option, when Max > Min
 	// Check is an extra test of an already well-typed value.

@@ -248,6 +248,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 		// a run would succeed doing nothing.
 		l.problem([]string{"targets"}, "the plan defines no targets (add a [targets.NAME] table; see alexandria-backup.toml.example)")
 	}
+	l.resolveCopyFrom(p)
 	l.checkAfter(p)
 	l.resolveInto(p)
 	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
@@ -345,8 +346,14 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		}
 	}
 	for _, o := range opts {
-		if _, set := raw[o.Name]; o.Required && !set {
+		_, set := raw[o.Name]
+		_, waived := raw[o.Unless]
+		switch {
+		case !o.Required || set:
+		case o.Unless == "":
 			l.problem(path, "`%s` is required for driver %s", o.Name, driverName)
+		case !waived:
+			l.problem(path, "`%s` is required for driver %s, unless `%s` is set", o.Name, driverName, o.Unless)
 		}
 	}
 	if l.count() > before {
@@ -432,7 +439,13 @@ func (l *loader) checkAfter(p *Plan) {
 		}
 	}
 	if cycle := findCycle(p); cycle != nil {
-		l.problem([]string{"targets", cycle[0], "after"}, "`after` forms a cycle: %s", strings.Join(cycle, " → "))
+		what := "`after` forms"
+		for _, n := range cycle {
+			if t := p.Targets[n]; t != nil && t.Settings.Str("copy_from") != "" {
+				what = "`after` and `copy_from` (a copy runs after its source) form"
+			}
+		}
+		l.problem([]string{"targets", cycle[0], "after"}, "%s a cycle: %s", what, strings.Join(cycle, " → "))
 	}
 }
 
@@ -459,7 +472,48 @@ func (l *loader) resolveInto(p *Plan) {
 	}
 }
 
-// findCycle returns one cycle through `after`, or nil.
+// resolveCopyFrom links a target that copies another target's snapshots
+// into its own repository (restic's copy_from) to that target. The source
+// must be another target of the same driver, and one that makes backups:
+// a copy of a copy would select snapshots by a host and tag no backup of
+// it writes, and copies copying each other would wait on each other.
+func (l *loader) resolveCopyFrom(p *Plan) {
+	for _, name := range p.Order {
+		t := p.Targets[name]
+		if t == nil || t.Settings.Str("copy_from") == "" {
+			continue
+		}
+		key := []string{"targets", name, "copy_from"}
+		from := t.Settings.Str("copy_from")
+		src, ok := p.Targets[from]
+		switch {
+		case from == name:
+			l.problem(key, "a target cannot copy from itself; name the target whose snapshots it copies")
+		case !contains(p.Order, from):
+			l.problem(key, "unknown target %q%s", from, suggest(from, p.Order))
+		case !ok:
+			// That target has problems of its own, already reported.
+		case src.Driver != t.Driver:
+			l.problem(key, "target %q uses driver %s; a %s target copies only from another %s target", from, src.Driver, t.Driver, t.Driver)
+		case src.Settings.Str("copy_from") != "":
+			l.problem(key, "target %q is itself a copy (of %q); copy from the target that makes the backups", from, src.Settings.Str("copy_from"))
+		default:
+			t.CopyFrom = src
+		}
+	}
+}
+
+// waitsFor lists the targets t runs after: its `after`, and the target it
+// copies from (copy_from), whose new backup it copies.
+func waitsFor(t *drivers.Target) []string {
+	deps := t.After
+	if from := t.Settings.Str("copy_from"); from != "" && !contains(deps, from) {
+		deps = append(append([]string{}, deps...), from)
+	}
+	return deps
+}
+
+// findCycle returns one cycle through `after` (and copy_from), or nil.
 func findCycle(p *Plan) []string {
 	const (
 		unseen = iota
@@ -473,7 +527,7 @@ func findCycle(p *Plan) []string {
 		state[n] = active
 		stack = append(stack, n)
 		if t := p.Targets[n]; t != nil {
-			for _, dep := range t.After {
+			for _, dep := range waitsFor(t) {
 				switch state[dep] {
 				case active:
 					for i, s := range stack {

@@ -215,7 +215,7 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 				continue
 			}
 			ready, blocked := true, ""
-			for _, dep := range t.After {
+			for _, dep := range waitsFor(t) {
 				j, inRun := index[dep]
 				if !inRun {
 					// Outside this run (other plan, or left out by --target).
@@ -224,22 +224,27 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 				switch {
 				case state[j] != finished:
 					ready = false
-				case results[j].Status != StatusOK && results[j].Status != StatusWarning:
+				case results[j].Status != StatusOK && results[j].Status != StatusWarning && contains(t.After, dep):
 					blocked = fmt.Sprintf("not run: it runs after %q, which %s", dep, pastTense(results[j].Status))
 				}
+				// A copy waits for its source (copy_from) so that it takes
+				// the source's new snapshot along, but runs even when the
+				// source failed: the snapshots the source made before are
+				// still worth having offsite, and copying them is what a
+				// copy is for. Only `after` makes a failure skip it.
 			}
 			if blocked != "" {
 				results[i], state[i] = skipped(t, blocked), finished
 				left--
 				continue
 			}
-			repo := t.Repository()
-			if !ready || active >= p.Parallel || (repo != "" && busy[repo]) {
+			repos := repositories(t)
+			if !ready || active >= p.Parallel || anyBusy(busy, repos) {
 				continue
 			}
 			state[i] = running
 			active++
-			if repo != "" {
+			for _, repo := range repos {
 				busy[repo] = true
 			}
 			go func() { completed <- done{i, run(t)} }()
@@ -253,11 +258,38 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 		}
 		d := <-completed
 		results[d.i], state[d.i] = d.r, finished
-		delete(busy, targets[d.i].Repository())
+		for _, repo := range repositories(targets[d.i]) {
+			delete(busy, repo)
+		}
 		active--
 		left--
 	}
 	return results
+}
+
+// repositories are the repositories a running target holds: its own, and
+// for a copy the one it copies from, which restic copy locks too (a prune
+// there, by a target sharing it, would make the copy fail on the lock).
+func repositories(t *drivers.Target) []string {
+	var out []string
+	if repo := t.Repository(); repo != "" {
+		out = append(out, repo)
+	}
+	if t.CopyFrom != nil {
+		if repo := t.CopyFrom.Repository(); repo != "" && !contains(out, repo) {
+			out = append(out, repo)
+		}
+	}
+	return out
+}
+
+func anyBusy(busy map[string]bool, repos []string) bool {
+	for _, r := range repos {
+		if busy[r] {
+			return true
+		}
+	}
+	return false
 }
 
 func pastTense(status string) string {
@@ -441,8 +473,8 @@ func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt 
 	for _, t := range targets {
 		t.Point = DryRunPoint
 		fmt.Fprintf(w, "\n# target %s (%s)", t.Name, t.Driver)
-		if len(t.After) > 0 {
-			fmt.Fprintf(w, ", after %s", strings.Join(t.After, ", "))
+		if deps := waitsFor(t); len(deps) > 0 {
+			fmt.Fprintf(w, ", after %s", strings.Join(deps, ", "))
 		}
 		fmt.Fprintln(w)
 		for _, s := range rt.driver(t.Driver).Steps(t) {
@@ -583,9 +615,22 @@ func tendLocks(ctx context.Context, d drivers.Driver, t *drivers.Target, rt Runt
 	return err
 }
 
-// Init creates repositories and dump directories; it is idempotent.
+// Init creates repositories and dump directories; it is idempotent. A
+// copy (copy_from) is initialised after the other targets, so that its
+// source's repository exists and the copy's takes over its chunker
+// parameters (restic init --copy-chunker-params), without which the
+// copied data does not deduplicate with what the copy already holds.
+// The outcomes come back in that order.
 func (p *Plan) Init(ctx context.Context, targets []*drivers.Target, rt Runtime) []Outcome {
-	return each(targets, func(t *drivers.Target) Outcome {
+	ordered := make([]*drivers.Target, 0, len(targets))
+	for _, copies := range []bool{false, true} {
+		for _, t := range targets {
+			if (t.CopyFrom != nil) == copies {
+				ordered = append(ordered, t)
+			}
+		}
+	}
+	return each(ordered, func(t *drivers.Target) Outcome {
 		return Outcome{Target: t.Name, Err: rt.driver(t.Driver).Init(ctx, rt.Exec, t)}
 	})
 }

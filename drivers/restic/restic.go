@@ -43,7 +43,9 @@ func (Driver) Options() []drivers.Option {
 			Help: "Instead of repository: a file (mode 0600) holding the repository location, for one with credentials in it such as rest:https://user:password@host/. Passed as RESTIC_REPOSITORY_FILE."},
 		{Name: "password_file", Kind: drivers.String, Help: "File holding the repository password (mode 0600). Passed as RESTIC_PASSWORD_FILE."},
 		{Name: "password_command", Kind: drivers.String, Help: "Command printing the repository password, run by restic without a shell. Passed as RESTIC_PASSWORD_COMMAND."},
-		{Name: "paths", Kind: drivers.StringList, Required: true, Check: drivers.NonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs; so does it when they hold no file after excludes (see allow_empty_source)."},
+		{Name: "paths", Kind: drivers.StringList, Required: true, Unless: "copy_from", Check: drivers.NonEmptyList, Help: "What to back up. Every path must exist, or the target fails before restic runs; so does it when they hold no file after excludes (see allow_empty_source)."},
+		{Name: "copy_from", Kind: drivers.String,
+			Help: "Instead of paths: the name of another restic target of the plan whose snapshots this target copies into its own repository (restic copy), for an offsite copy that restores. It runs after that target, even when that one failed; its keep_* options and verify apply to its own repository."},
 		{Name: "exclude", Kind: drivers.StringList, Help: "restic --exclude patterns."},
 		{Name: "exclude_file", Kind: drivers.StringList, Help: "Files of exclude patterns (restic --exclude-file)."},
 		{Name: "tags", Kind: drivers.StringList, Help: "Extra tags for every snapshot (the tag alexandria:<target> is always added)."},
@@ -101,10 +103,13 @@ func (Driver) Validate(t *drivers.Target) error {
 	// The repository and password come from the keys above; the same
 	// variables in `env` would override them or clash with them (or,
 	// for RESTIC_PASSWORD, put the secret itself in the environment).
-	for _, name := range []string{"RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND"} {
+	for _, name := range resticDropEnv {
 		if _, ok := t.Env[name]; ok {
-			return drivers.KeyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command`; set those keys instead", name)
+			return drivers.KeyErr("env", "%s conflicts with `repository`, `repository_file`, `password_file` or `password_command` (of this target, or of the one it copies from); set those keys instead", name)
 		}
+	}
+	if err := validateCopy(t); err != nil {
+		return err
 	}
 	for _, p := range t.Settings.List("paths") {
 		if !filepath.IsAbs(p) {
@@ -122,7 +127,8 @@ func (Driver) Validate(t *drivers.Target) error {
 	return nil
 }
 
-// resticHost is the host every snapshot is pinned to.
+// resticHost is the host every snapshot is pinned to. A copy's snapshots
+// are its source's: use resticHost(owner(t)) to select them.
 func resticHost(t *drivers.Target) string {
 	if h := t.Settings.Str("host"); h != "" {
 		return h
@@ -225,9 +231,12 @@ func (r Driver) forgetOneCommand(t *drivers.Target, id string) proc.Command {
 	return r.cmd(t, "forget", "--", id)
 }
 
-// selectArgs pick this target's snapshots: its pinned host and its tag.
+// selectArgs pick this target's snapshots: its pinned host and its tag,
+// or for a copy those of the target it copies from, which its snapshots
+// keep.
 func selectArgs(t *drivers.Target) []string {
-	return []string{"--host=" + resticHost(t), "--tag=" + resticTag(t)}
+	o := owner(t)
+	return []string{"--host=" + resticHost(o), "--tag=" + resticTag(o)}
 }
 
 // forgetCommand applies retention. --group-by host: with the host and tag
@@ -268,11 +277,13 @@ func reclaimNote(owner *drivers.Target) []drivers.Step {
 }
 
 func (r Driver) Steps(t *drivers.Target) []drivers.Step {
+	if t.Settings.Has("copy_from") {
+		return r.copySteps(t)
+	}
 	backup := r.backupCommand(t)
 	steps := []drivers.Step{
 		{Phase: drivers.PhasePreflight, Note: "check that every path exists: " + strings.Join(t.Settings.List("paths"), ", ")},
-		{Phase: drivers.PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
-			humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"},
+		lockStep(t),
 		{Phase: drivers.PhaseBackup, Command: &backup},
 		{Phase: drivers.PhaseBackup, Note: guard.EmptyBackupNote(t, "snapshot", "restic forget <its id>")},
 	}
@@ -282,6 +293,12 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 		steps = append(steps, reclaimNote(t)...)
 	}
 	return steps
+}
+
+// lockStep is the stale-lock policy before a backup or a copy, for --dry-run.
+func lockStep(t *drivers.Target) drivers.Step {
+	return drivers.Step{Phase: drivers.PhasePreflight, Note: "read the repository's locks; with `restic unlock`, remove those a killed run on this host left and those older than stale_lock_age " +
+		humanize.Duration(staleLockAge(t)) + ", unless it would also remove a stale lock younger than that, which is kept; the report names every lock removed or kept"}
 }
 
 func (r Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
@@ -311,6 +328,9 @@ func (r Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) er
 	if !repoMissing(res) {
 		return err
 	}
+	if t.Settings.Has("copy_from") {
+		return r.initCopy(ctx, x, t)
+	}
 	_, err = x.Run(ctx, r.cmd(t, "init"))
 	return err
 }
@@ -334,6 +354,9 @@ func repoMissing(res proc.Result) bool {
 // the packs that appeared in the repository while it ran (data/xx/ID,
 // relative to the repository), which VerifyScoped reads back.
 func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.Artifact, error) {
+	if t.Settings.Has("copy_from") {
+		return r.copyBackup(ctx, x, t)
+	}
 	for _, p := range t.Settings.List("paths") {
 		if _, err := os.Lstat(p); err != nil {
 			return drivers.Artifact{}, drivers.KeyErr("paths", "%s: %v (refusing to make a snapshot without it)", p, errors.Unwrap(err))
@@ -350,17 +373,7 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	if err != nil {
 		return drivers.Artifact{}, err
 	}
-	res, err := x.Run(ctx, r.backupCommand(t))
-	// ctx.Err(): restic 0.14 interrupted may also exit 1, when its command
-	// returns before its SIGINT handler exits 130.
-	if err != nil && (resticStopped(res) || ctx.Err() != nil) {
-		// Stopped (the run was interrupted), restic may have left its
-		// lock: the policy removes it, as the next run would, but with a
-		// warning then. Not under ctx: it has ended.
-		if _, lerr := r.applyLockPolicy(context.WithoutCancel(ctx), x, t); lerr != nil {
-			err = fmt.Errorf("%w; removing the stopped restic's lock failed: %v", err, lerr)
-		}
-	}
+	res, err := r.runWriting(ctx, x, t, r.backupCommand(t))
 	if err != nil {
 		// A kept lock is often why the backup failed: say so here too.
 		if len(lockNotes) > 0 {
@@ -398,6 +411,22 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		a.Warnings = append(a.Warnings, warning)
 	}
 	return a, nil
+}
+
+// runWriting runs a command that writes to t's repository (backup, copy).
+func (r Driver) runWriting(ctx context.Context, x proc.Executor, t *drivers.Target, c proc.Command) (proc.Result, error) {
+	res, err := x.Run(ctx, c)
+	// ctx.Err(): restic 0.14 interrupted may also exit 1, when its command
+	// returns before its SIGINT handler exits 130.
+	if err != nil && (resticStopped(res) || ctx.Err() != nil) {
+		// Stopped (the run was interrupted), restic may have left its
+		// lock: the policy removes it, as the next run would, but with a
+		// warning then. Not under ctx: it has ended.
+		if _, lerr := r.applyLockPolicy(context.WithoutCancel(ctx), x, t); lerr != nil {
+			err = fmt.Errorf("%w; removing the stopped restic's lock failed: %v", err, lerr)
+		}
+	}
+	return res, err
 }
 
 type resticBackupSummary struct {
@@ -494,7 +523,10 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 }
 
 // resticDropEnv: see Facts.DropEnv.
-var resticDropEnv = []string{"RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE"}
+// The RESTIC_FROM_* variables name the repository restic copy (and init
+// --copy-chunker-params) reads from: a copy's source, from the plan.
+var resticDropEnv = []string{"RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE", "RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE",
+	"RESTIC_FROM_PASSWORD", "RESTIC_FROM_PASSWORD_COMMAND", "RESTIC_FROM_PASSWORD_FILE", "RESTIC_FROM_REPOSITORY", "RESTIC_FROM_REPOSITORY_FILE"}
 
 func (Driver) Facts() drivers.Facts {
 	return drivers.Facts{
@@ -518,12 +550,29 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "repository_file", drivers.LocationFile)
 	r.Paths = append(r.Paths, drivers.Path{Path: strings.TrimPrefix(s.Str("repository"), "local:"), Write: true, Why: "repository of " + t.Name})
 	r.Paths = append(r.Paths, drivers.ReadPaths(t)...)
+	if src := t.CopyFrom; src != nil {
+		// A copy reads its source's repository, with the source's
+		// password, and restic copy locks it (a lock file: a write). The
+		// source is never a copy itself, so this ends here.
+		sr := src.Resources()
+		r.SSH = r.SSH || sr.SSH
+		for _, f := range sr.Secrets {
+			f.Key = "copy_from"
+			r.Secrets = append(r.Secrets, f)
+		}
+		for _, p := range sr.Paths {
+			if p.Write {
+				p.Why = "repository of " + src.Name + ", which " + t.Name + " copies from"
+				r.Paths = append(r.Paths, p)
+			}
+		}
+	}
 	return r
 }
 
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	c := Driver{}.cmd(t, append([]string{"restore", "latest"}, append(selectArgs(t), "--target", "/")...)...)
-	return []drivers.Step{drivers.RestoreCmd(c), drivers.RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(t.Settings.List("paths"), ", "))}
+	return []drivers.Step{drivers.RestoreCmd(c), drivers.RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(owner(t).Settings.List("paths"), ", "))}
 }
 
 // DumpStore: a pg_dump target can stream its dumps into a restic

@@ -89,7 +89,7 @@ func (r Driver) findSnapshot(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if err := json.Unmarshal(res.Stdout, &snaps); err != nil {
 		return resticSnapshot{}, fmt.Errorf("restic snapshots: unreadable JSON: %v", err)
 	}
-	which := fmt.Sprintf("target %s (host %s, tag %s)", t.Name, resticHost(t), resticTag(t))
+	which := fmt.Sprintf("target %s (host %s, tag %s)", t.Name, resticHost(owner(t)), resticTag(owner(t)))
 	if from == "" || from == "latest" {
 		if len(snaps) == 0 {
 			return resticSnapshot{}, fmt.Errorf("the repository holds no snapshot of %s", which)

@@ -31,7 +31,7 @@ func TestExamplePlan(t *testing.T) {
 	// validate checks the secret files the plan names (as run would):
 	// validate a copy whose /etc/alexandria-backup holds them.
 	etc := t.TempDir()
-	for _, name := range []string{"db.pass", "restic.pass", "borg.pass", "rclone.conf"} {
+	for _, name := range []string{"db.pass", "restic.pass", "restic-copy.pass", "borg.pass", "rclone.conf"} {
 		os.WriteFile(filepath.Join(etc, name), []byte("secret\n"), 0o600)
 	}
 	example, _ := os.ReadFile(path)
