@@ -63,8 +63,14 @@ func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 var _ drivers.FileRecoverer = Driver{}
 
 // RecoverPaths are the target's `paths`: a snapshot holds them at their
-// absolute paths.
-func (Driver) RecoverPaths(t *drivers.Target) []string { return t.Settings.List("paths") }
+// absolute paths. A copy (copy_from) has none of its own: its snapshots
+// are its source's, with the source's paths.
+func (Driver) RecoverPaths(t *drivers.Target) []string {
+	if t.CopyFrom != nil {
+		return t.CopyFrom.Settings.List("paths")
+	}
+	return t.Settings.List("paths")
+}
 
 // RecoverRank: restic first. Its snapshots are content-addressed (every
 // blob's SHA-256 is its id, checked as it is read) and carry their point.
