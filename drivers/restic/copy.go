@@ -89,16 +89,7 @@ func copySource(t *drivers.Target) (*drivers.Target, error) {
 // sets itself: restic has one environment for both repositories, and the
 // copy's own repository is the one it writes.
 func fromEnv(t, src *drivers.Target) []proc.EnvVar {
-	env := []proc.EnvVar{{Name: "RESTIC_FROM_REPOSITORY", Value: src.Settings.Str("repository")}}
-	if f := src.Settings.Str("repository_file"); f != "" {
-		env = []proc.EnvVar{{Name: "RESTIC_FROM_REPOSITORY_FILE", Value: f}}
-	}
-	if f := src.Settings.Str("password_file"); f != "" {
-		env = append(env, proc.EnvVar{Name: "RESTIC_FROM_PASSWORD_FILE", Value: f})
-	}
-	if c := src.Settings.Str("password_command"); c != "" {
-		env = append(env, proc.EnvVar{Name: "RESTIC_FROM_PASSWORD_COMMAND", Value: c})
-	}
+	env := repositoryEnv(src, "RESTIC_FROM_")
 	for _, v := range src.EnvVars() {
 		if _, own := t.Env[v.Name]; !own {
 			env = append(env, v)

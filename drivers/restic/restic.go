@@ -145,17 +145,24 @@ func resticTag(t *drivers.Target) string { return "alexandria:" + t.Name }
 // resticEnv is how restic learns the repository and password: environment
 // holding a location, a path or a command, never a password itself.
 func resticEnv(t *drivers.Target) []proc.EnvVar {
-	env := []proc.EnvVar{{Name: "RESTIC_REPOSITORY", Value: t.Settings.Str("repository")}}
+	return append(repositoryEnv(t, "RESTIC_"), t.EnvVars()...)
+}
+
+// repositoryEnv names t's repository and how to open it in the variables
+// that start with prefix: RESTIC_ for the repository a command works on,
+// RESTIC_FROM_ for the one restic copy reads.
+func repositoryEnv(t *drivers.Target, prefix string) []proc.EnvVar {
+	env := []proc.EnvVar{{Name: prefix + "REPOSITORY", Value: t.Settings.Str("repository")}}
 	if f := t.Settings.Str("repository_file"); f != "" {
-		env = []proc.EnvVar{{Name: "RESTIC_REPOSITORY_FILE", Value: f}}
+		env = []proc.EnvVar{{Name: prefix + "REPOSITORY_FILE", Value: f}}
 	}
 	if f := t.Settings.Str("password_file"); f != "" {
-		env = append(env, proc.EnvVar{Name: "RESTIC_PASSWORD_FILE", Value: f})
+		env = append(env, proc.EnvVar{Name: prefix + "PASSWORD_FILE", Value: f})
 	}
 	if c := t.Settings.Str("password_command"); c != "" {
-		env = append(env, proc.EnvVar{Name: "RESTIC_PASSWORD_COMMAND", Value: c})
+		env = append(env, proc.EnvVar{Name: prefix + "PASSWORD_COMMAND", Value: c})
 	}
-	return append(env, t.EnvVars()...)
+	return env
 }
 
 // localRepo is the directory of a repository on a local path (a path, or
