@@ -57,6 +57,15 @@ copy_from = "offsite"
 		{"host on a copy", copyTarget("copy_from = \"library\"\nhost = \"h\"\n"), `targets.offsite.host: does not apply to a copy`},
 		{"allow_empty_source on a copy", copyTarget("copy_from = \"library\"\nallow_empty_source = true\n"), `targets.offsite.allow_empty_source: does not apply to a copy`},
 		{"source env in env", copyTarget("copy_from = \"library\"\nenv = { RESTIC_FROM_PASSWORD = \"x\" }\n"), "targets.offsite.env: RESTIC_FROM_PASSWORD conflicts with"},
+		{"the source's repository", strings.Replace(copyTarget("copy_from = \"library\"\n"), "/mnt/offsite/restic", "/srv/restic", 1),
+			`targets.offsite.copy_from: target "library" keeps its snapshots in the same repository (/srv/restic): a copy goes to a repository of its own`},
+		{"two copies in one repository", copyTarget("copy_from = \"library\"\n") + `
+[targets.twin]
+driver = "restic"
+repository = "/mnt/offsite/restic"
+password_file = "/etc/ab/offsite.pass"
+copy_from = "library"
+`, `targets.twin.repository: target "offsite" already copies "library" into /mnt/offsite/restic: two copies of one source need two repositories`},
 		{"cycle through copy_from", strings.Replace(copyTarget("copy_from = \"library\"\n"), "paths = [\"/srv/library\"]\n", "paths = [\"/srv/library\"]\nafter = [\"offsite\"]\n", 1),
 			"`after` and `copy_from` (a copy runs after its source) form a cycle"},
 	} {

@@ -497,9 +497,30 @@ func (l *loader) resolveCopyFrom(p *Plan) {
 			l.problem(key, "target %q uses driver %s; a %s target copies only from another %s target", from, src.Driver, t.Driver, t.Driver)
 		case src.Settings.Str("copy_from") != "":
 			l.problem(key, "target %q is itself a copy (of %q); copy from the target that makes the backups", from, src.Settings.Str("copy_from"))
+		case t.Repository() != "" && t.Repository() == src.Repository():
+			// Its retention picks the source's snapshots (their host
+			// and tag) with the copy's own keep_* rules: in the same
+			// repository that would thin the source's backups.
+			l.problem(key, "target %q keeps its snapshots in the same repository (%s): a copy goes to a repository of its own", from, t.Repository())
 		default:
 			t.CopyFrom = src
 		}
+	}
+	// Two copies of one source in one repository would thin each other's
+	// snapshots (both pick the source's host and tag) with their own
+	// keep_* rules.
+	seen := map[[2]string]string{}
+	for _, name := range p.Order {
+		t := p.Targets[name]
+		if t == nil || t.CopyFrom == nil || t.Repository() == "" {
+			continue
+		}
+		k := [2]string{t.CopyFrom.Name, t.Repository()}
+		if other, dup := seen[k]; dup {
+			l.problem([]string{"targets", name, "repository"}, "target %q already copies %q into %s: two copies of one source need two repositories", other, t.CopyFrom.Name, t.Repository())
+			continue
+		}
+		seen[k] = name
 	}
 }
 

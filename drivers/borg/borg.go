@@ -303,8 +303,6 @@ func (b Driver) checkCommand(t *drivers.Target, archive string) proc.Command {
 	return c
 }
 
-// listCommand lists this target's archives (checkpoints excluded, oldest
-// first); last > 0 keeps only the newest ones.
 // pointComment marks an archive with the recovery point of its run (none
 // outside a run), in its comment: borg list shows it, and the archive's
 // name stays what retention's glob matches.
@@ -315,8 +313,9 @@ func pointComment(t *drivers.Target) []string {
 	return []string{"--comment=" + drivers.PointLabel(t.Point)}
 }
 
-// listCommand lists the target's archives as JSON; --format adds each
-// one's comment to the keys borg lists.
+// listCommand lists this target's archives (checkpoints excluded, oldest
+// first) as JSON; last > 0 keeps only the newest ones. --format adds each
+// one's comment (its recovery point) to the keys borg lists.
 func (b Driver) listCommand(t *drivers.Target, last int) proc.Command {
 	args := []string{"list", "--json", "--format={comment}", borgLockWait(t), borgGlob(t)}
 	if last > 0 {

@@ -351,10 +351,16 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	// The size of the mirror is not known without listing it again (the
 	// sync's stats count what it transferred): Snapshots lists it.
 	a := drivers.Artifact{ID: t.Settings.Str("destination"), Bytes: -1, Written: log.copied}
-	if record != nil {
+	switch {
+	case record != nil && recordErr == nil:
 		// The record names what the sync copied; the verify reads it
 		// there, and hashes everything when it is gone.
 		a.Written = []string{record.path}
+	case record != nil:
+		// It could not be completed (a full disk under KeepDir): what
+		// was sent is not known, so the verify lists both sides, as a
+		// verify on its own does (the warning below says so).
+		a.Written = nil
 	}
 	if res.Class == proc.ClassWarning {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("rclone exited %d: %s", res.ExitCode, proc.LastLines(res.Stderr, 5)))

@@ -152,8 +152,14 @@ func (r *rcloneRecord) retried() {
 	br.Discard(len(r.head))
 	for {
 		rec, err := br.ReadString(0)
-		if err != nil {
+		if err == io.EOF {
 			break // the last, whole or not: the record so far ends there
+		}
+		if err != nil {
+			r.err = err
+			out.Close()
+			os.Remove(out.Name())
+			return
 		}
 		if len(rec) > 3 && rec[0] == recordCopied && !r.sent.has(rec[2:len(rec)-1]) {
 			r.sent.add(rec[2 : len(rec)-1])

@@ -31,6 +31,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -222,7 +223,19 @@ func (r Driver) copyBackup(ctx context.Context, x proc.Executor, t *drivers.Targ
 	if len(held) == 0 {
 		return fail(fmt.Errorf("the copy holds no snapshot: %s (copy_from) has none in its repository to copy (host %s, tag %s)", src.Name, resticHost(src), resticTag(src)))
 	}
+	// The artifact is the snapshot of this run's recovery point, which
+	// the source made in this run and the copy now holds: the newest
+	// snapshot held may be another run's (the source failed, or was not
+	// in this run), and a point must not pair it with this run's dump.
 	a.ID = held[len(held)-1].ID
+	if t.Point != "" {
+		i := slices.IndexFunc(held, func(s resticSnapshot) bool { return drivers.PointFromLabels(s.Tags...) == t.Point })
+		if i < 0 {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("%s made no snapshot in this run: the copy's newest, %s, is from an earlier run", src.Name, resticShortID(a.ID)))
+		} else {
+			a.ID = held[i].ID
+		}
+	}
 	return a, nil
 }
 

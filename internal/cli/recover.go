@@ -243,6 +243,11 @@ func cmdRecover(c *cli.Context) error {
 // staging directory on the same filesystem as its place, moves it into
 // place, and always removes the staging directory.
 func recoverPlace(c *cli.Context, e *env, files recoverChoice, pl recovery.Place) (err error) {
+	// Found free before the confirmation; the database restore and
+	// before_restore took time since (a mount, another recover): again.
+	if err := recovery.CheckFree([]recovery.Place{pl}); err != nil {
+		return fmt.Errorf("recover: %w; the files were not touched", err)
+	}
 	staging, err := recovery.Stage(pl)
 	if err != nil {
 		return err

@@ -90,7 +90,9 @@ func ReadState(stateDir, onlyPlan string) ([]Point, error) {
 	}
 	var out []Point
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), "drill-") || strings.HasPrefix(e.Name(), ".") {
+		// A drill's report says so in its command (a plan may be named
+		// drill-something); a report being written starts with a dot.
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Place is one backed-up path and where recover puts it.
@@ -81,14 +83,37 @@ func kind(m fs.FileMode) string {
 	return m.Type().String()
 }
 
+// emptyDir reports whether dir holds nothing, or only the lost+found a
+// fresh ext2/3/4 file system has at its root (a new mount point).
 func emptyDir(dir string) bool {
 	f, err := os.Open(dir)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	_, err = f.Readdirnames(1)
-	return err == io.EOF
+	names, err := f.Readdirnames(2)
+	if err == io.EOF {
+		return true
+	}
+	return err == nil && len(names) == 1 && names[0] == "lost+found"
+}
+
+// renameNoReplace renames from to to, refusing when to exists (as
+// RENAME_NOREPLACE does, atomically), so a file that appeared at a place
+// since it was found free is never replaced. A file system without
+// RENAME_NOREPLACE gets the same refusal from a check just before.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		if _, lerr := os.Lstat(to); lerr == nil {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+		}
+		return os.Rename(from, to)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
 }
 
 // Stage creates a private staging directory on the filesystem p.Dest
@@ -122,8 +147,8 @@ func MoveIntoPlace(staging string, p Place) error {
 		return fmt.Errorf("the restore brought back nothing at %s (does the backup hold it?): %w", p.Path, err)
 	}
 	if filepath.Dir(staging) != p.Dest {
-		if err := os.Rename(from, p.Dest); err != nil {
-			return fmt.Errorf("moving the restored %s into place: %w", p.Path, err)
+		if err := renameNoReplace(from, p.Dest); err != nil {
+			return fmt.Errorf("moving the restored %s into place (recover never overwrites): %w", p.Path, err)
 		}
 		return nil
 	}
@@ -135,8 +160,8 @@ func MoveIntoPlace(staging string, p Place) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(p.Dest, e.Name())); err != nil {
-			return fmt.Errorf("moving the restored %s into place: %w", filepath.Join(p.Path, e.Name()), err)
+		if err := renameNoReplace(filepath.Join(from, e.Name()), filepath.Join(p.Dest, e.Name())); err != nil {
+			return fmt.Errorf("moving the restored %s into place (recover never overwrites): %w", filepath.Join(p.Path, e.Name()), err)
 		}
 	}
 	return os.Chmod(p.Dest, st.Mode().Perm())

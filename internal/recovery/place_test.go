@@ -87,3 +87,64 @@ func TestMoveIntoPlace(t *testing.T) {
 		t.Errorf("nothing restored: %v", err)
 	}
 }
+
+// What appears at a place after it was found free (another recover, a
+// mount by before_restore) is never replaced by the move: a file or a
+// directory at the place itself, or a file inside the mount point the
+// restored entries go into. A fresh file system's lost+found alone leaves
+// a mount point free.
+func TestMoveIntoPlaceNeverReplaces(t *testing.T) {
+	restored := func(t *testing.T, p Place) string {
+		t.Helper()
+		staging, err := Stage(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib := filepath.Join(staging, p.Path)
+		os.MkdirAll(lib, 0o750)
+		os.WriteFile(filepath.Join(lib, "book.epub"), []byte("restored"), 0o640)
+		return staging
+	}
+	for _, c := range []struct {
+		name   string
+		mount  bool // the place is an (empty) directory when staged
+		appear func(dest string)
+		kept   string // the file that appeared, which must keep its bytes
+	}{
+		{"a file at the place", false, func(d string) { os.WriteFile(d, []byte("theirs"), 0o600) }, ""},
+		{"a directory at the place", false, func(d string) {
+			os.MkdirAll(d, 0o700)
+			os.WriteFile(filepath.Join(d, "book.epub"), []byte("theirs"), 0o600)
+		}, "book.epub"},
+		{"a file in the mount point", true, func(d string) { os.WriteFile(filepath.Join(d, "book.epub"), []byte("theirs"), 0o600) }, "book.epub"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Place{Path: "/srv/lib", Dest: filepath.Join(t.TempDir(), "srv", "lib")}
+			if c.mount {
+				os.MkdirAll(p.Dest, 0o755)
+			}
+			staging := restored(t, p)
+			c.appear(p.Dest)
+			err := MoveIntoPlace(staging, p)
+			if err == nil || !strings.Contains(err.Error(), "never overwrites") {
+				t.Fatalf("moved over what appeared: %v", err)
+			}
+			theirs := p.Dest
+			if c.kept != "" {
+				theirs = filepath.Join(p.Dest, c.kept)
+			}
+			if b, _ := os.ReadFile(theirs); string(b) != "theirs" {
+				t.Errorf("%s holds %q, want what appeared there", theirs, b)
+			}
+		})
+	}
+	mount := filepath.Join(t.TempDir(), "lib")
+	os.MkdirAll(filepath.Join(mount, "lost+found"), 0o700)
+	if err := CheckFree([]Place{{Path: "/srv/lib", Dest: mount}}); err != nil {
+		t.Errorf("a fresh mount point with lost+found: %v", err)
+	}
+	os.WriteFile(filepath.Join(mount, "x"), nil, 0o600)
+	if err := CheckFree([]Place{{Path: "/srv/lib", Dest: mount}}); err == nil {
+		t.Error("a mount point with lost+found and a file was taken for free")
+	}
+}
