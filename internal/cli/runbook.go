@@ -92,12 +92,18 @@ func cmdRunbook(c *cli.Context) error {
 		}
 		return strings.Join(out, "; ")
 	}
-	stopApp, startApp := "(e.g. systemctl stop alexandria, or docker compose stop web)", "(e.g. systemctl start alexandria, or docker compose up -d)"
+	// How Alexandria is stopped and started: the plan's restore hooks
+	// when it has them (recover runs them; restore does not).
+	stopApp, startApp := "e.g. systemctl stop alexandria, or docker compose stop web", "e.g. systemctl start alexandria, or docker compose up -d"
 	if len(e.plan.BeforeRestore) > 0 {
-		stopApp = "(this plan's before_restore does it: " + hooks(e.plan.BeforeRestore) + ")"
+		stopApp = "as this plan's before_restore does: " + hooks(e.plan.BeforeRestore)
 	}
 	if len(e.plan.AfterRestore) > 0 {
-		startApp = "(this plan's after_restore does it: " + hooks(e.plan.AfterRestore) + ")"
+		startApp = "as this plan's after_restore does: " + hooks(e.plan.AfterRestore)
+	}
+	startAfterRecover := "Start the services (" + startApp + ")."
+	if len(e.plan.AfterRestore) > 0 {
+		startAfterRecover = "Start the services, unless recover's after_restore did (" + hooks(e.plan.AfterRestore) + ")."
 	}
 	others := func(chosen *drivers.Target, all []*drivers.Target, what string) {
 		var names []string
@@ -123,12 +129,12 @@ func cmdRunbook(c *cli.Context) error {
 	if db == nil {
 		fmt.Fprintln(w, "    (this plan has no database target)")
 	} else {
-		step(w, "Stop Alexandria, so nothing writes to the database while it is restored "+stopApp+". `restore` does not run before_restore: stop it yourself.")
+		step(w, "Stop Alexandria, so nothing writes to the database while it is restored ("+stopApp+"). `restore` does not run before_restore: do it yourself.")
 		step(w, fmt.Sprintf("Restore the newest dump of %s over the damaged database. The database exists and has tables, so --clean drops the dump's objects first and recreates them in one transaction; run no migrations, the dump holds the schema:", db.Name))
 		cmd(ab("restore", db.Name, "--clean", "--yes"))
 		others(db, dbs, "database")
 		plain(db)
-		step(w, "Start Alexandria again "+startApp+".")
+		step(w, "Start Alexandria again ("+startApp+"); `restore` does not run after_restore.")
 	}
 
 	section(w, "2. Complete server loss")
@@ -140,9 +146,13 @@ func cmdRunbook(c *cli.Context) error {
 			plain(t)
 		}
 	}
+	aroundHooks := ""
+	if len(e.plan.BeforeRestore)+len(e.plan.AfterRestore) > 0 {
+		aroundHooks = ", running this plan's before_restore and after_restore around it"
+	}
 	recoverStep := func() {
-		step(w, fmt.Sprintf("Recover the newest recovery point in one command: it creates the database, restores %s's dump into it (empty: before any migration), puts the library back from %s (%s) at %s, never over existing files, proves both against the backups, and runs before_restore and after_restore around it:",
-			db.Name, lib.Name, lib.Driver, strings.Join(lib.Impl.(drivers.FileRecoverer).RecoverPaths(lib), ", ")))
+		step(w, fmt.Sprintf("Recover the newest recovery point in one command: it creates the database, restores the dump of %s into it (empty: before any migration), puts the library back from %s (%s) at %s, never over existing files, and proves both against the backups%s:",
+			db.Name, lib.Name, lib.Driver, strings.Join(lib.Impl.(drivers.FileRecoverer).RecoverPaths(lib), ", "), aroundHooks))
 		cmd(ab(withPlan("recover", "--yes")...))
 	}
 	switch {
@@ -179,10 +189,10 @@ func cmdRunbook(c *cli.Context) error {
 			plain(t)
 		}
 	}
-	step(w, "Start the services "+startApp+".")
+	step(w, startAfterRecover)
 
 	section(w, "3. Migrating to a new server")
-	step(w, "On the old server, stop Alexandria first "+stopApp+", so nothing changes after the last backup.")
+	step(w, "On the old server, stop Alexandria first ("+stopApp+"), so nothing changes after the last backup.")
 	step(w, "Still on the old server, take fresh backups:")
 	runs := planNames(e.plan)
 	if group != "" {
@@ -198,12 +208,12 @@ func cmdRunbook(c *cli.Context) error {
 		cmd("# as in 2: this plan cannot use recover")
 	}
 	step(w, "Prove that the backups restore on the new server too:")
-	cmd(ab("drill"))
-	step(w, "Start the services "+startApp+", then point users at the new server.")
+	cmd(ab(withPlan("drill")...))
+	step(w, strings.TrimSuffix(startAfterRecover, ".")+", then point users at the new server.")
 
 	section(w, "4. Testing the backups (do this regularly: a backup you haven't tested is not a backup)")
 	step(w, "Restore into scratch space and compare with what was backed up; scratch databases and directories are removed afterwards:")
-	cmd(ab("drill"))
+	cmd(ab(withPlan("drill")...))
 	for _, t := range dbs {
 		cmd(fmt.Sprintf("# %s: restores the newest dump into a scratch database and compares every table's row count with the dump's manifest", t.Name))
 	}

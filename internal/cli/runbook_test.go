@@ -65,7 +65,8 @@ func parseRunbook(t *testing.T, out string) map[string][]runbookStep {
 
 // shellWords splits a line the way a POSIX shell splits what
 // proc.ShellQuote writes: words separated by spaces, 'single quotes'
-// (with '\'' for a quote inside) and backslash escapes.
+// (a quote inside one is closed, escaped, reopened) and backslash
+// escapes.
 func shellWords(line string) []string {
 	var words []string
 	var word strings.Builder
