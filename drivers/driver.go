@@ -166,11 +166,17 @@ type Step struct {
 	Phase   Phase
 	Command *proc.Command
 	Note    string
+	// Shell is a runbook line a person's shell runs as printed, for what a
+	// Command cannot say: a variable set from a command's output, or used.
+	Shell string
 }
 
 func (s Step) String() string {
-	if s.Command != nil {
+	switch {
+	case s.Command != nil:
 		return s.Command.String()
+	case s.Shell != "":
+		return s.Shell
 	}
 	return "# " + s.Note
 }

@@ -759,6 +759,26 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{drivers.RestoreCmd(list), drivers.RestoreNote("then, in / (borg extracts relative to the current directory):"), drivers.RestoreCmd(extract)}
 }
 
+// PlainRecover is recover's files part in plain commands: the newest
+// archive's name, then each path extracted into a staging directory
+// beside its place (borg extracts into the current directory, as
+// STAGE/<path without its leading />), moved into place, the staging
+// directory removed.
+func (d Driver) PlainRecover(t *drivers.Target) []drivers.Step {
+	env := borgRunbookEnv(t)
+	list := proc.Command{Program: "borg", Args: []string{"list", "--last=1", "--short", borgGlob(t)}, Env: env}
+	steps := []drivers.Step{drivers.RestoreShell("ARCHIVE=$(%s)", drivers.ShellLine(list))}
+	for _, p := range d.RecoverPaths(t) {
+		stage := drivers.PlainStage(p)
+		extract := proc.Command{Program: "borg", Args: []string{"extract", borgLockWait(t)}, Env: env}
+		steps = append(steps,
+			drivers.RestoreCmd(proc.Command{Program: "mkdir", Args: []string{"-p", stage}}),
+			drivers.RestoreShell("(cd %s && %s \"::$ARCHIVE\" %s)", proc.ShellQuote(stage), drivers.ShellLine(extract), proc.ShellQuote(strings.TrimPrefix(p, "/"))))
+		steps = append(steps, drivers.MoveIntoPlaceSteps(stage, p)...)
+	}
+	return steps
+}
+
 // borgRunbookEnv is borg's environment for a person at a shell: a
 // passphrase file becomes a passcommand that reads it (the descriptor the
 // driver uses cannot be typed).

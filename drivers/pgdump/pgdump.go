@@ -921,6 +921,41 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	return steps
 }
 
+// PlainRecover is recover's database part in plain commands, on a server
+// that has no such database: create it (as recover does, by the plan's
+// role, from template0), find the newest dump, restore it in one
+// transaction. None for a dump streamed into a repository or tools
+// behind exec_prefix: PlainRestore says how those come back.
+func (Driver) PlainRecover(t *drivers.Target) []drivers.Step {
+	if t.Into != nil || len(execPrefix(t)) > 0 {
+		return nil
+	}
+	name, maint, err := pgCreateNames(t)
+	if err != nil {
+		return []drivers.Step{drivers.RestoreNote("%v", err)}
+	}
+	var env []proc.EnvVar
+	if f := t.Settings.Str("password_file"); f != "" {
+		env = append(env, proc.EnvVar{Name: "PGPASSFILE", Value: "<a pgpass file with the password from " + f + ">"})
+	}
+	db := "--dbname=" + t.Settings.Str("database")
+	create := proc.Command{Program: "createdb", Args: []string{"--maintenance-db=" + maint, "--template=template0", "--", name}, Env: env}
+	// The dumps are named NAME-<UTC time>.EXT: the last in name order is
+	// the newest, and the digit keeps another target's NAME-x- dumps out.
+	newest := fmt.Sprintf("DUMP=$(ls -1d %s[0-9]*.%s | tail -n 1)", proc.ShellQuote(filepath.Join(t.Settings.Str("dir"), t.Name+"-")), pgExt(t))
+	psql := proc.Command{Program: "psql", Args: []string{"--no-psqlrc", "--set=ON_ERROR_STOP=1", "--single-transaction", "--quiet", db}, Env: env}
+	var restore string
+	switch format := pgFormat(t); {
+	case format == "sql" && strings.HasSuffix(pgExt(t), ".gz"):
+		restore = `gunzip -c "$DUMP" | ` + drivers.ShellLine(psql)
+	case format == "sql":
+		restore = drivers.ShellLine(psql) + ` --file="$DUMP"`
+	default:
+		restore = drivers.ShellLine(proc.Command{Program: "pg_restore", Args: []string{"--format=" + format, "--exit-on-error", "--single-transaction", db}, Env: env}) + ` "$DUMP"`
+	}
+	return []drivers.Step{drivers.RestoreCmd(create), drivers.RestoreShell("%s", newest), drivers.RestoreShell("%s", restore)}
+}
+
 // TendLocks: a pg_dump target streaming into a repository whose tool
 // keeps locks of its own (restic) keeps its dumps there.
 func (Driver) TendLocks(ctx context.Context, x proc.Executor, t *drivers.Target) ([]string, error) {

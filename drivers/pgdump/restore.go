@@ -344,21 +344,9 @@ const maintenanceDB = "postgres"
 // connected as that role. TEMPLATE template0: nothing of template1's
 // local additions can collide with what the dump creates.
 func createDatabase(ctx context.Context, t *drivers.Target) error {
-	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
+	name, maint, err := pgCreateNames(t)
 	if err != nil {
-		return drivers.KeyErr("database", "%v", err)
-	}
-	cfg, err := pgx.ParseConfig(connString)
-	if err != nil {
-		return drivers.KeyErr("database", "%v", err)
-	}
-	name := cfg.Database
-	if name == "" {
-		return drivers.KeyErr("database", "names no database to create")
-	}
-	maint, err := pgDatabaseOn(t.Settings.Str("database"), maintenanceDB)
-	if err != nil {
-		return drivers.KeyErr("database", "%v", err)
+		return err
 	}
 	conn, err := connect(ctx, pgWithDatabase(t, maint))
 	if err != nil {
@@ -373,6 +361,28 @@ func createDatabase(ctx context.Context, t *drivers.Target) error {
 		return fmt.Errorf("creating database %q: %w", name, err)
 	}
 	return nil
+}
+
+// pgCreateNames are the name of the database t names and t's database
+// string pointed at the server's maintenance database, from which it is
+// created.
+func pgCreateNames(t *drivers.Target) (name, maint string, err error) {
+	connString, err := pgxConnString(t.Settings.Str("database"), t.Env)
+	if err != nil {
+		return "", "", drivers.KeyErr("database", "%v", err)
+	}
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return "", "", drivers.KeyErr("database", "%v", err)
+	}
+	if cfg.Database == "" {
+		return "", "", drivers.KeyErr("database", "names no database to create")
+	}
+	maint, err = pgDatabaseOn(t.Settings.Str("database"), maintenanceDB)
+	if err != nil {
+		return "", "", drivers.KeyErr("database", "%v", err)
+	}
+	return cfg.Database, maint, nil
 }
 
 type pgRestoreOptions struct {

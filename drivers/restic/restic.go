@@ -582,6 +582,21 @@ func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
 	return []drivers.Step{drivers.RestoreCmd(c), drivers.RestoreNote("restores %s to where they were; use --target DIR to restore somewhere else first", strings.Join(owner(t).Settings.List("paths"), ", "))}
 }
 
+// PlainRecover is recover's files part in plain commands: each path of
+// the newest snapshot restored into a staging directory beside its place
+// (restic restores the tree, STAGE/<absolute path>), moved into place,
+// the staging directory removed.
+func (d Driver) PlainRecover(t *drivers.Target) []drivers.Step {
+	var steps []drivers.Step
+	for _, p := range d.RecoverPaths(t) {
+		stage := drivers.PlainStage(p)
+		restore := d.cmd(t, append(append([]string{"restore", "latest"}, selectArgs(t)...), "--target="+stage, "--include="+resticPattern(p))...)
+		steps = append(steps, drivers.RestoreCmd(restore))
+		steps = append(steps, drivers.MoveIntoPlaceSteps(stage, p)...)
+	}
+	return steps
+}
+
 // DumpStore: a pg_dump target can stream its dumps into a restic
 // repository (restic_stream.go).
 func (Driver) DumpStore() drivers.DumpStore { return resticStore{} }

@@ -374,59 +374,86 @@ func recoverable(e *env, p points.Point) bool {
 	return err == nil
 }
 
-// chooseRecoveryTargets picks the point's database target (the first in
-// plan order) and its files target: filesFrom, else the most trustworthy
-// (FileRecoverer.RecoverRank), ties in plan order.
+// recoverySources is the rule by which recover chooses, among candidates
+// (targets in plan order), what it restores: the first database target,
+// and the most trustworthy files target recover can put back
+// (FileRecoverer.RecoverRank), ties in plan order; nil when there is
+// none. files also lists the other files targets it could have used.
+// The runbook prints the same choice.
+func recoverySources(candidates []*drivers.Target) (db, files *drivers.Target, otherFiles []*drivers.Target) {
+	for _, t := range candidates {
+		if db == nil && t.Facts().Role == drivers.RoleDatabase {
+			db = t
+		}
+		fr, ok := t.Impl.(drivers.FileRecoverer)
+		if !ok {
+			continue
+		}
+		if files == nil || fr.RecoverRank() < files.Impl.(drivers.FileRecoverer).RecoverRank() {
+			if files != nil {
+				otherFiles = append(otherFiles, files)
+			}
+			files = t
+		} else {
+			otherFiles = append(otherFiles, t)
+		}
+	}
+	slices.SortStableFunc(otherFiles, func(a, b *drivers.Target) int {
+		return slices.Index(candidates, a) - slices.Index(candidates, b)
+	})
+	return db, files, otherFiles
+}
+
+// chooseRecoveryTargets picks the point's database target and its files
+// target (recoverySources), the files target filesFrom when set.
 func chooseRecoveryTargets(e *env, p points.Point, filesFrom string) (db, files recoverChoice, err error) {
-	var dbs, fs []recoverChoice
+	var usable []*drivers.Target
+	artifacts := map[*drivers.Target]string{}
+	var dbCount int
 	for _, name := range e.plan.Order {
 		pt, ok := p.Target(name)
 		t := e.plan.Targets[name]
 		if !ok || t == nil || !usableInPoint(pt) {
 			continue
 		}
+		usable = append(usable, t)
+		artifacts[t] = pt.Artifact
 		if t.Facts().Role == drivers.RoleDatabase {
-			dbs = append(dbs, recoverChoice{target: t, artifact: pt.Artifact})
-		}
-		if _, ok := t.Impl.(drivers.FileRecoverer); ok {
-			fs = append(fs, recoverChoice{target: t, artifact: pt.Artifact})
+			dbCount++
 		}
 	}
-	if len(dbs) == 0 {
+	dbT, filesT, others := recoverySources(usable)
+	if dbT == nil {
 		return db, files, usage("recovery point %s holds no usable backup of a database target; `points` lists what each holds", p.ID)
 	}
-	db = dbs[0]
-	db.why = "the point's database target"
-	if len(dbs) > 1 {
-		db.why = fmt.Sprintf("the first of the point's %d database targets in plan order", len(dbs))
+	db = recoverChoice{target: dbT, artifact: artifacts[dbT], why: "the point's database target"}
+	if dbCount > 1 {
+		db.why = fmt.Sprintf("the first of the point's %d database targets in plan order", dbCount)
 	}
 	if filesFrom != "" {
-		i := slices.IndexFunc(fs, func(f recoverChoice) bool { return f.target.Name == filesFrom })
+		i := slices.IndexFunc(usable, func(t *drivers.Target) bool {
+			_, ok := t.Impl.(drivers.FileRecoverer)
+			return ok && t.Name == filesFrom
+		})
 		if i < 0 {
 			if _, in := p.Target(filesFrom); in {
 				return db, files, usage("--files-from %s: its backup in point %s cannot be recovered (recover puts back restic and borg backups that the run made)", filesFrom, p.ID)
 			}
 			return db, files, usage("--files-from %s: recovery point %s holds no backup of target %s; `points` lists what each holds", filesFrom, p.ID, filesFrom)
 		}
-		files = fs[i]
-		files.why = "chosen with --files-from"
+		files = recoverChoice{target: usable[i], artifact: artifacts[usable[i]], why: "chosen with --files-from"}
 		return db, files, nil
 	}
-	if len(fs) == 0 {
+	if filesT == nil {
 		return db, files, usage("recovery point %s holds no restic or borg backup of the files; `points` lists what each holds", p.ID)
 	}
-	rank := func(f recoverChoice) int { return f.target.Impl.(drivers.FileRecoverer).RecoverRank() }
-	best := slices.MinFunc(fs, func(a, b recoverChoice) int { return rank(a) - rank(b) })
-	files = best
-	files.why = "the point's only files backup"
-	if len(fs) > 1 {
-		var others []string
-		for _, f := range fs {
-			if f.target != best.target {
-				others = append(others, f.target.Name+" ("+f.target.Driver+")")
-			}
+	files = recoverChoice{target: filesT, artifact: artifacts[filesT], why: "the point's only files backup"}
+	if len(others) > 0 {
+		var names []string
+		for _, f := range others {
+			names = append(names, f.Name+" ("+f.Driver+")")
 		}
-		files.why = fmt.Sprintf("the most trustworthy of the point's files backups (content-addressed, checked snapshots first); also there: %s", strings.Join(others, ", "))
+		files.why = fmt.Sprintf("the most trustworthy of the point's files backups (content-addressed, checked snapshots first); also there: %s", strings.Join(names, ", "))
 	}
 	return db, files, nil
 }

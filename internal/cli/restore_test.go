@@ -58,17 +58,29 @@ func TestRunbook(t *testing.T) {
 		"## 1. Database corruption", "## 2. Complete server loss", "## 3. Migrating to a new server", "## 4. Testing the backups",
 		"restore database --clean --yes",
 		"pg_restore --exit-on-error --clean --if-exists --dbname=postgres://alexandria@localhost:5432/alexandria",
+		// Server loss: ONE command, and by hand the same one database and
+		// one library source recover chooses (restic before borg and the
+		// mirror), put in place with the exact commands.
+		"alexandria-backup --config alexandria-backup.toml.example recover --yes",
+		"createdb --maintenance-db=postgres://alexandria@localhost:5432/postgres --template=template0 -- alexandria",
 		"restic restore latest --host",
-		"--tag=alexandria:library --target /",
-		"'BORG_PASSCOMMAND=cat /etc/alexandria-backup/borg.pass'",
-		"borg extract --lock-wait=600 '::library-borg@<ARCHIVE>'",
-		"rsync --archive --hard-links --numeric-ids '--rsh=ssh -i /etc/alexandria-backup/id_ed25519 -o BatchMode=yes' -- backup@backup-server:/backups/alexandria/library/ /srv/alexandria/library/",
+		"--tag=alexandria:library --target=/srv/alexandria/.alexandria-recover --include=/srv/alexandria/library",
+		"mv -T /srv/alexandria/.alexandria-recover/srv/alexandria/library /srv/alexandria/library",
+		"library-copy (restic), library-borg (borg), mirror (rsync) hold the same library",
+		"On the old server, stop Alexandria first",
 		"rclone copy --config=/etc/alexandria-backup/rclone.conf --ask-password=false --log-format= -- b2:alexandria-backups /srv/backup/restic",
 		"restore offsite --to /srv/backup/restic",
 		"alexandria-backup --config alexandria-backup.toml.example drill",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("runbook lacks %q", want)
+		}
+	}
+	// Never a second source of the same data: the runbook used to restore
+	// the library from every files target.
+	for _, never := range []string{"borg extract", "rsync --archive", "restore library-borg", "restore mirror", "--to /srv/restore"} {
+		if strings.Contains(stdout, never) {
+			t.Errorf("runbook has %q:\n%s", never, stdout)
 		}
 	}
 	code, stdout, _ = runCLI(t, "runbook", "--plan", "daily", "-c", "alexandria-backup.toml.example")
