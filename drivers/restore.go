@@ -58,6 +58,15 @@ type Restorer interface {
 	Restore(ctx context.Context, x proc.Executor, t *Target, req RestoreRequest) (RestoreResult, error)
 }
 
+// RestoreChecker is implemented by drivers that can tell, changing
+// nothing, whether Restore of req would be refused for the state of what
+// it restores into (pg_dump: a database that has tables, without Clean).
+// recover asks before its confirmation and before_restore, so such a
+// refusal stops it before the application was stopped.
+type RestoreChecker interface {
+	CheckRestore(ctx context.Context, x proc.Executor, t *Target, req RestoreRequest) error
+}
+
 // DrillResult is the outcome of a restore drill that found nothing wrong.
 type DrillResult struct {
 	Artifact string // the backup drilled

@@ -122,9 +122,8 @@ func (d Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	if len(tables) > 0 && !req.Clean {
-		return drivers.RestoreResult{}, fmt.Errorf("database %q already has %d tables (e.g. %s): restoring into it would fail with \"already exists\"; use --clean to drop the dump's objects first, or restore into an empty database",
-			name, len(tables), tables[0].QualifiedName())
+	if err := refuseTables(name, tables, req.Clean); err != nil {
+		return drivers.RestoreResult{}, err
 	}
 
 	env, cleanup, err := pgEnv(t)
@@ -523,4 +522,43 @@ func pgRestoreHint(err error) string {
 		return " (the database already holds objects of the dump: use --clean to drop them first)"
 	}
 	return ""
+}
+
+// refuseTables refuses a restore into database name, which has tables,
+// unless clean: pg_restore would fail on the first "already exists".
+func refuseTables(name string, tables []drivers.TableCount, clean bool) error {
+	if len(tables) == 0 || clean {
+		return nil
+	}
+	return fmt.Errorf("database %q already has %d tables (e.g. %s): restoring into it would fail with \"already exists\"; use --clean to drop the dump's objects first, or restore into an empty database",
+		name, len(tables), tables[0].QualifiedName())
+}
+
+var _ drivers.RestoreChecker = Driver{}
+
+// CheckRestore refuses, changing nothing, what Restore of req would refuse
+// for the database's state: one that has tables, unless req.Clean. A
+// database that does not exist passes when req.CreateDatabase.
+func (d Driver) CheckRestore(ctx context.Context, x proc.Executor, t *drivers.Target, req drivers.RestoreRequest) error {
+	into, err := pgRestoreTarget(t, req.Database)
+	if err != nil {
+		return err
+	}
+	conn, err := pgConnectExisting(ctx, into)
+	if errors.Is(err, errNoDatabase) && req.CreateDatabase {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var name string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		return err
+	}
+	tables, err := pgListTables(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return refuseTables(name, tables, req.Clean)
 }

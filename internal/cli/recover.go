@@ -129,6 +129,17 @@ func cmdRecover(c *cli.Context) error {
 	if err := recovery.CheckFree(places); err != nil {
 		return usage("recover: %v; nothing was changed", err)
 	}
+	if rc, ok := db.target.Impl.(drivers.RestoreChecker); ok {
+		req := drivers.RestoreRequest{From: db.artifact, Clean: c.Bool("clean"), CreateDatabase: true}
+		if err := rc.CheckRestore(c.Context, e.rt.Exec, db.target, req); err != nil {
+			err = fmt.Errorf("recover: database target %s: %w; nothing was changed", db.target.Name, err)
+			req.Clean = true
+			if !c.Bool("clean") && rc.CheckRestore(c.Context, e.rt.Exec, db.target, req) == nil {
+				return usage("%v", err) // refused for what the database holds: --clean decides
+			}
+			return &exitError{code: exitFailed, err: err}
+		}
+	}
 	word := group
 	if word == "" {
 		word = "recover"

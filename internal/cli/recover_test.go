@@ -211,6 +211,27 @@ targets = ["db", "books", "files"]
 	}
 	os.RemoveAll(filepath.Join(dir, "srv"))
 
+	// A database that has tables, without --clean: refused before
+	// before_restore stops the application, the database as it was.
+	if err := srv.CreateDatabase(ctx, "alexandria"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Exec(ctx, "alexandria", "CREATE TABLE someones (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCLI(t, "recover", "--yes", "-c", planFile); code != 2 || !strings.Contains(stderr, "already has 1 tables") || !strings.Contains(stderr, "nothing was changed") {
+		t.Fatalf("recover over a database with tables: exit %d, want 2\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "before-ran")); err == nil {
+		t.Errorf("before_restore ran before the refusal")
+	}
+	if len(readLibrary(t, filepath.Join(dir, "srv"))) != 0 {
+		t.Errorf("files were restored")
+	}
+	if err := srv.Exec(ctx, "postgres", "DROP DATABASE alexandria WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+
 	type part struct {
 		Target, Artifact string
 		Restored, Proven bool
