@@ -58,28 +58,38 @@ func readLibrary(t *testing.T, dir string) map[string]string {
 // refusal touches nothing: no confirmation, an unknown point, a files
 // target not in the point, a library path that exists and is not empty,
 // a before_restore that fails.
-func TestRecoverAfterLosingTheServer(t *testing.T) {
-	for _, tool := range []string{"restic", "borg", "pg_dump"} {
-		requireTool(t, tool)
-	}
-	srv := pgserver.ForTest(t)
-	ctx := t.Context()
-	if err := srv.CreateDatabase(ctx, "alexandria"); err != nil {
+// recoverySandbox is what losing a server is tried on: PostgreSQL with
+// the sample schema in database alexandria, a small library at
+// dir/srv/alexandria/library (a nested book and a symlink), and restic's
+// and borg's password files in dir.
+func recoverySandbox(t *testing.T) (srv *pgserver.Server, dir, lib string) {
+	t.Helper()
+	srv = pgserver.ForTest(t)
+	if err := srv.CreateDatabase(t.Context(), "alexandria"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sampledata.LoadSchema(ctx, srv.ConnString("alexandria"), 50, 1); err != nil {
+	if _, err := sampledata.LoadSchema(t.Context(), srv.ConnString("alexandria"), 50, 1); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	lib := filepath.Join(dir, "srv", "alexandria", "library")
-	state := filepath.Join(dir, "state")
+	dir = t.TempDir()
+	lib = filepath.Join(dir, "srv", "alexandria", "library")
 	os.MkdirAll(filepath.Join(lib, "books", "dune"), 0o755)
 	os.WriteFile(filepath.Join(lib, "books", "dune", "dune.epub"), []byte("spice must flow"), 0o644)
-	os.WriteFile(filepath.Join(lib, "books", "gone.epub"), []byte("deleted before the second run"), 0o600)
 	os.Symlink("books/dune/dune.epub", filepath.Join(lib, "latest"))
 	os.WriteFile(filepath.Join(dir, "restic.pass"), []byte("restic-password\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "borg.pass"), []byte("borg-passphrase\n"), 0o600)
 	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(dir, "cache"))
+	return srv, dir, lib
+}
+
+func TestRecoverAfterLosingTheServer(t *testing.T) {
+	for _, tool := range []string{"restic", "borg", "pg_dump"} {
+		requireTool(t, tool)
+	}
+	srv, dir, lib := recoverySandbox(t)
+	ctx := t.Context()
+	state := filepath.Join(dir, "state")
+	os.WriteFile(filepath.Join(lib, "books", "gone.epub"), []byte("deleted before the second run"), 0o600)
 	hooks := `before_restore = [["touch", "` + filepath.Join(dir, "before-ran") + `"]]
 after_restore = [["touch", "` + filepath.Join(dir, "after-ran") + `"]]
 `

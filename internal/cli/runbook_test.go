@@ -6,13 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/alexandria-backup/alexandria-backup/internal/testenv/pgserver"
-	sampledata "github.com/alexandria-backup/alexandria-backup/internal/testenv/sandbox"
 )
 
 // runbookStep is one "  - " step of a runbook section: its text, its
@@ -107,22 +105,10 @@ func TestShellWords(t *testing.T) {
 		"a '/tmp/my plan.toml' 'it'\\''s' ''":                   {"a", "/tmp/my plan.toml", "it's", ""},
 		`a\ b  c`:                                               {"a b", "c"},
 	} {
-		if got := shellWords(line); !slicesEqual(got, want) {
+		if got := shellWords(line); !slices.Equal(got, want) {
 			t.Errorf("shellWords(%q) = %q, want %q", line, got, want)
 		}
 	}
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // runRunbookCommands runs alexandria-backup command lines in-process, in
@@ -198,24 +184,10 @@ func TestRunbookIsTrue(t *testing.T) {
 	for _, tool := range []string{"restic", "borg", "pg_dump", "createdb"} {
 		requireTool(t, tool)
 	}
-	srv := pgserver.ForTest(t)
+	srv, dir, lib := recoverySandbox(t)
 	ctx := t.Context()
-	if err := srv.CreateDatabase(ctx, "alexandria"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sampledata.LoadSchema(ctx, srv.ConnString("alexandria"), 50, 1); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	lib := filepath.Join(dir, "srv", "alexandria", "library")
 	state := filepath.Join(dir, "state")
-	os.MkdirAll(filepath.Join(lib, "books", "dune"), 0o755)
-	os.WriteFile(filepath.Join(lib, "books", "dune", "dune.epub"), []byte("spice must flow"), 0o644)
 	os.WriteFile(filepath.Join(lib, "books", "it's mine.epub"), []byte("a quote in a name"), 0o600)
-	os.Symlink("books/dune/dune.epub", filepath.Join(lib, "latest"))
-	os.WriteFile(filepath.Join(dir, "restic.pass"), []byte("restic-password\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "borg.pass"), []byte("borg-passphrase\n"), 0o600)
-	t.Setenv("RESTIC_CACHE_DIR", filepath.Join(dir, "cache"))
 	// In the environment, not the plan's env: the runbook masks a
 	// target's env values, and the plain blocks run with this one.
 	t.Setenv("BORG_BASE_DIR", filepath.Join(dir, "borg-base"))
