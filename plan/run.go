@@ -472,6 +472,7 @@ func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt 
 	fmt.Fprintf(w, "# dry run of plan %q from %s: nothing below is executed\n", group, p.Path)
 	for _, t := range targets {
 		t.Point = DryRunPoint
+		defer func() { t.Point = "" }() // the plan may run for real next (a test, a daemon)
 		fmt.Fprintf(w, "\n# target %s (%s)", t.Name, t.Driver)
 		if deps := waitsFor(t); len(deps) > 0 {
 			fmt.Fprintf(w, ", after %s", strings.Join(deps, ", "))

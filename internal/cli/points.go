@@ -49,7 +49,7 @@ func cmdPoints(c *cli.Context) error {
 	}
 	var ps []points.Point
 	if !c.Bool("from-repositories") {
-		if ps, err = points.ReadState(e.plan.StateDir, group); err != nil {
+		if ps, err = points.ReadState(e.plan.StateDir, group, skipReport(e)); err != nil {
 			return err
 		}
 	}
@@ -128,4 +128,12 @@ func printPoints(c *cli.Context, ps []points.Point) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Time.UTC().Format(time.RFC3339), plan, p.Status, size, strings.Join(names, ", "))
 	}
 	tw.Flush()
+}
+
+// skipReport logs a run report in state_dir that could not be read: its
+// point is left out, the others are listed.
+func skipReport(e *env) func(error) {
+	return func(err error) {
+		e.log.Warn("a run report in state_dir could not be read: its recovery point is not listed", "error", err)
+	}
 }

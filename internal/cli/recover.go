@@ -337,7 +337,7 @@ func findRecoveryPoint(c *cli.Context, e *env, group, id string) (points.Point, 
 		}
 		return out
 	}
-	ps, err := points.ReadState(e.plan.StateDir, group)
+	ps, err := points.ReadState(e.plan.StateDir, group, skipReport(e))
 	if err != nil {
 		return points.Point{}, err
 	}

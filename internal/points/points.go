@@ -78,8 +78,10 @@ func (p Point) Target(name string) (Target, bool) {
 // ReadState reads the points the run reports under stateDir/reports
 // record, newest first; onlyPlan, when set, keeps that plan's. Reports of
 // runs made before points, and drill reports, name none. A report that
-// cannot be read is an error naming it.
-func ReadState(stateDir, onlyPlan string) ([]Point, error) {
+// cannot be read or parsed (a damaged disk: reports are written whole and
+// renamed) is passed to skip, naming it, and left out: one bad file must
+// not stand between an operator and the other points.
+func ReadState(stateDir, onlyPlan string, skip func(error)) ([]Point, error) {
 	dir := filepath.Join(stateDir, "reports")
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -97,11 +99,13 @@ func ReadState(stateDir, onlyPlan string) ([]Point, error) {
 		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
-			return nil, err
+			skip(err)
+			continue
 		}
 		var r plan.Report
 		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, fmt.Errorf("%s: not a run report: %v", filepath.Join(dir, e.Name()), err)
+			skip(fmt.Errorf("%s: not a run report: %v", filepath.Join(dir, e.Name()), err))
+			continue
 		}
 		if r.Command != "run" || !drivers.ValidPoint(r.Point) || (onlyPlan != "" && r.Plan != onlyPlan) {
 			continue

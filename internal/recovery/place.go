@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -139,7 +140,8 @@ func Stage(p Place) (string, error) {
 // staging, as restic and borg lay it out) into p.Dest. When p.Dest is the
 // empty directory the staging directory is in (a mount point cannot be
 // replaced), what the restored directory holds is renamed into it, and
-// it takes the restored directory's mode.
+// it takes the restored directory's owner and mode (the application's
+// user must be able to write its library again).
 func MoveIntoPlace(staging string, p Place) error {
 	from := filepath.Join(staging, p.Path)
 	st, err := os.Lstat(from)
@@ -164,7 +166,13 @@ func MoveIntoPlace(staging string, p Place) error {
 			return fmt.Errorf("moving the restored %s into place (recover never overwrites): %w", filepath.Join(p.Path, e.Name()), err)
 		}
 	}
-	return os.Chmod(p.Dest, st.Mode().Perm())
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+		if err := os.Lchown(p.Dest, int(sys.Uid), int(sys.Gid)); err != nil {
+			return err
+		}
+	}
+	// After the chown, which clears the setuid and setgid bits.
+	return os.Chmod(p.Dest, st.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 }
 
 // RemoveStage removes a staging directory and whatever is left in it.

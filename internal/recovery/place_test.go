@@ -1,9 +1,11 @@
 package recovery
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -65,7 +67,11 @@ func TestMoveIntoPlace(t *testing.T) {
 		restored := filepath.Join(staging, "srv", "lib")
 		os.MkdirAll(filepath.Join(restored, "books"), 0o755)
 		os.WriteFile(filepath.Join(restored, "books", "a.epub"), []byte("a"), 0o644)
-		os.Chmod(restored, 0o750)
+		asRoot := os.Geteuid() == 0
+		if asRoot {
+			os.Chown(restored, 1234, 2345) // the application's user, not root
+		}
+		os.Chmod(restored, 0o750|fs.ModeSetgid)
 		if err := MoveIntoPlace(staging, p); err != nil {
 			t.Fatal(err)
 		}
@@ -74,8 +80,11 @@ func TestMoveIntoPlace(t *testing.T) {
 		}
 		data, err := os.ReadFile(filepath.Join(p.Dest, "books", "a.epub"))
 		st, _ := os.Stat(p.Dest)
-		if err != nil || string(data) != "a" || st.Mode().Perm() != 0o750 {
+		if err != nil || string(data) != "a" || st.Mode().Perm() != 0o750 || st.Mode()&fs.ModeSetgid == 0 {
 			t.Errorf("existing=%v: %q %v, mode %v", existing, data, err, st.Mode())
+		}
+		if sys := st.Sys().(*syscall.Stat_t); asRoot && (sys.Uid != 1234 || sys.Gid != 2345) {
+			t.Errorf("existing=%v: owner %d:%d, want the restored 1234:2345", existing, sys.Uid, sys.Gid)
 		}
 		entries, _ := os.ReadDir(p.Dest)
 		if len(entries) != 1 {

@@ -74,7 +74,7 @@ var presets = map[string]map[string]int{
 type config struct {
 	preset                             string
 	files, minKiB, maxKiB, dbMB, pairs int
-	fixedPairs                         int
+	fixedPairs, recoverPairs           int
 	changePct                          float64
 	seed                               int64
 	only                               []string
@@ -96,6 +96,7 @@ func run() int {
 	flag.IntVar(&c.pairs, "pairs", 0, "measured pairs (run, bare and backup) per target and scenario (a multiple of 3: each side goes first, second and third equally often)")
 	flag.IntVar(&c.fixedPairs, "fixed-pairs", 30, "pairs of the fixed-cost measurement (a run of a one-command plan against bash running the command)")
 	flag.Float64Var(&c.changePct, "change-pct", 1, "percent of the files and of the book rows changed before each pair of the changed scenarios")
+	flag.IntVar(&c.recoverPairs, "recover-pairs", 2, "pairs of the recovery scenario (recover against the plain tools; 0: none)")
 	flag.Int64Var(&c.seed, "seed", 1, "seed of all generated data")
 	targetsFlag := flag.String("targets", "", "comma-separated targets to measure (default all: restic,borg,rsync,rclone,db-into-restic,db-dir)")
 	flag.BoolVar(&c.scaling, "scaling", true, "also measure the 1%-changed run at 2N files")
@@ -339,6 +340,9 @@ func bench(ctx context.Context, c config) (err error) {
 		if err != nil {
 			return err
 		}
+	}
+	if r.recovery, err = b.recovery(ctx, ts, c.recoverPairs, max(libBytes, r.libBytes2), db.Bytes); err != nil {
+		return err
 	}
 	r.finished = time.Now()
 	r.print(os.Stdout, ts)

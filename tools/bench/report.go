@@ -31,6 +31,8 @@ type report struct {
 	grown, scaled             map[string][]sample
 	// fixed: the fixed-cost pairs (run and bare set).
 	fixed []sample
+	// recovery: the recovery scenario (nil when not run).
+	recovery *recoveryResult
 }
 
 // fileTools are the targets issue 11's everyday and scaling targets name.
@@ -107,6 +109,9 @@ func (r report) print(w io.Writer, ts []target) {
 		fmt.Fprintf(w, "The library grown to %d files (%s); before each pair the same %d files changed as at N (so only what exists doubles, not what changed). A run that costs what changed has 2N/N ≈ 1; one that costs what exists, ≈ 2. N and 2N are measured minutes apart, so on a busy machine the CPU ratio is the steadier one. The database targets are not in this run (a dump is always whole).\n\n",
 			2*c.files, bytesStr(r.libBytes2), r.changeFiles)
 		scalingTable(w, ts, r.changed, r.scaled)
+	}
+	if r.recovery != nil {
+		r.recovery.print(w)
 	}
 	fmt.Fprint(w, notes)
 	fmt.Fprintf(w, "\n### What each side runs\n\n")
