@@ -124,6 +124,10 @@ type Artifact struct {
 	// while the backup read them, as the tool reported: on a live library
 	// that is a warning, and verification does not count them as damage.
 	Vanished []string
+	// Earlier: ID is an earlier run's backup, not one this run made (a
+	// copy whose source made none in this run). The run's recovery point
+	// must not hold it: recover would pair it with this run's dump.
+	Earlier bool
 }
 
 // Snapshot is one backup as listed by `snapshots`.

@@ -50,8 +50,12 @@ type TargetReport struct {
 	// Attempts is how many times the backup was tried (retries).
 	Attempts int     `json:"attempts,omitempty"`
 	Artifact *string `json:"artifact"`
-	Bytes    *int64  `json:"bytes"`
-	Verified bool    `json:"verified"`
+	// EarlierArtifact: Artifact is an earlier run's backup, not this
+	// run's (drivers.Artifact.Earlier); the run's recovery point does not
+	// hold it.
+	EarlierArtifact bool   `json:"earlier_artifact,omitempty"`
+	Bytes           *int64 `json:"bytes"`
+	Verified        bool   `json:"verified"`
 	// Coverage is what the verify read: the new backup, and which slice
 	// of the rest (nil when the driver reads no slices, or no verify ran).
 	Coverage *CoverageReport `json:"coverage,omitempty"`

@@ -384,6 +384,7 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		}
 	}
 	r.Artifact = &art.ID
+	r.EarlierArtifact = art.Earlier
 	if art.Bytes >= 0 {
 		r.Bytes = &art.Bytes
 	}

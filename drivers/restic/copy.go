@@ -232,6 +232,7 @@ func (r Driver) copyBackup(ctx context.Context, x proc.Executor, t *drivers.Targ
 		i := slices.IndexFunc(held, func(s resticSnapshot) bool { return drivers.PointFromLabels(s.Tags...) == t.Point })
 		if i < 0 {
 			a.Warnings = append(a.Warnings, fmt.Sprintf("%s made no snapshot in this run: the copy's newest, %s, is from an earlier run", src.Name, resticShortID(a.ID)))
+			a.Earlier = true
 		} else {
 			a.ID = held[i].ID
 		}

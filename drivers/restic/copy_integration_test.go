@@ -305,4 +305,10 @@ targets = ["offsite", "library"]
 	if got, want := trees(allSnapshots(t, c.copy)), trees(allSnapshots(t, c.lib)); len(want) != 1 || strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("the copy holds %v, want the source's %v", got, want)
 	}
+	// And the run's report says so, so its recovery point leaves it out.
+	for _, r := range rep.Targets {
+		if r.Name == "offsite" && !r.EarlierArtifact {
+			t.Errorf("the copy's artifact is an earlier run's snapshot, but the report does not say so: %+v", r)
+		}
+	}
 }

@@ -112,6 +112,9 @@ func ReadState(stateDir, onlyPlan string, skip func(error)) ([]Point, error) {
 		}
 		p := Point{ID: r.Point, Time: r.StartedAt, Plan: r.Plan, Status: r.Status, Source: FromState}
 		for _, t := range r.Targets {
+			if t.EarlierArtifact {
+				continue // another run's backup: in that run's point, not this one
+			}
 			pt := Target{Name: t.Name, Driver: t.Driver, Status: t.Status, Bytes: -1}
 			if t.Artifact != nil {
 				pt.Artifact = *t.Artifact

@@ -42,7 +42,10 @@ func TestReadStateSkipsWhatItCannotRead(t *testing.T) {
 			Targets: []plan.TargetReport{{Name: "library", Driver: "restic", Status: plan.StatusOK, Artifact: &art, Bytes: &size}}}
 	}
 	report("run-weekly-1.json", run("20261207T031500Z-aaaa", "weekly"))
-	report("run-weekly-2.json", run("20261208T031500Z-bbbb", "weekly"))
+	withCopy := run("20261208T031500Z-bbbb", "weekly")
+	older := "snap0" // a copy whose source made nothing in this run: an earlier run's snapshot
+	withCopy.Targets = append(withCopy.Targets, plan.TargetReport{Name: "offsite", Driver: "restic", Status: plan.StatusWarning, Artifact: &older, EarlierArtifact: true})
+	report("run-weekly-2.json", withCopy)
 	report("run-daily-1.json", run("20261208T020000Z-cccc", "daily"))
 	report("run-old.json", run("", "weekly")) // before points
 	drill := run("20261209T031500Z-dddd", "weekly")
