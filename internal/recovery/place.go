@@ -161,9 +161,16 @@ func MoveIntoPlace(staging string, p Place) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
+	for i, e := range entries {
 		if err := renameNoReplace(filepath.Join(from, e.Name()), filepath.Join(p.Dest, e.Name())); err != nil {
-			return fmt.Errorf("moving the restored %s into place (recover never overwrites): %w", filepath.Join(p.Path, e.Name()), err)
+			// Some entries may be in place already: say so, or the
+			// operator would recover again into a place that is no
+			// longer empty and be refused without knowing why.
+			partly := ""
+			if i > 0 {
+				partly = fmt.Sprintf("; %d of the %d restored entries are in %s already, the rest are not: move %s aside before recovering again", i, len(entries), p.Dest, p.Dest)
+			}
+			return fmt.Errorf("moving the restored %s into place (recover never overwrites): %w%s", filepath.Join(p.Path, e.Name()), err, partly)
 		}
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {

@@ -157,3 +157,27 @@ func TestMoveIntoPlaceNeverReplaces(t *testing.T) {
 		t.Error("a mount point with lost+found and a file was taken for free")
 	}
 }
+
+// A move into a mount point that stops half-way says how far it got: the
+// place is no longer empty, and a second recover would be refused.
+func TestMoveIntoPlaceSaysWhatMovedBeforeItStopped(t *testing.T) {
+	p := Place{Path: "/srv/lib", Dest: filepath.Join(t.TempDir(), "srv", "lib")}
+	os.MkdirAll(p.Dest, 0o755)
+	staging, err := Stage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(staging, p.Path)
+	os.MkdirAll(lib, 0o750)
+	for _, name := range []string{"a.epub", "b.epub", "z.epub"} {
+		os.WriteFile(filepath.Join(lib, name), []byte("restored"), 0o640)
+	}
+	os.WriteFile(filepath.Join(p.Dest, "z.epub"), []byte("theirs"), 0o600) // appeared after the check
+	err = MoveIntoPlace(staging, p)
+	if err == nil || !strings.Contains(err.Error(), "2 of the 3 restored entries are in "+p.Dest) {
+		t.Fatalf("got %v, want it to say 2 of 3 entries moved", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.Dest, "z.epub")); string(b) != "theirs" {
+		t.Errorf("z.epub holds %q", b)
+	}
+}
