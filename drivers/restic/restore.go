@@ -142,11 +142,12 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err != nil {
 		return drivers.RestoreResult{}, fmt.Errorf("restic restore of snapshot %s into %s: %w", snap.ShortID, dir, err)
 	}
-	files := -1
+	out := drivers.RestoreResult{From: snap.ShortID, Where: dir, Files: -1}
 	if m := resticVerifiedRE.FindSubmatch(append(res.Stdout, res.Stderr...)); m != nil {
-		files, _ = strconv.Atoi(string(m[1]))
+		out.Files, _ = strconv.Atoi(string(m[1]))
+		out.ContentVerified = true // --verify read each file back against its blobs' SHA-256 ids
 	}
-	return drivers.RestoreResult{From: snap.ShortID, Where: dir, Files: files}, nil
+	return out, nil
 }
 
 // resticNode is one line of `restic ls --json`.

@@ -288,3 +288,72 @@ func TestResticProveRestore(t *testing.T) {
 		t.Errorf("the proof of covers/ alone: %+v, %v", proof, err)
 	}
 }
+
+// The proof of a restore that restic's --verify checked as it wrote it
+// (what recover does): the content was proven then, so the proof reads no
+// data again; it fails, naming the file, for each damage moving into place
+// could do (a missing file, a cut one, a symlink instead), and when the
+// count restic verified is not the snapshot's. A flipped byte after the
+// restore is the one damage it cannot see: only the unverified proof
+// (restic dump) reads content, and TestResticProveRestore holds it to it.
+func TestResticProveVerifiedRestore(t *testing.T) {
+	f, files := newResticRestoreFixture(t)
+	ctx := context.Background()
+	r := restic.Driver{}
+	tg := f.RestoreTarget(t, "library", nil)
+	f.Backup(t, tg)
+	to := filepath.Join(f.Dir, "restored")
+	res, err := r.Restore(ctx, f.X, tg, drivers.RestoreRequest{To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.ContentVerified || res.Files != len(files) {
+		t.Fatalf("restore %+v: want its content verified, %d files", res, len(files))
+	}
+	rec := &drivertest.CountingExecutor{}
+	prove := func(verified int) (drivers.RestoreProof, error) {
+		return r.ProveRestore(ctx, rec, tg, drivers.RestoreRequest{To: to, ContentVerified: true, VerifiedFiles: verified})
+	}
+	proof, err := prove(res.Files)
+	if err != nil || proof.Checked != len(files) {
+		t.Fatalf("the proof of an exact restore: %+v, %v", proof, err)
+	}
+	for _, run := range rec.Runs {
+		if strings.Contains(run, " dump ") || strings.Contains(run, " restore ") {
+			t.Errorf("the proof of a verified restore read the data again: %s", run)
+		}
+	}
+	if _, err := prove(res.Files - 1); err == nil || !strings.Contains(err.Error(), "verified") {
+		t.Errorf("a verified count short of the snapshot's: %v", err)
+	}
+	in := func(name string) string { return filepath.Join(to, f.Src, name) }
+	for _, c := range []struct {
+		name, file, want string
+		damage           func(string) error
+	}{
+		{"cut", files[1], "bytes", func(p string) error { return os.Truncate(p, 1) }},
+		{"missing", files[2], "missing", os.Remove},
+		{"symlink instead", files[3], "not a regular file", func(p string) error {
+			os.Remove(p)
+			return os.Symlink("/etc/passwd", p)
+		}},
+	} {
+		data, err := os.ReadFile(filepath.Join(f.Src, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.damage(in(c.file)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prove(res.Files); err == nil || !strings.Contains(err.Error(), filepath.Join(f.Src, c.file)) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: the proof said %v; want it to name %s and %q", c.name, err, c.file, c.want)
+		}
+		os.Remove(in(c.file))
+		if err := os.WriteFile(in(c.file), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := prove(res.Files); err != nil {
+		t.Errorf("after undoing every damage: %v", err)
+	}
+}

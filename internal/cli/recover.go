@@ -201,13 +201,22 @@ func cmdRecover(c *cli.Context) error {
 
 	// 5. The files: each path into a staging directory beside its place,
 	// then renamed into it.
+	// Whether the restores checked every file's content as they wrote it
+	// (restic's --verify): the proof then need not read the data again.
+	verified, verifiedFiles := true, 0
 	for _, pl := range places {
-		if err := recoverPlace(c, e, files, pl); err != nil {
+		res, err := recoverPlace(c, e, files, pl)
+		if err != nil {
 			return finish(err)
 		}
+		verified, verifiedFiles = verified && res.ContentVerified, verifiedFiles+res.Files
 		say("%s: restored %s into %s", files.target.Name, pl.Path, pl.Dest)
 	}
 	r.Files.Restored = true
+	filesReq := drivers.RestoreRequest{From: files.artifact, To: root, Paths: placePaths(places)}
+	if verified {
+		filesReq.ContentVerified, filesReq.VerifiedFiles = true, verifiedFiles
+	}
 
 	// 6. Proof, against the backups themselves.
 	var proofErrs []error
@@ -217,7 +226,7 @@ func cmdRecover(c *cli.Context) error {
 		req drivers.RestoreRequest
 	}{
 		{r.Database, db.target, drivers.RestoreRequest{From: db.artifact}},
-		{r.Files, files.target, drivers.RestoreRequest{From: files.artifact, To: root, Paths: placePaths(places)}},
+		{r.Files, files.target, filesReq},
 	} {
 		prover, ok := part.t.Impl.(drivers.RestoreProver)
 		if !ok {
@@ -253,15 +262,15 @@ func cmdRecover(c *cli.Context) error {
 // recoverPlace restores one backed-up path of the files target into a
 // staging directory on the same filesystem as its place, moves it into
 // place, and always removes the staging directory.
-func recoverPlace(c *cli.Context, e *env, files recoverChoice, pl recovery.Place) (err error) {
+func recoverPlace(c *cli.Context, e *env, files recoverChoice, pl recovery.Place) (res drivers.RestoreResult, err error) {
 	// Found free before the confirmation; the database restore and
 	// before_restore took time since (a mount, another recover): again.
 	if err := recovery.CheckFree([]recovery.Place{pl}); err != nil {
-		return fmt.Errorf("recover: %w; the files were not touched", err)
+		return res, fmt.Errorf("recover: %w; the files were not touched", err)
 	}
 	staging, err := recovery.Stage(pl)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer func() {
 		if rerr := recovery.RemoveStage(staging); rerr != nil {
@@ -269,10 +278,10 @@ func recoverPlace(c *cli.Context, e *env, files recoverChoice, pl recovery.Place
 		}
 	}()
 	req := drivers.RestoreRequest{From: files.artifact, To: staging, Paths: []string{pl.Path}}
-	if _, err := e.plan.Restore(c.Context, files.target, req, e.rt); err != nil {
-		return fmt.Errorf("restoring %s from %s: %w", pl.Path, files.target.Name, err)
+	if res, err = e.plan.Restore(c.Context, files.target, req, e.rt); err != nil {
+		return res, fmt.Errorf("restoring %s from %s: %w", pl.Path, files.target.Name, err)
 	}
-	return recovery.MoveIntoPlace(staging, pl)
+	return res, recovery.MoveIntoPlace(staging, pl)
 }
 
 func placePaths(places []recovery.Place) []string {

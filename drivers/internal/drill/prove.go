@@ -91,6 +91,37 @@ func (p *Prover) File(recorded string, size int64, sum string) error {
 	return nil
 }
 
+// InPlace checks that the node recorded is in place as what the backup
+// holds, a "file" of size bytes, a "dir" or a "symlink", without reading
+// any content: for a restore that checked every file's content itself
+// as it wrote it (drivers.RestoreRequest.ContentVerified). A regular file
+// counts in p.Files.
+func (p *Prover) InPlace(recorded, kind string, size int64) error {
+	path, err := p.place(recorded)
+	if err != nil {
+		return err
+	}
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p.mismatch(recorded, "it is missing")
+	}
+	if err != nil {
+		return p.mismatch(recorded, "%v", err)
+	}
+	switch {
+	case kind == "file" && !st.Mode().IsRegular():
+		return p.mismatch(recorded, "it is not a regular file (%s)", st.Mode().Type())
+	case kind == "file" && st.Size() != size:
+		return p.mismatch(recorded, "it has %d bytes, the backup %d", st.Size(), size)
+	case kind == "dir" && !st.IsDir(), kind == "symlink" && st.Mode()&fs.ModeSymlink == 0:
+		return p.mismatch(recorded, "it is not the %s the backup holds (%s)", kind, st.Mode().Type())
+	}
+	if kind == "file" {
+		p.Files++
+	}
+	return nil
+}
+
 // Symlink checks that recorded is a symlink to target.
 func (p *Prover) Symlink(recorded, target string) error {
 	path, err := p.place(recorded)
