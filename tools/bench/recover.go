@@ -18,8 +18,9 @@ import (
 //   - recover: `alexandria-backup recover --yes --root ROOT`, which
 //     creates the database, restores the dump in one transaction, restores
 //     the library below ROOT through a staging directory, and proves both
-//     (every table's row count against the dump's manifest, every file
-//     against `restic dump`'s tar of the snapshot);
+//     (every table's row count against the dump's manifest; each file's
+//     content by restic's --verify as it restores, then every node of the
+//     snapshot in place by type and size);
 //   - by hand: what an operator types from the guide, with restic's own
 //     read-back of what it restored (`restore --verify`): createdb,
 //     pg_restore of the newest dump in one transaction, restic restore of
@@ -131,7 +132,7 @@ func (b *bencher) recovery(ctx context.Context, ts []target, pairs int, libBytes
 // print writes the scenario's section of the report.
 func (r *recoveryResult) print(w io.Writer) {
 	fmt.Fprintf(w, "### Recovery after losing the server\n\n")
-	fmt.Fprintf(w, "One run of db-dir and restic together (%.1fs) made a recovery point holding the database's dump and the library's snapshot (%s files, %s; database %s). Then %d pairs, in alternating order, each side on an empty database and an empty root: *recover* is `alexandria-backup recover --yes --root ROOT` (it creates the database, restores the dump in one transaction, puts the library below ROOT through a staging directory, then proves every table's row count against the dump's manifest and every file against `restic dump`'s tar of the snapshot); *by hand* is the plain tools, as the guide has an operator type them, with restic's own read-back of what it restored:\n\n```sh\n%s```\n\n",
+	fmt.Fprintf(w, "One run of db-dir and restic together (%.1fs) made a recovery point holding the database's dump and the library's snapshot (%s files, %s; database %s). Then %d pairs, in alternating order, each side on an empty database and an empty root: *recover* is `alexandria-backup recover --yes --root ROOT` (it creates the database, restores the dump in one transaction, puts the library below ROOT through a staging directory, then proves every table's row count against the dump's manifest and, after restic's `--verify` checked each file's content as it restored it, every node of the snapshot in place by type and size); *by hand* is the plain tools, as the guide has an operator type them, with restic's own read-back of what it restored:\n\n```sh\n%s```\n\n",
 		r.point.wall.Seconds(), thousands(r.libFiles), bytesStr(r.libBytes), bytesStr(r.dbSize), r.pairs, recoverByHand)
 	fmt.Fprintf(w, "| | recover | by hand | recover / by hand |\n|---|---|---|---|\n")
 	row := func(what string, f func(usage) float64, format string) {
