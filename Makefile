@@ -48,7 +48,7 @@ bench-run: ## end-to-end: alexandria-backup run against the bare tool commands (
 	@$(GO) build -o bin/bench ./tools/bench
 	@bin/bench -preset $(BENCH) $(BENCH_FLAGS)
 
-demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL) and run `run weekly` on it
+demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL), back it up, drill it, lose it and recover it
 	$(GO) build -o bin/demo ./tools/demo
 	bin/demo -bin $(BIN) -dir sandbox
 

@@ -76,6 +76,14 @@ type Target struct {
 	// directories alone tell which backups one run made. "" outside a
 	// run: nothing is marked.
 	Point string
+	// KeepPoints are recovery points whose backups retention keeps,
+	// whatever its policy says: the newest point that holds a database
+	// and the files (the one `recover` would use). Each target thins its
+	// own backups; without this a monthly run on a weekly run's day
+	// would forget the weekly's snapshot (keep_daily keeps one a day) and
+	// leave its dump without the files it goes with. Drivers that can
+	// keep a backup by its point honour it (restic: --keep-tag).
+	KeepPoints []string
 }
 
 // Repository is the restic or borg repository the target writes to (its

@@ -93,6 +93,9 @@ type RunOptions struct {
 	// Reclaims says when each repository's space was last reclaimed, for
 	// prune_every; nil: whenever the tool's own rule says.
 	Reclaims drivers.ReclaimLog
+	// KeepPoints are the recovery points retention keeps whole
+	// (drivers.Target.KeepPoints).
+	KeepPoints []string
 }
 
 // Select returns the targets `run group` covers, in the plan's order,
@@ -165,6 +168,7 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	rep.Point = drivers.NewPoint(rep.StartedAt)
 	for _, t := range targets {
 		t.Reclaims = o.Reclaims
+		t.KeepPoints = o.KeepPoints
 		t.Point = rep.Point
 		if t.Into != nil {
 			t.Into.Reclaims = o.Reclaims

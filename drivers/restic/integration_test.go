@@ -2,11 +2,14 @@ package restic_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/restic"
@@ -129,5 +132,46 @@ func TestResticRetentionPerTarget(t *testing.T) {
 	}
 	if o, _ := r.Snapshots(ctx, f.X, other); len(o) != 1 {
 		t.Fatalf("pruning library touched covers: %+v", o)
+	}
+}
+
+// Retention keeps the snapshots of the recovery points it is told to keep
+// whole (the newest one recover could use), whatever its policy says, and
+// only those: keep_last = 1 over three runs keeps the newest and the kept
+// point's, and forgets the other.
+func TestResticRetentionKeepsTheRecoverablePoint(t *testing.T) {
+	f := drivertest.NewResticFixture(t)
+	ctx := context.Background()
+	r := restic.Driver{}
+	lib := f.Target("library", drivers.Values{"keep_last": 1})
+	if err := r.Init(ctx, f.X, lib); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour)
+	var ids []string
+	for i := range 3 {
+		lib.Point = drivers.NewPoint(at.Add(time.Duration(i) * time.Minute))
+		ids = append(ids, lib.Point)
+		drivertest.WriteFile(t, f.Src, fmt.Sprintf("new%d.txt", i), "change", 0o644)
+		if _, err := r.Backup(ctx, f.X, lib); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lib.KeepPoints = []string{ids[0]}
+	res, err := r.Prune(ctx, f.X, lib, false)
+	if err != nil || len(res.Removed) != 1 {
+		t.Fatalf("prune: %+v %v; want one snapshot removed", res, err)
+	}
+	snaps, err := r.Snapshots(ctx, f.X, lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, s := range snaps {
+		kept = append(kept, s.Point)
+	}
+	slices.Sort(kept)
+	if want := []string{ids[0], ids[2]}; !slices.Equal(kept, want) {
+		t.Errorf("kept the snapshots of points %v, want %v (the kept point's and the newest)", kept, want)
 	}
 }

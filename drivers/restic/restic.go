@@ -265,6 +265,9 @@ func (r Driver) forgetCommand(t *drivers.Target, dryRun, reclaim bool) (proc.Com
 		args = append(args, "--keep-within="+w)
 		any = true
 	}
+	for _, id := range t.KeepPoints {
+		args = append(args, "--keep-tag="+drivers.PointLabel(id))
+	}
 	if dryRun {
 		args = append(args, "--dry-run")
 	} else if reclaim {

@@ -384,6 +384,24 @@ func findRecoveryPoint(c *cli.Context, e *env, group, id string) (points.Point, 
 	return points.Point{}, fmt.Errorf("no recovery point holds both a database target and a files target (restic or borg) that recover can use%s; `points` lists them%s", among, listed(listErr))
 }
 
+// newestRecoverablePoint is the id of the newest point in state_dir that
+// recover could use (a database and files from one run), which a run's
+// retention keeps whole (plan.RunOptions.KeepPoints); "" when none.
+func newestRecoverablePoint(e *env) string {
+	ps, err := points.ReadState(e.plan.StateDir, "", skipReport(e))
+	if err != nil {
+		e.log.Warn("the run reports in state_dir could not be read: retention keeps no recovery point whole", "error", err)
+		return ""
+	}
+	for _, p := range ps {
+		p.Targets = slices.DeleteFunc(p.Targets, func(t points.Target) bool { return e.plan.Targets[t.Name] == nil })
+		if recoverable(e, p) {
+			return p.ID
+		}
+	}
+	return ""
+}
+
 // recoverable: the point's run succeeded (or its backups were found in
 // the repositories) and it holds a usable database and files backup.
 func recoverable(e *env, p points.Point) bool {

@@ -81,6 +81,9 @@ func cmdRun(c *cli.Context) (err error) {
 		Rotation: state.RotationIn(e.plan.StateDir),
 		Reclaims: state.ReclaimsIn(e.plan.StateDir),
 	}
+	if id := newestRecoverablePoint(e); id != "" {
+		opts.KeepPoints = []string{id}
+	}
 	rep, err = e.plan.Run(c.Context, group, opts, e.rt)
 	e.close() // what follows goes to stdout, which shares the terminal
 	if err != nil || rep == nil {

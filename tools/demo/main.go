@@ -6,7 +6,9 @@
 // It (re)creates DIR, starts a private PostgreSQL server in DIR/pg, loads
 // a generated library database and writes the matching library files to
 // DIR/library, writes a plan to DIR/alexandria-backup.toml, then runs
-// `alexandria-backup init` and `alexandria-backup run weekly --json`.
+// `alexandria-backup init`, `run weekly --json`, `run monthly --json` and
+// `drill --json`; then it loses the server (drops the database, deletes
+// the library and state_dir) and runs `recover --yes --json`.
 // The run's logs stream to stderr and its JSON report goes to stdout, so
 // `make demo > report.json` captures just the report; everything this
 // program says itself goes to stderr. PostgreSQL is stopped on the way out
@@ -207,10 +209,45 @@ func demo(ctx context.Context, bin, dir string, books int, seed int64) (int, err
 		code = max(code, c)
 	}
 
+	// The guide's worst case: the server is lost. The database, the
+	// library's files and state_dir go; `recover` brings the database and
+	// the library back from one recovery point, found in the repositories
+	// themselves, and proves both.
+	if code == 0 || code == 3 {
+		c, err := loseTheServer(ctx, srv, bin, config, dir)
+		if err != nil {
+			return exitFailed, err
+		}
+		code = max(code, c)
+	}
+
 	if context.Cause(ctx) == nil { // an interrupted run has nothing to explore
 		summary(bin, config, dir, passFile)
 	}
 	return code, nil
+}
+
+// loseTheServer drops the sandbox's database and deletes its library and
+// state_dir, then runs `recover --yes --json` and returns its exit code.
+func loseTheServer(ctx context.Context, srv *pgserver.Server, bin, config, dir string) (int, error) {
+	library, state := filepath.Join(dir, "library"), filepath.Join(dir, "state")
+	logf("losing the server: dropping database alexandria, deleting %s and %s", library, state)
+	if err := srv.Exec(ctx, "postgres", "DROP DATABASE alexandria WITH (FORCE)"); err != nil {
+		return exitFailed, err
+	}
+	for _, d := range []string{library, state} {
+		if err := os.RemoveAll(d); err != nil {
+			return exitFailed, err
+		}
+	}
+	logf("$ %s", shellJoin(bin, "--config", config, "recover", "--yes", "--json"))
+	t := time.Now()
+	c, err := runCLI(ctx, os.Stdout, bin, "--config", config, "recover", "--yes", "--json")
+	if err != nil {
+		return exitFailed, err
+	}
+	logf("recover finished in %.1fs with exit code %d", time.Since(t).Seconds(), c)
+	return c, nil
 }
 
 // resetDir empties dir for a new sandbox, refusing to delete a directory
