@@ -76,6 +76,10 @@ type Target struct {
 	// directories alone tell which backups one run made. "" outside a
 	// run: nothing is marked.
 	Point string
+	// Plan is the redacted plan this run stores in the target's
+	// repository when the target's driver (or its `into` target's) is a
+	// PlanStore; nil outside a run, or when it could not be made.
+	Plan *PlanCopy
 }
 
 // Repository is the restic or borg repository the target writes to (its
