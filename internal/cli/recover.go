@@ -32,6 +32,9 @@ func recoverCommand() *cli.Command {
 			&cli.StringFlag{Name: "root", Usage: "put the files below `DIR`, each at its original path (default: the original paths themselves)"},
 			&cli.StringFlag{Name: "files-from", Usage: "restore the files from this `TARGET` of the point (default: the most trustworthy: restic, then borg)"},
 			planFlag(),
+			&cli.StringFlag{Name: "from-repository", Usage: "on a machine without the plan: fetch the plan a run stored in this restic or borg `REPO`, write it where --config (or the default) says, never over a file, then recover with it"},
+			&cli.StringFlag{Name: "password-file", Usage: "with --from-repository: the `FILE` holding the repository's password (default: the tool's own RESTIC_PASSWORD_FILE, RESTIC_PASSWORD, BORG_PASSPHRASE, BORG_PASSCOMMAND)"},
+			&cli.StringFlag{Name: "repository-driver", Usage: "with --from-repository: `DRIVER` of the repository (restic or borg), when its location does not say"},
 			&cli.BoolFlag{Name: "clean", Usage: "drop the database's existing objects first (without it, a database with tables is refused)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm without asking"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON report"},
@@ -73,6 +76,9 @@ type recoverPart struct {
 func cmdRecover(c *cli.Context) error {
 	start := time.Now()
 	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	if err := fetchPlan(c); err != nil {
 		return err
 	}
 	e, err := setup(c)
