@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -200,5 +201,166 @@ targets = ["files", "offsite", "books"]
 	code, stdout, _ := runCLI(t, "run", "nightly", "--dry-run", "-c", planFile)
 	if code != 0 || strings.Count(stdout, "--tag=alexandria-plan") != 2 || !strings.Contains(stdout, "::alexandria-plan@") {
 		t.Errorf("dry run: exit %d, no plan storing step for each target:\n%s", code, stdout)
+	}
+}
+
+// A new machine with only a repository and its password: `recover
+// --from-repository` fetches the plan a run stored there, writes it where
+// --config says (0600) and recovers the database and the files with it,
+// proven. Before that, each refusal touches nothing, or (a fetched plan
+// that still lacks something) writes only the plan and names what to do.
+func TestRecoverFromRepository(t *testing.T) {
+	for _, tool := range []string{"restic", "borg", "pg_dump"} {
+		requireTool(t, tool)
+	}
+	srv, dir, lib := recoverySandbox(t)
+	ctx := t.Context()
+	state := filepath.Join(dir, "state")
+	t.Setenv("TEST_BORG_BASE", filepath.Join(dir, "borg-base"))
+	resticRepo, borgRepo := filepath.Join(dir, "restic"), filepath.Join(dir, "borg")
+	planText := func(repo, env string) string {
+		return `state_dir = "` + state + `"
+[targets.db]
+driver   = "pg_dump"
+database = "` + srv.URL("alexandria") + `"
+dir      = "` + filepath.Join(dir, "dumps") + `"
+[targets.files]
+driver = "restic"
+repository = "` + repo + `"
+password_file = "` + filepath.Join(dir, "restic.pass") + `"
+paths = ["` + lib + `"]
+host = "test"
+env = { ` + env + ` }
+[targets.books]
+driver = "borg"
+repository = "` + borgRepo + `"
+passphrase_file = "` + filepath.Join(dir, "borg.pass") + `"
+paths = ["` + lib + `"]
+env = { BORG_BASE_DIR = "${TEST_BORG_BASE}" }
+[plans.nightly]
+targets = ["db", "files", "books"]
+`
+	}
+	oldMachine := filepath.Join(dir, "old", "plan.toml")
+	os.MkdirAll(filepath.Dir(oldMachine), 0o700)
+	os.WriteFile(oldMachine, []byte(planText(resticRepo, `CACHE_HINT = "${TEST_BORG_BASE}"`)), 0o600)
+	for _, cmd := range [][]string{{"init", "--plan", "nightly"}, {"run", "nightly"}} {
+		if code, stdout, stderr := runCLI(t, append(cmd, "-c", oldMachine)...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", cmd, code, stdout, stderr)
+		}
+	}
+	libBefore := readLibrary(t, lib)
+	// A second plan whose stored copy has a secret masked: a literal env
+	// value, in its own repository.
+	maskedRepo := filepath.Join(dir, "restic-masked")
+	maskedPlan := filepath.Join(dir, "old", "masked.toml")
+	os.WriteFile(maskedPlan, []byte(planText(maskedRepo, `AWS_SECRET_ACCESS_KEY = "planted-literal"`)), 0o600)
+	for _, cmd := range [][]string{{"init", "files"}, {"run", "nightly", "--target", "files"}} {
+		if code, stdout, stderr := runCLI(t, append(cmd, "-c", maskedPlan)...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", cmd, code, stdout, stderr)
+		}
+	}
+	emptyRepo := filepath.Join(dir, "restic-empty")
+	planTool(t, dir, "restic", emptyRepo, "init")
+
+	// The server is lost: the database, the library, the plan, state_dir.
+	if err := srv.Exec(ctx, "postgres", "DROP DATABASE alexandria WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "srv"), state, oldMachine} {
+		os.RemoveAll(p)
+	}
+	newPlan := filepath.Join(dir, "etc", "alexandria-backup.toml")
+	given := filepath.Join(dir, "given.pass") // the password, as the operator has it
+	os.WriteFile(given, []byte("restic-password\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "wrong.pass"), []byte("not-the-password\n"), 0o600)
+
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		setup     func()
+		code      int
+		want      []string
+		planAfter bool // the fetched plan was written (and is removed again)
+	}{
+		{"plan path exists", []string{"--from-repository", resticRepo, "--password-file", given}, func() {
+			os.MkdirAll(filepath.Dir(newPlan), 0o700)
+			os.WriteFile(newPlan, []byte("# someone's plan\n"), 0o600)
+		}, 2, []string{newPlan + " exists", "never written over it"}, false},
+		{"wrong password", []string{"--from-repository", resticRepo, "--password-file", filepath.Join(dir, "wrong.pass")}, nil, 1, []string{"wrong password"}, false},
+		{"password file missing", []string{"--from-repository", resticRepo, "--password-file", filepath.Join(dir, "nowhere.pass")}, nil, 2, []string{"--password-file", "nowhere.pass"}, false},
+		{"no stored plan", []string{"--from-repository", emptyRepo, "--password-file", given}, nil, 1, []string{"holds no stored plan"}, false},
+		{"not a repository", []string{"--from-repository", filepath.Join(dir, "srv-nothing"), "--password-file", given}, nil, 2, []string{"--repository-driver"}, false},
+		{"masked env value", []string{"--from-repository", maskedRepo, "--password-file", given}, nil, 2,
+			[]string{"targets.files.env.AWS_SECRET_ACCESS_KEY", "masked", "alexandria-backup recover --config " + newPlan}, true},
+		{"the plan's password file missing", []string{"--from-repository", resticRepo, "--password-file", given}, func() {
+			os.Rename(filepath.Join(dir, "restic.pass"), filepath.Join(dir, "restic.pass.away"))
+		}, 2, []string{"targets.files.password_file", "write the password to " + filepath.Join(dir, "restic.pass")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.RemoveAll(filepath.Dir(newPlan))
+			if tc.setup != nil {
+				tc.setup()
+			}
+			before, _ := os.ReadFile(newPlan)
+			code, stdout, stderr := runCLI(t, append([]string{"recover", "--yes", "-c", newPlan}, tc.args...)...)
+			for _, w := range tc.want {
+				if code != tc.code || !strings.Contains(stdout+stderr, w) {
+					t.Errorf("exit %d, want %d and %q in:\n%s%s", code, tc.code, w, stdout, stderr)
+				}
+			}
+			after, err := os.ReadFile(newPlan)
+			switch {
+			case tc.planAfter && (err != nil || !strings.Contains(string(after), "stored by recovery point")):
+				t.Errorf("the fetched plan was not written: %v", err)
+			case !tc.planAfter && string(after) != string(before):
+				t.Errorf("the plan file changed: %q, then %q", before, after)
+			}
+			if srv.Exec(ctx, "alexandria", "SELECT 1") == nil {
+				t.Errorf("the database was created")
+			}
+			if len(readLibrary(t, filepath.Join(dir, "srv"))) != 0 {
+				t.Errorf("files were restored")
+			}
+			os.Rename(filepath.Join(dir, "restic.pass.away"), filepath.Join(dir, "restic.pass"))
+		})
+	}
+
+	// From the borg repository, its passphrase in borg's own variable: the
+	// same plan; recover then goes on and, the library's place being
+	// taken, refuses with nothing restored.
+	os.RemoveAll(filepath.Dir(newPlan))
+	os.MkdirAll(lib, 0o755)
+	os.WriteFile(filepath.Join(lib, "someones"), []byte("x"), 0o644)
+	t.Setenv("BORG_PASSPHRASE", "borg-passphrase")
+	code, stdout, stderr := runCLI(t, "recover", "--yes", "-c", newPlan, "--from-repository", borgRepo)
+	if code != 2 || !strings.Contains(stderr, lib+" exists and is not empty") || !strings.Contains(stdout, "borg repository "+borgRepo) {
+		t.Fatalf("recover --from-repository borg: exit %d\n%s%s", code, stdout, stderr)
+	}
+	fromBorg, _ := os.ReadFile(newPlan)
+	os.RemoveAll(filepath.Join(dir, "srv"))
+	os.RemoveAll(filepath.Dir(newPlan))
+
+	// The happy path: fetched from restic, recovered, proven.
+	code, stdout, stderr = runCLI(t, "recover", "--yes", "--json", "-c", newPlan, "--from-repository", resticRepo, "--password-file", given)
+	var report struct {
+		Status, From    string
+		Database, Files struct{ Restored, Proven bool }
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); code != 0 || err != nil || report.Status != "ok" || !report.Database.Proven || !report.Files.Proven {
+		t.Fatalf("recover --from-repository: exit %d %+v\n%s%s", code, report, stdout, stderr)
+	}
+	fetched, _ := os.ReadFile(newPlan)
+	if st, err := os.Stat(newPlan); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the fetched plan: %v, %v; want mode 0600", st, err)
+	}
+	if string(fetched) != string(fromBorg) || !strings.Contains(string(fetched), "${TEST_BORG_BASE}") {
+		t.Errorf("restic and borg hold different plans of one run:\n%s\n%s", fetched, fromBorg)
+	}
+	if got := readLibrary(t, lib); len(got) == 0 || !maps.Equal(got, libBefore) {
+		t.Errorf("the library after recover: %q, want %q", got, libBefore)
+	}
+	if srv.Exec(ctx, "alexandria", "SELECT 1 FROM public.publishers LIMIT 1") != nil {
+		t.Errorf("the database was not recovered")
 	}
 }
