@@ -2,6 +2,7 @@ package drivers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
@@ -54,6 +55,13 @@ type PlanStore interface {
 	// repository; ErrNoStoredPlan (wrapped) when it holds none.
 	FetchPlan(ctx context.Context, x proc.Executor, from PlanSource) ([]byte, error)
 }
+
+// MaxPlanSize bounds what FetchPlan reads: a tool's output is kept as a
+// bounded tail, and no plan comes near a MiB.
+const MaxPlanSize = 1 << 20
+
+// ErrPlanTooLarge: what the repository holds as the plan is no plan.
+var ErrPlanTooLarge = errors.New("the stored plan is 1 MiB or larger: not a plan alexandria-backup stored")
 
 // ErrNoStoredPlan: the repository opened, but holds no stored plan.
 var ErrNoStoredPlan = errNoStoredPlan{}

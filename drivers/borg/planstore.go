@@ -127,10 +127,13 @@ func (b Driver) FetchPlan(ctx context.Context, x proc.Executor, from drivers.Pla
 		return nil, drivers.ErrNoStoredPlan
 	}
 	extract := b.fetchCmd(from, "extract", "--stdout", borgLockWait(t), "--", "::"+out.Archives[0].Name, drivers.PlanFileName)
-	extract.StdoutTail = 1 << 20
+	extract.StdoutTail = drivers.MaxPlanSize
 	res, err = x.Run(ctx, extract)
 	if err != nil {
 		return nil, err
+	}
+	if len(res.Stdout) >= drivers.MaxPlanSize {
+		return nil, drivers.ErrPlanTooLarge
 	}
 	return res.Stdout, nil
 }

@@ -83,7 +83,7 @@ func (r Driver) fetchPlanCommand(from drivers.PlanSource) proc.Command {
 	if from.PasswordFile == "" {
 		c.DropEnv = dropAllBut(c.DropEnv, "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND")
 	}
-	c.StdoutTail = 1 << 20
+	c.StdoutTail = drivers.MaxPlanSize
 	return c
 }
 
@@ -108,6 +108,9 @@ func (r Driver) FetchPlan(ctx context.Context, x proc.Executor, from drivers.Pla
 			return nil, errors.Join(drivers.ErrNoStoredPlan, err)
 		}
 		return nil, err
+	}
+	if len(res.Stdout) >= drivers.MaxPlanSize {
+		return nil, drivers.ErrPlanTooLarge
 	}
 	return res.Stdout, nil
 }
