@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,13 +50,44 @@ var refDefaultRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]+\}`)
 // TOML again (BurntSushi's encoding: keys sorted, comments gone).
 func Redact(src []byte) ([]byte, error) {
 	raw := map[string]any{}
-	if _, err := toml.Decode(string(src), &raw); err != nil {
+	md, err := toml.Decode(string(src), &raw)
+	if err != nil {
 		return nil, err
 	}
 	redacted := redactValue(nil, raw, false).(map[string]any)
+	// The encoder sorts a map's keys, but the targets' order is the
+	// plan's order (recover's choice, parallel = 1): they follow the
+	// rest, one at a time, in the file's order.
+	targets, ordered := redacted["targets"].(map[string]any)
+	var order []string
+	for _, k := range md.Keys() {
+		if len(k) == 2 && k[0] == "targets" && !slices.Contains(order, k[1]) {
+			order = append(order, k[1])
+		}
+	}
+	for name, v := range targets {
+		_, table := v.(map[string]any)
+		ordered = ordered && table && slices.Contains(order, name)
+	}
+	if ordered {
+		delete(redacted, "targets")
+	}
 	var buf bytes.Buffer
 	if err := toml.NewEncoder(&buf).Encode(redacted); err != nil {
 		return nil, err
+	}
+	for _, name := range order {
+		if !ordered {
+			break
+		}
+		var one bytes.Buffer
+		if err := toml.NewEncoder(&one).Encode(map[string]any{"targets": map[string]any{name: targets[name]}}); err != nil {
+			return nil, err
+		}
+		// Each starts with the implicit [targets]; defined twice it would
+		// be an error.
+		buf.WriteString("\n")
+		buf.Write(bytes.TrimPrefix(one.Bytes(), []byte("[targets]\n")))
 	}
 	return buf.Bytes(), nil
 }

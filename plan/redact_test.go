@@ -171,7 +171,7 @@ func TestStoredPlanOfTheExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the stored example does not load: %v\n%s", err, a.Text)
 	}
-	if strings.Join(q.Order, ",") == "" || len(q.Targets) != len(p.Targets) || len(q.Plans) != len(p.Plans) {
+	if strings.Join(q.Order, ",") != strings.Join(p.Order, ",") || len(q.Targets) != len(p.Targets) || len(q.Plans) != len(p.Plans) {
 		t.Errorf("stored plan has targets %v and %d plans, the example %v and %d", q.Order, len(q.Plans), p.Order, len(p.Plans))
 	}
 	for name, pt := range p.Targets {
