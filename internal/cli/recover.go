@@ -26,7 +26,9 @@ func recoverCommand() *cli.Command {
 		Description: "Picks the newest recovery point (or --point ID) that holds a database target and a files target, " +
 			"runs before_restore, restores the database (creating it when the server has none) and puts the files back at their " +
 			"original paths (or below --root DIR), never over existing files, proves every table's row count against the dump's " +
-			"manifest and every file against the backup, then runs after_restore. Exit 0 only when everything was restored and proven.",
+			"manifest and every file against the backup, then runs after_restore. Exit 0 only when everything was restored and proven. " +
+			"On a machine without the plan, --from-repository REPO first fetches the plan a run stored in a restic or borg repository " +
+			"(secrets masked), writes it where --config says (never over a file) and names whatever must be set again before recover can use it.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "point", Usage: "the recovery point `ID` to recover, as `points` lists it (default: the newest that holds a database and files)"},
 			&cli.StringFlag{Name: "root", Usage: "put the files below `DIR`, each at its original path (default: the original paths themselves)"},
