@@ -17,17 +17,18 @@ import (
 type fakeStore struct {
 	*fakeDriver
 	stored    []*drivers.PlanCopy
+	into      []string // the targets whose repositories it stored into
 	failStore bool
 }
 
 func (f *fakeStore) Resources(*drivers.Target) drivers.Resources {
 	return drivers.Resources{Repository: "/fake/repository"}
 }
-func (f *fakeStore) StorePlan(_ context.Context, _ proc.Executor, _ *drivers.Target, pc *drivers.PlanCopy) error {
+func (f *fakeStore) StorePlan(_ context.Context, _ proc.Executor, t *drivers.Target, pc *drivers.PlanCopy) error {
 	if f.failStore {
 		return errors.New("the repository said no")
 	}
-	f.stored = append(f.stored, pc)
+	f.stored, f.into = append(f.stored, pc), append(f.into, t.Name)
 	return nil
 }
 func (f *fakeStore) StorePlanSteps(*drivers.Target, *drivers.PlanCopy) []drivers.Step { return nil }
@@ -121,5 +122,28 @@ func TestRepositoryDriver(t *testing.T) {
 		case tc.want != "" && name != tc.want:
 			t.Errorf("%q (--repository-driver %q): %s, %v; want %s", tc.location, tc.forced, name, err, tc.want)
 		}
+	}
+}
+
+// A dump streamed into a repository (`into`) stores the plan there, in
+// the repository of the target it streams into, through that driver.
+func TestStreamedDumpStoresThePlanInItsRepository(t *testing.T) {
+	p, fd := fakePlan(1, []string{"db"}, nil)
+	f := &fakeStore{fakeDriver: fd}
+	repo := &drivers.Target{Name: "library", Driver: "fake", Impl: f, KeepDir: t.TempDir(), Settings: drivers.Values{}}
+	db := p.Targets["db"]
+	db.Driver, db.Into, db.TempDir = "fake-dump", repo, t.TempDir()
+	p.src = []byte("[targets.db]\n")
+	lookup := func(name string) (drivers.Driver, bool) {
+		if name == "fake-dump" {
+			return fd, true // keeps no plan itself
+		}
+		return f, true
+	}
+	if _, err := p.Run(context.Background(), "weekly", RunOptions{}, Runtime{Driver: lookup}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.into, ",") != "library" {
+		t.Fatalf("stored into %q, want the repository of library", f.into)
 	}
 }
