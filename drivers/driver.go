@@ -84,6 +84,10 @@ type Target struct {
 	// leave its dump without the files it goes with. Drivers that can
 	// keep a backup by its point honour it (restic: --keep-tag).
 	KeepPoints []string
+	// Plan is the redacted plan this run stores in the target's
+	// repository when the target's driver (or its `into` target's) is a
+	// PlanStore; nil outside a run, or when it could not be made.
+	Plan *PlanCopy
 }
 
 // Repository is the restic or borg repository the target writes to (its

@@ -46,6 +46,9 @@ type Plan struct {
 	// forge pings) and a restic repository URL holding a password.
 	Secrets []SecretKey
 	lines   *lineIndex // where keys are, for problems found after loading
+	// src is the file's text, before ${VAR} expansion: what StoredPlan
+	// redacts.
+	src []byte
 }
 
 // SecretKey is where a plan file holds a secret.
@@ -136,7 +139,7 @@ func Find(flag string) (string, error) {
 	if env := os.Getenv("ALEXANDRIA_BACKUP_CONFIG"); env != "" {
 		return env, nil
 	}
-	candidates := []string{"alexandria-backup.toml", "/etc/alexandria-backup/alexandria-backup.toml"}
+	candidates := []string{"alexandria-backup.toml", DefaultPath}
 	for _, c := range candidates {
 		if _, err := os.Stat(c); err == nil {
 			return c, nil
@@ -173,6 +176,7 @@ func Parse(path string, src []byte, lookup func(string) (string, bool)) (*Plan, 
 	if err := l.err(); err != nil {
 		return nil, err
 	}
+	p.src = src
 	return p, nil
 }
 
@@ -284,6 +288,11 @@ func (l *loader) target(name string, v any, stateDir string) *drivers.Target {
 		return nil
 	}
 	l.checkName(path, "target")
+	if name == drivers.PlanLabel {
+		// The plan's own backups carry this name in a repository (a borg
+		// archive "alexandria-plan@..."): a target's would be mixed up with them.
+		l.problem(path, "the target name %s is reserved: the plan's own backups in restic and borg repositories carry it", name)
+	}
 	driverName, _ := raw["driver"].(string)
 	d, known := all.Lookup(driverName)
 	switch {

@@ -166,10 +166,15 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	ctx = proc.WithMemo(ctx) // each tool's version is asked once per run
 	rep := &Report{Command: "run", Plan: group, StartedAt: time.Now().UTC()}
 	rep.Point = drivers.NewPoint(rep.StartedAt)
+	stored, err := p.StoredPlan(rep.Point)
+	if err != nil {
+		rt.log().Warn("the plan will not be stored in the repositories", "error", err)
+	}
 	for _, t := range targets {
 		t.Reclaims = o.Reclaims
 		t.KeepPoints = o.KeepPoints
 		t.Point = rep.Point
+		t.Plan = stored
 		if t.Into != nil {
 			t.Into.Reclaims = o.Reclaims
 		}
@@ -397,6 +402,10 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		log.Warn("backup warning", "warning", w)
 	}
 	log.Info("backup done", "artifact", art.ID, "bytes", art.Bytes)
+	if w := storePlan(ctx, t, rt, log); w != "" {
+		r.Warnings = append(r.Warnings, w)
+		log.Warn("plan not stored", "warning", w)
+	}
 
 	r.Verified = art.Verified
 	if !r.Verified && t.Verify && !o.NoVerify {
@@ -475,15 +484,26 @@ const DryRunPoint = "<this-run>"
 func (p *Plan) dryRun(group string, targets []*drivers.Target, o RunOptions, rt Runtime) error {
 	w := o.Out
 	fmt.Fprintf(w, "# dry run of plan %q from %s: nothing below is executed\n", group, p.Path)
+	stored, _ := p.StoredPlan(DryRunPoint)
 	for _, t := range targets {
 		t.Point = DryRunPoint
-		defer func() { t.Point = "" }() // the plan may run for real next (a test, a daemon)
+		t.Plan = stored
+		defer func() { t.Point, t.Plan = "", nil }() // the plan may run for real next (a test, a daemon)
 		fmt.Fprintf(w, "\n# target %s (%s)", t.Name, t.Driver)
 		if deps := waitsFor(t); len(deps) > 0 {
 			fmt.Fprintf(w, ", after %s", strings.Join(deps, ", "))
 		}
 		fmt.Fprintln(w)
-		for _, s := range rt.driver(t.Driver).Steps(t) {
+		steps := rt.driver(t.Driver).Steps(t)
+		// The plan is stored right after the backup.
+		last := -1
+		for i, s := range steps {
+			if s.Phase == drivers.PhasePreflight || s.Phase == drivers.PhaseBackup {
+				last = i
+			}
+		}
+		steps = append(steps[:last+1:last+1], append(storePlanSteps(t, rt), steps[last+1:]...)...)
+		for _, s := range steps {
 			if s.Phase == drivers.PhaseVerify && (o.NoVerify || !t.Verify) {
 				continue
 			}

@@ -26,12 +26,17 @@ func recoverCommand() *cli.Command {
 		Description: "Picks the newest recovery point (or --point ID) that holds a database target and a files target, " +
 			"runs before_restore, restores the database (creating it when the server has none) and puts the files back at their " +
 			"original paths (or below --root DIR), never over existing files, proves every table's row count against the dump's " +
-			"manifest and every file against the backup, then runs after_restore. Exit 0 only when everything was restored and proven.",
+			"manifest and every file against the backup, then runs after_restore. Exit 0 only when everything was restored and proven. " +
+			"On a machine without the plan, --from-repository REPO first fetches the plan a run stored in a restic or borg repository " +
+			"(secrets masked), writes it where --config says (never over a file) and names whatever must be set again before recover can use it.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "point", Usage: "the recovery point `ID` to recover, as `points` lists it (default: the newest that holds a database and files)"},
 			&cli.StringFlag{Name: "root", Usage: "put the files below `DIR`, each at its original path (default: the original paths themselves)"},
 			&cli.StringFlag{Name: "files-from", Usage: "restore the files from this `TARGET` of the point (default: the most trustworthy: restic, then borg)"},
 			planFlag(),
+			&cli.StringFlag{Name: "from-repository", Usage: "on a machine without the plan: fetch the plan a run stored in this restic or borg `REPO`, write it where --config (or the default) says, never over a file, then recover with it"},
+			&cli.StringFlag{Name: "password-file", Usage: "with --from-repository: the `FILE` holding the repository's password (default: the tool's own RESTIC_PASSWORD_FILE, RESTIC_PASSWORD, BORG_PASSPHRASE, BORG_PASSCOMMAND)"},
+			&cli.StringFlag{Name: "repository-driver", Usage: "with --from-repository: `DRIVER` of the repository (restic or borg), when its location does not say"},
 			&cli.BoolFlag{Name: "clean", Usage: "drop the database's existing objects first (without it, a database with tables is refused)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm without asking"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON report"},
@@ -73,6 +78,9 @@ type recoverPart struct {
 func cmdRecover(c *cli.Context) error {
 	start := time.Now()
 	if _, err := args(c, 0, 0); err != nil {
+		return err
+	}
+	if err := fetchPlan(c); err != nil {
 		return err
 	}
 	e, err := setup(c)

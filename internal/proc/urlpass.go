@@ -52,10 +52,15 @@ func urlPasswords(s string) [][2]int {
 // MaskURLPasswords returns s with the password of every URL in it
 // replaced by Masked: "ssh://user:***@host/repo". It is applied to every
 // command line shown, to tools' error output and to reports.
-func MaskURLPasswords(s string) string {
+func MaskURLPasswords(s string) string { return ReplaceURLPasswords(s, Masked) }
+
+// ReplaceURLPasswords returns s with the password of every URL in it
+// replaced by with: the plan stored in a repository marks each one so
+// that recover can name it.
+func ReplaceURLPasswords(s, with string) string {
 	spans := urlPasswords(s)
 	for i := len(spans) - 1; i >= 0; i-- {
-		s = s[:spans[i][0]] + Masked + s[spans[i][1]:]
+		s = s[:spans[i][0]] + with + s[spans[i][1]:]
 	}
 	return s
 }

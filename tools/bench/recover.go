@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -30,6 +31,10 @@ import (
 // side's HOME (restic's cache), into a database of their own
 // (recoverDB), which is dropped before each sample, as ROOT is emptied.
 
+// recoveredTargets are the bench's targets whose point the scenario
+// recovers: the dump in a directory and the restic backup of the library.
+var recoveredTargets = []string{"db-dir", "restic"}
+
 // recoverDB is the database both sides restore into: never the one the
 // other scenarios back up.
 const recoverDB = "bench_recovered"
@@ -52,13 +57,11 @@ type recoveryResult struct {
 // recovery runs the scenario; nil when the targets it needs (db-dir and
 // restic) are not among those measured.
 func (b *bencher) recovery(ctx context.Context, ts []target, pairs int, libBytes, dbBytes int64) (*recoveryResult, error) {
-	has := map[string]bool{}
-	for _, t := range ts {
-		has[t.name] = true
-	}
-	if !has["db-dir"] || !has["restic"] || pairs < 1 {
-		logf("recovery: skipped (it needs the db-dir and restic targets, and -recover-pairs ≥ 1)")
-		return nil, nil
+	for _, name := range recoveredTargets {
+		if pairs < 1 || !slices.ContainsFunc(ts, func(t target) bool { return t.name == name }) {
+			logf("recovery: skipped (it needs the targets %v, and -recover-pairs ≥ 1)", recoveredTargets)
+			return nil, nil
+		}
 	}
 	res := &recoveryResult{libFiles: b.lib.Files, pairs: pairs, libBytes: libBytes, dbSize: dbBytes}
 
@@ -90,7 +93,7 @@ func (b *bencher) recovery(ctx context.Context, ts []target, pairs int, libBytes
 	}
 
 	logf("recovery: a run of db-dir and restic together (one recovery point holding both)")
-	if res.point, err = step([]string{b.l.bin, "--config", b.l.plan, "--no-progress", "run", "bench", "--target", "db-dir", "--target", "restic"}); err != nil {
+	if res.point, err = step([]string{b.l.bin, "--config", b.l.plan, "--no-progress", "run", "bench", "--target", recoveredTargets[0], "--target", recoveredTargets[1]}); err != nil {
 		return nil, err
 	}
 	clean := func() error {
