@@ -64,6 +64,18 @@ func KeepOptions(keeps []string, command string) []Option {
 // map[string]string.
 type Values map[string]any
 
+// HasRetention reports whether any retention key (keep_last, keep_daily,
+// keep_within, keep_days, ...: every driver names them keep_*) is set: a
+// target without one has no retention to apply, or to skip.
+func (v Values) HasRetention() bool {
+	for k, x := range v {
+		if strings.HasPrefix(k, "keep_") && x != nil && x != 0 && x != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Str returns a string setting or "".
 func (v Values) Str(name string) string { s, _ := v[name].(string); return s }
 

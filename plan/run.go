@@ -435,11 +435,14 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 	}
 
 	if !o.NoPrune {
-		if !r.Verified {
+		if !r.Verified && t.Settings.HasRetention() {
 			// Retention must never remove the newest verified backup, and
-			// this one is not verified: leave everything in place.
-			r.Warnings = append(r.Warnings, "retention skipped: the new backup was not verified")
-		} else {
+			// this one is not verified: leave everything in place. (A
+			// target with no retention keys has nothing to skip.)
+			const w = "retention skipped: the new backup was not verified"
+			r.Warnings = append(r.Warnings, w)
+			log.Warn(w)
+		} else if r.Verified {
 			view.Phase(t.Name, drivers.PhasePrune)
 			res, err := d.Prune(ctx, rt.Exec, t, false)
 			if err != nil {

@@ -273,15 +273,21 @@ func TestRunNoRetentionAfterFailedVerify(t *testing.T) {
 	}
 }
 
+// An unverified backup keeps retention away, and says so: a warning.
+// A target with no retention keys (a mirror) has nothing to skip: no
+// warning, and the run is ok.
 func TestRunNoVerifyMeansNoRetention(t *testing.T) {
-	p, f := fakePlan(1, []string{"db"}, nil)
+	p, f := fakePlan(1, []string{"db", "mirror"}, map[string]drivers.Values{"db": {"keep_last": 3}})
 	rep := runFake(t, p, f, RunOptions{NoVerify: true})
-	if got := strings.Join(f.events, ","); got != "backup db" {
+	if got := strings.Join(f.events, ","); got != "backup db,backup mirror" {
 		t.Fatalf("events: %s", got)
 	}
 	r := rep.Targets[0]
 	if r.Status != StatusWarning || r.Verified || r.Pruned || !strings.Contains(strings.Join(r.Warnings, ""), "retention skipped") {
 		t.Fatalf("got %+v", r)
+	}
+	if m := rep.Targets[1]; m.Status != StatusOK || len(m.Warnings) != 0 {
+		t.Fatalf("a target without retention keys: %+v", m)
 	}
 }
 

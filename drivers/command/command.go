@@ -292,7 +292,13 @@ func (c Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 	}
 	var warnings []string
 	if res.Class == proc.ClassWarning {
-		warnings = append(warnings, fmt.Sprintf("%s exited %d, which exit_codes calls a warning", cmd.Program, res.ExitCode))
+		// With what it said: the operator reads the why in the report or
+		// cron's mail, not in a log they must go and find.
+		w := fmt.Sprintf("%s exited %d, which exit_codes calls a warning", cmd.Program, res.ExitCode)
+		if said := proc.LastLines(res.Stderr, 5); said != "" {
+			w += ": " + said
+		}
+		warnings = append(warnings, w)
 	}
 	// The command may have replaced the file (written another and renamed
 	// it over ours): what is kept must be one private regular file.

@@ -579,7 +579,11 @@ func exitWarning(res proc.Result) []string {
 	if res.Class != proc.ClassWarning {
 		return nil
 	}
-	return []string{fmt.Sprintf("pg_dump exited %d, which exit_codes calls a warning", res.ExitCode)}
+	w := fmt.Sprintf("pg_dump exited %d, which exit_codes calls a warning", res.ExitCode)
+	if said := proc.LastLines(res.Stderr, 5); said != "" {
+		w += ": " + said
+	}
+	return []string{w}
 }
 
 // dumpSession is what every dump needs before pg_dump starts, whether it

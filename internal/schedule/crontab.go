@@ -23,8 +23,8 @@ func Cron(w io.Writer, s *Set) error {
 		"# "+CronFile,
 		"# The scheduled plans of "+s.Opts.Config+", written by",
 		"# `alexandria-backup schedule cron`. Install as "+CronFile+" (owned by root,",
-		"# mode 0644). cron mails what a job prints to MAILTO: with --quiet the tool prints",
-		"# only errors. `timeout` stops a run that hangs past its targets' timeouts one after",
+		"# mode 0644). cron mails what a job prints to MAILTO: the tool prints nothing on",
+		"# success, and its warnings (exit 3: a partial backup) and errors. `timeout` stops a run that hangs past its targets' timeouts one after",
 		"# the other (6h for a target without one), the lock wait and 10 minutes: the tool",
 		"# then stops its tools and exits 143. Times are this machine's local time.",
 	)
@@ -37,7 +37,7 @@ func Cron(w io.Writer, s *Set) error {
 		"MAILTO="+user,
 	)
 	for _, j := range s.Jobs {
-		argv := append([]string{"timeout", "--kill-after=2m", timeoutSpan(j.Budget), s.Opts.Binary}, s.args(j, true)...)
+		argv := append([]string{"timeout", "--kill-after=2m", timeoutSpan(j.Budget), s.Opts.Binary}, s.args(j)...)
 		cmd, err := cronCommand(argv)
 		if err != nil {
 			return fmt.Errorf("plan %s: %v", j.Plan, err)

@@ -168,7 +168,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (yMap, erro
 		})
 	}
 	args := ySeq{}
-	for _, a := range s.args(j, false) {
+	for _, a := range s.args(j) {
 		args = append(args, a)
 	}
 	spec := yMap{

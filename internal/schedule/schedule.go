@@ -119,11 +119,11 @@ func nameRE(s string) bool {
 }
 
 // args is the command line after the program name.
-func (s *Set) args(j Job, quiet bool) []string {
+// Never --quiet: off a terminal the tool prints nothing on success and
+// its warnings and errors otherwise, which is what cron mails and the
+// journal keeps (a partial backup, exit 3, must not be silent).
+func (s *Set) args(j Job) []string {
 	a := []string{"--config", s.Opts.Config}
-	if quiet {
-		a = append(a, "--quiet")
-	}
 	a = append(a, "run")
 	if s.Opts.Wait > 0 {
 		a = append(a, "--wait", humanize.Duration(s.Opts.Wait))

@@ -104,7 +104,7 @@ func TestJobs(t *testing.T) {
 	if want := 23*time.Hour + 10*time.Minute; s.Jobs[0].Budget != want {
 		t.Errorf("budget %s, want %s", s.Jobs[0].Budget, want)
 	}
-	if got := s.args(s.Jobs[0], true); !reflect.DeepEqual(got, []string{"--config", goldenOptions.Config, "--quiet", "run", "--wait", "2h", "weekly"}) {
+	if got := s.args(s.Jobs[0]); !reflect.DeepEqual(got, []string{"--config", goldenOptions.Config, "run", "--wait", "2h", "weekly"}) {
 		t.Errorf("args %q", got)
 	}
 
@@ -260,7 +260,7 @@ func TestCronLine(t *testing.T) {
 	out := render(t, "cron", s)
 	for _, want := range []string{
 		"SHELL=/bin/sh\n", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n", "MAILTO=root\n",
-		"0 2 * * * root timeout --kill-after=2m 190m /usr/local/bin/alexandria-backup --config /etc/alexandria-backup/alexandria-backup.toml --quiet run --wait 2h daily\n",
+		"0 2 * * * root timeout --kill-after=2m 190m /usr/local/bin/alexandria-backup --config /etc/alexandria-backup/alexandria-backup.toml run --wait 2h daily\n",
 		"0 3 * * 0 root timeout --kill-after=2m 1390m /usr/local/bin/alexandria-backup",
 	} {
 		if !strings.Contains(out, want) {

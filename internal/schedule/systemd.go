@@ -71,7 +71,7 @@ func writeService(w io.Writer, s *Set, j Job) {
 		"",
 		"[Service]",
 		"Type=oneshot",
-		"ExecStart="+systemdCommand(append([]string{s.Opts.Binary}, s.args(j, false)...)),
+		"ExecStart="+systemdCommand(append([]string{s.Opts.Binary}, s.args(j)...)),
 	)
 	if s.Opts.User != "" && s.Opts.User != "root" {
 		lines(w, "User="+s.Opts.User)
