@@ -271,7 +271,9 @@ func rel(t *testing.T, dir, p string) string {
 
 // largestUnder and smallestUnder find the largest and smallest file
 // below dir: in a small repository, its one data pack and one tree pack.
-func largestUnder(t *testing.T, dir string) string { return pickUnder(t, dir, func(a, b int64) bool { return a > b }) }
+func largestUnder(t *testing.T, dir string) string {
+	return pickUnder(t, dir, func(a, b int64) bool { return a > b })
+}
 func smallestUnder(t *testing.T, dir string) string {
 	return pickUnder(t, dir, func(a, b int64) bool { return a < b })
 }
