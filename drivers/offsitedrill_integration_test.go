@@ -2,6 +2,7 @@ package drivers_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,9 +95,9 @@ func (f *offsiteFixture) verify(a drivers.Artifact, s drivers.Scope) error {
 
 func (f *offsiteFixture) drill(t *testing.T) (drivers.DrillResult, error) {
 	t.Helper()
-	before := drivertest.RcloneFiles(t, f.copyDir)
+	before := allEntries(t, f.copyDir)
 	res, err := rclone.Driver{}.Drill(context.Background(), f.x, f.off)
-	if after := drivertest.RcloneFiles(t, f.copyDir); strings.Join(after, " ") != strings.Join(before, " ") {
+	if after := allEntries(t, f.copyDir); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Errorf("the drill changed the copy: %v, then %v", before, after)
 	}
 	drivertest.RbNoDrillLeftovers(t, f.off.TempDir)
@@ -137,6 +138,9 @@ func TestOffsiteCopyOfAResticRepositoryVerifiesAndDrills(t *testing.T) {
 
 			// The repository moves on: the copy is now a run behind.
 			second := f.backup(t, "second, longer than the first")
+			if onlyRepo, onlyCopy := differ(drivertest.RcloneFiles(t, f.Repo), drivertest.RcloneFiles(t, f.copyDir)); onlyRepo == 0 || onlyCopy == 0 {
+				t.Fatalf("the repository did not move on: %d files only in it, %d only in the copy", onlyRepo, onlyCopy)
+			}
 			for _, s := range []drivers.Scope{drivers.FullScope, {Slice: 2, Cycle: 4}} {
 				if err := f.verify(drivers.Artifact{}, s); err != nil {
 					t.Fatalf("verify (%s) without a new sync, after the repository moved on: %v", s, err)
@@ -245,6 +249,48 @@ func TestOffsiteCopyDamageFailsItsDrill(t *testing.T) {
 			})
 		}
 	}
+}
+
+// allEntries lists every entry below dir, directories too (a lock
+// restic took and removed leaves its directory), with its size and time.
+func allEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s:%d:%d", p, fi.Size(), fi.ModTime().UnixNano()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// differ counts the names only in a and only in b.
+func differ(a, b []string) (onlyA, onlyB int) {
+	in := map[string]int{}
+	for _, n := range a {
+		in[n] |= 1
+	}
+	for _, n := range b {
+		in[n] |= 2
+	}
+	for _, v := range in {
+		switch v {
+		case 1:
+			onlyA++
+		case 2:
+			onlyB++
+		}
+	}
+	return onlyA, onlyB
 }
 
 // sliceOf is a scope of cycle whose slice holds key, and one whose does not.
