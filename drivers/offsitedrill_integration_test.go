@@ -339,3 +339,29 @@ func pickUnder(t *testing.T, dir string, better func(a, b int64) bool) string {
 	}
 	return best
 }
+
+// The repository copied offsite can be a restic copy's (copy_from): its
+// snapshots are its source's, selected by the source's host and tag, and
+// opened with the copy's own password.
+func TestOffsiteCopyOfAResticCopysRepository(t *testing.T) {
+	f := newOffsiteFixture(t, "local")
+	f.backup(t, "first")
+	copyRepo := filepath.Join(f.Dir, "copy-repo")
+	cp := &drivers.Target{Name: "library-copy", Driver: "restic", Impl: restic.Driver{}, Verify: true, CopyFrom: f.lib,
+		Settings: drivers.Values{"repository": copyRepo, "copy_from": "library",
+			"password_file": drivertest.WriteFile(t, f.Dir, "copy.pass", "another password entirely\n", 0o600)},
+		Env: f.lib.Env, TempDir: filepath.Join(f.Dir, "tmp-copy")}
+	if err := (restic.Driver{}).Init(context.Background(), f.X, cp); err != nil {
+		t.Fatal(err)
+	}
+	a, err := restic.Driver{}.Backup(context.Background(), f.X, cp)
+	if err != nil {
+		t.Fatalf("restic copy: %v", err)
+	}
+	f.off.Settings["source"], f.off.Holds = copyRepo, []*drivers.Target{cp}
+	f.sync(t)
+	res, err := f.drill(t)
+	if err != nil || res.Artifact != a.ID[:8] || !strings.Contains(res.Detail, "library-copy's snapshot "+res.Artifact) {
+		t.Fatalf("drill of the copy of library-copy's repository: %+v %v; want its snapshot %s", res, err, a.ID[:8])
+	}
+}
