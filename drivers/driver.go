@@ -54,6 +54,12 @@ type Target struct {
 	// source's host and tag there, so retention, listings, restore and
 	// drill of the copy select them as the source's.
 	CopyFrom *Target
+	// Holds are the targets whose repository this one copies file for
+	// file (an rclone copy of a restic target's local repository; several
+	// when they share it), found by the plan loader from the paths
+	// (DirCopier, CopyDriller), or nil. A drill of this target opens its
+	// copy as that repository.
+	Holds []*Target
 	// TempDir is a private (0700) directory for temporary files such as a
 	// generated pgpass; it is created before the target runs, and emptied
 	// of what an interrupted run left when the next one starts.

@@ -253,6 +253,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 		l.problem([]string{"targets"}, "the plan defines no targets (add a [targets.NAME] table; see alexandria-backup.toml.example)")
 	}
 	l.resolveCopyFrom(p)
+	resolveHolds(p)
 	l.checkAfter(p)
 	l.resolveInto(p)
 	if n, ok := l.table([]string{"notify"}, raw["notify"]); ok {
@@ -530,6 +531,34 @@ func (l *loader) resolveCopyFrom(p *Plan) {
 			continue
 		}
 		seen[k] = name
+	}
+}
+
+// resolveHolds links a target that copies a local directory file for file
+// (drivers.DirCopier: rclone) to the targets whose repository is that
+// directory (drivers.CopyDriller: restic), so that its drill opens the
+// copy as their repository. Inferred from the paths, with no key of its
+// own: a directory holds one repository, so the link is never ambiguous
+// (targets sharing that repository are all held).
+func resolveHolds(p *Plan) {
+	for _, name := range p.Order {
+		t := p.Targets[name]
+		if t == nil {
+			continue
+		}
+		c, ok := t.Impl.(drivers.DirCopier)
+		if !ok || c.CopiedDir(t) == "" {
+			continue
+		}
+		for _, other := range p.Order {
+			r := p.Targets[other]
+			if r == nil || r == t {
+				continue
+			}
+			if d, ok := r.Impl.(drivers.CopyDriller); ok && drivers.SamePlace(c.CopiedDir(t), d.LocalRepository(r)) {
+				t.Holds = append(t.Holds, r)
+			}
+		}
 	}
 }
 

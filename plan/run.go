@@ -278,7 +278,8 @@ func (p *Plan) schedule(ctx context.Context, targets []*drivers.Target, run func
 
 // repositories are the repositories a running target holds: its own, and
 // for a copy the one it copies from, which restic copy locks too (a prune
-// there, by a target sharing it, would make the copy fail on the lock).
+// there, by a target sharing it, would make the copy fail on the lock),
+// and for a file-for-file copy of a repository (Holds) that repository.
 func repositories(t *drivers.Target) []string {
 	var out []string
 	if repo := t.Repository(); repo != "" {
@@ -286,6 +287,13 @@ func repositories(t *drivers.Target) []string {
 	}
 	if t.CopyFrom != nil {
 		if repo := t.CopyFrom.Repository(); repo != "" && !contains(out, repo) {
+			out = append(out, repo)
+		}
+	}
+	// A copy of a repository (rclone) would copy one half-written by a
+	// backup or prune running at the same time.
+	for _, h := range t.Holds {
+		if repo := h.Repository(); repo != "" && !contains(out, repo) {
 			out = append(out, repo)
 		}
 	}

@@ -240,11 +240,16 @@ func (r Driver) addSums(ctx context.Context, x proc.Executor, t *drivers.Target,
 // crypt remote), and byte for byte against its source when the source
 // still has the size and mtime the destination recorded (rclone copies
 // mtimes, at the remote's precision). A remote source is compared
-// through a copy of the sample fetched into the scratch directory.
+// through a copy of the sample fetched into the scratch directory. A
+// destination that holds a restic repository is drilled as one instead
+// (holds.go).
 func (r Driver) Drill(ctx context.Context, x proc.Executor, t *drivers.Target) (res drivers.DrillResult, err error) {
 	env, err := rcloneSecrets(t)
 	if err != nil {
 		return drivers.DrillResult{}, err
+	}
+	if res, held, err := drillHeld(ctx, x, t, env); held {
+		return res, err // a repository: restored from as one (holds.go)
 	}
 	dest, src := t.Settings.Str("destination"), t.Settings.Str("source")
 	feats, err := r.features(ctx, x, t, env, dest)

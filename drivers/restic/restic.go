@@ -28,7 +28,12 @@ import (
 // Driver backs paths up into a restic repository. Every snapshot carries the
 // pinned host and a tag naming the target, and retention only ever looks at
 // snapshots with both, grouped by host, so it does what the plan says.
-type Driver struct{}
+type Driver struct {
+	// at is where its commands open a target's repository: nil for the
+	// repository itself; a copy another target keeps of it for a drill of
+	// that copy (copydrill.go).
+	at *drivers.RepositoryCopy
+}
 
 // resticKeeps are the retention flags, in restic's order.
 var resticKeeps = []string{"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"}
@@ -179,8 +184,12 @@ func localRepo(t *drivers.Target) string {
 // cmd: restic 0.14 stops cleanly (removing its lock, committing nothing)
 // only on SIGINT; SIGTERM kills it and leaves its lock in the repository
 // (the cleanup on SIGTERM came in 0.17).
-func (Driver) cmd(t *drivers.Target, args ...string) proc.Command {
-	return proc.Command{Program: "restic", Args: args, Env: resticEnv(t), Stop: syscall.SIGINT, DropEnv: resticDropEnv}
+func (r Driver) cmd(t *drivers.Target, args ...string) proc.Command {
+	env := resticEnv(t)
+	if r.at != nil {
+		env, args = openCopy(t, *r.at, args)
+	}
+	return proc.Command{Program: "restic", Args: args, Env: env, Stop: syscall.SIGINT, DropEnv: resticDropEnv}
 }
 
 // resticInterrupted is restic's exit after SIGINT.

@@ -105,7 +105,7 @@ schedule = "30 1 * * mon-fri"
 	}
 
 	code, stdout, _ = runCLI(t, "schedule", "cron", "--plan", "nightly", "-c", s.plan)
-	line := "--config " + s.plan + " --quiet run --wait 2h nightly"
+	line := "--config " + s.plan + " run --wait 2h nightly"
 	if code != 0 || !strings.Contains(stdout, "\n30 1 * * mon-fri root timeout --kill-after=2m 490m "+exe+" "+line+"\n") {
 		t.Fatalf("schedule cron: exit %d\n%s", code, stdout)
 	}

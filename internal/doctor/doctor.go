@@ -308,14 +308,16 @@ func (r *run) tools(ctx context.Context, targets []*drivers.Target) {
 	}
 }
 
-// withInto adds the restic or borg targets dumps stream into: their tools
-// run too.
+// withInto adds the restic or borg targets dumps stream into, and the
+// targets whose repository a copy holds (its drill opens the copy with
+// their tool): their tools run too.
 func withInto(targets []*drivers.Target) []*drivers.Target {
 	out := append([]*drivers.Target{}, targets...)
 	for _, t := range targets {
 		if t.Into != nil {
 			out = append(out, t.Into)
 		}
+		out = append(out, t.Holds...)
 	}
 	return out
 }

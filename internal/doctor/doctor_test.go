@@ -502,3 +502,38 @@ func TestTargetsCheckedSideBySide(t *testing.T) {
 		t.Errorf("the shared password file was reported %d times, want once", secrets)
 	}
 }
+
+// A copy of a restic repository (rclone) is drilled with restic: doctor
+// of that target alone checks restic too.
+func TestToolsOfARepositoryCopy(t *testing.T) {
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "rclone"), "#!/bin/sh\necho 'rclone v1.60.1'\n", 0o755)
+	t.Setenv("PATH", bin)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pass"), "x\n", 0o600)
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.files]
+driver = "restic"
+repository = "DIR/repo"
+password_file = "DIR/pass"
+paths = ["DIR"]
+[targets.offsite]
+driver = "rclone"
+source = "DIR/repo/"
+destination = "b2:bucket/repo"
+`)
+	targets, err := p.Pick([]string{"offsite"}, "")
+	if err != nil || len(targets) != 1 {
+		t.Fatalf("pick: %v %v", targets, err)
+	}
+	r := &run{o: Options{Exec: proc.ProcessExecutor{}, Timeout: time.Minute}}
+	r.tools(context.Background(), targets)
+	checks := map[string]Check{}
+	for _, c := range r.checks {
+		t.Log(c)
+		checks[c.Subject] = c
+	}
+	expect(t, checks, "tools rclone", OK, "rclone v1.60.1", "")
+	expect(t, checks, "tools restic", Fail, `"restic": executable file not found`, "install restic")
+}
