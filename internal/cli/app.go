@@ -137,12 +137,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return usage("%v (see --help)", err)
 		},
 		Suggest:              true,
-		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "plan file `FILE` (default: $ALEXANDRIA_BACKUP_CONFIG, ./alexandria-backup.toml, /etc/alexandria-backup/alexandria-backup.toml)"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error (default: info on a terminal, warn elsewhere, so cron mails nothing on success)"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.StringFlag{Name: "log-level", Usage: "log `LEVEL`: debug, info, warn or error (default: info on a terminal, warn elsewhere, so cron mails nothing on success)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT`: text or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "no progress lines for run and drill (they are shown only on a terminal anyway)"},
 		},
@@ -182,7 +181,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // planFlag is --plan of the commands that take the targets of one plan.
 func planFlag() cli.Flag {
-	return &cli.StringFlag{Name: "plan", Usage: "the targets of this plan"}
+	return &cli.StringFlag{Name: "plan", Usage: "only the targets of plan `PLAN`"}
 }
 
 func commandNames(app *cli.App) []string {

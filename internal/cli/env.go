@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -88,8 +91,8 @@ func showProgress(c *cli.Context) (*os.File, bool) {
 // warnings and errors, so cron mails nothing on success. Text logs carry a
 // timestamp except on a terminal, where the person watching has the time.
 func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(cmp.Or(c.String("log-level"), "info"))); err != nil {
 		return nil, usage("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
 	}
 	tty := false
@@ -128,9 +131,40 @@ func args(c *cli.Context, min, max int) ([]string, error) {
 		if want == "" {
 			want = "no arguments"
 		}
-		return nil, usage("%s: expected %s, got %q", c.Command.Name, want, c.Args().Slice())
+		if n == 0 && strings.Contains(want, "|") {
+			return nil, usage("%s needs one of %s", c.Command.Name, strings.ReplaceAll(want, "|", ", "))
+		}
+		if n == 0 {
+			return nil, usage("%s needs a %s%s", c.Command.Name, strings.ToLower(want), choices(c, want))
+		}
+		return nil, usage("%s: expected %s, got %s (see %s --help)", c.Command.Name, want, strings.Join(c.Args().Slice(), " "), c.Command.Name)
 	}
 	return c.Args().Slice(), nil
+}
+
+// choices lists, for a missing PLAN or TARGET, the ones the plan file has:
+// ": the plans in FILE are daily, weekly". "" when the plan cannot be
+// read (that error comes with the command that needs it).
+func choices(c *cli.Context, want string) string {
+	path, err := plan.Find(c.String("config"))
+	if err != nil {
+		return ""
+	}
+	p, err := plan.Load(path)
+	if err != nil {
+		return ""
+	}
+	var names []string
+	kind := "plans"
+	switch want {
+	case "PLAN":
+		names = slices.Sorted(maps.Keys(p.Plans))
+	case "TARGET":
+		names, kind = p.Order, "targets"
+	default:
+		return ""
+	}
+	return fmt.Sprintf(": the %s in %s are %s", kind, path, strings.Join(names, ", "))
 }
 
 // warnInherited names, never shows, the password and repository variables

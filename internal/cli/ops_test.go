@@ -127,7 +127,7 @@ schedule = "30 1 * * mon-fri"
 		want string
 	}{
 		{[]string{"schedule", "launchd"}, `schedule: "launchd" is not one of systemd, cron, kubernetes`},
-		{[]string{"schedule"}, "schedule: expected systemd|cron|kubernetes"},
+		{[]string{"schedule"}, "schedule needs one of systemd, cron, kubernetes"},
 		{[]string{"schedule", "cron", "--plan", "weekly"}, `plan "weekly" has no schedule: set plans.weekly.schedule`},
 		{[]string{"schedule", "cron", "--plan", "nope"}, `no plan "nope"`},
 	} {

@@ -18,7 +18,7 @@ func runCommand() *cli.Command {
 		Usage:     "back up, verify and prune every target of PLAN",
 		ArgsUsage: "PLAN",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "target", Usage: "run only this target of the plan (repeatable)"},
+			&cli.StringSliceFlag{Name: "target", Usage: "run only target `TARGET` of the plan (repeatable)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the exact commands and run nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "print the run report as JSON on stdout"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "skip verification (retention is then skipped too)"},
