@@ -56,6 +56,10 @@ func PointFromLabels(labels ...string) string {
 	return ""
 }
 
+// MirrorPointMarker is the name of the file at the top of a mirror that
+// records its recovery point (drivers/internal/pointmark).
+const MirrorPointMarker = ".alexandria-backup-point"
+
 // Sealer is implemented by drivers whose backup has no history to carry a
 // point in: a mirror (rsync, rclone) is one copy, replaced by every run.
 // Such a driver's Backup first takes the mirror out of any point (removes

@@ -30,7 +30,7 @@ import (
 
 // Name is the marker's file name, at the top of the mirror. A source
 // file of that name at the source's top is not mirrored.
-const Name = ".alexandria-backup-point"
+const Name = drivers.MirrorPointMarker
 
 // Mark is the marker's content.
 type Mark struct {
