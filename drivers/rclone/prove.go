@@ -136,3 +136,18 @@ func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 	}
 	return drivers.RestoreProof{Checked: found.same, Detail: detail}, nil
 }
+
+var _ drivers.PlainRecoverer = Driver{}
+
+// PlainRecover is recover's part in plain commands: the destination copied
+// beside the source's place, then moved into it. None for a remote
+// source.
+func (r Driver) PlainRecover(t *drivers.Target) []drivers.Step {
+	paths := r.RecoverPaths(t)
+	if len(paths) == 0 {
+		return nil
+	}
+	stage := drivers.PlainStage(paths[0])
+	c := r.cmd(t, rcloneStepsEnv(t), "copy", []string{markerExclude}, t.Settings.Str("destination"), filepath.Join(stage, paths[0]))
+	return append([]drivers.Step{drivers.RestoreCmd(c)}, drivers.MoveIntoPlaceSteps(stage, paths[0])...)
+}

@@ -130,3 +130,21 @@ func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 	}
 	return drivers.RestoreProof{Checked: files, Detail: detail}, nil
 }
+
+var _ drivers.PlainRecoverer = Driver{}
+
+// PlainRecover is recover's part in plain commands: the mirror copied
+// beside the source's place (rsync creates only the last directory of its
+// target, so mkdir first), then moved into it.
+func (Driver) PlainRecover(t *drivers.Target) []drivers.Step {
+	src := filepath.Clean(t.Settings.Str("source"))
+	stage := drivers.PlainStage(src)
+	into := filepath.Join(stage, src)
+	args := append(append(rsyncBaseArgs(), markerExclude), rsyncRsh(t)...)
+	args = append(args, "--", rsyncMirrorRoot(t), into+"/")
+	steps := []drivers.Step{
+		drivers.RestoreCmd(proc.Command{Program: "mkdir", Args: []string{"-p", into}}),
+		drivers.RestoreCmd(proc.Command{Program: "rsync", Args: args}),
+	}
+	return append(steps, drivers.MoveIntoPlaceSteps(stage, src)...)
+}
