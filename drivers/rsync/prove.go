@@ -72,11 +72,7 @@ func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if err != nil {
 		return drivers.RestoreProof{}, err
 	}
-	// The place is shown as the source's path (what recover put back).
-	shown := strings.TrimSuffix(dir, "/")
-	if len(req.Paths) > 0 {
-		shown = filepath.Clean(t.Settings.Str("source"))
-	}
+	shown := filepath.Clean(dir) // differences are named where they are
 	var files int
 	var diffs []string
 	c := r.proveCommand(t, dir)

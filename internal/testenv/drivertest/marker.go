@@ -17,7 +17,7 @@ type MarkerOK struct{ X proc.Executor }
 
 func (m MarkerOK) Run(ctx context.Context, c proc.Command) (proc.Result, error) {
 	for _, a := range c.Args {
-		if strings.HasSuffix(a, drivers.MirrorPointMarker) && !strings.HasPrefix(a, "--") {
+		if strings.HasSuffix(a, drivers.MirrorPointMarker) && !strings.HasPrefix(a, "--exclude=") {
 			return proc.Result{Command: c.String()}, nil
 		}
 	}
