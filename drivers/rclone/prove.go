@@ -30,9 +30,11 @@ func (Driver) RecoverPaths(t *drivers.Target) []string {
 	return []string{filepath.Clean(src)}
 }
 
-// RecoverRank: after restic (1) and borg (2), with rsync. The destination
-// is one copy with no history: it holds only the newest point.
-func (Driver) RecoverRank() int { return 3 }
+// RecoverRank: after restic (1), borg (2) and rsync (3). The destination
+// is one copy with no history: it holds only the newest point; and an
+// rclone target is more often an offsite copy of a repository than of the
+// library itself.
+func (Driver) RecoverRank() int { return 4 }
 
 // recoverPlace is the directory a restore of req fills with the
 // destination's contents: req.To itself, or with req.Paths (which can

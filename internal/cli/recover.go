@@ -30,7 +30,7 @@ func recoverCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "point", Usage: "the recovery point `ID` to recover, as `points` lists it (default: the newest that holds a database and files)"},
 			&cli.StringFlag{Name: "root", Usage: "put the files below `DIR`, each at its original path (default: the original paths themselves)"},
-			&cli.StringFlag{Name: "files-from", Usage: "restore the files from this `TARGET` of the point (default: the most trustworthy: restic, then borg, then an rsync or rclone mirror)"},
+			&cli.StringFlag{Name: "files-from", Usage: "restore the files from this `TARGET` of the point (default: the most trustworthy: restic, then borg, then an rsync mirror, then an rclone one)"},
 			planFlag(),
 			&cli.BoolFlag{Name: "clean", Usage: "drop the database's existing objects first (without it, a database with tables is refused)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm without asking"},

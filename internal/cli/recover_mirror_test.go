@@ -114,8 +114,7 @@ targets = ["db", "mirror", "offsite"]
 		t.Fatalf("points from the repositories: %+v, want %s with db and both mirrors, %s with db alone", ps, newer, older)
 	}
 
-	// The newest point, from the mirrors alone: the rsync mirror first
-	// (plan order among equals).
+	// The newest point, from the mirrors alone: the rsync mirror first.
 	code, stdout, stderr = runCLI(t, "recover", "--yes", "--json", "-c", plan)
 	var rep recoverReport
 	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil {
