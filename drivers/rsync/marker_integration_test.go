@@ -151,6 +151,17 @@ func TestRsyncPointMarker(t *testing.T) {
 			if p := snapshotPoint(t, tg, f); p != "" {
 				t.Fatalf("a failed run's mirror is listed in point %s", p)
 			}
+
+			// A file of the marker's name that is no marker (left by
+			// someone else, damaged) puts the mirror in no point.
+			os.WriteFile(filepath.Join(f.Dst, drivers.MirrorPointMarker), []byte(`{"point": "`+tg.Point+` or so"}`), 0o644)
+			snaps, err := r.Snapshots(ctx, f.X, tg)
+			if err != nil || len(snaps) != 1 || snaps[0].Point != "" || !strings.Contains(snaps[0].Info, "names no valid recovery point") {
+				t.Fatalf("snapshots of a mirror with a damaged marker: %+v %v", snaps, err)
+			}
+			if err := r.CheckRestore(ctx, f.X, tg, drivers.RestoreRequest{Point: tg.Point}); err == nil {
+				t.Fatal("a damaged marker let a point be restored")
+			}
 		})
 	}
 }
