@@ -68,6 +68,11 @@ func (r Driver) ProveRestore(ctx context.Context, x proc.Executor, t *drivers.Ta
 	if err != nil {
 		return drivers.RestoreProof{}, err
 	}
+	if dir == "" || filepath.Clean(dir) == "/" {
+		// The mirror holds the source's contents: compared with / they
+		// would differ in everything (recover always names the path).
+		return drivers.RestoreProof{}, fmt.Errorf("no place to compare the mirror with (%q): name the source's path", dir)
+	}
 	before, err := r.checkPoint(ctx, x, t, req.Point)
 	if err != nil {
 		return drivers.RestoreProof{}, err
