@@ -252,7 +252,7 @@ var CommonOptions = []Option{
 	{Name: "driver", Kind: String, Required: true, Help: "Which tool backs this target up."},
 	{Name: "after", Kind: StringList, Help: "Targets that must finish first within a plan; if one fails, this target is skipped."},
 	{Name: "timeout", Kind: Duration, Help: "Stop the target's tools after this long and fail it as timed out."},
-	{Name: "verify", Kind: Bool, Default: strconv.FormatBool(DefaultVerify), Help: "Verify what was written after every backup. Retention only runs after a verified backup."},
+	{Name: "verify", Kind: Bool, Default: strconv.FormatBool(DefaultVerify), Help: "Verify what was written after every backup. Retention only runs after a verified backup, and a mirror (rsync, rclone) records its recovery point only after a verified run."},
 	{Name: "verify_cycle", Kind: Int, Min: 1, Max: 1000, Default: strconv.Itoa(DefaultVerifyCycle), Help: "Each run verifies what its backup wrote plus a different 1/verify_cycle of everything else the target keeps, so every verify_cycle runs read all of it (`verify --full` reads all at once). 1 reads everything every run."},
 	{Name: "env", Kind: StringMap, Help: "Extra environment for the tool (e.g. cloud credentials). Values are masked in all output."},
 	{Name: "exit_codes", Kind: CodeTable, Help: "Reclassify the backup tool's exit codes as ok, warning or error."},

@@ -1,11 +1,14 @@
 package drivers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 // A recovery point is one run of a plan: every backup it made, of the
@@ -16,7 +19,9 @@ import (
 // Each backup carries its point's id where the tool keeps it with the
 // backup itself, so a machine that lost state_dir finds the points in the
 // repositories: restic and borg as the label PointLabel(id) (a snapshot
-// tag, an archive comment), a dump file in its manifest.
+// tag, an archive comment), a dump file in its manifest, a mirror
+// (rsync, rclone) in a marker file at its top, written once the run
+// verified it (Sealer).
 
 // PointLabelPrefix starts the label a backup carries its point in.
 const PointLabelPrefix = "alexandria-point="
@@ -49,4 +54,20 @@ func PointFromLabels(labels ...string) string {
 		}
 	}
 	return ""
+}
+
+// MirrorPointMarker is the name of the file at the top of a mirror that
+// records its recovery point (drivers/internal/pointmark).
+const MirrorPointMarker = ".alexandria-backup-point"
+
+// Sealer is implemented by drivers whose backup has no history to carry a
+// point in: a mirror (rsync, rclone) is one copy, replaced by every run.
+// Such a driver's Backup first takes the mirror out of any point (removes
+// its marker) before it changes the mirror; the plan calls Seal only after
+// the backup passed its verification (and its drill, when the target
+// drills), to record t.Point with the mirror. A run that failed, was
+// interrupted or was not verified (verify = false, run --no-verify) thus
+// leaves the mirror in no point: it no longer holds any point's state.
+type Sealer interface {
+	Seal(ctx context.Context, x proc.Executor, t *Target, a Artifact) error
 }

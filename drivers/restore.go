@@ -37,8 +37,18 @@ type RestoreRequest struct {
 	// Paths, for restic and borg targets, restores only these backed-up
 	// paths (absolute, as the plan's `paths` names them) and what is
 	// below them; empty means everything. `recover` restores each path
-	// into a staging directory beside its destination.
+	// into a staging directory beside its destination. Each comes back
+	// below To at its own path (To/srv/library/...), as restic and borg
+	// lay it out; a mirror (rsync, rclone) holds one path, its source,
+	// and with Paths it is laid out so too (without, its contents go
+	// into To itself).
 	Paths []string
+	// Point, for a mirror, is the recovery point the restore (or its
+	// proof) must bring back: a mirror holds only its newest state, so
+	// it is refused unless the mirror's marker names that point. ""
+	// takes the mirror as it is. Drivers whose backups are each one
+	// point's (restic, borg, pg_dump: From names it) ignore it.
+	Point string
 	// CreateDatabase, for a pg_dump target, creates the database when the
 	// server has none of that name (a new server after a complete loss),
 	// owned by the role the target connects as; without it, a missing

@@ -442,6 +442,17 @@ func (p *Plan) runTarget(ctx context.Context, t *drivers.Target, o RunOptions, r
 		log.Info("drill passed", "detail", dr.Detail)
 	}
 
+	// A mirror carries its point only once the run proved it (Sealer):
+	// an unverified mirror stays in no point.
+	if s, ok := d.(drivers.Sealer); ok && r.Verified && t.Point != "" {
+		if err := s.Seal(ctx, rt.Exec, t, art); err != nil {
+			return fail(drivers.PhaseVerify, fmt.Errorf("the mirror was verified, but recording recovery point %s in it failed (it is in no point): %w", t.Point, err))
+		}
+		log.Info("recovery point recorded in the mirror", "point", t.Point)
+	} else if ok && t.Point != "" {
+		log.Info("the mirror was not verified, so it is in no recovery point (recover does not use it)")
+	}
+
 	if !o.NoPrune {
 		if !r.Verified && t.Settings.HasRetention() {
 			// Retention must never remove the newest verified backup, and

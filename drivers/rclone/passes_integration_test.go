@@ -15,6 +15,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/rclone"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/drivertest"
 )
 
@@ -24,12 +25,14 @@ import (
 
 // rcloneRan names the commands a log saw: "sync" for a sync, "guard" for
 // the mirror guard's listing, "sizes" for the verify's, "hash" for a check
-// (or cryptcheck) of named files, and the subcommand for the rest.
+// (or cryptcheck) of named files, and the subcommand for the rest. The
+// recovery-point marker's commands are left out (marker_integration_test.go).
 func rcloneRan(x *drivertest.RcloneCmdLog) []string {
 	var out []string
 	for _, argv := range x.Argv {
 		args := strings.Fields(argv)[1:]
 		switch {
+		case rcloneMarkerCommand(proc.Command{Args: args}):
 		case slices.Contains(args, "--combined=-"):
 			out = append(out, "guard")
 		case args[0] == "check" && slices.Contains(args, "--size-only"):

@@ -18,6 +18,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/pointmark"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
@@ -210,8 +211,10 @@ func (Driver) cmd(t *drivers.Target, env []proc.EnvVar, sub string, flags []stri
 	return proc.Command{Program: "rclone", Args: args, Env: env, Stop: syscall.SIGTERM}
 }
 
+// rcloneExcludes are the filters of every transfer, listing and check:
+// first the recovery-point marker's (marker.go), then the plan's.
 func rcloneExcludes(t *drivers.Target) []string {
-	var out []string
+	out := []string{markerExclude}
 	for _, e := range t.Settings.List("exclude") {
 		out = append(out, "--exclude="+e)
 	}
@@ -277,7 +280,8 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
 	transfer := r.transferCommand(t, env, nil)
-	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer})
+	take, seal := r.markerSteps(t, env)
+	steps = append(append(steps, take...), drivers.Step{Phase: drivers.PhaseBackup, Command: &transfer})
 	if recorded(t) {
 		uses := "for the verification"
 		if guardsByRecord(t) {
@@ -286,7 +290,7 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
 			Note: fmt.Sprintf("record the files the sync copied and those it found unchanged, from its log (%s), %s", recordName(t), uses)})
 	}
-	return append(steps, r.verifySteps(t, env)...)
+	return append(append(steps, r.verifySteps(t, env)...), seal...)
 }
 
 var rcloneVersionRE = regexp.MustCompile(`rclone v(\d+)\.(\d+)\.(\d+)`)
@@ -331,6 +335,11 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		if err := r.guard(ctx, x, t, env); err != nil {
 			return drivers.Artifact{}, err
 		}
+	}
+	// From here on the destination changes: it holds no point until this
+	// run is verified and sealed (Seal).
+	if err := r.takeMarker(ctx, x, t, env); err != nil {
+		return drivers.Artifact{}, err
 	}
 	var record *rcloneRecord
 	var recordErr error
@@ -425,7 +434,9 @@ type rcloneListEntry struct {
 }
 
 // Snapshots lists the destination as the one backup there is: its size,
-// and as its time the newest file's modification time (rclone keeps the
+// its recovery point and as its time when its last verified sync ended,
+// from its marker (marker.go). Without a marker it is in no point, and
+// its time is the newest file's modification time (rclone keeps the
 // source's times, so this is "data as of", not when the copy ran). A
 // destination that is missing or has no files yet has no backup.
 func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
@@ -447,15 +458,23 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	s := drivers.Snapshot{ID: t.Settings.Str("destination")}
+	var bytes int64
+	var newest time.Time
 	for _, e := range entries {
-		s.Bytes += e.Size
-		if e.ModTime.After(s.Time) {
-			s.Time = e.ModTime
+		bytes += e.Size
+		if e.ModTime.After(newest) {
+			newest = e.ModTime
 		}
 	}
-	s.Info = fmt.Sprintf("%s of %s (no history): %d files; the time is the newest file's modification time", rcloneMode(t), t.Settings.Str("source"), len(entries))
-	return []drivers.Snapshot{s}, nil
+	mark, note, err := r.readMarker(ctx, x, t, env)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%s of %s (no history): %d files", rcloneMode(t), t.Settings.Str("source"), len(entries))
+	if note != "" {
+		what += " (" + note + ")"
+	}
+	return []drivers.Snapshot{pointmark.Snapshot(t.Settings.Str("destination"), mark, bytes, what, newest, "the newest file's modification time")}, nil
 }
 
 func (Driver) Facts() drivers.Facts {
@@ -483,6 +502,6 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 }
 
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
-	c := Driver{}.cmd(t, rcloneStepsEnv(t), "copy", nil, t.Settings.Str("destination"), t.Settings.Str("source"))
+	c := Driver{}.cmd(t, rcloneStepsEnv(t), "copy", []string{markerExclude}, t.Settings.Str("destination"), t.Settings.Str("source"))
 	return []drivers.Step{drivers.RestoreCmd(c)}
 }

@@ -37,10 +37,11 @@ func rcloneNoSharedHash(t *drivers.Target) bool {
 // already in dir are compared by hash, not by size and mtime, so one
 // damaged in place is replaced too; where no hash is shared, --checksum
 // would quietly fall back to sizes only, so every file is copied again
-// (--ignore-times). No bwlimit and no excludes: a restore brings back all
-// there is, as fast as it can.
+// (--ignore-times). No bwlimit and none of the plan's excludes: a restore
+// brings back all there is, as fast as it can, except the recovery-point
+// marker, which is no file of the source.
 func (r Driver) restoreCommand(t *drivers.Target, env []proc.EnvVar, dir string, force bool) proc.Command {
-	var flags []string
+	flags := []string{markerExclude}
 	switch {
 	case force && rcloneNoSharedHash(t):
 		flags = append(flags, "--ignore-times")
@@ -64,10 +65,17 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err != nil {
 		return drivers.RestoreResult{}, err
 	}
+	into, err := recoverPlace(t, req)
+	if err != nil {
+		return drivers.RestoreResult{}, err
+	}
 	if err := drill.PrepareRestoreDir(req.To, req.Force); err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	if _, err := x.Run(ctx, r.restoreCommand(t, env, req.To, req.Force)); err != nil {
+	if _, err := r.checkPoint(ctx, x, t, env, req.Point); err != nil {
+		return drivers.RestoreResult{}, err
+	}
+	if _, err := x.Run(ctx, r.restoreCommand(t, env, into, req.Force)); err != nil {
 		return drivers.RestoreResult{}, err
 	}
 	n, err := drill.CountRestored(req.To)

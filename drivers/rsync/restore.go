@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/drill"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/pointmark"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
@@ -37,7 +38,7 @@ func rsyncMirrorRoot(t *drivers.Target) string {
 // (same size, same time: the very thing a restore repairs) is replaced
 // too. No bwlimit: a restore is when you want the bandwidth.
 func (r Driver) restoreCommand(t *drivers.Target, dir string, force bool) proc.Command {
-	args := rsyncBaseArgs()
+	args := append(rsyncBaseArgs(), markerExclude)
 	if force {
 		args = append(args, "--checksum")
 	}
@@ -56,10 +57,20 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 	if err := drivers.MirrorFrom("an rsync mirror", req.From, dest); err != nil {
 		return drivers.RestoreResult{}, err
 	}
+	into, err := recoverPlace(t, req)
+	if err != nil {
+		return drivers.RestoreResult{}, err
+	}
 	if err := drill.PrepareRestoreDir(req.To, req.Force); err != nil {
 		return drivers.RestoreResult{}, err
 	}
-	if _, err := x.Run(ctx, r.restoreCommand(t, req.To, req.Force)); err != nil {
+	if _, err := r.checkPoint(ctx, x, t, req.Point); err != nil {
+		return drivers.RestoreResult{}, err
+	}
+	if err := os.MkdirAll(into, 0o700); err != nil {
+		return drivers.RestoreResult{}, err
+	}
+	if _, err := x.Run(ctx, r.restoreCommand(t, into, req.Force)); err != nil {
 		return drivers.RestoreResult{}, err
 	}
 	n, err := drill.CountRestored(req.To)
@@ -71,7 +82,7 @@ func (r Driver) Restore(ctx context.Context, x proc.Executor, t *drivers.Target,
 
 // remoteListCommand lists every entry under a remote mirror.
 func (r Driver) remoteListCommand(t *drivers.Target) proc.Command {
-	args := append(append([]string{"--list-only", "--recursive"}, rsyncRsh(t)...), "--", rsyncMirrorRoot(t))
+	args := append(append([]string{"--list-only", "--recursive", markerExclude}, rsyncRsh(t)...), "--", rsyncMirrorRoot(t))
 	c := r.cmd(t, args...)
 	c.StdoutTail = rsyncListTail
 	return c
@@ -179,7 +190,7 @@ func (r Driver) mirrorFiles(ctx context.Context, x proc.Executor, t *drivers.Tar
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || p == filepath.Join(root, pointmark.Name) {
 			return nil
 		}
 		fi, err := d.Info()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/guard"
+	"github.com/alexandria-backup/alexandria-backup/drivers/internal/pointmark"
 	"github.com/alexandria-backup/alexandria-backup/drivers/internal/toolversion"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
@@ -197,10 +198,11 @@ func rsyncRsh(t *drivers.Target) []string {
 	return nil
 }
 
-// rsyncTransfer ends a mirror or verify command: remote shell, excludes,
-// then "--" and source and destination, so no path can become an option.
+// rsyncTransfer ends a mirror or verify command: remote shell, excludes
+// (first the recovery-point marker's, marker.go), then "--" and source and
+// destination, so no path can become an option.
 func rsyncTransfer(t *drivers.Target) []string {
-	args := rsyncRsh(t)
+	args := append(rsyncRsh(t), markerExclude)
 	for _, e := range t.Settings.List("exclude") {
 		args = append(args, "--exclude="+e)
 	}
@@ -265,12 +267,19 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 			drivers.Step{Phase: drivers.PhasePreflight, Command: &guardCmd},
 			drivers.Step{Phase: drivers.PhasePreflight, Note: guard.MirrorNote(t, "source")})
 	}
-	steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup, Command: &backup})
+	take := r.takeMarkerCommand(t, "<a private temporary directory>")
+	steps = append(steps,
+		drivers.Step{Phase: drivers.PhaseBackup, Note: "take the mirror out of any recovery point before changing it: move its marker " + pointmark.Name + " out"},
+		drivers.Step{Phase: drivers.PhaseBackup, Command: &take},
+		drivers.Step{Phase: drivers.PhaseBackup, Command: &backup})
 	if recorded(t) {
 		steps = append(steps, drivers.Step{Phase: drivers.PhaseBackup,
 			Note: "record when the backup began, the checksum rsync sent each file with and the names of the files it found unchanged (" + recordName(t) + "), for the verification and the next run's guard"})
 	}
-	return append(steps, r.verifySteps(t)...)
+	seal := r.writeMarkerCommand(t, "<temporary directory>/"+pointmark.Name)
+	return append(append(steps, r.verifySteps(t)...),
+		drivers.Step{Phase: drivers.PhaseVerify, Note: "once verified, record the run's recovery point in the mirror (a marker; without verification the mirror stays in no point):"},
+		drivers.Step{Phase: drivers.PhaseVerify, Command: &seal})
 }
 
 // Init creates a local destination (mode 0700 until the first run gives it
@@ -332,6 +341,11 @@ func (r Driver) Backup(ctx context.Context, x proc.Executor, t *drivers.Target) 
 		if err := r.guard(ctx, x, t); err != nil {
 			return drivers.Artifact{}, err
 		}
+	}
+	// From here on the mirror changes: it holds no point until this run
+	// is verified and sealed (Seal).
+	if err := r.takeMarker(ctx, x, t); err != nil {
+		return drivers.Artifact{}, err
 	}
 	// rsync prints a line per file (with --info=name2, the unchanged ones
 	// too), read as it comes: 100,000 files are megabytes of lines.
@@ -429,11 +443,12 @@ func (Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dry
 // "drwxr-xr-x          4,096 2026/11/26 02:00:00 library".
 var listLineRE = regexp.MustCompile(`^\S+\s+[0-9,.]+\s+(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) `)
 
-// Snapshots lists the one thing a mirror has: the destination. Its time is
-// the destination directory's modification time as rsync lists it (which
-// also proves the mirror is reachable); that is when its top-level entries
-// last changed, not necessarily when the last run finished. No mirror yet
-// is an empty list.
+// Snapshots lists the one thing a mirror has: the destination, in the
+// recovery point its marker names (marker.go), at the time its last
+// verified sync ended. Without a marker it is in no point, and its time is
+// the destination directory's modification time as rsync lists it: when
+// its top-level entries last changed. The listing also proves the mirror
+// is reachable. No mirror yet is an empty list.
 func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	res, err := x.Run(ctx, r.listCommand(t))
 	if err != nil {
@@ -452,8 +467,15 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	if err != nil {
 		return nil, fmt.Errorf("rsync --list-only: %v", err)
 	}
-	return []drivers.Snapshot{{ID: t.Settings.Str("destination"), Time: mtime, Bytes: -1,
-		Info: "mirror (no history); time is the destination's modification time"}}, nil
+	mark, note, err := r.readMarker(ctx, x, t)
+	if err != nil {
+		return nil, err
+	}
+	what := "mirror (no history)"
+	if note != "" {
+		what += " (" + note + ")"
+	}
+	return []drivers.Snapshot{pointmark.Snapshot(t.Settings.Str("destination"), mark, -1, what, mtime, "the destination's modification time")}, nil
 }
 
 func (Driver) Facts() drivers.Facts {
@@ -481,8 +503,8 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 }
 
 func (Driver) PlainRestore(t *drivers.Target) []drivers.Step {
-	args := []string{"--archive", "--hard-links", "--numeric-ids"}
-	args = append(append(args, rsyncRsh(t)...), "--", t.Settings.Str("destination"), t.Settings.Str("source"))
+	args := []string{"--archive", "--hard-links", "--numeric-ids", markerExclude}
+	args = append(append(args, rsyncRsh(t)...), "--", rsyncMirrorRoot(t), t.Settings.Str("source"))
 	return []drivers.Step{drivers.RestoreCmd(proc.Command{Program: "rsync", Args: args})}
 }
 

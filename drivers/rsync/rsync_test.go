@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -121,8 +122,8 @@ func TestRsyncBackupExitCodes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tg := rsyncTarget(drivers.Values{"source": rsyncSource(t)})
 			tg.ExitCodes = c.override
-			x := drivertest.Scripted{Res: proc.Result{ExitCode: c.code, Stdout: []byte(stats),
-				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}
+			x := drivertest.MarkerOK{X: drivertest.Scripted{Res: proc.Result{ExitCode: c.code, Stdout: []byte(stats),
+				Stderr: []byte("file has vanished: \"/srv/alexandria/library/returned.epub\"\n")}}}
 			a, err := rsync.Driver{}.Backup(context.Background(), x, tg)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
@@ -177,7 +178,8 @@ func TestRsyncSourceGuard(t *testing.T) {
 			rec := &drivertest.Recorder{}
 			_, err := rsync.Driver{}.Backup(context.Background(), rec, rsyncTarget(drivers.Values{"source": c.source, "delete": c.delete}))
 			if c.refuse == "" {
-				if err != nil || len(rec.Lines) != 1 {
+				// The marker's removal, then the mirror.
+				if err != nil || len(rec.Lines) != 2 {
 					t.Fatalf("want rsync to run, got err %v, commands %q", err, rec.Lines)
 				}
 				return
@@ -479,12 +481,17 @@ func TestRsyncPhaseCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"rsync --list-only '--rsh=ssh -p 2222 -i /etc/k' -- backup@backup-server:/backups/library"}
+	want := []string{"rsync --list-only '--rsh=ssh -p 2222 -i /etc/k' -- backup@backup-server:/backups/library",
+		"rsync --ignore-missing-args '--rsh=ssh -p 2222 -i /etc/k' -- backup@backup-server:/backups/library/.alexandria-backup-point <temp>/"}
+	if len(rec.Lines) == 2 {
+		// The marker is read into a fresh temporary directory.
+		rec.Lines[1] = regexp.MustCompile(`\S*/point-marker-[0-9]+/$`).ReplaceAllString(rec.Lines[1], "<temp>/")
+	}
 	if strings.Join(rec.Lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("commands:\n%s\nwant:\n%s", strings.Join(rec.Lines, "\n"), strings.Join(want, "\n"))
 	}
 	wantTime := time.Date(2026, 11, 26, 2, 0, 0, 0, time.Local)
-	if len(snaps) != 1 || snaps[0].ID != "backup@backup-server:/backups/library/" || !snaps[0].Time.Equal(wantTime) || snaps[0].Bytes != -1 || !strings.Contains(snaps[0].Info, "mirror") {
+	if len(snaps) != 1 || snaps[0].ID != "backup@backup-server:/backups/library/" || !snaps[0].Time.Equal(wantTime) || snaps[0].Bytes != -1 || !strings.Contains(snaps[0].Info, "mirror") || snaps[0].Point != "" {
 		t.Fatalf("snapshots %+v", snaps)
 	}
 }

@@ -22,8 +22,9 @@ func pointsCommand() *cli.Command {
 		Name:  "points",
 		Usage: "list recovery points: each run and the backups it made together, newest first",
 		Description: "Read from the run reports in state_dir; with --from-repositories (or when state_dir holds none, as on a new machine) " +
-			"from the backups themselves, each of which carries its run's point: restic and borg targets, and dumps with their manifests. " +
-			"A mirror (rsync, rclone) keeps only its latest state and is in no point found in the repositories.",
+			"from the backups themselves, each of which carries its run's point: restic and borg targets, dumps with their manifests, " +
+			"and mirrors (rsync, rclone) with the marker a verified run leaves at their top. A mirror keeps only its latest state: " +
+			"it is in the point of its last verified run, or in none after a run that failed or was not verified.",
 		Flags: []cli.Flag{
 			planFlag(),
 			&cli.BoolFlag{Name: "from-repositories", Usage: "ask every target's repository or dump directory instead of state_dir"},

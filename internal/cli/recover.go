@@ -32,7 +32,7 @@ func recoverCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "point", Usage: "the recovery point `ID` to recover, as `points` lists it (default: the newest that holds a database and files)"},
 			&cli.StringFlag{Name: "root", Usage: "put the files below `DIR`, each at its original path (default: the original paths themselves)"},
-			&cli.StringFlag{Name: "files-from", Usage: "restore the files from this `TARGET` of the point (default: the most trustworthy: restic, then borg)"},
+			&cli.StringFlag{Name: "files-from", Usage: "restore the files from this `TARGET` of the point (default: the most trustworthy: restic, then borg, then an rsync mirror, then an rclone one)"},
 			planFlag(),
 			&cli.StringFlag{Name: "from-repository", Usage: "on a machine without the plan: fetch the plan a run stored in this restic or borg `REPO`, write it where --config (or the default) says, never over a file, then recover with it"},
 			&cli.StringFlag{Name: "password-file", Usage: "with --from-repository: the `FILE` holding the repository's password (default: the tool's own RESTIC_PASSWORD_FILE, RESTIC_PASSWORD, BORG_PASSPHRASE, BORG_PASSCOMMAND)"},
@@ -148,6 +148,14 @@ func cmdRecover(c *cli.Context) error {
 			return &exitError{code: exitFailed, err: err}
 		}
 	}
+	// A mirror holds only its newest point: refused here when it holds
+	// another, before anything is touched.
+	if rc, ok := files.target.Impl.(drivers.RestoreChecker); ok {
+		req := drivers.RestoreRequest{From: files.artifact, To: root, Paths: placePaths(places), Point: files.point}
+		if err := rc.CheckRestore(c.Context, e.rt.Exec, files.target, req); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("recover: files target %s: %w; nothing was changed", files.target.Name, err)}
+		}
+	}
 	word := group
 	if word == "" {
 		word = "recover"
@@ -221,7 +229,7 @@ func cmdRecover(c *cli.Context) error {
 		say("%s: restored %s into %s", files.target.Name, pl.Path, pl.Dest)
 	}
 	r.Files.Restored = true
-	filesReq := drivers.RestoreRequest{From: files.artifact, To: root, Paths: placePaths(places)}
+	filesReq := drivers.RestoreRequest{From: files.artifact, To: root, Paths: placePaths(places), Point: files.point}
 	if verified {
 		filesReq.ContentVerified, filesReq.VerifiedFiles = true, verifiedFiles
 	}
@@ -285,7 +293,7 @@ func recoverPlace(c *cli.Context, e *env, files recoverChoice, pl recovery.Place
 			err = errors.Join(err, fmt.Errorf("removing the staging directory %s: %w", staging, rerr))
 		}
 	}()
-	req := drivers.RestoreRequest{From: files.artifact, To: staging, Paths: []string{pl.Path}}
+	req := drivers.RestoreRequest{From: files.artifact, To: staging, Paths: []string{pl.Path}, Point: files.point}
 	if res, err = e.plan.Restore(c.Context, files.target, req, e.rt); err != nil {
 		return res, fmt.Errorf("restoring %s from %s: %w", pl.Path, files.target.Name, err)
 	}
@@ -328,6 +336,7 @@ type recoverChoice struct {
 	target   *drivers.Target
 	artifact string
 	why      string
+	point    string // the point it is chosen from: a mirror must still hold it
 }
 
 // usableInPoint reports whether a target's backup in a point can be
@@ -389,7 +398,7 @@ func findRecoveryPoint(c *cli.Context, e *env, group, id string) (points.Point, 
 	if id != "" {
 		return points.Point{}, usage("no recovery point %s%s, in state_dir or in the repositories; `points` lists them%s", id, among, listed(listErr))
 	}
-	return points.Point{}, fmt.Errorf("no recovery point holds both a database target and a files target (restic or borg) that recover can use%s; `points` lists them%s", among, listed(listErr))
+	return points.Point{}, fmt.Errorf("no recovery point holds both a database target and a files target (restic, borg, or an rsync or rclone mirror) that recover can use%s; `points` lists them%s", among, listed(listErr))
 }
 
 // newestRecoverablePoint is the id of the newest point in state_dir that
@@ -432,8 +441,8 @@ func recoverySources(candidates []*drivers.Target) (db, files *drivers.Target, o
 			db = t
 		}
 		fr, ok := t.Impl.(drivers.FileRecoverer)
-		if !ok {
-			continue
+		if !ok || len(fr.RecoverPaths(t)) == 0 {
+			continue // e.g. an rclone copy of a remote: nothing to put back here
 		}
 		if files == nil || fr.RecoverRank() < files.Impl.(drivers.FileRecoverer).RecoverRank() {
 			if files != nil {
@@ -483,17 +492,17 @@ func chooseRecoveryTargets(e *env, p points.Point, filesFrom string) (db, files 
 		})
 		if i < 0 {
 			if _, in := p.Target(filesFrom); in {
-				return db, files, usage("--files-from %s: its backup in point %s cannot be recovered (recover puts back restic and borg backups that the run made)", filesFrom, p.ID)
+				return db, files, usage("--files-from %s: its backup in point %s cannot be recovered (recover puts back the restic and borg backups, and the rsync and rclone mirrors of a local source, that the run made)", filesFrom, p.ID)
 			}
 			return db, files, usage("--files-from %s: recovery point %s holds no backup of target %s; `points` lists what each holds", filesFrom, p.ID, filesFrom)
 		}
-		files = recoverChoice{target: usable[i], artifact: artifacts[usable[i]], why: "chosen with --files-from"}
+		files = recoverChoice{target: usable[i], artifact: artifacts[usable[i]], why: "chosen with --files-from", point: p.ID}
 		return db, files, nil
 	}
 	if filesT == nil {
-		return db, files, usage("recovery point %s holds no restic or borg backup of the files; `points` lists what each holds", p.ID)
+		return db, files, usage("recovery point %s holds no backup of the files that recover can put back (restic, borg, or an rsync or rclone mirror); `points` lists what each holds", p.ID)
 	}
-	files = recoverChoice{target: filesT, artifact: artifacts[filesT], why: "the point's only files backup"}
+	files = recoverChoice{target: filesT, artifact: artifacts[filesT], why: "the point's only files backup", point: p.ID}
 	if len(others) > 0 {
 		var names []string
 		for _, f := range others {

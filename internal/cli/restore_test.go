@@ -68,7 +68,7 @@ func TestRunbook(t *testing.T) {
 		"mv -T /srv/alexandria/.alexandria-recover/srv/alexandria/library /srv/alexandria/library",
 		"library-copy (restic), library-borg (borg), mirror (rsync) hold the same library",
 		"On the old server, stop Alexandria first",
-		"rclone copy --config=/etc/alexandria-backup/rclone.conf --ask-password=false --log-format= -- b2:alexandria-backups /srv/backup/restic",
+		"rclone copy --config=/etc/alexandria-backup/rclone.conf --ask-password=false --log-format= --exclude=/.alexandria-backup-point -- b2:alexandria-backups /srv/backup/restic",
 		"restore offsite --to /srv/backup/restic",
 		"alexandria-backup --config alexandria-backup.toml.example drill",
 	} {

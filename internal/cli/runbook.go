@@ -139,6 +139,9 @@ func cmdRunbook(c *cli.Context) error {
 
 	section(w, "2. Complete server loss")
 	step(w, "Install Alexandria, PostgreSQL, alexandria-backup and the backup tools on the new server; put this plan and its secret files back (they are not inside the backups). Do not run Alexandria's migrations and do not start it: the database is restored into an empty database, and the dump holds the schema.")
+	// An offsite copy recover itself puts back (lib: an rclone mirror of
+	// the library) is not brought back by hand first.
+	offsite = slices.DeleteFunc(offsite, func(t *drivers.Target) bool { return t == lib })
 	if len(offsite) > 0 {
 		step(w, "If the local backup repositories were lost with the server, bring them back from offsite first:")
 		for _, t := range offsite {
@@ -170,7 +173,7 @@ func cmdRunbook(c *cli.Context) error {
 			plainSteps(drivers.PlainRestore(t))
 		}
 	case db != nil:
-		step(w, "recover needs a restic or borg backup of the files, which this plan lacks. Create the empty database (createdb), then restore the newest dump into it (before any migration):")
+		step(w, "recover needs a backup of the files it can put back (restic, borg, or an rsync or rclone mirror of a local source), which this plan lacks. Create the empty database (createdb), then restore the newest dump into it (before any migration):")
 		cmd(ab("restore", db.Name, "--yes"))
 		others(db, dbs, "database")
 		plain(db)

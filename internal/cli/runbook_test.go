@@ -181,7 +181,7 @@ func tableCounts(t *testing.T, ctx context.Context, url string) map[string]int64
 //     change, the server lost, the new server's (`recover`, `drill`): the
 //     change is there.
 func TestRunbookIsTrue(t *testing.T) {
-	for _, tool := range []string{"restic", "borg", "pg_dump", "createdb"} {
+	for _, tool := range []string{"restic", "borg", "pg_dump", "createdb", "rsync"} {
 		requireTool(t, tool)
 	}
 	srv, dir, lib := recoverySandbox(t)
@@ -229,11 +229,27 @@ targets = ["db", "db-stream", "books", "files"]
 targets = ["db", "books"]
 `), 0o600)
 
-	if code, _, stderr := runCLI(t, "init", "--plan", "nightly", "-c", planFile); code != 0 {
-		t.Fatalf("init: exit %d\n%s", code, stderr)
-	}
-	if code, stdout, stderr := runCLI(t, "run", "nightly", "-c", planFile); code != 0 {
-		t.Fatalf("run: exit %d\n%s%s", code, stdout, stderr)
+	// And through a plan whose only files target is an rsync mirror.
+	mirrorPlan := filepath.Join(dir, "mirror-plan.toml")
+	os.WriteFile(mirrorPlan, []byte(`state_dir = "`+filepath.Join(dir, "mirror-state")+`"
+`+db+`
+[targets.mirror]
+driver = "rsync"
+source = "`+lib+`/"
+destination = "`+filepath.Join(dir, "mirror")+`"
+delete = true
+
+[plans.nightly]
+targets = ["db", "mirror"]
+`), 0o600)
+
+	for _, p := range []string{planFile, mirrorPlan} {
+		if code, _, stderr := runCLI(t, "init", "--plan", "nightly", "-c", p); code != 0 {
+			t.Fatalf("init: exit %d\n%s", code, stderr)
+		}
+		if code, stdout, stderr := runCLI(t, "run", "nightly", "-c", p); code != 0 {
+			t.Fatalf("run: exit %d\n%s%s", code, stdout, stderr)
+		}
 	}
 	wantCounts, wantLib := tableCounts(t, ctx, srv.URL("alexandria")), readLibrary(t, lib)
 	runbook := func(plan string) map[string][]runbookStep {
@@ -316,7 +332,7 @@ targets = ["db", "books"]
 	t.Run("2 server loss by hand", func(t *testing.T) {
 		for _, tc := range []struct {
 			plan, tool, not string
-		}{{planFile, "restic restore", "borg"}, {borgPlan, "borg extract", "restic"}} {
+		}{{planFile, "restic restore", "borg"}, {borgPlan, "borg extract", "restic"}, {mirrorPlan, "rsync --archive", "restic"}} {
 			var plain []string
 			for _, s := range runbook(tc.plan)["2"] {
 				plain = append(plain, s.plain...)
