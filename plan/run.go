@@ -160,6 +160,9 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	if err != nil {
 		return nil, err
 	}
+	for _, t := range targets {
+		t.KeepPoints = o.KeepPoints // also in a dry run: it prints the forget the run would run
+	}
 	if o.DryRun {
 		return nil, p.dryRun(group, targets, o, rt)
 	}
@@ -172,7 +175,6 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	}
 	for _, t := range targets {
 		t.Reclaims = o.Reclaims
-		t.KeepPoints = o.KeepPoints
 		t.Point = rep.Point
 		t.Plan = stored
 		if t.Into != nil {

@@ -230,6 +230,17 @@ func (r Driver) backupCommand(t *drivers.Target) proc.Command {
 	return c
 }
 
+// keepPointArgs keep, whatever the policy, the snapshots of the recovery
+// points retention must keep whole (Target.KeepPoints): each carries its
+// point as a tag.
+func keepPointArgs(t *drivers.Target) []string {
+	var args []string
+	for _, id := range t.KeepPoints {
+		args = append(args, "--keep-tag="+drivers.PointLabel(id))
+	}
+	return args
+}
+
 // pointTags tag a snapshot with the recovery point of its run (none
 // outside a run): a tag, not the host or the paths, so retention's
 // grouping (host and tag) is the same with and without it.
@@ -274,9 +285,7 @@ func (r Driver) forgetCommand(t *drivers.Target, dryRun, reclaim bool) (proc.Com
 		args = append(args, "--keep-within="+w)
 		any = true
 	}
-	for _, id := range t.KeepPoints {
-		args = append(args, "--keep-tag="+drivers.PointLabel(id))
-	}
+	args = append(args, keepPointArgs(t)...)
 	if dryRun {
 		args = append(args, "--dry-run")
 	} else if reclaim {
@@ -499,8 +508,12 @@ func (r Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 	// The JSON array is the first line; with --prune, text follows.
 	first, _, _ := bytes.Cut(res.Stdout, []byte("\n"))
 	var groups []resticForgetGroup
-	if err := json.Unmarshal(first, &groups); err != nil {
-		return drivers.PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
+	// restic 0.14 prints nothing at all when no snapshot matches (a new
+	// repository, a target that never ran): nothing to keep or remove.
+	if len(bytes.TrimSpace(first)) > 0 {
+		if err := json.Unmarshal(first, &groups); err != nil {
+			return drivers.PruneResult{}, fmt.Errorf("restic forget: unreadable JSON: %v", err)
+		}
 	}
 	out := drivers.PruneResult{Policy: true}
 	for _, g := range groups {

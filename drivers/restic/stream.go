@@ -197,6 +197,7 @@ func (resticStore) forgetCommand(t *drivers.Target, dryRun, reclaim bool) proc.C
 	if n := t.Settings.Int("keep_days", 0); n > 0 {
 		args = append(args, "--keep-within="+strconv.Itoa(n)+"d")
 	}
+	args = append(args, keepPointArgs(t)...) // the dump and its manifest carry the point
 	if dryRun {
 		args = append(args, "--dry-run")
 	} else if reclaim {

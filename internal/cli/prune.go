@@ -28,6 +28,13 @@ func cmdPrune(c *cli.Context) error {
 	}
 	defer unlock()
 	dry := c.Bool("dry-run")
+	// As a run's retention does: the newest point recover could use
+	// keeps every backup it holds.
+	if id := newestRecoverablePoint(e); id != "" {
+		for _, t := range targets {
+			t.KeepPoints = []string{id}
+		}
+	}
 	list := e.plan.Prune(c.Context, targets, dry, e.rt)
 	w := c.App.Writer
 	for _, o := range list {
