@@ -113,7 +113,7 @@ func redactValue(path []string, v any, secret bool) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = redactValue(appendPath(path, k), e, secret || k == "env")
+			out[k] = redactValue(appendPath(path, k), e, secret || isTargetEnv(path, k))
 		}
 		return out
 	case []map[string]any: // an array of tables
@@ -133,6 +133,15 @@ func redactValue(path []string, v any, secret bool) any {
 		return MaskedValue // a number or a date in `env`: the loader refuses it, but never keep it
 	}
 	return v
+}
+
+// isTargetEnv: key k of the table at path is an `env` table, whose values
+// are the secrets a plan holds (a target's, or one anywhere a later
+// version adds); a target or a plan that happens to be named "env" is
+// not: there the key is a name.
+func isTargetEnv(path []string, k string) bool {
+	isName := len(path) == 1 && (path[0] == "targets" || path[0] == "plans")
+	return k == "env" && !isName
 }
 
 func isPingURL(path []string) bool {

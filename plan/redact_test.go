@@ -31,6 +31,16 @@ driver = "borg"
 BORG_RSH = "ssh -i /root/key-b0rg"
 `, []string{"s3cr3t-aws", "AKIAEXAMPLE", "key-b0rg"}, []string{"/var/lib/ab", `driver = "borg"`},
 			[]string{"targets.a.env.AWS_ACCESS_KEY_ID", "targets.a.env.AWS_SECRET_ACCESS_KEY", "targets.b.env.BORG_RSH"}},
+		{"a target and a plan named env are not env tables", head + `
+[targets.env]
+driver = "restic"
+repository = "/srv/restic-env"
+paths = ["/srv/library-env"]
+env = { KEY = "envs-own-s3cret" }
+[plans.env]
+targets = ["env"]
+`, []string{"envs-own-s3cret"}, []string{`repository = "/srv/restic-env"`, `"/srv/library-env"`, `targets = ["env"]`},
+			[]string{"targets.env.env.KEY"}},
 		{"reference kept, literal masked", head + `
 [targets.a]
 driver = "restic"

@@ -32,7 +32,14 @@ func planSumFile(repo *drivers.Target) string {
 	if repo.KeepDir == "" || repo.Repository() == "" {
 		return ""
 	}
-	id := sha256.Sum256([]byte(repo.Repository()))
+	// One file per repository however spelt ("/srv/borg" and "/srv/borg/"
+	// on two targets): a second store of the same plan in one run would
+	// fail on borg's archive name.
+	where := repo.Repository()
+	if filepath.IsAbs(where) {
+		where = filepath.Clean(where)
+	}
+	id := sha256.Sum256([]byte(where))
 	return filepath.Join(repo.KeepDir, "plan-stored-"+hex.EncodeToString(id[:8])+".sha256")
 }
 

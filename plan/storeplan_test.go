@@ -147,3 +147,27 @@ func TestStreamedDumpStoresThePlanInItsRepository(t *testing.T) {
 		t.Fatalf("stored into %q, want the repository of library", f.into)
 	}
 }
+
+// repoAt is a fake driver whose repository is wherever its target says.
+type repoAt struct{ *fakeStore }
+
+func (repoAt) Resources(t *drivers.Target) drivers.Resources {
+	return drivers.Resources{Repository: t.Settings.Str("repository")}
+}
+
+// One repository, however spelt, is remembered once: a second target
+// writing the same plan there in the same run must not store it again
+// (borg would refuse the archive name the first one took).
+func TestStoredPlanIsRememberedPerRepositoryHoweverSpelt(t *testing.T) {
+	keep := t.TempDir()
+	at := func(repo string) string {
+		tg := &drivers.Target{Name: "t", Impl: repoAt{}, KeepDir: keep, Settings: drivers.Values{"repository": repo}}
+		return planSumFile(tg)
+	}
+	if a, b, c := at("/srv/borg"), at("/srv/borg/"), at("/srv//borg/."); a == "" || a != b || a != c {
+		t.Errorf("one repository, three files: %q %q %q", a, b, c)
+	}
+	if at("/srv/borg") == at("/srv/borg2") {
+		t.Error("two repositories, one file")
+	}
+}

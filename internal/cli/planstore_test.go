@@ -293,6 +293,11 @@ targets = ["db", "files", "books"]
 		{"not a repository", []string{"--from-repository", filepath.Join(dir, "srv-nothing"), "--password-file", given}, nil, 2, []string{"--repository-driver"}, false},
 		{"masked env value", []string{"--from-repository", maskedRepo, "--password-file", given}, nil, 2,
 			[]string{"targets.files.env.AWS_SECRET_ACCESS_KEY", "masked", "alexandria-backup recover --config " + newPlan}, true},
+		{"a copy of the repository elsewhere (the plan names the lost server's)", []string{"--from-repository", filepath.Join(dir, "restic-copied"), "--password-file", given}, func() {
+			if out, err := exec.Command("cp", "-a", resticRepo, filepath.Join(dir, "restic-copied")).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v %s", err, out)
+			}
+		}, 2, []string{"targets.files.repository = " + resticRepo, "copy the repository back", filepath.Join(dir, "restic-copied")}, true},
 		{"the plan's password file missing", []string{"--from-repository", resticRepo, "--password-file", given}, func() {
 			os.Rename(filepath.Join(dir, "restic.pass"), filepath.Join(dir, "restic.pass.away"))
 		}, 2, []string{"targets.files.password_file", "write the password to " + filepath.Join(dir, "restic.pass")}, true},

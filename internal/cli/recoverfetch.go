@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -74,13 +75,15 @@ func fetchPlan(c *cli.Context) error {
 	if !c.Bool("json") {
 		fmt.Fprintf(c.App.Writer, "the plan stored in %s repository %s is now %s (mode 0600)\n", driver, shown, path)
 	}
-	return checkFetchedPlan(c, path)
+	return checkFetchedPlan(c, path, repo)
 }
 
 // checkFetchedPlan stops, naming each, at what a plan fetched from a
 // repository still lacks on this machine: secrets masked when it was
-// stored, secret files its targets read that do not exist.
-func checkFetchedPlan(c *cli.Context, path string) error {
+// stored, secret files its targets read that do not exist, and a
+// repository it names that is not the one fetched from (the lost
+// server's disk: recover would fail on it without saying why).
+func checkFetchedPlan(c *cli.Context, path, repo string) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -95,6 +98,9 @@ func checkFetchedPlan(c *cli.Context, path string) error {
 	}
 	p, loadErr := plan.Load(path)
 	if loadErr == nil {
+		if todoRepo := repositoryTodo(p, repo); todoRepo != "" {
+			todo = append(todo, todoRepo)
+		}
 		seen := map[string]bool{}
 		for _, t := range p.AllTargets() {
 			for _, f := range t.Resources().Secrets {
@@ -119,6 +125,29 @@ func checkFetchedPlan(c *cli.Context, path string) error {
 		msg += "\n  - and then fix what keeps it from loading:\n" + loadErr.Error()
 	}
 	return usage("%s\nthen run `%s` again", msg, recoverAgain(c, path))
+}
+
+// repositoryTodo says what to do when no target of p keeps its backups in
+// repo, the repository the plan was fetched from: "" when one does.
+func repositoryTodo(p *plan.Plan, repo string) string {
+	var named []string
+	for _, t := range p.AllTargets() {
+		r := t.Repository()
+		if r == "" {
+			continue
+		}
+		if drivers.SamePlace(r, repo) {
+			return ""
+		}
+		named = append(named, fmt.Sprintf("targets.%s.repository = %s", t.Name, proc.MaskURLPasswords(r)))
+	}
+	if len(named) == 0 {
+		return ""
+	}
+	slices.Sort(named)
+	named = slices.Compact(named)
+	return fmt.Sprintf("the plan keeps its backups in %s, not in %s, which it was fetched from: copy the repository back to where the plan says, or set that target's repository to %s",
+		strings.Join(named, "; "), proc.MaskURLPasswords(repo), proc.MaskURLPasswords(repo))
 }
 
 func secretFileAdvice(f drivers.SecretFile) string {

@@ -99,6 +99,21 @@ func emptyDir(dir string) bool {
 	return err == nil && len(names) == 1 && names[0] == "lost+found"
 }
 
+// isEmptyDir reports whether path is a directory holding nothing.
+func isEmptyDir(path string) bool {
+	st, err := os.Lstat(path)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return err == io.EOF
+}
+
 // renameNoReplace renames from to to, refusing when to exists (as
 // RENAME_NOREPLACE does, atomically), so a file that appeared at a place
 // since it was found free is never replaced. A file system without
@@ -161,17 +176,24 @@ func MoveIntoPlace(staging string, p Place) error {
 	if err != nil {
 		return err
 	}
-	for i, e := range entries {
+	var moved []string
+	for _, e := range entries {
+		if e.Name() == "lost+found" && isEmptyDir(filepath.Join(from, e.Name())) && isEmptyDir(filepath.Join(p.Dest, e.Name())) {
+			continue // the backed-up file system's own, and the new one has its own
+		}
 		if err := renameNoReplace(filepath.Join(from, e.Name()), filepath.Join(p.Dest, e.Name())); err != nil {
-			// Some entries may be in place already: say so, or the
+			// Some entries may be in place already: name them, or the
 			// operator would recover again into a place that is no
-			// longer empty and be refused without knowing why.
+			// longer empty and be refused without knowing why (a mount
+			// point cannot be moved aside: they must go).
 			partly := ""
-			if i > 0 {
-				partly = fmt.Sprintf("; %d of the %d restored entries are in %s already, the rest are not: move %s aside before recovering again", i, len(entries), p.Dest, p.Dest)
+			if len(moved) > 0 {
+				partly = fmt.Sprintf("; %d of the %d restored entries are in %s already (%s), the rest are not: remove those before recovering again, or recover below another directory with --root DIR",
+					len(moved), len(entries), p.Dest, strings.Join(moved, ", "))
 			}
 			return fmt.Errorf("moving the restored %s into place (recover never overwrites): %w%s", filepath.Join(p.Path, e.Name()), err, partly)
 		}
+		moved = append(moved, e.Name())
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
 		if err := os.Lchown(p.Dest, int(sys.Uid), int(sys.Gid)); err != nil {

@@ -174,10 +174,44 @@ func TestMoveIntoPlaceSaysWhatMovedBeforeItStopped(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(p.Dest, "z.epub"), []byte("theirs"), 0o600) // appeared after the check
 	err = MoveIntoPlace(staging, p)
-	if err == nil || !strings.Contains(err.Error(), "2 of the 3 restored entries are in "+p.Dest) {
+	if err == nil || !strings.Contains(err.Error(), "2 of the 3 restored entries are in "+p.Dest+" already (a.epub, b.epub)") {
 		t.Fatalf("got %v, want it to say 2 of 3 entries moved", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(p.Dest, "z.epub")); string(b) != "theirs" {
 		t.Errorf("z.epub holds %q", b)
+	}
+}
+
+// A library on a file system of its own was backed up with its
+// lost+found; the new file system has one too. The move leaves the new
+// one in place instead of failing on it, and brings everything else.
+func TestMoveIntoAFreshFileSystem(t *testing.T) {
+	p := Place{Path: "/srv/lib", Dest: filepath.Join(t.TempDir(), "srv", "lib")}
+	os.MkdirAll(filepath.Join(p.Dest, "lost+found"), 0o700)
+	if err := CheckFree([]Place{p}); err != nil {
+		t.Fatal(err)
+	}
+	staging, err := Stage(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(staging, p.Path)
+	os.MkdirAll(filepath.Join(lib, "lost+found"), 0o700)
+	os.MkdirAll(filepath.Join(lib, "books"), 0o755)
+	os.WriteFile(filepath.Join(lib, "books", "a.epub"), []byte("a"), 0o644)
+	if err := MoveIntoPlace(staging, p); err != nil {
+		t.Fatalf("a fresh file system with its lost+found: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.Dest, "books", "a.epub")); err != nil || string(b) != "a" {
+		t.Errorf("books/a.epub: %q %v", b, err)
+	}
+	// One the backup holds something in is not the new file system's to
+	// keep: refused, never merged.
+	staging, _ = Stage(p)
+	lib = filepath.Join(staging, p.Path)
+	os.MkdirAll(filepath.Join(lib, "lost+found"), 0o700)
+	os.WriteFile(filepath.Join(lib, "lost+found", "#1234"), []byte("x"), 0o600)
+	if err := MoveIntoPlace(staging, p); err == nil {
+		t.Error("a restored lost+found with something in it was merged into the new one")
 	}
 }
