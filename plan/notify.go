@@ -122,7 +122,7 @@ func (l *loader) ntfy(raw map[string]any) *NtfyConfig {
 		case "on":
 			c.On = l.onList(kp, v)
 		default:
-			l.problem(kp, "unknown key%s", suggest(key, ntfyKeys))
+			l.unknownChannelKey(kp, ntfyKeys)
 		}
 	}
 	if _, ok := raw["url"]; !ok {
@@ -185,7 +185,7 @@ func (l *loader) email(raw map[string]any) *EmailConfig {
 		case "on":
 			c.On = l.onList(kp, v)
 		default:
-			l.problem(kp, "unknown key%s", suggest(key, emailKeys))
+			l.unknownChannelKey(kp, emailKeys)
 		}
 	}
 	path := []string{"notify", "email"}
@@ -250,7 +250,7 @@ func (l *loader) webhook(raw map[string]any) *WebhookConfig {
 		case "on":
 			c.On = l.onList(kp, v)
 		default:
-			l.problem(kp, "unknown key%s", suggest(key, webhookKeys))
+			l.unknownChannelKey(kp, webhookKeys)
 		}
 	}
 	if _, ok := raw["url"]; !ok {
@@ -262,6 +262,19 @@ func (l *loader) webhook(raw map[string]any) *WebhookConfig {
 		}
 	}
 	return c
+}
+
+// unknownChannelKey reports an unknown key; a secret written inline
+// (token, password) is told where it goes instead.
+func (l *loader) unknownChannelKey(kp []string, known []string) {
+	key := kp[len(kp)-1]
+	for _, k := range known {
+		if strings.HasSuffix(k, "_file") && strings.TrimSuffix(k, "_file") == key {
+			l.problem(kp, "unknown key: a secret is never written in the plan; put it alone in a file (mode 0600) and set %s to its path", k)
+			return
+		}
+	}
+	l.problem(kp, "unknown key%s", suggest(key, known))
 }
 
 func quoteAll(list []string) []string {
