@@ -3,6 +3,7 @@ package plan
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -182,5 +183,45 @@ func TestRedactNotifyChannels(t *testing.T) {
 	}
 	if _, err := Parse("stored.toml", out, env(nil)); err != nil {
 		t.Errorf("the stored plan does not load: %v\n%s", err, text)
+	}
+}
+
+// The example plan shows every key of every channel, commented out, and
+// those lines, uncommented, make a valid plan.
+func TestExampleShowsNotifyChannels(t *testing.T) {
+	src, err := os.ReadFile("../alexandria-backup.toml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "# [notify.") {
+			in = true
+		}
+		if in && !strings.HasPrefix(line, "#") {
+			break
+		}
+		if in {
+			block = append(block, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
+		}
+	}
+	text := strings.Join(block, "\n")
+	for table, keys := range map[string][]string{"ntfy": ntfyKeys, "email": emailKeys, "webhook": webhookKeys} {
+		if !strings.Contains(text, "[notify."+table+"]") {
+			t.Errorf("the example lacks [notify.%s]", table)
+		}
+		for _, k := range keys {
+			if !regexp.MustCompile(`(?m)^` + k + `\s+=`).MatchString(text) {
+				t.Errorf("the example does not show notify.%s.%s", table, k)
+			}
+		}
+	}
+	p, err := Parse("example.toml", []byte(notifyBase+text), env(map[string]string{"NTFY_TOPIC": "t", "SLACK_WEBHOOK": "T/B/x", "WEBHOOK_KEY": "k"}))
+	if err != nil {
+		t.Fatalf("the example's channels do not load: %v\n%s", err, text)
+	}
+	if p.Notify.Ntfy == nil || p.Notify.Email == nil || p.Notify.Webhook == nil {
+		t.Fatalf("channels: %+v", p.Notify)
 	}
 }
