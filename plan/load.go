@@ -68,6 +68,11 @@ type Notify struct {
 	// after a run, with its outcome in their environment.
 	OnSuccess [][]string
 	OnFailure [][]string
+	// Ntfy, Email and Webhook are the channels that reach people (nil:
+	// not configured); see notify.go.
+	Ntfy    *NtfyConfig
+	Email   *EmailConfig
+	Webhook *WebhookConfig
 }
 
 // Group is one [plans.NAME] table: the targets `run NAME` backs up.
@@ -122,7 +127,7 @@ func formatProblems(errs []error) string {
 
 var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify", "before_restore", "after_restore"}
 var groupKeys = []string{"targets", "schedule"}
-var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure"}
+var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure", "ntfy", "email", "webhook"}
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
@@ -674,6 +679,23 @@ func (l *loader) notify(raw map[string]any) Notify {
 	var n Notify
 	for _, key := range sortedKeys(raw) {
 		kp := []string{"notify", key}
+		switch key {
+		case "ntfy", "email", "webhook":
+			t, ok := raw[key].(map[string]any)
+			if !ok {
+				l.problem(kp, "must be a table: [notify.%s]", key)
+				continue
+			}
+			switch key {
+			case "ntfy":
+				n.Ntfy = l.ntfy(t)
+			case "email":
+				n.Email = l.email(t)
+			default:
+				n.Webhook = l.webhook(t)
+			}
+			continue
+		}
 		v := l.expand(kp, raw[key])
 		switch key {
 		case "ping_url":

@@ -43,7 +43,8 @@ var pureRefRE = regexp.MustCompile(`^(\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\})+$`
 var refDefaultRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]+\}`)
 
 // Redact returns the plan source src with every secret masked: each
-// value of an `env` table (anywhere), [notify] ping_url, and the password
+// value of an `env` table (anywhere), [notify] ping_url, the ntfy and
+// webhook URLs and the webhook's headers, and the password
 // of any URL in any string. A secret value made only of ${VAR}
 // references keeps them, with a default's literal text masked (it is
 // written in the file); anything else is masked whole. The result is
@@ -113,7 +114,7 @@ func redactValue(path []string, v any, secret bool) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = redactValue(appendPath(path, k), e, secret || isTargetEnv(path, k))
+			out[k] = redactValue(appendPath(path, k), e, secret || isTargetEnv(path, k) || isWebhookHeaders(appendPath(path, k)))
 		}
 		return out
 	case []map[string]any: // an array of tables
@@ -144,8 +145,17 @@ func isTargetEnv(path []string, k string) bool {
 	return k == "env" && !isName
 }
 
+// isPingURL reports a URL whose path is its secret: [notify] ping_url,
+// and the ntfy topic's and the webhook's url.
 func isPingURL(path []string) bool {
-	return len(path) == 2 && path[0] == "notify" && path[1] == "ping_url"
+	return slices.Equal(path, []string{"notify", "ping_url"}) ||
+		slices.Equal(path, []string{"notify", "ntfy", "url"}) || slices.Equal(path, []string{"notify", "webhook", "url"})
+}
+
+// isWebhookHeaders reports the webhook's headers, whose values are
+// secrets (an API key goes there).
+func isWebhookHeaders(path []string) bool {
+	return slices.Equal(path, []string{"notify", "webhook", "headers"})
 }
 
 func maskDefaults(s string) string {

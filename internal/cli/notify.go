@@ -25,12 +25,15 @@ const pingURLEnv = "ALEXANDRIA_BACKUP_PING_URL"
 
 // Bounds of the notifications; tests shorten them.
 var (
-	pingTimeout = notify.DefaultTimeout
-	hookTimeout = notify.DefaultHookTimeout
+	pingTimeout    = notify.DefaultTimeout
+	hookTimeout    = notify.DefaultHookTimeout
+	channelTimeout = notify.DefaultChannelTimeout
 )
 
-// alerts tells monitoring about one run: healthchecks pings and the
-// plan's on_success / on_failure hooks.
+// alerts tells monitoring about one run: healthchecks pings, the plan's
+// channels to people (ntfy, e-mail, a webhook: sent on failure and
+// warning unless their `on` says otherwise) and its on_success /
+// on_failure hooks.
 //
 // What each outcome sends (healthchecks has no "warning" state):
 //
@@ -40,8 +43,11 @@ var (
 //	not started (exit 2: invalid    /fail (from $ALEXANDRIA_BACKUP_PING_URL when
 //	plan, unknown plan name)        the plan cannot be read); on_failure hooks
 //	                                when the plan was read
-//	lock held (exit 75)             /log, no /start, no hooks
+//	lock held (exit 75)             /log, no /start, no hooks, no channels
 //	--dry-run                       nothing
+//
+// Channels hear "failure" for failed, interrupted and not-started runs
+// (when the plan was read), "warning" for exit 3, "success" for exit 0.
 //
 // Warnings ping success: the backup was made and verified, and a check that
 // pages on every vanished file teaches people to ignore it; the body says
@@ -159,6 +165,7 @@ func (a *alerts) finish(rep *plan.Report, err error) {
 	if a.plan == nil {
 		return
 	}
+	a.sendChannels(ctx, rep, err, o)
 	event, cmds := "on_failure", a.plan.Notify.OnFailure
 	if o.Status == plan.StatusOK || o.Status == plan.StatusWarning {
 		event, cmds = "on_success", a.plan.Notify.OnSuccess
@@ -167,6 +174,29 @@ func (a *alerts) finish(rep *plan.Report, err error) {
 	// A failing hook is logged (as an error) by Run and changes nothing
 	// else: the backup's outcome is already decided and reported.
 	_ = hooks.Run(ctx, event, cmds, o)
+}
+
+// sendChannels tells people through the plan's channels: all at once,
+// each bounded by channelTimeout. A channel that cannot be built (its
+// secret file unreadable) or sent is a warning naming it; the others
+// still go, and the exit code is unchanged.
+func (a *alerts) sendChannels(ctx context.Context, rep *plan.Report, err error, o notify.Outcome) {
+	chans, secrets, errs := a.plan.Notify.Channels("alexandria-backup/" + Version)
+	log := a.logger()
+	for _, e := range errs {
+		log.Warn("cannot notify; the run's outcome is unchanged", "error", e)
+	}
+	if len(chans) == 0 {
+		return
+	}
+	host, _ := os.Hostname()
+	m := notify.Message{Event: notify.EventOf(o.Status), Plan: a.group, Host: host, Status: o.Status, ExitCode: o.ExitCode,
+		FailedTargets: o.FailedTargets, Report: o.Report,
+		// What the run logged is already masked; the channels' own
+		// secrets never are logged, but a hook's output might echo one.
+		Summary: notify.Mask(a.summary(rep, err, o), secrets),
+		Log:     []byte(notify.Mask(string(a.tail.Bytes()), secrets))}
+	notify.SendAll(ctx, chans, m, channelTimeout, log, secrets)
 }
 
 // sendPing pings one endpoint; a failure is only a warning, with the URL

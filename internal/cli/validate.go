@@ -25,7 +25,7 @@ func cmdValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(e.plan.CheckPrivate(), e.plan.CheckSecretFiles(e.plan.AllTargets())); err != nil {
+	if err := errors.Join(e.plan.CheckPrivate(), e.plan.CheckSecretFiles(e.plan.AllTargets()), e.plan.CheckNotifySecrets()); err != nil {
 		return err
 	}
 	warnInherited(e.log, e.plan.AllTargets())

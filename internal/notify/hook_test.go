@@ -1,4 +1,4 @@
-package notify
+package notify_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/notify"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 )
 
@@ -34,9 +35,9 @@ func TestHookArgsAndEnvironment(t *testing.T) {
 			`env | grep '^ALEXANDRIA_BACKUP_' | sort >> `+out+"\n")
 	t.Setenv("ALEXANDRIA_BACKUP_REPORT", "/stale/report/from/the/caller.json")
 
-	o := Outcome{Plan: "weekly", Status: plan.StatusFailed, ExitCode: 1, Error: "missing: restic exited 1\nsecond line",
+	o := notify.Outcome{Plan: "weekly", Status: plan.StatusFailed, ExitCode: 1, Error: "missing: restic exited 1\nsecond line",
 		FailedTargets: []string{"missing", "offsite"}, RunID: "6f1c0a52-9d0e-4c3b-8a55-1b2c3d4e5f60"}
-	err := Hooks{}.Run(context.Background(), "on_failure",
+	err := notify.Hooks{}.Run(context.Background(), "on_failure",
 		[][]string{{hook, "$(touch pwned)", "two words", "--flag", "`touch pwned2`;x"}}, o)
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +78,9 @@ func TestHookFailureAndTimeout(t *testing.T) {
 	after := writeScript(t, filepath.Join(dir, "after"), "echo done\ntouch "+ran+"\n")
 
 	var log bytes.Buffer
-	h := Hooks{Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&log, nil))}
+	h := notify.Hooks{Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&log, nil))}
 	start := time.Now()
-	err := h.Run(context.Background(), "on_success", [][]string{{failing}, {hanging}, {after}}, Outcome{Status: plan.StatusOK})
+	err := h.Run(context.Background(), "on_success", [][]string{{failing}, {hanging}, {after}}, notify.Outcome{Status: plan.StatusOK})
 	took := time.Since(start)
 
 	if err == nil || !strings.Contains(err.Error(), "cannot reach the pager") || !strings.Contains(err.Error(), "timed out after 500ms") {

@@ -1,5 +1,6 @@
 // Package notify tells the outside world how a run went: pings in the
-// healthchecks.io protocol, and the plan's on_success / on_failure hooks.
+// healthchecks.io protocol, the plan's on_success / on_failure hooks, and
+// messages to people through ntfy, e-mail and webhooks (Channel).
 // It knows nothing about plans or drivers' settings; the caller decides
 // what happened and this package delivers it, bounded in time and size.
 package notify
