@@ -83,19 +83,23 @@ func Kubernetes(w io.Writer, s *Set) error {
 		comments = append(comments, fmt.Sprintf("Plan %q has no schedule key: no CronJob.", name))
 	}
 	configKey := filepath.Base(s.Opts.Config)
-	writeYAML(w, yMap{
+	if err := writeYAML(w, yMap{
 		{Key: "apiVersion", Value: "v1", Comment: strings.Join(comments, "\n")},
 		{Key: "kind", Value: "ConfigMap"},
 		{Key: "metadata", Value: yMap{{Key: "name", Value: ConfigMapName}, {Key: "labels", Value: labels("")}}},
 		{Key: "data", Value: yMap{{Key: configKey, Value: yBlock(src)}}},
-	})
+	}); err != nil {
+		return err
+	}
 	for _, j := range s.Jobs {
 		fmt.Fprintln(w, "---")
 		cj, err := cronJob(s, j, secrets, configKey)
 		if err != nil {
 			return err
 		}
-		writeYAML(w, cj)
+		if err := writeYAML(w, cj); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -370,7 +370,9 @@ func TestYAMLRoundTrip(t *testing.T) {
 		{Key: "nested", Value: ySeq{ySeq{1, 2}, yMap{{Key: "a", Value: ySeq{yMap{{Key: "b", Value: true}}}}}}},
 	}
 	var b bytes.Buffer
-	writeYAML(&b, doc)
+	if err := writeYAML(&b, doc); err != nil {
+		t.Fatal(err)
+	}
 	got := parseYAML(t, b.String())
 	if want := []any{jsonValue(doc)}; !reflect.DeepEqual(got, want) {
 		g, _ := json.MarshalIndent(got, "", " ")
