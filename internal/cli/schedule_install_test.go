@@ -164,6 +164,9 @@ func TestScheduleSystemdInstallUninstall(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(unitDir, n)); string(b) != content {
 			t.Errorf("%s was changed", n)
 		}
+		if !strings.Contains(stdout, "left      "+filepath.Join(unitDir, n)+"\n") {
+			t.Errorf("--uninstall does not say it left %s alone:\n%s", n, stdout)
+		}
 	}
 
 	// Nothing of ours left: an error naming what it leaves alone.

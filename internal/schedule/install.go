@@ -18,7 +18,7 @@ import (
 // Placed says what became of one file.
 type Placed struct {
 	Path   string
-	Action string // written, unchanged, replaced, removed
+	Action string // written, unchanged, replaced, removed, left (not its own)
 }
 
 // WriteFiles writes each file at dest(f), mode 0644: never over a
@@ -118,8 +118,9 @@ func (in Installer) Install(ctx context.Context, o *Output) ([]Placed, []string,
 // Uninstall removes the files schedule installed under Root for the plan
 // file config (the format's files whose second line is its Marker), of
 // the one plan only if plan is not "", after disabling their timers. A
-// file of the same name that schedule did not write for config is left
-// alone; when nothing is ours, that is an error naming them.
+// file named like them that schedule did not write for config is left
+// alone and listed as "left"; when nothing is ours, that is an error
+// naming them.
 func (in Installer) Uninstall(ctx context.Context, format, config, plan string) ([]Placed, []string, error) {
 	var candidates []string
 	switch format {
@@ -186,6 +187,9 @@ func (in Installer) Uninstall(ctx context.Context, format, config, plan string) 
 			return placed, timers, err
 		}
 		placed = append(placed, Placed{p, "removed"})
+	}
+	for _, p := range foreign {
+		placed = append(placed, Placed{p, "left"}) // not ours: said, not touched
 	}
 	if len(timers) > 0 && in.live() {
 		if err := in.systemctl(ctx, "daemon-reload"); err != nil {
