@@ -21,7 +21,7 @@ func scheduleCommand() *cli.Command {
 		Usage:     "print, write or install systemd units, an /etc/cron.d file or Kubernetes CronJobs that run the plans on their schedule",
 		ArgsUsage: strings.Join(schedule.FormatNames, "|"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "plan", Usage: "only this plan", DefaultText: "every scheduled plan"},
+			&cli.StringFlag{Name: "plan", Usage: "only plan `PLAN` (default: every scheduled plan)"},
 			&cli.StringFlag{Name: "output-dir", Usage: "write each unit, the cron file or each manifest to its own file in `DIR`"},
 			&cli.BoolFlag{Name: "force", Usage: "--output-dir, --install: write over a file with other contents"},
 			&cli.BoolFlag{Name: "install", Usage: "systemd, cron (as root): put the files in place and enable the timers"},
