@@ -283,3 +283,29 @@ func TestScheduleRefusals(t *testing.T) {
 		t.Errorf("--force: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// Kubernetes manifests, one file per object, are the stream's documents.
+func TestScheduleKubernetesOutputDir(t *testing.T) {
+	dir, planPath := schedulePlan(t)
+	_, stream, _ := runCLI(t, "-c", planPath, "schedule", "kubernetes", "--time-zone", "Etc/UTC")
+	out := filepath.Join(dir, "manifests")
+	code, stdout, stderr := runCLI(t, "-c", planPath, "schedule", "kubernetes", "--time-zone", "Etc/UTC", "--output-dir", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	names := []string{"alexandria-backup-plan.yaml", "alexandria-backup-daily.yaml", "alexandria-backup-weekly.yaml"}
+	var docs []string
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(out, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	if strings.Join(docs, "---\n") != stream {
+		t.Errorf("the files are not the stream's documents in order: %v", tree(t, out))
+	}
+	if len(tree(t, out)) != len(names) {
+		t.Errorf("files: %v", tree(t, out))
+	}
+}
