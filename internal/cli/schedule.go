@@ -150,13 +150,23 @@ func sudoLine(c *cli.Context, format, bin, config string) string {
 	return strings.Join(argv, " ")
 }
 
-// report says what became of each file and timer, one line each.
+// report says what became of each file and timer, one line each, in the
+// order it was done: timers are enabled after their files are written and
+// disabled before they are removed.
 func report(c *cli.Context, placed []schedule.Placed, timers []string, did string) {
-	for _, p := range placed {
-		fmt.Fprintf(c.App.Writer, "%-9s %s\n", p.Action, p.Path)
+	files := func() {
+		for _, p := range placed {
+			fmt.Fprintf(c.App.Writer, "%-9s %s\n", p.Action, p.Path)
+		}
+	}
+	if did != "disabled" {
+		files()
 	}
 	for _, t := range timers {
 		fmt.Fprintf(c.App.Writer, "%-9s %s\n", did, t)
+	}
+	if did == "disabled" {
+		files()
 	}
 }
 
