@@ -11,10 +11,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
-	"unsafe"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
@@ -255,18 +254,13 @@ func pickOne(c *cli.Context) (*env, *drivers.Target, error) {
 
 // isTerminal reports whether f is a terminal (not merely a character
 // device: /dev/null is one too, and cron gives us that).
-func isTerminal(f *os.File) bool {
-	var t syscall.Termios
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return errno == 0
-}
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // terminalWidth is the terminal's width in columns, 80 when it won't say.
 func terminalWidth(f *os.File) int {
-	var ws struct{ Row, Col, X, Y uint16 }
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws)))
-	if errno != 0 || ws.Col == 0 {
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || w <= 0 {
 		return 80
 	}
-	return int(ws.Col)
+	return w
 }

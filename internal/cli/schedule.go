@@ -10,16 +10,23 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/schedule"
 )
 
 func scheduleCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "schedule",
-		Usage:     "print systemd units, an /etc/cron.d file or Kubernetes CronJobs that run the plans on their schedule",
+		Usage:     "print, write or install systemd units, an /etc/cron.d file or Kubernetes CronJobs that run the plans on their schedule",
 		ArgsUsage: strings.Join(schedule.FormatNames, "|"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "plan", Usage: "only this plan"},
+			&cli.StringFlag{Name: "plan", Usage: "only plan `PLAN` (default: every scheduled plan)"},
+			&cli.StringFlag{Name: "output-dir", Usage: "write each unit, the cron file or each manifest to its own file in `DIR`"},
+			&cli.BoolFlag{Name: "force", Usage: "--output-dir, --install: write over a file with other contents"},
+			&cli.BoolFlag{Name: "install", Usage: "systemd, cron (as root): put the files in place and enable the timers"},
+			&cli.BoolFlag{Name: "uninstall", Usage: "systemd, cron (as root): disable the timers and remove the files --install wrote for this plan file"},
+			&cli.StringFlag{Name: "root", Value: "/", Usage: "--install, --uninstall: the system's root `DIR` (an image's; systemctl --root enables timers there)"},
 			&cli.DurationFlag{Name: "lock-wait", Value: 2 * time.Hour, Usage: "how long a scheduled run waits for another run's lock (run --wait)"},
 			&cli.StringFlag{Name: "image", Value: "alexandria-backup:" + Version, Usage: "kubernetes: the container image"},
 			&cli.StringFlag{Name: "time-zone", Usage: "kubernetes: the CronJob's time zone (default: this machine's, e.g. Europe/Berlin)"},
@@ -37,6 +44,15 @@ func cmdSchedule(c *cli.Context) error {
 	if !ok {
 		return usage("schedule: %q is not one of %s", a[0], strings.Join(schedule.FormatNames, ", "))
 	}
+	install, uninstall, outDir := c.Bool("install"), c.Bool("uninstall"), c.String("output-dir")
+	switch {
+	case install && uninstall:
+		return usage("schedule: --install or --uninstall, not both")
+	case (install || uninstall) && outDir != "":
+		return usage("schedule: --output-dir writes files for you to install; --install puts them in place itself")
+	case (install || uninstall) && a[0] == "kubernetes":
+		return usage("schedule kubernetes: nothing to install on this machine; write the manifests with --output-dir DIR and run kubectl apply -f DIR")
+	}
 	e, err := setup(c)
 	if err != nil {
 		return err
@@ -52,6 +68,9 @@ func cmdSchedule(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if (install || uninstall) && filepath.Clean(c.String("root")) == "/" && geteuid() != 0 {
+		return fmt.Errorf("schedule %s: writing in %s takes root; run: %s", a[0], installDir(a[0]), sudoLine(c, a[0], bin, config))
+	}
 	o := schedule.Options{Binary: bin, Config: config, Image: c.String("image"), TimeZone: c.String("time-zone")}
 	if o.TimeZone == "" {
 		o.TimeZone = localZone()
@@ -63,11 +82,92 @@ func cmdSchedule(c *cli.Context) error {
 			o.User = u.Username
 		}
 	}
+	in := schedule.Installer{Root: c.String("root"), Force: c.Bool("force"), Exec: e.rt.Exec}
+	if uninstall {
+		// Needs no schedule in the plan: it may have lost them since.
+		placed, timers, err := in.Uninstall(c.Context, a[0], config, c.String("plan"))
+		report(c, placed, timers, "disabled")
+		return err
+	}
 	set, err := schedule.Jobs(e.plan, c.String("plan"), o)
 	if err != nil {
 		return usage("%v", err)
 	}
-	return format(c.App.Writer, set)
+	out, err := format(set)
+	if err != nil {
+		return err
+	}
+	switch {
+	case install:
+		placed, timers, err := in.Install(c.Context, out)
+		report(c, placed, timers, "enabled")
+		return err
+	case outDir != "":
+		placed, err := schedule.WriteFiles(out.Files, func(f schedule.File) string {
+			return filepath.Join(outDir, filepath.Base(f.Path))
+		}, c.Bool("force"))
+		report(c, placed, nil, "")
+		return err
+	}
+	_, err = out.WriteTo(c.App.Writer)
+	return err
+}
+
+// geteuid is os.Geteuid; tests set it to refuse as a user would be.
+var geteuid = os.Geteuid
+
+// installDir names where a format's files are installed.
+func installDir(format string) string {
+	if format == "cron" {
+		return filepath.Dir(schedule.CronFile)
+	}
+	return schedule.UnitDir
+}
+
+// sudoLine is the command line given, as root, shell-quoted.
+func sudoLine(c *cli.Context, format, bin, config string) string {
+	if strings.Contains(bin, "go-build") {
+		bin = "alexandria-backup"
+	}
+	argv := []string{"sudo", bin, "--config", config, "schedule", format}
+	if c.IsSet("plan") {
+		argv = append(argv, "--plan", c.String("plan"))
+	}
+	if c.IsSet("lock-wait") {
+		argv = append(argv, "--lock-wait", humanize.Duration(c.Duration("lock-wait")))
+	}
+	if c.Bool("force") {
+		argv = append(argv, "--force")
+	}
+	if c.Bool("uninstall") {
+		argv = append(argv, "--uninstall")
+	} else {
+		argv = append(argv, "--install")
+	}
+	for i, a := range argv {
+		argv[i] = proc.ShellQuote(a)
+	}
+	return strings.Join(argv, " ")
+}
+
+// report says what became of each file and timer, one line each, in the
+// order it was done: timers are enabled after their files are written and
+// disabled before they are removed.
+func report(c *cli.Context, placed []schedule.Placed, timers []string, did string) {
+	files := func() {
+		for _, p := range placed {
+			fmt.Fprintf(c.App.Writer, "%-9s %s\n", p.Action, p.Path)
+		}
+	}
+	if did != "disabled" {
+		files()
+	}
+	for _, t := range timers {
+		fmt.Fprintf(c.App.Writer, "%-9s %s\n", did, t)
+	}
+	if did == "disabled" {
+		files()
+	}
 }
 
 // localZone is this machine's time zone by its IANA name, for CronJobs:

@@ -1,14 +1,18 @@
-// Package cronexpr reads the 5-field cron expressions of plan schedules,
-// keeping to what Debian's cron, Kubernetes CronJobs and systemd timers all
-// understand alike, and translates them into systemd OnCalendar= values.
+// Package cronexpr reads the 5-field cron expressions of plan schedules
+// with robfig/cron's parser, keeping to what Debian's cron, Kubernetes
+// CronJobs and systemd timers all understand alike. What robfig/cron does
+// not do is kept here: the schedule words, the refusal of forms the three
+// read differently, the shortest gap between runs, and the translation
+// into systemd OnCalendar= values.
 package cronexpr
 
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Words are the schedule words a plan may use instead of a cron expression,
@@ -29,8 +33,11 @@ type Expr struct {
 	Source string
 	// Word is the schedule word it came from, or "".
 	Word string
-	// minute, hour, dom, month, dow hold the matching values; dow uses 0
-	// for Sunday.
+	// spec is robfig/cron's reading of Source: the parser Kubernetes
+	// itself uses for CronJobs, so the next runs are the ones it computes.
+	spec *cron.SpecSchedule
+	// minute, hour, dom, month, dow hold the matching values (dow: 0 for
+	// Sunday), read from spec's bit sets.
 	minute, hour, dom, month, dow []bool
 	// domStar and dowStar: the field was "*", which decides how cron
 	// combines the two day fields.
@@ -40,22 +47,30 @@ type Expr struct {
 type field struct {
 	name     string
 	min, max int
-	names    []string // names[i] is value min+i, lower case
 }
 
 var fields = [5]field{
 	{name: "minute", min: 0, max: 59},
 	{name: "hour", min: 0, max: 23},
 	{name: "day of month", min: 1, max: 31},
-	{name: "month", min: 1, max: 12, names: []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
-	{name: "day of week", min: 0, max: 6, names: []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+	{name: "month", min: 1, max: 12},
+	{name: "day of week", min: 0, max: 6},
 }
+
+// parser reads the five standard fields and nothing else: no seconds, no
+// @descriptors (the plan's words are ours, at hours of our choosing), no
+// CRON_TZ= prefix.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+// starBit is robfig/cron's mark of a field written "*" (or "*/1").
+const starBit = 1 << 63
 
 // Parse reads a plan's schedule: a schedule word or a 5-field cron
 // expression (minute hour day-of-month month day-of-week) made of *, values,
 // ranges a-b, steps */n and a-b/n, and comma lists; months and weekdays may
-// be named (jan, mon). It refuses what one of cron, Kubernetes or systemd
-// would read differently or not at all, saying what to write instead.
+// be named (jan, mon). robfig/cron reads the fields; Parse refuses first
+// what one of cron, Kubernetes or systemd would read differently or not at
+// all, saying what to write instead.
 func Parse(s string) (*Expr, error) {
 	word := ""
 	if src, ok := Words[s]; ok {
@@ -66,114 +81,81 @@ func Parse(s string) (*Expr, error) {
 		return nil, fmt.Errorf("%q is not hourly, daily, weekly, monthly or a 5-field cron expression (minute hour day-of-month month day-of-week)", s)
 	}
 	e := &Expr{Source: strings.Join(parts, " "), Word: word}
-	sets := [5]*[]bool{&e.minute, &e.hour, &e.dom, &e.month, &e.dow}
 	for i, p := range parts {
-		set, err := parseField(fields[i], p)
-		if err != nil {
+		if err := portable(fields[i], p); err != nil {
 			return nil, fmt.Errorf("%q: %s field %q: %v", e.Source, fields[i].name, p, err)
 		}
-		*sets[i] = set
+		// The field alone among stars, so that robfig's error can name it.
+		alone := []string{"*", "*", "*", "*", "*"}
+		alone[i] = p
+		if _, err := parser.Parse(strings.Join(alone, " ")); err != nil {
+			return nil, fmt.Errorf("%q: %s field %q: %v", e.Source, fields[i].name, p, err)
+		}
 	}
-	// Cron runs a job when either day field matches if both are
-	// restricted, and only when both match otherwise. Debian's cron counts
-	// a field starting with "*" (such as "*/2") as unrestricted; Kubernetes
-	// counts only "*" itself.
-	cronStar := func(p string) bool { return strings.HasPrefix(p, "*") }
-	k8sStar := func(p string) bool { return p == "*" || p == "*/1" }
-	e.domStar, e.dowStar = cronStar(parts[2]), cronStar(parts[4])
-	if (e.domStar || e.dowStar) != (k8sStar(parts[2]) || k8sStar(parts[4])) {
+	sched, err := parser.Parse(e.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %v", e.Source, err)
+	}
+	e.spec = sched.(*cron.SpecSchedule)
+	// Kubernetes (robfig/cron) counts a day field as unrestricted only when
+	// it is "*" itself; Debian's cron counts any field starting with "*"
+	// (such as "*/2"). Both then run a job when both day fields match, and
+	// when either does if both are restricted.
+	e.domStar, e.dowStar = e.spec.Dom&starBit != 0, e.spec.Dow&starBit != 0
+	cronStar := strings.HasPrefix(parts[2], "*") || strings.HasPrefix(parts[4], "*")
+	if cronStar != (e.domStar || e.dowStar) {
 		return nil, fmt.Errorf("%q: cron and Kubernetes read \"*/n\" in a day field differently; write the days out (e.g. 1-31/2 instead of */2)", e.Source)
 	}
+	e.minute, e.hour, e.dom = bits(e.spec.Minute, fields[0]), bits(e.spec.Hour, fields[1]), bits(e.spec.Dom, fields[2])
+	e.month, e.dow = bits(e.spec.Month, fields[3]), bits(e.spec.Dow, fields[4])
 	if _, ok := e.Next(refTime); !ok {
 		return nil, fmt.Errorf("%q never runs (no such date)", e.Source)
 	}
 	return e, nil
 }
 
-func parseField(f field, s string) ([]bool, error) {
-	set := make([]bool, f.max+1)
+// portable refuses what robfig/cron (and so Kubernetes) accepts but
+// Debian's cron or systemd reads otherwise or not at all.
+func portable(f field, s string) error {
+	if strings.Contains(s, "=") {
+		return fmt.Errorf("a CRON_TZ= or TZ= prefix is Kubernetes' alone: times are the machine's (or the CronJob's timeZone)")
+	}
 	items := strings.Split(s, ",")
 	for _, item := range items {
 		if item == "" {
-			return nil, fmt.Errorf("empty list item")
+			return fmt.Errorf("empty list item") // robfig skips it; cron refuses
 		}
 		if strings.HasPrefix(item, "*") && len(items) > 1 {
 			// Debian's cron and Kubernetes disagree on what it does to
 			// the day fields.
-			return nil, fmt.Errorf("* cannot be part of a list")
+			return fmt.Errorf("* cannot be part of a list")
 		}
-		rng, stepStr, hasStep := strings.Cut(item, "/")
-		step := 1
-		if hasStep {
-			n, err := strconv.Atoi(stepStr)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("step %q is not a positive number", stepStr)
-			}
-			step = n
-		}
-		lo, hi := f.min, f.max
+		rng, step, hasStep := strings.Cut(item, "/")
 		switch {
-		case rng == "*":
-		case strings.Contains(rng, "-"):
-			a, b, _ := strings.Cut(rng, "-")
-			var err error
-			if lo, err = f.value(a); err != nil {
-				return nil, err
-			}
-			if hi, err = f.value(b); err != nil {
-				return nil, err
-			}
-			if lo > hi {
-				return nil, fmt.Errorf("range %s goes backwards", rng)
-			}
-		default:
-			v, err := f.value(rng)
-			if err != nil {
-				return nil, err
-			}
-			if hasStep {
-				// Kubernetes reads "5/10" as 5-max/10; Debian's cron refuses it.
-				return nil, fmt.Errorf("a step needs * or a range before it: write %d-%d/%d", v, f.max, step)
-			}
-			lo, hi = v, v
-		}
-		for v := lo; v <= hi; v += step {
-			set[v] = true
+		case rng == "?":
+			return fmt.Errorf("\"?\" is Kubernetes' alone: write *")
+		case f.name == "day of week" && rng == "7":
+			return fmt.Errorf("7 for Sunday is not understood by Kubernetes; write 0 or sun")
+		case hasStep && rng != "*" && !strings.Contains(rng, "-"):
+			// Kubernetes reads "5/10" as 5-max/10; Debian's cron refuses it.
+			return fmt.Errorf("a step needs * or a range before it: write %s-%d/%s", rng, f.max, step)
 		}
 	}
-	return set, nil
+	return nil
 }
 
-func (f field) value(s string) (int, error) {
-	for i, n := range f.names {
-		if strings.EqualFold(s, n) {
-			return f.min + i, nil
-		}
+// bits turns one of robfig's bit sets into a slice indexed by value.
+func bits(set uint64, f field) []bool {
+	out := make([]bool, f.max+1)
+	for v := f.min; v <= f.max; v++ {
+		out[v] = set&(1<<uint(v)) != 0
 	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		if f.names != nil {
-			return 0, fmt.Errorf("%q is not a number or a name (%s)", s, strings.Join(f.names, ", "))
-		}
-		return 0, fmt.Errorf("%q is not a number", s)
-	}
-	if f.name == "day of week" && v == 7 {
-		return 0, fmt.Errorf("7 for Sunday is not understood by Kubernetes; write 0 or sun")
-	}
-	if v < f.min || v > f.max {
-		return 0, fmt.Errorf("%d is outside %d-%d", v, f.min, f.max)
-	}
-	return v, nil
+	return out
 }
 
 // refTime is where the search for runs starts: a fixed instant, so the
 // output is the same whenever it is generated.
 var refTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Match reports whether cron would start the job in t's minute.
-func (e *Expr) Match(t time.Time) bool {
-	return e.minute[t.Minute()] && e.hour[t.Hour()] && e.month[int(t.Month())] && e.dayMatch(t)
-}
 
 // dayMatch is cron's rule for the two day fields: both must match when
 // either is "*", one is enough when both are restricted.
@@ -185,29 +167,11 @@ func (e *Expr) dayMatch(t time.Time) bool {
 	return dom || dow
 }
 
-// Next returns the first minute strictly after t that cron would run the
-// job in, looking up to eight years ahead (long enough for February 29).
+// Next returns the first minute strictly after t that the job runs in, as
+// robfig/cron (Kubernetes) computes it, looking up to five years ahead.
 func (e *Expr) Next(t time.Time) (time.Time, bool) {
-	t = t.Truncate(time.Minute).Add(time.Minute)
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
-	for d := 0; d < 8*366; d++ {
-		date := day.AddDate(0, 0, d)
-		if !e.month[int(date.Month())] || !e.dayMatch(date) {
-			continue
-		}
-		for h := 0; h < 24; h++ {
-			if !e.hour[h] {
-				continue
-			}
-			for m := 0; m < 60; m++ {
-				at := time.Date(date.Year(), date.Month(), date.Day(), h, m, 0, 0, t.Location())
-				if e.minute[m] && !at.Before(t) {
-					return at, true
-				}
-			}
-		}
-	}
-	return time.Time{}, false
+	at := e.spec.Next(t)
+	return at, !at.IsZero()
 }
 
 // MinGap is the shortest time between two runs over two years from a

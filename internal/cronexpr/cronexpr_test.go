@@ -90,6 +90,11 @@ func TestOnCalendarFiresWhenCronWould(t *testing.T) {
 				want = append(want, at)
 			}
 			got, normalized := systemdElapses(t, e.OnCalendar(), base, n)
+			if len(want) < n && len(got) > len(want) {
+				// robfig/cron looks five years ahead: from 2096, the next
+				// February 29 (2104) is beyond it. Compare what it found.
+				got = got[:len(want)]
+			}
 			if !reflect.DeepEqual(normalized, e.OnCalendar()) {
 				t.Errorf("%q: systemd normalises %q to %q", tc.cron, e.OnCalendar(), normalized)
 			}
@@ -143,18 +148,26 @@ func TestParseRefuses(t *testing.T) {
 		{"0 0 */2 * 1", `read "*/n" in a day field differently`},
 		{"0 0 1 * */2", `read "*/n" in a day field differently`},
 		{"0 0 31 2 *", "never runs"},
-		{"60 * * * *", "minute field \"60\": 60 is outside 0-59"},
-		{"0 24 * * *", "hour field \"24\": 24 is outside 0-23"},
-		{"0 0 0 * *", "0 is outside 1-31"},
-		{"0 0 * 13 *", "13 is outside 1-12"},
-		{"0 0 * * funday", `"funday" is not a number or a name (sun, mon, tue, wed, thu, fri, sat)`},
+		{"60 * * * *", `minute field "60": end of range (60) above maximum (59)`},
+		{"0 24 * * *", `hour field "24": end of range (24) above maximum (23)`},
+		{"0 0 0 * *", `day of month field "0": beginning of range (0) below minimum (1)`},
+		{"0 0 * 13 *", `month field "13": end of range (13) above maximum (12)`},
+		{"0 0 * * funday", `day of week field "funday": failed to parse int from funday`},
 		{"* * * *", "not hourly, daily, weekly, monthly or a 5-field cron expression"},
 		{"@daily", "not hourly, daily, weekly, monthly or a 5-field cron expression"},
 		{"*,5 * * * *", "* cannot be part of a list"},
-		{"5-1 * * * *", "range 5-1 goes backwards"},
-		{"*/0 * * * *", `step "0" is not a positive number`},
-		{"0 0 L * *", `"L" is not a number`},
-		{"0 0 ? * *", `"?" is not a number`},
+		{"5-1 * * * *", "beginning of range (5) beyond end of range (1)"},
+		{"*/0 * * * *", "step of range should be a positive number"},
+		{"0 0 L * *", `day of month field "L": failed to parse int from L`},
+		{"0 0 ? * *", `"?" is Kubernetes' alone: write *`},
+		{"0 0 * * MON,?", `"?" is Kubernetes' alone`},
+		{"0 0 * * 1-7", "end of range (7) above maximum (6)"},
+		{"0 0 1 * *,mon", "* cannot be part of a list"},
+		{"CRON_TZ=UTC 0 0 * *", "CRON_TZ= or TZ= prefix is Kubernetes' alone"},
+		{"0 0 0 0 0 0", "not hourly, daily, weekly, monthly"},
+		{"1-2-3 * * * *", "too many hyphens"},
+		{"*/5/2 * * * *", "too many slashes"},
+		{"0 0 * * mon/2", "a step needs * or a range before it: write mon-6/2"},
 		{"0 0 1,,2 * *", "empty list item"},
 	} {
 		_, err := Parse(tc.cron)

@@ -5,24 +5,25 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	gohumanize "github.com/dustin/go-humanize"
 )
 
-// Bytes writes n in binary units: "512 B", "1.5 KiB", "96.5 MiB".
+// Bytes writes n in binary units through go-humanize: "512 B", "1.5 KiB",
+// "97 MiB" (three significant digits at most). Kept as a wrapper only
+// because sizes here are int64 and callers need one import for both
+// functions.
 func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+	if n < 0 {
+		return "-" + gohumanize.IBytes(uint64(-n))
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return gohumanize.IBytes(uint64(n))
 }
 
 // Duration writes d the short way, to the second: "2h5m", "90m" as
-// "1h30m", "45s"; negative durations as "0s".
+// "1h30m", "45s"; negative durations as "0s". Written by hand: go-humanize
+// only has relative times ("3 hours ago"), and these strings must parse
+// back with time.ParseDuration, as plan keys' defaults do.
 func Duration(d time.Duration) string {
 	if d < 0 {
 		d = 0

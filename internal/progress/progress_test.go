@@ -81,7 +81,7 @@ func TestDisplayDrawsOneLinePerTargetAndKeepsLogsAbove(t *testing.T) {
 	d.redraw()
 	d.mu.Unlock()
 	want := "database  backup  1:15\n" +
-		"library   backup  1:15   25%, 1.0 GiB of 4.0 GiB, 12 files, 10.0 MiB/s, ETA 5:00  /srv/library/a.epub"
+		"library   backup  1:15   25%, 1.0 GiB of 4.0 GiB, 12 files, 10 MiB/s, ETA 5:00  /srv/library/a.epub"
 	if got := scr.text(); got != want {
 		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
 	}

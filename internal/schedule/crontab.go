@@ -13,17 +13,26 @@ import (
 // whose names contain a dot.
 const CronFile = "/etc/cron.d/alexandria-backup"
 
-// Cron writes an /etc/cron.d file with one line per scheduled plan.
-func Cron(w io.Writer, s *Set) error {
+// Cron gives an /etc/cron.d file with one line per scheduled plan.
+func Cron(s *Set) (*Output, error) {
+	var w strings.Builder
+	if err := writeCron(&w, s); err != nil {
+		return nil, err
+	}
+	return &Output{Files: []File{{Path: CronFile, Content: w.String()}}}, nil
+}
+
+func writeCron(w io.Writer, s *Set) error {
 	user := s.Opts.User
 	if user == "" {
 		user = "root"
 	}
 	lines(w,
 		"# "+CronFile,
+		Marker(s.Opts.Config),
 		"# The scheduled plans of "+s.Opts.Config+", written by",
-		"# `alexandria-backup schedule cron`. Install as "+CronFile+" (owned by root,",
-		"# mode 0644). cron mails what a job prints to MAILTO: the tool prints nothing on",
+		"# `alexandria-backup schedule cron`. `schedule cron --install` (as root) puts it in",
+		"# "+CronFile+" (owned by root, mode 0644). cron mails what a job prints to MAILTO: the tool prints nothing on",
 		"# success, and its warnings (exit 3: a partial backup) and errors. `timeout` stops a run that hangs past its targets' timeouts one after",
 		"# the other (6h for a target without one), the lock wait and 10 minutes: the tool",
 		"# then stops its tools and exits 143. Times are this machine's local time.",

@@ -2,7 +2,6 @@ package schedule
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,14 +25,14 @@ const (
 	podHostname = "alexandria-backup"
 )
 
-// Kubernetes writes a ConfigMap holding the plan file and one CronJob per
-// scheduled plan. Secret files come from a Secret the operator creates
+// Kubernetes gives a ConfigMap holding the plan file and one CronJob per
+// scheduled plan, each a file named after its object. Secret files come from a Secret the operator creates
 // (the command is in the comments: secrets never appear in the output),
 // mounted file by file at the paths the plan names.
-func Kubernetes(w io.Writer, s *Set) error {
+func Kubernetes(s *Set) (*Output, error) {
 	src, err := os.ReadFile(s.Plan.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	secrets := secretKeys(planpaths.Secrets(allTargets(s)))
 	comments := []string{
@@ -83,21 +82,29 @@ func Kubernetes(w io.Writer, s *Set) error {
 		comments = append(comments, fmt.Sprintf("Plan %q has no schedule key: no CronJob.", name))
 	}
 	configKey := filepath.Base(s.Opts.Config)
-	writeYAML(w, yMap{
+	o := &Output{Sep: "---\n"}
+	var b strings.Builder
+	if err := writeYAML(&b, yMap{
 		{Key: "apiVersion", Value: "v1", Comment: strings.Join(comments, "\n")},
 		{Key: "kind", Value: "ConfigMap"},
 		{Key: "metadata", Value: yMap{{Key: "name", Value: ConfigMapName}, {Key: "labels", Value: labels("")}}},
 		{Key: "data", Value: yMap{{Key: configKey, Value: yBlock(src)}}},
-	})
-	for _, j := range s.Jobs {
-		fmt.Fprintln(w, "---")
-		cj, err := cronJob(s, j, secrets, configKey)
-		if err != nil {
-			return err
-		}
-		writeYAML(w, cj)
+	}); err != nil {
+		return nil, err
 	}
-	return nil
+	o.Files = append(o.Files, File{Path: ConfigMapName + ".yaml", Content: b.String()})
+	for _, j := range s.Jobs {
+		name, cj, err := cronJob(s, j, secrets, configKey)
+		if err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		if err := writeYAML(&b, cj); err != nil {
+			return nil, err
+		}
+		o.Files = append(o.Files, File{Path: name + ".yaml", Content: b.String()})
+	}
+	return o, nil
 }
 
 // allTargets lists the targets of every scheduled plan, once each.
@@ -115,10 +122,11 @@ func allTargets(s *Set) []*drivers.Target {
 	return out
 }
 
-func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (yMap, error) {
+// cronJob is the CronJob of one plan and its name.
+func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (string, yMap, error) {
 	name := "alexandria-backup-" + strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(j.Plan))
 	if len(name) > 52 || !dnsLabelRE.MatchString(name) {
-		return nil, fmt.Errorf("plan %q: %q is not a valid CronJob name (lower-case letters, digits and '-', at most 52 characters)", j.Plan, name)
+		return "", nil, fmt.Errorf("plan %q: %q is not a valid CronJob name (lower-case letters, digits and '-', at most 52 characters)", j.Plan, name)
 	}
 	mounts := ySeq{yMap{
 		{Key: "name", Value: "plan"},
@@ -220,7 +228,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (yMap, erro
 			}},
 		}}}},
 	)
-	return yMap{
+	return name, yMap{
 		{Key: "apiVersion", Value: "batch/v1", Comment: fmt.Sprintf("Plan %q: %s", j.Plan, j.describe())},
 		{Key: "kind", Value: "CronJob"},
 		{Key: "metadata", Value: yMap{{Key: "name", Value: name}, {Key: "labels", Value: labels(j.Plan)}}},

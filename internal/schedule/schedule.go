@@ -1,13 +1,14 @@
 // Package schedule turns the plans' `schedule` keys into what runs them
 // unattended: systemd service and timer units, an /etc/cron.d file, or
-// Kubernetes CronJob manifests. It only writes text; installing it is the
-// operator's step, after reading it.
+// Kubernetes CronJob manifests, as files; install.go writes them on their
+// own, puts systemd and cron files in place and enables the timers.
 package schedule
 
 import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,8 +149,45 @@ func (j Job) hasDriver(name string) bool {
 	return false
 }
 
+// File is one file a format gives.
+type File struct {
+	// Path is where the file goes: an absolute path on the host (systemd,
+	// cron), or a file name (Kubernetes manifests, for kubectl apply).
+	Path    string
+	Content string
+}
+
+// Output is what a format gives: its files, and how they are printed as
+// one stream.
+type Output struct {
+	Intro string // comment lines before the files in the stream
+	Sep   string // written before each file (after the first, for "---")
+	Files []File
+}
+
+// WriteTo prints the files as one stream, as `schedule FORMAT` does
+// without --output-dir or --install.
+func (o *Output) WriteTo(w io.Writer) (int64, error) {
+	var b strings.Builder
+	b.WriteString(o.Intro)
+	for i, f := range o.Files {
+		if i > 0 || o.Intro != "" {
+			b.WriteString(o.Sep)
+		}
+		b.WriteString(f.Content)
+	}
+	n, err := io.WriteString(w, b.String())
+	return int64(n), err
+}
+
+// Marker is the second line of every unit and cron file schedule writes:
+// what --uninstall recognises as its own, for this plan file only.
+func Marker(config string) string {
+	return "# Written by alexandria-backup schedule for " + strconv.Quote(config) + "."
+}
+
 // Format is one output format.
-type Format func(w io.Writer, s *Set) error
+type Format func(s *Set) (*Output, error)
 
 // Formats are the formats by name, as `schedule FORMAT` takes them.
 var Formats = map[string]Format{

@@ -60,8 +60,12 @@ var goldenOptions = Options{
 
 func render(t *testing.T, format string, s *Set) string {
 	t.Helper()
+	o, err := Formats[format](s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b bytes.Buffer
-	if err := Formats[format](&b, s); err != nil {
+	if _, err := o.WriteTo(&b); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -160,8 +164,20 @@ func TestSystemdVerify(t *testing.T) {
 	}
 	dir := t.TempDir()
 	units := splitFiles(t, render(t, "systemd", s), UnitDir+"/", dir)
-	if len(units) != 6 {
-		t.Fatalf("%d units, want a service and a timer for each of 3 plans", len(units))
+	if len(units) != 7 {
+		t.Fatalf("%d units, want a service and a timer for each of 3 plans and the OnFailure= template", len(units))
+	}
+	// Every OnFailure= names a template unit that is among them.
+	for _, u := range units {
+		src, _ := os.ReadFile(u)
+		for _, m := range regexp.MustCompile(`(?m)^OnFailure=(.+)@%n\.service$`).FindAllStringSubmatch(string(src), -1) {
+			if _, err := os.Stat(filepath.Join(dir, m[1]+"@.service")); err != nil {
+				t.Errorf("%s: OnFailure= names %s@.service, which is not written", u, m[1])
+			}
+		}
+		if strings.HasSuffix(u, ".service") && !strings.Contains(u, "@") && !strings.Contains(string(src), "\nOnFailure=") {
+			t.Errorf("%s has no OnFailure=", u)
+		}
 	}
 	out, err := exec.Command("systemd-analyze", append([]string{"verify"}, units...)...).CombinedOutput()
 	if err != nil || len(out) > 0 {
@@ -370,7 +386,9 @@ func TestYAMLRoundTrip(t *testing.T) {
 		{Key: "nested", Value: ySeq{ySeq{1, 2}, yMap{{Key: "a", Value: ySeq{yMap{{Key: "b", Value: true}}}}}}},
 	}
 	var b bytes.Buffer
-	writeYAML(&b, doc)
+	if err := writeYAML(&b, doc); err != nil {
+		t.Fatal(err)
+	}
 	got := parseYAML(t, b.String())
 	if want := []any{jsonValue(doc)}; !reflect.DeepEqual(got, want) {
 		g, _ := json.MarshalIndent(got, "", " ")

@@ -25,32 +25,64 @@ var protectedByFull = []string{"/usr", "/boot", "/efi", "/etc"}
 // there is removed when it stops.
 var privateTmpTrees = []string{"/tmp", "/var/tmp"}
 
-// Systemd writes a oneshot service and a timer for every scheduled plan,
-// each file after a "# /etc/systemd/system/NAME" line.
-func Systemd(w io.Writer, s *Set) error {
-	lines(w,
-		"# systemd units for the scheduled plans of "+s.Opts.Config+",",
+// FailureUnit is the template unit every service names in OnFailure=.
+const FailureUnit = "alexandria-backup-failure@.service"
+
+// Systemd gives a oneshot service and a timer for every scheduled plan,
+// and the template unit their OnFailure= starts.
+func Systemd(s *Set) (*Output, error) {
+	intro := []string{
+		"# systemd units for the scheduled plans of " + s.Opts.Config + ",",
 		"# written by `alexandria-backup schedule systemd`. Each unit below follows a comment",
-		"# line naming its file in "+UnitDir+": save each there, then run",
+		"# line naming its file in " + UnitDir + ". `schedule systemd --install` (as root) puts",
+		"# them there and enables the timers; by hand: save each there (or use --output-dir), then run",
 		"#   systemctl daemon-reload",
-	)
-	for _, j := range s.Jobs {
-		lines(w, "#   systemctl enable --now "+UnitName(j.Plan)+".timer")
 	}
-	lines(w,
+	for _, j := range s.Jobs {
+		intro = append(intro, "#   systemctl enable --now "+UnitName(j.Plan)+".timer")
+	}
+	intro = append(intro,
 		"# Times are this machine's local time. `systemctl list-timers` shows the next runs,",
 		"# `journalctl -u alexandria-backup-PLAN` the logs.",
 	)
 	for _, name := range s.Skipped {
-		lines(w, fmt.Sprintf("# Plan %q has no schedule key: no units.", name))
+		intro = append(intro, fmt.Sprintf("# Plan %q has no schedule key: no units.", name))
 	}
+	o := &Output{Intro: strings.Join(intro, "\n") + "\n", Sep: "\n"}
 	for _, j := range s.Jobs {
-		fmt.Fprintln(w)
-		writeService(w, s, j)
-		fmt.Fprintln(w)
-		writeTimer(w, j)
+		var service, timer strings.Builder
+		writeService(&service, s, j)
+		writeTimer(&timer, s, j)
+		o.Files = append(o.Files,
+			File{Path: UnitDir + "/" + UnitName(j.Plan) + ".service", Content: service.String()},
+			File{Path: UnitDir + "/" + UnitName(j.Plan) + ".timer", Content: timer.String()})
 	}
-	return nil
+	var failure strings.Builder
+	writeFailureUnit(&failure, s)
+	o.Files = append(o.Files, File{Path: UnitDir + "/" + FailureUnit, Content: failure.String()})
+	return o, nil
+}
+
+// writeFailureUnit writes the template unit a failed run starts (%i: the
+// failed unit's name). A run with warnings only (exit 3) fails its unit
+// too, so this runs for it as well.
+func writeFailureUnit(w io.Writer, s *Set) {
+	lines(w,
+		"# "+UnitDir+"/"+FailureUnit,
+		Marker(s.Opts.Config),
+		"# Started by OnFailure= of the alexandria-backup services: a run that failed or",
+		"# ended with warnings (exit 3). It puts one line at priority err in the journal",
+		"# (`journalctl -p err`), where log monitors look. To be told another way, add a",
+		"# drop-in with another ExecStart= (systemctl edit "+FailureUnit+").",
+		"[Unit]",
+		"Description=alexandria-backup: %i failed or ended with warnings",
+		"",
+		"[Service]",
+		"Type=oneshot",
+		"SyslogIdentifier=alexandria-backup",
+		"SyslogLevel=err",
+		`ExecStart=/bin/echo "%i failed or ended with warnings (exit 3): journalctl -u %i"`,
+	)
 }
 
 func writeService(w io.Writer, s *Set, j Job) {
@@ -64,10 +96,13 @@ func writeService(w io.Writer, s *Set, j Job) {
 	}
 	lines(w,
 		"# "+UnitDir+"/"+name+".service",
+		Marker(s.Opts.Config),
 		"[Unit]",
 		fmt.Sprintf("Description=alexandria-backup: back up plan %s", j.Plan),
 		"Wants=network-online.target",
 		"After="+after,
+		"# A failed run, or one with warnings (exit 3), starts this: a line at priority err.",
+		"OnFailure=alexandria-backup-failure@%n.service",
 		"",
 		"[Service]",
 		"Type=oneshot",
@@ -81,8 +116,8 @@ func writeService(w io.Writer, s *Set, j Job) {
 		"# target without one), the lock wait and 10 minutes. systemd then sends SIGTERM:",
 		"# the tool stops its tools, reports the run as interrupted and exits 143.",
 		"TimeoutStartSec="+systemdSpan(j.Budget),
-		"# Exit 3 (warnings only) leaves the unit failed too, so warnings show in",
-		"# `systemctl --failed`; add SuccessExitStatus=3 to accept them.",
+		"# Exit 3 (warnings only: a partial backup) leaves the unit failed too, so warnings",
+		"# show in `systemctl --failed` and start OnFailure=; SuccessExitStatus=3 would hide them.",
 		"# Backups yield to everything else on the machine.",
 		"Nice=19",
 		"CPUSchedulingPolicy=batch",
@@ -125,10 +160,11 @@ func writeService(w io.Writer, s *Set, j Job) {
 	)
 }
 
-func writeTimer(w io.Writer, j Job) {
+func writeTimer(w io.Writer, s *Set, j Job) {
 	name := UnitName(j.Plan)
 	lines(w,
 		"# "+UnitDir+"/"+name+".timer",
+		Marker(s.Opts.Config),
 		"[Unit]",
 		fmt.Sprintf("Description=alexandria-backup: plan %s, %s", j.Plan, j.describe()),
 		"",

@@ -6,12 +6,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
-// A small YAML writer for the manifests: ordered mappings, sequences,
-// strings, integers, booleans and literal blocks, with comments. It quotes
-// every string YAML could read as something else, so what it writes parses
-// back to exactly the values given (a test checks that with a real parser).
+// The manifests are built as ordered mappings with comments (yMap) and
+// written by go.yaml.in/yaml/v3 as node trees: the encoder does the
+// quoting and the literal blocks, the nodes keep the keys' order and the
+// comments a typed struct would lose.
 
 // yMap is a mapping whose keys keep their order.
 type yMap []yKV
@@ -27,137 +29,90 @@ type ySeq []any
 // yBlock is a string written as a literal block (|), for file contents.
 type yBlock string
 
-func writeYAML(w io.Writer, m yMap) {
-	var b strings.Builder
-	emitMap(&b, m, 0)
-	io.WriteString(w, b.String())
+// writeYAML writes m as one YAML document, indented by two spaces.
+func writeYAML(w io.Writer, m yMap) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(node(m)); err != nil {
+		return err
+	}
+	return enc.Close()
 }
 
-func emitMap(b *strings.Builder, m yMap, indent int) {
-	pad := strings.Repeat(" ", indent)
-	for _, kv := range m {
-		emitComment(b, pad, kv.Comment)
-		b.WriteString(pad + yamlString(kv.Key) + ":")
-		emitValue(b, kv.Value, indent)
-	}
-}
-
-func emitComment(b *strings.Builder, pad, c string) {
-	if c == "" {
-		return
-	}
-	for _, l := range strings.Split(c, "\n") {
-		b.WriteString(strings.TrimRight(pad+"# "+l, " ") + "\n")
-	}
-}
-
-// emitValue writes what follows "key:" or "-".
-func emitValue(b *strings.Builder, v any, indent int) {
+func node(v any) *yaml.Node {
 	switch v := v.(type) {
 	case yMap:
+		n := &yaml.Node{Kind: yaml.MappingNode}
 		if len(v) == 0 {
-			b.WriteString(" {}\n")
-			return
+			n.Style = yaml.FlowStyle // {}
 		}
-		b.WriteString("\n")
-		emitMap(b, v, indent+2)
+		for _, kv := range v {
+			key := str(kv.Key)
+			key.HeadComment = comment(kv.Comment)
+			n.Content = append(n.Content, key, node(kv.Value))
+		}
+		return n
 	case ySeq:
+		n := &yaml.Node{Kind: yaml.SequenceNode}
 		if len(v) == 0 {
-			b.WriteString(" []\n")
-			return
+			n.Style = yaml.FlowStyle // []
 		}
-		b.WriteString("\n")
-		emitSeq(b, v, indent+2)
+		for _, item := range v {
+			c := node(item)
+			if c.Kind == yaml.MappingNode && len(c.Content) > 0 {
+				// A comment above the item's first key goes above its dash.
+				c.HeadComment, c.Content[0].HeadComment = c.Content[0].HeadComment, ""
+			}
+			n.Content = append(n.Content, c)
+		}
+		return n
 	case yBlock:
-		emitBlock(b, string(v), indent+2)
-	default:
-		b.WriteString(" " + yamlScalar(v) + "\n")
-	}
-}
-
-func emitSeq(b *strings.Builder, s ySeq, indent int) {
-	pad := strings.Repeat(" ", indent)
-	for _, item := range s {
-		m, isMap := item.(yMap)
-		if !isMap || len(m) == 0 {
-			b.WriteString(pad + "-")
-			emitValue(b, item, indent)
-			continue
-		}
-		// The mapping's first key goes on the dash's line, the others
-		// under it.
-		emitComment(b, pad, m[0].Comment)
-		b.WriteString(pad + "- " + yamlString(m[0].Key) + ":")
-		emitValue(b, m[0].Value, indent+2)
-		emitMap(b, m[1:], indent+2)
-	}
-}
-
-// emitBlock writes s as a literal block, or quoted when a block cannot
-// hold it exactly.
-func emitBlock(b *strings.Builder, s string, indent int) {
-	if strings.TrimSpace(s) == "" || strings.ContainsRune(s, '\r') || !isPrintable(s) {
-		b.WriteString(" " + strconv.Quote(s) + "\n")
-		return
-	}
-	header := "|"
-	if s[0] == ' ' || s[0] == '\n' {
-		header += "2" // the indentation cannot be guessed from the first line
-	}
-	body := strings.TrimRight(s, "\n")
-	switch trailing := len(s) - len(body); {
-	case trailing == 0:
-		header += "-"
-	case trailing > 1:
-		header += "+"
-	}
-	b.WriteString(" " + header + "\n")
-	pad := strings.Repeat(" ", indent)
-	for _, l := range strings.Split(body, "\n") {
-		if l == "" {
-			b.WriteString("\n")
-		} else {
-			b.WriteString(pad + l + "\n")
-		}
-	}
-	for i := 1; i < len(s)-len(body); i++ {
-		b.WriteString("\n")
-	}
-}
-
-func isPrintable(s string) bool {
-	for _, r := range s {
-		if r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || r == 0xfeff) {
-			return false
-		}
-	}
-	return true
-}
-
-func yamlScalar(v any) string {
-	switch v := v.(type) {
+		n := scalar("!!str", string(v))
+		n.Style = yaml.LiteralStyle // the encoder quotes what a block cannot hold
+		return n
 	case string:
-		return yamlString(v)
+		return str(v)
 	case int:
-		return strconv.Itoa(v)
+		return scalar("!!int", strconv.Itoa(v))
 	case bool:
-		return strconv.FormatBool(v)
+		return scalar("!!bool", strconv.FormatBool(v))
 	}
 	panic(fmt.Sprintf("yaml: cannot write %T", v))
 }
 
-var plainRE = regexp.MustCompile(`^(--?[A-Za-z]|[A-Za-z_/])[A-Za-z0-9_./-]*$`)
+// comment writes each line as "# line" ("#" when empty: the encoder would
+// leave an empty line out of the comment).
+func comment(c string) string {
+	if c == "" {
+		return ""
+	}
+	lines := strings.Split(c, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight("# "+l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
 
-// yamlString leaves a string plain only when no YAML version could read it
-// as anything but that string; otherwise it is double-quoted (Go's escapes
-// are YAML escapes too).
-func yamlString(s string) string {
-	if plainRE.MatchString(s) {
-		switch strings.ToLower(s) {
-		case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
-		default:
-			return s
+// str is a string scalar, double-quoted unless plain on the safe side of
+// both YAML versions: the encoder follows YAML 1.2, where yes, on and 1:20
+// are strings, but Kubernetes' reader and PyYAML follow 1.1, where they
+// are a boolean and a number.
+func str(s string) *yaml.Node {
+	n := scalar("!!str", s)
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
+		n.Style = yaml.DoubleQuotedStyle
+	default:
+		if !plainRE.MatchString(s) {
+			n.Style = yaml.DoubleQuotedStyle
 		}
 	}
-	return strconv.Quote(s)
+	return n
+}
+
+// plainRE matches strings no YAML version reads as anything else.
+var plainRE = regexp.MustCompile(`^(--?[A-Za-z]|[A-Za-z_/])[A-Za-z0-9_./-]*$`)
+
+func scalar(tag, value string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
 }
