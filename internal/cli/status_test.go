@@ -137,6 +137,7 @@ repository = "`+filepath.Join(dir, "borg")+`"
 passphrase_file = "`+filepath.Join(dir, "borg.pass")+`"
 paths = ["`+lib+`"]
 env = { BORG_BASE_DIR = "`+filepath.Join(dir, "borg-base")+`" }
+lock_wait = "2s"
 
 [targets.files]
 driver = "restic"
@@ -254,7 +255,7 @@ func TestStatusPerTargetAcrossPlans(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"--plan", "monthly"}, {"--target", "nope"}, {"--max-age", "-1h"}} {
-		if code, _, stderr := runCLI(t, append([]string{"status", "-c", plan}, args...)...); code != 2 || !strings.Contains(stderr, args[1]) {
+		if code, _, stderr := runCLI(t, append([]string{"status", "-c", plan}, args...)...); code != 2 || !strings.Contains(stderr, args[0]) {
 			t.Errorf("%v: exit %d, want 2 naming it\n%s", args, code, stderr)
 		}
 	}
