@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
-	planpkg "github.com/alexandria-backup/alexandria-backup/plan"
 	"github.com/alexandria-backup/alexandria-backup/internal/testenv/rclonetest"
+	planpkg "github.com/alexandria-backup/alexandria-backup/plan"
 )
 
 // This file tests `status`: per target across plans, the run in progress,
