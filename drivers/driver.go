@@ -94,6 +94,12 @@ type Target struct {
 	// repository when the target's driver (or its `into` target's) is a
 	// PlanStore; nil outside a run, or when it could not be made.
 	Plan *PlanCopy
+	// ListWithoutLocks asks Snapshots to take no lock in the repository
+	// (restic --no-lock, borg --bypass-lock): `status --from-repositories`
+	// runs from a monitoring host at any time, and its listing must never
+	// make a backup or a prune wait or fail. A listing read so may see a
+	// prune half done; for freshness that is fine.
+	ListWithoutLocks bool
 }
 
 // Repository is the restic or borg repository the target writes to (its
@@ -150,8 +156,10 @@ type Artifact struct {
 
 // Snapshot is one backup as listed by `snapshots`.
 type Snapshot struct {
-	ID    string    `json:"id"`
-	Time  time.Time `json:"time"`
+	ID string `json:"id"`
+	// Time is when the backup was made; zero (and absent from JSON) when
+	// unknown: a mirror without the marker of a verified sync.
+	Time  time.Time `json:"time,omitzero"`
 	Bytes int64     `json:"bytes"` // -1 when unknown
 	Info  string    `json:"info,omitempty"`
 	// Point is the recovery point (the run) that made it; "" when it

@@ -318,6 +318,11 @@ func pointComment(t *drivers.Target) []string {
 // one's comment (its recovery point) to the keys borg lists.
 func (b Driver) listCommand(t *drivers.Target, last int) proc.Command {
 	args := []string{"list", "--json", "--format={comment}", borgLockWait(t), borgGlob(t)}
+	if t.ListWithoutLocks {
+		// borg list takes a shared lock, which makes a borg create wait
+		// for lock_wait and fail (Target.ListWithoutLocks).
+		args = append(args, "--bypass-lock")
+	}
 	if last > 0 {
 		args = append(args, "--last="+strconv.Itoa(last))
 	}

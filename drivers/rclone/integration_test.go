@@ -48,7 +48,7 @@ func TestRcloneSyncLocalVerifyCatchesFlippedByte(t *testing.T) {
 		t.Fatalf("verify: %v", err)
 	}
 	snaps, err := r.Snapshots(ctx, f.X, tg)
-	if err != nil || len(snaps) != 1 || snaps[0].ID != f.Dst || snaps[0].Bytes != rcloneDirBytes(t, f.Dst) || snaps[0].Bytes <= 0 || snaps[0].Time.IsZero() {
+	if err != nil || len(snaps) != 1 || snaps[0].ID != f.Dst || snaps[0].Bytes != rcloneDirBytes(t, f.Dst) || snaps[0].Bytes <= 0 || !snaps[0].Time.IsZero() {
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
 

@@ -459,12 +459,8 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 		return nil, nil
 	}
 	var bytes int64
-	var newest time.Time
 	for _, e := range entries {
 		bytes += e.Size
-		if e.ModTime.After(newest) {
-			newest = e.ModTime
-		}
 	}
 	mark, note, err := r.readMarker(ctx, x, t, env)
 	if err != nil {
@@ -474,7 +470,7 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	if note != "" {
 		what += " (" + note + ")"
 	}
-	return []drivers.Snapshot{pointmark.Snapshot(t.Settings.Str("destination"), mark, bytes, what, newest, "the newest file's modification time")}, nil
+	return []drivers.Snapshot{pointmark.Snapshot(t.Settings.Str("destination"), mark, bytes, what)}, nil
 }
 
 func (Driver) Facts() drivers.Facts {

@@ -261,6 +261,16 @@ func (r Driver) forgetOneCommand(t *drivers.Target, id string) proc.Command {
 // selectArgs pick this target's snapshots: its pinned host and its tag,
 // or for a copy those of the target it copies from, which its snapshots
 // keep.
+// noLock is --no-lock for a listing asked to take no lock
+// (Target.ListWithoutLocks): `restic snapshots` otherwise takes a shared
+// lock, and 0.14 fails a prune that finds one at once.
+func noLock(t *drivers.Target) []string {
+	if t.ListWithoutLocks {
+		return []string{"--no-lock"}
+	}
+	return nil
+}
+
 func selectArgs(t *drivers.Target) []string {
 	o := owner(t)
 	return []string{"--host=" + resticHost(o), "--tag=" + resticTag(o)}
@@ -529,7 +539,7 @@ func (r Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, d
 }
 
 func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
-	cmd := r.cmd(t, append([]string{"snapshots", "--json"}, selectArgs(t)...)...)
+	cmd := r.cmd(t, append(append([]string{"snapshots", "--json"}, noLock(t)...), selectArgs(t)...)...)
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {

@@ -131,7 +131,7 @@ type resticStreamSnapshot struct {
 }
 
 func (resticStore) List(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.StreamedDump, error) {
-	cmd := Driver{}.cmd(t.Into, "snapshots", "--json", "--host="+resticHost(t.Into), "--tag="+resticTag(t))
+	cmd := Driver{}.cmd(t.Into, append(append([]string{"snapshots", "--json"}, noLock(t)...), "--host="+resticHost(t.Into), "--tag="+resticTag(t))...)
 	cmd.StdoutTail = 64 << 20
 	res, err := x.Run(ctx, cmd)
 	if err != nil {

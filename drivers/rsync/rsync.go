@@ -439,16 +439,12 @@ func (Driver) Prune(ctx context.Context, x proc.Executor, t *drivers.Target, dry
 	return drivers.PruneResult{}, nil
 }
 
-// listLineRE is one line of `rsync --list-only`:
-// "drwxr-xr-x          4,096 2026/11/26 02:00:00 library".
-var listLineRE = regexp.MustCompile(`^\S+\s+[0-9,.]+\s+(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) `)
-
 // Snapshots lists the one thing a mirror has: the destination, in the
 // recovery point its marker names (marker.go), at the time its last
-// verified sync ended. Without a marker it is in no point, and its time is
-// the destination directory's modification time as rsync lists it: when
-// its top-level entries last changed. The listing also proves the mirror
-// is reachable. No mirror yet is an empty list.
+// verified sync ended. Without a marker it is in no point and its time is
+// unknown: the destination's modification time is the source's, copied by
+// rsync, not when the mirror was made. The listing proves the mirror is
+// reachable. No mirror yet is an empty list.
 func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Target) ([]drivers.Snapshot, error) {
 	res, err := x.Run(ctx, r.listCommand(t))
 	if err != nil {
@@ -456,16 +452,6 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 			return nil, nil
 		}
 		return nil, err
-	}
-	first, _, _ := strings.Cut(string(res.Stdout), "\n")
-	m := listLineRE.FindStringSubmatch(first)
-	if m == nil {
-		return nil, fmt.Errorf("rsync --list-only: cannot read %q", first)
-	}
-	// rsync prints the time in the local time zone of the machine it runs on.
-	mtime, err := time.ParseInLocation("2006/01/02 15:04:05", m[1], time.Local)
-	if err != nil {
-		return nil, fmt.Errorf("rsync --list-only: %v", err)
 	}
 	mark, note, err := r.readMarker(ctx, x, t)
 	if err != nil {
@@ -475,7 +461,7 @@ func (r Driver) Snapshots(ctx context.Context, x proc.Executor, t *drivers.Targe
 	if note != "" {
 		what += " (" + note + ")"
 	}
-	return []drivers.Snapshot{pointmark.Snapshot(t.Settings.Str("destination"), mark, -1, what, mtime, "the destination's modification time")}, nil
+	return []drivers.Snapshot{pointmark.Snapshot(t.Settings.Str("destination"), mark, -1, what)}, nil
 }
 
 func (Driver) Facts() drivers.Facts {

@@ -29,8 +29,9 @@ const (
 	exitFailed   = 1 // at least one target failed
 	exitUsage    = 2 // usage error or invalid plan; nothing ran
 	exitWarnings = 3 // finished with warnings only
-	// exitStale: `status` found nothing failed, but something older than
-	// --max-age or never run. Distinct from 1 (something failed last) so a
+	// exitStale: `status` found nothing failed, but with --max-age
+	// something older, or that never succeeded (a missing backup too, with
+	// --from-repositories). Distinct from 1 (something failed last) so a
 	// monitor can tell "broken" from "late".
 	exitStale = 4
 	// exitLocked: another run holds the lock; nothing ran.

@@ -121,34 +121,6 @@ func TestLockWait(t *testing.T) {
 	}
 }
 
-// statusOf runs `status --json` and decodes it.
-type statusJSON struct {
-	Plans []struct {
-		Plan    string
-		Status  string
-		Problem string
-		Targets []struct {
-			Target, Driver, Status, Problem string
-			LastRunAt                       time.Time  `json:"last_run_at"`
-			LastSuccessAt                   *time.Time `json:"last_success_at"`
-			Artifact                        *string
-		}
-	}
-	Problems []string
-	Failed   bool
-	Stale    bool
-}
-
-func statusOf(t *testing.T, plan string, extra ...string) (int, statusJSON, string) {
-	t.Helper()
-	code, stdout, stderr := runCLI(t, append([]string{"status", "--json", "-c", plan}, extra...)...)
-	var st statusJSON
-	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
-		t.Fatalf("status --json: %v\n%s%s", err, stdout, stderr)
-	}
-	return code, st, stderr
-}
-
 // readMetrics reads a textfile back: "name{labels}" → value.
 func readMetrics(t *testing.T, path string) map[string]float64 {
 	t.Helper()
@@ -193,8 +165,8 @@ host = "test"
 targets = ["library"]
 `), 0o644)
 
-	code, st, stderr := statusOf(t, s.plan)
-	if code != 4 || !st.Stale || strings.Join(st.Problems, "|") != "plan weekly: never ran" {
+	code, st, stderr := statusTargets(t, s.plan, "--max-age", "1h")
+	if code != 4 || !st.Stale || strings.Join(st.Problems, "|") != "target library: never ran" {
 		t.Fatalf("before any run: exit %d %+v\n%s", code, st, stderr)
 	}
 	if code, _, stderr := runCLI(t, "init", "-c", s.plan); code != 0 {
@@ -203,14 +175,14 @@ targets = ["library"]
 	if code, _, stderr := runCLI(t, "run", "weekly", "-c", s.plan); code != 0 {
 		t.Fatalf("run: %d\n%s", code, stderr)
 	}
-	code, st, stderr = statusOf(t, s.plan, "--max-age", "1h")
-	lib := st.Plans[0].Targets[0]
+	code, st, stderr = statusTargets(t, s.plan, "--max-age", "1h")
+	lib := st.target(t, "library")
 	if code != 0 || st.Failed || st.Stale || lib.Status != "ok" || lib.Driver != "restic" || lib.Artifact == nil || lib.LastSuccessAt == nil {
 		t.Fatalf("after a good run: exit %d %+v\n%s", code, st, stderr)
 	}
 	firstSuccess := *lib.LastSuccessAt
 	code, stdout, _ := runCLI(t, "status", "-c", s.plan)
-	for _, want := range []string{"PLAN", "LAST SUCCESS", "weekly", "library", "ok", *lib.Artifact} {
+	for _, want := range []string{"TARGET", "LAST SUCCESS", "weekly", "library", "ok", *lib.Artifact} {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("status table (exit %d) lacks %q:\n%s", code, want, stdout)
 		}
@@ -231,8 +203,8 @@ targets = ["library"]
 
 	// Too old: exit 4, naming the target.
 	time.Sleep(1100 * time.Millisecond)
-	code, st, stderr = statusOf(t, s.plan, "--max-age", "1s")
-	if code != 4 || st.Failed || !st.Stale || len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "plan weekly, target library: last success") {
+	code, st, stderr = statusTargets(t, s.plan, "--max-age", "1s")
+	if code != 4 || st.Failed || !st.Stale || len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "target library: last success") {
 		t.Fatalf("--max-age 1s: exit %d %+v", code, st)
 	}
 	if !strings.Contains(stderr, "more than --max-age 1s") {
@@ -244,8 +216,8 @@ targets = ["library"]
 	if code, _, stderr := runCLI(t, "run", "weekly", "-c", s.plan); code != 1 {
 		t.Fatalf("run with the wrong password: %d\n%s", code, stderr)
 	}
-	code, st, _ = statusOf(t, s.plan)
-	lib = st.Plans[0].Targets[0]
+	code, st, _ = statusTargets(t, s.plan)
+	lib = st.target(t, "library")
 	if code != 1 || !st.Failed || lib.Status != "failed" || lib.Problem != "failed" || !lib.LastSuccessAt.Equal(firstSuccess) || !lib.LastRunAt.After(firstSuccess) {
 		t.Fatalf("after a failed run: exit %d %+v", code, st)
 	}
@@ -709,8 +681,8 @@ func TestSIGTERMStopsEverythingAndKeepsNothingPartial(t *testing.T) {
 			t.Errorf("target %s: %s, want interrupted", tr.Name, tr.Status)
 		}
 	}
-	code, st, _ := statusOf(t, ls.plan)
-	if code != 1 || st.Plans[1].Status != "interrupted" {
+	code, st, _ := statusTargets(t, ls.plan, "--plan", "slow")
+	if code != 1 || len(st.Targets) != 3 || st.Targets[0].Status != "interrupted" || st.Targets[0].Plan != "slow" {
 		t.Errorf("status after SIGTERM: exit %d %+v", code, st)
 	}
 	m := readMetrics(t, ls.prom)
@@ -876,7 +848,7 @@ exec `+real+` "$@"
 		t.Errorf("drill reports %v:\n%s", reports, b)
 	}
 	code, stdout, stderr := runCLI(t, "status", "-c", ls.plan)
-	if code != 1 || !strings.Contains(stderr, "drill of target db: interrupted at") || !strings.Contains(stdout, "DRILL OF") {
+	if code != 1 || !strings.Contains(stderr, "drill of target db: interrupted at") || !strings.Contains(stdout, "interrupted ") {
 		t.Errorf("status after an interrupted drill: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -33,7 +33,9 @@ func lockRun(c *cli.Context, e *env) (func(), error) {
 	}
 	what := strings.Join(append([]string{c.Command.Name}, c.Args().Slice()...), " ")
 	wait := c.Duration("wait")
-	l, err := runlock.Acquire(c.Context, filepath.Join(dir, "lock"), runlock.Me(what), wait, func(h runlock.Holder) {
+	me := runlock.Me(what)
+	me.Plan, me.Targets = lockScope(e, c.Args().Slice(), c.StringSlice("target"), c.String("plan"))
+	l, err := runlock.Acquire(c.Context, filepath.Join(dir, "lock"), me, wait, func(h runlock.Holder) {
 		e.log.Warn("waiting for the run lock", "holder_pid", h.PID, "holder", h.Command, "holder_started", h.StartedAt, "wait", wait)
 	})
 	var held *runlock.HeldError
@@ -53,4 +55,41 @@ func lockRun(c *cli.Context, e *env) (func(), error) {
 			e.log.Warn("releasing the run lock", "error", err)
 		}
 	}, nil
+}
+
+// lockScope is what a command holding the lock works on, for `status`:
+// the plan named by its words or --plan, and the targets of that plan,
+// those named by its words, or those of --target when given. Words that
+// name neither (flags, paths) are ignored. An older version's lock file
+// records only the command line; `status` reads it with the same rule.
+func lockScope(e *env, words, only []string, planFlag string) (group string, targets []string) {
+	seen := map[string]bool{}
+	add := func(names ...string) {
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				targets = append(targets, n)
+			}
+		}
+	}
+	if planFlag != "" {
+		words = append([]string{planFlag}, words...)
+	}
+	for _, w := range words {
+		if g, ok := e.plan.Plans[w]; ok && group == "" {
+			group = w
+			add(g.Targets...)
+		} else if _, ok := e.plan.Targets[w]; ok {
+			add(w)
+		}
+	}
+	if len(only) > 0 {
+		targets = nil
+		for _, n := range only {
+			if _, ok := e.plan.Targets[n]; ok {
+				targets = append(targets, n)
+			}
+		}
+	}
+	return group, targets
 }

@@ -46,7 +46,11 @@ func cmdSnapshots(c *cli.Context) error {
 		if s.Bytes >= 0 {
 			size = humanize.Bytes(s.Bytes)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Time.UTC().Format(time.RFC3339), size)
+		at := "unknown" // a mirror without the marker of a verified sync
+		if !s.Time.IsZero() {
+			at = s.Time.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, at, size)
 	}
 	return tw.Flush()
 }

@@ -443,7 +443,11 @@ func (r *run) target(ctx context.Context, t *drivers.Target) {
 	case len(snaps) == 0:
 		r.add(Check{Status: Warn, Subject: subject, Detail: "none of this target yet", Fix: "run a plan with it"})
 	default:
-		r.add(Check{Status: OK, Subject: subject, Detail: fmt.Sprintf("%d, newest %s", len(snaps), newest(snaps).Format(time.RFC3339))})
+		detail := fmt.Sprintf("%d, newest %s", len(snaps), newest(snaps).Format(time.RFC3339))
+		if newest(snaps).IsZero() {
+			detail = fmt.Sprintf("%d, of unknown time (a mirror without the marker of a verified sync)", len(snaps))
+		}
+		r.add(Check{Status: OK, Subject: subject, Detail: detail})
 	}
 	var last int64
 	if len(snaps) > 0 {

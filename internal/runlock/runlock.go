@@ -30,6 +30,12 @@ type Holder struct {
 	Host      string    `json:"host,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	Command   string    `json:"command,omitempty"` // e.g. "run weekly"
+	// Plan and Targets say what the holder works on, for `status`: the
+	// plan it runs ("" when none) and the targets it may touch. Both are
+	// absent from the lock file of an older version, which still reads:
+	// status then finds them in Command.
+	Plan    string   `json:"plan,omitempty"`
+	Targets []string `json:"targets,omitempty"`
 }
 
 // Me is a Holder describing this process, started now.

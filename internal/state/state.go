@@ -43,6 +43,16 @@ type State struct {
 	// Reclaims is when the space of each restic or borg target's
 	// repository was last reclaimed, for prune_every.
 	Reclaims map[string]time.Time `json:"reclaims,omitempty"`
+	// Verified is each target's last verify that passed, by `run` or
+	// `verify`, across plans. Absent from state files written before it:
+	// status then takes the newest slice read from Verify.
+	Verified map[string]*Verified `json:"verified,omitempty"`
+}
+
+// Verified is a target's last passed verify and what it read.
+type Verified struct {
+	At       time.Time            `json:"at"`
+	Coverage *plan.CoverageReport `json:"coverage,omitempty"` // nil: the driver reads no slices (it read the new backup whole)
 }
 
 // Plan is a plan's last run and the last outcome of each of its targets.
@@ -119,6 +129,9 @@ func (s *State) init() *State {
 	if s.Reclaims == nil {
 		s.Reclaims = map[string]time.Time{}
 	}
+	if s.Verified == nil {
+		s.Verified = map[string]*Verified{}
+	}
 	for _, p := range s.Plans {
 		if p.Targets == nil {
 			p.Targets = map[string]*Outcome{}
@@ -164,6 +177,9 @@ func (s *State) Record(rep *plan.Report) {
 			o.Driver = t.Driver
 			o.update(t.Status, at, t.DurationSeconds, t.Artifact, t.Bytes, t.Error)
 			s.RecordCoverage(t.Name, t.Coverage, at)
+			if t.Verified {
+				s.Verified[t.Name] = &Verified{At: at, Coverage: t.Coverage}
+			}
 			if t.Reclaimed != "" {
 				s.Reclaims[t.Reclaimed] = at
 			}

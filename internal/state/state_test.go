@@ -169,8 +169,9 @@ func TestCheck(t *testing.T) {
 		failed, late bool
 		problems     []string
 	}{
-		{name: "nothing ran", now: ran, late: true,
-			problems: []string{"plan daily: never ran", "plan weekly: never ran"}},
+		{name: "a new install without --max-age is no problem", now: ran},
+		{name: "a new install with --max-age", now: ran, maxAge: time.Hour, late: true,
+			problems: []string{"target database: never ran", "target library: never ran"}},
 		{name: "all fresh", now: ran.Add(time.Hour), maxAge: 26 * time.Hour,
 			record: []*plan.Report{
 				withPlan("daily", report(24, target("database", "ok"))),
@@ -178,36 +179,46 @@ func TestCheck(t *testing.T) {
 			}},
 		{name: "one target failed last", now: ran,
 			record: []*plan.Report{
-				withPlan("daily", report(24, target("database", "ok"))),
+				withPlan("daily", report(0, target("database", "ok"))),
 				report(0, target("database", "ok"), target("library", "ok")),
 				report(24, target("database", "ok"), target("library", "failed")),
 			},
 			failed:   true,
-			problems: []string{"plan weekly, target library: failed at 2026-11-27T02:10:00Z (last success 2026-11-26T02:10:00Z)"}},
-		{name: "too old", now: ran.Add(30 * time.Hour), maxAge: 26 * time.Hour,
+			problems: []string{"target library: failed at 2026-11-27T02:10:00Z (plan weekly; last success 2026-11-26T02:10:00Z)"}},
+		{name: "a daily success after a weekly failure is the target's last word", now: ran, maxAge: 26 * time.Hour,
+			record: []*plan.Report{
+				report(0, target("database", "failed"), target("library", "ok")),
+				withPlan("daily", report(24, target("database", "ok"))),
+			}},
+		{name: "a weekly failure after a daily success is too", now: ran,
+			record: []*plan.Report{
+				withPlan("daily", report(0, target("database", "ok"))),
+				report(24, target("database", "failed"), target("library", "ok")),
+			},
+			failed:   true,
+			problems: []string{"target database: failed at 2026-11-27T02:10:00Z (plan weekly; last success 2026-11-26T02:10:00Z)"}},
+		{name: "too old: each target once, its newest success of any plan", now: ran.Add(30 * time.Hour), maxAge: 26 * time.Hour,
 			record: []*plan.Report{
 				withPlan("daily", report(24, target("database", "ok"))),
 				report(0, target("database", "ok"), target("library", "ok")),
-				report(24, target("database", "ok")),
+				report(20, target("database", "ok")),
 			},
 			late: true,
 			problems: []string{
-				"plan daily, target database: last success 2026-11-27T02:10:00Z, 30h0m0s ago (more than --max-age 26h0m0s)",
-				"plan weekly, target database: last success 2026-11-27T02:10:00Z, 30h0m0s ago (more than --max-age 26h0m0s)",
-				"plan weekly, target library: last success 2026-11-26T02:10:00Z, 54h0m0s ago (more than --max-age 26h0m0s)",
+				"target database: last success 2026-11-27T02:10:00Z, 30h0m0s ago (more than --max-age 26h0m0s)",
+				"target library: last success 2026-11-26T02:10:00Z, 54h0m0s ago (more than --max-age 26h0m0s)",
 			}},
-		{name: "a target of the plan never ran (--target)", now: ran,
-			record: []*plan.Report{
-				withPlan("daily", report(24, target("database", "ok"))),
-				report(24, target("library", "ok")),
-			},
+		{name: "a target that never ran, with --max-age", now: ran, maxAge: 48 * time.Hour,
+			record:   []*plan.Report{report(24, target("library", "ok"))},
 			late:     true,
-			problems: []string{"plan weekly, target database: never ran"}},
-		{name: "removed plans and targets do not count", now: ran,
+			problems: []string{"target database: never ran"}},
+		{name: "a target that never ran, without --max-age", now: ran,
+			record: []*plan.Report{report(24, target("library", "ok"))}},
+		{name: "removed targets do not count; a removed plan's older run is superseded", now: ran,
 			record: []*plan.Report{
+				withPlan("gone", report(0, target("database", "failed"))),
 				withPlan("daily", report(24, target("database", "ok"))),
 				report(24, target("database", "ok"), target("library", "ok"), target("old", "failed")),
-				withPlan("gone", report(24, target("database", "failed"))),
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,17 +226,108 @@ func TestCheck(t *testing.T) {
 			for _, r := range tc.record {
 				s.Record(r)
 			}
-			sum := Check(s, testPlan(), tc.now, tc.maxAge)
+			sum := Check(s, testPlan(), Selection{}, tc.now, tc.maxAge, nil)
 			if sum.Failed != tc.failed || sum.Stale != tc.late {
 				t.Errorf("failed %v, stale %v; want %v, %v", sum.Failed, sum.Stale, tc.failed, tc.late)
 			}
 			if got, want := strings.Join(sum.Problems, "\n"), strings.Join(tc.problems, "\n"); got != want {
 				t.Errorf("problems:\n%s\nwant:\n%s", got, want)
 			}
-			if len(sum.Plans) != 2 || len(sum.Plans[1].Targets) != 2 {
-				t.Errorf("plans listed: %+v", sum.Plans)
+			if len(sum.Targets) != 2 || sum.Targets[0].Target != "database" || sum.Targets[1].Target != "library" {
+				t.Errorf("targets listed: %+v", sum.Targets)
+			}
+			if sum.NoBackupsYet != (len(tc.record) == 0) {
+				t.Errorf("no backups yet: %v", sum.NoBackupsYet)
 			}
 		})
+	}
+}
+
+// The issue's case: `weekly` dumped the database; 13 s later status must
+// not say daily's database never ran. The target is listed once, with the
+// plan that ran it, whatever plan is asked about.
+func TestCheckPerTargetAcrossPlans(t *testing.T) {
+	s := (&State{}).init()
+	s.Record(withPlan("daily", report(0, target("database", "ok"))))
+	weekly := report(24, target("database", "ok"), target("library", "ok"))
+	weekly.Targets[0].Artifact, weekly.Targets[0].Bytes = strp("/dumps/db-weekly.dump"), int64p(4096)
+	s.Record(weekly)
+	now := weekly.FinishedAt.Add(13 * time.Second)
+	for _, sel := range []Selection{{}, {Plan: "daily"}, {Plan: "weekly", Targets: []string{"database"}}} {
+		sum := Check(s, testPlan(), sel, now, time.Hour, nil)
+		if len(sum.Problems) != 0 || sum.Stale || sum.Failed {
+			t.Fatalf("%+v: %v", sel, sum.Problems)
+		}
+		db := sum.Targets[0]
+		if db.Target != "database" || db.Plan != "weekly" || db.Status != "ok" || *db.AgeSeconds != 13 ||
+			*db.Artifact != "/dumps/db-weekly.dump" || *db.Bytes != 4096 || strings.Join(db.Plans, ",") != "daily,weekly" {
+			t.Errorf("%+v: database %+v", sel, db)
+		}
+		if want := map[string]int{"": 2, "daily": 1, "weekly": 1}[sel.Plan]; len(sum.Targets) != want {
+			t.Errorf("%+v: %d targets, want %d", sel, len(sum.Targets), want)
+		}
+	}
+	// A failed run that made no backup keeps the last backup's artifact.
+	s.Record(withPlan("daily", report(48, target("database", "failed"))))
+	o, p := s.LastOf("database")
+	if o.Status != "failed" || p != "daily" || *o.Artifact != "/dumps/db-weekly.dump" || !o.LastSuccessAt.Equal(weekly.FinishedAt) {
+		t.Errorf("after a failure: %+v (plan %s)", o, p)
+	}
+	// The run holding the lock marks its targets.
+	sum := Check(s, testPlan(), Selection{}, now, 0, &Running{PID: 42, Plan: "daily", Targets: []string{"database"}})
+	if !sum.Targets[0].Running || sum.Targets[1].Running || sum.Running.PID != 42 {
+		t.Errorf("running: %+v", sum)
+	}
+}
+
+// A state file written by the version before per-target status (no
+// "verified" map) still reads, and status takes the last verify from the
+// verify rotation.
+func TestOldStateFileReads(t *testing.T) {
+	dir := t.TempDir()
+	old := `{
+  "plans": {
+    "weekly": {
+      "driver": "", "status": "ok", "last_run_at": "2026-11-26T02:10:00Z", "last_success_at": "2026-11-26T02:10:00Z",
+      "duration_seconds": 600, "error": null,
+      "targets": {
+        "library": {"driver": "restic", "status": "ok", "last_run_at": "2026-11-26T02:10:00Z",
+          "last_success_at": "2026-11-26T02:10:00Z", "duration_seconds": 12.5, "artifact": "0a1b2c3d", "bytes": 1000, "error": null}
+      }
+    }
+  },
+  "drills": {"library": {"driver": "restic", "status": "ok", "last_run_at": "2026-11-25T02:00:00Z", "last_success_at": "2026-11-25T02:00:00Z", "duration_seconds": 3, "error": null}},
+  "verify": {"library": {"cycle": 3, "slice_read_at": ["2026-11-24T02:10:00Z", "2026-11-26T02:10:00Z", "0001-01-01T00:00:00Z"]}}
+}
+`
+	os.WriteFile(filepath.Join(dir, FileName), []byte(old), 0o644)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := Check(s, testPlan(), Selection{Targets: []string{"library"}}, base.Add(time.Hour), 2*time.Hour, nil)
+	lib := sum.Targets[0]
+	if len(sum.Targets) != 1 || lib.Status != "ok" || *lib.Artifact != "0a1b2c3d" || lib.Drill == nil || lib.Drill.Status != "ok" ||
+		lib.Verify == nil || !lib.Verify.LastVerifiedAt.Equal(base.Add(10*time.Minute)) || lib.Verify.SlicesRead != 2 || lib.Verify.Cycle != 3 ||
+		lib.Verify.WholeReadAt != nil || sum.Stale || sum.Failed {
+		t.Fatalf("%+v\n%+v", sum, lib.Verify)
+	}
+	// Saved again, it keeps what it had and gains the new map.
+	verified := target("library", "ok")
+	verified.Verified = true
+	verified.Coverage = &plan.CoverageReport{Slice: 3, Cycle: 3}
+	s.Record(report(24, verified))
+	sum = Check(s, testPlan(), Selection{Targets: []string{"library"}}, base.Add(25*time.Hour), 0, nil)
+	if v := sum.Targets[0].Verify; !v.LastVerifiedAt.Equal(base.Add(24*time.Hour+10*time.Minute)) || v.Full || v.SlicesRead != 3 ||
+		!v.WholeReadAt.Equal(base.Add(-2*24*time.Hour+10*time.Minute)) || *v.AgeSeconds != 3000 {
+		t.Errorf("after a verified run: %+v", v)
+	}
+	if err := s.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(dir)
+	if err != nil || again.Plans["weekly"].Targets["library"] == nil || again.Drills["library"] == nil || again.Verified["library"] == nil {
+		t.Fatalf("%+v %v", again, err)
 	}
 }
 
@@ -235,9 +337,9 @@ func TestCheckFailedDrill(t *testing.T) {
 	s.Record(report(0, target("database", "ok"), target("library", "ok")))
 	s.Record(&plan.Report{Command: "drill", Plan: "weekly", FinishedAt: base, Targets: []plan.TargetReport{
 		{Name: "library", Driver: "restic", Status: "failed", Error: strp("drill: 2 files differ")}}})
-	sum := Check(s, testPlan(), base.Add(time.Hour), 0)
-	if !sum.Failed || len(sum.Drills) != 1 || sum.Drills[0].Problem != ProblemFailed ||
-		strings.Join(sum.Problems, "|") != "drill of target library: failed at 2026-11-26T02:00:00Z (never succeeded)" {
+	sum := Check(s, testPlan(), Selection{}, base.Add(time.Hour), 0, nil)
+	if !sum.Failed || sum.Targets[1].Drill == nil || sum.Targets[1].Drill.Problem != ProblemFailed ||
+		strings.Join(sum.Problems, "|") != "drill of target library: failed at 2026-11-26T02:00:00Z (never passed)" {
 		t.Errorf("%+v", sum)
 	}
 }

@@ -151,6 +151,7 @@ func RecordVerify(dir string, outs []plan.Outcome, at time.Time) error {
 	for _, o := range outs {
 		if o.Err == nil {
 			s.RecordCoverage(o.Target, o.Coverage, at)
+			s.Verified[o.Target] = &Verified{At: at, Coverage: o.Coverage}
 		}
 	}
 	return s.Save(dir)

@@ -115,12 +115,15 @@ func Check(point string, m *Mark, dest string) error {
 }
 
 // Snapshot is the mirror's one backup as `snapshots` lists it, its point
-// and time from the marker m (nil: none, and the time is fallback's,
-// described by fallbackWhat).
-func Snapshot(id string, m *Mark, bytes int64, what string, fallback time.Time, fallbackWhat string) drivers.Snapshot {
+// and time from the marker m. Without a marker (nil: the last sync failed,
+// was not verified, or the mirror was made by hand) its time is unknown
+// (zero): no file's modification time says when a mirror was brought up
+// to date (rsync and rclone copy the source's times: a mirror of an old
+// library would look years old, or fresh when it is not).
+func Snapshot(id string, m *Mark, bytes int64, what string) drivers.Snapshot {
 	if m == nil {
-		return drivers.Snapshot{ID: id, Time: fallback, Bytes: bytes,
-			Info: what + "; in no recovery point (no marker of a verified run); the time is " + fallbackWhat}
+		return drivers.Snapshot{ID: id, Bytes: bytes,
+			Info: what + "; in no recovery point and of unknown time (no marker of a verified sync)"}
 	}
 	return drivers.Snapshot{ID: id, Time: m.Verified, Bytes: bytes, Point: m.Point,
 		Info: what + "; the time is when its last verified sync ended (its marker)"}
