@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cli runs the command line in-process and returns exit code and output.
@@ -16,6 +17,13 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	code := Main(append([]string{"alexandria-backup"}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
+}
+
+// nextSecond waits for the next second: a recovery point's id has its
+// run's start to the second, so two runs in one second would not say
+// which came first.
+func nextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 }
 
 func requireTool(t *testing.T, name string) {

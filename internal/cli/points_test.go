@@ -76,6 +76,7 @@ targets = ["db", "db-stream", "library", "books", "mirror"]
 	}
 	var runs []report
 	for i := 0; i < 2; i++ {
+		nextSecond()
 		os.WriteFile(filepath.Join(s.lib, "books", "new.epub"), []byte(strings.Repeat("x", i+1)), 0o644)
 		code, stdout, stderr := runCLI(t, "run", "nightly", "--json", "-c", s.plan)
 		var r report

@@ -57,6 +57,7 @@ targets = ["db", "mirror", "offsite"]
 	var counts []map[string]int64
 	for i := 0; i < 2; i++ {
 		if i == 1 {
+			nextSecond()
 			os.WriteFile(filepath.Join(lib, "books", "dune", "dune.epub"), []byte("the spice must flow, revised"), 0o644)
 			os.WriteFile(filepath.Join(lib, "books", "new.epub"), []byte("arrived after the first run"), 0o644)
 			if err := srv.Exec(ctx, "alexandria", "INSERT INTO public.publishers (name) VALUES ('added between the runs')"); err != nil {
