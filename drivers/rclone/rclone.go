@@ -495,7 +495,7 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "config", drivers.ConfigFile)
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "config_password_file", drivers.PasswordFile)
 	r.Paths = []drivers.Path{
-		{Path: s.Str("source"), Why: "source of " + t.Name},
+		drivers.SourcePath(t, "source", s.Str("source"), "source of "+t.Name),
 		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
 	}
 	return r

@@ -496,7 +496,7 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 		r.Secrets = append(r.Secrets, drivers.SecretFile{Key: "ssh_command", Path: id, Kind: drivers.SSHKey})
 	}
 	r.Paths = []drivers.Path{
-		{Path: s.Str("source"), Why: "source of " + t.Name},
+		drivers.SourcePath(t, "source", s.Str("source"), "source of "+t.Name),
 		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
 	}
 	return r
