@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -774,4 +775,47 @@ func userName(uid int) string {
 		return u.Username
 	}
 	return "uid " + strconv.Itoa(uid)
+}
+
+// JSONCheck is one check in `doctor --json`.
+type JSONCheck struct {
+	Name string `json:"name"`
+	// Targets the check is about: none for the plan, the tools and this
+	// host; several for a secret file they share.
+	Targets []string `json:"targets"`
+	Status  string   `json:"status"` // ok, warn or fail
+	Detail  string   `json:"detail"`
+	Fix     string   `json:"fix,omitempty"`
+}
+
+// JSONReport is `doctor --json`'s document: each check in order, and
+// how many ended each way.
+type JSONReport struct {
+	Checks  []JSONCheck `json:"checks"`
+	Summary struct {
+		OK      int     `json:"ok"`
+		Warn    int     `json:"warn"`
+		Fail    int     `json:"fail"`
+		Seconds float64 `json:"seconds"`
+	} `json:"summary"`
+}
+
+// Report is the checks as `doctor --json` prints them; took is how long
+// they took.
+func Report(checks []Check, took time.Duration) JSONReport {
+	out := JSONReport{Checks: []JSONCheck{}}
+	for _, c := range checks {
+		out.Checks = append(out.Checks, JSONCheck{Name: c.Name, Targets: append([]string{}, c.Targets...),
+			Status: strings.ToLower(string(c.Status)), Detail: c.Detail, Fix: c.Fix})
+		switch c.Status {
+		case OK:
+			out.Summary.OK++
+		case Warn:
+			out.Summary.Warn++
+		default:
+			out.Summary.Fail++
+		}
+	}
+	out.Summary.Seconds = math.Round(took.Seconds()*1000) / 1000
+	return out
 }
