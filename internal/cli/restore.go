@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,9 +75,23 @@ func cmdRestore(c *cli.Context) error {
 		if where == "" {
 			where = t.Settings.Str("database") + " (the plan's database)"
 		}
-		destroys = "database " + where
-		if req.Clean {
-			destroys += ", dropping its existing objects first"
+		// Ask the database first: restoring into one with no tables
+		// overwrites nothing, and without --clean the driver refuses one
+		// with tables, so only --clean on a database that holds (or may
+		// hold) tables needs confirming.
+		var probe error = errors.New("cannot look inside it before restoring")
+		if rc, ok := t.Impl.(drivers.RestoreChecker); ok {
+			check := req
+			check.Clean = false
+			probe = rc.CheckRestore(c.Context, e.rt.Exec, t, check)
+		}
+		switch {
+		case probe == nil:
+			fmt.Fprintf(c.App.ErrWriter, "%s: database %s holds no tables: the restore creates them and overwrites nothing\n", t.Name, where)
+		case !req.Clean:
+			return fmt.Errorf("restore %s: %w; nothing was changed", t.Name, probe)
+		default:
+			destroys = "database " + where + ", dropping its existing objects first"
 		}
 	} else if ownCmd {
 		destroys = "whatever its restore_command writes to"
