@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -73,4 +75,18 @@ func printOutcomes[T any](w io.Writer, command string, list []plan.Outcome, took
 
 func jsonFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "json", Usage: "print the outcome as JSON on stdout (durations in seconds)"}
+}
+
+// durationSeconds gives JSON logs' durations in seconds, as reports and
+// every --json do (slog writes a time.Duration in nanoseconds): the key
+// says the unit ("took" becomes "took_seconds").
+func durationSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	key := a.Key
+	if !strings.HasSuffix(key, "_seconds") {
+		key += "_seconds"
+	}
+	return slog.Float64(key, seconds(a.Value.Duration()))
 }
