@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,13 +175,20 @@ func TestRestoreFileNeedsItsChecksum(t *testing.T) {
 		code     int
 		want     string
 	}{
-		{"empty", "fresh", nil, 0, "database " + srv.URL("fresh") + " holds no tables: the restore creates them and overwrites nothing"},
+		{"empty", "fresh", []string{"--json"}, 0, "database " + srv.URL("fresh") + " holds no tables: the restore creates them and overwrites nothing"},
 		{"tables, no --clean", "alexandria", nil, 1, `already has 1 tables (e.g. public.books)`},
 		{"tables, --clean", "alexandria", []string{"--clean"}, 2, "would overwrite database " + srv.URL("alexandria") + ", dropping its existing objects first; nothing was changed"},
 	} {
 		code, stdout, stderr := runCLI(t, append([]string{"restore", "database", "--database", srv.URL(tc.db), "-c", s.plan}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(tc.name, "tables") && strings.Contains(stderr, "overwrites nothing") {
 			t.Errorf("%s: exit %d, want %d and %q:\n%s%s", tc.name, code, tc.code, tc.want, stdout, stderr)
+		}
+		if tc.code == 0 {
+			// --json: stdout is the document alone.
+			var doc restoreJSON
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc.Target != "database" || doc.Count != 1 || !doc.Checked || doc.Where == "" {
+				t.Errorf("restore --json: %v %+v\n%s", err, doc, stdout)
+			}
 		}
 	}
 }
