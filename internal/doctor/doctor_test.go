@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
@@ -690,4 +691,73 @@ paths = ["DIR/gone"]
 			t.Errorf("JSON check %+v: status must be ok, warn or fail, targets a list", c)
 		}
 	}
+}
+
+// Sources the user running doctor may not read: a closed directory, a
+// closed file, a directory it may list but not enter, a path behind a
+// closed directory. Root reads them all, so as root the checks run in
+// this test's binary again as nobody (setpriv).
+func TestUnreadableSource(t *testing.T) {
+	if dir := os.Getenv("DOCTOR_UNREADABLE_DIR"); dir != "" {
+		checkUnreadable(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	mk := func(path string, mode os.FileMode, dir bool) {
+		if dir {
+			os.Mkdir(path, 0o755)
+			writeFile(t, filepath.Join(path, "f"), "x", 0o644)
+		} else {
+			writeFile(t, path, "x", 0o644)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(filepath.Join(dir, "closed"), 0, true)
+	mk(filepath.Join(dir, "closed-file"), 0, false)
+	mk(filepath.Join(dir, "no-search"), 0o644, true)
+	t.Cleanup(func() { os.Chmod(filepath.Join(dir, "closed"), 0o755); os.Chmod(filepath.Join(dir, "no-search"), 0o755) })
+	if os.Geteuid() != 0 {
+		checkUnreadable(t, dir)
+		return
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("root, and no setpriv to check as another user")
+	}
+	// nobody must reach dir and run this test's binary from there.
+	for p := dir; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+	self, _ := os.Executable()
+	bin := filepath.Join(dir, "doctor.test")
+	if out, err := exec.Command("cp", self, bin).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	os.Chmod(bin, 0o755)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-test.run=^TestUnreadableSource$", "-test.v")
+	cmd.Env = append(os.Environ(), "DOCTOR_UNREADABLE_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "4 unreadable sources failed") {
+		t.Errorf("as nobody: %v", err)
+	}
+}
+
+func checkUnreadable(t *testing.T, dir string) {
+	failed := 0
+	for _, tc := range []struct{ path, fix string }{
+		{"closed", "make it readable"},
+		{"closed-file", "make it readable"},
+		{"no-search", "make it readable"},
+		{"closed/f", "and the directories above it"},
+	} {
+		c := sourceCheck(drivers.Path{Path: filepath.Join(dir, tc.path), Key: "paths", Source: true}, "")
+		if c.Status != Fail || !strings.Contains(c.Detail, "not readable") || !strings.Contains(c.Detail, "permission denied") || !strings.Contains(c.Fix, tc.fix) {
+			t.Errorf("%s: %s, want a failure: not readable (fix %q)", tc.path, c, tc.fix)
+			continue
+		}
+		failed++
+	}
+	t.Logf("%d unreadable sources failed", failed)
 }
