@@ -175,7 +175,7 @@ func TestCompleteCandidates(t *testing.T) {
 		{[]string{"-c", s.plan, "verify", "--plan", ""}, "all weekly"},
 		{[]string{"-c", s.plan, "run", "weekly", "--target", "l"}, "library"},
 		{[]string{"run", "--d"}, "--dry-run"},
-		{[]string{"doctor", "--"}, "--plan --timeout --config --log-level --log-format --quiet --no-progress --help"},
+		{[]string{"doctor", "--"}, "--plan --json --timeout --config --log-level --log-format --quiet --no-progress --help"},
 		{[]string{"schedule", ""}, "systemd cron kubernetes"},
 		{[]string{"schedule", "systemd", ""}, ""},
 		{[]string{"completion", "z"}, "zsh"},

@@ -717,7 +717,10 @@ func TestUnreadableSource(t *testing.T) {
 	mk(filepath.Join(dir, "closed"), 0, true)
 	mk(filepath.Join(dir, "closed-file"), 0, false)
 	mk(filepath.Join(dir, "no-search"), 0o644, true)
-	t.Cleanup(func() { os.Chmod(filepath.Join(dir, "closed"), 0o755); os.Chmod(filepath.Join(dir, "no-search"), 0o755) })
+	t.Cleanup(func() {
+		os.Chmod(filepath.Join(dir, "closed"), 0o755)
+		os.Chmod(filepath.Join(dir, "no-search"), 0o755)
+	})
 	if os.Geteuid() != 0 {
 		checkUnreadable(t, dir)
 		return
