@@ -91,3 +91,13 @@ func TestNoSecretInCommands(t *testing.T) {
 		}
 	}
 }
+
+// init says for every target whether it created or found what it needs:
+// every driver says what its Init did.
+func TestEveryDriverReportsItsInit(t *testing.T) {
+	for _, d := range all.Drivers() {
+		if _, ok := d.(drivers.InitReporter); !ok {
+			t.Errorf("driver %s does not implement drivers.InitReporter: init could only say \"ready\"", d.Name())
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -334,3 +335,30 @@ type MarkerSweeper interface {
 
 // Now is the clock dump names are made from and restic lock ages are measured by; tests move it.
 var Now = time.Now
+
+// InitResult says what Init did, for `init` to tell the operator.
+type InitResult struct {
+	// Created: Init created the repository or directory. Otherwise it
+	// found it already there, or Nothing is created here.
+	Created bool
+	// Nothing: the target has nothing to create on this machine (a remote
+	// destination, a dump streamed into another target's repository).
+	Nothing bool
+	// Next is what the operator should do now, if anything: keep a copy
+	// of a new borg repository's key apart from it.
+	Next string
+}
+
+// InitReporter is a driver whose Init says what it did; Init itself
+// calls it and drops the result.
+type InitReporter interface {
+	InitReport(ctx context.Context, x proc.Executor, t *Target) (InitResult, error)
+}
+
+// MkdirInit is Init for a directory on this machine: created, or found.
+func MkdirInit(dir string) (InitResult, error) {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return InitResult{}, nil
+	}
+	return InitResult{Created: true}, os.MkdirAll(dir, 0o700)
+}

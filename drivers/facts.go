@@ -93,6 +93,13 @@ type Path struct {
 	Dumps bool
 	// Why says which target uses it and how.
 	Why string
+	// Key is the plan key naming it ("paths", "source"), for messages.
+	Key string
+	// Source: the target backs it up. doctor wants it present and
+	// readable, and warns when it is an empty directory (an unmounted
+	// disk looks like this) unless EmptyOK (allow_empty_source).
+	Source  bool
+	EmptyOK bool
 }
 
 // Resources are what one target uses.
@@ -147,10 +154,15 @@ func WithSecret(out []SecretFile, t *Target, key string, kind SecretKind) []Secr
 func ReadPaths(t *Target) []Path {
 	var out []Path
 	for _, p := range t.Settings.List("paths") {
-		out = append(out, Path{Path: p, Why: "backed up by " + t.Name})
+		out = append(out, SourcePath(t, "paths", p, "backed up by "+t.Name))
 	}
 	for _, p := range t.Settings.List("exclude_file") {
-		out = append(out, Path{Path: p, Why: "exclude_file of " + t.Name})
+		out = append(out, Path{Path: p, Key: "exclude_file", Why: "exclude_file of " + t.Name})
 	}
 	return out
+}
+
+// SourcePath is a path the target backs up, named by the plan key.
+func SourcePath(t *Target, key, path, why string) Path {
+	return Path{Path: path, Key: key, Why: why, Source: true, EmptyOK: t.Settings.Bool("allow_empty_source", false)}
 }

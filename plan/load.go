@@ -5,6 +5,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -207,6 +208,15 @@ func (l *loader) err() error {
 	if l.errs == nil {
 		return nil
 	}
+	// In the file's order, as an editor walks them; those with no line
+	// (a missing key) last, each kept in the order found.
+	line := func(err error) int {
+		if p, ok := err.(Problem); ok && p.Line > 0 {
+			return p.Line
+		}
+		return math.MaxInt
+	}
+	sort.SliceStable(l.errs.Errors, func(i, j int) bool { return line(l.errs.Errors[i]) < line(l.errs.Errors[j]) })
 	l.errs.ErrorFormat = formatProblems
 	return &Error{l.errs}
 }

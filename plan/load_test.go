@@ -129,6 +129,16 @@ targets = ["database", "libary"]
 	if len(pe.Problems()) != 8 {
 		t.Errorf("want 8 problems, got %d:\n%s", len(pe.Problems()), msg)
 	}
+	// Sorted by line, as an editor walks the file, whichever pass of the
+	// loader found each.
+	last := 0
+	for _, p := range pe.Problems() {
+		if line := p.(Problem).Line; line < last {
+			t.Errorf("problem at line %d listed after line %d:\n%s", line, last, msg)
+		} else {
+			last = line
+		}
+	}
 	if strings.Contains(msg, "hunter2") {
 		t.Errorf("the error repeats the password:\n%s", msg)
 	}

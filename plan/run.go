@@ -619,6 +619,10 @@ type Outcome struct {
 	Prune  drivers.PruneResult
 	// Coverage is what a verify read (nil: the driver reads no slices).
 	Coverage *CoverageReport
+	// Init is what init did (nil: the driver does not say).
+	Init *drivers.InitResult
+	// Took is how long the target's part took.
+	Took time.Duration
 }
 
 // Verify verifies the latest backup of each target, reading what rot
@@ -681,7 +685,12 @@ func (p *Plan) Init(ctx context.Context, targets []*drivers.Target, rt Runtime) 
 		}
 	}
 	return each(ordered, func(t *drivers.Target) Outcome {
-		return Outcome{Target: t.Name, Err: rt.driver(t.Driver).Init(ctx, rt.Exec, t)}
+		d := rt.driver(t.Driver)
+		if ir, ok := d.(drivers.InitReporter); ok {
+			res, err := ir.InitReport(ctx, rt.Exec, t)
+			return Outcome{Target: t.Name, Err: err, Init: &res}
+		}
+		return Outcome{Target: t.Name, Err: d.Init(ctx, rt.Exec, t)}
 	})
 }
 
@@ -710,7 +719,10 @@ func (p *Plan) Snapshots(ctx context.Context, t *drivers.Target, rt Runtime) ([]
 func each(targets []*drivers.Target, f func(*drivers.Target) Outcome) []Outcome {
 	out := make([]Outcome, 0, len(targets))
 	for _, t := range targets {
-		out = append(out, f(t))
+		start := time.Now()
+		o := f(t)
+		o.Took = time.Since(start)
+		out = append(out, o)
 	}
 	return out
 }

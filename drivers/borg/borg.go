@@ -442,16 +442,42 @@ func (Driver) ready(t *drivers.Target) error {
 // `borg init`; anything else (a wrong passphrase, a lock, not a borg
 // repository) is reported, never initialised over.
 func (b Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+	_, err := b.InitReport(ctx, x, t)
+	return err
+}
+
+// InitReport creates the repository, or finds one there. A new
+// repository whose key is kept with it (repokey) or in ~/.config/borg
+// (keyfile) cannot be opened again if that key is lost or damaged, the
+// passphrase notwithstanding: the operator is told to export it.
+func (b Driver) InitReport(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.InitResult, error) {
 	if err := b.ready(t); err != nil {
-		return err
+		return drivers.InitResult{}, err
 	}
 	res, err := x.Run(ctx, b.listCommand(t, 1))
 	if err == nil {
-		return nil
+		return drivers.InitResult{}, nil
 	}
 	if !borgRepoMissing(res) {
-		return err
+		return drivers.InitResult{}, err
 	}
+	if err := b.checkPasscommand(ctx, x, t); err != nil {
+		return drivers.InitResult{}, err
+	}
+	if _, err = x.Run(ctx, b.initCommand(t)); err != nil {
+		return drivers.InitResult{}, err
+	}
+	out := drivers.InitResult{Created: true}
+	if enc := borgEncryption(t); strings.HasPrefix(enc, "repokey") || strings.HasPrefix(enc, "keyfile") {
+		out.Next = fmt.Sprintf("export the repository key and keep it apart from the repository: borg key export %s %s.borg-key (without it the passphrase cannot open a damaged repository)",
+			t.Settings.Str("repository"), t.Name)
+	}
+	return out, nil
+}
+
+// checkPasscommand runs a passcommand once before borg init, which takes
+// whatever it prints, even nothing, as the new passphrase.
+func (b Driver) checkPasscommand(ctx context.Context, x proc.Executor, t *drivers.Target) error {
 	if c := t.Settings.Str("passcommand"); c != "" && borgEncryption(t) != "none" {
 		// borg init takes whatever the command prints, even nothing, as
 		// the new passphrase. Run it once first and refuse an empty one.
@@ -470,8 +496,7 @@ func (b Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) er
 			return drivers.KeyErr("passcommand", "printed no passphrase; refusing to create a repository with an empty passphrase")
 		}
 	}
-	_, err = x.Run(ctx, b.initCommand(t))
-	return err
+	return nil
 }
 
 // borgRepoMissing recognises borg 1.2's "Repository X does not exist."

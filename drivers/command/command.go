@@ -212,8 +212,14 @@ func commandRetentionNote(t *drivers.Target) string {
 	return fmt.Sprintf("remove %s/%s-*.%s files except %s (the newest is always kept)", t.Settings.Str("dir"), t.Name, commandExt(t), rules)
 }
 
-func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
-	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
+func (d Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+	_, err := d.InitReport(ctx, x, t)
+	return err
+}
+
+// InitReport creates the directory of the backup files, or finds it.
+func (Driver) InitReport(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.InitResult, error) {
+	return drivers.MkdirInit(t.Settings.Str("dir"))
 }
 
 // CheckTools finds every program the target's commands name.

@@ -281,11 +281,18 @@ func IsPartialDump(target, name string) bool {
 // IsPartial: see drivers.PartialBackups.
 func (Driver) IsPartial(t *drivers.Target, name string) bool { return IsPartialDump(t.Name, name) }
 
-func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+func (d Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+	_, err := d.InitReport(ctx, x, t)
+	return err
+}
+
+// InitReport creates the dump directory, or finds it.
+func (Driver) InitReport(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.InitResult, error) {
 	if t.Into != nil {
-		return nil // the repository is the restic or borg target's to create
+		// The repository is the restic or borg target's to create.
+		return drivers.InitResult{Nothing: true}, nil
 	}
-	return os.MkdirAll(t.Settings.Str("dir"), 0o700)
+	return drivers.MkdirInit(t.Settings.Str("dir"))
 }
 
 // CheckTools asks pg_dump and pg_restore their versions, behind t's

@@ -309,11 +309,18 @@ func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target
 // Init makes a local destination directory. A remote needs nothing: rclone
 // creates the path on the first copy, and creating buckets is left to their
 // owner (it fixes their region and visibility).
-func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+func (d Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+	_, err := d.InitReport(ctx, x, t)
+	return err
+}
+
+// InitReport creates a local destination, or finds it; a remote one is
+// rclone's to create on the first copy.
+func (Driver) InitReport(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.InitResult, error) {
 	if dst := t.Settings.Str("destination"); !rcloneIsRemote(dst) {
-		return os.MkdirAll(dst, 0o700)
+		return drivers.MkdirInit(dst)
 	}
-	return nil
+	return drivers.InitResult{Nothing: true}, nil
 }
 
 // Backup syncs (or copies) the source to the destination. A sync is
@@ -491,7 +498,7 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "config", drivers.ConfigFile)
 	r.Secrets = drivers.WithSecret(r.Secrets, t, "config_password_file", drivers.PasswordFile)
 	r.Paths = []drivers.Path{
-		{Path: s.Str("source"), Why: "source of " + t.Name},
+		drivers.SourcePath(t, "source", s.Str("source"), "source of "+t.Name),
 		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
 	}
 	return r

@@ -359,18 +359,24 @@ func resticVersion(ctx context.Context, x proc.Executor) (toolversion.Version, e
 // Init creates the repository unless it exists. It never initialises over
 // an error it does not understand (a wrong password is not "missing").
 func (r Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+	_, err := r.InitReport(ctx, x, t)
+	return err
+}
+
+// InitReport creates the repository, or finds one there.
+func (r Driver) InitReport(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.InitResult, error) {
 	res, err := x.Run(ctx, r.cmd(t, "cat", "config"))
 	if err == nil {
-		return nil
+		return drivers.InitResult{}, nil
 	}
 	if !repoMissing(res) {
-		return err
+		return drivers.InitResult{}, err
 	}
 	if t.Settings.Has("copy_from") {
-		return r.initCopy(ctx, x, t)
+		return drivers.InitResult{Created: true}, r.initCopy(ctx, x, t)
 	}
 	_, err = x.Run(ctx, r.cmd(t, "init"))
-	return err
+	return drivers.InitResult{Created: true}, err
 }
 
 // repoMissing recognises "no repository here": exit 10 on restic 0.17+,

@@ -287,12 +287,19 @@ func (r Driver) Steps(t *drivers.Target) []drivers.Step {
 // e.g. an unmounted backup disk, fails instead of filling the root file
 // system. A remote destination is left alone: rsync creates its last
 // component, and its parent must exist on the server.
-func (Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+func (d Driver) Init(ctx context.Context, x proc.Executor, t *drivers.Target) error {
+	_, err := d.InitReport(ctx, x, t)
+	return err
+}
+
+// InitReport creates a local destination, or finds it; a remote one
+// (host:path) is rsync's to create on the first sync.
+func (Driver) InitReport(ctx context.Context, x proc.Executor, t *drivers.Target) (drivers.InitResult, error) {
 	dst := t.Settings.Str("destination")
 	if !filepath.IsAbs(dst) {
-		return nil
+		return drivers.InitResult{Nothing: true}, nil
 	}
-	return os.MkdirAll(dst, 0o700)
+	return drivers.MkdirInit(dst)
 }
 
 func (Driver) CheckTools(ctx context.Context, x proc.Executor, t *drivers.Target) error {
@@ -482,7 +489,7 @@ func (Driver) Resources(t *drivers.Target) drivers.Resources {
 		r.Secrets = append(r.Secrets, drivers.SecretFile{Key: "ssh_command", Path: id, Kind: drivers.SSHKey})
 	}
 	r.Paths = []drivers.Path{
-		{Path: s.Str("source"), Why: "source of " + t.Name},
+		drivers.SourcePath(t, "source", s.Str("source"), "source of "+t.Name),
 		{Path: s.Str("destination"), Write: true, Why: "destination of " + t.Name},
 	}
 	return r

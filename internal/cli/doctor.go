@@ -16,6 +16,7 @@ func doctorCommand() *cli.Command {
 		ArgsUsage: "[TARGET...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "plan", Usage: "check the targets of this plan"},
+			&cli.BoolFlag{Name: "json", Usage: "print the checks and their summary as JSON on stdout"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "give up on a database or repository after `DUR`"},
 		},
 		Action: cmdDoctor,
@@ -28,18 +29,21 @@ func cmdDoctor(c *cli.Context) error {
 		return err
 	}
 	w := c.App.Writer
-	checks := doctor.Run(c.Context, e.plan, targets, doctor.Options{
-		Exec:    e.rt.Exec,
-		Driver:  e.rt.Driver,
-		Timeout: c.Duration("timeout"),
-		Report:  func(ch doctor.Check) { fmt.Fprintln(w, ch) },
-	})
-	counts := map[doctor.Status]int{}
-	for _, ch := range checks {
-		counts[ch.Status]++
+	o := doctor.Options{Exec: e.rt.Exec, Driver: e.rt.Driver, Timeout: c.Duration("timeout")}
+	if !c.Bool("json") {
+		o.Report = func(ch doctor.Check) { fmt.Fprintln(w, ch) }
 	}
-	fmt.Fprintf(w, "doctor: %d ok, %d warnings, %d failed\n", counts[doctor.OK], counts[doctor.Warn], counts[doctor.Fail])
-	if n := counts[doctor.Fail]; n > 0 {
+	start := time.Now()
+	checks := doctor.Run(c.Context, e.plan, targets, o)
+	rep := doctor.Report(checks, time.Since(start))
+	if c.Bool("json") {
+		if err := printJSON(w, rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "doctor: %d ok, %d warnings, %d failed\n", rep.Summary.OK, rep.Summary.Warn, rep.Summary.Fail)
+	}
+	if n := rep.Summary.Fail; n > 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("doctor: %d check(s) failed", n)}
 	}
 	return nil

@@ -117,6 +117,7 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 		}
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
+		opts.ReplaceAttr = durationSeconds
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usage("--log-format: %q is not text or json", c.String("log-format"))

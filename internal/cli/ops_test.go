@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,7 @@ func TestDoctorCommand(t *testing.T) {
 		"FAIL  database: database: connecting to the database",
 		"ok    library: password_file " + filepath.Join(s.dir, "restic.pass") + ": mode 0600",
 		"warn  library: backups: none of this target yet (fix: run a plan with it)",
+		"ok    library: sources: 1 present and readable: " + filepath.Join(s.dir, "library"),
 		// 0644 and an env table: others may read cloud credentials, and
 		// validate and run refuse the plan.
 		"FAIL  plan " + s.plan + ": mode 0644: group or others may read it, and it holds secrets (targets.library.env.AWS_SECRET_ACCESS_KEY)",
@@ -38,7 +40,7 @@ func TestDoctorCommand(t *testing.T) {
 			t.Errorf("doctor output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^doctor: 6 ok, 2 warnings, 2 failed$`).MatchString(stdout) {
+	if !regexp.MustCompile(`(?m)^doctor: 7 ok, 2 warnings, 2 failed$`).MatchString(stdout) {
 		t.Errorf("no summary line:\n%s", stdout)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
@@ -50,6 +52,23 @@ func TestDoctorCommand(t *testing.T) {
 		t.Error("a secret in doctor's output")
 	}
 
+	// --json: the same checks and counts, the same exit code.
+	code, stdout, _ = runCLI(t, "doctor", "--json", "-c", s.plan)
+	var doc struct {
+		Checks []struct {
+			Name    string   `json:"name"`
+			Targets []string `json:"targets"`
+			Status  string   `json:"status"`
+		} `json:"checks"`
+		Summary struct{ OK, Warn, Fail int } `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 || doc.Summary.OK != 7 || doc.Summary.Warn != 2 || doc.Summary.Fail != 2 || len(doc.Checks) != 11 {
+		t.Errorf("doctor --json: exit %d, %v, %+v\n%s", code, err, doc.Summary, stdout)
+	}
+	if strings.Contains(stdout, "never-shown") {
+		t.Error("a secret in doctor --json")
+	}
+
 	// Only the plan's targets; warnings alone exit 0.
 	os.Chmod(s.plan, 0o600)
 	code, stdout, stderr = runCLI(t, "doctor", "--plan", "weekly", "-c", s.plan)
@@ -59,7 +78,7 @@ func TestDoctorCommand(t *testing.T) {
 	// A password file others can read fails, as ssh refuses such keys.
 	os.Chmod(filepath.Join(s.dir, "restic.pass"), 0o644)
 	code, stdout, _ = runCLI(t, "doctor", "library", "-c", s.plan)
-	if code != 1 || !strings.Contains(stdout, "FAIL  library: password_file "+filepath.Join(s.dir, "restic.pass")+": mode 0644: group or others may read it (fix: chmod 600 ") {
+	if code != 1 || !strings.Contains(stdout, "FAIL  library: password_file "+filepath.Join(s.dir, "restic.pass")+": mode 0644: group or others may read it; until it is fixed, doctor does not check the backups of library (fix: chmod 600 ") {
 		t.Fatalf("doctor with a 0644 password file: exit %d\n%s", code, stdout)
 	}
 	if code, _, stderr = runCLI(t, "doctor", "nope", "-c", s.plan); code != 2 || !strings.Contains(stderr, `no target "nope"`) {
@@ -156,7 +175,7 @@ func TestCompleteCandidates(t *testing.T) {
 		{[]string{"-c", s.plan, "verify", "--plan", ""}, "all weekly"},
 		{[]string{"-c", s.plan, "run", "weekly", "--target", "l"}, "library"},
 		{[]string{"run", "--d"}, "--dry-run"},
-		{[]string{"doctor", "--"}, "--plan --timeout --config --log-level --log-format --quiet --no-progress --help"},
+		{[]string{"doctor", "--"}, "--plan --json --timeout --config --log-level --log-format --quiet --no-progress --help"},
 		{[]string{"schedule", ""}, "systemd cron kubernetes"},
 		{[]string{"schedule", "systemd", ""}, ""},
 		{[]string{"completion", "z"}, "zsh"},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,7 +15,7 @@ func pruneCommand() *cli.Command {
 		Usage:     "apply retention only",
 		ArgsUsage: "[TARGET...]",
 		Flags: []cli.Flag{planFlag(),
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"}, waitFlag()},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "only say what would be removed"}, waitFlag(), jsonFlag()},
 		Action: cmdPrune,
 	}
 }
@@ -35,8 +36,22 @@ func cmdPrune(c *cli.Context) error {
 			t.KeepPoints = []string{id}
 		}
 	}
+	start := time.Now()
 	list := e.plan.Prune(c.Context, targets, dry, e.rt)
 	w := c.App.Writer
+	if c.Bool("json") {
+		return printOutcomes(w, "prune", list, time.Since(start), func(o plan.Outcome) pruneJSON {
+			status := "pruned"
+			switch {
+			case !o.Prune.Policy:
+				status = "no retention"
+			case dry:
+				status = "would prune"
+			}
+			return pruneJSON{targetJSON: newTargetJSON(o, status), DryRun: dry,
+				Removed: append([]string{}, o.Prune.Removed...), Kept: o.Prune.Kept, Reclaimed: o.Prune.Reclaimed != ""}
+		})
+	}
 	for _, o := range list {
 		if o.Err != nil {
 			continue
@@ -60,4 +75,18 @@ func cmdPrune(c *cli.Context) error {
 		}
 	}
 	return outcomes(c.App.ErrWriter, "", failed)
+}
+
+// pruneJSON is one target of `prune --json`: status "pruned", "would
+// prune" (--dry-run), "no retention" (no keep_* key: nothing looked at)
+// or "failed".
+type pruneJSON struct {
+	targetJSON
+	DryRun bool `json:"dry_run"`
+	// Removed are the backups removed (or, with dry_run, that would be).
+	Removed []string `json:"removed"`
+	Kept    int      `json:"kept"`
+	// Reclaimed: the repository's space was reclaimed (restic --prune,
+	// borg compact), not left for its prune_every.
+	Reclaimed bool `json:"reclaimed"`
 }

@@ -2,15 +2,18 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 )
 
 func restoreCommand() *cli.Command {
@@ -27,7 +30,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "clean", Usage: "pg_dump targets: drop the database's existing objects first"},
 			&cli.BoolFlag{Name: "force", Usage: "file targets: restore into a non-empty directory"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "confirm a destructive restore without asking"},
-			waitFlag(),
+			waitFlag(), jsonFlag(),
 		},
 		Action: cmdRestore,
 	}
@@ -74,9 +77,23 @@ func cmdRestore(c *cli.Context) error {
 		if where == "" {
 			where = t.Settings.Str("database") + " (the plan's database)"
 		}
-		destroys = "database " + where
-		if req.Clean {
-			destroys += ", dropping its existing objects first"
+		// Ask the database first: restoring into one with no tables
+		// overwrites nothing, and without --clean the driver refuses one
+		// with tables, so only --clean on a database that holds (or may
+		// hold) tables needs confirming.
+		var probe error = errors.New("cannot look inside it before restoring")
+		if rc, ok := t.Impl.(drivers.RestoreChecker); ok {
+			check := req
+			check.Clean = false
+			probe = rc.CheckRestore(c.Context, e.rt.Exec, t, check)
+		}
+		switch {
+		case probe == nil:
+			fmt.Fprintf(c.App.ErrWriter, "%s: database %s holds no tables: the restore creates them and overwrites nothing\n", t.Name, where)
+		case !req.Clean:
+			return fmt.Errorf("restore %s: %w; nothing was changed", t.Name, probe)
+		default:
+			destroys = "database " + where + ", dropping its existing objects first"
 		}
 	} else if ownCmd {
 		destroys = "whatever its restore_command writes to"
@@ -99,9 +116,14 @@ func cmdRestore(c *cli.Context) error {
 	if req.Unverified {
 		e.log.Warn("--unverified: the dump's SHA-256 is not checked against a manifest; a damaged or altered dump may be restored", "target", t.Name)
 	}
+	start := time.Now()
 	res, err := e.plan.Restore(c.Context, t, req, e.rt)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", t.Name, err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, restoreJSON{Target: t.Name, From: res.From, Where: proc.MaskURLPasswords(res.Where),
+			Count: res.Files, Checked: !req.Unverified, DurationSeconds: seconds(time.Since(start))})
 	}
 	count := ""
 	if res.Files >= 0 {
@@ -112,6 +134,18 @@ func cmdRestore(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "%s: restored %s into %s%s\n", t.Name, res.From, res.Where, count)
 	return nil
+}
+
+// restoreJSON is `restore --json`'s document. Count is the tables or
+// files restored (-1: the tool did not say); Checked: the dump's SHA-256
+// was checked (false only with --unverified).
+type restoreJSON struct {
+	Target          string  `json:"target"`
+	From            string  `json:"from"`
+	Where           string  `json:"where"`
+	Count           int     `json:"count"`
+	Checked         bool    `json:"checked"`
+	DurationSeconds float64 `json:"duration_seconds"`
 }
 
 // confirm asks for the target's name on a terminal; without one it refuses,

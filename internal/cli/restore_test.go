@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestRestoreUsage(t *testing.T) {
 		{[]string{"restore", "library", "--to", "/tmp/x", "--unverified"}, "--file and --unverified are for pg_dump targets"},
 		{[]string{"restore", "database", "--from", "database-20261126T020000Z.dump", "--file", "/tmp/x.dump", "--yes"}, "--from ID or --file PATH, not both"},
 		// Destructive without --yes and without a terminal: refused, nothing touched.
-		{[]string{"restore", "database"}, "restore database would overwrite database postgres://nobody@127.0.0.1:1/none (the plan's database); nothing was changed. Run it again with --yes"},
+		{[]string{"restore", "database", "--clean"}, "restore database would overwrite database postgres://nobody@127.0.0.1:1/none (the plan's database), dropping its existing objects first; nothing was changed. Run it again with --yes"},
 		{[]string{"restore", "library", "--to", nonEmpty, "--force"}, "would overwrite files in the non-empty directory " + nonEmpty},
 	} {
 		code, stdout, stderr := runCLI(t, append(tc.args, "-c", s.plan)...)
@@ -159,5 +160,35 @@ func TestRestoreFileNeedsItsChecksum(t *testing.T) {
 	code, stdout, stderr = restore("--from", filepath.Base(dumps[0]), "--clean")
 	if code != 0 || strings.Contains(stdout+stderr, "not checked") {
 		t.Fatalf("--from ID: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// What the confirmation says follows what the database holds, asked
+	// of the database (it said "would overwrite" of an empty one): an
+	// empty one needs no --yes; one with tables is refused without
+	// --clean, and with --clean needs confirming. No --yes below.
+	if err := srv.CreateDatabase(ctx, "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, db string
+		args     []string
+		code     int
+		want     string
+	}{
+		{"empty", "fresh", []string{"--json"}, 0, "database " + srv.URL("fresh") + " holds no tables: the restore creates them and overwrites nothing"},
+		{"tables, no --clean", "alexandria", nil, 1, `already has 1 tables (e.g. public.books)`},
+		{"tables, --clean", "alexandria", []string{"--clean"}, 2, "would overwrite database " + srv.URL("alexandria") + ", dropping its existing objects first; nothing was changed"},
+	} {
+		code, stdout, stderr := runCLI(t, append([]string{"restore", "database", "--database", srv.URL(tc.db), "-c", s.plan}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(tc.name, "tables") && strings.Contains(stderr, "overwrites nothing") {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s%s", tc.name, code, tc.code, tc.want, stdout, stderr)
+		}
+		if tc.code == 0 {
+			// --json: stdout is the document alone.
+			var doc restoreJSON
+			if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc.Target != "database" || doc.Count != 1 || !doc.Checked || doc.Where == "" {
+				t.Errorf("restore --json: %v %+v\n%s", err, doc, stdout)
+			}
+		}
 	}
 }

@@ -5,13 +5,17 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,17 +43,30 @@ const (
 
 // Check is one line of the checklist.
 type Check struct {
-	Status  Status
-	Subject string // what was checked: "tools restic", "library: repository"
+	Status Status
+	// Name is what was checked ("tools restic", "backups", "paths
+	// /srv/files"), Targets the targets it is about (none for the plan,
+	// the tools and this host).
+	Name    string
+	Targets []string
+	Subject string // Name as printed, after its targets: "library: backups"
 	Detail  string
 	Fix     string // what to do about a warning or failure
 	// once names what the check is about when several targets share it
-	// (a secret file, a directory's free space): it is reported once.
+	// (a directory's free space): it is reported once.
 	once string
 }
 
+// subject is Name after the targets it is about.
+func (c Check) subject() string {
+	if c.Subject != "" || len(c.Targets) == 0 {
+		return cmp.Or(c.Subject, c.Name)
+	}
+	return strings.Join(c.Targets, ", ") + ": " + c.Name
+}
+
 func (c Check) String() string {
-	s := fmt.Sprintf("%-4s  %s: %s", c.Status, c.Subject, c.Detail)
+	s := fmt.Sprintf("%-4s  %s: %s", c.Status, c.subject(), c.Detail)
 	if c.Fix != "" && c.Status != OK {
 		s += " (fix: " + c.Fix + ")"
 	}
@@ -73,9 +90,10 @@ type Options struct {
 }
 
 type run struct {
-	o      Options
-	checks []Check
-	seen   map[string]bool // files and directories already checked
+	o       Options
+	checks  []Check
+	seen    map[string]bool   // files and directories already checked
+	written map[string]string // see written
 }
 
 // once reports whether key is new: a file shared by targets is reported once.
@@ -93,6 +111,8 @@ func (r *run) once(key string) bool {
 func (r *run) add(c Check) {
 	// One line per check, whatever the tools said.
 	c.Detail = oneLine(c.Detail)
+	c.Subject = c.subject()
+	c.Name = cmp.Or(c.Name, c.Subject)
 	r.checks = append(r.checks, c)
 	if r.o.Report != nil {
 		r.o.Report(c)
@@ -122,14 +142,32 @@ func Run(ctx context.Context, p *plan.Plan, targets []*drivers.Target, o Options
 	if o.MinFree <= 0 {
 		o.MinFree = 1 << 30
 	}
-	r := &run{o: o}
+	r := &run{o: o, written: written(p)}
 	r.planFile(p)
 	r.schedules(p)
 	r.tools(ctx, targets)
 	r.stateDir(p.StateDir)
 	r.runLock(p)
-	r.targets(ctx, targets)
+	unchecked := r.secrets(targets)
+	r.targets(ctx, targets, unchecked)
 	return r.checks
+}
+
+// written are the local paths the plan's targets write (repositories,
+// dump directories, mirrors), with who writes them: a source missing
+// there is one no run has made yet, not a lost disk.
+func written(p *plan.Plan) map[string]string {
+	var all []*drivers.Target
+	for _, t := range p.Targets {
+		all = append(all, t)
+	}
+	out := map[string]string{}
+	for _, l := range planpaths.Locals("", all) {
+		if l.Write {
+			out[l.Path] = l.Why
+		}
+	}
+	return out
 }
 
 // parallelTargets bounds how many targets are checked at once: the checks
@@ -138,20 +176,20 @@ const parallelTargets = 8
 
 // targets checks the targets side by side, and reports their checks in
 // the plan's order as each target's are complete, each shared file once.
-func (r *run) targets(ctx context.Context, targets []*drivers.Target) {
+func (r *run) targets(ctx context.Context, targets []*drivers.Target, unchecked map[string]bool) {
 	each := make([]*run, len(targets))
 	done := make([]chan struct{}, len(targets))
 	slots := make(chan struct{}, parallelTargets)
 	for i, t := range targets {
 		o := r.o
 		o.Report = nil // reported in order below
-		each[i], done[i] = &run{o: o}, make(chan struct{})
+		each[i], done[i] = &run{o: o, written: r.written}, make(chan struct{})
 		go func() {
 			defer close(done[i])
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			if ctx.Err() == nil {
-				each[i].target(ctx, t)
+				each[i].target(ctx, t, unchecked[t.Name])
 			}
 		}()
 	}
@@ -414,44 +452,67 @@ func nearestExisting(path string) string {
 	}
 }
 
-func (r *run) target(ctx context.Context, t *drivers.Target) {
-	for _, sec := range planpaths.Secrets([]*drivers.Target{t}) {
-		c := secretFile(sec)
-		c.once = "secret " + sec.Path
+// secrets checks each secret file once, however many targets name it,
+// and returns the targets one of them failed for: their database and
+// backups are left unchecked, as those checks could only fail again for
+// the same reason (a missing password file used to be reported twice).
+func (r *run) secrets(targets []*drivers.Target) (unchecked map[string]bool) {
+	type file struct {
+		targets, keys []string
+		sec           planpaths.Secret
+	}
+	var order []string
+	byPath := map[string]*file{}
+	for _, sec := range planpaths.Secrets(targets) {
+		f := byPath[sec.Path]
+		if f == nil {
+			f = &file{sec: sec}
+			byPath[sec.Path] = f
+			order = append(order, sec.Path)
+		}
+		f.sec.Password = f.sec.Password || sec.Password // checked as strictly as any target reads it
+		if !slices.Contains(f.targets, sec.Target) {
+			f.targets = append(f.targets, sec.Target)
+		}
+		if !slices.Contains(f.keys, sec.Key) {
+			f.keys = append(f.keys, sec.Key)
+		}
+	}
+	unchecked = map[string]bool{}
+	for _, path := range order {
+		f := byPath[path]
+		c := secretFile(f.sec)
+		c.Name, c.Targets = strings.Join(f.keys, ", ")+" "+path, f.targets
+		if c.Status == Fail {
+			var skipped []string
+			for _, name := range f.targets {
+				unchecked[name] = true
+				skipped = append(skipped, "the "+r.needsSecrets(targets, name)+" of "+name)
+			}
+			c.Detail += "; until it is fixed, doctor does not check " + strings.Join(skipped, ", nor ")
+		}
 		r.add(c)
 	}
-	d := r.driver(t.Driver)
-	if pf, ok := d.(drivers.Preflighter); ok {
-		rec := &recorder{x: r.o.Exec}
-		cctx, cancel := r.ctx(ctx)
-		err := pf.Preflight(cctx, rec, t)
-		cancel()
-		subject := t.Name + ": database"
-		if err != nil {
-			r.add(Check{Status: Fail, Subject: subject, Detail: r.explain(cctx, err), Fix: fix(t, err)})
-		} else {
-			r.add(Check{Status: OK, Subject: subject, Detail: "reachable; " + strings.Join(append(rec.lines, "is not older than the server"), " ")})
+	return unchecked
+}
+
+// needsSecrets names the checks a target's secret files are needed for.
+func (r *run) needsSecrets(targets []*drivers.Target, name string) string {
+	for _, t := range targets {
+		if t.Name == name {
+			if _, ok := r.driver(t.Driver).(drivers.Preflighter); ok {
+				return "database and backups"
+			}
 		}
 	}
-	cctx, cancel := r.ctx(ctx)
-	snaps, err := d.Snapshots(cctx, r.o.Exec, t)
-	cancel()
-	subject := t.Name + ": backups"
-	switch {
-	case err != nil:
-		r.add(Check{Status: Fail, Subject: subject, Detail: r.explain(cctx, err), Fix: fix(t, err)})
-	case len(snaps) == 0:
-		r.add(Check{Status: Warn, Subject: subject, Detail: "none of this target yet", Fix: "run a plan with it"})
-	default:
-		detail := fmt.Sprintf("%d, newest %s", len(snaps), newest(snaps).Format(time.RFC3339))
-		if newest(snaps).IsZero() {
-			detail = fmt.Sprintf("%d, of unknown time (a mirror without the marker of a verified sync)", len(snaps))
-		}
-		r.add(Check{Status: OK, Subject: subject, Detail: detail})
-	}
+	return "backups"
+}
+
+func (r *run) target(ctx context.Context, t *drivers.Target, secretFailed bool) {
+	r.sources(t)
 	var last int64
-	if len(snaps) > 0 {
-		last = snaps[0].Bytes // newest first
+	if !secretFailed {
+		last = r.reach(ctx, t)
 	}
 	for _, l := range planpaths.Locals("", []*drivers.Target{t}) {
 		if l.Write {
@@ -460,6 +521,114 @@ func (r *run) target(ctx context.Context, t *drivers.Target) {
 			r.add(c)
 		}
 	}
+}
+
+// sources checks what the target backs up: each local path must be
+// there and readable, or the backup fails (or, worse, backs up nothing);
+// an empty directory gets a warning, as the mount point of an unmounted
+// disk looks like one. The paths found well share one line.
+func (r *run) sources(t *drivers.Target) {
+	var good []string
+	for _, p := range t.Resources().Paths {
+		if p.Write || p.Key == "" || !filepath.IsAbs(p.Path) {
+			continue // remote or relative ones are the tool's to find
+		}
+		c := sourceCheck(p, r.written[filepath.Clean(p.Path)])
+		if c.Status == OK {
+			good = append(good, p.Path)
+			continue
+		}
+		c.Name, c.Targets = p.Key+" "+p.Path, []string{t.Name}
+		if c.Fix == "" {
+			c.Fix = "mount or restore it, or fix targets." + t.Name + "." + p.Key
+		}
+		r.add(c)
+	}
+	if len(good) > 0 {
+		r.add(Check{Status: OK, Name: "sources", Targets: []string{t.Name},
+			Detail: fmt.Sprintf("%d present and readable: %s", len(good), strings.Join(good, ", "))})
+	}
+}
+
+// sourceCheck checks one path a target reads. writer, when not "", says
+// which target of the plan writes it.
+func sourceCheck(p drivers.Path, writer string) Check {
+	fi, err := os.Stat(p.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && writer != "":
+		return Check{Status: Warn, Detail: "does not exist yet: it is the " + writer,
+			Fix: "run alexandria-backup init, then a plan with that target"}
+	case errors.Is(err, fs.ErrNotExist):
+		return Check{Status: Fail, Detail: "missing"}
+	case errors.Is(err, syscall.ENOTDIR):
+		return Check{Status: Fail, Detail: "missing: a part of the path is not a directory"}
+	case err != nil:
+		return Check{Status: Fail, Detail: "not readable: " + err.Error(),
+			Fix: "make it and the directories above it readable for " + userName(os.Geteuid())}
+	}
+	if !fi.IsDir() {
+		f, err := os.Open(p.Path)
+		if err != nil {
+			return Check{Status: Fail, Detail: "not readable: " + err.Error(), Fix: "make it readable for " + userName(os.Geteuid())}
+		}
+		f.Close()
+		return Check{Status: OK}
+	}
+	// Listing a directory needs read, entering it search permission.
+	err = syscall.Access(p.Path, 4|1 /* R_OK|X_OK */)
+	if err == nil {
+		var f *os.File
+		if f, err = os.Open(p.Path); err == nil {
+			_, err = f.Readdirnames(1)
+			f.Close()
+		}
+	}
+	switch {
+	case errors.Is(err, io.EOF) && p.Source && !p.EmptyOK:
+		return Check{Status: Warn, Detail: "an empty directory: an unmounted disk looks like this",
+			Fix: "mount the disk; if empty is right, set allow_empty_source = true"}
+	case err != nil && !errors.Is(err, io.EOF):
+		return Check{Status: Fail, Detail: "not readable: " + err.Error(), Fix: "make it readable for " + userName(os.Geteuid())}
+	}
+	return Check{Status: OK}
+}
+
+// reach checks the target's database and backups: the tools reach them.
+// It returns the size of the newest backup, when known.
+func (r *run) reach(ctx context.Context, t *drivers.Target) int64 {
+	d := r.driver(t.Driver)
+	if pf, ok := d.(drivers.Preflighter); ok {
+		rec := &recorder{x: r.o.Exec}
+		cctx, cancel := r.ctx(ctx)
+		err := pf.Preflight(cctx, rec, t)
+		cancel()
+		on := []string{t.Name}
+		if err != nil {
+			r.add(Check{Status: Fail, Name: "database", Targets: on, Detail: r.explain(cctx, err), Fix: fix(t, err)})
+		} else {
+			r.add(Check{Status: OK, Name: "database", Targets: on, Detail: "reachable; " + strings.Join(append(rec.lines, "is not older than the server"), " ")})
+		}
+	}
+	cctx, cancel := r.ctx(ctx)
+	snaps, err := d.Snapshots(cctx, r.o.Exec, t)
+	cancel()
+	on := []string{t.Name}
+	switch {
+	case err != nil:
+		r.add(Check{Status: Fail, Name: "backups", Targets: on, Detail: r.explain(cctx, err), Fix: fix(t, err)})
+	case len(snaps) == 0:
+		r.add(Check{Status: Warn, Name: "backups", Targets: on, Detail: "none of this target yet", Fix: "run a plan with it"})
+	default:
+		detail := fmt.Sprintf("%d, newest %s", len(snaps), newest(snaps).Format(time.RFC3339))
+		if newest(snaps).IsZero() {
+			detail = fmt.Sprintf("%d, of unknown time (a mirror without the marker of a verified sync)", len(snaps))
+		}
+		r.add(Check{Status: OK, Name: "backups", Targets: on, Detail: detail})
+	}
+	if len(snaps) > 0 {
+		return snaps[0].Bytes // newest first
+	}
+	return 0
 }
 
 func newest(snaps []drivers.Snapshot) time.Time {
@@ -528,7 +697,7 @@ func fix(t *drivers.Target, err error) string {
 // access for group or others, owned by the user running the tool (or
 // root), readable, and a password file not empty.
 func secretFile(sec planpaths.Secret) Check {
-	c := Check{Subject: fmt.Sprintf("%s: %s %s", sec.Target, sec.Key, sec.Path)}
+	c := Check{Name: sec.Key + " " + sec.Path, Targets: []string{sec.Target}}
 	fi, err := os.Stat(sec.Path)
 	if err != nil {
 		c.Status, c.Detail = Fail, err.Error()
@@ -573,7 +742,7 @@ func secretFile(sec planpaths.Secret) Check {
 // freeSpace warns when a place backups are written to is short of space:
 // below MinFree, or for dumps below twice the last dump.
 func (r *run) freeSpace(t *drivers.Target, l planpaths.Local, last int64) Check {
-	c := Check{Subject: fmt.Sprintf("%s: free space in %s", t.Name, l.Path)}
+	c := Check{Name: "free space in " + l.Path, Targets: []string{t.Name}}
 	where := nearestExisting(l.Path)
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(where, &st); err != nil {
@@ -610,4 +779,47 @@ func userName(uid int) string {
 		return u.Username
 	}
 	return "uid " + strconv.Itoa(uid)
+}
+
+// JSONCheck is one check in `doctor --json`.
+type JSONCheck struct {
+	Name string `json:"name"`
+	// Targets the check is about: none for the plan, the tools and this
+	// host; several for a secret file they share.
+	Targets []string `json:"targets"`
+	Status  string   `json:"status"` // ok, warn or fail
+	Detail  string   `json:"detail"`
+	Fix     string   `json:"fix,omitempty"`
+}
+
+// JSONReport is `doctor --json`'s document: each check in order, and
+// how many ended each way.
+type JSONReport struct {
+	Checks  []JSONCheck `json:"checks"`
+	Summary struct {
+		OK      int     `json:"ok"`
+		Warn    int     `json:"warn"`
+		Fail    int     `json:"fail"`
+		Seconds float64 `json:"seconds"`
+	} `json:"summary"`
+}
+
+// Report is the checks as `doctor --json` prints them; took is how long
+// they took.
+func Report(checks []Check, took time.Duration) JSONReport {
+	out := JSONReport{Checks: []JSONCheck{}}
+	for _, c := range checks {
+		out.Checks = append(out.Checks, JSONCheck{Name: c.Name, Targets: append([]string{}, c.Targets...),
+			Status: strings.ToLower(string(c.Status)), Detail: c.Detail, Fix: c.Fix})
+		switch c.Status {
+		case OK:
+			out.Summary.OK++
+		case Warn:
+			out.Summary.Warn++
+		default:
+			out.Summary.Fail++
+		}
+	}
+	out.Summary.Seconds = math.Round(took.Seconds()*1000) / 1000
+	return out
 }

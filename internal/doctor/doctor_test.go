@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/planpaths"
 	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
@@ -136,12 +137,12 @@ schedule = "*/30 * * * mon-fri"
 	// (A schedule cron, systemd and Kubernetes would read differently, such
 	// as "0 0 * * 7", never gets this far: validation refuses it.)
 	expect(t, checks, "state_dir "+filepath.Join(dir, "state"), OK, "does not exist yet; the first run creates it in "+dir, "")
-	expect(t, checks, "good: password_file "+filepath.Join(dir, "good.pass"), OK, "mode 0600, owner ", "")
+	expect(t, checks, "good, missing: password_file "+filepath.Join(dir, "good.pass"), OK, "mode 0600, owner ", "")
 	expect(t, checks, "good: backups", Warn, "none of this target yet", "run a plan")
 	expect(t, checks, "good: free space in "+filepath.Join(dir, "repo"), OK, "free", "")
 	expect(t, checks, "wrongpw: backups", Fail, "wrong password or no key found", "check password_file")
 	expect(t, checks, "missing: backups", Fail, "Is there a repository at the following location?", "alexandria-backup init missing")
-	expect(t, checks, "leaky: password_file "+filepath.Join(dir, "leaky.pass"), Fail, "mode 0644: group or others may read it", "chmod 600 "+filepath.Join(dir, "leaky.pass"))
+	expect(t, checks, "leaky: password_file "+filepath.Join(dir, "leaky.pass"), Fail, "mode 0644: group or others may read it; until it is fixed, doctor does not check the backups of leaky", "chmod 600 "+filepath.Join(dir, "leaky.pass"))
 	for _, c := range checks {
 		if strings.Contains(c.String(), "never-shown") {
 			t.Errorf("a secret in %s", c)
@@ -485,7 +486,7 @@ func TestTargetsCheckedSideBySide(t *testing.T) {
 	var order []string
 	secrets := 0
 	for i, c := range checks {
-		if reported[i] != c {
+		if reported[i].String() != c.String() {
 			t.Fatalf("check %d reported as %v, returned as %v", i, reported[i], c)
 		}
 		if strings.HasSuffix(c.Subject, ": backups") {
@@ -536,4 +537,230 @@ destination = "b2:bucket/repo"
 	}
 	expect(t, checks, "tools rclone", OK, "rclone v1.60.1", "")
 	expect(t, checks, "tools restic", Fail, `"restic": executable file not found`, "install restic")
+}
+
+// What a target backs up, in every shape that fails a run or makes it
+// back up nothing: each named by target, key and path; an empty
+// directory a warning (unless allow_empty_source), never an "ok".
+func TestSources(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pass"), "pw\n", 0o600)
+	full := filepath.Join(dir, "full")
+	writeFile(t, filepath.Join(full, "book.txt"), "x", 0o644)
+	afile := writeFile(t, filepath.Join(dir, "afile"), "x", 0o644)
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "dangling"))
+	for _, tc := range []struct {
+		name, driver, key, path, extra string
+		status                         Status
+		detail, fix                    string
+	}{
+		{name: "missing path", driver: "restic", key: "paths", path: "DIR/nope", status: Fail, detail: "missing", fix: "fix targets.t.paths"},
+		{name: "path under a file", driver: "restic", key: "paths", path: "DIR/afile/sub", status: Fail, detail: "not a directory"},
+		{name: "dangling symlink", driver: "borg", key: "paths", path: "DIR/dangling", status: Fail, detail: "missing"},
+		{name: "empty dir", driver: "restic", key: "paths", path: "DIR/empty", status: Warn, detail: "an unmounted disk looks like this", fix: "allow_empty_source"},
+		{name: "empty dir, allowed", driver: "restic", key: "paths", path: "DIR/empty", extra: "allow_empty_source = true\n", status: OK, detail: "1 present and readable"},
+		{name: "full dir", driver: "borg", key: "paths", path: "DIR/full", status: OK, detail: "1 present and readable: " + full},
+		{name: "a file", driver: "restic", key: "paths", path: afile, status: OK, detail: "1 present and readable"},
+		{name: "rsync missing source", driver: "rsync", key: "source", path: "DIR/nope/", status: Fail, detail: "missing", fix: "fix targets.t.source"},
+		{name: "rsync empty source", driver: "rsync", key: "source", path: "DIR/empty/", status: Warn, detail: "unmounted disk"},
+		{name: "rclone missing source", driver: "rclone", key: "source", path: "DIR/nope", status: Fail, detail: "missing"},
+		{name: "rclone remote source", driver: "rclone", key: "source", path: "remote:bucket", status: "", detail: ""},
+		{name: "restic exclude_file missing", driver: "restic", key: "exclude_file", path: "DIR/excl", status: Fail, detail: "missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var src string
+			switch tc.driver {
+			case "restic", "borg":
+				pw := map[string]string{"restic": "password_file", "borg": "passphrase_file"}[tc.driver]
+				src = fmt.Sprintf("[targets.t]\ndriver = %q\nrepository = \"DIR/repo\"\n%s = \"DIR/pass\"\npaths = [%q]\n", tc.driver, pw, "DIR/full")
+				if tc.key == "paths" {
+					src = strings.Replace(src, `"DIR/full"`, fmt.Sprintf("%q", tc.path), 1)
+				} else {
+					src += fmt.Sprintf("%s = [%q]\n", tc.key, tc.path)
+				}
+			default:
+				src = fmt.Sprintf("[targets.t]\ndriver = %q\nsource = %q\ndestination = \"DIR/mirror\"\n", tc.driver, tc.path)
+			}
+			p := loadPlan(t, dir, "state_dir = \"DIR/state\"\n"+src+tc.extra)
+			targets, _ := p.Pick(nil, "")
+			r := &run{o: Options{}, written: written(p)}
+			r.sources(targets[0])
+			path := strings.ReplaceAll(tc.path, "DIR", dir)
+			var got *Check
+			for i, c := range r.checks {
+				t.Log(c)
+				if c.Status != OK && c.Name != tc.key+" "+path {
+					t.Errorf("check %q, want it to name the key and path %q", c.Name, tc.key+" "+path)
+				}
+				if !slices.Equal(c.Targets, []string{"t"}) {
+					t.Errorf("check %v about %v, want target t", c, c.Targets)
+				}
+				if c.Status != OK || (c.Name == "sources" && got == nil) {
+					got = &r.checks[i]
+				}
+			}
+			switch {
+			case tc.status == "" && len(r.checks) != 0:
+				t.Errorf("a remote source checked: %v", r.checks)
+			case tc.status == "":
+			case got == nil:
+				t.Fatalf("no check of %s", path)
+			case got.Status != tc.status || !strings.Contains(got.Detail, tc.detail) || !strings.Contains(got.Fix, tc.fix):
+				t.Errorf("%s, want %s %q (fix %q)", got, tc.status, tc.detail, tc.fix)
+			}
+		})
+	}
+}
+
+// A source that another target of the plan writes (a mirror of a
+// repository not created yet) is no lost disk: a warning that says who
+// writes it.
+func TestSourceWrittenByThePlan(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "pass"), "pw\n", 0o600)
+	os.Mkdir(filepath.Join(dir, "data"), 0o755)
+	writeFile(t, filepath.Join(dir, "data", "f"), "x", 0o644)
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.files]
+driver = "restic"
+repository = "DIR/repo"
+password_file = "DIR/pass"
+paths = ["DIR/data"]
+[targets.offsite]
+driver = "rclone"
+source = "DIR/repo/"
+destination = "b2:bucket/repo"
+`)
+	targets, _ := p.Pick([]string{"offsite"}, "")
+	r := &run{written: written(p)}
+	r.sources(targets[0])
+	if len(r.checks) != 1 || r.checks[0].Status != Warn || !strings.Contains(r.checks[0].Detail, "repository of files") {
+		t.Errorf("got %v, want one warning naming the repository of files", r.checks)
+	}
+}
+
+// A secret file missing, named by two targets: one line naming both (it
+// was said twice, and once more by each tool that could not read it);
+// the checks that need it are not run, and the line says so. Then the
+// summary of a plan whose sources are missing is never all ok.
+func TestFindingsOnce(t *testing.T) {
+	requireTool(t, "restic")
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "data"), 0o755)
+	writeFile(t, filepath.Join(dir, "data", "f"), "x", 0o644)
+	p := loadPlan(t, dir, `
+state_dir = "DIR/state"
+[targets.a]
+driver = "restic"
+repository = "DIR/repo-a"
+password_file = "DIR/missing-pass"
+paths = ["DIR/data"]
+[targets.b]
+driver = "restic"
+repository = "DIR/repo-b"
+password_file = "DIR/missing-pass"
+paths = ["DIR/gone"]
+`)
+	targets, _ := p.Pick(nil, "")
+	checks := Run(context.Background(), p, targets, Options{Exec: proc.ProcessExecutor{}, Timeout: time.Minute})
+	mentions := 0
+	for _, c := range checks {
+		t.Log(c)
+		if strings.Contains(c.String(), "missing-pass") {
+			mentions++
+			if !slices.Equal(c.Targets, []string{"a", "b"}) || c.Status != Fail || !strings.Contains(c.Detail, "does not check the backups of a, nor the backups of b") {
+				t.Errorf("%v: want one failure about a and b that says what it leaves unchecked", c)
+			}
+		}
+		if c.Name == "backups" {
+			t.Errorf("%v: checked without its password file", c)
+		}
+	}
+	if mentions != 1 {
+		t.Errorf("the missing password file is mentioned %d times, want once", mentions)
+	}
+	rep := Report(checks, time.Second)
+	if rep.Summary.Fail != 2 || rep.Summary.OK+rep.Summary.Warn+rep.Summary.Fail != len(checks) || rep.Summary.Seconds != 1 {
+		t.Errorf("summary %+v of %d checks, want 2 failed (the password file, b's paths)", rep.Summary, len(checks))
+	}
+	for _, c := range rep.Checks {
+		if c.Status != "ok" && c.Status != "warn" && c.Status != "fail" || c.Targets == nil {
+			t.Errorf("JSON check %+v: status must be ok, warn or fail, targets a list", c)
+		}
+	}
+}
+
+// Sources the user running doctor may not read: a closed directory, a
+// closed file, a directory it may list but not enter, a path behind a
+// closed directory. Root reads them all, so as root the checks run in
+// this test's binary again as nobody (setpriv).
+func TestUnreadableSource(t *testing.T) {
+	if dir := os.Getenv("DOCTOR_UNREADABLE_DIR"); dir != "" {
+		checkUnreadable(t, dir)
+		return
+	}
+	dir := t.TempDir()
+	mk := func(path string, mode os.FileMode, dir bool) {
+		if dir {
+			os.Mkdir(path, 0o755)
+			writeFile(t, filepath.Join(path, "f"), "x", 0o644)
+		} else {
+			writeFile(t, path, "x", 0o644)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(filepath.Join(dir, "closed"), 0, true)
+	mk(filepath.Join(dir, "closed-file"), 0, false)
+	mk(filepath.Join(dir, "no-search"), 0o644, true)
+	t.Cleanup(func() {
+		os.Chmod(filepath.Join(dir, "closed"), 0o755)
+		os.Chmod(filepath.Join(dir, "no-search"), 0o755)
+	})
+	if os.Geteuid() != 0 {
+		checkUnreadable(t, dir)
+		return
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("root, and no setpriv to check as another user")
+	}
+	// nobody must reach dir and run this test's binary from there.
+	for p := dir; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+	self, _ := os.Executable()
+	bin := filepath.Join(dir, "doctor.test")
+	if out, err := exec.Command("cp", self, bin).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	os.Chmod(bin, 0o755)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-test.run=^TestUnreadableSource$", "-test.v")
+	cmd.Env = append(os.Environ(), "DOCTOR_UNREADABLE_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "4 unreadable sources failed") {
+		t.Errorf("as nobody: %v", err)
+	}
+}
+
+func checkUnreadable(t *testing.T, dir string) {
+	failed := 0
+	for _, tc := range []struct{ path, fix string }{
+		{"closed", "make it readable"},
+		{"closed-file", "make it readable"},
+		{"no-search", "make it readable"},
+		{"closed/f", "and the directories above it"},
+	} {
+		c := sourceCheck(drivers.Path{Path: filepath.Join(dir, tc.path), Key: "paths", Source: true}, "")
+		if c.Status != Fail || !strings.Contains(c.Detail, "not readable") || !strings.Contains(c.Detail, "permission denied") || !strings.Contains(c.Fix, tc.fix) {
+			t.Errorf("%s: %s, want a failure: not readable (fix %q)", tc.path, c, tc.fix)
+			continue
+		}
+		failed++
+	}
+	t.Logf("%d unreadable sources failed", failed)
 }
