@@ -70,12 +70,14 @@ func setup(c *cli.Context) (*env, error) {
 
 // showProgress says whether run or drill shows progress, and on which
 // terminal: only when a person watches stderr (never under cron, systemd
-// or a CronJob), logs are text, and neither --quiet nor --no-progress.
+// or a CronJob), logs are text, neither --quiet nor --no-progress, and
+// TERM is not dumb.
 func showProgress(c *cli.Context) (*os.File, bool) {
 	if name := c.Command.Name; name != "run" && name != "drill" {
 		return nil, false
 	}
-	if c.Bool("no-progress") || c.Bool("quiet") || c.Bool("dry-run") || c.String("log-format") != "text" {
+	// TERM=dumb cannot rewrite lines: the log lines alone tell the phases.
+	if c.Bool("no-progress") || c.Bool("quiet") || c.Bool("dry-run") || c.String("log-format") != "text" || !progress.StyleFrom(os.Getenv).Cursor {
 		return nil, false
 	}
 	f, ok := c.App.ErrWriter.(*os.File)
