@@ -107,22 +107,30 @@ func (s Summary) Render(w io.Writer, width int, st Style) error {
 	return err
 }
 
-// oneLine makes s one line of plain text: its lines joined by "; ",
-// tabs as spaces, other control characters dropped (a tool's error must
-// not move the cursor nor break the table).
+// oneLine makes s one line of plain text: its lines joined by "; " (by
+// a space after a colon), tabs as spaces, other control characters
+// dropped (a tool's error must not move the cursor nor break the table).
 func oneLine(s string) string {
-	var parts []string
+	var b strings.Builder
 	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			parts = append(parts, l)
+		if l = strings.TrimSpace(l); l == "" {
+			continue
 		}
+		switch {
+		case b.Len() == 0:
+		case strings.HasSuffix(b.String(), ":"): // "failed:" then its reason
+			b.WriteString(" ")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(l)
 	}
 	return strings.Map(func(r rune) rune {
 		if r == '\t' {
 			return ' '
 		}
 		return printable(r)
-	}, strings.Join(parts, "; "))
+	}, b.String())
 }
 
 // cut ends s with "…" at width runes.

@@ -69,7 +69,7 @@ func TestSummaryFitsTheWidthAndKeepsEachRowOnOneLine(t *testing.T) {
 
 func TestSummaryColumnsAlign(t *testing.T) {
 	var b bytes.Buffer
-	testSummary("photos-of-the-family", "exit status 1").Render(&b, 100, Style{})
+	testSummary("photos-of-the-family", "exit status 1:\n\tIs the server running?\n\nSee the log.").Render(&b, 100, Style{})
 	lines := strings.Split(b.String(), "\n")
 	want := []string{
 		"",
@@ -77,7 +77,7 @@ func TestSummaryColumnsAlign(t *testing.T) {
 		"library               ok       2.1s      97 MiB",
 		"photos-of-the-family  failed   0.3s      –",
 		"mirror                warning  1m5s      1.2 GiB",
-		"photos-of-the-family: exit status 1",
+		"photos-of-the-family: exit status 1: Is the server running?; See the log.",
 		"mirror: retention skipped",
 	}
 	for i, w := range want {
