@@ -95,10 +95,11 @@ func (s Summary) Render(w io.Writer, width int, st Style) error {
 		if r.Note == "" {
 			continue
 		}
+		// Shortened in the middle: an error's cause is at its end
+		// ("... connect: connection refused"), its context at the start.
 		name := shorten(oneLine(r.Cells[0]), nameMax) + ":"
-		note := []rune(cut(name+" "+oneLine(r.Note), width))
-		n := utf8.RuneCountInString(name)
-		out.WriteString(st.paint(r.Tone.code(), string(note[:n])) + string(note[n:]) + "\n")
+		room := max(width-utf8.RuneCountInString(name)-1, 1)
+		out.WriteString(st.paint(r.Tone.code(), name) + " " + shorten(oneLine(r.Note), room) + "\n")
 	}
 	for _, f := range s.Footer {
 		out.WriteString(oneLine(f) + "\n")
@@ -107,15 +108,17 @@ func (s Summary) Render(w io.Writer, width int, st Style) error {
 	return err
 }
 
-// oneLine makes s one line of plain text: its lines joined by "; " (by
-// a space after a colon), tabs as spaces, other control characters
+// oneLine makes s one line of plain text: its lines, each once, joined
+// by "; " (by a space after a colon), tabs as spaces, other control characters
 // dropped (a tool's error must not move the cursor nor break the table).
 func oneLine(s string) string {
 	var b strings.Builder
+	last := ""
 	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l == "" {
-			continue
+		if l = strings.TrimSpace(l); l == "" || l == last {
+			continue // a tool repeating itself (one line per address tried)
 		}
+		last = l
 		switch {
 		case b.Len() == 0:
 		case strings.HasSuffix(b.String(), ":"): // "failed:" then its reason
@@ -141,8 +144,8 @@ func cut(s string, width int) string {
 	return s
 }
 
-// shorten keeps both ends of a long name, which tell names apart more
-// often than the middle ("db-prod-…-customers").
+// shorten keeps both ends of a long name or note, which tell more than
+// the middle ("db-prod-…-customers").
 func shorten(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {

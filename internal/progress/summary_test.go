@@ -123,3 +123,27 @@ func TestStyleFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A long error keeps its start (what was being done) and its end (the
+// cause); a line a tool repeated is said once.
+func TestSummaryNoteKeepsTheCause(t *testing.T) {
+	err := "preflight: connecting to the database: failed to connect to `user=nobody database=none`:\n" +
+		"\t127.0.0.1:1 (127.0.0.1): dial error: dial tcp 127.0.0.1:1: connect: connection refused\n" +
+		"\t127.0.0.1:1 (127.0.0.1): dial error: dial tcp 127.0.0.1:1: connect: connection refused\n"
+	for _, width := range []int{60, 80, 120} {
+		var b bytes.Buffer
+		testSummary("database", err).Render(&b, width, Style{})
+		note := strings.Split(b.String(), "\n")[5]
+		if !strings.HasPrefix(note, "database: preflight: ") || !strings.HasSuffix(note, ": connection refused") {
+			t.Errorf("width %d: %q", width, note)
+		}
+		if strings.Count(note, "refused") != 1 {
+			t.Errorf("width %d: the repeated line is there twice: %q", width, note)
+		}
+	}
+	var b bytes.Buffer
+	testSummary("database", err).Render(&b, 400, Style{})
+	if want := "database: preflight: connecting to the database: failed to connect to `user=nobody database=none`: 127.0.0.1:1 (127.0.0.1): dial error: dial tcp 127.0.0.1:1: connect: connection refused"; strings.Split(b.String(), "\n")[5] != want {
+		t.Errorf("wide:\n got %q\nwant %q", strings.Split(b.String(), "\n")[5], want)
+	}
+}
