@@ -137,6 +137,19 @@ func TestRunEndsWithASummaryTableOnATerminal(t *testing.T) {
 			t.Errorf("no %q on the terminal", want)
 		}
 	}
+
+	// A run that ends with a warning says which, in its table (exit 3
+	// with no word said is what the table is for).
+	code, screen, _ = runOnTerminalOf(t, cols, "run", "weekly", "--no-verify", "-c", s.plan)
+	if code != exitWarnings {
+		t.Fatalf("--no-verify: exit %d, want %d:\n%s", code, exitWarnings, screen)
+	}
+	table = tableOf(t, screen, "TARGET")
+	if !regexp.MustCompile(`^library +warning +[0-9.]+s +[0-9.]+ [KM]?i?B +no +no$`).MatchString(table[1]) ||
+		table[2] != "library: retention skipped: the new backup was not verified" ||
+		!strings.Contains(screen, "\x1b[33mwarning\x1b[0m") {
+		t.Errorf("--no-verify: the table does not tell the warning:\n%s", strings.Join(table, "\n"))
+	}
 }
 
 // NO_COLOR and TERM=dumb: not one escape code, the table still there.
