@@ -35,8 +35,8 @@ func cmdDrill(c *cli.Context) error {
 	if err != nil {
 		e.log.Error("could not write the drill report", "error", err)
 		path = ""
-	} else if tty == nil {
-		e.log.Info("report written", "path", path)
+	} else {
+		e.besideTable(tty, func() { e.log.Info("report written", "path", path) })
 	}
 	rerr := state.Record(e.plan, rep, e.log)
 	if rerr != nil {

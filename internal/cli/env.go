@@ -27,6 +27,7 @@ type env struct {
 	log     *slog.Logger
 	rt      plan.Runtime
 	display *progress.Display // nil unless progress is shown
+	term    *terminalLog      // the log's way to stderr (summary.go)
 }
 
 // close ends the progress display, if any; it may be called again.
@@ -43,7 +44,8 @@ func setup(c *cli.Context) (*env, error) {
 		display = progress.New(tty, func() int { return terminalWidth(tty) })
 		logTo = display.Writer()
 	}
-	log, err := newLogger(c, logTo)
+	term := &terminalLog{w: logTo}
+	log, err := newLogger(c, term)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +62,7 @@ func setup(c *cli.Context) (*env, error) {
 		return nil, usage("reading plan: %v", err)
 	}
 	exec := proc.ProcessExecutor{Log: func(cmdline string) { log.Debug("exec", "command", cmdline) }}
-	e := &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}
+	e := &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}, term: term}
 	if display != nil {
 		e.display, e.rt.Progress = display, display
 		display.Start()

@@ -95,9 +95,7 @@ func cmdRun(c *cli.Context) (err error) {
 	if werr != nil {
 		e.log.Error("could not write the run report", "error", werr)
 	} else {
-		if tty == nil {
-			e.log.Info("report written", "path", path)
-		}
+		e.besideTable(tty, func() { e.log.Info("report written", "path", path) })
 		al.reportWritten(path)
 	}
 	if rerr := state.Record(e.plan, rep, e.log); rerr != nil {
@@ -108,12 +106,13 @@ func cmdRun(c *cli.Context) (err error) {
 		out, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(c.App.Writer, string(out))
 	}
-	if tty != nil {
-		showSummary(tty, runSummary(rep, path))
-	} else {
+	e.besideTable(tty, func() {
 		for _, t := range rep.Targets {
 			e.log.Info("target finished", "target", t.Name, "status", t.Status, "duration", time.Duration(t.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
 		}
+	})
+	if tty != nil {
+		showSummary(tty, runSummary(rep, path))
 	}
 	switch {
 	case rep.Status == plan.StatusInterrupted:

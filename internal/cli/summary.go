@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,6 +29,31 @@ func summaryTerminal(c *cli.Context) *os.File {
 		return nil
 	}
 	return f
+}
+
+// terminalLog is the log's way to stderr. While hidden, what is logged
+// does not reach it: the summary table says it there, and every other
+// handler (the ping's log tail, the per-target logs) still gets it.
+type terminalLog struct {
+	w      io.Writer
+	hidden atomic.Bool
+}
+
+func (t *terminalLog) Write(p []byte) (int, error) {
+	if t.hidden.Load() {
+		return len(p), nil
+	}
+	return t.w.Write(p)
+}
+
+// besideTable logs, with log, what the summary table on tty will show:
+// to every handler but the terminal's (to all of them when tty is nil).
+func (e *env) besideTable(tty *os.File, log func()) {
+	if tty != nil && e.term != nil {
+		e.term.hidden.Store(true)
+		defer e.term.hidden.Store(false)
+	}
+	log()
 }
 
 // stdoutIsTerminal: what run and drill print on stdout is shown on a

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"path/filepath"
 	"regexp"
@@ -56,10 +57,10 @@ const longName = "photos-of-the-family-archive-from-the-old-nas-2009-2019"
 
 // summarySandbox has plan "wide": library (restic, succeeds), database
 // and a long-named copy of it (pg_dump to a closed port: fail).
-func summarySandbox(t *testing.T) *sandbox {
+func summarySandbox(t *testing.T, extra ...string) *sandbox {
 	requireTool(t, "restic")
 	requireTool(t, "pg_dump")
-	s := newSandbox(t, `
+	s := newSandbox(t, strings.Join(extra, "")+`
 [targets.`+longName+`]
 driver = "pg_dump"
 database = "postgres://nobody@127.0.0.1:1/none"
@@ -75,7 +76,8 @@ targets = ["library", "database", "`+longName+`"]
 }
 
 func TestRunEndsWithASummaryTableOnATerminal(t *testing.T) {
-	s := summarySandbox(t)
+	srv := newPingServer(t)
+	s := summarySandbox(t, fmt.Sprintf("[notify]\nping_url = %q\n", srv.pingURL()))
 	t.Setenv("TERM", "xterm-256color")
 	t.Setenv("NO_COLOR", "") // set but empty: colour stays (no-color.org)
 	const cols = 72
@@ -126,10 +128,15 @@ func TestRunEndsWithASummaryTableOnATerminal(t *testing.T) {
 	if !strings.Contains(table[len(table)-2], "run wide: failed in") {
 		t.Errorf("no run line above the report's: %q", table[len(table)-2])
 	}
-	// The table, coloured, replaces the per-target log lines.
+	// The table, coloured, replaces the per-target log lines on the
+	// terminal; the log the monitor gets still has them.
+	pings := srv.take()
 	for _, gone := range []string{"target finished", "report written"} {
 		if strings.Contains(screen, gone) {
 			t.Errorf("%q is still logged on the terminal:\n%s", gone, screen)
+		}
+		if len(pings) == 0 || !strings.Contains(pings[len(pings)-1].Body, `msg="`+gone+`"`) {
+			t.Errorf("%q is missing from the log tail the monitor got: %+v", gone, pings)
 		}
 	}
 	for _, want := range []string{"\x1b[32mok\x1b[0m", "\x1b[31mfailed\x1b[0m"} {
