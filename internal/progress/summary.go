@@ -49,21 +49,20 @@ type Row struct {
 }
 
 // Render writes the table for a terminal width columns wide. Columns are
-// aligned by text/tabwriter; a long target name is shortened in the
-// middle, and every line is cut to the width so nothing wraps. Colour,
+// aligned by text/tabwriter; a long target name (or any cell) is
+// shortened in the middle, and every line is cut to the width so nothing wraps. Colour,
 // when st allows it, goes on after the layout, so escape codes never
 // count as width.
 func (s Summary) Render(w io.Writer, width int, st Style) error {
 	width = max(width-1, 20) // as the status lines: the last column stays empty
-	nameMax := max(12, width/3)
+	cellMax := max(12, width/3)
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	row := func(cells []string) {
 		out := make([]string, len(cells))
 		for i, c := range cells {
-			out[i] = oneLine(c)
+			out[i] = shorten(oneLine(c), cellMax) // a borg archive's name is long too
 		}
-		out[0] = shorten(out[0], nameMax)
 		fmt.Fprintln(tw, strings.Join(out, "\t"))
 	}
 	row(s.Header)
@@ -77,14 +76,16 @@ func (s Summary) Render(w io.Writer, width int, st Style) error {
 	// column alike on every line, and the header's cells are plain ASCII.
 	statusAt := -1
 	if len(s.Header) > 1 {
-		statusAt = utf8.RuneCountInString(lines[0][:strings.Index(lines[0], s.Header[1])])
+		if i := strings.Index(lines[0], s.Header[1]); i > 0 {
+			statusAt = utf8.RuneCountInString(lines[0][:i])
+		}
 	}
 	var out strings.Builder
 	out.WriteString("\n")
 	out.WriteString(st.paint(bold, cut(lines[0], width)) + "\n")
 	for i, r := range s.Rows {
 		line := []rune(cut(lines[i+1], width))
-		if status := []rune(oneLine(r.Cells[1])); statusAt >= 0 && statusAt+len(status) <= len(line) {
+		if status := []rune(shorten(oneLine(r.Cells[1]), cellMax)); statusAt >= 0 && statusAt+len(status) <= len(line) {
 			end := statusAt + len(status)
 			out.WriteString(string(line[:statusAt]) + st.paint(r.Tone.code(), string(line[statusAt:end])) + string(line[end:]) + "\n")
 		} else {
@@ -97,7 +98,7 @@ func (s Summary) Render(w io.Writer, width int, st Style) error {
 		}
 		// Shortened in the middle: an error's cause is at its end
 		// ("... connect: connection refused"), its context at the start.
-		name := shorten(oneLine(r.Cells[0]), nameMax) + ":"
+		name := shorten(oneLine(r.Cells[0]), cellMax) + ":"
 		room := max(width-utf8.RuneCountInString(name)-1, 1)
 		out.WriteString(st.paint(r.Tone.code(), name) + " " + shorten(oneLine(r.Note), room) + "\n")
 	}

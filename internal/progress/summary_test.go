@@ -53,10 +53,10 @@ func TestSummaryFitsTheWidthAndKeepsEachRowOnOneLine(t *testing.T) {
 					}
 				}
 				failedNote := lines[5]
-				if !strings.HasPrefix(failedNote, shorten(name, max(12, (max(width-1, 20))/3))+": ") {
+				if !strings.HasPrefix(failedNote, shorten(name, max(12, max(width-1, 20)/3))+": ") {
 					t.Errorf("width %d: the failed target's note does not start with its name: %q", width, failedNote)
 				}
-				if utf8.RuneCountInString(name) > max(12, (max(width-1, 20))/3) && !strings.Contains(lines[1+2], "…") {
+				if utf8.RuneCountInString(name) > max(12, max(width-1, 20)/3) && !strings.Contains(lines[1+2], "…") {
 					t.Errorf("width %d: the long name is not shortened: %q", width, lines[3])
 				}
 				if lines[7] != testSummary(name, e).Footer[0] {
@@ -145,5 +145,20 @@ func TestSummaryNoteKeepsTheCause(t *testing.T) {
 	testSummary("database", err).Render(&b, 400, Style{})
 	if want := "database: preflight: connecting to the database: failed to connect to `user=nobody database=none`: 127.0.0.1:1 (127.0.0.1): dial error: dial tcp 127.0.0.1:1: connect: connection refused"; strings.Split(b.String(), "\n")[5] != want {
 		t.Errorf("wide:\n got %q\nwant %q", strings.Split(b.String(), "\n")[5], want)
+	}
+}
+
+// A long cell other than the name (a borg archive's) is shortened too,
+// so the columns after it stay on the screen.
+func TestSummaryLongCellKeepsTheColumnsAfterIt(t *testing.T) {
+	s := Summary{Header: []string{"TARGET", "STATUS", "DURATION", "RESTORED", "COMPARED"},
+		Rows: []Row{{Cells: []string{"library", "ok", "4.2s", "library-2026-12-07T02:00:00.123456-point-20261207T020000Z-" + strings.Repeat("x", 80), "1234"}, Tone: Good}}}
+	for _, width := range []int{60, 80, 120} {
+		var b bytes.Buffer
+		s.Render(&b, width, Style{})
+		row := strings.Split(b.String(), "\n")[2]
+		if !strings.HasSuffix(row, "  1234") || !strings.Contains(row, "…") || utf8.RuneCountInString(row) >= width {
+			t.Errorf("width %d: %q", width, row)
+		}
 	}
 }
