@@ -56,7 +56,7 @@ func cmdDrill(c *cli.Context) error {
 		}
 	}
 	if tty != nil {
-		showSummary(tty, drillSummary(rep, path))
+		showSummary(tty, drillSummary(rep, c.String("plan"), path))
 	}
 	switch rep.Status {
 	case plan.StatusInterrupted:

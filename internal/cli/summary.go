@@ -84,12 +84,12 @@ func runSummary(rep *plan.Report, reportPath string) progress.Summary {
 			Note:  note(t.Error, t.Warnings),
 		})
 	}
-	return withReport(s, rep, reportPath)
+	return withReport(s, "run "+rep.Plan, rep, reportPath)
 }
 
 // drillSummary is a drill's table: what was restored and how much of it
-// compared equal.
-func drillSummary(rep *plan.Report, reportPath string) progress.Summary {
+// compared equal. group is --plan's value, "" when targets were named.
+func drillSummary(rep *plan.Report, group, reportPath string) progress.Summary {
 	s := progress.Summary{Header: []string{"TARGET", "STATUS", "DURATION", "RESTORED", "COMPARED"}}
 	for _, t := range rep.Targets {
 		restored, compared := "–", "–"
@@ -100,21 +100,27 @@ func drillSummary(rep *plan.Report, reportPath string) progress.Summary {
 			}
 			compared = fmt.Sprint(d.Checked)
 		}
-		s.Rows = append(s.Rows, progress.Row{
+		row := progress.Row{
 			Cells: []string{t.Name, t.Status, duration(t.DurationSeconds), restored, compared},
 			Tone:  tone(t.Status),
 			Note:  note(t.Error, t.Warnings),
-		})
+		}
+		if row.Note == "" && t.Drill != nil {
+			row.Note = t.Drill.Detail // what was proven, as the stdout lines say it
+		}
+		s.Rows = append(s.Rows, row)
 	}
-	return withReport(s, rep, reportPath)
+	what := "drill"
+	if group != "" {
+		what += " " + group
+	}
+	return withReport(s, what, rep, reportPath)
 }
 
-func withReport(s progress.Summary, rep *plan.Report, path string) progress.Summary {
-	line := fmt.Sprintf("%s %s: %s in %s", rep.Command, rep.Plan, rep.Status, duration(rep.DurationSeconds))
-	if rep.Plan == "" {
-		line = fmt.Sprintf("%s: %s in %s", rep.Command, rep.Status, duration(rep.DurationSeconds))
-	}
-	s.Footer = append(s.Footer, line)
+// withReport adds the footer: "run daily: failed in 3.4s" (what, the
+// command and its plan) and where the report is.
+func withReport(s progress.Summary, what string, rep *plan.Report, path string) progress.Summary {
+	s.Footer = append(s.Footer, fmt.Sprintf("%s: %s in %s", what, rep.Status, duration(rep.DurationSeconds)))
 	if path != "" {
 		s.Footer = append(s.Footer, "report: "+path)
 	}

@@ -197,7 +197,9 @@ func TestNoColorAndDumbTerminalGetNoEscapeCodes(t *testing.T) {
 	}
 	table := tableOf(t, screen, "TARGET")
 	if !regexp.MustCompile(`^TARGET +STATUS +DURATION +RESTORED +COMPARED$`).MatchString(table[0]) ||
-		!regexp.MustCompile(`^library +ok +[0-9.]+s +[0-9a-f]{8} +[1-9][0-9]*$`).MatchString(table[1]) {
+		!regexp.MustCompile(`^library +ok +[0-9.]+s +[0-9a-f]{8} +[1-9][0-9]*$`).MatchString(table[1]) ||
+		!regexp.MustCompile(`^library: [1-9][0-9]* sampled files restored: `).MatchString(table[2]) ||
+		!strings.HasPrefix(table[3], "drill: ok in ") {
 		t.Errorf("drill table:\n%s", strings.Join(table, "\n"))
 	}
 	if strings.Contains(screen, "\x1b") {
