@@ -33,7 +33,7 @@ func summaryTerminal(c *cli.Context) *os.File {
 
 // terminalLog is the log's way to stderr. While hidden, what is logged
 // does not reach it: the summary table says it there, and every other
-// handler (the ping's log tail, the per-target logs) still gets it.
+// handler (the log tail pings and alerts carry) still gets it.
 type terminalLog struct {
 	w      io.Writer
 	hidden atomic.Bool
