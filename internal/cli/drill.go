@@ -29,10 +29,14 @@ func cmdDrill(c *cli.Context) error {
 	defer e.close()
 	rep := e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
 	e.close()
-	if path, err := rep.Write(e.plan.StateDir); err != nil {
+	// On a terminal the summary table, not log lines, ends the drill.
+	tty := summaryTerminal(c)
+	path, err := rep.Write(e.plan.StateDir)
+	if err != nil {
 		e.log.Error("could not write the drill report", "error", err)
+		path = ""
 	} else {
-		e.log.Info("report written", "path", path)
+		e.besideTable(tty, func() { e.log.Info("report written", "path", path) })
 	}
 	rerr := state.Record(e.plan, rep, e.log)
 	if rerr != nil {
@@ -41,7 +45,7 @@ func cmdDrill(c *cli.Context) error {
 	if c.Bool("json") {
 		out, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(c.App.Writer, string(out))
-	} else {
+	} else if tty == nil || !stdoutIsTerminal(c) {
 		for _, t := range rep.Targets {
 			switch {
 			case t.Status == plan.StatusOK:
@@ -50,6 +54,9 @@ func cmdDrill(c *cli.Context) error {
 				fmt.Fprintf(c.App.Writer, "%s: drill FAILED: %s\n", t.Name, *t.Error)
 			}
 		}
+	}
+	if tty != nil {
+		showSummary(tty, drillSummary(rep, c.String("plan"), path))
 	}
 	switch rep.Status {
 	case plan.StatusInterrupted:

@@ -27,6 +27,7 @@ type env struct {
 	log     *slog.Logger
 	rt      plan.Runtime
 	display *progress.Display // nil unless progress is shown
+	term    *terminalLog      // the log's way to stderr (summary.go)
 }
 
 // close ends the progress display, if any; it may be called again.
@@ -43,7 +44,8 @@ func setup(c *cli.Context) (*env, error) {
 		display = progress.New(tty, func() int { return terminalWidth(tty) })
 		logTo = display.Writer()
 	}
-	log, err := newLogger(c, logTo)
+	term := &terminalLog{w: logTo}
+	log, err := newLogger(c, term)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +62,7 @@ func setup(c *cli.Context) (*env, error) {
 		return nil, usage("reading plan: %v", err)
 	}
 	exec := proc.ProcessExecutor{Log: func(cmdline string) { log.Debug("exec", "command", cmdline) }}
-	e := &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}}
+	e := &env{plan: p, log: log, rt: plan.Runtime{Exec: exec, Log: log}, term: term}
 	if display != nil {
 		e.display, e.rt.Progress = display, display
 		display.Start()
@@ -70,12 +72,14 @@ func setup(c *cli.Context) (*env, error) {
 
 // showProgress says whether run or drill shows progress, and on which
 // terminal: only when a person watches stderr (never under cron, systemd
-// or a CronJob), logs are text, and neither --quiet nor --no-progress.
+// or a CronJob), logs are text, neither --quiet nor --no-progress, and
+// TERM is not dumb.
 func showProgress(c *cli.Context) (*os.File, bool) {
 	if name := c.Command.Name; name != "run" && name != "drill" {
 		return nil, false
 	}
-	if c.Bool("no-progress") || c.Bool("quiet") || c.Bool("dry-run") || c.String("log-format") != "text" {
+	// TERM=dumb cannot rewrite lines: the log lines alone tell the phases.
+	if c.Bool("no-progress") || c.Bool("quiet") || c.Bool("dry-run") || c.String("log-format") != "text" || !progress.StyleFrom(os.Getenv).Cursor {
 		return nil, false
 	}
 	f, ok := c.App.ErrWriter.(*os.File)

@@ -56,6 +56,7 @@ func runOnTerminal(t *testing.T, args ...string) (int, string) {
 
 func TestProgressOnATerminalOnly(t *testing.T) {
 	requireTool(t, "restic")
+	t.Setenv("TERM", "xterm") // whatever terminal runs the tests: TERM=dumb draws nothing
 	s := newSandbox(t, "")
 	b := make([]byte, 16<<20)
 	rand.New(rand.NewSource(3)).Read(b)
@@ -84,10 +85,11 @@ func TestProgressOnATerminalOnly(t *testing.T) {
 		t.Errorf("a status line was left on the screen: %q", last)
 	}
 
-	// Asked not to, or --quiet: nothing moves on the terminal.
+	// Asked not to, or --quiet: nothing moves on the terminal (the
+	// summary table's colour is no movement; --quiet has no table).
 	for _, flag := range []string{"--no-progress", "--quiet"} {
 		code, screen = runOnTerminal(t, "run", "weekly", flag, "-c", s.plan)
-		if code != 0 || strings.Contains(screen, "\x1b[") {
+		if code != 0 || strings.Contains(screen, "\x1b[K") || strings.Contains(screen, "\x1b[1A") || (flag == "--quiet" && screen != "") {
 			t.Errorf("%s: exit %d, terminal got:\n%q", flag, code, screen)
 		}
 	}

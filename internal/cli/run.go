@@ -89,11 +89,13 @@ func cmdRun(c *cli.Context) (err error) {
 	if err != nil || rep == nil {
 		return err
 	}
+	// On a terminal the summary table, not log lines, ends the run.
+	tty := summaryTerminal(c)
 	path, werr := rep.Write(e.plan.StateDir)
 	if werr != nil {
 		e.log.Error("could not write the run report", "error", werr)
 	} else {
-		e.log.Info("report written", "path", path)
+		e.besideTable(tty, func() { e.log.Info("report written", "path", path) })
 		al.reportWritten(path)
 	}
 	if rerr := state.Record(e.plan, rep, e.log); rerr != nil {
@@ -104,8 +106,13 @@ func cmdRun(c *cli.Context) (err error) {
 		out, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(c.App.Writer, string(out))
 	}
-	for _, t := range rep.Targets {
-		e.log.Info("target finished", "target", t.Name, "status", t.Status, "duration", time.Duration(t.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+	e.besideTable(tty, func() {
+		for _, t := range rep.Targets {
+			e.log.Info("target finished", "target", t.Name, "status", t.Status, "duration", time.Duration(t.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+		}
+	})
+	if tty != nil {
+		showSummary(tty, runSummary(rep, path))
 	}
 	switch {
 	case rep.Status == plan.StatusInterrupted:
