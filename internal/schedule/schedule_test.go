@@ -494,3 +494,53 @@ func dig(v any, keys ...string) any {
 	}
 	return v
 }
+
+// A check plan (action = verify, verify-full, drill) is scheduled like a
+// backup plan, running its own command with --plan, in every format.
+func TestCheckPlans(t *testing.T) {
+	p := examplePlan(t)
+	p.Plans["check"] = &plan.Group{Name: "check", Targets: []string{"database", "library"}, Schedule: "0 5 * * 6", Action: plan.ActionDrill}
+	p.Plans["deep"] = &plan.Group{Name: "deep", Targets: []string{"library-borg"}, Schedule: "monthly", Action: plan.ActionVerifyFull}
+	p.Plans["slice"] = &plan.Group{Name: "slice", Targets: []string{"mirror"}, Schedule: "daily", Action: plan.ActionVerify}
+	s, err := Jobs(p, "", goldenOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prog = "/usr/local/bin/alexandria-backup --config /etc/alexandria-backup/alexandria-backup.toml "
+	for format, wants := range map[string][]string{
+		"systemd": {
+			"ExecStart=" + prog + "drill --wait 2h --plan check\n",
+			"ExecStart=" + prog + "verify --full --wait 2h --plan deep\n",
+			"ExecStart=" + prog + "verify --wait 2h --plan slice\n",
+			"ExecStart=" + prog + "run --wait 2h daily\n",
+			"Description=alexandria-backup: drill plan check\n",
+			"Description=alexandria-backup: verify all of plan deep\n",
+			"Description=alexandria-backup: back up plan daily\n",
+			"OnCalendar=Sat *-*-* 05:00:00\n",
+		},
+		"cron": {
+			"0 5 * * 6 root timeout --kill-after=2m 670m " + prog + "drill --wait 2h --plan check\n",
+			"0 4 1 * * root timeout --kill-after=2m 490m " + prog + "verify --full --wait 2h --plan deep\n",
+			"# A check plan's line (verify, drill) prints a line per target",
+		},
+		"kubernetes": {
+			"name: alexandria-backup-check\n",
+			"- drill\n", "- --full\n", "- --plan\n", "- check\n",
+		},
+	} {
+		out := render(t, format, s)
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s output lacks %q", format, want)
+			}
+		}
+		if strings.Contains(out, "run --wait 2h check") || strings.Contains(out, "run --wait 2h deep") {
+			t.Errorf("%s runs a check plan as a backup", format)
+		}
+	}
+	// Without a check plan the cron file says nothing about them.
+	s, _ = Jobs(examplePlan(t), "", goldenOptions)
+	if out := render(t, "cron", s); strings.Contains(out, "check plan") {
+		t.Error("the cron file mentions check plans without one")
+	}
+}
