@@ -7,60 +7,15 @@ package main
 
 import (
 	"os"
-	"runtime/debug"
-	"strings"
 
 	"github.com/alexandria-backup/alexandria-backup/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=..." (make
-// build: git describe). Empty: versionOf asks the build itself.
+// build: git describe). Empty: the version Go recorded in the build.
 var version = ""
 
 func main() {
-	info, _ := debug.ReadBuildInfo()
-	cli.Version = versionOf(version, info)
+	cli.Version = cli.BuildVersion(version)
 	os.Exit(cli.Main(os.Args, os.Stdout, os.Stderr))
-}
-
-// versionOf is the version --version shows: the one the build stamped, or
-// else what Go recorded: the module's version (go install ...@v1.2.0, or
-// a pseudo-version naming the commit of a checkout), or the commit itself,
-// "-dirty" when the tree had changes. "dev" when nothing is known (no VCS, -buildvcs=false).
-// It doubles as the default image tag of `schedule kubernetes`, so it
-// uses only what a tag may hold.
-func versionOf(stamped string, info *debug.BuildInfo) string {
-	if stamped != "" {
-		return stamped
-	}
-	if info == nil {
-		return "dev"
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		// Go 1.24 and later stamp a checkout's build too, as a
-		// pseudo-version: v0.0.0-20261207150757-678fd86c03dd+dirty. An
-		// image tag cannot hold "+".
-		return strings.ReplaceAll(v, "+", "-")
-	}
-	var rev string
-	dirty := false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "dev"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	v := "dev-" + rev
-	if dirty {
-		v += "-dirty"
-	}
-	return v
 }

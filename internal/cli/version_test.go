@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -59,10 +59,10 @@ func TestBuildVersionAndInstall(t *testing.T) {
 		}
 	}
 	src := t.TempDir()
-	copyTree(t, src)
+	copyTree(t, "../..", src)
 	git := func(args ...string) string {
 		t.Helper()
-		return strings.TrimSpace(run(t, src, "git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"}, args...)...))
+		return strings.TrimSpace(runIn(t, src, "git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"}, args...)...))
 	}
 	git("init", "-q")
 	git("add", "-A")
@@ -74,16 +74,16 @@ func TestBuildVersionAndInstall(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "alexandria-backup")
 	version := func() string {
 		t.Helper()
-		return strings.TrimSpace(run(t, src, bin, "--version"))
+		return strings.TrimSpace(runIn(t, src, bin, "--version"))
 	}
-	run(t, src, "go", "build", "-buildvcs=true", "-o", bin, ".")
+	runIn(t, src, "go", "build", "-buildvcs=true", "-o", bin, ".")
 	if v := version(); !strings.HasPrefix(v, "alexandria-backup version ") || !strings.Contains(v, head[:12]) || strings.Contains(v, "dirty") {
 		t.Errorf("without ldflags: %q, want the commit %s", v, head[:12])
 	}
 	if err := os.WriteFile(filepath.Join(src, "README.md"), []byte("changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, src, "go", "build", "-buildvcs=true", "-o", bin, ".")
+	runIn(t, src, "go", "build", "-buildvcs=true", "-o", bin, ".")
 	if v := version(); !strings.Contains(v, head[:12]) || !strings.HasSuffix(v, "-dirty") {
 		t.Errorf("without ldflags, after a change: %q, want %s and -dirty", v, head[:12])
 	}
@@ -92,7 +92,7 @@ func TestBuildVersionAndInstall(t *testing.T) {
 
 	// make install: stamped with git describe through -ldflags.
 	dest, out := t.TempDir(), t.TempDir()
-	run(t, src, "make", "install", "DESTDIR="+dest, "PREFIX=/opt/ab", "OUT="+out)
+	runIn(t, src, "make", "install", "DESTDIR="+dest, "PREFIX=/opt/ab", "OUT="+out)
 	installed := map[string]os.FileMode{
 		"bin/alexandria-backup":                                  0o755,
 		"share/man/man1/alexandria-backup.1":                     0o644,
@@ -117,7 +117,7 @@ func TestBuildVersionAndInstall(t *testing.T) {
 	if man, _ := os.ReadFile(filepath.Join(dest, "opt/ab/share/man/man1/alexandria-backup.1")); !bytes.Contains(man, []byte(".TH")) {
 		t.Errorf("the man page is not one:\n%.200s", man)
 	}
-	run(t, src, "make", "uninstall", "DESTDIR="+dest, "PREFIX=/opt/ab")
+	runIn(t, src, "make", "uninstall", "DESTDIR="+dest, "PREFIX=/opt/ab")
 	for rel := range installed {
 		if _, err := os.Stat(filepath.Join(dest, "opt/ab", rel)); !os.IsNotExist(err) {
 			t.Errorf("make uninstall left %s", rel)
@@ -125,20 +125,20 @@ func TestBuildVersionAndInstall(t *testing.T) {
 	}
 }
 
-// copyTree copies the files git knows of (tracked, changed or new, not
-// ignored) into dir, as they are on disk now.
-func copyTree(t *testing.T, dir string) {
+// copyTree copies the files git knows of in the tree at root (tracked,
+// changed or new, not ignored) into dir, as they are on disk now.
+func copyTree(t *testing.T, root, dir string) {
 	t.Helper()
-	list := run(t, ".", "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	list := runIn(t, root, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	for _, rel := range strings.Split(strings.TrimRight(list, "\x00"), "\x00") {
-		data, err := os.ReadFile(rel)
+		data, err := os.ReadFile(filepath.Join(root, rel))
 		if os.IsNotExist(err) {
 			continue // deleted, not yet committed
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		fi, _ := os.Stat(rel)
+		fi, _ := os.Stat(filepath.Join(root, rel))
 		dst := filepath.Join(dir, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			t.Fatal(err)
@@ -149,7 +149,7 @@ func copyTree(t *testing.T, dir string) {
 	}
 }
 
-func run(t *testing.T, dir, name string, args ...string) string {
+func runIn(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
