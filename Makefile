@@ -18,7 +18,7 @@ BASHDIR  := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR   := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR  := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: help deps build install uninstall test test-short lint golden bench bench-go bench-run demo man clean
+.PHONY: help deps build install uninstall image test test-short lint golden bench bench-go bench-run demo man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -35,6 +35,13 @@ install: man ## install the program, man page and completions under PREFIX (/usr
 	install -D -m 0644 $(OUT)/alexandria-backup.bash $(BASHDIR)/alexandria-backup
 	install -D -m 0644 $(OUT)/_alexandria-backup $(ZSHDIR)/_alexandria-backup
 	install -D -m 0644 $(OUT)/alexandria-backup.fish $(FISHDIR)/alexandria-backup.fish
+
+# The image the generated CronJobs run (schedule kubernetes --image, whose
+# default is alexandria-backup:VERSION of the binary: build both with make).
+CONTAINER ?= podman
+IMAGE     ?= alexandria-backup:$(or $(VERSION),dev)
+image: ## build the image the CronJobs run, alexandria-backup:VERSION (CONTAINER=docker for docker)
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Containerfile .
 
 uninstall: ## remove what make install put under PREFIX (same PREFIX and DESTDIR)
 	rm -f $(BINDIR)/alexandria-backup $(MANDIR)/alexandria-backup.1 $(BASHDIR)/alexandria-backup \

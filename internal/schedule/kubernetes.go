@@ -28,6 +28,11 @@ const (
 	VolumesFile = "alexandria-backup.volumes.yaml"
 )
 
+// ImageName is the image the CronJobs run, tagged with the version
+// (alexandria-backup:VERSION): what `make image` builds from the
+// Containerfile.
+const ImageName = "alexandria-backup"
+
 // ImageUID is the user and group of the image (Containerfile: USER
 // 10001:10001), and the pods' runAsUser and fsGroup where the plan allows
 // a user other than root. It has a passwd entry in the image: ssh refuses
@@ -203,6 +208,12 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []data
 	mounts = append(mounts, yMap{{Key: "name", Value: "tmp"}, {Key: "mountPath", Value: "/tmp"}})
 	volumes = append(volumes, yMap{{Key: "name", Value: "tmp"}, {Key: "emptyDir", Value: yMap{}}})
 	podSecurity, ctrSecurity, why := securityContexts(j, usesSecrets)
+	env := ySeq{yMap{{Key: "name", Value: "HOME"}, {Key: "value", Value: home(s.Plan.StateDir)}}}
+	if !usesSecrets && filepath.Base(s.Plan.StateDir) == "alexandria-backup" {
+		// A user other than root keeps state_dir, when the plan names
+		// none, in $XDG_STATE_HOME/alexandria-backup: the same directory.
+		env = append(env, yMap{{Key: "name", Value: "XDG_STATE_HOME"}, {Key: "value", Value: filepath.Dir(s.Plan.StateDir)}})
+	}
 	args := ySeq{}
 	for _, a := range s.args(j) {
 		args = append(args, a)
@@ -246,7 +257,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []data
 						{Key: "image", Value: s.Opts.Image},
 						{Key: "command", Value: ySeq{"alexandria-backup"}},
 						{Key: "args", Value: args},
-						{Key: "env", Value: ySeq{yMap{{Key: "name", Value: "HOME"}, {Key: "value", Value: home(s.Plan.StateDir)}}},
+						{Key: "env", Value: env,
 							Comment: "restic's and borg's caches and borg's records of each repository (~/.cache,\n~/.config) outlive the pod in state_dir; the image's own file system is read-only."},
 						{Key: "envFrom", Value: ySeq{yMap{{Key: "secretRef", Value: yMap{
 							{Key: "name", Value: EnvSecretName},

@@ -712,3 +712,37 @@ schedule = "weekly"`,
 		})
 	}
 }
+
+// A pod that is not root finds the state_dir the manifests mount, also
+// when the plan names none: its default for a user other than root is
+// $XDG_STATE_HOME/alexandria-backup.
+func TestKubernetesStateDirForAUser(t *testing.T) {
+	requireYAML(t)
+	for stateDir, wantXDG := range map[string]any{
+		"/var/lib/alexandria-backup":   "/var/lib",
+		"/srv/state/alexandria-backup": "/srv/state",
+		"/var/lib/ab":                  nil, // only a plan's own state_dir: nothing to find
+	} {
+		src := "state_dir = \"" + stateDir + "\"\n[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"postgres://a@db.example.org/a\"\ndir = \"/srv/dumps\"\nkeep_last = 3\n[plans.p]\ntargets = [\"db\"]\nschedule = \"daily\"\n"
+		path := filepath.Join(t.TempDir(), "plan.toml")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, err := plan.Parse(path, []byte(src), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Jobs(p, "", goldenOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs := parseYAML(t, render(t, "kubernetes", s))
+		env := map[string]any{}
+		for _, e := range dig(docs[len(docs)-1], "spec", "jobTemplate", "spec", "template", "spec").(map[string]any)["containers"].([]any)[0].(map[string]any)["env"].([]any) {
+			env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"]
+		}
+		if env["XDG_STATE_HOME"] != wantXDG || env["HOME"] != stateDir+"/home" {
+			t.Errorf("state_dir %s: env %v, want XDG_STATE_HOME %v", stateDir, env, wantXDG)
+		}
+	}
+}
