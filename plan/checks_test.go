@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -157,5 +159,38 @@ targets = ["library"]
 	}
 	if got, un := p.Checks(), p.Unchecked(); len(got) != 0 || len(un) != 3 {
 		t.Errorf("no schedules: Checks() = %+v, Unchecked() = %q", got, un)
+	}
+}
+
+// The check plan the example shows in comments loads once uncommented,
+// and is then among the plan's scheduled checks.
+func TestExampleCheckPlan(t *testing.T) {
+	src, err := os.ReadFile("../alexandria-backup.toml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(src, []byte("# [plans.drill]"))
+	if i < 0 {
+		t.Fatal("the example shows no check plan")
+	}
+	var b bytes.Buffer
+	b.Write(src[:i])
+	for _, line := range strings.Split(string(src[i:]), "\n") {
+		b.WriteString(strings.TrimPrefix(line, "# ") + "\n")
+	}
+	p, err := Parse("example.toml", b.Bytes(), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Plans["drill"]
+	if g == nil || g.Action != ActionDrill || g.Schedule == "" {
+		t.Fatalf("plans.drill: %+v", g)
+	}
+	found := false
+	for _, c := range p.Checks() {
+		found = found || c.Plan == "drill" && c.Action == ActionDrill
+	}
+	if !found {
+		t.Errorf("Checks() lacks plans.drill: %+v", p.Checks())
 	}
 }
