@@ -54,7 +54,8 @@ func Kubernetes(s *Set) (*Output, error) {
 		"written by `alexandria-backup schedule kubernetes`. Review them, then `kubectl apply -f FILE`.",
 		"",
 		"Before applying:",
-		"- The image (" + s.Opts.Image + ") must hold alexandria-backup and the tools the plan uses.",
+		"- The image (" + s.Opts.Image + ") must hold alexandria-backup and the tools the plan uses:",
+		"  `make image` builds " + ImageName + ":VERSION from the Containerfile, with every driver's tools.",
 	}
 	if len(secrets) > 0 {
 		comments = append(comments,
