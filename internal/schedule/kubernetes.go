@@ -205,7 +205,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []data
 		})
 	}
 	// The image's file system is read-only: the tools' temporary files
-	// (restic's packs before upload, pg_dump's sorts) go to an emptyDir.
+	// (restic's pack files before upload, any other tool's) go to an emptyDir.
 	mounts = append(mounts, yMap{{Key: "name", Value: "tmp"}, {Key: "mountPath", Value: "/tmp"}})
 	volumes = append(volumes, yMap{{Key: "name", Value: "tmp"}, {Key: "emptyDir", Value: yMap{}}})
 	podSecurity, ctrSecurity, why := securityContexts(j, usesSecrets)
