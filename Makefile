@@ -1,12 +1,24 @@
 # alexandria-backup: `make help` lists the targets.
-BIN      := bin/alexandria-backup
+OUT      ?= bin
+BIN      := $(OUT)/alexandria-backup
 GO       ?= go
 SHELL    := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 GOFLAGS  ?=
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version --version shows. Without git (a source tarball) it is left
+# empty and the program falls back to what Go recorded in the build.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
-.PHONY: help deps build test test-short lint golden bench bench-go bench-run demo man clean
+# make install: PREFIX as configure has it; DESTDIR stages for a package.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   := $(DESTDIR)$(PREFIX)/bin
+MANDIR   := $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR  := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR   := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR  := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+
+.PHONY: help deps build install uninstall image test test-short lint golden bench bench-go bench-run demo man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -14,8 +26,26 @@ help: ## list the targets
 deps: ## install the tools alexandria-backup drives (as root), or say what to install
 	@bash scripts/deps.sh
 
-build: ## build bin/alexandria-backup
+build: ## build bin/alexandria-backup (OUT=DIR: elsewhere), its version from git describe
 	$(GO) build $(GOFLAGS) -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
+
+install: man ## install the program, man page and completions under PREFIX (/usr/local); DESTDIR=DIR stages them
+	install -D -m 0755 $(BIN) $(BINDIR)/alexandria-backup
+	install -D -m 0644 $(OUT)/alexandria-backup.1 $(MANDIR)/alexandria-backup.1
+	install -D -m 0644 $(OUT)/alexandria-backup.bash $(BASHDIR)/alexandria-backup
+	install -D -m 0644 $(OUT)/_alexandria-backup $(ZSHDIR)/_alexandria-backup
+	install -D -m 0644 $(OUT)/alexandria-backup.fish $(FISHDIR)/alexandria-backup.fish
+
+# The image the generated CronJobs run (schedule kubernetes --image, whose
+# default is alexandria-backup:VERSION of the binary: build both with make).
+CONTAINER ?= podman
+IMAGE     ?= alexandria-backup:$(or $(VERSION),dev)
+image: ## build the image the CronJobs run, alexandria-backup:VERSION (CONTAINER=docker for docker)
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Containerfile .
+
+uninstall: ## remove what make install put under PREFIX (same PREFIX and DESTDIR)
+	rm -f $(BINDIR)/alexandria-backup $(MANDIR)/alexandria-backup.1 $(BASHDIR)/alexandria-backup \
+		$(ZSHDIR)/_alexandria-backup $(FISHDIR)/alexandria-backup.fish
 
 test: deps ## run every test, against the real tools and a real PostgreSQL
 	$(GO) vet ./...
@@ -53,10 +83,10 @@ demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL), back 
 	bin/demo -bin $(BIN) -dir sandbox
 
 man: build ## write the man page and shell completions into bin/
-	$(BIN) man > bin/alexandria-backup.1
-	$(BIN) completion bash > bin/alexandria-backup.bash
-	$(BIN) completion zsh > bin/_alexandria-backup
-	$(BIN) completion fish > bin/alexandria-backup.fish
+	$(BIN) man > $(OUT)/alexandria-backup.1
+	$(BIN) completion bash > $(OUT)/alexandria-backup.bash
+	$(BIN) completion zsh > $(OUT)/_alexandria-backup
+	$(BIN) completion fish > $(OUT)/alexandria-backup.fish
 
 clean: ## remove build output and the sandbox
 	rm -rf bin sandbox

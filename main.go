@@ -11,10 +11,11 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..." (make
+// build: git describe). Empty: the version Go recorded in the build.
+var version = ""
 
 func main() {
-	cli.Version = version
+	cli.Version = cli.BuildVersion(version)
 	os.Exit(cli.Main(os.Args, os.Stdout, os.Stderr))
 }

@@ -109,9 +109,13 @@ type Resources struct {
 	// Database is the database the target connects to, or "".
 	Database string
 	// SSH: the target reaches its destination over ssh.
-	SSH     bool
-	Secrets []SecretFile
-	Paths   []Path
+	SSH bool
+	// SetsOwners: the tool gives what it writes on this machine the
+	// owners it had (rsync --archive into a local mirror) when it runs as
+	// root, which then needs CAP_CHOWN (a hardened pod drops it).
+	SetsOwners bool
+	Secrets    []SecretFile
+	Paths      []Path
 	// ToolPrefix is the argv the target's tools run behind (pg_dump's
 	// exec_prefix: inside a container), or nil. Tools are checked once
 	// per driver and prefix (ToolsKey): where they run.

@@ -76,11 +76,14 @@ type Notify struct {
 	Webhook *WebhookConfig
 }
 
-// Group is one [plans.NAME] table: the targets `run NAME` backs up.
+// Group is one [plans.NAME] table: the targets `run NAME` backs up, or
+// that a check plan (Action) verifies or drills.
 type Group struct {
 	Name     string
 	Targets  []string
 	Schedule string
+	// Action is what running the plan does (checks.go); "" is backup.
+	Action Action
 }
 
 // Problem is one thing wrong with a plan file.
@@ -127,7 +130,7 @@ func formatProblems(errs []error) string {
 }
 
 var topKeys = []string{"state_dir", "parallel", "targets", "plans", "notify", "before_restore", "after_restore"}
-var groupKeys = []string{"targets", "schedule"}
+var groupKeys = []string{"targets", "schedule", "action"}
 var notifyKeys = []string{"ping_url", "metrics_file", "on_success", "on_failure", "ntfy", "email", "webhook"}
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -280,6 +283,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 	groups, _ := l.table([]string{"plans"}, raw["plans"])
 	for _, name := range sortedKeys(groups) {
 		if g := l.group(name, groups[name], targets); g != nil {
+			l.checkDrillable(g, p.Targets)
 			p.Plans[name] = g
 		}
 	}
@@ -675,6 +679,8 @@ func (l *loader) group(name string, v any, targets map[string]any) *Group {
 				continue
 			}
 			g.Schedule = s
+		case "action":
+			l.checkAction(kp, raw[key], g)
 		default:
 			l.problem(kp, "unknown key%s", suggest(key, groupKeys))
 		}

@@ -160,6 +160,12 @@ func (p *Plan) Run(ctx context.Context, group string, o RunOptions, rt Runtime) 
 	if err != nil {
 		return nil, err
 	}
+	if g := p.Plans[group]; g.IsCheck() {
+		// Refused rather than done: verify and drill keep their own
+		// records and reports, and a second way into them would have to
+		// be kept in step with the first.
+		return nil, usageErr("plan %q checks backups (action = %q), it does not make them: run `alexandria-backup %s`", group, g.Action, strings.Join(g.Args(), " "))
+	}
 	for _, t := range targets {
 		t.KeepPoints = o.KeepPoints // also in a dry run: it prints the forget the run would run
 	}

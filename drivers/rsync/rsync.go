@@ -484,7 +484,8 @@ func (Driver) Facts() drivers.Facts {
 func (Driver) Resources(t *drivers.Target) drivers.Resources {
 	s := t.Settings
 	// A destination that is not an absolute path is host:path, over ssh.
-	r := drivers.Resources{SSH: !filepath.IsAbs(s.Str("destination"))}
+	local := filepath.IsAbs(s.Str("destination"))
+	r := drivers.Resources{SSH: !local, SetsOwners: local}
 	for _, id := range drivers.SSHIdentities(s.Str("ssh_command")) {
 		r.Secrets = append(r.Secrets, drivers.SecretFile{Key: "ssh_command", Path: id, Kind: drivers.SSHKey})
 	}

@@ -293,7 +293,7 @@ func TestScheduleKubernetesOutputDir(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	names := []string{"alexandria-backup-plan.yaml", "alexandria-backup-daily.yaml", "alexandria-backup-weekly.yaml"}
+	names := []string{"alexandria-backup-plan.yaml", schedule.VolumesFile, "alexandria-backup-daily.yaml", "alexandria-backup-weekly.yaml"}
 	var docs []string
 	for _, n := range names {
 		b, err := os.ReadFile(filepath.Join(out, n))

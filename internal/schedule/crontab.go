@@ -37,6 +37,12 @@ func writeCron(w io.Writer, s *Set) error {
 		"# the other (6h for a target without one), the lock wait and 10 minutes: the tool",
 		"# then stops its tools and exits 143. Times are this machine's local time.",
 	)
+	for _, j := range s.Jobs {
+		if j.Group.IsCheck() {
+			lines(w, "# A check plan's line (verify, drill) prints a line per target, so cron mails it on success too.")
+			break
+		}
+	}
 	for _, name := range s.Skipped {
 		lines(w, fmt.Sprintf("# Plan %q has no schedule key: no line.", name))
 	}

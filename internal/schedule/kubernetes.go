@@ -23,7 +23,21 @@ const (
 	// snapshot and retention groups by it: a pod's random name would make
 	// every snapshot a new host that nothing ever prunes.
 	podHostname = "alexandria-backup"
+	// VolumesFile holds the PersistentVolumeClaims. The dot keeps it apart
+	// from every CronJob's file, whose names have none.
+	VolumesFile = "alexandria-backup.volumes.yaml"
 )
+
+// ImageName is the image the CronJobs run, tagged with the version
+// (alexandria-backup:VERSION): what `make image` builds from the
+// Containerfile.
+const ImageName = "alexandria-backup"
+
+// ImageUID is the user and group of the image (Containerfile: USER
+// 10001:10001), and the pods' runAsUser and fsGroup where the plan allows
+// a user other than root. It has a passwd entry in the image: ssh refuses
+// to run as a user without one.
+const ImageUID = 10001
 
 // Kubernetes gives a ConfigMap holding the plan file and one CronJob per
 // scheduled plan, each a file named after its object. Secret files come from a Secret the operator creates
@@ -40,7 +54,8 @@ func Kubernetes(s *Set) (*Output, error) {
 		"written by `alexandria-backup schedule kubernetes`. Review them, then `kubectl apply -f FILE`.",
 		"",
 		"Before applying:",
-		"- The image (" + s.Opts.Image + ") must hold alexandria-backup and the tools the plan uses.",
+		"- The image (" + s.Opts.Image + ") must hold alexandria-backup and the tools the plan uses:",
+		"  `make image` builds " + ImageName + ":VERSION from the Containerfile, with every driver's tools.",
 	}
 	if len(secrets) > 0 {
 		comments = append(comments,
@@ -58,9 +73,10 @@ func Kubernetes(s *Set) (*Output, error) {
 	comments = append(comments,
 		"- Values for the plan's ${VAR} references come from the optional Secret",
 		"  "+EnvSecretName+" (kubectl create secret generic "+EnvSecretName+" --from-literal=VAR=value).",
-		"- Each local path the plan uses is a PersistentVolumeClaim named after it below:",
-		"  create them, or point them at the volumes holding the library, the repositories",
-		"  and state_dir (shared by every plan, for the run lock and `status`).",
+		"- Each local path the plan uses is a PersistentVolumeClaim, in "+VolumesFile+":",
+		"  size them, and bind those of data that exists already (the library) to its volume",
+		"  (spec.volumeName) rather than create empty ones. state_dir is shared by every plan,",
+		"  for the run lock, `status` and the tools' caches (HOME is state_dir/home).",
 	)
 	if s.Plan.Notify.PingURL != "" || anyEnv(s) {
 		comments = append(comments,
@@ -93,8 +109,21 @@ func Kubernetes(s *Set) (*Output, error) {
 		return nil, err
 	}
 	o.Files = append(o.Files, File{Path: ConfigMapName + ".yaml", Content: b.String()})
+	// Volumes are worked out over every job at once, so that a path is
+	// the same claim in every CronJob that uses it.
+	vols := dataVolumes(s.Plan.StateDir, allTargets(s))
+	var claims strings.Builder
+	for i, d := range vols {
+		if i > 0 {
+			claims.WriteString("---\n")
+		}
+		if err := writeYAML(&claims, claim(s.Plan.StateDir, d)); err != nil {
+			return nil, err
+		}
+	}
+	o.Files = append(o.Files, File{Path: VolumesFile, Content: claims.String()})
 	for _, j := range s.Jobs {
-		name, cj, err := cronJob(s, j, secrets, configKey)
+		name, cj, err := cronJob(s, j, secrets, configKey, vols)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +152,7 @@ func allTargets(s *Set) []*drivers.Target {
 }
 
 // cronJob is the CronJob of one plan and its name.
-func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (string, yMap, error) {
+func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []dataVolume) (string, yMap, error) {
 	name := "alexandria-backup-" + strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(j.Plan))
 	if len(name) > 52 || !dnsLabelRE.MatchString(name) {
 		return "", nil, fmt.Errorf("plan %q: %q is not a valid CronJob name (lower-case letters, digits and '-', at most 52 characters)", j.Plan, name)
@@ -164,7 +193,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (string, yM
 			}},
 		})
 	}
-	for _, d := range dataVolumes(s.Plan.StateDir, j) {
+	for _, d := range jobVolumes(s.Plan.StateDir, j, vols) {
 		m := yMap{{Key: "name", Value: d.name}, {Key: "mountPath", Value: d.Path}}
 		if !d.Write {
 			m = append(m, yKV{Key: "readOnly", Value: true})
@@ -172,8 +201,19 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (string, yM
 		mounts = append(mounts, m)
 		volumes = append(volumes, yMap{
 			{Key: "name", Value: d.name, Comment: d.Path + ": " + d.Why},
-			{Key: "persistentVolumeClaim", Value: yMap{{Key: "claimName", Value: "alexandria-backup-" + d.name}}},
+			{Key: "persistentVolumeClaim", Value: yMap{{Key: "claimName", Value: claimName(d)}}},
 		})
+	}
+	// The image's file system is read-only: the tools' temporary files
+	// (restic's pack files before upload, any other tool's) go to an emptyDir.
+	mounts = append(mounts, yMap{{Key: "name", Value: "tmp"}, {Key: "mountPath", Value: "/tmp"}})
+	volumes = append(volumes, yMap{{Key: "name", Value: "tmp"}, {Key: "emptyDir", Value: yMap{}}})
+	podSecurity, ctrSecurity, why := securityContexts(j, usesSecrets)
+	env := ySeq{yMap{{Key: "name", Value: "HOME"}, {Key: "value", Value: home(s.Plan.StateDir)}}}
+	if !usesSecrets && filepath.Base(s.Plan.StateDir) == "alexandria-backup" {
+		// A user other than root keeps state_dir, when the plan names
+		// none, in $XDG_STATE_HOME/alexandria-backup: the same directory.
+		env = append(env, yMap{{Key: "name", Value: "XDG_STATE_HOME"}, {Key: "value", Value: filepath.Dir(s.Plan.StateDir)}})
 	}
 	args := ySeq{}
 	for _, a := range s.args(j) {
@@ -212,15 +252,23 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string) (string, yM
 				{Key: "spec", Value: yMap{
 					{Key: "restartPolicy", Value: "Never"},
 					{Key: "hostname", Value: podHostname, Comment: "restic records the host name in snapshots and its retention groups by it."},
+					{Key: "securityContext", Value: podSecurity, Comment: why},
 					{Key: "containers", Value: ySeq{yMap{
 						{Key: "name", Value: containerName},
 						{Key: "image", Value: s.Opts.Image},
 						{Key: "command", Value: ySeq{"alexandria-backup"}},
 						{Key: "args", Value: args},
+						{Key: "env", Value: env,
+							Comment: "restic's and borg's caches and borg's records of each repository (~/.cache,\n~/.config) outlive the pod in state_dir; the image's own file system is read-only."},
 						{Key: "envFrom", Value: ySeq{yMap{{Key: "secretRef", Value: yMap{
 							{Key: "name", Value: EnvSecretName},
 							{Key: "optional", Value: true},
 						}}}}},
+						{Key: "resources", Value: yMap{
+							{Key: "requests", Value: yMap{{Key: "cpu", Value: "100m"}, {Key: "memory", Value: "256Mi"}}},
+							{Key: "limits", Value: yMap{{Key: "memory", Value: "4Gi"}}},
+						}, Comment: "restic and borg hold the repository's index in memory: raise the limit for a\nlarge repository (OOMKilled in `kubectl describe pod`). No CPU limit: a backup\nmay use what is idle."},
+						{Key: "securityContext", Value: ctrSecurity},
 						{Key: "volumeMounts", Value: mounts},
 					}}},
 					{Key: "volumes", Value: volumes},
@@ -292,12 +340,12 @@ type dataVolume struct {
 	name string
 }
 
-// dataVolumes are the job's local paths as volumes: a path inside another
-// one shares its volume.
-func dataVolumes(stateDir string, j Job) []dataVolume {
+// dataVolumes are the targets' local paths as volumes: a path inside
+// another one shares its volume.
+func dataVolumes(stateDir string, targets []*drivers.Target) []dataVolume {
 	var out []dataVolume
-	used := map[string]bool{"plan": true, "secrets": true}
-	for _, l := range planpaths.Locals(stateDir, j.Targets) {
+	used := map[string]bool{"plan": true, "secrets": true, "tmp": true}
+	for _, l := range planpaths.Locals(stateDir, targets) {
 		// Sorted by path: an enclosing directory comes first.
 		if i := enclosing(out, l.Path); i >= 0 {
 			out[i].Write = out[i].Write || l.Write
@@ -319,6 +367,102 @@ func dataVolumes(stateDir string, j Job) []dataVolume {
 		out = append(out, dataVolume{Local: l, name: name})
 	}
 	return out
+}
+
+// jobVolumes are the volumes of vols that the job's paths are in, written
+// to only where the job writes.
+func jobVolumes(stateDir string, j Job, vols []dataVolume) []dataVolume {
+	used := map[int]*dataVolume{}
+	for _, l := range planpaths.Locals(stateDir, j.Targets) {
+		i := enclosing(vols, l.Path)
+		if i < 0 {
+			continue // cannot happen: vols hold every job's paths
+		}
+		d, ok := used[i]
+		if !ok {
+			d = &dataVolume{Local: planpaths.Local{Path: vols[i].Path}, name: vols[i].name}
+			used[i] = d
+		}
+		d.Write = d.Write || l.Write
+		if d.Why != "" {
+			d.Why += "; "
+		}
+		d.Why += l.Why
+	}
+	var out []dataVolume
+	for i := range vols {
+		if d, ok := used[i]; ok {
+			out = append(out, *d)
+		}
+	}
+	return out
+}
+
+func claimName(d dataVolume) string { return "alexandria-backup-" + d.name }
+
+// home is HOME in the pods.
+func home(stateDir string) string { return filepath.Join(stateDir, "home") }
+
+// claim is the PersistentVolumeClaim of a volume. Its size is a guess the
+// comment asks to change: nothing here knows how much a repository holds.
+func claim(stateDir string, d dataVolume) yMap {
+	size, note := "100Gi", "Size it for what it will hold."
+	switch {
+	case d.Path == stateDir:
+		size, note = "1Gi", "Reports, logs, the run lock and the tools' caches (HOME): a few GiB at most."
+	case !d.Write:
+		note = "Only read: the data exists already. Bind this claim to its volume (spec.volumeName)\nrather than let it create an empty one."
+	}
+	return yMap{
+		{Key: "apiVersion", Value: "v1", Comment: d.Path + ": " + d.Why + "\n" + note},
+		{Key: "kind", Value: "PersistentVolumeClaim"},
+		{Key: "metadata", Value: yMap{{Key: "name", Value: claimName(d)}, {Key: "labels", Value: labels("")}}},
+		{Key: "spec", Value: yMap{
+			{Key: "accessModes", Value: ySeq{"ReadWriteOnce"}, Comment: "ReadWriteMany (ReadOnlyMany for data only read) when pods on other nodes use it too."},
+			{Key: "resources", Value: yMap{{Key: "requests", Value: yMap{{Key: "storage", Value: size}}}}},
+		}},
+	}
+}
+
+// securityContexts are the pod's and the container's: no privilege gain,
+// every capability dropped, a read-only root file system, the runtime's
+// seccomp profile, and a user other than root where the plan allows one.
+// It does not when the job mounts secret files: Kubernetes makes them
+// root's, and lets another user read them only through fsGroup, which
+// makes them group-readable, and the tool (like ssh) refuses a secret
+// that others may read. why says which it is, for the comment.
+func securityContexts(j Job, secrets bool) (pod, ctr yMap, why string) {
+	seccomp := yKV{Key: "seccompProfile", Value: yMap{{Key: "type", Value: "RuntimeDefault"}}}
+	caps := yMap{{Key: "drop", Value: ySeq{"ALL"}}}
+	if !secrets {
+		why = fmt.Sprintf("The image's user (%d), not root: this plan mounts no secret file. What it backs\nup must be readable by that user. fsGroup gives every volume it mounts group %d\n(the library's too) so that it can write there; if that will not do, set runAsUser\nand runAsGroup to the data's owner instead.", ImageUID, ImageUID)
+		pod = yMap{
+			{Key: "runAsNonRoot", Value: true},
+			{Key: "runAsUser", Value: ImageUID},
+			{Key: "runAsGroup", Value: ImageUID},
+			{Key: "fsGroup", Value: ImageUID},
+			{Key: "fsGroupChangePolicy", Value: "OnRootMismatch", Comment: "Once, when a volume's top directory has another group; not at every start."},
+			seccomp,
+		}
+	} else {
+		why = "Root, with every capability dropped but what a backup needs: Kubernetes gives\nSecret files to root, and another user could read them only with fsGroup, which\nmakes them group-readable; alexandria-backup and ssh refuse such secret files."
+		pod = yMap{{Key: "runAsUser", Value: 0}, seccomp}
+		add := yKV{Key: "add", Value: ySeq{"DAC_READ_SEARCH"}, Comment: "Read what it backs up, whoever owns it."}
+		for _, t := range j.Targets {
+			if t.Resources().SetsOwners {
+				add = yKV{Key: "add", Value: ySeq{"CHOWN", "DAC_OVERRIDE", "FOWNER"},
+					Comment: "Read what it backs up, whoever owns it, and give target " + t.Name + "'s copies their owners."}
+				break
+			}
+		}
+		caps = append(caps, add)
+	}
+	ctr = yMap{
+		{Key: "allowPrivilegeEscalation", Value: false},
+		{Key: "readOnlyRootFilesystem", Value: true},
+		{Key: "capabilities", Value: caps},
+	}
+	return pod, ctr, why
 }
 
 func enclosing(vols []dataVolume, path string) int {

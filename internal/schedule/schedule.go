@@ -42,7 +42,10 @@ const margin = 10 * time.Minute
 
 // Job is one scheduled plan.
 type Job struct {
-	Plan    string
+	Plan string
+	// Group is the plan's table: its action (a backup, or a check:
+	// verify, verify --full, drill) decides the command the job runs.
+	Group   *plan.Group
 	Expr    *cronexpr.Expr
 	Targets []*drivers.Target
 	// Budget bounds the whole run: the targets' timeouts one after the
@@ -92,7 +95,7 @@ func Jobs(p *plan.Plan, only string, o Options) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: plans.%s.schedule: %v", p.Path, name, err)
 		}
-		j := Job{Plan: name, Expr: e, Budget: o.Wait + margin}
+		j := Job{Plan: name, Group: g, Expr: e, Budget: o.Wait + margin}
 		for _, tn := range g.Targets {
 			t := p.Targets[tn]
 			j.Targets = append(j.Targets, t)
@@ -123,13 +126,28 @@ func nameRE(s string) bool {
 // Never --quiet: off a terminal the tool prints nothing on success and
 // its warnings and errors otherwise, which is what cron mails and the
 // journal keeps (a partial backup, exit 3, must not be silent).
+// A check plan runs its own command (verify, verify --full, drill) with
+// --plan, which takes the same --wait.
 func (s *Set) args(j Job) []string {
-	a := []string{"--config", s.Opts.Config}
-	a = append(a, "run")
+	var flags []string
 	if s.Opts.Wait > 0 {
-		a = append(a, "--wait", humanize.Duration(s.Opts.Wait))
+		flags = []string{"--wait", humanize.Duration(s.Opts.Wait)}
 	}
-	return append(a, j.Plan)
+	return append([]string{"--config", s.Opts.Config}, j.Group.Args(flags...)...)
+}
+
+// verb says what a job does, for descriptions: "back up", "verify",
+// "verify all of", "drill".
+func (j Job) verb() string {
+	switch j.Group.Action {
+	case plan.ActionVerify:
+		return "verify"
+	case plan.ActionVerifyFull:
+		return "verify all of"
+	case plan.ActionDrill:
+		return "drill"
+	}
+	return "back up"
 }
 
 // describe says when a job runs, for comments.

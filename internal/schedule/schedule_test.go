@@ -410,15 +410,16 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Error("a secret value in the manifests?")
 	}
 	docs := parseYAML(t, out)
-	if len(docs) != 4 {
-		t.Fatalf("%d documents, want a ConfigMap and 3 CronJobs", len(docs))
+	if len(docs) != 9 {
+		t.Fatalf("%d documents, want a ConfigMap, 5 PersistentVolumeClaims and 3 CronJobs", len(docs))
 	}
 	src, _ := os.ReadFile(examplePath)
 	cm := docs[0].(map[string]any)
 	if cm["kind"] != "ConfigMap" || dig(cm, "data", "alexandria-backup.toml") != string(src) {
 		t.Fatalf("the ConfigMap does not hold the plan file as it is: %v", cm["data"])
 	}
-	weekly := docs[3].(map[string]any)
+	checkClaims(t, docs)
+	weekly := docs[8].(map[string]any)
 	spec := weekly["spec"].(map[string]any)
 	job := dig(weekly, "spec", "jobTemplate", "spec").(map[string]any)
 	pod := dig(job, "template", "spec").(map[string]any)
@@ -435,6 +436,12 @@ func TestKubernetesManifests(t *testing.T) {
 		{job["backoffLimit"], 0.0},
 		{job["activeDeadlineSeconds"], float64((23*time.Hour + 10*time.Minute) / time.Second)},
 		{pod["restartPolicy"], "Never"},
+		// Secret files: root, every capability dropped but reading.
+		{pod["securityContext"], map[string]any{"runAsUser": 0.0, "seccompProfile": map[string]any{"type": "RuntimeDefault"}}},
+		{ctr["securityContext"], map[string]any{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+			"capabilities": map[string]any{"drop": []any{"ALL"}, "add": []any{"DAC_READ_SEARCH"}}}},
+		{ctr["resources"], map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "256Mi"}, "limits": map[string]any{"memory": "4Gi"}}},
+		{ctr["env"], []any{map[string]any{"name": "HOME", "value": "/var/lib/alexandria-backup/home"}}},
 		{pod["hostname"], "alexandria-backup"},
 		{ctr["args"], []any{"--config", "/etc/alexandria-backup/alexandria-backup.toml", "run", "--wait", "2h", "weekly"}},
 		{dig(job, "podFailurePolicy", "rules"), []any{
@@ -462,13 +469,14 @@ func TestKubernetesManifests(t *testing.T) {
 		"/srv/backup/borg":                              {"name": "srv-backup-borg"},
 		"/var/backups/alexandria/db":                    {"name": "var-backups-alexandria-db"},
 		"/var/lib/alexandria-backup":                    {"name": "var-lib-alexandria-backup"},
+		"/tmp":                                          {"name": "tmp"},
 	} {
 		want["mountPath"] = path
 		if !reflect.DeepEqual(mounts[path], want) {
 			t.Errorf("mount %s: %v, want %v", path, mounts[path], want)
 		}
 	}
-	if len(mounts) != 10 {
+	if len(mounts) != 11 {
 		t.Errorf("%d mounts: %v", len(mounts), mounts)
 	}
 	for _, v := range pod["volumes"].([]any) {
@@ -493,4 +501,248 @@ func dig(v any, keys ...string) any {
 		v = m[k]
 	}
 	return v
+}
+
+// A check plan (action = verify, verify-full, drill) is scheduled like a
+// backup plan, running its own command with --plan, in every format.
+func TestCheckPlans(t *testing.T) {
+	p := examplePlan(t)
+	p.Plans["check"] = &plan.Group{Name: "check", Targets: []string{"database", "library"}, Schedule: "0 5 * * 6", Action: plan.ActionDrill}
+	p.Plans["deep"] = &plan.Group{Name: "deep", Targets: []string{"library-borg"}, Schedule: "monthly", Action: plan.ActionVerifyFull}
+	p.Plans["slice"] = &plan.Group{Name: "slice", Targets: []string{"mirror"}, Schedule: "daily", Action: plan.ActionVerify}
+	s, err := Jobs(p, "", goldenOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prog = "/usr/local/bin/alexandria-backup --config /etc/alexandria-backup/alexandria-backup.toml "
+	for format, wants := range map[string][]string{
+		"systemd": {
+			"ExecStart=" + prog + "drill --wait 2h --plan check\n",
+			"ExecStart=" + prog + "verify --full --wait 2h --plan deep\n",
+			"ExecStart=" + prog + "verify --wait 2h --plan slice\n",
+			"ExecStart=" + prog + "run --wait 2h daily\n",
+			"Description=alexandria-backup: drill plan check\n",
+			"Description=alexandria-backup: verify all of plan deep\n",
+			"Description=alexandria-backup: back up plan daily\n",
+			"OnCalendar=Sat *-*-* 05:00:00\n",
+		},
+		"cron": {
+			"0 5 * * 6 root timeout --kill-after=2m 670m " + prog + "drill --wait 2h --plan check\n",
+			"0 4 1 * * root timeout --kill-after=2m 490m " + prog + "verify --full --wait 2h --plan deep\n",
+			"# A check plan's line (verify, drill) prints a line per target",
+		},
+		"kubernetes": {
+			"name: alexandria-backup-check\n",
+			"- drill\n", "- --full\n", "- --plan\n", "- check\n",
+		},
+	} {
+		out := render(t, format, s)
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s output lacks %q", format, want)
+			}
+		}
+		if strings.Contains(out, "run --wait 2h check") || strings.Contains(out, "run --wait 2h deep") {
+			t.Errorf("%s runs a check plan as a backup", format)
+		}
+	}
+	// Without a check plan the cron file says nothing about them.
+	s, _ = Jobs(examplePlan(t), "", goldenOptions)
+	if out := render(t, "cron", s); strings.Contains(out, "check plan") {
+		t.Error("the cron file mentions check plans without one")
+	}
+}
+
+// checkClaims: every claim a CronJob mounts is among the manifests'
+// PersistentVolumeClaims, with a size and an access mode, and every claim
+// is mounted by some CronJob.
+func checkClaims(t *testing.T, docs []any) {
+	t.Helper()
+	claims := map[string]bool{}
+	mounted := map[string]bool{}
+	for _, d := range docs {
+		d := d.(map[string]any)
+		switch d["kind"] {
+		case "PersistentVolumeClaim":
+			name := dig(d, "metadata", "name").(string)
+			claims[name] = true
+			size, _ := dig(d, "spec", "resources", "requests", "storage").(string)
+			modes, _ := dig(d, "spec", "accessModes").([]any)
+			if !regexp.MustCompile(`^[0-9]+[MGT]i$`).MatchString(size) || len(modes) != 1 {
+				t.Errorf("claim %s: size %q, access modes %v", name, size, modes)
+			}
+		case "CronJob":
+			for _, v := range dig(d, "spec", "jobTemplate", "spec", "template", "spec", "volumes").([]any) {
+				if c, ok := dig(v, "persistentVolumeClaim", "claimName").(string); ok {
+					mounted[c] = true
+				}
+			}
+		}
+	}
+	for c := range mounted {
+		if !claims[c] {
+			t.Errorf("a CronJob mounts claim %s, which no manifest creates", c)
+		}
+	}
+	for c := range claims {
+		if !mounted[c] {
+			t.Errorf("claim %s is mounted by no CronJob", c)
+		}
+	}
+}
+
+// The pods' security context and volumes over plans of other shapes: no
+// secret file (a user other than root), a local rsync mirror (root may set
+// owners), and paths one plan nests in another's (one claim for both).
+func TestKubernetesSecurityAndVolumes(t *testing.T) {
+	requireYAML(t)
+	const head = `state_dir = "/var/lib/ab"
+[targets.db]
+driver = "pg_dump"
+database = "postgres://alexandria@db.example.org/alexandria"
+dir = "/srv/backup/db"
+keep_last = 3
+[targets.mirror]
+driver = "rsync"
+source = "/srv/library/"
+destination = "/srv/backup/mirror/"
+[targets.repo]
+driver = "restic"
+repository = "/srv/backup/restic"
+password_file = "/etc/ab/restic.pass"
+paths = ["/srv/library"]
+keep_daily = 7
+`
+	nonRoot := map[string]any{"runAsNonRoot": true, "runAsUser": 10001.0, "runAsGroup": 10001.0, "fsGroup": 10001.0,
+		"fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": map[string]any{"type": "RuntimeDefault"}}
+	root := map[string]any{"runAsUser": 0.0, "seccompProfile": map[string]any{"type": "RuntimeDefault"}}
+	for _, tc := range []struct {
+		name, plans string
+		pod         map[string]map[string]any // CronJob -> pod securityContext
+		caps        map[string][]any          // CronJob -> capabilities added
+		claims      []string
+	}{
+		{"no secret file: not root", `[plans.nightly]
+targets = ["db", "mirror"]
+schedule = "daily"`,
+			map[string]map[string]any{"alexandria-backup-nightly": nonRoot}, map[string][]any{"alexandria-backup-nightly": nil},
+			[]string{"srv-backup-db", "srv-backup-mirror", "srv-library", "var-lib-ab"}},
+		{"secrets and a local mirror: root that may set owners", `[plans.all]
+targets = ["mirror", "repo"]
+schedule = "daily"`,
+			map[string]map[string]any{"alexandria-backup-all": root}, map[string][]any{"alexandria-backup-all": {"CHOWN", "DAC_OVERRIDE", "FOWNER"}},
+			[]string{"srv-backup-mirror", "srv-backup-restic", "srv-library", "var-lib-ab"}},
+		{"each plan its own", `[plans.a]
+targets = ["db"]
+schedule = "daily"
+[plans.b]
+targets = ["repo"]
+schedule = "weekly"
+[plans.check]
+targets = ["repo"]
+action = "verify-full"
+schedule = "monthly"`,
+			map[string]map[string]any{"alexandria-backup-a": nonRoot, "alexandria-backup-b": root, "alexandria-backup-check": root},
+			map[string][]any{"alexandria-backup-a": nil, "alexandria-backup-b": {"DAC_READ_SEARCH"}, "alexandria-backup-check": {"DAC_READ_SEARCH"}},
+			[]string{"srv-backup-db", "srv-backup-restic", "srv-library", "var-lib-ab"}},
+		// /srv/backup (a borg repository) holds the other plan's dumps
+		// and restic repository: one claim, mounted by both plans.
+		{"nested paths", `[targets.borg]
+driver = "borg"
+repository = "/srv/backup"
+passphrase_file = "/etc/ab/borg.pass"
+paths = ["/srv/library"]
+keep_daily = 7
+[plans.a]
+targets = ["db", "repo"]
+schedule = "daily"
+[plans.b]
+targets = ["borg"]
+schedule = "weekly"`,
+			map[string]map[string]any{"alexandria-backup-a": root, "alexandria-backup-b": root},
+			map[string][]any{"alexandria-backup-a": {"DAC_READ_SEARCH"}, "alexandria-backup-b": {"DAC_READ_SEARCH"}},
+			[]string{"srv-backup", "srv-library", "var-lib-ab"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "plan.toml")
+			src := head + tc.plans + "\n"
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Parse(path, []byte(src), func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Jobs(p, "", goldenOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs := parseYAML(t, render(t, "kubernetes", s))
+			checkClaims(t, docs)
+			var claims []string
+			for _, d := range docs {
+				d := d.(map[string]any)
+				switch d["kind"] {
+				case "PersistentVolumeClaim":
+					claims = append(claims, strings.TrimPrefix(dig(d, "metadata", "name").(string), "alexandria-backup-"))
+				case "CronJob":
+					name := dig(d, "metadata", "name").(string)
+					pod := dig(d, "spec", "jobTemplate", "spec", "template", "spec").(map[string]any)
+					ctr := pod["containers"].([]any)[0].(map[string]any)
+					if !reflect.DeepEqual(pod["securityContext"], tc.pod[name]) {
+						t.Errorf("%s: pod securityContext %v, want %v", name, pod["securityContext"], tc.pod[name])
+					}
+					sc := ctr["securityContext"].(map[string]any)
+					if sc["allowPrivilegeEscalation"] != false || sc["readOnlyRootFilesystem"] != true ||
+						!reflect.DeepEqual(dig(sc, "capabilities", "drop"), []any{"ALL"}) {
+						t.Errorf("%s: container securityContext %v", name, sc)
+					}
+					if add, _ := dig(sc, "capabilities", "add").([]any); !reflect.DeepEqual(add, tc.caps[name]) {
+						t.Errorf("%s: capabilities added %v, want %v", name, add, tc.caps[name])
+					}
+					if dig(ctr, "resources", "limits", "memory") == nil || dig(ctr, "resources", "requests", "memory") == nil {
+						t.Errorf("%s: resources %v", name, ctr["resources"])
+					}
+				}
+			}
+			if !reflect.DeepEqual(claims, tc.claims) {
+				t.Errorf("claims %q, want %q", claims, tc.claims)
+			}
+		})
+	}
+}
+
+// A pod that is not root finds the state_dir the manifests mount, also
+// when the plan names none: its default for a user other than root is
+// $XDG_STATE_HOME/alexandria-backup.
+func TestKubernetesStateDirForAUser(t *testing.T) {
+	requireYAML(t)
+	for stateDir, wantXDG := range map[string]any{
+		"/var/lib/alexandria-backup":   "/var/lib",
+		"/srv/state/alexandria-backup": "/srv/state",
+		"/var/lib/ab":                  nil, // only a plan's own state_dir: nothing to find
+	} {
+		src := "state_dir = \"" + stateDir + "\"\n[targets.db]\ndriver = \"pg_dump\"\ndatabase = \"postgres://a@db.example.org/a\"\ndir = \"/srv/dumps\"\nkeep_last = 3\n[plans.p]\ntargets = [\"db\"]\nschedule = \"daily\"\n"
+		path := filepath.Join(t.TempDir(), "plan.toml")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, err := plan.Parse(path, []byte(src), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Jobs(p, "", goldenOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs := parseYAML(t, render(t, "kubernetes", s))
+		env := map[string]any{}
+		for _, e := range dig(docs[len(docs)-1], "spec", "jobTemplate", "spec", "template", "spec").(map[string]any)["containers"].([]any)[0].(map[string]any)["env"].([]any) {
+			env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"]
+		}
+		if env["XDG_STATE_HOME"] != wantXDG || env["HOME"] != stateDir+"/home" {
+			t.Errorf("state_dir %s: env %v, want XDG_STATE_HOME %v", stateDir, env, wantXDG)
+		}
+	}
 }

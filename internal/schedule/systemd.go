@@ -98,7 +98,7 @@ func writeService(w io.Writer, s *Set, j Job) {
 		"# "+UnitDir+"/"+name+".service",
 		Marker(s.Opts.Config),
 		"[Unit]",
-		fmt.Sprintf("Description=alexandria-backup: back up plan %s", j.Plan),
+		fmt.Sprintf("Description=alexandria-backup: %s plan %s", j.verb(), j.Plan),
 		"Wants=network-online.target",
 		"After="+after,
 		"# A failed run, or one with warnings (exit 3), starts this: a line at priority err.",
