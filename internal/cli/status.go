@@ -20,6 +20,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
+	"github.com/alexandria-backup/alexandria-backup/internal/statuspage"
 )
 
 func statusCommand() *cli.Command {
@@ -35,6 +36,7 @@ func statusCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "target", Usage: "only target `TARGET` (repeatable)"},
 			&cli.BoolFlag{Name: "from-repositories", Usage: "read the newest backup of each target from its repository, dump directory or mirror instead of state_dir"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON (times RFC 3339, durations and ages in seconds)"},
+			&cli.StringFlag{Name: "html", Usage: "also write the status and each target's history (size and duration of its last runs, as charts) to `FILE`: one self-contained HTML page"},
 			&cli.DurationFlag{Name: "max-age", Usage: "also fail (exit 4) when a target last succeeded longer than `DUR` ago (e.g. 26h), or never did"},
 		},
 		Action: cmdStatus,
@@ -67,6 +69,9 @@ func cmdStatus(c *cli.Context) error {
 		}
 	}
 	if c.Bool("from-repositories") {
+		if c.String("html") != "" {
+			return usage("--html draws the history kept in state_dir: not with --from-repositories")
+		}
 		return statusFromRepositories(c, e, sel, maxAge)
 	}
 	s, err := state.Load(e.plan.StateDir)
@@ -74,6 +79,11 @@ func cmdStatus(c *cli.Context) error {
 		return err // a damaged state file: exit 1, saying which
 	}
 	sum := state.Check(s, e.plan, sel, time.Now(), maxAge, runningNow(e))
+	if path := c.String("html"); path != "" {
+		if err := writeStatusPage(e, sum, path); err != nil {
+			return err
+		}
+	}
 	if c.Bool("json") {
 		out, _ := json.MarshalIndent(sum, "", "  ")
 		fmt.Fprintln(c.App.Writer, string(out))
@@ -81,6 +91,21 @@ func cmdStatus(c *cli.Context) error {
 		printStatus(c.App.Writer, sum, e.plan.StateDir)
 	}
 	return statusExit(sum.Failed, sum.Stale, sum.Problems)
+}
+
+// writeStatusPage writes `status --html FILE`: the summary and each
+// target's runs from the reports in state_dir (internal/statuspage).
+func writeStatusPage(e *env, sum *state.Summary, path string) error {
+	page, err := statuspage.New(sum, e.plan.Path, e.plan.StateDir, func(err error) {
+		e.log.Warn("status --html: a report left out", "error", err)
+	})
+	if err == nil {
+		err = page.WriteFile(path)
+	}
+	if err != nil {
+		return fmt.Errorf("--html %s: %w", path, err)
+	}
+	return nil
 }
 
 // statusExit is status's exit: 1 when something failed last, 4 when
