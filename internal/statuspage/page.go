@@ -36,7 +36,7 @@ const (
 	ColourOK      = "#2e7d32" // green
 	ColourWarning = "#f9a825" // amber
 	ColourFailed  = "#c62828" // red: failed or interrupted
-	ColourSkipped = "#9e9e9e" // grey: not run, its `after` failed
+	ColourSkipped = "#90a4ae" // blue-grey (no text greys match it): not run, its `after` failed
 )
 
 // Chart geometry, in CSS pixels: the SVG is drawn at this size.
