@@ -8,7 +8,7 @@ set -euo pipefail
 
 # tool -> Debian package providing it. "go" has no package here: Debian's
 # golang-go is far older than the Go this module needs.
-tools=(go pg_dump pg_restore initdb postgres restic borg rsync rclone ssh sshd systemd-analyze python3-yaml)
+tools=(go pg_dump pg_restore initdb postgres restic borg rsync rclone ssh sshd systemd-analyze python3-yaml chromium)
 declare -A package_of=(
 	[pg_dump]=postgresql
 	[pg_restore]=postgresql
@@ -22,6 +22,8 @@ declare -A package_of=(
 	[sshd]=openssh-server
 	[systemd-analyze]=systemd
 	[python3-yaml]=python3-yaml
+	# The tests render `status --html`'s page in headless Chromium.
+	[chromium]=chromium
 )
 
 # have TOOL: is TOOL usable? Beyond PATH, look where Debian keeps programs

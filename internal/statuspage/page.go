@@ -328,8 +328,14 @@ func seconds(s float64) string {
 	return humanize.Duration(time.Duration(s * float64(time.Second)))
 }
 
+// ago is an age in words, in days past two ("3d ago", not "72h0m0s ago"):
+// a page is read at a glance.
 func ago(t, now time.Time) string {
-	return humanize.Duration(now.Sub(t).Round(time.Second)) + " ago"
+	age := now.Sub(t).Round(time.Second)
+	if age >= 48*time.Hour {
+		return strconv.Itoa(int(age/(24*time.Hour))) + "d ago"
+	}
+	return humanize.Duration(age) + " ago"
 }
 
 // when is a time in UTC with its age: "2026-11-26T02:13:32Z (3h12m ago)".
