@@ -58,17 +58,21 @@ type Page struct {
 	Skipped []string
 
 	// Audit is the hook for the checklist of `audit` (internal/audit,
-	// built apart): when a caller fills it, the page shows each item in
-	// an "Audit" section; nil leaves the section out.
+	// built apart, not in this tree yet): when a caller fills it, the
+	// page shows each item in an "Audit" section; nil leaves the section
+	// out. To wire it, status --html would run the checklist and copy
+	// each audit.Item's Title, Status, Evidence and Fix.
 	Audit []AuditItem
 }
 
-// AuditItem is one line of the backup checklist as the page shows it.
+// AuditItem is one line of the backup checklist as the page shows it:
+// the shape of audit's items (title, "ok"/"failed"/"n/a", the evidence
+// read, the exact fix), so filling Audit is one loop.
 type AuditItem struct {
-	Item     string
-	Result   string // "ok", "failed" or "n/a"
-	Evidence string
-	Fix      string
+	Title    string
+	Status   string
+	Evidence []string
+	Fix      []string
 }
 
 // New gathers a page: the status summary and the history kept in stateDir.
@@ -174,7 +178,7 @@ func (p *Page) view() pageView {
 		v.Targets = append(v.Targets, targetOf(t, p.History[t.Target], now))
 	}
 	for _, a := range p.Audit {
-		v.Audit = append(v.Audit, auditView{AuditItem: a, Class: statusClass(a.Result)})
+		v.Audit = append(v.Audit, auditView{AuditItem: a, Class: statusClass(a.Status)})
 	}
 	return v
 }

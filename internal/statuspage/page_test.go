@@ -133,7 +133,7 @@ func TestHostileTextIsEscaped(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.Audit = []AuditItem{{Item: hostile, Result: "failed", Evidence: hostile, Fix: hostile}}
+			p.Audit = []AuditItem{{Title: hostile, Status: "failed", Evidence: []string{hostile}, Fix: []string{hostile}}}
 			page := render(t, p)
 			if strings.Contains(page, hostile) && strings.ContainsAny(hostile, `<>"'&`) {
 				t.Errorf("%q appears unescaped:\n%s", hostile, page)
@@ -327,7 +327,7 @@ func TestNothingExternal(t *testing.T) {
 	sum := summary("db")
 	sum.Running = &state.Running{PID: 1, Command: "run daily"}
 	p := newPage(t, sum, dir)
-	p.Audit = []AuditItem{{Item: "offsite copy", Result: "ok"}}
+	p.Audit = []AuditItem{{Title: "offsite copy", Status: "ok", Evidence: []string{"x"}, Fix: []string{"y"}}}
 	page := render(t, p)
 	for _, re := range []string{`(?i)\b(src|href|action|srcset|poster|xlink:href)\s*=`, `(?i)url\s*\(`, `(?i)@import`, `(?i)https?:`, `(?i)<script`, `(?i)<(link|iframe|object|embed|img)\b`, `(?i)\son[a-z]+\s*=`} {
 		if regexp.MustCompile(re).MatchString(page) {
@@ -342,7 +342,7 @@ func TestAuditHook(t *testing.T) {
 	if page := render(t, p); strings.Contains(page, `id="audit"`) {
 		t.Error("an audit section with no items")
 	}
-	p.Audit = []AuditItem{{Item: "restore drill within 30 days", Result: "failed", Evidence: "last drill 40d ago", Fix: "alexandria-backup drill daily"}}
+	p.Audit = []AuditItem{{Title: "restore drill within 30 days", Status: "failed", Evidence: []string{"last drill 40d ago"}, Fix: []string{"alexandria-backup drill daily"}}}
 	page := render(t, p)
 	if !strings.Contains(page, `id="audit"`) || !strings.Contains(page, `<span class="badge failed">failed</span>`) || !strings.Contains(page, "alexandria-backup drill daily") {
 		t.Errorf("audit section:\n%s", page)
