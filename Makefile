@@ -18,13 +18,16 @@ BASHDIR  := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR   := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR  := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: help deps build install uninstall image test test-short lint golden bench bench-go bench-run demo man clean
+.PHONY: help deps deps-demo build install uninstall image test test-short lint golden bench bench-go bench-run demo man clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-deps: ## install the tools alexandria-backup drives (as root), or say what to install
+deps: ## install the tools alexandria-backup drives and its tests need (as root), or say what to install
 	@bash scripts/deps.sh
+
+deps-demo: # the same for what the demo runs alone (no sshd, systemd, PyYAML or Chromium)
+	@bash scripts/deps.sh demo
 
 build: ## build bin/alexandria-backup (OUT=DIR: elsewhere), its version from git describe
 	$(GO) build $(GOFLAGS) -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
@@ -78,7 +81,7 @@ bench-run: ## end-to-end: alexandria-backup run against the bare tool commands (
 	@$(GO) build -o bin/bench ./tools/bench
 	@bin/bench -preset $(BENCH) $(BENCH_FLAGS)
 
-demo: deps build ## make a sandbox (sample library, throwaway PostgreSQL), back it up, drill it, lose it and recover it
+demo: deps-demo build ## make a sandbox (sample library, throwaway PostgreSQL), back it up, drill it, lose it and recover it
 	$(GO) build -o bin/demo ./tools/demo
 	bin/demo -bin $(BIN) -dir sandbox
 

@@ -8,7 +8,15 @@ set -euo pipefail
 
 # tool -> Debian package providing it. "go" has no package here: Debian's
 # golang-go is far older than the Go this module needs.
-tools=(go pg_dump pg_restore initdb postgres restic borg rsync rclone ssh sshd systemd-analyze python3-yaml chromium)
+#
+# `deps.sh demo` asks only for what the demo runs; `deps.sh` (make test)
+# also for what the tests alone need: sshd and ssh (remote repositories),
+# systemd-analyze and PyYAML (generated units and manifests), Chromium
+# (the status page, rendered).
+tools=(go pg_dump pg_restore initdb postgres restic borg rsync rclone)
+if [[ ${1:-test} != demo ]]; then
+	tools+=(ssh sshd systemd-analyze python3-yaml chromium)
+fi
 declare -A package_of=(
 	[pg_dump]=postgresql
 	[pg_restore]=postgresql
