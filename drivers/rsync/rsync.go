@@ -536,8 +536,8 @@ var rsyncProgress2 = regexp.MustCompile(`^\s*([\d,]+)\s+(\d+)%\s+([\d.]+)([kMGT]
 func (Driver) Custody(t *drivers.Target) drivers.Custody {
 	dst := t.Settings.Str("destination")
 	c := drivers.Custody{Offsite: drivers.Yes, Place: dst, Encrypted: drivers.No,
-		Why:  "rsync keeps plain files: over ssh it is encrypted in transit only, not at rest",
-		Fix:  "use restic/borg or an rclone crypt remote for offsite"}
+		Why: "rsync keeps plain files: over ssh it is encrypted in transit only, not at rest",
+		Fix: "use restic/borg or an rclone crypt remote for offsite"}
 	if filepath.IsAbs(dst) {
 		c.Offsite = drivers.No
 	}
