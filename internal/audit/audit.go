@@ -481,7 +481,8 @@ func join(root, p string) string {
 // fresh adds whether target t's newest backup is within maxAge, from the
 // state or from its repository.
 func fresh(in *Input, it *Item, t *drivers.Target, maxAge time.Duration) {
-	runFix := in.Cmd + " run <plan> for it now; then find why the schedule did not (journalctl -u " + schedule.UnitName("<plan>") + ", " + in.Cmd + " status)"
+	g := planFor(in.Plan, t.Name)
+	runFix := in.Cmd + " run " + g + " now; then find why the schedule did not (journalctl -u " + schedule.UnitName(g) + ", " + in.Cmd + " status)"
 	if in.FromRepositories {
 		if err := in.ListErrors[t.Name]; err != nil {
 			it.add(Failed, fmt.Sprintf("target %s: cannot list its backups: %v", t.Name, firstLine(err.Error())), in.Cmd+" doctor")
@@ -541,6 +542,28 @@ func often(sched string, gap time.Duration) bool {
 		prev = next
 	}
 	return true
+}
+
+// planFor is the backup plan that runs target: a scheduled one first, in
+// name order; "<plan>" when none holds it.
+func planFor(p *plan.Plan, target string) string {
+	found := ""
+	for _, name := range sortedPlans(p) {
+		g := p.Plans[name]
+		if g.IsCheck() || !slices.Contains(g.Targets, target) {
+			continue
+		}
+		if g.Schedule != "" {
+			return name
+		}
+		if found == "" {
+			found = name
+		}
+	}
+	if found == "" {
+		return "<plan>"
+	}
+	return found
 }
 
 // pick lists the plan's targets in its order, those keep says (all when nil).
