@@ -152,7 +152,7 @@ func TestDatabaseDaily(t *testing.T) {
 		{name: "not installed", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
 			in: fresh, want: Failed, evidence: []string{"not installed"}, fix: []string{"schedule systemd --install"}},
 		{name: "timer disabled", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
-			in: withHost(fresh, map[string][]schedule.Installed{"nightly": {{Plan: "nightly", Evidence: "x.timer: not enabled"}}}),
+			in:   withHost(fresh, map[string][]schedule.Installed{"nightly": {{Plan: "nightly", Evidence: "x.timer: not enabled"}}}),
 			want: Failed, fix: []string{"systemctl enable --now alexandria-backup-nightly.timer"}},
 		{name: "Kubernetes: cannot tell", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
 			in: func(in *Input) { fresh(in); in.InKubernetes = true }, want: NA, evidence: []string{"CronJob cannot be seen"}},
@@ -165,14 +165,16 @@ func TestDatabaseDaily(t *testing.T) {
 				in.State, in.Installed, in.MaxAge = stateOf(map[string]time.Duration{"db": 30 * time.Hour}), active("nightly"), 48*time.Hour
 			}, want: OK},
 		{name: "never succeeded", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
-			in: func(in *Input) { in.State, in.Installed = stateOf(map[string]time.Duration{"db": -1}), active("nightly") },
+			in: func(in *Input) {
+				in.State, in.Installed = stateOf(map[string]time.Duration{"db": -1}), active("nightly")
+			},
 			want: Failed, evidence: []string{"no successful backup on record"}},
 		{name: "from repositories: fresh, state empty", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
 			in: func(in *Input) {
 				in.Installed, in.FromRepositories, in.Newest = active("nightly"), true, map[string]time.Time{"db": now.Add(-time.Hour)}
 			}, want: OK, evidence: []string{"(repository)"}},
 		{name: "from repositories: none", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
-			in: func(in *Input) { fresh(in); in.Installed, in.FromRepositories = active("nightly"), true },
+			in:   func(in *Input) { fresh(in); in.Installed, in.FromRepositories = active("nightly"), true },
 			want: Failed, evidence: []string{"no backup of known time"}},
 		{name: "from repositories: cannot list", plan: db + "[plans.nightly]\ntargets = [\"db\"]\nschedule = \"daily\"\n",
 			in: func(in *Input) {

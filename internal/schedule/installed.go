@@ -40,7 +40,9 @@ func FindInstalled(root, config string) (map[string][]Installed, error) {
 		name := strings.TrimSuffix(strings.TrimPrefix(base, UnitName("")), ".timer")
 		link := filepath.Join(root, UnitDir, "timers.target.wants", base)
 		in := Installed{Plan: name, Evidence: p + ": not enabled (no " + link + ")"}
-		if _, err := os.Stat(link); err == nil {
+		// Lstat: systemctl --root links to the unit by its path inside the
+		// root, which from here may lead nowhere.
+		if _, err := os.Lstat(link); err == nil {
 			in.Active, in.Evidence = true, p+", enabled ("+link+")"
 		}
 		out[name] = append(out[name], in)
