@@ -264,3 +264,26 @@ schedule = "daily"
 		t.Errorf("after undoing every case: exit %d %v", code, statuses(rep))
 	}
 }
+
+// Bad flags and arguments are usage errors (exit 2), naming the flag.
+func TestAuditUsage(t *testing.T) {
+	_, planPath := schedulePlan(t)
+	for _, args := range [][]string{
+		{"audit", "--max-age", "0s"},
+		{"audit", "--drill-within", "-1h"},
+		{"audit", "extra"},
+		{"audit", "--max-age", "soon"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"-c", planPath}, args...)...)
+		if code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, stderr)
+		}
+	}
+	// A plan that never ran, with --host-root at an empty root: exit 1,
+	// and the text names the root it looked in.
+	root := t.TempDir()
+	code, stdout, _ := runCLI(t, "-c", planPath, "audit", "--host-root", root)
+	if code != 1 || !strings.Contains(stdout, "no timer in "+root+"/etc/systemd/system") {
+		t.Errorf("audit of a plan that never ran: exit %d\n%s", code, stdout)
+	}
+}
