@@ -467,7 +467,9 @@ func installed(in *Input, planName string) (Status, string, []string) {
 	case in.InKubernetes:
 		return NA, "running in Kubernetes: a CronJob cannot be seen from here (kubectl get cronjobs)", nil
 	}
-	return Failed, fmt.Sprintf("not installed: no timer in %s and no line in %s written for this plan file",
+	// A CronJob is in the cluster, not on this host: say so, and fail
+	// anyway (audit run in the pod says –).
+	return Failed, fmt.Sprintf("not installed: no timer in %s and no line in %s written for this plan file (a Kubernetes CronJob cannot be seen from a host: run audit in its pod)",
 		join(in.HostRoot, schedule.UnitDir), join(in.HostRoot, schedule.CronFile)), fix
 }
 
