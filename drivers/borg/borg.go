@@ -871,3 +871,26 @@ func parseBorgLogJSON(line []byte) (proc.Progress, bool, []byte) {
 	}
 	return proc.Progress{}, false, line
 }
+
+// Custody: a repository that is not an absolute path is on another
+// machine (over ssh). Its encryption mode is the one `init` created it
+// with: "none" and the authenticated modes keep the data in the clear.
+func (Driver) Custody(t *drivers.Target) drivers.Custody {
+	repo := t.Settings.Str("repository")
+	c := drivers.Custody{Offsite: drivers.Yes, Place: repo}
+	if filepath.IsAbs(repo) {
+		c.Offsite = drivers.No
+	}
+	mode := t.Settings.Str("encryption")
+	if mode == "" {
+		mode = borgDefaultEncryption
+	}
+	c.Why = "encryption = " + strconv.Quote(mode)
+	if mode == "none" || strings.HasPrefix(mode, "authenticated") {
+		c.Encrypted = drivers.No
+		c.Fix = "a new repository with encryption = \"" + borgDefaultEncryption + "\" (borg cannot change a repository's mode): set it, run `alexandria-backup init`, export the key"
+	} else {
+		c.Encrypted = drivers.Yes
+	}
+	return c
+}

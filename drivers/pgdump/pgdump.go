@@ -979,3 +979,9 @@ func (Driver) TendLocks(ctx context.Context, x proc.Executor, t *drivers.Target)
 	}
 	return lt.TendLocks(ctx, x, t.Into)
 }
+
+// Custody: dump files in a local directory, as pg_dump writes them (a
+// streamed dump's custody is its `into` target's: drivers.CustodyOf).
+func (Driver) Custody(t *drivers.Target) drivers.Custody {
+	return drivers.Custody{Offsite: drivers.No, Place: t.Settings.Str("dir"), Encrypted: drivers.No, Why: "pg_dump writes plain dump files"}
+}

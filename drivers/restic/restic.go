@@ -673,3 +673,20 @@ func parseResticStatus(line []byte) (proc.Progress, bool, []byte) {
 	}
 	return p, true, nil
 }
+
+// Custody: restic encrypts every repository; one is offsite unless it is
+// a local path. A repository_file's location is not read (it holds
+// credentials): where it points cannot be told.
+func (Driver) Custody(t *drivers.Target) drivers.Custody {
+	c := drivers.Custody{Encrypted: drivers.Yes, Why: "restic encrypts every repository (AES-256)"}
+	repo := t.Settings.Str("repository")
+	switch {
+	case repo == "":
+		c.Offsite, c.Place = drivers.Unknown, "the location in "+t.Settings.Str("repository_file")
+	case filepath.IsAbs(strings.TrimPrefix(repo, "local:")):
+		c.Offsite, c.Place = drivers.No, strings.TrimPrefix(repo, "local:")
+	default:
+		c.Offsite, c.Place = drivers.Yes, repo
+	}
+	return c
+}

@@ -529,3 +529,17 @@ func parseRsyncProgress(line []byte) (proc.Progress, bool, []byte) {
 // rsync still scans (ir-chk), its percentage is of what it has found so
 // far, not of the whole, so it is only believed with to-chk.
 var rsyncProgress2 = regexp.MustCompile(`^\s*([\d,]+)\s+(\d+)%\s+([\d.]+)([kMGT]?B)/s\s+(\d+):(\d\d):(\d\d)(?:\s+\(xfr#(\d+), (ir|to)-chk=(\d+)/(\d+)\))?`)
+
+// Custody: a destination that is not an absolute path is host:path, on
+// another machine. rsync's mirror is plain files there: ssh encrypts the
+// transfer, nothing encrypts what stays.
+func (Driver) Custody(t *drivers.Target) drivers.Custody {
+	dst := t.Settings.Str("destination")
+	c := drivers.Custody{Offsite: drivers.Yes, Place: dst, Encrypted: drivers.No,
+		Why: "rsync keeps plain files: over ssh it is encrypted in transit only, not at rest",
+		Fix: "use restic/borg or an rclone crypt remote for offsite"}
+	if filepath.IsAbs(dst) {
+		c.Offsite = drivers.No
+	}
+	return c
+}

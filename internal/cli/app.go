@@ -167,6 +167,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			drillCommand(),
 			runbookCommand(),
 			statusCommand(),
+			auditCommand(),
 			doctorCommand(),
 			scheduleCommand(),
 			completionCommand(),
