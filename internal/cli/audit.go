@@ -50,22 +50,11 @@ func cmdAudit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := state.Load(e.plan.StateDir)
-	if err != nil {
-		return err // a damaged state file: exit 1, saying which
-	}
-	config, err := filepath.Abs(e.plan.Path)
+	in, err := auditInput(e, c.String("host-root"))
 	if err != nil {
 		return err
 	}
-	root := c.String("host-root")
-	found, err := schedule.FindInstalled(root, config)
-	if err != nil {
-		e.log.Warn("cannot read every installed schedule", "root", root, "error", err)
-	}
-	in := &audit.Input{Plan: e.plan, State: s, Now: time.Now(), MaxAge: c.Duration("max-age"), DrillWithin: c.Duration("drill-within"),
-		Installed: found, HostRoot: root, InKubernetes: os.Getenv("KUBERNETES_SERVICE_HOST") != "",
-		Cmd: "alexandria-backup -c " + config}
+	in.MaxAge, in.DrillWithin = c.Duration("max-age"), c.Duration("drill-within")
 	if c.Bool("from-repositories") {
 		in.FromRepositories = true
 		in.Newest, in.ListErrors, err = newestBackups(c, e)
@@ -84,6 +73,26 @@ func cmdAudit(c *cli.Context) error {
 		return &exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// auditInput is what audit judges from this host: the plan, its state
+// and the schedules installed under root; freshness from the state.
+func auditInput(e *env, root string) (*audit.Input, error) {
+	s, err := state.Load(e.plan.StateDir)
+	if err != nil {
+		return nil, err // a damaged state file: exit 1, saying which
+	}
+	config, err := filepath.Abs(e.plan.Path)
+	if err != nil {
+		return nil, err
+	}
+	found, err := schedule.FindInstalled(root, config)
+	if err != nil {
+		e.log.Warn("cannot read every installed schedule", "root", root, "error", err)
+	}
+	return &audit.Input{Plan: e.plan, State: s, Now: time.Now(),
+		Installed: found, HostRoot: root, InKubernetes: os.Getenv("KUBERNETES_SERVICE_HOST") != "",
+		Cmd: "alexandria-backup -c " + config}, nil
 }
 
 // newestBackups lists each target's backups as `status

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/alexandria-backup/alexandria-backup/drivers"
+	"github.com/alexandria-backup/alexandria-backup/internal/audit"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
 	"github.com/alexandria-backup/alexandria-backup/internal/runlock"
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
@@ -100,12 +102,30 @@ func writeStatusPage(e *env, sum *state.Summary, path string) error {
 		e.log.Warn("status --html: a report left out", "error", err)
 	})
 	if err == nil {
+		page.Audit = auditItems(e)
 		err = page.WriteFile(path)
 	}
 	if err != nil {
 		return fmt.Errorf("--html %s: %w", path, err)
 	}
 	return nil
+}
+
+// auditItems are the page's audit section: `audit` with its defaults,
+// from the state (the page is the state's view); none when it cannot be
+// judged, with a warning.
+func auditItems(e *env) []statuspage.AuditItem {
+	root := cmp.Or(os.Getenv(hostRootEnv), "/")
+	in, err := auditInput(e, root)
+	if err != nil {
+		e.log.Warn("status --html: the audit section is left out", "error", err)
+		return nil
+	}
+	var items []statuspage.AuditItem
+	for _, it := range audit.Run(in).Items {
+		items = append(items, statuspage.AuditItem{Title: it.Title, Status: string(it.Status), Evidence: it.Evidence, Fix: it.Fix})
+	}
+	return items
 }
 
 // statusExit is status's exit: 1 when something failed last, 4 when

@@ -47,6 +47,13 @@ func TestStatusHTML(t *testing.T) {
 	}
 	data, _ := os.ReadFile(page)
 	html := string(data)
+	// The audit section: `audit`'s items, judged from the same state
+	// (no schedule installed here: that item failed, with its fix).
+	for _, want := range []string{`<section id="audit">`, "Database backups automated (daily)", "schedule systemd --install"} {
+		if !strings.Contains(string(mustRead(t, page)), want) {
+			t.Errorf("the page's audit section lacks %q", want)
+		}
+	}
 	for _, want := range []string{`data-target="database"`, `data-target="library"`, "&lt;b&gt;repository&lt;/b&gt; locked", "last 2 run(s)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the page lacks %q:\n%s", want, html)
@@ -78,4 +85,13 @@ func TestStatusHTML(t *testing.T) {
 	if code, _, stderr := runCLI(t, "status", "-c", s.plan, "--from-repositories", "--html", page); code != 2 || !strings.Contains(stderr, "--html") {
 		t.Errorf("--html with --from-repositories: exit %d\n%s", code, stderr)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
