@@ -94,6 +94,7 @@ func cmdRun(c *cli.Context) (err error) {
 	path, werr := rep.Write(e.plan.StateDir)
 	if werr != nil {
 		e.log.Error("could not write the run report", "error", werr)
+		path = "" // the summary must not name a report that is not there
 	} else {
 		e.besideTable(tty, func() { e.log.Info("report written", "path", path) })
 		al.reportWritten(path)

@@ -82,6 +82,12 @@ func cmdSchedule(c *cli.Context) error {
 			o.User = u.Username
 		}
 	}
+	// One cron file holds every scheduled plan of the plan file: writing
+	// or removing it for one plan would drop the others' lines.
+	if (install || uninstall) && a[0] == "cron" && c.IsSet("plan") {
+		return usage("schedule cron --%s --plan: %s holds the lines of every scheduled plan of %s; install or uninstall them together, without --plan",
+			map[bool]string{true: "install", false: "uninstall"}[install], schedule.CronFile, config)
+	}
 	in := schedule.Installer{Root: c.String("root"), Force: c.Bool("force"), Exec: e.rt.Exec}
 	if uninstall {
 		// Needs no schedule in the plan: it may have lost them since.

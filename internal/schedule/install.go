@@ -22,11 +22,13 @@ type Placed struct {
 }
 
 // WriteFiles writes each file at dest(f), mode 0644: never over a
-// different file there unless force. Every file is checked first, so a
-// refusal writes nothing.
+// different file there unless force, and never, even with force, over
+// one schedule wrote for another plan file (its Marker says which): that
+// would take the other plan file's schedules away. Every file is checked
+// first, so a refusal writes nothing.
 func WriteFiles(files []File, dest func(File) string, force bool) ([]Placed, error) {
 	var placed []Placed
-	var refused []string
+	var refused, others []string
 	for _, f := range files {
 		path := dest(f)
 		old, err := os.ReadFile(path)
@@ -37,11 +39,16 @@ func WriteFiles(files []File, dest func(File) string, force bool) ([]Placed, err
 			return nil, err
 		case string(old) == f.Content:
 			placed = append(placed, Placed{path, "unchanged"})
+		case markerLine(string(old)) != "" && markerLine(string(old)) != markerLine(f.Content):
+			others = append(others, path+" ("+strings.TrimPrefix(markerLine(string(old)), "# ")+")")
 		case force:
 			placed = append(placed, Placed{path, "replaced"})
 		default:
 			refused = append(refused, path)
 		}
+	}
+	if len(others) > 0 {
+		return nil, fmt.Errorf("%s: another plan file's schedule, never written over (not even with --force): nothing written; uninstall it with that plan file first", strings.Join(others, ", "))
 	}
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("%s already exists with other contents: nothing written (--force writes over it)", strings.Join(refused, ", "))
@@ -197,6 +204,16 @@ func (in Installer) Uninstall(ctx context.Context, format, config, plan string) 
 		}
 	}
 	return placed, timers, nil
+}
+
+// markerLine is content's second line when it is a schedule Marker (of
+// whichever plan file), else "".
+func markerLine(content string) string {
+	lines := strings.SplitN(content, "\n", 3)
+	if len(lines) >= 2 && strings.HasPrefix(lines[1], strings.TrimSuffix(Marker(""), `"".`)) {
+		return lines[1]
+	}
+	return ""
 }
 
 // written reports whether the file at path carries config's Marker as its
