@@ -27,6 +27,10 @@ import (
 type Plan struct {
 	Path     string
 	StateDir string
+	// StateDirDefault: the plan names no state_dir; StateDir is the
+	// default of the user who loaded it, which another user (a pod's)
+	// would not share.
+	StateDirDefault bool
 	Parallel int
 	Targets  map[string]*drivers.Target
 	// Order lists target names as they appear in the file.
@@ -239,7 +243,7 @@ func (l *loader) plan(raw map[string]any, keys []toml.Key) *Plan {
 			p.StateDir = s
 		}
 	} else {
-		p.StateDir = DefaultStateDir()
+		p.StateDir, p.StateDirDefault = DefaultStateDir(), true
 	}
 	if v, ok := raw["parallel"]; ok {
 		if n, isInt := v.(int64); !isInt || n < 1 || n > 64 {

@@ -128,7 +128,23 @@ func (l *loader) ntfy(raw map[string]any) *NtfyConfig {
 	if _, ok := raw["url"]; !ok {
 		l.problem([]string{"notify", "ntfy"}, "`url` is required (the topic's URL, e.g. \"https://ntfy.sh/TOPIC\")")
 	}
+	l.secretsOverTLS([]string{"notify", "ntfy", "url"}, c.URL, c.TokenFile != "")
 	return c
+}
+
+// secretsOverTLS refuses a channel that sends a secret (its token, its
+// headers) to a plain-http URL: it would cross the network in clear, as
+// e-mail refuses to send its password without TLS. A relay on this
+// machine (loopback) is allowed.
+func (l *loader) secretsOverTLS(kp []string, raw string, sendsSecret bool) {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || !sendsSecret || u.Scheme != "http" {
+		return
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return
+	}
+	l.problem(kp, "must be https: the channel sends a secret (token_file, headers) that plain http would carry in clear")
 }
 
 func (l *loader) email(raw map[string]any) *EmailConfig {
@@ -256,6 +272,7 @@ func (l *loader) webhook(raw map[string]any) *WebhookConfig {
 	if _, ok := raw["url"]; !ok {
 		l.problem([]string{"notify", "webhook"}, "`url` is required")
 	}
+	l.secretsOverTLS([]string{"notify", "webhook", "url"}, c.URL, c.TokenFile != "" || len(c.Headers) > 0)
 	for name := range c.Headers {
 		if c.TokenFile != "" && strings.EqualFold(name, "Authorization") {
 			l.problem([]string{"notify", "webhook", "headers", name}, "conflicts with token_file, which sends Authorization: Bearer")
@@ -306,6 +323,20 @@ func (n Notify) secretFiles() []notifySecretFile {
 	}
 	if n.Webhook != nil {
 		add(n.Webhook.TokenFile, "notify", "webhook", "token_file")
+	}
+	return out
+}
+
+// Files are the files [notify] reads when a run ends: the channels'
+// secret files and the e-mail CA file. A scheduled run must be able to
+// read them (mounted in a pod, readable under systemd's sandbox).
+func (n Notify) Files() []string {
+	var out []string
+	for _, f := range n.secretFiles() {
+		out = append(out, f.path)
+	}
+	if n.Email != nil && n.Email.CAFile != "" {
+		out = append(out, n.Email.CAFile)
 	}
 	return out
 }

@@ -141,6 +141,22 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	return post(ctx, w.URL, h, body, w.Agent, "webhook")
 }
 
+// client follows a redirect only on the same host and never from https
+// to http: Go drops Authorization on another host but sends the other
+// headers (a webhook's API key) wherever a redirect points.
+var client = &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	switch {
+	case len(via) >= 5:
+		return errors.New("stopped after 5 redirects")
+	case req.URL.Host != first.Host:
+		return fmt.Errorf("refused a redirect to another host (%s): the request carries secrets", req.URL.Hostname())
+	case first.Scheme == "https" && req.URL.Scheme != "https":
+		return errors.New("refused a redirect from https to http: the request carries secrets")
+	}
+	return nil
+}}
+
 // post sends one request. Its errors name the URL redacted (the path of a
 // webhook or topic is its secret) and never the response's body (a
 // server may echo the request in it).
@@ -153,9 +169,8 @@ func post(ctx context.Context, u *url.URL, h http.Header, body []byte, agent, wh
 	if agent != "" {
 		req.Header.Set("User-Agent", agent)
 	}
-	// The context carries the timeout (SendAll); the client follows at
-	// most a few redirects and drops Authorization on one to another host.
-	resp, err := http.DefaultClient.Do(req)
+	// The context carries the timeout (SendAll).
+	resp, err := client.Do(req)
 	if err != nil {
 		// *url.Error quotes the full URL: keep only the cause.
 		var ue *url.Error

@@ -32,10 +32,12 @@ func writeCron(w io.Writer, s *Set) error {
 		Marker(s.Opts.Config),
 		"# The scheduled plans of "+s.Opts.Config+", written by",
 		"# `alexandria-backup schedule cron`. `schedule cron --install` (as root) puts it in",
-		"# "+CronFile+" (owned by root, mode 0644). cron mails what a job prints to MAILTO: the tool prints nothing on",
-		"# success, and its warnings (exit 3: a partial backup) and errors. `timeout` stops a run that hangs past its targets' timeouts one after",
-		"# the other (6h for a target without one), the lock wait and 10 minutes: the tool",
-		"# then stops its tools and exits 143. Times are this machine's local time.",
+		"# "+CronFile+" (owned by root, mode 0644). cron mails what a job prints to",
+		"# MAILTO: the tool prints nothing on success, and its warnings (exit 3: a partial",
+		"# backup) and errors. `timeout` stops a run that hangs past its targets' timeouts",
+		"# one after the other (6h for a target without one; 24h each for verify and drill),",
+		"# the lock wait and 10 minutes: the tool then stops its tools and exits 143. Times",
+		"# are this machine's local time.",
 	)
 	for _, j := range s.Jobs {
 		if j.Group.IsCheck() {

@@ -48,7 +48,7 @@ func Kubernetes(s *Set) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets := secretKeys(planpaths.Secrets(allTargets(s)))
+	secrets := secretKeys(jobSecrets(s, allTargets(s)))
 	comments := []string{
 		"Kubernetes manifests for the scheduled plans of " + s.Opts.Config + ",",
 		"written by `alexandria-backup schedule kubernetes`. Review them, then `kubectl apply -f FILE`.",
@@ -78,10 +78,20 @@ func Kubernetes(s *Set) (*Output, error) {
 		"  (spec.volumeName) rather than create empty ones. state_dir is shared by every plan,",
 		"  for the run lock, `status` and the tools' caches (HOME is state_dir/home).",
 	)
-	if s.Plan.Notify.PingURL != "" || anyEnv(s) {
+	if len(s.Plan.Secrets) > 0 || s.Plan.Notify.PingURL != "" || anyEnv(s) {
+		// The loader lists the keys whose values are secrets written in
+		// the file (ping_url, env, the channels' URLs and headers).
+		keys := []string{"ping_url", "env"}
+		if len(s.Plan.Secrets) > 0 {
+			keys = keys[:0]
+			for _, k := range s.Plan.Secrets {
+				keys = append(keys, k.Key)
+			}
+		}
 		comments = append(comments,
-			"- The plan sets ping_url or env values, often secrets, and anyone who may read",
-			"  ConfigMaps can read it: write those values as ${VAR} and put them in "+EnvSecretName+".")
+			"- The plan holds values that are often secrets ("+strings.Join(keys, ", ")+"),",
+			"  and anyone who may read ConfigMaps can read it: write those values as ${VAR} and put",
+			"  them in "+EnvSecretName+".")
 	}
 	if t := localDatabase(s); t != "" {
 		comments = append(comments,
@@ -137,6 +147,19 @@ func Kubernetes(s *Set) (*Output, error) {
 }
 
 // allTargets lists the targets of every scheduled plan, once each.
+// rootStateDir is root's default state_dir (plan.DefaultStateDir).
+const rootStateDir = "/var/lib/alexandria-backup"
+
+// jobSecrets are the secret files a job of targets reads: its targets'
+// and, as every run ends with notifications, [notify]'s.
+func jobSecrets(s *Set, targets []*drivers.Target) []planpaths.Secret {
+	list := planpaths.Secrets(targets)
+	for _, f := range s.Plan.Notify.Files() {
+		list = append(list, planpaths.Secret{Target: "notify", Key: "notify", Path: f})
+	}
+	return list
+}
+
 func allTargets(s *Set) []*drivers.Target {
 	seen := map[string]bool{}
 	var out []*drivers.Target
@@ -168,7 +191,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []data
 		{Key: "configMap", Value: yMap{{Key: "name", Value: ConfigMapName}}},
 	}}
 	mine := map[string]bool{}
-	for _, sec := range planpaths.Secrets(j.Targets) {
+	for _, sec := range jobSecrets(s, j.Targets) {
 		mine[sec.Path] = true
 	}
 	usesSecrets := false
@@ -199,15 +222,27 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []data
 			m = append(m, yKV{Key: "readOnly", Value: true})
 		}
 		mounts = append(mounts, m)
+		claim := yMap{{Key: "claimName", Value: claimName(d)}}
+		if !d.Write {
+			// A read-only claim is also spared the kubelet's ownership
+			// change for fsGroup: the live library keeps its owners and
+			// modes, and no group gains write access to it.
+			claim = append(claim, yKV{Key: "readOnly", Value: true})
+		}
 		volumes = append(volumes, yMap{
 			{Key: "name", Value: d.name, Comment: d.Path + ": " + d.Why},
-			{Key: "persistentVolumeClaim", Value: yMap{{Key: "claimName", Value: claimName(d)}}},
+			{Key: "persistentVolumeClaim", Value: claim},
 		})
 	}
 	// The image's file system is read-only: the tools' temporary files
 	// (restic's pack files before upload, any other tool's) go to an emptyDir.
 	mounts = append(mounts, yMap{{Key: "name", Value: "tmp"}, {Key: "mountPath", Value: "/tmp"}})
 	volumes = append(volumes, yMap{{Key: "name", Value: "tmp"}, {Key: "emptyDir", Value: yMap{}}})
+	if usesSecrets && s.Plan.StateDirDefault && s.Plan.StateDir != rootStateDir {
+		// The pod runs as root (secret files are root's): its default
+		// state_dir is not the one this user's default would mount.
+		return "", nil, fmt.Errorf("plan %s: set state_dir in the plan: its pods run as root (to read the Secret's files), whose default state_dir is %s, not %s (yours)", j.Plan, rootStateDir, s.Plan.StateDir)
+	}
 	podSecurity, ctrSecurity, why := securityContexts(j, usesSecrets)
 	env := ySeq{yMap{{Key: "name", Value: "HOME"}, {Key: "value", Value: home(s.Plan.StateDir)}}}
 	if !usesSecrets && filepath.Base(s.Plan.StateDir) == "alexandria-backup" {
@@ -232,7 +267,7 @@ func cronJob(s *Set, j Job, secrets []keyedSecret, configKey string, vols []data
 		yKV{Key: "failedJobsHistoryLimit", Value: 3, Comment: "Failed jobs are kept, with their pods' logs."},
 		yKV{Key: "jobTemplate", Value: yMap{{Key: "spec", Value: yMap{
 			{Key: "backoffLimit", Value: 0, Comment: "A failed run is not retried as a whole: the plan's targets have their own retries."},
-			{Key: "activeDeadlineSeconds", Value: int(j.Budget / time.Second), Comment: "A backstop for a hang: the targets' timeouts one after the other (6h for a target\nwithout one), the lock wait and 10 minutes."},
+			{Key: "activeDeadlineSeconds", Value: int(j.Budget / time.Second), Comment: "A backstop for a hang: the targets' timeouts one after the other (6h for a target\nwithout one; 24h each for verify and drill), the lock wait and 10 minutes."},
 			{Key: "podFailurePolicy", Value: yMap{{Key: "rules", Value: ySeq{
 				yMap{
 					{Key: "action", Value: "Ignore", Comment: "Evicted or preempted: start again (it does not count as a failure)."},

@@ -36,6 +36,10 @@ type Options struct {
 // when the whole run's time limit is worked out.
 const DefaultTargetTimeout = 6 * time.Hour
 
+// CheckTargetBudget is each target's share of a scheduled check's time
+// limit (verify, verify-full, drill): its `timeout` is its backup's.
+const CheckTargetBudget = 24 * time.Hour
+
 // margin is added to the targets' timeouts for everything around them:
 // loading the plan, reports, notifications.
 const margin = 10 * time.Minute
@@ -99,9 +103,16 @@ func Jobs(p *plan.Plan, only string, o Options) (*Set, error) {
 		for _, tn := range g.Targets {
 			t := p.Targets[tn]
 			j.Targets = append(j.Targets, t)
-			if t.Timeout > 0 {
+			switch {
+			case g.IsCheck():
+				// A target's timeout bounds its backup, which a check
+				// does not run: a full read of a large repository takes
+				// far longer than an everyday backup. Only a hang is
+				// stopped.
+				j.Budget += CheckTargetBudget
+			case t.Timeout > 0:
 				j.Budget += t.Timeout
-			} else {
+			default:
 				j.Budget += DefaultTargetTimeout
 			}
 		}

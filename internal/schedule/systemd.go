@@ -88,7 +88,7 @@ func writeFailureUnit(w io.Writer, s *Set) {
 func writeService(w io.Writer, s *Set, j Job) {
 	name := UnitName(j.Plan)
 	locals := planpaths.Locals(s.Plan.StateDir, j.Targets)
-	secrets := planpaths.Secrets(j.Targets)
+	secrets := jobSecrets(s, j.Targets)
 	after := "network-online.target"
 	if j.hasDriver("pg_dump") {
 		// A run caught up at boot (Persistent=true) must find the database up.
