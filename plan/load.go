@@ -31,8 +31,8 @@ type Plan struct {
 	// default of the user who loaded it, which another user (a pod's)
 	// would not share.
 	StateDirDefault bool
-	Parallel int
-	Targets  map[string]*drivers.Target
+	Parallel        int
+	Targets         map[string]*drivers.Target
 	// Order lists target names as they appear in the file.
 	Order []string
 	Plans map[string]*Group
