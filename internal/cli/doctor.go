@@ -15,7 +15,7 @@ func doctorCommand() *cli.Command {
 		Usage:     "check that the plan can run here: tools, database, repositories, secret files, free space, the run lock's holder (changes nothing)",
 		ArgsUsage: "[TARGET...]",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "plan", Usage: "check the targets of this plan"},
+			&cli.StringFlag{Name: "plan", Usage: "check the targets of plan `PLAN`"},
 			&cli.BoolFlag{Name: "json", Usage: "print the checks and their summary as JSON on stdout"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "give up on a database or repository after `DUR`"},
 		},

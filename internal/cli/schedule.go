@@ -27,9 +27,9 @@ func scheduleCommand() *cli.Command {
 			&cli.BoolFlag{Name: "install", Usage: "systemd, cron (as root): put the files in place and enable the timers"},
 			&cli.BoolFlag{Name: "uninstall", Usage: "systemd, cron (as root): disable the timers and remove the files --install wrote for this plan file"},
 			&cli.StringFlag{Name: "root", Value: "/", Usage: "--install, --uninstall: the system's root `DIR` (an image's; systemctl --root enables timers there)"},
-			&cli.DurationFlag{Name: "lock-wait", Value: 2 * time.Hour, Usage: "how long a scheduled run waits for another run's lock (run --wait)"},
-			&cli.StringFlag{Name: "image", Value: schedule.ImageName + ":" + Version, Usage: "kubernetes: the container image (make image builds it)"},
-			&cli.StringFlag{Name: "time-zone", Usage: "kubernetes: the CronJob's time zone (default: this machine's, e.g. Europe/Berlin)"},
+			&cli.DurationFlag{Name: "lock-wait", Value: 2 * time.Hour, Usage: "how long (`DUR`) a scheduled run waits for another run's lock (run --wait)"},
+			&cli.StringFlag{Name: "image", Value: schedule.ImageName + ":" + Version, Usage: "kubernetes: the container `IMAGE` (make image builds it)"},
+			&cli.StringFlag{Name: "time-zone", Usage: "kubernetes: the CronJob's time `ZONE` (default: this machine's, e.g. Europe/Berlin)"},
 		},
 		Action: cmdSchedule,
 	}
