@@ -163,10 +163,11 @@ func runningNow(e *env) *state.Running {
 	r := &state.Running{PID: h.PID, Host: h.Host, Command: h.Command, Plan: h.Plan, Targets: h.Targets}
 	if r.Plan == "" && len(r.Targets) == 0 {
 		words := strings.Fields(h.Command)
+		command := ""
 		if len(words) > 0 {
-			words = words[1:] // the command's name
+			command, words = words[0], words[1:]
 		}
-		r.Plan, r.Targets = lockScope(e, words, nil, "")
+		r.Plan, r.Targets = lockScope(e, command, words, nil, "")
 	}
 	if r.Targets == nil {
 		r.Targets = []string{}
