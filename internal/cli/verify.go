@@ -34,7 +34,7 @@ func cmdVerify(c *cli.Context) error {
 	}
 	start := time.Now()
 	outs := e.plan.Verify(c.Context, targets, rot, e.rt)
-	if err := state.RecordVerify(e.plan.StateDir, outs, time.Now().UTC()); err != nil {
+	if err := state.RecordVerify(e.plan.StateDir, outs, time.Now().UTC(), c.Context.Err() != nil); err != nil {
 		e.log.Error("could not record what verify read", "error", err)
 	}
 	if c.Bool("json") {
