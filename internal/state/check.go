@@ -289,8 +289,8 @@ func (s *State) verifyStatus(target string) *VerifyStatus {
 		return nil
 	}
 	vs := &VerifyStatus{}
-	// A pass records after the failure it clears; compared anyway, so an
-	// older version's pass (which clears nothing) still counts.
+	// A pass removes the failure; the times are compared as well, so a
+	// pass recorded later by any path still counts as clearing it.
 	if f != nil && (v == nil || f.At.After(v.At)) {
 		at, msg := f.At, f.Error
 		vs.LastFailedAt, vs.Error, vs.Problem = &at, &msg, ProblemFailed
