@@ -20,14 +20,18 @@ func drillCommand() *cli.Command {
 	}
 }
 
-func cmdDrill(c *cli.Context) error {
-	e, targets, unlock, err := pickLocked(c)
+func cmdDrill(c *cli.Context) (err error) {
+	// A drill that fails alerts as a failed run does (alerts).
+	var rep *plan.Report
+	al := startCheckAlerts(c, "drill", c.String("plan"))
+	defer func() { al.finish(rep, err) }()
+	e, targets, unlock, err := pickLocked(c, al)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	defer e.close()
-	rep := e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
+	rep = e.plan.Drill(c.Context, c.String("plan"), targets, e.rt)
 	e.close()
 	// On a terminal the summary table, not log lines, ends the drill.
 	tty := summaryTerminal(c)
@@ -37,6 +41,7 @@ func cmdDrill(c *cli.Context) error {
 		path = ""
 	} else {
 		e.besideTable(tty, func() { e.log.Info("report written", "path", path) })
+		al.reportWritten(path)
 	}
 	rerr := state.Record(e.plan, rep, e.log)
 	if rerr != nil {

@@ -227,15 +227,23 @@ func pick(c *cli.Context) (*env, []*drivers.Target, error) {
 }
 
 // pickLocked is pick for commands that change repositories or databases:
-// it also takes the run lock; the caller defers unlock.
-func pickLocked(c *cli.Context) (*env, []*drivers.Target, func(), error) {
+// it also takes the run lock; the caller defers unlock. al, when not nil,
+// is the command's alerts (a check's): it learns the plan as soon as it is
+// read, so that a check that cannot start still alerts through it.
+func pickLocked(c *cli.Context, al *alerts) (*env, []*drivers.Target, func(), error) {
 	e, targets, err := pick(c)
+	if e != nil && al != nil {
+		al.setPlan(e.plan)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	unlock, err := lockRun(c, e)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if al != nil {
+		al.started(e)
 	}
 	return e, targets, unlock, nil
 }

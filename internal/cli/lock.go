@@ -34,7 +34,7 @@ func lockRun(c *cli.Context, e *env) (func(), error) {
 	what := strings.Join(append([]string{c.Command.Name}, c.Args().Slice()...), " ")
 	wait := c.Duration("wait")
 	me := runlock.Me(what)
-	me.Plan, me.Targets = lockScope(e, c.Args().Slice(), c.StringSlice("target"), c.String("plan"))
+	me.Plan, me.Targets = lockScope(e, c.Command.Name, c.Args().Slice(), c.StringSlice("target"), c.String("plan"))
 	l, err := runlock.Acquire(c.Context, filepath.Join(dir, "lock"), me, wait, func(h runlock.Holder) {
 		e.log.Warn("waiting for the run lock", "holder_pid", h.PID, "holder", h.Command, "holder_started", h.StartedAt, "wait", wait)
 	})
@@ -60,9 +60,11 @@ func lockRun(c *cli.Context, e *env) (func(), error) {
 // lockScope is what a command holding the lock works on, for `status`:
 // the plan named by its words or --plan, and the targets of that plan,
 // those named by its words, or those of --target when given. Words that
-// name neither (flags, paths) are ignored. An older version's lock file
-// records only the command line; `status` reads it with the same rule.
-func lockScope(e *env, words, only []string, planFlag string) (group string, targets []string) {
+// name neither (flags, paths) are ignored. A command that works on every
+// target when it names none (allTargetsByDefault) and names none works on
+// every target of the file. An older version's lock file records only the
+// command line; `status` reads it with the same rule.
+func lockScope(e *env, command string, words, only []string, planFlag string) (group string, targets []string) {
 	seen := map[string]bool{}
 	add := func(names ...string) {
 		for _, n := range names {
@@ -83,6 +85,10 @@ func lockScope(e *env, words, only []string, planFlag string) (group string, tar
 			add(w)
 		}
 	}
+	if group == "" && len(targets) == 0 && allTargetsByDefault[command] {
+		// As plan.Pick resolves no names: the file's targets, in order.
+		add(e.plan.Order...)
+	}
 	if len(only) > 0 {
 		targets = nil
 		for _, n := range only {
@@ -93,3 +99,7 @@ func lockScope(e *env, words, only []string, planFlag string) (group string, tar
 	}
 	return group, targets
 }
+
+// allTargetsByDefault are the commands whose [TARGET...] means every
+// target of the file when none is named (plan.Pick).
+var allTargetsByDefault = map[string]bool{"verify": true, "prune": true, "drill": true, "init": true}

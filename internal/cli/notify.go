@@ -61,10 +61,19 @@ var (
 //
 // No ping or hook can change the exit code: they are logged, as warnings
 // and errors, and the run's outcome stays what the backup made it.
+//
+// A check (`verify`, `verify --full`, `drill`, scheduled or by hand)
+// alerts like a run when it fails: /fail, on_failure hooks, channels; a
+// check that finds damage is as bad as a backup that failed. When it
+// passes it pings nothing and runs no on_success hook: the ping URL
+// watches the backups, and a passed check's success would reset the
+// monitor's timer while no backup is made. Channels follow their `on`
+// (by default failure and warning, so a passed check is silent).
 type alerts struct {
 	c       *cli.Context
-	command string
-	group   string
+	command string // "run", "verify", "verify --full", "drill"
+	group   string // the plan; "" for a check of named targets or all
+	check   bool   // a check, not a run: see above
 	dryRun  bool
 
 	plan    *plan.Plan
@@ -83,6 +92,17 @@ func startAlerts(c *cli.Context, command, group string, dryRun bool) *alerts {
 	return &alerts{c: c, command: command, group: group, dryRun: dryRun,
 		tail: proc.NewTail(notify.BodyLimit)}
 }
+
+// startCheckAlerts is startAlerts for a check (verify, drill).
+func startCheckAlerts(c *cli.Context, command, group string) *alerts {
+	a := startAlerts(c, command, group, false)
+	a.check = true
+	return a
+}
+
+// what names the command and its plan in messages: "run weekly",
+// "verify --full weekly", "drill".
+func (a *alerts) what() string { return strings.TrimSpace(a.command + " " + a.group) }
 
 // setPlan records the plan once it is read.
 func (a *alerts) setPlan(p *plan.Plan) {
@@ -120,11 +140,12 @@ func (a *alerts) started(e *env) {
 	e.log = slog.New(slog.NewMultiHandler(h, slog.NewTextHandler(a.tail, &slog.HandlerOptions{Level: level})))
 	e.rt.Log = e.log
 	a.log = e.log
-	if a.ping == nil {
+	// A check's /start would time it as a backup run.
+	if a.ping == nil || a.check {
 		return
 	}
 	host, _ := os.Hostname()
-	body := fmt.Sprintf("alexandria-backup %s %s started on %s (pid %d)\n", a.command, a.group, host, os.Getpid())
+	body := fmt.Sprintf("alexandria-backup %s started on %s (pid %d)\n", a.what(), host, os.Getpid())
 	a.sendPing(a.c.Context, "/start", []byte(body))
 }
 
@@ -150,14 +171,15 @@ func (a *alerts) finish(rep *plan.Report, err error) {
 	}
 	if code == exitLocked {
 		if a.ping != nil {
-			a.sendPing(ctx, "/log", []byte(fmt.Sprintf("alexandria-backup %s %s skipped (exit %d): %v\n", a.command, a.group, code, err)))
+			a.sendPing(ctx, "/log", []byte(fmt.Sprintf("alexandria-backup %s skipped (exit %d): %v\n", a.what(), code, err)))
 		}
 		return
 	}
 	o := a.outcome(rep, err, code)
-	if a.ping != nil {
+	passed := o.Status == plan.StatusOK || o.Status == plan.StatusWarning
+	if a.ping != nil && !(a.check && passed) {
 		endpoint := "/fail"
-		if o.Status == plan.StatusOK || o.Status == plan.StatusWarning {
+		if passed {
 			endpoint = ""
 		}
 		a.sendPing(ctx, endpoint, notify.Body(a.summary(rep, err, o), a.tail.Bytes(), a.ping.Limit()))
@@ -167,7 +189,10 @@ func (a *alerts) finish(rep *plan.Report, err error) {
 	}
 	a.sendChannels(ctx, rep, err, o)
 	event, cmds := "on_failure", a.plan.Notify.OnFailure
-	if o.Status == plan.StatusOK || o.Status == plan.StatusWarning {
+	if passed {
+		if a.check {
+			return
+		}
 		event, cmds = "on_success", a.plan.Notify.OnSuccess
 	}
 	hooks := notify.Hooks{Timeout: hookTimeout, Log: a.logger()}
@@ -196,6 +221,9 @@ func (a *alerts) sendChannels(ctx context.Context, rep *plan.Report, err error, 
 		// secrets never are logged, but a hook's output might echo one.
 		Summary: notify.Mask(a.summary(rep, err, o), secrets),
 		Log:     []byte(notify.Mask(string(a.tail.Bytes()), secrets))}
+	if a.check {
+		m.Command = a.command
+	}
 	notify.SendAll(ctx, chans, m, channelTimeout, log, secrets)
 }
 
@@ -246,7 +274,7 @@ func (a *alerts) exitCode(err error) int {
 }
 
 func (a *alerts) outcome(rep *plan.Report, err error, code int) notify.Outcome {
-	o := notify.Outcome{Plan: a.group, ExitCode: code, Report: a.report}
+	o := notify.Outcome{Plan: a.group, Command: a.command, ExitCode: code, Report: a.report}
 	if a.ping != nil {
 		o.RunID = a.ping.RunID()
 	}
@@ -287,7 +315,7 @@ func (a *alerts) outcome(rep *plan.Report, err error, code int) notify.Outcome {
 func (a *alerts) summary(rep *plan.Report, err error, o notify.Outcome) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "alexandria-backup %s %s on %s: %s (exit %d)\n", a.command, a.group, host, o.Status, o.ExitCode)
+	fmt.Fprintf(&b, "alexandria-backup %s on %s: %s (exit %d)\n", a.what(), host, o.Status, o.ExitCode)
 	if rep != nil {
 		fmt.Fprintf(&b, "started %s, took %s\n", rep.StartedAt.Format(time.RFC3339),
 			time.Duration(rep.DurationSeconds*float64(time.Second)).Round(time.Millisecond))

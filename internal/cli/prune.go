@@ -23,7 +23,7 @@ func pruneCommand() *cli.Command {
 func cmdPrune(c *cli.Context) error {
 	// Also with --dry-run: restic forget and borg prune lock the
 	// repository, which would make a running backup fail.
-	e, targets, unlock, err := pickLocked(c)
+	e, targets, unlock, err := pickLocked(c, nil)
 	if err != nil {
 		return err
 	}

@@ -163,10 +163,11 @@ func runningNow(e *env) *state.Running {
 	r := &state.Running{PID: h.PID, Host: h.Host, Command: h.Command, Plan: h.Plan, Targets: h.Targets}
 	if r.Plan == "" && len(r.Targets) == 0 {
 		words := strings.Fields(h.Command)
+		command := ""
 		if len(words) > 0 {
-			words = words[1:] // the command's name
+			command, words = words[0], words[1:]
 		}
-		r.Plan, r.Targets = lockScope(e, words, nil, "")
+		r.Plan, r.Targets = lockScope(e, command, words, nil, "")
 	}
 	if r.Targets == nil {
 		r.Targets = []string{}
@@ -226,6 +227,8 @@ func printStatus(w io.Writer, sum *state.Summary, stateDir string) {
 		switch {
 		case t.Error != nil && !state.Succeeded(t.Status):
 			detail = firstLine(*t.Error)
+		case t.Verify != nil && t.Verify.Error != nil:
+			detail = firstLine("verify: " + *t.Verify.Error)
 		case t.Artifact != nil:
 			detail = *t.Artifact
 		}
@@ -243,7 +246,8 @@ func dash(s string) string {
 }
 
 // verifyCell is when a verify last passed and what the verifies have
-// read: "3h ago (full)", "3h ago (2 of 7 slices; all read 5d ago)".
+// read: "3h ago (full)", "3h ago (2 of 7 slices; all read 5d ago)"; a
+// verify that failed since leads: "FAILED 1h ago; passed 3w ago (full)".
 func verifyCell(v *state.VerifyStatus, now time.Time) string {
 	if v == nil {
 		return "-"
@@ -251,6 +255,12 @@ func verifyCell(v *state.VerifyStatus, now time.Time) string {
 	cell := "never passed"
 	if v.LastVerifiedAt != nil {
 		cell = ago(*v.LastVerifiedAt, now)
+		if v.LastFailedAt != nil {
+			cell = "passed " + cell
+		}
+	}
+	if v.LastFailedAt != nil {
+		cell = "FAILED " + ago(*v.LastFailedAt, now) + "; " + cell
 	}
 	switch {
 	case v.Cycle > 1 && v.WholeReadAt != nil:

@@ -315,7 +315,8 @@ func TestStatusPerTargetAcrossPlans(t *testing.T) {
 
 // What a run records in the lock file, for status: the plan and the
 // targets it may touch (--target narrows them); words naming neither
-// are ignored.
+// are ignored. verify, prune, drill and init name no target to mean
+// every one: they record every target, so status shows them running.
 func TestLockScope(t *testing.T) {
 	s := newSandbox(t, "")
 	p, err := planpkg.Load(s.plan)
@@ -323,22 +324,37 @@ func TestLockScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{plan: p}
+	all := strings.Join(p.Order, ",")
 	for _, tc := range []struct {
+		command     string
 		words, only []string
 		planFlag    string
 		plan        string
 		targets     string
 	}{
-		{[]string{"all"}, nil, "", "all", "database,library"},
-		{[]string{"all"}, []string{"library"}, "", "all", "library"},
-		{[]string{"library", "--to", "/tmp/x"}, nil, "", "", "library"},
-		{nil, nil, "weekly", "weekly", "library"},
-		{[]string{"--dry-run"}, nil, "", "", ""},
+		{"run", []string{"all"}, nil, "", "all", "database,library"},
+		{"run", []string{"all"}, []string{"library"}, "", "all", "library"},
+		{"restore", []string{"library", "--to", "/tmp/x"}, nil, "", "", "library"},
+		{"verify", nil, nil, "weekly", "weekly", "library"},
+		{"drill", nil, nil, "weekly", "weekly", "library"},
+		{"verify", []string{"library"}, nil, "", "", "library"},
+		// No TARGET: every target of the file.
+		{"verify", nil, nil, "", "", all},
+		{"verify", []string{"--full"}, nil, "", "", all},
+		{"prune", []string{"--dry-run"}, nil, "", "", all},
+		{"drill", nil, nil, "", "", all},
+		{"init", nil, nil, "", "", all},
+		// A command that needs a name works on nothing without one.
+		{"run", []string{"--dry-run"}, nil, "", "", ""},
+		{"restore", []string{"--to", "/tmp/x"}, nil, "", "", ""},
 	} {
-		plan, targets := lockScope(e, tc.words, tc.only, tc.planFlag)
+		plan, targets := lockScope(e, tc.command, tc.words, tc.only, tc.planFlag)
 		if plan != tc.plan || strings.Join(targets, ",") != tc.targets {
-			t.Errorf("%v %v %q: %q %v, want %q %s", tc.words, tc.only, tc.planFlag, plan, targets, tc.plan, tc.targets)
+			t.Errorf("%s %v %v %q: %q %v, want %q %s", tc.command, tc.words, tc.only, tc.planFlag, plan, targets, tc.plan, tc.targets)
 		}
+	}
+	if all == "" {
+		t.Fatal("the sandbox plan has no targets")
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"time"
 
+	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
 	"github.com/alexandria-backup/alexandria-backup/plan"
 	"github.com/urfave/cli/v2"
@@ -20,10 +21,18 @@ func verifyCommand() *cli.Command {
 	}
 }
 
-func cmdVerify(c *cli.Context) error {
+func cmdVerify(c *cli.Context) (err error) {
+	command := "verify"
+	if c.Bool("full") {
+		command = "verify --full"
+	}
+	// A verify that finds damage alerts as a failed run does (alerts).
+	var rep *plan.Report
+	al := startCheckAlerts(c, command, c.String("plan"))
+	defer func() { al.finish(rep, err) }()
 	// restic check takes an exclusive repository lock: unguarded, a manual
 	// verify would make a scheduled run's backup fail.
-	e, targets, unlock, err := pickLocked(c)
+	e, targets, unlock, err := pickLocked(c, al)
 	if err != nil {
 		return err
 	}
@@ -34,7 +43,9 @@ func cmdVerify(c *cli.Context) error {
 	}
 	start := time.Now()
 	outs := e.plan.Verify(c.Context, targets, rot, e.rt)
-	if err := state.RecordVerify(e.plan.StateDir, outs, time.Now().UTC()); err != nil {
+	interrupted := c.Context.Err() != nil
+	rep = verifyReport(c.String("plan"), targets, outs, start, interrupted)
+	if err := state.RecordVerify(e.plan.StateDir, outs, time.Now().UTC(), interrupted); err != nil {
 		e.log.Error("could not record what verify read", "error", err)
 	}
 	if c.Bool("json") {
@@ -43,6 +54,30 @@ func cmdVerify(c *cli.Context) error {
 		})
 	}
 	return outcomes(c.App.Writer, "verified", outs)
+}
+
+// verifyReport is a verify's outcomes as a report, for its alerts (it is
+// not written: `verify` keeps no reports).
+func verifyReport(group string, targets []*drivers.Target, outs []plan.Outcome, start time.Time, interrupted bool) *plan.Report {
+	now := time.Now()
+	rep := &plan.Report{Command: "verify", Plan: group, Status: plan.StatusOK, StartedAt: start, FinishedAt: now,
+		DurationSeconds: now.Sub(start).Seconds()}
+	for i, o := range outs {
+		t := plan.TargetReport{Name: o.Target, Status: plan.StatusOK, DurationSeconds: o.Took.Seconds(),
+			Verified: o.Err == nil, Coverage: o.Coverage}
+		if i < len(targets) && targets[i].Name == o.Target {
+			t.Driver = targets[i].Driver
+		}
+		if o.Err != nil {
+			msg := o.Err.Error()
+			t.Status, t.Error, rep.Status = plan.StatusFailed, &msg, plan.StatusFailed
+		}
+		rep.Targets = append(rep.Targets, t)
+	}
+	if interrupted {
+		rep.Status = plan.StatusInterrupted
+	}
+	return rep
 }
 
 // verifyJSON is one target of `verify --json`.

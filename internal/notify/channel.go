@@ -38,7 +38,10 @@ const DefaultChannelTimeout = 15 * time.Second
 
 // Message is a run's outcome as the channels tell it to people.
 type Message struct {
-	Event    string // OnFailure, OnWarning or OnSuccess
+	Event string // OnFailure, OnWarning or OnSuccess
+	// Command is the check that ran ("verify", "verify --full", "drill");
+	// "" for a run, whose title names only its plan.
+	Command  string
 	Plan     string
 	Host     string
 	Status   string // the run's status (ok, warning, failed, interrupted, not-started)
@@ -56,7 +59,8 @@ type Message struct {
 
 // Title is the message's one-line subject.
 func (m Message) Title() string {
-	return fmt.Sprintf("alexandria-backup %s on %s: %s (exit %d)", m.Plan, m.Host, m.Status, m.ExitCode)
+	what := strings.TrimSpace(m.Command + " " + m.Plan)
+	return fmt.Sprintf("alexandria-backup %s on %s: %s (exit %d)", what, m.Host, m.Status, m.ExitCode)
 }
 
 // text is the summary and the tail of the log in at most limit bytes,

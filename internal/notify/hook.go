@@ -19,6 +19,7 @@ const DefaultHookTimeout = time.Minute
 // Outcome is what a hook is told about the run, through its environment.
 type Outcome struct {
 	Plan     string // the plan group, e.g. weekly
+	Command  string // run, verify, verify --full or drill
 	Status   string // the run's status in plan's vocabulary (plan.StatusOK ... plan.StatusNotStarted)
 	ExitCode int    // the exit code the run ends with
 	Report   string // path of the JSON run report; empty when none was written
@@ -39,6 +40,7 @@ func (o Outcome) Env() []proc.EnvVar {
 	v := func(name, value string) proc.EnvVar { return proc.EnvVar{Name: envPrefix + name, Value: value} }
 	return []proc.EnvVar{
 		v("PLAN", o.Plan),
+		v("COMMAND", o.Command),
 		v("STATUS", o.Status),
 		v("EXIT_CODE", strconv.Itoa(o.ExitCode)),
 		v("REPORT", o.Report),

@@ -35,7 +35,7 @@ func TestHookArgsAndEnvironment(t *testing.T) {
 			`env | grep '^ALEXANDRIA_BACKUP_' | sort >> `+out+"\n")
 	t.Setenv("ALEXANDRIA_BACKUP_REPORT", "/stale/report/from/the/caller.json")
 
-	o := notify.Outcome{Plan: "weekly", Status: plan.StatusFailed, ExitCode: 1, Error: "missing: restic exited 1\nsecond line",
+	o := notify.Outcome{Plan: "weekly", Command: "run", Status: plan.StatusFailed, ExitCode: 1, Error: "missing: restic exited 1\nsecond line",
 		FailedTargets: []string{"missing", "offsite"}, RunID: "6f1c0a52-9d0e-4c3b-8a55-1b2c3d4e5f60"}
 	err := notify.Hooks{}.Run(context.Background(), "on_failure",
 		[][]string{{hook, "$(touch pwned)", "two words", "--flag", "`touch pwned2`;x"}}, o)
@@ -48,6 +48,7 @@ func TestHookArgsAndEnvironment(t *testing.T) {
 		"arg=two words",
 		"arg=--flag",
 		"arg=`touch pwned2`;x",
+		"ALEXANDRIA_BACKUP_COMMAND=run",
 		"ALEXANDRIA_BACKUP_ERROR=missing: restic exited 1",
 		"ALEXANDRIA_BACKUP_EXIT_CODE=1",
 		"ALEXANDRIA_BACKUP_FAILED_TARGETS=missing,offsite",

@@ -94,6 +94,7 @@ func (w *Webhook) Redacted() string        { return RedactURL(w.URL) }
 type WebhookPayload struct {
 	Title         string   `json:"title"`
 	Event         string   `json:"event"`
+	Command       string   `json:"command,omitempty"` // the check that ran; absent for a run
 	Plan          string   `json:"plan"`
 	Host          string   `json:"host"`
 	Status        string   `json:"status"`
@@ -126,7 +127,7 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 		if failed == nil {
 			failed = []string{}
 		}
-		body, err = json.Marshal(WebhookPayload{Title: m.Title(), Event: m.Event, Plan: m.Plan, Host: m.Host, Status: m.Status,
+		body, err = json.Marshal(WebhookPayload{Title: m.Title(), Event: m.Event, Command: m.Command, Plan: m.Plan, Host: m.Host, Status: m.Status,
 			ExitCode: m.ExitCode, FailedTargets: failed, Report: m.Report, Text: m.text(webhookLimit)})
 	}
 	if err != nil {

@@ -89,6 +89,11 @@ type VerifyStatus struct {
 	// WholeReadAt is when every byte the target keeps was last read; null
 	// until every slice has been.
 	WholeReadAt *time.Time `json:"whole_read_at"`
+	// LastFailedAt and Error are the last `verify` that failed, when no
+	// verify has passed since; Problem is then ProblemFailed.
+	LastFailedAt *time.Time `json:"last_failed_at,omitempty"`
+	Error        *string    `json:"error,omitempty"`
+	Problem      string     `json:"problem,omitempty"`
 }
 
 // DrillStatus is a target's last restore drill.
@@ -128,7 +133,7 @@ func (sel Selection) Pick(p *plan.Plan) []string {
 
 // Empty says the state records nothing: no run, drill or verify.
 func (s *State) Empty() bool {
-	return len(s.Plans) == 0 && len(s.Drills) == 0 && len(s.Verified) == 0
+	return len(s.Plans) == 0 && len(s.Drills) == 0 && len(s.Verified) == 0 && len(s.VerifyFailed) == 0
 }
 
 // LastOf is target's last outcome across every plan that ran it (plans
@@ -233,8 +238,20 @@ func Check(s *State, p *plan.Plan, sel Selection, now time.Time, maxAge time.Dur
 				what, o.LastSuccessAt.Format(time.RFC3339), now.Sub(*o.LastSuccessAt).Round(time.Second), maxAge))
 		}
 		ts.Verify = s.verifyStatus(name)
-		if ts.Verify != nil {
-			ts.Verify.AgeSeconds = ago(ts.Verify.LastVerifiedAt)
+		if v := ts.Verify; v != nil {
+			v.AgeSeconds = ago(v.LastVerifiedAt)
+			if v.Problem != "" {
+				// The backups may all have succeeded: what they keep
+				// did not pass its check, which is as bad.
+				msg := fmt.Sprintf("verify of target %s: failed at %s", name, v.LastFailedAt.Format(time.RFC3339))
+				if v.LastVerifiedAt != nil {
+					msg += fmt.Sprintf(" (last passed %s)", v.LastVerifiedAt.Format(time.RFC3339))
+				} else {
+					msg += " (never passed)"
+				}
+				sum.Problems = append(sum.Problems, msg+": "+*v.Error)
+				sum.Failed = true
+			}
 		}
 		if d := s.Drills[name]; d != nil {
 			ds := &DrillStatus{Status: d.Status, LastDrillAt: d.LastRunAt, LastPassedAt: d.LastSuccessAt, AgeSeconds: ago(d.LastSuccessAt),
@@ -267,11 +284,17 @@ func Check(s *State, p *plan.Plan, sel Selection, now time.Time, maxAge time.Dur
 // neither is on record. A state file written before Verified was kept
 // gives the newest slice its rotation read.
 func (s *State) verifyStatus(target string) *VerifyStatus {
-	v, r := s.Verified[target], s.Verify[target]
-	if v == nil && r == nil {
+	v, r, f := s.Verified[target], s.Verify[target], s.VerifyFailed[target]
+	if v == nil && r == nil && f == nil {
 		return nil
 	}
 	vs := &VerifyStatus{}
+	// A pass removes the failure; the times are compared as well, so a
+	// pass recorded later by any path still counts as clearing it.
+	if f != nil && (v == nil || f.At.After(v.At)) {
+		at, msg := f.At, f.Error
+		vs.LastFailedAt, vs.Error, vs.Problem = &at, &msg, ProblemFailed
+	}
 	if v != nil {
 		at := v.At
 		vs.LastVerifiedAt = &at

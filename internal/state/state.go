@@ -47,6 +47,17 @@ type State struct {
 	// `verify`, across plans. Absent from state files written before it:
 	// status then takes the newest slice read from Verify.
 	Verified map[string]*Verified `json:"verified,omitempty"`
+	// VerifyFailed is each target's last `verify` (or `verify --full`)
+	// that failed, kept until a verify of it passes, by `run` or `verify`:
+	// a failed check of what is kept is a problem `status` reports even
+	// though the backups themselves succeeded. Absent from older files.
+	VerifyFailed map[string]*VerifyFailure `json:"verify_failed,omitempty"`
+}
+
+// VerifyFailure is a target's last failed verify.
+type VerifyFailure struct {
+	At    time.Time `json:"at"`
+	Error string    `json:"error"`
 }
 
 // Verified is a target's last passed verify and what it read.
@@ -132,6 +143,9 @@ func (s *State) init() *State {
 	if s.Verified == nil {
 		s.Verified = map[string]*Verified{}
 	}
+	if s.VerifyFailed == nil {
+		s.VerifyFailed = map[string]*VerifyFailure{}
+	}
 	for _, p := range s.Plans {
 		if p.Targets == nil {
 			p.Targets = map[string]*Outcome{}
@@ -179,6 +193,7 @@ func (s *State) Record(rep *plan.Report) {
 			s.RecordCoverage(t.Name, t.Coverage, at)
 			if t.Verified {
 				s.Verified[t.Name] = &Verified{At: at, Coverage: t.Coverage}
+				delete(s.VerifyFailed, t.Name)
 			}
 			if t.Reclaimed != "" {
 				s.Reclaims[t.Reclaimed] = at

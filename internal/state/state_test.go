@@ -309,7 +309,7 @@ func TestOldStateFileReads(t *testing.T) {
 	lib := sum.Targets[0]
 	if len(sum.Targets) != 1 || lib.Status != "ok" || *lib.Artifact != "0a1b2c3d" || lib.Drill == nil || lib.Drill.Status != "ok" ||
 		lib.Verify == nil || !lib.Verify.LastVerifiedAt.Equal(base.Add(10*time.Minute)) || lib.Verify.SlicesRead != 2 || lib.Verify.Cycle != 3 ||
-		lib.Verify.WholeReadAt != nil || sum.Stale || sum.Failed {
+		lib.Verify.WholeReadAt != nil || lib.Verify.LastFailedAt != nil || lib.Verify.Problem != "" || sum.Stale || sum.Failed {
 		t.Fatalf("%+v\n%+v", sum, lib.Verify)
 	}
 	// Saved again, it keeps what it had and gains the new map.
@@ -341,6 +341,76 @@ func TestCheckFailedDrill(t *testing.T) {
 	if !sum.Failed || sum.Targets[1].Drill == nil || sum.Targets[1].Drill.Problem != ProblemFailed ||
 		strings.Join(sum.Problems, "|") != "drill of target library: failed at 2026-11-26T02:00:00Z (never passed)" {
 		t.Errorf("%+v", sum)
+	}
+}
+
+// A `verify` that fails is a problem of its target (status exits 1) even
+// though every backup succeeded, kept across reloads of state.json until
+// a verify of that target passes, by `verify` or by a run; an interrupted
+// verify records no failure.
+func TestCheckFailedVerify(t *testing.T) {
+	damaged := []plan.Outcome{{Target: "library", Err: fmt.Errorf("verify: restic check: pack 1a2b3c4d: not found")}}
+	passed := []plan.Outcome{{Target: "library"}}
+	verifiedRun := target("library", "ok")
+	verifiedRun.Verified = true
+	unverifiedRun := target("library", "ok")
+	for _, tc := range []struct {
+		name    string
+		steps   []func(dir string, at time.Time) error
+		problem string // "" or the problem line of library's verify
+	}{
+		{"fails, never passed", []func(string, time.Time) error{verifyStep(damaged, false)},
+			"verify of target library: failed at 2026-11-26T03:00:00Z (never passed): verify: restic check: pack 1a2b3c4d: not found"},
+		{"passes, then fails", []func(string, time.Time) error{verifyStep(passed, false), verifyStep(damaged, false)},
+			"verify of target library: failed at 2026-11-26T04:00:00Z (last passed 2026-11-26T03:00:00Z): verify: restic check: pack 1a2b3c4d: not found"},
+		{"fails, then a run without verify", []func(string, time.Time) error{verifyStep(damaged, false), runStep(unverifiedRun)},
+			"verify of target library: failed at 2026-11-26T03:00:00Z (never passed): verify: restic check: pack 1a2b3c4d: not found"},
+		{"fails, then verify passes", []func(string, time.Time) error{verifyStep(damaged, false), verifyStep(passed, false)}, ""},
+		{"fails, then a verified run", []func(string, time.Time) error{verifyStep(damaged, false), runStep(verifiedRun)}, ""},
+		{"interrupted", []func(string, time.Time) error{verifyStep(damaged, true)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := backedUp(dir); err != nil {
+				t.Fatal(err)
+			}
+			for i, step := range tc.steps {
+				if err := step(dir, base.Add(time.Duration(i+1)*time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := Check(s, testPlan(), Selection{Targets: []string{"library"}}, base.Add(10*time.Hour), 0, nil)
+			v := sum.Targets[0].Verify
+			got := strings.Join(sum.Problems, "|")
+			failed := v != nil && v.Problem == ProblemFailed && v.Error != nil && v.LastFailedAt != nil
+			if got != tc.problem || sum.Failed != (tc.problem != "") || failed != (tc.problem != "") {
+				t.Errorf("problems %q failed %v verify %+v, want %q", got, sum.Failed, v, tc.problem)
+			}
+		})
+	}
+}
+
+// backedUp makes the backup that the verifies then check: a successful run.
+func backedUp(dir string) error {
+	_, err := Update(dir, report(0, target("library", "ok")))
+	return err
+}
+
+func verifyStep(outs []plan.Outcome, interrupted bool) func(string, time.Time) error {
+	return func(dir string, at time.Time) error { return RecordVerify(dir, outs, at, interrupted) }
+}
+
+// runStep records a run of library finished at the step's time.
+func runStep(tr plan.TargetReport) func(string, time.Time) error {
+	return func(dir string, at time.Time) error {
+		r := report(0, tr)
+		r.StartedAt, r.FinishedAt = at.Add(-10*time.Minute), at
+		_, err := Update(dir, r)
+		return err
 	}
 }
 

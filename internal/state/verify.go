@@ -141,17 +141,23 @@ func RotationIn(dir string) plan.Rotation {
 	return s.Rotation()
 }
 
-// RecordVerify records what a `verify` read (only the run lock's holder
-// calls it).
-func RecordVerify(dir string, outs []plan.Outcome, at time.Time) error {
+// RecordVerify records what a `verify` read, and which targets it found
+// damaged (only the run lock's holder calls it). interrupted: the verify
+// was stopped by a signal, so a target's error says nothing about what it
+// keeps and is not recorded as a failure.
+func RecordVerify(dir string, outs []plan.Outcome, at time.Time, interrupted bool) error {
 	s, err := Load(dir)
 	if err != nil {
 		return err
 	}
 	for _, o := range outs {
-		if o.Err == nil {
+		switch {
+		case o.Err == nil:
 			s.RecordCoverage(o.Target, o.Coverage, at)
 			s.Verified[o.Target] = &Verified{At: at, Coverage: o.Coverage}
+			delete(s.VerifyFailed, o.Target)
+		case !interrupted:
+			s.VerifyFailed[o.Target] = &VerifyFailure{At: at, Error: o.Err.Error()}
 		}
 	}
 	return s.Save(dir)

@@ -126,8 +126,9 @@ type pageView struct {
 type targetView struct {
 	Name, Driver, Plans, Status, StatusClass string
 	LastSuccess, LastRun, Size, Duration     string
-	Verify, Drill, DrillClass, Artifact      string
-	Error, DrillError                        string
+	Verify, VerifyClass, Drill, DrillClass   string
+	Artifact                                 string
+	Error, VerifyError, DrillError           string
 	Runs                                     int
 	SizeChart, DurationChart                 chart
 }
@@ -236,6 +237,14 @@ func targetOf(t state.TargetStatus, runs []Run, now time.Time) targetView {
 			tv.Verify += fmt.Sprintf("; %d of %d slices read", vs.SlicesRead, vs.Cycle)
 		case vs.Full:
 			tv.Verify += "; read in full"
+		}
+		// A verify that failed since the last pass is a problem like a
+		// failed backup: it leads, in the failure's colour.
+		if vs.LastFailedAt != nil {
+			tv.Verify, tv.VerifyClass = "failed "+when(*vs.LastFailedAt, now)+"; "+tv.Verify, statusClass(plan.StatusFailed)
+			if vs.Error != nil {
+				tv.VerifyError = proc.MaskURLPasswords(*vs.Error)
+			}
 		}
 	}
 	if d := t.Drill; d != nil {

@@ -127,6 +127,7 @@ func TestHostileTextIsEscaped(t *testing.T) {
 			ts := &sum.Targets[0]
 			ts.Status, ts.Error, ts.Artifact, ts.Problem = plan.StatusFailed, ptr("error: "+hostile), ptr("/srv/"+hostile), state.ProblemFailed
 			ts.Drill = &state.DrillStatus{Status: plan.StatusFailed, LastDrillAt: t0, Error: ptr("drill: " + hostile)}
+			ts.Verify = &state.VerifyStatus{LastFailedAt: &t0, Error: ptr("verify: " + hostile), Problem: state.ProblemFailed}
 			sum.Problems = []string{"target " + hostile + ": failed"}
 			sum.Running = &state.Running{PID: 1, Command: "run " + hostile}
 			p, err := New(sum, "/etc/"+hostile+".toml", dir, func(err error) { t.Error(err) })
@@ -309,13 +310,14 @@ func TestSecretsMasked(t *testing.T) {
 	sum.Targets[0].Status, sum.Targets[0].Error = plan.StatusFailed, ptr("postgres://u:"+secret+"@h/db: refused")
 	sum.Targets[0].Artifact = ptr("sftp://u:" + secret + "@h/x")
 	sum.Targets[0].Drill = &state.DrillStatus{Status: plan.StatusFailed, LastDrillAt: t0, Error: ptr("rclone: s3://k:" + secret + "@h")}
+	sum.Targets[0].Verify = &state.VerifyStatus{LastFailedAt: &t0, Error: ptr("rclone check: s3://k:" + secret + "@h: 2 differences"), Problem: state.ProblemFailed}
 	sum.Problems = []string{"postgres://u:" + secret + "@h/db"}
 	sum.Running = &state.Running{PID: 7, Command: "run --x postgres://u:" + secret + "@h/db"}
 	page := render(t, newPage(t, sum, dir))
 	if strings.Contains(page, secret) {
 		t.Errorf("the page shows a password:\n%s", page)
 	}
-	if !strings.Contains(page, "refused") {
+	if !strings.Contains(page, "refused") || !strings.Contains(page, "2 differences") || !strings.Contains(page, `<span class="badge failed">failed `) {
 		t.Errorf("the error itself is gone:\n%s", page)
 	}
 }
