@@ -15,6 +15,7 @@ import (
 	"github.com/alexandria-backup/alexandria-backup/drivers"
 	"github.com/alexandria-backup/alexandria-backup/internal/cronexpr"
 	"github.com/alexandria-backup/alexandria-backup/internal/humanize"
+	"github.com/alexandria-backup/alexandria-backup/internal/proc"
 	"github.com/alexandria-backup/alexandria-backup/internal/schedule"
 	"github.com/alexandria-backup/alexandria-backup/internal/state"
 	"github.com/alexandria-backup/alexandria-backup/plan"
@@ -401,6 +402,16 @@ func IntegrityChecks(in *Input) Item {
 	for _, name := range in.Plan.Unchecked() {
 		it.add(Failed, "target "+name+": no scheduled plan verifies or drills it",
 			fmt.Sprintf(`verify = true in [targets.%s] (it is on by default) with it in a plan that has a schedule, or a plan with action = "verify", targets = ["%s"], schedule = "weekly"`, name, name))
+	}
+	// A check that is scheduled but found damage is not a check passed:
+	// state keeps a failed verify until one of that target passes.
+	if in.State != nil {
+		for _, name := range in.Plan.Order {
+			if f := in.State.VerifyFailed[name]; f != nil {
+				it.add(Failed, fmt.Sprintf("target %s: its last verify failed at %s: %s", name, f.At.UTC().Format(time.RFC3339), proc.MaskURLPasswords(f.Error)),
+					fmt.Sprintf("find what is damaged (`%s verify --full %s`), repair or replace the backup, then verify it again", in.Cmd, name))
+			}
+		}
 	}
 	return *it
 }

@@ -397,6 +397,12 @@ func TestIntegrityChecks(t *testing.T) {
 			"[plans.drill]\ntargets = [\"lib\"]\naction = \"drill\"\nschedule = \"monthly\"\n",
 			in: func(in *Input) { in.Installed = active("drill") }, want: OK, evidence: []string{"plan drill (drill"}},
 		{name: "no schedule at all", plan: lib + "[plans.d]\ntargets = [\"lib\"]\n", want: Failed},
+		{name: "scheduled, installed, but the last verify found damage", plan: lib + "[plans.d]\ntargets = [\"lib\"]\nschedule = \"daily\"\n",
+			in: func(in *Input) {
+				in.Installed = active("d")
+				in.State.VerifyFailed = map[string]*state.VerifyFailure{"lib": {At: now.Add(-time.Hour), Error: "pack 4f2a: damaged"}}
+			},
+			want: Failed, evidence: []string{"target lib: its last verify failed", "pack 4f2a: damaged"}, fix: []string{"verify --full lib"}},
 	})
 }
 
