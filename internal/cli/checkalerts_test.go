@@ -26,6 +26,7 @@ func TestFailedCheckAlerts(t *testing.T) {
 	ntfy := newHTTPRecorder(t)
 	hookDir := t.TempDir()
 	hook, record := hookRecorder(t, hookDir)
+	prom := filepath.Join(t.TempDir(), "alexandria_backup.prom")
 	s := newSandbox(t, fmt.Sprintf(`
 [plans.weekly-check]
 targets = ["library"]
@@ -35,12 +36,13 @@ targets = ["library"]
 action = "drill"
 
 [notify]
+metrics_file = %q
 ping_url = %q
 on_success = [[%q, "success"]]
 on_failure = [[%q, "failure"]]
 [notify.ntfy]
 url = %q
-`, pings.pingURL(), hook, hook, ntfy.URL+"/backups"))
+`, prom, pings.pingURL(), hook, hook, ntfy.URL+"/backups"))
 	// Random books (restic compresses) large enough that the middle of the
 	// data pack is a book's data, which the damage below hits.
 	rng := rand.New(rand.NewSource(1))
@@ -132,6 +134,19 @@ url = %q
 	if err := json.Unmarshal(raw, &onDisk); err != nil || onDisk.VerifyFailed["library"].Error == "" {
 		t.Fatalf("state.json: %v\n%s", err, raw)
 	}
+	// And the metrics say so, rewritten by the verify itself.
+	verifyFailedMetric := func() string {
+		text, _ := os.ReadFile(prom)
+		for _, l := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(l, `alexandria_backup_verify_failed{plan="weekly",target="library"`) {
+				return l[strings.LastIndexByte(l, ' ')+1:]
+			}
+		}
+		return "(none)"
+	}
+	if v := verifyFailedMetric(); v != "1" {
+		t.Errorf("alexandria_backup_verify_failed after a failed verify: %s, want 1", v)
+	}
 	os.RemoveAll(s.repo)
 	if code, _, stderr := runCLI(t, "init", "library", "-c", s.plan); code != 0 {
 		t.Fatalf("init again: %d\n%s", code, stderr)
@@ -150,5 +165,8 @@ url = %q
 	}
 	if code, st, stderr := statusTargets(t, s.plan); code != 0 || st.Failed {
 		t.Fatalf("status after a passing verify: exit %d %+v\n%s", code, st, stderr)
+	}
+	if v := verifyFailedMetric(); v != "0" {
+		t.Errorf("alexandria_backup_verify_failed after a passing verify: %s, want 0", v)
 	}
 }

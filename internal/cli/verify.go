@@ -47,6 +47,8 @@ func cmdVerify(c *cli.Context) (err error) {
 	rep = verifyReport(c.String("plan"), targets, outs, start, interrupted)
 	if err := state.RecordVerify(e.plan.StateDir, outs, time.Now().UTC(), interrupted); err != nil {
 		e.log.Error("could not record what verify read", "error", err)
+	} else if err := state.RewriteMetrics(e.plan); err != nil {
+		e.log.Error("could not rewrite the metrics", "error", err)
 	}
 	if c.Bool("json") {
 		return printOutcomes(c.App.Writer, "verify", outs, time.Since(start), func(o plan.Outcome) verifyJSON {

@@ -29,6 +29,9 @@ type Target struct {
 	// Verify is where the target's verification by rotation stands; nil:
 	// it has none (its verify reads everything every time, or never ran).
 	Verify *VerifyCoverage
+	// VerifyFailed: the target's last verify (a scheduled check's, or
+	// `verify`'s) failed, and none of it has passed since.
+	VerifyFailed bool
 }
 
 // VerifyCoverage is a rotation's progress: SlicesRead of its Cycle slices
@@ -89,6 +92,14 @@ var families = []family{
 				return 0, false
 			}
 			return float64(t.Verify.SlicesRead) / float64(t.Verify.Cycle), true
+		}},
+	{"alexandria_backup_verify_failed",
+		"1 when the target's last verify found damage (a scheduled check's or `verify`'s) and none has passed since, else 0.",
+		func(t Target) (float64, bool) {
+			if t.VerifyFailed {
+				return 1, true
+			}
+			return 0, true
 		}},
 }
 

@@ -33,6 +33,24 @@ func Record(p *plan.Plan, rep *plan.Report, log *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
+// RewriteMetrics rewrites the metrics file from the state, after what
+// changes it outside a run (a verify: a scheduled check that found damage
+// must reach the dashboards as a run's failure does). Nothing without
+// metrics_file.
+func RewriteMetrics(p *plan.Plan) error {
+	if p.Notify.MetricsFile == "" {
+		return nil
+	}
+	s, err := Load(p.StateDir)
+	if err != nil {
+		return err
+	}
+	if err := metrics.Write(p.Notify.MetricsFile, metricsOf(p, s)); err != nil {
+		return fmt.Errorf("metrics_file: %w", err)
+	}
+	return nil
+}
+
 // metricsOf is one metrics sample set per target of each plan of the plan
 // file that has run: plans and targets removed from the file drop out of
 // the metrics instead of alerting forever.
@@ -59,6 +77,7 @@ func metricsOf(p *plan.Plan, s *State) []metrics.Target {
 			if rot := s.Verify[target]; rot != nil {
 				m.Verify = rot.coverage()
 			}
+			m.VerifyFailed = s.VerifyFailed[target] != nil
 			switch o.Status {
 			case plan.StatusOK:
 				m.Status = metrics.StatusOK
