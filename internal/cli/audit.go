@@ -99,16 +99,14 @@ func auditInput(e *env, root string) (*audit.Input, error) {
 // --from-repositories` does (no repository lock, nothing under
 // state_dir) and keeps the newest of known time.
 func newestBackups(c *cli.Context, e *env) (map[string]time.Time, map[string]error, error) {
-	tmp, err := os.MkdirTemp("", "alexandria-audit-")
+	done, err := listOnly(e)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	newest, failed := map[string]time.Time{}, map[string]error{}
 	for _, name := range e.plan.Order {
 		t := e.plan.Targets[name]
-		t.ListWithoutLocks = true
-		t.TempDir, t.KeepDir = filepath.Join(tmp, name), ""
 		snaps, err := e.plan.Snapshots(c.Context, t, e.rt)
 		if err != nil {
 			failed[name] = err

@@ -87,6 +87,11 @@ func fromRepositories(c *cli.Context, e *env, group string) ([]points.Point, err
 	if err != nil {
 		return nil, err
 	}
+	done, err := listOnly(e)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	snaps, driver := map[string][]drivers.Snapshot{}, map[string]string{}
 	var errs []error
 	for _, t := range targets {

@@ -340,15 +340,11 @@ type repoTarget struct {
 // takes no run lock. Listings take no repository lock either
 // (Target.ListWithoutLocks), so it never delays a backup.
 func statusFromRepositories(c *cli.Context, e *env, sel state.Selection, maxAge time.Duration) error {
-	tmp, err := os.MkdirTemp("", "alexandria-status-")
+	done, err := listOnly(e)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	for name, t := range e.plan.Targets {
-		t.ListWithoutLocks = true
-		t.TempDir, t.KeepDir = filepath.Join(tmp, name), ""
-	}
+	defer done()
 	now := time.Now()
 	sum := &repoSummary{CheckedAt: now.UTC(), Targets: []repoTarget{}, Problems: []string{}}
 	if maxAge > 0 {
